@@ -1,0 +1,57 @@
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { runtime } from "@/server/runtime";
+import { createContext } from "@/server/trpc/context";
+import { appRouter } from "@/server/trpc/root";
+
+export const dynamic = "force-dynamic";
+
+function tooLarge(limit: number): Response {
+  const message = `Request body is larger than ${limit} bytes (HYPERION_MAX_BODY_BYTES).`;
+  return Response.json(
+    { error: { message, code: -32600, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 } } },
+    { status: 413 },
+  );
+}
+
+/** Reads the body up to `limit` bytes; `null` when it is larger. */
+async function boundedBody(req: Request, limit: number): Promise<Uint8Array<ArrayBuffer> | null> {
+  const declared = Number(req.headers.get("content-length") ?? Number.NaN);
+  if (declared > limit) return null;
+  if (!req.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+async function handler(req: Request): Promise<Response> {
+  let request = req;
+  if (req.method === "POST") {
+    const limit = runtime().env.HYPERION_MAX_BODY_BYTES;
+    const body = await boundedBody(req, limit);
+    if (body === null) return tooLarge(limit);
+    request = new Request(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body: new Blob([body]),
+    });
+  }
+  return fetchRequestHandler({
+    endpoint: "/api/trpc",
+    req: request,
+    router: appRouter,
+    createContext: () => createContext(request),
+  });
+}
+
+export { handler as GET, handler as POST };

@@ -1,0 +1,103 @@
+"use client";
+import { useSubscription } from "@trpc/tanstack-react-query";
+import Link from "next/link";
+import { useState } from "react";
+import type { RequestSummary } from "@/server/requests/service";
+import { Age } from "./age";
+import { StatusBadge } from "./status-badge";
+import { useTRPC } from "./trpc";
+
+const LIMIT = 100;
+
+type Filter = { status?: string; repo?: string };
+
+function matches(row: RequestSummary, filter: Filter): boolean {
+  return (
+    (!filter.status || row.status === filter.status) && (!filter.repo || row.repo === filter.repo)
+  );
+}
+
+/**
+ * The task history. Rows come rendered from the server with the event id they were read at;
+ * the subscription resumes from that id, so nothing filed in between is missed.
+ */
+export function HistoryTable(props: {
+  initialRows: RequestSummary[];
+  cursor: number;
+  filter: Filter;
+}) {
+  const trpc = useTRPC();
+  const [rows, setRows] = useState(props.initialRows);
+  const live = useSubscription(
+    trpc.request.live.subscriptionOptions(
+      { afterId: props.cursor },
+      {
+        onData: (event) => {
+          const row = event.data;
+          setRows((current) => {
+            const rest = current.filter((r) => r.id !== row.id);
+            if (!matches(row, props.filter)) return rest;
+            return [row, ...rest].sort((a, b) => b.id - a.id).slice(0, LIMIT);
+          });
+        },
+      },
+    ),
+  );
+
+  return (
+    <div>
+      <p className="mb-2 text-xs text-slate-500" data-testid="live-state">
+        {live.status === "pending"
+          ? "● live"
+          : live.status === "error"
+            ? "reconnecting…"
+            : "connecting…"}
+      </p>
+      <table className="w-full bg-white text-left text-sm" data-testid="history-table">
+        <thead className="border-b text-slate-500">
+          <tr>
+            <th className="p-2">#</th>
+            <th className="p-2">Title</th>
+            <th className="p-2">Status</th>
+            <th className="p-2">Kind</th>
+            <th className="p-2">Repo</th>
+            <th className="p-2">Requester</th>
+            <th className="p-2">Age</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.length === 0 && (
+            <tr>
+              <td colSpan={7} className="p-6 text-center text-slate-500">
+                No requests yet.{" "}
+                <Link href="/requests/new" className="underline">
+                  File one
+                </Link>{" "}
+                or run <code>npx hyperion request file.json</code>.
+              </td>
+            </tr>
+          )}
+          {rows.map((r) => (
+            <tr key={r.id} className="border-b hover:bg-slate-50" data-testid="history-row">
+              <td className="p-2 text-slate-500">{r.id}</td>
+              <td className="p-2">
+                <Link href={`/requests/${r.id}`} className="hover:underline">
+                  {r.title}
+                </Link>
+              </td>
+              <td className="p-2">
+                <StatusBadge status={r.status} />
+              </td>
+              <td className="p-2">{r.kind ?? "—"}</td>
+              <td className="p-2">{r.repo}</td>
+              <td className="p-2">{r.requester}</td>
+              <td className="p-2 text-slate-500">
+                <Age at={r.createdAt} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

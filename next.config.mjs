@@ -1,0 +1,13 @@
+import { readEnv } from "./server/env.mjs";
+
+// Fail the build or the start with a message that names the bad variable.
+readEnv();
+
+/** @type {import('next').NextConfig} */
+const nextConfig = {
+  serverExternalPackages: ["better-sqlite3", "bcryptjs"],
+  poweredByHeader: false,
+  typedRoutes: false,
+};
+
+export default nextConfig;

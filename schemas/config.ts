@@ -1,0 +1,30 @@
+import { z } from "zod";
+
+export const RepositoryConfig = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 letters, digits, '.', '_' or '-'"),
+  path: z.string().min(1, "is required"),
+  targetBranch: z.string().min(1).default("main"),
+});
+
+export const HyperionConfig = z
+  .strictObject({
+    repositories: z.array(RepositoryConfig).min(1, "must list at least one repository"),
+  })
+  .superRefine((value, ctx) => {
+    const seen = new Set<string>();
+    value.repositories.forEach((repo, i) => {
+      if (seen.has(repo.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["repositories", i, "name"],
+          message: `duplicate repository name '${repo.name}'`,
+        });
+      }
+      seen.add(repo.name);
+    });
+  });
+
+export type HyperionConfig = z.output<typeof HyperionConfig>;
+export type RepositoryConfig = z.output<typeof RepositoryConfig>;

@@ -1,0 +1,28 @@
+import type { Role } from "@/schemas/roles";
+
+/** Every permission a procedure or page can require. */
+export const permissions = [
+  "request.read",
+  "request.create",
+  "system.read",
+  "user.read",
+  "user.manage",
+] as const;
+export type Permission = (typeof permissions)[number];
+
+const requester: Permission[] = ["request.read", "request.create", "system.read"];
+const reviewer: Permission[] = [...requester];
+const operator: Permission[] = [...reviewer];
+const admin: Permission[] = [...operator, "user.read", "user.manage"];
+
+/** The role → permission table. Change access here, nowhere else. */
+export const rolePermissions: Record<Role, readonly Permission[]> = {
+  requester,
+  reviewer,
+  operator,
+  admin,
+};
+
+export function can(role: Role, permission: Permission): boolean {
+  return rolePermissions[role].includes(permission);
+}

@@ -1,0 +1,49 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { HyperionEnv } from "@/server/env.mjs";
+import { type LoadedConfig, loadConfig } from "./config/load";
+import { type Db, dbFile, openDb } from "./db/client";
+import { createDemoRepo } from "./demo/create";
+import { addUser, countUsers } from "./users/service";
+
+export type BootstrapReport = {
+  db: Db;
+  config: LoadedConfig;
+  createdDemo: boolean;
+  admin?: { email: string; password: string; generated: boolean };
+};
+
+/**
+ * Brings a data directory to a runnable state: the database migrated, a config (with the demo
+ * repository on a fresh checkout), and a first admin. Safe to run on every start.
+ */
+export async function bootstrap(env: HyperionEnv): Promise<BootstrapReport> {
+  fs.mkdirSync(env.dataDir, { recursive: true });
+  let createdDemo = false;
+  if (!fs.existsSync(env.configPath)) {
+    const demoDir = path.join(env.dataDir, "repos", "demo");
+    createdDemo = await createDemoRepo(demoDir);
+    const relative = path.relative(path.dirname(env.configPath), demoDir) || ".";
+    fs.mkdirSync(path.dirname(env.configPath), { recursive: true });
+    fs.writeFileSync(
+      env.configPath,
+      `${JSON.stringify(
+        { repositories: [{ name: "demo", path: relative, targetBranch: "main" }] },
+        null,
+        2,
+      )}\n`,
+    );
+  }
+  const config = loadConfig(env.configPath);
+  const db = openDb(dbFile(env.dataDir));
+  let admin: BootstrapReport["admin"];
+  if (countUsers(db) === 0) {
+    const created = await addUser(db, {
+      email: env.HYPERION_ADMIN_EMAIL,
+      role: "admin",
+      password: env.HYPERION_ADMIN_PASSWORD,
+    });
+    admin = { email: created.user.email, password: created.password, generated: created.generated };
+  }
+  return { db, config, createdDemo, admin };
+}

@@ -1,0 +1,101 @@
+import fs from "node:fs";
+import path from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { bootstrap } from "@/server/bootstrap";
+import { ConfigError } from "@/server/config/load";
+import { authSecret } from "@/server/runtime";
+import { cliEnv } from "../context";
+import { CliError } from "../io";
+
+const root = () => process.env.HYPERION_ROOT ?? process.cwd();
+const nextBin = () => path.join(root(), "node_modules", "next", "dist", "bin", "next");
+
+/**
+ * `hyperion start` (what `npm start` runs): prepares the data directory, builds the web app
+ * when no build exists, then runs the production web server and the worker together. Ctrl-C or
+ * SIGTERM stops both; if either dies, the other is stopped too and the exit code says so.
+ */
+export async function startCommand(opts: { build?: boolean }) {
+  const env = cliEnv();
+  let report: Awaited<ReturnType<typeof bootstrap>>;
+  try {
+    report = await bootstrap(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, 2);
+    throw new CliError(`Cannot prepare ${env.dataDir}: ${(err as Error).message}`, 2);
+  }
+  report.db.$client.close();
+  const url = env.NEXTAUTH_URL ?? `http://localhost:${env.PORT}`;
+  if (report.createdDemo)
+    console.log(`Created the demo repository under ${env.dataDir}/repos/demo`);
+  if (report.admin) {
+    console.log(`Created admin ${report.admin.email}`);
+    if (report.admin.generated) {
+      console.log(`  password: ${report.admin.password}   (shown once; keep it)`);
+    } else console.log("  password: the value of HYPERION_ADMIN_PASSWORD");
+  }
+
+  const buildId = path.join(root(), ".next", "BUILD_ID");
+  if (opts.build !== false && !fs.existsSync(buildId)) {
+    console.log("No production build yet: building the web app (a minute or two)…");
+    const build = await execa("node", [nextBin(), "build"], {
+      cwd: root(),
+      stdio: "inherit",
+      reject: false,
+    });
+    if (build.exitCode !== 0) throw new CliError("The build failed; see the output above.", 1);
+  }
+
+  const childEnv = {
+    ...process.env,
+    HYPERION_DATA: env.dataDir,
+    HYPERION_CONFIG: env.configPath,
+    NEXTAUTH_URL: url,
+    NEXTAUTH_SECRET: authSecret(env),
+    NODE_ENV: "production",
+  };
+  const web = execa("node", [nextBin(), "start", "-p", String(env.PORT)], {
+    cwd: root(),
+    env: childEnv,
+    stdio: "inherit",
+    reject: false,
+  });
+  const worker = execa("node", [path.join(root(), "bin", "hyperion.mjs"), "worker"], {
+    cwd: root(),
+    env: childEnv,
+    stdio: "inherit",
+    reject: false,
+  });
+  console.log(`Hyperion is starting at ${url} — sign in at ${url}/signin`);
+  await supervise({ web, worker });
+}
+
+async function supervise(children: Record<string, ResultPromise>): Promise<never> {
+  let stopping = false;
+  const stopAll = () => {
+    for (const child of Object.values(children)) if (child.exitCode === null) child.kill("SIGTERM");
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping the web server and the worker…`);
+    stopAll();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const first = await Promise.race(
+    Object.entries(children).map(async ([name, child]) => ({ name, result: await child })),
+  );
+  if (!stopping) {
+    stopping = true;
+    console.error(`The ${first.name} exited (code ${first.result.exitCode}); stopping the rest.`);
+    stopAll();
+  }
+  const timeout = setTimeout(() => {
+    for (const child of Object.values(children)) child.kill("SIGKILL");
+  }, 10_000);
+  await Promise.all(Object.values(children));
+  clearTimeout(timeout);
+  process.exit(first.result.exitCode && !first.result.isTerminated ? 1 : 0);
+}

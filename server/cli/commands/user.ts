@@ -1,0 +1,67 @@
+import { Role, roles } from "@/schemas/roles";
+import type { Db } from "@/server/db/client";
+import { addUser, listUsers, requireUserByEmail } from "@/server/users/service";
+import { createToken, listTokens, revokeToken } from "@/server/users/tokens";
+import { cliDb, cliEnv } from "../context";
+import { CliError, printTable } from "../io";
+
+async function withDb<T>(fn: (db: Db) => T | Promise<T>): Promise<T> {
+  const db = cliDb(cliEnv().dataDir);
+  try {
+    return await fn(db);
+  } finally {
+    db.$client.close();
+  }
+}
+
+export function userAddCommand(email: string, opts: { role: string; password?: string }) {
+  const role = Role.safeParse(opts.role);
+  if (!role.success) throw new CliError(`--role must be one of: ${roles.join(", ")}`, 2);
+  // A password on the command line would land in shell history; take it from the environment.
+  const password = process.env.HYPERION_NEW_PASSWORD || undefined;
+  return withDb(async (db) => {
+    const created = await addUser(db, { email, role: role.data, password });
+    console.log(`added ${created.user.email} (${created.user.role})`);
+    if (created.generated) console.log(`password: ${created.password}  (shown once; keep it)`);
+  });
+}
+
+export function userListCommand(opts: { json?: boolean }) {
+  return withDb((db) => {
+    const users = listUsers(db).map((u) => ({
+      ...u,
+      createdAt: new Date(u.createdAt).toISOString(),
+    }));
+    if (opts.json) console.log(JSON.stringify(users, null, 2));
+    else printTable(users, ["id", "email", "role", "createdAt"]);
+  });
+}
+
+export function tokenCreateCommand(opts: { user: string; name?: string }) {
+  return withDb((db) => {
+    const user = requireUserByEmail(db, opts.user);
+    const { token, id } = createToken(db, user, opts.name ?? "cli");
+    console.log(`token ${id} for ${user.email} (${user.role}):`);
+    console.log(token);
+    console.log("Send it as 'Authorization: Bearer <token>'. It is shown once and stored hashed.");
+  });
+}
+
+export function tokenListCommand() {
+  return withDb((db) => {
+    const rows = listTokens(db).map((t) => ({
+      ...t,
+      createdAt: new Date(t.createdAt).toISOString(),
+      state: t.revokedAt ? "revoked" : "active",
+    }));
+    printTable(rows, ["id", "name", "prefix", "email", "createdAt", "state"]);
+  });
+}
+
+export function tokenRevokeCommand(id: string) {
+  return withDb((db) => {
+    if (!/^\d+$/.test(id)) throw new CliError("token id must be a number", 2);
+    if (!revokeToken(db, Number(id))) throw new CliError(`no active token ${id}`);
+    console.log(`token ${id} revoked`);
+  });
+}

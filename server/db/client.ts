@@ -1,0 +1,40 @@
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
+import { migrate } from "drizzle-orm/better-sqlite3/migrator";
+import * as schema from "./schema";
+
+export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
+/** A transaction handle; services that only read and write take either. */
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+export type DbLike = Db | Tx;
+
+// bin/hyperion.mjs sets HYPERION_ROOT so the CLI finds its files from any directory.
+const MIGRATIONS = path.resolve(process.env.HYPERION_ROOT ?? process.cwd(), "drizzle");
+
+/**
+ * Opens (creating if needed) the database file with the pragmas every connection needs:
+ * WAL so readers never block the writer, NORMAL sync (safe under WAL), a busy timeout so
+ * concurrent processes wait instead of failing, and foreign keys on.
+ */
+export function openDb(file: string, opts: { migrate?: boolean } = {}): Db {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const sqlite = new Database(file);
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("synchronous = NORMAL");
+  sqlite.pragma("busy_timeout = 5000");
+  sqlite.pragma("foreign_keys = ON");
+  const db = drizzle(sqlite, { schema });
+  if (opts.migrate !== false) migrate(db, { migrationsFolder: migrationsFolder() });
+  return db;
+}
+
+export function migrationsFolder(): string {
+  const fromEnv = process.env.HYPERION_MIGRATIONS;
+  return fromEnv ? path.resolve(fromEnv) : MIGRATIONS;
+}
+
+export function dbFile(dataDir: string): string {
+  return path.join(dataDir, "hyperion.db");
+}

@@ -1,0 +1,33 @@
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { RequestStatus } from "@/schemas/request-status";
+import type { TaskRequest } from "@/schemas/task-request";
+import { users } from "./users";
+
+export const requests = sqliteTable(
+  "requests",
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    title: text().notNull(),
+    description: text().notNull(),
+    repo: text().notNull(),
+    kind: text().$type<NonNullable<TaskRequest["kind"]>>(),
+    priority: text().$type<TaskRequest["priority"]>().notNull(),
+    areas: text({ mode: "json" }).$type<string[]>().notNull(),
+    files: text({ mode: "json" }).$type<string[]>().notNull(),
+    dependsOn: text("depends_on", { mode: "json" }).$type<number[]>().notNull(),
+    acceptance: text({ mode: "json" }).$type<string[]>().notNull(),
+    status: text().$type<RequestStatus>().notNull(),
+    requesterId: integer("requester_id")
+      .notNull()
+      .references(() => users.id),
+    source: text().$type<"web" | "cli" | "api" | "inbox">().notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    // The history lists newest first by id; SQLite appends the rowid to each index, so these
+    // serve "WHERE status = ? ORDER BY id DESC" without a sort.
+    index("requests_status_idx").on(t.status),
+    index("requests_repo_idx").on(t.repo),
+  ],
+);

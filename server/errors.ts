@@ -1,0 +1,20 @@
+import type { FieldIssue } from "@/schemas/issues";
+
+/** Input that failed validation; carries every failing field so each surface can list them. */
+export class ValidationError extends Error {
+  constructor(
+    readonly issues: FieldIssue[],
+    message = `Invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+  ) {
+    super(message);
+    this.name = "ValidationError";
+  }
+}
+
+export class NotFoundError extends Error {
+  override name = "NotFoundError";
+}
+
+export class ConflictError extends Error {
+  override name = "ConflictError";
+}

@@ -1,0 +1,80 @@
+import { and, asc, eq, gt, max } from "drizzle-orm";
+import type { Db, DbLike } from "@/server/db/client";
+import { events } from "@/server/db/schema";
+
+export type EventTopic = "request" | "worker";
+
+export type EventRow = typeof events.$inferSelect;
+
+/** Appends one event. Call it inside the transaction that made the change it reports. */
+export function appendEvent(
+  db: DbLike,
+  e: { topic: EventTopic; type: string; entityId?: number; payload: unknown },
+): number {
+  const row = db
+    .insert(events)
+    .values({
+      topic: e.topic,
+      type: e.type,
+      entityId: e.entityId ?? null,
+      payload: e.payload,
+      createdAt: Date.now(),
+    })
+    .returning({ id: events.id })
+    .get();
+  return row.id;
+}
+
+export function eventsAfter(db: Db, topic: EventTopic, afterId: number, limit = 200): EventRow[] {
+  return db
+    .select()
+    .from(events)
+    .where(and(eq(events.topic, topic), gt(events.id, afterId)))
+    .orderBy(asc(events.id))
+    .limit(limit)
+    .all();
+}
+
+export function lastEventId(db: Db): number {
+  return (
+    db
+      .select({ id: max(events.id) })
+      .from(events)
+      .get()?.id ?? 0
+  );
+}
+
+/**
+ * Follows a topic from `afterId` on, polling the table. The worker and the CLI write from
+ * other processes, so an in-memory emitter could not see their events; SQLite in WAL mode
+ * makes this read cheap.
+ */
+export async function* followEvents(
+  db: Db,
+  topic: EventTopic,
+  afterId: number,
+  signal: AbortSignal | undefined,
+  pollMs = 200,
+): AsyncGenerator<EventRow> {
+  let cursor = afterId;
+  while (!signal?.aborted) {
+    const batch = eventsAfter(db, topic, cursor);
+    for (const row of batch) {
+      cursor = row.id;
+      yield row;
+    }
+    if (batch.length === 0) await sleep(pollMs, signal);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

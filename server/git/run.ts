@@ -1,0 +1,36 @@
+import { execa } from "execa";
+
+export class GitError extends Error {
+  override name = "GitError";
+  constructor(
+    readonly args: readonly string[],
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+  ) {
+    super(`git ${args[0] ?? ""} failed (exit ${exitCode ?? "?"}): ${stderr.trim().slice(-500)}`);
+  }
+}
+
+const FIXED_ENV = {
+  GIT_TERMINAL_PROMPT: "0",
+  GIT_CONFIG_NOSYSTEM: "1",
+  LC_ALL: "C",
+};
+
+/** Runs git with an argument array (never a shell string) and returns its stdout. */
+export async function git(
+  args: readonly string[],
+  opts: { cwd: string; env?: Record<string, string>; input?: string | Buffer } = { cwd: "." },
+): Promise<string> {
+  const result = await execa("git", args, {
+    cwd: opts.cwd,
+    env: { ...FIXED_ENV, ...opts.env },
+    input: opts.input,
+    reject: false,
+    stripFinalNewline: false,
+  });
+  if (result.exitCode !== 0) {
+    throw new GitError(args, result.exitCode, String(result.stderr ?? ""));
+  }
+  return String(result.stdout);
+}

@@ -1,0 +1,20 @@
+import type { RequestStatus } from "@/schemas/request-status";
+
+/** A request's legal moves. Every status change goes through `assertTransition`. */
+export const requestTransitions: Record<RequestStatus, readonly RequestStatus[]> = {
+  received: ["needs_clarification", "planned", "cancelled", "failed"],
+  needs_clarification: ["received", "cancelled"],
+  planned: ["in_progress", "cancelled", "failed"],
+  in_progress: ["done", "failed", "cancelled"],
+  done: [],
+  failed: ["received"],
+  cancelled: [],
+};
+
+export function canTransition(from: RequestStatus, to: RequestStatus): boolean {
+  return requestTransitions[from].includes(to);
+}
+
+export function assertTransition(from: RequestStatus, to: RequestStatus): void {
+  if (!canTransition(from, to)) throw new Error(`illegal request transition ${from} → ${to}`);
+}

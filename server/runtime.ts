@@ -1,0 +1,35 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { type Db, dbFile, openDb } from "./db/client";
+import { type HyperionEnv, readEnv } from "./env.mjs";
+
+type Runtime = { env: HyperionEnv; db: Db };
+
+const globalForRuntime = globalThis as unknown as { __hyperionRuntime?: Runtime };
+
+/**
+ * The web process's environment and database connection, made once per process. Kept on
+ * globalThis because Next.js may load this module in several bundles.
+ */
+export function runtime(): Runtime {
+  if (!globalForRuntime.__hyperionRuntime) {
+    const env = readEnv();
+    globalForRuntime.__hyperionRuntime = { env, db: openDb(dbFile(env.dataDir)) };
+  }
+  return globalForRuntime.__hyperionRuntime;
+}
+
+/**
+ * The key that signs session cookies: NEXTAUTH_SECRET when set, otherwise a random key kept in
+ * the data directory so sessions survive a restart.
+ */
+export function authSecret(env: HyperionEnv): string {
+  if (env.NEXTAUTH_SECRET) return env.NEXTAUTH_SECRET;
+  const file = path.join(env.dataDir, "auth-secret");
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(env.dataDir, { recursive: true });
+    fs.writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600, flag: "wx" });
+  }
+  return fs.readFileSync(file, "utf8").trim();
+}

@@ -1,0 +1,66 @@
+import { tracked } from "@trpc/server";
+import { z } from "zod";
+import { RequestStatus } from "@/schemas/request-status";
+import type { TaskRequestInput } from "@/schemas/task-request";
+import { currentConfig } from "@/server/config/load";
+import { followEvents, lastEventId } from "@/server/events/log";
+import {
+  createRequests,
+  getRequest,
+  listRequests,
+  type RequestSummary,
+} from "@/server/requests/service";
+import { procedure, router } from "../init";
+
+const ListInput = z
+  .strictObject({
+    status: RequestStatus.optional(),
+    repo: z.string().optional(),
+    limit: z.number().int().min(1).max(500).optional(),
+  })
+  .optional();
+
+export const requestRouter = router({
+  // Validation is the service's, so the browser, the CLI and the API share one path.
+  create: procedure("request.create")
+    .input(z.custom<TaskRequestInput | TaskRequestInput[]>())
+    .mutation(({ ctx, input }) =>
+      createRequests(ctx.db, {
+        input,
+        requester: ctx.user,
+        config: currentConfig(ctx.env.configPath),
+        source: "api",
+      }),
+    ),
+
+  list: procedure("request.read")
+    .input(ListInput)
+    .query(({ ctx, input }) => ({
+      rows: listRequests(ctx.db, input ?? {}),
+      cursor: lastEventId(ctx.db),
+    })),
+
+  get: procedure("request.read")
+    .input(z.strictObject({ id: z.number().int().positive() }))
+    .query(({ ctx, input }) => getRequest(ctx.db, input.id) ?? null),
+
+  /**
+   * New and changed requests, live. `afterId` is the event id the page was rendered at;
+   * on a reconnect the client sends `lastEventId` and the stream resumes from there.
+   */
+  live: procedure("request.read")
+    .input(
+      z.strictObject({
+        afterId: z.number().int().min(0).optional(),
+        lastEventId: z.string().nullish(),
+      }),
+    )
+    .subscription(async function* ({ ctx, input, signal }) {
+      const from = input.lastEventId
+        ? Number(input.lastEventId)
+        : (input.afterId ?? lastEventId(ctx.db));
+      for await (const event of followEvents(ctx.db, "request", from, signal)) {
+        yield tracked(String(event.id), event.payload as RequestSummary);
+      }
+    }),
+});

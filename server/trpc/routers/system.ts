@@ -1,0 +1,13 @@
+import { currentConfig } from "@/server/config/load";
+import { workerStatus } from "@/server/workers/heartbeat";
+import { procedure, router } from "../init";
+
+export const systemRouter = router({
+  status: procedure("system.read").query(({ ctx }) => ({
+    worker: workerStatus(ctx.db),
+    repositories: currentConfig(ctx.env.configPath).repositories.map((r) => ({
+      name: r.name,
+      targetBranch: r.targetBranch,
+    })),
+  })),
+});

@@ -1,0 +1,41 @@
+import os from "node:os";
+import { desc, eq } from "drizzle-orm";
+import type { Db } from "@/server/db/client";
+import { workerHeartbeats } from "@/server/db/schema";
+
+export const HEARTBEAT_MS = 2000;
+/** A worker is shown as alive while its last beat is younger than this. */
+export const ALIVE_WITHIN_MS = 3 * HEARTBEAT_MS;
+
+export function beat(db: Db, id: string, startedAt: number, now = Date.now()): void {
+  db.insert(workerHeartbeats)
+    .values({ id, pid: process.pid, host: os.hostname(), startedAt, beatAt: now })
+    .onConflictDoUpdate({ target: workerHeartbeats.id, set: { beatAt: now, stoppedAt: null } })
+    .run();
+}
+
+export function markStopped(db: Db, id: string, now = Date.now()): void {
+  db.update(workerHeartbeats).set({ stoppedAt: now }).where(eq(workerHeartbeats.id, id)).run();
+}
+
+export type WorkerStatus = {
+  alive: boolean;
+  id: string | null;
+  pid: number | null;
+  lastBeatAgoMs: number | null;
+  stopped: boolean;
+};
+
+export function workerStatus(db: Db, now = Date.now()): WorkerStatus {
+  const row = db.select().from(workerHeartbeats).orderBy(desc(workerHeartbeats.beatAt)).get();
+  if (!row) return { alive: false, id: null, pid: null, lastBeatAgoMs: null, stopped: false };
+  const ago = now - row.beatAt;
+  const stopped = row.stoppedAt !== null;
+  return {
+    alive: !stopped && ago <= ALIVE_WITHIN_MS,
+    id: row.id,
+    pid: row.pid,
+    lastBeatAgoMs: ago,
+    stopped,
+  };
+}
