@@ -34,9 +34,11 @@ export function readEnv(source = process.env) {
     const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new Error(`Invalid environment:\n${lines.join("\n")}`);
   }
-  const dataDir = path.resolve(result.data.HYPERION_DATA);
+  // Runtime paths chosen by the operator: keep the bundler from tracing them.
+  const dataDir = path.resolve(/*turbopackIgnore: true*/ result.data.HYPERION_DATA);
   const configPath = path.resolve(
-    result.data.HYPERION_CONFIG ?? path.join(dataDir, "hyperion.config.json"),
+    /*turbopackIgnore: true*/ result.data.HYPERION_CONFIG ??
+      path.join(dataDir, "hyperion.config.json"),
   );
   return { ...result.data, dataDir, configPath };
 }

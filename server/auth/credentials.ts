@@ -1,5 +1,5 @@
 import type { Db } from "@/server/db/client";
-import { checkPassword } from "@/server/users/passwords";
+import { checkPassword, hashPassword } from "@/server/users/passwords";
 import { findUserByEmail, type User } from "@/server/users/service";
 import { clearFailures, recordFailure, throttleFor } from "./throttle";
 
@@ -18,7 +18,7 @@ export async function verifyCredentials(
   await (opts.sleep ?? sleep)(throttle.delayMs);
   const row = findUserByEmail(db, email);
   // Compare against a fixed hash when the user is unknown so timing does not reveal accounts.
-  const ok = await checkPassword(password, row?.passwordHash ?? DUMMY_HASH);
+  const ok = await checkPassword(password, row?.passwordHash ?? (await dummyHash()));
   if (!row || !ok) {
     recordFailure(db, email);
     return { ok: false, reason: "invalid" };
@@ -27,4 +27,8 @@ export async function verifyCredentials(
   return { ok: true, user: { id: row.id, email: row.email, role: row.role } };
 }
 
-const DUMMY_HASH = "$2b$12$C6UzMDM.H6dfI/f/IKcEeO5oP6Y2iY0b3sQb5bW2pQHn8lJzJXq2e";
+let dummy: Promise<string> | undefined;
+const dummyHash = () => {
+  dummy ??= hashPassword("no such user");
+  return dummy;
+};

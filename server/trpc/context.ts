@@ -14,7 +14,7 @@ export async function createContext(req: Request): Promise<Context> {
   } else {
     user = await sessionUser();
   }
-  return { db, env, user, crossOrigin: isCrossOrigin(req) };
+  return { db, env, user, crossOrigin: isCrossOrigin(req), via: auth ? "token" : "session" };
 }
 
 export function isCrossOrigin(req: Request): boolean {

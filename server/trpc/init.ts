@@ -15,6 +15,8 @@ export type Context = {
   user: User | null;
   /** True when the browser says the call came from another site; mutations refuse it. */
   crossOrigin: boolean;
+  /** How the caller proved who they are: a browser session or an API token. */
+  via: "session" | "token";
 };
 
 export type Meta = { permission: Permission };

@@ -29,7 +29,7 @@ export const requestRouter = router({
         input,
         requester: ctx.user,
         config: currentConfig(ctx.env.configPath),
-        source: "api",
+        source: ctx.via === "token" ? "api" : "web",
       }),
     ),
 

@@ -1,0 +1,11 @@
+import fs from "node:fs";
+import path from "node:path";
+import { jsonSchemaText, published } from "./json-schemas";
+
+const dir = path.join(process.env.HYPERION_ROOT ?? process.cwd(), "schemas", "json");
+fs.mkdirSync(dir, { recursive: true });
+for (const [name, schema] of Object.entries(published)) {
+  const file = path.join(dir, `${name}.schema.json`);
+  fs.writeFileSync(file, jsonSchemaText(schema));
+  console.log(`wrote ${path.relative(process.cwd(), file)}`);
+}

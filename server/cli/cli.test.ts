@@ -1,0 +1,154 @@
+import fs from "node:fs";
+import path from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
+
+const BIN = path.resolve("bin/hyperion.mjs");
+let world: TestWorld;
+
+beforeAll(async () => {
+  world = await makeWorld();
+});
+afterAll(() => world.cleanup());
+
+function hyperion(args: string[], opts: { input?: string; env?: Record<string, string> } = {}) {
+  return execa("node", [BIN, ...args], {
+    env: { HYPERION_DATA: world.dir, ...opts.env },
+    input: opts.input,
+    reject: false,
+  });
+}
+
+function writeJson(name: string, value: unknown): string {
+  const file = path.join(world.dir, name);
+  fs.writeFileSync(file, typeof value === "string" ? value : JSON.stringify(value));
+  return file;
+}
+
+const count = () =>
+  world.db.$client.prepare("SELECT count(*) FROM requests").pluck().get() as number;
+const ok = { title: "Document discounts", description: "Explain the cap.", repo: "demo" };
+
+describe("hyperion request", () => {
+  it("records a request and prints its id and status", async () => {
+    const before = count();
+    const res = await hyperion(["request", writeJson("one.json", ok)]);
+    expect(res.exitCode).toBe(0);
+    expect(res.stdout).toMatch(/^request \d+\treceived\tDocument discounts$/m);
+    expect(count()).toBe(before + 1);
+  });
+
+  it("reads stdin with -, and files an array in one go", async () => {
+    const before = count();
+    const res = await hyperion(["request", "-"], {
+      input: JSON.stringify([ok, { ...ok, title: "Two" }]),
+    });
+    expect(res.exitCode).toBe(0);
+    expect(res.stdout.trim().split("\n")).toHaveLength(2);
+    expect(count()).toBe(before + 2);
+  });
+
+  it("on invalid input prints every failing path, exits 1 and writes nothing", async () => {
+    const before = count();
+    const bad = [ok, { ...ok, title: "", files: ["../../etc/passwd"], repo: "nope", extra: 1 }];
+    const res = await hyperion(["request", writeJson("bad.json", bad)]);
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toContain("[1].title: is required");
+    expect(res.stderr).toContain("[1].files[0]: must not contain '..'");
+    expect(res.stderr).toContain("[1].extra: is not a known field");
+    expect(count()).toBe(before);
+  });
+
+  it.each([
+    ["{ nope", "malformed JSON"],
+    ["", "input is empty"],
+    ["42", "(root)"],
+  ])("refuses %j with a clear message", async (text, message) => {
+    const res = await hyperion(["request", writeJson("x.json", text)]);
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toContain(message);
+  });
+
+  it("refuses an oversized file before reading it", async () => {
+    const res = await hyperion(["request", writeJson("big.json", ok)], {
+      env: { HYPERION_MAX_BODY_BYTES: "10" },
+    });
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toMatch(/the limit is 10 bytes/);
+  });
+
+  it("says when the file does not exist", async () => {
+    const res = await hyperion(["request", "/nonexistent.json"]);
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toContain("/nonexistent.json: no such file");
+  });
+
+  it("creates no database when the input is invalid on a fresh data directory", async () => {
+    const dir = tempDir();
+    fs.copyFileSync(
+      path.join(world.dir, "hyperion.config.json"),
+      path.join(dir, "hyperion.config.json"),
+    );
+    fs.cpSync(path.join(world.dir, "repos"), path.join(dir, "repos"), { recursive: true });
+    const res = await hyperion(["request", writeJson("bad2.json", { title: "" })], {
+      env: { HYPERION_DATA: dir },
+    });
+    expect(res.exitCode).toBe(1);
+    expect(fs.existsSync(path.join(dir, "hyperion.db"))).toBe(false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("hyperion user and token", () => {
+  it("adds a user with a generated password shown once, and lists users", async () => {
+    const add = await hyperion(["user", "add", "rev@example.test", "--role", "reviewer"]);
+    expect(add.exitCode).toBe(0);
+    expect(add.stdout).toMatch(/password: \S{16,}/);
+    const list = await hyperion(["user", "list", "--json"]);
+    expect(JSON.parse(list.stdout)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ email: "rev@example.test", role: "reviewer" }),
+      ]),
+    );
+  });
+
+  it("refuses an unknown role and a duplicate email", async () => {
+    const role = await hyperion(["user", "add", "x@example.test", "--role", "king"]);
+    expect(role.exitCode).toBe(2);
+    expect(role.stderr).toContain("king");
+    const dup = await hyperion(["user", "add", "admin@hyperion.local", "--role", "admin"]);
+    expect(dup.exitCode).toBe(1);
+    expect(dup.stderr).toContain("exists");
+  });
+
+  it("creates a token for a user and never stores it in clear", async () => {
+    const res = await hyperion(["token", "create", "--user", "admin@hyperion.local"]);
+    expect(res.exitCode).toBe(0);
+    const token = res.stdout.match(/hyp_\S+/)?.[0] ?? "";
+    expect(token).not.toBe("");
+    const raw = fs.readFileSync(path.join(world.dir, "hyperion.db"));
+    expect(raw.includes(Buffer.from(token))).toBe(false);
+  });
+
+  it("prints help for every command", async () => {
+    for (const args of [
+      ["--help"],
+      ["request", "--help"],
+      ["user", "add", "--help"],
+      ["token", "create", "--help"],
+      ["start", "--help"],
+      ["worker", "--help"],
+    ]) {
+      const res = await hyperion(args);
+      expect([args, res.exitCode]).toEqual([args, 0]);
+      expect(res.stdout).toContain("Usage: hyperion");
+    }
+  });
+
+  it("exits 2 on an unknown command", async () => {
+    const res = await hyperion(["frobnicate"]);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain("unknown command");
+  });
+});

@@ -1,0 +1,59 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Role } from "@/schemas/roles";
+import { bootstrap } from "@/server/bootstrap";
+import type { LoadedConfig } from "@/server/config/load";
+import type { Db } from "@/server/db/client";
+import { type HyperionEnv, readEnv } from "@/server/env.mjs";
+import { addUser, type User } from "@/server/users/service";
+
+export function tempDir(prefix = "hyperion-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export type TestWorld = {
+  dir: string;
+  env: HyperionEnv;
+  db: Db;
+  config: LoadedConfig;
+  admin: User;
+  userWith: (role: Role) => Promise<User>;
+  cleanup: () => void;
+};
+
+/**
+ * A real data directory in a temp folder: SQLite file migrated, demo git repository created,
+ * config written, an admin added — the same bootstrap `npm start` runs.
+ */
+export async function makeWorld(): Promise<TestWorld> {
+  const dir = tempDir();
+  const env = readEnv({ HYPERION_DATA: dir, HYPERION_ADMIN_PASSWORD: "admin-password-1" });
+  const report = await bootstrap(env);
+  const admin = report.admin
+    ? { id: 1, email: report.admin.email, role: "admin" as const }
+    : (() => {
+        throw new Error("bootstrap made no admin");
+      })();
+  let n = 0;
+  return {
+    dir,
+    env,
+    db: report.db,
+    config: report.config,
+    admin,
+    async userWith(role) {
+      n += 1;
+      const { user } = await addUser(report.db, {
+        email: `${role}${n}@example.test`,
+        role,
+        password: "password-123",
+      });
+      return user;
+    },
+    cleanup() {
+      report.db.$client.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
