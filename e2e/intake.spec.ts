@@ -1,0 +1,89 @@
+import { expect, test } from "@playwright/test";
+import { ADMIN } from "../playwright.config";
+import { hyperion } from "./helpers";
+
+test.describe("signing in", () => {
+  test.use({ storageState: { cookies: [], origins: [] } });
+
+  test("a signed-out visitor is sent to sign in and comes back after", async ({ page }) => {
+    await page.goto("/history");
+    await expect(page).toHaveURL(/\/signin\?callbackUrl=%2Fhistory/);
+    await page.getByLabel("Email").fill(ADMIN.email);
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("alert").filter({ hasText: "Wrong" })).toHaveText(
+      "Wrong email or password.",
+    );
+    await page.getByLabel("Password").fill(ADMIN.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page).toHaveURL(/\/history$/);
+    await expect(page.getByRole("heading", { name: "Task history" })).toBeVisible();
+  });
+
+  test("an API call without a session is refused with 401", async ({ request }) => {
+    const res = await request.get("/api/trpc/request.list");
+    expect(res.status()).toBe(401);
+  });
+});
+
+test("file a request, fix a field error, and see it in history", async ({ page }) => {
+  await page.goto("/requests/new");
+  await page.getByLabel("Title").fill("Explain <b>discount</b> caps");
+  await page.getByLabel("Description").fill("The guide should say discounts cap at 100%.");
+  await page.getByLabel(/^Files/).fill("docs/guide.md\n../outside.md");
+  await page.getByRole("button", { name: "File request" }).click();
+  await expect(page.getByTestId("error-files")).toHaveText("files[1]: must not contain '..'");
+
+  await page.getByLabel(/^Files/).fill("docs/guide.md");
+  await page.getByRole("button", { name: "File request" }).click();
+  await expect(page.getByRole("status")).toContainText("filed");
+  await expect(page.getByTestId("request-title")).toContainText("Explain <b>discount</b> caps");
+
+  await page.getByRole("link", { name: "History" }).first().click();
+  const row = page.getByTestId("history-row").filter({ hasText: "Explain <b>discount</b> caps" });
+  await expect(row).toBeVisible();
+  await expect(row).toContainText("received");
+  await expect(row).toContainText(ADMIN.email);
+});
+
+test("a request filed with the CLI appears in an open history page", async ({ page }) => {
+  await page.goto("/history");
+  await expect(page.getByTestId("live-state")).toHaveText("● live");
+  const title = `From the CLI ${Date.now()}`;
+  const res = await hyperion(
+    ["request", "-"],
+    JSON.stringify({ title, description: "", repo: "demo" }),
+  );
+  expect(res.exitCode, res.stderr).toBe(0);
+  await expect(page.getByTestId("history-row").first()).toContainText(title, { timeout: 3_000 });
+});
+
+test("history filters by status and repository", async ({ page }) => {
+  await page.goto("/history?status=done");
+  await expect(page.getByTestId("history-row")).toHaveCount(0);
+  await page.goto("/history?repo=demo&status=received");
+  await expect(page.getByTestId("history-row").first()).toBeVisible();
+});
+
+test("a requester is refused an admin page and admin procedures", async ({ browser, baseURL }) => {
+  const add = await hyperion(["user", "add", "req@example.test", "--role", "requester"]);
+  expect(add.exitCode, add.stderr).toBe(0);
+  const context = await browser.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  await page.goto("/signin");
+  await page.getByLabel("Email").fill("req@example.test");
+  await page.getByLabel("Password").fill("e2e-user-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/history$/);
+  await expect(page.getByRole("link", { name: "Users" })).toHaveCount(0);
+  await page.goto("/admin/users");
+  await expect(page.getByTestId("forbidden")).toContainText("Access denied");
+  const res = await page.request.get("/api/trpc/user.list");
+  expect(res.status()).toBe(403);
+  await context.close();
+});
+
+test("the worker's heartbeat shows in the header", async ({ page }) => {
+  await page.goto("/history");
+  await expect(page.getByTestId("worker-status")).toContainText("worker alive");
+});

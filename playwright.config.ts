@@ -1,0 +1,62 @@
+import path from "node:path";
+import { defineConfig, devices } from "@playwright/test";
+
+const PORT = Number(process.env.E2E_PORT ?? 3100);
+export const E2E_DATA = path.resolve(".tmp/e2e-data");
+export const ADMIN = { email: "admin@hyperion.local", password: "e2e-admin-password" };
+export const ADMIN_STATE = path.resolve(".tmp/e2e-auth/admin.json");
+
+// Debian's Chromium, never a downloaded browser (the machine cannot fetch one).
+const chromium = {
+  ...devices["Desktop Chrome"],
+  launchOptions: {
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  },
+};
+
+export default defineConfig({
+  testDir: "e2e",
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: process.env.CI ? [["list"]] : [["list"], ["html", { open: "never" }]],
+  timeout: 30_000,
+  expect: { timeout: 5_000 },
+  use: {
+    baseURL: `http://localhost:${PORT}`,
+    trace: "retain-on-failure",
+  },
+  projects: [
+    { name: "setup", testMatch: /auth\.setup\.ts/, use: chromium },
+    {
+      name: "chromium",
+      testIgnore: /auth\.setup\.ts/,
+      dependencies: ["setup"],
+      use: { ...chromium, storageState: ADMIN_STATE },
+    },
+  ],
+  // The production build with the worker, on a fresh data directory made by e2e/serve.mjs.
+  webServer: {
+    command: "node e2e/serve.mjs",
+    url: `http://localhost:${PORT}/signin`,
+    timeout: 120_000,
+    reuseExistingServer: false,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      PORT: String(PORT),
+      HYPERION_DATA: E2E_DATA,
+      HYPERION_ADMIN_PASSWORD: ADMIN.password,
+      HYPERION_MAX_BODY_BYTES: String(256 * 1024),
+    },
+  },
+});
