@@ -87,6 +87,13 @@ describe("TaskRequest", () => {
     ]);
   });
 
+  it("reports an unknown repository together with the other problems", () => {
+    const paths = issuesOf({ title: "", description: "", repo: "nope", extra: 1 }).map(
+      (i) => i.path,
+    );
+    expect(paths).toEqual(expect.arrayContaining(["title", "repo", "extra"]));
+  });
+
   it("keeps HTML and SQL in text fields as given", () => {
     const title = "<script>alert(1)</script>'; DROP TABLE requests; --";
     expect(TaskRequest.parse({ ...good, title }).title).toBe(title);

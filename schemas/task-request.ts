@@ -33,14 +33,15 @@ export type TaskRequestInput = z.input<typeof TaskRequest>;
 export type TaskRequest = z.output<typeof TaskRequest>;
 
 export function taskRequestFor(repoNames: readonly string[]) {
-  return TaskRequest.superRefine((value, ctx) => {
-    if (!repoNames.includes(value.repo)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["repo"],
-        message: `unknown repository '${value.repo}'; configured: ${repoNames.join(", ") || "(none)"}`,
-      });
-    }
+  // A field-level check, so an unknown repository is reported together with other problems.
+  return TaskRequest.extend({
+    repo: z
+      .string()
+      .min(1, "is required")
+      .refine((repo) => repoNames.includes(repo), {
+        error: (issue) =>
+          `unknown repository '${String(issue.input)}'; configured: ${repoNames.join(", ") || "(none)"}`,
+      }),
   });
 }
 

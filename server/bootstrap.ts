@@ -6,6 +6,10 @@ import { type Db, dbFile, openDb } from "./db/client";
 import { createDemoRepo } from "./demo/create";
 import { addUser, countUsers } from "./users/service";
 
+export class DatabaseError extends Error {
+  override name = "DatabaseError";
+}
+
 export type BootstrapReport = {
   db: Db;
   config: LoadedConfig;
@@ -35,7 +39,16 @@ export async function bootstrap(env: HyperionEnv): Promise<BootstrapReport> {
     );
   }
   const config = loadConfig(env.configPath);
-  const db = openDb(dbFile(env.dataDir));
+  const file = dbFile(env.dataDir);
+  let db: Db;
+  try {
+    db = openDb(file);
+  } catch (err) {
+    throw new DatabaseError(
+      `Cannot open the database ${file}: ${(err as Error).message}. ` +
+        "If it is not a Hyperion database, move it aside or set HYPERION_DATA to another folder.",
+    );
+  }
   let admin: BootstrapReport["admin"];
   if (countUsers(db) === 0) {
     const created = await addUser(db, {

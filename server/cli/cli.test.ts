@@ -152,3 +152,32 @@ describe("hyperion user and token", () => {
     expect(res.stderr).toContain("unknown command");
   });
 });
+
+describe("hyperion start", () => {
+  it("stops with a message naming the bad key when the config is invalid", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(
+      path.join(dir, "hyperion.config.json"),
+      JSON.stringify({ repositories: [{ name: "demo", path: "nowhere" }] }),
+    );
+    const res = await hyperion(["start", "--no-build"], { env: { HYPERION_DATA: dir } });
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain("repositories[0].path: does not exist");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("stops with a message saying what to do when the database file is not a database", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "hyperion.db"), "this is not sqlite, just text ".repeat(200));
+    const res = await hyperion(["start", "--no-build"], { env: { HYPERION_DATA: dir } });
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toMatch(/Cannot open the database .*move it aside or set HYPERION_DATA/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("stops with a message naming a bad environment variable", async () => {
+    const res = await hyperion(["start", "--no-build"], { env: { PORT: "seventy" } });
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain("PORT:");
+  });
+});

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
-import { bootstrap } from "@/server/bootstrap";
+import { bootstrap, DatabaseError } from "@/server/bootstrap";
 import { ConfigError } from "@/server/config/load";
 import { authSecret } from "@/server/runtime";
 import { cliEnv } from "../context";
@@ -21,7 +21,9 @@ export async function startCommand(opts: { build?: boolean }) {
   try {
     report = await bootstrap(env);
   } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(err.message, 2);
+    if (err instanceof ConfigError || err instanceof DatabaseError) {
+      throw new CliError(err.message, 2);
+    }
     throw new CliError(`Cannot prepare ${env.dataDir}: ${(err as Error).message}`, 2);
   }
   report.db.$client.close();
@@ -72,12 +74,14 @@ export async function startCommand(opts: { build?: boolean }) {
 
 async function supervise(children: Record<string, ResultPromise>): Promise<never> {
   let stopping = false;
+  let requested = false;
   const stopAll = () => {
     for (const child of Object.values(children)) if (child.exitCode === null) child.kill("SIGTERM");
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    requested = true;
     console.log(`\n${signal}: stopping the web server and the worker…`);
     stopAll();
   };
@@ -97,5 +101,6 @@ async function supervise(children: Record<string, ResultPromise>): Promise<never
   }, 10_000);
   await Promise.all(Object.values(children));
   clearTimeout(timeout);
-  process.exit(first.result.exitCode && !first.result.isTerminated ? 1 : 0);
+  // Stopped on request: success. A child that died on its own: failure, whatever its code.
+  process.exit(requested ? 0 : 1);
 }

@@ -1,0 +1,46 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { expect, test } from "@playwright/test";
+import Database from "better-sqlite3";
+import { execa } from "execa";
+
+test.describe("npm start", () => {
+  test.use({ storageState: { cookies: [], origins: [] } });
+
+  test("starts the web server and the worker on a fresh data directory, and SIGTERM stops both", async ({
+    request,
+  }) => {
+    test.setTimeout(60_000);
+    const data = fs.mkdtempSync(path.join(os.tmpdir(), "hyperion-start-"));
+    const port = 3155;
+    const child = execa("node", ["bin/hyperion.mjs", "start", "--no-build"], {
+      env: { HYPERION_DATA: data, PORT: String(port) },
+      reject: false,
+    });
+    const url = `http://localhost:${port}`;
+    await expect
+      .poll(async () => (await request.get(`${url}/signin`).catch(() => null))?.status(), {
+        timeout: 30_000,
+      })
+      .toBe(200);
+    const db = new Database(path.join(data, "hyperion.db"), { readonly: true });
+    await expect
+      .poll(() => db.prepare("SELECT count(*) FROM worker_heartbeats").pluck().get(), {
+        timeout: 10_000,
+      })
+      .toBe(1);
+
+    child.kill("SIGTERM");
+    const result = await child;
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/password: \S{16,}/);
+    expect(result.stdout).toContain(`sign in at ${url}/signin`);
+    expect(fs.existsSync(path.join(data, "repos", "demo", ".git"))).toBe(true);
+    const stopped = db.prepare("SELECT stopped_at FROM worker_heartbeats").pluck().get();
+    expect(stopped).not.toBeNull();
+    await expect(request.get(`${url}/signin`)).rejects.toThrow();
+    db.close();
+    fs.rmSync(data, { recursive: true, force: true });
+  });
+});
