@@ -6,6 +6,7 @@ export class GitError extends Error {
     readonly args: readonly string[],
     readonly exitCode: number | undefined,
     readonly stderr: string,
+    readonly stdoutText = "",
   ) {
     super(`git ${args[0] ?? ""} failed (exit ${exitCode ?? "?"}): ${stderr.trim().slice(-500)}`);
   }
@@ -30,7 +31,12 @@ export async function git(
     stripFinalNewline: false,
   });
   if (result.exitCode !== 0) {
-    throw new GitError(args, result.exitCode, String(result.stderr ?? ""));
+    throw new GitError(
+      args,
+      result.exitCode,
+      String(result.stderr ?? ""),
+      String(result.stdout ?? ""),
+    );
   }
   return String(result.stdout);
 }

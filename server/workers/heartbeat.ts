@@ -1,5 +1,5 @@
 import os from "node:os";
-import { desc, eq } from "drizzle-orm";
+import { and, desc, eq, isNull } from "drizzle-orm";
 import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
 
@@ -27,7 +27,12 @@ export type WorkerStatus = {
 };
 
 export function workerStatus(db: Db, now = Date.now()): WorkerStatus {
-  const row = db.select().from(workerHeartbeats).orderBy(desc(workerHeartbeats.beatAt)).get();
+  const row = db
+    .select()
+    .from(workerHeartbeats)
+    .where(and(eq(workerHeartbeats.role, "supervisor"), isNull(workerHeartbeats.parentId)))
+    .orderBy(desc(workerHeartbeats.beatAt))
+    .get();
   if (!row) return { alive: false, id: null, pid: null, lastBeatAgoMs: null, stopped: false };
   const ago = now - row.beatAt;
   const stopped = row.stoppedAt !== null;

@@ -1,0 +1,53 @@
+import { z } from "zod";
+
+export const risks = ["low", "medium", "high"] as const;
+export const Risk = z.enum(risks);
+
+export const DEFAULT_MAX_PATCH_BYTES = 5 * 1024 * 1024;
+
+const sha = z.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character commit sha");
+const oneLine = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, "is required")
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => !/[\n\r<>]/.test(s), "must be one line without '<' or '>'");
+
+/**
+ * A change that wants to land: a task's patch (as `git diff --binary --full-index` writes it)
+ * with who made it and what must pass first. The server assigns the id.
+ */
+export const ChangeRequest = z.strictObject({
+  taskId: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/,
+      "must be 1-100 letters, digits, '.', '_', ':' or '-'",
+    )
+    .optional(),
+  repo: z.string().min(1, "is required"),
+  targetBranch: z
+    .string()
+    .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/, "must be a branch name")
+    .optional(),
+  baseCommit: sha.optional(),
+  patch: z.string().min(1, "is required"),
+  summary: z.string().trim().min(1, "is required").max(2000),
+  author: z.strictObject({ name: oneLine(200), email: z.email("must be an email address") }),
+  checks: z.array(z.string().trim().min(1).max(1000)).max(20).optional(),
+  risk: Risk.default("low"),
+  dryRun: z.boolean().default(false),
+});
+
+export type ChangeRequestInput = z.input<typeof ChangeRequest>;
+export type ChangeRequest = z.output<typeof ChangeRequest>;
+
+export function parseChangeRequestBatch(input: unknown) {
+  const schema = Array.isArray(input)
+    ? z.array(ChangeRequest).min(1, "must hold at least one change request")
+    : ChangeRequest;
+  const result = schema.safeParse(input);
+  if (!result.success) return { success: false as const, error: result.error };
+  return { success: true as const, data: Array.isArray(result.data) ? result.data : [result.data] };
+}

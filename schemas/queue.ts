@@ -1,0 +1,34 @@
+import { z } from "zod";
+
+export const entryStates = [
+  "queued",
+  "applying",
+  "checking",
+  "ready",
+  "merged",
+  "retry_wait",
+  "quarantined",
+  "rejected",
+  "rolled_back",
+] as const;
+export const EntryState = z.enum(entryStates);
+export type EntryState = z.infer<typeof EntryState>;
+
+export const errorKinds = [
+  "conflict",
+  "apply_failed",
+  "check_failed",
+  "check_timeout",
+  "lease_expired",
+  "worktree_dirty",
+  "internal",
+] as const;
+
+/** What went wrong with an entry, kept structured so the UI can say what to do. */
+export const EntryError = z.object({
+  kind: z.enum(errorKinds),
+  message: z.string(),
+  paths: z.array(z.string()).default([]),
+  outputTail: z.string().optional(),
+});
+export type EntryError = z.infer<typeof EntryError>;

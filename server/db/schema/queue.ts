@@ -1,0 +1,75 @@
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { EntryError, EntryState } from "@/schemas/queue";
+import { changeRequests } from "./change-requests";
+
+/** One change request's place in the merge queue; `id` order is submission order. */
+export const queueEntries = sqliteTable(
+  "queue_entries",
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    changeRequestId: integer("change_request_id")
+      .notNull()
+      .unique()
+      .references(() => changeRequests.id),
+    repo: text().notNull(),
+    targetBranch: text("target_branch").notNull(),
+    state: text().$type<EntryState>().notNull(),
+    /** The state the last claim took the entry from (SET sees the old row), for the log. */
+    claimedFrom: text("claimed_from").$type<EntryState>(),
+    attempts: integer().notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull(),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: integer("lease_expires_at"),
+    heartbeatAt: integer("heartbeat_at"),
+    lastError: text("last_error", { mode: "json" }).$type<EntryError>(),
+    mergedCommit: text("merged_commit"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [
+    index("queue_entries_state_idx").on(t.state, t.nextAttemptAt),
+    index("queue_entries_lease_idx").on(t.leaseExpiresAt),
+  ],
+);
+
+/** The paths an entry's patch touches, so overlapping entries land in submission order. */
+export const queueEntryPaths = sqliteTable(
+  "queue_entry_paths",
+  {
+    entryId: integer("entry_id")
+      .notNull()
+      .references(() => queueEntries.id),
+    repo: text().notNull(),
+    path: text().notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.entryId, t.path] }),
+    index("queue_entry_paths_path_idx").on(t.repo, t.path, t.entryId),
+  ],
+);
+
+/** Append-only: one row per transition. The source for replay and for the live queue page. */
+export const changeQueueLogs = sqliteTable(
+  "change_queue_logs",
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    entryId: integer("entry_id").notNull(),
+    event: text({ mode: "json" }).$type<QueueLogEvent>().notNull(),
+    at: integer().notNull(),
+  },
+  (t) => [index("change_queue_logs_entry_idx").on(t.entryId, t.id)],
+);
+
+export type QueueLogEvent = {
+  entryId: number;
+  from: EntryState | null;
+  to: EntryState;
+  worker: string | null;
+  attempt: number;
+  durationMs?: number;
+  error?: EntryError;
+  mergedCommit?: string;
+  nextAttemptAt?: number;
+};

@@ -1,0 +1,176 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import zlib from "node:zlib";
+import { execa, type ResultPromise } from "execa";
+import { git } from "./run";
+
+export type ObjectType = "blob" | "tree" | "commit" | "tag";
+export type TreeEntry = { mode: string; name: string; oid: string };
+
+export class MissingObjectError extends Error {
+  override name = "MissingObjectError";
+}
+
+/**
+ * Reads objects through one long-running `git cat-file --batch` and writes loose objects
+ * in-process. Writing a blob, the trees along a changed path and a commit this way costs the
+ * size of the change, not the size of the repository — no index to read or write.
+ */
+export class ObjectStore {
+  private proc: ResultPromise | undefined;
+  private buffer = Buffer.alloc(0);
+  private waiting: {
+    resolve: (v: { type: ObjectType; content: Buffer } | null) => void;
+    reject: (e: Error) => void;
+  }[] = [];
+  private cache = new Map<string, { type: ObjectType; content: Buffer }>();
+
+  private constructor(
+    readonly repoPath: string,
+    readonly gitDir: string,
+  ) {}
+
+  static async open(repoPath: string): Promise<ObjectStore> {
+    const gitDir = (await git(["rev-parse", "--absolute-git-dir"], { cwd: repoPath })).trim();
+    return new ObjectStore(repoPath, gitDir);
+  }
+
+  private start(): ResultPromise {
+    if (this.proc) return this.proc;
+    const proc = execa("git", ["--git-dir", this.gitDir, "cat-file", "--batch"], {
+      buffer: false,
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "ignore",
+      reject: false,
+      encoding: "buffer",
+    });
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.drain();
+    });
+    void proc.then(() => {
+      const err = new Error("git cat-file exited");
+      for (const w of this.waiting.splice(0)) w.reject(err);
+      this.proc = undefined;
+    });
+    this.proc = proc;
+    return proc;
+  }
+
+  private drain(): void {
+    while (this.waiting.length > 0) {
+      const nl = this.buffer.indexOf(10);
+      if (nl < 0) return;
+      const header = this.buffer.subarray(0, nl).toString();
+      const parts = header.split(" ");
+      if (parts[1] === "missing" || parts.length < 3) {
+        this.buffer = this.buffer.subarray(nl + 1);
+        this.waiting.shift()?.resolve(null);
+        continue;
+      }
+      const size = Number(parts[2]);
+      if (this.buffer.length < nl + 1 + size + 1) return;
+      const content = Buffer.from(this.buffer.subarray(nl + 1, nl + 1 + size));
+      this.buffer = this.buffer.subarray(nl + 1 + size + 1);
+      this.waiting.shift()?.resolve({ type: parts[1] as ObjectType, content });
+    }
+  }
+
+  async tryRead(oid: string): Promise<{ type: ObjectType; content: Buffer } | null> {
+    const hit = this.cache.get(oid);
+    if (hit) return hit;
+    const proc = this.start();
+    const result = await new Promise<{ type: ObjectType; content: Buffer } | null>(
+      (resolve, reject) => {
+        this.waiting.push({ resolve, reject });
+        proc.stdin?.write(`${oid}\n`);
+      },
+    );
+    // Trees and commits are small and read again and again along hot paths.
+    if (result && result.type !== "blob" && this.cache.size < 50_000) this.cache.set(oid, result);
+    return result;
+  }
+
+  async read(oid: string, type?: ObjectType): Promise<Buffer> {
+    const obj = await this.tryRead(oid);
+    if (!obj) throw new MissingObjectError(`object ${oid} is not in ${this.repoPath}`);
+    if (type && obj.type !== type)
+      throw new MissingObjectError(`object ${oid} is a ${obj.type}, not a ${type}`);
+    return obj.content;
+  }
+
+  async exists(oid: string): Promise<boolean> {
+    return (await this.tryRead(oid)) !== null;
+  }
+
+  write(type: ObjectType, content: Buffer): string {
+    const header = Buffer.from(`${type} ${content.length}\0`);
+    const full = Buffer.concat([header, content]);
+    const oid = createHash("sha1").update(full).digest("hex");
+    const dir = path.join(this.gitDir, "objects", oid.slice(0, 2));
+    const file = path.join(dir, oid.slice(2));
+    if (!fs.existsSync(file)) {
+      fs.mkdirSync(dir, { recursive: true });
+      const tmp = path.join(dir, `tmp_obj_${process.pid}_${Math.random().toString(36).slice(2)}`);
+      fs.writeFileSync(tmp, zlib.deflateSync(full, { level: 1 }), { mode: 0o444 });
+      // Another thread may write the same object at the same time: same bytes, either wins.
+      fs.renameSync(tmp, file);
+    }
+    if (type !== "blob") this.cache.set(oid, { type, content });
+    return oid;
+  }
+
+  async readTree(oid: string): Promise<TreeEntry[]> {
+    const content = await this.read(oid, "tree");
+    const entries: TreeEntry[] = [];
+    let i = 0;
+    while (i < content.length) {
+      const space = content.indexOf(32, i);
+      const nul = content.indexOf(0, space);
+      entries.push({
+        mode: content.subarray(i, space).toString(),
+        name: content.subarray(space + 1, nul).toString(),
+        oid: content.subarray(nul + 1, nul + 21).toString("hex"),
+      });
+      i = nul + 21;
+    }
+    return entries;
+  }
+
+  writeTree(entries: TreeEntry[]): string {
+    const sorted = [...entries].sort((a, b) => compareTreeNames(a, b));
+    const parts = sorted.map((e) =>
+      Buffer.concat([Buffer.from(`${e.mode} ${e.name}\0`), Buffer.from(e.oid, "hex")]),
+    );
+    return this.write("tree", Buffer.concat(parts));
+  }
+
+  async commitTree(oid: string): Promise<string> {
+    const text = (await this.read(oid, "commit")).toString();
+    const match = /^tree ([0-9a-f]{40})$/m.exec(text);
+    if (!match?.[1]) throw new MissingObjectError(`commit ${oid} has no tree`);
+    return match[1];
+  }
+
+  close(): void {
+    this.proc?.stdin?.end();
+    this.proc = undefined;
+  }
+}
+
+/** Git orders tree entries by name, comparing a directory as if its name ended in '/'. */
+function compareTreeNames(a: TreeEntry, b: TreeEntry): number {
+  const ka = Buffer.from(a.mode === "40000" ? `${a.name}/` : a.name);
+  const kb = Buffer.from(b.mode === "40000" ? `${b.name}/` : b.name);
+  return Buffer.compare(ka, kb);
+}
+
+export function blobOid(content: Buffer): string {
+  return createHash("sha1")
+    .update(Buffer.concat([Buffer.from(`blob ${content.length}\0`), content]))
+    .digest("hex");
+}
+
+export const ZERO_OID = "0".repeat(40);

@@ -1,0 +1,138 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execa, parseCommandString } from "execa";
+import { ApplyConflict, applyPatchToTree } from "@/server/git/apply";
+import type { ObjectStore } from "@/server/git/objects";
+import { parsePatch } from "@/server/git/patch";
+import { GitError, git } from "@/server/git/run";
+import { writeChangeCommit } from "./commit";
+import type { ChangeRow } from "./store";
+
+export type Candidate = { commit: string; tree: string; via: "apply" | "merge-tree" };
+
+/**
+ * The commit that would land `change` on `tip`: the patch applied to the tip's tree; failing
+ * that, when the change names its base, the patch applied to the base and merged onto the tip
+ * with `git merge-tree --write-tree` — a rebase without a checkout. Conflicts throw
+ * ApplyConflict with the conflicting paths.
+ */
+export async function buildCandidate(
+  store: ObjectStore,
+  change: ChangeRow,
+  tip: string | null,
+  extraTrailers: string[] = [],
+): Promise<Candidate> {
+  const files = parsePatch(change.patch);
+  const commitOn = (tree: string, parents: string[]) =>
+    writeChangeCommit(store, {
+      tree,
+      parents,
+      author: { name: change.authorName, email: change.authorEmail },
+      summary: change.summary,
+      changeRequestId: change.id,
+      taskId: change.taskId,
+      extraTrailers,
+    });
+  const tipTree = tip ? await store.commitTree(tip) : null;
+  try {
+    const tree = await applyPatchToTree(store, tipTree, files, change.patch);
+    return { commit: commitOn(tree, tip ? [tip] : []), tree, via: "apply" };
+  } catch (err) {
+    if (!(err instanceof ApplyConflict) || !change.baseCommit || !tip || change.baseCommit === tip)
+      throw err;
+  }
+  const baseTree = await store.commitTree(change.baseCommit);
+  const onBase = commitOn(await applyPatchToTree(store, baseTree, files, change.patch), [
+    change.baseCommit,
+  ]);
+  let out: string;
+  try {
+    out = await git(["merge-tree", "--write-tree", "--name-only", "--no-messages", tip, onBase], {
+      cwd: store.repoPath,
+    });
+  } catch (err) {
+    if (err instanceof GitError && err.exitCode === 1) {
+      const [, ...paths] = String(err.stdoutText ?? "")
+        .trim()
+        .split("\n");
+      throw new ApplyConflict("the change conflicts with the target branch", paths.filter(Boolean));
+    }
+    throw err;
+  }
+  const tree = out.trim().split("\n")[0] ?? "";
+  return { commit: commitOn(tree, [tip]), tree, via: "merge-tree" };
+}
+
+export type CheckResult =
+  | { ok: true }
+  | { ok: false; command: string; timedOut: boolean; outputTail: string };
+
+/**
+ * Runs the checks on a candidate in a disposable worktree, each with a timeout, each parsed
+ * into an argument array (no shell). The worktree is removed whatever happens.
+ */
+export async function runChecks(
+  repoPath: string,
+  commit: string,
+  checks: string[],
+  timeoutMs: number,
+): Promise<CheckResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hyperion-check-"));
+  await git(["worktree", "add", "--detach", "--quiet", dir, commit], { cwd: repoPath });
+  try {
+    for (const command of checks) {
+      const [file, ...args] = parseCommandString(command);
+      if (!file) continue;
+      const res = await execa(file, args, {
+        cwd: dir,
+        all: true,
+        reject: false,
+        timeout: timeoutMs,
+        env: { HYPERION_CHECK: "1" },
+      });
+      if (res.exitCode !== 0 || res.timedOut || res.failed) {
+        const output = String(res.all ?? res.message ?? "");
+        return { ok: false, command, timedOut: !!res.timedOut, outputTail: output.slice(-4000) };
+      }
+    }
+    return { ok: true };
+  } finally {
+    await git(["worktree", "remove", "--force", dir], { cwd: repoPath }).catch(() =>
+      fs.rmSync(dir, { recursive: true, force: true }),
+    );
+  }
+}
+
+/**
+ * Where the target branch is checked out in a non-bare repository, its working tree follows
+ * the branch (as git's receive.denyCurrentBranch=updateInstead does): `checkedOutTree` tells
+ * whether that applies, `worktreeIsClean` refuses to land over local edits, and `syncWorktree`
+ * moves the files afterwards.
+ */
+export async function checkedOutTree(repoPath: string, branch: string): Promise<string | null> {
+  const bare =
+    (await git(["rev-parse", "--is-bare-repository"], { cwd: repoPath })).trim() === "true";
+  if (bare) return null;
+  const head = await git(["symbolic-ref", "-q", "HEAD"], { cwd: repoPath }).catch(() => "");
+  if (head.trim() !== `refs/heads/${branch}`) return null;
+  return (await git(["rev-parse", "--show-toplevel"], { cwd: repoPath })).trim();
+}
+
+export async function worktreeIsClean(worktree: string): Promise<boolean> {
+  await git(["update-index", "-q", "--refresh"], { cwd: worktree }).catch(() => "");
+  try {
+    await git(["diff-index", "--quiet", "HEAD", "--"], { cwd: worktree });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function syncWorktree(
+  worktree: string,
+  oldCommit: string,
+  newCommit: string,
+): Promise<void> {
+  await git(["read-tree", "-m", "-u", oldCommit, newCommit], { cwd: worktree });
+}

@@ -1,0 +1,102 @@
+import os from "node:os";
+import { eq } from "drizzle-orm";
+import type { LoadedConfig } from "@/server/config/load";
+import type { Db } from "@/server/db/client";
+import { workerHeartbeats } from "@/server/db/schema";
+import type { ObjectStore } from "@/server/git/objects";
+import { type ProcessContext, processEntry } from "./process";
+import { claimNext, pendingCount, type QueueOptions, reclaimExpired } from "./store";
+
+export type LoopOptions = QueueOptions & {
+  checkTimeoutMs: number;
+  dryRun: boolean;
+  pollMs: number;
+  /** Exit once nothing is pending (scripts and tests). */
+  drain: boolean;
+};
+
+export const defaultLoopOptions = (
+  env: Record<string, string | undefined> = process.env,
+): Omit<LoopOptions, "drain"> => ({
+  leaseMs: Number(env.HYPERION_LEASE_MS ?? 30_000),
+  maxAttempts: Number(env.HYPERION_MAX_ATTEMPTS ?? 5),
+  backoffBaseMs: Number(env.HYPERION_BACKOFF_MS ?? 1_000),
+  backoffMaxMs: Number(env.HYPERION_BACKOFF_MAX_MS ?? 60_000),
+  checkTimeoutMs: Number(env.HYPERION_CHECK_TIMEOUT_MS ?? 10 * 60_000),
+  dryRun: env.HYPERION_APPLY === "dry-run",
+  pollMs: Number(env.HYPERION_POLL_MS ?? 200),
+});
+
+function beatThread(
+  db: Db,
+  owner: string,
+  parentId: string | null,
+  currentEntryId: number | null,
+  startedAt: number,
+) {
+  const now = Date.now();
+  db.insert(workerHeartbeats)
+    .values({
+      id: owner,
+      pid: process.pid,
+      host: os.hostname(),
+      startedAt,
+      beatAt: now,
+      role: "thread",
+      parentId,
+      currentEntryId,
+    })
+    .onConflictDoUpdate({
+      target: workerHeartbeats.id,
+      set: { beatAt: now, currentEntryId, stoppedAt: null },
+    })
+    .run();
+}
+
+/**
+ * One queue thread: reclaim expired leases, claim the next runnable entry, carry it through,
+ * repeat. `shouldStop` is checked between entries, so an entry in hand is finished.
+ */
+export async function runQueueLoop(args: {
+  db: Db;
+  config: () => LoadedConfig;
+  owner: string;
+  parentId?: string | null;
+  opts: LoopOptions;
+  shouldStop: () => boolean;
+  onEntry?: (entryId: number | null) => void;
+}): Promise<{ processed: number }> {
+  const { db, owner, opts } = args;
+  const stores = new Map<string, ObjectStore>();
+  const startedAt = Date.now();
+  let processed = 0;
+  let lastBeat = 0;
+  try {
+    while (!args.shouldStop()) {
+      if (Date.now() - lastBeat > 1000) {
+        beatThread(db, owner, args.parentId ?? null, null, startedAt);
+        lastBeat = Date.now();
+      }
+      reclaimExpired(db, opts);
+      const entry = claimNext(db, owner, opts);
+      if (!entry) {
+        if (opts.drain && pendingCount(db) === 0) break;
+        await new Promise((r) => setTimeout(r, opts.pollMs));
+        continue;
+      }
+      args.onEntry?.(entry.id);
+      beatThread(db, owner, args.parentId ?? null, entry.id, startedAt);
+      const ctx: ProcessContext = { db, config: args.config(), owner, opts, stores };
+      await processEntry(ctx, entry);
+      processed++;
+      args.onEntry?.(null);
+    }
+  } finally {
+    for (const store of stores.values()) store.close();
+    db.update(workerHeartbeats)
+      .set({ stoppedAt: Date.now(), currentEntryId: null })
+      .where(eq(workerHeartbeats.id, owner))
+      .run();
+  }
+  return { processed };
+}

@@ -1,0 +1,36 @@
+import type { EntryState } from "@/schemas/queue";
+
+/**
+ * The merge queue's legal moves, in one place. `transition()` in ./store.ts refuses anything
+ * not listed here and writes the change_queue_logs row for every move it makes.
+ *
+ *   queued → applying → (checking →) ready → merged → rolled_back
+ *   applying/checking/ready → retry_wait → applying …  (conflict, moved tip, crash)
+ *   applying/checking/ready/retry_wait → quarantined → queued  (operator retry)
+ *   applying → rejected  (a patch that can never apply, e.g. unknown base)
+ *   applying/checking/ready → queued  (a lease released on shutdown or expired)
+ */
+export const entryTransitions: Record<EntryState, readonly EntryState[]> = {
+  queued: ["applying"],
+  applying: ["checking", "ready", "merged", "retry_wait", "quarantined", "rejected", "queued"],
+  checking: ["ready", "retry_wait", "quarantined", "queued"],
+  // ready → applying: the tip moved under the compare-and-swap, so rebase and try again.
+  ready: ["merged", "applying", "retry_wait", "quarantined", "queued"],
+  retry_wait: ["applying", "quarantined"],
+  merged: ["rolled_back"],
+  quarantined: ["queued"],
+  rejected: [],
+  rolled_back: [],
+};
+
+/** States in which a worker holds the entry under a lease. */
+export const leasedStates: readonly EntryState[] = ["applying", "checking", "ready"];
+/** States a worker may claim from. */
+export const claimableStates: readonly EntryState[] = ["queued", "retry_wait"];
+/** States in which an entry still waits to land; later entries on the same paths wait for it. */
+export const pendingStates: readonly EntryState[] = [...claimableStates, ...leasedStates];
+export const terminalStates: readonly EntryState[] = ["merged", "rejected", "rolled_back"];
+
+export function canMove(from: EntryState, to: EntryState): boolean {
+  return entryTransitions[from].includes(to);
+}

@@ -1,0 +1,177 @@
+import { randomUUID } from "node:crypto";
+import { eq } from "drizzle-orm";
+import {
+  type ChangeRequest,
+  DEFAULT_MAX_PATCH_BYTES,
+  parseChangeRequestBatch,
+} from "@/schemas/change-request";
+import { type FieldIssue, fieldIssues } from "@/schemas/issues";
+import type { LoadedConfig } from "@/server/config/load";
+import type { Db } from "@/server/db/client";
+import { changeRequests, queueEntries, queueEntryPaths, tasks } from "@/server/db/schema";
+import { ValidationError } from "@/server/errors";
+import { ObjectStore } from "@/server/git/objects";
+import { type FilePatch, PatchParseError, parsePatch, patchPaths } from "@/server/git/patch";
+import { resolveRef } from "@/server/git/refs";
+import { symlinkParent } from "@/server/git/tree-edit";
+import { defaultQueueOptions, logTransition } from "./store";
+
+export type SubmitOptions = { maxPatchBytes?: number; maxAttempts?: number; revertOf?: number };
+export type Submitted = {
+  id: number;
+  entryId: number;
+  taskId: string;
+  repo: string;
+  targetBranch: string;
+  paths: string[];
+};
+
+type Checked = {
+  cr: ChangeRequest;
+  targetBranch: string;
+  taskId: string;
+  paths: string[];
+  checks: string[];
+};
+
+async function checkOne(
+  cr: ChangeRequest,
+  prefix: string,
+  config: LoadedConfig,
+  opts: SubmitOptions,
+): Promise<{ ok: Checked } | { issues: FieldIssue[] }> {
+  const issues: FieldIssue[] = [];
+  const at = (p: string, message: string) => issues.push({ path: `${prefix}${p}`, message });
+  const repo = config.repositories.find((r) => r.name === cr.repo);
+  if (!repo) {
+    at(
+      "repo",
+      `unknown repository '${cr.repo}'; configured: ${config.repositories.map((r) => r.name).join(", ")}`,
+    );
+    return { issues };
+  }
+  const limit = opts.maxPatchBytes ?? DEFAULT_MAX_PATCH_BYTES;
+  const size = Buffer.byteLength(cr.patch);
+  if (size > limit) {
+    at("patch", `is ${size} bytes; the limit is ${limit} bytes`);
+    return { issues };
+  }
+  let files: FilePatch[];
+  try {
+    files = parsePatch(cr.patch);
+  } catch (err) {
+    at("patch", err instanceof PatchParseError ? err.message : "is not a git diff");
+    return { issues };
+  }
+  const { paths, problems } = patchPaths(files);
+  for (const p of problems) at("patch", `path '${p.path}' ${p.message}`);
+  const targetBranch = cr.targetBranch ?? repo.targetBranch;
+  const store = await ObjectStore.open(repo.path);
+  try {
+    const tip = await resolveRef(repo.path, `refs/heads/${targetBranch}`);
+    if (cr.baseCommit && !(await resolveRef(repo.path, cr.baseCommit))) {
+      at("baseCommit", `unknown commit ${cr.baseCommit} in repository '${repo.name}'`);
+    }
+    const against = issues.length === 0 ? (cr.baseCommit ?? tip) : null;
+    if (against) {
+      const tree = await store.commitTree(against);
+      for (const p of paths) {
+        const link = await symlinkParent(store, tree, p);
+        if (link) at("patch", `path '${p}' goes through the symlink '${link}'`);
+      }
+    }
+  } finally {
+    store.close();
+  }
+  if (issues.length) return { issues };
+  return {
+    ok: {
+      cr,
+      targetBranch,
+      taskId: cr.taskId ?? `adhoc-${randomUUID().slice(0, 8)}`,
+      paths,
+      checks: cr.checks ?? [],
+    },
+  };
+}
+
+/**
+ * Validates change requests (one or an array, all-or-nothing) and queues them: the change, its
+ * entry, the paths it touches and the first log row, in one transaction.
+ */
+export async function submitChanges(
+  db: Db,
+  input: unknown,
+  config: LoadedConfig,
+  opts: SubmitOptions = {},
+): Promise<Submitted[]> {
+  const parsed = parseChangeRequestBatch(input);
+  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
+  const results = await Promise.all(
+    parsed.data.map((cr, i) => checkOne(cr, Array.isArray(input) ? `[${i}].` : "", config, opts)),
+  );
+  const issues = results.flatMap((r) => ("issues" in r ? r.issues : []));
+  if (issues.length) throw new ValidationError(issues);
+  const checked = results.flatMap((r) => ("ok" in r ? [r.ok] : []));
+  const now = Date.now();
+  return db.transaction((tx) =>
+    checked.map(({ cr, targetBranch, taskId, paths, checks }) => {
+      if (!tx.select({ id: tasks.id }).from(tasks).where(eq(tasks.id, taskId)).get()) {
+        tx.insert(tasks)
+          .values({
+            id: taskId,
+            repo: cr.repo,
+            title: cr.summary.split("\n")[0]?.slice(0, 200) ?? "",
+            source: "adhoc",
+            requestId: null,
+            createdAt: now,
+          })
+          .run();
+      }
+      const change = tx
+        .insert(changeRequests)
+        .values({
+          taskId,
+          repo: cr.repo,
+          targetBranch,
+          baseCommit: cr.baseCommit ?? null,
+          patch: cr.patch,
+          summary: cr.summary,
+          authorName: cr.author.name,
+          authorEmail: cr.author.email,
+          checks,
+          risk: cr.risk,
+          dryRun: cr.dryRun,
+          revertOf: opts.revertOf ?? null,
+          createdAt: now,
+        })
+        .returning({ id: changeRequests.id })
+        .get();
+      const entry = tx
+        .insert(queueEntries)
+        .values({
+          changeRequestId: change.id,
+          repo: cr.repo,
+          targetBranch,
+          state: "queued",
+          attempts: 0,
+          maxAttempts: opts.maxAttempts ?? defaultQueueOptions.maxAttempts,
+          nextAttemptAt: now,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning({ id: queueEntries.id })
+        .get();
+      if (paths.length)
+        tx.insert(queueEntryPaths)
+          .values(paths.map((path) => ({ entryId: entry.id, repo: cr.repo, path })))
+          .run();
+      logTransition(
+        tx,
+        { entryId: entry.id, from: null, to: "queued", worker: null, attempt: 0 },
+        now,
+      );
+      return { id: change.id, entryId: entry.id, taskId, repo: cr.repo, targetBranch, paths };
+    }),
+  );
+}
