@@ -1,0 +1,325 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { LoadedConfig } from "@/server/config/load";
+import type { Db } from "@/server/db/client";
+import { changeQueueLogs } from "@/server/db/schema";
+import { ValidationError } from "@/server/errors";
+import { git } from "@/server/git/run";
+import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { countTrailers, makeRepoPair } from "@/server/testing/git-fixtures";
+import { changeRef } from "./commit";
+import { defaultLoopOptions, type LoopOptions, runQueueLoop } from "./loop";
+import { claimNext, getEntry, StaleLeaseError, transition } from "./store";
+import { submitChanges } from "./submit";
+
+let world: TestWorld;
+let repo: Awaited<ReturnType<typeof makeRepoPair>>;
+let config: LoadedConfig;
+
+const lines = (n: number, tag = "line") =>
+  `${Array.from({ length: n }, (_, i) => `${tag} ${i + 1}`).join("\n")}\n`;
+
+beforeEach(async () => {
+  world = await makeWorld();
+  repo = await makeRepoPair({
+    "src/a.txt": lines(30, "a"),
+    "src/b.txt": lines(30, "b"),
+    "docs/guide.md": "# Guide\n",
+    "bin/run.sh": "#!/bin/sh\necho hi\n",
+    "img/logo.bin": Buffer.from([0, 1, 2, 3, 255, 254, 0, 7]),
+  });
+  config = { file: "test", repositories: [{ name: "t", path: repo.bare, targetBranch: "main" }] };
+});
+afterEach(() => {
+  world.cleanup();
+  repo.cleanup();
+});
+
+const author = { name: "Agent Smith", email: "agent@example.test" };
+const opts = (o: Partial<LoopOptions> = {}): LoopOptions => ({
+  ...defaultLoopOptions({}),
+  backoffBaseMs: 0,
+  backoffMaxMs: 0,
+  pollMs: 10,
+  drain: true,
+  ...o,
+});
+
+function submit(patch: string, extra: Record<string, unknown> = {}) {
+  return submitChanges(
+    world.db,
+    { repo: "t", patch, summary: "a change", author, ...extra },
+    config,
+  );
+}
+
+async function drain(o: Partial<LoopOptions> = {}, db: Db = world.db, owner = "test-thread") {
+  return runQueueLoop({ db, config: () => config, owner, opts: opts(o), shouldStop: () => false });
+}
+
+const stateOf = (entryId: number) => getEntry(world.db, entryId)?.state;
+const write = (dir: string, file: string, content: string | Buffer) => {
+  fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+  fs.writeFileSync(path.join(dir, file), content);
+};
+const read = async (rev: string, file: string) =>
+  git(["show", `${rev}:${file}`], { cwd: repo.bare });
+
+describe("landing", () => {
+  it("lands a change with its trailers and a ref per change, through every transition", async () => {
+    const { patch, after } = await repo.change((d) =>
+      write(d, "src/a.txt", lines(30, "a").replace("a 5\n", "A FIVE\n")),
+    );
+    const [sub] = await submit(patch, { taskId: "task-1" });
+    await drain();
+    const entry = getEntry(world.db, sub?.entryId ?? 0);
+    expect(entry?.state).toBe("merged");
+    const tip = await repo.tip();
+    expect(entry?.mergedCommit).toBe(tip);
+    expect(await repo.treeOf(tip)).toBe(await repo.treeOf(after, repo.work));
+    const log = await repo.log();
+    expect(log).toContain(`Hyperion-Change-Request: ${sub?.id}`);
+    expect(log).toContain("Hyperion-Task: task-1");
+    expect((await git(["rev-parse", changeRef(sub?.id ?? 0)], { cwd: repo.bare })).trim()).toBe(
+      tip,
+    );
+    const moves = world.db
+      .select()
+      .from(changeQueueLogs)
+      .all()
+      .map((l) => `${l.event.from}→${l.event.to}`);
+    expect(moves).toEqual(["null→queued", "queued→applying", "applying→ready", "ready→merged"]);
+  });
+
+  it("lands new, deleted, renamed, mode-changed and binary files", async () => {
+    const { patch, after } = await repo.change(async (d) => {
+      write(d, "src/new.txt", "brand new\n");
+      fs.rmSync(path.join(d, "docs/guide.md"));
+      fs.renameSync(path.join(d, "src/b.txt"), path.join(d, "src/renamed.txt"));
+      fs.chmodSync(path.join(d, "bin/run.sh"), 0o755);
+      write(d, "img/logo.bin", Buffer.from([9, 8, 7, 0, 0, 1, 2, 3, 4, 5]));
+      write(d, "img/new.bin", Buffer.from([0, 0, 0, 42]));
+    });
+    expect(patch).toContain("GIT binary patch");
+    expect(patch).toContain("rename from src/b.txt");
+    const [sub] = await submit(patch);
+    await drain();
+    expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
+    expect(await repo.treeOf(await repo.tip())).toBe(await repo.treeOf(after, repo.work));
+  });
+
+  it("applies a patch made on an older base onto a moved tip", async () => {
+    const base = await repo.head();
+    const first = await repo.change((d) =>
+      write(d, "src/a.txt", lines(30, "a").replace("a 25\n", "a twenty-five\n")),
+    );
+    await repo.run(["reset", "-q", "--hard", base]);
+    const second = await repo.change((d) =>
+      write(d, "src/a.txt", lines(30, "a").replace("a 2\n", "a two\n")),
+    );
+    const [s1] = await submit(first.patch, { baseCommit: base });
+    const [s2] = await submit(second.patch, { baseCommit: base });
+    await drain();
+    expect([stateOf(s1?.entryId ?? 0), stateOf(s2?.entryId ?? 0)]).toEqual(["merged", "merged"]);
+    const text = await read("main", "src/a.txt");
+    expect(text).toContain("a two\n");
+    expect(text).toContain("a twenty-five\n");
+  });
+
+  it("rebases with merge-tree when the patch's context moved but the changes do not overlap", async () => {
+    const base = await repo.head();
+    const first = await repo.change((d) =>
+      write(d, "src/a.txt", lines(30, "a").replace("a 3\n", "a three\n")),
+    );
+    await repo.run(["reset", "-q", "--hard", base]);
+    const second = await repo.change((d) =>
+      write(d, "src/a.txt", lines(30, "a").replace("a 5\n", "a five\n")),
+    );
+    const [s1] = await submit(first.patch, { baseCommit: base });
+    const [s2] = await submit(second.patch, { baseCommit: base });
+    await drain();
+    expect([stateOf(s1?.entryId ?? 0), stateOf(s2?.entryId ?? 0)]).toEqual(["merged", "merged"]);
+    const text = await read("main", "src/a.txt");
+    expect(text).toContain("a three\na 4\na five\n");
+  });
+
+  it("lands changes that touch a common path in submission order", async () => {
+    const one = await repo.change((d) => write(d, "src/a.txt", `${lines(30, "a")}one\n`));
+    const two = await repo.change((d) => write(d, "src/a.txt", `${lines(30, "a")}one\ntwo\n`));
+    const three = await repo.change((d) => write(d, "src/b.txt", `${lines(30, "b")}three\n`));
+    const subs = [
+      ...(await submit(one.patch)),
+      ...(await submit(two.patch)),
+      ...(await submit(three.patch)),
+    ];
+    // The second may not be claimed while the first is pending; the disjoint third may.
+    const c1 = claimNext(world.db, "w1", opts());
+    const c2 = claimNext(world.db, "w2", opts());
+    expect([c1?.id, c2?.id]).toEqual([subs[0]?.entryId, subs[2]?.entryId]);
+    expect(claimNext(world.db, "w3", opts())).toBeUndefined();
+  });
+
+  it("sends a conflict to retry_wait, then quarantines it with the paths after the last attempt", async () => {
+    const base = await repo.head();
+    const theirs = await repo.change((d) =>
+      write(d, "src/a.txt", lines(30, "a").replace("a 10\n", "theirs\n")),
+    );
+    await repo.run(["reset", "-q", "--hard", base]);
+    const mine = await repo.change((d) =>
+      write(d, "src/a.txt", lines(30, "a").replace("a 10\n", "mine\n")),
+    );
+    await submit(theirs.patch);
+    const [s2] = await submitChanges(
+      world.db,
+      { repo: "t", patch: mine.patch, summary: "mine", author, baseCommit: base },
+      config,
+      { maxAttempts: 2 },
+    );
+    await drain();
+    const entry = getEntry(world.db, s2?.entryId ?? 0);
+    expect(entry?.state).toBe("quarantined");
+    expect(entry?.attempts).toBe(2);
+    expect(entry?.lastError).toMatchObject({ kind: "conflict", paths: ["src/a.txt"] });
+    const moves = world.db
+      .select()
+      .from(changeQueueLogs)
+      .all()
+      .filter((l) => l.entryId === s2?.entryId)
+      .map((l) => l.event.to);
+    expect(moves).toEqual(["queued", "applying", "retry_wait", "applying", "quarantined"]);
+  });
+
+  it("quarantines a change whose check fails, with the check's output", async () => {
+    const { patch } = await repo.change((d) => write(d, "docs/guide.md", "# Guide\nmore\n"));
+    const [sub] = await submit(patch, {
+      checks: ["node -e \"console.log('boom'); process.exit(3)\""],
+    });
+    const tipBefore = await repo.tip();
+    await drain();
+    const entry = getEntry(world.db, sub?.entryId ?? 0);
+    expect(entry?.state).toBe("quarantined");
+    expect(entry?.lastError?.kind).toBe("check_failed");
+    expect(entry?.lastError?.outputTail).toContain("boom");
+    expect(await repo.tip()).toBe(tipBefore);
+  });
+
+  it("runs passing checks on the candidate before landing", async () => {
+    const { patch } = await repo.change((d) => write(d, "docs/guide.md", "# Guide\nchecked\n"));
+    const [sub] = await submit(patch, { checks: ["grep -q checked docs/guide.md"] });
+    await drain();
+    expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
+    const moves = world.db
+      .select()
+      .from(changeQueueLogs)
+      .all()
+      .map((l) => l.event.to);
+    expect(moves).toContain("checking");
+  });
+
+  it("in dry-run mode does everything but move the branch", async () => {
+    const { patch } = await repo.change((d) => write(d, "docs/guide.md", "# Guide\ndry\n"));
+    const tipBefore = await repo.tip();
+    const [sub] = await submit(patch);
+    await drain({ dryRun: true });
+    expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
+    expect(await repo.tip()).toBe(tipBefore);
+  });
+
+  it("never lands a change twice when re-run after it landed", async () => {
+    const { patch } = await repo.change((d) => write(d, "docs/guide.md", "# Guide\nonce\n"));
+    const [sub] = await submit(patch);
+    // A worker lands the change and dies before recording it: land it, then rewind the row
+    // to how the crash would have left it (a lease that then expired).
+    await drain();
+    world.db.$client
+      .prepare(
+        "UPDATE queue_entries SET state = 'ready', merged_commit = NULL, lease_owner = 'dead', lease_expires_at = 1 WHERE id = ?",
+      )
+      .run(sub?.entryId);
+    await drain();
+    expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
+    expect(countTrailers(await repo.log(), sub?.id ?? 0)).toBe(1);
+  });
+
+  it("refuses a stale worker's write after its lease was taken over", async () => {
+    const { patch } = await repo.change((d) => write(d, "docs/guide.md", "# Guide\nstale\n"));
+    await submit(patch);
+    const entry = claimNext(world.db, "old", opts());
+    if (!entry) throw new Error("no entry");
+    world.db.$client
+      .prepare("UPDATE queue_entries SET lease_owner = 'new', attempts = attempts + 1 WHERE id = ?")
+      .run(entry.id);
+    expect(() =>
+      transition(world.db, entry, { from: "applying", to: "ready", owner: "old" }),
+    ).toThrow(StaleLeaseError);
+  });
+});
+
+describe("submit refuses bad changes and queues nothing", () => {
+  const count = () => world.db.$client.prepare("SELECT count(*) FROM queue_entries").pluck().get();
+  const refusal = async (input: Record<string, unknown>) => {
+    const err = await submitChanges(
+      world.db,
+      { repo: "t", summary: "x", author, ...input },
+      config,
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(count()).toBe(0);
+    return (err as ValidationError).issues;
+  };
+
+  it("a patch that is not a diff", async () => {
+    expect(await refusal({ patch: "hello world" })).toEqual([
+      { path: "patch", message: "not a git diff: no 'diff --git' header found" },
+    ]);
+  });
+
+  it.each([
+    ["../outside.txt", "must not contain '..'"],
+    [".git/hooks/pre-commit", "must not be inside .git"],
+  ])("a patch that touches %s", async (file, message) => {
+    const patch = `diff --git a/${file} b/${file}\nnew file mode 100644\nindex 0000000000000000000000000000000000000000..e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\n`;
+    expect(await refusal({ patch })).toEqual([
+      { path: "patch", message: `path '${file}' ${message}` },
+    ]);
+  });
+
+  it("a patch that writes through a symlink", async () => {
+    await repo.run(["rm", "-q", "-r", "docs"]);
+    fs.symlinkSync("/tmp", path.join(repo.work, "docs"));
+    await repo.run(["add", "-A"]);
+    await repo.run(["commit", "-q", "-m", "docs is a link"]);
+    await repo.run(["push", "-q", repo.bare, "main"]);
+    const patch =
+      "diff --git a/docs/x.md b/docs/x.md\nnew file mode 100644\nindex 0000000000000000000000000000000000000000..e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\n";
+    expect(await refusal({ patch })).toEqual([
+      { path: "patch", message: "path 'docs/x.md' goes through the symlink 'docs'" },
+    ]);
+  });
+
+  it("a patch over the size limit", async () => {
+    const err = await submitChanges(
+      world.db,
+      { repo: "t", summary: "x", author, patch: "diff --git a/x b/x\n" },
+      config,
+      { maxPatchBytes: 5 },
+    ).catch((e: unknown) => e);
+    expect((err as ValidationError).issues[0]?.message).toMatch(/limit is 5 bytes/);
+  });
+
+  it("an unknown base commit", async () => {
+    const { patch } = await repo.change((d) => write(d, "docs/guide.md", "# x\n"));
+    expect(await refusal({ patch, baseCommit: "1".repeat(40) })).toEqual([
+      { path: "baseCommit", message: `unknown commit ${"1".repeat(40)} in repository 't'` },
+    ]);
+  });
+
+  it("an unknown field or repository", async () => {
+    const issues = await refusal({ patch: "x", colour: "red" });
+    expect(issues).toEqual([{ path: "colour", message: "is not a known field" }]);
+    expect(await refusal({ patch: "x", repo: "nope" })).toEqual([
+      { path: "repo", message: "unknown repository 'nope'; configured: t" },
+    ]);
+  });
+});
