@@ -26,9 +26,16 @@ test.describe("npm start", () => {
       .toBe(200);
     const db = new Database(path.join(data, "hyperion.db"), { readonly: true });
     await expect
-      .poll(() => db.prepare("SELECT count(*) FROM worker_heartbeats").pluck().get(), {
-        timeout: 10_000,
-      })
+      .poll(
+        () =>
+          db
+            .prepare("SELECT count(*) FROM worker_heartbeats WHERE role = 'supervisor'")
+            .pluck()
+            .get(),
+        {
+          timeout: 10_000,
+        },
+      )
       .toBe(1);
 
     child.kill("SIGTERM");
@@ -37,7 +44,10 @@ test.describe("npm start", () => {
     expect(result.stdout).toMatch(/password: \S{16,}/);
     expect(result.stdout).toContain(`sign in at ${url}/signin`);
     expect(fs.existsSync(path.join(data, "repos", "demo", ".git"))).toBe(true);
-    const stopped = db.prepare("SELECT stopped_at FROM worker_heartbeats").pluck().get();
+    const stopped = db
+      .prepare("SELECT stopped_at FROM worker_heartbeats WHERE role = 'supervisor'")
+      .pluck()
+      .get();
     expect(stopped).not.toBeNull();
     await expect(request.get(`${url}/signin`)).rejects.toThrow();
     db.close();

@@ -1,48 +1,111 @@
 import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
 import { loadConfig } from "@/server/config/load";
 import { type Db, dbFile, openDb } from "@/server/db/client";
 import { readEnv } from "@/server/env.mjs";
 import { log } from "@/server/log";
+import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
 import { beat, HEARTBEAT_MS, markStopped } from "@/server/workers/heartbeat";
+import type { ThreadData, ThreadMessage } from "./queue-thread";
 
-export type WorkerHandle = { id: string; stop: () => Promise<void>; done: Promise<void> };
+export type WorkerOptions = { threads: number; drain: boolean; dryRun?: boolean };
+
+const root = () => process.env.HYPERION_ROOT ?? process.cwd();
+const STOP_GRACE_MS = 30_000;
+const MAX_RESPAWNS = 10;
 
 /**
- * The worker process. In this release it proves it is alive by beating into SQLite; the merge
- * queue's threads will run under this supervisor.
+ * The worker process: a supervisor that beats into SQLite and runs the merge queue on N
+ * threads, each with its own connection. A thread that crashes is respawned (its entry's lease
+ * expires and another thread reclaims it). SIGTERM asks each thread to finish the entry in hand.
+ *
+ * Plain worker_threads rather than a pool library: each thread is a long-running claim loop
+ * against SQLite, not a job handed to an idle thread, so a pool's queueing would sit unused.
  */
-export function startWorker(db: Db): WorkerHandle {
+export async function runSupervisor(
+  db: Db,
+  env: ReturnType<typeof readEnv>,
+  options: WorkerOptions,
+): Promise<void> {
   const id = `worker-${randomUUID().slice(0, 8)}`;
   const startedAt = Date.now();
   beat(db, id, startedAt);
   const timer = setInterval(() => beat(db, id, startedAt), HEARTBEAT_MS);
-  let resolveDone: () => void = () => {};
-  const done = new Promise<void>((r) => {
-    resolveDone = r;
-  });
-  return {
-    id,
-    done,
-    async stop() {
-      clearInterval(timer);
-      markStopped(db, id);
-      resolveDone();
-    },
+  const opts: LoopOptions = {
+    ...defaultLoopOptions(),
+    drain: options.drain,
+    ...(options.dryRun ? { dryRun: true } : {}),
   };
+  const threads = new Map<string, Worker>();
+  let stopping = false;
+  let respawns = 0;
+  let failed = false;
+
+  const done = new Promise<void>((resolveAll) => {
+    const spawn = (index: number) => {
+      const owner = `${id}/t${index}`;
+      const data: ThreadData = {
+        dbFile: dbFile(env.dataDir),
+        configPath: env.configPath,
+        owner,
+        parentId: id,
+        opts,
+        tsconfig: path.join(root(), "tsconfig.json"),
+      };
+      const worker = new Worker(path.join(root(), "workers", "queue-thread-entry.mjs"), {
+        workerData: data,
+      });
+      threads.set(owner, worker);
+      worker.on("message", (msg: ThreadMessage) => {
+        if (msg.type === "entry") log.debug({ thread: owner, entry: msg.entryId }, "thread entry");
+      });
+      worker.on("error", (err) =>
+        log.error({ thread: owner, err: err.message }, "queue thread crashed"),
+      );
+      worker.on("exit", (code) => {
+        threads.delete(owner);
+        if (code !== 0 && !stopping && respawns < MAX_RESPAWNS) {
+          respawns++;
+          log.warn({ thread: owner, code }, "respawning queue thread");
+          spawn(index);
+          return;
+        }
+        if (code !== 0) failed = true;
+        if (threads.size === 0) resolveAll();
+      });
+    };
+    for (let i = 0; i < options.threads; i++) spawn(i);
+  });
+
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ worker: id, signal }, "stopping: threads finish the entry in hand");
+    for (const t of threads.values()) t.postMessage("stop");
+    setTimeout(() => {
+      for (const t of threads.values()) void t.terminate();
+    }, STOP_GRACE_MS).unref();
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+
+  log.info({ worker: id, threads: options.threads, drain: options.drain }, "worker started");
+  await done;
+  clearInterval(timer);
+  markStopped(db, id);
+  if (failed) process.exitCode = 1;
 }
 
-export async function runWorkerProcess(): Promise<void> {
+export async function runWorkerProcess(
+  options: WorkerOptions = { threads: 3, drain: false },
+): Promise<void> {
   const env = readEnv();
   loadConfig(env.configPath);
   const db = openDb(dbFile(env.dataDir));
-  const worker = startWorker(db);
-  log.info({ worker: worker.id, pid: process.pid }, "worker started");
-  const shutdown = (signal: string) => {
-    log.info({ worker: worker.id, signal }, "worker stopping");
-    void worker.stop();
-  };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
-  await worker.done;
-  db.$client.close();
+  try {
+    await runSupervisor(db, env, options);
+  } finally {
+    db.$client.close();
+  }
 }

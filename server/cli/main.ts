@@ -2,6 +2,14 @@ import { Command, CommanderError, Option } from "commander";
 import { roles } from "@/schemas/roles";
 import { ValidationError } from "@/server/errors";
 import { runWorkerProcess } from "@/workers/main";
+import {
+  quarantineListCommand,
+  replayCommand,
+  retryCommand,
+  rollbackCommand,
+  statusCommand,
+  submitCommand,
+} from "./commands/queue";
 import { requestCommand } from "./commands/request";
 import { startCommand } from "./commands/start";
 import {
@@ -30,8 +38,62 @@ export function buildProgram(): Command {
 
   program
     .command("worker")
-    .description("run the worker process (heartbeat now; the merge queue later)")
-    .action(runWorkerProcess);
+    .description("run the merge-queue worker: a supervisor and N threads that land change requests")
+    .option("--threads <n>", "queue threads", (v) => Number.parseInt(v, 10), 3)
+    .option("--drain", "process until nothing is pending, then exit 0")
+    .option("--dry-run", "do everything but move the target branch (also HYPERION_APPLY=dry-run)")
+    .action((opts: { threads: number; drain?: boolean; dryRun?: boolean }) => {
+      if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 32) {
+        throw new CliError("--threads must be a whole number from 1 to 32", 2);
+      }
+      return runWorkerProcess({
+        threads: opts.threads,
+        drain: !!opts.drain,
+        dryRun: !!opts.dryRun,
+      });
+    });
+
+  program
+    .command("submit")
+    .description("queue change requests from a JSON file (one or an array; - for stdin)")
+    .argument("<file>", "path to a JSON file, or - to read stdin")
+    .option("--json", "print the queued changes as JSON")
+    .addHelpText(
+      "after",
+      "\nA change request: { taskId?, repo, targetBranch?, baseCommit?, patch, summary, author: { name, email },\nchecks?, risk?, dryRun? } with patch as `git diff --binary --full-index` writes it.\nInvalid input: every problem printed, exit 1, nothing queued.",
+    )
+    .action(submitCommand);
+
+  program
+    .command("status")
+    .description("queue counts per state, threads alive, oldest entry's age")
+    .option("--json", "print as JSON")
+    .action(statusCommand);
+  program
+    .command("retry")
+    .description("send a quarantined entry back to the queue")
+    .argument("<entry>")
+    .action(retryCommand);
+  program
+    .command("quarantine")
+    .description("quarantined entries")
+    .command("list")
+    .description("list quarantined entries with their reasons")
+    .option("--json", "print as JSON")
+    .action(quarantineListCommand);
+  program
+    .command("rollback")
+    .description("land the revert of a merged entry through the queue")
+    .argument("<entry>")
+    .action(rollbackCommand);
+  program
+    .command("replay")
+    .description(
+      "rebuild the queue from change_queue_logs into a fresh database and report divergence",
+    )
+    .option("--out <file>", "where to write the replayed database (default: a temp file)")
+    .option("--json", "print as JSON")
+    .action(replayCommand);
 
   program
     .command("request")

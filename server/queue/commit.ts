@@ -1,6 +1,6 @@
 import type { ObjectStore } from "@/server/git/objects";
 
-export const COMMITTER = { name: "Hyperion", email: "hyperion@localhost" };
+export const COMMITTER = { name: "Hyperion", email: "hyperion@hyperion.local" };
 
 export function changeRef(changeRequestId: number): string {
   return `refs/hyperion/changes/${changeRequestId}`;

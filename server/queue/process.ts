@@ -7,6 +7,7 @@ import { PatchParseError } from "@/server/git/patch";
 import { casUpdateRefs, RefMovedError, resolveRef } from "@/server/git/refs";
 import { changeRef } from "./commit";
 import { buildCandidate, checkedOutTree, runChecks, syncWorktree, worktreeIsClean } from "./land";
+import { markRolledBack } from "./rollback";
 import {
   type Entry,
   failEntry,
@@ -89,6 +90,7 @@ export async function processEntry(
     const landed = dryRun ? null : await resolveRef(repo.path, changeRef(change.id));
     if (landed) {
       move("merged", { mergedCommit: landed });
+      if (change.revertOf) markRolledBack(ctx.db, change.revertOf, ctx.owner);
       return state;
     }
 
@@ -156,6 +158,7 @@ export async function processEntry(
       if (worktree && tip)
         await syncWorktree(worktree, tip, candidate.commit).catch(() => undefined);
       move("merged", { mergedCommit: candidate.commit });
+      if (change.revertOf) markRolledBack(ctx.db, change.revertOf, ctx.owner);
       return state;
     }
     return fail({

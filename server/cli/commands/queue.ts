@@ -1,0 +1,126 @@
+import os from "node:os";
+import path from "node:path";
+import { DEFAULT_MAX_PATCH_BYTES } from "@/schemas/change-request";
+import type { Db } from "@/server/db/client";
+import { replayInto } from "@/server/queue/replay";
+import { quarantined, retryEntry } from "@/server/queue/retry";
+import { rollbackEntry } from "@/server/queue/rollback";
+import { queueStatus } from "@/server/queue/status";
+import { submitChanges } from "@/server/queue/submit";
+import { cliConfig, cliDb, cliEnv } from "../context";
+import { CliError, printTable, readJsonInput } from "../io";
+
+const maxPatchBytes = () => Number(process.env.HYPERION_MAX_PATCH_BYTES ?? DEFAULT_MAX_PATCH_BYTES);
+
+async function withDb<T>(
+  fn: (db: Db, env: ReturnType<typeof cliEnv>) => Promise<T> | T,
+): Promise<T> {
+  const env = cliEnv();
+  const db = cliDb(env.dataDir);
+  try {
+    return await fn(db, env);
+  } finally {
+    db.$client.close();
+  }
+}
+
+function entryId(raw: string): number {
+  if (!/^\d+$/.test(raw)) throw new CliError(`entry id must be a number, not '${raw}'`, 2);
+  return Number(raw);
+}
+
+/** `hyperion submit <file|->`: validate and queue change requests; print their ids. */
+export async function submitCommand(source: string, opts: { json?: boolean }) {
+  const input = await readJsonInput(source, maxPatchBytes() * 2 + 1024 * 1024);
+  return withDb(async (db, env) => {
+    const config = cliConfig(env.configPath);
+    const submitted = await submitChanges(db, input, config, { maxPatchBytes: maxPatchBytes() });
+    if (opts.json) console.log(JSON.stringify(submitted, null, 2));
+    else
+      for (const s of submitted)
+        console.log(
+          `change ${s.id}\tentry ${s.entryId}\tqueued\ttask ${s.taskId}\t${s.paths.length} path(s)`,
+        );
+  });
+}
+
+export function statusCommand(opts: { json?: boolean }) {
+  return withDb((db) => {
+    const status = queueStatus(db);
+    if (opts.json) {
+      console.log(JSON.stringify(status, null, 2));
+      return;
+    }
+    const rows = Object.entries(status.counts).map(([state, n]) => ({ state, entries: n }));
+    printTable(rows, ["state", "entries"]);
+    console.log(`threads alive: ${status.threadsAlive}`);
+    for (const t of status.threads)
+      console.log(
+        `  ${t.id}  entry ${t.currentEntryId ?? "-"}  beat ${Math.round(t.heartbeatAgeMs / 100) / 10}s ago`,
+      );
+    console.log(
+      `oldest pending entry: ${status.oldestPendingAgeMs === null ? "none" : `${Math.round(status.oldestPendingAgeMs / 1000)}s old`}`,
+    );
+  });
+}
+
+export function retryCommand(id: string) {
+  return withDb((db) => {
+    retryEntry(db, entryId(id), `cli:${os.userInfo().username}`);
+    console.log(`entry ${id} queued again`);
+  });
+}
+
+export function quarantineListCommand(opts: { json?: boolean }) {
+  return withDb((db) => {
+    const rows = quarantined(db);
+    if (opts.json) {
+      console.log(JSON.stringify(rows, null, 2));
+      return;
+    }
+    if (rows.length === 0) {
+      console.log("no quarantined entries");
+      return;
+    }
+    printTable(
+      rows.map((e) => ({
+        entry: e.id,
+        change: e.changeRequestId,
+        kind: e.lastError?.kind ?? "",
+        paths: e.lastError?.paths.join(",") ?? "",
+        reason: e.lastError?.message ?? "",
+      })),
+      ["entry", "change", "kind", "paths", "reason"],
+    );
+    console.log("\nFix the cause, then: hyperion retry <entry>");
+  });
+}
+
+export function rollbackCommand(id: string) {
+  return withDb(async (db, env) => {
+    const submitted = await rollbackEntry(db, cliConfig(env.configPath), entryId(id));
+    console.log(
+      `revert queued: change ${submitted?.id}, entry ${submitted?.entryId} (reverts entry ${id})`,
+    );
+  });
+}
+
+export function replayCommand(opts: { out?: string; json?: boolean }) {
+  return withDb((db) => {
+    const out = path.resolve(
+      opts.out ?? path.join(os.tmpdir(), `hyperion-replay-${Date.now()}.db`),
+    );
+    const result = replayInto(db, out);
+    if (opts.json) console.log(JSON.stringify({ out, ...result }, null, 2));
+    else {
+      console.log(`replayed ${result.entries} entries from change_queue_logs into ${out}`);
+      if (result.divergences.length === 0)
+        console.log("no divergence: the log reproduces the live queue");
+      for (const d of result.divergences)
+        console.log(
+          `  entry ${d.entryId}: ${d.field} live=${String(d.live)} replayed=${String(d.replayed)}`,
+        );
+    }
+    if (result.divergences.length > 0) process.exitCode = 1;
+  });
+}

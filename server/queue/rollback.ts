@@ -1,0 +1,81 @@
+import { and, eq } from "drizzle-orm";
+import type { LoadedConfig } from "@/server/config/load";
+import type { Db } from "@/server/db/client";
+import { queueEntries } from "@/server/db/schema";
+import { NotFoundError, ValidationError } from "@/server/errors";
+import { git } from "@/server/git/run";
+import { COMMITTER } from "./commit";
+import { getChange, getEntry, logTransition } from "./store";
+import { submitChanges } from "./submit";
+
+/**
+ * Rolls back a merged entry by landing its revert through the queue as a change request of its
+ * own, linked to the original. The revert patch is `git diff` from the merged commit to its
+ * parent — computed from objects, no working tree — and based on the merged commit, so the
+ * queue rebases it onto whatever landed since.
+ */
+export async function rollbackEntry(db: Db, config: LoadedConfig, entryId: number) {
+  const entry = getEntry(db, entryId);
+  if (!entry) throw new NotFoundError(`no queue entry ${entryId}`);
+  if (entry.state !== "merged" || !entry.mergedCommit) {
+    throw new ValidationError([
+      {
+        path: "id",
+        message: `entry ${entryId} is ${entry.state}; only a merged entry can be rolled back`,
+      },
+    ]);
+  }
+  const change = getChange(db, entry.changeRequestId);
+  const repo = config.repositories.find((r) => r.name === entry.repo);
+  if (!change || !repo) throw new NotFoundError(`repository '${entry.repo}' is not configured`);
+  if (change.dryRun)
+    throw new ValidationError([{ path: "id", message: "a dry-run change never landed" }]);
+  const patch = await git(
+    ["diff", "--binary", "--full-index", entry.mergedCommit, `${entry.mergedCommit}^`],
+    { cwd: repo.path },
+  );
+  if (!patch.trim())
+    throw new ValidationError([{ path: "id", message: "the change is empty; nothing to revert" }]);
+  const [submitted] = await submitChanges(
+    db,
+    {
+      taskId: change.taskId,
+      repo: change.repo,
+      targetBranch: change.targetBranch,
+      baseCommit: entry.mergedCommit,
+      patch,
+      summary: `Revert "${change.summary.split("\n")[0]}"`,
+      author: COMMITTER,
+      risk: change.risk,
+    },
+    config,
+    { revertOf: change.id },
+  );
+  return submitted;
+}
+
+/** When a revert lands, its original becomes rolled_back. */
+export function markRolledBack(db: Db, originalChangeId: number, by: string): void {
+  db.transaction((tx) => {
+    const original = tx
+      .select()
+      .from(queueEntries)
+      .where(eq(queueEntries.changeRequestId, originalChangeId))
+      .get();
+    if (!original) return;
+    const res = tx
+      .update(queueEntries)
+      .set({ state: "rolled_back", updatedAt: Date.now() })
+      .where(and(eq(queueEntries.id, original.id), eq(queueEntries.state, "merged")))
+      .run();
+    if (res.changes === 1) {
+      logTransition(tx, {
+        entryId: original.id,
+        from: "merged",
+        to: "rolled_back",
+        worker: by,
+        attempt: original.attempts,
+      });
+    }
+  });
+}

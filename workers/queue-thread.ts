@@ -1,0 +1,42 @@
+import type { MessagePort } from "node:worker_threads";
+import { currentConfig } from "@/server/config/load";
+import { openDb } from "@/server/db/client";
+import { type LoopOptions, runQueueLoop } from "@/server/queue/loop";
+
+export type ThreadData = {
+  dbFile: string;
+  configPath: string;
+  owner: string;
+  parentId: string;
+  opts: LoopOptions;
+  tsconfig: string;
+};
+
+export type ThreadMessage =
+  | { type: "entry"; owner: string; entryId: number | null }
+  | { type: "done"; owner: string; processed: number };
+
+/** The body of one queue thread: its own SQLite connection, one loop, stop between entries. */
+export async function runThread(data: ThreadData, port: MessagePort | null): Promise<void> {
+  const db = openDb(data.dbFile, { migrate: false });
+  let stopping = false;
+  port?.on("message", (msg: unknown) => {
+    if (msg === "stop") stopping = true;
+  });
+  try {
+    const { processed } = await runQueueLoop({
+      db,
+      config: () => currentConfig(data.configPath),
+      owner: data.owner,
+      parentId: data.parentId,
+      opts: data.opts,
+      shouldStop: () => stopping,
+      onEntry: (entryId) =>
+        port?.postMessage({ type: "entry", owner: data.owner, entryId } satisfies ThreadMessage),
+    });
+    port?.postMessage({ type: "done", owner: data.owner, processed } satisfies ThreadMessage);
+  } finally {
+    db.$client.close();
+    port?.close();
+  }
+}
