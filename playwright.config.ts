@@ -57,6 +57,8 @@ export default defineConfig({
       HYPERION_DATA: E2E_DATA,
       HYPERION_ADMIN_PASSWORD: ADMIN.password,
       HYPERION_MAX_BODY_BYTES: String(256 * 1024),
+      HYPERION_MAX_ATTEMPTS: "2",
+      HYPERION_BACKOFF_MS: "100",
     },
   },
 });

@@ -23,6 +23,11 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
           <Link href="/requests/new" className="hover:underline">
             New request
           </Link>
+          {user && can(user.role, "queue.read") && (
+            <Link href="/queue" className="hover:underline">
+              Queue
+            </Link>
+          )}
           {user && can(user.role, "user.read") && (
             <Link href="/admin/users" className="hover:underline">
               Users

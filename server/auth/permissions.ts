@@ -5,14 +5,16 @@ export const permissions = [
   "request.read",
   "request.create",
   "system.read",
+  "queue.read",
+  "queue.operate",
   "user.read",
   "user.manage",
 ] as const;
 export type Permission = (typeof permissions)[number];
 
 const requester: Permission[] = ["request.read", "request.create", "system.read"];
-const reviewer: Permission[] = [...requester];
-const operator: Permission[] = [...reviewer];
+const reviewer: Permission[] = [...requester, "queue.read"];
+const operator: Permission[] = [...reviewer, "queue.operate"];
 const admin: Permission[] = [...operator, "user.read", "user.manage"];
 
 /** The role → permission table. Change access here, nowhere else. */

@@ -45,26 +45,34 @@ export function lastEventId(db: Db): number {
 }
 
 /**
- * Follows a topic from `afterId` on, polling the table. The worker and the CLI write from
- * other processes, so an in-memory emitter could not see their events; SQLite in WAL mode
- * makes this read cheap.
+ * Follows an append-only table from `afterId` on by polling it. The worker and the CLI write
+ * from other processes, so an in-memory emitter could not see their rows; SQLite in WAL mode
+ * makes this read cheap. Every live view uses this one mechanism.
  */
-export async function* followEvents(
-  db: Db,
-  topic: EventTopic,
+export async function* followAppendOnly<T extends { id: number }>(
+  readAfter: (afterId: number) => T[],
   afterId: number,
   signal: AbortSignal | undefined,
   pollMs = 200,
-): AsyncGenerator<EventRow> {
+): AsyncGenerator<T> {
   let cursor = afterId;
   while (!signal?.aborted) {
-    const batch = eventsAfter(db, topic, cursor);
+    const batch = readAfter(cursor);
     for (const row of batch) {
       cursor = row.id;
       yield row;
     }
     if (batch.length === 0) await sleep(pollMs, signal);
   }
+}
+
+export function followEvents(
+  db: Db,
+  topic: EventTopic,
+  afterId: number,
+  signal: AbortSignal | undefined,
+) {
+  return followAppendOnly((id) => eventsAfter(db, topic, id), afterId, signal);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -1,9 +1,11 @@
 import { router } from "./init";
+import { queueRouter } from "./routers/queue";
 import { requestRouter } from "./routers/request";
 import { systemRouter } from "./routers/system";
 import { userRouter } from "./routers/user";
 
 export const appRouter = router({
+  queue: queueRouter,
   request: requestRouter,
   system: systemRouter,
   user: userRouter,

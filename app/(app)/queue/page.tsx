@@ -1,0 +1,31 @@
+import { Forbidden } from "@/components/forbidden";
+import { QueueBoard } from "@/components/queue-board";
+import { can } from "@/server/auth/permissions";
+import { requirePageUser } from "@/server/auth/session";
+import { runtime } from "@/server/runtime";
+import { createCallerFactory } from "@/server/trpc/init";
+import { appRouter } from "@/server/trpc/root";
+
+export const metadata = { title: "Queue" };
+export const dynamic = "force-dynamic";
+
+export default async function QueuePage() {
+  const user = await requirePageUser("/queue");
+  if (!can(user.role, "queue.read")) return <Forbidden need="queue.read" />;
+  const { db, env } = runtime();
+  // The same procedure the browser polls, called in-process for the first render.
+  const caller = createCallerFactory(appRouter)({
+    db,
+    env,
+    user,
+    crossOrigin: false,
+    via: "session",
+  });
+  const initial = await caller.queue.overview();
+  return (
+    <section>
+      <h1 className="mb-4 text-2xl font-semibold">Merge queue</h1>
+      <QueueBoard initial={initial} canOperate={can(user.role, "queue.operate")} />
+    </section>
+  );
+}

@@ -1,0 +1,245 @@
+"use client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { inferRouterOutputs } from "@trpc/server";
+import { useSubscription } from "@trpc/tanstack-react-query";
+import { useRef, useState } from "react";
+import type { AppRouter } from "@/server/trpc/root";
+import { Age, formatAge } from "./age";
+import { guidance } from "./queue-guidance";
+import { useTRPC } from "./trpc";
+
+type Overview = inferRouterOutputs<AppRouter>["queue"]["overview"];
+type LogRow = Overview["recent"][number];
+
+const pct = (x: number | null) => (x === null ? "—" : `${Math.round(x * 100)}%`);
+const ms = (x: number | null) => (x === null ? "—" : formatAge(x));
+
+function Stat({ label, value, testId }: { label: string; value: string; testId: string }) {
+  return (
+    <div className="rounded border border-slate-200 bg-white p-3">
+      <div className="text-xs text-slate-500">{label}</div>
+      <div className="text-lg font-semibold" data-testid={testId}>
+        {value}
+      </div>
+    </div>
+  );
+}
+
+/**
+ * The live queue. Transitions stream in over the subscription (resuming after the last event id
+ * on reconnect); each one also refreshes the overview, which polls for thread heartbeats.
+ */
+export function QueueBoard({ initial, canOperate }: { initial: Overview; canOperate: boolean }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const overviewKey = trpc.queue.overview.queryKey();
+  const { data } = useQuery(
+    trpc.queue.overview.queryOptions(undefined, { initialData: initial, refetchInterval: 2000 }),
+  );
+  const [events, setEvents] = useState<LogRow[]>(initial.recent);
+  const pendingRefresh = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const live = useSubscription(
+    trpc.queue.live.subscriptionOptions(
+      { afterId: initial.recent[0]?.id ?? 0 },
+      {
+        onData: (event) => {
+          setEvents((prev) =>
+            prev.some((e) => e.id === event.data.id) ? prev : [event.data, ...prev].slice(0, 100),
+          );
+          if (!pendingRefresh.current) {
+            pendingRefresh.current = setTimeout(() => {
+              pendingRefresh.current = null;
+              void queryClient.invalidateQueries({ queryKey: overviewKey });
+            }, 300);
+          }
+        },
+      },
+    ),
+  );
+  const refresh = () => queryClient.invalidateQueries({ queryKey: overviewKey });
+  const retry = useMutation(trpc.queue.retry.mutationOptions({ onSettled: refresh }));
+  const rollback = useMutation(trpc.queue.rollback.mutationOptions({ onSettled: refresh }));
+  const overview = data ?? initial;
+  const { status, insights } = overview;
+  const quarantined = overview.finished.filter((e) => e.state === "quarantined");
+  const actionError = retry.error?.message ?? rollback.error?.message;
+
+  return (
+    <div className="space-y-6">
+      <p className="text-xs text-slate-500" data-testid="queue-live">
+        {live.status === "pending"
+          ? "● live"
+          : live.status === "error"
+            ? "reconnecting…"
+            : "connecting…"}
+      </p>
+
+      <section>
+        <h2 className="mb-2 font-semibold">Worker threads</h2>
+        {status.threads.length === 0 ? (
+          <p className="text-sm text-red-700" data-testid="no-threads">
+            No queue thread is alive. Start the worker: <code>npx hyperion worker</code> (or{" "}
+            <code>npm start</code>).
+          </p>
+        ) : (
+          <div className="grid grid-cols-3 gap-3">
+            {status.threads.map((t) => (
+              <div
+                key={t.id}
+                className="rounded border border-slate-200 bg-white p-3 text-sm"
+                data-testid="thread-pane"
+              >
+                <div className="font-mono text-xs">{t.id}</div>
+                <div>{t.currentEntryId ? `entry #${t.currentEntryId}` : "idle"}</div>
+                <div className="text-slate-500">heartbeat {formatAge(t.heartbeatAgeMs)} ago</div>
+              </div>
+            ))}
+          </div>
+        )}
+      </section>
+
+      <section className="grid grid-cols-6 gap-3">
+        <Stat
+          label={`throughput (${insights.windowMinutes} min)`}
+          value={`${insights.throughputPerMin.toFixed(1)}/min`}
+          testId="throughput"
+        />
+        <Stat label="success rate" value={pct(insights.successRate)} testId="success-rate" />
+        <Stat label="conflict rate" value={pct(insights.conflictRate)} testId="conflict-rate" />
+        <Stat label="p50 in queue" value={ms(insights.p50QueueMs)} testId="p50" />
+        <Stat label="p95 in queue" value={ms(insights.p95QueueMs)} testId="p95" />
+        <Stat label="oldest pending" value={ms(status.oldestPendingAgeMs)} testId="oldest" />
+      </section>
+
+      <section>
+        <h2 className="mb-2 font-semibold">Entries by state</h2>
+        <ul className="mb-3 flex flex-wrap gap-3 text-sm" data-testid="state-counts">
+          {Object.entries(status.counts).map(([state, n]) => (
+            <li key={state} className="rounded bg-white px-2 py-1" data-state={state}>
+              {state.replace("_", " ")}: <strong>{n}</strong>
+            </li>
+          ))}
+        </ul>
+        <table className="w-full bg-white text-left text-sm" data-testid="pending-table">
+          <thead className="border-b text-slate-500">
+            <tr>
+              <th className="p-2">Entry</th>
+              <th className="p-2">Change</th>
+              <th className="p-2">State</th>
+              <th className="p-2">Attempts</th>
+              <th className="p-2">Age</th>
+            </tr>
+          </thead>
+          <tbody>
+            {overview.pending.length === 0 && (
+              <tr>
+                <td colSpan={5} className="p-4 text-center text-slate-500">
+                  Nothing waiting. Submit with <code>npx hyperion submit change.json</code>.
+                </td>
+              </tr>
+            )}
+            {overview.pending.map((e) => (
+              <tr key={e.id} className="border-b">
+                <td className="p-2">#{e.id}</td>
+                <td className="p-2">{e.summary}</td>
+                <td className="p-2">{e.state}</td>
+                <td className="p-2">
+                  {e.attempts}/{e.maxAttempts}
+                </td>
+                <td className="p-2">
+                  <Age at={e.createdAt} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+
+      {quarantined.length > 0 && (
+        <section>
+          <h2 className="mb-2 font-semibold text-red-800">Quarantined</h2>
+          {actionError && <p className="mb-2 text-sm text-red-700">{actionError}</p>}
+          <ul className="space-y-3">
+            {quarantined.map((e) => (
+              <li
+                key={e.id}
+                className="rounded border border-red-200 bg-red-50 p-3 text-sm"
+                data-testid="quarantined-entry"
+              >
+                <div className="font-medium">
+                  #{e.id} {e.summary}
+                </div>
+                <div>
+                  <strong>Why:</strong> {e.lastError?.kind}: {e.lastError?.message}
+                </div>
+                {e.lastError?.paths.length ? (
+                  <div>
+                    <strong>Paths:</strong> <code>{e.lastError.paths.join(", ")}</code>
+                  </div>
+                ) : null}
+                <div className="mt-1">{guidance(e.lastError, e.targetBranch)}</div>
+                {e.lastError?.outputTail && (
+                  <pre className="mt-2 max-h-40 overflow-auto rounded bg-white p-2 text-xs">
+                    {e.lastError.outputTail}
+                  </pre>
+                )}
+                {canOperate && (
+                  <button
+                    type="button"
+                    className="mt-2 rounded bg-slate-900 px-3 py-1 text-white"
+                    onClick={() => retry.mutate({ id: e.id })}
+                  >
+                    Retry
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+
+      <section>
+        <h2 className="mb-2 font-semibold">Recently finished</h2>
+        <table className="w-full bg-white text-left text-sm" data-testid="finished-table">
+          <tbody>
+            {overview.finished
+              .filter((e) => e.state !== "quarantined")
+              .slice(0, 30)
+              .map((e) => (
+                <tr key={e.id} className="border-b">
+                  <td className="p-2">#{e.id}</td>
+                  <td className="p-2">{e.summary}</td>
+                  <td className="p-2">{e.state}</td>
+                  <td className="p-2 font-mono text-xs">{e.mergedCommit?.slice(0, 10)}</td>
+                  <td className="p-2">
+                    {canOperate && e.state === "merged" && (
+                      <button
+                        type="button"
+                        className="rounded border px-2 py-0.5"
+                        onClick={() => rollback.mutate({ id: e.id })}
+                      >
+                        Roll back
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+          </tbody>
+        </table>
+      </section>
+
+      <section>
+        <h2 className="mb-2 font-semibold">Recent events</h2>
+        <ol className="space-y-1 font-mono text-xs" data-testid="queue-events">
+          {events.map((e) => (
+            <li key={e.id} data-testid="queue-event">
+              #{e.entryId} {e.event.from ?? "∅"} → {e.event.to}
+              {e.event.worker ? ` · ${e.event.worker}` : ""} · attempt {e.event.attempt}
+              {e.event.error ? ` · ${e.event.error.kind}` : ""}
+            </li>
+          ))}
+        </ol>
+      </section>
+    </div>
+  );
+}

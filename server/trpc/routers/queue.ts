@@ -1,0 +1,103 @@
+import { tracked } from "@trpc/server";
+import { desc, inArray, notInArray } from "drizzle-orm";
+import { z } from "zod";
+import { currentConfig } from "@/server/config/load";
+import { changeRequests, queueEntries } from "@/server/db/schema";
+import { followAppendOnly } from "@/server/events/log";
+import { logsAfter, queueInsights, recentLogs } from "@/server/queue/insights";
+import { retryEntry } from "@/server/queue/retry";
+import { rollbackEntry } from "@/server/queue/rollback";
+import { pendingStates } from "@/server/queue/states";
+import { queueStatus } from "@/server/queue/status";
+import { procedure, router } from "../init";
+
+const EntryId = z.strictObject({ id: z.number().int().positive() });
+
+export const queueRouter = router({
+  overview: procedure("queue.read").query(({ ctx }) => {
+    const columns = {
+      id: queueEntries.id,
+      changeRequestId: queueEntries.changeRequestId,
+      repo: queueEntries.repo,
+      targetBranch: queueEntries.targetBranch,
+      state: queueEntries.state,
+      attempts: queueEntries.attempts,
+      maxAttempts: queueEntries.maxAttempts,
+      leaseOwner: queueEntries.leaseOwner,
+      lastError: queueEntries.lastError,
+      mergedCommit: queueEntries.mergedCommit,
+      createdAt: queueEntries.createdAt,
+      updatedAt: queueEntries.updatedAt,
+    };
+    const pending = ctx.db
+      .select(columns)
+      .from(queueEntries)
+      .where(inArray(queueEntries.state, [...pendingStates]))
+      .orderBy(queueEntries.id)
+      .limit(200)
+      .all();
+    const finished = ctx.db
+      .select(columns)
+      .from(queueEntries)
+      .where(notInArray(queueEntries.state, [...pendingStates]))
+      .orderBy(desc(queueEntries.updatedAt))
+      .limit(100)
+      .all();
+    const ids = [...pending, ...finished].map((e) => e.changeRequestId);
+    const summaries = ids.length
+      ? ctx.db
+          .select({
+            id: changeRequests.id,
+            summary: changeRequests.summary,
+            taskId: changeRequests.taskId,
+          })
+          .from(changeRequests)
+          .where(inArray(changeRequests.id, ids))
+          .all()
+      : [];
+    const byId = new Map(summaries.map((s) => [s.id, s]));
+    const withSummary = <T extends { changeRequestId: number }>(e: T) => ({
+      ...e,
+      summary: byId.get(e.changeRequestId)?.summary.split("\n")[0] ?? "",
+      taskId: byId.get(e.changeRequestId)?.taskId ?? "",
+    });
+    return {
+      status: queueStatus(ctx.db),
+      insights: queueInsights(ctx.db),
+      pending: pending.map(withSummary),
+      finished: finished.map(withSummary),
+      recent: recentLogs(ctx.db, 50),
+      repositories: currentConfig(ctx.env.configPath).repositories.map((r) => r.name),
+    };
+  }),
+
+  /** Every queue transition as it is logged; resumes after `lastEventId` on reconnect. */
+  live: procedure("queue.read")
+    .input(
+      z.strictObject({
+        afterId: z.number().int().min(0).optional(),
+        lastEventId: z.string().nullish(),
+      }),
+    )
+    .subscription(async function* ({ ctx, input, signal }) {
+      const start = input.lastEventId
+        ? Number(input.lastEventId)
+        : (input.afterId ?? recentLogs(ctx.db, 1)[0]?.id ?? 0);
+      for await (const row of followAppendOnly((id) => logsAfter(ctx.db, id), start, signal)) {
+        yield tracked(String(row.id), row);
+      }
+    }),
+
+  retry: procedure("queue.operate")
+    .input(EntryId)
+    .mutation(({ ctx, input }) => {
+      retryEntry(ctx.db, input.id, `user:${ctx.user.email}`);
+      return { id: input.id };
+    }),
+
+  rollback: procedure("queue.operate")
+    .input(EntryId)
+    .mutation(async ({ ctx, input }) =>
+      rollbackEntry(ctx.db, currentConfig(ctx.env.configPath), input.id),
+    ),
+});
