@@ -29,11 +29,21 @@ export class ObjectStore {
   private constructor(
     readonly repoPath: string,
     readonly gitDir: string,
+    /** The working tree of a non-bare repository, null for a bare one. */
+    readonly worktree: string | null,
   ) {}
 
   static async open(repoPath: string): Promise<ObjectStore> {
-    const gitDir = (await git(["rev-parse", "--absolute-git-dir"], { cwd: repoPath })).trim();
-    return new ObjectStore(repoPath, gitDir);
+    const [gitDir = "", bare = ""] = (
+      await git(["rev-parse", "--absolute-git-dir", "--is-bare-repository"], { cwd: repoPath })
+    )
+      .trim()
+      .split("\n");
+    const worktree =
+      bare.trim() === "true"
+        ? null
+        : (await git(["rev-parse", "--show-toplevel"], { cwd: repoPath })).trim();
+    return new ObjectStore(repoPath, gitDir.trim(), worktree);
   }
 
   private start(): ResultPromise {

@@ -16,34 +16,12 @@ export class RefMovedError extends Error {
   override name = "RefMovedError";
 }
 
-/**
- * Compare-and-swap of `ref` from `oldOid` to `newOid`, together with creating each of `create`
- * — one git ref transaction, so all move or none do.
- */
-export async function casUpdateRefs(
-  repoPath: string,
-  update: { ref: string; newOid: string; oldOid: string },
-  create: { ref: string; oid: string }[] = [],
-): Promise<void> {
-  const lines = [
-    "start",
-    `update ${update.ref} ${update.newOid} ${update.oldOid}`,
-    ...create.map((c) => `create ${c.ref} ${c.oid}`),
-    "prepare",
-    "commit",
-    "",
-  ];
+export async function isAncestor(repoPath: string, commit: string, ref: string): Promise<boolean> {
   try {
-    await git(["update-ref", "--stdin"], { cwd: repoPath, input: lines.join("\n") });
+    await git(["merge-base", "--is-ancestor", commit, ref], { cwd: repoPath });
+    return true;
   } catch (err) {
-    if (
-      err instanceof GitError &&
-      /is at .* but expected|cannot lock ref|unable to create .*\.lock|reference already exists/.test(
-        err.stderr,
-      )
-    ) {
-      throw new RefMovedError(err.stderr.trim());
-    }
+    if (err instanceof GitError && err.exitCode === 1) return false;
     throw err;
   }
 }

@@ -5,6 +5,7 @@ import { execa, parseCommandString } from "execa";
 import { ApplyConflict, applyPatchToTree } from "@/server/git/apply";
 import type { ObjectStore } from "@/server/git/objects";
 import { parsePatch } from "@/server/git/patch";
+import { headTarget } from "@/server/git/refs-fs";
 import { GitError, git } from "@/server/git/run";
 import { writeChangeCommit } from "./commit";
 import type { ChangeRow } from "./store";
@@ -110,13 +111,9 @@ export async function runChecks(
  * whether that applies, `worktreeIsClean` refuses to land over local edits, and `syncWorktree`
  * moves the files afterwards.
  */
-export async function checkedOutTree(repoPath: string, branch: string): Promise<string | null> {
-  const bare =
-    (await git(["rev-parse", "--is-bare-repository"], { cwd: repoPath })).trim() === "true";
-  if (bare) return null;
-  const head = await git(["symbolic-ref", "-q", "HEAD"], { cwd: repoPath }).catch(() => "");
-  if (head.trim() !== `refs/heads/${branch}`) return null;
-  return (await git(["rev-parse", "--show-toplevel"], { cwd: repoPath })).trim();
+export function checkedOutTree(store: ObjectStore, branch: string): string | null {
+  if (!store.worktree) return null;
+  return headTarget(store.gitDir) === `refs/heads/${branch}` ? store.worktree : null;
 }
 
 export async function worktreeIsClean(worktree: string): Promise<boolean> {

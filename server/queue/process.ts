@@ -4,7 +4,8 @@ import type { Db } from "@/server/db/client";
 import { ApplyConflict } from "@/server/git/apply";
 import { MissingObjectError, ObjectStore } from "@/server/git/objects";
 import { PatchParseError } from "@/server/git/patch";
-import { casUpdateRefs, RefMovedError, resolveRef } from "@/server/git/refs";
+import { isAncestor, RefMovedError } from "@/server/git/refs";
+import { casRefFs, readRefFs, writeRefFs } from "@/server/git/refs-fs";
 import { changeRef } from "./commit";
 import { buildCandidate, checkedOutTree, runChecks, syncWorktree, worktreeIsClean } from "./land";
 import { markRolledBack } from "./rollback";
@@ -86,8 +87,10 @@ export async function processEntry(
     const branchRef = `refs/heads/${entry.targetBranch}`;
     const dryRun = ctx.opts.dryRun || change.dryRun;
 
-    // A re-run after a crash: the change's ref exists only if its commit landed.
-    const landed = dryRun ? null : await resolveRef(repo.path, changeRef(change.id));
+    // A re-run after a crash. The change's ref is written just before the branch moves, so it
+    // counts as landed only if the branch contains it; otherwise it is overwritten below.
+    const hinted = dryRun ? null : readRefFs(store.gitDir, changeRef(change.id));
+    const landed = hinted && (await isAncestor(repo.path, hinted, branchRef)) ? hinted : null;
     if (landed) {
       move("merged", { mergedCommit: landed });
       if (change.revertOf) markRolledBack(ctx.db, change.revertOf, ctx.owner);
@@ -95,7 +98,7 @@ export async function processEntry(
     }
 
     for (let race = 0; race < MAX_TIP_RACES; race++) {
-      const tip = await resolveRef(repo.path, branchRef);
+      const tip = readRefFs(store.gitDir, branchRef);
       let candidate: Awaited<ReturnType<typeof buildCandidate>>;
       try {
         const trailers = change.revertOf ? [`Hyperion-Reverts: ${change.revertOf}`] : [];
@@ -134,7 +137,7 @@ export async function processEntry(
         move("merged", { mergedCommit: candidate.commit });
         return state;
       }
-      const worktree = await checkedOutTree(repo.path, entry.targetBranch);
+      const worktree = checkedOutTree(store, entry.targetBranch);
       if (worktree && !(await worktreeIsClean(worktree))) {
         return fail({
           kind: "worktree_dirty",
@@ -143,11 +146,8 @@ export async function processEntry(
         });
       }
       try {
-        await casUpdateRefs(
-          repo.path,
-          { ref: branchRef, newOid: candidate.commit, oldOid: tip ?? "0".repeat(40) },
-          [{ ref: changeRef(change.id), oid: candidate.commit }],
-        );
+        writeRefFs(store.gitDir, changeRef(change.id), candidate.commit);
+        casRefFs(store.gitDir, branchRef, candidate.commit, tip);
       } catch (err) {
         if (err instanceof RefMovedError) {
           move("applying");
