@@ -135,15 +135,13 @@ async function hyperion(
   const author = { name: "Bench", email: "bench@example.test" };
   const s0 = performance.now();
   for (let i = 0; i < patches.length; i += 100) {
-    const batch = patches
-      .slice(i, i + 100)
-      .map((patch, k) => ({
-        repo: "bench",
-        patch,
-        summary: `change ${i + k}`,
-        author,
-        taskId: `bench-${i + k}`,
-      }));
+    const batch = patches.slice(i, i + 100).map((patch, k) => ({
+      repo: "bench",
+      patch,
+      summary: `change ${i + k}`,
+      author,
+      taskId: `bench-${i + k}`,
+    }));
     await submitChanges(db, batch, config);
   }
   const submit = (performance.now() - s0) / 1000;

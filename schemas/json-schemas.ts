@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ChangeRequest } from "./change-request";
 import { HyperionConfig } from "./config";
 import { TaskRequest } from "./task-request";
 
@@ -6,6 +7,7 @@ import { TaskRequest } from "./task-request";
 export const published = {
   "task-request": TaskRequest,
   "hyperion-config": HyperionConfig,
+  "change-request": ChangeRequest,
 } as const;
 
 export function jsonSchemaText(schema: z.ZodType): string {

@@ -12,7 +12,7 @@ const schema = z.object({
     .number()
     .int()
     .positive()
-    .default(1024 * 1024),
+    .default(8 * 1024 * 1024),
   HYPERION_LOG: z.enum(["0", "1"]).default("0"),
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
   NEXTAUTH_SECRET: z.string().min(16, "must be at least 16 characters").optional(),

@@ -7,6 +7,7 @@ export const permissions = [
   "system.read",
   "queue.read",
   "queue.operate",
+  "change.submit",
   "user.read",
   "user.manage",
 ] as const;
@@ -14,7 +15,7 @@ export type Permission = (typeof permissions)[number];
 
 const requester: Permission[] = ["request.read", "request.create", "system.read"];
 const reviewer: Permission[] = [...requester, "queue.read"];
-const operator: Permission[] = [...reviewer, "queue.operate"];
+const operator: Permission[] = [...reviewer, "queue.operate", "change.submit"];
 const admin: Permission[] = [...operator, "user.read", "user.manage"];
 
 /** The role → permission table. Change access here, nowhere else. */

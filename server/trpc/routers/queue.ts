@@ -1,6 +1,7 @@
 import { tracked } from "@trpc/server";
 import { desc, inArray, notInArray } from "drizzle-orm";
 import { z } from "zod";
+import type { ChangeRequestInput } from "@/schemas/change-request";
 import { currentConfig } from "@/server/config/load";
 import { changeRequests, queueEntries } from "@/server/db/schema";
 import { followAppendOnly } from "@/server/events/log";
@@ -9,6 +10,7 @@ import { retryEntry } from "@/server/queue/retry";
 import { rollbackEntry } from "@/server/queue/rollback";
 import { pendingStates } from "@/server/queue/states";
 import { queueStatus } from "@/server/queue/status";
+import { submitChanges } from "@/server/queue/submit";
 import { procedure, router } from "../init";
 
 const EntryId = z.strictObject({ id: z.number().int().positive() });
@@ -87,6 +89,11 @@ export const queueRouter = router({
         yield tracked(String(row.id), row);
       }
     }),
+
+  /** Queue change requests (one or an array, all-or-nothing), as `hyperion submit` does. */
+  submit: procedure("change.submit")
+    .input(z.custom<ChangeRequestInput | ChangeRequestInput[]>())
+    .mutation(({ ctx, input }) => submitChanges(ctx.db, input, currentConfig(ctx.env.configPath))),
 
   retry: procedure("queue.operate")
     .input(EntryId)
