@@ -38,6 +38,7 @@ export async function runSupervisor(
     ...(options.dryRun ? { dryRun: true } : {}),
   };
   const threads = new Map<string, Worker>();
+  const landLock = new SharedArrayBuffer(4);
   let stopping = false;
   let respawns = 0;
   let failed = false;
@@ -52,6 +53,7 @@ export async function runSupervisor(
         parentId: id,
         opts,
         tsconfig: path.join(root(), "tsconfig.json"),
+        landLock,
       };
       const worker = new Worker(path.join(root(), "workers", "queue-thread-entry.mjs"), {
         workerData: data,

@@ -1,6 +1,7 @@
 import type { MessagePort } from "node:worker_threads";
 import { currentConfig } from "@/server/config/load";
 import { openDb } from "@/server/db/client";
+import { LandLock } from "@/server/queue/land-lock";
 import { type LoopOptions, runQueueLoop } from "@/server/queue/loop";
 
 export type ThreadData = {
@@ -10,6 +11,8 @@ export type ThreadData = {
   parentId: string;
   opts: LoopOptions;
   tsconfig: string;
+  /** The process's landing lock, shared by its threads. */
+  landLock: SharedArrayBuffer;
 };
 
 export type ThreadMessage =
@@ -31,6 +34,7 @@ export async function runThread(data: ThreadData, port: MessagePort | null): Pro
       parentId: data.parentId,
       opts: data.opts,
       shouldStop: () => stopping,
+      landLock: new LandLock(new Int32Array(data.landLock)),
       onEntry: (entryId) =>
         port?.postMessage({ type: "entry", owner: data.owner, entryId } satisfies ThreadMessage),
     });

@@ -78,6 +78,60 @@ async function fileChange(
   return changes;
 }
 
+export type Prepared = {
+  /** What each touched path becomes (null: removed). */
+  changes: Map<string, PathChange>;
+  /** What each touched path was in the tree the changes were computed on (null: absent). */
+  expected: Map<string, string | null>;
+};
+
+/**
+ * Computes a parsed patch's effect on `tree` path by path, writing the new blobs. The result
+ * can be laid onto any tree whose touched paths still hold the `expected` objects — so a
+ * change prepared against one tip lands on a newer one without redoing the work.
+ */
+export async function prepareChanges(
+  store: ObjectStore,
+  tree: string | null,
+  files: FilePatch[],
+): Promise<Prepared> {
+  const changes = new Map<string, PathChange>();
+  const expected = new Map<string, string | null>();
+  for (const f of files) {
+    for (const p of [f.oldPath, f.newPath]) {
+      if (p && !expected.has(p))
+        expected.set(p, tree ? ((await entryAt(store, tree, p))?.oid ?? null) : null);
+    }
+    for (const [p, c] of await fileChange(store, tree, f)) {
+      // A rename's source removal must not undo another file's write to the same path.
+      if (c === null && changes.has(p) && changes.get(p) !== null) continue;
+      changes.set(p, c);
+    }
+  }
+  return { changes, expected };
+}
+
+/** True when `tree` still holds at every touched path what the changes were computed on. */
+export async function stillApplies(
+  store: ObjectStore,
+  tree: string | null,
+  prepared: Prepared,
+): Promise<boolean> {
+  for (const [p, oid] of prepared.expected) {
+    const now = tree ? ((await entryAt(store, tree, p))?.oid ?? null) : null;
+    if (now !== oid) return false;
+  }
+  return true;
+}
+
+export async function layChanges(
+  store: ObjectStore,
+  tree: string | null,
+  prepared: Prepared,
+): Promise<string> {
+  return (await editTree(store, tree, prepared.changes)) ?? store.writeTree([]);
+}
+
 /**
  * The tree that results from applying a parsed patch to `tree`, written in-process along the
  * changed paths. What this does not handle (binary deltas for blobs we lack, non-UTF-8 text)
@@ -90,19 +144,15 @@ export async function applyPatchToTree(
   patchText: string,
 ): Promise<string> {
   try {
-    const all = new Map<string, PathChange>();
-    for (const f of files) {
-      for (const [p, c] of await fileChange(store, tree, f)) {
-        // A rename's source removal must not undo another file's write to the same path.
-        if (c === null && all.has(p) && all.get(p) !== null) continue;
-        all.set(p, c);
-      }
-    }
-    return (await editTree(store, tree, all)) ?? store.writeTree([]);
+    return await layChanges(store, tree, await prepareChanges(store, tree, files));
   } catch (err) {
     if (err instanceof NeedsGitApply) return gitApplyCached(store.repoPath, tree, patchText);
     throw err;
   }
+}
+
+export function isNeedsGitApply(err: unknown): boolean {
+  return err instanceof NeedsGitApply;
 }
 
 async function gitApplyCached(

@@ -25,6 +25,9 @@ export class ObjectStore {
     reject: (e: Error) => void;
   }[] = [];
   private cache = new Map<string, { type: ObjectType; content: Buffer }>();
+  /** Temp files created ahead of need (see reserve): their creation is the slow part. */
+  private spare: { fd: number; file: string }[] = [];
+  private knownDirs = new Set<string>();
 
   private constructor(
     readonly repoPath: string,
@@ -122,14 +125,35 @@ export class ObjectStore {
     const dir = path.join(this.gitDir, "objects", oid.slice(0, 2));
     const file = path.join(dir, oid.slice(2));
     if (!fs.existsSync(file)) {
-      fs.mkdirSync(dir, { recursive: true });
-      const tmp = path.join(dir, `tmp_obj_${process.pid}_${Math.random().toString(36).slice(2)}`);
-      fs.writeFileSync(tmp, zlib.deflateSync(full, { level: 1 }), { mode: 0o444 });
+      if (!this.knownDirs.has(dir)) {
+        fs.mkdirSync(dir, { recursive: true });
+        this.knownDirs.add(dir);
+      }
+      const tmp = this.spare.pop() ?? this.createTemp();
+      fs.writeSync(tmp.fd, zlib.deflateSync(full, { level: 1 }));
+      fs.closeSync(tmp.fd);
       // Another thread may write the same object at the same time: same bytes, either wins.
-      fs.renameSync(tmp, file);
+      fs.renameSync(tmp.file, file);
     }
     if (type !== "blob") this.cache.set(oid, { type, content });
     return oid;
+  }
+
+  private createTemp(): { fd: number; file: string } {
+    const file = path.join(
+      this.gitDir,
+      "objects",
+      `tmp_obj_${process.pid}_${Math.random().toString(36).slice(2)}`,
+    );
+    return { fd: fs.openSync(file, "wx", 0o444), file };
+  }
+
+  /**
+   * Creates temp files for `n` objects now, so that writing them later (inside the landing
+   * lock) is a write and a rename. Creating a file is the costly step on many disks.
+   */
+  reserve(n: number): void {
+    while (this.spare.length < n) this.spare.push(this.createTemp());
   }
 
   async readTree(oid: string): Promise<TreeEntry[]> {
@@ -164,7 +188,16 @@ export class ObjectStore {
     return match[1];
   }
 
+  async commitParent(oid: string): Promise<string | null> {
+    const text = (await this.read(oid, "commit")).toString();
+    return /^parent ([0-9a-f]{40})$/m.exec(text)?.[1] ?? null;
+  }
+
   close(): void {
+    for (const t of this.spare.splice(0)) {
+      fs.closeSync(t.fd);
+      fs.rmSync(t.file, { force: true });
+    }
     this.proc?.stdin?.end();
     this.proc = undefined;
   }

@@ -2,10 +2,6 @@ import type { ObjectStore } from "@/server/git/objects";
 
 export const COMMITTER = { name: "Hyperion", email: "hyperion@hyperion.local" };
 
-export function changeRef(changeRequestId: number): string {
-  return `refs/hyperion/changes/${changeRequestId}`;
-}
-
 /** Writes the commit for a landed change, with the trailers that tie it to its change and task. */
 export function writeChangeCommit(
   store: ObjectStore,

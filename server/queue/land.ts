@@ -2,9 +2,16 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execa, parseCommandString } from "execa";
-import { ApplyConflict, applyPatchToTree } from "@/server/git/apply";
+import {
+  ApplyConflict,
+  applyPatchToTree,
+  layChanges,
+  type Prepared,
+  prepareChanges,
+  stillApplies,
+} from "@/server/git/apply";
 import type { ObjectStore } from "@/server/git/objects";
-import { parsePatch } from "@/server/git/patch";
+import { type FilePatch, parsePatch } from "@/server/git/patch";
 import { headTarget } from "@/server/git/refs-fs";
 import { GitError, git } from "@/server/git/run";
 import { writeChangeCommit } from "./commit";
@@ -12,19 +19,46 @@ import type { ChangeRow } from "./store";
 
 export type Candidate = { commit: string; tree: string; via: "apply" | "merge-tree" };
 
+/** Work kept between attempts on one entry: the parsed patch and its prepared file changes. */
+export type CandidateCache = { files?: FilePatch[]; prepared?: Prepared };
+
 /**
- * The commit that would land `change` on `tip`: the patch applied to the tip's tree; failing
- * that, when the change names its base, the patch applied to the base and merged onto the tip
- * with `git merge-tree --write-tree` — a rebase without a checkout. Conflicts throw
- * ApplyConflict with the conflicting paths.
+ * Computes the change's file changes against `tip` ahead of landing, outside any lock, so the
+ * landing step only lays them onto the tip's tree. Problems surface later, in buildCandidate.
+ */
+export async function prepareCandidate(
+  store: ObjectStore,
+  change: ChangeRow,
+  tip: string | null,
+  cache: CandidateCache,
+): Promise<void> {
+  try {
+    cache.files ??= parsePatch(change.patch);
+    cache.prepared = await prepareChanges(
+      store,
+      tip ? await store.commitTree(tip) : null,
+      cache.files,
+    );
+  } catch {
+    cache.prepared = undefined;
+  }
+}
+
+/**
+ * The commit that would land `change` on `tip`: the patch applied to the tip's tree (reusing
+ * prepared work when the touched paths are unchanged); failing that, when the change names its
+ * base, the patch applied to the base and merged onto the tip with `git merge-tree
+ * --write-tree` — a rebase without a checkout. Conflicts throw ApplyConflict with the paths.
  */
 export async function buildCandidate(
   store: ObjectStore,
   change: ChangeRow,
   tip: string | null,
   extraTrailers: string[] = [],
+  cache: CandidateCache = {},
 ): Promise<Candidate> {
-  const files = parsePatch(change.patch);
+  cache.files ??= parsePatch(change.patch);
+  const files = cache.files;
   const commitOn = (tree: string, parents: string[]) =>
     writeChangeCommit(store, {
       tree,
@@ -37,7 +71,13 @@ export async function buildCandidate(
     });
   const tipTree = tip ? await store.commitTree(tip) : null;
   try {
-    const tree = await applyPatchToTree(store, tipTree, files, change.patch);
+    let tree: string;
+    if (cache.prepared && (await stillApplies(store, tipTree, cache.prepared))) {
+      tree = await layChanges(store, tipTree, cache.prepared);
+    } else {
+      cache.prepared = undefined;
+      tree = await applyPatchToTree(store, tipTree, files, change.patch);
+    }
     return { commit: commitOn(tree, tip ? [tip] : []), tree, via: "apply" };
   } catch (err) {
     if (!(err instanceof ApplyConflict) || !change.baseCommit || !tip || change.baseCommit === tip)
@@ -63,6 +103,30 @@ export async function buildCandidate(
   }
   const tree = out.trim().split("\n")[0] ?? "";
   return { commit: commitOn(tree, [tip]), tree, via: "merge-tree" };
+}
+
+/**
+ * Whether the change already landed on the branch: its trailer on a first-parent commit made
+ * since the entry was created. Used when an entry is claimed again after a crash or an
+ * expired lease, so nothing lands twice.
+ */
+export async function findLanded(
+  store: ObjectStore,
+  tip: string | null,
+  changeRequestId: number,
+  sinceMs: number,
+): Promise<string | null> {
+  const needle = `\nHyperion-Change-Request: ${changeRequestId}\n`;
+  let oid = tip;
+  for (let i = 0; oid && i < 100_000; i++) {
+    const text = (await store.read(oid, "commit")).toString();
+    if (text.includes(needle)) return oid;
+    const committed = Number(/^committer .* (\d+) [+-]\d{4}$/m.exec(text)?.[1] ?? 0) * 1000;
+    // Our commits carry the landing time; allow for clock skew between machines.
+    if (committed < sinceMs - 10 * 60_000) return null;
+    oid = /^parent ([0-9a-f]{40})$/m.exec(text)?.[1] ?? null;
+  }
+  return null;
 }
 
 export type CheckResult =

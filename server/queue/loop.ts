@@ -4,6 +4,7 @@ import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
 import type { ObjectStore } from "@/server/git/objects";
+import type { LandLock } from "./land-lock";
 import { type ProcessContext, processEntry } from "./process";
 import { claimNext, pendingCount, type QueueOptions, reclaimExpired } from "./store";
 
@@ -65,6 +66,7 @@ export async function runQueueLoop(args: {
   opts: LoopOptions;
   shouldStop: () => boolean;
   onEntry?: (entryId: number | null) => void;
+  landLock?: LandLock;
 }): Promise<{ processed: number }> {
   const { db, owner, opts } = args;
   const stores = new Map<string, ObjectStore>();
@@ -86,7 +88,14 @@ export async function runQueueLoop(args: {
       }
       args.onEntry?.(entry.id);
       beatThread(db, owner, args.parentId ?? null, entry.id, startedAt);
-      const ctx: ProcessContext = { db, config: args.config(), owner, opts, stores };
+      const ctx: ProcessContext = {
+        db,
+        config: args.config(),
+        owner,
+        opts,
+        stores,
+        landLock: args.landLock,
+      };
       await processEntry(ctx, entry);
       processed++;
       args.onEntry?.(null);

@@ -1,13 +1,25 @@
+import { and, count, eq, sql } from "drizzle-orm";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
+import { changeQueueLogs } from "@/server/db/schema";
 import { ApplyConflict } from "@/server/git/apply";
 import { MissingObjectError, ObjectStore } from "@/server/git/objects";
 import { PatchParseError } from "@/server/git/patch";
-import { isAncestor, RefMovedError } from "@/server/git/refs";
-import { casRefFs, readRefFs, writeRefFs } from "@/server/git/refs-fs";
-import { changeRef } from "./commit";
-import { buildCandidate, checkedOutTree, runChecks, syncWorktree, worktreeIsClean } from "./land";
+import { RefMovedError } from "@/server/git/refs";
+import { casRefFs, readRefFs } from "@/server/git/refs-fs";
+import {
+  buildCandidate,
+  type Candidate,
+  type CandidateCache,
+  checkedOutTree,
+  findLanded,
+  prepareCandidate,
+  runChecks,
+  syncWorktree,
+  worktreeIsClean,
+} from "./land";
+import { LandLock } from "./land-lock";
 import { markRolledBack } from "./rollback";
 import {
   type Entry,
@@ -25,6 +37,7 @@ export type ProcessContext = {
   owner: string;
   opts: QueueOptions & { checkTimeoutMs: number; dryRun: boolean };
   stores: Map<string, ObjectStore>;
+  landLock?: LandLock;
 };
 
 const MAX_TIP_RACES = 25;
@@ -38,28 +51,55 @@ async function storeFor(ctx: ProcessContext, repoPath: string): Promise<ObjectSt
   return store;
 }
 
+/** How many trees a change to these paths rewrites: each directory on the way, and the root. */
+function treesTouched(paths: Iterable<string>): number {
+  const dirs = new Set<string>([""]);
+  for (const p of paths) {
+    const parts = p.split("/");
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
+  }
+  return dirs.size;
+}
+
+/** Whether an entry has been claimed before this claim, i.e. may have landed already. */
+function claimedBefore(db: Db, entryId: number): boolean {
+  const n =
+    db
+      .select({ n: count() })
+      .from(changeQueueLogs)
+      .where(
+        and(
+          eq(changeQueueLogs.entryId, entryId),
+          sql`json_extract(${changeQueueLogs.event}, '$.to') = 'applying'`,
+        ),
+      )
+      .get()?.n ?? 0;
+  return n > 1;
+}
+
 /**
  * Carries one claimed entry to its end: merged, waiting for a retry, or quarantined. Every
  * state change is a checked transition; losing the lease (StaleLeaseError) drops the entry
  * silently, because another worker now owns it.
+ *
+ * The patch is applied against the current tip outside the landing lock; under the lock the
+ * prepared changes are laid onto the tip's tree, the commit written and the branch moved.
  */
 export async function processEntry(
   ctx: ProcessContext,
   claimed: Entry,
 ): Promise<EntryState | "lost"> {
   const entry = claimed;
-  let state: EntryState = "applying";
+  let state = "applying" as EntryState;
   const started = Date.now();
+  const lock = ctx.landLock ?? new LandLock();
   const beat = setInterval(
     () => {
       if (!heartbeatEntry(ctx.db, entry, ctx.owner, ctx.opts)) clearInterval(beat);
     },
     Math.max(50, Math.floor(ctx.opts.leaseMs / 3)),
   );
-  const move = (
-    to: EntryState,
-    extra: Parameters<typeof transition>[2] extends infer M ? Partial<M> : never = {},
-  ) => {
+  const move = (to: EntryState, extra: { error?: EntryError; mergedCommit?: string } = {}) => {
     transition(ctx.db, entry, {
       from: state,
       to,
@@ -86,34 +126,38 @@ export async function processEntry(
     const store = await storeFor(ctx, repo.path);
     const branchRef = `refs/heads/${entry.targetBranch}`;
     const dryRun = ctx.opts.dryRun || change.dryRun;
-
-    // A re-run after a crash. The change's ref is written just before the branch moves, so it
-    // counts as landed only if the branch contains it; otherwise it is overwritten below.
-    const hinted = dryRun ? null : readRefFs(store.gitDir, changeRef(change.id));
-    const landed = hinted && (await isAncestor(repo.path, hinted, branchRef)) ? hinted : null;
-    if (landed) {
-      move("merged", { mergedCommit: landed });
-      if (change.revertOf) markRolledBack(ctx.db, change.revertOf, ctx.owner);
+    const trailers = change.revertOf ? [`Hyperion-Reverts: ${change.revertOf}`] : [];
+    const landedDone = (commit: string) => {
+      ctx.db.transaction(() => {
+        if (state !== "ready") move("ready");
+        move("merged", { mergedCommit: commit });
+        if (change.revertOf) markRolledBack(ctx.db, change.revertOf, ctx.owner);
+      });
       return state;
+    };
+
+    // Claimed before: a worker may have landed it and died before recording it.
+    if (!dryRun && claimedBefore(ctx.db, entry.id)) {
+      const landed = await findLanded(
+        store,
+        readRefFs(store.gitDir, branchRef),
+        change.id,
+        entry.createdAt,
+      );
+      if (landed) return landedDone(landed);
     }
 
+    const cache: CandidateCache = {};
     for (let race = 0; race < MAX_TIP_RACES; race++) {
-      const tip = readRefFs(store.gitDir, branchRef);
-      let candidate: Awaited<ReturnType<typeof buildCandidate>>;
-      try {
-        const trailers = change.revertOf ? [`Hyperion-Reverts: ${change.revertOf}`] : [];
-        candidate = await buildCandidate(store, change, tip, trailers);
-      } catch (err) {
-        if (err instanceof ApplyConflict)
-          return fail({ kind: "conflict", message: err.message, paths: err.paths });
-        if (err instanceof PatchParseError || err instanceof MissingObjectError) {
-          move("quarantined", { error: { kind: "apply_failed", message: err.message, paths: [] } });
-          return state;
-        }
-        throw err;
-      }
+      let checked: Candidate | null = null;
       if (change.checks.length > 0) {
-        move("checking");
+        const tip = readRefFs(store.gitDir, branchRef);
+        const candidate = await buildOrFail(() =>
+          buildCandidate(store, change, tip, trailers, cache),
+        );
+        if ("error" in candidate)
+          return candidate.error === "quarantine" ? state : fail(candidate.failure);
+        if (state !== "checking") move("checking");
         const result = await runChecks(
           repo.path,
           candidate.commit,
@@ -131,13 +175,16 @@ export async function processEntry(
           });
           return state;
         }
+        move("ready");
+        checked = { ...candidate, via: candidate.via };
+        if (dryRun) return landedDone(candidate.commit);
+      } else {
+        await prepareCandidate(store, change, readRefFs(store.gitDir, branchRef), cache);
+        // The trees along the touched paths and the commit: their files made before the lock.
+        store.reserve(treesTouched(cache.prepared?.changes.keys() ?? []) + 1);
       }
-      move("ready");
-      if (dryRun) {
-        move("merged", { mergedCommit: candidate.commit });
-        return state;
-      }
-      const worktree = checkedOutTree(store, entry.targetBranch);
+
+      const worktree = dryRun ? null : checkedOutTree(store, entry.targetBranch);
       if (worktree && !(await worktreeIsClean(worktree))) {
         return fail({
           kind: "worktree_dirty",
@@ -145,21 +192,40 @@ export async function processEntry(
           paths: [],
         });
       }
+
+      lock.acquire();
+      let landedCommit: string | null = null;
+      let tipBefore: string | null = null;
+      let failure: EntryError | "quarantine" | null = null;
       try {
-        writeRefFs(store.gitDir, changeRef(change.id), candidate.commit);
-        casRefFs(store.gitDir, branchRef, candidate.commit, tip);
-      } catch (err) {
-        if (err instanceof RefMovedError) {
-          move("applying");
-          continue;
+        tipBefore = readRefFs(store.gitDir, branchRef);
+        // Checked candidates land only on the tip they were checked on.
+        const candidate = checked
+          ? checked
+          : await buildOrFail(() => buildCandidate(store, change, tipBefore, trailers, cache));
+        if ("error" in candidate)
+          failure = candidate.error === "quarantine" ? "quarantine" : candidate.failure;
+        else if (dryRun) landedCommit = candidate.commit;
+        else if (!checked || (await store.commitParent(candidate.commit)) === tipBefore) {
+          try {
+            casRefFs(store.gitDir, branchRef, candidate.commit, tipBefore);
+            landedCommit = candidate.commit;
+          } catch (err) {
+            if (!(err instanceof RefMovedError)) throw err;
+          }
         }
-        throw err;
+      } finally {
+        lock.release();
       }
-      if (worktree && tip)
-        await syncWorktree(worktree, tip, candidate.commit).catch(() => undefined);
-      move("merged", { mergedCommit: candidate.commit });
-      if (change.revertOf) markRolledBack(ctx.db, change.revertOf, ctx.owner);
-      return state;
+      if (failure === "quarantine") return state;
+      if (failure) return fail(failure);
+      if (landedCommit) {
+        if (worktree && tipBefore)
+          await syncWorktree(worktree, tipBefore, landedCommit).catch(() => undefined);
+        return landedDone(landedCommit);
+      }
+      // The tip moved under us: rebuild (and re-check) on the new tip.
+      if (state === "ready") move("applying");
     }
     return fail({
       kind: "conflict",
@@ -176,5 +242,25 @@ export async function processEntry(
     }
   } finally {
     clearInterval(beat);
+  }
+
+  /** Builds a candidate, turning a conflict into a failure and a broken patch into quarantine. */
+  async function buildOrFail(
+    build: () => Promise<Candidate>,
+  ): Promise<Candidate | { error: "fail"; failure: EntryError } | { error: "quarantine" }> {
+    try {
+      return await build();
+    } catch (err) {
+      if (err instanceof ApplyConflict)
+        return {
+          error: "fail",
+          failure: { kind: "conflict", message: err.message, paths: err.paths },
+        };
+      if (err instanceof PatchParseError || err instanceof MissingObjectError) {
+        move("quarantined", { error: { kind: "apply_failed", message: err.message, paths: [] } });
+        return { error: "quarantine" };
+      }
+      throw err;
+    }
   }
 }

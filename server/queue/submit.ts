@@ -12,7 +12,7 @@ import { changeRequests, queueEntries, queueEntryPaths, tasks } from "@/server/d
 import { ValidationError } from "@/server/errors";
 import { ObjectStore } from "@/server/git/objects";
 import { type FilePatch, PatchParseError, parsePatch, patchPaths } from "@/server/git/patch";
-import { resolveRef } from "@/server/git/refs";
+import { readRefFs } from "@/server/git/refs-fs";
 import { symlinkParent } from "@/server/git/tree-edit";
 import { defaultQueueOptions, logTransition } from "./store";
 
@@ -34,11 +34,14 @@ type Checked = {
   checks: string[];
 };
 
+type Stores = Map<string, Promise<ObjectStore>>;
+
 async function checkOne(
   cr: ChangeRequest,
   prefix: string,
   config: LoadedConfig,
   opts: SubmitOptions,
+  stores: Stores,
 ): Promise<{ ok: Checked } | { issues: FieldIssue[] }> {
   const issues: FieldIssue[] = [];
   const at = (p: string, message: string) => issues.push({ path: `${prefix}${p}`, message });
@@ -66,10 +69,11 @@ async function checkOne(
   const { paths, problems } = patchPaths(files);
   for (const p of problems) at("patch", `path '${p.path}' ${p.message}`);
   const targetBranch = cr.targetBranch ?? repo.targetBranch;
-  const store = await ObjectStore.open(repo.path);
-  try {
-    const tip = await resolveRef(repo.path, `refs/heads/${targetBranch}`);
-    if (cr.baseCommit && !(await resolveRef(repo.path, cr.baseCommit))) {
+  if (!stores.has(repo.path)) stores.set(repo.path, ObjectStore.open(repo.path));
+  const store = await (stores.get(repo.path) as Promise<ObjectStore>);
+  {
+    const tip = readRefFs(store.gitDir, `refs/heads/${targetBranch}`);
+    if (cr.baseCommit && (await store.tryRead(cr.baseCommit))?.type !== "commit") {
       at("baseCommit", `unknown commit ${cr.baseCommit} in repository '${repo.name}'`);
     }
     const against = issues.length === 0 ? (cr.baseCommit ?? tip) : null;
@@ -80,8 +84,6 @@ async function checkOne(
         if (link) at("patch", `path '${p}' goes through the symlink '${link}'`);
       }
     }
-  } finally {
-    store.close();
   }
   if (issues.length) return { issues };
   return {
@@ -107,9 +109,16 @@ export async function submitChanges(
 ): Promise<Submitted[]> {
   const parsed = parseChangeRequestBatch(input);
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
-  const results = await Promise.all(
-    parsed.data.map((cr, i) => checkOne(cr, Array.isArray(input) ? `[${i}].` : "", config, opts)),
-  );
+  const stores: Stores = new Map();
+  let results: Awaited<ReturnType<typeof checkOne>>[];
+  try {
+    results = [];
+    for (const [i, cr] of parsed.data.entries()) {
+      results.push(await checkOne(cr, Array.isArray(input) ? `[${i}].` : "", config, opts, stores));
+    }
+  } finally {
+    for (const s of stores.values()) (await s).close();
+  }
   const issues = results.flatMap((r) => ("issues" in r ? r.issues : []));
   if (issues.length) throw new ValidationError(issues);
   const checked = results.flatMap((r) => ("ok" in r ? [r.ok] : []));
