@@ -24,8 +24,15 @@ import { runSupervisor } from "@/workers/main";
 
 const quick = process.argv.includes("--quick");
 const fullBaseline = process.argv.includes("--full-baseline");
-const SIZES = quick ? [1_000, 10_000] : [1_000, 10_000, 100_000];
-const CHANGES = quick ? 200 : 1_000;
+const sizesArg = process.argv.find((a) => a.startsWith("--sizes="))?.split("=")[1];
+const SIZES = sizesArg
+  ? sizesArg.split(",").map(Number)
+  : quick
+    ? [1_000, 10_000]
+    : [1_000, 10_000, 100_000];
+const CHANGES = Number(
+  process.argv.find((a) => a.startsWith("--changes="))?.split("=")[1] ?? (quick ? 200 : 1_000),
+);
 const LINES = 20;
 
 const fileName = (n: number) => `src/d${Math.floor(n / 100)}/f${n}.txt`;
@@ -180,7 +187,7 @@ for (const files of SIZES) {
   process.stderr.write(`building a repository of ${files} files…\n`);
   buildRepo(bare, files);
   const patches = makePatches(files, CHANGES);
-  const runBaseline = files <= 10_000 || fullBaseline;
+  const runBaseline = !process.argv.includes("--no-baseline") && (files <= 10_000 || fullBaseline);
   process.stderr.write(
     runBaseline
       ? `  baseline: ${CHANGES} × git apply/add/commit…\n`

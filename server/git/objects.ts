@@ -91,9 +91,28 @@ export class ObjectStore {
     }
   }
 
+  /** A loose object read straight from disk: what other threads just wrote is usually loose. */
+  private readLoose(oid: string): { type: ObjectType; content: Buffer } | null {
+    let raw: Buffer;
+    try {
+      raw = fs.readFileSync(path.join(this.gitDir, "objects", oid.slice(0, 2), oid.slice(2)));
+    } catch {
+      return null;
+    }
+    const full = zlib.inflateSync(raw);
+    const nul = full.indexOf(0);
+    const [type] = full.subarray(0, nul).toString().split(" ");
+    return { type: type as ObjectType, content: Buffer.from(full.subarray(nul + 1)) };
+  }
+
   async tryRead(oid: string): Promise<{ type: ObjectType; content: Buffer } | null> {
     const hit = this.cache.get(oid);
     if (hit) return hit;
+    const loose = /^[0-9a-f]{40}$/.test(oid) ? this.readLoose(oid) : null;
+    if (loose) {
+      if (loose.type !== "blob" && this.cache.size < 50_000) this.cache.set(oid, loose);
+      return loose;
+    }
     const proc = this.start();
     const result = await new Promise<{ type: ObjectType; content: Buffer } | null>(
       (resolve, reject) => {
