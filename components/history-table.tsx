@@ -5,6 +5,7 @@ import { useState } from "react";
 import type { RequestSummary } from "@/server/requests/service";
 import { Age } from "./age";
 import { StatusBadge } from "./status-badge";
+import { TableHead } from "./table-head";
 import { useTRPC } from "./trpc";
 
 const LIMIT = 100;
@@ -54,17 +55,7 @@ export function HistoryTable(props: {
             : "connecting…"}
       </p>
       <table className="w-full bg-white text-left text-sm" data-testid="history-table">
-        <thead className="border-b text-slate-500">
-          <tr>
-            <th className="p-2">#</th>
-            <th className="p-2">Title</th>
-            <th className="p-2">Status</th>
-            <th className="p-2">Kind</th>
-            <th className="p-2">Repo</th>
-            <th className="p-2">Requester</th>
-            <th className="p-2">Age</th>
-          </tr>
-        </thead>
+        <TableHead columns={["#", "Title", "Status", "Kind", "Repo", "Requester", "Age"]} />
         <tbody>
           {rows.length === 0 && (
             <tr>

@@ -6,6 +6,7 @@ import { useRef, useState } from "react";
 import type { AppRouter } from "@/server/trpc/root";
 import { Age, formatAge } from "./age";
 import { guidance } from "./queue-guidance";
+import { TableHead } from "./table-head";
 import { useTRPC } from "./trpc";
 
 type Overview = inferRouterOutputs<AppRouter>["queue"]["overview"];
@@ -121,15 +122,7 @@ export function QueueBoard({ initial, canOperate }: { initial: Overview; canOper
           ))}
         </ul>
         <table className="w-full bg-white text-left text-sm" data-testid="pending-table">
-          <thead className="border-b text-slate-500">
-            <tr>
-              <th className="p-2">Entry</th>
-              <th className="p-2">Change</th>
-              <th className="p-2">State</th>
-              <th className="p-2">Attempts</th>
-              <th className="p-2">Age</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Entry", "Change", "State", "Attempts", "Age"]} />
           <tbody>
             {overview.pending.length === 0 && (
               <tr>

@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, max } from "drizzle-orm";
+import { z } from "zod";
 import type { Db, DbLike } from "@/server/db/client";
 import { events } from "@/server/db/schema";
 
@@ -85,4 +86,16 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+/** The input of every live subscription: where the page was rendered, or where it got to. */
+export const LiveInput = z.strictObject({
+  afterId: z.number().int().min(0).optional(),
+  lastEventId: z.string().nullish(),
+});
+
+/** Resume after the last event the client saw, else after the page's render, else from now. */
+export function liveCursor(input: z.infer<typeof LiveInput>, now: () => number): number {
+  if (input.lastEventId) return Number(input.lastEventId);
+  return input.afterId ?? now();
 }

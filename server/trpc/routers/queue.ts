@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { ChangeRequestInput } from "@/schemas/change-request";
 import { currentConfig } from "@/server/config/load";
 import { changeRequests, queueEntries } from "@/server/db/schema";
-import { followAppendOnly } from "@/server/events/log";
+import { followAppendOnly, LiveInput, liveCursor } from "@/server/events/log";
 import { logsAfter, queueInsights, recentLogs } from "@/server/queue/insights";
 import { retryEntry } from "@/server/queue/retry";
 import { rollbackEntry } from "@/server/queue/rollback";
@@ -75,16 +75,9 @@ export const queueRouter = router({
 
   /** Every queue transition as it is logged; resumes after `lastEventId` on reconnect. */
   live: procedure("queue.read")
-    .input(
-      z.strictObject({
-        afterId: z.number().int().min(0).optional(),
-        lastEventId: z.string().nullish(),
-      }),
-    )
+    .input(LiveInput)
     .subscription(async function* ({ ctx, input, signal }) {
-      const start = input.lastEventId
-        ? Number(input.lastEventId)
-        : (input.afterId ?? recentLogs(ctx.db, 1)[0]?.id ?? 0);
+      const start = liveCursor(input, () => recentLogs(ctx.db, 1)[0]?.id ?? 0);
       for await (const row of followAppendOnly((id) => logsAfter(ctx.db, id), start, signal)) {
         yield tracked(String(row.id), row);
       }

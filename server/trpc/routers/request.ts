@@ -3,7 +3,7 @@ import { z } from "zod";
 import { RequestStatus } from "@/schemas/request-status";
 import type { TaskRequestInput } from "@/schemas/task-request";
 import { currentConfig } from "@/server/config/load";
-import { followEvents, lastEventId } from "@/server/events/log";
+import { followEvents, LiveInput, lastEventId, liveCursor } from "@/server/events/log";
 import {
   createRequests,
   getRequest,
@@ -49,16 +49,9 @@ export const requestRouter = router({
    * on a reconnect the client sends `lastEventId` and the stream resumes from there.
    */
   live: procedure("request.read")
-    .input(
-      z.strictObject({
-        afterId: z.number().int().min(0).optional(),
-        lastEventId: z.string().nullish(),
-      }),
-    )
+    .input(LiveInput)
     .subscription(async function* ({ ctx, input, signal }) {
-      const from = input.lastEventId
-        ? Number(input.lastEventId)
-        : (input.afterId ?? lastEventId(ctx.db));
+      const from = liveCursor(input, () => lastEventId(ctx.db));
       for await (const event of followEvents(ctx.db, "request", from, signal)) {
         yield tracked(String(event.id), event.payload as RequestSummary);
       }

@@ -1,4 +1,5 @@
 import { Forbidden } from "@/components/forbidden";
+import { TableHead } from "@/components/table-head";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { runtime } from "@/server/runtime";
@@ -17,13 +18,7 @@ export default async function UsersPage() {
         Add users with <code>npx hyperion user add &lt;email&gt; --role &lt;role&gt;</code>.
       </p>
       <table className="w-full bg-white text-left text-sm">
-        <thead className="border-b text-slate-500">
-          <tr>
-            <th className="p-2">Email</th>
-            <th className="p-2">Role</th>
-            <th className="p-2">Added</th>
-          </tr>
-        </thead>
+        <TableHead columns={["Email", "Role", "Added"]} />
         <tbody>
           {users.map((u) => (
             <tr key={u.id} className="border-b">
