@@ -2,6 +2,7 @@ import { z } from "zod";
 
 export const risks = ["low", "medium", "high"] as const;
 export const Risk = z.enum(risks);
+export type Risk = z.infer<typeof Risk>;
 
 export const DEFAULT_MAX_PATCH_BYTES = 5 * 1024 * 1024;
 

@@ -4,6 +4,7 @@ import type { HyperionEnv } from "@/server/env.mjs";
 import { type LoadedConfig, loadConfig } from "./config/load";
 import { type Db, dbFile, openDb } from "./db/client";
 import { createDemoRepo } from "./demo/create";
+import { demoPolicy } from "./demo/policy";
 import { addUser, countUsers } from "./users/service";
 
 export class DatabaseError extends Error {
@@ -32,7 +33,11 @@ export async function bootstrap(env: HyperionEnv): Promise<BootstrapReport> {
     fs.writeFileSync(
       env.configPath,
       `${JSON.stringify(
-        { repositories: [{ name: "demo", path: relative, targetBranch: "main" }] },
+        {
+          repositories: [
+            { name: "demo", path: relative, targetBranch: "main", policy: demoPolicy },
+          ],
+        },
         null,
         2,
       )}\n`,

@@ -2,7 +2,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { bootstrap, DatabaseError } from "@/server/bootstrap";
-import { ConfigError } from "@/server/config/load";
+import { ConfigError, type LoadedConfig } from "@/server/config/load";
+import { overlappingAreas } from "@/server/engineer/areas";
+import { listRepoFiles } from "@/server/engineer/repo-files";
 import { authSecret } from "@/server/runtime";
 import { cliEnv } from "../context";
 import { CliError } from "../io";
@@ -37,6 +39,8 @@ export async function startCommand(opts: { build?: boolean }) {
     } else console.log("  password: the value of HYPERION_ADMIN_PASSWORD");
   }
 
+  await reportPolicyOverlaps(report.config);
+
   const buildId = path.join(root(), ".next", "BUILD_ID");
   if (opts.build !== false && !fs.existsSync(buildId)) {
     console.log("No production build yet: building the web app (a minute or two)…");
@@ -70,6 +74,22 @@ export async function startCommand(opts: { build?: boolean }) {
   });
   console.log(`Hyperion is starting at ${url} — sign in at ${url}/signin`);
   await supervise({ web, worker });
+}
+
+/** Overlapping area globs are allowed (the first listed area wins) but worth a look. */
+async function reportPolicyOverlaps(config: LoadedConfig): Promise<void> {
+  for (const repo of config.repositories) {
+    if (!repo.policy?.areas.length) continue;
+    const files = await listRepoFiles(repo.path, repo.targetBranch).catch(() => []);
+    for (const o of overlappingAreas(
+      repo.policy,
+      files.map((f) => f.path),
+    )) {
+      console.log(
+        `policy of '${repo.name}': areas '${o.first}' and '${o.second}' overlap (e.g. ${o.example}); '${o.first}' wins, being listed first`,
+      );
+    }
+  }
 }
 
 async function supervise(children: Record<string, ResultPromise>): Promise<never> {

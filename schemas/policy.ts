@@ -1,0 +1,68 @@
+import { z } from "zod";
+import { Risk } from "./change-request";
+import { requestKinds } from "./task-request";
+
+/**
+ * A repository's policy: its areas (coarse lock partitions, after the seed's area tables), the
+ * limits a task must stay within, how to validate work, and which kinds need QA.
+ * Where area globs overlap, the first area listed wins (`hyperion start` reports overlaps).
+ */
+export const Area = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, "must be 1-40 lowercase letters, digits or '-'"),
+  paths: z.array(z.string().min(1)).min(1, "must list at least one glob"),
+  risk: Risk.default("medium"),
+  /** `area`: one task in the area at a time; `files`: tasks share the area when files differ. */
+  lockScope: z.enum(["area", "files"]).default("area"),
+});
+
+export const Limits = z.strictObject({
+  maxFilesPerTask: z.number().int().min(1).max(200).default(8),
+  maxContextTokens: z.number().int().min(1000).default(60_000),
+  maxTasksPerRequest: z.number().int().min(1).max(200).default(20),
+});
+
+const Commands = z.array(z.string().min(1)).default([]);
+
+export const Validation = z.strictObject({
+  lint: Commands,
+  test: Commands,
+  byArea: z.record(z.string(), z.strictObject({ lint: Commands, test: Commands })).default({}),
+});
+
+export const Policy = z
+  .strictObject({
+    areas: z.array(Area).default([]),
+    limits: Limits.default({
+      maxFilesPerTask: 8,
+      maxContextTokens: 60_000,
+      maxTasksPerRequest: 20,
+    }),
+    validation: Validation.default({ lint: [], test: [], byArea: {} }),
+    qa: z
+      .strictObject({ kinds: z.array(z.enum(requestKinds)).default(["feature", "bugfix"]) })
+      .default({ kinds: ["feature", "bugfix"] }),
+  })
+  .superRefine((policy, ctx) => {
+    const names = new Set<string>();
+    policy.areas.forEach((a, i) => {
+      if (names.has(a.name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["areas", i, "name"],
+          message: `duplicate area '${a.name}'`,
+        });
+      names.add(a.name);
+    });
+    for (const name of Object.keys(policy.validation.byArea)) {
+      if (!names.has(name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["validation", "byArea", name],
+          message: `unknown area '${name}'`,
+        });
+    }
+  });
+
+export type Policy = z.output<typeof Policy>;
+export type Area = z.output<typeof Area>;
+export type Limits = z.output<typeof Limits>;

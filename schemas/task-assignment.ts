@@ -1,0 +1,36 @@
+import { z } from "zod";
+import { Risk } from "./change-request";
+import { Limits } from "./policy";
+import { requestKinds } from "./task-request";
+
+/** What the Engineer makes of a request: a scoped spec, or questions back to the requester. */
+export const Spec = z.strictObject({
+  kind: z.enum(requestKinds),
+  risk: Risk,
+  areas: z.array(z.string()),
+  files: z.array(z.string()),
+  acceptance: z.array(z.string()),
+  contextTokens: z.number().int().min(0),
+});
+export type Spec = z.infer<typeof Spec>;
+
+/** One unit of work for a developer agent, with the locks it must hold. */
+export const TaskAssignment = z.strictObject({
+  id: z.string(),
+  requestId: z.number().int().positive(),
+  repo: z.string(),
+  area: z.string(),
+  neededFiles: z.array(z.string()).min(1),
+  lockScope: z.enum(["area", "files"]),
+  lockKeys: z.array(z.string()).min(1),
+  dependsOn: z.array(z.string()),
+  acceptance: z.array(z.string()),
+  prompt: z.strictObject({
+    title: z.string(),
+    instructions: z.string(),
+    constraints: z.array(z.string()),
+  }),
+  limits: Limits,
+  contextTokens: z.number().int().min(0),
+});
+export type TaskAssignment = z.infer<typeof TaskAssignment>;

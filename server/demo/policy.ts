@@ -1,0 +1,30 @@
+import type { z } from "zod";
+import type { Policy } from "@/schemas/policy";
+
+/**
+ * The demo repository's policy, modelled on the seed's area tables: code in src, its tests,
+ * docs and CI, and the build manifest. Docs and CI are low risk and share by file.
+ */
+export const demoPolicy: z.input<typeof Policy> = {
+  areas: [
+    { name: "cart", paths: ["src/cart*.js"], risk: "medium", lockScope: "files" },
+    { name: "pricing", paths: ["src/pricing*.js"], risk: "high", lockScope: "area" },
+    { name: "src", paths: ["src/**"], risk: "medium", lockScope: "files" },
+    { name: "tests", paths: ["tests/**"], risk: "low", lockScope: "files" },
+    { name: "docs", paths: ["docs/**", "*.md"], risk: "low", lockScope: "files" },
+    { name: "ci", paths: [".github/**"], risk: "low", lockScope: "files" },
+    {
+      name: "build",
+      paths: ["package.json", "package-lock.json"],
+      risk: "high",
+      lockScope: "area",
+    },
+  ],
+  limits: { maxFilesPerTask: 8, maxContextTokens: 60_000, maxTasksPerRequest: 20 },
+  validation: {
+    lint: [],
+    test: ["npm test"],
+    byArea: { docs: { lint: [], test: [] }, ci: { lint: [], test: [] } },
+  },
+  qa: { kinds: ["feature", "bugfix"] },
+};

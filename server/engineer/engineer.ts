@@ -1,0 +1,133 @@
+import type { Risk } from "@/schemas/change-request";
+import type { Policy } from "@/schemas/policy";
+import type { Spec } from "@/schemas/task-assignment";
+import type { TaskRequest } from "@/schemas/task-request";
+import { areaOf } from "./areas";
+import type { RepoFile } from "./repo-files";
+
+export type EngineerInput = { request: TaskRequest; policy: Policy; files: RepoFile[] };
+export type EngineerResult = { spec: Spec; questions: [] } | { spec: null; questions: string[] };
+
+/** The Engineer's job, behind an interface so that an agent can take it over later. */
+export interface Engineer {
+  scope(input: EngineerInput): EngineerResult | Promise<EngineerResult>;
+}
+
+const RISK_ORDER: Risk[] = ["low", "medium", "high"];
+const TEST_FILE = /(^|\/)(tests?|__tests__|spec)\/|\.(test|spec)\.[a-z]+$/;
+const DOC_FILE = /\.(md|mdx|rst|txt|adoc)$|(^|\/)docs?\//;
+
+const stem = (path: string) => (path.split("/").pop() ?? "").split(".")[0]?.toLowerCase() ?? "";
+
+function words(text: string): string[] {
+  return [...new Set(text.toLowerCase().match(/[a-z][a-z0-9_-]{2,}/g) ?? [])];
+}
+
+/**
+ * The built-in Engineer: deterministic, so its scoping can be tested and trusted. It finds the
+ * files a request needs (named ones, paths and identifiers in the description, words that name
+ * a file or an area), infers the kind, takes the risk from the areas, and picks the checks.
+ * When it cannot scope the request it asks instead of guessing.
+ */
+export class BuiltinEngineer implements Engineer {
+  scope({ request, policy, files }: EngineerInput): EngineerResult {
+    const questions: string[] = [];
+    const byPath = new Map(files.map((f) => [f.path, f]));
+    const needed = new Set<string>(request.files);
+    const text = `${request.title}\n${request.description}`;
+
+    for (const token of text.match(/[\w./-]+\.[A-Za-z0-9]+/g) ?? []) {
+      const clean = token.replace(/^\.\//, "");
+      if (byPath.has(clean)) needed.add(clean);
+    }
+    const identifiers = [...text.matchAll(/`([A-Za-z_][\w.-]*)`/g)].map(
+      (m) => m[1]?.toLowerCase() ?? "",
+    );
+    const named = new Set([...identifiers, ...words(text)]);
+    if (needed.size === 0) {
+      for (const f of files) if (named.has(stem(f.path))) needed.add(f.path);
+    }
+
+    const areaNames = new Set(policy.areas.map((a) => a.name));
+    const requestedAreas = new Set(request.areas);
+    if (needed.size === 0) for (const w of words(text)) if (areaNames.has(w)) requestedAreas.add(w);
+    for (const name of requestedAreas) {
+      const area = policy.areas.find((a) => a.name === name);
+      if (!area) continue;
+      const inArea = files.filter((f) => areaOf(policy, f.path)?.name === name);
+      const hasFileThere = [...needed].some((p) => areaOf(policy, p)?.name === name);
+      if (hasFileThere) continue;
+      if (inArea.length <= policy.limits.maxFilesPerTask)
+        for (const f of inArea) needed.add(f.path);
+      else
+        questions.push(
+          `Which files in area '${name}' does this concern? It has ${inArea.length} files; name them in files[].`,
+        );
+    }
+
+    if (needed.size === 0 && questions.length === 0) {
+      questions.push(
+        `No file or area matches this request. Name the files (files[]) or an area (${policy.areas.map((a) => a.name).join(", ")}).`,
+      );
+    }
+    const unmapped = [...needed].filter((p) => !areaOf(policy, p));
+    if (unmapped.length)
+      questions.push(
+        `These files belong to no area of the policy: ${unmapped.join(", ")}. Which area should own them?`,
+      );
+    const ceiling = policy.limits.maxFilesPerTask * policy.limits.maxTasksPerRequest;
+    if (needed.size > ceiling) {
+      questions.push(
+        `This touches ${needed.size} files; one request may touch at most ${ceiling}. Split it into smaller requests.`,
+      );
+    }
+
+    const list = [...needed].sort();
+    const areas = [
+      ...new Set(list.map((p) => areaOf(policy, p)?.name).filter((a): a is string => !!a)),
+    ].sort();
+    const kind = request.kind ?? inferKind(text, list);
+    if (request.kind === "docs" && list.some((p) => !DOC_FILE.test(p))) {
+      questions.push(
+        `The kind is docs but it names code files (${list.filter((p) => !DOC_FILE.test(p)).join(", ")}). Is it docs only?`,
+      );
+    }
+    if (request.kind === "test" && list.some((p) => !TEST_FILE.test(p))) {
+      questions.push(
+        `The kind is test but it names non-test files (${list.filter((p) => !TEST_FILE.test(p)).join(", ")}). Is it tests only?`,
+      );
+    }
+    if (questions.length) return { spec: null, questions };
+
+    const risks = areas.map((name) => policy.areas.find((a) => a.name === name)?.risk ?? "medium");
+    const highest = risks.reduce<Risk>(
+      (m, r) => (RISK_ORDER.indexOf(r) > RISK_ORDER.indexOf(m) ? r : m),
+      "low",
+    );
+    const risk: Risk = areas.length > 1 ? "high" : highest;
+    const acceptance = request.acceptance.length ? request.acceptance : checksFor(policy, areas);
+    const contextTokens = Math.ceil(list.reduce((n, p) => n + (byPath.get(p)?.size ?? 0), 0) / 4);
+    return { spec: { kind, risk, areas, files: list, acceptance, contextTokens }, questions: [] };
+  }
+}
+
+export function inferKind(text: string, paths: string[]): Spec["kind"] {
+  if (paths.length && paths.every((p) => DOC_FILE.test(p))) return "docs";
+  if (paths.length && paths.every((p) => TEST_FILE.test(p))) return "test";
+  const t = text.toLowerCase();
+  if (/\b(fix|bug|broken|crash|error|wrong|regression|fails?)\b/.test(t)) return "bugfix";
+  if (/\b(refactor|rename|extract|clean ?up|simplify|restructure|move)\b/.test(t))
+    return "refactor";
+  if (/\b(bump|upgrade|dependency|dependencies|ci|workflow|chore)\b/.test(t)) return "chore";
+  return "feature";
+}
+
+/** Each area's own checks where the policy sets them (even none), else the repository's. */
+function checksFor(policy: Policy, areas: string[]): string[] {
+  const repoWide = [...policy.validation.lint, ...policy.validation.test];
+  const all = areas.flatMap((a) => {
+    const own = policy.validation.byArea[a];
+    return own ? [...own.lint, ...own.test] : repoWide;
+  });
+  return [...new Set(areas.length ? all : repoWide)];
+}
