@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { loadConfig } from "@/server/config/load";
+import { currentConfig, loadConfig } from "@/server/config/load";
 import { type Db, dbFile, openDb } from "@/server/db/client";
+import { advance } from "@/server/dispatcher/advance";
 import { readEnv } from "@/server/env.mjs";
 import { log } from "@/server/log";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
@@ -14,6 +15,7 @@ export type WorkerOptions = { threads: number; drain: boolean; dryRun?: boolean 
 const root = () => process.env.HYPERION_ROOT ?? process.cwd();
 const STOP_GRACE_MS = 30_000;
 const MAX_RESPAWNS = 10;
+const DISPATCH_MS = Number(process.env.HYPERION_DISPATCH_MS ?? 300);
 
 /**
  * The worker process: a supervisor that beats into SQLite and runs the merge queue on N
@@ -92,8 +94,22 @@ export async function runSupervisor(
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
 
+  // The dispatcher: plans received requests, dispatches tasks past the gate, and runs the
+  // built-in developer, on the supervisor's own connection, one pass at a time.
+  let dispatching = false;
+  const dispatcher = setInterval(() => {
+    if (dispatching || stopping) return;
+    dispatching = true;
+    advance(db, currentConfig(env.configPath), `${id}/dispatcher`)
+      .catch((err: Error) => log.error({ err: err.message }, "dispatch pass failed"))
+      .finally(() => {
+        dispatching = false;
+      });
+  }, DISPATCH_MS);
+
   log.info({ worker: id, threads: options.threads, drain: options.drain }, "worker started");
   await done;
+  clearInterval(dispatcher);
   clearInterval(timer);
   markStopped(db, id);
   if (failed) process.exitCode = 1;

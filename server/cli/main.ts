@@ -10,7 +10,7 @@ import {
   statusCommand,
   submitCommand,
 } from "./commands/queue";
-import { requestCommand } from "./commands/request";
+import { answerCommand, requestCommand } from "./commands/request";
 import { startCommand } from "./commands/start";
 import {
   tokenCreateCommand,
@@ -101,11 +101,24 @@ export function buildProgram(): Command {
     .argument("<file>", "path to a JSON file, or - to read stdin")
     .option("--as <email>", "file as this user (default: $HYPERION_USER, else the first admin)")
     .option("--json", "print the created requests as JSON")
+    .option("--wait", "keep dispatching until the requests finish (their changes land)")
+    .option("--timeout <seconds>", "with --wait: give up after this long", "120")
     .addHelpText(
       "after",
-      "\nAn array is all-or-nothing. On invalid input every failing field is printed, the exit\ncode is 1, and nothing is written. The web server need not be running.",
+      "\nRuns validate → Engineer → Orchestrator → dispatch, and queues the built-in developer's\nchanges. An array is all-or-nothing. On invalid input every failing field is printed, the\nexit code is 1, and nothing is written. The web server need not be running.",
     )
     .action(requestCommand);
+
+  program
+    .command("answer")
+    .description("answer a request's clarifying questions and plan it again")
+    .argument("<id>", "the request id")
+    .requiredOption(
+      "--file <file>",
+      'JSON: { "files"?: [], "areas"?: [], "kind"?: "...", "note"?: "..." } (- for stdin)',
+    )
+    .option("--as <email>", "answer as this user")
+    .action(answerCommand);
 
   const user = program.command("user").description("manage users");
   user

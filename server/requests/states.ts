@@ -4,7 +4,7 @@ import type { RequestStatus } from "@/schemas/request-status";
 export const requestTransitions: Record<RequestStatus, readonly RequestStatus[]> = {
   received: ["needs_clarification", "planned", "cancelled", "failed"],
   needs_clarification: ["received", "cancelled"],
-  planned: ["in_progress", "cancelled", "failed"],
+  planned: ["in_progress", "done", "cancelled", "failed"],
   in_progress: ["done", "failed", "cancelled"],
   done: [],
   failed: ["received"],

@@ -1,33 +1,119 @@
+import { eq, inArray } from "drizzle-orm";
 import { fieldIssues } from "@/schemas/issues";
 import { parseTaskRequestBatch } from "@/schemas/task-request";
 import { repoNames } from "@/server/config/load";
+import type { Db } from "@/server/db/client";
+import { requestSpecs, requests, tasks } from "@/server/db/schema";
+import { advance } from "@/server/dispatcher/advance";
+import { answerRequest } from "@/server/planner/answer";
 import { createRequests } from "@/server/requests/service";
 import { firstAdmin, requireUserByEmail } from "@/server/users/service";
+import { workerStatus } from "@/server/workers/heartbeat";
 import { cliConfig, cliDb, cliEnv } from "../context";
 import { CliError, readJsonInput } from "../io";
 
+const FINISHED = ["done", "failed", "needs_clarification", "cancelled"];
+
+function report(db: Db, ids: number[]) {
+  for (const r of db.select().from(requests).where(inArray(requests.id, ids)).all()) {
+    console.log(`request ${r.id}\t${r.status}\t${r.title}`);
+    const spec = db.select().from(requestSpecs).where(eq(requestSpecs.requestId, r.id)).get();
+    for (const q of spec?.questions ?? []) console.log(`  question: ${q}`);
+    for (const t of db.select().from(tasks).where(eq(tasks.requestId, r.id)).all()) {
+      const cr = t.changeRequestId ? `\tchange ${t.changeRequestId}` : "";
+      const why = t.blockedReason ? `\t(${t.blockedReason})` : "";
+      console.log(
+        `  task ${t.id}\t${t.state}\t${t.area}\t${(t.neededFiles ?? []).join(",")}${cr}${why}`,
+      );
+    }
+  }
+}
+
 /**
- * `hyperion request <file|->`: validate, record, print. Headless: it never talks to the web
- * server, so it works whether or not Hyperion is running.
+ * `hyperion request <file|->`: validate → record → Engineer → Orchestrator → dispatch → the
+ * built-in developer's changes into the merge queue. Headless: it never talks to the web
+ * server. With --wait it keeps dispatching until its requests finish or the timeout passes.
  */
-export async function requestCommand(source: string, opts: { as?: string; json?: boolean }) {
+export async function requestCommand(
+  source: string,
+  opts: { as?: string; json?: boolean; wait?: boolean; timeout?: string },
+) {
   const env = cliEnv();
   const input = await readJsonInput(source, env.HYPERION_MAX_BODY_BYTES);
   const config = cliConfig(env.configPath);
   // Validate before opening the database, so bad input leaves no trace at all.
   const parsed = parseTaskRequestBatch(input, repoNames(config));
   if (!parsed.success) throw new CliError("invalid request", 1, fieldIssues(parsed.error));
+  const timeoutMs = Number(opts.timeout ?? 120) * 1000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new CliError("--timeout must be a number of seconds", 2);
 
   const db = cliDb(env.dataDir);
   try {
     const email = opts.as ?? process.env.HYPERION_USER;
     const requester = email ? requireUserByEmail(db, email) : firstAdmin(db);
-    if (!requester) {
+    if (!requester)
       throw new CliError("no users yet: run 'npm start' once or 'hyperion user add' first", 2);
-    }
     const created = createRequests(db, { input, requester, config, source: "cli" });
+    const ids = created.map((r) => r.id);
+    await advance(db, config, `cli:${process.pid}`, ids);
+    if (opts.wait)
+      await waitFor(db, ids, timeoutMs, () => advance(db, config, `cli:${process.pid}`, ids));
     if (opts.json) console.log(JSON.stringify(created, null, 2));
-    else for (const r of created) console.log(`request ${r.id}\t${r.status}\t${r.title}`);
+    else report(db, ids);
+    const statuses = db
+      .select({ status: requests.status })
+      .from(requests)
+      .where(inArray(requests.id, ids))
+      .all();
+    if (opts.wait && statuses.some((s) => s.status === "failed")) process.exitCode = 1;
+  } finally {
+    db.$client.close();
+  }
+}
+
+async function waitFor(db: Db, ids: number[], timeoutMs: number, step: () => Promise<unknown>) {
+  const deadline = Date.now() + timeoutMs;
+  if (!workerStatus(db).alive)
+    console.error(
+      "note: no worker is running, so nothing will land; start one with 'npx hyperion worker'",
+    );
+  let last = "";
+  for (;;) {
+    await step();
+    const rows = db
+      .select({ id: requests.id, status: requests.status })
+      .from(requests)
+      .where(inArray(requests.id, ids))
+      .all();
+    const line = rows.map((r) => `${r.id}:${r.status}`).join(" ");
+    if (line !== last) console.error(`waiting… ${line}`);
+    last = line;
+    if (rows.every((r) => FINISHED.includes(r.status))) return;
+    if (Date.now() > deadline) {
+      throw new CliError(
+        `timed out after ${timeoutMs / 1000}s (${line}); see 'hyperion status' and the /queue page`,
+        1,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** `hyperion answer <id> --file answers.json`: answers a request's questions and plans it again. */
+export async function answerCommand(id: string, opts: { file: string; as?: string }) {
+  if (!/^\d+$/.test(id)) throw new CliError("request id must be a number", 2);
+  const env = cliEnv();
+  const answer = await readJsonInput(opts.file);
+  const config = cliConfig(env.configPath);
+  const db = cliDb(env.dataDir);
+  try {
+    const email = opts.as ?? process.env.HYPERION_USER;
+    const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
+    if (!user) throw new CliError("no users yet", 2);
+    await answerRequest(db, config, Number(id), user, answer);
+    await advance(db, config, `cli:${process.pid}`, [Number(id)]);
+    report(db, [Number(id)]);
   } finally {
     db.$client.close();
   }

@@ -1,15 +1,64 @@
-import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { Limits } from "@/schemas/policy";
+import type { Spec, TaskAssignment } from "@/schemas/task-assignment";
 import { requests } from "./requests";
 
+export const taskStates = ["pending", "claimed", "submitted", "done", "failed", "triage"] as const;
+export type TaskState = (typeof taskStates)[number];
+
 /**
- * A unit of work a change belongs to. The planner fills this from requests; a change submitted
- * without a task gets an ad-hoc one so every change stays traceable.
+ * A unit of work for one agent. The Orchestrator fills it from a request; a change submitted
+ * without a task gets an ad-hoc one so every change stays traceable. Tasks in `claimed` or
+ * `submitted` hold their lock keys; `done`, `failed` and an expired lease release them.
  */
-export const tasks = sqliteTable("tasks", {
-  id: text().primaryKey(),
-  requestId: integer("request_id").references(() => requests.id),
-  repo: text().notNull(),
-  title: text().notNull(),
-  source: text().$type<"planner" | "adhoc">().notNull(),
-  createdAt: integer("created_at").notNull(),
+export const tasks = sqliteTable(
+  "tasks",
+  {
+    id: text().primaryKey(),
+    requestId: integer("request_id").references(() => requests.id),
+    repo: text().notNull(),
+    title: text().notNull(),
+    source: text().$type<"planner" | "adhoc">().notNull(),
+    createdAt: integer("created_at").notNull(),
+    state: text().$type<TaskState>().notNull().default("done"),
+    area: text(),
+    neededFiles: text("needed_files", { mode: "json" }).$type<string[]>(),
+    lockScope: text("lock_scope").$type<"area" | "files">(),
+    lockKeys: text("lock_keys", { mode: "json" }).$type<string[]>(),
+    dependsOn: text("depends_on", { mode: "json" }).$type<string[]>(),
+    acceptance: text({ mode: "json" }).$type<string[]>(),
+    prompt: text({ mode: "json" }).$type<TaskAssignment["prompt"]>(),
+    limits: text({ mode: "json" }).$type<Limits>(),
+    contextTokens: integer("context_tokens"),
+    blockedReason: text("blocked_reason"),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: integer("lease_expires_at"),
+    heartbeatAt: integer("heartbeat_at"),
+    attempts: integer().notNull().default(0),
+    changeRequestId: integer("change_request_id"),
+    updatedAt: integer("updated_at"),
+  },
+  (t) => [index("tasks_request_idx").on(t.requestId), index("tasks_state_idx").on(t.state)],
+);
+
+/** What the Engineer made of a request, and the Orchestrator's counts. */
+export const requestSpecs = sqliteTable("request_specs", {
+  requestId: integer("request_id")
+    .primaryKey()
+    .references(() => requests.id),
+  spec: text({ mode: "json" }).$type<Spec | null>(),
+  questions: text({ mode: "json" }).$type<string[]>().notNull(),
+  answers: text({ mode: "json" }).$type<{ at: number; by: string; answer: unknown }[]>().notNull(),
+  engineer: text().notNull(),
+  tasksTotal: integer("tasks_total").notNull().default(0),
+  tasksIndependent: integer("tasks_independent").notNull().default(0),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Inbox files already taken in, by content hash, so none is ingested twice. */
+export const inboxFiles = sqliteTable("inbox_files", {
+  hash: text().primaryKey(),
+  name: text().notNull(),
+  requestIds: text("request_ids", { mode: "json" }).$type<number[]>().notNull(),
+  at: integer().notNull(),
 });

@@ -1,0 +1,126 @@
+import { and, eq, inArray, lt } from "drizzle-orm";
+import type { LoadedConfig } from "@/server/config/load";
+import type { Db } from "@/server/db/client";
+import { requests, tasks } from "@/server/db/schema";
+import { appendEvent } from "@/server/events/log";
+import { policyFor, setRequestStatus } from "@/server/planner/plan";
+import { gate, type LockHolder } from "./gate";
+
+export type TaskRow = typeof tasks.$inferSelect;
+export const TASK_LEASE_MS = 5 * 60_000;
+
+const holder = (t: TaskRow): LockHolder & { dependsOn: string[] } => ({
+  id: t.id,
+  repo: t.repo,
+  area: t.area,
+  lockScope: t.lockScope,
+  neededFiles: t.neededFiles ?? [],
+  lockKeys: t.lockKeys ?? [],
+  dependsOn: t.dependsOn ?? [],
+});
+
+/**
+ * One dispatch pass, as one BEGIN IMMEDIATE transaction so two dispatchers (in two processes)
+ * never both win a claim: expired leases give their locks back, then each pending task passes
+ * the gate and is claimed (owner, lease, heartbeat) or records why it is blocked.
+ */
+export function dispatchOnce(
+  db: Db,
+  config: LoadedConfig,
+  owner: string,
+  now = Date.now(),
+  leaseMs = TASK_LEASE_MS,
+): TaskRow[] {
+  const pass = db.$client.transaction(() => {
+    db.update(tasks)
+      .set({
+        state: "pending",
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        blockedReason: "lease expired; dispatched again",
+        updatedAt: now,
+      })
+      .where(and(eq(tasks.state, "claimed"), lt(tasks.leaseExpiresAt, now)))
+      .run();
+    const pending = db
+      .select()
+      .from(tasks)
+      .where(eq(tasks.state, "pending"))
+      .orderBy(tasks.requestId, tasks.createdAt, tasks.id)
+      .all();
+    if (pending.length === 0) return [];
+    const active = db
+      .select()
+      .from(tasks)
+      .where(inArray(tasks.state, ["claimed", "submitted"]))
+      .all()
+      .map(holder);
+    const deps = [...new Set(pending.flatMap((t) => t.dependsOn ?? []))];
+    const done = new Set(
+      deps.length
+        ? db
+            .select({ id: tasks.id })
+            .from(tasks)
+            .where(and(inArray(tasks.id, deps), eq(tasks.state, "done")))
+            .all()
+            .map((r) => r.id)
+        : [],
+    );
+    const claimed: TaskRow[] = [];
+    for (const task of pending) {
+      const verdict = gate(holder(task), { done, active, policy: policyFor(config, task.repo) });
+      if (!verdict.ok) {
+        if (task.blockedReason !== verdict.reason || verdict.triage) {
+          db.update(tasks)
+            .set({
+              blockedReason: verdict.reason,
+              ...(verdict.triage ? { state: "triage" as const } : {}),
+              updatedAt: now,
+            })
+            .where(eq(tasks.id, task.id))
+            .run();
+          appendEvent(db, {
+            topic: "request",
+            type: "task.blocked",
+            entityId: task.requestId ?? 0,
+            payload: { task: task.id, reason: verdict.reason },
+          });
+        }
+        continue;
+      }
+      const res = db
+        .update(tasks)
+        .set({
+          state: "claimed",
+          leaseOwner: owner,
+          leaseExpiresAt: now + leaseMs,
+          heartbeatAt: now,
+          attempts: task.attempts + 1,
+          blockedReason: null,
+          updatedAt: now,
+        })
+        .where(and(eq(tasks.id, task.id), eq(tasks.state, "pending")))
+        .run();
+      if (res.changes !== 1) continue;
+      active.push(holder(task));
+      claimed.push({ ...task, state: "claimed", leaseOwner: owner });
+      appendEvent(db, {
+        topic: "request",
+        type: "task.claimed",
+        entityId: task.requestId ?? 0,
+        payload: { task: task.id, owner },
+      });
+      const request = task.requestId
+        ? db
+            .select({ status: requests.status })
+            .from(requests)
+            .where(eq(requests.id, task.requestId))
+            .get()
+        : undefined;
+      if (task.requestId && request?.status === "planned")
+        setRequestStatus(db, task.requestId, "planned", "in_progress");
+    }
+    return claimed;
+  });
+  return pass.immediate();
+}

@@ -1,0 +1,60 @@
+import type { Policy } from "@/schemas/policy";
+
+export type LockHolder = {
+  id: string;
+  repo: string;
+  area: string | null;
+  lockScope: "area" | "files" | null;
+  neededFiles: string[];
+  lockKeys: string[];
+};
+
+export type GateResult = { ok: true } | { ok: false; reason: string; triage?: boolean };
+
+/**
+ * The active task whose locks the candidate would break, if any — the seed's exclusion rules:
+ * one holder per key (1); different areas run in parallel (2); low-risk areas share when their
+ * files differ (3); overlapping files always conflict (5); other repositories never do.
+ */
+export function lockConflict(
+  candidate: LockHolder,
+  active: LockHolder[],
+  policy: Policy,
+): LockHolder | null {
+  const files = new Set(candidate.neededFiles);
+  for (const other of active) {
+    if (other.id === candidate.id || other.repo !== candidate.repo) continue;
+    if (other.neededFiles.some((f) => files.has(f))) return other;
+    if (other.area !== candidate.area) continue;
+    const areaLocked = other.lockScope === "area" || candidate.lockScope === "area";
+    const lowRisk = policy.areas.find((a) => a.name === candidate.area)?.risk === "low";
+    if (areaLocked && !lowRisk) return other;
+  }
+  return null;
+}
+
+/**
+ * The pre-dispatch gate: dependencies done, an area the policy knows (else back to triage, rule
+ * 6), and no lock conflict. A blocked task says why.
+ */
+export function gate(
+  task: LockHolder & { dependsOn: string[] },
+  ctx: { done: Set<string>; active: LockHolder[]; policy: Policy },
+): GateResult {
+  const waiting = task.dependsOn.filter((d) => !ctx.done.has(d));
+  if (waiting.length) return { ok: false, reason: `Waiting on task ${waiting.join(", ")}` };
+  if (!task.area || !ctx.policy.areas.some((a) => a.name === task.area)) {
+    return {
+      ok: false,
+      triage: true,
+      reason: `Area '${task.area ?? ""}' is not in the policy; back to triage`,
+    };
+  }
+  const holder = lockConflict(task, ctx.active, ctx.policy);
+  if (holder)
+    return {
+      ok: false,
+      reason: `Lock conflict: task ${holder.id} holds ${holder.lockKeys.join(", ")}`,
+    };
+  return { ok: true };
+}

@@ -1,0 +1,145 @@
+import { eq } from "drizzle-orm";
+import { Policy } from "@/schemas/policy";
+import type { RequestStatus } from "@/schemas/request-status";
+import { TaskRequest } from "@/schemas/task-request";
+import type { LoadedConfig } from "@/server/config/load";
+import type { Db, DbLike } from "@/server/db/client";
+import { requestSpecs, requests, tasks } from "@/server/db/schema";
+import { BuiltinEngineer, type Engineer } from "@/server/engineer/engineer";
+import { listRepoFiles } from "@/server/engineer/repo-files";
+import { NotFoundError } from "@/server/errors";
+import { appendEvent } from "@/server/events/log";
+import { decompose } from "@/server/orchestrator/decompose";
+import { assertTransition } from "@/server/requests/states";
+
+/** A repository without a policy is one area holding every file. */
+export const DEFAULT_POLICY = Policy.parse({
+  areas: [{ name: "repo", paths: ["**"], risk: "medium", lockScope: "files" }],
+});
+
+export function policyFor(config: LoadedConfig, repo: string): Policy {
+  return config.repositories.find((r) => r.name === repo)?.policy ?? DEFAULT_POLICY;
+}
+
+export function setRequestStatus(
+  db: DbLike,
+  id: number,
+  from: RequestStatus,
+  to: RequestStatus,
+): void {
+  assertTransition(from, to);
+  db.update(requests).set({ status: to, updatedAt: Date.now() }).where(eq(requests.id, id)).run();
+  appendEvent(db, {
+    topic: "request",
+    type: "request.status",
+    entityId: id,
+    payload: { id, status: to },
+  });
+}
+
+/**
+ * Engineer and Orchestrator for one received request: a spec and its tasks (status planned),
+ * or questions back to the requester (status needs_clarification). All in one transaction.
+ */
+export async function planRequest(
+  db: Db,
+  config: LoadedConfig,
+  requestId: number,
+  engineer: Engineer = new BuiltinEngineer(),
+) {
+  const row = db.select().from(requests).where(eq(requests.id, requestId)).get();
+  if (!row) throw new NotFoundError(`no request ${requestId}`);
+  if (row.status !== "received")
+    return { status: row.status, tasks: [] as string[], questions: [] as string[] };
+  const repo = config.repositories.find((r) => r.name === row.repo);
+  if (!repo) throw new NotFoundError(`repository '${row.repo}' is not configured`);
+  const policy = policyFor(config, row.repo);
+  const request = TaskRequest.parse({
+    title: row.title,
+    description: row.description,
+    repo: row.repo,
+    ...(row.kind ? { kind: row.kind } : {}),
+    priority: row.priority,
+    areas: row.areas,
+    files: row.files,
+    dependsOn: row.dependsOn,
+    acceptance: row.acceptance,
+  });
+  const files = await listRepoFiles(repo.path, repo.targetBranch);
+  const unknownAreas = request.areas.filter((a) => !policy.areas.some((p) => p.name === a));
+  let result = await engineer.scope({ request, policy, files });
+  if (unknownAreas.length) {
+    result = {
+      spec: null,
+      questions: [
+        `Unknown area(s): ${unknownAreas.join(", ")}. Areas: ${policy.areas.map((a) => a.name).join(", ")}.`,
+      ],
+    };
+  }
+  let planned: ReturnType<typeof decompose> | null = null;
+  if (result.spec) {
+    try {
+      planned = decompose({ requestId, request, repo: row.repo, spec: result.spec, policy, files });
+    } catch (err) {
+      result = { spec: null, questions: [(err as Error).message] };
+    }
+  }
+  const now = Date.now();
+  return db.transaction((tx) => {
+    const existing = tx
+      .select()
+      .from(requestSpecs)
+      .where(eq(requestSpecs.requestId, requestId))
+      .get();
+    const values = {
+      requestId,
+      spec: result.spec,
+      questions: result.questions,
+      answers: existing?.answers ?? [],
+      engineer: "builtin",
+      tasksTotal: planned?.tasks.length ?? 0,
+      tasksIndependent: planned?.independent ?? 0,
+      updatedAt: now,
+    };
+    if (existing)
+      tx.update(requestSpecs).set(values).where(eq(requestSpecs.requestId, requestId)).run();
+    else tx.insert(requestSpecs).values(values).run();
+    if (!planned) {
+      setRequestStatus(tx, requestId, "received", "needs_clarification");
+      return {
+        status: "needs_clarification" as const,
+        tasks: [] as string[],
+        questions: result.questions,
+      };
+    }
+    for (const t of planned.tasks) {
+      tx.insert(tasks)
+        .values({
+          id: t.id,
+          requestId,
+          repo: t.repo,
+          title: t.prompt.title,
+          source: "planner",
+          createdAt: now,
+          updatedAt: now,
+          state: "pending",
+          area: t.area,
+          neededFiles: t.neededFiles,
+          lockScope: t.lockScope,
+          lockKeys: t.lockKeys,
+          dependsOn: t.dependsOn,
+          acceptance: t.acceptance,
+          prompt: t.prompt,
+          limits: t.limits,
+          contextTokens: t.contextTokens,
+        })
+        .run();
+    }
+    setRequestStatus(tx, requestId, "received", "planned");
+    return {
+      status: "planned" as const,
+      tasks: planned.tasks.map((t) => t.id),
+      questions: [] as string[],
+    };
+  });
+}
