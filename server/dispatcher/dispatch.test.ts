@@ -18,7 +18,7 @@ const t = (
   id: string,
   area: string,
   files: string[],
-  extra: Partial<LockHolder> = {},
+  extra: Partial<LockHolder & { dependsOn: string[] }> = {},
 ): LockHolder & { dependsOn: string[] } => ({
   id,
   repo: "demo",
