@@ -7,6 +7,8 @@ readEnv();
 const nextConfig = {
   serverExternalPackages: ["better-sqlite3", "bcryptjs"],
   poweredByHeader: false,
+  // Server-Sent Events must not be buffered by gzip: live views stream through /api/trpc.
+  compress: false,
   typedRoutes: false,
 };
 

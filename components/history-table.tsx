@@ -33,13 +33,25 @@ export function HistoryTable(props: {
     trpc.request.live.subscriptionOptions(
       { afterId: props.cursor },
       {
-        onData: (event) => {
-          const row = event.data;
-          setRows((current) => {
-            const rest = current.filter((r) => r.id !== row.id);
-            if (!matches(row, props.filter)) return rest;
-            return [row, ...rest].sort((a, b) => b.id - a.id).slice(0, LIMIT);
-          });
+        onData: ({ data: event }) => {
+          if (event.type === "request.created") {
+            const row = event.payload as RequestSummary;
+            setRows((current) => {
+              const rest = current.filter((r) => r.id !== row.id);
+              if (!matches(row, props.filter)) return rest;
+              return [row, ...rest].sort((a, b) => b.id - a.id).slice(0, LIMIT);
+            });
+          } else if (event.type === "request.status") {
+            const { id, status } = event.payload as {
+              id: number;
+              status: RequestSummary["status"];
+            };
+            setRows((current) =>
+              current
+                .map((r) => (r.id === id ? { ...r, status } : r))
+                .filter((r) => r.id !== id || matches(r, props.filter)),
+            );
+          }
         },
       },
     ),

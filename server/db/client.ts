@@ -26,6 +26,12 @@ export function openDb(file: string, opts: { migrate?: boolean } = {}): Db {
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
   const db = drizzle(sqlite, { schema });
+  // Every transaction here reads before it writes; a deferred BEGIN would then fail with
+  // SQLITE_BUSY (no wait) when another connection wrote in between. BEGIN IMMEDIATE takes the
+  // write lock up front, so the busy timeout applies instead.
+  const deferred = db.transaction.bind(db);
+  db.transaction = ((fn, config) =>
+    deferred(fn, { behavior: "immediate", ...config })) as typeof db.transaction;
   if (opts.migrate !== false) migrate(db, { migrationsFolder: migrationsFolder() });
   return db;
 }

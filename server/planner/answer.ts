@@ -18,6 +18,8 @@ export const Answer = z.strictObject({
   note: z.string().max(5000).optional(),
 });
 
+export type AnswerInput = z.input<typeof Answer>;
+
 export async function answerRequest(
   db: Db,
   config: LoadedConfig,

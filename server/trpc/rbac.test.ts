@@ -120,8 +120,11 @@ describe("request procedures", () => {
     const next = await it.next();
     ac.abort();
     // On the server a tracked event is [id, data]; the client sees { id, data }.
-    const [eventId, data] = next.value as unknown as [string, { title: string }];
+    const [eventId, data] = next.value as unknown as [
+      string,
+      { type: string; payload: { title: string } },
+    ];
     expect(Number(eventId)).toBeGreaterThan(cursor);
-    expect(data.title).toBe("Live one");
+    expect(data).toMatchObject({ type: "request.created", payload: { title: "Live one" } });
   });
 });

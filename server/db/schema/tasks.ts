@@ -48,7 +48,15 @@ export const requestSpecs = sqliteTable("request_specs", {
     .references(() => requests.id),
   spec: text({ mode: "json" }).$type<Spec | null>(),
   questions: text({ mode: "json" }).$type<string[]>().notNull(),
-  answers: text({ mode: "json" }).$type<{ at: number; by: string; answer: unknown }[]>().notNull(),
+  answers: text({ mode: "json" })
+    .$type<
+      {
+        at: number;
+        by: string;
+        answer: { files: string[]; areas: string[]; kind?: string; note?: string };
+      }[]
+    >()
+    .notNull(),
   engineer: text().notNull(),
   tasksTotal: integer("tasks_total").notNull().default(0),
   tasksIndependent: integer("tasks_independent").notNull().default(0),

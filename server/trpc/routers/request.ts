@@ -4,6 +4,8 @@ import { RequestStatus } from "@/schemas/request-status";
 import type { TaskRequestInput } from "@/schemas/task-request";
 import { currentConfig } from "@/server/config/load";
 import { followEvents, LiveInput, lastEventId, liveCursor } from "@/server/events/log";
+import { type AnswerInput, answerRequest } from "@/server/planner/answer";
+import { requestDetail } from "@/server/requests/detail";
 import {
   createRequests,
   getRequest,
@@ -19,6 +21,16 @@ const ListInput = z
     limit: z.number().int().min(1).max(500).optional(),
   })
   .optional();
+
+/** A live request event: a new request (with its row), a status change, or task progress. */
+export type LiveRequestEvent =
+  | { type: "request.created"; requestId: number; payload: RequestSummary }
+  | {
+      type: "request.status";
+      requestId: number;
+      payload: { id: number; status: RequestSummary["status"] };
+    }
+  | { type: string; requestId: number; payload: Record<string, unknown> };
 
 export const requestRouter = router({
   // Validation is the service's, so the browser, the CLI and the API share one path.
@@ -40,6 +52,17 @@ export const requestRouter = router({
       cursor: lastEventId(ctx.db),
     })),
 
+  detail: procedure("request.read")
+    .input(z.strictObject({ id: z.number().int().positive() }))
+    .query(({ ctx, input }) => requestDetail(ctx.db, input.id)),
+
+  /** Answers to the Engineer's questions; the request is planned again at once. */
+  answer: procedure("request.create")
+    .input(z.strictObject({ id: z.number().int().positive(), answer: z.custom<AnswerInput>() }))
+    .mutation(({ ctx, input }) =>
+      answerRequest(ctx.db, currentConfig(ctx.env.configPath), input.id, ctx.user, input.answer),
+    ),
+
   get: procedure("request.read")
     .input(z.strictObject({ id: z.number().int().positive() }))
     .query(({ ctx, input }) => getRequest(ctx.db, input.id) ?? null),
@@ -53,7 +76,11 @@ export const requestRouter = router({
     .subscription(async function* ({ ctx, input, signal }) {
       const from = liveCursor(input, () => lastEventId(ctx.db));
       for await (const event of followEvents(ctx.db, "request", from, signal)) {
-        yield tracked(String(event.id), event.payload as RequestSummary);
+        yield tracked(String(event.id), {
+          type: event.type,
+          requestId: event.entityId,
+          payload: event.payload,
+        } as LiveRequestEvent);
       }
     }),
 });

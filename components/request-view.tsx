@@ -1,0 +1,203 @@
+"use client";
+import { useMutation } from "@tanstack/react-query";
+import { type FormEvent, useCallback, useEffect, useState } from "react";
+import type { RequestDetail } from "@/server/requests/detail";
+import { StatusBadge } from "./status-badge";
+import { TableHead } from "./table-head";
+import { TaskGraph } from "./task-graph";
+import { useTRPC, useTRPCClient } from "./trpc";
+
+/** The request page's live part: refreshed whenever an event about this request arrives. */
+export function RequestView({
+  initial,
+  cursor,
+  canAnswer,
+}: {
+  initial: RequestDetail;
+  cursor: number;
+  canAnswer: boolean;
+}) {
+  const client = useTRPCClient();
+  const [detail, setDetail] = useState(initial);
+  const id = initial.request.id;
+  const refresh = useCallback(async () => {
+    const next = await client.request.detail.query({ id });
+    if (next) setDetail(next);
+  }, [client, id]);
+  const moving = ["received", "planned", "in_progress"].includes(detail.request.status);
+  useEffect(() => {
+    const sub = client.request.live.subscribe(
+      { afterId: cursor },
+      {
+        onData: ({ data: event }) => {
+          if (event.requestId === id) void refresh();
+        },
+      },
+    );
+    return () => sub.unsubscribe();
+  }, [client, id, cursor, refresh]);
+  // Queue transitions are not request events: while the request moves, also poll gently.
+  useEffect(() => {
+    if (!moving) return;
+    const timer = setInterval(() => void refresh(), 1500);
+    return () => clearInterval(timer);
+  }, [moving, refresh]);
+  const { request, spec } = detail;
+  const list = (items: string[]) => (items.length ? items.join(", ") : "—");
+
+  return (
+    <div className="space-y-6">
+      <dl className="grid grid-cols-[10rem_1fr] gap-2 text-sm">
+        <dt className="text-slate-500">Status</dt>
+        <dd data-testid="request-status">
+          <StatusBadge status={request.status} />
+        </dd>
+        <dt className="text-slate-500">Repository</dt>
+        <dd>{request.repo}</dd>
+        <dt className="text-slate-500">Requester</dt>
+        <dd>{request.requester}</dd>
+        <dt className="text-slate-500">Kind</dt>
+        <dd>{spec?.spec?.kind ?? request.kind ?? "to be inferred"}</dd>
+        <dt className="text-slate-500">Risk</dt>
+        <dd data-testid="spec-risk">{spec?.spec?.risk ?? "—"}</dd>
+        <dt className="text-slate-500">Areas</dt>
+        <dd>{list(spec?.spec?.areas ?? request.areas)}</dd>
+        <dt className="text-slate-500">Files</dt>
+        <dd className="font-mono">{list(spec?.spec?.files ?? request.files)}</dd>
+        <dt className="text-slate-500">Checks</dt>
+        <dd className="font-mono">{list(spec?.spec?.acceptance ?? request.acceptance)}</dd>
+        <dt className="text-slate-500">Tasks</dt>
+        <dd>{spec ? `${spec.tasksTotal} (${spec.tasksIndependent} independent)` : "—"}</dd>
+      </dl>
+
+      {(spec?.questions.length ?? 0) > 0 && (
+        <section
+          className="rounded border border-amber-300 bg-amber-50 p-4"
+          data-testid="questions"
+        >
+          <h2 className="mb-2 font-semibold">The Engineer asks</h2>
+          <ul className="list-disc pl-5 text-sm">
+            {spec?.questions.map((q) => (
+              <li key={q}>{q}</li>
+            ))}
+          </ul>
+          {canAnswer && request.status === "needs_clarification" && (
+            <AnswerForm id={id} onDone={() => void refresh()} />
+          )}
+        </section>
+      )}
+      {(spec?.answers.length ?? 0) > 0 && (
+        <section className="text-sm">
+          <h2 className="mb-1 font-semibold">Answers</h2>
+          {spec?.answers.map((a) => (
+            <pre key={a.at} className="rounded bg-white p-2 text-xs">
+              {a.by}: {JSON.stringify(a.answer)}
+            </pre>
+          ))}
+        </section>
+      )}
+
+      {detail.tasks.length > 0 && (
+        <section>
+          <h2 className="mb-2 font-semibold">Task graph</h2>
+          <TaskGraph tasks={detail.tasks} />
+          <table className="mt-3 w-full bg-white text-left text-sm" data-testid="task-table">
+            <TableHead
+              columns={["Task", "Area", "State", "Files", "Lock keys", "Lease", "Change"]}
+            />
+            <tbody>
+              {detail.tasks.map((t) => {
+                const change = detail.changes.find((c) => c.id === t.changeRequestId);
+                return (
+                  <tr key={t.id} className="border-b align-top" data-testid="task-row">
+                    <td className="p-2">{t.id}</td>
+                    <td className="p-2">{t.area}</td>
+                    <td className="p-2">
+                      {t.state}
+                      {t.blockedReason && (
+                        <div className="text-xs text-amber-700">{t.blockedReason}</div>
+                      )}
+                    </td>
+                    <td className="p-2 font-mono text-xs">{t.neededFiles.join(", ")}</td>
+                    <td className="p-2 font-mono text-xs">{t.lockKeys.join(", ")}</td>
+                    <td className="p-2 text-xs">{t.leaseOwner ?? "—"}</td>
+                    <td className="p-2 text-xs" data-testid="task-change">
+                      {change
+                        ? `#${change.id} ${change.state}${change.mergedCommit ? ` ${change.mergedCommit.slice(0, 8)}` : ""}`
+                        : "—"}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </section>
+      )}
+
+      <section>
+        <h2 className="mb-2 font-semibold">Description</h2>
+        <pre className="whitespace-pre-wrap rounded bg-white p-4 text-sm">
+          {request.description}
+        </pre>
+      </section>
+    </div>
+  );
+}
+
+function AnswerForm({ id, onDone }: { id: number; onDone: () => void }) {
+  const trpc = useTRPC();
+  const [error, setError] = useState("");
+  const answer = useMutation(
+    trpc.request.answer.mutationOptions({
+      onSuccess: onDone,
+      onError: (err) =>
+        setError(err.data?.issues?.map((i) => `${i.path}: ${i.message}`).join("; ") || err.message),
+    }),
+  );
+  function onSubmit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const split = (v: FormDataEntryValue | null) =>
+      String(v ?? "")
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter(Boolean);
+    setError("");
+    answer.mutate({
+      id,
+      answer: {
+        files: split(form.get("files")),
+        areas: split(form.get("areas")),
+        note: String(form.get("note") ?? "") || undefined,
+      },
+    });
+  }
+  return (
+    <form onSubmit={onSubmit} className="mt-3 space-y-2 text-sm" data-testid="answer-form">
+      <label className="block">
+        Files (one per line)
+        <textarea
+          name="files"
+          rows={2}
+          className="mt-1 w-full rounded border px-2 py-1 font-mono"
+        />
+      </label>
+      <label className="block">
+        Areas (comma-separated)
+        <input name="areas" className="mt-1 w-full rounded border px-2 py-1" />
+      </label>
+      <label className="block">
+        Note
+        <input name="note" className="mt-1 w-full rounded border px-2 py-1" />
+      </label>
+      {error && <p className="text-red-700">{error}</p>}
+      <button
+        type="submit"
+        className="rounded bg-slate-900 px-3 py-1 text-white"
+        disabled={answer.isPending}
+      >
+        Answer and plan again
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,50 @@
+import { eq, inArray } from "drizzle-orm";
+import type { Db } from "@/server/db/client";
+import { changeRequests, queueEntries, requestSpecs, tasks } from "@/server/db/schema";
+import { getRequest } from "./service";
+
+/** Everything the request page shows: the request, its spec, questions, tasks and changes. */
+export function requestDetail(db: Db, id: number) {
+  const request = getRequest(db, id);
+  if (!request) return null;
+  const spec = db.select().from(requestSpecs).where(eq(requestSpecs.requestId, id)).get() ?? null;
+  const taskRows = db.select().from(tasks).where(eq(tasks.requestId, id)).orderBy(tasks.id).all();
+  const changeIds = taskRows.map((t) => t.changeRequestId).filter((c): c is number => c !== null);
+  const changes = changeIds.length
+    ? db
+        .select({
+          id: changeRequests.id,
+          taskId: changeRequests.taskId,
+          summary: changeRequests.summary,
+          entryId: queueEntries.id,
+          state: queueEntries.state,
+          attempts: queueEntries.attempts,
+          mergedCommit: queueEntries.mergedCommit,
+          lastError: queueEntries.lastError,
+        })
+        .from(changeRequests)
+        .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
+        .where(inArray(changeRequests.id, changeIds))
+        .all()
+    : [];
+  return {
+    request,
+    spec,
+    tasks: taskRows.map((t) => ({
+      id: t.id,
+      title: t.title,
+      state: t.state,
+      area: t.area,
+      neededFiles: t.neededFiles ?? [],
+      lockScope: t.lockScope,
+      lockKeys: t.lockKeys ?? [],
+      dependsOn: t.dependsOn ?? [],
+      leaseOwner: t.leaseOwner,
+      leaseExpiresAt: t.leaseExpiresAt,
+      blockedReason: t.blockedReason,
+      changeRequestId: t.changeRequestId,
+    })),
+    changes,
+  };
+}
+export type RequestDetail = NonNullable<ReturnType<typeof requestDetail>>;
