@@ -5,6 +5,7 @@ import { currentConfig, loadConfig } from "@/server/config/load";
 import { type Db, dbFile, openDb } from "@/server/db/client";
 import { advance } from "@/server/dispatcher/advance";
 import { readEnv } from "@/server/env.mjs";
+import { watchInbox } from "@/server/inbox/watch";
 import { log } from "@/server/log";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
 import { beat, HEARTBEAT_MS, markStopped } from "@/server/workers/heartbeat";
@@ -107,9 +108,18 @@ export async function runSupervisor(
       });
   }, DISPATCH_MS);
 
+  const inbox = options.drain
+    ? null
+    : watchInbox(
+        db,
+        () => currentConfig(env.configPath),
+        env.HYPERION_INBOX ? path.resolve(env.HYPERION_INBOX) : path.join(env.dataDir, "inbox"),
+      );
+
   log.info({ worker: id, threads: options.threads, drain: options.drain }, "worker started");
   await done;
   clearInterval(dispatcher);
+  await inbox?.close();
   clearInterval(timer);
   markStopped(db, id);
   if (failed) process.exitCode = 1;
