@@ -193,3 +193,50 @@ describe("dispatching", () => {
     );
   });
 });
+
+describe("request-level dependencies and bad input", () => {
+  let world: TestWorld;
+  beforeEach(async () => {
+    world = await makeWorld();
+  });
+  afterEach(() => world.cleanup());
+
+  it("a request's tasks wait until the requests it depends on are done", async () => {
+    const [first] = createRequests(world.db, {
+      input: { title: "A", description: "", repo: "demo", files: ["docs/a.md"] },
+      requester: world.admin,
+      config: world.config,
+      source: "cli",
+    });
+    const [second] = createRequests(world.db, {
+      input: {
+        title: "B",
+        description: "",
+        repo: "demo",
+        files: ["docs/b.md"],
+        dependsOn: [first?.id],
+      },
+      requester: world.admin,
+      config: world.config,
+      source: "cli",
+    });
+    await planRequest(world.db, world.config, first?.id ?? 0);
+    await planRequest(world.db, world.config, second?.id ?? 0);
+    expect(dispatchOnce(world.db, world.config, "d").map((x) => x.id)).toEqual(["1.1"]);
+    expect(world.db.select().from(tasks).where(eq(tasks.id, "2.1")).get()?.blockedReason).toBe(
+      "Waiting on request 1",
+    );
+  });
+
+  it("an unknown area name is refused at intake, naming it, and nothing is written", () => {
+    expect(() =>
+      createRequests(world.db, {
+        input: { title: "x", description: "", repo: "demo", areas: ["docs", "kitchen"] },
+        requester: world.admin,
+        config: world.config,
+        source: "cli",
+      }),
+    ).toThrow("areas[1]: unknown area 'kitchen'");
+    expect(world.db.$client.prepare("SELECT count(*) FROM requests").pluck().get()).toBe(0);
+  });
+});

@@ -4,7 +4,7 @@ import type { Db } from "@/server/db/client";
 import { requests, tasks } from "@/server/db/schema";
 import { appendEvent } from "@/server/events/log";
 import { policyFor, setRequestStatus } from "@/server/planner/plan";
-import { gate, type LockHolder } from "./gate";
+import { type GateResult, gate, type LockHolder } from "./gate";
 
 export type TaskRow = typeof tasks.$inferSelect;
 export const TASK_LEASE_MS = 5 * 60_000;
@@ -66,9 +66,37 @@ export function dispatchOnce(
             .map((r) => r.id)
         : [],
     );
+    // A request's own dependsOn: its tasks wait until those requests are done.
+    const requestIds = [
+      ...new Set(pending.map((t) => t.requestId).filter((id): id is number => id !== null)),
+    ];
+    const requestRows = requestIds.length
+      ? db
+          .select({ id: requests.id, dependsOn: requests.dependsOn })
+          .from(requests)
+          .where(inArray(requests.id, requestIds))
+          .all()
+      : [];
+    const prereqIds = [...new Set(requestRows.flatMap((r) => r.dependsOn))];
+    const doneRequests = new Set(
+      prereqIds.length
+        ? db
+            .select({ id: requests.id })
+            .from(requests)
+            .where(and(inArray(requests.id, prereqIds), eq(requests.status, "done")))
+            .all()
+            .map((r) => r.id)
+        : [],
+    );
+    const waitingOn = new Map(
+      requestRows.map((r) => [r.id, r.dependsOn.filter((d) => !doneRequests.has(d))]),
+    );
     const claimed: TaskRow[] = [];
     for (const task of pending) {
-      const verdict = gate(holder(task), { done, active, policy: policyFor(config, task.repo) });
+      const prereqs = task.requestId ? (waitingOn.get(task.requestId) ?? []) : [];
+      const verdict: GateResult = prereqs.length
+        ? { ok: false, reason: `Waiting on request ${prereqs.join(", ")}` }
+        : gate(holder(task), { done, active, policy: policyFor(config, task.repo) });
       if (!verdict.ok) {
         if (task.blockedReason !== verdict.reason || verdict.triage) {
           db.update(tasks)

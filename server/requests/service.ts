@@ -37,6 +37,22 @@ export function createRequests(
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
   const batch = parsed.data;
   const prefix = (i: number) => (Array.isArray(args.input) ? `[${i}].` : "");
+  const areaIssues = batch.flatMap((r, i) => {
+    const policy = args.config.repositories.find((repo) => repo.name === r.repo)?.policy;
+    if (!policy) return [];
+    const known = policy.areas.map((a) => a.name);
+    return r.areas.flatMap((a, j) =>
+      known.includes(a)
+        ? []
+        : [
+            {
+              path: `${prefix(i)}areas[${j}]`,
+              message: `unknown area '${a}'; areas: ${known.join(", ")}`,
+            },
+          ],
+    );
+  });
+  if (areaIssues.length) throw new ValidationError(areaIssues);
 
   return db.transaction((tx) => {
     const referenced = [...new Set(batch.flatMap((r) => r.dependsOn))];
