@@ -151,10 +151,6 @@ export async function applyPatchToTree(
   }
 }
 
-export function isNeedsGitApply(err: unknown): boolean {
-  return err instanceof NeedsGitApply;
-}
-
 async function gitApplyCached(
   repoPath: string,
   tree: string | null,

@@ -1,12 +1,16 @@
 import fs from "node:fs";
 import path from "node:path";
-import { RefMovedError } from "./refs";
 
 /**
  * Reading and compare-and-swapping refs in-process with git's own files-backend protocol
  * (`<ref>.lock` created exclusively, value checked, lock renamed into place), so landing a
  * change spawns no process. Concurrent git commands honour the same locks.
  */
+/** The tip moved (or another writer holds the lock): rebuild on the new tip and try again. */
+export class RefMovedError extends Error {
+  override name = "RefMovedError";
+}
+
 const packedCache = new Map<string, { mtimeMs: number; refs: Map<string, string> }>();
 
 function packedRefs(gitDir: string): Map<string, string> {
@@ -79,9 +83,4 @@ export function casRefFs(gitDir: string, ref: string, newOid: string, oldOid: st
     fs.rmSync(l.lockPath, { force: true });
     throw err;
   }
-}
-
-/** Sets `ref` to `oid` whatever it was. */
-export function writeRefFs(gitDir: string, ref: string, oid: string): void {
-  casRefFs(gitDir, ref, oid, readRefFs(gitDir, ref));
 }

@@ -6,8 +6,7 @@ import { changeQueueLogs } from "@/server/db/schema";
 import { ApplyConflict } from "@/server/git/apply";
 import { MissingObjectError, ObjectStore } from "@/server/git/objects";
 import { PatchParseError } from "@/server/git/patch";
-import { RefMovedError } from "@/server/git/refs";
-import { casRefFs, readRefFs } from "@/server/git/refs-fs";
+import { casRefFs, RefMovedError, readRefFs } from "@/server/git/refs-fs";
 import {
   buildCandidate,
   type Candidate,

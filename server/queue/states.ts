@@ -29,7 +29,6 @@ export const leasedStates: readonly EntryState[] = ["applying", "checking", "rea
 export const claimableStates: readonly EntryState[] = ["queued", "retry_wait"];
 /** States in which an entry still waits to land; later entries on the same paths wait for it. */
 export const pendingStates: readonly EntryState[] = [...claimableStates, ...leasedStates];
-export const terminalStates: readonly EntryState[] = ["merged", "rejected", "rolled_back"];
 
 export function canMove(from: EntryState, to: EntryState): boolean {
   return entryTransitions[from].includes(to);

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import type { Db, DbLike } from "@/server/db/client";
 import {
@@ -7,7 +7,7 @@ import {
   type QueueLogEvent,
   queueEntries,
 } from "@/server/db/schema";
-import { canMove, claimableStates, leasedStates, pendingStates } from "./states";
+import { canMove, leasedStates, pendingStates } from "./states";
 
 export type Entry = typeof queueEntries.$inferSelect;
 export type ChangeRow = typeof changeRequests.$inferSelect;
@@ -267,39 +267,6 @@ export function reclaimExpired(db: Db, opts: QueueOptions, now = Date.now()): nu
   return n;
 }
 
-/** On shutdown: hand the entry back without spending an attempt. */
-export function releaseEntry(db: Db, entry: Entry, from: EntryState, owner: string): void {
-  db.transaction((tx) => {
-    const res = tx
-      .update(queueEntries)
-      .set({
-        state: "queued",
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        attempts: sql`${queueEntries.attempts} - 1`,
-        updatedAt: Date.now(),
-      })
-      .where(
-        and(
-          eq(queueEntries.id, entry.id),
-          eq(queueEntries.leaseOwner, owner),
-          eq(queueEntries.attempts, entry.attempts),
-          eq(queueEntries.state, from),
-        ),
-      )
-      .run();
-    if (res.changes === 1) {
-      logTransition(tx, {
-        entryId: entry.id,
-        from,
-        to: "queued",
-        worker: owner,
-        attempt: entry.attempts - 1,
-      });
-    }
-  });
-}
-
 export function getEntry(db: DbLike, id: number): Entry | undefined {
   return db.select().from(queueEntries).where(eq(queueEntries.id, id)).get();
 }
@@ -316,13 +283,4 @@ export function pendingCount(db: Db): number {
       .where(inArray(queueEntries.state, [...pendingStates]))
       .get()?.n ?? 0
   );
-}
-
-export function runnableSoon(db: Db): Entry | undefined {
-  return db
-    .select()
-    .from(queueEntries)
-    .where(inArray(queueEntries.state, [...claimableStates]))
-    .orderBy(asc(queueEntries.nextAttemptAt))
-    .get();
 }
