@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useState } from "react";
 import type { RequestSummary } from "@/server/requests/service";
 import { Age } from "./age";
+import { LiveIndicator } from "./live-indicator";
 import { StatusBadge } from "./status-badge";
 import { TableHead } from "./table-head";
 import { useTRPC } from "./trpc";
@@ -59,13 +60,7 @@ export function HistoryTable(props: {
 
   return (
     <div>
-      <p className="mb-2 text-xs text-slate-500" data-testid="live-state">
-        {live.status === "pending"
-          ? "● live"
-          : live.status === "error"
-            ? "reconnecting…"
-            : "connecting…"}
-      </p>
+      <LiveIndicator status={live.status} testId="live-state" className="mb-2" />
       <table className="w-full bg-white text-left text-sm" data-testid="history-table">
         <TableHead columns={["#", "Title", "Status", "Kind", "Repo", "Requester", "Age"]} />
         <tbody>

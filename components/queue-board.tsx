@@ -5,6 +5,7 @@ import { useSubscription } from "@trpc/tanstack-react-query";
 import { useRef, useState } from "react";
 import type { AppRouter } from "@/server/trpc/root";
 import { Age, formatAge } from "./age";
+import { LiveIndicator } from "./live-indicator";
 import { guidance } from "./queue-guidance";
 import { TableHead } from "./table-head";
 import { useTRPC } from "./trpc";
@@ -67,13 +68,7 @@ export function QueueBoard({ initial, canOperate }: { initial: Overview; canOper
 
   return (
     <div className="space-y-6">
-      <p className="text-xs text-slate-500" data-testid="queue-live">
-        {live.status === "pending"
-          ? "● live"
-          : live.status === "error"
-            ? "reconnecting…"
-            : "connecting…"}
-      </p>
+      <LiveIndicator status={live.status} testId="queue-live" />
 
       <section>
         <h2 className="mb-2 font-semibold">Worker threads</h2>

@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from "@/server/config/load";
-import { dbFile, openDb } from "@/server/db/client";
+import { type Db, dbFile, openDb } from "@/server/db/client";
 import { readEnv } from "@/server/env.mjs";
 import { CliError } from "./io";
 
@@ -27,4 +27,17 @@ export function cliConfig(configPath: string) {
 
 export function cliDb(dataDir: string) {
   return openDb(dbFile(dataDir));
+}
+
+/** Runs a command body with the database open, and closes it whatever happens. */
+export async function withCliDb<T>(
+  fn: (db: Db, env: ReturnType<typeof cliEnv>) => Promise<T> | T,
+): Promise<T> {
+  const env = cliEnv();
+  const db = cliDb(env.dataDir);
+  try {
+    return await fn(db, env);
+  } finally {
+    db.$client.close();
+  }
 }

@@ -31,6 +31,19 @@ export function dispatchOnce(
   now = Date.now(),
   leaseMs = TASK_LEASE_MS,
 ): TaskRow[] {
+  // The worker calls this every few hundred ms: take the write lock only when there is work.
+  const work = db
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(
+      or(
+        eq(tasks.state, "pending"),
+        and(eq(tasks.state, "claimed"), lt(tasks.leaseExpiresAt, now)),
+      ),
+    )
+    .limit(1)
+    .get();
+  if (!work) return [];
   const pass = db.$client.transaction(() => {
     db.update(tasks)
       .set({

@@ -3,6 +3,7 @@ import type { Policy } from "@/schemas/policy";
 import type { Spec } from "@/schemas/task-assignment";
 import type { TaskRequest } from "@/schemas/task-request";
 import { areaOf } from "./areas";
+import { isDocFile, isTestFile, stem } from "./file-roles";
 import type { RepoFile } from "./repo-files";
 
 export type EngineerInput = { request: TaskRequest; policy: Policy; files: RepoFile[] };
@@ -14,10 +15,6 @@ export interface Engineer {
 }
 
 const RISK_ORDER: Risk[] = ["low", "medium", "high"];
-const TEST_FILE = /(^|\/)(tests?|__tests__|spec)\/|\.(test|spec)\.[a-z]+$/;
-const DOC_FILE = /\.(md|mdx|rst|txt|adoc)$|(^|\/)docs?\//;
-
-const stem = (path: string) => (path.split("/").pop() ?? "").split(".")[0]?.toLowerCase() ?? "";
 
 function words(text: string): string[] {
   return [...new Set(text.toLowerCase().match(/[a-z][a-z0-9_-]{2,}/g) ?? [])];
@@ -45,7 +42,7 @@ export class BuiltinEngineer implements Engineer {
     );
     const named = new Set([...identifiers, ...words(text)]);
     if (needed.size === 0) {
-      for (const f of files) if (named.has(stem(f.path))) needed.add(f.path);
+      for (const f of files) if (named.has(stem(f.path).toLowerCase())) needed.add(f.path);
     }
 
     const areaNames = new Set(policy.areas.map((a) => a.name));
@@ -87,14 +84,14 @@ export class BuiltinEngineer implements Engineer {
       ...new Set(list.map((p) => areaOf(policy, p)?.name).filter((a): a is string => !!a)),
     ].sort();
     const kind = request.kind ?? inferKind(text, list);
-    if (request.kind === "docs" && list.some((p) => !DOC_FILE.test(p))) {
+    if (request.kind === "docs" && list.some((p) => !isDocFile(p))) {
       questions.push(
-        `The kind is docs but it names code files (${list.filter((p) => !DOC_FILE.test(p)).join(", ")}). Is it docs only?`,
+        `The kind is docs but it names code files (${list.filter((p) => !isDocFile(p)).join(", ")}). Is it docs only?`,
       );
     }
-    if (request.kind === "test" && list.some((p) => !TEST_FILE.test(p))) {
+    if (request.kind === "test" && list.some((p) => !isTestFile(p))) {
       questions.push(
-        `The kind is test but it names non-test files (${list.filter((p) => !TEST_FILE.test(p)).join(", ")}). Is it tests only?`,
+        `The kind is test but it names non-test files (${list.filter((p) => !isTestFile(p)).join(", ")}). Is it tests only?`,
       );
     }
     if (questions.length) return { spec: null, questions };
@@ -112,8 +109,8 @@ export class BuiltinEngineer implements Engineer {
 }
 
 export function inferKind(text: string, paths: string[]): Spec["kind"] {
-  if (paths.length && paths.every((p) => DOC_FILE.test(p))) return "docs";
-  if (paths.length && paths.every((p) => TEST_FILE.test(p))) return "test";
+  if (paths.length && paths.every(isDocFile)) return "docs";
+  if (paths.length && paths.every(isTestFile)) return "test";
   const t = text.toLowerCase();
   if (/\b(fix|bug|broken|crash|error|wrong|regression|fails?)\b/.test(t)) return "bugfix";
   if (/\b(refactor|rename|extract|clean ?up|simplify|restructure|move)\b/.test(t))

@@ -2,21 +2,13 @@ import type { Policy } from "@/schemas/policy";
 import type { Spec, TaskAssignment } from "@/schemas/task-assignment";
 import type { TaskRequest } from "@/schemas/task-request";
 import { areaOf } from "@/server/engineer/areas";
+import { roleOf, stem } from "@/server/engineer/file-roles";
 import type { RepoFile } from "@/server/engineer/repo-files";
 
 export class CycleError extends Error {
   override name = "CycleError";
 }
 
-const TEST_FILE = /(^|\/)(tests?|__tests__|spec)\/|\.(test|spec)\.[a-z]+$/;
-const DOC_FILE = /\.(md|mdx|rst|txt|adoc)$|(^|\/)docs?\//;
-const role = (files: string[]) =>
-  files.every((f) => TEST_FILE.test(f))
-    ? "test"
-    : files.every((f) => DOC_FILE.test(f))
-      ? "docs"
-      : "code";
-const stem = (p: string) => (p.split("/").pop() ?? "").split(".")[0] ?? "";
 const dir = (p: string) => p.split("/").slice(0, -1).join("/");
 
 /**
@@ -78,7 +70,7 @@ export function decompose(args: {
   const drafts: { area: string; files: string[]; role: string }[] = [];
   for (const [area, files] of [...byArea.entries()].sort()) {
     for (const chunk of pack(files, sizeOf, policy.limits))
-      drafts.push({ area, files: chunk, role: role(chunk) });
+      drafts.push({ area, files: chunk, role: roleOf(chunk) });
   }
   const tasks: TaskAssignment[] = drafts.map((d, i) => {
     const area = policy.areas.find((a) => a.name === d.area);

@@ -1,28 +1,15 @@
 import os from "node:os";
 import path from "node:path";
 import { DEFAULT_MAX_PATCH_BYTES } from "@/schemas/change-request";
-import type { Db } from "@/server/db/client";
 import { replayInto } from "@/server/queue/replay";
 import { quarantined, retryEntry } from "@/server/queue/retry";
 import { rollbackEntry } from "@/server/queue/rollback";
 import { queueStatus } from "@/server/queue/status";
 import { submitChanges } from "@/server/queue/submit";
-import { cliConfig, cliDb, cliEnv } from "../context";
+import { cliConfig, withCliDb } from "../context";
 import { CliError, printTable, readJsonInput } from "../io";
 
 const maxPatchBytes = () => Number(process.env.HYPERION_MAX_PATCH_BYTES ?? DEFAULT_MAX_PATCH_BYTES);
-
-async function withDb<T>(
-  fn: (db: Db, env: ReturnType<typeof cliEnv>) => Promise<T> | T,
-): Promise<T> {
-  const env = cliEnv();
-  const db = cliDb(env.dataDir);
-  try {
-    return await fn(db, env);
-  } finally {
-    db.$client.close();
-  }
-}
 
 function entryId(raw: string): number {
   if (!/^\d+$/.test(raw)) throw new CliError(`entry id must be a number, not '${raw}'`, 2);
@@ -32,7 +19,7 @@ function entryId(raw: string): number {
 /** `hyperion submit <file|->`: validate and queue change requests; print their ids. */
 export async function submitCommand(source: string, opts: { json?: boolean }) {
   const input = await readJsonInput(source, maxPatchBytes() * 2 + 1024 * 1024);
-  return withDb(async (db, env) => {
+  return withCliDb(async (db, env) => {
     const config = cliConfig(env.configPath);
     const submitted = await submitChanges(db, input, config, { maxPatchBytes: maxPatchBytes() });
     if (opts.json) console.log(JSON.stringify(submitted, null, 2));
@@ -45,7 +32,7 @@ export async function submitCommand(source: string, opts: { json?: boolean }) {
 }
 
 export function statusCommand(opts: { json?: boolean }) {
-  return withDb((db) => {
+  return withCliDb((db) => {
     const status = queueStatus(db);
     if (opts.json) {
       console.log(JSON.stringify(status, null, 2));
@@ -65,14 +52,14 @@ export function statusCommand(opts: { json?: boolean }) {
 }
 
 export function retryCommand(id: string) {
-  return withDb((db) => {
+  return withCliDb((db) => {
     retryEntry(db, entryId(id), `cli:${os.userInfo().username}`);
     console.log(`entry ${id} queued again`);
   });
 }
 
 export function quarantineListCommand(opts: { json?: boolean }) {
-  return withDb((db) => {
+  return withCliDb((db) => {
     const rows = quarantined(db);
     if (opts.json) {
       console.log(JSON.stringify(rows, null, 2));
@@ -97,7 +84,7 @@ export function quarantineListCommand(opts: { json?: boolean }) {
 }
 
 export function rollbackCommand(id: string) {
-  return withDb(async (db, env) => {
+  return withCliDb(async (db, env) => {
     const submitted = await rollbackEntry(db, cliConfig(env.configPath), entryId(id));
     console.log(
       `revert queued: change ${submitted?.id}, entry ${submitted?.entryId} (reverts entry ${id})`,
@@ -106,7 +93,7 @@ export function rollbackCommand(id: string) {
 }
 
 export function replayCommand(opts: { out?: string; json?: boolean }) {
-  return withDb((db) => {
+  return withCliDb((db) => {
     const out = path.resolve(
       opts.out ?? path.join(os.tmpdir(), `hyperion-replay-${Date.now()}.db`),
     );

@@ -1,25 +1,15 @@
 import { Role, roles } from "@/schemas/roles";
-import type { Db } from "@/server/db/client";
 import { addUser, listUsers, requireUserByEmail } from "@/server/users/service";
 import { createToken, listTokens, revokeToken } from "@/server/users/tokens";
-import { cliDb, cliEnv } from "../context";
+import { withCliDb } from "../context";
 import { CliError, printTable } from "../io";
-
-async function withDb<T>(fn: (db: Db) => T | Promise<T>): Promise<T> {
-  const db = cliDb(cliEnv().dataDir);
-  try {
-    return await fn(db);
-  } finally {
-    db.$client.close();
-  }
-}
 
 export function userAddCommand(email: string, opts: { role: string; password?: string }) {
   const role = Role.safeParse(opts.role);
   if (!role.success) throw new CliError(`--role must be one of: ${roles.join(", ")}`, 2);
   // A password on the command line would land in shell history; take it from the environment.
   const password = process.env.HYPERION_NEW_PASSWORD || undefined;
-  return withDb(async (db) => {
+  return withCliDb(async (db) => {
     const created = await addUser(db, { email, role: role.data, password });
     console.log(`added ${created.user.email} (${created.user.role})`);
     if (created.generated) console.log(`password: ${created.password}  (shown once; keep it)`);
@@ -27,7 +17,7 @@ export function userAddCommand(email: string, opts: { role: string; password?: s
 }
 
 export function userListCommand(opts: { json?: boolean }) {
-  return withDb((db) => {
+  return withCliDb((db) => {
     const users = listUsers(db).map((u) => ({
       ...u,
       createdAt: new Date(u.createdAt).toISOString(),
@@ -38,7 +28,7 @@ export function userListCommand(opts: { json?: boolean }) {
 }
 
 export function tokenCreateCommand(opts: { user: string; name?: string }) {
-  return withDb((db) => {
+  return withCliDb((db) => {
     const user = requireUserByEmail(db, opts.user);
     const { token, id } = createToken(db, user, opts.name ?? "cli");
     console.log(`token ${id} for ${user.email} (${user.role}):`);
@@ -48,7 +38,7 @@ export function tokenCreateCommand(opts: { user: string; name?: string }) {
 }
 
 export function tokenListCommand() {
-  return withDb((db) => {
+  return withCliDb((db) => {
     const rows = listTokens(db).map((t) => ({
       ...t,
       createdAt: new Date(t.createdAt).toISOString(),
@@ -59,7 +49,7 @@ export function tokenListCommand() {
 }
 
 export function tokenRevokeCommand(id: string) {
-  return withDb((db) => {
+  return withCliDb((db) => {
     if (!/^\d+$/.test(id)) throw new CliError("token id must be a number", 2);
     if (!revokeToken(db, Number(id))) throw new CliError(`no active token ${id}`);
     console.log(`token ${id} revoked`);
