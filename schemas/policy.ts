@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Risk } from "./change-request";
+import { splitCommandLine } from "./command-line";
 import { requestKinds } from "./task-request";
 
 /**
@@ -21,7 +22,43 @@ export const Limits = z.strictObject({
   maxTasksPerRequest: z.number().int().min(1).max(200).default(20),
 });
 
-const Commands = z.array(z.string().min(1)).default([]);
+export const CHECK_NAME = /^[a-z0-9][a-z0-9._:-]{0,63}$/;
+const CheckName = z
+  .string()
+  .regex(CHECK_NAME, "must be 1-64 lowercase letters, digits, '.', '_', ':' or '-'");
+
+/**
+ * A check the repository's owner defines: a command line (split into arguments, never given to a
+ * shell) run in a confined copy of the candidate commit. Only the policy defines commands; a
+ * request or a change request can only name them.
+ */
+const CommandLine = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(1000)
+  .superRefine((line, ctx) => {
+    const split = splitCommandLine(line);
+    if ("problem" in split) ctx.addIssue({ code: "custom", message: split.problem });
+  });
+
+export const CheckDef = z.union([
+  CommandLine,
+  z.strictObject({
+    run: CommandLine,
+    timeoutMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(6 * 60 * 60 * 1000)
+      .optional(),
+    network: z.boolean().default(false),
+  }),
+]);
+export type CheckDef = z.output<typeof CheckDef>;
+
+/** In validation lists: the name of a check in `checks`, or a command line (named by itself). */
+const Commands = z.array(CommandLine).default([]);
 
 export const Validation = z.strictObject({
   lint: Commands,
@@ -37,6 +74,7 @@ export const Policy = z
       maxContextTokens: 60_000,
       maxTasksPerRequest: 20,
     }),
+    checks: z.record(CheckName, CheckDef).default({}),
     validation: Validation.default({ lint: [], test: [], byArea: {} }),
     qa: z
       .strictObject({ kinds: z.array(z.enum(requestKinds)).default(["feature", "bugfix"]) })

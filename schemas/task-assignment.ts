@@ -9,7 +9,10 @@ export const Spec = z.strictObject({
   risk: Risk,
   areas: z.array(z.string()),
   files: z.array(z.string()),
+  /** The requester's acceptance criteria: prose for the developer, never executed. */
   acceptance: z.array(z.string()),
+  /** The policy checks the change must pass (names in the repository's policy). */
+  checks: z.array(z.string()).default([]),
   contextTokens: z.number().int().min(0),
 });
 export type Spec = z.infer<typeof Spec>;

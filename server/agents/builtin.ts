@@ -24,15 +24,25 @@ const COMMENT: Record<string, [string, string]> = {
   css: ["/* ", " */"],
 };
 
-export function noteLine(path: string, text: string): string | null {
+const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+
+/**
+ * The built-in developer's note: the task id and a fixed sentence, nothing a person wrote. Task
+ * ids are Hyperion's own, but checked here too, since the note becomes file content.
+ */
+export function builtinNote(taskId: string): string {
+  if (!TASK_ID.test(taskId)) throw new Error("task id is not safe to write into a file");
+  return `Hyperion note (task ${taskId}): change made by the built-in developer.`;
+}
+
+export function noteLine(path: string, note: string): string | null {
   const ext = path.split(".").pop()?.toLowerCase() ?? "";
   const style = COMMENT[ext];
   if (!style) return null;
-  const clean = text
-    .replace(/[\r\n]+/g, " ")
-    .replace(/-->|\*\//g, "")
-    .slice(0, 300);
-  return `${style[0]}${clean}${style[1]}`;
+  // Only printable ASCII, and nothing that could close any of the comment styles above.
+  if (!/^[\x20-\x7e]*$/.test(note) || /-->|--!>|\*\/|\n/.test(note))
+    throw new Error("a built-in note must be plain ASCII that cannot close a comment");
+  return `${style[0]}${note}${style[1]}`;
 }
 
 /**
@@ -48,9 +58,7 @@ export function appendNotePatch(
   const line = noteLine(path, note);
   if (line === null) return null;
   if (!before) {
-    const content = path.endsWith(".md")
-      ? `# ${note.replace(/[\r\n]+/g, " ").slice(0, 200)}\n\n${line}\n`
-      : `${line}\n`;
+    const content = path.endsWith(".md") ? `# Hyperion note\n\n${line}\n` : `${line}\n`;
     const added = content.slice(0, -1).split("\n");
     return [
       `diff --git a/${path} b/${path}`,

@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import { checksForWork } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requestSpecs, tasks } from "@/server/db/schema";
@@ -7,8 +8,9 @@ import { appendEvent } from "@/server/events/log";
 import { ObjectStore } from "@/server/git/objects";
 import { readRefFs } from "@/server/git/refs-fs";
 import { entryAt } from "@/server/git/tree-edit";
+import { policyFor } from "@/server/planner/plan";
 import { submitChanges } from "@/server/queue/submit";
-import { appendNotePatch } from "./builtin";
+import { appendNotePatch, builtinNote } from "./builtin";
 
 export const BUILTIN_AUTHOR = {
   name: "Hyperion built-in developer",
@@ -51,7 +53,9 @@ export async function developTask(
   try {
     const tip = readRefFs(store.gitDir, `refs/heads/${repo.targetBranch}`);
     const tree = tip ? await store.commitTree(tip) : null;
-    const note = `Hyperion note (task ${task.id}): ${task.title}`;
+    // No text of the request reaches the file: a title is the requester's to write, and in a
+    // comment it could end the comment (U+2028 in JavaScript, `--!>` in HTML) and become code.
+    const note = builtinNote(task.id);
     const patches: string[] = [];
     for (const file of task.neededFiles ?? []) {
       const entry = tree ? await entryAt(store, tree, file) : null;
@@ -83,7 +87,10 @@ export async function developTask(
         patch: patches.join(""),
         summary: task.title,
         author: BUILTIN_AUTHOR,
-        checks: task.acceptance ?? [],
+        checks: checksForWork(policyFor(config, task.repo), task.area ? [task.area] : [], [
+          ...(task.acceptance ?? []),
+          ...(spec?.checks ?? []),
+        ]),
         risk: spec?.risk ?? "low",
       },
       config,

@@ -21,9 +21,11 @@ export const demoPolicy: z.input<typeof Policy> = {
     },
   ],
   limits: { maxFilesPerTask: 8, maxContextTokens: 60_000, maxTasksPerRequest: 20 },
+  // The only commands Hyperion runs for this repository: requests and changes can name them.
+  checks: { test: "npm test" },
   validation: {
     lint: [],
-    test: ["npm test"],
+    test: ["test"],
     byArea: { docs: { lint: [], test: [] }, ci: { lint: [], test: [] } },
   },
   qa: { kinds: ["feature", "bugfix"] },

@@ -32,7 +32,8 @@ describe("the built-in Engineer", () => {
       files: ["src/cart.js"],
       areas: ["cart"],
       risk: "medium",
-      acceptance: ["npm test"],
+      acceptance: [],
+      checks: ["test"],
     });
   });
 
@@ -40,7 +41,7 @@ describe("the built-in Engineer", () => {
     expect(scope({ title: "Typo", description: "README.md says 'libary'." }).spec).toMatchObject({
       kind: "docs",
       risk: "low",
-      acceptance: [],
+      checks: [],
     });
   });
 
@@ -57,11 +58,27 @@ describe("the built-in Engineer", () => {
     );
   });
 
-  it("keeps the request's own acceptance checks", () => {
-    expect(
-      scope({ title: "x", files: ["src/cart.js"], acceptance: ["node --test tests/cart.test.js"] })
-        .spec?.acceptance,
-    ).toEqual(["node --test tests/cart.test.js"]);
+  it("keeps acceptance as prose and runs only the policy's checks", () => {
+    const spec = scope({
+      title: "x",
+      files: ["src/cart.js"],
+      acceptance: ["node --test tests/cart.test.js", "sh -c id>/tmp/x", "totals round to cents"],
+    }).spec;
+    expect(spec?.acceptance).toEqual([
+      "node --test tests/cart.test.js",
+      "sh -c id>/tmp/x",
+      "totals round to cents",
+    ]);
+    expect(spec?.checks).toEqual(["test"]);
+  });
+
+  it("adds a policy check that acceptance names, by name or by its command", () => {
+    const docs = (acceptance: string[]) =>
+      scope({ title: "Typo", files: ["docs/guide.md"], acceptance }).spec?.checks;
+    expect(docs([])).toEqual([]);
+    expect(docs(["test"])).toEqual(["test"]);
+    expect(docs(["npm test"])).toEqual(["test"]);
+    expect(docs(["npm test; id"])).toEqual([]);
   });
 
   it("asks when nothing matches, when fields contradict, and when a file has no area", () => {

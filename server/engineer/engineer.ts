@@ -2,6 +2,7 @@ import type { Risk } from "@/schemas/change-request";
 import type { Policy } from "@/schemas/policy";
 import type { Spec } from "@/schemas/task-assignment";
 import type { TaskRequest } from "@/schemas/task-request";
+import { checksForWork } from "@/server/checks/checks";
 import { areaOf } from "./areas";
 import { isDocFile, isTestFile, stem } from "./file-roles";
 import type { RepoFile } from "./repo-files";
@@ -23,7 +24,7 @@ function words(text: string): string[] {
 /**
  * The built-in Engineer: deterministic, so its scoping can be tested and trusted. It finds the
  * files a request needs (named ones, paths and identifiers in the description, words that name
- * a file or an area), infers the kind, takes the risk from the areas, and picks the checks.
+ * a file or an area), infers the kind, takes the risk from the areas, and picks the policy's checks.
  * When it cannot scope the request it asks instead of guessing.
  */
 export class BuiltinEngineer implements Engineer {
@@ -102,9 +103,14 @@ export class BuiltinEngineer implements Engineer {
       "low",
     );
     const risk: Risk = areas.length > 1 ? "high" : highest;
-    const acceptance = request.acceptance.length ? request.acceptance : checksFor(policy, areas);
+    // Acceptance is the requester's words for the developer; only what names a policy check runs.
+    const acceptance = request.acceptance;
+    const checks = checksForWork(policy, areas, acceptance);
     const contextTokens = Math.ceil(list.reduce((n, p) => n + (byPath.get(p)?.size ?? 0), 0) / 4);
-    return { spec: { kind, risk, areas, files: list, acceptance, contextTokens }, questions: [] };
+    return {
+      spec: { kind, risk, areas, files: list, acceptance, checks, contextTokens },
+      questions: [],
+    };
   }
 }
 
@@ -117,14 +123,4 @@ export function inferKind(text: string, paths: string[]): Spec["kind"] {
     return "refactor";
   if (/\b(bump|upgrade|dependency|dependencies|ci|workflow|chore)\b/.test(t)) return "chore";
   return "feature";
-}
-
-/** Each area's own checks where the policy sets them (even none), else the repository's. */
-function checksFor(policy: Policy, areas: string[]): string[] {
-  const repoWide = [...policy.validation.lint, ...policy.validation.test];
-  const all = areas.flatMap((a) => {
-    const own = policy.validation.byArea[a];
-    return own ? [...own.lint, ...own.test] : repoWide;
-  });
-  return [...new Set(areas.length ? all : repoWide)];
 }

@@ -1,7 +1,3 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { execa, parseCommandString } from "execa";
 import {
   ApplyConflict,
   applyPatchToTree,
@@ -127,46 +123,6 @@ export async function findLanded(
     oid = /^parent ([0-9a-f]{40})$/m.exec(text)?.[1] ?? null;
   }
   return null;
-}
-
-export type CheckResult =
-  | { ok: true }
-  | { ok: false; command: string; timedOut: boolean; outputTail: string };
-
-/**
- * Runs the checks on a candidate in a disposable worktree, each with a timeout, each parsed
- * into an argument array (no shell). The worktree is removed whatever happens.
- */
-export async function runChecks(
-  repoPath: string,
-  commit: string,
-  checks: string[],
-  timeoutMs: number,
-): Promise<CheckResult> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hyperion-check-"));
-  await git(["worktree", "add", "--detach", "--quiet", dir, commit], { cwd: repoPath });
-  try {
-    for (const command of checks) {
-      const [file, ...args] = parseCommandString(command);
-      if (!file) continue;
-      const res = await execa(file, args, {
-        cwd: dir,
-        all: true,
-        reject: false,
-        timeout: timeoutMs,
-        env: { HYPERION_CHECK: "1" },
-      });
-      if (res.exitCode !== 0 || res.timedOut || res.failed) {
-        const output = String(res.all ?? res.message ?? "");
-        return { ok: false, command, timedOut: !!res.timedOut, outputTail: output.slice(-4000) };
-      }
-    }
-    return { ok: true };
-  } finally {
-    await git(["worktree", "remove", "--force", dir], { cwd: repoPath }).catch(() =>
-      fs.rmSync(dir, { recursive: true, force: true }),
-    );
-  }
 }
 
 /**

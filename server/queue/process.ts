@@ -1,5 +1,6 @@
 import { and, count, eq, sql } from "drizzle-orm";
 import type { EntryError, EntryState } from "@/schemas/queue";
+import { runChecks } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { changeQueueLogs } from "@/server/db/schema";
@@ -7,6 +8,7 @@ import { ApplyConflict } from "@/server/git/apply";
 import { MissingObjectError, ObjectStore } from "@/server/git/objects";
 import { PatchParseError } from "@/server/git/patch";
 import { casRefFs, RefMovedError, readRefFs } from "@/server/git/refs-fs";
+import { policyFor } from "@/server/planner/plan";
 import {
   buildCandidate,
   type Candidate,
@@ -14,7 +16,6 @@ import {
   checkedOutTree,
   findLanded,
   prepareCandidate,
-  runChecks,
   syncWorktree,
   worktreeIsClean,
 } from "./land";
@@ -157,17 +158,18 @@ export async function processEntry(
         if ("error" in candidate)
           return candidate.error === "quarantine" ? state : fail(candidate.failure);
         if (state !== "checking") move("checking");
-        const result = await runChecks(
-          repo.path,
-          candidate.commit,
-          change.checks,
-          ctx.opts.checkTimeoutMs,
-        );
+        const result = await runChecks({
+          gitDir: store.gitDir,
+          commit: candidate.commit,
+          policy: policyFor(ctx.config, entry.repo),
+          checks: change.checks,
+          timeoutMs: ctx.opts.checkTimeoutMs,
+        });
         if (!result.ok) {
           move("quarantined", {
             error: {
               kind: result.timedOut ? "check_timeout" : "check_failed",
-              message: `check failed: ${result.command}${result.timedOut ? " (timed out)" : ""}`,
+              message: result.reason,
               paths: [],
               outputTail: result.outputTail,
             },

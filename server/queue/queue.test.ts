@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Policy } from "@/schemas/policy";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { changeQueueLogs } from "@/server/db/schema";
@@ -28,7 +29,16 @@ beforeEach(async () => {
     "bin/run.sh": "#!/bin/sh\necho hi\n",
     "img/logo.bin": Buffer.from([0, 1, 2, 3, 255, 254, 0, 7]),
   });
-  config = { file: "test", repositories: [{ name: "t", path: repo.bare, targetBranch: "main" }] };
+  const policy = Policy.parse({
+    checks: {
+      boom: "node -e \"console.log('boom'); process.exit(3)\"",
+      "grep-checked": "grep -q checked docs/guide.md",
+    },
+  });
+  config = {
+    file: "test",
+    repositories: [{ name: "t", path: repo.bare, targetBranch: "main", policy }],
+  };
 });
 afterEach(() => {
   world.cleanup();
@@ -189,7 +199,7 @@ describe("landing", () => {
   it("quarantines a change whose check fails, with the check's output", async () => {
     const { patch } = await repo.change((d) => write(d, "docs/guide.md", "# Guide\nmore\n"));
     const [sub] = await submit(patch, {
-      checks: ["node -e \"console.log('boom'); process.exit(3)\""],
+      checks: ["boom"],
     });
     const tipBefore = await repo.tip();
     await drain();
@@ -202,6 +212,7 @@ describe("landing", () => {
 
   it("runs passing checks on the candidate before landing", async () => {
     const { patch } = await repo.change((d) => write(d, "docs/guide.md", "# Guide\nchecked\n"));
+    // Named by the policy's command line: the same check as its name 'grep-checked'.
     const [sub] = await submit(patch, { checks: ["grep -q checked docs/guide.md"] });
     await drain();
     expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
@@ -211,6 +222,23 @@ describe("landing", () => {
       .all()
       .map((l) => l.event.to);
     expect(moves).toContain("checking");
+  });
+
+  it("refuses checks the repository's policy does not define, and queues nothing", async () => {
+    const { patch } = await repo.change((d) => write(d, "docs/guide.md", "# Guide\nx\n"));
+    const err = await submit(patch, { checks: ["grep-checked", "sh -c id>/tmp/x"] }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).issues).toEqual([
+      {
+        path: "checks[1]",
+        message: expect.stringContaining(
+          "only its policy defines checks (defined: boom, grep-checked)",
+        ),
+      },
+    ]);
+    expect(world.db.select().from(changeQueueLogs).all()).toEqual([]);
   });
 
   it("in dry-run mode does everything but move the branch", async () => {

@@ -6,6 +6,7 @@ import {
   parseChangeRequestBatch,
 } from "@/schemas/change-request";
 import { type FieldIssue, fieldIssues } from "@/schemas/issues";
+import { policyChecks, resolveCheck } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { changeRequests, queueEntries, queueEntryPaths, tasks } from "@/server/db/schema";
@@ -14,7 +15,14 @@ import { ObjectStore } from "@/server/git/objects";
 import { type FilePatch, PatchParseError, parsePatch, patchPaths } from "@/server/git/patch";
 import { readRefFs } from "@/server/git/refs-fs";
 import { symlinkParent } from "@/server/git/tree-edit";
+import { policyFor } from "@/server/planner/plan";
 import { defaultQueueOptions, logTransition } from "./store";
+
+/** HYPERION_MAX_PATCH_BYTES, the same for the CLI, the API and the agents. */
+export function maxPatchBytesFromEnv(): number {
+  const n = Number(process.env.HYPERION_MAX_PATCH_BYTES);
+  return Number.isSafeInteger(n) && n > 0 ? n : DEFAULT_MAX_PATCH_BYTES;
+}
 
 export type SubmitOptions = { maxPatchBytes?: number; maxAttempts?: number; revertOf?: number };
 export type Submitted = {
@@ -53,7 +61,19 @@ async function checkOne(
     );
     return { issues };
   }
-  const limit = opts.maxPatchBytes ?? DEFAULT_MAX_PATCH_BYTES;
+  const policy = policyFor(config, cr.repo);
+  const checks: string[] = [];
+  (cr.checks ?? []).forEach((ref, i) => {
+    const name = resolveCheck(policy, ref);
+    if (name) checks.push(name);
+    else
+      at(
+        `checks[${i}]`,
+        `'${ref.slice(0, 100)}' is not a check of repository '${repo.name}': only its policy defines checks (defined: ${[...policyChecks(policy).keys()].join(", ") || "none"})`,
+      );
+  });
+  if (issues.length) return { issues };
+  const limit = opts.maxPatchBytes ?? maxPatchBytesFromEnv();
   const size = Buffer.byteLength(cr.patch);
   if (size > limit) {
     at("patch", `is ${size} bytes; the limit is ${limit} bytes`);
@@ -92,7 +112,7 @@ async function checkOne(
       targetBranch,
       taskId: cr.taskId ?? `adhoc-${randomUUID().slice(0, 8)}`,
       paths,
-      checks: cr.checks ?? [],
+      checks: [...new Set(checks)],
     },
   };
 }

@@ -1,15 +1,14 @@
 import os from "node:os";
 import path from "node:path";
-import { DEFAULT_MAX_PATCH_BYTES } from "@/schemas/change-request";
 import { replayInto } from "@/server/queue/replay";
 import { quarantined, retryEntry } from "@/server/queue/retry";
 import { rollbackEntry } from "@/server/queue/rollback";
 import { queueStatus } from "@/server/queue/status";
-import { submitChanges } from "@/server/queue/submit";
+import { maxPatchBytesFromEnv, submitChanges } from "@/server/queue/submit";
 import { cliConfig, withCliDb } from "../context";
 import { CliError, printTable, readJsonInput } from "../io";
 
-const maxPatchBytes = () => Number(process.env.HYPERION_MAX_PATCH_BYTES ?? DEFAULT_MAX_PATCH_BYTES);
+const maxPatchBytes = maxPatchBytesFromEnv;
 
 function entryId(raw: string): number {
   if (!/^\d+$/.test(raw)) throw new CliError(`entry id must be a number, not '${raw}'`, 2);

@@ -1,0 +1,140 @@
+import { splitCommandLine } from "@/schemas/command-line";
+import type { Policy } from "@/schemas/policy";
+import { makeRunDir, removeRunDir, runConfined } from "@/server/confine/run";
+import { exportCommit } from "@/server/git/export";
+
+/** A check as it runs: the policy's name for it and the arguments its command line splits into. */
+export type Check = { name: string; argv: string[]; timeoutMs?: number; network: boolean };
+
+/**
+ * Every check a policy defines: the named ones in `checks`, and each command line written
+ * directly in `validation`, named by its own text.
+ */
+export function policyChecks(policy: Policy): Map<string, Check> {
+  const out = new Map<string, Check>();
+  const add = (name: string, line: string, timeoutMs?: number, network = false) => {
+    const split = splitCommandLine(line);
+    if ("argv" in split) out.set(name, { name, argv: split.argv, timeoutMs, network });
+  };
+  for (const [name, def] of Object.entries(policy.checks)) {
+    if (typeof def === "string") add(name, def);
+    else add(name, def.run, def.timeoutMs, def.network);
+  }
+  const v = policy.validation;
+  for (const line of [
+    ...v.lint,
+    ...v.test,
+    ...Object.values(v.byArea).flatMap((a) => [...a.lint, ...a.test]),
+  ]) {
+    if (!out.has(line) && !policy.checks[line]) add(line, line);
+  }
+  return out;
+}
+
+/**
+ * The policy's name for what a request or a change request names: a check's name, or the exact
+ * command line the policy gives it. Anything else is not a check (for a request, it is prose
+ * for the developer; for a change request, an error).
+ */
+export function resolveCheck(policy: Policy, ref: string): string | undefined {
+  const checks = policyChecks(policy);
+  const wanted = ref.trim();
+  if (checks.has(wanted)) return wanted;
+  for (const [name, def] of Object.entries(policy.checks)) {
+    if ((typeof def === "string" ? def : def.run).trim() === wanted) return name;
+  }
+  return undefined;
+}
+
+/** Each area's own checks where the policy sets them (even none), else the repository's. */
+export function areaChecks(policy: Policy, areas: string[]): string[] {
+  const repoWide = [...policy.validation.lint, ...policy.validation.test];
+  const all = areas.flatMap((a) => {
+    const own = policy.validation.byArea[a];
+    return own ? [...own.lint, ...own.test] : repoWide;
+  });
+  return [...new Set(areas.length ? all : repoWide)];
+}
+
+/**
+ * The checks a task's change must pass: its areas' checks, plus the policy checks its request's
+ * acceptance names. A request can add the policy's checks; it cannot remove or invent any.
+ */
+export function checksForWork(policy: Policy, areas: string[], acceptance: string[]): string[] {
+  const named = acceptance.map((a) => resolveCheck(policy, a)).filter((n): n is string => !!n);
+  return [...new Set([...areaChecks(policy, areas), ...named])];
+}
+
+export type CheckResult =
+  | { ok: true }
+  | {
+      ok: false;
+      check: string;
+      timedOut: boolean;
+      outputTail: string;
+      /** What the person reading it should do next. */
+      reason: string;
+    };
+
+export const CHECK_OUTPUT_TAIL = 4000;
+
+/**
+ * Runs named checks on a candidate commit, each confined (server/confine) in a fresh copy of
+ * the commit's files: a scrubbed environment, its own home, bounded time and output, and under
+ * bubblewrap a read-only machine with only that copy writable. Names are looked up in the
+ * policy in force now; one it no longer defines fails the change rather than run anything else.
+ */
+export async function runChecks(opts: {
+  gitDir: string;
+  commit: string;
+  policy: Policy;
+  checks: string[];
+  timeoutMs: number;
+}): Promise<CheckResult> {
+  const defined = policyChecks(opts.policy);
+  for (const name of opts.checks) {
+    if (!defined.has(name))
+      return {
+        ok: false,
+        check: name,
+        timedOut: false,
+        outputTail: "",
+        reason: `check '${name}' is not defined in the repository's policy any more; ask an admin to define it, or retry to run the checks it defines now`,
+      };
+  }
+  for (const name of opts.checks) {
+    const check = defined.get(name) as Check;
+    const dir = makeRunDir("hyperion-check-");
+    try {
+      await exportCommit(opts.gitDir, opts.commit, dir.work, dir.tmp);
+      const res = await runConfined({
+        argv: check.argv,
+        dir,
+        timeoutMs: check.timeoutMs ?? opts.timeoutMs,
+        network: check.network,
+        env: { HYPERION_CHECK: "1" },
+      });
+      if (res.exitCode !== 0 || res.timedOut || res.outputTooLarge) {
+        const why = res.spawnError
+          ? `could not start: ${res.spawnError}`
+          : res.timedOut
+            ? `timed out after ${check.timeoutMs ?? opts.timeoutMs} ms`
+            : res.outputTooLarge
+              ? `printed more than its output limit (${res.outputBytes} bytes)`
+              : res.signal
+                ? `was stopped by ${res.signal}`
+                : `exited with ${res.exitCode}`;
+        return {
+          ok: false,
+          check: name,
+          timedOut: res.timedOut,
+          outputTail: res.output.slice(-CHECK_OUTPUT_TAIL),
+          reason: `check '${name}' ${why}`,
+        };
+      }
+    } finally {
+      removeRunDir(dir);
+    }
+  }
+  return { ok: true };
+}
