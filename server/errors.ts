@@ -18,3 +18,8 @@ export class NotFoundError extends Error {
 export class ConflictError extends Error {
   override name = "ConflictError";
 }
+
+/** The caller is known but may not do this to this object (another requester's request). */
+export class ForbiddenError extends Error {
+  override name = "ForbiddenError";
+}

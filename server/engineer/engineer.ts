@@ -7,7 +7,13 @@ import { areaOf } from "./areas";
 import { isDocFile, isTestFile, stem } from "./file-roles";
 import type { RepoFile } from "./repo-files";
 
-export type EngineerInput = { request: TaskRequest; policy: Policy; files: RepoFile[] };
+export type EngineerInput = {
+  request: TaskRequest;
+  policy: Policy;
+  files: RepoFile[];
+  /** The requester's answers to earlier questions, read together with the description. */
+  notes?: string[];
+};
 export type EngineerResult = { spec: Spec; questions: [] } | { spec: null; questions: string[] };
 
 /** The Engineer's job, behind an interface so that an agent can take it over later. */
@@ -28,11 +34,11 @@ function words(text: string): string[] {
  * When it cannot scope the request it asks instead of guessing.
  */
 export class BuiltinEngineer implements Engineer {
-  scope({ request, policy, files }: EngineerInput): EngineerResult {
+  scope({ request, policy, files, notes = [] }: EngineerInput): EngineerResult {
     const questions: string[] = [];
     const byPath = new Map(files.map((f) => [f.path, f]));
     const needed = new Set<string>(request.files);
-    const text = `${request.title}\n${request.description}`;
+    const text = [request.title, request.description, ...notes].join("\n");
 
     for (const token of text.match(/[\w./-]+\.[A-Za-z0-9]+/g) ?? []) {
       const clean = token.replace(/^\.\//, "");

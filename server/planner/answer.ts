@@ -2,24 +2,36 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { fieldIssues } from "@/schemas/issues";
 import { repoPath } from "@/schemas/paths";
-import { requestKinds } from "@/schemas/task-request";
+import { requestKinds, TaskRequest } from "@/schemas/task-request";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requestSpecs, requests } from "@/server/db/schema";
-import { NotFoundError, ValidationError } from "@/server/errors";
+import { ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
 import type { User } from "@/server/users/service";
-import { planRequest, setRequestStatus } from "./plan";
+import { planRequest, policyFor, setRequestStatus } from "./plan";
+
+export const MAX_ANSWERS = 20;
+export const ANSWER_NOTE_MAX = 5000;
 
 /** An answer to the Engineer's questions: what to add to the request before planning again. */
 export const Answer = z.strictObject({
-  files: z.array(repoPath).max(500).default([]),
-  areas: z.array(z.string().min(1)).max(50).default([]),
+  files: z.array(repoPath).max(500, "must list at most 500 files").default([]),
+  areas: z
+    .array(z.string().trim().min(1).max(100))
+    .max(50, "must list at most 50 areas")
+    .default([]),
   kind: z.enum(requestKinds).optional(),
-  note: z.string().max(5000).optional(),
+  note: z.string().max(ANSWER_NOTE_MAX, `must be at most ${ANSWER_NOTE_MAX} characters`).optional(),
 });
 
 export type AnswerInput = z.input<typeof Answer>;
 
+/**
+ * Records an answer and plans the request again. The answer is kept as an answer (the Engineer
+ * reads the notes beside the description) so the description never grows past its limit; the
+ * request with the answer's files and areas must still be a valid request, and its areas must
+ * exist, or nothing is written.
+ */
 export async function answerRequest(
   db: Db,
   config: LoadedConfig,
@@ -31,6 +43,10 @@ export async function answerRequest(
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
   const row = db.select().from(requests).where(eq(requests.id, requestId)).get();
   if (!row) throw new NotFoundError(`no request ${requestId}`);
+  if (user.role === "requester" && user.id !== row.requesterId)
+    throw new ForbiddenError(
+      `request ${requestId} is another requester's; only its requester (or a reviewer, operator or admin) may answer`,
+    );
   if (row.status !== "needs_clarification") {
     throw new ValidationError([
       {
@@ -39,30 +55,60 @@ export async function answerRequest(
       },
     ]);
   }
-  if (user.role === "requester" && user.id !== row.requesterId) {
-    throw new ValidationError([
-      { path: "id", message: "only the requester (or a reviewer, operator or admin) may answer" },
-    ]);
-  }
   const a = parsed.data;
+  const policy = policyFor(config, row.repo);
+  const issues = a.areas.flatMap((area, i) =>
+    policy.areas.some((p) => p.name === area)
+      ? []
+      : [
+          {
+            path: `areas[${i}]`,
+            message: `unknown area '${area}'; areas of ${row.repo}: ${policy.areas.map((p) => p.name).join(", ")}`,
+          },
+        ],
+  );
+  const files = [...new Set([...row.files, ...a.files])];
+  const areas = [...new Set([...row.areas, ...a.areas])];
+  const merged = TaskRequest.safeParse({
+    title: row.title,
+    description: row.description,
+    repo: row.repo,
+    files,
+    areas,
+    ...(a.kind ? { kind: a.kind } : row.kind ? { kind: row.kind } : {}),
+  });
+  if (!merged.success)
+    issues.push(
+      ...fieldIssues(merged.error)
+        .filter((i) => i.path.startsWith("files") || i.path.startsWith("areas"))
+        .map((i) => ({
+          ...i,
+          message: `with this answer the request's ${i.path.split("[")[0]} ${i.message}`,
+        })),
+    );
+  if (issues.length) throw new ValidationError(issues);
   db.transaction((tx) => {
+    const spec = tx.select().from(requestSpecs).where(eq(requestSpecs.requestId, requestId)).get();
+    const answers = spec?.answers ?? [];
+    if (answers.length >= MAX_ANSWERS)
+      throw new ValidationError([
+        {
+          path: "id",
+          message: `request ${requestId} already has ${answers.length} answers; the limit is ${MAX_ANSWERS}. Cancel it and file a new request`,
+        },
+      ]);
+    // Compare-and-swap on the status, so two answers at once do not both re-plan.
+    setRequestStatus(tx, requestId, "needs_clarification", "received");
     tx.update(requests)
-      .set({
-        files: [...new Set([...row.files, ...a.files])],
-        areas: [...new Set([...row.areas, ...a.areas])],
-        ...(a.kind ? { kind: a.kind } : {}),
-        description: a.note ? `${row.description}\n\n**Answer:** ${a.note}` : row.description,
-      })
+      .set({ files, areas, ...(a.kind ? { kind: a.kind } : {}) })
       .where(eq(requests.id, requestId))
       .run();
-    const spec = tx.select().from(requestSpecs).where(eq(requestSpecs.requestId, requestId)).get();
     if (spec) {
       tx.update(requestSpecs)
-        .set({ answers: [...spec.answers, { at: Date.now(), by: user.email, answer: a }] })
+        .set({ answers: [...answers, { at: Date.now(), by: user.email, answer: a }] })
         .where(eq(requestSpecs.requestId, requestId))
         .run();
     }
-    setRequestStatus(tx, requestId, "needs_clarification", "received");
   });
   return planRequest(db, config, requestId);
 }

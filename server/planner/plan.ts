@@ -1,4 +1,5 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
+import { fieldIssues } from "@/schemas/issues";
 import { Policy } from "@/schemas/policy";
 import type { RequestStatus } from "@/schemas/request-status";
 import { TaskRequest } from "@/schemas/task-request";
@@ -7,7 +8,7 @@ import type { Db, DbLike } from "@/server/db/client";
 import { requestSpecs, requests, tasks } from "@/server/db/schema";
 import { BuiltinEngineer, type Engineer } from "@/server/engineer/engineer";
 import { listRepoFiles } from "@/server/engineer/repo-files";
-import { NotFoundError } from "@/server/errors";
+import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
 import { decompose } from "@/server/orchestrator/decompose";
 import { assertTransition } from "@/server/requests/states";
@@ -21,19 +22,31 @@ export function policyFor(config: LoadedConfig, repo: string): Policy {
   return config.repositories.find((r) => r.name === repo)?.policy ?? DEFAULT_POLICY;
 }
 
+/**
+ * Moves a request from the status the caller read to another, if the table allows it and the
+ * row still holds `from` (compare-and-swap), with its event in the same transaction as the
+ * caller's. `reason` says why, for a failure.
+ */
 export function setRequestStatus(
   db: DbLike,
   id: number,
   from: RequestStatus,
   to: RequestStatus,
+  reason?: string,
 ): void {
   assertTransition(from, to);
-  db.update(requests).set({ status: to, updatedAt: Date.now() }).where(eq(requests.id, id)).run();
+  const changed = db
+    .update(requests)
+    .set({ status: to, updatedAt: Date.now() })
+    .where(and(eq(requests.id, id), eq(requests.status, from)))
+    .run().changes;
+  if (changed === 0)
+    throw new ConflictError(`request ${id} is no longer ${from}; reload and try again`);
   appendEvent(db, {
     topic: "request",
     type: "request.status",
     entityId: id,
-    payload: { id, status: to },
+    payload: { id, status: to, ...(reason ? { reason } : {}) },
   });
 }
 
@@ -54,7 +67,7 @@ export async function planRequest(
   const repo = config.repositories.find((r) => r.name === row.repo);
   if (!repo) throw new NotFoundError(`repository '${row.repo}' is not configured`);
   const policy = policyFor(config, row.repo);
-  const request = TaskRequest.parse({
+  const parsed = TaskRequest.safeParse({
     title: row.title,
     description: row.description,
     repo: row.repo,
@@ -65,9 +78,20 @@ export async function planRequest(
     dependsOn: row.dependsOn,
     acceptance: row.acceptance,
   });
+  // Stored requests were valid when filed; if one is not now (limits changed), it alone fails.
+  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
+  const request = parsed.data;
+  const existingSpec = db
+    .select({ answers: requestSpecs.answers })
+    .from(requestSpecs)
+    .where(eq(requestSpecs.requestId, requestId))
+    .get();
+  const notes = (existingSpec?.answers ?? []).flatMap((a) =>
+    a.answer.note ? [a.answer.note] : [],
+  );
   const files = await listRepoFiles(repo.path, repo.targetBranch);
   const unknownAreas = request.areas.filter((a) => !policy.areas.some((p) => p.name === a));
-  let result = await engineer.scope({ request, policy, files });
+  let result = await engineer.scope({ request, policy, files, notes });
   if (unknownAreas.length) {
     result = {
       spec: null,
