@@ -6,6 +6,15 @@ export const priorities = ["low", "normal", "high"] as const;
 
 export const TITLE_MAX = 200;
 export const DESCRIPTION_MAX = 20_000;
+/** Requests in one call: one CLI file, one API batch, one inbox file. */
+export const MAX_REQUESTS_PER_CALL = 100;
+
+// C0 controls and DEL: they end lines and comments where text is written (commit messages,
+// files) and hide text on screens. Tabs and line breaks are allowed where lines are.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+// Line and paragraph separators, bidi overrides and zero-width marks in a one-line title.
+const INVISIBLE_BREAKS = /[\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]/;
 
 const requestId = z.number().int("must be a whole number").positive("must be a request id");
 
@@ -18,15 +27,37 @@ export const TaskRequest = z.strictObject({
     .string()
     .trim()
     .min(1, "is required")
-    .max(TITLE_MAX, `must be at most ${TITLE_MAX} characters`),
-  description: z.string().max(DESCRIPTION_MAX, `must be at most ${DESCRIPTION_MAX} characters`),
+    .max(TITLE_MAX, `must be at most ${TITLE_MAX} characters`)
+    .refine((t) => !CONTROL.test(t), "must not contain control characters (one line of text)")
+    .refine(
+      (t) => !INVISIBLE_BREAKS.test(t),
+      "must not contain line separators, direction overrides or zero-width characters",
+    ),
+  description: z
+    .string()
+    .max(DESCRIPTION_MAX, `must be at most ${DESCRIPTION_MAX} characters`)
+    .refine(
+      (d) => !CONTROL_BUT_LINES.test(d),
+      "must not contain control characters other than tabs and line breaks",
+    ),
   repo: z.string().min(1, "is required"),
   kind: z.enum(requestKinds).optional(),
   priority: z.enum(priorities).default("normal"),
   areas: z.array(z.string().trim().min(1, "must not be empty").max(100)).max(50).default([]),
   files: z.array(repoPath).max(500).default([]),
   dependsOn: z.array(requestId).max(100).default([]),
-  acceptance: z.array(z.string().trim().min(1, "must not be empty").max(1000)).max(50).default([]),
+  /** Criteria for the developer, in words; an item that names a policy check adds that check. */
+  acceptance: z
+    .array(
+      z
+        .string()
+        .trim()
+        .min(1, "must not be empty")
+        .max(1000)
+        .refine((a) => !CONTROL.test(a), "must not contain control characters"),
+    )
+    .max(50)
+    .default([]),
 });
 
 export type TaskRequestInput = z.input<typeof TaskRequest>;
@@ -48,7 +79,15 @@ export function taskRequestFor(repoNames: readonly string[]) {
 /** A file for `hyperion request` holds one TaskRequest or an array of them (all-or-nothing). */
 export function parseTaskRequestBatch(input: unknown, repoNames: readonly string[]) {
   const one = taskRequestFor(repoNames);
-  const schema = Array.isArray(input) ? z.array(one).min(1, "must hold at least one request") : one;
+  const schema = Array.isArray(input)
+    ? z
+        .array(one)
+        .min(1, "must hold at least one request")
+        .max(
+          MAX_REQUESTS_PER_CALL,
+          `must hold at most ${MAX_REQUESTS_PER_CALL} requests per call; split it into several`,
+        )
+    : one;
   const result = schema.safeParse(input);
   if (!result.success) return { success: false as const, error: result.error };
   const data = Array.isArray(result.data) ? result.data : [result.data];

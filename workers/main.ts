@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { currentConfig, loadConfig } from "@/server/config/load";
+import { describeSandbox, detectSandbox } from "@/server/confine/sandbox";
 import { type Db, dbFile, openDb } from "@/server/db/client";
 import { advance } from "@/server/dispatcher/advance";
 import { readEnv } from "@/server/env.mjs";
@@ -117,6 +118,9 @@ export async function runSupervisor(
       );
 
   log.info({ worker: id, threads: options.threads, drain: options.drain }, "worker started");
+  const sandbox = detectSandbox();
+  if (sandbox.kind === "none") log.warn({ confinement: "none" }, describeSandbox(sandbox));
+  else log.info({ confinement: sandbox.kind }, describeSandbox(sandbox));
   await done;
   clearInterval(dispatcher);
   await inbox?.close();

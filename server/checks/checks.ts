@@ -1,7 +1,9 @@
 import { splitCommandLine } from "@/schemas/command-line";
 import type { Policy } from "@/schemas/policy";
 import { makeRunDir, removeRunDir, runConfined } from "@/server/confine/run";
+import { describeSandbox, detectSandbox } from "@/server/confine/sandbox";
 import { exportCommit } from "@/server/git/export";
+import { log } from "@/server/log";
 
 /** A check as it runs: the policy's name for it and the arguments its command line splits into. */
 export type Check = { name: string; argv: string[]; timeoutMs?: number; network: boolean };
@@ -114,6 +116,8 @@ export async function runChecks(opts: {
         network: check.network,
         env: { HYPERION_CHECK: "1" },
       });
+      if (res.sandbox === "none")
+        log.warn({ check: name, commit: opts.commit }, describeSandbox(detectSandbox()));
       if (res.exitCode !== 0 || res.timedOut || res.outputTooLarge) {
         const why = res.spawnError
           ? `could not start: ${res.spawnError}`
@@ -128,7 +132,9 @@ export async function runChecks(opts: {
           ok: false,
           check: name,
           timedOut: res.timedOut,
-          outputTail: res.output.slice(-CHECK_OUTPUT_TAIL),
+          outputTail:
+            (res.sandbox === "none" ? "[hyperion] this check ran without bubblewrap\n" : "") +
+            res.output.slice(-CHECK_OUTPUT_TAIL),
           reason: `check '${name}' ${why}`,
         };
       }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The system packages the test suite needs: Debian's chromium (end-to-end tests) and bubblewrap
+# (confinement of checks and agents). Installed when we can (root with apt), otherwise we stop
+# at once with the exact command to run. `npm test` and `.ci/run` both start here.
+set -euo pipefail
+
+missing=()
+[ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
+command -v bwrap > /dev/null 2>&1 || missing+=(bubblewrap)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null 2>&1; then
+  echo "Installing ${missing[*]} with apt-get…"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" > /dev/null
+  exit 0
+fi
+
+echo "Missing system packages: ${missing[*]}. Install them, then run the tests again:" >&2
+echo "  sudo apt-get install -y ${missing[*]}" >&2
+exit 1
