@@ -52,8 +52,6 @@ export function createRequests(
           ],
     );
   });
-  if (areaIssues.length) throw new ValidationError(areaIssues);
-
   return db.transaction((tx) => {
     const referenced = [...new Set(batch.flatMap((r) => r.dependsOn))];
     const found = referenced.length
@@ -64,6 +62,7 @@ export function createRequests(
           .all()
       : [];
     const repoOf = new Map(found.map((r) => [r.id, r.repo]));
+    // Every reference problem at once, areas and requests together, so one round shows all.
     const issues = batch.flatMap((r, i) =>
       r.dependsOn.flatMap((dep, j) => {
         const path = `${prefix(i)}dependsOn[${j}]`;
@@ -74,7 +73,7 @@ export function createRequests(
         return [];
       }),
     );
-    if (issues.length) throw new ValidationError(issues);
+    if (areaIssues.length || issues.length) throw new ValidationError([...areaIssues, ...issues]);
 
     const now = Date.now();
     return batch.map((r) => {
