@@ -1,0 +1,181 @@
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { git } from "@/server/git/run";
+import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
+
+// The whole worker process under hostile input: patches that would spin a thread, inbox files
+// that would block the event loop or leak what they point at, a config that turns bad while it
+// runs. It must keep beating, keep landing good work, and leave every branch fsck-clean.
+
+const BIN = path.resolve("bin/hyperion.mjs");
+const SECRET = "CANARY-SECRET-7f3a";
+let world: TestWorld;
+let worker: ResultPromise;
+let stderr = "";
+let canary: string;
+let repoPath: string;
+
+const env = () => ({
+  HYPERION_DATA: world.dir,
+  HYPERION_MAX_ATTEMPTS: "1",
+  HYPERION_BACKOFF_MS: "20",
+  HYPERION_BACKOFF_MAX_MS: "50",
+  HYPERION_POLL_MS: "20",
+  HYPERION_DISPATCH_MS: "50",
+});
+const hyperion = (args: string[], input?: string) =>
+  execa("node", [BIN, ...args], { env: env(), input, reject: false });
+const sql = <T>(query: string, ...params: unknown[]) =>
+  world.db.$client.prepare(query).all(...params) as T[];
+
+/** Waits for a condition the worker brings about; the deadline only turns a hang into a failure. */
+async function until<T>(what: string, probe: () => T | Promise<T>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  world = await makeWorld();
+  repoPath = world.config.repositories[0]?.path ?? "";
+  canary = path.join(path.dirname(repoPath), "canary");
+  fs.mkdirSync(canary);
+  fs.writeFileSync(path.join(canary, "secret.txt"), SECRET);
+  worker = execa("node", [BIN, "worker"], { env: env(), reject: false });
+  worker.stderr?.on("data", (d) => {
+    stderr += String(d);
+  });
+  await until(
+    "the worker's first heartbeat",
+    () =>
+      sql<{ n: number }>("SELECT count(*) n FROM worker_heartbeats WHERE stopped_at IS NULL")[0]?.n,
+  );
+}, 60_000);
+
+afterAll(async () => {
+  worker.kill("SIGTERM");
+  await worker;
+  world.cleanup();
+});
+
+describe("the worker under hostile input", () => {
+  it("keeps beating and landing while hostile input arrives on every channel", async () => {
+    const inbox = path.join(world.dir, "inbox");
+    fs.mkdirSync(inbox, { recursive: true });
+
+    // 1. A hunk far past the end of the file: refused or a quick conflict, never a spin.
+    const far = [
+      "diff --git a/docs/guide.md b/docs/guide.md",
+      "--- a/docs/guide.md",
+      "+++ b/docs/guide.md",
+      "@@ -9000000,1 +9000000,2 @@",
+      " # Guide",
+      "+far away",
+      "",
+    ].join("\n");
+    const submitted = await hyperion(
+      ["submit", "-"],
+      JSON.stringify({
+        repo: "demo",
+        patch: far,
+        summary: "far hunk",
+        author: { name: "A", email: "a@example.test" },
+      }),
+    );
+
+    // 2. The inbox: a FIFO, links out of it, a file over the size limit.
+    execFileSync("mkfifo", [path.join(inbox, "fifo.json")]);
+    fs.symlinkSync(path.join(canary, "secret.txt"), path.join(inbox, "link.json"));
+    fs.symlinkSync("/etc/passwd", path.join(inbox, "passwd.json"));
+    fs.writeFileSync(path.join(inbox, "huge.json"), `"${"x".repeat(9 * 1024 * 1024)}"`);
+
+    // 3. The config turns bad while the worker runs, and is mended.
+    const configFile = path.join(world.dir, "hyperion.config.json");
+    const good = fs.readFileSync(configFile, "utf8");
+    fs.writeFileSync(configFile, "{ not json");
+    const bad = Date.now();
+    await until("a dispatch pass with the bad config", () =>
+      sql<{ b: number }>("SELECT min(beat_at) b FROM worker_heartbeats WHERE stopped_at IS NULL")[0]
+        ?.b > bad
+        ? true
+        : null,
+    );
+    fs.writeFileSync(configFile, "{}");
+    fs.writeFileSync(configFile, good);
+
+    // Good work after all of it: an inbox request and a CLI request both land.
+    const after = Date.now();
+    fs.writeFileSync(
+      path.join(inbox, "good.json"),
+      JSON.stringify({
+        title: "Note the inbox",
+        description: "",
+        repo: "demo",
+        files: ["docs/inbox.md"],
+      }),
+    );
+    const filed = await hyperion(
+      ["request", "-"],
+      JSON.stringify({
+        title: "Note the CLI",
+        description: "",
+        repo: "demo",
+        files: ["docs/cli.md"],
+      }),
+    );
+    expect(filed.exitCode, filed.stderr).toBe(0);
+    await until("both good requests done", () => {
+      const rows = sql<{ title: string; status: string }>(
+        "SELECT title, status FROM requests WHERE title LIKE 'Note the %'",
+      );
+      return rows.length === 2 && rows.every((r) => r.status === "done") ? rows : null;
+    });
+    // Every thread and the supervisor beat again after the hostile input.
+    await until("every heartbeat after the hostile input", () => {
+      const beats = sql<{ id: string; beat_at: number }>(
+        "SELECT id, beat_at FROM worker_heartbeats WHERE stopped_at IS NULL",
+      );
+      return beats.length >= 4 && beats.every((b) => b.beat_at > after) ? beats : null;
+    });
+    expect(worker.exitCode).toBeNull();
+
+    // The far hunk never landed.
+    if (submitted.exitCode === 0) {
+      const entry = await until("the far hunk's entry to end", () =>
+        sql<{ state: string; last_error: string }>(
+          "SELECT state, last_error FROM queue_entries q JOIN change_requests c ON c.id = q.change_request_id WHERE c.summary = 'far hunk'",
+        ).find((e) => e.state === "quarantined"),
+      );
+      expect(entry.last_error).toMatch(/does not apply|conflict/);
+    } else {
+      expect(submitted.stderr).toMatch(/patch/);
+    }
+    expect(await git(["show", "main:docs/guide.md"], { cwd: repoPath })).not.toContain("far away");
+
+    // The inbox took the good file, set the others aside, and quoted nothing.
+    const rejected = path.join(inbox, "rejected");
+    const errors = fs.existsSync(rejected)
+      ? fs
+          .readdirSync(rejected)
+          .filter((f) => f.endsWith(".error.txt"))
+          .map((f) => fs.readFileSync(path.join(rejected, f), "utf8"))
+          .join("\n")
+      : "";
+    expect(errors).not.toContain(SECRET);
+    expect(errors).not.toContain("root:");
+    expect(errors).not.toContain(world.dir);
+    expect(fs.readdirSync(inbox).filter((f) => f.endsWith(".json"))).toEqual([]);
+
+    // Nothing outside the repository changed, and every branch passes fsck --strict.
+    expect(fs.readdirSync(canary)).toEqual(["secret.txt"]);
+    expect(fs.readFileSync(path.join(canary, "secret.txt"), "utf8")).toBe(SECRET);
+    await git(["fsck", "--strict", "--no-progress"], { cwd: repoPath });
+  }, 120_000);
+});
