@@ -2,6 +2,9 @@ import path from "node:path";
 import { defineConfig, devices } from "@playwright/test";
 
 const PORT = Number(process.env.E2E_PORT ?? 3100);
+// The server listens on loopback only (HOST's default); name the address rather than
+// `localhost`, which may resolve to ::1 first.
+const ORIGIN = `http://127.0.0.1:${PORT}`;
 export const E2E_DATA = path.resolve(".tmp/e2e-data");
 export const ADMIN = { email: "admin@hyperion.local", password: "e2e-admin-password" };
 export const ADMIN_STATE = path.resolve(".tmp/e2e-auth/admin.json");
@@ -32,7 +35,7 @@ export default defineConfig({
   timeout: 30_000,
   expect: { timeout: 5_000 },
   use: {
-    baseURL: `http://localhost:${PORT}`,
+    baseURL: ORIGIN,
     trace: "retain-on-failure",
   },
   projects: [
@@ -47,13 +50,15 @@ export default defineConfig({
   // The production build with the worker, on a fresh data directory made by e2e/serve.mjs.
   webServer: {
     command: "node e2e/serve.mjs",
-    url: `http://localhost:${PORT}/signin`,
+    url: `${ORIGIN}/signin`,
     timeout: 120_000,
     reuseExistingServer: false,
     stdout: "pipe",
     stderr: "pipe",
     env: {
       PORT: String(PORT),
+      HOST: "127.0.0.1",
+      NEXTAUTH_URL: ORIGIN,
       HYPERION_DATA: E2E_DATA,
       HYPERION_ADMIN_PASSWORD: ADMIN.password,
       HYPERION_MAX_BODY_BYTES: String(256 * 1024),

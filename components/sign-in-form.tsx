@@ -2,11 +2,15 @@
 import { useRouter } from "next/navigation";
 import { signIn } from "next-auth/react";
 import { type FormEvent, useState } from "react";
+import { safeCallbackPath } from "@/server/auth/callback-url";
+import {
+  GENERIC_SIGN_IN_ERROR,
+  PASSWORD_TOO_LONG_MESSAGE,
+  signInMessages,
+} from "@/server/auth/sign-in-messages";
+import { PASSWORD_MAX } from "@/server/users/limits";
 
-const messages: Record<string, string> = {
-  CredentialsSignin: "Wrong email or password.",
-  SessionRequired: "Sign in to see that page.",
-};
+const messageFor = (code: string) => signInMessages[code] ?? GENERIC_SIGN_IN_ERROR;
 
 export function SignInForm({
   returnTo,
@@ -16,25 +20,30 @@ export function SignInForm({
   initialError?: string;
 }) {
   const router = useRouter();
-  const [error, setError] = useState(initialError ? (messages[initialError] ?? initialError) : "");
+  const [error, setError] = useState(initialError ? messageFor(initialError) : "");
   const [busy, setBusy] = useState(false);
 
   async function onSubmit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
+    const password = String(form.get("password") ?? "");
+    if (password.length > PASSWORD_MAX) {
+      setError(PASSWORD_TOO_LONG_MESSAGE);
+      return;
+    }
     setBusy(true);
     setError("");
     const res = await signIn("credentials", {
       email: String(form.get("email") ?? ""),
-      password: String(form.get("password") ?? ""),
+      password,
       redirect: false,
     });
     setBusy(false);
     if (!res || res.error) {
-      setError(messages[res?.error ?? ""] ?? res?.error ?? "Sign-in failed; try again.");
+      setError(messageFor(res?.error ?? ""));
       return;
     }
-    router.replace(returnTo);
+    router.replace(safeCallbackPath(returnTo, window.location.origin));
     router.refresh();
   }
 

@@ -18,7 +18,7 @@ test.describe("npm start", () => {
       env: { HYPERION_DATA: data, PORT: String(port) },
       reject: false,
     });
-    const url = `http://localhost:${port}`;
+    const url = `http://127.0.0.1:${port}`;
     await expect
       .poll(async () => (await request.get(`${url}/signin`).catch(() => null))?.status(), {
         timeout: 30_000,

@@ -6,8 +6,15 @@ const schema = z.object({
   HYPERION_DATA: z.string().min(1).default("./data"),
   HYPERION_CONFIG: z.string().min(1).optional(),
   HYPERION_INBOX: z.string().min(1).optional(),
-  HYPERION_ADMIN_EMAIL: z.email().default("admin@hyperion.local"),
-  HYPERION_ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
+  HYPERION_ADMIN_EMAIL: z
+    .email()
+    .max(254, "must be at most 254 characters")
+    .default("admin@hyperion.local"),
+  HYPERION_ADMIN_PASSWORD: z
+    .string()
+    .min(8, "must be at least 8 characters")
+    .max(1024, "must be at most 1024 characters")
+    .optional(),
   HYPERION_MAX_BODY_BYTES: z.coerce
     .number()
     .int()
@@ -15,6 +22,13 @@ const schema = z.object({
     .default(8 * 1024 * 1024),
   HYPERION_LOG: z.enum(["0", "1"]).default("0"),
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  // The interface the web server listens on: loopback unless the operator opens it up.
+  HOST: z
+    .union([z.ipv4(), z.ipv6(), z.hostname()], "must be an IP address or a host name")
+    .default("127.0.0.1"),
+  // "1" only behind a reverse proxy that every request passes through: sign-in throttling
+  // then takes the client's address from the last X-Forwarded-For entry.
+  HYPERION_TRUST_PROXY: z.enum(["0", "1"]).default("0"),
   NEXTAUTH_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   NEXTAUTH_URL: z.url().optional(),
 });

@@ -1,29 +1,47 @@
 import type { Db } from "@/server/db/client";
-import { checkPassword, hashPassword } from "@/server/users/passwords";
-import { findUserByEmail, type User } from "@/server/users/service";
-import { clearFailures, recordFailure, throttleFor } from "./throttle";
+import { EMAIL_MAX, PASSWORD_MAX } from "@/server/users/limits";
+import { checkPassword, hashPassword, needsRehash } from "@/server/users/passwords";
+import { findUserByEmail, setPasswordHash, type User } from "@/server/users/service";
+import { clearFailures, recordAttempt } from "./throttle";
 
-export type SignInResult = { ok: true; user: User } | { ok: false; reason: "invalid" | "locked" };
+export type SignInResult =
+  | { ok: true; user: User }
+  | { ok: false; reason: "invalid" | "locked" | "too_long" };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export type SignInOptions = {
+  /** The client's address (see client-address.ts); failures are counted per address too. */
+  address?: string;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+};
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Checks an email and password. The attempt is recorded before anything is awaited, so
+ * concurrent guesses each count; it is then delayed by the account's recent failures, or refused
+ * when the client address has failed too often. A right password clears this address's failures
+ * on the account and moves an old hash to argon2id.
+ */
 export async function verifyCredentials(
   db: Db,
   email: string,
   password: string,
-  opts: { sleep?: (ms: number) => Promise<void> } = {},
+  opts: SignInOptions = {},
 ): Promise<SignInResult> {
-  const throttle = throttleFor(db, email);
-  if (throttle.locked) return { ok: false, reason: "locked" };
+  const key = { email: email.trim().toLowerCase(), address: opts.address ?? "unknown" };
+  // No account has such an email, and it is not worth a row.
+  if (!key.email || key.email.length > EMAIL_MAX) return { ok: false, reason: "invalid" };
+  const throttle = recordAttempt(db, key, opts.now?.());
+  if (throttle.refused) return { ok: false, reason: "locked" };
+  if (password.length > PASSWORD_MAX) return { ok: false, reason: "too_long" };
   await (opts.sleep ?? sleep)(throttle.delayMs);
-  const row = findUserByEmail(db, email);
+  const row = findUserByEmail(db, key.email);
   // Compare against a fixed hash when the user is unknown so timing does not reveal accounts.
   const ok = await checkPassword(password, row?.passwordHash ?? (await dummyHash()));
-  if (!row || !ok) {
-    recordFailure(db, email);
-    return { ok: false, reason: "invalid" };
-  }
-  clearFailures(db, email);
+  if (!row || !ok) return { ok: false, reason: "invalid" };
+  clearFailures(db, key);
+  if (needsRehash(row.passwordHash)) setPasswordHash(db, row.id, await hashPassword(password));
   return { ok: true, user: { id: row.id, email: row.email, role: row.role } };
 }
 

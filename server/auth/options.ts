@@ -1,12 +1,16 @@
 import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import { authSecret, runtime } from "@/server/runtime";
+import { safeCallbackPath } from "./callback-url";
+import { clientAddress } from "./client-address";
 import { verifyCredentials } from "./credentials";
+import { LOCKED_MESSAGE, PASSWORD_TOO_LONG_MESSAGE } from "./sign-in-messages";
 
-export const LOCKED_MESSAGE = "Too many failed sign-ins for this email. Wait 15 minutes and retry.";
+export { LOCKED_MESSAGE } from "./sign-in-messages";
 
 export function authOptions(): NextAuthOptions {
   const { env, db } = runtime();
+  const trustProxy = env.HYPERION_TRUST_PROXY === "1";
   return {
     secret: authSecret(env),
     session: { strategy: "jwt", maxAge: 7 * 24 * 60 * 60 },
@@ -14,6 +18,7 @@ export function authOptions(): NextAuthOptions {
     callbacks: {
       // The user's id rides in the token's `sub`; expose it so the server can load the user.
       session: ({ session, token }) => ({ ...session, user: { ...session.user, id: token.sub } }),
+      redirect: ({ url, baseUrl }) => new URL(safeCallbackPath(url, baseUrl), baseUrl).href,
     },
     providers: [
       CredentialsProvider({
@@ -22,14 +27,15 @@ export function authOptions(): NextAuthOptions {
           email: { label: "Email", type: "email" },
           password: { label: "Password", type: "password" },
         },
-        async authorize(credentials) {
-          const email = credentials?.email?.trim() ?? "";
+        async authorize(credentials, req) {
+          const email = credentials?.email ?? "";
           const password = credentials?.password ?? "";
-          if (!email || !password) return null;
-          const result = await verifyCredentials(db, email, password);
-          if (!result.ok && result.reason === "locked") throw new Error(LOCKED_MESSAGE);
-          if (!result.ok) return null;
-          return { id: String(result.user.id), email: result.user.email };
+          const address = clientAddress(req?.headers, { trustProxy });
+          const result = await verifyCredentials(db, email, password, { address });
+          if (result.ok) return { id: String(result.user.id), email: result.user.email };
+          if (result.reason === "locked") throw new Error(LOCKED_MESSAGE);
+          if (result.reason === "too_long") throw new Error(PASSWORD_TOO_LONG_MESSAGE);
+          return null;
         },
       }),
     ],

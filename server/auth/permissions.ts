@@ -10,13 +10,15 @@ export const permissions = [
   "change.submit",
   "user.read",
   "user.manage",
+  /** See server paths in error texts; everyone else sees them redacted. */
+  "server.paths",
 ] as const;
 export type Permission = (typeof permissions)[number];
 
 const requester: Permission[] = ["request.read", "request.create", "system.read"];
 const reviewer: Permission[] = [...requester, "queue.read"];
 const operator: Permission[] = [...reviewer, "queue.operate", "change.submit"];
-const admin: Permission[] = [...operator, "user.read", "user.manage"];
+const admin: Permission[] = [...operator, "user.read", "user.manage", "server.paths"];
 
 /** The role → permission table. Change access here, nowhere else. */
 export const rolePermissions: Record<Role, readonly Permission[]> = {

@@ -2,6 +2,7 @@ import { redirect } from "next/navigation";
 import { getServerSession } from "next-auth";
 import { runtime } from "@/server/runtime";
 import { getUser, type User } from "@/server/users/service";
+import { safeCallbackPath } from "./callback-url";
 import { authOptions } from "./options";
 
 /**
@@ -18,6 +19,6 @@ export async function sessionUser(): Promise<User | null> {
 /** For pages: the user, or a redirect to sign-in that comes back here afterwards. */
 export async function requirePageUser(returnTo: string): Promise<User> {
   const user = await sessionUser();
-  if (!user) redirect(`/signin?callbackUrl=${encodeURIComponent(returnTo)}`);
+  if (!user) redirect(`/signin?callbackUrl=${encodeURIComponent(safeCallbackPath(returnTo))}`);
   return user;
 }

@@ -91,7 +91,11 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 /** The input of every live subscription: where the page was rendered, or where it got to. */
 export const LiveInput = z.strictObject({
   afterId: z.number().int().min(0).optional(),
-  lastEventId: z.string().nullish(),
+  // Sent back by the browser on a reconnect: always an id we issued, so anything else is refused.
+  lastEventId: z
+    .string()
+    .regex(/^\d{1,15}$/, "lastEventId must be an event id (digits only)")
+    .nullish(),
 });
 
 /** Resume after the last event the client saw, else after the page's render, else from now. */

@@ -101,12 +101,10 @@ describe("the worker under hostile input", () => {
     const good = fs.readFileSync(configFile, "utf8");
     fs.writeFileSync(configFile, "{ not json");
     const bad = Date.now();
-    await until("a dispatch pass with the bad config", () =>
+    const oldestBeat = () =>
       sql<{ b: number }>("SELECT min(beat_at) b FROM worker_heartbeats WHERE stopped_at IS NULL")[0]
-        ?.b > bad
-        ? true
-        : null,
-    );
+        ?.b ?? 0;
+    await until("a heartbeat of every thread with the bad config", () => oldestBeat() > bad);
     fs.writeFileSync(configFile, "{}");
     fs.writeFileSync(configFile, good);
 
@@ -153,7 +151,7 @@ describe("the worker under hostile input", () => {
           "SELECT state, last_error FROM queue_entries q JOIN change_requests c ON c.id = q.change_request_id WHERE c.summary = 'far hunk'",
         ).find((e) => e.state === "quarantined"),
       );
-      expect(entry.last_error).toMatch(/does not apply|conflict/);
+      expect(entry?.last_error).toMatch(/does not apply|conflict/);
     } else {
       expect(submitted.stderr).toMatch(/patch/);
     }

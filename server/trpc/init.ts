@@ -4,7 +4,8 @@ import { type FieldIssue, fieldIssues } from "@/schemas/issues";
 import { can, type Permission } from "@/server/auth/permissions";
 import type { Db } from "@/server/db/client";
 import type { HyperionEnv } from "@/server/env.mjs";
-import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
+import { redactorFor } from "@/server/redact";
 import type { User } from "@/server/users/service";
 
 // ── context ───────────────────────────────────────────────────────────────────
@@ -31,11 +32,20 @@ const t = initTRPC
       ping: { enabled: true, intervalMs: 10_000 },
       client: { reconnectAfterInactivityMs: 15_000 },
     },
-    errorFormatter({ shape, error }) {
+    errorFormatter({ shape, error, ctx }) {
       let issues: FieldIssue[] | null = null;
       if (error.cause instanceof ValidationError) issues = error.cause.issues;
       else if (error.cause instanceof ZodError) issues = fieldIssues(error.cause);
-      return { ...shape, data: { ...shape.data, stack: undefined, issues } };
+      const show = redactorFor(ctx);
+      return {
+        ...shape,
+        message: show(shape.message),
+        data: {
+          ...shape.data,
+          stack: undefined,
+          issues: issues?.map((i) => ({ ...i, message: show(i.message) })) ?? null,
+        },
+      };
     },
   });
 
@@ -56,7 +66,9 @@ const mapServiceErrors = t.middleware(async ({ next }) => {
           ? "NOT_FOUND"
           : cause instanceof ConflictError
             ? "CONFLICT"
-            : undefined;
+            : cause instanceof ForbiddenError
+              ? "FORBIDDEN"
+              : undefined;
     if (code) throw new TRPCError({ code, message: cause?.message, cause });
   }
   return result;

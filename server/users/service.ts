@@ -5,14 +5,30 @@ import { Role } from "@/schemas/roles";
 import type { Db } from "@/server/db/client";
 import { users } from "@/server/db/schema";
 import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
-import { generatePassword, hashPassword, PASSWORD_MIN } from "./passwords";
+import { EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN } from "./limits";
+import { generatePassword, hashPassword } from "./passwords";
 
 export type User = { id: number; email: string; role: Role };
 
+/**
+ * A user's email, lower-cased. The length is checked first, and alone, so that an absurd value
+ * is refused without running the address pattern over it.
+ */
+export const Email = z
+  .string("must be an email address")
+  .max(EMAIL_MAX, { message: `must be at most ${EMAIL_MAX} characters`, abort: true })
+  .pipe(z.email("must be an email address"))
+  .transform((e) => e.toLowerCase());
+
+export const NewPassword = z
+  .string()
+  .min(PASSWORD_MIN, `must be at least ${PASSWORD_MIN} characters`)
+  .max(PASSWORD_MAX, `must be at most ${PASSWORD_MAX} characters`);
+
 const NewUser = z.strictObject({
-  email: z.email("must be an email address").transform((e) => e.toLowerCase()),
+  email: Email,
   role: Role,
-  password: z.string().min(PASSWORD_MIN, `must be at least ${PASSWORD_MIN} characters`).optional(),
+  password: NewPassword.optional(),
 });
 
 /** Adds a user; when no password is given one is generated and returned, once. */
@@ -36,6 +52,11 @@ export async function addUser(
     password,
     generated: !parsed.data.password,
   };
+}
+
+/** Replaces a user's stored hash, e.g. to move a bcrypt hash to argon2id after a sign-in. */
+export function setPasswordHash(db: Db, id: number, passwordHash: string): void {
+  db.update(users).set({ passwordHash }).where(eq(users.id, id)).run();
 }
 
 export function findUserByEmail(db: Db, email: string) {

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import { bootstrap, DatabaseError } from "@/server/bootstrap";
 import { ConfigError, type LoadedConfig } from "@/server/config/load";
@@ -11,6 +12,14 @@ import { CliError } from "../io";
 
 const root = () => process.env.HYPERION_ROOT ?? process.cwd();
 const nextBin = () => path.join(root(), "node_modules", "next", "dist", "bin", "next");
+// Records each request's socket address for sign-in throttling; see the file.
+const clientAddressHook = () => path.join(root(), "server", "auth", "client-address-hook.mjs");
+
+/** The address to print: `localhost` when the server is on loopback or on every interface. */
+function browseHost(host: string): string {
+  if (["127.0.0.1", "::1", "localhost", "0.0.0.0", "::"].includes(host)) return "localhost";
+  return host.includes(":") ? `[${host}]` : host;
+}
 
 /**
  * `hyperion start` (what `npm start` runs): prepares the data directory, builds the web app
@@ -29,7 +38,7 @@ export async function startCommand(opts: { build?: boolean }) {
     throw new CliError(`Cannot prepare ${env.dataDir}: ${(err as Error).message}`, 2);
   }
   report.db.$client.close();
-  const url = env.NEXTAUTH_URL ?? `http://localhost:${env.PORT}`;
+  const url = env.NEXTAUTH_URL ?? `http://${browseHost(env.HOST)}:${env.PORT}`;
   if (report.createdDemo)
     console.log(`Created the demo repository under ${env.dataDir}/repos/demo`);
   if (report.admin) {
@@ -60,12 +69,25 @@ export async function startCommand(opts: { build?: boolean }) {
     NEXTAUTH_SECRET: authSecret(env),
     NODE_ENV: "production",
   };
-  const web = execa("node", [nextBin(), "start", "-p", String(env.PORT)], {
-    cwd: root(),
-    env: childEnv,
-    stdio: "inherit",
-    reject: false,
-  });
+  const web = execa(
+    "node",
+    [
+      "--import",
+      pathToFileURL(clientAddressHook()).href,
+      nextBin(),
+      "start",
+      "--hostname",
+      env.HOST,
+      "--port",
+      String(env.PORT),
+    ],
+    {
+      cwd: root(),
+      env: childEnv,
+      stdio: "inherit",
+      reject: false,
+    },
+  );
   const worker = execa("node", [path.join(root(), "bin", "hyperion.mjs"), "worker"], {
     cwd: root(),
     env: childEnv,

@@ -1,4 +1,5 @@
 import { Role, roles } from "@/schemas/roles";
+import { ValidationError } from "@/server/errors";
 import { addUser, listUsers, requireUserByEmail } from "@/server/users/service";
 import { createToken, listTokens, revokeToken } from "@/server/users/tokens";
 import { withCliDb } from "../context";
@@ -10,7 +11,14 @@ export function userAddCommand(email: string, opts: { role: string; password?: s
   // A password on the command line would land in shell history; take it from the environment.
   const password = process.env.HYPERION_NEW_PASSWORD || undefined;
   return withCliDb(async (db) => {
-    const created = await addUser(db, { email, role: role.data, password });
+    const created = await addUser(db, { email, role: role.data, password }).catch((err) => {
+      // The password came from the environment: name the variable, not the field.
+      if (!(err instanceof ValidationError)) throw err;
+      const issues = err.issues.map((i) =>
+        i.path === "password" ? { ...i, path: "HYPERION_NEW_PASSWORD" } : i,
+      );
+      throw new CliError("invalid input", 1, issues);
+    });
     console.log(`added ${created.user.email} (${created.user.role})`);
     if (created.generated) console.log(`password: ${created.password}  (shown once; keep it)`);
   });

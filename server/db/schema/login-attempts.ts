@@ -1,12 +1,20 @@
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
-/** Failed sign-ins, kept to slow down password guessing per email address. */
+/**
+ * Sign-in attempts in the throttle window, by account and by client address. A row is written
+ * before the password is checked and removed again when it was right, so every row left is a
+ * failure (or a guess still being checked).
+ */
 export const loginAttempts = sqliteTable(
   "login_attempts",
   {
     id: integer().primaryKey({ autoIncrement: true }),
     email: text().notNull(),
+    address: text().notNull().default(""),
     at: integer().notNull(),
   },
-  (t) => [index("login_attempts_email_at_idx").on(t.email, t.at)],
+  (t) => [
+    index("login_attempts_email_at_idx").on(t.email, t.at),
+    index("login_attempts_address_at_idx").on(t.address, t.at),
+  ],
 );

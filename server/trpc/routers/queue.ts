@@ -11,6 +11,7 @@ import { rollbackEntry } from "@/server/queue/rollback";
 import { pendingStates } from "@/server/queue/states";
 import { queueStatus } from "@/server/queue/status";
 import { submitChanges } from "@/server/queue/submit";
+import { shownTo } from "@/server/redact";
 import { procedure, router } from "../init";
 
 const EntryId = z.strictObject({ id: z.number().int().positive() });
@@ -63,14 +64,14 @@ export const queueRouter = router({
       summary: byId.get(e.changeRequestId)?.summary.split("\n")[0] ?? "",
       taskId: byId.get(e.changeRequestId)?.taskId ?? "",
     });
-    return {
+    return shownTo(ctx, {
       status: queueStatus(ctx.db),
       insights: queueInsights(ctx.db),
       pending: pending.map(withSummary),
       finished: finished.map(withSummary),
       recent: recentLogs(ctx.db, 50),
       repositories: currentConfig(ctx.env.configPath).repositories.map((r) => r.name),
-    };
+    });
   }),
 
   /** Every queue transition as it is logged; resumes after `lastEventId` on reconnect. */
@@ -79,7 +80,7 @@ export const queueRouter = router({
     .subscription(async function* ({ ctx, input, signal }) {
       const start = liveCursor(input, () => recentLogs(ctx.db, 1)[0]?.id ?? 0);
       for await (const row of followAppendOnly((id) => logsAfter(ctx.db, id), start, signal)) {
-        yield tracked(String(row.id), row);
+        yield tracked(String(row.id), shownTo(ctx, row));
       }
     }),
 

@@ -5,6 +5,7 @@ import type { TaskRequestInput } from "@/schemas/task-request";
 import { currentConfig } from "@/server/config/load";
 import { followEvents, LiveInput, lastEventId, liveCursor } from "@/server/events/log";
 import { type AnswerInput, answerRequest } from "@/server/planner/answer";
+import { shownTo } from "@/server/redact";
 import { requestDetail } from "@/server/requests/detail";
 import {
   createRequests,
@@ -54,7 +55,7 @@ export const requestRouter = router({
 
   detail: procedure("request.read")
     .input(z.strictObject({ id: z.number().int().positive() }))
-    .query(({ ctx, input }) => requestDetail(ctx.db, input.id)),
+    .query(({ ctx, input }) => shownTo(ctx, requestDetail(ctx.db, input.id))),
 
   /** Answers to the Engineer's questions; the request is planned again at once. */
   answer: procedure("request.create")
@@ -76,11 +77,14 @@ export const requestRouter = router({
     .subscription(async function* ({ ctx, input, signal }) {
       const from = liveCursor(input, () => lastEventId(ctx.db));
       for await (const event of followEvents(ctx.db, "request", from, signal)) {
-        yield tracked(String(event.id), {
-          type: event.type,
-          requestId: event.entityId,
-          payload: event.payload,
-        } as LiveRequestEvent);
+        yield tracked(
+          String(event.id),
+          shownTo(ctx, {
+            type: event.type,
+            requestId: event.entityId,
+            payload: event.payload,
+          } as LiveRequestEvent),
+        );
       }
     }),
 });

@@ -3,6 +3,7 @@ import { RequestView } from "@/components/request-view";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { lastEventId } from "@/server/events/log";
+import { shownTo } from "@/server/redact";
 import { requestDetail } from "@/server/requests/detail";
 import { runtime } from "@/server/runtime";
 
@@ -15,9 +16,10 @@ export default async function RequestPage(props: {
   const { id } = await props.params;
   const user = await requirePageUser(`/requests/${id}`);
   const { filed } = await props.searchParams;
-  const { db } = runtime();
+  const { db, env } = runtime();
   const cursor = lastEventId(db);
-  const detail = /^\d+$/.test(id) ? requestDetail(db, Number(id)) : null;
+  // Failure texts as this viewer may see them: no server paths unless an admin.
+  const detail = /^\d+$/.test(id) ? shownTo({ user, env }, requestDetail(db, Number(id))) : null;
   if (!detail) notFound();
   return (
     <article className="space-y-4">

@@ -34,7 +34,47 @@ async function boundedBody(req: Request, limit: number): Promise<Uint8Array<Arra
   return new Uint8Array(Buffer.concat(chunks));
 }
 
+const EVENT_ID = /^\d{1,15}$/;
+
+/**
+ * A subscription answers over SSE with status 200 and its errors inside the stream, so a bad
+ * resume cursor is refused here, before the stream opens, as a plain 400 naming the field.
+ */
+function badLastEventId(req: Request): Response | null {
+  if (req.method !== "GET") return null;
+  const url = new URL(req.url);
+  const candidates = [req.headers.get("last-event-id"), url.searchParams.get("lastEventId")];
+  const input = url.searchParams.get("input");
+  if (input) {
+    try {
+      const parsed = JSON.parse(input) as { lastEventId?: unknown } | null;
+      if (parsed && typeof parsed === "object" && "lastEventId" in parsed)
+        candidates.push(parsed.lastEventId === null ? null : String(parsed.lastEventId));
+    } catch {
+      // tRPC answers malformed input itself.
+    }
+  }
+  if (candidates.every((c) => c === null || c === undefined || EVENT_ID.test(c))) return null;
+  const message = "lastEventId: must be an event id (digits only)";
+  return Response.json(
+    {
+      error: {
+        message,
+        code: -32600,
+        data: {
+          code: "BAD_REQUEST",
+          httpStatus: 400,
+          issues: [{ path: "lastEventId", message: "must be an event id (digits only)" }],
+        },
+      },
+    },
+    { status: 400 },
+  );
+}
+
 async function handler(req: Request): Promise<Response> {
+  const badCursor = badLastEventId(req);
+  if (badCursor) return badCursor;
   let request = req;
   if (req.method === "POST") {
     const limit = runtime().env.HYPERION_MAX_BODY_BYTES;

@@ -1,0 +1,87 @@
+import path from "node:path";
+import { TRPCError } from "@trpc/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { callOverHttp, contextFor, seedFailedRequest } from "@/server/hostile/trpc-fixtures";
+import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import type { User } from "@/server/users/service";
+import { createCallerFactory } from "./init";
+import { appRouter } from "./root";
+
+let world: TestWorld;
+let reviewer: User;
+let seeded: ReturnType<typeof seedFailedRequest>;
+beforeAll(async () => {
+  world = await makeWorld();
+  reviewer = await world.userWith("reviewer");
+  seeded = seedFailedRequest(world, reviewer);
+});
+afterAll(() => world.cleanup());
+
+const caller = (user: User | null) => createCallerFactory(appRouter)(contextFor(world, user));
+
+describe("server paths in failure texts", () => {
+  it("are hidden from a non-admin in a request's detail, user text untouched", async () => {
+    const detail = await caller(reviewer).request.detail({ id: seeded.requestId });
+    const text = JSON.stringify(detail);
+    expect(text).not.toContain(world.dir);
+    expect(text).not.toContain(seeded.repoPath);
+    expect(detail?.tasks[0]?.blockedReason).toContain("'<repo>/src/app.ts'");
+    expect(detail?.changes[0]?.lastError?.message).toBe(
+      "SQLITE_CANTOPEN: <server path> (worktree <server path>)",
+    );
+    expect(detail?.request.title).toBe("Fix /srv/app/notes in the title");
+  });
+
+  it("are hidden from a non-admin in the queue overview, entries and log alike", async () => {
+    const overview = await caller(reviewer).queue.overview();
+    const text = JSON.stringify(overview);
+    expect(text).not.toContain(world.dir);
+    expect(overview.finished[0]?.lastError?.outputTail).toBe("npm ERR! at <repo>/src/app.ts:3:9");
+  });
+
+  it("are shown to an admin", async () => {
+    const detail = await caller(world.admin).request.detail({ id: seeded.requestId });
+    expect(detail?.changes[0]?.lastError?.message).toContain(seeded.dbFile);
+  });
+
+  it("are hidden from a non-admin in error messages, and shown to an admin", async () => {
+    // A config file that was never readable: its error names its path.
+    const env = { ...world.env, configPath: path.join(world.dir, "gone", "hyperion.config.json") };
+    const asRequester = await callOverHttp(world, reviewer, "system.status", undefined, { env });
+    expect(asRequester.status).toBe(500);
+    expect(asRequester.body?.error?.message).toContain("<server path>");
+    expect(JSON.stringify(asRequester.body)).not.toContain(world.dir);
+    const asAdmin = await callOverHttp(world, world.admin, "system.status", undefined, { env });
+    expect(asAdmin.body?.error?.message).toContain(env.configPath);
+  });
+});
+
+describe("live views", () => {
+  it.each(["request", "queue"] as const)(
+    "%s.live refuses a lastEventId that is not an event id with BAD_REQUEST naming it",
+    async (topic) => {
+      const err = await caller(reviewer)
+        [topic].live({ lastEventId: "abc" })
+        .then(() => null)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TRPCError);
+      expect((err as TRPCError).code).toBe("BAD_REQUEST");
+      expect((err as TRPCError).message).toContain("lastEventId");
+    },
+  );
+
+  it("answers a bad Last-Event-ID header over SSE with a 400 error event, not a silent stream", async () => {
+    const res = await callOverHttp(
+      world,
+      reviewer,
+      "request.live",
+      {},
+      {
+        headers: { "last-event-id": "1 OR 1=1" },
+      },
+    );
+    expect(res.stream).toMatch(/event: serialized-error/);
+    expect(res.stream).toMatch(/"httpStatus":400/);
+    expect(res.stream).toMatch(/"path":"lastEventId"/);
+  });
+});
