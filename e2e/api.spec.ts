@@ -73,3 +73,69 @@ test.describe("the API with a bearer token", () => {
     expect(res.status()).toBe(401);
   });
 });
+
+test.describe("hostile input over HTTP", () => {
+  test.use({ storageState: { cookies: [], origins: [] } });
+
+  test("a live view with a non-numeric lastEventId is a 400 naming it, not a silent stream", async ({
+    request,
+  }) => {
+    const auth = { authorization: `Bearer ${await token()}` };
+    for (const query of [
+      `input=${encodeURIComponent(JSON.stringify({ lastEventId: "abc" }))}`,
+      "lastEventId=1%3B%20DROP",
+    ]) {
+      const res = await request.get(`/api/trpc/request.live?${query}`, { headers: auth });
+      expect(res.status()).toBe(400);
+      expect((await res.json()).error.data.issues).toEqual([
+        { path: "lastEventId", message: "must be an event id (digits only)" },
+      ]);
+    }
+  });
+
+  test("acceptance commands are filed as words and never run", async ({ request }) => {
+    const auth = { authorization: `Bearer ${await token()}` };
+    const res = await request.post("/api/trpc/request.create", {
+      headers: auth,
+      data: {
+        title: "Sneaky",
+        description: "",
+        repo: "demo",
+        files: ["docs/guide.md"],
+        acceptance: ["sh -c id>/tmp/hyperion-e2e-pwned"],
+      },
+    });
+    expect(res.status()).toBe(200);
+    const id = (await res.json()).result.data[0].id;
+    await expect
+      .poll(
+        async () =>
+          (
+            await (
+              await request.get(
+                `/api/trpc/request.detail?input=${encodeURIComponent(JSON.stringify({ id }))}`,
+                { headers: auth },
+              )
+            ).json()
+          ).result.data.request.status,
+        { timeout: 30_000 },
+      )
+      .toBe("done");
+    const { existsSync } = await import("node:fs");
+    expect(existsSync("/tmp/hyperion-e2e-pwned")).toBe(false);
+  });
+});
+
+test("a signed-in user is never sent to another site by callbackUrl", async ({ page, baseURL }) => {
+  for (const callback of [
+    "%2F%5Cevil.example",
+    "%2F%09%2Fevil.example",
+    "https%3A%2F%2Fevil.example",
+    "%2F%2Fevil.example",
+    "%0A",
+  ]) {
+    const res = await page.goto(`/signin?callbackUrl=${callback}`);
+    expect(res?.status(), callback).toBeLessThan(500);
+    expect(new URL(page.url()).host, callback).toBe(new URL(baseURL ?? "").host);
+  }
+});

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { globProblem } from "@/server/glob/parse";
 import { Risk } from "./change-request";
 import { splitCommandLine } from "./command-line";
 import { requestKinds } from "./task-request";
@@ -10,7 +11,17 @@ import { requestKinds } from "./task-request";
  */
 export const Area = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, "must be 1-40 lowercase letters, digits or '-'"),
-  paths: z.array(z.string().min(1)).min(1, "must list at least one glob"),
+  paths: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .superRefine((glob, ctx) => {
+          const problem = globProblem(glob);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        }),
+    )
+    .min(1, "must list at least one glob"),
   risk: Risk.default("medium"),
   /** `area`: one task in the area at a time; `files`: tasks share the area when files differ. */
   lockScope: z.enum(["area", "files"]).default("area"),

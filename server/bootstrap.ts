@@ -25,7 +25,8 @@ export type BootstrapReport = {
 export async function bootstrap(env: HyperionEnv): Promise<BootstrapReport> {
   fs.mkdirSync(env.dataDir, { recursive: true });
   let createdDemo = false;
-  if (!fs.existsSync(env.configPath)) {
+  // lstat: a link at the path, even one leading nowhere, is the operator's and is left alone.
+  if (!fs.lstatSync(env.configPath, { throwIfNoEntry: false })) {
     const demoDir = path.join(env.dataDir, "repos", "demo");
     createdDemo = await createDemoRepo(demoDir);
     const relative = path.relative(path.dirname(env.configPath), demoDir) || ".";
@@ -41,6 +42,7 @@ export async function bootstrap(env: HyperionEnv): Promise<BootstrapReport> {
         null,
         2,
       )}\n`,
+      { flag: "wx" },
     );
   }
   const config = loadConfig(env.configPath);

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { configStatus } from "./config/load";
 import { type Db, dbFile, openDb } from "./db/client";
 import { type HyperionEnv, readEnv } from "./env.mjs";
 
@@ -16,6 +17,8 @@ export function runtime(): Runtime {
   if (!globalForRuntime.__hyperionRuntime) {
     const env = readEnv();
     globalForRuntime.__hyperionRuntime = { env, db: openDb(dbFile(env.dataDir)) };
+    // Load the config now, so a file that turns bad later has a last good one to fall back on.
+    configStatus(env.configPath);
   }
   return globalForRuntime.__hyperionRuntime;
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { currentConfig, loadConfig } from "@/server/config/load";
+import { CliError } from "@/server/cli/io";
+import { ConfigError, currentConfig } from "@/server/config/load";
 import { describeSandbox, detectSandbox } from "@/server/confine/sandbox";
 import { type Db, dbFile, openDb } from "@/server/db/client";
 import { advance } from "@/server/dispatcher/advance";
@@ -102,7 +103,10 @@ export async function runSupervisor(
   const dispatcher = setInterval(() => {
     if (dispatching || stopping) return;
     dispatching = true;
-    advance(db, currentConfig(env.configPath), `${id}/dispatcher`)
+    // A config that turned bad keeps the last good one in force (currentConfig); whatever
+    // else goes wrong in a pass is logged, and the next pass runs.
+    Promise.resolve()
+      .then(() => advance(db, currentConfig(env.configPath), `${id}/dispatcher`))
       .catch((err: Error) => log.error({ err: err.message }, "dispatch pass failed"))
       .finally(() => {
         dispatching = false;
@@ -115,6 +119,7 @@ export async function runSupervisor(
         db,
         () => currentConfig(env.configPath),
         env.HYPERION_INBOX ? path.resolve(env.HYPERION_INBOX) : path.join(env.dataDir, "inbox"),
+        { maxBytes: env.HYPERION_MAX_BODY_BYTES },
       );
 
   log.info({ worker: id, threads: options.threads, drain: options.drain }, "worker started");
@@ -133,7 +138,14 @@ export async function runWorkerProcess(
   options: WorkerOptions = { threads: 3, drain: false },
 ): Promise<void> {
   const env = readEnv();
-  loadConfig(env.configPath);
+  // A bad config at start stops the worker with the message (exit 2); once running, the
+  // config this loads is the last good one its threads fall back on.
+  try {
+    currentConfig(env.configPath);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, 2);
+    throw err;
+  }
   const db = openDb(dbFile(env.dataDir));
   try {
     await runSupervisor(db, env, options);

@@ -1,5 +1,6 @@
 import Link from "next/link";
 import type { ReactNode } from "react";
+import { ConfigBanner } from "@/components/config-banner";
 import { Providers } from "@/components/providers";
 import { SignOutButton } from "@/components/sign-out-button";
 import { WorkerStatus } from "@/components/worker-status";
@@ -44,6 +45,7 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
           </span>
         </nav>
       </header>
+      {user && can(user.role, "user.manage") && <ConfigBanner />}
       <main className="mx-auto max-w-6xl px-6 py-8">{children}</main>
     </Providers>
   );

@@ -1,7 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
+import { getEnvironmentData, setEnvironmentData } from "node:worker_threads";
 import { HyperionConfig, type RepositoryConfig } from "@/schemas/config";
 import { fieldIssues } from "@/schemas/issues";
+import { gitRepositoryProblem } from "@/server/git/repo-check";
+import { log } from "@/server/log";
+import { parseJson, readRegularFile } from "./regular-file";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -9,26 +13,34 @@ export class ConfigError extends Error {
 
 export type LoadedConfig = HyperionConfig & { file: string };
 
+/** Since when the file on disk has been unusable, and why; the last good config stays in force. */
+export type ConfigProblem = { message: string; since: number };
+
+export type CurrentConfig = LoadedConfig & { problem?: ConfigProblem };
+
+/** A config is a few kilobytes; this only keeps a runaway file from being read into memory. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 /**
  * Reads and validates hyperion.config.json. Every problem names the key it is about, and the
  * message says which file to fix. Relative repository paths are taken from the config's folder.
+ * The path may be a symbolic link (the operator chose it), but what it reaches must be a
+ * regular file: a FIFO or a device there is refused, not waited on.
  */
 export function loadConfig(file: string): LoadedConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch {
-    throw new ConfigError(
-      `Cannot read the configuration file ${file}. Create it, or set HYPERION_CONFIG to its path.`,
-    );
+  const read = readRegularFile(file, { maxBytes: MAX_CONFIG_BYTES });
+  if (!read.ok) {
+    if (read.refusal === "missing" || read.refusal === "unreadable") {
+      throw new ConfigError(
+        `Cannot read the configuration file ${file}: it ${read.problem}. Create it, or set HYPERION_CONFIG to its path.`,
+      );
+    }
+    const fix = read.refusal === "not-regular" ? "; it must be a regular file" : "";
+    throw new ConfigError(`The configuration file ${file} ${read.problem}${fix}.`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message}`);
-  }
-  const parsed = HyperionConfig.safeParse(json);
+  const json = parseJson(read.bytes);
+  if (!json.ok) throw new ConfigError(`${file} ${json.problem}`);
+  const parsed = HyperionConfig.safeParse(json.value);
   if (!parsed.success) {
     const lines = fieldIssues(parsed.error).map((i) => `  ${i.path}: ${i.message}`);
     throw new ConfigError(`Invalid configuration in ${file}:\n${lines.join("\n")}`);
@@ -36,7 +48,7 @@ export function loadConfig(file: string): LoadedConfig {
   const base = path.dirname(file);
   const repositories = parsed.data.repositories.map((repo, i) => {
     const resolved = path.resolve(base, repo.path);
-    const problem = repositoryProblem(resolved);
+    const problem = gitRepositoryProblem(resolved);
     if (problem) {
       throw new ConfigError(
         `Invalid configuration in ${file}:\n  repositories[${i}].path: ${problem} (${resolved})`,
@@ -47,24 +59,86 @@ export function loadConfig(file: string): LoadedConfig {
   return { repositories, file };
 }
 
-function repositoryProblem(dir: string): string | undefined {
-  if (!fs.existsSync(dir)) return "does not exist";
-  if (!fs.statSync(dir).isDirectory()) return "is not a directory";
-  const nonBare = fs.existsSync(path.join(dir, ".git"));
-  const bare = fs.existsSync(path.join(dir, "HEAD")) && fs.existsSync(path.join(dir, "objects"));
-  if (!nonBare && !bare) return "is not a git repository";
-  return undefined;
+type State = { signature: string; good?: LoadedConfig; problem?: ConfigProblem };
+const states = new Map<string, State>();
+
+/**
+ * The config for long-running processes: re-read when the file changes. A file that turns bad
+ * while Hyperion runs does not stop anything: the last good config stays in force, carrying the
+ * `problem` (logged once, shown to admins) until the file is fixed. Only when there has never
+ * been a good config in this process is there nothing to fall back on, and that throws.
+ */
+export function currentConfig(file: string): CurrentConfig {
+  const state = refresh(file);
+  if (!state.good) throw new ConfigError(state.problem?.message ?? `Cannot load ${file}`);
+  return state.problem ? { ...state.good, problem: state.problem } : state.good;
 }
 
-let cache: { file: string; mtimeMs: number; config: LoadedConfig } | undefined;
+/**
+ * The file's problem, if it has one, for the admins' banner, and whether a last good config is
+ * in force meanwhile. Never throws.
+ */
+export function configStatus(file: string): {
+  file: string;
+  problem: ConfigProblem | null;
+  lastGoodInForce: boolean;
+} {
+  const state = refresh(file);
+  return { file, problem: state.problem ?? null, lastGoodInForce: !!state.good };
+}
 
-/** The config for long-running processes: re-read when the file changes, validated each time. */
-export function currentConfig(file: string): LoadedConfig {
-  const mtimeMs = fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? -1;
-  if (cache && cache.file === file && cache.mtimeMs === mtimeMs) return cache.config;
-  const config = loadConfig(file);
-  cache = { file, mtimeMs, config };
-  return config;
+function refresh(file: string): State {
+  const signature = signatureOf(file);
+  const known = states.get(file);
+  if (known && known.signature === signature) return known;
+  let state: State;
+  try {
+    const config = loadConfig(file);
+    state = { signature, good: config };
+    shareLastGood(file, config);
+    if (known?.problem) log.warn({ file }, "configuration file is valid again");
+  } catch (err) {
+    const message = (err as Error).message;
+    const good = known?.good ?? inheritedLastGood(file);
+    state = { signature, good, problem: { message, since: known?.problem?.since ?? Date.now() } };
+    // With nothing to fall back on, currentConfig throws and its caller reports it.
+    if (good)
+      log.error(
+        { file, problem: message },
+        "configuration file is invalid; the last good configuration stays in force",
+      );
+  }
+  states.set(file, state);
+  return state;
+}
+
+/**
+ * What identifies one version of the file without opening it: a changed, replaced or removed
+ * file (or link target) gets a new signature, and only then is the file read again.
+ */
+function signatureOf(file: string): string {
+  const of = (stat: (f: string, o: { bigint: true }) => fs.BigIntStats) => {
+    try {
+      const s = stat(file, { bigint: true });
+      return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code ?? "error";
+    }
+  };
+  return `${of(fs.lstatSync)}/${of(fs.statSync)}`;
+}
+
+// Queue threads each load this module afresh; a thread (re)started while the file is bad takes
+// the last good config its parent saw, handed over as worker environment data.
+const shareKey = (file: string) => `hyperion:last-good-config:${file}`;
+
+function shareLastGood(file: string, config: LoadedConfig): void {
+  setEnvironmentData(shareKey(file), { repositories: config.repositories });
+}
+
+function inheritedLastGood(file: string): LoadedConfig | undefined {
+  const parsed = HyperionConfig.safeParse(getEnvironmentData(shareKey(file)));
+  return parsed.success ? { ...parsed.data, file } : undefined;
 }
 
 export function repoNames(config: { repositories: readonly RepositoryConfig[] }): string[] {

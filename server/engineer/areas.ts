@@ -1,13 +1,14 @@
-import picomatch from "picomatch";
 import type { Area, Policy } from "@/schemas/policy";
+import { compileGlobs } from "@/server/glob/match";
 
-// picomatch: the glob matcher behind micromatch and chokidar, with gitignore-like `**`.
+// Our own matcher rather than picomatch: area globs come from configs, and a regex built from a
+// glob can backtrack for seconds on a long name (`**/*a*a*a*a*a*b`).
 const matchers = new WeakMap<Area, (path: string) => boolean>();
 
 function matcher(area: Area): (path: string) => boolean {
   let m = matchers.get(area);
   if (!m) {
-    m = picomatch(area.paths, { dot: true });
+    m = compileGlobs(area.paths);
     matchers.set(area, m);
   }
   return m;

@@ -3,78 +3,134 @@ import fs from "node:fs";
 import path from "node:path";
 import { eq } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
+import { kindOf, parseJson, readRegularFile } from "@/server/config/regular-file";
 import type { Db } from "@/server/db/client";
 import { inboxFiles } from "@/server/db/schema";
-import { ValidationError } from "@/server/errors";
+import { readEnv } from "@/server/env.mjs";
+import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
 import { createRequests } from "@/server/requests/service";
 import { firstAdmin, requireUserByEmail } from "@/server/users/service";
+import { placeAside, writeErrorFile } from "./aside";
+import { issueLines, shownName } from "./report";
 
 export type IngestResult = {
   file: string;
-  outcome: "processed" | "duplicate" | "rejected";
+  /** `skipped`: left where it is — hidden, gone, or still changing (taken when it settles). */
+  outcome: "processed" | "duplicate" | "rejected" | "skipped";
   requestIds: number[];
   error?: string;
 };
 
-function moveInto(dir: string, file: string): string {
-  fs.mkdirSync(dir, { recursive: true });
-  let target = path.join(dir, path.basename(file));
-  if (fs.existsSync(target)) target = path.join(dir, `${Date.now()}-${path.basename(file)}`);
-  fs.renameSync(file, target);
-  return target;
-}
+export type IngestOptions = {
+  /** Who the requests are filed as; the first admin when unset. */
+  requesterEmail?: string;
+  /** The largest file taken; HYPERION_MAX_BODY_BYTES when unset. */
+  maxBytes?: number;
+  /** Runs between opening the file and reading it; tests use it to change the file meanwhile. */
+  afterOpen?: () => void;
+};
+
+const ONLY_REGULAR = "the inbox takes only regular files";
 
 /**
- * Takes one `*.json` file from the inbox: its TaskRequest(s) are filed through the same intake
- * as everywhere else and the file moves to processed/; invalid input moves to rejected/ with an
- * `.error.txt` beside it. The content hash is recorded in the same transaction as the requests,
- * so a file seen again (a crash before the move, a copy dropped twice) is never filed twice.
+ * Takes one `*.json` entry directly in the inbox. Only a regular file with a single link is
+ * read — never what a symbolic link points at, never a FIFO or a device (opened non-blocking,
+ * checked on the descriptor), never more than `maxBytes`. Its TaskRequest(s) are filed through
+ * the same intake as everywhere else and the file moves to processed/. Anything refused moves
+ * to rejected/ as it is (a link is moved, not its target) with an `.error.txt` beside it that
+ * names the problem and the fields, never the contents. The content hash is recorded in the
+ * same transaction as the requests, so a file seen again is never filed twice.
  */
 export function ingestFile(
   db: Db,
   config: LoadedConfig,
   inbox: string,
   file: string,
-  requesterEmail?: string,
+  opts: IngestOptions = {},
 ): IngestResult {
   const name = path.basename(file);
-  const text = fs.readFileSync(file);
-  const hash = createHash("sha256").update(text).digest("hex");
+  const skipped = (error: string): IngestResult => ({
+    file: name,
+    outcome: "skipped",
+    requestIds: [],
+    error: `${shownName(name)} ${error}`,
+  });
+  const reject = (lines: string[]): IngestResult => {
+    const text = lines.join("\n");
+    writeErrorFile(placeAside(inbox, "rejected", file), text);
+    return { file: name, outcome: "rejected", requestIds: [], error: text };
+  };
+  const refuse = (problem: string) => reject([`${shownName(name)} ${problem}`]);
+
+  if (path.resolve(path.dirname(file)) !== path.resolve(inbox))
+    return skipped("is not directly in the inbox");
+  if (name.startsWith(".")) return skipped("is hidden; hidden files are left alone");
+  if (!name.endsWith(".json")) return skipped("is not a .json file");
+  const entry = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  if (!entry) return skipped("is gone");
+  if (/\p{Cc}/u.test(name)) return refuse("has control characters in its name; rename it");
+  if (!entry.isFile()) {
+    return refuse(`is ${kindOf(entry)}; ${ONLY_REGULAR}`);
+  }
+  if (entry.nlink > 1n) {
+    return refuse(`has ${entry.nlink} hard links; ${ONLY_REGULAR} with a single link`);
+  }
+
+  const read = readRegularFile(file, {
+    maxBytes: opts.maxBytes ?? readEnv().HYPERION_MAX_BODY_BYTES,
+    noFollow: true,
+    afterOpen: opts.afterOpen,
+  });
+  if (!read.ok) {
+    if (read.refusal === "missing") return skipped("is gone");
+    if (read.refusal === "changed")
+      return skipped("changed while being read; taken when it settles");
+    if (read.refusal === "not-regular") return refuse(`${read.problem}; ${ONLY_REGULAR}`);
+    return refuse(read.problem);
+  }
+  // The name must still hold the file that was read, or the move below would take another one.
+  const now = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  if (!now || now.ino !== read.stat.ino || now.dev !== read.stat.dev)
+    return skipped("was replaced while being read; taken when it settles");
+
+  const hash = createHash("sha256").update(read.bytes).digest("hex");
   const seen = db.select().from(inboxFiles).where(eq(inboxFiles.hash, hash)).get();
   if (seen) {
-    moveInto(path.join(inbox, "processed"), file);
+    placeAside(inbox, "processed", file);
     return { file: name, outcome: "duplicate", requestIds: seen.requestIds };
   }
+  const json = parseJson(read.bytes);
+  if (!json.ok) return refuse(json.problem);
   try {
-    let input: unknown;
-    try {
-      input = JSON.parse(text.toString("utf8"));
-    } catch (err) {
-      throw new ValidationError([
-        { path: "(file)", message: `malformed JSON: ${(err as Error).message}` },
-      ]);
-    }
-    const requester = requesterEmail ? requireUserByEmail(db, requesterEmail) : firstAdmin(db);
+    const requester = opts.requesterEmail
+      ? requireUserByEmail(db, opts.requesterEmail)
+      : firstAdmin(db);
     if (!requester)
       throw new ValidationError([
         { path: "(inbox)", message: "no user to file as; add one with 'hyperion user add'" },
       ]);
     const ids = db.transaction((tx) => {
-      const created = createRequests(db, { input, requester, config, source: "inbox" }).map(
-        (r) => r.id,
-      );
+      const created = createRequests(db, {
+        input: json.value,
+        requester,
+        config,
+        source: "inbox",
+      }).map((r) => r.id);
       tx.insert(inboxFiles).values({ hash, name, requestIds: created, at: Date.now() }).run();
       return created;
     });
-    moveInto(path.join(inbox, "processed"), file);
+    placeAside(inbox, "processed", file);
     return { file: name, outcome: "processed", requestIds: ids };
   } catch (err) {
-    const message =
+    // Input the intake refuses is rejected; anything else (the database, say) leaves the file
+    // in place for another try.
+    const issues =
       err instanceof ValidationError
-        ? err.issues.map((i) => `${i.path}: ${i.message}`).join("\n")
-        : (err as Error).message;
-    const moved = moveInto(path.join(inbox, "rejected"), file);
-    fs.writeFileSync(`${moved}.error.txt`, `${message}\n`);
-    return { file: name, outcome: "rejected", requestIds: [], error: message };
+        ? err.issues
+        : err instanceof NotFoundError || err instanceof ConflictError
+          ? [{ path: "(inbox)", message: err.message }]
+          : undefined;
+    if (!issues) throw err;
+    return reject([`${shownName(name)} was not filed:`, ...issueLines(issues, json.value)]);
   }
 }

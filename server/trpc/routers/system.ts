@@ -1,4 +1,4 @@
-import { currentConfig } from "@/server/config/load";
+import { configStatus, currentConfig } from "@/server/config/load";
 import { workerStatus } from "@/server/workers/heartbeat";
 import { procedure, router } from "../init";
 
@@ -10,4 +10,6 @@ export const systemRouter = router({
       targetBranch: r.targetBranch,
     })),
   })),
+  /** Whether the config file has turned bad while running (the last good one is in force). */
+  config: procedure("user.manage").query(({ ctx }) => configStatus(ctx.env.configPath)),
 });
