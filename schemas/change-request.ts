@@ -1,10 +1,12 @@
 import { z } from "zod";
+import { branchName } from "./branch";
 
 export const risks = ["low", "medium", "high"] as const;
 export const Risk = z.enum(risks);
 export type Risk = z.infer<typeof Risk>;
 
 export const DEFAULT_MAX_PATCH_BYTES = 5 * 1024 * 1024;
+export const MAX_CHANGES_PER_CALL = 100;
 
 const sha = z.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character commit sha");
 const oneLine = (max: number) =>
@@ -28,10 +30,7 @@ export const ChangeRequest = z.strictObject({
     )
     .optional(),
   repo: z.string().min(1, "is required"),
-  targetBranch: z
-    .string()
-    .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/, "must be a branch name")
-    .optional(),
+  targetBranch: branchName.optional(),
   baseCommit: sha.optional(),
   patch: z.string().min(1, "is required"),
   summary: z.string().trim().min(1, "is required").max(2000),
@@ -46,7 +45,13 @@ export type ChangeRequest = z.output<typeof ChangeRequest>;
 
 export function parseChangeRequestBatch(input: unknown) {
   const schema = Array.isArray(input)
-    ? z.array(ChangeRequest).min(1, "must hold at least one change request")
+    ? z
+        .array(ChangeRequest)
+        .min(1, "must hold at least one change request")
+        .max(
+          MAX_CHANGES_PER_CALL,
+          `must hold at most ${MAX_CHANGES_PER_CALL} change requests per call; split it into several`,
+        )
     : ChangeRequest;
   const result = schema.safeParse(input);
   if (!result.success) return { success: false as const, error: result.error };

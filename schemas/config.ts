@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { branchName } from "./branch";
 import { Policy } from "./policy";
 
 export const RepositoryConfig = z.strictObject({
@@ -6,7 +7,7 @@ export const RepositoryConfig = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 letters, digits, '.', '_' or '-'"),
   path: z.string().min(1, "is required"),
-  targetBranch: z.string().min(1).default("main"),
+  targetBranch: branchName.default("main"),
   policy: Policy.optional(),
 });
 

@@ -1,8 +1,17 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { blobOid, type ObjectStore, ZERO_OID } from "./objects";
-import { applyHunks, type FilePatch, HunkConflict } from "./patch";
+import { quotePath, specialGitFile } from "@/schemas/paths";
+import { blobOid, canonicalMode, type ObjectStore, ZERO_OID } from "./objects";
+import {
+  applyHunks,
+  FILE_MODES,
+  type FilePatch,
+  GITLINK_MODE,
+  HunkConflict,
+  InvalidPatchError,
+  type PatchOptions,
+} from "./patch";
 import { GitError, git } from "./run";
 import { editTree, entryAt, type PathChange } from "./tree-edit";
 
@@ -20,16 +29,121 @@ class NeedsGitApply extends Error {}
 
 const isUtf8 = (buf: Buffer) => Buffer.from(buf.toString("utf8"), "utf8").equals(buf);
 
+/** The object type a tree entry of this mode must point at. */
+const typeForMode = (mode: string) => (mode === GITLINK_MODE ? "commit" : "blob");
+
+/** git's limits for .gitattributes (attr.c), which `git fsck --strict` enforces. */
+const ATTR_MAX_LINE_BYTES = 2048;
+const ATTR_MAX_FILE_BYTES = 100 * 1024 * 1024;
+
+/**
+ * The first directory above `p` that the tree holds as something other than a directory (a
+ * symlink, a file, a submodule), unless this patch removes it first.
+ */
+async function blockingParent(
+  store: ObjectStore,
+  tree: string,
+  p: string,
+  removed: Set<string>,
+): Promise<{ path: string; mode: string } | null> {
+  const parts = p.split("/").slice(0, -1);
+  let current = tree;
+  for (let i = 0; i < parts.length; i++) {
+    const entry = (await store.readTree(current)).find((e) => e.name === parts[i]);
+    if (!entry) return null;
+    const at = parts.slice(0, i + 1).join("/");
+    if (entry.mode !== "40000") return removed.has(at) ? null : { path: at, mode: entry.mode };
+    current = entry.oid;
+  }
+  return null;
+}
+
+const describeMode = (mode: string) =>
+  mode === "120000" ? "symlink" : mode === GITLINK_MODE ? "submodule" : "file";
+
+/** Paths this patch takes away before it writes: deletions and rename sources. */
+function removedPaths(files: FilePatch[]): Set<string> {
+  return new Set(
+    files.flatMap((f) => (f.oldPath && !f.copy && f.oldPath !== f.newPath ? [f.oldPath] : [])),
+  );
+}
+
+/**
+ * What the patch assumes about `tree` that does not hold there, path by path: writing under
+ * a symlink or a file, changing a directory as if it were a file, an `index` line naming an
+ * object of the wrong type for the mode. Submission reports these; landing refuses them.
+ */
+export async function patchTreeProblems(
+  store: ObjectStore,
+  tree: string | null,
+  files: FilePatch[],
+): Promise<{ path: string; message: string }[]> {
+  const problems: { path: string; message: string }[] = [];
+  const removed = removedPaths(files);
+  for (const f of files) {
+    if (f.newPath && tree) {
+      const parent = await blockingParent(store, tree, f.newPath, removed);
+      if (parent)
+        problems.push({
+          path: f.newPath,
+          message:
+            parent.mode === "120000"
+              ? `goes through the symlink ${quotePath(parent.path)}`
+              : `goes through ${quotePath(parent.path)}, which is a ${describeMode(parent.mode)}`,
+        });
+    }
+    if (f.oldPath && tree) {
+      const old = await entryAt(store, tree, f.oldPath);
+      if (old?.mode === "40000")
+        problems.push({ path: f.oldPath, message: "is a directory, not a file" });
+    }
+    const typeProblem = f.newPath ? await objectTypeProblem(store, f) : undefined;
+    if (typeProblem && f.newPath) problems.push({ path: f.newPath, message: typeProblem });
+  }
+  return problems;
+}
+
+/** Why the object an `index` line names cannot be the new content at the file's mode. */
+async function objectTypeProblem(store: ObjectStore, f: FilePatch): Promise<string | undefined> {
+  if (f.newOid?.length !== 40 || f.newOid === ZERO_OID) return undefined;
+  const mode = f.newMode ?? "100644";
+  const obj = await store.tryRead(f.newOid);
+  const want = typeForMode(mode);
+  if (obj && obj.type !== want)
+    return `has an index line naming ${f.newOid.slice(0, 12)}, a ${obj.type}; mode ${mode} needs a ${want}`;
+  return undefined;
+}
+
 async function fileChange(
   store: ObjectStore,
   tree: string | null,
   f: FilePatch,
+  removed: Set<string>,
+  opts: PatchOptions,
 ): Promise<Map<string, PathChange>> {
   const changes = new Map<string, PathChange>();
   const old = f.oldPath && tree ? await entryAt(store, tree, f.oldPath) : null;
   if (f.oldPath && !old) throw new ApplyConflict(`${f.oldPath} does not exist`, [f.oldPath]);
-  if (!f.oldPath && f.newPath && tree && (await entryAt(store, tree, f.newPath))) {
-    throw new ApplyConflict(`${f.newPath} already exists`, [f.newPath]);
+  if (old && old.mode === "40000")
+    throw new ApplyConflict(`${f.oldPath} is a directory, not a file`, [f.oldPath ?? ""]);
+  if (old && f.oldMode && canonicalMode(old.mode) !== f.oldMode)
+    throw new ApplyConflict(
+      `${f.oldPath} is mode ${old.mode} in the target tree, not ${f.oldMode} as the patch expects`,
+      [f.oldPath ?? ""],
+    );
+  if (f.newPath && tree) {
+    if (
+      f.newPath !== f.oldPath &&
+      !removed.has(f.newPath) &&
+      (await entryAt(store, tree, f.newPath))
+    )
+      throw new ApplyConflict(`${f.newPath} already exists`, [f.newPath]);
+    const parent = await blockingParent(store, tree, f.newPath, removed);
+    if (parent)
+      throw new ApplyConflict(
+        `${f.newPath} goes through ${quotePath(parent.path)}, which is a ${describeMode(parent.mode)} in the target tree`,
+        [f.newPath],
+      );
   }
   if (f.oldPath && f.newPath && f.oldPath !== f.newPath && !f.copy) changes.set(f.oldPath, null);
   if (!f.newPath) {
@@ -45,7 +159,26 @@ async function fileChange(
     if (f.oldPath) changes.set(f.oldPath, null);
     return changes;
   }
-  const mode = f.newMode ?? old?.mode ?? "100644";
+  const mode = f.newMode ?? (old ? canonicalMode(old.mode) : "100644");
+  const typeProblem = await objectTypeProblem(store, { ...f, newMode: mode });
+  if (typeProblem) throw new InvalidPatchError(`path ${quotePath(f.newPath)} ${typeProblem}`);
+  if (mode === GITLINK_MODE) {
+    if (!opts.allowSubmodules)
+      throw new InvalidPatchError(
+        `path ${quotePath(f.newPath)} is a submodule; submodules are not allowed in this repository`,
+      );
+    // A submodule's commit lives in another repository: the index line is the whole change.
+    if (f.newOid?.length !== 40 || f.newOid === ZERO_OID)
+      throw new InvalidPatchError(
+        `path ${quotePath(f.newPath)} is a submodule without a full commit id on its index line`,
+      );
+    changes.set(f.newPath, { mode, oid: f.newOid });
+    return changes;
+  }
+  if (old && old.mode === GITLINK_MODE)
+    throw new InvalidPatchError(
+      `path ${quotePath(f.newPath)} is a submodule; it cannot become a ${describeMode(mode)}`,
+    );
   const oldMatches = !!old && !!f.oldOid && old.oid.startsWith(f.oldOid) && f.oldOid.length === 40;
   // Unchanged content (a rename or a mode change) or a result the repository already holds.
   if (
@@ -78,6 +211,26 @@ async function fileChange(
   return changes;
 }
 
+/** Refuses content `git fsck --strict` would flag: .gitattributes lines git cannot parse. */
+async function checkSpecialContent(store: ObjectStore, p: string, oid: string): Promise<void> {
+  if (specialGitFile(p.split("/").pop() ?? "") !== ".gitattributes") return;
+  const content = await store.read(oid, "blob");
+  if (content.length > ATTR_MAX_FILE_BYTES)
+    throw new InvalidPatchError(
+      `path ${quotePath(p)} is ${content.length} bytes; git reads at most ${ATTR_MAX_FILE_BYTES} bytes of .gitattributes`,
+    );
+  let start = 0;
+  for (let line = 1; start < content.length; line++) {
+    const nl = content.indexOf(10, start);
+    const end = nl < 0 ? content.length : nl;
+    if (end - start >= ATTR_MAX_LINE_BYTES)
+      throw new InvalidPatchError(
+        `path ${quotePath(p)} line ${line} is ${end - start} bytes; git ignores .gitattributes lines of ${ATTR_MAX_LINE_BYTES} bytes or more`,
+      );
+    start = end + 1;
+  }
+}
+
 export type Prepared = {
   /** What each touched path becomes (null: removed). */
   changes: Map<string, PathChange>;
@@ -94,32 +247,42 @@ export async function prepareChanges(
   store: ObjectStore,
   tree: string | null,
   files: FilePatch[],
+  opts: PatchOptions = {},
 ): Promise<Prepared> {
   const changes = new Map<string, PathChange>();
   const expected = new Map<string, string | null>();
+  const removed = removedPaths(files);
   for (const f of files) {
     for (const p of [f.oldPath, f.newPath]) {
       if (p && !expected.has(p))
         expected.set(p, tree ? ((await entryAt(store, tree, p))?.oid ?? null) : null);
     }
-    for (const [p, c] of await fileChange(store, tree, f)) {
+    for (const [p, c] of await fileChange(store, tree, f, removed, opts)) {
       // A rename's source removal must not undo another file's write to the same path.
       if (c === null && changes.has(p) && changes.get(p) !== null) continue;
       changes.set(p, c);
     }
   }
+  for (const [p, c] of changes) if (c) await checkSpecialContent(store, p, c.oid);
   return { changes, expected };
 }
 
-/** True when `tree` still holds at every touched path what the changes were computed on. */
+/**
+ * True when `tree` still holds at every touched path what the changes were computed on, and
+ * no directory above a written path has since become a symlink or a file.
+ */
 export async function stillApplies(
   store: ObjectStore,
   tree: string | null,
   prepared: Prepared,
 ): Promise<boolean> {
+  if (!tree) return [...prepared.expected.values()].every((oid) => oid === null);
   for (const [p, oid] of prepared.expected) {
-    const now = tree ? ((await entryAt(store, tree, p))?.oid ?? null) : null;
-    if (now !== oid) return false;
+    if (((await entryAt(store, tree, p))?.oid ?? null) !== oid) return false;
+  }
+  const removed = new Set([...prepared.changes].flatMap(([p, c]) => (c ? [] : [p])));
+  for (const [p, c] of prepared.changes) {
+    if (c && (await blockingParent(store, tree, p, removed))) return false;
   }
   return true;
 }
@@ -142,14 +305,53 @@ export async function applyPatchToTree(
   tree: string | null,
   files: FilePatch[],
   patchText: string,
+  opts: PatchOptions = {},
 ): Promise<string> {
   try {
-    return await layChanges(store, tree, await prepareChanges(store, tree, files));
+    return await layChanges(store, tree, await prepareChanges(store, tree, files, opts));
   } catch (err) {
-    if (err instanceof NeedsGitApply) return gitApplyCached(store.repoPath, tree, patchText);
-    throw err;
+    if (!(err instanceof NeedsGitApply)) throw err;
+  }
+  const result = await gitApplyCached(store.repoPath, tree, patchText);
+  await checkGitApplyResult(store, tree, result, files, opts);
+  return result;
+}
+
+/**
+ * Git's reading of the patch must be ours: the tree it wrote may differ from the old one only
+ * at the paths we checked, with the modes and contents we allow.
+ */
+async function checkGitApplyResult(
+  store: ObjectStore,
+  tree: string | null,
+  result: string,
+  files: FilePatch[],
+  opts: PatchOptions,
+): Promise<void> {
+  const allowed = new Set(files.flatMap((f) => [f.oldPath, f.newPath].filter((p) => p !== null)));
+  const modes = new Set<string>([...FILE_MODES, ...(opts.allowSubmodules ? [GITLINK_MODE] : [])]);
+  const out = await git(["diff-tree", "-r", "-z", "--no-renames", tree ?? EMPTY_TREE, result], {
+    cwd: store.repoPath,
+  });
+  const fields = out.split("\0");
+  for (let k = 0; k + 1 < fields.length; k += 2) {
+    const [, newMode = ""] = (fields[k] ?? "").replace(/^:/, "").split(" ");
+    const p = fields[k + 1] ?? "";
+    if (!allowed.has(p))
+      throw new InvalidPatchError(
+        `git apply changed ${quotePath(p)}, which the patch does not name`,
+      );
+    if (newMode === "000000") continue;
+    if (!modes.has(newMode))
+      throw new InvalidPatchError(
+        `git apply gave ${quotePath(p)} mode ${newMode}, which is not allowed`,
+      );
+    const entry = await entryAt(store, result, p);
+    if (entry) await checkSpecialContent(store, p, entry.oid);
   }
 }
+
+const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
 async function gitApplyCached(
   repoPath: string,

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { execa, type ResultPromise } from "execa";
+import { dotGitLookalike, quotePath } from "@/schemas/paths";
 import { git } from "./run";
 
 export type ObjectType = "blob" | "tree" | "commit" | "tag";
@@ -10,6 +11,40 @@ export type TreeEntry = { mode: string; name: string; oid: string };
 
 export class MissingObjectError extends Error {
   override name = "MissingObjectError";
+}
+
+/** A tree entry git would not accept; the writer refuses it whatever let it through. */
+export class InvalidTreeEntryError extends Error {
+  override name = "InvalidTreeEntryError";
+}
+
+const TREE_MODES = new Set(["100644", "100755", "120000", "160000", "40000"]);
+
+/**
+ * The mode git writes today for one it wrote long ago: 100664 (group-writable files, before
+ * git 0.99) and a zero-padded 040000. Anything else stays as it is, to be refused.
+ */
+export function canonicalMode(mode: string): string {
+  if (mode === "040000") return "40000";
+  if (mode === "100664") return "100644";
+  return mode;
+}
+
+/**
+ * Why git would refuse this entry in a tree (`git fsck --strict`: emptyName, hasDot,
+ * hasDotdot, hasDotgit, fullPathname, badFilemode, nullSha1), or undefined.
+ */
+function treeEntryProblem(e: TreeEntry): string | undefined {
+  const name = quotePath(e.name);
+  if (!TREE_MODES.has(e.mode)) return `entry ${name} has mode '${e.mode}'`;
+  if (!/^[0-9a-f]{40}$/.test(e.oid) || e.oid === ZERO_OID)
+    return `entry ${name} has object id '${e.oid}'`;
+  if (e.name === "") return "an entry has an empty name";
+  if (e.name === "." || e.name === "..") return `entry ${name} is a relative directory name`;
+  if (e.name.includes("/") || e.name.includes("\0")) return `entry ${name} contains '/' or NUL`;
+  if (e.name.toLowerCase() === ".git" || dotGitLookalike(e.name))
+    return `entry ${name} is or looks like .git`;
+  return undefined;
 }
 
 /**
@@ -192,8 +227,21 @@ export class ObjectStore {
     return entries;
   }
 
+  /** Writes a tree in git's order, refusing any entry git would refuse. */
   writeTree(entries: TreeEntry[]): string {
-    const sorted = [...entries].sort((a, b) => compareTreeNames(a, b));
+    const sorted = entries
+      .map((e) => ({ ...e, mode: canonicalMode(e.mode) }))
+      .sort((a, b) => compareTreeNames(a, b));
+    const names = new Set<string>();
+    for (const e of sorted) {
+      const problem = treeEntryProblem(e);
+      if (problem) throw new InvalidTreeEntryError(`refusing to write a tree: ${problem}`);
+      if (names.has(e.name))
+        throw new InvalidTreeEntryError(
+          `refusing to write a tree: two entries named ${quotePath(e.name)}`,
+        );
+      names.add(e.name);
+    }
     const parts = sorted.map((e) =>
       Buffer.concat([Buffer.from(`${e.mode} ${e.name}\0`), Buffer.from(e.oid, "hex")]),
     );

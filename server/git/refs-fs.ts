@@ -1,5 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
+import { refNameProblem } from "@/schemas/branch";
+import { quotePath } from "@/schemas/paths";
 
 /**
  * Reading and compare-and-swapping refs in-process with git's own files-backend protocol
@@ -9,6 +11,19 @@ import path from "node:path";
 /** The tip moved (or another writer holds the lock): rebuild on the new tip and try again. */
 export class RefMovedError extends Error {
   override name = "RefMovedError";
+}
+
+/** A ref name that is not one: refused before it becomes a file path under the git directory. */
+export class RefNameError extends Error {
+  override name = "RefNameError";
+}
+
+function checkRefName(ref: string): void {
+  const problem = refNameProblem(ref);
+  if (problem || !ref.startsWith("refs/"))
+    throw new RefNameError(
+      `${quotePath(ref)} is not a valid ref name: ${problem ?? "must start with 'refs/'"}`,
+    );
 }
 
 const packedCache = new Map<string, { mtimeMs: number; refs: Map<string, string> }>();
@@ -30,6 +45,7 @@ function packedRefs(gitDir: string): Map<string, string> {
 
 export function readRefFs(gitDir: string, ref: string, depth = 0): string | null {
   if (depth > 5) return null;
+  checkRefName(ref);
   let text: string | null = null;
   try {
     text = fs.readFileSync(path.join(gitDir, ref), "utf8").trim();
@@ -52,6 +68,7 @@ export function headTarget(gitDir: string): string | null {
 }
 
 function lock(gitDir: string, ref: string): { fd: number; lockPath: string; refPath: string } {
+  checkRefName(ref);
   const refPath = path.join(gitDir, ref);
   const lockPath = `${refPath}.lock`;
   fs.mkdirSync(path.dirname(refPath), { recursive: true });

@@ -1,4 +1,4 @@
-import type { ObjectStore, TreeEntry } from "./objects";
+import { InvalidTreeEntryError, type ObjectStore, type TreeEntry } from "./objects";
 
 export type PathChange = { mode: string; oid: string } | null;
 
@@ -28,8 +28,11 @@ export async function editTree(
   }
   for (const [dir, sub] of nested) {
     const existing = byName.get(dir);
-    const base = existing?.mode === "40000" ? existing.oid : null;
-    // A file where a directory must go (or the reverse) is replaced, as a checkout would.
+    // A file this change removes may give way to a directory; any other is refused before
+    // here (apply.ts), and refused again here rather than silently replaced.
+    if (existing && existing.mode !== "40000")
+      throw new InvalidTreeEntryError(`refusing to write below '${dir}', which is not a directory`);
+    const base = existing ? existing.oid : null;
     const oid = await editTree(store, base, sub);
     if (oid) byName.set(dir, { name: dir, mode: "40000", oid });
     else byName.delete(dir);
@@ -50,24 +53,6 @@ export async function entryAt(
     const entry = (await store.readTree(current)).find((e) => e.name === parts[i]);
     if (!entry) return null;
     if (i === parts.length - 1) return entry;
-    if (entry.mode !== "40000") return null;
-    current = entry.oid;
-  }
-  return null;
-}
-
-/** The first parent directory of `path` that is a symlink in the tree, if any. */
-export async function symlinkParent(
-  store: ObjectStore,
-  tree: string,
-  path: string,
-): Promise<string | null> {
-  const parts = path.split("/").slice(0, -1);
-  let current = tree;
-  for (let i = 0; i < parts.length; i++) {
-    const entry = (await store.readTree(current)).find((e) => e.name === parts[i]);
-    if (!entry) return null;
-    if (entry.mode === "120000") return parts.slice(0, i + 1).join("/");
     if (entry.mode !== "40000") return null;
     current = entry.oid;
   }

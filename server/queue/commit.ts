@@ -1,6 +1,19 @@
+import { isControl } from "@/schemas/paths";
 import type { ObjectStore } from "@/server/git/objects";
 
 export const COMMITTER = { name: "Hyperion", email: "hyperion@hyperion.local" };
+
+/**
+ * Control characters never reach a commit: a NUL ends git's reading of the message (`git
+ * fsck` reports nulInCommit) and the others hide or rewrite what a terminal shows. Newlines
+ * and tabs stay in the message; an identity is one line without '<' or '>', or git cannot
+ * tell the name from the email.
+ */
+const dropControls = (text: string, keep: string) =>
+  [...text].filter((c) => !isControl(c) || keep.includes(c)).join("");
+const messageText = (text: string) => dropControls(text.replace(/\r\n?/g, "\n"), "\n\t");
+const identityText = (text: string) =>
+  dropControls(text, "").replace(/[<>]/g, "").replace(/\s+/g, " ").trim();
 
 /** Writes the commit for a landed change, with the trailers that tie it to its change and task. */
 export function writeChangeCommit(
@@ -22,11 +35,14 @@ export function writeChangeCommit(
     `Hyperion-Task: ${args.taskId}`,
     ...(args.extraTrailers ?? []),
   ];
-  const message = `${args.summary.trim()}\n\n${trailers.join("\n")}\n`;
+  const summary = messageText(args.summary).trim() || "(no summary)";
+  const message = `${summary}\n\n${trailers.map(messageText).join("\n")}\n`;
+  const name = identityText(args.author.name) || "unknown";
+  const email = identityText(args.author.email).replace(/\s/g, "");
   const text = [
     `tree ${args.tree}`,
     ...args.parents.map((p) => `parent ${p}`),
-    `author ${args.author.name} <${args.author.email}> ${stamp}`,
+    `author ${name} <${email}> ${stamp}`,
     `committer ${COMMITTER.name} <${COMMITTER.email}> ${stamp}`,
     "",
     message,

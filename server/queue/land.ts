@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import {
   ApplyConflict,
   applyPatchToTree,
@@ -7,7 +9,7 @@ import {
   stillApplies,
 } from "@/server/git/apply";
 import type { ObjectStore } from "@/server/git/objects";
-import { type FilePatch, parsePatch } from "@/server/git/patch";
+import { type FilePatch, type PatchOptions, parsePatch } from "@/server/git/patch";
 import { headTarget } from "@/server/git/refs-fs";
 import { GitError, git } from "@/server/git/run";
 import { writeChangeCommit } from "./commit";
@@ -27,13 +29,15 @@ export async function prepareCandidate(
   change: ChangeRow,
   tip: string | null,
   cache: CandidateCache,
+  opts: PatchOptions = {},
 ): Promise<void> {
   try {
-    cache.files ??= parsePatch(change.patch);
+    cache.files ??= parsePatch(change.patch, opts);
     cache.prepared = await prepareChanges(
       store,
       tip ? await store.commitTree(tip) : null,
       cache.files,
+      opts,
     );
   } catch {
     cache.prepared = undefined;
@@ -52,8 +56,10 @@ export async function buildCandidate(
   tip: string | null,
   extraTrailers: string[] = [],
   cache: CandidateCache = {},
+  opts: PatchOptions = {},
 ): Promise<Candidate> {
-  cache.files ??= parsePatch(change.patch);
+  // Parsed again at landing: the rules may have tightened since the change was queued.
+  cache.files ??= parsePatch(change.patch, opts);
   const files = cache.files;
   const commitOn = (tree: string, parents: string[]) =>
     writeChangeCommit(store, {
@@ -72,7 +78,7 @@ export async function buildCandidate(
       tree = await layChanges(store, tipTree, cache.prepared);
     } else {
       cache.prepared = undefined;
-      tree = await applyPatchToTree(store, tipTree, files, change.patch);
+      tree = await applyPatchToTree(store, tipTree, files, change.patch, opts);
     }
     return { commit: commitOn(tree, tip ? [tip] : []), tree, via: "apply" };
   } catch (err) {
@@ -80,7 +86,7 @@ export async function buildCandidate(
       throw err;
   }
   const baseTree = await store.commitTree(change.baseCommit);
-  const onBase = commitOn(await applyPatchToTree(store, baseTree, files, change.patch), [
+  const onBase = commitOn(await applyPatchToTree(store, baseTree, files, change.patch, opts), [
     change.baseCommit,
   ]);
   let out: string;
@@ -152,4 +158,53 @@ export async function syncWorktree(
   newCommit: string,
 ): Promise<void> {
   await git(["read-tree", "-m", "-u", oldCommit, newCommit], { cwd: worktree });
+}
+
+/**
+ * Written into the git directory when a landed commit could not be written to the checked-out
+ * worktree (permissions, a full disk, an untracked file in the way). The branch has moved on,
+ * so the worktree now differs from HEAD; while this marker exists landings neither refuse
+ * that difference as local edits nor touch the worktree, which is left for the operator.
+ */
+export const STALE_WORKTREE_MARKER = "hyperion-worktree-stale";
+
+const repairHint = (worktree: string) =>
+  `run 'git -C ${worktree} reset --hard' (or 'git -C ${worktree} checkout -f') once the cause is fixed`;
+
+/**
+ * Records that syncing `worktree` to `commit` failed and returns the warning for the entry's
+ * log. The marker holds the commit and git's error.
+ */
+export function markWorktreeStale(
+  store: ObjectStore,
+  worktree: string,
+  commit: string,
+  err: unknown,
+): string {
+  const error = (err instanceof GitError ? err.stderr : String((err as Error)?.message ?? err))
+    .trim()
+    .slice(0, 4000);
+  fs.writeFileSync(
+    path.join(store.gitDir, STALE_WORKTREE_MARKER),
+    `${JSON.stringify({ commit, worktree, error, at: new Date().toISOString() }, null, 2)}\n`,
+  );
+  return `landed, but the worktree ${worktree} could not be updated to ${commit.slice(0, 12)}: ${error.split("\n")[0] ?? ""}; it is left as it was, and later landings leave it alone until it matches HEAD: ${repairHint(worktree)}`;
+}
+
+/**
+ * The warning for a landing while the worktree is stale (see STALE_WORKTREE_MARKER), or
+ * undefined when it is not. A worktree found clean against HEAD again clears the marker, and
+ * landings go back to keeping it in step.
+ */
+export async function staleWorktreeWarning(
+  store: ObjectStore,
+  worktree: string,
+): Promise<string | undefined> {
+  const marker = path.join(store.gitDir, STALE_WORKTREE_MARKER);
+  if (!fs.existsSync(marker)) return undefined;
+  if (await worktreeIsClean(worktree)) {
+    fs.rmSync(marker, { force: true });
+    return undefined;
+  }
+  return `the worktree ${worktree} was not updated: it has been stale since an earlier update failed (see ${marker}); ${repairHint(worktree)}`;
 }

@@ -15,7 +15,9 @@ import {
   type CandidateCache,
   checkedOutTree,
   findLanded,
+  markWorktreeStale,
   prepareCandidate,
+  staleWorktreeWarning,
   syncWorktree,
   worktreeIsClean,
 } from "./land";
@@ -99,7 +101,10 @@ export async function processEntry(
     },
     Math.max(50, Math.floor(ctx.opts.leaseMs / 3)),
   );
-  const move = (to: EntryState, extra: { error?: EntryError; mergedCommit?: string } = {}) => {
+  const move = (
+    to: EntryState,
+    extra: { error?: EntryError; mergedCommit?: string; warning?: string } = {},
+  ) => {
     transition(ctx.db, entry, {
       from: state,
       to,
@@ -127,10 +132,10 @@ export async function processEntry(
     const branchRef = `refs/heads/${entry.targetBranch}`;
     const dryRun = ctx.opts.dryRun || change.dryRun;
     const trailers = change.revertOf ? [`Hyperion-Reverts: ${change.revertOf}`] : [];
-    const landedDone = (commit: string) => {
+    const landedDone = (commit: string, warning?: string) => {
       ctx.db.transaction(() => {
         if (state !== "ready") move("ready");
-        move("merged", { mergedCommit: commit });
+        move("merged", { mergedCommit: commit, warning });
         if (change.revertOf) markRolledBack(ctx.db, change.revertOf, ctx.owner);
       });
       return state;
@@ -186,7 +191,9 @@ export async function processEntry(
       }
 
       const worktree = dryRun ? null : checkedOutTree(store, entry.targetBranch);
-      if (worktree && !(await worktreeIsClean(worktree))) {
+      // A worktree left stale by a failed update is the operator's now: no check, no sync.
+      const stale = worktree ? await staleWorktreeWarning(store, worktree) : undefined;
+      if (worktree && !stale && !(await worktreeIsClean(worktree))) {
         return fail({
           kind: "worktree_dirty",
           message: `${entry.targetBranch} is checked out in ${worktree} with uncommitted changes; commit or stash them`,
@@ -221,9 +228,15 @@ export async function processEntry(
       if (failure === "quarantine") return state;
       if (failure) return fail(failure);
       if (landedCommit) {
-        if (worktree && tipBefore)
-          await syncWorktree(worktree, tipBefore, landedCommit).catch(() => undefined);
-        return landedDone(landedCommit);
+        const commit = landedCommit;
+        const warning =
+          worktree && tipBefore && !stale
+            ? await syncWorktree(worktree, tipBefore, commit).then(
+                () => undefined,
+                (err: unknown) => markWorktreeStale(store, worktree, commit, err),
+              )
+            : stale;
+        return landedDone(commit, warning);
       }
       // The tip moved under us: rebuild (and re-check) on the new tip.
       if (state === "ready") move("applying");

@@ -132,6 +132,7 @@ export function transition(
     mergedCommit?: string;
     nextAttemptAt?: number;
     durationMs?: number;
+    warning?: string;
   },
   now = Date.now(),
 ): void {
@@ -175,6 +176,7 @@ export function transition(
         ...(move.error ? { error: move.error } : {}),
         ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
         ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
+        ...(move.warning ? { warning: move.warning } : {}),
       },
       now,
     );

@@ -6,15 +6,16 @@ import {
   parseChangeRequestBatch,
 } from "@/schemas/change-request";
 import { type FieldIssue, fieldIssues } from "@/schemas/issues";
+import { quotePath } from "@/schemas/paths";
 import { policyChecks, resolveCheck } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { changeRequests, queueEntries, queueEntryPaths, tasks } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
+import { patchTreeProblems } from "@/server/git/apply";
 import { ObjectStore } from "@/server/git/objects";
 import { type FilePatch, PatchParseError, parsePatch, patchPaths } from "@/server/git/patch";
 import { readRefFs } from "@/server/git/refs-fs";
-import { symlinkParent } from "@/server/git/tree-edit";
 import { policyFor } from "@/server/planner/plan";
 import { defaultQueueOptions, logTransition } from "./store";
 
@@ -24,7 +25,13 @@ export function maxPatchBytesFromEnv(): number {
   return Number.isSafeInteger(n) && n > 0 ? n : DEFAULT_MAX_PATCH_BYTES;
 }
 
-export type SubmitOptions = { maxPatchBytes?: number; maxAttempts?: number; revertOf?: number };
+export type SubmitOptions = {
+  maxPatchBytes?: number;
+  maxAttempts?: number;
+  revertOf?: number;
+  /** Whether patches may write submodules (gitlinks, .gitmodules); off by default. */
+  allowSubmodules?: boolean;
+};
 export type Submitted = {
   id: number;
   entryId: number;
@@ -81,13 +88,13 @@ async function checkOne(
   }
   let files: FilePatch[];
   try {
-    files = parsePatch(cr.patch);
+    files = parsePatch(cr.patch, { allowSubmodules: opts.allowSubmodules ?? false });
   } catch (err) {
-    at("patch", err instanceof PatchParseError ? err.message : "is not a git diff");
+    if (!(err instanceof PatchParseError)) throw err;
+    for (const problem of err.problems) at("patch", problem);
     return { issues };
   }
-  const { paths, problems } = patchPaths(files);
-  for (const p of problems) at("patch", `path '${p.path}' ${p.message}`);
+  const paths = patchPaths(files);
   const targetBranch = cr.targetBranch ?? repo.targetBranch;
   if (!stores.has(repo.path)) stores.set(repo.path, ObjectStore.open(repo.path));
   const store = await (stores.get(repo.path) as Promise<ObjectStore>);
@@ -97,12 +104,10 @@ async function checkOne(
       at("baseCommit", `unknown commit ${cr.baseCommit} in repository '${repo.name}'`);
     }
     const against = issues.length === 0 ? (cr.baseCommit ?? tip) : null;
-    if (against) {
-      const tree = await store.commitTree(against);
-      for (const p of paths) {
-        const link = await symlinkParent(store, tree, p);
-        if (link) at("patch", `path '${p}' goes through the symlink '${link}'`);
-      }
+    if (issues.length === 0) {
+      const tree = against ? await store.commitTree(against) : null;
+      for (const p of await patchTreeProblems(store, tree, files))
+        at("patch", `path ${quotePath(p.path)} ${p.message}`);
     }
   }
   if (issues.length) return { issues };

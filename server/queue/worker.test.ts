@@ -110,7 +110,12 @@ describe("the worker process", () => {
   it("survives SIGKILL at random moments: every change merged exactly once or quarantined, and replay agrees", async () => {
     const N = 300;
     const { payload } = await changes(N);
-    expect((await hyperion(["submit", "-"], { input: payload })).exitCode).toBe(0);
+    // At most 100 change requests per call: three calls.
+    const all = JSON.parse(payload) as unknown[];
+    for (let i = 0; i < N; i += 100) {
+      const batch = JSON.stringify(all.slice(i, i + 100));
+      expect((await hyperion(["submit", "-"], { input: batch })).exitCode).toBe(0);
+    }
     const crashEnv = { HYPERION_LEASE_MS: "800", HYPERION_MAX_ATTEMPTS: "50" };
     let kills = 0;
     for (let round = 0; round < 30 && kills < 12; round++) {

@@ -72,4 +72,6 @@ export type QueueLogEvent = {
   error?: EntryError;
   mergedCommit?: string;
   nextAttemptAt?: number;
+  /** Something the landing could not do but that did not stop it (a worktree left stale). */
+  warning?: string;
 };
