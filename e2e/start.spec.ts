@@ -19,6 +19,8 @@ test.describe("npm start", () => {
       reject: false,
     });
     const url = `http://127.0.0.1:${port}`;
+    // What `npm start` prints: localhost, as NEXTAUTH_URL defaults to.
+    const printed = `http://localhost:${port}`;
     await expect
       .poll(async () => (await request.get(`${url}/signin`).catch(() => null))?.status(), {
         timeout: 30_000,
@@ -42,7 +44,7 @@ test.describe("npm start", () => {
     const result = await child;
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/password: \S{16,}/);
-    expect(result.stdout).toContain(`sign in at ${url}/signin`);
+    expect(result.stdout).toContain(`sign in at ${printed}/signin`);
     expect(fs.existsSync(path.join(data, "repos", "demo", ".git"))).toBe(true);
     const stopped = db
       .prepare("SELECT stopped_at FROM worker_heartbeats WHERE role = 'supervisor'")

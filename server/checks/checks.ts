@@ -116,7 +116,7 @@ export async function runChecks(opts: {
         network: check.network,
         env: { HYPERION_CHECK: "1" },
       });
-      if (res.sandbox === "none")
+      if (res.sandbox === "none" && !res.spawnError)
         log.warn({ check: name, commit: opts.commit }, describeSandbox(detectSandbox()));
       if (res.exitCode !== 0 || res.timedOut || res.outputTooLarge) {
         const why = res.spawnError
@@ -133,8 +133,9 @@ export async function runChecks(opts: {
           check: name,
           timedOut: res.timedOut,
           outputTail:
-            (res.sandbox === "none" ? "[hyperion] this check ran without bubblewrap\n" : "") +
-            res.output.slice(-CHECK_OUTPUT_TAIL),
+            (res.sandbox === "none" && !res.spawnError
+              ? "[hyperion] this check ran without bubblewrap\n"
+              : "") + res.output.slice(-CHECK_OUTPUT_TAIL),
           reason: `check '${name}' ${why}`,
         };
       }

@@ -1,4 +1,6 @@
+import { spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "@/server/testing/fixtures";
@@ -100,6 +102,34 @@ describe("confined children", () => {
   });
 });
 
+describe("without bubblewrap", () => {
+  const withEnv = async (env: Record<string, string>, fn: () => Promise<void>) => {
+    const before = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      await fn();
+    } finally {
+      process.env = before;
+    }
+  };
+
+  it("refuses to run, saying how to fix it", () =>
+    withEnv({ HYPERION_BWRAP: "/nonexistent/bwrap" }, async () => {
+      const res = await run("echo ran");
+      expect(res.exitCode).toBeNull();
+      expect(res.output).not.toContain("ran");
+      expect(res.spawnError).toMatch(/apt-get install -y bubblewrap.*HYPERION_CONFINE=none/);
+    }));
+
+  it("runs when the operator chose it, and never waits on a descendant that left the group", () =>
+    withEnv({ HYPERION_CONFINE: "none" }, async () => {
+      const res = await run("setsid sleep 30 & echo started", { timeoutMs: 60_000 });
+      expect(res.sandbox).toBe("none");
+      expect(res.exitCode).toBe(0);
+      expect(res.output).toContain("started");
+    }));
+});
+
 describe.runIf(detectSandbox().kind === "bwrap")("under bubblewrap", () => {
   it("cannot read Hyperion's data directory", async () => {
     const res = await run(`cat ${data}/auth-secret; echo "entries: $(ls -A ${data} | wc -l)"`);
@@ -117,10 +147,43 @@ describe.runIf(detectSandbox().kind === "bwrap")("under bubblewrap", () => {
     expect(fs.existsSync("/usr/local/x")).toBe(false);
   });
 
-  it("cannot read the server's environment through /proc", async () => {
-    const res = await run("cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'; echo done");
-    expect(res.output).not.toContain("nextauth-secret-value");
-    expect(res.output).toContain("done");
+  it("cannot read another process's environment through /proc", async () => {
+    // A process of the server's user that holds a secret in its initial environment.
+    const holder = spawn("sleep", ["60"], {
+      env: { PATH: process.env.PATH, HOLDER_SECRET: "held-secret-value" },
+      stdio: "ignore",
+    });
+    try {
+      expect(fs.readFileSync(`/proc/${holder.pid}/environ`, "utf8")).toContain("held-secret-value");
+      const res = await run("cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'; echo done");
+      expect(res.output).not.toContain("held-secret-value");
+      expect(res.output).toContain("done");
+    } finally {
+      holder.kill("SIGKILL");
+    }
+  });
+
+  it("cannot reach a Unix socket of the host, nor see /run, /home or /root", async () => {
+    const sock = path.join(data, "server.sock");
+    const server = net.createServer((c) => c.end("hello from the host"));
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    try {
+      const res = await run(
+        `node -e "require('net').connect('${sock}').on('data', d => console.log(String(d))).on('error', e => console.log(e.code))"; ls /run /home /root 2>&1 | head -3; cat /etc/shadow`,
+      );
+      expect(res.output).not.toContain("hello from the host");
+      expect(res.output).toContain("ENOENT");
+      expect(res.output).toMatch(/cannot access '\/run'/);
+      expect(res.output).not.toMatch(/^root:/m);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("finds the tools on PATH and Node itself", async () => {
+    const res = await run("node -e 'console.log(process.version)'; git --version");
+    expect(res.exitCode, res.output).toBe(0);
+    expect(res.output).toContain(process.version);
   });
 
   it("has no network unless the policy allows it", async () => {

@@ -2,11 +2,12 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { bwrapArgs, detectSandbox, secretDirs } from "./sandbox";
+import { bwrapArgs, describeSandbox, detectSandbox } from "./sandbox";
 
 export const DEFAULT_TAIL_BYTES = 64 * 1024;
 export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 const KILL_GRACE_MS = 2000;
+const PIPE_GRACE_MS = 500;
 
 /**
  * A confined run's folder: `work` (the workspace, its cwd), `home` and `tmp`. Everything the
@@ -113,6 +114,13 @@ export function runConfined(opts: ConfinedOptions): Promise<ConfinedResult> {
   };
   if (!file)
     return Promise.resolve({ ...base, exitCode: null, signal: null, spawnError: "empty command" });
+  if (sandbox.kind === "none" && !sandbox.allowed)
+    return Promise.resolve({
+      ...base,
+      exitCode: null,
+      signal: null,
+      spawnError: describeSandbox(sandbox),
+    });
 
   let cmd = file;
   let cmdArgs = args;
@@ -125,7 +133,6 @@ export function runConfined(opts: ConfinedOptions): Promise<ConfinedResult> {
         cwd,
         env,
         network: opts.network ?? false,
-        hide: secretDirs(),
       }),
       "--",
       file,
@@ -190,6 +197,15 @@ export function runConfined(opts: ConfinedOptions): Promise<ConfinedResult> {
     };
     child.on("error", (err) => finish({ exitCode: null, signal: null, spawnError: err.message }));
     child.on("close", (exitCode, signal) => finish({ exitCode, signal }));
+    // A descendant that left the group (setsid) may hold the pipes open after the child exits:
+    // give the output a moment to drain, then stop reading, so the run always ends.
+    child.on("exit", (exitCode, signal) => {
+      setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish({ exitCode, signal });
+      }, PIPE_GRACE_MS).unref();
+    });
   });
 }
 

@@ -2,74 +2,131 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { readEnv } from "@/server/env.mjs";
 
-export type Sandbox = { kind: "bwrap"; bwrap: string } | { kind: "none"; reason: string };
+export type Sandbox =
+  | { kind: "bwrap"; bwrap: string }
+  /** `allowed`: the operator chose to run without (HYPERION_CONFINE=none). */
+  | { kind: "none"; reason: string; allowed: boolean };
 
-let cached: Sandbox | undefined;
+const probed = new Map<string, Sandbox>();
+
+export const INSTALL_BWRAP = "apt-get install -y bubblewrap";
 
 /**
- * Whether bubblewrap can confine children here. Found on PATH (or `HYPERION_BWRAP`), and tried
- * once: inside some containers user namespaces are refused, and then it cannot help.
- * `HYPERION_CONFINE=none` turns it off on purpose (said at start and on every run).
+ * Whether bubblewrap can confine children here: found (or `HYPERION_BWRAP`) and tried once,
+ * since inside some containers user namespaces are refused. Without it, children run only when
+ * the operator says so with `HYPERION_CONFINE=none`; otherwise they are refused with the fix.
  */
 export function detectSandbox(): Sandbox {
-  if (cached) return cached;
-  if (process.env.HYPERION_CONFINE === "none") {
-    cached = { kind: "none", reason: "HYPERION_CONFINE=none" };
-    return cached;
+  if (process.env.HYPERION_CONFINE === "none")
+    return { kind: "none", reason: "HYPERION_CONFINE=none", allowed: true };
+  const key = process.env.HYPERION_BWRAP ?? "";
+  let found = probed.get(key);
+  if (!found) {
+    found = probe(key);
+    probed.set(key, found);
   }
-  const candidates = [process.env.HYPERION_BWRAP, "/usr/bin/bwrap", "/bin/bwrap"].filter(
-    (p): p is string => !!p,
-  );
+  return found;
+}
+
+function probe(configured: string): Sandbox {
+  const candidates = configured ? [configured] : ["/usr/bin/bwrap", "/bin/bwrap"];
   const bwrap = candidates.find((p) => fs.existsSync(p));
-  if (!bwrap) {
-    cached = {
+  if (!bwrap)
+    return {
       kind: "none",
-      reason: "bubblewrap is not installed (apt-get install -y bubblewrap)",
+      reason: `bubblewrap is not installed (${INSTALL_BWRAP})`,
+      allowed: false,
     };
-    return cached;
-  }
   try {
     execFileSync(
       bwrap,
       ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--", "/bin/true"],
-      {
-        stdio: "ignore",
-        timeout: 10_000,
-        env: {} as NodeJS.ProcessEnv,
-      },
+      { stdio: "ignore", timeout: 10_000, env: {} as NodeJS.ProcessEnv },
     );
-    cached = { kind: "bwrap", bwrap };
+    return { kind: "bwrap", bwrap };
   } catch (err) {
-    cached = { kind: "none", reason: `bubblewrap cannot start here: ${(err as Error).message}` };
+    return {
+      kind: "none",
+      reason: `bubblewrap cannot start here (${(err as Error).message.split("\n")[0]})`,
+      allowed: false,
+    };
   }
-  return cached;
 }
 
 /** One line for start-up and for every run's log: how children are confined. */
 export function describeSandbox(s: Sandbox = detectSandbox()): string {
-  return s.kind === "bwrap"
-    ? `children run confined by bubblewrap (${s.bwrap}): read-only system, only their run folder writable, Hyperion's data hidden`
-    : `children are NOT sandboxed: ${s.reason}; they still get a scrubbed environment, their own home, and bounded time and output`;
+  if (s.kind === "bwrap")
+    return `checks and agents run confined by bubblewrap (${s.bwrap}): only the system's program folders visible, read-only; their run folder the only one writable`;
+  if (s.allowed)
+    return "checks and agents run WITHOUT a sandbox (HYPERION_CONFINE=none): they get a scrubbed environment, their own home, and bounded time and output, but can read what the server's user can";
+  return `checks and agents cannot run: ${s.reason}. Install it (${INSTALL_BWRAP}), or set HYPERION_CONFINE=none to run them without a sandbox`;
 }
 
-/** Folders a child must never see: Hyperion's data, its config, the server user's home. */
+// What a confined child sees of the machine: programs and their libraries, and /etc — not
+// /home, /root, /var, /run (sockets: a read-only mount does not stop connect()), /srv, /mnt,
+// nor wherever Hyperion, its data and its repositories live.
+const SYSTEM_DIRS = [
+  "/usr",
+  "/bin",
+  "/sbin",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/libx32",
+  "/etc",
+  "/opt",
+];
+// Inside /etc, what only the machine's owner should read.
+const HIDDEN_IN_ETC = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-"];
+const HIDDEN_DIRS_IN_ETC = ["/etc/ssh", "/etc/ssl/private", "/etc/sudoers.d"];
+
+const inside = (child: string, parent: string) => {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+};
+
+/** Folders a child must never see even where they fall inside what it sees. */
 export function secretDirs(): string[] {
   const dirs = new Set<string>();
   const add = (p: string | undefined) => {
     if (!p) return;
-    const abs = path.resolve(p);
-    dirs.add(abs);
+    dirs.add(path.resolve(p));
     try {
-      dirs.add(fs.realpathSync(abs));
+      dirs.add(fs.realpathSync(p));
     } catch {
-      // Not there (yet): nothing to hide beyond the path itself.
+      // Not there: nothing to hide beyond the path itself.
     }
   };
-  add(process.env.HYPERION_DATA ?? "./data");
-  if (process.env.HYPERION_CONFIG) add(path.dirname(process.env.HYPERION_CONFIG));
+  try {
+    const env = readEnv();
+    add(env.dataDir);
+    add(path.dirname(env.configPath));
+    if (env.HYPERION_INBOX) add(env.HYPERION_INBOX);
+  } catch {
+    add(process.env.HYPERION_DATA || "./data");
+  }
   add(os.homedir());
-  return [...dirs].filter((d) => d !== "/" && fs.existsSync(d));
+  add(process.env.HYPERION_ROOT ?? process.cwd());
+  return [...dirs].filter((d) => d !== "/");
+}
+
+/**
+ * The program folders to show read-only: the system's, Node's own installation (nvm puts it
+ * under a home), and the rest of PATH — except what lies in a secret folder.
+ */
+function visibleDirs(secrets: string[]): string[] {
+  const nodePrefix = path.dirname(path.dirname(process.execPath));
+  const fromPath = (process.env.PATH ?? "")
+    .split(":")
+    .filter((d) => path.isAbsolute(d) && !secrets.some((s) => inside(d, s)));
+  const out: string[] = [];
+  for (const dir of [...SYSTEM_DIRS, nodePrefix, ...fromPath]) {
+    if (!fs.existsSync(dir) || out.some((o) => inside(dir, o))) continue;
+    out.push(dir);
+  }
+  return out;
 }
 
 /** bubblewrap's arguments for a run whose only writable folder is `runDir`. */
@@ -78,28 +135,23 @@ export function bwrapArgs(opts: {
   cwd: string;
   env: Record<string, string>;
   network: boolean;
-  hide: string[];
 }): string[] {
+  const secrets = secretDirs();
+  const visible = visibleDirs(secrets);
   const args = [
     "--die-with-parent",
     "--new-session",
     "--unshare-all",
     ...(opts.network ? ["--share-net"] : []),
-    "--ro-bind",
-    "/",
-    "/",
-    "--dev",
-    "/dev",
-    "--proc",
-    "/proc",
-    "--tmpfs",
-    "/tmp",
-    "--tmpfs",
-    "/dev/shm",
   ];
-  // Hidden folders are covered by empty tmpfs; the run folder is mounted last (bubblewrap
-  // reads bind sources from the real root), so it stays writable even under one of them.
-  for (const dir of opts.hide) args.push("--tmpfs", dir);
+  for (const dir of visible) args.push("--ro-bind", dir, dir);
+  for (const file of HIDDEN_IN_ETC)
+    if (fs.existsSync(file)) args.push("--ro-bind", "/dev/null", file);
+  for (const dir of HIDDEN_DIRS_IN_ETC) if (fs.existsSync(dir)) args.push("--tmpfs", dir);
+  // A secret folder that lies inside a visible one (data under /opt, say) is covered too.
+  for (const dir of secrets)
+    if (visible.some((v) => inside(dir, v)) && fs.existsSync(dir)) args.push("--tmpfs", dir);
+  args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp");
   args.push("--bind", opts.runDir, opts.runDir, "--chdir", opts.cwd, "--clearenv");
   for (const [k, v] of Object.entries(opts.env)) args.push("--setenv", k, v);
   return args;

@@ -13,7 +13,13 @@ export async function exportCommit(
   dir: string,
   indexDir: string,
 ): Promise<void> {
-  const env = { GIT_INDEX_FILE: path.join(indexDir, "export-index") };
+  // The tree is the patch author's: no global or system config or attributes, so no filter
+  // driver (git-lfs, say) that a committed .gitattributes could name is ever run for it.
+  const env = {
+    GIT_INDEX_FILE: path.join(indexDir, "export-index"),
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_ATTR_NOSYSTEM: "1",
+  };
   try {
     await git(["--git-dir", gitDir, "read-tree", commit], { cwd: dir, env });
     await git(["--git-dir", gitDir, "--work-tree", dir, "checkout-index", "--all", "--force"], {

@@ -61,14 +61,16 @@ export async function startCommand(opts: { build?: boolean }) {
     if (build.exitCode !== 0) throw new CliError("The build failed; see the output above.", 1);
   }
 
-  const childEnv = {
-    ...process.env,
+  // Secrets go only where they are used: the web server signs sessions; the worker, which
+  // starts checks and agents, never holds the session key or the first admin's password.
+  const { NEXTAUTH_SECRET: _key, HYPERION_ADMIN_PASSWORD: _password, ...inherited } = process.env;
+  const workerEnv = {
+    ...inherited,
     HYPERION_DATA: env.dataDir,
     HYPERION_CONFIG: env.configPath,
-    NEXTAUTH_URL: url,
-    NEXTAUTH_SECRET: authSecret(env),
     NODE_ENV: "production",
   };
+  const childEnv = { ...workerEnv, NEXTAUTH_URL: url, NEXTAUTH_SECRET: authSecret(env) };
   const web = execa(
     "node",
     [
@@ -84,13 +86,15 @@ export async function startCommand(opts: { build?: boolean }) {
     {
       cwd: root(),
       env: childEnv,
+      extendEnv: false,
       stdio: "inherit",
       reject: false,
     },
   );
   const worker = execa("node", [path.join(root(), "bin", "hyperion.mjs"), "worker"], {
     cwd: root(),
-    env: childEnv,
+    env: workerEnv,
+    extendEnv: false,
     stdio: "inherit",
     reject: false,
   });
