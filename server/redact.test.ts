@@ -55,6 +55,7 @@ describe("redactFailureTexts", () => {
       tasks: [{ blockedReason: "failed at /srv/a/b" }],
       lastError: { message: "in /srv/a/b", paths: ["/srv/a/b"] },
       event: { error: { message: "/srv/a/b" } },
+      log: { to: "merged", warning: "the worktree /srv/a/b could not be updated" },
       count: 3,
     };
     expect(redactFailureTexts(value, (t) => redactPaths(t))).toEqual({
@@ -62,6 +63,7 @@ describe("redactFailureTexts", () => {
       tasks: [{ blockedReason: `failed at ${SERVER_PATH}` }],
       lastError: { message: `in ${SERVER_PATH}`, paths: [SERVER_PATH] },
       event: { error: { message: SERVER_PATH } },
+      log: { to: "merged", warning: `the worktree ${SERVER_PATH} could not be updated` },
       count: 3,
     });
   });

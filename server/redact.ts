@@ -63,8 +63,18 @@ export function pathRedactor(known: KnownPaths = {}): (text: string) => string {
 
 const trimSlash = (p: string) => (p.length > 1 ? p.replace(/\/+$/, "") : p);
 
-/** Fields whose text the server wrote about a failure: a task's, a queue entry's, an event's. */
-const FAILURE_FIELDS = new Set(["blockedReason", "lastError", "error", "reason", "outputTail"]);
+/**
+ * Fields whose text the server wrote about a failure: a task's, a queue entry's, an event's
+ * (a queue log event's `warning` names the worktree it could not update).
+ */
+const FAILURE_FIELDS = new Set([
+  "blockedReason",
+  "lastError",
+  "error",
+  "reason",
+  "outputTail",
+  "warning",
+]);
 
 /**
  * A copy of `value` with every string under a failure field (at any depth, and everything

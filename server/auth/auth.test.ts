@@ -7,10 +7,13 @@ import { addUser } from "@/server/users/service";
 import { createToken, revokeToken, userForToken } from "@/server/users/tokens";
 import { verifyCredentials } from "./credentials";
 import {
+  ACCOUNT_ADDRESS_LIMIT,
   ADDRESS_LIMIT,
   delayFor,
   FREE_FAILURES,
   MAX_DELAY_MS,
+  recordAttempt,
+  refusedFor,
   THROTTLE_WINDOW_MS,
   throttleFor,
 } from "./throttle";
@@ -73,7 +76,7 @@ describe("sign-in", () => {
     expect(delays[10]).toBeGreaterThan(delays[5] ?? 0);
   });
 
-  it("refuses one address outright after its failures, but only that address", async () => {
+  it("refuses one address outright on an account after its failures there, but only that address", async () => {
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         verifyCredentials(world.db, ADMIN, `guess-${i}`, {
@@ -83,8 +86,12 @@ describe("sign-in", () => {
       ),
     );
     expect(attempts()).toBe(40);
-    expect(results.filter((r) => !r.ok && r.reason === "invalid")).toHaveLength(ADDRESS_LIMIT);
-    expect(results.slice(ADDRESS_LIMIT).every((r) => !r.ok && r.reason === "locked")).toBe(true);
+    expect(results.filter((r) => !r.ok && r.reason === "invalid")).toHaveLength(
+      ACCOUNT_ADDRESS_LIMIT,
+    );
+    expect(results.slice(ACCOUNT_ADDRESS_LIMIT).every((r) => !r.ok && r.reason === "locked")).toBe(
+      true,
+    );
     const right = await verifyCredentials(world.db, ADMIN, PASSWORD, {
       address: "203.0.113.9",
       sleep: noSleep,
@@ -121,6 +128,113 @@ describe("sign-in", () => {
       delayMs: 0,
       accountFailures: 0,
     });
+  });
+});
+
+describe("hard refusals", () => {
+  const T = 5_000_000;
+  const fail = (email: string, address: string, n: number, now = T) => {
+    for (let i = 0; i < n; i++) recordAttempt(world.db, { email, address }, now);
+  };
+  const X = "x@example.test";
+  const Y = "y@example.test";
+
+  it("refusedFor: 20 on the account from the address, or 200 from it on any; never for unknown", () => {
+    const none = { accountAddressFailures: 0, addressFailures: 0 };
+    expect(refusedFor("192.0.2.1", none)).toBe(false);
+    expect(
+      refusedFor("192.0.2.1", { ...none, accountAddressFailures: ACCOUNT_ADDRESS_LIMIT - 1 }),
+    ).toBe(false);
+    expect(
+      refusedFor("192.0.2.1", { ...none, accountAddressFailures: ACCOUNT_ADDRESS_LIMIT }),
+    ).toBe(true);
+    expect(refusedFor("192.0.2.1", { ...none, addressFailures: ADDRESS_LIMIT - 1 })).toBe(false);
+    expect(refusedFor("192.0.2.1", { ...none, addressFailures: ADDRESS_LIMIT })).toBe(true);
+    expect(refusedFor("unknown", { accountAddressFailures: 10_000, addressFailures: 10_000 })).toBe(
+      false,
+    );
+    expect(ADDRESS_LIMIT).toBeGreaterThanOrEqual(10 * ACCOUNT_ADDRESS_LIMIT);
+  });
+
+  it("25 failures from A on X refuse A on X only: not B on X, not A on Y", () => {
+    fail(X, "A", 25);
+    expect(throttleFor(world.db, { email: X, address: "A" }, T)).toEqual({
+      delayMs: MAX_DELAY_MS,
+      refused: true,
+      accountFailures: 25,
+      accountAddressFailures: 25,
+      addressFailures: 25,
+    });
+    expect(throttleFor(world.db, { email: X, address: "B" }, T)).toEqual({
+      delayMs: MAX_DELAY_MS,
+      refused: false,
+      accountFailures: 25,
+      accountAddressFailures: 0,
+      addressFailures: 0,
+    });
+    expect(throttleFor(world.db, { email: Y, address: "A" }, T)).toEqual({
+      delayMs: 0,
+      refused: false,
+      accountFailures: 0,
+      accountAddressFailures: 0,
+      addressFailures: 25,
+    });
+    // And A on X is let back in once its failures age out.
+    expect(throttleFor(world.db, { email: X, address: "A" }, T + THROTTLE_WINDOW_MS).refused).toBe(
+      false,
+    );
+  });
+
+  it("the owner signs in from another address after 25 failures on the account", async () => {
+    fail(ADMIN, "A", 25);
+    const locked = await verifyCredentials(world.db, ADMIN, PASSWORD, {
+      address: "A",
+      sleep: noSleep,
+      now: () => T,
+    });
+    expect(locked).toEqual({ ok: false, reason: "locked" });
+    const owner = await verifyCredentials(world.db, ADMIN, PASSWORD, {
+      address: "B",
+      sleep: noSleep,
+      now: () => T,
+    });
+    expect(owner).toMatchObject({ ok: true });
+  });
+
+  it("stops password spraying: 200 failures from one address across accounts refuse it on all", () => {
+    for (let i = 0; i < ADDRESS_LIMIT - 1; i++) fail(`user${i}@example.test`, "S", 1);
+    const fresh = { email: "fresh@example.test", address: "S" };
+    expect(throttleFor(world.db, fresh, T)).toMatchObject({
+      refused: false,
+      addressFailures: ADDRESS_LIMIT - 1,
+    });
+    expect(recordAttempt(world.db, fresh, T).refused).toBe(false);
+    expect(throttleFor(world.db, fresh, T)).toMatchObject({
+      refused: true,
+      accountFailures: 1,
+      accountAddressFailures: 1,
+      addressFailures: ADDRESS_LIMIT,
+    });
+    expect(throttleFor(world.db, { email: ADMIN, address: "S" }, T).refused).toBe(true);
+    // Another address is not affected.
+    expect(throttleFor(world.db, { email: ADMIN, address: "B" }, T).refused).toBe(false);
+  });
+
+  it('never refuses the address "unknown": it only slows the account down', async () => {
+    fail(ADMIN, "unknown", 2 * ACCOUNT_ADDRESS_LIMIT);
+    for (let i = 0; i < ADDRESS_LIMIT; i++) fail(`user${i}@example.test`, "unknown", 1);
+    expect(throttleFor(world.db, { email: ADMIN, address: "unknown" }, T)).toEqual({
+      delayMs: MAX_DELAY_MS,
+      refused: false,
+      accountFailures: 2 * ACCOUNT_ADDRESS_LIMIT,
+      accountAddressFailures: 2 * ACCOUNT_ADDRESS_LIMIT,
+      addressFailures: 2 * ACCOUNT_ADDRESS_LIMIT + ADDRESS_LIMIT,
+    });
+    const { delays, sleep } = recordingSleep();
+    // No address given is "unknown", as under `next dev`.
+    const owner = await verifyCredentials(world.db, ADMIN, PASSWORD, { sleep, now: () => T });
+    expect(owner).toMatchObject({ ok: true });
+    expect(delays).toEqual([MAX_DELAY_MS]);
   });
 });
 

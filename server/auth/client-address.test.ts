@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clientAddress } from "./client-address";
+import { clientAddress, UNKNOWN_ADDRESS } from "./client-address";
 
 describe("clientAddress without the start-up hook", () => {
   it("believes X-Forwarded-For only behind a trusted proxy, and then its last entry", () => {
@@ -42,11 +42,28 @@ describe("clientAddress with the start-up hook", () => {
       "x-hyperion-client-address": "192.0.2.99",
       "x-forwarded-for": "192.0.2.98",
     });
-    expect(clientAddress(headers, { trustProxy: false })).toBe("127.0.0.1");
+    expect(headers["x-hyperion-client-address"]).toBe("127.0.0.1");
+    // This test's client is on loopback, which names no one client (see the next case).
+    expect(clientAddress(headers, { trustProxy: false })).toBe(UNKNOWN_ADDRESS);
     expect(clientAddress(headers, { trustProxy: true })).toBe("192.0.2.98");
   });
 
+  it("reports a loopback peer as unknown: everyone on the machine, or an untrusted local proxy", () => {
+    const peer = (address: string) =>
+      clientAddress({ "x-hyperion-client-address": address }, { trustProxy: false });
+    expect(peer("192.0.2.5")).toBe("192.0.2.5");
+    expect(peer("::ffff:198.51.100.3")).toBe("198.51.100.3");
+    expect(peer("2001:db8::1")).toBe("2001:db8::1");
+    for (const loopback of ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"]) {
+      expect(peer(loopback)).toBe(UNKNOWN_ADDRESS);
+    }
+    const viaProxy = { "x-forwarded-for": "192.0.2.7, 127.0.0.1" };
+    expect(clientAddress(viaProxy, { trustProxy: true })).toBe(UNKNOWN_ADDRESS);
+  });
+
   it("falls back to the socket behind a proxy when the proxy sent no header", async () => {
-    expect(clientAddress(await send({}), { trustProxy: true })).toBe("127.0.0.1");
+    const headers = await send({});
+    expect(headers["x-hyperion-client-address"]).toBe("127.0.0.1");
+    expect(clientAddress(headers, { trustProxy: true })).toBe(UNKNOWN_ADDRESS);
   });
 });

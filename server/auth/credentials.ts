@@ -2,6 +2,7 @@ import type { Db } from "@/server/db/client";
 import { EMAIL_MAX, PASSWORD_MAX } from "@/server/users/limits";
 import { checkPassword, hashPassword, needsRehash } from "@/server/users/passwords";
 import { findUserByEmail, setPasswordHash, type User } from "@/server/users/service";
+import { UNKNOWN_ADDRESS } from "./client-address";
 import { clearFailures, recordAttempt } from "./throttle";
 
 export type SignInResult =
@@ -9,7 +10,10 @@ export type SignInResult =
   | { ok: false; reason: "invalid" | "locked" | "too_long" };
 
 export type SignInOptions = {
-  /** The client's address (see client-address.ts); failures are counted per address too. */
+  /**
+   * The client's address (see client-address.ts); failures are counted per address too. Left
+   * out, it is "unknown", which is slowed down like any other but never refused outright.
+   */
   address?: string;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -19,9 +23,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Checks an email and password. The attempt is recorded before anything is awaited, so
- * concurrent guesses each count; it is then delayed by the account's recent failures, or refused
- * when the client address has failed too often. A right password clears this address's failures
- * on the account and moves an old hash to argon2id.
+ * concurrent guesses each count; it is then delayed by the account's recent failures (whoever
+ * made them), or refused unchecked when this client address has failed too often on this
+ * account, or on all accounts together (see throttle.ts). A stranger elsewhere can therefore
+ * slow an account down but not lock its owner out. A right password clears this address's
+ * failures on the account and moves an old hash to argon2id.
  */
 export async function verifyCredentials(
   db: Db,
@@ -29,7 +35,7 @@ export async function verifyCredentials(
   password: string,
   opts: SignInOptions = {},
 ): Promise<SignInResult> {
-  const key = { email: email.trim().toLowerCase(), address: opts.address ?? "unknown" };
+  const key = { email: email.trim().toLowerCase(), address: opts.address ?? UNKNOWN_ADDRESS };
   // No account has such an email, and it is not worth a row.
   if (!key.email || key.email.length > EMAIL_MAX) return { ok: false, reason: "invalid" };
   const throttle = recordAttempt(db, key, opts.now?.());

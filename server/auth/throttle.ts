@@ -1,50 +1,80 @@
 import { and, count, eq, gt, lte } from "drizzle-orm";
 import type { Db, DbLike } from "@/server/db/client";
 import { loginAttempts } from "@/server/db/schema";
+import { UNKNOWN_ADDRESS } from "./client-address";
 
 export const THROTTLE_WINDOW_MS = 15 * 60 * 1000;
 /** Failures on one account, from anywhere, before its sign-ins are slowed down. */
 export const FREE_FAILURES = 3;
 export const FIRST_DELAY_MS = 250;
 export const MAX_DELAY_MS = 8000;
-/** Failures from one client address, on any accounts, before it is refused outright. */
-export const ADDRESS_LIMIT = 20;
+/** Failures on one account from one client address before that address is refused on it. */
+export const ACCOUNT_ADDRESS_LIMIT = 20;
+/** Failures from one client address, on any accounts, before it is refused on all of them. */
+export const ADDRESS_LIMIT = 200;
 
 export type AttemptKey = { email: string; address: string };
 
 export type Throttle = {
   /** How long to wait before checking this attempt's password. */
   delayMs: number;
-  /** True when the client address has used up its failures; the password is not checked. */
+  /**
+   * True when the client address has used up its failures on this account, or on all accounts
+   * together; the password is not checked. Never true for the address "unknown".
+   */
   refused: boolean;
-  /** Failures in the window before this attempt, on this account and from this address. */
+  /** Failures in the window before this attempt: on this account from anywhere, … */
   accountFailures: number;
+  /** … on this account from this address, … */
+  accountAddressFailures: number;
+  /** … and from this address on any account. */
   addressFailures: number;
 };
 
 /**
  * The account's failures slow every attempt on it, whoever makes them, but only up to
- * MAX_DELAY_MS: a stranger's guesses cannot lock the owner out. The hard refusal is per client
- * address, so it stops the guesser, not the owner.
+ * MAX_DELAY_MS: a stranger's guesses cannot lock the owner out. Hard refusals are per client
+ * address (see `refusedFor`), so they stop the guesser, not the owner.
  */
 export function delayFor(accountFailures: number): number {
   const over = accountFailures - FREE_FAILURES;
   return over < 0 ? 0 : Math.min(FIRST_DELAY_MS * 2 ** over, MAX_DELAY_MS);
 }
 
+/**
+ * Whether an address with these failures is refused outright: ACCOUNT_ADDRESS_LIMIT on this
+ * account, or ADDRESS_LIMIT across accounts (password spraying). An address that is "unknown"
+ * (no start-up hook) is every client at once, so it is never refused: that would let anyone
+ * lock everyone out. It only meets the account's delay.
+ */
+export function refusedFor(
+  address: string,
+  failures: { accountAddressFailures: number; addressFailures: number },
+): boolean {
+  if (address === UNKNOWN_ADDRESS) return false;
+  return (
+    failures.accountAddressFailures >= ACCOUNT_ADDRESS_LIMIT ||
+    failures.addressFailures >= ADDRESS_LIMIT
+  );
+}
+
 const normalise = (key: AttemptKey) => ({ email: key.email.toLowerCase(), address: key.address });
 
-function counts(db: DbLike, key: AttemptKey, now: number) {
+function counts(db: DbLike, key: AttemptKey, now: number): Throttle {
   const since = gt(loginAttempts.at, now - THROTTLE_WINDOW_MS);
   const n = (where: ReturnType<typeof and>) =>
     db.select({ n: count() }).from(loginAttempts).where(where).get()?.n ?? 0;
-  const account = n(and(eq(loginAttempts.email, key.email), since));
-  const address = n(and(eq(loginAttempts.address, key.address), since));
+  const email = eq(loginAttempts.email, key.email);
+  const address = eq(loginAttempts.address, key.address);
+  const failures = {
+    accountFailures: n(and(email, since)),
+    accountAddressFailures: n(and(email, address, since)),
+    addressFailures: n(and(address, since)),
+  };
   return {
-    delayMs: delayFor(account),
-    refused: address >= ADDRESS_LIMIT,
-    accountFailures: account,
-    addressFailures: address,
+    delayMs: delayFor(failures.accountFailures),
+    refused: refusedFor(key.address, failures),
+    ...failures,
   };
 }
 

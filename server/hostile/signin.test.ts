@@ -12,7 +12,13 @@ import { clientAddress } from "@/server/auth/client-address";
 import { verifyCredentials } from "@/server/auth/credentials";
 import { authOptions } from "@/server/auth/options";
 import { LOCKED_MESSAGE, PASSWORD_TOO_LONG_MESSAGE } from "@/server/auth/sign-in-messages";
-import { ADDRESS_LIMIT, delayFor, MAX_DELAY_MS } from "@/server/auth/throttle";
+import {
+  ACCOUNT_ADDRESS_LIMIT,
+  ADDRESS_LIMIT,
+  delayFor,
+  MAX_DELAY_MS,
+  recordAttempt,
+} from "@/server/auth/throttle";
 import { loginAttempts, users } from "@/server/db/schema";
 import { ConflictError, ValidationError } from "@/server/errors";
 import { LiveInput, liveCursor } from "@/server/events/log";
@@ -315,7 +321,7 @@ describe("guessing", () => {
     expect(delays[4]).toBeGreaterThan(delays[3] ?? 0);
   });
 
-  it("40 concurrent guesses from one address: all recorded, the last 20 refused unchecked", async () => {
+  it("40 concurrent guesses from one address on one account: all recorded, the last 20 refused unchecked", async () => {
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         verifyCredentials(world.db, VICTIM.email, i === 39 ? VICTIM.password : `g${i}`, {
@@ -325,7 +331,9 @@ describe("guessing", () => {
       ),
     );
     expect(attemptRows()).toBe(40);
-    expect(results.filter((r) => !r.ok && r.reason === "locked")).toHaveLength(40 - ADDRESS_LIMIT);
+    expect(results.filter((r) => !r.ok && r.reason === "locked")).toHaveLength(
+      40 - ACCOUNT_ADDRESS_LIMIT,
+    );
     expect(results[39]).toEqual({ ok: false, reason: "locked" });
   });
 
@@ -348,27 +356,65 @@ describe("guessing", () => {
       sleep,
     });
     expect(stranger).toEqual({ ok: false, reason: "locked" });
-    expect(attemptRows()).toBe(41);
+    // Refused on that account only: the same address is still heard on another.
+    const elsewhere = await verifyCredentials(world.db, "other@example.test", "x", {
+      address: "198.51.100.66",
+      sleep,
+    });
+    expect(elsewhere).toEqual({ ok: false, reason: "invalid" });
+    expect(attemptRows()).toBe(42);
+  });
+
+  it('without the start-up hook every client is "unknown": guesses are slowed, never refused', async () => {
+    const { delays, sleep } = recordingSleep();
+    const guesses = ACCOUNT_ADDRESS_LIMIT + 5;
+    for (let i = 0; i < guesses; i++) {
+      const address = clientAddress({ "x-forwarded-for": `10.8.${i}.1` }, { trustProxy: false });
+      expect(address).toBe("unknown");
+      const r = await verifyCredentials(world.db, VICTIM.email, `g${i}`, { address, sleep });
+      expect(r).toEqual({ ok: false, reason: "invalid" });
+    }
+    // The owner, who under `next dev` shares the address with the guesser, still gets in.
+    const owner = await verifyCredentials(world.db, VICTIM.email, VICTIM.password, {
+      address: clientAddress({}, { trustProxy: false }),
+      sleep,
+    });
+    expect(owner).toMatchObject({ ok: true });
+    expect(delays.at(-1)).toBe(MAX_DELAY_MS);
   });
 
   it("a forged X-Forwarded-For earns no fresh address without HYPERION_TRUST_PROXY", async () => {
-    const results: string[] = [];
-    for (let i = 0; i < ADDRESS_LIMIT + 2; i++) {
-      const address = clientAddress({ "x-forwarded-for": `10.9.${i}.1` }, { trustProxy: false });
-      const r = await verifyCredentials(world.db, `nobody${i}@example.test`, "x", {
-        address,
-        sleep: async () => {},
-      });
-      results.push(r.ok ? "ok" : r.reason);
+    // As client-address-hook.mjs leaves a request: its mark set, the socket's peer in its header.
+    const mark = Symbol.for("hyperion.clientAddressHook");
+    const slot = globalThis as Record<symbol, unknown>;
+    slot[mark] = true;
+    try {
+      const results: string[] = [];
+      for (let i = 0; i < ACCOUNT_ADDRESS_LIMIT + 2; i++) {
+        const address = clientAddress(
+          { "x-hyperion-client-address": "192.0.2.7", "x-forwarded-for": `10.9.${i}.1` },
+          { trustProxy: false },
+        );
+        const r = await verifyCredentials(world.db, VICTIM.email, `g${i}`, {
+          address,
+          sleep: async () => {},
+        });
+        results.push(r.ok ? "ok" : r.reason);
+      }
+      expect(results.slice(ACCOUNT_ADDRESS_LIMIT)).toEqual(["locked", "locked"]);
+    } finally {
+      delete slot[mark];
     }
-    expect(results.slice(ADDRESS_LIMIT)).toEqual(["locked", "locked"]);
   });
 
-  it("behind a trusted proxy the address is the proxy's entry, not the client's prefix", async () => {
+  it("behind a trusted proxy a sprayer is refused on every account by its own entry, not the client's prefix", async () => {
     const headers = { "x-forwarded-for": "192.0.2.250, 203.0.113.77" };
-    for (let i = 0; i < ADDRESS_LIMIT; i++) {
-      await signIn(`spray${i}@example.test`, "x", headers, true);
+    // One failure on each of many accounts, short of the ceiling by one…
+    for (let i = 0; i < ADDRESS_LIMIT - 1; i++) {
+      recordAttempt(world.db, { email: `spray${i}@example.test`, address: "203.0.113.77" });
     }
+    // …and the last one through the sign-in form, keyed by the proxy's entry.
+    expect(await signIn("spray-last@example.test", "x", headers, true)).toBe("CredentialsSignin");
     expect(await signIn(VICTIM.email, VICTIM.password, headers, true)).toBe(LOCKED_MESSAGE);
     const other = { "x-forwarded-for": "192.0.2.250, 203.0.113.78" };
     expect(await signIn(VICTIM.email, VICTIM.password, other, true)).toBe(

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { changeQueueLogs } from "@/server/db/schema";
 import { callOverHttp, contextFor, seedFailedRequest } from "@/server/hostile/trpc-fixtures";
 import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
 import type { User } from "@/server/users/service";
@@ -37,6 +38,48 @@ describe("server paths in failure texts", () => {
     const text = JSON.stringify(overview);
     expect(text).not.toContain(world.dir);
     expect(overview.finished[0]?.lastError?.outputTail).toBe("npm ERR! at <repo>/src/app.ts:3:9");
+  });
+
+  it("are hidden from a non-admin in a queue log event's warning, overview and live alike", async () => {
+    const worktree = path.join(seeded.repoPath, "..", "worktrees", "demo");
+    const warning = `landed, but the worktree ${worktree} could not be updated to abc123`;
+    const logId = world.db
+      .insert(changeQueueLogs)
+      .values({
+        entryId: seeded.entryId,
+        event: {
+          entryId: seeded.entryId,
+          from: "ready",
+          to: "merged",
+          worker: null,
+          attempt: 1,
+          warning,
+        },
+        at: Date.now(),
+      })
+      .returning()
+      .get().id;
+    const shown = (user: User) =>
+      caller(user)
+        .queue.overview()
+        .then((o) => o.recent.find((r) => r.id === logId)?.event.warning);
+    expect(await shown(reviewer)).toBe(
+      "landed, but the worktree <server path> could not be updated to abc123",
+    );
+    expect(await shown(world.admin)).toBe(warning);
+
+    // A tracked event arrives as [id, row]; the first after lastEventId is this one.
+    const live = (await caller(reviewer).queue.live({
+      lastEventId: String(logId - 1),
+    })) as AsyncIterable<[string, { id: number; event: { warning?: string } }]>;
+    let seen = "";
+    for await (const [id, row] of live) {
+      seen = id;
+      expect(JSON.stringify(row)).not.toContain(worktree);
+      expect(row.event.warning).toContain("<server path>");
+      break;
+    }
+    expect(seen).toBe(String(logId));
   });
 
   it("are shown to an admin", async () => {
