@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { isControl } from "./paths";
+import { codePoint, isControl } from "./paths";
 
 /** Longer names than git needs; a loose ref's file name must also fit the file system. */
 export const MAX_BRANCH_BYTES = 200;
@@ -55,7 +55,6 @@ export const branchName = z
 
 function describeChar(c: string): string {
   if (c === " ") return "spaces";
-  if (isControl(c))
-    return `control characters (U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")})`;
+  if (isControl(c)) return `control characters (${codePoint(c)})`;
   return `'${c}'`;
 }

@@ -17,6 +17,9 @@ const oneLine = (max: number) =>
     .max(max, `must be at most ${max} characters`)
     .refine((s) => !/[\n\r<>]/.test(s), "must be one line without '<' or '>'");
 
+/** A task id: Hyperion's own ("12.3") or an agent's; safe in a file, a trailer or a log line. */
+export const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+
 /**
  * A change that wants to land: a task's patch (as `git diff --binary --full-index` writes it)
  * with who made it and what must pass first. The server assigns the id.
@@ -24,10 +27,7 @@ const oneLine = (max: number) =>
 export const ChangeRequest = z.strictObject({
   taskId: z
     .string()
-    .regex(
-      /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/,
-      "must be 1-100 letters, digits, '.', '_', ':' or '-'",
-    )
+    .regex(TASK_ID, "must be 1-100 letters, digits, '.', '_', ':' or '-'")
     .optional(),
   repo: z.string().min(1, "is required"),
   targetBranch: branchName.optional(),

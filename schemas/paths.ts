@@ -134,5 +134,6 @@ export function isControl(c: string): boolean {
   return n < 0x20 || n === 0x7f;
 }
 
-const codePoint = (c: string) =>
+/** A character as U+XXXX, for messages about characters that cannot be shown. */
+export const codePoint = (c: string) =>
   `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;

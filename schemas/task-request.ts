@@ -13,8 +13,9 @@ export const MAX_REQUESTS_PER_CALL = 100;
 // files) and hide text on screens. Tabs and line breaks are allowed where lines are.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Control characters other than tab and line breaks: refused in free text that has lines. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
-const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+export const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 // Line and paragraph separators, bidi overrides and zero-width marks in a one-line title.
 const INVISIBLE_BREAKS = /[\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]/;
 

@@ -1,3 +1,4 @@
+import { TASK_ID } from "@/schemas/change-request";
 import { blobOid } from "@/server/git/objects";
 
 const COMMENT: Record<string, [string, string]> = {
@@ -23,8 +24,6 @@ const COMMENT: Record<string, [string, string]> = {
   html: ["<!-- ", " -->"],
   css: ["/* ", " */"],
 };
-
-const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
 /**
  * The built-in developer's note: the task id and a fixed sentence, nothing a person wrote. Task

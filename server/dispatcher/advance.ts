@@ -1,11 +1,13 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, count, eq, inArray } from "drizzle-orm";
 import type { RequestStatus } from "@/schemas/request-status";
 import { developTask } from "@/server/agents/develop";
-import type { LoadedConfig } from "@/server/config/load";
+import { ConfigError, type LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { queueEntries, requests, tasks } from "@/server/db/schema";
 import type { TaskState } from "@/server/db/schema/tasks";
+import { NotFoundError, ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
+import { log } from "@/server/log";
 import { planRequest, setRequestStatus } from "@/server/planner/plan";
 import { dispatchOnce } from "./dispatch";
 
@@ -75,11 +77,15 @@ export async function advance(db: Db, config: LoadedConfig, owner: string, only?
     )
     .all();
   for (const r of received) {
-    // One request that cannot be planned fails alone, with its reason; the rest go on.
+    // One request that cannot be planned fails alone, with its reason; the rest go on. Only an
+    // error that will repeat fails it; anything else (a busy database, a git hiccup, another
+    // worker planning it first) leaves it received for the next pass.
     try {
       await planRequest(db, config, r.id);
     } catch (err) {
-      failRequest(db, r.id, "received", `planning failed: ${(err as Error).message}`);
+      if (willRepeat(err))
+        moveRequest(db, r.id, "received", "failed", `planning failed: ${(err as Error).message}`);
+      else log.warn({ err, request: r.id }, "planning failed; will try again on the next pass");
     }
   }
   syncOutcomes(db);
@@ -91,15 +97,33 @@ export async function advance(db: Db, config: LoadedConfig, owner: string, only?
   return { planned: received.length, developed };
 }
 
-function failRequest(db: Db, id: number, from: RequestStatus, reason: string): void {
-  db.transaction((tx) => {
+/** Planning errors that the next pass would meet again: the request is wrong, not the moment. */
+function willRepeat(err: unknown): boolean {
+  return (
+    err instanceof ValidationError || err instanceof NotFoundError || err instanceof ConfigError
+  );
+}
+
+/**
+ * Moves a request from `from` to `to`, re-reading its status inside the transaction; if it has
+ * moved meanwhile (cancelled, say) nothing happens, so one raced request never aborts a pass.
+ */
+function moveRequest(
+  db: Db,
+  id: number,
+  from: RequestStatus,
+  to: RequestStatus,
+  reason?: string,
+): boolean {
+  return db.transaction((tx) => {
     const row = tx
       .select({ status: requests.status })
       .from(requests)
       .where(eq(requests.id, id))
       .get();
-    if (row?.status !== from) return;
-    setRequestStatus(tx, id, from, "failed", reason);
+    if (row?.status !== from) return false;
+    setRequestStatus(tx, id, from, to, reason);
+    return true;
   });
 }
 
@@ -112,6 +136,20 @@ const ACTIVE: TaskState[] = ["pending", "claimed", "submitted"];
  * failed task and nothing left running fails with the first task's reason.
  */
 export function settleRequests(db: Db): void {
+  // Each failure can fail the next link of a chain (1.1 ← 1.2 ← 1.3, or requests A ← B ← C), so
+  // go round until nothing changes; every round but the last fails at least one pending task.
+  const limit =
+    db.select({ n: count() }).from(tasks).where(eq(tasks.state, "pending")).get()?.n ?? 0;
+  for (let round = 0; round <= limit; round++) {
+    const tasksFailed = failBlockedTasks(db);
+    const requestsFailed = failBlockedRequests(db);
+    if (tasksFailed === 0 && requestsFailed === 0) break;
+  }
+}
+
+/** Fails each pending task whose dependency failed; returns how many it failed. */
+function failBlockedTasks(db: Db): number {
+  let failed = 0;
   const pending = db.select().from(tasks).where(eq(tasks.state, "pending")).all();
   if (pending.length) {
     const depIds = [...new Set(pending.flatMap((t) => t.dependsOn ?? []))];
@@ -171,16 +209,24 @@ export function settleRequests(db: Db): void {
           .set({ state: "failed", blockedReason: reason, updatedAt: Date.now() })
           .where(and(eq(tasks.id, task.id), eq(tasks.state, "pending")))
           .run().changes;
-        if (changed)
+        if (changed) {
+          failed++;
           appendEvent(tx, {
             topic: "request",
             type: "task.failed",
             entityId: task.requestId ?? 0,
             payload: { task: task.id, reason },
           });
+        }
       });
     }
   }
+  return failed;
+}
+
+/** Ends open requests whose tasks are all done or failed; returns how many it failed. */
+function failBlockedRequests(db: Db): number {
+  let failed = 0;
   const open = db
     .select({ id: requests.id, status: requests.status })
     .from(requests)
@@ -195,18 +241,21 @@ export function settleRequests(db: Db): void {
       .all();
     if (rows.length === 0) continue;
     if (rows.every((r) => r.state === "done")) {
-      db.transaction((tx) => setRequestStatus(tx, request.id, request.status, "done"));
+      moveRequest(db, request.id, request.status, "done");
     } else if (
       rows.some((r) => r.state === "failed") &&
       !rows.some((r) => ACTIVE.includes(r.state))
     ) {
       const first = rows.find((r) => r.state === "failed");
-      failRequest(
+      const moved = moveRequest(
         db,
         request.id,
         request.status,
+        "failed",
         `task ${first?.id} failed: ${first?.reason ?? "no reason given"}`,
       );
+      if (moved) failed++;
     }
   }
+  return failed;
 }

@@ -1,11 +1,21 @@
 import { eq } from "drizzle-orm";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { events, requestSpecs, requests, tasks } from "@/server/db/schema";
-import { ForbiddenError, ValidationError } from "@/server/errors";
+import { ConflictError, ForbiddenError, ValidationError } from "@/server/errors";
+import { log } from "@/server/log";
 import { ANSWER_NOTE_MAX, answerRequest, MAX_ANSWERS } from "@/server/planner/answer";
+import { planRequest } from "@/server/planner/plan";
 import { createRequests } from "@/server/requests/service";
 import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
-import { advance } from "./advance";
+import { advance, settleRequests } from "./advance";
+
+// The real planner, wrapped so that a test can make one call fail as a race or a hiccup would.
+vi.mock("@/server/planner/plan", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("@/server/planner/plan")>();
+  return { ...actual, planRequest: vi.fn(actual.planRequest) };
+});
+const { planRequest: realPlanRequest } =
+  await vi.importActual<typeof import("@/server/planner/plan")>("@/server/planner/plan");
 
 let world: TestWorld;
 beforeEach(async () => {
@@ -78,6 +88,104 @@ describe("requests always end", () => {
   });
 });
 
+describe("settling", () => {
+  const failTask = (id: string) =>
+    world.db
+      .update(tasks)
+      .set({ state: "failed", blockedReason: "it broke" })
+      .where(eq(tasks.id, id))
+      .run();
+
+  it("fails a whole chain of requests (A ← B ← C) in one call", async () => {
+    const a = file({ title: "First", files: ["docs/a.md"] });
+    const b = file({ title: "Second", files: ["docs/b.md"], dependsOn: [a] });
+    const c = file({ title: "Third", files: ["docs/c.md"], dependsOn: [b] });
+    for (const id of [a, b, c]) await realPlanRequest(world.db, world.config, id);
+    expect([a, b, c].map(statusOf)).toEqual(["planned", "planned", "planned"]);
+    failTask(`${a}.1`);
+    settleRequests(world.db);
+    expect([a, b, c].map(statusOf)).toEqual(["failed", "failed", "failed"]);
+    expect(
+      world.db
+        .select()
+        .from(tasks)
+        .where(eq(tasks.id, `${c}.1`))
+        .get()?.blockedReason,
+    ).toBe(
+      `request #${b}, which this request depends on, failed; file it again once that is resolved`,
+    );
+  });
+
+  it("fails a whole chain of tasks (1.1 ← 1.2 ← 1.3) in one call", async () => {
+    const id = file({ title: "Three steps", files: ["docs/a.md"] });
+    await realPlanRequest(world.db, world.config, id);
+    const first = world.db
+      .select()
+      .from(tasks)
+      .where(eq(tasks.id, `${id}.1`))
+      .get();
+    if (!first) throw new Error("no task planned");
+    const now = Date.now();
+    for (const n of [2, 3])
+      world.db
+        .insert(tasks)
+        .values({ ...first, id: `${id}.${n}`, dependsOn: [`${id}.${n - 1}`], createdAt: now + n })
+        .run();
+    failTask(`${id}.1`);
+    settleRequests(world.db);
+    const states = world.db
+      .select({ id: tasks.id, state: tasks.state, reason: tasks.blockedReason })
+      .from(tasks)
+      .where(eq(tasks.requestId, id))
+      .orderBy(tasks.id)
+      .all();
+    expect(states).toEqual([
+      { id: `${id}.1`, state: "failed", reason: "it broke" },
+      {
+        id: `${id}.2`,
+        state: "failed",
+        reason: `task ${id}.1, which this task depends on, failed`,
+      },
+      {
+        id: `${id}.3`,
+        state: "failed",
+        reason: `task ${id}.2, which this task depends on, failed`,
+      },
+    ]);
+    expect(statusOf(id)).toBe("failed");
+  });
+
+  it("a request cancelled while its pass runs is left alone and the pass goes on", async () => {
+    const done = file({ title: "First", files: ["docs/a.md"] });
+    const other = file({ title: "Second", files: ["docs/b.md"] });
+    for (const id of [done, other]) await realPlanRequest(world.db, world.config, id);
+    world.db.update(tasks).set({ state: "done" }).run();
+    // The cancel lands after the pass read the request as planned, before it moves it to done.
+    const transaction = world.db.transaction.bind(world.db);
+    vi.spyOn(world.db, "transaction").mockImplementationOnce((fn) => {
+      world.db.update(requests).set({ status: "cancelled" }).where(eq(requests.id, done)).run();
+      return transaction(fn);
+    });
+    expect(() => settleRequests(world.db)).not.toThrow();
+    expect(statusOf(done)).toBe("cancelled");
+    expect(statusOf(other)).toBe("done");
+  });
+
+  it("a planning error that may not repeat leaves the request received for the next pass", async () => {
+    const id = file({ title: "Fine", files: ["docs/b.md"] });
+    vi.mocked(planRequest).mockRejectedValueOnce(new Error("database is locked"));
+    const warn = vi.spyOn(log, "warn").mockImplementation(() => {});
+    await advance(world.db, world.config, "d");
+    expect(warn).toHaveBeenCalledOnce();
+    warn.mockRestore();
+    expect(statusOf(id)).toBe("received");
+    expect(failureReason(id)).toBeUndefined();
+    await advance(world.db, world.config, "d");
+    expect(statusOf(id)).not.toBe("received");
+    expect(statusOf(id)).not.toBe("failed");
+  });
+});
+
 describe("answers", () => {
   const unclear = () => file({ title: "Make it better", description: "Improve things." });
   const descriptionOf = (id: number) =>
@@ -104,6 +212,39 @@ describe("answers", () => {
       note: "It is docs/guide.md that needs the work.",
     });
     expect(res.status).toBe("planned");
+  });
+
+  it("that lose the race to plan to the worker report the request's status, not a conflict", async () => {
+    const id = unclear();
+    await advance(world.db, world.config, "d");
+    vi.mocked(planRequest).mockImplementationOnce(async (db, config, requestId) => {
+      await realPlanRequest(db, config, requestId); // the worker plans it first
+      throw new ConflictError(`request ${requestId} is no longer received; reload and try again`);
+    });
+    const res = await answerRequest(world.db, world.config, id, world.admin, {
+      note: "It is docs/guide.md that needs the work.",
+    });
+    expect(res).toEqual({ status: "planned", tasks: [], questions: [] });
+    expect(statusOf(id)).toBe("planned");
+  });
+
+  it("refuse a note with control characters other than tabs and line breaks", async () => {
+    const id = unclear();
+    await advance(world.db, world.config, "d");
+    const err = await answerRequest(world.db, world.config, id, world.admin, {
+      note: "docs/guide.md\u001b[2J",
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).issues).toEqual([
+      {
+        path: "note",
+        message: "must not contain control characters other than tabs and line breaks",
+      },
+    ]);
+    const ok = await answerRequest(world.db, world.config, id, world.admin, {
+      note: "It is\tdocs/guide.md\r\nthat needs the work.",
+    });
+    expect(ok.status).toBe("planned");
   });
 
   it("are refused past the limit, for unknown areas and for another requester", async () => {

@@ -89,12 +89,15 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 /** The input of every live subscription: where the page was rendered, or where it got to. */
+/** An event id as the browser sends it back (Last-Event-ID): digits only. */
+export const EVENT_ID = /^\d{1,15}$/;
+
 export const LiveInput = z.strictObject({
   afterId: z.number().int().min(0).optional(),
   // Sent back by the browser on a reconnect: always an id we issued, so anything else is refused.
   lastEventId: z
     .string()
-    .regex(/^\d{1,15}$/, "lastEventId must be an event id (digits only)")
+    .regex(EVENT_ID, "lastEventId must be an event id (digits only)")
     .nullish(),
 });
 

@@ -165,7 +165,7 @@ async function fileChange(
   if (mode === GITLINK_MODE) {
     if (!opts.allowSubmodules)
       throw new InvalidPatchError(
-        `path ${quotePath(f.newPath)} is a submodule; submodules are not allowed in this repository`,
+        `path ${quotePath(f.newPath)} is a submodule; Hyperion does not support submodules`,
       );
     // A submodule's commit lives in another repository: the index line is the whole change.
     if (f.newOid?.length !== 40 || f.newOid === ZERO_OID)

@@ -134,11 +134,11 @@ describe("parsePatch reads what git diff writes", () => {
       `+Subproject commit ${commit}`,
       "",
     ].join("\n");
-    expect(() => parsePatch(patch)).toThrow(/submodules are not allowed/);
+    expect(() => parsePatch(patch)).toThrow(/Hyperion does not support submodules/);
     const files = parsePatch(patch, { allowSubmodules: true });
     const prepared = await prepareChanges(store, null, files, { allowSubmodules: true });
     expect(prepared.changes.get("sub")).toEqual({ mode: "160000", oid: commit });
-    await expect(prepareChanges(store, null, files)).rejects.toThrow(/submodules are not allowed/);
+    await expect(prepareChanges(store, null, files)).rejects.toThrow(/Hyperion does not support submodules/);
   });
 });
 

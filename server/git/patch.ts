@@ -196,7 +196,7 @@ function checkMode(
     problems.add(
       path,
       raw === GITLINK_MODE
-        ? `has ${what} ${raw} (a submodule); submodules are not allowed in this repository`
+        ? `has ${what} ${raw} (a submodule); Hyperion does not support submodules`
         : `has ${what} ${raw}; only ${allowed.join(", ")} are allowed`,
     );
     return undefined;
@@ -508,7 +508,7 @@ function checkAcrossFiles(files: FilePatch[], opts: PatchOptions, problems: Prob
     if (special && f.newMode === "120000")
       problems.add(p, `would make ${special} a symlink, which git refuses to check out`);
     if (special === ".gitmodules" && !opts.allowSubmodules)
-      problems.add(p, "configures submodules; submodules are not allowed in this repository");
+      problems.add(p, "configures submodules; Hyperion does not support submodules");
   }
 }
 

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { FIXED_ENV } from "./run";
 
 /** Variables that would point git somewhere other than the folder asked about. */
 const REDIRECTING = [
@@ -34,12 +35,7 @@ export function gitRepositoryProblem(dir: string): string | undefined {
   }
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of REDIRECTING) delete env[name];
-  Object.assign(env, {
-    GIT_CEILING_DIRECTORIES: path.dirname(real),
-    GIT_TERMINAL_PROMPT: "0",
-    GIT_CONFIG_NOSYSTEM: "1",
-    LC_ALL: "C",
-  });
+  Object.assign(env, FIXED_ENV, { GIT_CEILING_DIRECTORIES: path.dirname(real) });
   try {
     execFileSync("git", ["rev-parse", "--git-dir", "--is-bare-repository"], {
       cwd: real,

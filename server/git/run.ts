@@ -12,7 +12,8 @@ export class GitError extends Error {
   }
 }
 
-const FIXED_ENV = {
+/** What every git Hyperion runs gets: no prompts, no system config, messages in English. */
+export const FIXED_ENV = {
   GIT_TERMINAL_PROMPT: "0",
   GIT_CONFIG_NOSYSTEM: "1",
   LC_ALL: "C",

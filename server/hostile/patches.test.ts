@@ -220,7 +220,7 @@ const refusals: Refusal[] = [
   {
     name: "a submodule (gitlink) while submodules are off",
     patch: add("sub", { mode: "160000" }),
-    message: /path 'sub' has new file mode 160000 \(a submodule\); submodules are not allowed/,
+    message: /path 'sub' has new file mode 160000 \(a submodule\); Hyperion does not support submodules/,
   },
   {
     name: "a symlink mode with extra bits 120777",
@@ -651,7 +651,7 @@ const refusals: Refusal[] = [
   {
     name: ".gitmodules written while submodules are off",
     patch: add(".gitmodules", { body: ['[submodule "x"]', "\turl = -oProxyCommand=evil"] }),
-    message: /path '\.gitmodules' configures submodules; submodules are not allowed/,
+    message: /path '\.gitmodules' configures submodules; Hyperion does not support submodules/,
   },
   {
     name: "'gitmod~1' (.gitmodules by its short name)",

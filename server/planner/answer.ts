@@ -2,11 +2,11 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { fieldIssues } from "@/schemas/issues";
 import { repoPath } from "@/schemas/paths";
-import { requestKinds, TaskRequest } from "@/schemas/task-request";
+import { CONTROL_BUT_LINES, requestKinds, TaskRequest } from "@/schemas/task-request";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requestSpecs, requests } from "@/server/db/schema";
-import { ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
 import type { User } from "@/server/users/service";
 import { planRequest, policyFor, setRequestStatus } from "./plan";
 
@@ -21,7 +21,14 @@ export const Answer = z.strictObject({
     .max(50, "must list at most 50 areas")
     .default([]),
   kind: z.enum(requestKinds).optional(),
-  note: z.string().max(ANSWER_NOTE_MAX, `must be at most ${ANSWER_NOTE_MAX} characters`).optional(),
+  note: z
+    .string()
+    .max(ANSWER_NOTE_MAX, `must be at most ${ANSWER_NOTE_MAX} characters`)
+    .refine(
+      (n) => !CONTROL_BUT_LINES.test(n),
+      "must not contain control characters other than tabs and line breaks",
+    )
+    .optional(),
 });
 
 export type AnswerInput = z.input<typeof Answer>;
@@ -110,5 +117,18 @@ export async function answerRequest(
         .run();
     }
   });
-  return planRequest(db, config, requestId);
+  try {
+    return await planRequest(db, config, requestId);
+  } catch (err) {
+    // The answer is saved. The worker may have planned the request between that commit and this
+    // call; then this planning loses (a ConflictError, or the task ids already taken) and the
+    // caller is told where the request is now rather than of a conflict.
+    const now = db
+      .select({ status: requests.status })
+      .from(requests)
+      .where(eq(requests.id, requestId))
+      .get()?.status;
+    if (!now || (now === "received" && !(err instanceof ConflictError))) throw err;
+    return { status: now, tasks: [] as string[], questions: [] as string[] };
+  }
 }

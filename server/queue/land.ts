@@ -9,7 +9,7 @@ import {
   stillApplies,
 } from "@/server/git/apply";
 import type { ObjectStore } from "@/server/git/objects";
-import { type FilePatch, type PatchOptions, parsePatch } from "@/server/git/patch";
+import { type FilePatch, parsePatch } from "@/server/git/patch";
 import { headTarget } from "@/server/git/refs-fs";
 import { GitError, git } from "@/server/git/run";
 import { writeChangeCommit } from "./commit";
@@ -29,15 +29,13 @@ export async function prepareCandidate(
   change: ChangeRow,
   tip: string | null,
   cache: CandidateCache,
-  opts: PatchOptions = {},
 ): Promise<void> {
   try {
-    cache.files ??= parsePatch(change.patch, opts);
+    cache.files ??= parsePatch(change.patch);
     cache.prepared = await prepareChanges(
       store,
       tip ? await store.commitTree(tip) : null,
       cache.files,
-      opts,
     );
   } catch {
     cache.prepared = undefined;
@@ -56,10 +54,9 @@ export async function buildCandidate(
   tip: string | null,
   extraTrailers: string[] = [],
   cache: CandidateCache = {},
-  opts: PatchOptions = {},
 ): Promise<Candidate> {
   // Parsed again at landing: the rules may have tightened since the change was queued.
-  cache.files ??= parsePatch(change.patch, opts);
+  cache.files ??= parsePatch(change.patch);
   const files = cache.files;
   const commitOn = (tree: string, parents: string[]) =>
     writeChangeCommit(store, {
@@ -78,7 +75,7 @@ export async function buildCandidate(
       tree = await layChanges(store, tipTree, cache.prepared);
     } else {
       cache.prepared = undefined;
-      tree = await applyPatchToTree(store, tipTree, files, change.patch, opts);
+      tree = await applyPatchToTree(store, tipTree, files, change.patch);
     }
     return { commit: commitOn(tree, tip ? [tip] : []), tree, via: "apply" };
   } catch (err) {
@@ -86,7 +83,7 @@ export async function buildCandidate(
       throw err;
   }
   const baseTree = await store.commitTree(change.baseCommit);
-  const onBase = commitOn(await applyPatchToTree(store, baseTree, files, change.patch, opts), [
+  const onBase = commitOn(await applyPatchToTree(store, baseTree, files, change.patch), [
     change.baseCommit,
   ]);
   let out: string;

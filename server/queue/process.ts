@@ -5,7 +5,7 @@ import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { changeQueueLogs } from "@/server/db/schema";
 import { ApplyConflict } from "@/server/git/apply";
-import { MissingObjectError, ObjectStore } from "@/server/git/objects";
+import { InvalidTreeEntryError, MissingObjectError, ObjectStore } from "@/server/git/objects";
 import { PatchParseError } from "@/server/git/patch";
 import { casRefFs, RefMovedError, readRefFs } from "@/server/git/refs-fs";
 import { policyFor } from "@/server/planner/plan";
@@ -270,7 +270,12 @@ export async function processEntry(
           error: "fail",
           failure: { kind: "conflict", message: err.message, paths: err.paths },
         };
-      if (err instanceof PatchParseError || err instanceof MissingObjectError) {
+      // Failures the same change meets on every attempt: quarantined, not retried as internal.
+      if (
+        err instanceof PatchParseError ||
+        err instanceof MissingObjectError ||
+        err instanceof InvalidTreeEntryError
+      ) {
         move("quarantined", { error: { kind: "apply_failed", message: err.message, paths: [] } });
         return { error: "quarantine" };
       }

@@ -29,8 +29,6 @@ export type SubmitOptions = {
   maxPatchBytes?: number;
   maxAttempts?: number;
   revertOf?: number;
-  /** Whether patches may write submodules (gitlinks, .gitmodules); off by default. */
-  allowSubmodules?: boolean;
 };
 export type Submitted = {
   id: number;
@@ -88,7 +86,7 @@ async function checkOne(
   }
   let files: FilePatch[];
   try {
-    files = parsePatch(cr.patch, { allowSubmodules: opts.allowSubmodules ?? false });
+    files = parsePatch(cr.patch);
   } catch (err) {
     if (!(err instanceof PatchParseError)) throw err;
     for (const problem of err.problems) at("patch", problem);

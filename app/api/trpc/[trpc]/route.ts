@@ -1,4 +1,5 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { EVENT_ID } from "@/server/events/log";
 import { runtime } from "@/server/runtime";
 import { createContext } from "@/server/trpc/context";
 import { appRouter } from "@/server/trpc/root";
@@ -33,8 +34,6 @@ async function boundedBody(req: Request, limit: number): Promise<Uint8Array<Arra
   }
   return new Uint8Array(Buffer.concat(chunks));
 }
-
-const EVENT_ID = /^\d{1,15}$/;
 
 /**
  * A subscription answers over SSE with status 200 and its errors inside the stream, so a bad
