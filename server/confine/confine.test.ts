@@ -150,7 +150,7 @@ describe.runIf(detectSandbox().kind === "bwrap")("under bubblewrap", () => {
   it("cannot read another process's environment through /proc", async () => {
     // A process of the server's user that holds a secret in its initial environment.
     const holder = spawn("sleep", ["60"], {
-      env: { PATH: process.env.PATH, HOLDER_SECRET: "held-secret-value" },
+      env: { PATH: process.env.PATH, HOLDER_SECRET: "held-secret-value", NODE_ENV: "test" },
       stdio: "ignore",
     });
     try {

@@ -27,7 +27,7 @@ const holderEnv = () => fs.readFileSync(`/proc/${holder.pid}/environ`, "utf8");
 
 beforeAll(async () => {
   holder = spawn("sleep", ["120"], {
-    env: { PATH: process.env.PATH, HOLDER_SECRET: "held-by-the-server" },
+    env: { PATH: process.env.PATH, HOLDER_SECRET: "held-by-the-server", NODE_ENV: "test" },
     stdio: "ignore",
   });
   world = await makeWorld();
