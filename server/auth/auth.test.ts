@@ -12,6 +12,7 @@ import {
   delayFor,
   FREE_FAILURES,
   MAX_DELAY_MS,
+  MAX_WAIT_MS,
   recordAttempt,
   refusedFor,
   THROTTLE_WINDOW_MS,
@@ -33,6 +34,16 @@ function recordingSleep() {
   const delays: number[] = [];
   return { delays, sleep: async (ms: number) => void delays.push(ms) };
 }
+
+/**
+ * How long each of many attempts arriving at once on a fresh account waits: each turn comes
+ * its delay after the one before (0, 0, 0, then 250 ms doubling to 8 s), and the 15th, whose
+ * turn would be 63.75 s away, is refused at once, as is every one after it.
+ */
+const TURNS = [0, 0, 0, 250, 750, 1750, 3750, 7750, 15750, 23750, 31750, 39750, 47750, 55750];
+/** When, after such a flood, the next turn within MAX_WAIT_MS frees up. */
+const NEXT_TURN = 55750 + MAX_DELAY_MS - MAX_WAIT_MS;
+const invalid = (r: { ok: boolean; reason?: string }) => !r.ok && r.reason === "invalid";
 
 const attempts = (email = ADMIN) =>
   world.db.select({ n: count() }).from(loginAttempts).where(eq(loginAttempts.email, email)).get()
@@ -62,26 +73,48 @@ describe("sign-in", () => {
     expect(Math.max(...delays)).toBe(MAX_DELAY_MS);
   });
 
-  it("counts 40 concurrent wrong guesses, each seeing the ones before it", async () => {
+  it("counts 40 concurrent wrong guesses, each seeing the ones before it and taking the next turn", async () => {
     const { delays, sleep } = recordingSleep();
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        verifyCredentials(world.db, ADMIN, `guess-${i}`, { address: `10.0.0.${i}`, sleep }),
+        verifyCredentials(world.db, ADMIN, `guess-${i}`, {
+          address: `10.0.0.${i}`,
+          sleep,
+          now: () => 1_000_000,
+        }),
       ),
     );
-    expect(results.every((r) => !r.ok && r.reason === "invalid")).toBe(true);
     expect(attempts()).toBe(40);
+    expect(delays).toEqual(TURNS);
+    for (let n = 1; n < TURNS.length; n++) {
+      expect((TURNS[n] ?? 0) - (TURNS[n - 1] ?? 0)).toBe(delayFor(n));
+    }
+    expect(results.slice(0, TURNS.length).every(invalid)).toBe(true);
+    expect(results.slice(TURNS.length)).toEqual(
+      Array(40 - TURNS.length).fill({ ok: false, reason: "locked", retryAfterMs: NEXT_TURN }),
+    );
+  });
+
+  it("guesses arriving MAX_DELAY_MS apart each wait only their own delay", async () => {
+    const { delays, sleep } = recordingSleep();
+    for (let i = 0; i < 40; i++) {
+      const now = () => 1_000_000 + i * MAX_DELAY_MS;
+      const r = await verifyCredentials(world.db, ADMIN, `guess-${i}`, { sleep, now });
+      expect(r).toEqual({ ok: false, reason: "invalid" });
+    }
     expect(delays).toEqual(Array.from({ length: 40 }, (_, n) => delayFor(n)));
     expect(delays.at(-1)).toBe(MAX_DELAY_MS);
-    expect(delays[10]).toBeGreaterThan(delays[5] ?? 0);
   });
 
   it("refuses one address outright on an account after its failures there, but only that address", async () => {
+    // Recorded together, but arriving MAX_DELAY_MS apart, so none waits for another's turn.
+    const T = 1_000_000;
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         verifyCredentials(world.db, ADMIN, `guess-${i}`, {
           address: "203.0.113.9",
           sleep: noSleep,
+          now: () => T + i * MAX_DELAY_MS,
         }),
       ),
     );
@@ -92,9 +125,11 @@ describe("sign-in", () => {
     expect(results.slice(ACCOUNT_ADDRESS_LIMIT).every((r) => !r.ok && r.reason === "locked")).toBe(
       true,
     );
+    const later = () => T + 40 * MAX_DELAY_MS;
     const right = await verifyCredentials(world.db, ADMIN, PASSWORD, {
       address: "203.0.113.9",
       sleep: noSleep,
+      now: later,
     });
     expect(right).toEqual({ ok: false, reason: "locked" });
 
@@ -102,6 +137,7 @@ describe("sign-in", () => {
     const owner = await verifyCredentials(world.db, ADMIN, PASSWORD, {
       address: "198.51.100.7",
       sleep,
+      now: later,
     });
     expect(owner).toMatchObject({ ok: true });
     expect(delays).toEqual([MAX_DELAY_MS]);
@@ -123,9 +159,12 @@ describe("sign-in", () => {
     for (let i = 0; i < 6; i++) {
       await verifyCredentials(world.db, ADMIN, "x", { now: () => start, sleep: noSleep });
     }
-    const later = start + THROTTLE_WINDOW_MS + 1;
+    // A failure counts from its turn, which is at most MAX_WAIT_MS after it was made.
+    const later = start + MAX_WAIT_MS + THROTTLE_WINDOW_MS;
     expect(throttleFor(world.db, { email: ADMIN, address: "unknown" }, later)).toMatchObject({
       delayMs: 0,
+      slotAt: later,
+      waitMs: 0,
       accountFailures: 0,
     });
   });
@@ -133,8 +172,11 @@ describe("sign-in", () => {
 
 describe("hard refusals", () => {
   const T = 5_000_000;
+  /** n failures MAX_DELAY_MS apart, the last just before `now`: none waits for another's turn. */
   const fail = (email: string, address: string, n: number, now = T) => {
-    for (let i = 0; i < n; i++) recordAttempt(world.db, { email, address }, now);
+    for (let i = 0; i < n; i++) {
+      recordAttempt(world.db, { email, address }, now - (n - i) * MAX_DELAY_MS);
+    }
   };
   const X = "x@example.test";
   const Y = "y@example.test";
@@ -158,8 +200,10 @@ describe("hard refusals", () => {
 
   it("25 failures from A on X refuse A on X only: not B on X, not A on Y", () => {
     fail(X, "A", 25);
+    const nextTurn = { slotAt: T + MAX_DELAY_MS, waitMs: MAX_DELAY_MS, busy: false };
     expect(throttleFor(world.db, { email: X, address: "A" }, T)).toEqual({
       delayMs: MAX_DELAY_MS,
+      ...nextTurn,
       refused: true,
       accountFailures: 25,
       accountAddressFailures: 25,
@@ -167,6 +211,7 @@ describe("hard refusals", () => {
     });
     expect(throttleFor(world.db, { email: X, address: "B" }, T)).toEqual({
       delayMs: MAX_DELAY_MS,
+      ...nextTurn,
       refused: false,
       accountFailures: 25,
       accountAddressFailures: 0,
@@ -174,6 +219,9 @@ describe("hard refusals", () => {
     });
     expect(throttleFor(world.db, { email: Y, address: "A" }, T)).toEqual({
       delayMs: 0,
+      slotAt: T,
+      waitMs: 0,
+      busy: false,
       refused: false,
       accountFailures: 0,
       accountAddressFailures: 0,
@@ -225,6 +273,9 @@ describe("hard refusals", () => {
     for (let i = 0; i < ADDRESS_LIMIT; i++) fail(`user${i}@example.test`, "unknown", 1);
     expect(throttleFor(world.db, { email: ADMIN, address: "unknown" }, T)).toEqual({
       delayMs: MAX_DELAY_MS,
+      slotAt: T + MAX_DELAY_MS,
+      waitMs: MAX_DELAY_MS,
+      busy: false,
       refused: false,
       accountFailures: 2 * ACCOUNT_ADDRESS_LIMIT,
       accountAddressFailures: 2 * ACCOUNT_ADDRESS_LIMIT,
@@ -235,6 +286,119 @@ describe("hard refusals", () => {
     const owner = await verifyCredentials(world.db, ADMIN, PASSWORD, { sleep, now: () => T });
     expect(owner).toMatchObject({ ok: true });
     expect(delays).toEqual([MAX_DELAY_MS]);
+  });
+});
+
+describe("taking turns", () => {
+  const T = 9_000_000;
+  const OTHER = { email: "other@example.test", password: "other-password-1" };
+  /** 1 000 failures on the admin's account, recorded together at T from "unknown". */
+  const flood = () => {
+    for (let i = 0; i < 1000; i++) recordAttempt(world.db, { email: ADMIN, address: "unknown" }, T);
+  };
+
+  it("1 000 concurrent failures on one account take turns spaced by their delays; the rest are refused at once, and recorded", async () => {
+    const { delays, sleep } = recordingSleep();
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) =>
+        verifyCredentials(world.db, ADMIN, `guess-${i}`, { sleep, now: () => T }),
+      ),
+    );
+    expect(attempts()).toBe(1000);
+    // Only the first 14 are checked, one turn after another, none more than MAX_WAIT_MS away.
+    expect(delays).toEqual(TURNS);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_WAIT_MS);
+    expect(results.filter(invalid)).toHaveLength(TURNS.length);
+    const refused = results.slice(TURNS.length);
+    expect(refused).toHaveLength(1000 - TURNS.length);
+    expect(refused).toEqual(
+      Array(refused.length).fill({ ok: false, reason: "locked", retryAfterMs: NEXT_TURN }),
+    );
+    // The next attempt's turn is 8 s after the last one given out.
+    expect(throttleFor(world.db, { email: ADMIN, address: "unknown" }, T)).toMatchObject({
+      slotAt: T + (TURNS.at(-1) ?? 0) + MAX_DELAY_MS,
+      busy: true,
+      accountFailures: 1000,
+    });
+  });
+
+  it("the turns of each attempt are what recordAttempt computes, refused ones taking none", () => {
+    const slots = Array.from({ length: 1000 }, () =>
+      recordAttempt(world.db, { email: ADMIN, address: "unknown" }, T),
+    );
+    expect(slots.filter((s) => !s.busy).map((s) => s.slotAt - T)).toEqual(TURNS);
+    expect(
+      slots.slice(TURNS.length).every((s) => s.busy && s.waitMs === NEXT_TURN + MAX_WAIT_MS),
+    ).toBe(true);
+  });
+
+  it("a flood on one account leaves another account alone", async () => {
+    await addUser(world.db, { email: OTHER.email, role: "requester", password: OTHER.password });
+    flood();
+    expect(throttleFor(world.db, { email: OTHER.email, address: "unknown" }, T)).toEqual({
+      delayMs: 0,
+      slotAt: T,
+      waitMs: 0,
+      busy: false,
+      refused: false,
+      accountFailures: 0,
+      accountAddressFailures: 0,
+      addressFailures: 1000,
+    });
+    const { delays, sleep } = recordingSleep();
+    const other = await verifyCredentials(world.db, OTHER.email, OTHER.password, {
+      sleep,
+      now: () => T,
+    });
+    expect(other).toMatchObject({ ok: true });
+    expect(delays).toEqual([0]);
+  });
+
+  it("after a flood a turn frees up every MAX_DELAY_MS, one guess at a time", async () => {
+    flood();
+    const { delays, sleep } = recordingSleep();
+    const guess = (ms: number) =>
+      verifyCredentials(world.db, ADMIN, "guess", { sleep, now: () => T + ms });
+    expect(await guess(NEXT_TURN - 1)).toEqual({ ok: false, reason: "locked", retryAfterMs: 1 });
+    // Two at the moment a turn is within reach: one gets it, waiting the whole minute.
+    expect(await Promise.all([guess(NEXT_TURN), guess(NEXT_TURN)])).toEqual([
+      { ok: false, reason: "invalid" },
+      { ok: false, reason: "locked", retryAfterMs: MAX_DELAY_MS },
+    ]);
+    expect(await guess(NEXT_TURN + MAX_DELAY_MS)).toEqual({ ok: false, reason: "invalid" });
+    expect(delays).toEqual([MAX_WAIT_MS, MAX_WAIT_MS]);
+  });
+
+  it("the owner, during a flood from the same address, is told when to retry and then waits at most MAX_WAIT_MS", async () => {
+    flood();
+    const { delays, sleep } = recordingSleep();
+    const owner = (ms: number) =>
+      verifyCredentials(world.db, ADMIN, PASSWORD, { sleep, now: () => T + ms });
+    const first = await owner(0);
+    expect(first).toEqual({ ok: false, reason: "locked", retryAfterMs: NEXT_TURN });
+    expect(await owner(NEXT_TURN)).toMatchObject({ ok: true });
+    expect(delays).toEqual([MAX_WAIT_MS]);
+  });
+
+  it("after the window the turns start again from now", () => {
+    flood();
+    const key = { email: ADMIN, address: "unknown" };
+    // Within the window the flood's failures still space the turns, long after its last one…
+    expect(throttleFor(world.db, key, T + THROTTLE_WINDOW_MS - 1)).toMatchObject({
+      waitMs: MAX_DELAY_MS,
+      busy: false,
+      accountFailures: 1000,
+    });
+    // …and once it has passed since their turns, they are forgotten.
+    const later = T + MAX_WAIT_MS + THROTTLE_WINDOW_MS;
+    expect(throttleFor(world.db, key, later)).toMatchObject({
+      slotAt: later,
+      waitMs: 0,
+      busy: false,
+      accountFailures: 0,
+    });
+    expect(recordAttempt(world.db, key, later)).toMatchObject({ slotAt: later, busy: false });
+    expect(attempts()).toBe(1);
   });
 });
 

@@ -3,11 +3,17 @@ import { EMAIL_MAX, PASSWORD_MAX } from "@/server/users/limits";
 import { checkPassword, hashPassword, needsRehash } from "@/server/users/passwords";
 import { findUserByEmail, setPasswordHash, type User } from "@/server/users/service";
 import { UNKNOWN_ADDRESS } from "./client-address";
-import { clearFailures, recordAttempt } from "./throttle";
+import { clearFailures, MAX_WAIT_MS, recordAttempt } from "./throttle";
 
 export type SignInResult =
   | { ok: true; user: User }
-  | { ok: false; reason: "invalid" | "locked" | "too_long" };
+  | { ok: false; reason: "invalid" | "too_long" }
+  /**
+   * Refused unchecked. With `retryAfterMs`, the account's turns are taken for the next
+   * MAX_WAIT_MS, and an attempt that much later would get one unless others take it first;
+   * without, this client address has failed too often (for THROTTLE_WINDOW_MS).
+   */
+  | { ok: false; reason: "locked"; retryAfterMs?: number };
 
 export type SignInOptions = {
   /**
@@ -23,10 +29,13 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Checks an email and password. The attempt is recorded before anything is awaited, so
- * concurrent guesses each count; it is then delayed by the account's recent failures (whoever
- * made them), or refused unchecked when this client address has failed too often on this
- * account, or on all accounts together (see throttle.ts). A stranger elsewhere can therefore
- * slow an account down but not lock its owner out. A right password clears this address's
+ * concurrent guesses each count and each take a turn on the account, spaced by its recent
+ * failures (whoever made them); the password is checked at the attempt's turn. It is refused
+ * unchecked when its turn is more than MAX_WAIT_MS away, or when this client address has failed
+ * too often on this account, or on all accounts together (see throttle.ts). A stranger
+ * elsewhere can therefore slow an account down, and while flooding it take most of its turns,
+ * but not lock its owner out: a sign-in that gets a turn waits at most MAX_WAIT_MS, and one
+ * made MAX_DELAY_MS after a flood ends gets a turn. A right password clears this address's
  * failures on the account and moves an old hash to argon2id.
  */
 export async function verifyCredentials(
@@ -41,7 +50,10 @@ export async function verifyCredentials(
   const throttle = recordAttempt(db, key, opts.now?.());
   if (throttle.refused) return { ok: false, reason: "locked" };
   if (password.length > PASSWORD_MAX) return { ok: false, reason: "too_long" };
-  await (opts.sleep ?? sleep)(throttle.delayMs);
+  if (throttle.busy) {
+    return { ok: false, reason: "locked", retryAfterMs: throttle.waitMs - MAX_WAIT_MS };
+  }
+  await (opts.sleep ?? sleep)(throttle.waitMs);
   const row = findUserByEmail(db, key.email);
   // Compare against a fixed hash when the user is unknown so timing does not reveal accounts.
   const ok = await checkPassword(password, row?.passwordHash ?? (await dummyHash()));

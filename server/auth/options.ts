@@ -4,7 +4,7 @@ import { authSecret, runtime } from "@/server/runtime";
 import { safeCallbackPath } from "./callback-url";
 import { clientAddress } from "./client-address";
 import { verifyCredentials } from "./credentials";
-import { LOCKED_MESSAGE, PASSWORD_TOO_LONG_MESSAGE } from "./sign-in-messages";
+import { BUSY_MESSAGE, LOCKED_MESSAGE, PASSWORD_TOO_LONG_MESSAGE } from "./sign-in-messages";
 
 export { LOCKED_MESSAGE } from "./sign-in-messages";
 
@@ -33,7 +33,8 @@ export function authOptions(): NextAuthOptions {
           const address = clientAddress(req?.headers, { trustProxy });
           const result = await verifyCredentials(db, email, password, { address });
           if (result.ok) return { id: String(result.user.id), email: result.user.email };
-          if (result.reason === "locked") throw new Error(LOCKED_MESSAGE);
+          if (result.reason === "locked")
+            throw new Error(result.retryAfterMs === undefined ? LOCKED_MESSAGE : BUSY_MESSAGE);
           if (result.reason === "too_long") throw new Error(PASSWORD_TOO_LONG_MESSAGE);
           return null;
         },

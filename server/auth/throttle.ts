@@ -1,4 +1,4 @@
-import { and, count, eq, gt, lte } from "drizzle-orm";
+import { and, count, eq, gt, lte, max } from "drizzle-orm";
 import type { Db, DbLike } from "@/server/db/client";
 import { loginAttempts } from "@/server/db/schema";
 import { UNKNOWN_ADDRESS } from "./client-address";
@@ -8,6 +8,12 @@ export const THROTTLE_WINDOW_MS = 15 * 60 * 1000;
 export const FREE_FAILURES = 3;
 export const FIRST_DELAY_MS = 250;
 export const MAX_DELAY_MS = 8000;
+/**
+ * The longest an attempt waits for its turn. One whose turn is further off is refused at once
+ * (and still recorded), so a flood cannot park hours of waiting requests in memory, and the
+ * owner, signing in during one, waits at most this long once a turn is free.
+ */
+export const MAX_WAIT_MS = 60 * 1000;
 /** Failures on one account from one client address before that address is refused on it. */
 export const ACCOUNT_ADDRESS_LIMIT = 20;
 /** Failures from one client address, on any accounts, before it is refused on all of them. */
@@ -16,8 +22,18 @@ export const ADDRESS_LIMIT = 200;
 export type AttemptKey = { email: string; address: string };
 
 export type Throttle = {
-  /** How long to wait before checking this attempt's password. */
+  /** The account's delay: how long after the previous attempt's turn this one's comes. */
   delayMs: number;
+  /**
+   * When this attempt's password may be checked: max(now, the account's latest turn) +
+   * delayMs. Guesses on one account take turns, so a thousand sent at once are not all checked
+   * after one delay. Stored as the attempt's `at` (see `recordAttempt`).
+   */
+  slotAt: number;
+  /** slotAt − now: how long to wait before checking the password. */
+  waitMs: number;
+  /** True when waitMs is over MAX_WAIT_MS: the attempt is refused at once, unchecked. */
+  busy: boolean;
   /**
    * True when the client address has used up its failures on this account, or on all accounts
    * together; the password is not checked. Never true for the address "unknown".
@@ -33,8 +49,8 @@ export type Throttle = {
 
 /**
  * The account's failures slow every attempt on it, whoever makes them, but only up to
- * MAX_DELAY_MS: a stranger's guesses cannot lock the owner out. Hard refusals are per client
- * address (see `refusedFor`), so they stop the guesser, not the owner.
+ * MAX_DELAY_MS between turns: a stranger's guesses cannot lock the owner out. Hard refusals are
+ * per client address (see `refusedFor`), so they stop the guesser, not the owner.
  */
 export function delayFor(accountFailures: number): number {
   const over = accountFailures - FREE_FAILURES;
@@ -71,8 +87,20 @@ function counts(db: DbLike, key: AttemptKey, now: number): Throttle {
     accountAddressFailures: n(and(email, address, since)),
     addressFailures: n(and(address, since)),
   };
+  // The account's latest turn: rows of attempts that were let through hold their turn in `at`.
+  const latest =
+    db
+      .select({ at: max(loginAttempts.at) })
+      .from(loginAttempts)
+      .where(and(email, since))
+      .get()?.at ?? now;
+  const delayMs = delayFor(failures.accountFailures);
+  const slotAt = Math.max(now, latest) + delayMs;
   return {
-    delayMs: delayFor(failures.accountFailures),
+    delayMs,
+    slotAt,
+    waitMs: slotAt - now,
+    busy: slotAt - now > MAX_WAIT_MS,
     refused: refusedFor(key.address, failures),
     ...failures,
   };
@@ -80,9 +108,12 @@ function counts(db: DbLike, key: AttemptKey, now: number): Throttle {
 
 /**
  * Records a sign-in attempt and reads the counts before it, in one write transaction, before
- * the password is looked at: concurrent guesses each see the ones before them. The row stays
- * as a failure unless `clearFailures` removes it after a right password. Refused attempts are
- * recorded too, so a client that keeps guessing stays refused.
+ * the password is looked at: concurrent guesses each see the ones before them, and each takes
+ * the next turn on the account. An attempt that will be checked is stored with its turn as
+ * `at` (so the next one's turn follows it, and its failure is forgotten THROTTLE_WINDOW_MS after
+ * it was checked); a refused or busy one with `now`, taking no turn. The row stays as a failure
+ * unless `clearFailures` removes it after a right password. Refused and busy attempts are
+ * recorded too, so a client that keeps guessing stays refused and slowed.
  */
 export function recordAttempt(db: Db, key: AttemptKey, now = Date.now()): Throttle {
   const k = normalise(key);
@@ -91,7 +122,8 @@ export function recordAttempt(db: Db, key: AttemptKey, now = Date.now()): Thrott
       .where(lte(loginAttempts.at, now - THROTTLE_WINDOW_MS))
       .run();
     const throttle = counts(tx, k, now);
-    tx.insert(loginAttempts).values({ email: k.email, address: k.address, at: now }).run();
+    const at = throttle.refused || throttle.busy ? now : throttle.slotAt;
+    tx.insert(loginAttempts).values({ email: k.email, address: k.address, at }).run();
     return throttle;
   });
 }

@@ -17,6 +17,7 @@ import {
   ADDRESS_LIMIT,
   delayFor,
   MAX_DELAY_MS,
+  MAX_WAIT_MS,
   recordAttempt,
 } from "@/server/auth/throttle";
 import { loginAttempts, users } from "@/server/db/schema";
@@ -307,18 +308,44 @@ describe("emails", () => {
 // ── guessing and lockout abuse ────────────────────────────────────────────────
 
 describe("guessing", () => {
-  it("40 concurrent wrong guesses are all recorded before any is checked, and slow down", async () => {
+  const T = 7_000_000;
+  /**
+   * How long guesses arriving together on a fresh account wait: each turn comes its delay after
+   * the one before; the 15th would be 63.75 s away, past MAX_WAIT_MS, and is refused at once.
+   */
+  const TURNS = [0, 0, 0, 250, 750, 1750, 3750, 7750, 15750, 23750, 31750, 39750, 47750, 55750];
+  const BUSY = { ok: false, reason: "locked", retryAfterMs: 55750 + MAX_DELAY_MS - MAX_WAIT_MS };
+
+  it("40 concurrent wrong guesses are all recorded before any is checked, and take turns", async () => {
     const { delays, sleep } = recordingSleep();
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        verifyCredentials(world.db, VICTIM.email, `guess-${i}`, { address: `10.1.0.${i}`, sleep }),
+        verifyCredentials(world.db, VICTIM.email, `guess-${i}`, {
+          address: `10.1.0.${i}`,
+          sleep,
+          now: () => T,
+        }),
       ),
     );
-    expect(results.every((r) => !r.ok && r.reason === "invalid")).toBe(true);
     expect(attemptRows()).toBe(40);
+    expect(delays).toEqual(TURNS);
+    expect(delays[4]).toBeGreaterThan(delays[3] ?? 0);
+    expect(results.slice(0, TURNS.length).every((r) => !r.ok && r.reason === "invalid")).toBe(true);
+    expect(results.slice(TURNS.length)).toEqual(Array(40 - TURNS.length).fill(BUSY));
+  });
+
+  it("guesses that arrive MAX_DELAY_MS apart each wait only their own delay", async () => {
+    const { delays, sleep } = recordingSleep();
+    for (let i = 0; i < 40; i++) {
+      const r = await verifyCredentials(world.db, VICTIM.email, `guess-${i}`, {
+        address: `10.1.0.${i}`,
+        sleep,
+        now: () => T + i * MAX_DELAY_MS,
+      });
+      expect(r).toEqual({ ok: false, reason: "invalid" });
+    }
     expect(delays).toEqual(Array.from({ length: 40 }, (_, n) => delayFor(n)));
     expect(delays[39]).toBe(MAX_DELAY_MS);
-    expect(delays[4]).toBeGreaterThan(delays[3] ?? 0);
   });
 
   it("40 concurrent guesses from one address on one account: all recorded, the last 20 refused unchecked", async () => {
@@ -327,14 +354,19 @@ describe("guessing", () => {
         verifyCredentials(world.db, VICTIM.email, i === 39 ? VICTIM.password : `g${i}`, {
           address: "203.0.113.5",
           sleep: async () => {},
+          now: () => T,
         }),
       ),
     );
     expect(attemptRows()).toBe(40);
-    expect(results.filter((r) => !r.ok && r.reason === "locked")).toHaveLength(
-      40 - ACCOUNT_ADDRESS_LIMIT,
+    expect(results.slice(ACCOUNT_ADDRESS_LIMIT)).toEqual(
+      Array(40 - ACCOUNT_ADDRESS_LIMIT).fill({ ok: false, reason: "locked" }),
     );
     expect(results[39]).toEqual({ ok: false, reason: "locked" });
+    // Before that, those whose turn would be more than a minute away are refused too.
+    expect(results.slice(TURNS.length, ACCOUNT_ADDRESS_LIMIT)).toEqual(
+      Array(ACCOUNT_ADDRESS_LIMIT - TURNS.length).fill(BUSY),
+    );
   });
 
   it("a stranger's failures slow the owner down but never lock the owner out", async () => {
@@ -342,42 +374,57 @@ describe("guessing", () => {
       await verifyCredentials(world.db, VICTIM.email, `g${i}`, {
         address: "198.51.100.66",
         sleep: async () => {},
+        now: () => T,
       });
     }
     const { delays, sleep } = recordingSleep();
+    // The stranger's guesses hold the account's turns for the next minute: the owner is told
+    // when the next one comes within reach, and then waits at most MAX_WAIT_MS for it.
+    const soon = await verifyCredentials(world.db, VICTIM.email, VICTIM.password, {
+      address: "192.0.2.44",
+      sleep,
+      now: () => T,
+    });
+    expect(soon).toEqual(BUSY);
+    const later = () => T + BUSY.retryAfterMs;
     const owner = await verifyCredentials(world.db, VICTIM.email, VICTIM.password, {
       address: "192.0.2.44",
       sleep,
+      now: later,
     });
     expect(owner).toMatchObject({ ok: true });
-    expect(delays).toEqual([MAX_DELAY_MS]);
+    expect(delays).toEqual([MAX_WAIT_MS]);
     const stranger = await verifyCredentials(world.db, VICTIM.email, VICTIM.password, {
       address: "198.51.100.66",
       sleep,
+      now: later,
     });
     expect(stranger).toEqual({ ok: false, reason: "locked" });
     // Refused on that account only: the same address is still heard on another.
     const elsewhere = await verifyCredentials(world.db, "other@example.test", "x", {
       address: "198.51.100.66",
       sleep,
+      now: later,
     });
     expect(elsewhere).toEqual({ ok: false, reason: "invalid" });
     expect(attemptRows()).toBe(42);
   });
 
-  it('without the start-up hook every client is "unknown": guesses are slowed, never refused', async () => {
+  it('without the start-up hook every client is "unknown": guesses are slowed, never refused for it', async () => {
     const { delays, sleep } = recordingSleep();
     const guesses = ACCOUNT_ADDRESS_LIMIT + 5;
     for (let i = 0; i < guesses; i++) {
       const address = clientAddress({ "x-forwarded-for": `10.8.${i}.1` }, { trustProxy: false });
       expect(address).toBe("unknown");
-      const r = await verifyCredentials(world.db, VICTIM.email, `g${i}`, { address, sleep });
+      const now = () => T + i * MAX_DELAY_MS;
+      const r = await verifyCredentials(world.db, VICTIM.email, `g${i}`, { address, sleep, now });
       expect(r).toEqual({ ok: false, reason: "invalid" });
     }
     // The owner, who under `next dev` shares the address with the guesser, still gets in.
     const owner = await verifyCredentials(world.db, VICTIM.email, VICTIM.password, {
       address: clientAddress({}, { trustProxy: false }),
       sleep,
+      now: () => T + guesses * MAX_DELAY_MS,
     });
     expect(owner).toMatchObject({ ok: true });
     expect(delays.at(-1)).toBe(MAX_DELAY_MS);
@@ -398,9 +445,11 @@ describe("guessing", () => {
         const r = await verifyCredentials(world.db, VICTIM.email, `g${i}`, {
           address,
           sleep: async () => {},
+          now: () => T + i * MAX_DELAY_MS,
         });
         results.push(r.ok ? "ok" : r.reason);
       }
+      expect(results.slice(0, ACCOUNT_ADDRESS_LIMIT).every((r) => r === "invalid")).toBe(true);
       expect(results.slice(ACCOUNT_ADDRESS_LIMIT)).toEqual(["locked", "locked"]);
     } finally {
       delete slot[mark];

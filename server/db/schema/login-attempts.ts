@@ -11,6 +11,7 @@ export const loginAttempts = sqliteTable(
     id: integer().primaryKey({ autoIncrement: true }),
     email: text().notNull(),
     address: text().notNull().default(""),
+    /** For a checked attempt, its turn (guesses on one account take turns); else when made. */
     at: integer().notNull(),
   },
   (t) => [
