@@ -138,7 +138,9 @@ describe("parsePatch reads what git diff writes", () => {
     const files = parsePatch(patch, { allowSubmodules: true });
     const prepared = await prepareChanges(store, null, files, { allowSubmodules: true });
     expect(prepared.changes.get("sub")).toEqual({ mode: "160000", oid: commit });
-    await expect(prepareChanges(store, null, files)).rejects.toThrow(/Hyperion does not support submodules/);
+    await expect(prepareChanges(store, null, files)).rejects.toThrow(
+      /Hyperion does not support submodules/,
+    );
   });
 });
 

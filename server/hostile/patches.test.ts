@@ -220,7 +220,8 @@ const refusals: Refusal[] = [
   {
     name: "a submodule (gitlink) while submodules are off",
     patch: add("sub", { mode: "160000" }),
-    message: /path 'sub' has new file mode 160000 \(a submodule\); Hyperion does not support submodules/,
+    message:
+      /path 'sub' has new file mode 160000 \(a submodule\); Hyperion does not support submodules/,
   },
   {
     name: "a symlink mode with extra bits 120777",
