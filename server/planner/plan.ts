@@ -110,6 +110,19 @@ export async function planRequest(
   }
   const now = Date.now();
   return db.transaction((tx) => {
+    // The slow work ran outside the transaction; another process may have planned the request
+    // meanwhile. The loser moves on quietly, writing nothing.
+    const current = tx
+      .select({ status: requests.status })
+      .from(requests)
+      .where(eq(requests.id, requestId))
+      .get();
+    if (current?.status !== "received")
+      return {
+        status: current?.status ?? row.status,
+        tasks: [] as string[],
+        questions: [] as string[],
+      };
     const existing = tx
       .select()
       .from(requestSpecs)

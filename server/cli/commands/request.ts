@@ -56,7 +56,11 @@ export async function requestCommand(
       throw new CliError("no users yet: run 'npm start' once or 'hyperion user add' first", 2);
     const created = createRequests(db, { input, requester, config, source: "cli" });
     const ids = created.map((r) => r.id);
-    await advance(db, config, `cli:${process.pid}`, ids);
+    // The requests are filed: from here on nothing may make the command look as if they were
+    // not (a script would file them again). Planning is the worker's job too.
+    await advance(db, config, `cli:${process.pid}`, ids).catch((err: Error) =>
+      console.error(`note: filed; planning goes on in the worker (${err.message})`),
+    );
     if (opts.wait)
       await waitFor(db, ids, timeoutMs, () => advance(db, config, `cli:${process.pid}`, ids));
     if (opts.json) console.log(JSON.stringify(created, null, 2));
