@@ -12,10 +12,13 @@ export function RequestView({
   initial,
   cursor,
   canAnswer,
+  canRescope,
 }: {
   initial: RequestDetail;
   cursor: number;
   canAnswer: boolean;
+  /** Reviewers, operators and admins re-scope a request whose question keeps coming back. */
+  canRescope: boolean;
 }) {
   const client = useTRPCClient();
   const [detail, setDetail] = useState(initial);
@@ -64,8 +67,12 @@ export function RequestView({
         <dd>{list(spec?.spec?.areas ?? request.areas)}</dd>
         <dt className="text-slate-500">Files</dt>
         <dd className="font-mono">{list(spec?.spec?.files ?? request.files)}</dd>
+        <dt className="text-slate-500">Acceptance</dt>
+        <dd>{list(spec?.spec?.acceptance ?? request.acceptance)}</dd>
         <dt className="text-slate-500">Checks</dt>
-        <dd className="font-mono">{list(spec?.spec?.acceptance ?? request.acceptance)}</dd>
+        <dd className="font-mono" data-testid="spec-checks">
+          {list(spec?.spec?.checks ?? [])}
+        </dd>
         <dt className="text-slate-500">Tasks</dt>
         <dd>{spec ? `${spec.tasksTotal} (${spec.tasksIndependent} independent)` : "—"}</dd>
       </dl>
@@ -81,7 +88,16 @@ export function RequestView({
               <li key={q}>{q}</li>
             ))}
           </ul>
-          {canAnswer && request.status === "needs_clarification" && (
+          {request.status === "needs_attention" && (
+            <p className="mt-2 text-sm text-orange-900" data-testid="needs-attention">
+              This question came back after an answer.{" "}
+              {canRescope
+                ? "Re-scope the request below: set its kind, areas or files."
+                : "A reviewer or operator will re-scope it."}
+            </p>
+          )}
+          {((canAnswer && request.status === "needs_clarification") ||
+            (canRescope && request.status === "needs_attention")) && (
             <AnswerForm id={id} onDone={() => void refresh()} />
           )}
         </section>
@@ -89,11 +105,13 @@ export function RequestView({
       {(spec?.answers.length ?? 0) > 0 && (
         <section className="text-sm">
           <h2 className="mb-1 font-semibold">Answers</h2>
-          {spec?.answers.map((a) => (
-            <pre key={a.at} className="rounded bg-white p-2 text-xs">
-              {a.by}: {JSON.stringify(a.answer)}
-            </pre>
-          ))}
+          <ul className="space-y-1">
+            {spec?.answers.map((a) => (
+              <li key={a.at} className="rounded bg-white p-2 text-xs">
+                <span className="font-medium">{a.by}</span>: {describeAnswer(a.answer)}
+              </li>
+            ))}
+          </ul>
         </section>
       )}
 
@@ -200,4 +218,15 @@ function AnswerForm({ id, onDone }: { id: number; onDone: () => void }) {
       </button>
     </form>
   );
+}
+
+/** An answer as a sentence, not JSON: only what it gave. */
+function describeAnswer(a: { files: string[]; areas: string[]; kind?: string; note?: string }) {
+  const parts = [
+    a.kind && `kind ${a.kind}`,
+    a.areas.length > 0 && `areas ${a.areas.join(", ")}`,
+    a.files.length > 0 && `files ${a.files.join(", ")}`,
+    a.note && `“${a.note}”`,
+  ].filter(Boolean);
+  return parts.join("; ") || "(empty)";
 }

@@ -3,11 +3,13 @@ import { z } from "zod";
 export const requestStatuses = [
   "received",
   "needs_clarification",
+  "needs_attention",
   "planned",
   "in_progress",
   "done",
   "failed",
   "cancelled",
+  "rolled_back",
 ] as const;
 export const RequestStatus = z.enum(requestStatuses);
 export type RequestStatus = z.infer<typeof RequestStatus>;

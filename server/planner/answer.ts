@@ -54,7 +54,13 @@ export async function answerRequest(
     throw new ForbiddenError(
       `request ${requestId} is another requester's; only its requester (or a reviewer, operator or admin) may answer`,
     );
-  if (row.status !== "needs_clarification") {
+  // A requester answers the Engineer's questions; when they keep coming back, a reviewer or
+  // operator re-scopes the request through the same answer (kind, areas, files, a note).
+  if (row.status === "needs_attention" && user.role === "requester")
+    throw new ForbiddenError(
+      `request ${requestId} needs a reviewer or operator to re-scope it; the same question came back after an answer`,
+    );
+  if (row.status !== "needs_clarification" && row.status !== "needs_attention") {
     throw new ValidationError([
       {
         path: "id",
@@ -62,6 +68,11 @@ export async function answerRequest(
       },
     ]);
   }
+  const given = parsed.data;
+  if (!given.files.length && !given.areas.length && !given.kind && !given.note?.trim())
+    throw new ValidationError([
+      { path: "", message: "an answer must give files, areas, a kind or a note" },
+    ]);
   const a = parsed.data;
   const policy = policyFor(config, row.repo);
   const issues = a.areas.flatMap((area, i) =>
@@ -105,7 +116,7 @@ export async function answerRequest(
         },
       ]);
     // Compare-and-swap on the status, so two answers at once do not both re-plan.
-    setRequestStatus(tx, requestId, "needs_clarification", "received");
+    setRequestStatus(tx, requestId, row.status, "received");
     tx.update(requests)
       .set({ files, areas, ...(a.kind ? { kind: a.kind } : {}) })
       .where(eq(requests.id, requestId))

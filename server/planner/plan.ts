@@ -142,12 +142,21 @@ export async function planRequest(
       tx.update(requestSpecs).set(values).where(eq(requestSpecs.requestId, requestId)).run();
     else tx.insert(requestSpecs).values(values).run();
     if (!planned) {
-      setRequestStatus(tx, requestId, "received", "needs_clarification");
-      return {
-        status: "needs_clarification" as const,
-        tasks: [] as string[],
-        questions: result.questions,
-      };
+      // Asking again what an answer did not settle would loop for ever: a person takes over.
+      const repeated =
+        (existing?.answers.length ?? 0) > 0 &&
+        JSON.stringify(existing?.questions ?? []) === JSON.stringify(result.questions);
+      const to = repeated ? ("needs_attention" as const) : ("needs_clarification" as const);
+      setRequestStatus(
+        tx,
+        requestId,
+        "received",
+        to,
+        repeated
+          ? "the same question came back after an answer; a reviewer or operator can re-scope it"
+          : undefined,
+      );
+      return { status: to, tasks: [] as string[], questions: result.questions };
     }
     for (const t of planned.tasks) {
       tx.insert(tasks)

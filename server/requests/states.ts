@@ -2,13 +2,16 @@ import type { RequestStatus } from "@/schemas/request-status";
 
 /** A request's legal moves. Every status change goes through `assertTransition`. */
 export const requestTransitions: Record<RequestStatus, readonly RequestStatus[]> = {
-  received: ["needs_clarification", "planned", "cancelled", "failed"],
+  received: ["needs_clarification", "needs_attention", "planned", "cancelled", "failed"],
   needs_clarification: ["received", "cancelled"],
+  // The same question came back after an answer: a reviewer or operator re-scopes it.
+  needs_attention: ["received", "cancelled"],
   planned: ["in_progress", "done", "cancelled", "failed"],
   in_progress: ["done", "failed", "cancelled"],
-  done: [],
-  failed: ["received"],
+  done: ["rolled_back"],
+  failed: ["received", "done"],
   cancelled: [],
+  rolled_back: [],
 };
 
 export function canTransition(from: RequestStatus, to: RequestStatus): boolean {

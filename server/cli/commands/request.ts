@@ -12,7 +12,14 @@ import { workerStatus } from "@/server/workers/heartbeat";
 import { cliConfig, cliDb, cliEnv } from "../context";
 import { CliError, readJsonInput } from "../io";
 
-const FINISHED = ["done", "failed", "needs_clarification", "cancelled"];
+const FINISHED = [
+  "done",
+  "failed",
+  "needs_clarification",
+  "needs_attention",
+  "cancelled",
+  "rolled_back",
+];
 
 function report(db: Db, ids: number[]) {
   for (const r of db.select().from(requests).where(inArray(requests.id, ids)).all()) {

@@ -31,7 +31,12 @@ export default async function RequestPage(props: {
       <h1 className="text-2xl font-semibold" data-testid="request-title">
         #{detail.request.id} {detail.request.title}
       </h1>
-      <RequestView initial={detail} cursor={cursor} canAnswer={can(user.role, "request.create")} />
+      <RequestView
+        initial={detail}
+        cursor={cursor}
+        canAnswer={can(user.role, "request.create")}
+        canRescope={user.role !== "requester"}
+      />
     </article>
   );
 }
