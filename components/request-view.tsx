@@ -29,13 +29,10 @@ export function RequestView({
   }, [client, id]);
   const moving = ["received", "planned", "in_progress"].includes(detail.request.status);
   useEffect(() => {
+    // Only this request's events, filtered on the server: task and queue progress included.
     const sub = client.request.live.subscribe(
-      { afterId: cursor },
-      {
-        onData: ({ data: event }) => {
-          if (event.requestId === id) void refresh();
-        },
-      },
+      { afterId: cursor, entityId: id },
+      { onData: () => void refresh() },
     );
     return () => sub.unsubscribe();
   }, [client, id, cursor, refresh]);

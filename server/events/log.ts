@@ -26,11 +26,23 @@ export function appendEvent(
   return row.id;
 }
 
-export function eventsAfter(db: Db, topic: EventTopic, afterId: number, limit = 200): EventRow[] {
+export function eventsAfter(
+  db: Db,
+  topic: EventTopic,
+  afterId: number,
+  limit = 200,
+  entityId?: number,
+): EventRow[] {
   return db
     .select()
     .from(events)
-    .where(and(eq(events.topic, topic), gt(events.id, afterId)))
+    .where(
+      and(
+        eq(events.topic, topic),
+        gt(events.id, afterId),
+        entityId === undefined ? undefined : eq(events.entityId, entityId),
+      ),
+    )
     .orderBy(asc(events.id))
     .limit(limit)
     .all();
@@ -67,13 +79,15 @@ export async function* followAppendOnly<T extends { id: number }>(
   }
 }
 
+/** Follows one topic's events, or only one entity's (a request page follows its request). */
 export function followEvents(
   db: Db,
   topic: EventTopic,
   afterId: number,
   signal: AbortSignal | undefined,
+  entityId?: number,
 ) {
-  return followAppendOnly((id) => eventsAfter(db, topic, id), afterId, signal);
+  return followAppendOnly((id) => eventsAfter(db, topic, id, 200, entityId), afterId, signal);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -94,6 +108,8 @@ export const EVENT_ID = /^\d{1,15}$/;
 
 export const LiveInput = z.strictObject({
   afterId: z.number().int().min(0).optional(),
+  /** Only this entity's events (filtered on the server), e.g. one request's. */
+  entityId: z.number().int().positive().optional(),
   // Sent back by the browser on a reconnect: always an id we issued, so anything else is refused.
   lastEventId: z
     .string()

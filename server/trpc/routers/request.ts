@@ -76,7 +76,7 @@ export const requestRouter = router({
     .input(LiveInput)
     .subscription(async function* ({ ctx, input, signal }) {
       const from = liveCursor(input, () => lastEventId(ctx.db));
-      for await (const event of followEvents(ctx.db, "request", from, signal)) {
+      for await (const event of followEvents(ctx.db, "request", from, signal, input.entityId)) {
         yield tracked(
           String(event.id),
           shownTo(ctx, {
