@@ -23,7 +23,11 @@ export type WorkerStatus = {
   id: string | null;
   pid: number | null;
   lastBeatAgoMs: number | null;
+  /** The last beat's time (ms epoch, as the worker wrote it), for a browser to age it live. */
+  beatAt: number | null;
   stopped: boolean;
+  /** This answer's time (ms epoch, server clock): lets a browser correct for its own clock. */
+  now: number;
 };
 
 export function workerStatus(db: Db, now = Date.now()): WorkerStatus {
@@ -33,7 +37,16 @@ export function workerStatus(db: Db, now = Date.now()): WorkerStatus {
     .where(and(eq(workerHeartbeats.role, "supervisor"), isNull(workerHeartbeats.parentId)))
     .orderBy(desc(workerHeartbeats.beatAt))
     .get();
-  if (!row) return { alive: false, id: null, pid: null, lastBeatAgoMs: null, stopped: false };
+  if (!row)
+    return {
+      alive: false,
+      id: null,
+      pid: null,
+      lastBeatAgoMs: null,
+      beatAt: null,
+      stopped: false,
+      now,
+    };
   const ago = now - row.beatAt;
   const stopped = row.stoppedAt !== null;
   return {
@@ -41,6 +54,8 @@ export function workerStatus(db: Db, now = Date.now()): WorkerStatus {
     id: row.id,
     pid: row.pid,
     lastBeatAgoMs: ago,
+    beatAt: row.beatAt,
     stopped,
+    now,
   };
 }

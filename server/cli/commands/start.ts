@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
-import { execa, type ResultPromise } from "execa";
+import { execa, type Result, type ResultPromise } from "execa";
 import { bootstrap, DatabaseError } from "@/server/bootstrap";
 import { ConfigError, type LoadedConfig } from "@/server/config/load";
 import { overlappingAreas } from "@/server/engineer/areas";
@@ -24,7 +25,8 @@ function browseHost(host: string): string {
 /**
  * `hyperion start` (what `npm start` runs): prepares the data directory, builds the web app
  * when no build exists, then runs the production web server and the worker together. Ctrl-C or
- * SIGTERM stops both; if either dies, the other is stopped too and the exit code says so.
+ * SIGTERM stops both; a worker that dies is restarted (see `supervise`); if the web server dies,
+ * the worker is stopped too and the exit code says so.
  */
 export async function startCommand(opts: { build?: boolean }) {
   const env = cliEnv();
@@ -91,15 +93,16 @@ export async function startCommand(opts: { build?: boolean }) {
       reject: false,
     },
   );
-  const worker = execa("node", [path.join(root(), "bin", "hyperion.mjs"), "worker"], {
-    cwd: root(),
-    env: workerEnv,
-    extendEnv: false,
-    stdio: "inherit",
-    reject: false,
-  });
+  const startWorker = () =>
+    execa("node", [path.join(root(), "bin", "hyperion.mjs"), "worker"], {
+      cwd: root(),
+      env: workerEnv,
+      extendEnv: false,
+      stdio: "inherit",
+      reject: false,
+    });
   console.log(`Hyperion is starting at ${url} — sign in at ${url}/signin`);
-  await supervise({ web, worker });
+  await supervise(web, startWorker);
 }
 
 /** Overlapping area globs are allowed (the first listed area wins) but worth a look. */
@@ -118,35 +121,80 @@ async function reportPolicyOverlaps(config: LoadedConfig): Promise<void> {
   }
 }
 
-async function supervise(children: Record<string, ResultPromise>): Promise<never> {
-  let stopping = false;
+/** Restart delays for a worker that died: 1 s doubling to 30 s, back to 1 s after a 60 s run. */
+const RESTART_MIN_MS = 1000;
+const RESTART_MAX_MS = 30_000;
+const RESTART_RESET_AFTER_MS = 60_000;
+
+/** "exited with code 1", "was killed by SIGKILL". */
+function howItEnded(result: Result): string {
+  return result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+}
+
+/**
+ * Runs until stopped. A worker that exits on its own is restarted after a backoff, and the web
+ * server keeps serving meanwhile; a web server that exits stops the worker and exits 1.
+ * SIGINT/SIGTERM stop both and exit 0.
+ */
+async function supervise(web: ResultPromise, startWorker: () => ResultPromise): Promise<never> {
+  let worker = startWorker();
   let requested = false;
+  let wakeOnStop = () => {};
+  const stopRequested = new Promise<void>((resolve) => {
+    wakeOnStop = resolve;
+  });
+  const running = (child: ResultPromise) => child.exitCode === null && child.signalCode === null;
   const stopAll = () => {
-    for (const child of Object.values(children)) if (child.exitCode === null) child.kill("SIGTERM");
+    for (const child of [web, worker]) if (running(child)) child.kill("SIGTERM");
   };
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
+    if (requested) return;
     requested = true;
     console.log(`\n${signal}: stopping the web server and the worker…`);
+    wakeOnStop();
     stopAll();
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  const first = await Promise.race(
-    Object.entries(children).map(async ([name, child]) => ({ name, result: await child })),
-  );
-  if (!stopping) {
-    stopping = true;
-    console.error(`The ${first.name} exited (code ${first.result.exitCode}); stopping the rest.`);
+  const webEnded = web.then((result) => ({ who: "web" as const, result }));
+  const webDied = (result: Result) => {
+    console.error(`The web server ${howItEnded(result)}; stopping the worker.`);
     stopAll();
+  };
+  let delay = RESTART_MIN_MS;
+  for (;;) {
+    const startedAt = Date.now();
+    const ended = await Promise.race([
+      webEnded,
+      worker.then((result) => ({ who: "worker" as const, result })),
+    ]);
+    if (requested) break;
+    if (ended.who === "web") {
+      webDied(ended.result);
+      break;
+    }
+    if (Date.now() - startedAt >= RESTART_RESET_AFTER_MS) delay = RESTART_MIN_MS;
+    console.error(`worker ${howItEnded(ended.result)}; restarting in ${delay / 1000} s`);
+    const next = await Promise.race([
+      sleep(delay).then(() => "restart" as const),
+      stopRequested.then(() => "stop" as const),
+      webEnded,
+    ]);
+    if (next === "stop") break;
+    if (next !== "restart") {
+      webDied(next.result);
+      break;
+    }
+    delay = Math.min(delay * 2, RESTART_MAX_MS);
+    worker = startWorker();
   }
+
   const timeout = setTimeout(() => {
-    for (const child of Object.values(children)) child.kill("SIGKILL");
+    for (const child of [web, worker]) if (running(child)) child.kill("SIGKILL");
   }, 10_000);
-  await Promise.all(Object.values(children));
+  await Promise.all([web, worker]);
   clearTimeout(timeout);
-  // Stopped on request: success. A child that died on its own: failure, whatever its code.
+  // Stopped on request: success. A web server that died on its own: failure, whatever its code.
   process.exit(requested ? 0 : 1);
 }
