@@ -1,7 +1,9 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
+import { useSubscription } from "@trpc/tanstack-react-query";
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import type { RequestDetail } from "@/server/requests/detail";
+import { LiveIndicator } from "./live-indicator";
 import { StatusBadge } from "./status-badge";
 import { TableHead } from "./table-head";
 import { TaskGraph } from "./task-graph";
@@ -28,15 +30,15 @@ export function RequestView({
     if (next) setDetail(next);
   }, [client, id]);
   const moving = ["received", "planned", "in_progress"].includes(detail.request.status);
-  useEffect(() => {
-    // Only this request's events, filtered on the server: task and queue progress included.
-    const sub = client.request.live.subscribe(
+  // Only this request's events, filtered on the server: task and queue progress included.
+  const trpc = useTRPC();
+  const live = useSubscription(
+    trpc.request.live.subscriptionOptions(
       { afterId: cursor, entityId: id },
       { onData: () => void refresh() },
-    );
-    return () => sub.unsubscribe();
-  }, [client, id, cursor, refresh]);
-  // Queue transitions are not request events: while the request moves, also poll gently.
+    ),
+  );
+  // Queue transitions are not request events yet: while the request moves, also poll gently.
   useEffect(() => {
     if (!moving) return;
     const timer = setInterval(() => void refresh(), 1500);
@@ -47,6 +49,7 @@ export function RequestView({
 
   return (
     <div className="space-y-6">
+      <LiveIndicator status={live.status} testId="request-live" />
       <dl className="grid grid-cols-[10rem_1fr] gap-2 text-sm">
         <dt className="text-slate-500">Status</dt>
         <dd data-testid="request-status">
