@@ -2,14 +2,14 @@ import { eq } from "drizzle-orm";
 import { checksForWork } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
-import { requestSpecs, tasks } from "@/server/db/schema";
-import type { TaskRow } from "@/server/dispatcher/dispatch";
-import { appendEvent } from "@/server/events/log";
+import { requestSpecs } from "@/server/db/schema";
 import { ObjectStore } from "@/server/git/objects";
 import { readRefFs } from "@/server/git/refs-fs";
 import { entryAt } from "@/server/git/tree-edit";
+import { log } from "@/server/log";
 import { policyFor } from "@/server/planner/plan";
 import { submitChanges } from "@/server/queue/submit";
+import { moveTask, TaskMoveConflict, type TaskRow } from "@/server/tasks/store";
 import { appendNotePatch, builtinNote } from "./builtin";
 
 export const BUILTIN_AUTHOR = {
@@ -17,38 +17,42 @@ export const BUILTIN_AUTHOR = {
   email: "builtin@hyperion.local",
 };
 
+export type DevelopOutcome = { changeRequestId: number } | { failed: string } | { leaseLost: true };
+
 /**
  * Runs the built-in developer on a claimed task and sends its change to the merge queue; the
- * task then waits in `submitted` (still holding its locks) until the change lands.
+ * task then waits in `submitted` (still holding its locks) until the change lands. Every move
+ * checks this claim's lease: if it expired and another worker took the task, this run stops
+ * without writing, and a change it was submitting is rolled back with the move.
  */
 export async function developTask(
   db: Db,
   config: LoadedConfig,
   task: TaskRow,
-): Promise<{ changeRequestId: number } | { failed: string }> {
-  const repo = config.repositories.find((r) => r.name === task.repo);
-  const finish = (set: Partial<TaskRow>, event: string, payload: Record<string, unknown>) => {
-    db.transaction((tx) => {
-      tx.update(tasks)
-        .set({ ...set, leaseOwner: null, leaseExpiresAt: null, updatedAt: Date.now() })
-        .where(eq(tasks.id, task.id))
-        .run();
-      appendEvent(tx, {
-        topic: "request",
-        type: event,
-        entityId: task.requestId ?? 0,
-        payload: { task: task.id, ...payload },
-      });
-    });
+): Promise<DevelopOutcome> {
+  const lease = {
+    id: task.id,
+    from: "claimed" as const,
+    owner: task.leaseOwner,
+    attempt: task.attempts,
   };
-  if (!repo) {
-    finish(
-      { state: "failed", blockedReason: `repository '${task.repo}' is not configured` },
-      "task.failed",
-      {},
-    );
-    return { failed: "repository not configured" };
-  }
+  const leaseLost = (err: TaskMoveConflict): DevelopOutcome => {
+    log.info({ task: task.id, reason: err.message }, "lease lost; leaving the task to its holder");
+    return { leaseLost: true };
+  };
+  const fail = (reason: string): DevelopOutcome => {
+    try {
+      db.transaction((tx) =>
+        moveTask(tx, { ...lease, to: "failed", set: { blockedReason: reason }, event: { reason } }),
+      );
+      return { failed: reason };
+    } catch (err) {
+      if (err instanceof TaskMoveConflict) return leaseLost(err);
+      throw err;
+    }
+  };
+  const repo = config.repositories.find((r) => r.name === task.repo);
+  if (!repo) return fail(`repository '${task.repo}' is not configured`);
   const store = await ObjectStore.open(repo.path);
   try {
     const tip = readRefFs(store.gitDir, `refs/heads/${repo.targetBranch}`);
@@ -70,9 +74,9 @@ export async function developTask(
       if (patch) patches.push(patch);
     }
     if (patches.length === 0) {
-      const reason = `the built-in developer cannot edit ${(task.neededFiles ?? []).join(", ")}; assign an agent`;
-      finish({ state: "failed", blockedReason: reason }, "task.failed", { reason });
-      return { failed: reason };
+      return fail(
+        `the built-in developer cannot edit ${(task.neededFiles ?? []).join(", ")}; assign an agent`,
+      );
     }
     const spec = task.requestId
       ? db.select().from(requestSpecs).where(eq(requestSpecs.requestId, task.requestId)).get()?.spec
@@ -94,14 +98,22 @@ export async function developTask(
         risk: spec?.risk ?? "low",
       },
       config,
+      {
+        // The change and the move to submitted commit together, or neither does.
+        within: (tx, [change]) => {
+          moveTask(tx, {
+            ...lease,
+            to: "submitted",
+            set: { changeRequestId: change?.id ?? null },
+            event: { data: { changeRequestId: change?.id } },
+          });
+        },
+      },
     );
-    const changeRequestId = submitted?.id ?? 0;
-    finish({ state: "submitted", changeRequestId }, "task.submitted", { changeRequestId });
-    return { changeRequestId };
+    return { changeRequestId: submitted?.id ?? 0 };
   } catch (err) {
-    const reason = `the built-in developer failed: ${(err as Error).message}`;
-    finish({ state: "failed", blockedReason: reason }, "task.failed", { reason });
-    return { failed: reason };
+    if (err instanceof TaskMoveConflict) return leaseLost(err);
+    return fail(`the built-in developer failed: ${(err as Error).message}`);
   } finally {
     store.close();
   }

@@ -6,9 +6,9 @@ import type { Db } from "@/server/db/client";
 import { queueEntries, requests, tasks } from "@/server/db/schema";
 import type { TaskState } from "@/server/db/schema/tasks";
 import { NotFoundError, ValidationError } from "@/server/errors";
-import { appendEvent } from "@/server/events/log";
 import { log } from "@/server/log";
 import { planRequest, setRequestStatus } from "@/server/planner/plan";
+import { moveTask, TaskMoveConflict } from "@/server/tasks/store";
 import { dispatchOnce } from "./dispatch";
 
 /**
@@ -37,23 +37,22 @@ export function syncOutcomes(db: Db): number {
           ? "failed"
           : null;
     if (!to) continue;
-    db.transaction((tx) => {
-      tx.update(tasks)
-        .set({
-          state: to,
-          blockedReason:
-            to === "failed" ? `change ${t.entryState}: ${t.error?.message ?? ""}` : null,
-          updatedAt: Date.now(),
-        })
-        .where(and(eq(tasks.id, t.id), eq(tasks.state, "submitted")))
-        .run();
-      appendEvent(tx, {
-        topic: "request",
-        type: `task.${to}`,
-        entityId: t.requestId ?? 0,
-        payload: { task: t.id },
-      });
-    });
+    const reason = to === "failed" ? `change ${t.entryState}: ${t.error?.message ?? ""}` : null;
+    try {
+      db.transaction((tx) =>
+        moveTask(tx, {
+          id: t.id,
+          from: "submitted",
+          to,
+          set: { blockedReason: reason },
+          event: reason ? { reason } : {},
+        }),
+      );
+    } catch (err) {
+      // Another pass (the CLI's or the worker's) recorded this outcome first.
+      if (err instanceof TaskMoveConflict) continue;
+      throw err;
+    }
     changed++;
     if (t.requestId) touched.add(t.requestId);
   }
@@ -203,22 +202,21 @@ function failBlockedTasks(db: Db): number {
           ? `request #${endedReq}, which this request depends on, ${endedPrereqs.get(endedReq)}; file it again once that is resolved`
           : null;
       if (!reason) continue;
-      db.transaction((tx) => {
-        const changed = tx
-          .update(tasks)
-          .set({ state: "failed", blockedReason: reason, updatedAt: Date.now() })
-          .where(and(eq(tasks.id, task.id), eq(tasks.state, "pending")))
-          .run().changes;
-        if (changed) {
-          failed++;
-          appendEvent(tx, {
-            topic: "request",
-            type: "task.failed",
-            entityId: task.requestId ?? 0,
-            payload: { task: task.id, reason },
-          });
-        }
-      });
+      try {
+        db.transaction((tx) =>
+          moveTask(tx, {
+            id: task.id,
+            from: "pending",
+            to: "failed",
+            set: { blockedReason: reason },
+            event: { reason },
+          }),
+        );
+        failed++;
+      } catch (err) {
+        // Dispatched or failed by another pass meanwhile: it is no longer ours to fail.
+        if (!(err instanceof TaskMoveConflict)) throw err;
+      }
     }
   }
   return failed;

@@ -2,11 +2,11 @@ import { and, eq, inArray, lt, or } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requests, tasks } from "@/server/db/schema";
-import { appendEvent } from "@/server/events/log";
 import { policyFor, setRequestStatus } from "@/server/planner/plan";
+import { lockingTaskStates } from "@/server/tasks/states";
+import { blockTask, moveTask, TaskMoveConflict, type TaskRow } from "@/server/tasks/store";
 import { type GateResult, gate, type LockHolder } from "./gate";
 
-export type TaskRow = typeof tasks.$inferSelect;
 export const TASK_LEASE_MS = 5 * 60_000;
 
 const holder = (t: TaskRow): LockHolder & { dependsOn: string[] } => ({
@@ -45,16 +45,24 @@ export function dispatchOnce(
     .get();
   if (!work) return [];
   const pass = db.$client.transaction(() => {
-    db.update(tasks)
-      .set({
-        state: "pending",
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        blockedReason: "lease expired; dispatched again",
-        updatedAt: now,
-      })
+    const expired = db
+      .select()
+      .from(tasks)
       .where(and(eq(tasks.state, "claimed"), lt(tasks.leaseExpiresAt, now)))
-      .run();
+      .all();
+    for (const task of expired) {
+      const reason = "lease expired; dispatched again";
+      moveTask(db, {
+        id: task.id,
+        from: "claimed",
+        to: "pending",
+        owner: task.leaseOwner,
+        attempt: task.attempts,
+        set: { blockedReason: reason },
+        event: { reason },
+        now,
+      });
+    }
     const pending = db
       .select()
       .from(tasks)
@@ -65,7 +73,7 @@ export function dispatchOnce(
     const active = db
       .select()
       .from(tasks)
-      .where(inArray(tasks.state, ["claimed", "submitted"]))
+      .where(inArray(tasks.state, [...lockingTaskStates]))
       .all()
       .map(holder);
     const deps = [...new Set(pending.flatMap((t) => t.dependsOn ?? []))];
@@ -111,46 +119,37 @@ export function dispatchOnce(
         ? { ok: false, reason: `Waiting on request ${prereqs.join(", ")}` }
         : gate(holder(task), { done, active, policy: policyFor(config, task.repo) });
       if (!verdict.ok) {
-        if (task.blockedReason !== verdict.reason || verdict.triage) {
-          db.update(tasks)
-            .set({
-              blockedReason: verdict.reason,
-              ...(verdict.triage ? { state: "triage" as const } : {}),
-              updatedAt: now,
-            })
-            .where(eq(tasks.id, task.id))
-            .run();
-          appendEvent(db, {
-            topic: "request",
-            type: "task.blocked",
-            entityId: task.requestId ?? 0,
-            payload: { task: task.id, reason: verdict.reason },
+        if (verdict.triage)
+          moveTask(db, {
+            id: task.id,
+            from: "pending",
+            to: "triage",
+            set: { blockedReason: verdict.reason },
+            event: { reason: verdict.reason },
+            now,
           });
-        }
+        else if (task.blockedReason !== verdict.reason)
+          blockTask(db, { id: task.id, state: "pending", reason: verdict.reason, now });
         continue;
       }
-      const res = db
-        .update(tasks)
-        .set({
-          state: "claimed",
-          leaseOwner: owner,
-          leaseExpiresAt: now + leaseMs,
-          heartbeatAt: now,
-          attempts: task.attempts + 1,
-          blockedReason: null,
-          updatedAt: now,
-        })
-        .where(and(eq(tasks.id, task.id), eq(tasks.state, "pending")))
-        .run();
-      if (res.changes !== 1) continue;
-      active.push(holder(task));
-      claimed.push({ ...task, state: "claimed", leaseOwner: owner });
-      appendEvent(db, {
-        topic: "request",
-        type: "task.claimed",
-        entityId: task.requestId ?? 0,
-        payload: { task: task.id, owner },
-      });
+      let row: TaskRow;
+      try {
+        row = moveTask(db, {
+          id: task.id,
+          from: "pending",
+          to: "claimed",
+          owner,
+          attempt: task.attempts + 1,
+          set: { leaseExpiresAt: now + leaseMs, blockedReason: null },
+          event: {},
+          now,
+        });
+      } catch (err) {
+        if (err instanceof TaskMoveConflict) continue;
+        throw err;
+      }
+      active.push(holder(row));
+      claimed.push(row);
       const request = task.requestId
         ? db
             .select({ status: requests.status })

@@ -1,9 +1,9 @@
 import path from "node:path";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { eq } from "drizzle-orm";
 import { currentConfig } from "@/server/config/load";
 import { changeQueueLogs, changeRequests, queueEntries, requests, tasks } from "@/server/db/schema";
 import type { HyperionEnv } from "@/server/env.mjs";
+import { moveTask } from "@/server/tasks/store";
 import type { TestWorld } from "@/server/testing/fixtures";
 import type { Context } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
@@ -47,8 +47,7 @@ export function seedFailedRequest(world: TestWorld, requester: User) {
       title: "task",
       source: "planner",
       createdAt: now,
-      state: "failed",
-      blockedReason: `the built-in developer failed: EACCES: permission denied, open '${inRepo}'`,
+      state: "submitted",
     })
     .run();
   const change = world.db
@@ -68,11 +67,14 @@ export function seedFailedRequest(world: TestWorld, requester: User) {
     })
     .returning()
     .get();
-  world.db
-    .update(tasks)
-    .set({ changeRequestId: change.id })
-    .where(eq(tasks.id, `${request.id}.1`))
-    .run();
+  const reason = `the built-in developer failed: EACCES: permission denied, open '${inRepo}'`;
+  moveTask(world.db, {
+    id: `${request.id}.1`,
+    from: "submitted",
+    to: "failed",
+    set: { changeRequestId: change.id, blockedReason: reason },
+    event: { reason },
+  });
   const error = {
     kind: "internal" as const,
     message: `SQLITE_CANTOPEN: ${dbFile} (worktree ${path.join(world.dir, "worktrees", "7")})`,

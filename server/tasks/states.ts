@@ -1,0 +1,35 @@
+import type { TaskState } from "@/server/db/schema/tasks";
+
+/**
+ * A task's legal moves, in one place. `moveTask()` in ./store.ts refuses anything not listed
+ * here and writes the `task.<to>` event for every move it makes.
+ *
+ *   pending → claimed → submitted → done
+ *   pending → triage     the gate: its area is not in the policy
+ *   pending → failed     a task or request it depends on failed
+ *   claimed → pending    the lease expired; dispatched again
+ *   claimed → failed     the developer could not make the change
+ *   submitted → failed   its change was quarantined or rejected
+ *
+ * Not listed, because nothing does them today: triage → pending (no operator action re-opens a
+ * triaged task yet) and failed → pending (a failed task stays failed; the request is filed again).
+ * Add the move together with the code that needs it.
+ */
+export const taskMoves: Record<TaskState, readonly TaskState[]> = {
+  pending: ["claimed", "triage", "failed"],
+  claimed: ["pending", "submitted", "failed"],
+  submitted: ["done", "failed"],
+  done: [],
+  failed: [],
+  triage: [],
+};
+
+/** The state in which a worker holds the task under a lease: moves out of it check the lease. */
+export const leasedTaskState: TaskState = "claimed";
+
+/** States that hold their lock keys. */
+export const lockingTaskStates: readonly TaskState[] = ["claimed", "submitted"];
+
+export function canMoveTask(from: TaskState, to: TaskState): boolean {
+  return taskMoves[from].includes(to);
+}

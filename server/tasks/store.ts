@@ -1,0 +1,134 @@
+import { and, eq, isNull, type SQL } from "drizzle-orm";
+import type { DbLike } from "@/server/db/client";
+import { tasks } from "@/server/db/schema";
+import type { TaskState } from "@/server/db/schema/tasks";
+import { appendEvent } from "@/server/events/log";
+import { canMoveTask, leasedTaskState } from "./states";
+
+export type TaskRow = typeof tasks.$inferSelect;
+
+/** The move is not in the table in ./states.ts; nothing was written. */
+export class IllegalTaskMove extends Error {
+  override name = "IllegalTaskMove";
+}
+
+/**
+ * The task was not where the caller thought: another writer moved it first, or (for a leased
+ * task) the lease expired and another worker holds it now. Nothing was written; drop the task.
+ */
+export class TaskMoveConflict extends Error {
+  override name = "TaskMoveConflict";
+  constructor(
+    readonly taskId: string,
+    readonly from: TaskState,
+    readonly to: TaskState,
+    found: Pick<TaskRow, "state" | "leaseOwner" | "attempts"> | undefined,
+  ) {
+    super(
+      found
+        ? `task ${taskId}: expected ${from}, found ${found.state} (owner ${found.leaseOwner ?? "none"}, attempt ${found.attempts}); ${from} → ${to} not made`
+        : `task ${taskId}: no such task; ${from} → ${to} not made`,
+    );
+  }
+}
+
+export type TaskMove = {
+  id: string;
+  from: TaskState;
+  to: TaskState;
+  /** The lease holder: checked when leaving `claimed`, recorded when entering it. */
+  owner?: string | null;
+  /** The lease's attempt: checked when leaving `claimed`; on a claim, the new attempt number. */
+  attempt?: number;
+  set?: Partial<Pick<TaskRow, "blockedReason" | "changeRequestId" | "leaseExpiresAt">>;
+  event: { reason?: string; data?: Record<string, unknown> };
+  now?: number;
+};
+
+function leaseCheck(move: TaskMove, label: string): { owner: string | null; attempt: number } {
+  if (move.owner === undefined || move.attempt === undefined)
+    throw new IllegalTaskMove(`task ${move.id}: ${label} needs the lease owner and attempt`);
+  return { owner: move.owner, attempt: move.attempt };
+}
+
+/**
+ * The one way a task changes state. Checks the move against the table, then updates the row
+ * only if it is still in `from` — and, for a leased task, still held by `owner` on `attempt` —
+ * and appends the `task.<to>` event in the caller's transaction. Leaving `claimed` drops the
+ * lease; entering it takes one (`owner`, `attempt` = the row's attempts + 1, `leaseExpiresAt`).
+ */
+export function moveTask(tx: DbLike, move: TaskMove): TaskRow {
+  const { id, from, to } = move;
+  if (!canMoveTask(from, to)) throw new IllegalTaskMove(`illegal task move ${from} → ${to}`);
+  const now = move.now ?? Date.now();
+  const where: SQL[] = [eq(tasks.id, id), eq(tasks.state, from)];
+  let lease: Partial<TaskRow> = {};
+  if (from === leasedTaskState) {
+    const held = leaseCheck(move, `leaving ${from}`);
+    where.push(
+      held.owner === null ? isNull(tasks.leaseOwner) : eq(tasks.leaseOwner, held.owner),
+      eq(tasks.attempts, held.attempt),
+    );
+    lease = { leaseOwner: null, leaseExpiresAt: null };
+  }
+  if (to === leasedTaskState) {
+    const taken = leaseCheck(move, `entering ${to}`);
+    if (taken.owner === null || move.set?.leaseExpiresAt == null)
+      throw new IllegalTaskMove(`task ${id}: a claim needs an owner and a lease expiry`);
+    where.push(eq(tasks.attempts, taken.attempt - 1));
+    lease = { leaseOwner: taken.owner, attempts: taken.attempt, heartbeatAt: now };
+  }
+  const [row] = tx
+    .update(tasks)
+    .set({ ...move.set, ...lease, state: to, updatedAt: now })
+    .where(and(...where))
+    .returning()
+    .all();
+  if (!row) throw new TaskMoveConflict(id, from, to, current(tx, id));
+  appendEvent(tx, {
+    topic: "request",
+    type: `task.${to}`,
+    entityId: row.requestId ?? 0,
+    payload: {
+      task: id,
+      from,
+      to,
+      ...(move.owner ? { owner: move.owner, attempt: move.attempt } : {}),
+      ...(move.event.reason !== undefined ? { reason: move.event.reason } : {}),
+      ...move.event.data,
+    },
+  });
+  return row;
+}
+
+/**
+ * Records why a task cannot be dispatched yet, without moving it: CAS on its state, with a
+ * `task.blocked` event, so this file stays the only one that writes tasks.
+ */
+export function blockTask(
+  tx: DbLike,
+  block: { id: string; state: TaskState; reason: string; now?: number },
+): TaskRow {
+  const [row] = tx
+    .update(tasks)
+    .set({ blockedReason: block.reason, updatedAt: block.now ?? Date.now() })
+    .where(and(eq(tasks.id, block.id), eq(tasks.state, block.state)))
+    .returning()
+    .all();
+  if (!row) throw new TaskMoveConflict(block.id, block.state, block.state, current(tx, block.id));
+  appendEvent(tx, {
+    topic: "request",
+    type: "task.blocked",
+    entityId: row.requestId ?? 0,
+    payload: { task: block.id, state: block.state, reason: block.reason },
+  });
+  return row;
+}
+
+function current(tx: DbLike, id: string) {
+  return tx
+    .select({ state: tasks.state, leaseOwner: tasks.leaseOwner, attempts: tasks.attempts })
+    .from(tasks)
+    .where(eq(tasks.id, id))
+    .get();
+}
