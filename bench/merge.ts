@@ -129,6 +129,7 @@ async function hyperion(
   const env = readEnv({
     HYPERION_DATA: dataDir,
     HYPERION_CONFIG: path.join(dataDir, "hyperion.config.json"),
+    HYPERION_POLL_MS: "5",
   });
   const config: LoadedConfig = {
     file: env.configPath,
@@ -152,7 +153,6 @@ async function hyperion(
     await submitChanges(db, batch, config);
   }
   const submit = (performance.now() - s0) / 1000;
-  process.env.HYPERION_POLL_MS = "5";
   await runSupervisor(db, env, { threads, drain: true });
   const logs = db.select().from(changeQueueLogs).orderBy(asc(changeQueueLogs.id)).all();
   const first = logs.find((l) => l.event.to === "applying")?.at ?? 0;

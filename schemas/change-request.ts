@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { branchName } from "./branch";
+import { GitIdentity } from "./identity";
 
 export const risks = ["low", "medium", "high"] as const;
 export const Risk = z.enum(risks);
@@ -9,13 +10,6 @@ export const DEFAULT_MAX_PATCH_BYTES = 5 * 1024 * 1024;
 export const MAX_CHANGES_PER_CALL = 100;
 
 const sha = z.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character commit sha");
-const oneLine = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1, "is required")
-    .max(max, `must be at most ${max} characters`)
-    .refine((s) => !/[\n\r<>]/.test(s), "must be one line without '<' or '>'");
 
 /** A task id: Hyperion's own ("12.3") or an agent's; safe in a file, a trailer or a log line. */
 export const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
@@ -34,7 +28,8 @@ export const ChangeRequest = z.strictObject({
   baseCommit: sha.optional(),
   patch: z.string().min(1, "is required"),
   summary: z.string().trim().min(1, "is required").max(2000),
-  author: z.strictObject({ name: oneLine(200), email: z.email("must be an email address") }),
+  /** As git accepts it (schemas/identity.ts): `dependabot[bot]`'s noreply address included. */
+  author: GitIdentity,
   checks: z.array(z.string().trim().min(1).max(1000)).max(20).optional(),
   risk: Risk.default("low"),
   dryRun: z.boolean().default(false),

@@ -1,13 +1,77 @@
 // Environment, validated once at start. Plain JS so that next.config.mjs can import it.
+// Every HYPERION_* variable is here, with its default and bounds: nothing else reads them raw.
 import path from "node:path";
 import { z } from "zod";
 
+/** The longest delay setTimeout honours; longer ones fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+const GIB = 1024 * 1024 * 1024;
+
+/**
+ * A value as it appears in a message: quoted, and cut short if long.
+ * @param {string} raw
+ */
+const shown = (raw) => `'${raw.length > 40 ? `${raw.slice(0, 40)}…` : raw}'`;
+
+/**
+ * A whole number in decimal digits, within bounds: `30s`, `1e3`, `-1` and `12.5` are refused
+ * with the variable's unit and an example, rather than turning into NaN or a surprise.
+ * @param {{ unit: string; fallback: number; min: number; max: number }} spec
+ */
+const wholeNumber = ({ unit, fallback, min, max }) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return fallback;
+      const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+      const message = !Number.isSafeInteger(n)
+        ? `must be a whole number${unit ? ` of ${unit}` : ""}, e.g. ${fallback} (got ${shown(raw)})`
+        : n < min || n > max
+          ? `must be from ${min} to ${max}${unit ? ` ${unit}` : ""} (got ${shown(raw)})`
+          : null;
+      if (message === null) return n;
+      ctx.addIssue({ code: "custom", message });
+      return z.NEVER;
+    });
+
+/**
+ * One of a few words; `values` as the operator would type them.
+ * @template {readonly [string, ...string[]]} const T
+ * @param {T} values
+ * @param {string} [meaning]
+ */
+const oneOf = (values, meaning) =>
+  z.enum(values, {
+    error: (issue) =>
+      `must be ${values.map((v) => `'${v}'`).join(" or ")}${meaning ? `, ${meaning}` : ""}${
+        typeof issue.input === "string" ? ` (got ${shown(issue.input)})` : ""
+      }`,
+  });
+
+/** @param {number} fallback @param {number} [min] */
+const ms = (fallback, min = 1) =>
+  wholeNumber({ unit: "milliseconds", fallback, min, max: MAX_TIMER_MS });
+/** @param {number} fallback */
+const bytes = (fallback) => wholeNumber({ unit: "bytes", fallback, min: 1, max: GIB });
+/** @param {string} what */
+const email = (what) =>
+  z.email(`must be ${what}`).max(254, "must be at most 254 characters").optional();
+const text = () => z.string().optional();
+
 const schema = z.object({
+  // Where things are.
   HYPERION_DATA: z.string().min(1).default("./data"),
   HYPERION_CONFIG: z.string().min(1).optional(),
   HYPERION_INBOX: z.string().min(1).optional(),
+  /** Set by bin/hyperion.mjs: the checkout, for migrations and the web build. */
+  HYPERION_ROOT: text(),
+  /** Another migrations folder (tests). */
+  HYPERION_MIGRATIONS: text(),
+
+  // Users.
   HYPERION_ADMIN_EMAIL: z
-    .email()
+    .email("must be an email address")
     .max(254, "must be at most 254 characters")
     .default("admin@hyperion.local"),
   HYPERION_ADMIN_PASSWORD: z
@@ -15,25 +79,68 @@ const schema = z.object({
     .min(8, "must be at least 8 characters")
     .max(1024, "must be at most 1024 characters")
     .optional(),
-  HYPERION_MAX_BODY_BYTES: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(8 * 1024 * 1024),
-  HYPERION_LOG: z.enum(["0", "1"]).default("0"),
-  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  /** `hyperion user add`: checked there, where the message names it with exit 1. */
+  HYPERION_NEW_PASSWORD: text(),
+  /** Who `hyperion request` files as. */
+  HYPERION_USER: email("the email address of a user"),
+  /** Who inbox requests are filed as. */
+  HYPERION_INBOX_USER: email("the email address of a user"),
+
+  // Limits and timing.
+  HYPERION_MAX_BODY_BYTES: bytes(8 * 1024 * 1024),
+  // The same as DEFAULT_MAX_PATCH_BYTES in schemas/change-request.ts (env.test.ts checks).
+  HYPERION_MAX_PATCH_BYTES: bytes(5 * 1024 * 1024),
+  HYPERION_LEASE_MS: ms(30_000, 100),
+  HYPERION_MAX_ATTEMPTS: wholeNumber({ unit: "attempts", fallback: 5, min: 1, max: 1000 }),
+  HYPERION_BACKOFF_MS: ms(1_000),
+  HYPERION_BACKOFF_MAX_MS: ms(60_000),
+  HYPERION_CHECK_TIMEOUT_MS: ms(10 * 60_000, 100),
+  HYPERION_POLL_MS: ms(200),
+  HYPERION_DISPATCH_MS: ms(300, 10),
+  // A ref lock older than this was left by a killed writer (server/git/refs-fs.ts). Not under
+  // a second: a live git process's lock must not be taken for a stale one.
+  HYPERION_STALE_LOCK_MS: ms(60_000, 1_000),
+
+  // Behaviour.
+  HYPERION_APPLY: oneOf(["dry-run"], "or unset to move branches").optional(),
+  HYPERION_LOG: oneOf(["0", "1"]).default("0"),
+  // Read again at each use by server/confine/sandbox.ts (tests change them); checked here.
+  HYPERION_CONFINE: oneOf(["none"], "or unset to confine with bubblewrap").optional(),
+  HYPERION_BWRAP: z
+    .string()
+    .refine((p) => path.isAbsolute(p), "must be the absolute path of the bwrap program")
+    .optional(),
+  // "1" only behind a reverse proxy that every request passes through: sign-in throttling
+  // then takes the client's address from the last X-Forwarded-For entry.
+  HYPERION_TRUST_PROXY: oneOf(["0", "1"]).default("0"),
+
+  // Set by Hyperion for the children it starts, or by scripts and tests: known, not read here.
+  HYPERION_CHECK: text(),
+  HYPERION_PROMPT_FILE: text(),
+  HYPERION_TASK_ID: text(),
+  HYPERION_TOKEN: text(),
+  HYPERION_HISTORY_REPO: text(),
+  HYPERION_HISTORY_COMMITS: text(),
+
+  // The web server.
+  PORT: wholeNumber({ unit: "", fallback: 3000, min: 1, max: 65535 }),
   // The interface the web server listens on: loopback unless the operator opens it up.
   HOST: z
     .union([z.ipv4(), z.ipv6(), z.hostname()], "must be an IP address or a host name")
     .default("127.0.0.1"),
-  // "1" only behind a reverse proxy that every request passes through: sign-in throttling
-  // then takes the client's address from the last X-Forwarded-For entry.
-  HYPERION_TRUST_PROXY: z.enum(["0", "1"]).default("0"),
   NEXTAUTH_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   NEXTAUTH_URL: z.url().optional(),
 });
 
+/** Every variable the schema knows. */
+export const envNames = Object.freeze(Object.keys(schema.shape));
+
 /** @typedef {z.infer<typeof schema> & { dataDir: string; configPath: string }} HyperionEnv */
+
+/** The environment is invalid; the message names each bad variable, one per line. */
+export class EnvError extends Error {
+  name = "EnvError";
+}
 
 /**
  * @param {Record<string, string | undefined>} [source]
@@ -41,12 +148,12 @@ const schema = z.object({
  */
 export function readEnv(source = process.env) {
   const picked = Object.fromEntries(
-    Object.keys(schema.shape).map((key) => [key, source[key] === "" ? undefined : source[key]]),
+    envNames.map((key) => [key, source[key] === "" ? undefined : source[key]]),
   );
   const result = schema.safeParse(picked);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new Error(`Invalid environment:\n${lines.join("\n")}`);
+    throw new EnvError(`Invalid environment:\n${lines.join("\n")}`);
   }
   // Runtime paths chosen by the operator: keep the bundler from tracing them.
   const dataDir = path.resolve(/*turbopackIgnore: true*/ result.data.HYPERION_DATA);
@@ -55,4 +162,41 @@ export function readEnv(source = process.env) {
       path.join(dataDir, "hyperion.config.json"),
   );
   return { ...result.data, dataDir, configPath };
+}
+
+/**
+ * HYPERION_* variables that Hyperion does not know, each with a warning naming it and, when
+ * one is close, the variable probably meant: a typo in a name is not silent.
+ * @param {Record<string, string | undefined>} [source]
+ * @returns {string[]}
+ */
+export function unknownEnvWarnings(source = process.env) {
+  return Object.keys(source)
+    .filter((key) => key.startsWith("HYPERION_") && !envNames.includes(key))
+    .sort()
+    .map((key) => {
+      // A slip of a character or two, in proportion to the name: not FOO for ROOT.
+      const allowed = Math.max(1, Math.floor((key.length - "HYPERION_".length) / 4));
+      const near = envNames
+        .map((known) => ({ known, d: distance(key, known) }))
+        .filter(({ d }) => d <= allowed)
+        .sort((a, b) => a.d - b.d)[0]?.known;
+      return `${key} is not a Hyperion variable, and is ignored${near ? ` (did you mean ${near}?)` : ""}`;
+    });
+}
+
+/**
+ * Edit distance, for the names above (short strings).
+ * @param {string} a
+ * @param {string} b
+ */
+function distance(a, b) {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
 }

@@ -1,4 +1,17 @@
 import pino from "pino";
+import { readEnv } from "@/server/env.mjs";
+
+/**
+ * HYPERION_LOG as parsed by server/env.mjs. Loading this module never throws: a bad environment
+ * is reported by whoever reads it at start (the CLI exits 2 with the message).
+ */
+function logLevel(): "debug" | "warn" {
+  try {
+    return readEnv().HYPERION_LOG === "1" ? "debug" : "warn";
+  } catch {
+    return "warn";
+  }
+}
 
 /**
  * The one logger for the CLI and the worker (pino: structured JSON lines, fast, with path-based
@@ -6,7 +19,7 @@ import pino from "pino";
  */
 export const log = pino(
   {
-    level: process.env.HYPERION_LOG === "1" ? "debug" : "warn",
+    level: logLevel(),
     base: { pid: process.pid },
     redact: {
       paths: ["password", "*.password", "token", "*.token", "secret", "authorization", "cookie"],

@@ -6,7 +6,7 @@ import { ConfigError, currentConfig } from "@/server/config/load";
 import { describeSandbox, detectSandbox } from "@/server/confine/sandbox";
 import { type Db, dbFile, openDb } from "@/server/db/client";
 import { advance } from "@/server/dispatcher/advance";
-import { readEnv } from "@/server/env.mjs";
+import { EnvError, type HyperionEnv, readEnv } from "@/server/env.mjs";
 import { watchInbox } from "@/server/inbox/watch";
 import { log } from "@/server/log";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
@@ -18,7 +18,6 @@ export type WorkerOptions = { threads: number; drain: boolean; dryRun?: boolean 
 const root = () => process.env.HYPERION_ROOT ?? process.cwd();
 const STOP_GRACE_MS = 30_000;
 const MAX_RESPAWNS = 10;
-const DISPATCH_MS = Number(process.env.HYPERION_DISPATCH_MS ?? 300);
 
 /**
  * The worker process: a supervisor that beats into SQLite and runs the merge queue on N
@@ -30,7 +29,7 @@ const DISPATCH_MS = Number(process.env.HYPERION_DISPATCH_MS ?? 300);
  */
 export async function runSupervisor(
   db: Db,
-  env: ReturnType<typeof readEnv>,
+  env: HyperionEnv,
   options: WorkerOptions,
 ): Promise<void> {
   const id = `worker-${randomUUID().slice(0, 8)}`;
@@ -38,7 +37,7 @@ export async function runSupervisor(
   beat(db, id, startedAt);
   const timer = setInterval(() => beat(db, id, startedAt), HEARTBEAT_MS);
   const opts: LoopOptions = {
-    ...defaultLoopOptions(),
+    ...defaultLoopOptions(env),
     drain: options.drain,
     ...(options.dryRun ? { dryRun: true } : {}),
   };
@@ -111,7 +110,7 @@ export async function runSupervisor(
       .finally(() => {
         dispatching = false;
       });
-  }, DISPATCH_MS);
+  }, env.HYPERION_DISPATCH_MS);
 
   const inbox = options.drain
     ? null
@@ -137,7 +136,14 @@ export async function runSupervisor(
 export async function runWorkerProcess(
   options: WorkerOptions = { threads: 3, drain: false },
 ): Promise<void> {
-  const env = readEnv();
+  // A bad variable stops the worker at start with the message (exit 2), as a bad config does.
+  let env: HyperionEnv;
+  try {
+    env = readEnv();
+  } catch (err) {
+    if (err instanceof EnvError) throw new CliError(err.message, 2);
+    throw err;
+  }
   // A bad config at start stops the worker with the message (exit 2); once running, the
   // config this loads is the last good one its threads fall back on.
   try {

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { roles } from "@/schemas/roles";
+import { EnvError, unknownEnvWarnings } from "@/server/env.mjs";
 import { ValidationError } from "@/server/errors";
 import { runWorkerProcess } from "@/workers/main";
 import {
@@ -19,6 +20,7 @@ import {
   userAddCommand,
   userListCommand,
 } from "./commands/user";
+import { cliEnv } from "./context";
 import { CliError } from "./io";
 
 // commander: subcommands, help for each, and usage errors with exit codes, without our code.
@@ -28,7 +30,13 @@ export function buildProgram(): Command {
       "Hyperion: a control plane for coding agents and the merge queue that lands their work.",
     )
     .showHelpAfterError("(run with --help for usage)")
-    .exitOverride();
+    .exitOverride()
+    // Every command reads the environment first: a bad variable stops it before it does
+    // anything (exit 2, the variable named); an unknown HYPERION_* variable is a warning.
+    .hook("preAction", () => {
+      cliEnv();
+      for (const warning of unknownEnvWarnings()) console.error(`warning: ${warning}`);
+    });
 
   program
     .command("start")
@@ -162,6 +170,10 @@ function report(err: unknown): number {
     console.error(`error: ${err.message}`);
     for (const issue of err.issues) console.error(`  ${issue.path}: ${issue.message}`);
     return err.exitCode;
+  }
+  if (err instanceof EnvError) {
+    console.error(`error: ${err.message}`);
+    return 2;
   }
   if (err instanceof ValidationError) {
     console.error("error: invalid input");

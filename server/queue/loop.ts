@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
+import { type HyperionEnv, readEnv } from "@/server/env.mjs";
 import type { ObjectStore } from "@/server/git/objects";
 import type { LandLock } from "./land-lock";
 import { type ProcessContext, processEntry } from "./process";
@@ -16,17 +17,27 @@ export type LoopOptions = QueueOptions & {
   drain: boolean;
 };
 
+/**
+ * The queue's timing from the environment, parsed and bounded by server/env.mjs: a parsed
+ * environment, or variables to parse (`{}` for the defaults).
+ */
 export const defaultLoopOptions = (
-  env: Record<string, string | undefined> = process.env,
-): Omit<LoopOptions, "drain"> => ({
-  leaseMs: Number(env.HYPERION_LEASE_MS ?? 30_000),
-  maxAttempts: Number(env.HYPERION_MAX_ATTEMPTS ?? 5),
-  backoffBaseMs: Number(env.HYPERION_BACKOFF_MS ?? 1_000),
-  backoffMaxMs: Number(env.HYPERION_BACKOFF_MAX_MS ?? 60_000),
-  checkTimeoutMs: Number(env.HYPERION_CHECK_TIMEOUT_MS ?? 10 * 60_000),
-  dryRun: env.HYPERION_APPLY === "dry-run",
-  pollMs: Number(env.HYPERION_POLL_MS ?? 200),
-});
+  env: HyperionEnv | Record<string, string | undefined> = process.env,
+): Omit<LoopOptions, "drain"> => {
+  const e = isParsed(env) ? env : readEnv(env);
+  return {
+    leaseMs: e.HYPERION_LEASE_MS,
+    maxAttempts: e.HYPERION_MAX_ATTEMPTS,
+    backoffBaseMs: e.HYPERION_BACKOFF_MS,
+    backoffMaxMs: e.HYPERION_BACKOFF_MAX_MS,
+    checkTimeoutMs: e.HYPERION_CHECK_TIMEOUT_MS,
+    dryRun: e.HYPERION_APPLY === "dry-run",
+    pollMs: e.HYPERION_POLL_MS,
+  };
+};
+
+const isParsed = (env: object): env is HyperionEnv =>
+  typeof (env as Partial<HyperionEnv>).dataDir === "string";
 
 function beatThread(
   db: Db,

@@ -1,16 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import {
-  type ChangeRequest,
-  DEFAULT_MAX_PATCH_BYTES,
-  parseChangeRequestBatch,
-} from "@/schemas/change-request";
+import { type ChangeRequest, parseChangeRequestBatch } from "@/schemas/change-request";
 import { type FieldIssue, fieldIssues } from "@/schemas/issues";
 import { quotePath } from "@/schemas/paths";
 import { policyChecks, resolveCheck } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
-import type { Db } from "@/server/db/client";
+import type { Db, Tx } from "@/server/db/client";
 import { changeRequests, queueEntries, queueEntryPaths, tasks } from "@/server/db/schema";
+import { readEnv } from "@/server/env.mjs";
 import { ValidationError } from "@/server/errors";
 import { patchTreeProblems } from "@/server/git/apply";
 import { ObjectStore } from "@/server/git/objects";
@@ -19,16 +16,20 @@ import { readRefFs } from "@/server/git/refs-fs";
 import { policyFor } from "@/server/planner/plan";
 import { defaultQueueOptions, logTransition } from "./store";
 
-/** HYPERION_MAX_PATCH_BYTES, the same for the CLI, the API and the agents. */
+/**
+ * HYPERION_MAX_PATCH_BYTES, the same for the CLI, the API and the agents: read at each call
+ * (tests change it), parsed and bounded by server/env.mjs, DEFAULT_MAX_PATCH_BYTES when unset.
+ */
 export function maxPatchBytesFromEnv(): number {
-  const n = Number(process.env.HYPERION_MAX_PATCH_BYTES);
-  return Number.isSafeInteger(n) && n > 0 ? n : DEFAULT_MAX_PATCH_BYTES;
+  return readEnv().HYPERION_MAX_PATCH_BYTES;
 }
 
 export type SubmitOptions = {
   maxPatchBytes?: number;
   maxAttempts?: number;
   revertOf?: number;
+  /** Runs inside the insert transaction; if it throws, nothing is submitted. */
+  within?: (tx: Tx, submitted: Submitted[]) => void;
 };
 export type Submitted = {
   id: number;
@@ -146,8 +147,8 @@ export async function submitChanges(
   if (issues.length) throw new ValidationError(issues);
   const checked = results.flatMap((r) => ("ok" in r ? [r.ok] : []));
   const now = Date.now();
-  return db.transaction((tx) =>
-    checked.map(({ cr, targetBranch, taskId, paths, checks }) => {
+  return db.transaction((tx) => {
+    const submitted = checked.map(({ cr, targetBranch, taskId, paths, checks }) => {
       if (!tx.select({ id: tasks.id }).from(tasks).where(eq(tasks.id, taskId)).get()) {
         tx.insert(tasks)
           .values({
@@ -204,6 +205,8 @@ export async function submitChanges(
         now,
       );
       return { id: change.id, entryId: entry.id, taskId, repo: cr.repo, targetBranch, paths };
-    }),
-  );
+    });
+    opts.within?.(tx, submitted);
+    return submitted;
+  });
 }

@@ -4,11 +4,9 @@ import { replayInto } from "@/server/queue/replay";
 import { quarantined, retryEntry } from "@/server/queue/retry";
 import { rollbackEntry } from "@/server/queue/rollback";
 import { queueStatus } from "@/server/queue/status";
-import { maxPatchBytesFromEnv, submitChanges } from "@/server/queue/submit";
-import { cliConfig, withCliDb } from "../context";
+import { submitChanges } from "@/server/queue/submit";
+import { cliConfig, cliEnv, withCliDb } from "../context";
 import { CliError, printTable, readJsonInput } from "../io";
-
-const maxPatchBytes = maxPatchBytesFromEnv;
 
 function entryId(raw: string): number {
   if (!/^\d+$/.test(raw)) throw new CliError(`entry id must be a number, not '${raw}'`, 2);
@@ -17,10 +15,11 @@ function entryId(raw: string): number {
 
 /** `hyperion submit <file|->`: validate and queue change requests; print their ids. */
 export async function submitCommand(source: string, opts: { json?: boolean }) {
-  const input = await readJsonInput(source, maxPatchBytes() * 2 + 1024 * 1024);
+  const maxPatchBytes = cliEnv().HYPERION_MAX_PATCH_BYTES;
+  const input = await readJsonInput(source, maxPatchBytes * 2 + 1024 * 1024);
   return withCliDb(async (db, env) => {
     const config = cliConfig(env.configPath);
-    const submitted = await submitChanges(db, input, config, { maxPatchBytes: maxPatchBytes() });
+    const submitted = await submitChanges(db, input, config, { maxPatchBytes });
     if (opts.json) console.log(JSON.stringify(submitted, null, 2));
     else
       for (const s of submitted)
