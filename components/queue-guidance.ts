@@ -15,6 +15,8 @@ export function guidance(error: EntryError | null, branch: string): string {
       return "The patch could not be applied as written (malformed, or it needs objects this repository lacks). Submit it again as `git diff --binary --full-index` output.";
     case "lease_expired":
       return "The worker stopped while holding this entry. Retry it; the queue checks whether it had already landed.";
+    case "ref_locked":
+      return `Another writer holds ${branch}'s lock file: ${error.message} The queue keeps retrying without using up attempts.`;
     case "worktree_dirty":
       return `${error.message}. Then retry.`;
     default:

@@ -21,6 +21,7 @@ export const errorKinds = [
   "check_timeout",
   "lease_expired",
   "worktree_dirty",
+  "ref_locked",
   "internal",
 ] as const;
 

@@ -2,15 +2,45 @@ import fs from "node:fs";
 import path from "node:path";
 import { refNameProblem } from "@/schemas/branch";
 import { quotePath } from "@/schemas/paths";
+import { log } from "@/server/log";
 
 /**
  * Reading and compare-and-swapping refs in-process with git's own files-backend protocol
  * (`<ref>.lock` created exclusively, value checked, lock renamed into place), so landing a
  * change spawns no process. Concurrent git commands honour the same locks.
+ *
+ * As in Gitaly's updateref, the two ways a swap fails are different errors: the ref moved
+ * (rebuild on the new tip) or another writer holds its lock (wait; nothing to rebuild).
  */
-/** The tip moved (or another writer holds the lock): rebuild on the new tip and try again. */
+/** The tip is not where the caller expected: rebuild on the new tip and try again. */
 export class RefMovedError extends Error {
   override name = "RefMovedError";
+}
+
+/** Another writer holds the ref's lock file; the ref itself may not have moved at all. */
+export class RefLockedError extends Error {
+  override name = "RefLockedError";
+  constructor(
+    readonly ref: string,
+    readonly lockPath: string,
+    readonly ageMs: number,
+    readonly staleAfterMs: number,
+  ) {
+    super(
+      `${ref} is locked: ${lockPath} has existed for ${Math.round(ageMs / 1000)} s. If no git ` +
+        `process is writing this repository, remove that file; otherwise it is removed once ` +
+        `older than ${Math.round(staleAfterMs / 1000)} s (HYPERION_STALE_LOCK_MS).`,
+    );
+  }
+}
+
+const DEFAULT_STALE_LOCK_MS = 60_000;
+
+/** How old a ref lock must be before it is taken for one left by a killed writer. */
+export function staleLockMs(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.HYPERION_STALE_LOCK_MS;
+  const n = raw && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  return Number.isSafeInteger(n) ? n : DEFAULT_STALE_LOCK_MS;
 }
 
 /** A ref name that is not one: refused before it becomes a file path under the git directory. */
@@ -67,23 +97,78 @@ export function headTarget(gitDir: string): string | null {
   }
 }
 
-function lock(gitDir: string, ref: string): { fd: number; lockPath: string; refPath: string } {
+/**
+ * Removes a lock file older than `staleMs`. Every swap in this process holds its lock only
+ * for a synchronous write and rename, so no landing here holds one that old; a lock that old
+ * was left by a writer that died. The file is moved aside before it is deleted, and put back
+ * if what was moved is not the file judged stale (a new writer took the lock meanwhile).
+ */
+function removeStaleLock(ref: string, lockPath: string, staleMs: number, now: number): void {
+  const before = fs.statSync(lockPath, { throwIfNoEntry: false });
+  if (!before) return;
+  const ageMs = Math.max(0, Math.round(now - before.mtimeMs));
+  if (ageMs < staleMs) throw new RefLockedError(ref, lockPath, ageMs, staleMs);
+  const aside = `${lockPath}.stale-${process.pid}-${Date.now()}`;
+  try {
+    fs.renameSync(lockPath, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw err;
+  }
+  const moved = fs.statSync(aside);
+  if (moved.ino !== before.ino || moved.mtimeMs !== before.mtimeMs) {
+    try {
+      fs.linkSync(aside, lockPath);
+    } catch {}
+    fs.rmSync(aside, { force: true });
+    throw new RefLockedError(ref, lockPath, Math.max(0, Math.round(now - moved.mtimeMs)), staleMs);
+  }
+  fs.rmSync(aside, { force: true });
+  log.warn({ ref, lockPath, ageMs }, "removed a stale ref lock left by a writer that died");
+}
+
+function lock(
+  gitDir: string,
+  ref: string,
+  staleMs: number,
+  now: () => number,
+): { fd: number; lockPath: string; refPath: string } {
   checkRefName(ref);
   const refPath = path.join(gitDir, ref);
   const lockPath = `${refPath}.lock`;
   fs.mkdirSync(path.dirname(refPath), { recursive: true });
-  try {
-    return { fd: fs.openSync(lockPath, "wx"), lockPath, refPath };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST")
-      throw new RefMovedError(`${ref} is locked by another writer`);
-    throw err;
+  for (let tries = 0; ; tries++) {
+    try {
+      return { fd: fs.openSync(lockPath, "wx"), lockPath, refPath };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      if (tries > 0) {
+        const stat = fs.statSync(lockPath, { throwIfNoEntry: false });
+        throw new RefLockedError(
+          ref,
+          lockPath,
+          stat ? Math.max(0, Math.round(now() - stat.mtimeMs)) : 0,
+          staleMs,
+        );
+      }
+      removeStaleLock(ref, lockPath, staleMs, now());
+    }
   }
 }
 
-/** Sets `ref` to `newOid` only if it is `oldOid` now (null: only if it does not exist). */
-export function casRefFs(gitDir: string, ref: string, newOid: string, oldOid: string | null): void {
-  const l = lock(gitDir, ref);
+/**
+ * Sets `ref` to `newOid` only if it is `oldOid` now (null: only if it does not exist).
+ * RefMovedError when it is not; RefLockedError when another writer holds its lock — after
+ * one retry when that lock was stale and has been removed.
+ */
+export function casRefFs(
+  gitDir: string,
+  ref: string,
+  newOid: string,
+  oldOid: string | null,
+  opts: { staleLockMs?: number; now?: () => number } = {},
+): void {
+  const l = lock(gitDir, ref, opts.staleLockMs ?? staleLockMs(), opts.now ?? Date.now);
   try {
     const current = readRefFs(gitDir, ref);
     if (current !== oldOid)

@@ -7,7 +7,7 @@ import { changeQueueLogs } from "@/server/db/schema";
 import { ApplyConflict } from "@/server/git/apply";
 import { InvalidTreeEntryError, MissingObjectError, ObjectStore } from "@/server/git/objects";
 import { PatchParseError } from "@/server/git/patch";
-import { casRefFs, RefMovedError, readRefFs } from "@/server/git/refs-fs";
+import { casRefFs, RefLockedError, RefMovedError, readRefFs } from "@/server/git/refs-fs";
 import { policyFor } from "@/server/planner/plan";
 import {
   buildCandidate,
@@ -219,7 +219,10 @@ export async function processEntry(
             casRefFs(store.gitDir, branchRef, candidate.commit, tipBefore);
             landedCommit = candidate.commit;
           } catch (err) {
-            if (!(err instanceof RefMovedError)) throw err;
+            // Another writer's lock is no race and no conflict: wait, without spending an attempt.
+            if (err instanceof RefLockedError)
+              failure = { kind: "ref_locked", message: err.message, paths: [] };
+            else if (!(err instanceof RefMovedError)) throw err;
           }
         }
       } finally {

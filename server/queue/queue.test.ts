@@ -1,15 +1,18 @@
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Policy } from "@/schemas/policy";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { changeQueueLogs } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
+import type { ObjectStore } from "@/server/git/objects";
 import { git } from "@/server/git/run";
+import { log } from "@/server/log";
 import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
 import { countTrailers, makeRepoPair } from "@/server/testing/git-fixtures";
 import { defaultLoopOptions, type LoopOptions, runQueueLoop } from "./loop";
+import { processEntry } from "./process";
 import { claimNext, getEntry, StaleLeaseError, transition } from "./store";
 import { submitChanges } from "./submit";
 
@@ -277,6 +280,72 @@ describe("landing", () => {
     expect(() =>
       transition(world.db, entry, { from: "applying", to: "ready", owner: "old" }),
     ).toThrow(StaleLeaseError);
+  });
+});
+
+describe("a lock on the target branch", () => {
+  const lockFile = () => path.join(repo.bare, "refs/heads/main.lock");
+  const lockAged = (ageMs: number) => {
+    fs.mkdirSync(path.dirname(lockFile()), { recursive: true });
+    fs.writeFileSync(lockFile(), "");
+    const when = new Date(Date.now() - ageMs);
+    fs.utimesSync(lockFile(), when, when);
+  };
+  afterEach(() => vi.restoreAllMocks());
+
+  it("held by a live writer is no conflict: the entry waits without using up its attempt", async () => {
+    const { patch } = await repo.change((d) => write(d, "docs/guide.md", "# Guide\nlocked\n"));
+    const [sub] = await submitChanges(
+      world.db,
+      { repo: "t", patch, summary: "locked out", author },
+      config,
+      { maxAttempts: 1 },
+    );
+    const tipBefore = await repo.tip();
+    lockAged(1_000);
+    const entry = claimNext(world.db, "w1", opts());
+    if (!entry) throw new Error("nothing claimed");
+    const stores = new Map<string, ObjectStore>();
+    try {
+      const state = await processEntry(
+        { db: world.db, config, owner: "w1", opts: opts(), stores },
+        entry,
+      );
+      expect(state).toBe("retry_wait");
+    } finally {
+      for (const s of stores.values()) s.close();
+    }
+    const after = getEntry(world.db, sub?.entryId ?? 0);
+    expect(after).toMatchObject({ state: "retry_wait", attempts: 1, maxAttempts: 2 });
+    expect(after?.lastError?.kind).toBe("ref_locked");
+    expect(after?.lastError?.message).toContain(lockFile());
+    const moves = world.db
+      .select()
+      .from(changeQueueLogs)
+      .all()
+      .map((l) => l.event.to);
+    // One try, not MAX_TIP_RACES rebuilds, and never a conflict.
+    expect(moves).toEqual(["queued", "applying", "retry_wait"]);
+    expect(await repo.tip()).toBe(tipBefore);
+    expect(fs.existsSync(lockFile())).toBe(true);
+
+    fs.rmSync(lockFile());
+    await drain();
+    expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
+  });
+
+  it("left by a killed writer is removed and logged, and the change lands", async () => {
+    const warn = vi.spyOn(log, "warn");
+    const { patch } = await repo.change((d) => write(d, "docs/guide.md", "# Guide\nstale\n"));
+    const [sub] = await submit(patch);
+    lockAged(10 * 60_000);
+    await drain();
+    expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
+    expect(fs.existsSync(lockFile())).toBe(false);
+    expect(warn).toHaveBeenCalledWith(
+      expect.objectContaining({ lockPath: lockFile() }),
+      expect.stringContaining("stale ref lock"),
+    );
   });
 });
 

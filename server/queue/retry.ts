@@ -1,35 +1,23 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Db } from "@/server/db/client";
 import { queueEntries } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
-import { getEntry, logTransition } from "./store";
+import { EntryStateError, moveUnleased } from "./store";
 
 /** An operator's retry: a quarantined entry goes back to the queue with fresh attempts. */
 export function retryEntry(db: Db, entryId: number, by: string): void {
-  const entry = getEntry(db, entryId);
-  if (!entry) throw new NotFoundError(`no queue entry ${entryId}`);
-  if (entry.state !== "quarantined") {
+  try {
+    moveUnleased(db, entryId, { from: "quarantined", to: "queued", by });
+  } catch (err) {
+    if (!(err instanceof EntryStateError)) throw err;
+    if (!err.actual) throw new NotFoundError(`no queue entry ${entryId}`);
     throw new ValidationError([
       {
         path: "id",
-        message: `entry ${entryId} is ${entry.state}; only a quarantined entry can be retried`,
+        message: `entry ${entryId} is ${err.actual}; only a quarantined entry can be retried`,
       },
     ]);
   }
-  db.transaction((tx) => {
-    const now = Date.now();
-    const res = tx
-      .update(queueEntries)
-      .set({ state: "queued", attempts: 0, nextAttemptAt: now, finishedAt: null, updatedAt: now })
-      .where(and(eq(queueEntries.id, entryId), eq(queueEntries.state, "quarantined")))
-      .run();
-    if (res.changes === 1)
-      logTransition(
-        tx,
-        { entryId, from: "quarantined", to: "queued", worker: by, attempt: 0 },
-        now,
-      );
-  });
 }
 
 export function quarantined(db: Db) {

@@ -1,11 +1,12 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { queueEntries } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { git } from "@/server/git/run";
+import { log } from "@/server/log";
 import { COMMITTER } from "./commit";
-import { getChange, getEntry, logTransition } from "./store";
+import { EntryStateError, getChange, getEntry, moveUnleased } from "./store";
 import { submitChanges } from "./submit";
 
 /**
@@ -54,28 +55,21 @@ export async function rollbackEntry(db: Db, config: LoadedConfig, entryId: numbe
   return submitted;
 }
 
-/** When a revert lands, its original becomes rolled_back. */
+/**
+ * When a revert lands, its original becomes rolled_back. An original no longer merged (already
+ * rolled back by an earlier revert) stays as it is: the revert has landed either way.
+ */
 export function markRolledBack(db: Db, originalChangeId: number, by: string): void {
-  db.transaction((tx) => {
-    const original = tx
-      .select()
-      .from(queueEntries)
-      .where(eq(queueEntries.changeRequestId, originalChangeId))
-      .get();
-    if (!original) return;
-    const res = tx
-      .update(queueEntries)
-      .set({ state: "rolled_back", updatedAt: Date.now() })
-      .where(and(eq(queueEntries.id, original.id), eq(queueEntries.state, "merged")))
-      .run();
-    if (res.changes === 1) {
-      logTransition(tx, {
-        entryId: original.id,
-        from: "merged",
-        to: "rolled_back",
-        worker: by,
-        attempt: original.attempts,
-      });
-    }
-  });
+  const original = db
+    .select({ id: queueEntries.id })
+    .from(queueEntries)
+    .where(eq(queueEntries.changeRequestId, originalChangeId))
+    .get();
+  if (!original) return;
+  try {
+    moveUnleased(db, original.id, { from: "merged", to: "rolled_back", by });
+  } catch (err) {
+    if (!(err instanceof EntryStateError)) throw err;
+    log.warn({ entryId: original.id, state: err.actual }, "reverted entry was not merged");
+  }
 }

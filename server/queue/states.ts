@@ -1,4 +1,4 @@
-import type { EntryState } from "@/schemas/queue";
+import type { EntryError, EntryState } from "@/schemas/queue";
 
 /**
  * The merge queue's legal moves, in one place. `transition()` in ./store.ts refuses anything
@@ -9,6 +9,9 @@ import type { EntryState } from "@/schemas/queue";
  *   applying/checking/ready/retry_wait → quarantined → queued  (operator retry)
  *   applying → rejected  (a patch that can never apply, e.g. unknown base)
  *   applying/checking/ready → queued  (a lease released on shutdown or expired)
+ *
+ * A worker's moves need its lease (`transition`); the claim takes one (`claimNext`); the
+ * operator's retry and the rollback marking move entries nobody leases (`moveUnleased`).
  */
 export const entryTransitions: Record<EntryState, readonly EntryState[]> = {
   queued: ["applying"],
@@ -29,6 +32,10 @@ export const leasedStates: readonly EntryState[] = ["applying", "checking", "rea
 export const claimableStates: readonly EntryState[] = ["queued", "retry_wait"];
 /** States in which an entry still waits to land; later entries on the same paths wait for it. */
 export const pendingStates: readonly EntryState[] = [...claimableStates, ...leasedStates];
+
+/** Failures that are no fault of the change, such as another writer's lock on the branch: the
+ * attempt they used is given back, so they never quarantine an entry. */
+export const attemptFreeErrors: readonly EntryError["kind"][] = ["ref_locked"];
 
 export function canMove(from: EntryState, to: EntryState): boolean {
   return entryTransitions[from].includes(to);

@@ -1,4 +1,5 @@
-import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, type SQL, sql } from "drizzle-orm";
+import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import type { Db, DbLike } from "@/server/db/client";
 import {
@@ -7,7 +8,7 @@ import {
   type QueueLogEvent,
   queueEntries,
 } from "@/server/db/schema";
-import { canMove, leasedStates, pendingStates } from "./states";
+import { attemptFreeErrors, canMove, claimableStates, leasedStates, pendingStates } from "./states";
 
 export type Entry = typeof queueEntries.$inferSelect;
 export type ChangeRow = typeof changeRequests.$inferSelect;
@@ -45,10 +46,14 @@ export function logTransition(db: DbLike, event: QueueLogEvent, at = Date.now())
   db.insert(changeQueueLogs).values({ entryId: event.entryId, event, at }).run();
 }
 
+const inList = (states: readonly EntryState[]) => states.map((s) => `'${s}'`).join(", ");
+
 /**
  * Claims the oldest runnable entry in one statement under BEGIN IMMEDIATE. Runnable: queued or
  * due for retry, and no earlier entry that touches one of its paths still pending — so entries
- * on a common path land in submission order while disjoint ones run in parallel.
+ * on a common path land in submission order while disjoint ones run in parallel. The claim is
+ * the one move that takes a lease: it swaps on the state still being claimable and writes its
+ * log row in the same transaction.
  */
 export function claimNext(
   db: Db,
@@ -64,14 +69,14 @@ export function claimNext(
                 heartbeat_at = @now, attempts = attempts + 1, updated_at = @now
           WHERE id = (
             SELECT e.id FROM queue_entries e
-             WHERE e.state IN ('queued', 'retry_wait') AND e.next_attempt_at <= @now
+             WHERE e.state IN (${inList(claimableStates)}) AND e.next_attempt_at <= @now
                AND NOT EXISTS (
                  SELECT 1 FROM queue_entry_paths mine
                    JOIN queue_entry_paths theirs
                      ON theirs.repo = mine.repo AND theirs.path = mine.path AND theirs.entry_id < mine.entry_id
                    JOIN queue_entries other ON other.id = theirs.entry_id
                   WHERE mine.entry_id = e.id
-                    AND other.state IN (${pendingStates.map((s) => `'${s}'`).join(", ")}))
+                    AND other.state IN (${inList(pendingStates)}))
              ORDER BY e.id LIMIT 1)
         RETURNING *`,
       )
@@ -116,62 +121,60 @@ function rowToEntry(row: Record<string, unknown>): Entry {
   };
 }
 
+type MoveDetails = {
+  error?: EntryError;
+  mergedCommit?: string;
+  nextAttemptAt?: number;
+  durationMs?: number;
+  warning?: string;
+};
+
 /**
- * The one way a leased entry changes state: checks the move against the state table and that
- * this worker still holds the lease for this attempt, then writes the entry and its log row in
- * one transaction. A stale worker gets StaleLeaseError and must drop the entry.
+ * Writes one move: checks it against the state table, compare-and-swaps the row on its
+ * expected state and the caller's guard, and appends the log row in the same transaction.
+ * Nothing is written when the guard refuses.
  */
-export function transition(
+function writeMove(
   db: Db,
-  entry: Pick<Entry, "id" | "attempts">,
-  move: {
-    from: EntryState;
-    to: EntryState;
-    owner: string;
-    error?: EntryError;
-    mergedCommit?: string;
-    nextAttemptAt?: number;
-    durationMs?: number;
-    warning?: string;
-  },
-  now = Date.now(),
-): void {
+  entryId: number,
+  move: MoveDetails & { from: EntryState; to: EntryState; worker: string },
+  guard: SQL[],
+  refused: () => Error,
+  now: number,
+  set: SQLiteUpdateSetSource<typeof queueEntries> = {},
+): Entry {
   if (!canMove(move.from, move.to)) {
-    throw new IllegalTransitionError(`illegal queue transition ${move.from} → ${move.to}`);
+    throw new IllegalTransitionError(
+      `entry ${entryId}: illegal queue transition ${move.from} → ${move.to}`,
+    );
   }
-  const keepLease = leasedStates.includes(move.to);
-  db.transaction((tx) => {
-    const res = tx
+  return db.transaction((tx) => {
+    const row = tx
       .update(queueEntries)
       .set({
         state: move.to,
         updatedAt: now,
-        ...(keepLease ? { heartbeatAt: now } : { leaseOwner: null, leaseExpiresAt: null }),
+        ...(leasedStates.includes(move.to)
+          ? { heartbeatAt: now }
+          : { leaseOwner: null, leaseExpiresAt: null }),
         ...(move.error ? { lastError: move.error } : {}),
         ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
         ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
         ...(["merged", "quarantined", "rejected"].includes(move.to) ? { finishedAt: now } : {}),
+        ...set,
       })
-      .where(
-        and(
-          eq(queueEntries.id, entry.id),
-          eq(queueEntries.state, move.from),
-          eq(queueEntries.leaseOwner, move.owner),
-          eq(queueEntries.attempts, entry.attempts),
-        ),
-      )
-      .run();
-    if (res.changes !== 1) {
-      throw new StaleLeaseError(`entry ${entry.id}: lease lost before ${move.from} → ${move.to}`);
-    }
+      .where(and(eq(queueEntries.id, entryId), eq(queueEntries.state, move.from), ...guard))
+      .returning()
+      .get();
+    if (!row) throw refused();
     logTransition(
       tx,
       {
-        entryId: entry.id,
+        entryId,
         from: move.from,
         to: move.to,
-        worker: move.owner,
-        attempt: entry.attempts,
+        worker: move.worker,
+        attempt: row.attempts,
         ...(move.durationMs !== undefined ? { durationMs: move.durationMs } : {}),
         ...(move.error ? { error: move.error } : {}),
         ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
@@ -180,7 +183,73 @@ export function transition(
       },
       now,
     );
+    return row;
   });
+}
+
+const heldBy = (entry: Pick<Entry, "attempts">, owner: string): SQL[] => [
+  eq(queueEntries.leaseOwner, owner),
+  eq(queueEntries.attempts, entry.attempts),
+];
+
+/**
+ * The one way a leased entry changes state: checks the move against the state table and that
+ * this worker still holds the lease for this attempt, then writes the entry and its log row in
+ * one transaction. A stale worker gets StaleLeaseError and must drop the entry.
+ */
+export function transition(
+  db: Db,
+  entry: Pick<Entry, "id" | "attempts">,
+  move: MoveDetails & { from: EntryState; to: EntryState; owner: string },
+  now = Date.now(),
+): void {
+  writeMove(
+    db,
+    entry.id,
+    { ...move, worker: move.owner },
+    heldBy(entry, move.owner),
+    () => new StaleLeaseError(`entry ${entry.id}: lease lost before ${move.from} → ${move.to}`),
+    now,
+  );
+}
+
+/** An unleased move found the entry elsewhere than expected (or gone); nothing was written. */
+export class EntryStateError extends Error {
+  override name = "EntryStateError";
+  constructor(
+    readonly entryId: number,
+    readonly expected: EntryState,
+    readonly actual: EntryState | undefined,
+  ) {
+    super(actual ? `entry ${entryId} is ${actual}, not ${expected}` : `no queue entry ${entryId}`);
+  }
+}
+
+/**
+ * The sibling of `transition` for entries no worker leases: an operator's retry
+ * (quarantined → queued, with fresh attempts) and a rollback's marking (merged → rolled_back).
+ * Compare-and-swaps on the expected state and on there being no lease.
+ */
+export function moveUnleased(
+  db: Db,
+  entryId: number,
+  move: { from: EntryState; to: EntryState; by: string },
+  now = Date.now(),
+): Entry {
+  if (leasedStates.includes(move.from) || leasedStates.includes(move.to)) {
+    throw new IllegalTransitionError(
+      `entry ${entryId}: ${move.from} → ${move.to} is a leased move; it needs transition()`,
+    );
+  }
+  return writeMove(
+    db,
+    entryId,
+    { from: move.from, to: move.to, worker: move.by },
+    [isNull(queueEntries.leaseOwner)],
+    () => new EntryStateError(entryId, move.from, getEntry(db, entryId)?.state),
+    now,
+    move.to === "queued" ? { attempts: 0, nextAttemptAt: now, finishedAt: null } : {},
+  );
 }
 
 /** Extends a lease; false when the lease is no longer ours. */
@@ -197,16 +266,50 @@ export function heartbeatEntry(
     .where(
       and(
         eq(queueEntries.id, entry.id),
-        eq(queueEntries.leaseOwner, owner),
-        eq(queueEntries.attempts, entry.attempts),
         inArray(queueEntries.state, [...leasedStates]),
+        ...heldBy(entry, owner),
       ),
     )
     .run();
   return res.changes === 1;
 }
 
-/** After a failure: wait and retry, or quarantine once the attempts are used up. */
+function failMove(
+  db: Db,
+  entry: Entry,
+  from: EntryState,
+  owner: string,
+  error: EntryError,
+  opts: QueueOptions,
+  guard: SQL[],
+  now: number,
+): EntryState {
+  const giveBack = attemptFreeErrors.includes(error.kind);
+  const maxAttempts = entry.maxAttempts + (giveBack ? 1 : 0);
+  const to: EntryState = entry.attempts >= maxAttempts ? "quarantined" : "retry_wait";
+  writeMove(
+    db,
+    entry.id,
+    {
+      from,
+      to,
+      worker: owner,
+      error,
+      ...(to === "retry_wait" ? { nextAttemptAt: now + backoffMs(entry.attempts, opts) } : {}),
+    },
+    guard,
+    () => new StaleLeaseError(`entry ${entry.id}: lease lost before ${from} → ${to}`),
+    now,
+    // The attempt counter stays monotonic (it fences stale workers); the allowance grows instead.
+    giveBack ? { maxAttempts: sql`${queueEntries.maxAttempts} + 1` } : {},
+  );
+  return to;
+}
+
+/**
+ * After a failure: wait and retry, or quarantine once the attempts are used up. A failure
+ * that is no fault of the change (states.ts `attemptFreeErrors`) gives its attempt back.
+ */
 export function failEntry(
   db: Db,
   entry: Entry,
@@ -216,25 +319,13 @@ export function failEntry(
   opts: QueueOptions,
   now = Date.now(),
 ): EntryState {
-  const to: EntryState = entry.attempts >= entry.maxAttempts ? "quarantined" : "retry_wait";
-  transition(
-    db,
-    entry,
-    {
-      from,
-      to,
-      owner,
-      error,
-      ...(to === "retry_wait" ? { nextAttemptAt: now + backoffMs(entry.attempts, opts) } : {}),
-    },
-    now,
-  );
-  return to;
+  return failMove(db, entry, from, owner, error, opts, heldBy(entry, owner), now);
 }
 
 /**
  * Entries whose worker died: their lease ran out. They go back to retry_wait (or quarantine when
- * out of attempts); the re-run checks the change ref first, so nothing lands twice.
+ * out of attempts); the re-run checks the change ref first, so nothing lands twice. The swap
+ * also requires the lease still expired, so a worker that heartbeats meanwhile keeps its entry.
  */
 export function reclaimExpired(db: Db, opts: QueueOptions, now = Date.now()): number {
   const expired = db
@@ -246,19 +337,21 @@ export function reclaimExpired(db: Db, opts: QueueOptions, now = Date.now()): nu
     .all();
   let n = 0;
   for (const entry of expired) {
+    if (!entry.leaseOwner) continue;
     const error: EntryError = {
       kind: "lease_expired",
       message: `worker ${entry.leaseOwner} stopped heartbeating during ${entry.state}`,
       paths: [],
     };
     try {
-      failEntry(
+      failMove(
         db,
         entry,
         entry.state,
-        entry.leaseOwner ?? "",
+        entry.leaseOwner,
         error,
         { ...opts, backoffBaseMs: 0 },
+        [...heldBy(entry, entry.leaseOwner), lt(queueEntries.leaseExpiresAt, now)],
         now,
       );
       n++;
