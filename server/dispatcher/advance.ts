@@ -1,50 +1,65 @@
-import { and, count, eq, inArray } from "drizzle-orm";
+import { and, count, eq, inArray, or } from "drizzle-orm";
 import type { RequestStatus } from "@/schemas/request-status";
 import { developTask } from "@/server/agents/develop";
 import { ConfigError, type LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
-import { queueEntries, requests, tasks } from "@/server/db/schema";
-import type { TaskState } from "@/server/db/schema/tasks";
+import { changeRequests, queueEntries, requests, tasks } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { log } from "@/server/log";
 import { planRequest, setRequestStatus } from "@/server/planner/plan";
+import { deriveRequestStatus } from "@/server/requests/derive";
+import { canTransition } from "@/server/requests/states";
 import { moveTask, TaskMoveConflict } from "@/server/tasks/store";
 import { dispatchOnce } from "./dispatch";
 
 /**
- * Carries submitted tasks to their outcome from the merge queue (merged → done, quarantined or
- * rejected → failed, which releases their locks) and requests to theirs.
+ * Carries tasks to their changes' outcomes from the merge queue: a submitted task's change
+ * merged (or merged and since rolled back) → done, quarantined or rejected → failed (which
+ * releases its locks); a failed task whose quarantined change an operator retried and merged
+ * → done. Then the requests they belong to are settled.
  */
 export function syncOutcomes(db: Db): number {
-  const submitted = db
+  const rows = db
     .select({
       id: tasks.id,
+      state: tasks.state,
       requestId: tasks.requestId,
+      changeRequestId: tasks.changeRequestId,
       entryState: queueEntries.state,
       error: queueEntries.lastError,
     })
     .from(tasks)
     .innerJoin(queueEntries, eq(queueEntries.changeRequestId, tasks.changeRequestId))
-    .where(eq(tasks.state, "submitted"))
+    .where(
+      or(
+        eq(tasks.state, "submitted"),
+        and(eq(tasks.state, "failed"), inArray(queueEntries.state, ["merged", "rolled_back"])),
+      ),
+    )
     .all();
   let changed = 0;
   const touched = new Set<number>();
-  for (const t of submitted) {
-    const to =
-      t.entryState === "merged" || t.entryState === "rolled_back"
-        ? "done"
-        : t.entryState === "quarantined" || t.entryState === "rejected"
-          ? "failed"
-          : null;
+  for (const t of rows) {
+    const landed = t.entryState === "merged" || t.entryState === "rolled_back";
+    const to = landed
+      ? "done"
+      : t.state === "submitted" && (t.entryState === "quarantined" || t.entryState === "rejected")
+        ? "failed"
+        : null;
     if (!to) continue;
-    const reason = to === "failed" ? `change ${t.entryState}: ${t.error?.message ?? ""}` : null;
+    const reason =
+      to === "failed"
+        ? `change ${t.entryState}: ${t.error?.message ?? ""}`
+        : t.state === "failed"
+          ? `change #${t.changeRequestId} was retried and merged`
+          : null;
     try {
       db.transaction((tx) =>
         moveTask(tx, {
           id: t.id,
-          from: "submitted",
+          from: t.state,
           to,
-          set: { blockedReason: reason },
+          set: { blockedReason: to === "failed" ? reason : null },
           event: reason ? { reason } : {},
         }),
       );
@@ -56,7 +71,7 @@ export function syncOutcomes(db: Db): number {
     changed++;
     if (t.requestId) touched.add(t.requestId);
   }
-  if (touched.size) settleRequests(db);
+  settleRequests(db, [...touched]);
   return changed;
 }
 
@@ -126,22 +141,20 @@ function moveRequest(
   });
 }
 
-const ACTIVE: TaskState[] = ["pending", "claimed", "submitted"];
-
 /**
  * Ends what can no longer progress, so that no request waits silently for ever: a pending task
  * whose dependency failed (a task of its request, or a request it depends on that failed or was
  * cancelled) fails with that reason; a request whose tasks are all done is done, and one with a
  * failed task and nothing left running fails with the first task's reason.
  */
-export function settleRequests(db: Db): void {
+export function settleRequests(db: Db, touched: number[] = []): void {
   // Each failure can fail the next link of a chain (1.1 ← 1.2 ← 1.3, or requests A ← B ← C), so
   // go round until nothing changes; every round but the last fails at least one pending task.
   const limit =
     db.select({ n: count() }).from(tasks).where(eq(tasks.state, "pending")).get()?.n ?? 0;
   for (let round = 0; round <= limit; round++) {
     const tasksFailed = failBlockedTasks(db);
-    const requestsFailed = failBlockedRequests(db);
+    const requestsFailed = deriveRequests(db, round === 0 ? touched : []);
     if (tasksFailed === 0 && requestsFailed === 0) break;
   }
 }
@@ -222,38 +235,63 @@ function failBlockedTasks(db: Db): number {
   return failed;
 }
 
-/** Ends open requests whose tasks are all done or failed; returns how many it failed. */
-function failBlockedRequests(db: Db): number {
-  let failed = 0;
+/**
+ * Brings requests to the status their tasks and changes derive (server/requests/derive.ts):
+ * the open ones, those the caller touched (a retried change merged: failed → done), and done
+ * ones with a change that has been rolled back (→ rolled_back). Returns how many it failed.
+ */
+function deriveRequests(db: Db, touched: number[]): number {
+  const rolledBack = db
+    .select({ id: requests.id })
+    .from(queueEntries)
+    .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
+    .innerJoin(tasks, eq(tasks.id, changeRequests.taskId))
+    .innerJoin(requests, eq(requests.id, tasks.requestId))
+    .where(and(eq(queueEntries.state, "rolled_back"), eq(requests.status, "done")))
+    .all()
+    .map((r) => r.id);
   const open = db
-    .select({ id: requests.id, status: requests.status })
+    .select({ id: requests.id })
     .from(requests)
     .where(inArray(requests.status, ["planned", "in_progress"]))
-    .all();
-  for (const request of open) {
-    const rows = db
-      .select({ id: tasks.id, state: tasks.state, reason: tasks.blockedReason })
+    .all()
+    .map((r) => r.id);
+  const ids = [...new Set([...open, ...touched, ...rolledBack])];
+  if (ids.length === 0) return 0;
+  const statuses = new Map(
+    db
+      .select({ id: requests.id, status: requests.status })
+      .from(requests)
+      .where(inArray(requests.id, ids))
+      .all()
+      .map((r) => [r.id, r.status]),
+  );
+  let failed = 0;
+  for (const id of ids) {
+    const work = db
+      .select({
+        id: tasks.id,
+        state: tasks.state,
+        reason: tasks.blockedReason,
+        entryState: queueEntries.state,
+        change: tasks.changeRequestId,
+      })
       .from(tasks)
-      .where(eq(tasks.requestId, request.id))
+      .leftJoin(queueEntries, eq(queueEntries.changeRequestId, tasks.changeRequestId))
+      .where(eq(tasks.requestId, id))
       .orderBy(tasks.createdAt, tasks.id)
       .all();
-    if (rows.length === 0) continue;
-    if (rows.every((r) => r.state === "done")) {
-      moveRequest(db, request.id, request.status, "done");
-    } else if (
-      rows.some((r) => r.state === "failed") &&
-      !rows.some((r) => ACTIVE.includes(r.state))
-    ) {
-      const first = rows.find((r) => r.state === "failed");
-      const moved = moveRequest(
-        db,
-        request.id,
-        request.status,
-        "failed",
-        `task ${first?.id} failed: ${first?.reason ?? "no reason given"}`,
-      );
-      if (moved) failed++;
-    }
+    const from = statuses.get(id);
+    const to = deriveRequestStatus(work);
+    if (!from || !to || to === from || !canTransition(from, to)) continue;
+    const firstFailed = work.find((w) => w.state === "failed");
+    const reason =
+      to === "failed"
+        ? `task ${firstFailed?.id} failed: ${firstFailed?.reason ?? "no reason given"}`
+        : to === "rolled_back"
+          ? `change #${work.find((w) => w.entryState === "rolled_back")?.change} was rolled back`
+          : undefined;
+    if (moveRequest(db, id, from, to, reason) && to === "failed") failed++;
   }
   return failed;
 }

@@ -10,9 +10,10 @@ import type { TaskState } from "@/server/db/schema/tasks";
  *   claimed → pending    the lease expired; dispatched again
  *   claimed → failed     the developer could not make the change
  *   submitted → failed   its change was quarantined or rejected
+ *   failed → done        its quarantined change was retried by an operator and merged
  *
  * Not listed, because nothing does them today: triage → pending (no operator action re-opens a
- * triaged task yet) and failed → pending (a failed task stays failed; the request is filed again).
+ * triaged task yet) and failed → pending (a failed task is not dispatched again; its change may still be retried).
  * Add the move together with the code that needs it.
  */
 export const taskMoves: Record<TaskState, readonly TaskState[]> = {
@@ -20,7 +21,7 @@ export const taskMoves: Record<TaskState, readonly TaskState[]> = {
   claimed: ["pending", "submitted", "failed"],
   submitted: ["done", "failed"],
   done: [],
-  failed: [],
+  failed: ["done"],
   triage: [],
 };
 

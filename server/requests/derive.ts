@@ -1,0 +1,23 @@
+import type { EntryState } from "@/schemas/queue";
+import type { RequestStatus } from "@/schemas/request-status";
+import type { TaskState } from "@/server/db/schema/tasks";
+
+const ACTIVE: readonly TaskState[] = ["pending", "claimed", "submitted"];
+
+/**
+ * A planned request's status, from its tasks and their changes — the one rule, so that a page,
+ * the CLI and the worker can never disagree: every task done is `done`, unless one of their
+ * changes has been rolled back (`rolled_back`); a failed task with nothing left running is
+ * `failed`; anything still running is `in_progress` (or `planned` before any task moved).
+ * Null when there are no tasks yet: planning decides then.
+ */
+export function deriveRequestStatus(
+  work: { state: TaskState; entryState: EntryState | null }[],
+): RequestStatus | null {
+  if (work.length === 0) return null;
+  if (work.every((w) => w.state === "done"))
+    return work.some((w) => w.entryState === "rolled_back") ? "rolled_back" : "done";
+  if (work.some((w) => w.state === "failed") && !work.some((w) => ACTIVE.includes(w.state)))
+    return "failed";
+  return work.every((w) => w.state === "pending") ? "planned" : "in_progress";
+}
