@@ -1,7 +1,7 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
-import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { type FormEvent, useCallback, useState } from "react";
 import type { RequestDetail } from "@/server/requests/detail";
 import { LiveIndicator } from "./live-indicator";
 import { StatusBadge } from "./status-badge";
@@ -29,7 +29,6 @@ export function RequestView({
     const next = await client.request.detail.query({ id });
     if (next) setDetail(next);
   }, [client, id]);
-  const moving = ["received", "planned", "in_progress"].includes(detail.request.status);
   // Only this request's events, filtered on the server: task and queue progress included.
   const trpc = useTRPC();
   const live = useSubscription(
@@ -38,12 +37,6 @@ export function RequestView({
       { onData: () => void refresh() },
     ),
   );
-  // Queue transitions are not request events yet: while the request moves, also poll gently.
-  useEffect(() => {
-    if (!moving) return;
-    const timer = setInterval(() => void refresh(), 1500);
-    return () => clearInterval(timer);
-  }, [moving, refresh]);
   const { request, spec } = detail;
   const list = (items: string[]) => (items.length ? items.join(", ") : "—");
 

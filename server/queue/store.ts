@@ -7,7 +7,9 @@ import {
   changeRequests,
   type QueueLogEvent,
   queueEntries,
+  tasks,
 } from "@/server/db/schema";
+import { appendEvent } from "@/server/events/log";
 import { attemptFreeErrors, canMove, claimableStates, leasedStates, pendingStates } from "./states";
 
 export type Entry = typeof queueEntries.$inferSelect;
@@ -183,7 +185,34 @@ function writeMove(
       },
       now,
     );
+    announceToRequest(tx, row.changeRequestId, entryId, move.from, move.to);
     return row;
+  });
+}
+
+/**
+ * Tells the request a change belongs to (through its task) that the change moved, in the same
+ * transaction, so the request page follows its changes live through its own subscription.
+ */
+function announceToRequest(
+  tx: DbLike,
+  changeRequestId: number,
+  entryId: number,
+  from: EntryState,
+  to: EntryState,
+): void {
+  const owner = tx
+    .select({ requestId: tasks.requestId })
+    .from(changeRequests)
+    .innerJoin(tasks, eq(tasks.id, changeRequests.taskId))
+    .where(eq(changeRequests.id, changeRequestId))
+    .get();
+  if (!owner?.requestId) return;
+  appendEvent(tx, {
+    topic: "request",
+    type: `change.${to}`,
+    entityId: owner.requestId,
+    payload: { entry: entryId, change: changeRequestId, from, to },
   });
 }
 

@@ -113,6 +113,14 @@ describe("the whole path", () => {
     await advance(world.db, world.config, "d");
     expect(status(id)).toBe("done");
     expect(world.db.select().from(tasks).where(eq(tasks.requestId, id)).get()?.state).toBe("done");
+    // Every queue move of its change reached the request's own event stream.
+    const moves = world.db.$client
+      .prepare("SELECT type FROM events WHERE entity_id = ? AND type LIKE 'change.%' ORDER BY id")
+      .pluck()
+      .all(id);
+    expect(moves).toEqual(
+      expect.arrayContaining(["change.quarantined", "change.queued", "change.merged"]),
+    );
 
     await rollbackEntry(world.db, world.config, entry?.id ?? 0);
     await drain();
