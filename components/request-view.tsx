@@ -2,7 +2,11 @@
 import { useMutation } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { type FormEvent, useCallback, useState } from "react";
+import { requestKinds } from "@/schemas/task-request";
 import type { RequestDetail } from "@/server/requests/detail";
+
+type RequestKind = (typeof requestKinds)[number];
+
 import { LiveIndicator } from "./live-indicator";
 import { StatusBadge } from "./status-badge";
 import { TableHead } from "./table-head";
@@ -15,12 +19,15 @@ export function RequestView({
   cursor,
   canAnswer,
   canRescope,
+  canCancel,
 }: {
   initial: RequestDetail;
   cursor: number;
   canAnswer: boolean;
   /** Reviewers, operators and admins re-scope a request whose question keeps coming back. */
   canRescope: boolean;
+  /** Its requester, an operator or an admin. */
+  canCancel: boolean;
 }) {
   const client = useTRPCClient();
   const [detail, setDetail] = useState(initial);
@@ -43,6 +50,9 @@ export function RequestView({
   return (
     <div className="space-y-6">
       <LiveIndicator status={live.status} testId="request-live" />
+      {canCancel && !["done", "failed", "cancelled", "rolled_back"].includes(request.status) && (
+        <CancelRequest id={id} onDone={() => void refresh()} />
+      )}
       <dl className="grid grid-cols-[10rem_1fr] gap-2 text-sm">
         <dt className="text-slate-500">Status</dt>
         <dd data-testid="request-status">
@@ -180,6 +190,7 @@ function AnswerForm({ id, onDone }: { id: number; onDone: () => void }) {
         files: split(form.get("files")),
         areas: split(form.get("areas")),
         note: String(form.get("note") ?? "") || undefined,
+        ...(form.get("kind") ? { kind: String(form.get("kind")) as RequestKind } : {}),
       },
     });
   }
@@ -196,6 +207,17 @@ function AnswerForm({ id, onDone }: { id: number; onDone: () => void }) {
       <label className="block">
         Areas (comma-separated)
         <input name="areas" className="mt-1 w-full rounded border px-2 py-1" />
+      </label>
+      <label className="block">
+        Kind
+        <select name="kind" defaultValue="" className="mt-1 block rounded border px-2 py-1">
+          <option value="">(keep)</option>
+          {requestKinds.map((k) => (
+            <option key={k} value={k}>
+              {k}
+            </option>
+          ))}
+        </select>
       </label>
       <label className="block">
         Note
@@ -222,4 +244,58 @@ function describeAnswer(a: { files: string[]; areas: string[]; kind?: string; no
     a.note && `“${a.note}”`,
   ].filter(Boolean);
   return parts.join("; ") || "(empty)";
+}
+
+/** Cancel, in two steps: the second says what will happen. */
+function CancelRequest({ id, onDone }: { id: number; onDone: () => void }) {
+  const trpc = useTRPC();
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState("");
+  const cancel = useMutation(
+    trpc.request.cancel.mutationOptions({
+      onSuccess: () => {
+        setConfirming(false);
+        onDone();
+      },
+      onError: (err) => setError(err.message),
+    }),
+  );
+  if (!confirming)
+    return (
+      <button
+        type="button"
+        className="rounded border border-red-300 px-3 py-1 text-sm text-red-800"
+        onClick={() => setConfirming(true)}
+        data-testid="cancel-request"
+      >
+        Cancel request…
+      </button>
+    );
+  return (
+    <div role="alertdialog" className="rounded border border-red-300 bg-red-50 p-3 text-sm">
+      <p>
+        Cancel request #{id}? Its tasks that have not started are dropped and its changes still
+        waiting in the queue are rejected. This cannot be undone.
+      </p>
+      {error && <p className="mt-1 text-red-700">{error}</p>}
+      <div className="mt-2 flex gap-2">
+        <button
+          type="button"
+          className="rounded bg-red-700 px-3 py-1 text-white"
+          disabled={cancel.isPending}
+          onClick={() => cancel.mutate({ id })}
+          data-testid="confirm-cancel"
+        >
+          Cancel the request
+        </button>
+        <button
+          type="button"
+          className="rounded border px-3 py-1"
+          onClick={() => setConfirming(false)}
+        >
+          Keep it
+        </button>
+      </div>
+    </div>
+  );
 }

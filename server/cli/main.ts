@@ -11,7 +11,7 @@ import {
   statusCommand,
   submitCommand,
 } from "./commands/queue";
-import { answerCommand, requestCommand } from "./commands/request";
+import { answerCommand, cancelCommand, requestCommand } from "./commands/request";
 import { startCommand } from "./commands/start";
 import {
   tokenCreateCommand,
@@ -128,6 +128,14 @@ export function buildProgram(): Command {
     .option("--as <email>", "answer as this user")
     .action(answerCommand);
 
+  program
+    .command("cancel")
+    .description("cancel a request that has not finished (its pending work is dropped)")
+    .argument("<id>", "the request id")
+    .option("--reason <text>", "why, recorded with the request")
+    .option("--as <email>", "cancel as this user (the requester, an operator or an admin)")
+    .action(cancelCommand);
+
   const user = program.command("user").description("manage users");
   user
     .command("add")
@@ -182,7 +190,7 @@ function report(err: unknown): number {
   }
   if (
     err instanceof Error &&
-    ["NotFoundError", "ConflictError", "ConfigError"].includes(err.name)
+    ["NotFoundError", "ConflictError", "ConfigError", "ForbiddenError"].includes(err.name)
   ) {
     console.error(`error: ${err.message}`);
     return 1;

@@ -8,20 +8,21 @@ import type { EntryError, EntryState } from "@/schemas/queue";
  *   applying/checking/ready → retry_wait → applying …  (conflict, moved tip, crash)
  *   applying/checking/ready/retry_wait → quarantined → queued  (operator retry)
  *   applying → rejected  (a patch that can never apply, e.g. unknown base)
+ *   queued/retry_wait/quarantined → rejected  (its request was cancelled)
  *   applying/checking/ready → queued  (a lease released on shutdown or expired)
  *
  * A worker's moves need its lease (`transition`); the claim takes one (`claimNext`); the
  * operator's retry and the rollback marking move entries nobody leases (`moveUnleased`).
  */
 export const entryTransitions: Record<EntryState, readonly EntryState[]> = {
-  queued: ["applying"],
+  queued: ["applying", "rejected"],
   applying: ["checking", "ready", "merged", "retry_wait", "quarantined", "rejected", "queued"],
   checking: ["ready", "retry_wait", "quarantined", "queued"],
   // ready → applying: the tip moved under the compare-and-swap, so rebase and try again.
   ready: ["merged", "applying", "retry_wait", "quarantined", "queued"],
-  retry_wait: ["applying", "quarantined"],
+  retry_wait: ["applying", "quarantined", "rejected"],
   merged: ["rolled_back"],
-  quarantined: ["queued"],
+  quarantined: ["queued", "rejected"],
   rejected: [],
   rolled_back: [],
 };

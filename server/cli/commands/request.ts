@@ -6,6 +6,7 @@ import type { Db } from "@/server/db/client";
 import { requestSpecs, requests, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatcher/advance";
 import { answerRequest } from "@/server/planner/answer";
+import { cancelRequest } from "@/server/requests/cancel";
 import { createRequests } from "@/server/requests/service";
 import { firstAdmin, requireUserByEmail } from "@/server/users/service";
 import { workerStatus } from "@/server/workers/heartbeat";
@@ -125,6 +126,24 @@ export async function answerCommand(id: string, opts: { file: string; as?: strin
     await answerRequest(db, config, Number(id), user, answer);
     await advance(db, config, `cli:${process.pid}`, [Number(id)]);
     report(db, [Number(id)]);
+  } finally {
+    db.$client.close();
+  }
+}
+
+/** `hyperion cancel <id>`: cancels a request that has not finished. */
+export async function cancelCommand(id: string, opts: { reason?: string; as?: string }) {
+  if (!/^\d+$/.test(id)) throw new CliError("request id must be a number", 2);
+  const env = cliEnv();
+  const db = cliDb(env.dataDir);
+  try {
+    const email = opts.as ?? process.env.HYPERION_USER;
+    const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
+    if (!user) throw new CliError("no users yet", 2);
+    const result = cancelRequest(db, Number(id), user, opts.reason);
+    console.log(
+      `request ${result.id}\t${result.status}${result.rejectedEntries.length ? `\t(rejected queue entries ${result.rejectedEntries.join(", ")})` : ""}`,
+    );
   } finally {
     db.$client.close();
   }

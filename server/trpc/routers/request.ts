@@ -6,6 +6,7 @@ import { currentConfig } from "@/server/config/load";
 import { followEvents, LiveInput, lastEventId, liveCursor } from "@/server/events/log";
 import { type AnswerInput, answerRequest } from "@/server/planner/answer";
 import { shownTo } from "@/server/redact";
+import { cancelRequest } from "@/server/requests/cancel";
 import { requestDetail } from "@/server/requests/detail";
 import {
   createRequests,
@@ -63,6 +64,16 @@ export const requestRouter = router({
     .mutation(({ ctx, input }) =>
       answerRequest(ctx.db, currentConfig(ctx.env.configPath), input.id, ctx.user, input.answer),
     ),
+
+  /** Cancels an unfinished request (its requester, or an operator or admin). */
+  cancel: procedure("request.create")
+    .input(
+      z.strictObject({
+        id: z.number().int().positive(),
+        reason: z.string().trim().max(500).optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) => cancelRequest(ctx.db, input.id, ctx.user, input.reason)),
 
   get: procedure("request.read")
     .input(z.strictObject({ id: z.number().int().positive() }))

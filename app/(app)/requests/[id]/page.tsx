@@ -36,6 +36,11 @@ export default async function RequestPage(props: {
         cursor={cursor}
         canAnswer={can(user.role, "request.create")}
         canRescope={user.role !== "requester"}
+        canCancel={
+          user.role === "operator" ||
+          user.role === "admin" ||
+          detail.request.requester === user.email
+        }
       />
     </article>
   );

@@ -1,0 +1,82 @@
+import { and, eq, inArray } from "drizzle-orm";
+import type { RequestStatus } from "@/schemas/request-status";
+import type { Db } from "@/server/db/client";
+import { queueEntries, requests, tasks } from "@/server/db/schema";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
+import { setRequestStatus } from "@/server/planner/plan";
+import { moveUnleased } from "@/server/queue/store";
+import { moveTask } from "@/server/tasks/store";
+import type { User } from "@/server/users/service";
+
+const FINISHED: readonly RequestStatus[] = ["done", "failed", "cancelled", "rolled_back"];
+const WAITING_ENTRIES = ["queued", "retry_wait", "quarantined"] as const;
+
+/**
+ * Cancels a request that has not finished: its pending tasks fail ("request cancelled") and the
+ * request becomes cancelled in one transaction; then its changes still waiting in the queue are
+ * rejected. Work in a developer's or a queue thread's hands cannot be taken back half way, so
+ * while a task is claimed or a change is being landed the cancel is refused with what to wait
+ * for. The requester may cancel their own request; operators and admins any.
+ */
+export function cancelRequest(db: Db, id: number, user: User, reason?: string) {
+  const row = db.select().from(requests).where(eq(requests.id, id)).get();
+  if (!row) throw new NotFoundError(`no request ${id}`);
+  const mayCancel =
+    user.id === row.requesterId || user.role === "operator" || user.role === "admin";
+  if (!mayCancel)
+    throw new ForbiddenError(
+      `request ${id} is not yours; its requester or an operator may cancel it`,
+    );
+  if (FINISHED.includes(row.status))
+    throw new ValidationError([
+      {
+        path: "id",
+        message: `request ${id} is ${row.status}; only an unfinished request can be cancelled`,
+      },
+    ]);
+  const work = db
+    .select({ id: tasks.id, state: tasks.state, change: tasks.changeRequestId })
+    .from(tasks)
+    .where(eq(tasks.requestId, id))
+    .all();
+  const changes = work.map((w) => w.change).filter((c): c is number => c !== null);
+  const entries = changes.length
+    ? db
+        .select({ id: queueEntries.id, state: queueEntries.state })
+        .from(queueEntries)
+        .where(inArray(queueEntries.changeRequestId, changes))
+        .all()
+    : [];
+  const busyTask = work.find((w) => w.state === "claimed");
+  const busyEntry = entries.find((e) => ["applying", "checking", "ready"].includes(e.state));
+  if (busyTask || busyEntry)
+    throw new ConflictError(
+      busyTask
+        ? `task ${busyTask.id} is being worked on; cancel again once its change is submitted`
+        : `change entry ${busyEntry?.id} is being landed; cancel again in a moment (or roll it back once merged)`,
+    );
+  const why = `cancelled by ${user.email}${reason ? `: ${reason}` : ""}`;
+  db.transaction((tx) => {
+    setRequestStatus(tx, id, row.status, "cancelled", why);
+    for (const t of work.filter((w) => w.state === "pending"))
+      moveTask(tx, {
+        id: t.id,
+        from: "pending",
+        to: "failed",
+        set: { blockedReason: "request cancelled" },
+        event: { reason: "request cancelled" },
+      });
+  });
+  const rejected: number[] = [];
+  for (const e of entries) {
+    if (!(WAITING_ENTRIES as readonly string[]).includes(e.state)) continue;
+    moveUnleased(db, e.id, { from: e.state, to: "rejected", by: user.email });
+    rejected.push(e.id);
+  }
+  const status = db
+    .select({ status: requests.status })
+    .from(requests)
+    .where(and(eq(requests.id, id)))
+    .get()?.status;
+  return { id, status, rejectedEntries: rejected };
+}
