@@ -36,7 +36,7 @@ test("file a request, fix a field error, and see it in history", async ({ page }
 
   await page.getByLabel(/^Files/).fill("docs/guide.md");
   await page.getByRole("button", { name: "File request" }).click();
-  await expect(page.getByRole("status")).toContainText("filed");
+  await expect(page.getByRole("status").filter({ hasText: "filed" })).toContainText("filed");
   await expect(page.getByTestId("request-title")).toContainText("Explain <b>discount</b> caps");
 
   await page.getByRole("link", { name: "History" }).first().click();

@@ -17,6 +17,8 @@ test.describe("npm start", () => {
     const child = execa("node", ["bin/hyperion.mjs", "start", "--no-build"], {
       env: { HYPERION_DATA: data, PORT: String(port) },
       reject: false,
+      // execa would SIGKILL 5 s after our SIGTERM; a loaded machine may need longer to stop.
+      forceKillAfterDelay: 30_000,
     });
     const url = `http://127.0.0.1:${port}`;
     // What `npm start` prints: localhost, as NEXTAUTH_URL defaults to.
