@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { eq } from "drizzle-orm";
 import { execa } from "execa";
@@ -157,9 +158,41 @@ describe("dispatching", () => {
     for (let i = 0; i < 30; i++)
       await file({ title: `Doc ${i}`, files: [`docs/page-${i % 10}.md`] });
     const script = path.resolve("server/dispatcher/fixtures/dispatch-once.ts");
-    const run = () =>
-      execa("node", ["bin/run-ts.mjs", script], { env: { HYPERION_DATA: world.dir } });
-    const results = await Promise.all([run(), run(), run()]);
+    // A barrier: each process writes its ready file once it is set up, then claims only when
+    // the go file exists, which is made after all three are ready.
+    const barrier = path.join(world.dir, "barrier");
+    fs.mkdirSync(barrier);
+    const go = path.join(barrier, "go");
+    const readyFiles = [0, 1, 2].map((i) => path.join(barrier, `ready-${i}`));
+    const allReady = (() => {
+      const watcher = fs.watch(barrier);
+      return new Promise<void>((resolve) => {
+        const check = () => {
+          if (readyFiles.every((f) => fs.existsSync(f))) {
+            watcher.close();
+            resolve();
+          }
+        };
+        watcher.on("change", check);
+        check();
+      });
+    })();
+    const children = readyFiles.map((ready) =>
+      execa("node", ["bin/run-ts.mjs", script], {
+        env: { HYPERION_DATA: world.dir, DISPATCH_READY_FILE: ready, DISPATCH_GO_FILE: go },
+      }),
+    );
+    // A child that fails before it is ready fails the test here rather than hanging it.
+    await Promise.race([
+      allReady,
+      ...children.map((c) =>
+        c.then((r) => {
+          throw new Error(`a dispatcher exited before the barrier: ${r.stderr}`);
+        }),
+      ),
+    ]);
+    fs.writeFileSync(go, "");
+    const results = await Promise.all(children);
     const claims = results.flatMap((r) => JSON.parse(r.stdout) as string[]);
     expect(new Set(claims).size).toBe(claims.length);
     // Ten distinct files: exactly one task per file can hold its lock.

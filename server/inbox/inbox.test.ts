@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
-import { ingestFile } from "./ingest";
+import { type IngestResult, ingestFile } from "./ingest";
 import { watchInbox } from "./watch";
 
 let world: TestWorld;
@@ -22,39 +22,74 @@ const ok = JSON.stringify({
   repo: "demo",
   files: ["docs/guide.md"],
 });
-const waitFor = async (check: () => boolean, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
+
+/**
+ * Every outcome the watcher reports through `onResult`, in order, and a promise for the first
+ * final outcome (anything but `skipped`, which the watcher takes again when the file settles)
+ * for a named file: the tests wait on the watcher's own report, never on the clock.
+ */
+function results() {
+  const seen: IngestResult[] = [];
+  const waiters: { file: string; resolve: (r: IngestResult) => void }[] = [];
+  const onResult = (r: IngestResult) => {
+    seen.push(r);
+    if (r.outcome === "skipped") return;
+    for (const w of waiters.filter((x) => x.file === r.file)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(r);
+    }
+  };
+  const settled = (file: string) => {
+    const done = seen.find((r) => r.file === file && r.outcome !== "skipped");
+    if (done) return Promise.resolve(done);
+    return new Promise<IngestResult>((resolve) => waiters.push({ file, resolve }));
+  };
+  return { seen, onResult, settled };
+}
 
 describe("the inbox", () => {
-  it("takes in a dropped file within a second and moves it to processed/", async () => {
-    const w = watchInbox(world.db, () => world.config, inbox);
+  it("takes in a dropped file and moves it to processed/", async () => {
+    const r = results();
+    const w = watchInbox(world.db, () => world.config, inbox, { onResult: r.onResult });
     await w.ready;
-    const t0 = Date.now();
     fs.writeFileSync(path.join(inbox, "one.json"), ok);
-    await waitFor(() => fs.existsSync(path.join(inbox, "processed", "one.json")));
-    expect(Date.now() - t0).toBeLessThan(1500);
-    expect(count()).toBe(1);
+    expect(await r.settled("one.json")).toMatchObject({ outcome: "processed" });
     await w.close();
+    expect(fs.existsSync(path.join(inbox, "processed", "one.json"))).toBe(true);
+    expect(count()).toBe(1);
   });
 
   it("does not read a half-written file early", async () => {
-    const w = watchInbox(world.db, () => world.config, inbox, { stabilityMs: 300 });
+    const r = results();
+    // The watcher waits for a file to stay unchanged this long; the test's two writes are
+    // separated only by the file system's own notice of the first one, far less than that.
+    const w = watchInbox(world.db, () => world.config, inbox, {
+      stabilityMs: 1000,
+      onResult: r.onResult,
+    });
     await w.ready;
     const file = path.join(inbox, "slow.json");
+    // Our own watch on the folder: its event for the first half means the file system has told
+    // watchers in this process about the half-written file before the rest is written.
+    const ours = fs.watch(inbox);
+    const noticed = new Promise<void>((resolve) =>
+      ours.on("change", (_event, name) => {
+        if (name === "slow.json") resolve();
+      }),
+    );
     const fd = fs.openSync(file, "w");
     fs.writeSync(fd, ok.slice(0, 20));
-    await new Promise((r) => setTimeout(r, 150));
+    await noticed;
+    ours.close();
     fs.writeSync(fd, ok.slice(20));
     fs.closeSync(fd);
-    await waitFor(() => fs.existsSync(path.join(inbox, "processed", "slow.json")));
+    expect(await r.settled("slow.json")).toMatchObject({ outcome: "processed" });
+    await w.close();
+    expect(r.seen.filter((x) => x.outcome !== "skipped")).toEqual([
+      expect.objectContaining({ file: "slow.json", outcome: "processed" }),
+    ]);
     expect(fs.existsSync(path.join(inbox, "rejected"))).toBe(false);
     expect(count()).toBe(1);
-    await w.close();
   });
 
   it("rejects invalid input with an error file beside it, writing nothing", () => {
@@ -75,10 +110,12 @@ describe("the inbox", () => {
     );
     // A crash before the move would leave the file in place; a restart sees it again.
     fs.writeFileSync(path.join(inbox, "a-again.json"), ok);
-    const w = watchInbox(world.db, () => world.config, inbox);
+    const r = results();
+    const w = watchInbox(world.db, () => world.config, inbox, { onResult: r.onResult });
     await w.ready;
-    await waitFor(() => fs.existsSync(path.join(inbox, "processed", "a-again.json")));
-    expect(count()).toBe(1);
+    expect(await r.settled("a-again.json")).toMatchObject({ outcome: "duplicate" });
     await w.close();
+    expect(fs.existsSync(path.join(inbox, "processed", "a-again.json"))).toBe(true);
+    expect(count()).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, onTestFailed } from "vitest";
 import { dbFile, openDb } from "@/server/db/client";
 import { git } from "@/server/git/run";
 import { tempDir } from "@/server/testing/fixtures";
@@ -22,7 +22,11 @@ beforeEach(async () => {
     JSON.stringify({ repositories: [{ name: "t", path: repo.bare, targetBranch: "main" }] }),
   );
 });
-afterEach(() => {
+afterEach(async () => {
+  for (const child of running.splice(0)) {
+    child.kill("SIGKILL");
+    await child.catch(() => undefined);
+  }
   repo.cleanup();
   fs.rmSync(data, { recursive: true, force: true });
 });
@@ -63,31 +67,110 @@ async function changes(n: number, filesUsed = FILES) {
   return { base, payload: JSON.stringify(out) };
 }
 
+/** A small seeded PRNG (mulberry32): numbers in [0, 1), the same for the same seed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Worker processes a test starts and leaves running; killed after it, whatever happened. */
+const running: ResultPromise[] = [];
+const trackChild = <T extends ResultPromise>(child: T): T => {
+  running.push(child);
+  return child;
+};
+
 function queueDb() {
   return openDb(dbFile(data));
 }
 
+/** Entries the queue is done with: merged or quarantined. */
+const finished = (db: ReturnType<typeof queueDb>): number =>
+  db.$client
+    .prepare("SELECT count(*) FROM queue_entries WHERE state IN ('merged','quarantined')")
+    .pluck()
+    .get() as number;
+
+/**
+ * Waits for a condition on the database while a worker runs: polls `check` until it gives a
+ * value. A worker that exits first fails the wait with its output instead of leaving it to hang.
+ */
+async function until<T>(worker: ResultPromise, check: () => T | undefined): Promise<T> {
+  let exited: string | null = null;
+  void worker.then(
+    (r) => {
+      exited = `exit ${r.exitCode} ${r.signal ?? ""}\n${r.stderr}`;
+    },
+    (err: Error) => {
+      exited = err.message;
+    },
+  );
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (exited !== null) throw new Error(`the worker stopped before the condition held: ${exited}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe("the worker process", () => {
-  it("lands disjoint changes on three threads in parallel", async () => {
+  it("lands disjoint changes on three threads at once: the log shows two threads holding entries at overlapping times", async () => {
+    // The threads start before there is work, so no thread drains the queue before the
+    // others are polling: the worker's heartbeats say when all three are in their loops.
+    const db = queueDb(); // made and migrated here, before the worker opens it
+    const worker = trackChild(hyperion(["worker", "--threads", "3"]));
+    const threads = await until(worker, () => {
+      const ids = db.$client
+        .prepare("SELECT id FROM worker_heartbeats WHERE role = 'thread' AND stopped_at IS NULL")
+        .pluck()
+        .all() as string[];
+      return ids.length === 3 ? ids : undefined;
+    });
     const { payload } = await changes(30);
     expect((await hyperion(["submit", "-"], { input: payload })).exitCode).toBe(0);
-    const run = await hyperion(["worker", "--drain", "--threads", "3"]);
+    await until(worker, () => (finished(db) === 30 ? true : undefined));
+    worker.kill("SIGTERM");
+    const run = await worker;
     expect(run.exitCode, run.stderr).toBe(0);
-    const db = queueDb();
+
     const states = db.$client
       .prepare("SELECT state, count(*) n FROM queue_entries GROUP BY state")
       .all();
     expect(states).toEqual([{ state: "merged", n: 30 }]);
-    const owners = new Set(
-      db.$client
-        .prepare(
-          "SELECT json_extract(event, '$.worker') FROM change_queue_logs WHERE json_extract(event, '$.to') = 'merged'",
-        )
-        .pluck()
-        .all(),
-    );
-    expect(owners.size).toBeGreaterThan(1);
+    // Each entry's span in the hands of the thread that landed it, from its last claim
+    // (→ applying) to merged, as positions in the log: its rows are numbered in the order the
+    // database committed them, so the spans compare without any clock.
+    const spans = db.$client
+      .prepare(
+        `SELECT m.entry_id entry, json_extract(m.event, '$.worker') worker, m.id end,
+                (SELECT max(a.id) FROM change_queue_logs a
+                  WHERE a.entry_id = m.entry_id AND a.id < m.id
+                    AND json_extract(a.event, '$.to') = 'applying') start
+           FROM change_queue_logs m
+          WHERE json_extract(m.event, '$.to') = 'merged'
+          ORDER BY m.entry_id`,
+      )
+      .all() as { entry: number; worker: string; start: number; end: number }[];
     db.$client.close();
+    expect(spans).toHaveLength(30);
+    for (const s of spans) expect(threads).toContain(s.worker);
+    const owners = new Set(spans.map((s) => s.worker));
+    expect(owners.size).toBeGreaterThan(1);
+    // Parallel, not taking turns: some thread claimed an entry while another thread's entry
+    // was claimed and not yet merged. Threads that ran one entry at a time between them would
+    // leave every span disjoint.
+    const overlapping = spans.flatMap((a) =>
+      spans
+        .filter((b) => b.worker !== a.worker && a.start < b.end && b.start < a.end)
+        .map((b) => [a.entry, b.entry]),
+    );
+    expect(overlapping.length, JSON.stringify(spans)).toBeGreaterThan(0);
     const log = await repo.log();
     for (let id = 1; id <= 30; id++) expect(countTrailers(log, id)).toBe(1);
   });
@@ -107,7 +190,7 @@ describe("the worker process", () => {
     expect(text).toBe("file 0\nchange 40\nchange 0\n");
   });
 
-  it("survives SIGKILL at random moments: every change merged exactly once or quarantined, and replay agrees", async () => {
+  it("survives SIGKILL at seeded moments of its progress: every change merged exactly once or quarantined, and replay agrees", async () => {
     const N = 300;
     const { payload } = await changes(N);
     // At most 100 change requests per call: three calls.
@@ -117,30 +200,38 @@ describe("the worker process", () => {
       expect((await hyperion(["submit", "-"], { input: batch })).exitCode).toBe(0);
     }
     const crashEnv = { HYPERION_LEASE_MS: "800", HYPERION_MAX_ATTEMPTS: "50" };
+    // Seeded: the same kill moments every run. KILL_SEED=<n> tries others.
+    const seed = Number(process.env.KILL_SEED ?? 20_260_612);
+    onTestFailed(() => {
+      console.error(`worker kill test: seed ${seed} (rerun with KILL_SEED=${seed})`);
+    });
+    const random = mulberry32(seed);
+    // Kill moments defined by progress, not by the clock: each round kills the worker once
+    // 1–20 more entries are done than before it started (it may be in the middle of others).
+    // Twelve rounds need at most 240 of the 300 entries, so all twelve kills always happen.
+    const KILLS = 12;
+    const MAX_STEP = 20;
+    expect(KILLS * MAX_STEP).toBeLessThan(N);
+    const db = queueDb();
     let kills = 0;
-    for (let round = 0; round < 30 && kills < 12; round++) {
-      const child: ResultPromise = hyperion(["worker", "--threads", "3"], { env: crashEnv });
-      await new Promise((r) => setTimeout(r, 400 + Math.random() * 1200));
+    while (kills < KILLS) {
+      const target = finished(db) + 1 + Math.floor(random() * MAX_STEP);
+      const child = trackChild(hyperion(["worker", "--threads", "3"], { env: crashEnv }));
+      await until(child, () => (finished(db) >= target ? true : undefined));
       child.kill("SIGKILL");
       await child;
       kills++;
-      const db = queueDb();
-      const pending = db.$client
-        .prepare("SELECT count(*) FROM queue_entries WHERE state NOT IN ('merged','quarantined')")
-        .pluck()
-        .get();
-      db.$client.close();
-      if (pending === 0) break;
     }
+    db.$client.close();
     expect(kills).toBeGreaterThanOrEqual(10);
     const final = await hyperion(["worker", "--drain", "--threads", "3"], { env: crashEnv });
     expect(final.exitCode, final.stderr).toBe(0);
 
-    const db = queueDb();
-    const rows = db.$client
+    const after = queueDb();
+    const rows = after.$client
       .prepare("SELECT change_request_id id, state, last_error FROM queue_entries")
       .all() as { id: number; state: string; last_error: string | null }[];
-    db.$client.close();
+    after.$client.close();
     expect(rows).toHaveLength(N);
     const log = await repo.log();
     for (const row of rows) {
