@@ -197,7 +197,7 @@ function failBlockedTasks(db: Db): number {
             .where(
               and(
                 inArray(requests.id, prereqIds),
-                inArray(requests.status, ["failed", "cancelled"]),
+                inArray(requests.status, ["failed", "cancelled", "rolled_back"]),
               ),
             )
             .all()
@@ -212,7 +212,7 @@ function failBlockedTasks(db: Db): number {
       const reason = failedDep
         ? `task ${failedDep}, which this task depends on, failed`
         : endedReq
-          ? `request #${endedReq}, which this request depends on, ${endedPrereqs.get(endedReq)}; file it again once that is resolved`
+          ? `request #${endedReq}, which this request depends on, ${endedPrereqs.get(endedReq)?.replace("_", " ")}; file it again once that is resolved`
           : null;
       if (!reason) continue;
       try {

@@ -6,8 +6,9 @@ export const requestTransitions: Record<RequestStatus, readonly RequestStatus[]>
   needs_clarification: ["received", "cancelled"],
   // The same question came back after an answer: a reviewer or operator re-scopes it.
   needs_attention: ["received", "cancelled"],
-  planned: ["in_progress", "done", "cancelled", "failed"],
-  in_progress: ["done", "failed", "cancelled"],
+  planned: ["in_progress", "done", "cancelled", "failed", "rolled_back"],
+  // rolled_back from in progress: a change rolled back before its merge was recorded.
+  in_progress: ["done", "failed", "cancelled", "rolled_back"],
   done: ["rolled_back"],
   failed: ["received", "done"],
   cancelled: [],
