@@ -91,6 +91,8 @@ const schema = z.object({
   // The same as DEFAULT_MAX_PATCH_BYTES in schemas/change-request.ts (env.test.ts checks).
   HYPERION_MAX_PATCH_BYTES: bytes(5 * 1024 * 1024),
   HYPERION_LEASE_MS: ms(30_000, 100),
+  /** How long a developer holds a claimed task before another worker may take it over. */
+  HYPERION_TASK_LEASE_MS: ms(5 * 60_000, 100),
   HYPERION_MAX_ATTEMPTS: wholeNumber({ unit: "attempts", fallback: 5, min: 1, max: 1000 }),
   HYPERION_BACKOFF_MS: ms(1_000),
   HYPERION_BACKOFF_MAX_MS: ms(60_000),

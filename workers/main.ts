@@ -105,7 +105,15 @@ export async function runSupervisor(
     // A config that turned bad keeps the last good one in force (currentConfig); whatever
     // else goes wrong in a pass is logged, and the next pass runs.
     Promise.resolve()
-      .then(() => advance(db, currentConfig(env.configPath), `${id}/dispatcher`))
+      .then(() =>
+        advance(
+          db,
+          currentConfig(env.configPath),
+          `${id}/dispatcher`,
+          undefined,
+          env.HYPERION_TASK_LEASE_MS,
+        ),
+      )
       .catch((err: Error) => log.error({ err: err.message }, "dispatch pass failed"))
       .finally(() => {
         dispatching = false;

@@ -80,7 +80,13 @@ export function syncOutcomes(db: Db): number {
  * lets through, and have the built-in developer do each claimed task. The worker runs it in a
  * loop; `hyperion request` runs it once (and, with --wait, until its requests finish).
  */
-export async function advance(db: Db, config: LoadedConfig, owner: string, only?: number[]) {
+export async function advance(
+  db: Db,
+  config: LoadedConfig,
+  owner: string,
+  only?: number[],
+  taskLeaseMs?: number,
+) {
   const received = db
     .select({ id: requests.id })
     .from(requests)
@@ -103,7 +109,7 @@ export async function advance(db: Db, config: LoadedConfig, owner: string, only?
     }
   }
   syncOutcomes(db);
-  const claimed = dispatchOnce(db, config, owner);
+  const claimed = dispatchOnce(db, config, owner, Date.now(), taskLeaseMs);
   const developed = [];
   for (const task of claimed)
     developed.push({ task: task.id, ...(await developTask(db, config, task)) });

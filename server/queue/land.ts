@@ -157,6 +157,35 @@ export async function syncWorktree(
   await git(["read-tree", "-m", "-u", oldCommit, newCommit], { cwd: worktree });
 }
 
+/** How far back a worktree left behind by a crash may lag: landings between crash and now. */
+const CATCH_UP_DEPTH = 50;
+
+/**
+ * A worker that dies between moving the branch and updating the checked-out files leaves a
+ * worktree that matches an earlier commit of the branch exactly — stale, not edited. Brings
+ * such a worktree up to `tip` and says so; false when it matches none of the branch's last
+ * commits, i.e. someone really edited it.
+ */
+export async function catchUpWorktree(
+  store: ObjectStore,
+  worktree: string,
+  tip: string,
+): Promise<boolean> {
+  let oid = await store.commitParent(tip);
+  for (let i = 0; oid && i < CATCH_UP_DEPTH; i++) {
+    const matches = await git(["diff-index", "--quiet", oid, "--"], { cwd: worktree }).then(
+      () => true,
+      () => false,
+    );
+    if (matches) {
+      await syncWorktree(worktree, oid, tip);
+      return true;
+    }
+    oid = await store.commitParent(oid);
+  }
+  return false;
+}
+
 /**
  * Written into the git directory when a landed commit could not be written to the checked-out
  * worktree (permissions, a full disk, an untracked file in the way). The branch has moved on,

@@ -13,6 +13,7 @@ import {
   buildCandidate,
   type Candidate,
   type CandidateCache,
+  catchUpWorktree,
   checkedOutTree,
   findLanded,
   markWorktreeStale,
@@ -193,7 +194,14 @@ export async function processEntry(
       const worktree = dryRun ? null : checkedOutTree(store, entry.targetBranch);
       // A worktree left stale by a failed update is the operator's now: no check, no sync.
       const stale = worktree ? await staleWorktreeWarning(store, worktree) : undefined;
-      if (worktree && !stale && !(await worktreeIsClean(worktree))) {
+      if (
+        worktree &&
+        !stale &&
+        !(await worktreeIsClean(worktree)) &&
+        !(await catchUpWorktree(store, worktree, readRefFs(store.gitDir, branchRef) ?? "").catch(
+          () => false,
+        ))
+      ) {
         return fail({
           kind: "worktree_dirty",
           message: `${entry.targetBranch} is checked out in ${worktree} with uncommitted changes; commit or stash them`,
