@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest"
 import { git } from "@/server/git/run";
 import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
 import { countTrailers } from "@/server/testing/git-fixtures";
+import { mulberry32 } from "@/server/testing/seeded";
 
 // The whole path under SIGKILL: requests filed with the real CLI (some while no worker runs,
 // some while one does), planned, dispatched, developed by the built-in developer and landed by
@@ -52,18 +53,6 @@ afterAll(async () => {
   }
   world.cleanup();
 });
-
-/** A small seeded PRNG (mulberry32): numbers in [0, 1), the same for the same seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const one = (query: string, ...params: unknown[]): number =>
   world.db.$client

@@ -6,6 +6,7 @@ import { dbFile, openDb } from "@/server/db/client";
 import { git } from "@/server/git/run";
 import { tempDir } from "@/server/testing/fixtures";
 import { countTrailers, makeRepoPair } from "@/server/testing/git-fixtures";
+import { mulberry32 } from "@/server/testing/seeded";
 
 const BIN = path.resolve("bin/hyperion.mjs");
 let repo: Awaited<ReturnType<typeof makeRepoPair>>;
@@ -65,18 +66,6 @@ async function changes(n: number, filesUsed = FILES) {
     });
   }
   return { base, payload: JSON.stringify(out) };
-}
-
-/** A small seeded PRNG (mulberry32): numbers in [0, 1), the same for the same seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Worker processes a test starts and leaves running; killed after it, whatever happened. */
