@@ -20,6 +20,32 @@ beforeEach(async () => {
 });
 afterEach(() => world.cleanup());
 
+/** Submits a patch that adds one docs file and drains the queue; returns the entry's id. */
+async function landNewFile(name: string, line: string): Promise<number> {
+  const patch = [
+    `diff --git a/docs/${name} b/docs/${name}`,
+    "new file mode 100644",
+    "--- /dev/null",
+    `+++ b/docs/${name}`,
+    "@@ -0,0 +1 @@",
+    `+${line}`,
+    "",
+  ].join("\n");
+  const [sub] = await submitChanges(
+    world.db,
+    { repo: "demo", patch, summary: name, author: { name: "A", email: "a@example.test" } },
+    world.config,
+  );
+  await runQueueLoop({
+    db: world.db,
+    config: () => world.config,
+    owner: "q",
+    opts: { ...defaultLoopOptions({}), drain: true, pollMs: 5, maxAttempts: 1 },
+    shouldStop: () => false,
+  });
+  return sub?.entryId ?? 0;
+}
+
 describe("a checked-out branch after a crash", () => {
   it("a worktree left one landing behind is caught up, not refused as dirty", async () => {
     const repo = world.config.repositories[0]?.path ?? "";
@@ -34,28 +60,8 @@ describe("a checked-out branch after a crash", () => {
     await git(["update-ref", "refs/heads/main", "refs/hyperion-test/landed"], { cwd: repo });
     expect(fs.existsSync(path.join(repo, "docs", "crash.md"))).toBe(false);
 
-    const patch = [
-      "diff --git a/docs/after.md b/docs/after.md",
-      "new file mode 100644",
-      "--- /dev/null",
-      "+++ b/docs/after.md",
-      "@@ -0,0 +1 @@",
-      "+after the crash",
-      "",
-    ].join("\n");
-    const [sub] = await submitChanges(
-      world.db,
-      { repo: "demo", patch, summary: "after", author: { name: "A", email: "a@example.test" } },
-      world.config,
-    );
-    await runQueueLoop({
-      db: world.db,
-      config: () => world.config,
-      owner: "q",
-      opts: { ...defaultLoopOptions({}), drain: true, pollMs: 5, maxAttempts: 1 },
-      shouldStop: () => false,
-    });
-    expect(getEntry(world.db, sub?.entryId ?? 0)?.state).toBe("merged");
+    const entryId = await landNewFile("after.md", "after the crash");
+    expect(getEntry(world.db, entryId)?.state).toBe("merged");
     expect(fs.readFileSync(path.join(repo, "docs", "crash.md"), "utf8")).toBe(
       "landed before the crash\n",
     );
@@ -67,27 +73,7 @@ describe("a checked-out branch after a crash", () => {
   it("real local edits are still refused", async () => {
     const repo = world.config.repositories[0]?.path ?? "";
     fs.appendFileSync(path.join(repo, "README.md"), "a local edit\n");
-    const patch = [
-      "diff --git a/docs/x.md b/docs/x.md",
-      "new file mode 100644",
-      "--- /dev/null",
-      "+++ b/docs/x.md",
-      "@@ -0,0 +1 @@",
-      "+x",
-      "",
-    ].join("\n");
-    const [sub] = await submitChanges(
-      world.db,
-      { repo: "demo", patch, summary: "x", author: { name: "A", email: "a@example.test" } },
-      world.config,
-    );
-    await runQueueLoop({
-      db: world.db,
-      config: () => world.config,
-      owner: "q",
-      opts: { ...defaultLoopOptions({}), drain: true, pollMs: 5, maxAttempts: 1 },
-      shouldStop: () => false,
-    });
-    expect(getEntry(world.db, sub?.entryId ?? 0)?.lastError?.kind).toBe("worktree_dirty");
+    const entryId = await landNewFile("x.md", "x");
+    expect(getEntry(world.db, entryId)?.lastError?.kind).toBe("worktree_dirty");
   });
 });
