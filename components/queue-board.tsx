@@ -127,7 +127,7 @@ export function QueueBoard({ initial, canOperate }: { initial: Overview; canOper
               </tr>
             )}
             {overview.pending.map((e) => (
-              <tr key={e.id} className="border-b">
+              <tr key={e.id} id={`entry-${e.id}`} className="border-b">
                 <td className="p-2">#{e.id}</td>
                 <td className="p-2">{e.summary}</td>
                 <td className="p-2">{e.state}</td>
@@ -194,7 +194,7 @@ export function QueueBoard({ initial, canOperate }: { initial: Overview; canOper
               .filter((e) => e.state !== "quarantined")
               .slice(0, 30)
               .map((e) => (
-                <tr key={e.id} className="border-b">
+                <tr key={e.id} id={`entry-${e.id}`} className="border-b">
                   <td className="p-2">#{e.id}</td>
                   <td className="p-2">{e.summary}</td>
                   <td className="p-2">{e.state}</td>

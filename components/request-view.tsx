@@ -20,6 +20,8 @@ export function RequestView({
   canAnswer,
   canRescope,
   canCancel,
+  canEdit: mayEdit,
+  areaNames,
 }: {
   initial: RequestDetail;
   cursor: number;
@@ -28,6 +30,10 @@ export function RequestView({
   canRescope: boolean;
   /** Its requester, an operator or an admin. */
   canCancel: boolean;
+  /** Its requester while it needs clarification; staff once it needs attention. */
+  canEdit: { clarification: boolean; attention: boolean };
+  /** The repository's areas, offered when editing. */
+  areaNames: string[];
 }) {
   const client = useTRPCClient();
   const [detail, setDetail] = useState(initial);
@@ -46,12 +52,19 @@ export function RequestView({
   );
   const { request, spec } = detail;
   const list = (items: string[]) => (items.length ? items.join(", ") : "—");
+  const canEdit =
+    (request.status === "needs_clarification" && mayEdit.clarification) ||
+    (request.status === "needs_attention" && mayEdit.attention);
 
   return (
     <div className="space-y-6">
       <LiveIndicator status={live.status} testId="request-live" />
       {canCancel && !["done", "failed", "cancelled", "rolled_back"].includes(request.status) && (
         <CancelRequest id={id} onDone={() => void refresh()} />
+      )}
+      {request.status === "rolled_back" && <RolledBack changes={detail.changes} />}
+      {canEdit && (
+        <EditRequest id={id} request={request} areas={areaNames} onDone={() => void refresh()} />
       )}
       <dl className="grid grid-cols-[10rem_1fr] gap-2 text-sm">
         <dt className="text-slate-500">Status</dt>
@@ -106,15 +119,22 @@ export function RequestView({
         </section>
       )}
       {(spec?.answers.length ?? 0) > 0 && (
-        <section className="text-sm">
-          <h2 className="mb-1 font-semibold">Answers</h2>
-          <ul className="space-y-1">
+        <section className="text-sm" data-testid="answers">
+          <h2 className="mb-1 font-semibold">Questions and answers</h2>
+          <ol className="space-y-2">
             {spec?.answers.map((a) => (
-              <li key={a.at} className="rounded bg-white p-2 text-xs">
-                <span className="font-medium">{a.by}</span>: {describeAnswer(a.answer)}
+              <li key={a.at} className="rounded bg-white p-2" data-testid="answer">
+                {(a.questions ?? []).map((q) => (
+                  <p key={q} className="text-slate-600">
+                    <span className="font-medium">Engineer:</span> {q}
+                  </p>
+                ))}
+                <p>
+                  <span className="font-medium">{a.by}:</span> {describeAnswer(a.answer)}
+                </p>
               </li>
             ))}
-          </ul>
+          </ol>
         </section>
       )}
 
@@ -146,6 +166,15 @@ export function RequestView({
                       {change
                         ? `#${change.id} ${change.state}${change.mergedCommit ? ` ${change.mergedCommit.slice(0, 8)}` : ""}`
                         : "—"}
+                      {change?.revert && (
+                        <div className="text-rose-800" data-testid="task-revert">
+                          reverted by change #{change.revert.id} ({change.revert.state}
+                          {change.revert.mergedCommit
+                            ? ` ${change.revert.mergedCommit.slice(0, 8)}`
+                            : ""}
+                          )
+                        </div>
+                      )}
                     </td>
                   </tr>
                 );
@@ -244,6 +273,186 @@ function describeAnswer(a: { files: string[]; areas: string[]; kind?: string; no
     a.note && `“${a.note}”`,
   ].filter(Boolean);
   return parts.join("; ") || "(empty)";
+}
+
+/** The request's changes that were reverted, each with the revert that undid it. */
+function RolledBack({ changes }: { changes: RequestDetail["changes"] }) {
+  const reverted = changes.filter((c) => c.revert);
+  return (
+    <div
+      className="rounded border border-rose-300 bg-rose-50 p-3 text-sm"
+      data-testid="rolled-back"
+    >
+      <p className="font-medium text-rose-900">This request's work was rolled back.</p>
+      <ul className="mt-1 list-disc pl-5">
+        {reverted.map((c) => (
+          <li key={c.id}>
+            Change #{c.id} ({c.summary.split("\n")[0]}) was reverted by{" "}
+            <a className="underline" href={`/queue#entry-${c.revert?.entryId}`}>
+              change #{c.revert?.id}
+            </a>
+            {c.revert?.mergedCommit ? `, commit ${c.revert.mergedCommit.slice(0, 8)}` : ""}.
+          </li>
+        ))}
+      </ul>
+      <p className="mt-1 text-rose-900">To try again, file a new request.</p>
+    </div>
+  );
+}
+
+/** Edit a waiting request: the fields shown replace the old ones, then it is planned again. */
+function EditRequest({
+  id,
+  request,
+  areas,
+  onDone,
+}: {
+  id: number;
+  request: RequestDetail["request"];
+  areas: string[];
+  onDone: () => void;
+}) {
+  const trpc = useTRPC();
+  const [open, setOpen] = useState(false);
+  const [error, setError] = useState("");
+  const edit = useMutation(
+    trpc.request.edit.mutationOptions({
+      onSuccess: () => {
+        setOpen(false);
+        onDone();
+      },
+      onError: (err) =>
+        setError(err.data?.issues?.map((i) => `${i.path}: ${i.message}`).join("; ") || err.message),
+    }),
+  );
+  if (!open)
+    return (
+      <button
+        type="button"
+        className="rounded border px-3 py-1 text-sm"
+        onClick={() => setOpen(true)}
+        data-testid="edit-request"
+      >
+        Edit request…
+      </button>
+    );
+  function onSubmit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const lines = (v: FormDataEntryValue | null) =>
+      String(v ?? "")
+        .split("\n")
+        .map((s) => s.trim())
+        .filter(Boolean);
+    setError("");
+    const kind = String(form.get("kind") ?? "");
+    edit.mutate({
+      id,
+      edit: {
+        title: String(form.get("title") ?? ""),
+        description: String(form.get("description") ?? ""),
+        files: lines(form.get("files")),
+        areas: form.getAll("areas").map(String),
+        acceptance: lines(form.get("acceptance")),
+        ...(kind ? { kind: kind as RequestKind } : {}),
+      },
+    });
+  }
+  return (
+    <form
+      onSubmit={onSubmit}
+      className="space-y-2 rounded border bg-white p-4 text-sm"
+      data-testid="edit-form"
+    >
+      <h2 className="font-semibold">Edit request #{id}</h2>
+      <p className="text-slate-600">
+        What you save replaces the request as filed, and the Engineer scopes it again.
+      </p>
+      <label className="block">
+        Title
+        <input
+          name="title"
+          defaultValue={request.title}
+          className="mt-1 w-full rounded border px-2 py-1"
+        />
+      </label>
+      <label className="block">
+        Description
+        <textarea
+          name="description"
+          rows={4}
+          defaultValue={request.description}
+          className="mt-1 w-full rounded border px-2 py-1"
+        />
+      </label>
+      <label className="block">
+        Kind
+        <select
+          name="kind"
+          defaultValue={request.kind ?? ""}
+          className="mt-1 block rounded border px-2 py-1"
+        >
+          <option value="">(let the Engineer infer it)</option>
+          {requestKinds.map((k) => (
+            <option key={k} value={k}>
+              {k}
+            </option>
+          ))}
+        </select>
+      </label>
+      <fieldset>
+        <legend>Areas</legend>
+        <div className="mt-1 flex flex-wrap gap-3">
+          {areas.map((a) => (
+            <label key={a} className="flex items-center gap-1">
+              <input
+                type="checkbox"
+                name="areas"
+                value={a}
+                defaultChecked={request.areas.includes(a)}
+              />
+              {a}
+            </label>
+          ))}
+        </div>
+      </fieldset>
+      <label className="block">
+        Files (one per line)
+        <textarea
+          name="files"
+          rows={2}
+          defaultValue={request.files.join("\n")}
+          className="mt-1 w-full rounded border px-2 py-1 font-mono"
+        />
+      </label>
+      <label className="block">
+        Acceptance (one per line)
+        <textarea
+          name="acceptance"
+          rows={2}
+          defaultValue={request.acceptance.join("\n")}
+          className="mt-1 w-full rounded border px-2 py-1"
+        />
+      </label>
+      {error && (
+        <p className="text-red-700" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="flex gap-2">
+        <button
+          type="submit"
+          className="rounded bg-slate-900 px-3 py-1 text-white"
+          disabled={edit.isPending}
+        >
+          Save and plan again
+        </button>
+        <button type="button" className="rounded border px-3 py-1" onClick={() => setOpen(false)}>
+          Close without saving
+        </button>
+      </div>
+    </form>
+  );
 }
 
 /** Cancel, in two steps: the second says what will happen. */

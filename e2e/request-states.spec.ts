@@ -73,6 +73,50 @@ test.describe("as a requester", () => {
     await page.reload();
     await expect(page.getByTestId("request-status")).toHaveText("cancelled");
   });
+
+  test("a requester edits a request the Engineer asked about, and it is planned", async ({
+    page,
+  }) => {
+    test.setTimeout(60_000);
+    const email = `req-edit-${Date.now()}@example.test`;
+    const add = await hyperion(["user", "add", email, "--role", "requester"]);
+    expect(add.exitCode, add.stderr).toBe(0);
+    await page.goto("/signin");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("e2e-user-password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page).toHaveURL(/\/history$/);
+
+    await page.goto("/requests/new");
+    await page.getByLabel("Title").fill(`Vague ${Date.now()}`);
+    await page.getByLabel("Description").fill("Improve things.");
+    await page.getByRole("button", { name: "File request" }).click();
+    await expect(page.getByTestId("request-status")).toHaveText("needs clarification", {
+      timeout: 10_000,
+    });
+
+    await page.getByTestId("edit-request").click();
+    const form = page.getByTestId("edit-form");
+    // A path outside the repository is refused, naming the field; nothing changes.
+    await form.getByLabel("Files (one per line)").fill("../secrets.md");
+    await form.getByRole("button", { name: "Save and plan again" }).click();
+    await expect(form.getByRole("alert")).toContainText("files[0]");
+    await expect(page.getByTestId("request-status")).toHaveText("needs clarification");
+
+    const title = `Explain caps ${Date.now()}`;
+    await form.getByLabel("Title").fill(title);
+    await form.getByLabel("Description").fill("Add a short section on caps to the guide.");
+    await form.getByLabel("Files (one per line)").fill(`docs/edited-${Date.now()}.md`);
+    await form.getByRole("checkbox", { name: "docs" }).check();
+    await form.getByRole("button", { name: "Save and plan again" }).click();
+    await expect(page.getByTestId("edit-form")).toHaveCount(0);
+    await expect(page.getByTestId("request-status")).toHaveText(/^(planned|in progress|done)$/, {
+      timeout: 10_000,
+    });
+    await page.reload();
+    await expect(page.getByTestId("request-title")).toContainText(title);
+    await expect(page.getByTestId("task-row").first()).toBeVisible();
+  });
 });
 
 test("a question that comes back needs attention, and a reviewer re-scopes it", async ({
@@ -102,6 +146,10 @@ test("a question that comes back needs attention, and a reviewer re-scopes it", 
     "This question came back after an answer.",
   );
   await expect(page.getByTestId("needs-attention")).toContainText("Re-scope the request below");
+  // The answer is shown as words, under the question it answered.
+  const answered = page.getByTestId("answer");
+  await expect(answered).toContainText("Engineer: The kind is docs but it names code files");
+  await expect(answered).toContainText("kind docs");
 
   const form = page.getByTestId("answer-form");
   await form.getByLabel("Kind").selectOption("feature");

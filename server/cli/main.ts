@@ -11,7 +11,7 @@ import {
   statusCommand,
   submitCommand,
 } from "./commands/queue";
-import { answerCommand, cancelCommand, requestCommand } from "./commands/request";
+import { answerCommand, cancelCommand, editCommand, requestCommand } from "./commands/request";
 import { startCommand } from "./commands/start";
 import {
   tokenCreateCommand,
@@ -127,6 +127,17 @@ export function buildProgram(): Command {
     )
     .option("--as <email>", "answer as this user")
     .action(answerCommand);
+
+  program
+    .command("edit")
+    .description("edit a request that waits for clarification and plan it again")
+    .argument("<id>", "the request id")
+    .requiredOption(
+      "--file <file>",
+      'JSON with the fields to replace: { "title"?, "description"?, "kind"?, "areas"?: [], "files"?: [], "acceptance"?: [] } (- for stdin)',
+    )
+    .option("--as <email>", "edit as this user (the requester; a reviewer or operator re-scopes)")
+    .action(editCommand);
 
   program
     .command("cancel")

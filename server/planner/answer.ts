@@ -123,7 +123,13 @@ export async function answerRequest(
       .run();
     if (spec) {
       tx.update(requestSpecs)
-        .set({ answers: [...answers, { at: Date.now(), by: user.email, answer: a }] })
+        // The questions it answers, as they were asked: the page shows each answer under them.
+        .set({
+          answers: [
+            ...answers,
+            { at: Date.now(), by: user.email, questions: spec.questions, answer: a },
+          ],
+        })
         .where(eq(requestSpecs.requestId, requestId))
         .run();
     }

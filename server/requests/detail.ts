@@ -27,6 +27,21 @@ export function requestDetail(db: Db, id: number) {
         .where(inArray(changeRequests.id, changeIds))
         .all()
     : [];
+  // A rolled-back change links to the revert that undid it (a change request of its own).
+  const reverts = changeIds.length
+    ? db
+        .select({
+          revertOf: changeRequests.revertOf,
+          id: changeRequests.id,
+          entryId: queueEntries.id,
+          state: queueEntries.state,
+          mergedCommit: queueEntries.mergedCommit,
+        })
+        .from(changeRequests)
+        .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
+        .where(inArray(changeRequests.revertOf, changeIds))
+        .all()
+    : [];
   return {
     request,
     spec,
@@ -44,7 +59,20 @@ export function requestDetail(db: Db, id: number) {
       blockedReason: t.blockedReason,
       changeRequestId: t.changeRequestId,
     })),
-    changes,
+    changes: changes.map((c) => {
+      const revert = reverts.filter((r) => r.revertOf === c.id).at(-1);
+      return {
+        ...c,
+        revert: revert
+          ? {
+              id: revert.id,
+              entryId: revert.entryId,
+              state: revert.state,
+              mergedCommit: revert.mergedCommit,
+            }
+          : null,
+      };
+    }),
   };
 }
 export type RequestDetail = NonNullable<ReturnType<typeof requestDetail>>;

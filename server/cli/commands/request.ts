@@ -7,6 +7,7 @@ import { requestSpecs, requests, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatcher/advance";
 import { answerRequest } from "@/server/planner/answer";
 import { cancelRequest } from "@/server/requests/cancel";
+import { editRequest } from "@/server/requests/edit";
 import { createRequests } from "@/server/requests/service";
 import { firstAdmin, requireUserByEmail } from "@/server/users/service";
 import { workerStatus } from "@/server/workers/heartbeat";
@@ -124,6 +125,25 @@ export async function answerCommand(id: string, opts: { file: string; as?: strin
     const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
     if (!user) throw new CliError("no users yet", 2);
     await answerRequest(db, config, Number(id), user, answer);
+    await advance(db, config, `cli:${process.pid}`, [Number(id)]);
+    report(db, [Number(id)]);
+  } finally {
+    db.$client.close();
+  }
+}
+
+/** `hyperion edit <id> --file edit.json`: edits a request waiting for clarification, plans again. */
+export async function editCommand(id: string, opts: { file: string; as?: string }) {
+  if (!/^\d+$/.test(id)) throw new CliError("request id must be a number", 2);
+  const env = cliEnv();
+  const edit = await readJsonInput(opts.file);
+  const config = cliConfig(env.configPath);
+  const db = cliDb(env.dataDir);
+  try {
+    const email = opts.as ?? process.env.HYPERION_USER;
+    const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
+    if (!user) throw new CliError("no users yet", 2);
+    await editRequest(db, config, Number(id), user, edit);
     await advance(db, config, `cli:${process.pid}`, [Number(id)]);
     report(db, [Number(id)]);
   } finally {

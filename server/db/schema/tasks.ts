@@ -53,6 +53,8 @@ export const requestSpecs = sqliteTable("request_specs", {
       {
         at: number;
         by: string;
+        /** The questions this answers, as asked (absent on answers recorded before it was kept). */
+        questions?: string[];
         answer: { files: string[]; areas: string[]; kind?: string; note?: string };
       }[]
     >()

@@ -8,6 +8,7 @@ import { type AnswerInput, answerRequest } from "@/server/planner/answer";
 import { shownTo } from "@/server/redact";
 import { cancelRequest } from "@/server/requests/cancel";
 import { requestDetail } from "@/server/requests/detail";
+import { editRequest, type RequestEditInput } from "@/server/requests/edit";
 import {
   createRequests,
   getRequest,
@@ -63,6 +64,13 @@ export const requestRouter = router({
     .input(z.strictObject({ id: z.number().int().positive(), answer: z.custom<AnswerInput>() }))
     .mutation(({ ctx, input }) =>
       answerRequest(ctx.db, currentConfig(ctx.env.configPath), input.id, ctx.user, input.answer),
+    ),
+
+  /** Edits a request that waits for clarification (fields given replace); planned again at once. */
+  edit: procedure("request.create")
+    .input(z.strictObject({ id: z.number().int().positive(), edit: z.custom<RequestEditInput>() }))
+    .mutation(({ ctx, input }) =>
+      editRequest(ctx.db, currentConfig(ctx.env.configPath), input.id, ctx.user, input.edit),
     ),
 
   /** Cancels an unfinished request (its requester, or an operator or admin). */

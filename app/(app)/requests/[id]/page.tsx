@@ -2,6 +2,7 @@ import { notFound } from "next/navigation";
 import { RequestView } from "@/components/request-view";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
+import { currentConfig } from "@/server/config/load";
 import { lastEventId } from "@/server/events/log";
 import { shownTo } from "@/server/redact";
 import { requestDetail } from "@/server/requests/detail";
@@ -36,6 +37,15 @@ export default async function RequestPage(props: {
         cursor={cursor}
         canAnswer={can(user.role, "request.create")}
         canRescope={user.role !== "requester"}
+        canEdit={{
+          clarification: detail.request.requester === user.email || user.role !== "requester",
+          attention: user.role !== "requester",
+        }}
+        areaNames={
+          currentConfig(env.configPath)
+            .repositories.find((r) => r.name === detail.request.repo)
+            ?.policy?.areas.map((a) => a.name) ?? []
+        }
         canCancel={
           user.role === "operator" ||
           user.role === "admin" ||

@@ -1,0 +1,100 @@
+import { expect, type Page, test } from "@playwright/test";
+import { hyperion } from "./helpers";
+import { Gate } from "./support/gate";
+
+// The `gated` repository's only check waits at this gate (e2e/prepare.ts), so each test decides
+// when a change leaves `checking` and how, without sleeps.
+const gate = new Gate();
+test.describe.configure({ mode: "serial" });
+test.beforeAll(() => gate.start());
+test.afterAll(() => gate.stop());
+
+async function fileGated(title: string, file: string) {
+  const res = await hyperion(
+    ["request", "-", "--json"],
+    JSON.stringify({ title, description: `Touch ${file}.`, repo: "gated", files: [file] }),
+  );
+  expect(res.exitCode, res.stderr).toBe(0);
+  const [created] = JSON.parse(res.stdout) as [{ id: number }];
+  return created.id;
+}
+
+async function openLive(page: Page, id: number) {
+  await page.goto(`/requests/${id}`);
+  await expect(page.getByTestId("request-live")).toHaveText("● live");
+}
+
+let mergedTitle = "";
+let mergedId = 0;
+
+test("a request page shows its change checking, then merged, without a reload", async ({
+  page,
+}) => {
+  test.setTimeout(60_000);
+  gate.set("hold");
+  mergedTitle = `Gated live ${Date.now()}`;
+  mergedId = await fileGated(mergedTitle, "src/one.js");
+  await openLive(page, mergedId);
+  await gate.arrived();
+  // The check is waiting at the gate: the change is checking, whenever the page opened.
+  await expect(page.getByTestId("task-change")).toContainText("checking", { timeout: 20_000 });
+  await expect(page.getByTestId("request-status")).toHaveText("in progress");
+  gate.set("pass");
+  await expect(page.getByTestId("task-change")).toContainText("merged", { timeout: 20_000 });
+  await expect(page.getByTestId("request-status")).toHaveText("done");
+});
+
+test("a quarantined change retried from the queue turns its request done", async ({
+  page,
+  context,
+}) => {
+  test.setTimeout(60_000);
+  gate.set("fail");
+  const title = `Gated retry ${Date.now()}`;
+  const id = await fileGated(title, "src/two.js");
+  await openLive(page, id);
+  await expect(page.getByTestId("request-status")).toHaveText("failed", { timeout: 20_000 });
+  await expect(page.getByTestId("task-change")).toContainText("quarantined");
+
+  // An operator retries it from the queue in another tab; the check passes this time.
+  gate.set("pass");
+  const queue = await context.newPage();
+  await queue.goto("/queue");
+  const entry = queue.getByTestId("quarantined-entry").filter({ hasText: title });
+  await expect(entry).toContainText("check failed");
+  await entry.getByRole("button", { name: "Retry" }).click();
+
+  // The request's own page follows, without a reload.
+  await expect(page.getByTestId("task-change")).toContainText("merged", { timeout: 20_000 });
+  await expect(page.getByTestId("request-status")).toHaveText("done");
+});
+
+test("rolling back a request's change turns the request rolled back, linked to the revert", async ({
+  page,
+  context,
+}) => {
+  test.setTimeout(60_000);
+  expect(mergedId, "the first test merged a change").toBeGreaterThan(0);
+  gate.set("pass");
+  await openLive(page, mergedId);
+  await expect(page.getByTestId("request-status")).toHaveText("done");
+
+  const queue = await context.newPage();
+  await queue.goto("/queue");
+  const row = queue.getByTestId("finished-table").getByRole("row").filter({ hasText: mergedTitle });
+  await row.getByRole("button", { name: "Roll back" }).click();
+
+  await expect(page.getByTestId("request-status")).toHaveText("rolled back", { timeout: 20_000 });
+  await expect(page.getByTestId("task-change")).toContainText("rolled_back");
+  await expect(page.getByTestId("task-revert")).toContainText(
+    /reverted by change #\d+ \(merged [0-9a-f]{8}\)/,
+  );
+  const banner = page.getByTestId("rolled-back");
+  await expect(banner).toContainText("This request's work was rolled back.");
+  await expect(banner.getByRole("link", { name: /change #\d+/ })).toHaveAttribute(
+    "href",
+    /^\/queue#entry-\d+$/,
+  );
+  await page.reload();
+  await expect(page.getByTestId("request-status")).toHaveText("rolled back");
+});

@@ -1,0 +1,58 @@
+// The end-to-end run's data directory, made before `hyperion start`: the demo repository, as
+// start would make it, and a second repository, `gated`, whose one check waits at a gate the
+// tests open (e2e/support/gate.ts). With the config present, start keeps it and adds the
+// database and the admin as on any start.
+import fs from "node:fs";
+import path from "node:path";
+import { createDemoRepo } from "@/server/demo/create";
+import { demoPolicy } from "@/server/demo/policy";
+import { git } from "@/server/git/run";
+import { gateScript } from "./support/gate";
+
+const data = path.resolve(process.env.HYPERION_DATA ?? ".tmp/e2e-data");
+const demo = path.join(data, "repos", "demo");
+const gated = path.join(data, "repos", "gated");
+await createDemoRepo(demo);
+
+fs.mkdirSync(path.join(gated, "src"), { recursive: true });
+fs.writeFileSync(path.join(gated, "gate.mjs"), gateScript);
+fs.writeFileSync(path.join(gated, "src", "app.js"), "export const app = 1;\n");
+fs.writeFileSync(path.join(gated, "README.md"), "# Gated\n\nA repository whose check waits.\n");
+const who = {
+  GIT_AUTHOR_NAME: "E2E",
+  GIT_AUTHOR_EMAIL: "e2e@hyperion.local",
+  GIT_COMMITTER_NAME: "E2E",
+  GIT_COMMITTER_EMAIL: "e2e@hyperion.local",
+};
+await git(["init", "--quiet", "--initial-branch=main"], { cwd: gated });
+await git(["add", "--all"], { cwd: gated });
+await git(["commit", "--quiet", "--no-gpg-sign", "-m", "Gated: first commit"], {
+  cwd: gated,
+  env: who,
+});
+
+fs.writeFileSync(
+  path.join(data, "hyperion.config.json"),
+  `${JSON.stringify(
+    {
+      repositories: [
+        { name: "demo", path: "repos/demo", targetBranch: "main", policy: demoPolicy },
+        {
+          name: "gated",
+          path: "repos/gated",
+          targetBranch: "main",
+          policy: {
+            areas: [
+              { name: "app", paths: ["src/**"], risk: "low", lockScope: "files" },
+              { name: "docs", paths: ["*.md", "gate.mjs"], risk: "low", lockScope: "files" },
+            ],
+            checks: { gate: { run: "node gate.mjs", network: true, timeoutMs: 60_000 } },
+            validation: { lint: [], test: ["gate"] },
+          },
+        },
+      ],
+    },
+    null,
+    2,
+  )}\n`,
+);

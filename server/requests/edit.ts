@@ -1,0 +1,140 @@
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import { fieldIssues } from "@/schemas/issues";
+import { TaskRequest } from "@/schemas/task-request";
+import type { LoadedConfig } from "@/server/config/load";
+import type { Db } from "@/server/db/client";
+import { requests } from "@/server/db/schema";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
+import { appendEvent } from "@/server/events/log";
+import { planRequest, policyFor, setRequestStatus } from "@/server/planner/plan";
+import type { User } from "@/server/users/service";
+
+/**
+ * What an edit may change: the request's words and scope. Each field given replaces the old
+ * value (a list is replaced, not added to); fields left out stay. The repository and the
+ * requests it depends on stay as filed: changing them is a new request.
+ */
+const filing = TaskRequest.shape;
+// The filing rules without their defaults: a field left out must stay as it was, not become [].
+export const RequestEdit = z.strictObject({
+  title: filing.title.optional(),
+  description: filing.description.optional(),
+  kind: filing.kind,
+  areas: filing.areas.unwrap().optional(),
+  files: filing.files.unwrap().optional(),
+  acceptance: filing.acceptance.unwrap().optional(),
+});
+
+export type RequestEditInput = z.input<typeof RequestEdit>;
+
+const EDITABLE = ["needs_clarification", "needs_attention"] as const;
+
+/**
+ * Edits a request that waits for clarification and plans it again. Its requester edits while the
+ * Engineer waits for them; once the question came back after an answer (needs_attention) a
+ * reviewer, operator or admin takes over, as for answers. Validation is the filing rules', on the
+ * request as it would be after the edit, so nothing is written unless all of it is valid.
+ */
+export async function editRequest(
+  db: Db,
+  config: LoadedConfig,
+  id: number,
+  user: User,
+  input: unknown,
+) {
+  const parsed = RequestEdit.safeParse(input);
+  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
+  const edit = parsed.data;
+  const given = Object.keys(edit).filter(
+    (k) => edit[k as keyof typeof edit] !== undefined,
+  ) as (keyof typeof edit)[];
+  if (given.length === 0)
+    throw new ValidationError([
+      {
+        path: "",
+        message:
+          "an edit must change at least one of title, description, kind, areas, files or acceptance",
+      },
+    ]);
+  const row = db.select().from(requests).where(eq(requests.id, id)).get();
+  if (!row) throw new NotFoundError(`no request ${id}`);
+  const own = user.id === row.requesterId;
+  const staff = user.role !== "requester";
+  if (!own && !staff)
+    throw new ForbiddenError(
+      `request ${id} is another requester's; only its requester may edit it`,
+    );
+  if (!(EDITABLE as readonly string[]).includes(row.status))
+    throw new ValidationError([
+      {
+        path: "id",
+        message: `request ${id} is ${row.status}; only a request that waits for clarification can be edited (cancel it and file a new one instead)`,
+      },
+    ]);
+  if (row.status === "needs_attention" && !staff)
+    throw new ForbiddenError(
+      `request ${id} needs a reviewer or operator to re-scope it; the same question came back after an answer`,
+    );
+
+  const next = TaskRequest.safeParse({
+    title: edit.title ?? row.title,
+    description: edit.description ?? row.description,
+    repo: row.repo,
+    priority: row.priority,
+    areas: edit.areas ?? row.areas,
+    files: edit.files ?? row.files,
+    dependsOn: row.dependsOn,
+    acceptance: edit.acceptance ?? row.acceptance,
+    ...((edit.kind ?? row.kind) ? { kind: edit.kind ?? row.kind } : {}),
+  });
+  if (!next.success) throw new ValidationError(fieldIssues(next.error));
+  const policy = policyFor(config, row.repo);
+  const unknown = next.data.areas.flatMap((area, i) =>
+    policy.areas.some((p) => p.name === area)
+      ? []
+      : [
+          {
+            path: `areas[${i}]`,
+            message: `unknown area '${area}'; areas of ${row.repo}: ${policy.areas.map((p) => p.name).join(", ")}`,
+          },
+        ],
+  );
+  if (unknown.length) throw new ValidationError(unknown);
+
+  const r = next.data;
+  db.transaction((tx) => {
+    // Compare-and-swap: an answer or another edit at the same moment wins or loses whole.
+    setRequestStatus(tx, id, row.status, "received", `edited by ${user.email}`);
+    tx.update(requests)
+      .set({
+        title: r.title,
+        description: r.description,
+        kind: r.kind ?? null,
+        areas: r.areas,
+        files: r.files,
+        acceptance: r.acceptance,
+        updatedAt: Date.now(),
+      })
+      .where(eq(requests.id, id))
+      .run();
+    appendEvent(tx, {
+      topic: "request",
+      type: "request.edited",
+      entityId: id,
+      payload: { id, by: user.email, fields: given },
+    });
+  });
+  try {
+    return await planRequest(db, config, id);
+  } catch (err) {
+    // As for answers: the worker may plan it between the commit and this call.
+    const now = db
+      .select({ status: requests.status })
+      .from(requests)
+      .where(eq(requests.id, id))
+      .get()?.status;
+    if (!now || (now === "received" && !(err instanceof ConflictError))) throw err;
+    return { status: now, tasks: [] as string[], questions: [] as string[] };
+  }
+}
