@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AgentsConfig } from "./agents";
 import { branchName } from "./branch";
 import { Policy } from "./policy";
 
@@ -14,6 +15,8 @@ export const RepositoryConfig = z.strictObject({
 export const HyperionConfig = z
   .strictObject({
     repositories: z.array(RepositoryConfig).min(1, "must list at least one repository"),
+    /** How this machine reaches each agent CLI (endpoint, model, the key's variable name). */
+    agents: AgentsConfig.optional(),
   })
   .superRefine((value, ctx) => {
     const seen = new Set<string>();

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { globProblem } from "@/server/glob/parse";
+import { AgentPolicy } from "./agents";
 import { Risk } from "./change-request";
 import { splitCommandLine } from "./command-line";
 import { requestKinds } from "./task-request";
@@ -90,6 +91,7 @@ export const Policy = z
     qa: z
       .strictObject({ kinds: z.array(z.enum(requestKinds)).default(["feature", "bugfix"]) })
       .default({ kinds: ["feature", "bugfix"] }),
+    agents: AgentPolicy,
   })
   .superRefine((policy, ctx) => {
     const names = new Set<string>();
@@ -102,6 +104,28 @@ export const Policy = z
         });
       names.add(a.name);
     });
+    for (const name of Object.keys(policy.agents.byArea)) {
+      if (!names.has(name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["agents", "byArea", name],
+          message: `unknown area '${name}'`,
+        });
+    }
+    const usesCommand =
+      policy.agents.default === "command" ||
+      Object.values(policy.agents.byArea).includes("command");
+    if (usesCommand && !policy.agents.command)
+      ctx.addIssue({
+        code: "custom",
+        path: ["agents", "command"],
+        message: "is required when an area's agent is 'command': the command line to run",
+      });
+    if (policy.agents.command) {
+      const split = splitCommandLine(policy.agents.command);
+      if ("problem" in split)
+        ctx.addIssue({ code: "custom", path: ["agents", "command"], message: split.problem });
+    }
     for (const name of Object.keys(policy.validation.byArea)) {
       if (!names.has(name))
         ctx.addIssue({

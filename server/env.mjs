@@ -108,6 +108,10 @@ const schema = z.object({
   HYPERION_LOG: oneOf(["0", "1"]).default("0"),
   // Read again at each use by server/confine/sandbox.ts (tests change them); checked here.
   HYPERION_CONFINE: oneOf(["none"], "or unset to confine with bubblewrap").optional(),
+  // The agent for tasks whose repository policy names none (server/agents/choose.ts).
+  HYPERION_AGENT: oneOf(["builtin", "command", "codex", "claude", "copilot"]).optional(),
+  // Where `node bin/agent-clis.mjs` installs the pinned agent CLIs.
+  HYPERION_AGENT_CLIS_DIR: text(),
   HYPERION_BWRAP: z
     .string()
     .refine((p) => path.isAbsolute(p), "must be the absolute path of the bwrap program")

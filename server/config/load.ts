@@ -56,7 +56,7 @@ export function loadConfig(file: string): LoadedConfig {
     }
     return { ...repo, path: resolved };
   });
-  return { repositories, file };
+  return { repositories, ...(parsed.data.agents ? { agents: parsed.data.agents } : {}), file };
 }
 
 type State = { signature: string; good?: LoadedConfig; problem?: ConfigProblem };

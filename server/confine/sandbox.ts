@@ -135,6 +135,8 @@ export function bwrapArgs(opts: {
   cwd: string;
   env: Record<string, string>;
   network: boolean;
+  /** More folders to show read-only (an agent CLI's installation, objects to borrow). */
+  readOnly?: string[];
 }): string[] {
   const secrets = secretDirs();
   const visible = visibleDirs(secrets);
@@ -151,6 +153,8 @@ export function bwrapArgs(opts: {
   // A secret folder that lies inside a visible one (data under /opt, say) is covered too.
   for (const dir of secrets)
     if (visible.some((v) => inside(dir, v)) && fs.existsSync(dir)) args.push("--tmpfs", dir);
+  // Named by the caller, after the hiding: an agent CLI installed under a home, say.
+  for (const dir of opts.readOnly ?? []) args.push("--ro-bind", dir, dir);
   args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp");
   args.push("--bind", opts.runDir, opts.runDir, "--chdir", opts.cwd, "--clearenv");
   for (const [k, v] of Object.entries(opts.env)) args.push("--setenv", k, v);

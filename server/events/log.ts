@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Db, DbLike } from "@/server/db/client";
 import { events } from "@/server/db/schema";
 
-export type EventTopic = "request" | "worker";
+export type EventTopic = "request" | "worker" | "run";
 
 export type EventRow = typeof events.$inferSelect;
 

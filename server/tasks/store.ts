@@ -132,3 +132,29 @@ function current(tx: DbLike, id: string) {
     .where(eq(tasks.id, id))
     .get();
 }
+
+/**
+ * Extends a claimed task's lease for the run that holds it: compare-and-swap on the state, the
+ * owner and the attempt, so a run whose lease already lapsed (and whose task another worker
+ * took) learns it here and stops. A heartbeat is not a move: no event, or the log would fill
+ * with them; the move that ends the claim writes one.
+ */
+export function renewLease(
+  tx: DbLike,
+  lease: { id: string; owner: string; attempt: number; until: number; now?: number },
+): void {
+  const changed = tx
+    .update(tasks)
+    .set({ leaseExpiresAt: lease.until, heartbeatAt: lease.now ?? Date.now() })
+    .where(
+      and(
+        eq(tasks.id, lease.id),
+        eq(tasks.state, leasedTaskState),
+        eq(tasks.leaseOwner, lease.owner),
+        eq(tasks.attempts, lease.attempt),
+      ),
+    )
+    .run().changes;
+  if (changed === 0)
+    throw new TaskMoveConflict(lease.id, leasedTaskState, leasedTaskState, current(tx, lease.id));
+}

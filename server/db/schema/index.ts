@@ -4,6 +4,7 @@ export * from "./events";
 export * from "./login-attempts";
 export * from "./queue";
 export * from "./requests";
+export * from "./runs";
 export * from "./tasks";
 export * from "./users";
 export * from "./worker-heartbeats";

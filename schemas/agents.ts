@@ -1,0 +1,70 @@
+import { z } from "zod";
+
+/**
+ * Who does a task: a coding agent CLI (codex, claude, copilot), any command the repository's
+ * policy names (`command`), or the deterministic built-in developer. Chosen per repository and
+ * area in the policy, with HYPERION_AGENT as the default and `builtin` when that is unset.
+ */
+export const agentNames = ["builtin", "command", "codex", "claude", "copilot"] as const;
+export const AgentName = z.enum(agentNames);
+export type AgentName = z.infer<typeof AgentName>;
+export const cliAgentNames = ["codex", "claude", "copilot"] as const;
+export type CliAgentName = (typeof cliAgentNames)[number];
+
+const minutes = (n: number) => n * 60_000;
+
+/**
+ * How this machine reaches one agent CLI: where it is, which model endpoint and model it uses,
+ * and the NAME of the environment variable that holds its key (never the key itself). With no
+ * endpoint, the CLI's own sign-in is used.
+ */
+export const AgentCliConfig = z.strictObject({
+  path: z.string().min(1).optional(),
+  endpoint: z.url({ message: "must be a URL such as http://127.0.0.1:8080/v1" }).optional(),
+  model: z.string().trim().min(1).max(200).optional(),
+  apiKeyEnv: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]{0,99}$/, "must be the name of an environment variable, such as OPENAI_API_KEY")
+    .refine((n) => !/^(HYPERION_|NEXTAUTH_|AUTH_)/.test(n), "must not be one of Hyperion's own variables")
+    .optional(),
+});
+export type AgentCliConfig = z.output<typeof AgentCliConfig>;
+
+export const AgentsConfig = z.strictObject({
+  codex: AgentCliConfig.optional(),
+  claude: AgentCliConfig.optional(),
+  copilot: AgentCliConfig.optional(),
+});
+export type AgentsConfig = z.output<typeof AgentsConfig>;
+
+/** A repository's agent rules, in its policy. */
+export const AgentPolicy = z
+  .strictObject({
+    /** The agent for tasks of this repository; HYPERION_AGENT (then `builtin`) when unset. */
+    default: AgentName.optional(),
+    /** Per area, overriding `default`. */
+    byArea: z.record(z.string(), AgentName).default({}),
+    /** The `command` agent's command line; it gets the prompt file's path as its last argument. */
+    command: z.string().trim().min(1).max(1000).optional(),
+    /** Runs at once for this repository. */
+    maxConcurrent: z.number().int().min(1).max(32).default(3),
+    /** Agent sessions per run: the first, and resumes with failing checks' output. */
+    attempts: z.number().int().min(1).max(10).default(2),
+    runTimeoutMs: z.number().int().min(1000).max(minutes(24 * 60)).default(minutes(30)),
+    /** A run with no agent event for this long is stopped. */
+    stallTimeoutMs: z.number().int().min(1000).max(minutes(24 * 60)).default(minutes(5)),
+    /** `builtin`: a run that produced no change is handed to the built-in developer. */
+    fallback: z.enum(["none", "builtin"]).default("none"),
+    /** Paths (globs) every run's workspace also gets, read for context. */
+    context: z.array(z.string().min(1).max(500)).max(100).default([]),
+  })
+  .default({
+    byArea: {},
+    maxConcurrent: 3,
+    attempts: 2,
+    runTimeoutMs: minutes(30),
+    stallTimeoutMs: minutes(5),
+    fallback: "none",
+    context: [],
+  });
+export type AgentPolicy = z.output<typeof AgentPolicy>;

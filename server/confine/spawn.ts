@@ -1,0 +1,132 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import pidtree from "pidtree";
+import { type RunDir, scrubbedEnv } from "./run";
+import { bwrapArgs, describeSandbox, detectSandbox } from "./sandbox";
+
+/** Between the steps of a stop: interrupt, then SIGTERM, then SIGKILL (as Vibe Kanban does). */
+export const STOP_STEP_MS = 2000;
+
+export type SpawnOptions = {
+  argv: string[];
+  dir: RunDir;
+  cwd?: string;
+  env?: Record<string, string>;
+  network?: boolean;
+  /** Folders the child may read besides the system's (its CLI's installation, say). */
+  readOnly?: string[];
+  /** Keep stdin open for the caller to write to (steering); otherwise it is closed at once. */
+  stdin?: boolean;
+  /** Milliseconds between stop steps (tests shorten it). */
+  stopStepMs?: number;
+};
+
+export type Exit = { exitCode: number | null; signal: NodeJS.Signals | null };
+
+/** A long-running confined child whose output the caller streams (an agent run). */
+export type ConfinedProcess = {
+  child: ChildProcess;
+  pid: number;
+  sandbox: "bwrap" | "none";
+  exited: Promise<Exit>;
+  /** Stops the child and everything it started: SIGINT, SIGTERM, SIGKILL, then any descendant left. */
+  stop(): Promise<Exit>;
+};
+
+/**
+ * Starts one program confined as `runConfined` does (argument array, scrubbed environment, own
+ * process group, bubblewrap's read-only view where it works), but hands back the process so its
+ * output can be read as it comes and its stdin written. Under bubblewrap the child is pid 1 of
+ * its own pid namespace and dies with its parent, so nothing it starts outlives it; without,
+ * the stop walks the process tree, since agent CLIs put tool commands in groups of their own.
+ */
+export function spawnConfined(opts: SpawnOptions): ConfinedProcess | { spawnError: string } {
+  const [file, ...args] = opts.argv;
+  if (!file) return { spawnError: "empty command" };
+  const sandbox = detectSandbox();
+  if (sandbox.kind === "none" && !sandbox.allowed) return { spawnError: describeSandbox(sandbox) };
+  const cwd = opts.cwd ?? opts.dir.work;
+  const env = scrubbedEnv(opts.dir, opts.env);
+  let cmd = file;
+  let cmdArgs = args;
+  let spawnEnv: Record<string, string> = env;
+  if (sandbox.kind === "bwrap") {
+    cmd = sandbox.bwrap;
+    cmdArgs = [
+      ...bwrapArgs({
+        runDir: opts.dir.root,
+        cwd,
+        env,
+        network: opts.network ?? false,
+        readOnly: opts.readOnly ?? [],
+      }),
+      "--",
+      file,
+      ...args,
+    ];
+    spawnEnv = {};
+  }
+  let child: ChildProcess;
+  try {
+    child = spawn(cmd, cmdArgs, {
+      cwd,
+      env: spawnEnv as NodeJS.ProcessEnv,
+      detached: true,
+      stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+    });
+  } catch (err) {
+    return { spawnError: (err as Error).message };
+  }
+  const pid = child.pid;
+  if (pid === undefined) {
+    child.on("error", () => {});
+    return { spawnError: `cannot start ${file}` };
+  }
+  // Swallow EPIPE on a stdin the child closed: the exit tells the story.
+  child.stdin?.on("error", () => {});
+  const exited = new Promise<Exit>((resolve) => {
+    child.on("exit", (exitCode, signal) => resolve({ exitCode, signal }));
+    child.on("error", () => resolve({ exitCode: null, signal: null }));
+  });
+  const step = opts.stopStepMs ?? STOP_STEP_MS;
+  let stopping: Promise<Exit> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      // Everything it started, found before the signals scatter it (outside bubblewrap).
+      const tree = await descendants(pid);
+      for (const signal of ["SIGINT", "SIGTERM", "SIGKILL"] as const) {
+        signalGroup(pid, signal);
+        const ended = await Promise.race([exited.then(() => true), delay(step).then(() => false)]);
+        if (ended) break;
+      }
+      signalGroup(pid, "SIGKILL");
+      for (const p of [...tree, ...(await descendants(pid))]) {
+        try {
+          process.kill(p, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      return exited;
+    })();
+    return stopping;
+  };
+  return { child, pid, sandbox: sandbox.kind, exited, stop };
+}
+
+async function descendants(pid: number): Promise<number[]> {
+  try {
+    return await pidtree(pid);
+  } catch {
+    return [];
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

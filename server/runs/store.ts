@@ -1,0 +1,163 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { AgentEvent } from "@/schemas/agent-event";
+import type { DbLike } from "@/server/db/client";
+import { agentRunEvents, agentRuns } from "@/server/db/schema";
+import type { RunState } from "@/server/db/schema/runs";
+import { appendEvent } from "@/server/events/log";
+import { canMoveRun } from "./states";
+
+export type RunRow = typeof agentRuns.$inferSelect;
+
+export class RunMoveConflict extends Error {
+  override name = "RunMoveConflict";
+}
+
+type RunFields = Partial<
+  Pick<
+    RunRow,
+    | "pid"
+    | "sandbox"
+    | "cliVersion"
+    | "baseCommit"
+    | "promptHash"
+    | "promptPath"
+    | "workspace"
+    | "sessionId"
+    | "reason"
+    | "changeRequestId"
+    | "fallback"
+    | "startedAt"
+    | "endedAt"
+  >
+>;
+
+/** Creates a run in `starting`, with its event, in the caller's transaction. */
+export function createRun(
+  tx: DbLike,
+  run: Pick<RunRow, "taskId" | "requestId" | "repo" | "agent" | "owner" | "taskAttempt">,
+  now = Date.now(),
+): RunRow {
+  const [row] = tx
+    .insert(agentRuns)
+    .values({ ...run, state: "starting", createdAt: now })
+    .returning()
+    .all();
+  if (!row) throw new Error("run not created");
+  announce(tx, row, null, "starting");
+  return row;
+}
+
+/**
+ * The one way a run changes state: checks the move against ./states.ts, updates the row only if
+ * it is still in `from` (compare-and-swap), and appends its events in the caller's transaction.
+ */
+export function moveRun(
+  tx: DbLike,
+  move: { id: number; from: RunState; to: RunState; set?: RunFields; now?: number },
+): RunRow {
+  if (!canMoveRun(move.from, move.to))
+    throw new RunMoveConflict(`illegal run move ${move.from} → ${move.to}`);
+  const now = move.now ?? Date.now();
+  const ending = !["starting", "running", "checking"].includes(move.to);
+  const [row] = tx
+    .update(agentRuns)
+    .set({
+      ...move.set,
+      state: move.to,
+      ...(ending ? { endedAt: now } : {}),
+      ...(move.to === "running" && move.from !== "running"
+        ? { sessions: sql`${agentRuns.sessions} + 1` }
+        : {}),
+    })
+    .where(and(eq(agentRuns.id, move.id), eq(agentRuns.state, move.from)))
+    .returning()
+    .all();
+  if (!row) {
+    const found = tx
+      .select({ state: agentRuns.state })
+      .from(agentRuns)
+      .where(eq(agentRuns.id, move.id))
+      .get();
+    throw new RunMoveConflict(
+      `run ${move.id}: expected ${move.from}, found ${found?.state ?? "no run"}; ${move.from} → ${move.to} not made`,
+    );
+  }
+  announce(tx, row, move.from, move.to);
+  return row;
+}
+
+/** Facts about a live run that are not moves (its pid, session id), without an event. */
+export function noteRun(tx: DbLike, id: number, set: RunFields): void {
+  tx.update(agentRuns).set(set).where(eq(agentRuns.id, id)).run();
+}
+
+/**
+ * Stores a batch of the run's normalised events and folds their counters into the run row
+ * (turns, tokens, cost, last activity). One `run.events` live event per batch, not per line.
+ */
+export function recordRunEvents(
+  tx: DbLike,
+  run: Pick<RunRow, "id" | "requestId">,
+  batch: AgentEvent[],
+  now = Date.now(),
+): void {
+  if (batch.length === 0) return;
+  tx.insert(agentRunEvents)
+    .values(batch.map((event) => ({ runId: run.id, at: now, event })))
+    .run();
+  let turns = 0;
+  let input = 0;
+  let output = 0;
+  let cost: number | null = null;
+  let sessionId: string | null = null;
+  for (const e of batch) {
+    if (e.kind === "turn_end") turns++;
+    if (e.kind === "usage") {
+      input += e.inputTokens ?? 0;
+      output += e.outputTokens ?? 0;
+      if (e.costUsd !== undefined) cost = (cost ?? 0) + e.costUsd;
+    }
+    if (e.kind === "session") sessionId = e.sessionId;
+  }
+  tx.update(agentRuns)
+    .set({
+      lastEventAt: now,
+      turns: sql`${agentRuns.turns} + ${turns}`,
+      inputTokens: sql`${agentRuns.inputTokens} + ${input}`,
+      outputTokens: sql`${agentRuns.outputTokens} + ${output}`,
+      ...(cost !== null ? { costUsd: sql`coalesce(${agentRuns.costUsd}, 0) + ${cost}` } : {}),
+      ...(sessionId ? { sessionId } : {}),
+    })
+    .where(eq(agentRuns.id, run.id))
+    .run();
+  appendEvent(tx, {
+    topic: "run",
+    type: "run.events",
+    entityId: run.id,
+    payload: { id: run.id, count: batch.length },
+  });
+}
+
+/** Output lines that were not the CLI's JSON. */
+export function countUnparsed(tx: DbLike, id: number, n: number): void {
+  if (n > 0)
+    tx.update(agentRuns)
+      .set({ unparsed: sql`${agentRuns.unparsed} + ${n}` })
+      .where(eq(agentRuns.id, id))
+      .run();
+}
+
+function announce(tx: DbLike, row: RunRow, from: RunState | null, to: RunState) {
+  const payload = {
+    id: row.id,
+    task: row.taskId,
+    agent: row.agent,
+    from,
+    to,
+    ...(row.reason ? { reason: row.reason } : {}),
+  };
+  appendEvent(tx, { topic: "run", type: `run.${to}`, entityId: row.id, payload });
+  // The request page follows its runs through its own entity-filtered stream.
+  if (row.requestId)
+    appendEvent(tx, { topic: "request", type: `run.${to}`, entityId: row.requestId, payload });
+}
