@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
+import { AgentPool, recoverLostRuns } from "@/server/agents/pool";
 import { CliError } from "@/server/cli/io";
 import { ConfigError, currentConfig } from "@/server/config/load";
 import { describeSandbox, detectSandbox } from "@/server/confine/sandbox";
@@ -10,7 +11,7 @@ import { EnvError, type HyperionEnv, readEnv } from "@/server/env.mjs";
 import { watchInbox } from "@/server/inbox/watch";
 import { log } from "@/server/log";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
-import { beat, HEARTBEAT_MS, markStopped } from "@/server/workers/heartbeat";
+import { beat, HEARTBEAT_MS, markStopped, ownerAlive } from "@/server/workers/heartbeat";
 import type { ThreadData, ThreadMessage } from "./queue-thread";
 
 export type WorkerOptions = { threads: number; drain: boolean; dryRun?: boolean };
@@ -88,6 +89,8 @@ export async function runSupervisor(
     if (stopping) return;
     stopping = true;
     log.info({ worker: id, signal }, "stopping: threads finish the entry in hand");
+    // Agent runs are stopped (their whole process trees) and their tasks go back to pending.
+    void agents.stopAll(`the worker stopped (${signal})`);
     for (const t of threads.values()) t.postMessage("stop");
     setTimeout(() => {
       for (const t of threads.values()) void t.terminate();
@@ -96,8 +99,32 @@ export async function runSupervisor(
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
 
-  // The dispatcher: plans received requests, dispatches tasks past the gate, and runs the
-  // built-in developer, on the supervisor's own connection, one pass at a time.
+  // Agent runs (codex, claude, copilot, command) go on in the background, supervised here; runs
+  // a dead worker left are found and their tasks requeued, now and every few seconds.
+  const agents = new AgentPool({
+    db,
+    dataDir: env.dataDir,
+    owner: `${id}/dispatcher`,
+    leaseMs: env.HYPERION_TASK_LEASE_MS,
+  });
+  const recover = () => {
+    try {
+      const n = recoverLostRuns(db, (owner) => ownerAlive(db, owner));
+      if (n)
+        log.warn({ runs: n }, "agent runs of a dead worker were marked lost; their tasks requeued");
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "recovering lost runs failed");
+    }
+  };
+  recover();
+  const recovery = setInterval(recover, 10_000);
+  for (const [key, probe] of await agents.probeAll(currentConfig(env.configPath))) {
+    if (probe.ok) log.info({ agent: key, version: probe.version }, "agent ready");
+    else log.warn({ agent: key, problem: probe.problem, fix: probe.fix }, "agent not available");
+  }
+
+  // The dispatcher: plans received requests, dispatches tasks past the gate, runs the built-in
+  // developer and starts agent runs, on the supervisor's own connection, one pass at a time.
   let dispatching = false;
   const dispatcher = setInterval(() => {
     if (dispatching || stopping) return;
@@ -112,6 +139,7 @@ export async function runSupervisor(
           `${id}/dispatcher`,
           undefined,
           env.HYPERION_TASK_LEASE_MS,
+          agents,
         ),
       )
       .catch((err: Error) => log.error({ err: err.message }, "dispatch pass failed"))
@@ -135,6 +163,8 @@ export async function runSupervisor(
   else log.info({ confinement: sandbox.kind }, describeSandbox(sandbox));
   await done;
   clearInterval(dispatcher);
+  clearInterval(recovery);
+  await agents.stopAll("the worker stopped");
   await inbox?.close();
   clearInterval(timer);
   markStopped(db, id);

@@ -127,3 +127,15 @@ describe("an agent's workspace", () => {
     expect(change).toMatchObject({ outside: [], paths: [".gitattributes", "src/a.js"] });
   });
 });
+
+describe("an untouched workspace", () => {
+  it("has no change", async () => {
+    const ws = await make(["src/a.js", "docs/new.md"]);
+    expect(await collectChange(ws, () => true, { maxFileBytes: 1e6 })).toEqual({
+      paths: [],
+      outside: [],
+      patch: "",
+      raw: [],
+    });
+  });
+});

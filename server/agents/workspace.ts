@@ -114,21 +114,17 @@ export async function collectChange(
 ): Promise<WorkspaceChange | { problem: string }> {
   if (!fs.existsSync(ws.dir)) return { problem: "the workspace was deleted" };
   const env = envFor(ws);
-  const status = await git(
-    [
-      ...SAFE,
-      "--work-tree",
-      ws.dir,
-      "status",
-      "--porcelain=v1",
-      "-z",
-      "--untracked-files=all",
-      "--no-renames",
-    ],
+  // Against the index of the files it was given (there is no HEAD to compare with): what it
+  // changed or deleted, then every file it created, wherever it is.
+  const changed = await git(
+    [...SAFE, "--work-tree", ws.dir, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff"],
     { cwd: ws.dir, env },
   );
-  const paths: string[] = [];
-  for (const rec of status.split("\0").filter(Boolean)) paths.push(rec.slice(3));
+  const created = await git([...SAFE, "--work-tree", ws.dir, "ls-files", "--others", "-z"], {
+    cwd: ws.dir,
+    env,
+  });
+  const paths = [...changed.split("\0"), ...created.split("\0")].filter(Boolean);
   const unique = [...new Set(paths)].sort();
   const outside = unique.filter((p) => !allowed(p));
   if (outside.length) return { paths: unique, outside, patch: "", raw: [] };

@@ -3,6 +3,7 @@ import { roles } from "@/schemas/roles";
 import { EnvError, unknownEnvWarnings } from "@/server/env.mjs";
 import { ValidationError } from "@/server/errors";
 import { runWorkerProcess } from "@/workers/main";
+import { agentsCommand, runsCommand, steerCommand } from "./commands/agents";
 import {
   quarantineListCommand,
   replayCommand,
@@ -127,6 +128,32 @@ export function buildProgram(): Command {
     )
     .option("--as <email>", "answer as this user")
     .action(answerCommand);
+
+  program
+    .command("agents")
+    .description("the agents the policies name: installed, version, ready, or what fixes them")
+    .option("--json", "print as JSON")
+    .action(agentsCommand);
+
+  program
+    .command("runs")
+    .description("agent runs, newest first")
+    .option("--state <state>", "starting, running, checking, submitted, failed, stopped or lost")
+    .option("--agent <agent>", "command, codex, claude or copilot")
+    .option("--json", "print as JSON")
+    .action(runsCommand);
+
+  program
+    .command("steer")
+    .description(
+      "steer a live agent run: append_context, checkpoint_and_replan or stop_and_requeue",
+    )
+    .argument("<run>", "the run id")
+    .argument("<command>", "append_context | checkpoint_and_replan | stop_and_requeue")
+    .requiredOption("--reason <text>", "why (append_context: the context to add)")
+    .option("--event <id>", "the source event id; the same id twice acts once (default: a new one)")
+    .option("--as <email>", "steer as this operator")
+    .action(steerCommand);
 
   program
     .command("edit")

@@ -1,12 +1,14 @@
 import { and, count, eq, inArray, or } from "drizzle-orm";
 import type { RequestStatus } from "@/schemas/request-status";
+import { agentFor } from "@/server/agents/choose";
 import { developTask } from "@/server/agents/develop";
+import type { AgentPool } from "@/server/agents/pool";
 import { ConfigError, type LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { changeRequests, queueEntries, requests, tasks } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { log } from "@/server/log";
-import { planRequest, setRequestStatus } from "@/server/planner/plan";
+import { planRequest, policyFor, setRequestStatus } from "@/server/planner/plan";
 import { deriveRequestStatus } from "@/server/requests/derive";
 import { canTransition } from "@/server/requests/states";
 import { moveTask, TaskMoveConflict } from "@/server/tasks/store";
@@ -86,6 +88,8 @@ export async function advance(
   owner: string,
   only?: number[],
   taskLeaseMs?: number,
+  /** The worker's agent runs. Without one (the CLI), tasks for agents wait for the worker. */
+  agents?: AgentPool,
 ) {
   const received = db
     .select({ id: requests.id })
@@ -109,10 +113,22 @@ export async function advance(
     }
   }
   syncOutcomes(db);
-  const claimed = dispatchOnce(db, config, owner, Date.now(), taskLeaseMs);
+  const claimed = dispatchOnce(
+    db,
+    config,
+    owner,
+    Date.now(),
+    taskLeaseMs,
+    agents ? agents.accept(config) : (t) => agentFor(policyFor(config, t.repo), t.area) === "builtin",
+  );
   const developed = [];
-  for (const task of claimed)
+  for (const task of claimed) {
+    if (agentFor(policyFor(config, task.repo), task.area) !== "builtin" && agents) {
+      agents.start(config, task);
+      continue;
+    }
     developed.push({ task: task.id, ...(await developTask(db, config, task)) });
+  }
   settleRequests(db);
   return { planned: received.length, developed };
 }

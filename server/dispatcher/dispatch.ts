@@ -24,12 +24,20 @@ const holder = (t: TaskRow): LockHolder & { dependsOn: string[] } => ({
  * never both win a claim: expired leases give their locks back, then each pending task passes
  * the gate and is claimed (owner, lease, heartbeat) or records why it is blocked.
  */
+/**
+ * Whether this dispatcher takes a task that passed the gate: yes; not now (its agent has no
+ * free slot here, or runs only in the worker), leaving it pending; or blocked with a reason
+ * (its agent is missing or signed out), recorded on the task.
+ */
+export type Accept = (task: TaskRow) => true | false | { blocked: string };
+
 export function dispatchOnce(
   db: Db,
   config: LoadedConfig,
   owner: string,
   now = Date.now(),
   leaseMs = TASK_LEASE_MS,
+  accept: Accept = () => true,
 ): TaskRow[] {
   // The worker calls this every few hundred ms: take the write lock only when there is work.
   const work = db
@@ -130,6 +138,12 @@ export function dispatchOnce(
           });
         else if (task.blockedReason !== verdict.reason)
           blockTask(db, { id: task.id, state: "pending", reason: verdict.reason, now });
+        continue;
+      }
+      const taken = accept(task);
+      if (taken !== true) {
+        if (taken && task.blockedReason !== taken.blocked)
+          blockTask(db, { id: task.id, state: "pending", reason: taken.blocked, now });
         continue;
       }
       let row: TaskRow;

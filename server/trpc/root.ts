@@ -1,12 +1,14 @@
 import { router } from "./init";
 import { queueRouter } from "./routers/queue";
 import { requestRouter } from "./routers/request";
+import { runRouter } from "./routers/run";
 import { systemRouter } from "./routers/system";
 import { userRouter } from "./routers/user";
 
 export const appRouter = router({
   queue: queueRouter,
   request: requestRouter,
+  run: runRouter,
   system: systemRouter,
   user: userRouter,
 });

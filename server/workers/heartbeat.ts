@@ -59,3 +59,13 @@ export function workerStatus(db: Db, now = Date.now()): WorkerStatus {
     now,
   };
 }
+
+/**
+ * Whether the worker behind a lease owner (`worker-…/dispatcher`, `worker-…/t0`) is alive: it
+ * beat within ALIVE_WITHIN_MS and has not said it stopped.
+ */
+export function ownerAlive(db: Db, owner: string, now = Date.now()): boolean {
+  const id = owner.split("/")[0] ?? owner;
+  const row = db.select().from(workerHeartbeats).where(eq(workerHeartbeats.id, id)).get();
+  return !!row && row.stoppedAt === null && now - row.beatAt <= ALIVE_WITHIN_MS;
+}

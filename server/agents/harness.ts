@@ -1,0 +1,233 @@
+import { execFile } from "node:child_process";
+import readline from "node:readline";
+import { AgentEvent, clip } from "@/schemas/agent-event";
+import type { AgentCliConfig, AgentName, CliAgentName } from "@/schemas/agents";
+import { splitCommandLine } from "@/schemas/command-line";
+import type { RunDir } from "@/server/confine/run";
+import { type ConfinedProcess, type Exit, spawnConfined } from "@/server/confine/spawn";
+import type { CliAdapter } from "./cli/adapter";
+
+/** The longest line read from an agent's output; a longer one is cut and counted unparsed. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+/** What one session of an agent needs: its run folder, the prompt, and a session to resume. */
+export type SessionSpec = {
+  run: RunDir;
+  promptFile: string;
+  prompt: string;
+  taskId: string;
+  /** Resume the agent's own session with this message (failing checks, a steer). */
+  resume?: { sessionId: string | null; message: string };
+};
+
+export type SessionOutput = { event: AgentEvent } | { unparsed: string };
+
+/** One running session of an agent: its events as they come, and how to steer or stop it. */
+export interface AgentSession {
+  readonly pid: number;
+  readonly sandbox: "bwrap" | "none";
+  output: AsyncIterable<SessionOutput>;
+  /** Adds context to the running session; false when this agent can only take it by a restart. */
+  steer(message: string): boolean;
+  stop(): Promise<Exit>;
+  exited: Promise<Exit>;
+}
+
+export type Probe =
+  | { ok: true; version: string; executable?: string }
+  | { ok: false; problem: string; fix: string };
+
+/** One kind of agent. `builtin` is not here: it edits in process, without a session. */
+export interface AgentHarness {
+  readonly name: Exclude<AgentName, "builtin">;
+  /** Whether it can take a task now: installed, the right version, signed in or configured. */
+  probe(): Promise<Probe>;
+  start(spec: SessionSpec): AgentSession | { spawnError: string };
+}
+
+/** Reads a child's stdout as lines, bounded, mapping each through `parse`. */
+async function* lines(
+  proc: ConfinedProcess,
+  parse: (line: string) => AgentEvent[] | null,
+): AsyncIterable<SessionOutput> {
+  const stdout = proc.child.stdout;
+  if (!stdout) return;
+  const rl = readline.createInterface({ input: stdout, crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const raw of rl) {
+    const line = raw.length > MAX_LINE_BYTES ? raw.slice(0, MAX_LINE_BYTES) : raw;
+    if (!line.trim()) continue;
+    let events: AgentEvent[] | null = null;
+    try {
+      events = raw.length > MAX_LINE_BYTES ? null : parse(line);
+    } catch {
+      events = null;
+    }
+    if (events === null) {
+      yield { unparsed: clip(line, 2000) };
+      continue;
+    }
+    for (const e of events) {
+      const ok = AgentEvent.safeParse(e);
+      if (ok.success) yield { event: ok.data };
+      else yield { unparsed: clip(JSON.stringify(e), 2000) };
+    }
+  }
+}
+
+/** stderr is kept short: the last lines become the reason of a failed start. */
+function drainStderr(proc: ConfinedProcess): { tail: () => string } {
+  let tail = "";
+  proc.child.stderr?.on("data", (chunk: Buffer) => {
+    tail = (tail + chunk.toString("utf8")).slice(-4000);
+  });
+  return { tail: () => tail };
+}
+
+function session(
+  proc: ConfinedProcess,
+  parse: (line: string) => AgentEvent[] | null,
+  steerLine?: (message: string) => string,
+): AgentSession & { stderr: () => string } {
+  const err = drainStderr(proc);
+  return {
+    pid: proc.pid,
+    sandbox: proc.sandbox,
+    output: lines(proc, parse),
+    steer(message) {
+      const stdin = proc.child.stdin;
+      if (!steerLine || !stdin || stdin.destroyed) return false;
+      stdin.write(`${steerLine(message)}\n`);
+      return true;
+    },
+    stop: proc.stop,
+    exited: proc.exited,
+    stderr: err.tail,
+  };
+}
+
+/**
+ * Any command line the repository's policy names. It gets the prompt file's path as its last
+ * argument and in HYPERION_PROMPT_FILE. A stdout line that is an AgentEvent in JSON is taken as
+ * one; any other line is a message. Steering restarts it with the added context.
+ */
+export class CommandHarness implements AgentHarness {
+  readonly name = "command" as const;
+  constructor(
+    private readonly commandLine: string,
+    private readonly opts: { network?: boolean; readOnly?: string[] } = {},
+  ) {}
+
+  async probe(): Promise<Probe> {
+    const split = splitCommandLine(this.commandLine);
+    if ("problem" in split)
+      return { ok: false, problem: split.problem, fix: "fix agents.command in the policy" };
+    return { ok: true, version: "command" };
+  }
+
+  start(spec: SessionSpec) {
+    const split = splitCommandLine(this.commandLine);
+    if ("problem" in split) return { spawnError: split.problem };
+    const proc = spawnConfined({
+      argv: [...split.argv, spec.promptFile],
+      dir: spec.run,
+      env: { HYPERION_PROMPT_FILE: spec.promptFile, HYPERION_TASK_ID: spec.taskId },
+      network: this.opts.network ?? false,
+      readOnly: this.opts.readOnly ?? [],
+    });
+    if ("spawnError" in proc) return proc;
+    return session(proc, (line) => {
+      if (line.startsWith("{")) {
+        const parsed = AgentEvent.safeParse(JSON.parse(line));
+        if (parsed.success) return [parsed.data];
+      }
+      return [{ kind: "message", text: clip(line) }];
+    });
+  }
+}
+
+/**
+ * A coding agent CLI (codex, claude, copilot) through its adapter: found where the config says
+ * or in the pinned install, pointed at the configured endpoint with the key read from the
+ * variable the config names, confined like every child, with network (it must reach its model).
+ */
+export class CliHarness implements AgentHarness {
+  readonly name: CliAgentName;
+  constructor(
+    private readonly adapter: CliAdapter,
+    private readonly cfg: AgentCliConfig,
+    private readonly find: () => string | null,
+    private readonly installDirs: () => string[],
+  ) {
+    this.name = adapter.name;
+  }
+
+  private key(): string | undefined {
+    return this.cfg.apiKeyEnv ? process.env[this.cfg.apiKeyEnv] : undefined;
+  }
+
+  async probe(): Promise<Probe> {
+    const exe = this.cfg.path ?? this.find();
+    const install = `node bin/agent-clis.mjs (or npm install -g ${this.adapter.npmPackage})`;
+    if (!exe) return { ok: false, problem: `${this.adapter.bin} is not installed`, fix: install };
+    const version = await new Promise<string | null>((resolve) =>
+      execFile(exe, this.adapter.versionArgs, { timeout: 20_000 }, (err, stdout) =>
+        resolve(err ? null : (stdout.trim().split("\n")[0] ?? "")),
+      ),
+    );
+    if (version === null)
+      return {
+        ok: false,
+        problem: `${exe} does not run (${this.adapter.versionArgs.join(" ")} failed)`,
+        fix: install,
+      };
+    if (!this.cfg.endpoint)
+      return {
+        ok: false,
+        problem: `no model endpoint is configured for ${this.name}, and a run's own home holds no sign-in`,
+        fix: `set agents.${this.name}.endpoint, .model and .apiKeyEnv in hyperion.config.json`,
+      };
+    if (this.cfg.apiKeyEnv && !this.key())
+      return {
+        ok: false,
+        problem: `${this.cfg.apiKeyEnv} is not set in the worker's environment`,
+        fix: `export ${this.cfg.apiKeyEnv}=… before npm start`,
+      };
+    return { ok: true, version, executable: exe };
+  }
+
+  start(spec: SessionSpec) {
+    const exe = this.cfg.path ?? this.find();
+    if (!exe) return { spawnError: `${this.adapter.bin} is not installed` };
+    const launch = this.adapter.launch({
+      workspace: spec.run.work,
+      home: spec.run.home,
+      promptFile: spec.promptFile,
+      prompt: spec.prompt,
+      executable: exe,
+      ...(this.cfg.endpoint ? { endpoint: this.cfg.endpoint } : {}),
+      ...(this.cfg.model ? { model: this.cfg.model } : {}),
+      ...(this.key() ? { apiKey: this.key() } : {}),
+      ...(spec.resume?.sessionId
+        ? { resume: { sessionId: spec.resume.sessionId, message: spec.resume.message } }
+        : {}),
+    });
+    const proc = spawnConfined({
+      argv: launch.argv,
+      dir: spec.run,
+      env: { ...launch.env, HYPERION_TASK_ID: spec.taskId },
+      network: true,
+      readOnly: this.installDirs(),
+      stdin: true,
+    });
+    if ("spawnError" in proc) return proc;
+    const stdin = proc.child.stdin;
+    if (launch.stdin !== undefined) stdin?.write(launch.stdin);
+    if (!launch.keepStdinOpen) stdin?.end();
+    const parser = this.adapter.parser();
+    return session(
+      proc,
+      (line) => parser.line(line),
+      launch.keepStdinOpen ? this.adapter.steerLine?.bind(this.adapter) : undefined,
+    );
+  }
+}

@@ -1,0 +1,215 @@
+import fs from "node:fs";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AgentPolicy } from "@/schemas/agents";
+import { agentRunEvents, agentRuns, changeRequests, runSteers, tasks } from "@/server/db/schema";
+import { advance } from "@/server/dispatcher/advance";
+import { createRequests } from "@/server/requests/service";
+import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { AgentPool, recoverLostRuns } from "./pool";
+
+// The `command` agent under test: a few lines of Node given with -e (the policy's command line
+// is split into arguments, never given to a shell). It reads the prompt file, whose path is its
+// last argument, and appends a line to each file the task may change.
+const EDIT = `const fs = require("fs"); const p = fs.readFileSync(process.argv[1], "utf8");
+const files = [...p.split("## Files you may change")[1].split("##")[0].matchAll(/^- (.+)$/gm)].map((m) => m[1]);
+for (const f of files) { fs.mkdirSync(require("path").dirname(f), { recursive: true }); fs.appendFileSync(f, "agent line\\n"); }
+console.log(JSON.stringify({ kind: "message", text: "edited " + files.join(", ") }));`;
+const OUTSIDE = `require("fs").writeFileSync("stray.txt", "x"); console.log("wrote stray.txt");`;
+const HANG = `console.log("thinking"); setInterval(() => {}, 1000);`;
+const SILENT = `console.log("nothing to do");`;
+
+let world: TestWorld;
+let pool: AgentPool;
+beforeEach(async () => {
+  world = await makeWorld();
+  pool = new AgentPool({
+    db: world.db,
+    dataDir: world.env.dataDir,
+    owner: "worker-test/dispatcher",
+    leaseMs: 60_000,
+    tickMs: 50,
+    stopStepMs: 200,
+  });
+});
+afterEach(async () => {
+  await pool.stopAll("test over");
+  world.cleanup();
+});
+
+function useCommand(code: string, extra: Partial<AgentPolicy> = {}) {
+  const repo = world.config.repositories[0];
+  if (!repo?.policy) throw new Error("the demo has a policy");
+  repo.policy.agents = {
+    ...repo.policy.agents,
+    default: "command",
+    command: `node -e '${code}'`,
+    ...extra,
+  };
+}
+
+async function fileAndRun(files: string[]) {
+  const [r] = createRequests(world.db, {
+    input: { title: "Note the guide", description: "Add a line.", repo: "demo", files },
+    requester: world.admin,
+    config: world.config,
+    source: "cli",
+  });
+  await pool.probeAll(world.config);
+  // Plan, then dispatch: the agent's run starts in the background.
+  await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
+  await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
+  const started = pool.runs();
+  await pool.idle();
+  const task = world.db
+    .select()
+    .from(tasks)
+    .where(eq(tasks.requestId, r?.id ?? 0))
+    .get();
+  const run = world.db
+    .select()
+    .from(agentRuns)
+    .where(eq(agentRuns.taskId, task?.id ?? ""))
+    .get();
+  return { started, task, run };
+}
+
+describe("a command agent's run", () => {
+  it("edits its task's files in a workspace; the change is queued with the task submitted", async () => {
+    useCommand(EDIT);
+    const { started, task, run } = await fileAndRun(["docs/guide.md"]);
+    expect(started).toHaveLength(1);
+    expect(run).toMatchObject({ agent: "command", state: "submitted", sessions: 1 });
+    expect(task).toMatchObject({ state: "submitted", changeRequestId: run?.changeRequestId });
+    const change = world.db
+      .select()
+      .from(changeRequests)
+      .where(eq(changeRequests.id, run?.changeRequestId ?? 0))
+      .get();
+    expect(change?.patch).toContain("+agent line");
+    expect(change?.authorEmail).toBe("command@agents.hyperion.local");
+    const events = world.db
+      .select()
+      .from(agentRunEvents)
+      .where(eq(agentRunEvents.runId, run?.id ?? 0))
+      .all()
+      .map((e) => e.event);
+    expect(events).toContainEqual({ kind: "message", text: "edited docs/guide.md" });
+    // The prompt file is kept as an artifact, and names the rule.
+    const prompt = fs.readFileSync(run?.promptPath ?? "", "utf8");
+    expect(prompt).toContain("Only these files may change.");
+    expect(prompt).toContain("- docs/guide.md");
+    // A finished run's workspace is removed.
+    expect(run?.workspace).toBeNull();
+  });
+
+  it("a write outside the task's files fails the run and names the path", async () => {
+    useCommand(OUTSIDE);
+    const { task, run } = await fileAndRun(["docs/guide.md"]);
+    expect(run?.state).toBe("failed");
+    expect(run?.reason).toMatch(/outside its task: stray\.txt/);
+    expect(task?.state).toBe("failed");
+    expect(task?.blockedReason).toMatch(/stray\.txt/);
+    // A failed run's workspace is kept for inspection.
+    expect(fs.existsSync(path.join(run?.workspace ?? "", "work", "stray.txt"))).toBe(true);
+  });
+
+  it("no change fails the task with the agent's last message, or hands it to the built-in developer", async () => {
+    useCommand(SILENT);
+    const failed = await fileAndRun(["docs/guide.md"]);
+    expect(failed.run?.reason).toMatch(/made no change; its last message: nothing to do/);
+
+    useCommand(SILENT, { fallback: "builtin" });
+    const rescued = await fileAndRun(["docs/a.md"]);
+    expect(rescued.run).toMatchObject({ state: "failed", fallback: "builtin" });
+    expect(rescued.task?.state).toBe("submitted");
+  });
+
+  it("a run that goes silent is stopped by the stall timeout, with no process left", async () => {
+    useCommand(HANG, { stallTimeoutMs: 1000 });
+    const { task, run } = await fileAndRun(["docs/guide.md"]);
+    expect(run?.state).toBe("failed");
+    expect(run?.reason).toMatch(/stalled: no agent event for 1 s/);
+    expect(task?.state).toBe("failed");
+    expect(alive(run?.pid ?? 0)).toBe(false);
+  });
+
+  it("stop_and_requeue stops the run and puts its task back; the same source event twice acts once", async () => {
+    useCommand(HANG);
+    createRequests(world.db, {
+      input: { title: "Hang", description: "", repo: "demo", files: ["docs/guide.md"] },
+      requester: world.admin,
+      config: world.config,
+      source: "cli",
+    });
+    await pool.probeAll(world.config);
+    await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
+    await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
+    const [runId] = pool.runs();
+    for (let i = 0; i < 2; i++)
+      world.db
+        .insert(runSteers)
+        .values({
+          runId: runId ?? 0,
+          command: "stop_and_requeue",
+          reason: "wrong approach",
+          sourceEventId: "evt-1",
+          by: "op@example.test",
+          createdAt: Date.now(),
+        })
+        .onConflictDoNothing()
+        .run();
+    await pool.idle();
+    const run = world.db
+      .select()
+      .from(agentRuns)
+      .where(eq(agentRuns.id, runId ?? 0))
+      .get();
+    expect(run).toMatchObject({ state: "stopped", reason: "stop_and_requeue: wrong approach" });
+    expect(world.db.select().from(runSteers).all()).toHaveLength(1);
+    const task = world.db
+      .select()
+      .from(tasks)
+      .where(eq(tasks.id, run?.taskId ?? ""))
+      .get();
+    expect(task?.state).toBe("pending");
+  });
+
+  it("runs a dead worker left are marked lost and their tasks requeued", async () => {
+    useCommand(HANG);
+    createRequests(world.db, {
+      input: { title: "Hang", description: "", repo: "demo", files: ["docs/guide.md"] },
+      requester: world.admin,
+      config: world.config,
+      source: "cli",
+    });
+    await pool.probeAll(world.config);
+    await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
+    await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
+    const [runId] = pool.runs();
+    // Another worker starts and finds this one dead (its heartbeat never beat).
+    expect(recoverLostRuns(world.db, () => false)).toBe(1);
+    const run = world.db
+      .select()
+      .from(agentRuns)
+      .where(eq(agentRuns.id, runId ?? 0))
+      .get();
+    expect(run?.state).toBe("lost");
+    const task = world.db
+      .select()
+      .from(tasks)
+      .where(eq(tasks.id, run?.taskId ?? ""))
+      .get();
+    expect(task?.state).toBe("pending");
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,134 @@
+import fs from "node:fs";
+import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
+import { z } from "zod";
+import { AgentName } from "@/schemas/agents";
+import { fieldIssues } from "@/schemas/issues";
+import { CONTROL_BUT_LINES } from "@/schemas/task-request";
+import type { Db } from "@/server/db/client";
+import { agentRunEvents, agentRuns, queueEntries, runSteers } from "@/server/db/schema";
+import { runStates, steerCommands } from "@/server/db/schema/runs";
+import { NotFoundError, ValidationError } from "@/server/errors";
+import type { User } from "@/server/users/service";
+import { liveRunStates } from "./states";
+
+export const RunFilter = z
+  .strictObject({
+    state: z.enum(runStates).optional(),
+    agent: AgentName.optional(),
+    requestId: z.number().int().positive().optional(),
+    limit: z.number().int().min(1).max(500).default(100),
+  })
+  .default({ limit: 100 });
+
+/** Runs, newest first, filtered by state, agent or request. */
+export function listRuns(db: Db, input: unknown) {
+  const parsed = RunFilter.safeParse(input ?? {});
+  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
+  const f = parsed.data;
+  const where: SQL[] = [];
+  if (f.state) where.push(eq(agentRuns.state, f.state));
+  if (f.agent) where.push(eq(agentRuns.agent, f.agent));
+  if (f.requestId) where.push(eq(agentRuns.requestId, f.requestId));
+  return db
+    .select()
+    .from(agentRuns)
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(desc(agentRuns.id))
+    .limit(f.limit)
+    .all();
+}
+
+/** Everything the run page shows: the run, its events, its steering, its prompt and its change. */
+export function runDetail(db: Db, id: number, opts: { afterEventId?: number } = {}) {
+  const run = db.select().from(agentRuns).where(eq(agentRuns.id, id)).get();
+  if (!run) return null;
+  const events = db
+    .select()
+    .from(agentRunEvents)
+    .where(eq(agentRunEvents.runId, id))
+    .orderBy(agentRunEvents.id)
+    .all()
+    .filter((e) => e.id > (opts.afterEventId ?? 0))
+    .slice(-2000);
+  const steers = db
+    .select()
+    .from(runSteers)
+    .where(eq(runSteers.runId, id))
+    .orderBy(runSteers.id)
+    .all();
+  let prompt: string | null = null;
+  try {
+    prompt = run.promptPath ? fs.readFileSync(run.promptPath, "utf8") : null;
+  } catch {
+    prompt = null;
+  }
+  const entry = run.changeRequestId
+    ? (db
+        .select({
+          id: queueEntries.id,
+          state: queueEntries.state,
+          mergedCommit: queueEntries.mergedCommit,
+        })
+        .from(queueEntries)
+        .where(eq(queueEntries.changeRequestId, run.changeRequestId))
+        .get() ?? null)
+    : null;
+  return { run, events, steers, prompt, entry };
+}
+export type RunDetail = NonNullable<ReturnType<typeof runDetail>>;
+
+export const SteerInput = z.strictObject({
+  command: z.enum(steerCommands),
+  reason: z
+    .string()
+    .trim()
+    .min(1, "is required: say why, the agent and the log read it")
+    .max(4000, "must be at most 4000 characters")
+    .refine(
+      (r) => !CONTROL_BUT_LINES.test(r),
+      "must not contain control characters other than tabs and line breaks",
+    ),
+  /** The event this steer answers (the log entry an operator acted on); the same id twice acts once. */
+  sourceEventId: z.string().trim().min(1, "is required").max(200),
+});
+
+/**
+ * Records a steering command for a live run; the supervisor applies it within a tick. The same
+ * source event id for the same run is one command: a repeat returns the first, unchanged.
+ */
+export function steerRun(db: Db, runId: number, user: User, input: unknown) {
+  const parsed = SteerInput.safeParse(input);
+  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
+  const s = parsed.data;
+  return db.transaction((tx) => {
+    const run = tx.select().from(agentRuns).where(eq(agentRuns.id, runId)).get();
+    if (!run) throw new NotFoundError(`no run ${runId}`);
+    const existing = tx
+      .select()
+      .from(runSteers)
+      .where(and(eq(runSteers.runId, runId), eq(runSteers.sourceEventId, s.sourceEventId)))
+      .get();
+    if (existing) return { steer: existing, repeated: true };
+    if (!liveRunStates.includes(run.state))
+      throw new ValidationError([
+        {
+          path: "run",
+          message: `run ${runId} is ${run.state}; only a starting, running or checking run can be steered`,
+        },
+      ]);
+    const [steer] = tx
+      .insert(runSteers)
+      .values({ runId, ...s, by: user.email, createdAt: Date.now() })
+      .returning()
+      .all();
+    return { steer, repeated: false };
+  });
+}
+
+export function liveRuns(db: Db) {
+  return db
+    .select()
+    .from(agentRuns)
+    .where(inArray(agentRuns.state, [...liveRunStates]))
+    .all();
+}
