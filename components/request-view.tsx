@@ -1,6 +1,7 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
+import Link from "next/link";
 import { type FormEvent, useCallback, useState } from "react";
 import { requestKinds } from "@/schemas/task-request";
 import type { RequestDetail } from "@/server/requests/detail";
@@ -8,6 +9,7 @@ import type { RequestDetail } from "@/server/requests/detail";
 type RequestKind = (typeof requestKinds)[number];
 
 import { LiveIndicator } from "./live-indicator";
+import { RunStateBadge } from "./runs-board";
 import { StatusBadge } from "./status-badge";
 import { TableHead } from "./table-head";
 import { TaskGraph } from "./task-graph";
@@ -184,6 +186,8 @@ export function RequestView({
         </section>
       )}
 
+      {detail.runs.length > 0 && <RequestRuns runs={detail.runs} />}
+
       <section>
         <h2 className="mb-2 font-semibold">Description</h2>
         <pre className="whitespace-pre-wrap rounded bg-white p-4 text-sm">
@@ -191,6 +195,39 @@ export function RequestView({
         </pre>
       </section>
     </div>
+  );
+}
+
+/** The agent runs of the request's tasks, each linked to its run page. */
+function RequestRuns({ runs }: { runs: RequestDetail["runs"] }) {
+  return (
+    <section data-testid="request-runs">
+      <h2 className="mb-2 font-semibold">Runs</h2>
+      <table className="w-full bg-white text-left text-sm">
+        <TableHead columns={["Run", "Task", "Agent", "State", "Turns", "Change", "Reason"]} />
+        <tbody>
+          {runs.map((r) => (
+            <tr key={r.id} className="border-b align-top">
+              <td className="p-2">
+                <Link href={`/runs/${r.id}`} className="underline">
+                  #{r.id}
+                </Link>
+              </td>
+              <td className="p-2 font-mono text-xs">{r.taskId}</td>
+              <td className="p-2">{r.agent}</td>
+              <td className="p-2">
+                <RunStateBadge state={r.state} />
+              </td>
+              <td className="p-2">{r.turns}</td>
+              <td className="p-2">{r.changeRequestId ? `#${r.changeRequestId}` : "—"}</td>
+              <td className="max-w-xs truncate p-2 text-xs" title={r.reason ?? undefined}>
+                {r.reason ?? ""}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
   );
 }
 

@@ -74,6 +74,10 @@ const FAILURE_FIELDS = new Set([
   "reason",
   "outputTail",
   "warning",
+  // Agent runs: where a run's folder and prompt are kept, and what its events say.
+  "workspace",
+  "promptPath",
+  "events",
 ]);
 
 /**

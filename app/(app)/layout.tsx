@@ -29,6 +29,11 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
               Queue
             </Link>
           )}
+          {user && can(user.role, "queue.read") && (
+            <Link href="/runs" className="hover:underline">
+              Runs
+            </Link>
+          )}
           {user && can(user.role, "user.read") && (
             <Link href="/admin/users" className="hover:underline">
               Users

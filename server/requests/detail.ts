@@ -1,9 +1,9 @@
 import { eq, inArray } from "drizzle-orm";
 import type { Db } from "@/server/db/client";
-import { changeRequests, queueEntries, requestSpecs, tasks } from "@/server/db/schema";
+import { agentRuns, changeRequests, queueEntries, requestSpecs, tasks } from "@/server/db/schema";
 import { getRequest } from "./service";
 
-/** Everything the request page shows: the request, its spec, questions, tasks and changes. */
+/** Everything the request page shows: the request, its spec, questions, tasks, runs and changes. */
 export function requestDetail(db: Db, id: number) {
   const request = getRequest(db, id);
   if (!request) return null;
@@ -42,6 +42,20 @@ export function requestDetail(db: Db, id: number) {
         .where(inArray(changeRequests.revertOf, changeIds))
         .all()
     : [];
+  const runs = db
+    .select({
+      id: agentRuns.id,
+      taskId: agentRuns.taskId,
+      agent: agentRuns.agent,
+      state: agentRuns.state,
+      reason: agentRuns.reason,
+      changeRequestId: agentRuns.changeRequestId,
+      turns: agentRuns.turns,
+    })
+    .from(agentRuns)
+    .where(eq(agentRuns.requestId, id))
+    .orderBy(agentRuns.id)
+    .all();
   return {
     request,
     spec,
@@ -59,6 +73,7 @@ export function requestDetail(db: Db, id: number) {
       blockedReason: t.blockedReason,
       changeRequestId: t.changeRequestId,
     })),
+    runs,
     changes: changes.map((c) => {
       const revert = reverts.filter((r) => r.revertOf === c.id).at(-1);
       return {

@@ -9,7 +9,11 @@ import { procedure, router } from "../init";
 export const runRouter = router({
   list: procedure("queue.read")
     .input(z.unknown())
-    .query(({ ctx, input }) => ({ rows: listRuns(ctx.db, input), cursor: lastEventId(ctx.db) })),
+    .query(({ ctx, input }) => {
+      // The cursor first: an event written while the rows are read is then not missed.
+      const cursor = lastEventId(ctx.db);
+      return { rows: shownTo(ctx, listRuns(ctx.db, input)), cursor };
+    }),
 
   detail: procedure("queue.read")
     .input(z.strictObject({ id: z.number().int().positive() }))
