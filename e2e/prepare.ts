@@ -9,6 +9,18 @@ import { demoPolicy } from "@/server/demo/policy";
 import { git } from "@/server/git/run";
 import { gateScript } from "./support/gate";
 
+// The gated repository's `command` agent (areas notes and slow): a few lines of Node given
+// with -e. It reads the prompt file (its last argument) and appends a line to each file the
+// task may change — or, for a file under slow/, says it is thinking and never ends, so a test
+// can steer a run that is going.
+const AGENT = [
+  'const fs = require("fs"); const p = fs.readFileSync(process.argv[1], "utf8");',
+  'const files = [...p.split("## Files you may change")[1].split("##")[0].matchAll(/^- (.+)$/gm)].map((m) => m[1]);',
+  'if (files.some((f) => f.startsWith("slow/"))) { console.log("thinking"); setInterval(() => {}, 1000); }',
+  'else { for (const f of files) { fs.mkdirSync(require("path").dirname(f), { recursive: true }); fs.appendFileSync(f, "agent line\\n"); }',
+  'console.log(JSON.stringify({ kind: "message", text: "edited " + files.join(", ") })); }',
+].join(" ");
+
 const data = path.resolve(process.env.HYPERION_DATA ?? ".tmp/e2e-data");
 const demo = path.join(data, "repos", "demo");
 const gated = path.join(data, "repos", "gated");
@@ -45,9 +57,20 @@ fs.writeFileSync(
             areas: [
               { name: "app", paths: ["src/**"], risk: "low", lockScope: "files" },
               { name: "docs", paths: ["*.md", "gate.mjs"], risk: "low", lockScope: "files" },
+              { name: "notes", paths: ["notes/**"], risk: "low", lockScope: "files" },
+              { name: "slow", paths: ["slow/**"], risk: "low", lockScope: "files" },
             ],
             checks: { gate: { run: "node gate.mjs", network: true, timeoutMs: 60_000 } },
-            validation: { lint: [], test: ["gate"] },
+            validation: {
+              lint: [],
+              test: ["gate"],
+              byArea: { notes: { lint: [], test: [] }, slow: { lint: [], test: [] } },
+            },
+            agents: {
+              byArea: { notes: "command", slow: "command" },
+              command: `node -e '${AGENT}'`,
+              stallTimeoutMs: 120_000,
+            },
           },
         },
       ],

@@ -9,6 +9,7 @@ import { makeRunDir, type RunDir, removeRunDir } from "@/server/confine/run";
 import type { Db } from "@/server/db/client";
 import { requestSpecs, runSteers } from "@/server/db/schema";
 import type { SteerCommand } from "@/server/db/schema/runs";
+import { appendEvent } from "@/server/events/log";
 import { git } from "@/server/git/run";
 import { log } from "@/server/log";
 import { policyFor } from "@/server/planner/plan";
@@ -433,11 +434,20 @@ function applySteers(
       stopFor({ kind: "requeue", reason: `${s.command}: ${s.reason}` });
       outcome = "stopping the run; the task goes back to pending";
     }
-    ctx.db
-      .update(runSteers)
-      .set({ appliedAt: Date.now(), outcome })
-      .where(and(eq(runSteers.id, s.id), isNull(runSteers.appliedAt)))
-      .run();
+    ctx.db.transaction((tx) => {
+      const applied = tx
+        .update(runSteers)
+        .set({ appliedAt: Date.now(), outcome })
+        .where(and(eq(runSteers.id, s.id), isNull(runSteers.appliedAt)))
+        .run().changes;
+      if (applied)
+        appendEvent(tx, {
+          topic: "run",
+          type: "run.steer_applied",
+          entityId: runId,
+          payload: { id: runId, command: s.command, outcome },
+        });
+    });
   }
 }
 

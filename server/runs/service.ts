@@ -8,6 +8,7 @@ import type { Db } from "@/server/db/client";
 import { agentRunEvents, agentRuns, queueEntries, runSteers } from "@/server/db/schema";
 import { runStates, steerCommands } from "@/server/db/schema/runs";
 import { NotFoundError, ValidationError } from "@/server/errors";
+import { appendEvent } from "@/server/events/log";
 import type { User } from "@/server/users/service";
 import { liveRunStates } from "./states";
 
@@ -121,6 +122,12 @@ export function steerRun(db: Db, runId: number, user: User, input: unknown) {
       .values({ runId, ...s, by: user.email, createdAt: Date.now() })
       .returning()
       .all();
+    appendEvent(tx, {
+      topic: "run",
+      type: "run.steer",
+      entityId: runId,
+      payload: { id: runId, command: s.command, by: user.email, sourceEventId: s.sourceEventId },
+    });
     return { steer, repeated: false };
   });
 }
