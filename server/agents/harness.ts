@@ -49,7 +49,9 @@ export interface AgentHarness {
 async function* lines(
   proc: ConfinedProcess,
   parse: (line: string) => AgentEvent[] | null,
+  initial: AgentEvent[] = [],
 ): AsyncIterable<SessionOutput> {
+  for (const event of initial) yield { event };
   const stdout = proc.child.stdout;
   if (!stdout) return;
   const rl = readline.createInterface({ input: stdout, crlfDelay: Number.POSITIVE_INFINITY });
@@ -87,12 +89,13 @@ function session(
   proc: ConfinedProcess,
   parse: (line: string) => AgentEvent[] | null,
   steerLine?: (message: string) => string,
+  initial: AgentEvent[] = [],
 ): AgentSession & { stderr: () => string } {
   const err = drainStderr(proc);
   return {
     pid: proc.pid,
     sandbox: proc.sandbox,
-    output: lines(proc, parse),
+    output: lines(proc, parse, initial),
     steer(message) {
       const stdin = proc.child.stdin;
       if (!steerLine || !stdin || stdin.destroyed) return false;
@@ -226,8 +229,15 @@ export class CliHarness implements AgentHarness {
     const parser = this.adapter.parser();
     return session(
       proc,
-      (line) => parser.line(line),
+      (line) => {
+        const events = parser.line(line);
+        // Claude Code waits on an open stdin after its result: closing it ends the process.
+        if (launch.closeStdinAtTurnEnd && events?.some((e) => e.kind === "turn_end")) stdin?.end();
+        return events;
+      },
       launch.keepStdinOpen ? this.adapter.steerLine?.bind(this.adapter) : undefined,
+      // Copilot names its session only at the end: the adapter chose it up front.
+      launch.sessionId ? [{ kind: "session", sessionId: launch.sessionId }] : [],
     );
   }
 }

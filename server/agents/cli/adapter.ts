@@ -30,6 +30,16 @@ export type Launch = {
   /** Written to stdin; stdin is then closed unless `keepStdinOpen`. */
   stdin?: string;
   keepStdinOpen?: boolean;
+  /**
+   * With stdin kept open the CLI waits for more input after its turn (Claude Code does): close
+   * stdin at a `turn_end` to let it exit, unless more is to be said.
+   */
+  closeStdinAtTurnEnd?: boolean;
+  /**
+   * The CLI's session id when the launch chooses it (Copilot prints its own only at the end):
+   * what a resume names even if the run is stopped before its first event.
+   */
+  sessionId?: string;
 };
 
 /** Reads one CLI's machine output line by line. Keeps what it needs between lines. */
@@ -49,4 +59,18 @@ export interface CliAdapter {
   steerLine?(message: string): string;
   /** argv to print the CLI's version. */
   versionArgs: string[];
+}
+
+/** One line of a CLI's JSONL output as an object; null when it is not a JSON object. */
+export function jsonLine(text: string): Record<string, unknown> | null {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith("{")) return null;
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
 }
