@@ -14,7 +14,11 @@ export const AgentEvent = z.discriminatedUnion("kind", [
   /** Text the agent wrote (its final message is the last of these). */
   z.strictObject({ kind: z.literal("message"), text }),
   /** A tool the agent called, other than a shell command or a file edit. */
-  z.strictObject({ kind: z.literal("tool_call"), tool: z.string().max(200), input: text.optional() }),
+  z.strictObject({
+    kind: z.literal("tool_call"),
+    tool: z.string().max(200),
+    input: text.optional(),
+  }),
   /** A shell command the agent ran; exit code once it finished. */
   z.strictObject({
     kind: z.literal("command"),

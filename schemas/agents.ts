@@ -24,8 +24,14 @@ export const AgentCliConfig = z.strictObject({
   model: z.string().trim().min(1).max(200).optional(),
   apiKeyEnv: z
     .string()
-    .regex(/^[A-Z_][A-Z0-9_]{0,99}$/, "must be the name of an environment variable, such as OPENAI_API_KEY")
-    .refine((n) => !/^(HYPERION_|NEXTAUTH_|AUTH_)/.test(n), "must not be one of Hyperion's own variables")
+    .regex(
+      /^[A-Z_][A-Z0-9_]{0,99}$/,
+      "must be the name of an environment variable, such as OPENAI_API_KEY",
+    )
+    .refine(
+      (n) => !/^(HYPERION_|NEXTAUTH_|AUTH_)/.test(n),
+      "must not be one of Hyperion's own variables",
+    )
     .optional(),
 });
 export type AgentCliConfig = z.output<typeof AgentCliConfig>;
@@ -50,9 +56,19 @@ export const AgentPolicy = z
     maxConcurrent: z.number().int().min(1).max(32).default(3),
     /** Agent sessions per run: the first, and resumes with failing checks' output. */
     attempts: z.number().int().min(1).max(10).default(2),
-    runTimeoutMs: z.number().int().min(1000).max(minutes(24 * 60)).default(minutes(30)),
+    runTimeoutMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(minutes(24 * 60))
+      .default(minutes(30)),
     /** A run with no agent event for this long is stopped. */
-    stallTimeoutMs: z.number().int().min(1000).max(minutes(24 * 60)).default(minutes(5)),
+    stallTimeoutMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(minutes(24 * 60))
+      .default(minutes(5)),
     /** `builtin`: a run that produced no change is handed to the built-in developer. */
     fallback: z.enum(["none", "builtin"]).default("none"),
     /** Paths (globs) every run's workspace also gets, read for context. */

@@ -119,7 +119,9 @@ export async function advance(
     owner,
     Date.now(),
     taskLeaseMs,
-    agents ? agents.accept(config) : (t) => agentFor(policyFor(config, t.repo), t.area) === "builtin",
+    agents
+      ? agents.accept(config)
+      : (t) => agentFor(policyFor(config, t.repo), t.area) === "builtin",
   );
   const developed = [];
   for (const task of claimed) {
