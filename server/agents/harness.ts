@@ -1,9 +1,8 @@
-import { execFile } from "node:child_process";
 import readline from "node:readline";
 import { AgentEvent, clip } from "@/schemas/agent-event";
 import type { AgentCliConfig, AgentName, CliAgentName } from "@/schemas/agents";
 import { splitCommandLine } from "@/schemas/command-line";
-import type { RunDir } from "@/server/confine/run";
+import { makeRunDir, type RunDir, removeRunDir, runConfined } from "@/server/confine/run";
 import { type ConfinedProcess, type Exit, spawnConfined } from "@/server/confine/spawn";
 import type { CliAdapter } from "./cli/adapter";
 
@@ -172,11 +171,15 @@ export class CliHarness implements AgentHarness {
     const exe = this.cfg.path ?? this.find();
     const install = `node bin/agent-clis.mjs (or npm install -g ${this.adapter.npmPackage})`;
     if (!exe) return { ok: false, problem: `${this.adapter.bin} is not installed`, fix: install };
-    const version = await new Promise<string | null>((resolve) =>
-      execFile(exe, this.adapter.versionArgs, { timeout: 20_000 }, (err, stdout) =>
-        resolve(err ? null : (stdout.trim().split("\n")[0] ?? "")),
-      ),
-    );
+    // Confined like a run: a CLI's --version may write into its home (codex does).
+    const dir = makeRunDir("hyperion-probe-");
+    const res = await runConfined({
+      argv: [exe, ...this.adapter.versionArgs],
+      dir,
+      timeoutMs: 20_000,
+      readOnly: this.installDirs(),
+    }).finally(() => removeRunDir(dir));
+    const version = res.exitCode === 0 ? (res.output.trim().split("\n").at(-1) ?? "") : null;
     if (version === null)
       return {
         ok: false,

@@ -42,6 +42,8 @@ export type ConfinedOptions = {
   env?: Record<string, string>;
   /** Loopback and network access; off for checks. */
   network?: boolean;
+  /** More folders to show read-only (an agent CLI's installation). */
+  readOnly?: string[];
   maxOutputBytes?: number;
   tailBytes?: number;
 };
@@ -133,6 +135,7 @@ export function runConfined(opts: ConfinedOptions): Promise<ConfinedResult> {
         cwd,
         env,
         network: opts.network ?? false,
+        readOnly: opts.readOnly ?? [],
       }),
       "--",
       file,
