@@ -4,7 +4,7 @@ import type { AgentCliConfig, AgentName, CliAgentName } from "@/schemas/agents";
 import { splitCommandLine } from "@/schemas/command-line";
 import { makeRunDir, type RunDir, removeRunDir, runConfined } from "@/server/confine/run";
 import { type ConfinedProcess, type Exit, spawnConfined } from "@/server/confine/spawn";
-import type { CliAdapter } from "./cli/adapter";
+import type { CliAdapter, LaunchSpec, SessionIo } from "./cli/adapter";
 
 /** The longest line read from an agent's output; a longer one is cut and counted unparsed. */
 export const MAX_LINE_BYTES = 1024 * 1024;
@@ -87,7 +87,7 @@ function drainStderr(proc: ConfinedProcess): { tail: () => string } {
 function session(
   proc: ConfinedProcess,
   parse: (line: string) => AgentEvent[] | null,
-  steerLine?: (message: string) => string,
+  steer?: (message: string) => boolean,
   initial: AgentEvent[] = [],
 ): AgentSession & { stderr: () => string } {
   const err = drainStderr(proc);
@@ -97,9 +97,8 @@ function session(
     output: lines(proc, parse, initial),
     steer(message) {
       const stdin = proc.child.stdin;
-      if (!steerLine || !stdin || stdin.destroyed) return false;
-      stdin.write(`${steerLine(message)}\n`);
-      return true;
+      if (!steer || !stdin || stdin.destroyed || stdin.writableEnded) return false;
+      return steer(message);
     },
     stop: proc.stop,
     exited: proc.exited,
@@ -204,7 +203,7 @@ export class CliHarness implements AgentHarness {
   start(spec: SessionSpec) {
     const exe = this.cfg.path ?? this.find();
     if (!exe) return { spawnError: `${this.adapter.bin} is not installed` };
-    const launch = this.adapter.launch({
+    const launchSpec: LaunchSpec = {
       workspace: spec.run.work,
       home: spec.run.home,
       promptFile: spec.promptFile,
@@ -216,7 +215,8 @@ export class CliHarness implements AgentHarness {
       ...(spec.resume?.sessionId
         ? { resume: { sessionId: spec.resume.sessionId, message: spec.resume.message } }
         : {}),
-    });
+    };
+    const launch = this.adapter.launch(launchSpec);
     const proc = spawnConfined({
       argv: launch.argv,
       dir: spec.run,
@@ -229,7 +229,22 @@ export class CliHarness implements AgentHarness {
     const stdin = proc.child.stdin;
     if (launch.stdin !== undefined) stdin?.write(launch.stdin);
     if (!launch.keepStdinOpen) stdin?.end();
-    const parser = this.adapter.parser();
+    const io: SessionIo = {
+      write: (line) => {
+        if (stdin && !stdin.destroyed && !stdin.writableEnded) stdin.write(`${line}\n`);
+      },
+      end: () => stdin?.end(),
+    };
+    const parser = this.adapter.parser(io, launchSpec);
+    const steerLine = this.adapter.steerLine?.bind(this.adapter);
+    const steer = parser.steer
+      ? parser.steer.bind(parser)
+      : launch.keepStdinOpen && steerLine
+        ? (message: string) => {
+            io.write(steerLine(message));
+            return true;
+          }
+        : undefined;
     return session(
       proc,
       (line) => {
@@ -238,7 +253,7 @@ export class CliHarness implements AgentHarness {
         if (launch.closeStdinAtTurnEnd && events?.some((e) => e.kind === "turn_end")) stdin?.end();
         return events;
       },
-      launch.keepStdinOpen ? this.adapter.steerLine?.bind(this.adapter) : undefined,
+      steer,
       // Copilot names its session only at the end: the adapter chose it up front.
       launch.sessionId ? [{ kind: "session", sessionId: launch.sessionId }] : [],
     );

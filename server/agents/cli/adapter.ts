@@ -42,10 +42,21 @@ export type Launch = {
   sessionId?: string;
 };
 
+/**
+ * The running CLI's stdin, for adapters that hold a conversation with it (JSON-RPC like codex
+ * app-server or ACP): the parser answers lines with lines, and ends the session by `end()`.
+ */
+export type SessionIo = { write(line: string): void; end(): void };
+
 /** Reads one CLI's machine output line by line. Keeps what it needs between lines. */
 export interface OutputParser {
   /** The events one line of stdout means; `null` when the line is not the CLI's JSON. */
   line(text: string): AgentEvent[] | null;
+  /**
+   * Adds context to the running session (a protocol request through `io`); false when it cannot
+   * take it now. When absent, the adapter's `steerLine` (if any) is used.
+   */
+  steer?(message: string): boolean;
 }
 
 export interface CliAdapter {
@@ -54,7 +65,11 @@ export interface CliAdapter {
   readonly npmPackage: string;
   readonly bin: string;
   launch(spec: LaunchSpec): Launch;
-  parser(): OutputParser;
+  /**
+   * A parser for one session. `io` and `spec` are given by the harness (tests of plain line
+   * parsing may leave them out); a protocol adapter writes its requests through `io`.
+   */
+  parser(io?: SessionIo, spec?: LaunchSpec): OutputParser;
   /** The line to write to a running CLI's stdin to add context mid-run, when it takes one. */
   steerLine?(message: string): string;
   /** argv to print the CLI's version. */
