@@ -73,6 +73,20 @@ export const AgentPolicy = z
     fallback: z.enum(["none", "builtin"]).default("none"),
     /** Paths (globs) every run's workspace also gets, read for context. */
     context: z.array(z.string().min(1).max(500)).max(100).default([]),
+    /**
+     * Who scopes this repository's requests: `builtin` (the default) or an agent, which answers
+     * with a JSON spec; output that does not parse or validate falls back to `builtin`.
+     */
+    engineer: AgentName.default("builtin"),
+    /** Everything an agent may print in one session (stdout); past it the run fails. */
+    maxOutputBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(4 * 1024 ** 3)
+      .default(64 * 1024 ** 2),
+    /** Failed runs' workspaces kept for inspection, newest first; older ones are removed. */
+    keepFailedWorkspaces: z.number().int().min(0).max(1000).default(20),
   })
   .default({
     byArea: {},
@@ -82,5 +96,8 @@ export const AgentPolicy = z
     stallTimeoutMs: minutes(5),
     fallback: "none",
     context: [],
+    engineer: "builtin",
+    maxOutputBytes: 64 * 1024 ** 2,
+    keepFailedWorkspaces: 20,
   });
 export type AgentPolicy = z.output<typeof AgentPolicy>;

@@ -1,4 +1,3 @@
-import readline from "node:readline";
 import { AgentEvent, clip } from "@/schemas/agent-event";
 import type { AgentCliConfig, AgentName, CliAgentName } from "@/schemas/agents";
 import { splitCommandLine } from "@/schemas/command-line";
@@ -17,9 +16,13 @@ export type SessionSpec = {
   taskId: string;
   /** Resume the agent's own session with this message (failing checks, a steer). */
   resume?: { sessionId: string | null; message: string };
+  /** The most it may print (stdout) in this session; the policy's maxOutputBytes. */
+  maxOutputBytes?: number;
 };
 
-export type SessionOutput = { event: AgentEvent } | { unparsed: string };
+const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 ** 2;
+
+export type SessionOutput = { event: AgentEvent } | { unparsed: string } | { overflow: number };
 
 /** One running session of an agent: its events as they come, and how to steer or stop it. */
 export interface AgentSession {
@@ -44,22 +47,74 @@ export interface AgentHarness {
   start(spec: SessionSpec): AgentSession | { spawnError: string };
 }
 
+/**
+ * A child's stdout as lines, bounded in memory: a line longer than MAX_LINE_BYTES is cut there
+ * (the rest of it skipped), and past `maxBytes` in all, reading stops with an overflow.
+ */
+export async function* boundedLines(
+  input: AsyncIterable<Buffer | string>,
+  maxBytes: number,
+): AsyncIterable<{ line: string; cut: boolean } | { overflow: number }> {
+  let total = 0;
+  let parts: Buffer[] = [];
+  let held = 0;
+  let skipping = false;
+  const take = (): { line: string; cut: boolean } => {
+    const line = Buffer.concat(parts).toString("utf8").replace(/\r$/, "");
+    const cut = skipping;
+    parts = [];
+    held = 0;
+    skipping = false;
+    return { line, cut };
+  };
+  for await (const piece of input) {
+    const chunk = typeof piece === "string" ? Buffer.from(piece) : piece;
+    total += chunk.length;
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(10, start);
+      const end = nl < 0 ? chunk.length : nl;
+      if (!skipping) {
+        const room = MAX_LINE_BYTES - held;
+        const slice = chunk.subarray(start, Math.min(end, start + room));
+        parts.push(slice);
+        held += slice.length;
+        if (end - start > room) skipping = true;
+      }
+      if (nl < 0) break;
+      yield take();
+      start = nl + 1;
+    }
+    if (total > maxBytes) {
+      yield { overflow: total };
+      return;
+    }
+  }
+  if (held > 0 || skipping) yield take();
+}
+
 /** Reads a child's stdout as lines, bounded, mapping each through `parse`. */
 async function* lines(
   proc: ConfinedProcess,
   parse: (line: string) => AgentEvent[] | null,
-  initial: AgentEvent[] = [],
+  initial: AgentEvent[],
+  maxBytes: number,
 ): AsyncIterable<SessionOutput> {
   for (const event of initial) yield { event };
   const stdout = proc.child.stdout;
   if (!stdout) return;
-  const rl = readline.createInterface({ input: stdout, crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const raw of rl) {
-    const line = raw.length > MAX_LINE_BYTES ? raw.slice(0, MAX_LINE_BYTES) : raw;
+  for await (const item of boundedLines(stdout, maxBytes)) {
+    if ("overflow" in item) {
+      // Stop reading: the child blocks on a full pipe (or dies of EPIPE) until it is stopped.
+      stdout.destroy();
+      yield item;
+      return;
+    }
+    const { line, cut } = item;
     if (!line.trim()) continue;
     let events: AgentEvent[] | null = null;
     try {
-      events = raw.length > MAX_LINE_BYTES ? null : parse(line);
+      events = cut ? null : parse(line);
     } catch {
       events = null;
     }
@@ -89,12 +144,13 @@ function session(
   parse: (line: string) => AgentEvent[] | null,
   steer?: (message: string) => boolean,
   initial: AgentEvent[] = [],
+  maxBytes = DEFAULT_MAX_OUTPUT_BYTES,
 ): AgentSession & { stderr: () => string } {
   const err = drainStderr(proc);
   return {
     pid: proc.pid,
     sandbox: proc.sandbox,
-    output: lines(proc, parse, initial),
+    output: lines(proc, parse, initial, maxBytes),
     steer(message) {
       const stdin = proc.child.stdin;
       if (!steer || !stdin || stdin.destroyed || stdin.writableEnded) return false;
@@ -136,13 +192,19 @@ export class CommandHarness implements AgentHarness {
       readOnly: this.opts.readOnly ?? [],
     });
     if ("spawnError" in proc) return proc;
-    return session(proc, (line) => {
-      if (line.startsWith("{")) {
-        const parsed = AgentEvent.safeParse(JSON.parse(line));
-        if (parsed.success) return [parsed.data];
-      }
-      return [{ kind: "message", text: clip(line) }];
-    });
+    return session(
+      proc,
+      (line) => {
+        if (line.startsWith("{")) {
+          const parsed = AgentEvent.safeParse(JSON.parse(line));
+          if (parsed.success) return [parsed.data];
+        }
+        return [{ kind: "message", text: clip(line) }];
+      },
+      undefined,
+      [],
+      spec.maxOutputBytes,
+    );
   }
 }
 
@@ -256,6 +318,7 @@ export class CliHarness implements AgentHarness {
       steer,
       // Copilot names its session only at the end: the adapter chose it up front.
       launch.sessionId ? [{ kind: "session", sessionId: launch.sessionId }] : [],
+      spec.maxOutputBytes,
     );
   }
 }

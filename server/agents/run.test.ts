@@ -89,6 +89,8 @@ describe("a command agent's run", () => {
       .get();
     expect(change?.patch).toContain("+agent line");
     expect(change?.authorEmail).toBe("command@agents.hyperion.local");
+    // The change names the run that made it.
+    expect(change?.runId).toBe(run?.id);
     const events = world.db
       .select()
       .from(agentRunEvents)
@@ -113,6 +115,35 @@ describe("a command agent's run", () => {
     expect(task?.blockedReason).toMatch(/stray\.txt/);
     // A failed run's workspace is kept for inspection.
     expect(fs.existsSync(path.join(run?.workspace ?? "", "work", "stray.txt"))).toBe(true);
+  });
+
+  it("an agent that prints without end is stopped at maxOutputBytes and fails", async () => {
+    // Lines of 64 KiB, and one endless line: neither is held in memory past the limits.
+    const FLOOD = `const s = "x".repeat(65536); const out = () => { while (process.stdout.write(s)) {} }; process.stdout.on("drain", out); out();`;
+    useCommand(FLOOD, { maxOutputBytes: 4 * 1024 * 1024 });
+    const { task, run } = await fileAndRun(["docs/guide.md"]);
+    expect(run?.state).toBe("failed");
+    expect(run?.reason).toMatch(
+      /printed more than 4194304 bytes of output \(agents\.maxOutputBytes\)/,
+    );
+    expect(task?.state).toBe("failed");
+    expect(alive(run?.pid ?? 0)).toBe(false);
+  });
+
+  it("keeps only the newest failed workspaces (keepFailedWorkspaces)", async () => {
+    useCommand(OUTSIDE, { keepFailedWorkspaces: 1 });
+    const first = await fileAndRun(["docs/guide.md"]);
+    const kept = first.run?.workspace ?? "";
+    expect(fs.existsSync(kept)).toBe(true);
+    const second = await fileAndRun(["docs/a.md"]);
+    expect(fs.existsSync(second.run?.workspace ?? "")).toBe(true);
+    const firstAfter = world.db
+      .select()
+      .from(agentRuns)
+      .where(eq(agentRuns.id, first.run?.id ?? 0))
+      .get();
+    expect(firstAfter?.workspace).toBeNull();
+    expect(fs.existsSync(kept)).toBe(false);
   });
 
   it("no change fails the task with the agent's last message, or hands it to the built-in developer", async () => {

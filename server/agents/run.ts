@@ -5,7 +5,7 @@ import type { AgentEvent } from "@/schemas/agent-event";
 import type { AgentPolicy } from "@/schemas/agents";
 import { checksForWork, runChecks } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
-import { makeRunDir, type RunDir, removeRunDir } from "@/server/confine/run";
+import { makeRunDir, type RunDir } from "@/server/confine/run";
 import type { Db } from "@/server/db/client";
 import { requestSpecs, runSteers } from "@/server/db/schema";
 import type { SteerCommand } from "@/server/db/schema/runs";
@@ -193,6 +193,7 @@ async function execute(
         promptFile,
         prompt: prompt.text,
         taskId: task.id,
+        maxOutputBytes: policy.maxOutputBytes,
         ...(resume ? { resume } : {}),
       });
       if ("spawnError" in session) {
@@ -309,11 +310,34 @@ async function execute(
     keep = true;
     return finish(ctx, run.id, task, "failed", "no attempts left", state);
   } finally {
-    if (keep) noteRun(ctx.db, run.id, { workspace: dir.root });
-    else {
-      removeRunDir(dir);
-      fs.rmSync(gitDirOf(dir), { recursive: true, force: true });
-    }
+    if (keep) {
+      noteRun(ctx.db, run.id, { workspace: dir.root });
+      pruneKeptWorkspaces(ctx.db, task.repo, policy.keepFailedWorkspaces);
+    } else removeWorkspace(dir.root);
+  }
+}
+
+function removeWorkspace(root: string) {
+  // The path comes back from the database: remove only what a run folder looks like.
+  if (!path.isAbsolute(root) || !path.basename(root).startsWith("hyperion-agent-")) return;
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(`${root}.git`, { recursive: true, force: true });
+}
+
+/**
+ * Failed runs' workspaces are kept for inspection, the newest `keep` per repository; older
+ * ones are removed and their runs say so (workspace null, the reason unchanged).
+ */
+export function pruneKeptWorkspaces(db: Db, repo: string, keep: number) {
+  const old = db.$client
+    .prepare(
+      `SELECT id, workspace FROM agent_runs WHERE repo = ? AND workspace IS NOT NULL
+       ORDER BY id DESC LIMIT -1 OFFSET ?`,
+    )
+    .all(repo, keep) as { id: number; workspace: string }[];
+  for (const r of old) {
+    removeWorkspace(r.workspace);
+    noteRun(db, r.id, { workspace: null });
   }
 }
 
@@ -392,6 +416,13 @@ async function supervise(
   try {
     for await (const out of session.output) {
       lastActivity = Date.now();
+      if ("overflow" in out) {
+        stopFor({
+          kind: "fail",
+          reason: `the agent printed more than ${policy.maxOutputBytes} bytes of output (agents.maxOutputBytes)`,
+        });
+        break;
+      }
       if ("unparsed" in out) {
         unparsed++;
         continue;
@@ -495,6 +526,7 @@ async function submit(
       },
       ctx.config,
       {
+        runId,
         // The change, the task's move and the run's, in one transaction.
         within: (tx, [change]) => {
           moveTask(tx, {

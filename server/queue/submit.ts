@@ -28,6 +28,8 @@ export type SubmitOptions = {
   maxPatchBytes?: number;
   maxAttempts?: number;
   revertOf?: number;
+  /** The agent run that made the change (set by the worker only; never taken from input). */
+  runId?: number;
   /** Runs inside the insert transaction; if it throws, nothing is submitted. */
   within?: (tx: Tx, submitted: Submitted[]) => void;
 };
@@ -176,6 +178,7 @@ export async function submitChanges(
           risk: cr.risk,
           dryRun: cr.dryRun,
           revertOf: opts.revertOf ?? null,
+          runId: opts.runId ?? null,
           createdAt: now,
         })
         .returning({ id: changeRequests.id })

@@ -19,5 +19,7 @@ export const changeRequests = sqliteTable("change_requests", {
   dryRun: integer("dry_run", { mode: "boolean" }).notNull(),
   /** Set on a rollback: the change request it reverts. */
   revertOf: integer("revert_of"),
+  /** The agent run that made it, when an agent did (agent_runs.id). */
+  runId: integer("run_id"),
   createdAt: integer("created_at").notNull(),
 });

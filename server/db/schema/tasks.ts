@@ -60,6 +60,11 @@ export const requestSpecs = sqliteTable("request_specs", {
     >()
     .notNull(),
   engineer: text().notNull(),
+  /**
+   * Why the built-in Engineer scoped it although the policy names an agent (its output did not
+   * parse or validate, or it failed); null when the named Engineer did.
+   */
+  engineerFallback: text("engineer_fallback"),
   tasksTotal: integer("tasks_total").notNull().default(0),
   tasksIndependent: integer("tasks_independent").notNull().default(0),
   updatedAt: integer("updated_at").notNull(),
