@@ -1,0 +1,335 @@
+import fs from "node:fs";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AgentPolicy, CliAgentName } from "@/schemas/agents";
+import { cliAgentNames } from "@/schemas/agents";
+import {
+  agentRunEvents,
+  agentRuns,
+  changeRequests,
+  queueEntries,
+  runSteers,
+  tasks,
+} from "@/server/db/schema";
+import { advance } from "@/server/dispatcher/advance";
+import { createRequests } from "@/server/requests/service";
+import { steerRun } from "@/server/runs/service";
+import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
+import {
+  type ModelServer,
+  type RecordedRequest,
+  type ScriptStep,
+  startModelServer,
+} from "@/server/testing/model-server";
+import { AgentPool } from "./pool";
+
+// Supervision of each real CLI (installed by bin/agent-clis.mjs) through the whole harness — the
+// pool, a sparse workspace, bubblewrap, the run supervisor — against the scripted model server:
+// the stall timeout, stop_and_requeue, failing checks resumed into the same session, and a
+// worker SIGKILLed mid-run. "No process left" is checked exactly: every run folder is made under
+// a temp folder of this test's own, so a process of a run is one whose command line, working
+// directory or environment (HOME, TMPDIR) names that run's folder.
+
+const MODELS: Record<CliAgentName, string> = {
+  codex: "scripted-model",
+  claude: "claude-scripted",
+  copilot: "gpt-scripted",
+};
+const KEY_ENV = "SCRIPTED_MODEL_KEY";
+const OWNER = "worker-test/dispatcher";
+
+let world: TestWorld;
+let pool: AgentPool;
+let server: ModelServer | null = null;
+/** This test's own temp folder: the runs' folders are made here (os.tmpdir() reads TMPDIR). */
+let runsTmp: string;
+const savedTmp = process.env.TMPDIR;
+
+beforeEach(async () => {
+  world = await makeWorld();
+  runsTmp = tempDir("hyperion-supervision-");
+  process.env.TMPDIR = runsTmp;
+  pool = new AgentPool({
+    db: world.db,
+    dataDir: world.env.dataDir,
+    owner: OWNER,
+    leaseMs: 60_000,
+    tickMs: 50,
+    stopStepMs: 300,
+  });
+  process.env[KEY_ENV] = "scripted-key-not-a-secret";
+});
+afterEach(async () => {
+  await pool.stopAll("test over");
+  await server?.close();
+  server = null;
+  if (savedTmp === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = savedTmp;
+  world.cleanup();
+  fs.rmSync(runsTmp, { recursive: true, force: true });
+});
+
+async function configure(
+  agent: CliAgentName,
+  script: ScriptStep[],
+  agents: Partial<AgentPolicy> = {},
+) {
+  server = await startModelServer(script);
+  const repo = world.config.repositories[0];
+  if (!repo?.policy) throw new Error("the demo has a policy");
+  repo.policy.agents = { ...repo.policy.agents, default: agent, ...agents };
+  world.config.agents = {
+    [agent]: { endpoint: `${server.url}/v1`, model: MODELS[agent], apiKeyEnv: KEY_ENV },
+  };
+  const probes = await pool.probeAll(world.config);
+  expect([...probes.values()][0]).toMatchObject({ ok: true });
+  return server;
+}
+
+function fileRequest(file = "docs/guide.md"): number {
+  const [r] = createRequests(world.db, {
+    input: { title: "Note the guide", description: "Add a line.", repo: "demo", files: [file] },
+    requester: world.admin,
+    config: world.config,
+    source: "cli",
+  });
+  return r?.id ?? 0;
+}
+
+/** One dispatch pass (the first plans the request, the next dispatches its task). */
+const pass = () => advance(world.db, world.config, OWNER, undefined, 60_000, pool);
+
+const taskOf = (requestId: number) =>
+  world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
+const runsOf = (taskId: string) =>
+  world.db.select().from(agentRuns).where(eq(agentRuns.taskId, taskId)).orderBy(agentRuns.id).all();
+
+/** Polls `check` until it holds; the deadline only turns a hang into a failure that says what. */
+async function until<T>(what: string, check: () => T | undefined | null | false, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+type Proc = { pid: number; cmd: string };
+
+/**
+ * The live processes of a run: those whose command line, working directory or environment
+ * names the run's folder (`<runsTmp>/hyperion-agent-<id>-…`). bubblewrap's own command line
+ * binds it; every process the CLI starts inherits HOME and TMPDIR inside it. Zombies (dead,
+ * waiting to be reaped) are not processes left running.
+ */
+function processesOfRun(runId: number, tmp = runsTmp): Proc[] {
+  const mark = path.join(tmp, `hyperion-agent-${runId}-`);
+  const out: Proc[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    const read = (f: string) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/${f}`, "latin1");
+      } catch {
+        return "";
+      }
+    };
+    const stat = read("stat");
+    if (!stat || /^\d+ \(.*\) Z/s.test(stat)) continue;
+    let cwd = "";
+    try {
+      cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      cwd = "";
+    }
+    const cmd = read("cmdline").replaceAll("\0", " ").trim();
+    if (cmd.includes(mark) || cwd.startsWith(mark) || read("environ").includes(mark))
+      out.push({ pid, cmd: cmd.slice(0, 300) });
+  }
+  return out;
+}
+
+/** A promise with its resolve, to hold a model turn until the test lets it go. */
+function barrier() {
+  let open = () => {};
+  const opened = new Promise<void>((r) => {
+    open = r;
+  });
+  return { opened, open };
+}
+
+/** Rejects with what was awaited when it does not come in time (the test then fails saying so). */
+function within<T>(what: string, p: Promise<T>, ms = 60_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+    }),
+  ]);
+}
+
+const CHECK_SCRIPT = `const t = require("fs").readFileSync("docs/guide.md", "utf8");
+if (!t.includes("MARKER-2")) { console.log("docs/guide.md lacks MARKER-2"); process.exit(1); }`;
+
+for (const agent of cliAgentNames) {
+  describe(`${agent}, the real CLI, supervised`, () => {
+    it("a hang is stopped by the stall timeout, with no process of the run left", {
+      timeout: 90_000,
+    }, async () => {
+      let atHang: Proc[] = [];
+      let runId = 0;
+      const repo = world.config.repositories[0];
+      await configure(agent, [
+        // A process the agent detaches from its own process group and session.
+        { shell: "(setsid sleep 600 > /dev/null 2>&1 &); echo started" },
+        () => {
+          // The stall timeout is lowered to its least only now the model hangs: a CLI's start
+          // (Copilot prints nothing for a second or more on a busy machine) must not be what trips it.
+          if (repo?.policy) repo.policy.agents.stallTimeoutMs = 1000;
+          atHang = processesOfRun(runId);
+          return { hang: true };
+        },
+      ]);
+      const request = fileRequest();
+      await pass();
+      await pass();
+      [runId = 0] = pool.runs();
+      expect(runId).toBeGreaterThan(0);
+      await pool.idle();
+      const task = taskOf(request);
+      const [run] = runsOf(task?.id ?? "");
+      expect(run, run?.reason ?? "").toMatchObject({ id: runId, agent, state: "failed" });
+      expect(run?.reason).toMatch(/^stalled: no agent event for 1 s/);
+      expect(task?.state).toBe("failed");
+      // While it hung, the run had processes — the CLI and the one it detached — and the scan saw them…
+      expect(atHang.map((p) => p.cmd)).toContain("sleep 600");
+      expect(atHang.some((p) => p.pid === run?.pid)).toBe(true);
+      // …and once it ended, none is left: not the CLI, not bubblewrap, not the detached sleep.
+      expect(processesOfRun(runId)).toEqual([]);
+    });
+
+    it("stop_and_requeue sent mid-turn stops the run; the task completes on its second run", {
+      timeout: 120_000,
+    }, async () => {
+      const hold = barrier();
+      const s = await configure(agent, [
+        // The first run's first model turn is held until the run has been stopped.
+        async () => {
+          await hold.opened;
+          return { text: "Too late: this run was stopped." };
+        },
+        { shell: "printf 'second run line\\n' >> docs/guide.md" },
+        { text: "Added a line to the guide." },
+      ]);
+      const request = fileRequest();
+      await pass();
+      await pass();
+      const [first = 0] = pool.runs();
+      await within("the first run's model request", s.waitForRequest(1));
+      const { repeated } = steerRun(world.db, first, world.admin, {
+        command: "stop_and_requeue",
+        reason: "wrong approach",
+        sourceEventId: "evt-requeue-1",
+      });
+      expect(repeated).toBe(false);
+      await until("the first run to stop", () => {
+        const r = runsOf(taskOf(request)?.id ?? "")[0];
+        return r?.state === "stopped" && r;
+      });
+      await pool.idle();
+      hold.open();
+      expect(processesOfRun(first)).toEqual([]);
+      expect(taskOf(request)?.state).toBe("pending");
+      // The task goes to its second run on the next dispatch pass.
+      await pass();
+      const [second = 0] = pool.runs();
+      expect(second).toBeGreaterThan(first);
+      await pool.idle();
+      const task = taskOf(request);
+      const runs = runsOf(task?.id ?? "");
+      expect(runs.map((r) => r.state)).toEqual(["stopped", "submitted"]);
+      expect(runs[0]).toMatchObject({ id: first, reason: "stop_and_requeue: wrong approach" });
+      expect(runs[1], runs[1]?.reason ?? "").toMatchObject({ id: second, agent });
+      expect(task?.state).toBe("submitted");
+      const change = world.db
+        .select()
+        .from(changeRequests)
+        .where(eq(changeRequests.id, runs[1]?.changeRequestId ?? 0))
+        .get();
+      expect(change).toMatchObject({ runId: second, taskId: task?.id });
+      expect(change?.patch).toContain("+second run line");
+      const entry = world.db
+        .select()
+        .from(queueEntries)
+        .where(eq(queueEntries.changeRequestId, change?.id ?? 0))
+        .get();
+      expect(entry?.state).toBe("queued");
+      // The steer was applied once, and said what it did.
+      const steers = world.db.select().from(runSteers).where(eq(runSteers.runId, first)).all();
+      expect(steers).toHaveLength(1);
+      expect(steers[0]?.appliedAt).not.toBeNull();
+      expect(processesOfRun(second)).toEqual([]);
+    });
+
+    it("failing acceptance checks are resumed into the same session, then pass", {
+      timeout: 120_000,
+    }, async () => {
+      const repo = world.config.repositories[0];
+      if (!repo?.policy) throw new Error("the demo has a policy");
+      // A check that passes only once the guide holds the marker the agent writes on its second turn.
+      repo.policy.checks.marker = `node -e '${CHECK_SCRIPT}'`;
+      repo.policy.validation.byArea.docs = { lint: [], test: ["marker"] };
+      let resumed: RecordedRequest | null = null;
+      const s = await configure(
+        agent,
+        [
+          { shell: "printf 'first try\\n' >> docs/guide.md" },
+          { text: "Added a line." },
+          (req) => {
+            resumed = req;
+            return { shell: "printf 'MARKER-2\\n' >> docs/guide.md" };
+          },
+          { text: "Added the marker." },
+        ],
+        { attempts: 2 },
+      );
+      const request = fileRequest();
+      await pass();
+      await pass();
+      await pool.idle();
+      const task = taskOf(request);
+      const [run, ...others] = runsOf(task?.id ?? "");
+      expect(others).toEqual([]);
+      expect(run, run?.reason ?? "").toMatchObject({ agent, state: "submitted", sessions: 2 });
+      expect(task?.state).toBe("submitted");
+      // The resumed session's first model request carries the check's failure output, and the
+      // conversation so far (the first turn's command): the same session, not a new one.
+      expect(s.requests.filter((r) => r.protocol).length).toBe(4);
+      const body = JSON.stringify((resumed as RecordedRequest | null)?.body ?? "");
+      expect(body).toContain("Check 'marker' failed");
+      expect(body).toContain("docs/guide.md lacks MARKER-2");
+      expect(body).toContain("first try");
+      const sessions = world.db
+        .select()
+        .from(agentRunEvents)
+        .where(eq(agentRunEvents.runId, run?.id ?? 0))
+        .all()
+        .flatMap((e) => (e.event.kind === "session" ? [e.event.sessionId] : []));
+      expect(sessions.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(sessions)).toEqual(new Set([run?.sessionId]));
+      const change = world.db
+        .select()
+        .from(changeRequests)
+        .where(eq(changeRequests.id, run?.changeRequestId ?? 0))
+        .get();
+      expect(change?.patch).toContain("+first try");
+      expect(change?.patch).toContain("+MARKER-2");
+      expect(processesOfRun(run?.id ?? 0)).toEqual([]);
+    });
+  });
+}
