@@ -93,6 +93,13 @@ export function RequestView({
         </dd>
         <dt className="text-slate-500">Tasks</dt>
         <dd>{spec ? `${spec.tasksTotal} (${spec.tasksIndependent} independent)` : "—"}</dd>
+        <dt className="text-slate-500">Scoped by</dt>
+        <dd data-testid="spec-engineer">
+          {spec ? (spec.engineer === "builtin" ? "the built-in Engineer" : spec.engineer) : "—"}
+          {spec?.engineerFallback && (
+            <span className="block text-amber-700">{spec.engineerFallback}</span>
+          )}
+        </dd>
       </dl>
 
       {(spec?.questions.length ?? 0) > 0 && (

@@ -18,6 +18,8 @@ export type SessionSpec = {
   resume?: { sessionId: string | null; message: string };
   /** The most it may print (stdout) in this session; the policy's maxOutputBytes. */
   maxOutputBytes?: number;
+  /** The workspace is shown read-only (the Engineer reads; it does not change files). */
+  readOnlyWorkspace?: boolean;
 };
 
 const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 ** 2;
@@ -189,7 +191,7 @@ export class CommandHarness implements AgentHarness {
       dir: spec.run,
       env: { HYPERION_PROMPT_FILE: spec.promptFile, HYPERION_TASK_ID: spec.taskId },
       network: this.opts.network ?? false,
-      readOnly: this.opts.readOnly ?? [],
+      readOnly: [...(this.opts.readOnly ?? []), ...(spec.readOnlyWorkspace ? [spec.run.work] : [])],
     });
     if ("spawnError" in proc) return proc;
     return session(
@@ -284,7 +286,7 @@ export class CliHarness implements AgentHarness {
       dir: spec.run,
       env: { ...launch.env, HYPERION_TASK_ID: spec.taskId },
       network: true,
-      readOnly: this.installDirs(),
+      readOnly: [...this.installDirs(), ...(spec.readOnlyWorkspace ? [spec.run.work] : [])],
       stdin: true,
     });
     if ("spawnError" in proc) return proc;

@@ -48,6 +48,9 @@ export function harnessFor(
 export class AgentPool {
   private readonly live = new Map<number, LiveRun & { repo: string }>();
   private readonly probes = new Map<string, { at: number; probe: Probe | null }>();
+  /** Requests an agent Engineer is scoping now, with their repository. */
+  private readonly scoping = new Map<number, { repo: string; done: Promise<void> }>();
+  private readonly stopScoping = new AbortController();
   private stopping = false;
 
   constructor(private readonly ctx: Omit<RunContext, "config">) {}
@@ -114,6 +117,7 @@ export class AgentPool {
       const names = new Set<AgentName>([
         ...Object.values(policy.agents.byArea),
         ...(policy.agents.default ? [policy.agents.default] : []),
+        policy.agents.engineer,
         ...(process.env.HYPERION_AGENT ? [process.env.HYPERION_AGENT as AgentName] : []),
       ]);
       for (const name of names) {
@@ -126,9 +130,30 @@ export class AgentPool {
     return out;
   }
 
-  /** Resolves when every run going now has ended (tests, and the worker's stop). */
+  /** Resolves when every run and scoping going now has ended (tests, and the worker's stop). */
   async idle(): Promise<void> {
-    while (this.live.size) await Promise.all([...this.live.values()].map((r) => r.done));
+    while (this.live.size || this.scoping.size)
+      await Promise.all([...this.live.values(), ...this.scoping.values()].map((r) => r.done));
+  }
+
+  /**
+   * Has an agent Engineer scope a received request in the background: once per request at a
+   * time, and at most the policy's maxConcurrent sessions per repository. `plan` gets a signal
+   * that is aborted when the worker stops.
+   */
+  scope(
+    requestId: number,
+    repo: string,
+    policy: Policy,
+    plan: (signal: AbortSignal) => Promise<void>,
+  ): void {
+    if (this.stopping || this.scoping.has(requestId)) return;
+    const going = [...this.scoping.values()].filter((s) => s.repo === repo).length;
+    if (going >= policy.agents.maxConcurrent) return;
+    const done = plan(this.stopScoping.signal)
+      .catch((err: Error) => log.warn({ err, request: requestId }, "scoping failed"))
+      .finally(() => this.scoping.delete(requestId));
+    this.scoping.set(requestId, { repo, done });
   }
 
   /** Starts a claimed agent task's run; it goes on in the background. */
@@ -149,9 +174,10 @@ export class AgentPool {
   /** Stops every run going (the worker is stopping): their tasks go back to pending. */
   async stopAll(reason: string): Promise<void> {
     this.stopping = true;
+    this.stopScoping.abort();
     const going = [...this.live.values()];
     for (const r of going) r.stop(reason);
-    await Promise.all(going.map((r) => r.done));
+    await Promise.all([...going, ...this.scoping.values()].map((r) => r.done));
   }
 }
 

@@ -154,9 +154,14 @@ export function bwrapArgs(opts: {
   for (const dir of secrets)
     if (visible.some((v) => inside(dir, v)) && fs.existsSync(dir)) args.push("--tmpfs", dir);
   // Named by the caller, after the hiding: an agent CLI installed under a home, say.
-  for (const dir of opts.readOnly ?? []) args.push("--ro-bind", dir, dir);
+  const withinRun = (opts.readOnly ?? []).filter((d) => inside(d, opts.runDir));
+  for (const dir of opts.readOnly ?? [])
+    if (!withinRun.includes(dir)) args.push("--ro-bind", dir, dir);
   args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp");
-  args.push("--bind", opts.runDir, opts.runDir, "--chdir", opts.cwd, "--clearenv");
+  args.push("--bind", opts.runDir, opts.runDir);
+  // A read-only folder inside the run folder (the Engineer's workspace) must come after it.
+  for (const dir of withinRun) args.push("--ro-bind", dir, dir);
+  args.push("--chdir", opts.cwd, "--clearenv");
   for (const [k, v] of Object.entries(opts.env)) args.push("--setenv", k, v);
   return args;
 }

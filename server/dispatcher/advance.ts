@@ -1,11 +1,14 @@
 import { and, count, eq, inArray, or } from "drizzle-orm";
+import type { AgentName } from "@/schemas/agents";
 import type { RequestStatus } from "@/schemas/request-status";
 import { agentFor } from "@/server/agents/choose";
 import { developTask } from "@/server/agents/develop";
-import type { AgentPool } from "@/server/agents/pool";
+import { type AgentPool, harnessFor } from "@/server/agents/pool";
 import { ConfigError, type LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { changeRequests, queueEntries, requests, tasks } from "@/server/db/schema";
+import { AgentEngineer } from "@/server/engineer/agent";
+import type { Engineer } from "@/server/engineer/engineer";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { log } from "@/server/log";
 import { planRequest, policyFor, setRequestStatus } from "@/server/planner/plan";
@@ -92,7 +95,7 @@ export async function advance(
   agents?: AgentPool,
 ) {
   const received = db
-    .select({ id: requests.id })
+    .select({ id: requests.id, repo: requests.repo })
     .from(requests)
     .where(
       only?.length
@@ -101,16 +104,34 @@ export async function advance(
     )
     .all();
   for (const r of received) {
-    // One request that cannot be planned fails alone, with its reason; the rest go on. Only an
-    // error that will repeat fails it; anything else (a busy database, a git hiccup, another
-    // worker planning it first) leaves it received for the next pass.
-    try {
-      await planRequest(db, config, r.id);
-    } catch (err) {
-      if (willRepeat(err))
-        moveRequest(db, r.id, "received", "failed", `planning failed: ${(err as Error).message}`);
-      else log.warn({ err, request: r.id }, "planning failed; will try again on the next pass");
+    const policy = policyFor(config, r.repo);
+    if (policy.agents.engineer === "builtin") {
+      await planOne(db, config, r.id);
+      continue;
     }
+    // An agent Engineer's session takes as long as a model does: the worker runs it in the
+    // background (no request holds up the pass); the CLI leaves it to the worker.
+    const repo = config.repositories.find((c) => c.name === r.repo);
+    if (!agents || !repo) continue;
+    agents.scope(r.id, r.repo, policy, (signal) =>
+      planOne(
+        db,
+        config,
+        r.id,
+        new AgentEngineer({
+          harness: harnessFor(
+            policy.agents.engineer as Exclude<AgentName, "builtin">,
+            policy,
+            config,
+          ),
+          repo,
+          timeoutMs: policy.agents.runTimeoutMs,
+          stallTimeoutMs: policy.agents.stallTimeoutMs,
+          maxOutputBytes: policy.agents.maxOutputBytes,
+          signal,
+        }),
+      ),
+    );
   }
   syncOutcomes(db);
   const claimed = dispatchOnce(
@@ -133,6 +154,21 @@ export async function advance(
   }
   settleRequests(db);
   return { planned: received.length, developed };
+}
+
+/**
+ * Plans one request. One that cannot be planned fails alone, with its reason; the rest go on.
+ * Only an error that will repeat fails it; anything else (a busy database, a git hiccup, another
+ * worker planning it first, the worker stopping) leaves it received for the next pass.
+ */
+async function planOne(db: Db, config: LoadedConfig, id: number, engineer?: Engineer) {
+  try {
+    await planRequest(db, config, id, engineer);
+  } catch (err) {
+    if (willRepeat(err))
+      moveRequest(db, id, "received", "failed", `planning failed: ${(err as Error).message}`);
+    else log.warn({ err, request: id }, "planning failed; will try again on the next pass");
+  }
 }
 
 /** Planning errors that the next pass would meet again: the request is wrong, not the moment. */

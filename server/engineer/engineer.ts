@@ -14,7 +14,15 @@ export type EngineerInput = {
   /** The requester's answers to earlier questions, read together with the description. */
   notes?: string[];
 };
-export type EngineerResult = { spec: Spec; questions: [] } | { spec: null; questions: string[] };
+export type EngineerResult = (
+  | { spec: Spec; questions: [] }
+  | { spec: null; questions: string[] }
+) & {
+  /** Who scoped it: `builtin` or the agent's name. */
+  by?: string;
+  /** Why the built-in Engineer scoped it although the policy names an agent. */
+  fallback?: string;
+};
 
 /** The Engineer's job, behind an interface so that an agent can take it over later. */
 export interface Engineer {

@@ -6,7 +6,7 @@ import { TaskRequest } from "@/schemas/task-request";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db, DbLike } from "@/server/db/client";
 import { requestSpecs, requests, tasks } from "@/server/db/schema";
-import { BuiltinEngineer, type Engineer } from "@/server/engineer/engineer";
+import { BuiltinEngineer, type Engineer, type EngineerResult } from "@/server/engineer/engineer";
 import { listRepoFiles } from "@/server/engineer/repo-files";
 import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
@@ -91,21 +91,21 @@ export async function planRequest(
   );
   const files = await listRepoFiles(repo.path, repo.targetBranch);
   const unknownAreas = request.areas.filter((a) => !policy.areas.some((p) => p.name === a));
-  let result = await engineer.scope({ request, policy, files, notes });
-  if (unknownAreas.length) {
-    result = {
-      spec: null,
-      questions: [
-        `Unknown area(s): ${unknownAreas.join(", ")}. Areas: ${policy.areas.map((a) => a.name).join(", ")}.`,
-      ],
-    };
-  }
+  // Unknown areas are asked about before any Engineer (an agent's session costs) is run.
+  let result: EngineerResult = unknownAreas.length
+    ? {
+        spec: null,
+        questions: [
+          `Unknown area(s): ${unknownAreas.join(", ")}. Areas: ${policy.areas.map((a) => a.name).join(", ")}.`,
+        ],
+      }
+    : await engineer.scope({ request, policy, files, notes });
   let planned: ReturnType<typeof decompose> | null = null;
   if (result.spec) {
     try {
       planned = decompose({ requestId, request, repo: row.repo, spec: result.spec, policy, files });
     } catch (err) {
-      result = { spec: null, questions: [(err as Error).message] };
+      result = { ...result, spec: null, questions: [(err as Error).message] };
     }
   }
   const now = Date.now();
@@ -133,7 +133,8 @@ export async function planRequest(
       spec: result.spec,
       questions: result.questions,
       answers: existing?.answers ?? [],
-      engineer: "builtin",
+      engineer: result.by ?? "builtin",
+      engineerFallback: result.fallback ?? null,
       tasksTotal: planned?.tasks.length ?? 0,
       tasksIndependent: planned?.independent ?? 0,
       updatedAt: now,
