@@ -1,9 +1,29 @@
+import fs from "node:fs";
 import { AgentEvent, clip } from "@/schemas/agent-event";
 import type { AgentCliConfig, AgentName, CliAgentName } from "@/schemas/agents";
 import { splitCommandLine } from "@/schemas/command-line";
 import { makeRunDir, type RunDir, removeRunDir, runConfined } from "@/server/confine/run";
 import { type ConfinedProcess, type Exit, spawnConfined } from "@/server/confine/spawn";
 import type { CliAdapter, LaunchSpec, SessionIo } from "./cli/adapter";
+import versions from "./cli/versions.json";
+
+/**
+ * A CLI older than the pinned minimum speaks flags or a protocol Hyperion was not checked
+ * against: it is refused at the probe, with the version found. Null when it is new enough, or
+ * when the version printed has no x.y.z to compare.
+ */
+export function tooOld(cli: CliAgentName, printed: string): { found: string; min: string } | null {
+  const found = /(\d+)\.(\d+)\.(\d+)/.exec(printed);
+  if (!found) return null;
+  const min = versions[cli].minVersion;
+  const want = min.split(".").map(Number);
+  const have = found.slice(1, 4).map(Number);
+  for (let i = 0; i < 3; i++) {
+    if ((have[i] ?? 0) > (want[i] ?? 0)) return null;
+    if ((have[i] ?? 0) < (want[i] ?? 0)) return { found: found[0], min };
+  }
+  return null;
+}
 
 /** The longest line read from an agent's output; a longer one is cut and counted unparsed. */
 export const MAX_LINE_BYTES = 1024 * 1024;
@@ -234,6 +254,12 @@ export class CliHarness implements AgentHarness {
     const exe = this.cfg.path ?? this.find();
     const install = `node bin/agent-clis.mjs (or npm install -g ${this.adapter.npmPackage})`;
     if (!exe) return { ok: false, problem: `${this.adapter.bin} is not installed`, fix: install };
+    if (!fs.existsSync(exe))
+      return {
+        ok: false,
+        problem: `${exe} (agents.${this.name}.path) does not exist`,
+        fix: `set agents.${this.name}.path to the CLI's executable, or remove it and run ${install}`,
+      };
     // Confined like a run: a CLI's --version may write into its home (codex does).
     const dir = makeRunDir("hyperion-probe-");
     const res = await runConfined({
@@ -248,6 +274,13 @@ export class CliHarness implements AgentHarness {
         ok: false,
         problem: `${exe} does not run (${this.adapter.versionArgs.join(" ")} failed)`,
         fix: install,
+      };
+    const too = tooOld(this.adapter.name, version);
+    if (too)
+      return {
+        ok: false,
+        problem: `${exe} is ${this.adapter.bin} ${too.found}; Hyperion needs ${too.min} or newer`,
+        fix: `node bin/agent-clis.mjs (installs ${versions[this.adapter.name].version}), or npm install -g ${this.adapter.npmPackage}@${versions[this.adapter.name].version}`,
       };
     if (!this.cfg.endpoint)
       return {

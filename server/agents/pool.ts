@@ -36,7 +36,7 @@ export function harnessFor(
   const find = () => cfg.path ?? cliExecutable(cli);
   return new CliHarness(adapters[cli], cfg, find, () => {
     const exe = find();
-    return exe ? [installDirOf(exe)] : [];
+    return exe && fs.existsSync(exe) ? [installDirOf(exe)] : [];
   });
 }
 

@@ -136,6 +136,14 @@ export async function collectChange(
       };
     if (st && !st.isFile() && !st.isSymbolicLink())
       return { problem: `${p} is not a regular file or a symbolic link` };
+    // A link the repository can hold stays inside it: one that points out (absolute, or
+    // climbing above the top) would hand whoever checks the branch out a path elsewhere.
+    if (st?.isSymbolicLink()) {
+      const target = fs.readlinkSync(path.join(ws.dir, p));
+      const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(p), target));
+      if (path.posix.isAbsolute(target) || resolved === ".." || resolved.startsWith("../"))
+        return { problem: `${p} is a symbolic link out of the repository (to ${target})` };
+    }
   }
   if (unique.length === 0) return { paths: [], outside: [], patch: "", raw: [] };
   await git([...SAFE, "--work-tree", ws.dir, "add", "--all", "--", ...unique], {

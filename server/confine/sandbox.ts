@@ -153,11 +153,12 @@ export function bwrapArgs(opts: {
   // A secret folder that lies inside a visible one (data under /opt, say) is covered too.
   for (const dir of secrets)
     if (visible.some((v) => inside(dir, v)) && fs.existsSync(dir)) args.push("--tmpfs", dir);
-  // Named by the caller, after the hiding: an agent CLI installed under a home, say.
+  args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp");
+  // Named by the caller, after the hiding and the empty /tmp: an agent CLI installed under a
+  // home or in a temp folder, say.
   const withinRun = (opts.readOnly ?? []).filter((d) => inside(d, opts.runDir));
   for (const dir of opts.readOnly ?? [])
     if (!withinRun.includes(dir)) args.push("--ro-bind", dir, dir);
-  args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp");
   args.push("--bind", opts.runDir, opts.runDir);
   // A read-only folder inside the run folder (the Engineer's workspace) must come after it.
   for (const dir of withinRun) args.push("--ro-bind", dir, dir);

@@ -1,0 +1,199 @@
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AgentPolicy } from "@/schemas/agents";
+import { AgentPool, harnessFor } from "@/server/agents/pool";
+import { ConfigError, loadConfig } from "@/server/config/load";
+import { agentRuns, tasks } from "@/server/db/schema";
+import { advance } from "@/server/dispatcher/advance";
+import { createRequests } from "@/server/requests/service";
+import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
+
+// Agents that misbehave on purpose, as `command` agents (a few lines of Node given with -e):
+// the run fails with a clear reason and nothing outside its run folder changes.
+
+let world: TestWorld;
+let pool: AgentPool;
+beforeEach(async () => {
+  world = await makeWorld();
+  pool = new AgentPool({
+    db: world.db,
+    dataDir: world.env.dataDir,
+    owner: "worker-test/dispatcher",
+    leaseMs: 60_000,
+    tickMs: 50,
+    stopStepMs: 200,
+  });
+});
+afterEach(async () => {
+  await pool.stopAll("test over");
+  world.cleanup();
+});
+
+function agentIs(code: string, extra: Partial<AgentPolicy> = {}) {
+  const repo = world.config.repositories[0];
+  if (!repo?.policy) throw new Error("the demo has a policy");
+  repo.policy.agents = {
+    ...repo.policy.agents,
+    default: "command",
+    command: `node -e '${code}'`,
+    ...extra,
+  };
+}
+
+async function fileAndRun(files = ["docs/guide.md"]) {
+  const [r] = createRequests(world.db, {
+    input: { title: "Note the guide", description: "Add a line.", repo: "demo", files },
+    requester: world.admin,
+    config: world.config,
+    source: "cli",
+  });
+  await pool.probeAll(world.config);
+  await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
+  await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
+  await pool.idle();
+  const task = world.db
+    .select()
+    .from(tasks)
+    .where(eq(tasks.requestId, r?.id ?? 0))
+    .get();
+  const run = world.db
+    .select()
+    .from(agentRuns)
+    .where(eq(agentRuns.taskId, task?.id ?? ""))
+    .get();
+  return { task, run };
+}
+
+/** Every file under a folder with its content's hash: what "nothing changed" compares. */
+function snapshot(dir: string): string {
+  return execFileSync("sh", ["-c", "find . -type f -print0 | sort -z | xargs -0 sha1sum"], {
+    cwd: dir,
+    encoding: "utf8",
+  });
+}
+
+function repoPath(): string {
+  return world.config.repositories[0]?.path ?? "";
+}
+
+describe("an agent that misbehaves", () => {
+  it("deleting its own workspace fails the run with a reason; nothing else changes", async () => {
+    const before = snapshot(repoPath());
+    agentIs(
+      `require("fs").rmSync(process.cwd(), { recursive: true, force: true }); console.log("gone")`,
+    );
+    const { run, task } = await fileAndRun();
+    expect(run?.state).toBe("failed");
+    expect(run?.reason).toMatch(/the workspace was deleted/);
+    expect(task?.state).toBe("failed");
+    expect(snapshot(repoPath())).toBe(before);
+  });
+
+  it("following a symlink out of its workspace writes nothing there", async () => {
+    const outside = tempDir("hyperion-outside-");
+    fs.writeFileSync(path.join(outside, "kept.txt"), "untouched\n");
+    const data = world.env.dataDir;
+    agentIs(
+      `const fs = require("fs");
+for (const [name, to] of [["out", ${JSON.stringify(outside)}], ["data", ${JSON.stringify(data)}], ["repo", ${JSON.stringify(repoPath())}]]) {
+  try { fs.symlinkSync(to, name); fs.writeFileSync(name + "/written.txt", "x"); console.log("wrote through " + name); } catch (e) { console.log(name + ": " + e.code); }
+}
+fs.appendFileSync("docs/guide.md", "agent line\\n");`,
+    );
+    const beforeRepo = snapshot(repoPath());
+    const { run } = await fileAndRun();
+    expect(fs.readdirSync(outside)).toEqual(["kept.txt"]);
+    expect(fs.existsSync(path.join(data, "written.txt"))).toBe(false);
+    expect(snapshot(repoPath())).toBe(beforeRepo);
+    // The symlinks it left are files outside its task: the run fails and names them.
+    expect(run?.state).toBe("failed");
+    expect(run?.reason).toMatch(/outside its task: .*\bdata\b.*\bout\b.*\brepo\b/);
+  });
+
+  it("a symlink in place of its task's file is not taken as the change", async () => {
+    agentIs(
+      `const fs = require("fs"); fs.rmSync("docs/guide.md"); fs.symlinkSync("/etc/passwd", "docs/guide.md"); console.log("linked")`,
+    );
+    const { run } = await fileAndRun();
+    expect(run?.state).toBe("failed");
+    expect(run?.reason).toMatch(/symlink|symbolic link/i);
+  });
+
+  it("writing into the target's .git by absolute path changes nothing", async () => {
+    const gitDir = path.join(repoPath(), ".git");
+    const before = snapshot(gitDir);
+    agentIs(
+      `const fs = require("fs");
+try { fs.writeFileSync(${JSON.stringify(path.join(gitDir, "config"))}, "[core]\\n\\tfsmonitor = touch /tmp/pwned\\n"); } catch (e) { console.log(e.code); }
+try { fs.rmSync(${JSON.stringify(gitDir)}, { recursive: true, force: true }); } catch (e) { console.log(e.code); }
+fs.appendFileSync("docs/guide.md", "agent line\\n");`,
+    );
+    const { run } = await fileAndRun();
+    expect(run?.state).toBe("submitted");
+    expect(snapshot(gitDir)).toBe(before);
+  });
+});
+
+describe("an agent that cannot be used", () => {
+  function fakeCli(version: string): string {
+    const dir = tempDir("hyperion-fake-cli-");
+    const exe = path.join(dir, "codex");
+    fs.writeFileSync(exe, `#!/bin/sh\necho "codex-cli ${version}"\n`, { mode: 0o755 });
+    return exe;
+  }
+
+  it("a CLI older than the pinned minimum is refused at the probe, with the fix", async () => {
+    const repo = world.config.repositories[0];
+    if (!repo?.policy) throw new Error("the demo has a policy");
+    world.config.agents = { codex: { path: fakeCli("0.1.0"), endpoint: "http://127.0.0.1:9/v1" } };
+    const probe = await harnessFor("codex", repo.policy, world.config).probe();
+    expect(probe).toMatchObject({ ok: false });
+    if (probe.ok) return;
+    expect(probe.problem).toMatch(/is codex 0\.1\.0; Hyperion needs \d+\.\d+\.\d+ or newer/);
+    expect(probe.fix).toMatch(/node bin\/agent-clis\.mjs/);
+  });
+
+  it("a CLI that is missing, or has no endpoint (signed out), is refused with the fix", async () => {
+    const repo = world.config.repositories[0];
+    if (!repo?.policy) throw new Error("the demo has a policy");
+    world.config.agents = { codex: { path: "/nonexistent/codex" } };
+    const missing = await harnessFor("codex", repo.policy, world.config).probe();
+    expect(missing).toMatchObject({ ok: false, fix: expect.stringMatching(/agent-clis/) });
+    world.config.agents = { codex: { path: fakeCli("9.0.0") } };
+    const signedOut = await harnessFor("codex", repo.policy, world.config).probe();
+    expect(signedOut).toMatchObject({
+      ok: false,
+      problem: expect.stringMatching(/no model endpoint/),
+      fix: expect.stringMatching(/agents\.codex\.endpoint/),
+    });
+  });
+
+  it("a task for an agent that is not ready waits with the reason and the fix", async () => {
+    world.config.agents = { codex: { path: "/nonexistent/codex" } };
+    const repo = world.config.repositories[0];
+    if (!repo?.policy) throw new Error("the demo has a policy");
+    repo.policy.agents = { ...repo.policy.agents, default: "codex" };
+    const { task, run } = await fileAndRun();
+    expect(run).toBeUndefined();
+    expect(task?.state).toBe("pending");
+    expect(task?.blockedReason).toMatch(/agent codex is not available: .*Fix: /);
+  });
+
+  it("a policy naming an unknown agent stops the config with the key named", () => {
+    const dir = tempDir("hyperion-config-");
+    const file = path.join(dir, "hyperion.config.json");
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        repositories: [
+          { name: "demo", path: repoPath(), policy: { agents: { default: "skynet" } } },
+        ],
+      }),
+    );
+    expect(() => loadConfig(file)).toThrow(ConfigError);
+    expect(() => loadConfig(file)).toThrow(/repositories\[0\]\.policy\.agents\.default/);
+  });
+});
