@@ -1,6 +1,12 @@
 import { z } from "zod";
 import { type AgentEvent, clip } from "@/schemas/agent-event";
-import { type CliAdapter, jsonLine, type LaunchSpec, type OutputParser } from "./adapter";
+import {
+  type CliAdapter,
+  jsonLine,
+  type LaunchSpec,
+  type OutputParser,
+  type SessionIo,
+} from "./adapter";
 
 /** The provider the run's endpoint becomes; its key is read from KEY_VAR in the CLI's env. */
 const PROVIDER = "hyperion";
@@ -28,9 +34,52 @@ function providerArgs(spec: LaunchSpec): string[] {
   ];
 }
 
+/** JSON-RPC ids of the requests that open a session; steers count on from STEER_IDS. */
+const INITIALIZE = 1;
+const THREAD = 2;
+const TURN = 3;
+const STEER_IDS = 10;
+
 /**
- * Codex CLI, `codex exec --json`: the prompt on stdin, the provider and everything else as `-c`
- * overrides so the run's CODEX_HOME needs no config file. A resume is `exec … resume <thread>`.
+ * Notifications a run does not need: streaming deltas (the completed items carry the whole text
+ * and output) and rate-limit news. Fewer bytes against the run's output bound.
+ */
+const QUIET = [
+  "item/agentMessage/delta",
+  "item/plan/delta",
+  "item/reasoning/summaryTextDelta",
+  "item/reasoning/summaryPartAdded",
+  "item/reasoning/textDelta",
+  "item/commandExecution/outputDelta",
+  "item/fileChange/outputDelta",
+  "command/exec/outputDelta",
+  "process/outputDelta",
+  "account/rateLimits/updated",
+];
+
+const rpc = (id: number, method: string, params: unknown) =>
+  JSON.stringify({ jsonrpc: "2.0", id, method, params });
+
+/** The first line on stdin; the parser says the rest as the server answers. */
+const initializeLine = rpc(INITIALIZE, "initialize", {
+  clientInfo: { name: "hyperion", title: "Hyperion", version: "0.1.0" },
+  capabilities: {
+    experimentalApi: false,
+    requestAttestation: false,
+    optOutNotificationMethods: QUIET,
+  },
+});
+
+const textInput = (text: string) => ({ type: "text", text, text_elements: [] });
+
+/**
+ * Codex CLI as `codex app-server`: JSON-RPC lines on stdio, the provider and everything else as
+ * `-c` overrides so the run's CODEX_HOME needs no config file. The parser holds the conversation:
+ * `initialize`, `thread/start` (or `thread/resume` of the session named by a resume), one
+ * `turn/start` with the prompt, `turn/steer` for each steer while the turn runs, and stdin closed
+ * when the turn completes, which ends the process (with exit code 0 even when the turn failed:
+ * the turn's error event is the failure). Every run goes this way, resumes included, so every
+ * session can be steered; `codex exec` cannot take input once started.
  */
 export const codex: CliAdapter = {
   name: "codex",
@@ -41,13 +90,7 @@ export const codex: CliAdapter = {
   launch(spec) {
     const argv = [
       spec.executable,
-      "exec",
-      "--json",
-      "-C",
-      spec.workspace,
-      "--skip-git-repo-check",
-      "--dangerously-bypass-approvals-and-sandbox",
-      ...(spec.model ? ["-m", spec.model] : []),
+      "app-server",
       ...providerArgs(spec),
       "-c",
       "analytics.enabled=false",
@@ -59,101 +102,326 @@ export const codex: CliAdapter = {
       "remote_plugin",
       "--disable",
       "apps",
-      ...(spec.resume ? ["resume", spec.resume.sessionId] : []),
-      "-",
     ];
     const env: Record<string, string> = { CODEX_HOME: spec.home };
     if (spec.endpoint && spec.apiKey) env[KEY_VAR] = spec.apiKey;
-    return { argv, env, stdin: spec.resume ? spec.resume.message : spec.prompt };
+    return { argv, env, stdin: `${initializeLine}\n`, keepStdinOpen: true };
   },
 
-  parser: () => new CodexParser(),
+  parser: (io, spec) => new CodexParser(io, spec),
 };
 
-const RECONNECTING = /^Reconnecting\b/;
+const Id = z.union([z.string(), z.number()]);
+const RpcError = z.looseObject({ message: z.string() });
+
+const ThreadResult = z.looseObject({ thread: z.looseObject({ id: z.string().min(1) }) });
+const TurnResult = z.looseObject({ turn: z.looseObject({ id: z.string().min(1) }) });
 
 const Item = z.looseObject({ id: z.string().optional(), type: z.string() });
+const ItemParams = z.looseObject({ item: Item, threadId: z.string().optional() });
 const CommandItem = z.looseObject({
   command: z.string(),
-  aggregated_output: z.string().optional(),
-  exit_code: z.number().int().nullable().optional(),
+  aggregatedOutput: z.string().nullish(),
+  exitCode: z.number().int().nullish(),
 });
 const FileChangeItem = z.looseObject({ changes: z.array(z.looseObject({ path: z.string() })) });
 const McpItem = z.looseObject({ server: z.string(), tool: z.string(), arguments: z.unknown() });
-const Usage = z.looseObject({
-  input_tokens: z.number().int().nonnegative(),
-  output_tokens: z.number().int().nonnegative(),
-});
-const Line = z.discriminatedUnion("type", [
-  z.looseObject({ type: z.literal("thread.started"), thread_id: z.string() }),
-  z.looseObject({ type: z.literal("turn.started") }),
-  z.looseObject({ type: z.literal("item.started"), item: Item }),
-  z.looseObject({ type: z.literal("item.updated"), item: Item }),
-  z.looseObject({ type: z.literal("item.completed"), item: Item }),
-  z.looseObject({ type: z.literal("turn.completed"), usage: Usage.optional() }),
-  z.looseObject({
-    type: z.literal("turn.failed"),
-    error: z.looseObject({ message: z.string() }).optional(),
+const DynamicToolItem = z.looseObject({ tool: z.string(), arguments: z.unknown() });
+const TurnError = z.looseObject({ message: z.string() });
+const TurnCompleted = z.looseObject({
+  threadId: z.string(),
+  turn: z.looseObject({
+    id: z.string(),
+    status: z.string(),
+    error: TurnError.nullish(),
   }),
-  z.looseObject({ type: z.literal("error"), message: z.string() }),
-]);
+});
+const ErrorParams = z.looseObject({
+  error: z.looseObject({ message: z.string(), additionalDetails: z.string().nullish() }),
+  willRetry: z.boolean().default(false),
+});
+const Breakdown = z.looseObject({
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+});
+const TokenUsage = z.looseObject({
+  threadId: z.string(),
+  turnId: z.string(),
+  tokenUsage: z.looseObject({ total: Breakdown, last: Breakdown }),
+});
+const Warning = z.looseObject({ message: z.string() });
+const ConfigWarning = z.looseObject({ summary: z.string(), details: z.string().nullish() });
+
+type Tokens = { input: number; output: number };
 
 /**
- * codex's JSONL: `thread.started`, items (`command_execution`, `agent_message`, `file_change`,
- * …) started and completed, `turn.completed` with usage or `turn.failed`. Its `error` items are
- * advisory ("Model metadata … not found"), and so is a top-level `error` that says it is
- * reconnecting; `turn.failed` and any other top-level `error` are failures.
+ * codex app-server's side of the conversation, read into AgentEvents: the thread's id (the
+ * session), items started and completed (`commandExecution`, `agentMessage`, `fileChange`,
+ * `mcpToolCall`, …), token usage, and `turn/completed` with the turn's status. Warnings (the
+ * advisory "Model metadata … not found") and errors the server will retry are not fatal; an
+ * `error` it will not retry, a failed or interrupted turn, and a refused request are.
+ *
+ * With `io` and `spec` (the harness gives both) it also speaks: it answers the server, starts
+ * the thread and the turn, steers, and closes stdin at the turn's end. Without them it only reads.
  */
 class CodexParser implements OutputParser {
+  private threadId: string | undefined;
+  private turnId: string | undefined;
+  private ended = false;
   private lastFatal: string | undefined;
+  /** Steers that came before the turn had an id: sent with turn/start, or once the id is known. */
+  private waiting: string[] = [];
+  private turnRequested = false;
+  private nextId = STEER_IDS;
+  /** Per turn: tokens before it (the thread's total less its first request) and the latest total. */
+  private readonly tokens = new Map<string, { before: Tokens; total: Tokens }>();
+
+  constructor(
+    private readonly io?: SessionIo,
+    private readonly spec?: LaunchSpec,
+  ) {}
 
   line(text: string): AgentEvent[] | null {
     const raw = jsonLine(text);
     if (!raw) return null;
-    const parsed = Line.safeParse(raw);
-    if (!parsed.success) return [];
-    const l = parsed.data;
-    switch (l.type) {
-      case "thread.started":
-        return [{ kind: "session", sessionId: l.thread_id }];
-      case "item.started":
-        return this.item(l.item, false);
-      case "item.completed":
-        return this.item(l.item, true);
-      case "turn.completed": {
-        const usage: AgentEvent[] = l.usage
-          ? [
-              {
-                kind: "usage",
-                inputTokens: l.usage.input_tokens,
-                outputTokens: l.usage.output_tokens,
-              },
-            ]
-          : [];
-        return [...usage, { kind: "turn_end", ok: true }];
+    const id = Id.safeParse(raw.id);
+    if (typeof raw.method === "string") {
+      // A request from the server (an approval, a question) has an id and waits for an answer.
+      return id.success
+        ? this.request(id.data, raw.method)
+        : this.notification(raw.method, raw.params);
+    }
+    if (!id.success) return [];
+    if ("error" in raw) {
+      const e = RpcError.safeParse(raw.error);
+      return this.refused(id.data, e.success ? e.data.message : JSON.stringify(raw.error));
+    }
+    return typeof id.data === "number" ? this.response(id.data, raw.result) : [];
+  }
+
+  steer(message: string): boolean {
+    if (this.ended || !this.io || !this.spec) return false;
+    if (this.threadId && this.turnId) this.sendSteer(message);
+    else this.waiting.push(message);
+    return true;
+  }
+
+  private sendSteer(message: string) {
+    if (!this.threadId || !this.turnId) return;
+    this.io?.write(
+      rpc(this.nextId++, "turn/steer", {
+        threadId: this.threadId,
+        expectedTurnId: this.turnId,
+        input: [textInput(message)],
+      }),
+    );
+  }
+
+  private send(id: number, method: string, params: unknown) {
+    this.io?.write(rpc(id, method, params));
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.io?.end();
+  }
+
+  private fail(message: string): AgentEvent[] {
+    this.end();
+    const again = message === this.lastFatal;
+    this.lastFatal = message;
+    return [
+      ...(again ? [] : [{ kind: "error", message: clip(message), fatal: true } as const]),
+      { kind: "turn_end", ok: false },
+    ];
+  }
+
+  private response(id: number, result: unknown): AgentEvent[] {
+    const spec = this.spec;
+    if (id === INITIALIZE && spec) {
+      this.io?.write(JSON.stringify({ jsonrpc: "2.0", method: "initialized" }));
+      const params = {
+        cwd: spec.workspace,
+        // The harness confines the process; codex's own sandbox and prompts would only refuse.
+        approvalPolicy: "never",
+        sandbox: "danger-full-access",
+        ...(spec.model ? { model: spec.model } : {}),
+      };
+      if (spec.resume)
+        this.send(THREAD, "thread/resume", { threadId: spec.resume.sessionId, ...params });
+      else this.send(THREAD, "thread/start", params);
+      return [];
+    }
+    if (id === THREAD) {
+      const r = ThreadResult.safeParse(result);
+      if (!r.success) return this.fail("codex app-server answered thread/start without a thread");
+      const events = this.session(r.data.thread.id);
+      if (spec && !this.ended) {
+        const first = spec.resume ? spec.resume.message : spec.prompt;
+        const input = [first, ...this.waiting.splice(0)].map(textInput);
+        this.turnRequested = true;
+        this.send(TURN, "turn/start", { threadId: r.data.thread.id, input });
       }
-      case "turn.failed": {
-        const message = l.error?.message ?? "the turn failed";
-        const again = message === this.lastFatal;
+      return events;
+    }
+    if (id === TURN) {
+      const r = TurnResult.safeParse(result);
+      if (r.success) this.turnStarted(r.data.turn.id);
+      return [];
+    }
+    return [];
+  }
+
+  private turnStarted(turnId: string) {
+    if (this.turnId) return;
+    this.turnId = turnId;
+    for (const message of this.waiting.splice(0)) this.sendSteer(message);
+  }
+
+  private session(threadId: string): AgentEvent[] {
+    if (this.threadId === threadId) return [];
+    this.threadId = threadId;
+    return [{ kind: "session", sessionId: threadId.slice(0, 200) }];
+  }
+
+  /** An error answer to one of our requests. */
+  private refused(id: number | string, message: string): AgentEvent[] {
+    if (typeof id === "number" && id >= STEER_IDS)
+      return [{ kind: "error", message: clip(`a steer was not taken: ${message}`), fatal: false }];
+    const what = id === INITIALIZE ? "initialize" : id === THREAD ? "the thread" : "the turn";
+    return this.fail(`codex app-server refused ${what}: ${message}`);
+  }
+
+  /**
+   * Requests from the server wait for an answer, or the turn hangs. With approvals off few come;
+   * what would need a person is declined, and commands and edits are accepted (the harness
+   * confines the process, as `--dangerously-bypass-approvals-and-sandbox` did under exec).
+   */
+  private request(id: number | string, method: string): AgentEvent[] {
+    const reply = (body: { result: unknown } | { error: { code: number; message: string } }) =>
+      this.io?.write(JSON.stringify({ jsonrpc: "2.0", id, ...body }));
+    switch (method) {
+      case "item/commandExecution/requestApproval":
+      case "item/fileChange/requestApproval":
+        reply({ result: { decision: "accept" } });
+        return [];
+      case "execCommandApproval":
+      case "applyPatchApproval":
+        reply({ result: { decision: "approved" } });
+        return [];
+      case "item/tool/requestUserInput":
+        reply({ result: { answers: {} } });
         return [
-          ...(again ? [] : [{ kind: "error", message: clip(message), fatal: true } as const]),
-          { kind: "turn_end", ok: false },
+          { kind: "error", message: "codex asked for user input; none is given", fatal: false },
         ];
+      case "mcpServer/elicitation/request":
+        reply({ result: { action: "decline", content: null, _meta: null } });
+        return [];
+      case "item/tool/call":
+        reply({
+          result: {
+            success: false,
+            contentItems: [{ type: "inputText", text: "no such tool in this client" }],
+          },
+        });
+        return [];
+      default:
+        reply({ error: { code: -32601, message: `${method} is not supported by this client` } });
+        return [];
+    }
+  }
+
+  private notification(method: string, params: unknown): AgentEvent[] {
+    switch (method) {
+      case "thread/started": {
+        const t = z
+          .looseObject({ thread: z.looseObject({ id: z.string().min(1) }) })
+          .safeParse(params);
+        return t.success ? this.session(t.data.thread.id) : [];
+      }
+      case "turn/started": {
+        const t = TurnResult.safeParse(params);
+        if (t.success && this.turnRequested) this.turnStarted(t.data.turn.id);
+        return [];
+      }
+      case "item/started":
+      case "item/completed": {
+        const p = ItemParams.safeParse(params);
+        return p.success ? this.item(p.data.item, method === "item/completed") : [];
+      }
+      case "thread/tokenUsage/updated": {
+        const u = TokenUsage.safeParse(params);
+        if (u.success) this.count(u.data);
+        return [];
+      }
+      case "turn/completed": {
+        const t = TurnCompleted.safeParse(params);
+        // A sub-agent's thread has turns of its own: only this thread's turn ends the session.
+        if (!t.success || (this.threadId && t.data.threadId !== this.threadId)) return [];
+        return this.turnCompleted(t.data.turn);
       }
       case "error": {
-        // "Reconnecting... 1/5 (…)": a retry under way (only with retries on), not a failure.
-        const fatal = !RECONNECTING.test(l.message);
-        if (fatal) this.lastFatal = l.message;
-        return [{ kind: "error", message: clip(l.message), fatal }];
+        const e = ErrorParams.safeParse(params);
+        if (!e.success) return [];
+        const { message: what, additionalDetails } = e.data.error;
+        // "Reconnecting... 1/2" and why: a retry under way (only with retries on), not a failure.
+        const message = additionalDetails ? `${what} (${additionalDetails})` : what;
+        if (e.data.willRetry) return [{ kind: "error", message: clip(message), fatal: false }];
+        this.lastFatal = message;
+        return [{ kind: "error", message: clip(message), fatal: true }];
+      }
+      case "warning": {
+        const w = Warning.safeParse(params);
+        return w.success ? [{ kind: "error", message: clip(w.data.message), fatal: false }] : [];
+      }
+      case "configWarning": {
+        const w = ConfigWarning.safeParse(params);
+        if (!w.success) return [];
+        const message = [w.data.summary, w.data.details].filter(Boolean).join(": ");
+        return [{ kind: "error", message: clip(message), fatal: false }];
       }
       default:
         return [];
     }
   }
 
+  private count(u: z.infer<typeof TokenUsage>) {
+    const { total, last } = u.tokenUsage;
+    const now = { input: total.inputTokens, output: total.outputTokens };
+    const seen = this.tokens.get(u.turnId);
+    if (seen) seen.total = now;
+    else
+      this.tokens.set(u.turnId, {
+        before: { input: now.input - last.inputTokens, output: now.output - last.outputTokens },
+        total: now,
+      });
+  }
+
+  private turnCompleted(turn: z.infer<typeof TurnCompleted>["turn"]): AgentEvent[] {
+    const t = this.tokens.get(turn.id);
+    const usage: AgentEvent[] = t
+      ? [
+          {
+            kind: "usage",
+            inputTokens: Math.max(0, t.total.input - t.before.input),
+            outputTokens: Math.max(0, t.total.output - t.before.output),
+          },
+        ]
+      : [];
+    if (turn.status === "completed") {
+      this.end();
+      return [...usage, { kind: "turn_end", ok: true }];
+    }
+    const message =
+      turn.error?.message ??
+      (turn.status === "interrupted" ? "the turn was interrupted" : `the turn ${turn.status}`);
+    return [...usage, ...this.fail(message)];
+  }
+
   private item(item: z.infer<typeof Item>, done: boolean): AgentEvent[] {
     switch (item.type) {
-      case "command_execution": {
+      case "commandExecution": {
         const c = CommandItem.safeParse(item);
         if (!c.success) return [];
         if (!done) return [{ kind: "command", command: clip(c.data.command), exitCode: null }];
@@ -161,22 +429,24 @@ class CodexParser implements OutputParser {
           {
             kind: "command",
             command: clip(c.data.command),
-            exitCode: c.data.exit_code ?? null,
-            output: clip(c.data.aggregated_output ?? ""),
+            exitCode: c.data.exitCode ?? null,
+            output: clip(c.data.aggregatedOutput ?? ""),
           },
         ];
       }
-      case "agent_message": {
+      case "agentMessage": {
         const t = z.looseObject({ text: z.string() }).safeParse(item);
-        return done && t.success ? [{ kind: "message", text: clip(t.data.text) }] : [];
+        return done && t.success && t.data.text
+          ? [{ kind: "message", text: clip(t.data.text) }]
+          : [];
       }
-      case "file_change": {
+      case "fileChange": {
         const f = FileChangeItem.safeParse(item);
         return done && f.success
           ? f.data.changes.map((c) => ({ kind: "file_edit", path: c.path.slice(0, 4096) }))
           : [];
       }
-      case "mcp_tool_call": {
+      case "mcpToolCall": {
         const m = McpItem.safeParse(item);
         if (!done || !m.success) return [];
         const input = clip(JSON.stringify(m.data.arguments ?? null));
@@ -184,16 +454,16 @@ class CodexParser implements OutputParser {
           { kind: "tool_call", tool: `${m.data.server}.${m.data.tool}`.slice(0, 200), input },
         ];
       }
-      case "web_search": {
+      case "dynamicToolCall": {
+        const d = DynamicToolItem.safeParse(item);
+        if (!done || !d.success) return [];
+        const input = clip(JSON.stringify(d.data.arguments ?? null));
+        return [{ kind: "tool_call", tool: d.data.tool.slice(0, 200), input }];
+      }
+      case "webSearch": {
         const w = z.looseObject({ query: z.string() }).safeParse(item);
         return done && w.success
           ? [{ kind: "tool_call", tool: "web_search", input: clip(w.data.query) }]
-          : [];
-      }
-      case "error": {
-        const e = z.looseObject({ message: z.string() }).safeParse(item);
-        return done && e.success
-          ? [{ kind: "error", message: clip(e.data.message), fatal: false }]
           : [];
       }
       default:
