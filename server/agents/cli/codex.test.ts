@@ -184,6 +184,18 @@ describe("codex app-server conversation", () => {
     });
   });
 
+  it("takes the turn's id from turn/started when that comes before the answer to turn/start", () => {
+    const c = conversation();
+    feed(c.parser, shell.slice(0, at(shell, 2) + 1));
+    expect(c.parser.steer?.("a note")).toBe(true);
+    const threadId = "01a23b14-2aa2-72f0-a71c-57714cac2aa2";
+    c.parser.line(line({ method: "turn/started", params: { threadId, turn: { id: "turn-9" } } }));
+    expect(c.written.at(-1)).toMatchObject({
+      method: "turn/steer",
+      params: { threadId, expectedTurnId: "turn-9", input: [{ text: "a note" }] },
+    });
+  });
+
   it("cannot steer without the CLI's stdin", () => {
     expect(codex.parser().steer?.("x")).toBe(false);
   });
@@ -355,6 +367,10 @@ describe("codex app-server output", () => {
         method: "turn/completed",
         params: { threadId, turn: { id: "x", status: "completed", error: null } },
       });
+    const started = (method: string, threadId: string) =>
+      line({ method, params: { threadId, thread: { id: threadId }, turn: { id: "sub-turn" } } });
+    expect(c.parser.line(started("thread/started", "another-thread"))).toEqual([]);
+    expect(c.parser.line(started("turn/started", "another-thread"))).toEqual([]);
     expect(c.parser.line(done("another-thread"))).toEqual([]);
     expect(c.parser.line(done("01a23b14-2aa2-72f0-a71c-57714cac2aa2"))).toEqual([
       { kind: "turn_end", ok: true },

@@ -279,8 +279,9 @@ class CodexParser implements OutputParser {
     for (const message of this.waiting.splice(0)) this.sendSteer(message);
   }
 
+  /** The first thread named is the session's; a sub-agent's threads start later. */
   private session(threadId: string): AgentEvent[] {
-    if (this.threadId === threadId) return [];
+    if (this.threadId) return [];
     this.threadId = threadId;
     return [{ kind: "session", sessionId: threadId.slice(0, 200) }];
   }
@@ -341,8 +342,9 @@ class CodexParser implements OutputParser {
         return t.success ? this.session(t.data.thread.id) : [];
       }
       case "turn/started": {
-        const t = TurnResult.safeParse(params);
-        if (t.success && this.turnRequested) this.turnStarted(t.data.turn.id);
+        const t = TurnResult.extend({ threadId: z.string() }).safeParse(params);
+        if (t.success && this.turnRequested && t.data.threadId === this.threadId)
+          this.turnStarted(t.data.turn.id);
         return [];
       }
       case "item/started":
