@@ -78,6 +78,42 @@ export const Validation = z.strictObject({
   byArea: z.record(z.string(), z.strictObject({ lint: Commands, test: Commands })).default({}),
 });
 
+/**
+ * What a change of one risk needs before it lands (the seed's tiered review policy): how many
+ * approvals, from reviewers who did not file its request; for `high`, by default, a reviewer
+ * who was shown the whole diff and says why in a comment.
+ */
+export const ApprovalTier = z.strictObject({
+  approvals: z.number().int().min(0).max(5),
+  requireDiff: z.boolean().default(false),
+  requireComment: z.boolean().default(false),
+});
+export type ApprovalTier = z.output<typeof ApprovalTier>;
+export const DEFAULT_APPROVALS = {
+  low: { approvals: 0, requireDiff: false, requireComment: false },
+  medium: { approvals: 1, requireDiff: false, requireComment: false },
+  high: { approvals: 1, requireDiff: true, requireComment: true },
+} as const;
+export const Approvals = z
+  .strictObject({
+    low: ApprovalTier.default(DEFAULT_APPROVALS.low),
+    medium: ApprovalTier.default(DEFAULT_APPROVALS.medium),
+    high: ApprovalTier.default(DEFAULT_APPROVALS.high),
+  })
+  .default(DEFAULT_APPROVALS);
+
+/**
+ * Checks run on the target branch after landings (the full suite where each task ran only its
+ * area's): a failure is bisected over the changes landed since the last green run, and the
+ * culprit reverted; one that does not reproduce on a re-run is recorded as flaky.
+ */
+export const PostMerge = z.strictObject({
+  checks: z.array(CheckName).min(1, "must name at least one check of the policy"),
+  /** Re-runs of a failing commit before the failure counts (a pass on any is flaky). */
+  reruns: z.number().int().min(1).max(5).default(1),
+});
+export type PostMerge = z.output<typeof PostMerge>;
+
 export const Policy = z
   .strictObject({
     areas: z.array(Area).default([]),
@@ -92,6 +128,8 @@ export const Policy = z
       .strictObject({ kinds: z.array(z.enum(requestKinds)).default(["feature", "bugfix"]) })
       .default({ kinds: ["feature", "bugfix"] }),
     agents: AgentPolicy,
+    approvals: Approvals,
+    postMerge: PostMerge.optional(),
   })
   .superRefine((policy, ctx) => {
     const names = new Set<string>();
@@ -126,6 +164,14 @@ export const Policy = z
       if ("problem" in split)
         ctx.addIssue({ code: "custom", path: ["agents", "command"], message: split.problem });
     }
+    policy.postMerge?.checks.forEach((name, i) => {
+      if (!(name in policy.checks))
+        ctx.addIssue({
+          code: "custom",
+          path: ["postMerge", "checks", i],
+          message: `'${name}' is not a check of this policy (checks)`,
+        });
+    });
     for (const name of Object.keys(policy.validation.byArea)) {
       if (!names.has(name))
         ctx.addIssue({

@@ -5,6 +5,7 @@ export const entryStates = [
   "applying",
   "checking",
   "ready",
+  "awaiting_approval",
   "merged",
   "retry_wait",
   "quarantined",
@@ -22,6 +23,7 @@ export const errorKinds = [
   "lease_expired",
   "worktree_dirty",
   "ref_locked",
+  "review_rejected",
   "internal",
 ] as const;
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { inArray } from "drizzle-orm";
+import { rejectionsOf } from "@/server/approvals/service";
 import type { Db } from "@/server/db/client";
 import { changeRequests, tasks } from "@/server/db/schema";
 import type { TaskRow } from "@/server/tasks/store";
@@ -39,6 +40,7 @@ export function buildPrompt(
       : []
     ).map((c) => [c.id, c.summary]),
   );
+  const rejections = rejectionsOf(db, task.id);
   const list = (items: string[], empty: string) =>
     items.length ? items.map((i) => `- ${i}`).join("\n") : empty;
   const files = task.neededFiles ?? [];
@@ -81,6 +83,16 @@ export function buildPrompt(
     "",
     list(opts.checks, "- (none)"),
     ...(opts.note ? ["", "## Note from an operator", "", opts.note] : []),
+    ...(rejections.length
+      ? [
+          "",
+          "## A reviewer rejected an earlier change for this task",
+          "",
+          "Address this in your change:",
+          "",
+          list(rejections, ""),
+        ]
+      : []),
     "",
     "## How to finish",
     "",

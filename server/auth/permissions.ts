@@ -7,6 +7,8 @@ export const permissions = [
   "system.read",
   "queue.read",
   "queue.operate",
+  /** Approve or reject a change waiting for review (never one of a request one filed). */
+  "change.approve",
   "change.submit",
   "user.read",
   "user.manage",
@@ -16,7 +18,7 @@ export const permissions = [
 export type Permission = (typeof permissions)[number];
 
 const requester: Permission[] = ["request.read", "request.create", "system.read"];
-const reviewer: Permission[] = [...requester, "queue.read"];
+const reviewer: Permission[] = [...requester, "queue.read", "change.approve"];
 const operator: Permission[] = [...reviewer, "queue.operate", "change.submit"];
 const admin: Permission[] = [...operator, "user.read", "user.manage", "server.paths"];
 

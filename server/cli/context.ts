@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from "@/server/config/load";
 import { type Db, dbFile, openDb } from "@/server/db/client";
 import { readEnv } from "@/server/env.mjs";
+import { firstAdmin, requireUserByEmail, type User } from "@/server/users/service";
 import { CliError } from "./io";
 
 export function cliEnv() {
@@ -40,4 +41,13 @@ export async function withCliDb<T>(
   } finally {
     db.$client.close();
   }
+}
+
+/** Who a command acts as: `--as`, else $HYPERION_USER, else the first admin. */
+export function cliUser(db: Db, as?: string): User {
+  const email = as ?? process.env.HYPERION_USER;
+  const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
+  if (!user)
+    throw new CliError("no users yet: run 'npm start' once or 'hyperion user add' first", 2);
+  return user;
 }

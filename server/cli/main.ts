@@ -4,6 +4,7 @@ import { EnvError, unknownEnvWarnings } from "@/server/env.mjs";
 import { ValidationError } from "@/server/errors";
 import { runWorkerProcess } from "@/workers/main";
 import { agentsCommand, runsCommand, steerCommand } from "./commands/agents";
+import { approvalsCommand, approveCommand, diffCommand, rejectCommand } from "./commands/approvals";
 import {
   quarantineListCommand,
   replayCommand,
@@ -173,6 +174,38 @@ export function buildProgram(): Command {
     .option("--reason <text>", "why, recorded with the request")
     .option("--as <email>", "cancel as this user (the requester, an operator or an admin)")
     .action(cancelCommand);
+
+  program
+    .command("approvals")
+    .description("changes waiting for a reviewer, oldest first")
+    .option("--json", "print as JSON")
+    .option("--as <email>", "as this reviewer")
+    .action(approvalsCommand);
+
+  program
+    .command("diff")
+    .description("print a waiting change's whole patch (recorded as shown to you) and its hash")
+    .argument("<entry>", "the queue entry, 7 or Q7")
+    .option("--as <email>", "as this reviewer")
+    .action(diffCommand);
+
+  program
+    .command("approve")
+    .description("approve a waiting change's exact patch")
+    .argument("<entry>", "the queue entry, 7 or Q7")
+    .requiredOption("--patch <sha256>", "the hash `hyperion diff` printed: what you approve")
+    .option("--comment <text>", "why it is safe (required for high risk)")
+    .option("--as <email>", "as this reviewer")
+    .action(approveCommand);
+
+  program
+    .command("reject")
+    .description("reject a waiting change; its task goes back to an agent with your reason")
+    .argument("<entry>", "the queue entry, 7 or Q7")
+    .requiredOption("--reason <text>", "why: the next attempt's prompt carries it")
+    .option("--close", "close the task instead of sending it back")
+    .option("--as <email>", "as this reviewer")
+    .action(rejectCommand);
 
   const user = program.command("user").description("manage users");
   user

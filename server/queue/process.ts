@@ -1,5 +1,6 @@
-import { and, count, eq, sql } from "drizzle-orm";
+import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { EntryError, EntryState } from "@/schemas/queue";
+import { approvalGate } from "@/server/approvals/service";
 import { runChecks } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
@@ -81,6 +82,26 @@ function claimedBefore(db: Db, entryId: number): boolean {
 }
 
 /**
+ * When the entry was last approved out of `awaiting_approval`, the tip its checks had passed on
+ * before it waited; null if it never waited (or had no checks).
+ */
+function approvedCheckedOn(db: Db, entryId: number): string | null {
+  const row = db
+    .select({ event: changeQueueLogs.event })
+    .from(changeQueueLogs)
+    .where(
+      and(
+        eq(changeQueueLogs.entryId, entryId),
+        sql`json_extract(${changeQueueLogs.event}, '$.to') = 'awaiting_approval'`,
+      ),
+    )
+    .orderBy(desc(changeQueueLogs.id))
+    .limit(1)
+    .get();
+  return row?.event.checkedOn ?? null;
+}
+
+/**
  * Carries one claimed entry to its end: merged, waiting for a retry, or quarantined. Every
  * state change is a checked transition; losing the lease (StaleLeaseError) drops the entry
  * silently, because another worker now owns it.
@@ -104,7 +125,13 @@ export async function processEntry(
   );
   const move = (
     to: EntryState,
-    extra: { error?: EntryError; mergedCommit?: string; warning?: string } = {},
+    extra: {
+      error?: EntryError;
+      mergedCommit?: string;
+      warning?: string;
+      checkedOn?: string;
+      note?: string;
+    } = {},
   ) => {
     transition(ctx.db, entry, {
       from: state,
@@ -142,6 +169,20 @@ export async function processEntry(
       return state;
     };
 
+    /**
+     * Its risk's tier wants approvals it does not have: it waits, unleased, for a reviewer
+     * (approvals/service.ts moves it back to the queue). The tip its checks passed on is kept.
+     */
+    const waitForApproval = (tip: string | null): boolean => {
+      const gate = approvalGate(ctx.db, policy, change, entry.id);
+      if (gate.satisfied) return false;
+      move("awaiting_approval", {
+        ...(tip && change.checks.length > 0 ? { checkedOn: tip } : {}),
+        note: `${change.risk} risk: waiting for ${gate.needed - gate.have} more approval${gate.needed - gate.have === 1 ? "" : "s"}${gate.tier.requireDiff ? " from a reviewer who opened the whole diff" : ""}`,
+      });
+      return true;
+    };
+
     // Claimed before: a worker may have landed it and died before recording it.
     if (!dryRun && claimedBefore(ctx.db, entry.id)) {
       const landed = await findLanded(
@@ -153,6 +194,9 @@ export async function processEntry(
       if (landed) return landedDone(landed);
     }
 
+    const policy = policyFor(ctx.config, entry.repo);
+    // Approved after waiting: the tip its checks passed on then, which need not be re-checked.
+    const approvedOn = approvedCheckedOn(ctx.db, entry.id);
     const cache: CandidateCache = {};
     for (let race = 0; race < MAX_TIP_RACES; race++) {
       let checked: Candidate | null = null;
@@ -163,14 +207,17 @@ export async function processEntry(
         );
         if ("error" in candidate)
           return candidate.error === "quarantine" ? state : fail(candidate.failure);
-        if (state !== "checking") move("checking");
-        const result = await runChecks({
-          gitDir: store.gitDir,
-          commit: candidate.commit,
-          policy: policyFor(ctx.config, entry.repo),
-          checks: change.checks,
-          timeoutMs: ctx.opts.checkTimeoutMs,
-        });
+        const unmoved = approvedOn !== null && approvedOn === tip;
+        if (state !== "checking" && !unmoved) move("checking");
+        const result = unmoved
+          ? { ok: true as const }
+          : await runChecks({
+              gitDir: store.gitDir,
+              commit: candidate.commit,
+              policy,
+              checks: change.checks,
+              timeoutMs: ctx.opts.checkTimeoutMs,
+            });
         if (!result.ok) {
           move("quarantined", {
             error: {
@@ -184,9 +231,12 @@ export async function processEntry(
         }
         move("ready");
         checked = { ...candidate, via: candidate.via };
+        if (waitForApproval(tip)) return state;
         if (dryRun) return landedDone(candidate.commit);
       } else {
-        await prepareCandidate(store, change, readRefFs(store.gitDir, branchRef), cache);
+        const tip = readRefFs(store.gitDir, branchRef);
+        await prepareCandidate(store, change, tip, cache);
+        if (waitForApproval(tip)) return state;
         // The trees along the touched paths and the commit: their files made before the lock.
         store.reserve(treesTouched(cache.prepared?.changes.keys() ?? []) + 1);
       }

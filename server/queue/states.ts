@@ -9,6 +9,8 @@ import type { EntryError, EntryState } from "@/schemas/queue";
  *   applying/checking/ready/retry_wait → quarantined → queued  (operator retry)
  *   applying → rejected  (a patch that can never apply, e.g. unknown base)
  *   queued/retry_wait/quarantined → rejected  (its request was cancelled)
+ *   applying/ready → awaiting_approval → queued  (its risk's tier wants approvals; they came)
+ *   awaiting_approval → rejected  (a reviewer rejected it, or its request was cancelled)
  *   applying/checking/ready → queued  (a lease released on shutdown or expired)
  *
  * A worker's moves need its lease (`transition`); the claim takes one (`claimNext`); the
@@ -16,10 +18,21 @@ import type { EntryError, EntryState } from "@/schemas/queue";
  */
 export const entryTransitions: Record<EntryState, readonly EntryState[]> = {
   queued: ["applying", "rejected"],
-  applying: ["checking", "ready", "merged", "retry_wait", "quarantined", "rejected", "queued"],
+  applying: [
+    "checking",
+    "ready",
+    "awaiting_approval",
+    "merged",
+    "retry_wait",
+    "quarantined",
+    "rejected",
+    "queued",
+  ],
   checking: ["ready", "retry_wait", "quarantined", "queued"],
   // ready → applying: the tip moved under the compare-and-swap, so rebase and try again.
-  ready: ["merged", "applying", "retry_wait", "quarantined", "queued"],
+  ready: ["merged", "applying", "awaiting_approval", "retry_wait", "quarantined", "queued"],
+  // Nobody leases it while it waits: a reviewer's decision moves it (approvals/service.ts).
+  awaiting_approval: ["queued", "rejected"],
   retry_wait: ["applying", "quarantined", "rejected"],
   merged: ["rolled_back"],
   quarantined: ["queued", "rejected"],

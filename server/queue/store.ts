@@ -129,6 +129,8 @@ type MoveDetails = {
   nextAttemptAt?: number;
   durationMs?: number;
   warning?: string;
+  checkedOn?: string;
+  note?: string;
 };
 
 /**
@@ -182,6 +184,8 @@ function writeMove(
         ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
         ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
         ...(move.warning ? { warning: move.warning } : {}),
+        ...(move.checkedOn ? { checkedOn: move.checkedOn } : {}),
+        ...(move.note ? { note: move.note } : {}),
       },
       now,
     );
@@ -262,7 +266,7 @@ export class EntryStateError extends Error {
 export function moveUnleased(
   db: Db,
   entryId: number,
-  move: { from: EntryState; to: EntryState; by: string },
+  move: { from: EntryState; to: EntryState; by: string; error?: EntryError; note?: string },
   now = Date.now(),
 ): Entry {
   if (leasedStates.includes(move.from) || leasedStates.includes(move.to)) {
@@ -273,7 +277,13 @@ export function moveUnleased(
   return writeMove(
     db,
     entryId,
-    { from: move.from, to: move.to, worker: move.by },
+    {
+      from: move.from,
+      to: move.to,
+      worker: move.by,
+      ...(move.error ? { error: move.error } : {}),
+      ...(move.note ? { note: move.note } : {}),
+    },
     [isNull(queueEntries.leaseOwner)],
     () => new EntryStateError(entryId, move.from, getEntry(db, entryId)?.state),
     now,

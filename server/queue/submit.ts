@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { type ChangeRequest, parseChangeRequestBatch } from "@/schemas/change-request";
 import { type FieldIssue, fieldIssues } from "@/schemas/issues";
 import { quotePath } from "@/schemas/paths";
+import { voidEarlierApprovals } from "@/server/approvals/service";
 import { policyChecks, resolveCheck } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db, Tx } from "@/server/db/client";
@@ -183,6 +184,7 @@ export async function submitChanges(
         })
         .returning({ id: changeRequests.id })
         .get();
+      voidEarlierApprovals(tx, taskId, change.id);
       const entry = tx
         .insert(queueEntries)
         .values({

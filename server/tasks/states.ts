@@ -10,6 +10,7 @@ import type { TaskState } from "@/server/db/schema/tasks";
  *   claimed → pending    the lease expired; dispatched again
  *   claimed → failed     the developer could not make the change
  *   submitted → failed   its change was quarantined or rejected
+ *   submitted → pending  a reviewer rejected its change and sent it back, with the reason
  *   failed → done        its quarantined change was retried by an operator and merged
  *
  * Not listed, because nothing does them today: triage → pending (no operator action re-opens a
@@ -19,7 +20,7 @@ import type { TaskState } from "@/server/db/schema/tasks";
 export const taskMoves: Record<TaskState, readonly TaskState[]> = {
   pending: ["claimed", "triage", "failed"],
   claimed: ["pending", "submitted", "failed"],
-  submitted: ["done", "failed"],
+  submitted: ["done", "failed", "pending"],
   done: [],
   failed: ["done"],
   triage: [],

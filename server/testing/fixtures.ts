@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Role } from "@/schemas/roles";
 import { bootstrap } from "@/server/bootstrap";
-import type { LoadedConfig } from "@/server/config/load";
+import { type LoadedConfig, loadConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { type HyperionEnv, readEnv } from "@/server/env.mjs";
 import { addUser, type User } from "@/server/users/service";
@@ -22,14 +22,28 @@ export type TestWorld = {
   cleanup: () => void;
 };
 
+/** A policy's approval tiers with none required: every change lands when its checks pass. */
+export const NO_APPROVALS = {
+  low: { approvals: 0 },
+  medium: { approvals: 0 },
+  high: { approvals: 0 },
+};
+
 /**
  * A real data directory in a temp folder: SQLite file migrated, demo git repository created,
- * config written, an admin added — the same bootstrap `npm start` runs.
+ * config written, an admin added — the same bootstrap `npm start` runs. The demo's approval
+ * gates are off unless `gates` is set: tests of landing need no reviewer; those of review ask.
  */
-export async function makeWorld(): Promise<TestWorld> {
+export async function makeWorld(opts: { gates?: boolean } = {}): Promise<TestWorld> {
   const dir = tempDir();
   const env = readEnv({ HYPERION_DATA: dir, HYPERION_ADMIN_PASSWORD: "admin-password-1" });
   const report = await bootstrap(env);
+  if (!opts.gates) {
+    const raw = JSON.parse(fs.readFileSync(env.configPath, "utf8"));
+    for (const r of raw.repositories) r.policy = { ...r.policy, approvals: NO_APPROVALS };
+    fs.writeFileSync(env.configPath, `${JSON.stringify(raw, null, 2)}\n`);
+    report.config = loadConfig(env.configPath);
+  }
   const admin = report.admin
     ? { id: 1, email: report.admin.email, role: "admin" as const }
     : (() => {

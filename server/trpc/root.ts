@@ -1,4 +1,5 @@
 import { router } from "./init";
+import { approvalRouter } from "./routers/approval";
 import { queueRouter } from "./routers/queue";
 import { requestRouter } from "./routers/request";
 import { runRouter } from "./routers/run";
@@ -6,6 +7,7 @@ import { systemRouter } from "./routers/system";
 import { userRouter } from "./routers/user";
 
 export const appRouter = router({
+  approval: approvalRouter,
   queue: queueRouter,
   request: requestRouter,
   run: runRouter,

@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { AgentPool } from "@/server/agents/pool";
 import { listRuns, steerRun } from "@/server/runs/service";
-import { firstAdmin, requireUserByEmail } from "@/server/users/service";
-import { cliConfig, withCliDb } from "../context";
+import { cliConfig, cliUser, withCliDb } from "../context";
 import { CliError, printTable } from "../io";
 
 /** `hyperion agents`: each agent the policies name, whether it can take a task, and the fix. */
@@ -69,9 +68,7 @@ export async function steerCommand(
 ) {
   if (!/^\d+$/.test(run)) throw new CliError(`run id must be a number, not '${run}'`, 2);
   return withCliDb(async (db) => {
-    const email = opts.as ?? process.env.HYPERION_USER;
-    const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
-    if (!user) throw new CliError("no users yet", 2);
+    const user = cliUser(db, opts.as);
     if (user.role !== "operator" && user.role !== "admin")
       throw new CliError(`${user.email} is a ${user.role}; steering needs an operator or admin`, 1);
     const res = steerRun(db, Number(run), user, {

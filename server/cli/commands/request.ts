@@ -9,9 +9,8 @@ import { answerRequest } from "@/server/planner/answer";
 import { cancelRequest } from "@/server/requests/cancel";
 import { editRequest } from "@/server/requests/edit";
 import { createRequests } from "@/server/requests/service";
-import { firstAdmin, requireUserByEmail } from "@/server/users/service";
 import { workerStatus } from "@/server/workers/heartbeat";
-import { cliConfig, cliDb, cliEnv } from "../context";
+import { cliConfig, cliDb, cliEnv, cliUser } from "../context";
 import { CliError, readJsonInput } from "../io";
 
 const FINISHED = [
@@ -59,10 +58,7 @@ export async function requestCommand(
 
   const db = cliDb(env.dataDir);
   try {
-    const email = opts.as ?? process.env.HYPERION_USER;
-    const requester = email ? requireUserByEmail(db, email) : firstAdmin(db);
-    if (!requester)
-      throw new CliError("no users yet: run 'npm start' once or 'hyperion user add' first", 2);
+    const requester = cliUser(db, opts.as);
     const created = createRequests(db, { input, requester, config, source: "cli" });
     const ids = created.map((r) => r.id);
     // The requests are filed: from here on nothing may make the command look as if they were
@@ -121,9 +117,7 @@ export async function answerCommand(id: string, opts: { file: string; as?: strin
   const config = cliConfig(env.configPath);
   const db = cliDb(env.dataDir);
   try {
-    const email = opts.as ?? process.env.HYPERION_USER;
-    const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
-    if (!user) throw new CliError("no users yet", 2);
+    const user = cliUser(db, opts.as);
     await answerRequest(db, config, Number(id), user, answer);
     await advance(db, config, `cli:${process.pid}`, [Number(id)]);
     report(db, [Number(id)]);
@@ -140,9 +134,7 @@ export async function editCommand(id: string, opts: { file: string; as?: string 
   const config = cliConfig(env.configPath);
   const db = cliDb(env.dataDir);
   try {
-    const email = opts.as ?? process.env.HYPERION_USER;
-    const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
-    if (!user) throw new CliError("no users yet", 2);
+    const user = cliUser(db, opts.as);
     await editRequest(db, config, Number(id), user, edit);
     await advance(db, config, `cli:${process.pid}`, [Number(id)]);
     report(db, [Number(id)]);
@@ -157,9 +149,7 @@ export async function cancelCommand(id: string, opts: { reason?: string; as?: st
   const env = cliEnv();
   const db = cliDb(env.dataDir);
   try {
-    const email = opts.as ?? process.env.HYPERION_USER;
-    const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
-    if (!user) throw new CliError("no users yet", 2);
+    const user = cliUser(db, opts.as);
     const result = cancelRequest(db, Number(id), user, opts.reason);
     console.log(
       `request ${result.id}\t${result.status}${result.rejectedEntries.length ? `\t(rejected queue entries ${result.rejectedEntries.join(", ")})` : ""}`,

@@ -1,4 +1,5 @@
 export * from "./api-tokens";
+export * from "./approvals";
 export * from "./change-requests";
 export * from "./events";
 export * from "./login-attempts";
@@ -7,4 +8,5 @@ export * from "./requests";
 export * from "./runs";
 export * from "./tasks";
 export * from "./users";
+export * from "./verifications";
 export * from "./worker-heartbeats";

@@ -74,4 +74,8 @@ export type QueueLogEvent = {
   nextAttemptAt?: number;
   /** Something the landing could not do but that did not stop it (a worktree left stale). */
   warning?: string;
+  /** Waiting for approval: the tip its checks passed on (an unchanged tip is not re-checked). */
+  checkedOn?: string;
+  /** In words, for the entry's timeline: who approved or rejected it, and why. */
+  note?: string;
 };

@@ -1,0 +1,318 @@
+import { count, eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { buildPrompt } from "@/server/agents/prompt";
+import { approvals, changeQueueLogs, queueEntries, tasks } from "@/server/db/schema";
+import { advance } from "@/server/dispatcher/advance";
+import { ConflictError, ForbiddenError, ValidationError } from "@/server/errors";
+import { git } from "@/server/git/run";
+import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
+import { getEntry } from "@/server/queue/store";
+import { createRequests } from "@/server/requests/service";
+import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { createCallerFactory } from "@/server/trpc/init";
+import { appRouter } from "@/server/trpc/root";
+import type { User } from "@/server/users/service";
+import { approveEntry, listWaiting, openDiff, patchHash, rejectEntry } from "./service";
+
+// The demo's policy with the seed's tiers (low lands by itself, medium waits for one approval,
+// high for one from a reviewer who opened the diff and commented), through the whole path:
+// filed by a requester, planned, developed by the built-in developer, queued and gated.
+
+let world: TestWorld;
+let requester: User;
+let reviewer: User;
+let operator: User;
+beforeEach(async () => {
+  world = await makeWorld({ gates: true });
+  requester = await world.userWith("requester");
+  reviewer = await world.userWith("reviewer");
+  operator = await world.userWith("operator");
+});
+afterEach(() => world.cleanup());
+
+const repoPath = () => world.config.repositories[0]?.path ?? "";
+
+async function drain() {
+  await runQueueLoop({
+    db: world.db,
+    config: () => world.config,
+    owner: "q",
+    opts: { ...defaultLoopOptions({}), drain: true, pollMs: 5, backoffBaseMs: 0 },
+    shouldStop: () => false,
+  });
+  await advance(world.db, world.config, "d");
+}
+
+/** Files a request for one file, develops it and runs the queue; returns its entry. */
+async function fileAndQueue(file: string, by: User = requester) {
+  const [r] = createRequests(world.db, {
+    input: { title: `Touch ${file}`, description: "", repo: "demo", files: [file] },
+    requester: by,
+    config: world.config,
+    source: "cli",
+  });
+  await advance(world.db, world.config, "d");
+  await drain();
+  const task = world.db
+    .select()
+    .from(tasks)
+    .where(eq(tasks.requestId, r?.id ?? 0))
+    .get();
+  const entry = world.db
+    .select()
+    .from(queueEntries)
+    .where(eq(queueEntries.changeRequestId, task?.changeRequestId ?? 0))
+    .get();
+  if (!entry || !task) throw new Error("no entry");
+  return { requestId: r?.id ?? 0, task, entry };
+}
+
+const hashOf = (entryId: number) => openDiff(world.db, entryId, operator).patchHash;
+const decisions = () => world.db.select({ n: count() }).from(approvals).get()?.n ?? 0;
+
+describe("approval gates by risk", () => {
+  it("low lands by itself; medium waits for a reviewer, then lands", async () => {
+    const low = await fileAndQueue("docs/guide.md");
+    expect(getEntry(world.db, low.entry.id)?.state).toBe("merged");
+
+    const medium = await fileAndQueue("src/cart.js");
+    expect(getEntry(world.db, medium.entry.id)?.state).toBe("awaiting_approval");
+    const waiting = listWaiting(world.db, world.config, reviewer);
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]).toMatchObject({
+      entryId: medium.entry.id,
+      change: { risk: "medium" },
+      request: { id: medium.requestId },
+      tier: { approvals: 1, requireDiff: false },
+      mayApprove: true,
+    });
+    const res = approveEntry(
+      world.db,
+      world.config,
+      { entryId: medium.entry.id, patchHash: waiting[0]?.change.patchHash ?? "" },
+      reviewer,
+    );
+    expect(res).toMatchObject({ approvals: 1, needed: 1, queued: true });
+    await drain();
+    expect(getEntry(world.db, medium.entry.id)?.state).toBe("merged");
+    // The tip had not moved since its checks passed: they are not run again.
+    const moves = world.db
+      .select({ event: changeQueueLogs.event })
+      .from(changeQueueLogs)
+      .where(eq(changeQueueLogs.entryId, medium.entry.id))
+      .all()
+      .map((l) => l.event.to);
+    expect(moves.filter((m) => m === "checking")).toHaveLength(1);
+    expect(moves).toEqual(expect.arrayContaining(["awaiting_approval", "queued", "merged"]));
+  });
+
+  it("an approved entry whose tip moved runs its checks again before it lands", async () => {
+    const medium = await fileAndQueue("src/cart.js");
+    const hash = hashOf(medium.entry.id);
+    await fileAndQueue("docs/guide.md"); // lands, moving the tip
+    approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer);
+    await drain();
+    expect(getEntry(world.db, medium.entry.id)?.state).toBe("merged");
+    const checks = world.db
+      .select({ event: changeQueueLogs.event })
+      .from(changeQueueLogs)
+      .where(eq(changeQueueLogs.entryId, medium.entry.id))
+      .all()
+      .filter((l) => l.event.to === "checking");
+    expect(checks).toHaveLength(2);
+  });
+
+  it("high needs the whole diff opened by the approver and a comment", async () => {
+    const high = await fileAndQueue("src/pricing.js");
+    expect(getEntry(world.db, high.entry.id)?.state).toBe("awaiting_approval");
+    const hash = patchHash(
+      world.db.$client
+        .prepare("SELECT patch FROM change_requests WHERE id = ?")
+        .pluck()
+        .get(high.entry.changeRequestId) as string,
+    );
+    const approve = (comment?: string) =>
+      approveEntry(
+        world.db,
+        world.config,
+        { entryId: high.entry.id, patchHash: hash, comment },
+        reviewer,
+      );
+    expect(() => approve("looks right")).toThrow(/open its whole diff before approving/);
+    // Another user's view does not count for this reviewer.
+    openDiff(world.db, high.entry.id, operator);
+    expect(() => approve("looks right")).toThrow(ConflictError);
+    openDiff(world.db, high.entry.id, reviewer);
+    expect(() => approve()).toThrow(ValidationError);
+    expect(() => approve("   ")).toThrow(/comment: a high-risk approval needs a comment/);
+    expect(decisions()).toBe(0);
+    expect(approve("Cap logic reviewed; tests cover it")).toMatchObject({ queued: true });
+    await drain();
+    expect(getEntry(world.db, high.entry.id)?.state).toBe("merged");
+    const log = await git(["log", "-1", "--format=%B", "main"], { cwd: repoPath() });
+    expect(log).toContain(`Hyperion-Task: ${high.task.id}`);
+  });
+
+  it("a policy may require two approvals for high", async () => {
+    const repo = world.config.repositories[0];
+    if (!repo?.policy) throw new Error("policy");
+    repo.policy.approvals.high = { approvals: 2, requireDiff: true, requireComment: true };
+    const high = await fileAndQueue("src/pricing.js");
+    for (const who of [reviewer, operator]) {
+      const { patchHash: hash } = openDiff(world.db, high.entry.id, who);
+      approveEntry(
+        world.db,
+        world.config,
+        { entryId: high.entry.id, patchHash: hash, comment: `ok by ${who.email}` },
+        who,
+      );
+      expect(getEntry(world.db, high.entry.id)?.state).toBe(
+        who === reviewer ? "awaiting_approval" : "queued",
+      );
+    }
+  });
+});
+
+describe("who may approve, and what is refused with nothing written", () => {
+  it("nobody approves a change of a request they filed (an agent's change counts as its requester's)", async () => {
+    const medium = await fileAndQueue("src/cart.js", reviewer);
+    const hash = hashOf(medium.entry.id);
+    expect(() =>
+      approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer),
+    ).toThrow(ForbiddenError);
+    expect(listWaiting(world.db, world.config, reviewer)[0]).toMatchObject({
+      mayApprove: false,
+      whyNot: expect.stringMatching(/you filed R\d+/),
+    });
+    expect(decisions()).toBe(0);
+  });
+
+  it("a requester cannot approve at all: FORBIDDEN; without a session: UNAUTHORIZED", async () => {
+    const medium = await fileAndQueue("src/cart.js");
+    const hash = hashOf(medium.entry.id);
+    const call = createCallerFactory(appRouter);
+    const ctx = (user: User | null) => ({ db: world.db, env: world.env, user, origin: null });
+    const input = { entryId: medium.entry.id, patchHash: hash };
+    await expect(call(ctx(requester) as never).approval.approve(input)).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
+    await expect(call(ctx(null) as never).approval.approve(input)).rejects.toMatchObject({
+      code: "UNAUTHORIZED",
+    });
+    await expect(call(ctx(requester) as never).approval.list()).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
+    expect(await call(ctx(reviewer) as never).approval.count()).toEqual({ waiting: 1 });
+    expect(decisions()).toBe(0);
+  });
+
+  it("refuses an entry that is not waiting, a second approval, a replaced patch", async () => {
+    const low = await fileAndQueue("docs/guide.md");
+    const medium = await fileAndQueue("src/cart.js");
+    const hash = hashOf(medium.entry.id);
+    expect(() =>
+      approveEntry(
+        world.db,
+        world.config,
+        { entryId: low.entry.id, patchHash: hashOf(low.entry.id) },
+        reviewer,
+      ),
+    ).toThrow(/is merged, not waiting for approval/);
+    expect(() =>
+      approveEntry(
+        world.db,
+        world.config,
+        { entryId: medium.entry.id, patchHash: "0".repeat(64) },
+        reviewer,
+      ),
+    ).toThrow(/is not Q\d+'s now/);
+    expect(decisions()).toBe(0);
+    const repo = world.config.repositories[0];
+    if (!repo?.policy) throw new Error("policy");
+    repo.policy.approvals.medium = { approvals: 2, requireDiff: false, requireComment: false };
+    approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer);
+    expect(() =>
+      approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer),
+    ).toThrow(/already approved/);
+    expect(decisions()).toBe(1);
+  });
+
+  it("a new patch for the same task voids the earlier approval, and says why", async () => {
+    const repo = world.config.repositories[0];
+    if (!repo?.policy) throw new Error("policy");
+    repo.policy.approvals.medium = { approvals: 2, requireDiff: false, requireComment: false };
+    const medium = await fileAndQueue("src/cart.js");
+    const hash = hashOf(medium.entry.id);
+    approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer);
+    // The task's work is rejected and sent back: its next run makes a new patch.
+    rejectEntry(
+      world.db,
+      { entryId: medium.entry.id, reason: "Round to cents", next: "redispatch" },
+      operator,
+    );
+    await advance(world.db, world.config, "d");
+    await drain();
+    const rows = world.db.select().from(approvals).all();
+    const first = rows.find((a) => a.decision === "approved");
+    expect(first?.voidedReason).toMatch(/a new patch \(change #\d+\) replaced the one approved/);
+    const waiting = listWaiting(world.db, world.config, reviewer);
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]?.voided).toEqual([
+      expect.objectContaining({ reviewer: reviewer.email, voidedReason: first?.voidedReason }),
+    ]);
+  });
+
+  it("rejecting needs a reason; a rejected task goes back with the reason in its prompt", async () => {
+    const medium = await fileAndQueue("src/cart.js");
+    expect(() =>
+      rejectEntry(
+        world.db,
+        { entryId: medium.entry.id, reason: "  ", next: "redispatch" },
+        reviewer,
+      ),
+    ).toThrow(/reason: say why it is rejected/);
+    expect(decisions()).toBe(0);
+    expect(getEntry(world.db, medium.entry.id)?.state).toBe("awaiting_approval");
+
+    rejectEntry(
+      world.db,
+      { entryId: medium.entry.id, reason: "Totals must round to whole cents", next: "redispatch" },
+      reviewer,
+    );
+    expect(getEntry(world.db, medium.entry.id)).toMatchObject({
+      state: "rejected",
+      lastError: { kind: "review_rejected" },
+    });
+    const task = world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).get();
+    expect(task?.state).toBe("pending");
+    if (!task) throw new Error("task");
+    const prompt = buildPrompt(world.db, task, { base: "abc", checks: [], context: [] });
+    expect(prompt.text).toContain("## A reviewer rejected an earlier change for this task");
+    expect(prompt.text).toContain("- Totals must round to whole cents");
+    // Rejecting it again: it is not waiting any more.
+    expect(() =>
+      rejectEntry(world.db, { entryId: medium.entry.id, reason: "again", next: "close" }, reviewer),
+    ).toThrow(/is rejected, not waiting/);
+  });
+
+  it("rejecting with close ends the task and its request with the reason", async () => {
+    const medium = await fileAndQueue("src/cart.js");
+    rejectEntry(
+      world.db,
+      { entryId: medium.entry.id, reason: "Not wanted", next: "close" },
+      reviewer,
+    );
+    await advance(world.db, world.config, "d");
+    const task = world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).get();
+    expect(task).toMatchObject({
+      state: "failed",
+      blockedReason: expect.stringMatching(/Not wanted/),
+    });
+    expect(
+      world.db.$client
+        .prepare("SELECT status FROM requests WHERE id = ?")
+        .pluck()
+        .get(medium.requestId),
+    ).toBe("failed");
+  });
+});

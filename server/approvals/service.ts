@@ -1,0 +1,407 @@
+import { createHash } from "node:crypto";
+import { and, asc, count, desc, eq, inArray, isNull } from "drizzle-orm";
+import type { Risk } from "@/schemas/change-request";
+import type { ApprovalTier, Policy } from "@/schemas/policy";
+import type { LoadedConfig } from "@/server/config/load";
+import type { Db, DbLike } from "@/server/db/client";
+import {
+  approvals,
+  changeQueueLogs,
+  changeRequests,
+  diffViews,
+  queueEntries,
+  requests,
+  tasks,
+  users,
+} from "@/server/db/schema";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
+import { policyFor } from "@/server/planner/plan";
+import { moveUnleased } from "@/server/queue/store";
+import { moveTask } from "@/server/tasks/store";
+import type { User } from "@/server/users/service";
+
+/** What an approval names: the exact patch, so a replaced patch is never approved by accident. */
+export function patchHash(patch: string): string {
+  return createHash("sha256").update(patch).digest("hex");
+}
+
+export function tierFor(policy: Policy, risk: Risk): ApprovalTier {
+  return policy.approvals[risk];
+}
+
+const MAX_COMMENT = 4000;
+
+/** One entry's change with the request (and requester) it comes from. */
+function entryWithChange(db: DbLike, entryId: number) {
+  const row = db
+    .select({
+      entry: queueEntries,
+      change: changeRequests,
+      requestId: tasks.requestId,
+      requesterId: requests.requesterId,
+    })
+    .from(queueEntries)
+    .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
+    .leftJoin(tasks, eq(tasks.id, changeRequests.taskId))
+    .leftJoin(requests, eq(requests.id, tasks.requestId))
+    .where(eq(queueEntries.id, entryId))
+    .get();
+  if (!row) throw new NotFoundError(`no queue entry Q${entryId}`);
+  return row;
+}
+
+/** The approvals that count for an entry now: approved, on its current patch, not voided. */
+function validApprovals(db: DbLike, entryId: number, hash: string) {
+  return db
+    .select({ reviewerId: approvals.reviewerId, email: users.email, at: approvals.createdAt })
+    .from(approvals)
+    .innerJoin(users, eq(users.id, approvals.reviewerId))
+    .where(
+      and(
+        eq(approvals.entryId, entryId),
+        eq(approvals.patchHash, hash),
+        eq(approvals.decision, "approved"),
+        isNull(approvals.voidedReason),
+      ),
+    )
+    .orderBy(asc(approvals.id))
+    .all();
+}
+
+/**
+ * Whether an entry's change may land, by its risk's tier: how many approvals it needs and has.
+ * The queue asks this before landing; an entry that is short waits in `awaiting_approval`.
+ */
+export function approvalGate(
+  db: DbLike,
+  policy: Policy,
+  change: { id: number; risk: Risk; patch: string; revertOf: number | null },
+  entryId: number,
+): { satisfied: boolean; needed: number; have: number; tier: ApprovalTier } {
+  const tier = tierFor(policy, change.risk);
+  // A rollback was decided by the operator who asked for it: it is not reviewed again.
+  if (change.revertOf !== null || tier.approvals === 0)
+    return { satisfied: true, needed: 0, have: 0, tier };
+  const have = validApprovals(db, entryId, patchHash(change.patch)).length;
+  return { satisfied: have >= tier.approvals, needed: tier.approvals, have, tier };
+}
+
+/**
+ * Records that the whole diff of an entry's patch was served to this user, and returns it: a
+ * `high` tier's approval requires it, so the server — not the page — knows it was shown.
+ */
+export function openDiff(db: Db, entryId: number, user: User) {
+  const { change, entry } = entryWithChange(db, entryId);
+  const hash = patchHash(change.patch);
+  db.insert(diffViews)
+    .values({ changeRequestId: change.id, patchHash: hash, userId: user.id, at: Date.now() })
+    .run();
+  return { entryId: entry.id, changeId: change.id, patch: change.patch, patchHash: hash };
+}
+
+function diffShown(db: DbLike, changeId: number, hash: string, userId: number): boolean {
+  return (
+    (db
+      .select({ n: count() })
+      .from(diffViews)
+      .where(
+        and(
+          eq(diffViews.changeRequestId, changeId),
+          eq(diffViews.patchHash, hash),
+          eq(diffViews.userId, userId),
+        ),
+      )
+      .get()?.n ?? 0) > 0
+  );
+}
+
+function mustBeWaiting(entryId: number, state: string) {
+  if (state !== "awaiting_approval")
+    throw new ConflictError(
+      `Q${entryId} is ${state.replace("_", " ")}, not waiting for approval; nothing to decide`,
+    );
+}
+
+export type ApproveInput = { entryId: number; patchHash: string; comment?: string };
+
+/**
+ * A reviewer approves an entry's exact patch. Refused, writing nothing: an entry that is not
+ * waiting, a patch that was replaced, the requester's own change, a second approval by the same
+ * reviewer, a tier that wants the diff opened or a comment and did not get it. When the tier's
+ * count is reached the entry goes back to the queue (rebased, re-checked if the tip moved) in
+ * the same transaction.
+ */
+export function approveEntry(db: Db, config: LoadedConfig, input: ApproveInput, user: User) {
+  const comment = (input.comment ?? "").trim();
+  if (comment.length > MAX_COMMENT)
+    throw new ValidationError([
+      { path: "comment", message: `is ${comment.length} characters; at most ${MAX_COMMENT}` },
+    ]);
+  return db.transaction((tx) => {
+    const { entry, change, requesterId, requestId } = entryWithChange(tx, input.entryId);
+    mustBeWaiting(entry.id, entry.state);
+    if (requesterId !== null && requesterId === user.id)
+      throw new ForbiddenError(
+        `you filed R${requestId}; someone else (a reviewer, operator or admin) must approve its changes`,
+      );
+    const hash = patchHash(change.patch);
+    if (input.patchHash !== hash)
+      throw new ConflictError(
+        `the patch you reviewed (${input.patchHash.slice(0, 12)}) is not Q${entry.id}'s now (${hash.slice(0, 12)}); open the current diff and review it`,
+      );
+    const policy = policyFor(config, entry.repo);
+    const tier = tierFor(policy, change.risk);
+    const given = validApprovals(tx, entry.id, hash);
+    if (given.some((a) => a.reviewerId === user.id))
+      throw new ConflictError(`you already approved this patch of Q${entry.id}`);
+    const shown = diffShown(tx, change.id, hash, user.id);
+    if (tier.requireDiff && !shown)
+      throw new ConflictError(
+        `Q${entry.id} is ${change.risk} risk: open its whole diff before approving it`,
+      );
+    if (tier.requireComment && !comment)
+      throw new ValidationError([
+        {
+          path: "comment",
+          message: `a ${change.risk}-risk approval needs a comment saying why it is safe`,
+        },
+      ]);
+    tx.insert(approvals)
+      .values({
+        entryId: entry.id,
+        changeRequestId: change.id,
+        taskId: change.taskId,
+        patchHash: hash,
+        reviewerId: user.id,
+        decision: "approved",
+        comment,
+        diffShown: shown,
+        createdAt: Date.now(),
+      })
+      .run();
+    const have = given.length + 1;
+    const needed = Math.max(tier.approvals, 1);
+    if (have >= needed)
+      moveUnleased(db, entry.id, {
+        from: "awaiting_approval",
+        to: "queued",
+        by: `user:${user.email}`,
+        note: `approved by ${user.email}${comment ? `: ${comment}` : ""}`,
+      });
+    return { entryId: entry.id, approvals: have, needed, queued: have >= needed };
+  });
+}
+
+export type RejectInput = { entryId: number; reason: string; next: "redispatch" | "close" };
+
+/**
+ * A reviewer rejects an entry: the reason is recorded, the entry ends `rejected`, and its task
+ * either goes back to the Orchestrator's queue (pending, dispatched again to an agent whose
+ * prompt carries the reason) or is closed (failed, with the reason).
+ */
+export function rejectEntry(db: Db, input: RejectInput, user: User) {
+  const reason = input.reason.trim();
+  if (!reason)
+    throw new ValidationError([
+      { path: "reason", message: "say why it is rejected: the developer's next attempt reads it" },
+    ]);
+  if (reason.length > MAX_COMMENT)
+    throw new ValidationError([
+      { path: "reason", message: `is ${reason.length} characters; at most ${MAX_COMMENT}` },
+    ]);
+  return db.transaction((tx) => {
+    const { entry, change } = entryWithChange(tx, input.entryId);
+    mustBeWaiting(entry.id, entry.state);
+    const hash = patchHash(change.patch);
+    tx.insert(approvals)
+      .values({
+        entryId: entry.id,
+        changeRequestId: change.id,
+        taskId: change.taskId,
+        patchHash: hash,
+        reviewerId: user.id,
+        decision: "rejected",
+        comment: reason,
+        next: input.next,
+        diffShown: diffShown(tx, change.id, hash, user.id),
+        createdAt: Date.now(),
+      })
+      .run();
+    moveUnleased(db, entry.id, {
+      from: "awaiting_approval",
+      to: "rejected",
+      by: `user:${user.email}`,
+      error: {
+        kind: "review_rejected",
+        message: `rejected by ${user.email}: ${reason}`,
+        paths: [],
+      },
+      note: `rejected by ${user.email}: ${reason}`,
+    });
+    const task = tx.select().from(tasks).where(eq(tasks.id, change.taskId)).get();
+    if (task?.state === "submitted" && task.changeRequestId === change.id) {
+      const why = `a reviewer (${user.email}) rejected change #${change.id}: ${reason}`;
+      moveTask(tx, {
+        id: task.id,
+        from: "submitted",
+        to: input.next === "redispatch" ? "pending" : "failed",
+        set: { blockedReason: input.next === "redispatch" ? null : why },
+        event: { reason: why, data: { entry: entry.id, next: input.next } },
+      });
+    }
+    return { entryId: entry.id, next: input.next };
+  });
+}
+
+/**
+ * A new patch for a task voids the approvals given to its earlier patches: they judged other
+ * code. Called in the transaction that submits the new change; the reason names the new one.
+ */
+export function voidEarlierApprovals(tx: DbLike, taskId: string, newChangeId: number): number {
+  return tx
+    .update(approvals)
+    .set({ voidedReason: `a new patch (change #${newChangeId}) replaced the one approved` })
+    .where(
+      and(
+        eq(approvals.taskId, taskId),
+        eq(approvals.decision, "approved"),
+        isNull(approvals.voidedReason),
+      ),
+    )
+    .run().changes;
+}
+
+/** Reviewers' reasons for rejecting a task's earlier changes, oldest first: for its next prompt. */
+export function rejectionsOf(db: DbLike, taskId: string): string[] {
+  return db
+    .select({ comment: approvals.comment })
+    .from(approvals)
+    .where(and(eq(approvals.taskId, taskId), eq(approvals.decision, "rejected")))
+    .orderBy(asc(approvals.id))
+    .all()
+    .map((r) => r.comment);
+}
+
+export function waitingCount(db: DbLike): number {
+  return (
+    db
+      .select({ n: count() })
+      .from(queueEntries)
+      .where(eq(queueEntries.state, "awaiting_approval"))
+      .get()?.n ?? 0
+  );
+}
+
+/** Every decision on an entry (approvals, rejections, voided ones), oldest first. */
+export function decisionsOn(db: DbLike, entryIds: number[]) {
+  if (!entryIds.length) return [];
+  return db
+    .select({
+      id: approvals.id,
+      entryId: approvals.entryId,
+      taskId: approvals.taskId,
+      changeRequestId: approvals.changeRequestId,
+      patchHash: approvals.patchHash,
+      reviewer: users.email,
+      decision: approvals.decision,
+      comment: approvals.comment,
+      next: approvals.next,
+      diffShown: approvals.diffShown,
+      voidedReason: approvals.voidedReason,
+      createdAt: approvals.createdAt,
+    })
+    .from(approvals)
+    .innerJoin(users, eq(users.id, approvals.reviewerId))
+    .where(inArray(approvals.entryId, entryIds))
+    .orderBy(asc(approvals.id))
+    .all();
+}
+
+/**
+ * Entries waiting for approval, oldest first, with what a reviewer needs to decide: risk,
+ * areas and files, the task and request, the checks' outcome, the tier and approvals so far,
+ * whether this viewer may approve it and has opened the diff, and approvals voided on the task.
+ */
+export function listWaiting(db: Db, config: LoadedConfig, viewer: User) {
+  const rows = db
+    .select({
+      entry: queueEntries,
+      change: changeRequests,
+      task: { id: tasks.id, title: tasks.title, area: tasks.area, files: tasks.neededFiles },
+      request: { id: requests.id, title: requests.title, requesterId: requests.requesterId },
+    })
+    .from(queueEntries)
+    .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
+    .leftJoin(tasks, eq(tasks.id, changeRequests.taskId))
+    .leftJoin(requests, eq(requests.id, tasks.requestId))
+    .where(eq(queueEntries.state, "awaiting_approval"))
+    .orderBy(asc(queueEntries.id))
+    .all();
+  const ids = rows.map((r) => r.entry.id);
+  const decisions = decisionsOn(db, ids);
+  const taskIds = rows.map((r) => r.change.taskId);
+  const voided = taskIds.length
+    ? db
+        .select({
+          taskId: approvals.taskId,
+          changeRequestId: approvals.changeRequestId,
+          reviewer: users.email,
+          voidedReason: approvals.voidedReason,
+        })
+        .from(approvals)
+        .innerJoin(users, eq(users.id, approvals.reviewerId))
+        .where(and(inArray(approvals.taskId, taskIds), eq(approvals.decision, "approved")))
+        .all()
+        .filter((a) => a.voidedReason !== null)
+    : [];
+  return rows.map((r) => {
+    const policy = policyFor(config, r.entry.repo);
+    const tier = tierFor(policy, r.change.risk);
+    const hash = patchHash(r.change.patch);
+    const checkLog = db
+      .select({ event: changeQueueLogs.event, at: changeQueueLogs.at })
+      .from(changeQueueLogs)
+      .where(eq(changeQueueLogs.entryId, r.entry.id))
+      .orderBy(desc(changeQueueLogs.id))
+      .limit(1)
+      .get();
+    const approvedBy = decisions
+      .filter(
+        (d) =>
+          d.entryId === r.entry.id &&
+          d.decision === "approved" &&
+          d.patchHash === hash &&
+          !d.voidedReason,
+      )
+      .map((d) => ({ reviewer: d.reviewer, comment: d.comment, at: d.createdAt }));
+    const own = r.request?.requesterId === viewer.id;
+    return {
+      entryId: r.entry.id,
+      repo: r.entry.repo,
+      targetBranch: r.entry.targetBranch,
+      waitingSince: checkLog?.at ?? r.entry.updatedAt,
+      checkedOn: checkLog?.event.checkedOn ?? null,
+      change: {
+        id: r.change.id,
+        risk: r.change.risk,
+        summary: r.change.summary,
+        checks: r.change.checks,
+        patchHash: hash,
+        patchBytes: r.change.patch.length,
+        runId: r.change.runId,
+      },
+      task: r.task,
+      request: r.request ? { id: r.request.id, title: r.request.title } : null,
+      tier,
+      approvedBy,
+      voided: voided.filter((v) => v.taskId === r.change.taskId),
+      diffShown: diffShown(db, r.change.id, hash, viewer.id),
+      mayApprove: !own && !approvedBy.some((a) => a.reviewer === viewer.email),
+      whyNot: own
+        ? `you filed R${r.request?.id}; someone else must approve it`
+        : approvedBy.some((a) => a.reviewer === viewer.email)
+          ? "you approved this patch already"
+          : null,
+    };
+  });
+}

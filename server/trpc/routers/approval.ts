@@ -1,0 +1,49 @@
+import { z } from "zod";
+import {
+  approveEntry,
+  listWaiting,
+  openDiff,
+  rejectEntry,
+  waitingCount,
+} from "@/server/approvals/service";
+import { currentConfig } from "@/server/config/load";
+import { procedure, router } from "../init";
+
+const EntryId = z.number().int().positive();
+
+/** Approval gates: reviewers, operators and admins see what waits and decide on it. */
+export const approvalRouter = router({
+  list: procedure("change.approve").query(({ ctx }) =>
+    listWaiting(ctx.db, currentConfig(ctx.env.configPath), ctx.user),
+  ),
+
+  /** The header's badge: how many changes wait for a reviewer. */
+  count: procedure("change.approve").query(({ ctx }) => ({ waiting: waitingCount(ctx.db) })),
+
+  /** The whole diff of an entry's patch; the server records that this user was shown it. */
+  diff: procedure("change.approve")
+    .input(z.strictObject({ entryId: EntryId }))
+    .mutation(({ ctx, input }) => openDiff(ctx.db, input.entryId, ctx.user)),
+
+  approve: procedure("change.approve")
+    .input(
+      z.strictObject({
+        entryId: EntryId,
+        patchHash: z.string().regex(/^[0-9a-f]{64}$/, "must be the patch's sha256 (64 hex digits)"),
+        comment: z.string().max(4000).optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      approveEntry(ctx.db, currentConfig(ctx.env.configPath), input, ctx.user),
+    ),
+
+  reject: procedure("change.approve")
+    .input(
+      z.strictObject({
+        entryId: EntryId,
+        reason: z.string().max(4000),
+        next: z.enum(["redispatch", "close"]).default("redispatch"),
+      }),
+    )
+    .mutation(({ ctx, input }) => rejectEntry(ctx.db, input, ctx.user)),
+});
