@@ -15,6 +15,7 @@ import {
 } from "./commands/queue";
 import { answerCommand, cancelCommand, editCommand, requestCommand } from "./commands/request";
 import { startCommand } from "./commands/start";
+import { traceCommand } from "./commands/trace";
 import {
   tokenCreateCommand,
   tokenListCommand,
@@ -206,6 +207,18 @@ export function buildProgram(): Command {
     .option("--close", "close the task instead of sending it back")
     .option("--as <email>", "as this reviewer")
     .action(rejectCommand);
+
+  program
+    .command("trace")
+    .description(
+      "the whole chain of a request: spec, tasks, runs, changes, approvals, entries, commits, rollbacks",
+    )
+    .argument(
+      "<id>",
+      "a request (R12), task (R12.1), entry (Q7), change (C5), run (run 3) or commit sha",
+    )
+    .option("--json", "print as JSON")
+    .action(traceCommand);
 
   const user = program.command("user").description("manage users");
   user

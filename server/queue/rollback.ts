@@ -1,7 +1,7 @@
-import { eq } from "drizzle-orm";
+import { and, eq, ne } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
-import { queueEntries } from "@/server/db/schema";
+import { changeRequests, queueEntries } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { git } from "@/server/git/run";
 import { log } from "@/server/log";
@@ -31,6 +31,20 @@ export async function rollbackEntry(db: Db, config: LoadedConfig, entryId: numbe
   if (!change || !repo) throw new NotFoundError(`repository '${entry.repo}' is not configured`);
   if (change.dryRun)
     throw new ValidationError([{ path: "id", message: "a dry-run change never landed" }]);
+  // Asked twice (two operators, a double click): one revert is on its way already.
+  const pending = db
+    .select({ entryId: queueEntries.id, state: queueEntries.state })
+    .from(changeRequests)
+    .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
+    .where(and(eq(changeRequests.revertOf, change.id), ne(queueEntries.state, "rejected")))
+    .get();
+  if (pending)
+    throw new ValidationError([
+      {
+        path: "id",
+        message: `entry ${entryId} is being rolled back already: its revert is Q${pending.entryId} (${pending.state.replaceAll("_", " ")})`,
+      },
+    ]);
   const patch = await git(
     ["diff", "--binary", "--full-index", entry.mergedCommit, `${entry.mergedCommit}^`],
     { cwd: repo.path },

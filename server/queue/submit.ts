@@ -184,7 +184,8 @@ export async function submitChanges(
         })
         .returning({ id: changeRequests.id })
         .get();
-      voidEarlierApprovals(tx, taskId, change.id);
+      // A revert undoes the approved change; it does not replace the patch that was approved.
+      if (!opts.revertOf) voidEarlierApprovals(tx, taskId, change.id);
       const entry = tx
         .insert(queueEntries)
         .values({

@@ -1,0 +1,109 @@
+import { eq } from "drizzle-orm";
+import type { Metadata } from "next";
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { Forbidden } from "@/components/forbidden";
+import { TraceView } from "@/components/trace-view";
+import { can } from "@/server/auth/permissions";
+import { requirePageUser } from "@/server/auth/session";
+import { tasks } from "@/server/db/schema";
+import { NotFoundError } from "@/server/errors";
+import { entryTimeline } from "@/server/queue/timeline";
+import { shownTo } from "@/server/redact";
+import { runtime } from "@/server/runtime";
+import { traceOf } from "@/server/trace/trace";
+
+export const dynamic = "force-dynamic";
+
+type Props = { params: Promise<{ id: string }> };
+
+export async function generateMetadata(props: Props): Promise<Metadata> {
+  const { id } = await props.params;
+  return { title: `Q${id.replace(/^Q/i, "")}` };
+}
+
+/** A queue entry's page: why it did (not) merge, in words, and the chain it belongs to. */
+export default async function EntryPage(props: Props) {
+  const { id } = await props.params;
+  const user = await requirePageUser(`/queue/${id}`);
+  if (!can(user.role, "queue.read")) return <Forbidden need="queue.read" />;
+  const n = /^Q?(\d{1,9})$/i.exec(id)?.[1];
+  if (!n) notFound();
+  const { db, env } = runtime();
+  let view: ReturnType<typeof entryTimeline>;
+  try {
+    view = shownTo({ user, env }, entryTimeline(db, Number(n)));
+  } catch (err) {
+    if (err instanceof NotFoundError) notFound();
+    throw err;
+  }
+  const task = view.change
+    ? db.select().from(tasks).where(eq(tasks.id, view.change.taskId)).get()
+    : undefined;
+  const trace = task ? traceOf(db, { requestId: task.requestId, taskId: task.id }) : null;
+  return (
+    <article className="space-y-6">
+      <header className="space-y-1">
+        <h1 className="text-2xl font-semibold" data-testid="entry-title">
+          Q{view.entry.id} {view.change?.summary.split("\n")[0]}
+        </h1>
+        <p className="text-sm text-slate-600">
+          {view.entry.repo} → {view.entry.targetBranch} · state{" "}
+          <span data-testid="entry-state">{view.entry.state.replaceAll("_", " ")}</span> · attempt{" "}
+          {view.entry.attempts} of {view.entry.maxAttempts} · risk {view.change?.risk}
+          {view.change?.revertOf ? ` · reverts change C${view.change.revertOf}` : ""}
+        </p>
+        <p className="text-sm">
+          Paths: <span className="font-mono">{view.paths.join(", ") || "—"}</span>
+        </p>
+      </header>
+      <section
+        aria-labelledby="next-heading"
+        className="rounded border border-sky-200 bg-sky-50 p-3 text-sm"
+      >
+        <h2 id="next-heading" className="font-semibold">
+          What happens next
+        </h2>
+        <p data-testid="entry-next">{view.next}</p>
+        {view.entry.state === "awaiting_approval" && (
+          <p>
+            <Link className="underline" href={`/approvals#entry-${view.entry.id}`}>
+              Review it on /approvals
+            </Link>
+          </p>
+        )}
+        {view.blockedBy.length > 0 && (
+          <p>
+            Blocked behind:{" "}
+            {view.blockedBy.map((b) => (
+              <Link key={b} className="mr-2 underline" href={`/queue/${b}`}>
+                Q{b}
+              </Link>
+            ))}
+          </p>
+        )}
+      </section>
+      <section aria-labelledby="timeline-heading">
+        <h2 id="timeline-heading" className="text-lg font-semibold">
+          Timeline
+        </h2>
+        <ol className="mt-2 space-y-2 text-sm" data-testid="entry-timeline">
+          {view.lines.map((l) => (
+            <li key={l.id} className="border-l-2 border-slate-300 pl-3">
+              <time className="text-slate-500" dateTime={new Date(l.at).toISOString()}>
+                {new Date(l.at).toISOString().replace("T", " ").slice(0, 19)} UTC
+              </time>{" "}
+              {l.text}
+              {l.detail && (
+                <pre className="mt-1 max-h-64 overflow-auto whitespace-pre-wrap rounded bg-slate-900 p-2 text-xs text-slate-100">
+                  {l.detail}
+                </pre>
+              )}
+            </li>
+          ))}
+        </ol>
+      </section>
+      {trace && <TraceView trace={trace} />}
+    </article>
+  );
+}

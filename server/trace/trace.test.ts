@@ -1,0 +1,138 @@
+import { eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { queueEntries, tasks } from "@/server/db/schema";
+import { advance } from "@/server/dispatcher/advance";
+import { NotFoundError, ValidationError } from "@/server/errors";
+import { git } from "@/server/git/run";
+import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
+import { rollbackEntry } from "@/server/queue/rollback";
+import { entryTimeline } from "@/server/queue/timeline";
+import { createRequests } from "@/server/requests/service";
+import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { parseTraceRef, resolveTrace, traceLines, traceOf } from "./trace";
+
+let world: TestWorld;
+beforeEach(async () => {
+  world = await makeWorld();
+});
+afterEach(() => world.cleanup());
+
+async function drain() {
+  await runQueueLoop({
+    db: world.db,
+    config: () => world.config,
+    owner: "q",
+    opts: { ...defaultLoopOptions({}), drain: true, pollMs: 5, backoffBaseMs: 0 },
+    shouldStop: () => false,
+  });
+  await advance(world.db, world.config, "d");
+}
+
+async function landed() {
+  const [r] = createRequests(world.db, {
+    input: { title: "Explain caps", description: "", repo: "demo", files: ["docs/guide.md"] },
+    requester: world.admin,
+    config: world.config,
+    source: "cli",
+  });
+  await advance(world.db, world.config, "d");
+  await drain();
+  const task = world.db
+    .select()
+    .from(tasks)
+    .where(eq(tasks.requestId, r?.id ?? 0))
+    .get();
+  const entry = world.db
+    .select()
+    .from(queueEntries)
+    .where(eq(queueEntries.changeRequestId, task?.changeRequestId ?? 0))
+    .get();
+  if (!entry?.mergedCommit || !task) throw new Error("it did not land");
+  return { requestId: r?.id ?? 0, task, entry };
+}
+
+describe("hyperion trace", () => {
+  it("reads every kind of id, and refuses what names nothing", () => {
+    expect(parseTraceRef("R12")).toEqual({ kind: "request", id: 12 });
+    expect(parseTraceRef("12")).toEqual({ kind: "request", id: 12 });
+    expect(parseTraceRef("R12.3")).toEqual({ kind: "task", id: "12.3" });
+    expect(parseTraceRef("q7")).toEqual({ kind: "entry", id: 7 });
+    expect(parseTraceRef("C5")).toEqual({ kind: "change", id: 5 });
+    expect(parseTraceRef("run 3")).toEqual({ kind: "run", id: 3 });
+    expect(parseTraceRef("ABCDEF1")).toEqual({ kind: "commit", sha: "abcdef1" });
+    expect(() => parseTraceRef("../etc/passwd")).toThrow(ValidationError);
+    expect(() => parseTraceRef("<script>")).toThrow(/names nothing Hyperion knows/);
+  });
+
+  it("from a commit sha on the target branch back to its request, and through its rollback", async () => {
+    const { requestId, task, entry } = await landed();
+    const sha = entry.mergedCommit ?? "";
+    for (const ref of [
+      `R${requestId}`,
+      `R${task.id}`,
+      `Q${entry.id}`,
+      `C${entry.changeRequestId}`,
+      sha,
+      sha.slice(0, 8),
+    ]) {
+      expect(await resolveTrace(world.db, world.config, ref), ref).toMatchObject({ requestId });
+    }
+    const trace = traceOf(world.db, await resolveTrace(world.db, world.config, sha.slice(0, 10)));
+    expect(trace.request).toMatchObject({ id: requestId, status: "done" });
+    expect(trace.spec?.files).toEqual(["docs/guide.md"]);
+    const change = trace.tasks[0]?.changes[0];
+    expect(change?.entry).toMatchObject({ id: entry.id, state: "merged", mergedCommit: sha });
+    expect(change?.patchHash).toMatch(/^[0-9a-f]{64}$/);
+
+    // Roll it back: the revert's commit leads to the same request, whose chain shows both.
+    const revert = await rollbackEntry(world.db, world.config, entry.id);
+    if (!revert) throw new Error("no revert");
+    // Asked again while its revert is on its way: refused, nothing queued.
+    await expect(rollbackEntry(world.db, world.config, entry.id)).rejects.toThrow(
+      /being rolled back already: its revert is Q\d+/,
+    );
+    await drain();
+    // And once it is rolled back: refused too.
+    await expect(rollbackEntry(world.db, world.config, entry.id)).rejects.toThrow(
+      /only a merged entry can be rolled back/,
+    );
+    const revertEntry = world.db
+      .select()
+      .from(queueEntries)
+      .where(eq(queueEntries.id, revert.entryId))
+      .get();
+    const revertSha = revertEntry?.mergedCommit ?? "";
+    expect(revertSha).toMatch(/^[0-9a-f]{40}$/);
+    const again = traceOf(world.db, await resolveTrace(world.db, world.config, revertSha));
+    expect(again.request).toMatchObject({ id: requestId, status: "rolled_back" });
+    expect(again.tasks[0]?.changes[0]?.revertedBy).toMatchObject({
+      entryId: revert.entryId,
+      mergedCommit: revertSha,
+    });
+    const text = traceLines(again).join("\n");
+    expect(text).toContain(`Q${entry.id} [rolled_back] → commit ${sha.slice(0, 12)}`);
+    expect(text).toContain(`rolled back by C`);
+    // A commit's trailer leads there too, when no entry recorded it (a replayed database).
+    const body = await git(["log", "-1", "--format=%B", sha], {
+      cwd: world.config.repositories[0]?.path ?? "",
+    });
+    expect(body).toContain(`Hyperion-Change-Request: ${entry.changeRequestId}`);
+  });
+
+  it("an unknown id or sha is refused with what it looked for", async () => {
+    await expect(resolveTrace(world.db, world.config, "R999")).rejects.toThrow(NotFoundError);
+    await expect(resolveTrace(world.db, world.config, "deadbeef")).rejects.toThrow(
+      /no commit deadbeef landed by Hyperion/,
+    );
+  });
+
+  it("an entry's timeline says in words what happened and what to do next", async () => {
+    const { entry } = await landed();
+    const view = entryTimeline(world.db, entry.id);
+    const text = view.lines.map((l) => l.text);
+    expect(text[0]).toBe("Queued to land");
+    expect(text.at(-1)).toMatch(/^Landed as commit [0-9a-f]{12}$/);
+    expect(view.next).toMatch(/It is on the branch/);
+    expect(() => entryTimeline(world.db, 9999)).toThrow(/no queue entry Q9999/);
+  });
+});
