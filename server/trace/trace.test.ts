@@ -8,6 +8,7 @@ import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { rollbackEntry } from "@/server/queue/rollback";
 import { entryTimeline } from "@/server/queue/timeline";
 import { createRequests } from "@/server/requests/service";
+import { patchStats, requestSummary } from "@/server/requests/summary";
 import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
 import { parseTraceRef, resolveTrace, traceLines, traceOf } from "./trace";
 
@@ -123,6 +124,19 @@ describe("hyperion trace", () => {
     await expect(resolveTrace(world.db, world.config, "R999")).rejects.toThrow(NotFoundError);
     await expect(resolveTrace(world.db, world.config, "deadbeef")).rejects.toThrow(
       /no commit deadbeef landed by Hyperion/,
+    );
+  });
+
+  it("a finished request's summary: files with lines added and removed, checks, stages", async () => {
+    const { requestId } = await landed();
+    const summary = requestSummary(world.db, requestId);
+    expect(summary.files).toEqual([{ path: "docs/guide.md", added: 1, removed: 0 }]);
+    expect(summary.markdown).toContain("| `docs/guide.md` | 1 | 0 |");
+    expect(summary.markdown).toMatch(/- C\d+ \(low risk\): checks passed, landed as [0-9a-f]{12}/);
+    expect(summary.markdown).toContain("## Time in each stage");
+    expect(summary.markdown).toMatch(/- received: /);
+    expect(patchStats("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1,2 @@\n-a\n+b\n+c\n")).toEqual(
+      [{ path: "x", added: 2, removed: 1 }],
     );
   });
 

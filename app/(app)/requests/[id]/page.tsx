@@ -1,12 +1,15 @@
 import { notFound } from "next/navigation";
 import { RequestView } from "@/components/request-view";
+import { TraceView } from "@/components/trace-view";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
 import { lastEventId } from "@/server/events/log";
 import { shownTo } from "@/server/redact";
 import { requestDetail } from "@/server/requests/detail";
+import { requestSummary } from "@/server/requests/summary";
 import { runtime } from "@/server/runtime";
+import { traceOf } from "@/server/trace/trace";
 
 export const dynamic = "force-dynamic";
 
@@ -22,6 +25,7 @@ export default async function RequestPage(props: {
   // Failure texts as this viewer may see them: no server paths unless an admin.
   const detail = /^\d+$/.test(id) ? shownTo({ user, env }, requestDetail(db, Number(id))) : null;
   if (!detail) notFound();
+  const summary = requestSummary(db, detail.request.id);
   return (
     <article className="space-y-4">
       {filed && (
@@ -52,6 +56,32 @@ export default async function RequestPage(props: {
           detail.request.requester === user.email
         }
       />
+      {["done", "failed", "rolled_back", "cancelled"].includes(detail.request.status) && (
+        <section
+          aria-labelledby="summary-heading"
+          className="space-y-2 rounded border border-slate-200 p-3"
+          data-testid="request-summary"
+        >
+          <h2 id="summary-heading" className="text-lg font-semibold">
+            Summary
+          </h2>
+          <p className="text-sm">
+            {summary.files.length} file(s), +{summary.totals.added} −{summary.totals.removed} lines
+            landed.{" "}
+            <a className="underline" href={`/requests/${detail.request.id}/summary`} download>
+              Download the summary (markdown)
+            </a>
+          </p>
+          <ul className="text-sm">
+            {summary.files.map((f) => (
+              <li key={f.path}>
+                <span className="font-mono">{f.path}</span> +{f.added} −{f.removed}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      <TraceView trace={traceOf(db, { requestId: detail.request.id, taskId: null })} />
     </article>
   );
 }
