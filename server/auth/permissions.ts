@@ -9,6 +9,8 @@ export const permissions = [
   "queue.operate",
   /** Approve or reject a change waiting for review (never one of a request one filed). */
   "change.approve",
+  /** Roll back a merged change: its revert lands through the queue. */
+  "change.rollback",
   "change.submit",
   "user.read",
   "user.manage",
@@ -18,7 +20,7 @@ export const permissions = [
 export type Permission = (typeof permissions)[number];
 
 const requester: Permission[] = ["request.read", "request.create", "system.read"];
-const reviewer: Permission[] = [...requester, "queue.read", "change.approve"];
+const reviewer: Permission[] = [...requester, "queue.read", "change.approve", "change.rollback"];
 const operator: Permission[] = [...reviewer, "queue.operate", "change.submit"];
 const admin: Permission[] = [...operator, "user.read", "user.manage", "server.paths"];
 

@@ -32,17 +32,19 @@ export const queueRouter = router({
       createdAt: queueEntries.createdAt,
       updatedAt: queueEntries.updatedAt,
     };
+    // Waiting for a reviewer is not finished: the board lists it with the pending entries.
+    const waiting = [...pendingStates, "awaiting_approval" as const];
     const pending = ctx.db
       .select(columns)
       .from(queueEntries)
-      .where(inArray(queueEntries.state, [...pendingStates]))
+      .where(inArray(queueEntries.state, waiting))
       .orderBy(queueEntries.id)
       .limit(200)
       .all();
     const finished = ctx.db
       .select(columns)
       .from(queueEntries)
-      .where(notInArray(queueEntries.state, [...pendingStates]))
+      .where(notInArray(queueEntries.state, waiting))
       .orderBy(desc(queueEntries.updatedAt))
       .limit(100)
       .all();
@@ -96,7 +98,7 @@ export const queueRouter = router({
       return { id: input.id };
     }),
 
-  rollback: procedure("queue.operate")
+  rollback: procedure("change.rollback")
     .input(EntryId)
     .mutation(async ({ ctx, input }) =>
       rollbackEntry(ctx.db, currentConfig(ctx.env.configPath), input.id),
