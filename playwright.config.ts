@@ -64,6 +64,8 @@ export default defineConfig({
       HYPERION_MAX_BODY_BYTES: String(256 * 1024),
       HYPERION_MAX_ATTEMPTS: "2",
       HYPERION_BACKOFF_MS: "100",
+      // The key the real agent CLIs send to the scripted model server (e2e/support/agents.ts).
+      E2E_SCRIPTED_MODEL_KEY: "scripted-key-not-a-secret",
     },
   },
 });

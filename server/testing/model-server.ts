@@ -77,7 +77,11 @@ const SHELL_TOOLS = ["exec_command", "shell_command", "shell", "Bash", "bash"];
 const WRITE_TOOLS = ["Write", "create"];
 const CHUNK = 8192;
 
-export async function startModelServer(script: ScriptStep[]): Promise<ModelServer> {
+export async function startModelServer(
+  script: ScriptStep[],
+  /** A fixed port, for a server another process was configured to reach (the e2e worker). */
+  listenOn = 0,
+): Promise<ModelServer> {
   const requests: RecordedRequest[] = [];
   const modelRequests: RecordedRequest[] = [];
   const waiters: { n: number; resolve: (r: RecordedRequest) => void }[] = [];
@@ -151,7 +155,7 @@ export async function startModelServer(script: ScriptStep[]): Promise<ModelServe
     }
   }
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(listenOn, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
   return {
