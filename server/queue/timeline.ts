@@ -9,6 +9,7 @@ import {
   queueEntryPaths,
 } from "@/server/db/schema";
 import { NotFoundError } from "@/server/errors";
+import { patchStats } from "@/server/requests/summary";
 import { pendingStates } from "./states";
 
 /** One line of an entry's timeline: when, and what happened in words a person uses. */
@@ -102,6 +103,7 @@ export function entryTimeline(db: Db, entryId: number) {
       risk: changeRequests.risk,
       revertOf: changeRequests.revertOf,
       runId: changeRequests.runId,
+      patch: changeRequests.patch,
     })
     .from(changeRequests)
     .where(eq(changeRequests.id, entry.changeRequestId))
@@ -146,7 +148,9 @@ export function entryTimeline(db: Db, entryId: number) {
           ),
         ]
       : [];
+  const { patch, ...changeShown } = change ?? { patch: "" };
   return {
+    stats: patchStats(patch),
     entry: {
       id: entry.id,
       state: entry.state,
@@ -157,7 +161,7 @@ export function entryTimeline(db: Db, entryId: number) {
       mergedCommit: entry.mergedCommit,
       lastError: entry.lastError,
     },
-    change,
+    change: change ? (changeShown as Omit<NonNullable<typeof change>, "patch">) : null,
     paths,
     lines,
     blockedBy,

@@ -3,6 +3,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { Forbidden } from "@/components/forbidden";
+import { RollbackButton } from "@/components/rollback-button";
 import { TraceView } from "@/components/trace-view";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
@@ -72,6 +73,19 @@ export default async function EntryPage(props: Props) {
             </Link>
           </p>
         )}
+        {view.entry.state === "merged" &&
+          can(user.role, "change.rollback") &&
+          !trace?.tasks.some((t) =>
+            t.changes.some((c) => c.entry?.id === view.entry.id && c.revertedBy),
+          ) && (
+            <RollbackButton
+              entry={{
+                entryId: view.entry.id,
+                summary: view.change?.summary.split("\n")[0] ?? "",
+                files: view.stats,
+              }}
+            />
+          )}
         {view.blockedBy.length > 0 && (
           <p>
             Blocked behind:{" "}
