@@ -1,8 +1,13 @@
-import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
 import { type AgentEvent, clip } from "@/schemas/agent-event";
-import { type CliAdapter, jsonLine, type LaunchSpec, type OutputParser } from "./adapter";
+import {
+  type CliAdapter,
+  jsonLine,
+  type LaunchSpec,
+  type OutputParser,
+  type SessionIo,
+} from "./adapter";
 import versions from "./versions.json";
 
 /**
@@ -29,9 +34,34 @@ function endpointEnv(spec: LaunchSpec): Record<string, string> {
   };
 }
 
+/** JSON-RPC ids of the requests that open a session; prompts (the first, then steers) count on. */
+const INITIALIZE = 1;
+const SESSION = 2;
+const FIRST_PROMPT = 3;
+
+const ACP_VERSION = 1;
+
+const rpc = (id: number, method: string, params: unknown) =>
+  JSON.stringify({ jsonrpc: "2.0", id, method, params });
+
 /**
- * Copilot CLI, the platform binary (the npm loader would orphan it on a signal), JSONL out, the
- * prompt on stdin. It prints its session id only at the end, so a new run is given one.
+ * The first line on stdin; the parser says the rest as the agent answers. No file system or
+ * terminal from the client: Copilot uses its own tools, inside the harness's confinement.
+ */
+const initializeLine = rpc(INITIALIZE, "initialize", {
+  protocolVersion: ACP_VERSION,
+  clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false },
+  clientInfo: { name: "hyperion", title: "Hyperion", version: "0.1.0" },
+});
+
+const textBlock = (text: string) => ({ type: "text", text });
+
+/**
+ * Copilot CLI as an Agent Client Protocol server (`copilot --acp`: JSON-RPC lines on stdio),
+ * launched as the platform binary (the npm loader would orphan it on a signal). The parser holds
+ * the conversation: `initialize`, `session/new` (or `session/load` of the session a resume names),
+ * one `session/prompt` with the prompt, another for each steer, and stdin closed once the last
+ * prompt is answered, which ends the process (with exit code 0 even when the turn failed).
  * It has no setting to stop retrying a failed model request (it tries 5 more times, ≈16 s,
  * unless the server answers `x-should-retry: false`).
  */
@@ -43,18 +73,15 @@ export const copilot: CliAdapter = {
   versionArgs: ["--binary-version"],
 
   launch(spec) {
-    const sessionId = spec.resume?.sessionId ?? randomUUID();
     const argv = [
       spec.executable,
+      "--acp",
       "-C",
       spec.workspace,
-      "--output-format",
-      "json",
       "--allow-all",
       "--no-ask-user",
       "--no-auto-update",
       "--disable-client-telemetry",
-      spec.resume ? `--resume=${sessionId}` : `--session-id=${sessionId}`,
     ];
     const cache = packageCache(spec.executable);
     const env: Record<string, string> = {
@@ -64,103 +91,395 @@ export const copilot: CliAdapter = {
       ...(spec.model ? { COPILOT_MODEL: spec.model } : {}),
       ...endpointEnv(spec),
     };
-    return { argv, env, stdin: spec.resume ? spec.resume.message : spec.prompt, sessionId };
+    return { argv, env, stdin: `${initializeLine}\n`, keepStdinOpen: true };
   },
 
-  parser: () => new CopilotParser(),
+  parser: (io, spec) => new CopilotAcpParser(io, spec),
 };
 
-const Line = z.discriminatedUnion("type", [
+const Id = z.union([z.string(), z.number()]);
+const RpcError = z.looseObject({ message: z.string() });
+
+const Initialized = z.looseObject({
+  protocolVersion: z.number(),
+  agentCapabilities: z.looseObject({ loadSession: z.boolean().optional() }).optional(),
+});
+const NewSession = z.looseObject({ sessionId: z.string().min(1) });
+const Usage = z.looseObject({
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+});
+const PromptResult = z.looseObject({ stopReason: z.string(), usage: Usage.nullish() });
+
+const Update = z.looseObject({
+  sessionId: z.string(),
+  update: z.looseObject({ sessionUpdate: z.string() }),
+});
+const TextChunk = z.looseObject({
+  content: z.looseObject({ type: z.literal("text"), text: z.string() }),
+});
+const Location = z.looseObject({ path: z.string() });
+const ToolContent = z.array(
   z.looseObject({
-    type: z.literal("assistant.message"),
-    data: z.looseObject({ content: z.string().default("") }),
+    type: z.string(),
+    /** A diff's file. */
+    path: z.string().optional().catch(undefined),
+    /** A content block's text (shell output). */
+    content: z.looseObject({ text: z.string().optional() }).optional().catch(undefined),
   }),
-  z.looseObject({
-    type: z.literal("tool.execution_start"),
-    data: z.looseObject({
-      toolCallId: z.string(),
-      toolName: z.string(),
-      arguments: z.record(z.string(), z.unknown()).default({}),
-    }),
-  }),
-  z.looseObject({
-    type: z.literal("tool.execution_complete"),
-    data: z.looseObject({
-      toolCallId: z.string(),
-      success: z.boolean().optional(),
-      shellExecution: z.looseObject({ exitCode: z.number().int().nullish() }).optional(),
-      result: z.looseObject({ content: z.string().optional() }).optional(),
-      fileEdits: z.array(z.looseObject({ path: z.string() })).optional(),
-    }),
-  }),
-  z.looseObject({ type: z.literal("session.error"), data: z.looseObject({ message: z.string() }) }),
-  z.looseObject({
-    type: z.literal("session.warning"),
-    data: z.looseObject({ message: z.string() }),
-  }),
-  z.looseObject({ type: z.literal("result"), sessionId: z.string(), exitCode: z.number().int() }),
-]);
+);
+const ToolCall = z.looseObject({
+  toolCallId: z.string(),
+  title: z.string().nullish(),
+  kind: z.string().nullish(),
+  status: z.string().nullish(),
+  rawInput: z.unknown().optional(),
+  rawOutput: z.unknown().optional(),
+  locations: z.array(Location).nullish(),
+  content: ToolContent.nullish(),
+});
+type ToolCall = z.infer<typeof ToolCall>;
+const ShellInput = z.looseObject({ command: z.string() });
+const ShellExit = z.looseObject({
+  contents: z.array(
+    z.union([
+      z.looseObject({ type: z.literal("shell_exit"), exitCode: z.number().int() }),
+      z.looseObject({ type: z.string() }),
+    ]),
+  ),
+});
+const PermissionRequest = z.looseObject({
+  options: z.array(z.looseObject({ optionId: z.string(), kind: z.string() })),
+});
+
+/** Tool kinds whose completion means files changed; their paths are in locations and diffs. */
+const EDIT_KINDS = new Set(["edit", "delete", "move"]);
 
 /** What Copilot appends to a shell's output for the model; the exit code is reported apart. */
-const SHELL_TRAILER = /\n?<shellId: [^>]*completed with exit code -?\d+>\s*$/;
-
-/** Tools that edit files: their edits are read from `fileEdits` when they complete. */
-const EDIT_TOOLS = new Set(["create", "edit", "apply_patch", "str_replace_editor", "write"]);
+const SHELL_TRAILER = /\n?<shellId: [^>]*completed with exit code (-?\d+)>\s*$/;
 
 /**
- * Copilot's JSONL: `assistant.message`, `tool.execution_start/complete` (a shell's exit code,
- * the files a tool edited), `session.error`, and a final `result` with the session and exit
- * code. Its `assistant.turn_end` closes each model call, not the run. Tokens are not in it.
+ * Copilot's own notices reach an ACP client only as agent text, one chunk each: `Error: …` (a
+ * failed model request, after which the turn still ends with `end_turn`), `Warning: …`, `Info: …`.
  */
-class CopilotParser implements OutputParser {
+const NOTICE = /^(Error|Warning|Info): ([\s\S]*)$/;
+
+const STOPS: Record<string, string> = {
+  cancelled: "the turn was cancelled",
+  max_tokens: "the model's reply hit its token limit",
+  max_turn_requests: "the turn hit Copilot's limit of model requests",
+  refusal: "the model refused to go on",
+};
+
+/**
+ * Copilot's side of the ACP conversation, read into AgentEvents: the session's id, its
+ * `session/update`s (agent text assembled into one message per model reply, `tool_call` and
+ * `tool_call_update`: shell commands with their exit codes, edits with their paths, other tools
+ * by title), the tokens each `session/prompt` answer reports (Copilot's count runs on over the
+ * process, so each answer adds what is new), and the turn's end when the last prompt is
+ * answered. A later prompt cancels the turn under way (its answer says `cancelled`) and starts a
+ * turn that has the whole conversation: that is how a steer gets in. Updates that `session/load`
+ * replays from the session's history are not this run's and are skipped.
+ *
+ * With `io` and `spec` (the harness gives both) it also speaks: it opens the session, prompts,
+ * steers, answers permission requests, and closes stdin at the end. Without them it only reads.
+ */
+class CopilotAcpParser implements OutputParser {
+  private sessionId: string | undefined;
+  /** The session is open: updates from now on are this run's (not a `session/load` replay). */
+  private open = false;
+  private ended = false;
+  private nextId = FIRST_PROMPT;
+  /** Prompts sent and not yet answered; the turn ends when none is left. */
+  private readonly prompts = new Set<number>();
+  /** Steers that came before the session was open: sent with the first prompt. */
+  private waiting: string[] = [];
+  private text = "";
+  /** An `Error:` notice: fatal if the turn ends right after it, a passing error otherwise. */
+  private failure: string | undefined;
   private readonly commands = new Map<string, string>();
+  private readonly edits = new Map<string, Set<string>>();
+  private counted = { input: 0, output: 0 };
+
+  constructor(
+    private readonly io?: SessionIo,
+    private readonly spec?: LaunchSpec,
+  ) {}
 
   line(text: string): AgentEvent[] | null {
     const raw = jsonLine(text);
     if (!raw) return null;
-    const parsed = Line.safeParse(raw);
-    if (!parsed.success) return [];
-    const l = parsed.data;
-    switch (l.type) {
-      case "assistant.message":
-        return l.data.content ? [{ kind: "message", text: clip(l.data.content) }] : [];
-      case "tool.execution_start": {
-        const { toolCallId, toolName, arguments: input } = l.data;
-        if (toolName === "bash" && typeof input.command === "string") {
-          this.commands.set(toolCallId, input.command);
-          return [{ kind: "command", command: clip(input.command), exitCode: null }];
-        }
-        if (EDIT_TOOLS.has(toolName)) return [];
+    const id = Id.safeParse(raw.id);
+    if (typeof raw.method === "string") {
+      // A request from the agent (a permission) has an id and waits for an answer.
+      return id.success
+        ? this.request(id.data, raw.method, raw.params)
+        : this.notification(raw.method, raw.params);
+    }
+    if (!id.success || typeof id.data !== "number") return [];
+    if ("error" in raw) {
+      const e = RpcError.safeParse(raw.error);
+      return this.refused(id.data, e.success ? e.data.message : JSON.stringify(raw.error));
+    }
+    return this.response(id.data, raw.result);
+  }
+
+  steer(message: string): boolean {
+    if (this.ended || !this.io || !this.spec) return false;
+    if (this.open && this.sessionId) this.prompt([message]);
+    else this.waiting.push(message);
+    return true;
+  }
+
+  /** Sends a prompt (only reading, it is counted as sent: the recorded run sent it). */
+  private prompt(texts: string[]) {
+    if (!this.sessionId) return;
+    const id = this.nextId++;
+    this.prompts.add(id);
+    this.io?.write(
+      rpc(id, "session/prompt", { sessionId: this.sessionId, prompt: texts.map(textBlock) }),
+    );
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.io?.end();
+  }
+
+  private fail(message: string): AgentEvent[] {
+    this.end();
+    return [
+      { kind: "error", message: clip(message), fatal: true },
+      { kind: "turn_end", ok: false },
+    ];
+  }
+
+  private response(id: number, result: unknown): AgentEvent[] {
+    if (id === INITIALIZE) return this.initialized(result);
+    if (id === SESSION) {
+      const resumed = this.spec?.resume?.sessionId;
+      const r = NewSession.safeParse(result);
+      const sessionId = resumed ?? (r.success ? r.data.sessionId : undefined);
+      this.open = true;
+      // Only reading (no spec), a loaded session is named by its first update.
+      if (!sessionId)
+        return this.spec ? this.fail("copilot answered session/new without a session id") : [];
+      this.sessionId = sessionId;
+      const spec = this.spec;
+      const first = spec ? [spec.resume ? spec.resume.message : spec.prompt] : [];
+      if (!this.ended) this.prompt([...first, ...this.waiting.splice(0)]);
+      return [{ kind: "session", sessionId: sessionId.slice(0, 200) }];
+    }
+    if (id < FIRST_PROMPT) return [];
+    const r = PromptResult.safeParse(result);
+    return this.answered(id, r.success ? r.data : { stopReason: "unknown" });
+  }
+
+  private initialized(result: unknown): AgentEvent[] {
+    const spec = this.spec;
+    if (!spec) return [];
+    const r = Initialized.safeParse(result);
+    if (!r.success || r.data.protocolVersion !== ACP_VERSION)
+      return this.fail(
+        `copilot speaks ACP version ${r.success ? r.data.protocolVersion : "?"}, not ${ACP_VERSION}`,
+      );
+    const params = { cwd: spec.workspace, mcpServers: [] };
+    if (!spec.resume) {
+      this.io?.write(rpc(SESSION, "session/new", params));
+      return [];
+    }
+    // Under --acp, --resume is ignored (checked with 1.0.102): a session is resumed only by load.
+    if (!r.data.agentCapabilities?.loadSession)
+      return this.fail("this copilot cannot load a session over ACP (no loadSession capability)");
+    this.io?.write(rpc(SESSION, "session/load", { sessionId: spec.resume.sessionId, ...params }));
+    return [];
+  }
+
+  /** The answer to a prompt: the turn's end when it was the last one, else only its tokens. */
+  private answered(id: number, r: z.infer<typeof PromptResult>): AgentEvent[] {
+    if (!this.prompts.delete(id)) return [];
+    const events: AgentEvent[] = [...this.flush(), ...this.count(r.usage)];
+    if (this.prompts.size > 0) return [...events, ...this.settle()];
+    const failure = this.failure;
+    this.failure = undefined;
+    if (r.stopReason === "end_turn" && failure === undefined) {
+      this.end();
+      return [...events, { kind: "turn_end", ok: true }];
+    }
+    const why = failure ?? STOPS[r.stopReason] ?? `the turn ended with ${r.stopReason}`;
+    return [...events, ...this.fail(why)];
+  }
+
+  private count(usage: z.infer<typeof Usage> | null | undefined): AgentEvent[] {
+    if (!usage) return [];
+    const input = usage.inputTokens - this.counted.input;
+    const output = usage.outputTokens - this.counted.output;
+    this.counted = { input: usage.inputTokens, output: usage.outputTokens };
+    if (input < 0 || output < 0) return [];
+    return [{ kind: "usage", inputTokens: input, outputTokens: output }];
+  }
+
+  /** An error answer to one of our requests. */
+  private refused(id: number, message: string): AgentEvent[] {
+    if (id >= FIRST_PROMPT) {
+      if (!this.prompts.delete(id)) return [];
+      if (this.prompts.size > 0)
         return [
-          { kind: "tool_call", tool: toolName.slice(0, 200), input: clip(JSON.stringify(input)) },
+          { kind: "error", message: clip(`a prompt was not taken: ${message}`), fatal: false },
         ];
+      return [...this.flush(), ...this.fail(`copilot refused the prompt: ${message}`)];
+    }
+    const what = id === INITIALIZE ? "initialize" : "the session";
+    return this.fail(`copilot refused ${what}: ${message}`);
+  }
+
+  /**
+   * Requests from the agent wait for an answer, or the turn hangs. With --allow-all few come;
+   * a permission is granted (the harness confines the process), anything else is not served.
+   */
+  private request(id: number | string, method: string, params: unknown): AgentEvent[] {
+    const reply = (body: { result: unknown } | { error: { code: number; message: string } }) =>
+      this.io?.write(JSON.stringify({ jsonrpc: "2.0", id, ...body }));
+    if (method === "session/request_permission") {
+      const p = PermissionRequest.safeParse(params);
+      const options = p.success ? p.data.options : [];
+      const allow =
+        options.find((o) => o.kind === "allow_once") ??
+        options.find((o) => o.kind === "allow_always");
+      reply({
+        result: {
+          outcome: allow
+            ? { outcome: "selected", optionId: allow.optionId }
+            : { outcome: "cancelled" },
+        },
+      });
+      return [];
+    }
+    reply({ error: { code: -32601, message: `${method} is not supported by this client` } });
+    return [];
+  }
+
+  private notification(method: string, params: unknown): AgentEvent[] {
+    if (method !== "session/update" || !this.open) return [];
+    const u = Update.safeParse(params);
+    if (!u.success) return [];
+    const events: AgentEvent[] = [];
+    if (!this.sessionId) {
+      this.sessionId = u.data.sessionId;
+      events.push({ kind: "session", sessionId: u.data.sessionId.slice(0, 200) });
+      this.prompt([]);
+    }
+    if (u.data.sessionId !== this.sessionId) return [];
+    return [...events, ...this.updated(u.data.update)];
+  }
+
+  private updated(update: z.infer<typeof Update>["update"]): AgentEvent[] {
+    switch (update.sessionUpdate) {
+      case "agent_message_chunk": {
+        const c = TextChunk.safeParse(update);
+        return c.success ? this.chunk(c.data.content.text) : [];
       }
-      case "tool.execution_complete": {
-        const events: AgentEvent[] = [];
-        const command = this.commands.get(l.data.toolCallId);
-        if (command !== undefined) {
-          this.commands.delete(l.data.toolCallId);
-          events.push({
-            kind: "command",
-            command: clip(command),
-            exitCode: l.data.shellExecution?.exitCode ?? null,
-            output: clip((l.data.result?.content ?? "").replace(SHELL_TRAILER, "")),
-          });
-        }
-        for (const edit of l.data.fileEdits ?? []) {
-          events.push({ kind: "file_edit", path: edit.path.slice(0, 4096) });
-        }
-        return events;
+      case "tool_call": {
+        const t = ToolCall.safeParse(update);
+        return t.success ? [...this.flush(), ...this.settle(), ...this.toolStarted(t.data)] : [];
       }
-      case "session.error":
-        return [{ kind: "error", message: clip(l.data.message), fatal: true }];
-      case "session.warning":
-        return [{ kind: "error", message: clip(l.data.message), fatal: false }];
-      case "result":
-        return [
-          { kind: "session", sessionId: l.sessionId.slice(0, 200) },
-          { kind: "turn_end", ok: l.exitCode === 0 },
-        ];
+      case "tool_call_update": {
+        const t = ToolCall.safeParse(update);
+        return t.success ? this.toolUpdated(t.data) : [];
+      }
+      default:
+        return [];
     }
   }
+
+  private chunk(text: string): AgentEvent[] {
+    const notice = this.text ? null : NOTICE.exec(text);
+    if (!notice) {
+      this.text += text;
+      return this.settle();
+    }
+    const [, level, message = ""] = notice;
+    const events = [...this.settle()];
+    if (level === "Error") this.failure = message;
+    else if (level === "Warning")
+      events.push({ kind: "error", message: clip(message), fatal: false });
+    return events;
+  }
+
+  /** The agent's text so far as one message. */
+  private flush(): AgentEvent[] {
+    const text = this.text;
+    this.text = "";
+    return text.trim() ? [{ kind: "message", text: clip(text) }] : [];
+  }
+
+  /** The agent went on after an `Error:` notice: it was not the turn's end. */
+  private settle(): AgentEvent[] {
+    const failure = this.failure;
+    this.failure = undefined;
+    return failure === undefined ? [] : [{ kind: "error", message: clip(failure), fatal: false }];
+  }
+
+  private toolStarted(t: ToolCall): AgentEvent[] {
+    const shell = ShellInput.safeParse(t.rawInput);
+    const events: AgentEvent[] = [];
+    if (t.kind === "execute" && shell.success) {
+      this.commands.set(t.toolCallId, shell.data.command);
+      events.push({ kind: "command", command: clip(shell.data.command), exitCode: null });
+    } else if (t.kind && EDIT_KINDS.has(t.kind)) {
+      this.edits.set(t.toolCallId, new Set());
+      this.notePaths(t);
+    } else {
+      const tool = (t.title || t.kind || "tool").slice(0, 200);
+      const input = t.rawInput === undefined ? undefined : clip(JSON.stringify(t.rawInput));
+      events.push({ kind: "tool_call", tool, ...(input ? { input } : {}) });
+    }
+    return [...events, ...this.toolUpdated(t)];
+  }
+
+  private notePaths(t: ToolCall) {
+    const paths = this.edits.get(t.toolCallId);
+    if (!paths) return;
+    for (const l of t.locations ?? []) paths.add(l.path);
+    for (const c of t.content ?? [])
+      if (c.type === "diff" && "path" in c) paths.add(String(c.path));
+  }
+
+  private toolUpdated(t: ToolCall): AgentEvent[] {
+    this.notePaths(t);
+    if (t.status !== "completed" && t.status !== "failed") return [];
+    const command = this.commands.get(t.toolCallId);
+    if (command !== undefined) {
+      this.commands.delete(t.toolCallId);
+      const output = (t.content ?? [])
+        .map((c) => (c.type === "content" ? (c.content?.text ?? "") : ""))
+        .join("");
+      return [
+        {
+          kind: "command",
+          command: clip(command),
+          exitCode: exitCode(t.rawOutput, output),
+          output: clip(output.replace(SHELL_TRAILER, "")),
+        },
+      ];
+    }
+    const paths = this.edits.get(t.toolCallId);
+    if (paths) {
+      this.edits.delete(t.toolCallId);
+      if (t.status === "completed")
+        return [...paths].map((p) => ({ kind: "file_edit", path: p.slice(0, 4096) }));
+    }
+    return [];
+  }
+}
+
+/** A shell's exit code: Copilot's `shell_exit` record, else the note it appends for the model. */
+function exitCode(rawOutput: unknown, output: string): number | null {
+  const r = ShellExit.safeParse(rawOutput);
+  if (r.success) {
+    for (const c of r.data.contents) if ("exitCode" in c) return Number(c.exitCode);
+  }
+  const trailer = SHELL_TRAILER.exec(output);
+  return trailer ? Number(trailer[1]) : null;
 }
