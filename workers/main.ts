@@ -96,8 +96,11 @@ export async function runSupervisor(
       for (const t of threads.values()) void t.terminate();
     }, STOP_GRACE_MS).unref();
   };
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
+  // `on`, not `once` (stop() acts once): while a git command runs (execa), signal-exit listens
+  // too, and finding itself the only listener left — a `once` handler is removed before it
+  // runs — it re-sends the signal, which then killed the worker mid-stop by its default action.
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
 
   // Agent runs (codex, claude, copilot, command) go on in the background, supervised here; runs
   // a dead worker left are found and their tasks requeued, now and every few seconds.
