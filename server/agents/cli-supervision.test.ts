@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { eq } from "drizzle-orm";
+import { execa, type ResultPromise } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AgentPolicy, CliAgentName } from "@/schemas/agents";
 import { cliAgentNames } from "@/schemas/agents";
@@ -22,6 +23,7 @@ import {
   type ScriptStep,
   startModelServer,
 } from "@/server/testing/model-server";
+import { ownerAlive } from "@/server/workers/heartbeat";
 import { AgentPool } from "./pool";
 
 // Supervision of each real CLI (installed by bin/agent-clis.mjs) through the whole harness — the
@@ -333,3 +335,167 @@ for (const agent of cliAgentNames) {
     });
   });
 }
+
+// One CLI for the worker process test (each worker start compiles the sources through tsx: a
+// few seconds): Claude Code, whose tool commands run in process groups of their own.
+const WORKER_AGENT: CliAgentName = "claude";
+const BIN = path.resolve("bin/hyperion.mjs");
+
+describe(`a worker SIGKILLed mid-run (${WORKER_AGENT})`, () => {
+  const workers = new Set<ResultPromise>();
+  afterEach(async () => {
+    for (const w of workers) {
+      w.kill("SIGKILL");
+      await w.catch(() => undefined);
+    }
+    workers.clear();
+  });
+
+  it("requeues its task through the next worker's recovery, and leaves no process of the run", {
+    timeout: 120_000,
+  }, async () => {
+    let atHang: Proc[] = [];
+    server = await startModelServer([
+      // A process the agent detaches from its own process group and session, then a model turn
+      // that never answers: the run is busy when its worker is killed.
+      { shell: "(setsid sleep 600 > /dev/null 2>&1 &); echo started" },
+      () => {
+        // The run is the worker's: its id is read from the database it shares.
+        atHang = processesOfRun(runsOf(taskOf(request)?.id ?? "")[0]?.id ?? 0);
+        return { hang: true };
+      },
+      // The task's second run, on the next worker.
+      { shell: "printf 'after recovery\\n' >> docs/guide.md" },
+      { text: "Added a line to the guide." },
+    ]);
+    // The worker reads its config from the data directory: the demo's policy gives tasks to the
+    // CLI, pointed at the scripted server.
+    const config = JSON.parse(fs.readFileSync(world.env.configPath, "utf8"));
+    config.repositories[0].policy.agents = { default: WORKER_AGENT };
+    config.agents = {
+      [WORKER_AGENT]: {
+        endpoint: `${server.url}/v1`,
+        model: MODELS[WORKER_AGENT],
+        apiKeyEnv: KEY_ENV,
+      },
+    };
+    fs.writeFileSync(world.env.configPath, JSON.stringify(config, null, 2));
+    const request = fileRequest();
+    const startWorker = () => {
+      const child = execa("node", [BIN, "worker"], {
+        env: {
+          HYPERION_DATA: world.dir,
+          // The runs' folders go under this test's own temp folder (see processesOfRun).
+          TMPDIR: runsTmp,
+          [KEY_ENV]: "scripted-key-not-a-secret",
+          HYPERION_DISPATCH_MS: "50",
+          HYPERION_POLL_MS: "50",
+          // Long: only the next worker's recovery, not the lease running out, requeues the task.
+          HYPERION_TASK_LEASE_MS: "600000",
+        },
+        reject: false,
+        // execa would SIGKILL 5 s after a SIGTERM; a worker on a busy machine may take longer.
+        forceKillAfterDelay: 60_000,
+      });
+      workers.add(child);
+      return child;
+    };
+    const exitedEarly = (w: ResultPromise) => {
+      let out: string | null = null;
+      void w.then((r) => {
+        out = `the worker exited (${r.exitCode ?? r.signal}):\n${String(r.stderr).slice(-3000)}`;
+      });
+      return () => out;
+    };
+
+    const first = startWorker();
+    const firstExit = exitedEarly(first);
+    const run = await until(
+      "the run to be running with its model turn hanging",
+      () => {
+        const e = firstExit();
+        if (e) throw new Error(e);
+        const r = runsOf(taskOf(request)?.id ?? "")[0];
+        return (
+          r?.state === "running" && server?.requests.filter((q) => q.protocol).length === 2 && r
+        );
+      },
+      90_000,
+    );
+    // The scan saw the run's processes while it hung: bubblewrap, the CLI, the detached sleep.
+    expect(atHang.map((p) => p.cmd)).toContain("sleep 600");
+    expect(atHang.some((p) => p.pid === run.pid)).toBe(true);
+
+    first.kill("SIGKILL");
+    expect((await first).signal).toBe("SIGKILL");
+    workers.delete(first);
+    // The run is still `running` in the database: nobody has noticed yet.
+    expect(runsOf(run.taskId)[0]?.state).toBe("running");
+    // The next worker finds the dead one's runs at its start, once the dead one's heartbeat is
+    // old enough not to count as alive.
+    await until(
+      "the killed worker to stop counting as alive",
+      () => !ownerAlive(world.db, run.owner),
+      30_000,
+    );
+
+    const second = startWorker();
+    const secondExit = exitedEarly(second);
+    const lost = await until(
+      "the run to be marked lost",
+      () => {
+        const e = secondExit();
+        if (e) throw new Error(e);
+        const r = runsOf(run.taskId)[0];
+        return r?.state === "lost" && r;
+      },
+      60_000,
+    );
+    expect(lost.reason).toMatch(
+      /its worker .* stopped without finishing it; the task was requeued/,
+    );
+    // Nothing of the run is left: bubblewrap's --die-with-parent took its whole pid namespace
+    // down with the worker (the recovery's own kill finds no process to kill).
+    expect(processesOfRun(run.id)).toEqual([]);
+    // Its task went back to pending by the recovery (not by its lease running out)…
+    const requeued = world.db.$client
+      .prepare("SELECT payload FROM events WHERE type = 'task.pending' AND entity_id = ?")
+      .pluck()
+      .all(request)
+      .map((p) => JSON.parse(p as string));
+    expect(requeued).toContainEqual(
+      expect.objectContaining({ task: run.taskId, from: "claimed", run: run.id }),
+    );
+    // …and its second run, on the new worker, makes the change.
+    const again = await until(
+      "the task's second run to end",
+      () => {
+        const e = secondExit();
+        if (e) throw new Error(e);
+        const r = runsOf(run.taskId)[1];
+        return r && !["starting", "running", "checking"].includes(r.state) && r;
+      },
+      90_000,
+    );
+    expect(again, again.reason ?? "").toMatchObject({ agent: WORKER_AGENT, state: "submitted" });
+    expect(again.taskAttempt).toBeGreaterThan(run.taskAttempt);
+    expect(["submitted", "done"]).toContain(taskOf(request)?.state);
+    const change = world.db
+      .select()
+      .from(changeRequests)
+      .where(eq(changeRequests.id, again.changeRequestId ?? 0))
+      .get();
+    expect(change?.patch).toContain("+after recovery");
+    expect(processesOfRun(again.id)).toEqual([]);
+
+    second.kill("SIGTERM");
+    const stopped = await second;
+    workers.delete(second);
+    expect(
+      { exitCode: stopped.exitCode, signal: stopped.signal },
+      String(stopped.stderr).slice(-2000),
+    ).toEqual({ exitCode: 0, signal: undefined });
+    expect(processesOfRun(run.id)).toEqual([]);
+    expect(processesOfRun(again.id)).toEqual([]);
+  });
+});
