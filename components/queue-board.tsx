@@ -2,6 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import { useSubscription } from "@trpc/tanstack-react-query";
+import Link from "next/link";
 import { useRef, useState } from "react";
 import type { AppRouter } from "@/server/trpc/root";
 import { Age, formatAge } from "./age";
@@ -12,6 +13,25 @@ import { useTRPC } from "./trpc";
 
 type Overview = inferRouterOutputs<AppRouter>["queue"]["overview"];
 type LogRow = Overview["recent"][number];
+
+/** An entry's state in words: `awaiting_approval` is "waiting for approval". */
+export function stateLabel(state: string): string {
+  return state === "awaiting_approval" ? "waiting for approval" : state.replaceAll("_", " ");
+}
+
+/** The state cell: an entry waiting for a reviewer links to its place on /approvals. */
+function EntryState({ id, state }: { id: number; state: string }) {
+  if (state !== "awaiting_approval") return <>{state}</>;
+  return (
+    <Link
+      href={`/approvals#entry-${id}`}
+      className="text-amber-800 underline"
+      data-testid="awaiting-approval"
+    >
+      {stateLabel(state)}
+    </Link>
+  );
+}
 
 const pct = (x: number | null) => (x === null ? "—" : `${Math.round(x * 100)}%`);
 const ms = (x: number | null) => (x === null ? "—" : formatAge(x));
@@ -112,7 +132,7 @@ export function QueueBoard({ initial, canOperate }: { initial: Overview; canOper
         <ul className="mb-3 flex flex-wrap gap-3 text-sm" data-testid="state-counts">
           {Object.entries(status.counts).map(([state, n]) => (
             <li key={state} className="rounded bg-white px-2 py-1" data-state={state}>
-              {state.replace("_", " ")}: <strong>{n}</strong>
+              {stateLabel(state)}: <strong>{n}</strong>
             </li>
           ))}
         </ul>
@@ -130,7 +150,9 @@ export function QueueBoard({ initial, canOperate }: { initial: Overview; canOper
               <tr key={e.id} id={`entry-${e.id}`} className="border-b">
                 <td className="p-2">#{e.id}</td>
                 <td className="p-2">{e.summary}</td>
-                <td className="p-2">{e.state}</td>
+                <td className="p-2">
+                  <EntryState id={e.id} state={e.state} />
+                </td>
                 <td className="p-2">
                   {e.attempts}/{e.maxAttempts}
                 </td>

@@ -172,9 +172,22 @@ export function RequestView({
                     <td className="p-2 font-mono text-xs">{t.lockKeys.join(", ")}</td>
                     <td className="p-2 text-xs">{t.leaseOwner ?? "—"}</td>
                     <td className="p-2 text-xs" data-testid="task-change">
-                      {change
-                        ? `#${change.id} ${change.state}${change.mergedCommit ? ` ${change.mergedCommit.slice(0, 8)}` : ""}`
-                        : "—"}
+                      {change?.state === "awaiting_approval" ? (
+                        <>
+                          #{change.id}{" "}
+                          <Link
+                            href={`/approvals#entry-${change.entryId}`}
+                            className="text-amber-800 underline"
+                            data-testid="awaiting-approval"
+                          >
+                            waiting for approval
+                          </Link>
+                        </>
+                      ) : change ? (
+                        `#${change.id} ${change.state}${change.mergedCommit ? ` ${change.mergedCommit.slice(0, 8)}` : ""}`
+                      ) : (
+                        "—"
+                      )}
                       {change?.revert && (
                         <div className="text-rose-800" data-testid="task-revert">
                           reverted by change #{change.revert.id} ({change.revert.state}
@@ -193,6 +206,8 @@ export function RequestView({
         </section>
       )}
 
+      {detail.reviews.length > 0 && <Reviews reviews={detail.reviews} />}
+
       {detail.runs.length > 0 && <RequestRuns runs={detail.runs} />}
 
       <section>
@@ -202,6 +217,44 @@ export function RequestView({
         </pre>
       </section>
     </div>
+  );
+}
+
+/** Reviewers' decisions on the request's changes: a rejection with its reason and what followed. */
+function Reviews({ reviews }: { reviews: RequestDetail["reviews"] }) {
+  return (
+    <section data-testid="request-reviews">
+      <h2 className="mb-2 font-semibold">Reviews</h2>
+      <ul className="space-y-2 text-sm">
+        {reviews.map((r) =>
+          r.decision === "rejected" ? (
+            <li
+              key={r.id}
+              className="rounded border border-red-200 bg-red-50 p-2"
+              data-testid="review-rejected"
+            >
+              Change #{r.changeRequestId} (task <code className="text-xs">{r.taskId}</code>) was
+              rejected by {r.reviewer}: <span className="font-medium">“{r.comment}”</span>
+              {" — "}
+              {r.next === "close"
+                ? "The task was closed."
+                : "The task went back to an agent with this reason."}
+            </li>
+          ) : (
+            <li key={r.id} className="rounded bg-white p-2" data-testid="review-approved">
+              Change #{r.changeRequestId} (task <code className="text-xs">{r.taskId}</code>) was
+              approved by {r.reviewer}
+              {r.comment ? `: “${r.comment}”` : ""}
+              {r.voidedReason && (
+                <span className="block text-amber-800">
+                  This approval was voided: {r.voidedReason}.
+                </span>
+              )}
+            </li>
+          ),
+        )}
+      </ul>
+    </section>
   );
 }
 

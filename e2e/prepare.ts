@@ -1,7 +1,9 @@
 // The end-to-end run's data directory, made before `hyperion start`: the demo repository, as
 // start would make it, and a second repository, `gated`, whose one check waits at a gate the
 // tests open (e2e/support/gate.ts). With the config present, start keeps it and adds the
-// database and the admin as on any start.
+// database and the admin as on any start. The demo's changes land without review (its policy
+// turns the approval tiers off); a third repository, `reviewed`, a copy of the demo with the
+// default tiers, is where changes wait for a reviewer (e2e/approvals.spec.ts).
 import fs from "node:fs";
 import path from "node:path";
 import { createDemoRepo } from "@/server/demo/create";
@@ -21,10 +23,22 @@ const AGENT = [
   'console.log(JSON.stringify({ kind: "message", text: "edited " + files.join(", ") })); }',
 ].join(" ");
 
+// The reviewed repository's `command` agent (area cart): it appends the whole prompt file, as
+// `//` comment lines, to each file the task may change — so a re-dispatched task's change
+// carries the reviewer's reason its prompt was given.
+const PROMPT_AGENT = [
+  'const fs = require("fs"); const p = fs.readFileSync(process.argv[1], "utf8");',
+  'const files = [...p.split("## Files you may change")[1].split("##")[0].matchAll(/^- (.+)$/gm)].map((m) => m[1]);',
+  'for (const f of files) fs.appendFileSync(f, p.split("\\n").map((l) => "// " + l).join("\\n") + "\\n");',
+  'console.log(JSON.stringify({ kind: "message", text: "wrote the prompt into " + files.join(", ") }));',
+].join(" ");
+
 const data = path.resolve(process.env.HYPERION_DATA ?? ".tmp/e2e-data");
 const demo = path.join(data, "repos", "demo");
 const gated = path.join(data, "repos", "gated");
+const reviewed = path.join(data, "repos", "reviewed");
 await createDemoRepo(demo);
+await createDemoRepo(reviewed);
 
 fs.mkdirSync(path.join(gated, "src"), { recursive: true });
 fs.writeFileSync(path.join(gated, "gate.mjs"), gateScript);
@@ -48,7 +62,28 @@ fs.writeFileSync(
   `${JSON.stringify(
     {
       repositories: [
-        { name: "demo", path: "repos/demo", targetBranch: "main", policy: demoPolicy },
+        {
+          name: "demo",
+          path: "repos/demo",
+          targetBranch: "main",
+          policy: {
+            ...demoPolicy,
+            approvals: { low: { approvals: 0 }, medium: { approvals: 0 }, high: { approvals: 0 } },
+          },
+        },
+        {
+          name: "reviewed",
+          path: "repos/reviewed",
+          targetBranch: "main",
+          policy: {
+            ...demoPolicy,
+            agents: {
+              byArea: { cart: "command" },
+              command: `node -e '${PROMPT_AGENT}'`,
+              stallTimeoutMs: 120_000,
+            },
+          },
+        },
         {
           name: "gated",
           path: "repos/gated",

@@ -1,11 +1,14 @@
 import Link from "next/link";
 import type { ReactNode } from "react";
+import { ApprovalsLink } from "@/components/approvals-link";
 import { ConfigBanner } from "@/components/config-banner";
 import { Providers } from "@/components/providers";
 import { SignOutButton } from "@/components/sign-out-button";
 import { WorkerStatus } from "@/components/worker-status";
+import { waitingCount } from "@/server/approvals/service";
 import { can } from "@/server/auth/permissions";
 import { sessionUser } from "@/server/auth/session";
+import { runtime } from "@/server/runtime";
 
 export default async function AppLayout({ children }: { children: ReactNode }) {
   // Pages check access themselves (a layout is not re-run on client navigation); this only
@@ -33,6 +36,9 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
             <Link href="/runs" className="hover:underline">
               Runs
             </Link>
+          )}
+          {user && can(user.role, "change.approve") && (
+            <ApprovalsLink initial={waitingCount(runtime().db)} />
           )}
           {user && can(user.role, "user.read") && (
             <Link href="/admin/users" className="hover:underline">

@@ -1,6 +1,14 @@
 import { eq, inArray } from "drizzle-orm";
 import type { Db } from "@/server/db/client";
-import { agentRuns, changeRequests, queueEntries, requestSpecs, tasks } from "@/server/db/schema";
+import {
+  agentRuns,
+  approvals,
+  changeRequests,
+  queueEntries,
+  requestSpecs,
+  tasks,
+  users,
+} from "@/server/db/schema";
 import { getRequest } from "./service";
 
 /** Everything the request page shows: the request, its spec, questions, tasks, runs and changes. */
@@ -56,9 +64,33 @@ export function requestDetail(db: Db, id: number) {
     .where(eq(agentRuns.requestId, id))
     .orderBy(agentRuns.id)
     .all();
+  // Reviewers' decisions on the request's changes, oldest first: a rejection keeps its reason
+  // on the page after the task's next change replaced the rejected one.
+  const taskIds = taskRows.map((t) => t.id);
+  const reviews = taskIds.length
+    ? db
+        .select({
+          id: approvals.id,
+          taskId: approvals.taskId,
+          changeRequestId: approvals.changeRequestId,
+          entryId: approvals.entryId,
+          reviewer: users.email,
+          decision: approvals.decision,
+          comment: approvals.comment,
+          next: approvals.next,
+          voidedReason: approvals.voidedReason,
+          createdAt: approvals.createdAt,
+        })
+        .from(approvals)
+        .innerJoin(users, eq(users.id, approvals.reviewerId))
+        .where(inArray(approvals.taskId, taskIds))
+        .orderBy(approvals.id)
+        .all()
+    : [];
   return {
     request,
     spec,
+    reviews,
     tasks: taskRows.map((t) => ({
       id: t.id,
       title: t.title,
