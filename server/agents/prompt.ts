@@ -4,6 +4,7 @@ import { rejectionsOf } from "@/server/approvals/service";
 import type { Db } from "@/server/db/client";
 import { changeRequests, tasks } from "@/server/db/schema";
 import type { TaskRow } from "@/server/tasks/store";
+import { postMergeFailuresOf } from "@/server/verify/failures";
 
 /**
  * The prompt file an agent gets: minimal, and only from the dispatch arguments — the task, its
@@ -41,6 +42,7 @@ export function buildPrompt(
     ).map((c) => [c.id, c.summary]),
   );
   const rejections = rejectionsOf(db, task.id);
+  const postMerge = postMergeFailuresOf(db, task.id);
   const list = (items: string[], empty: string) =>
     items.length ? items.map((i) => `- ${i}`).join("\n") : empty;
   const files = task.neededFiles ?? [];
@@ -91,6 +93,23 @@ export function buildPrompt(
           "Address this in your change:",
           "",
           list(rejections, ""),
+        ]
+      : []),
+    ...(postMerge.length
+      ? [
+          "",
+          "## An earlier change for this task broke the target branch",
+          "",
+          "It landed, then the repository's post-merge checks failed on the target branch; bisection",
+          "found that change to be the cause, and it is reverted. Make a change that passes them:",
+          ...postMerge.flatMap((f) => [
+            "",
+            `Change #${f.changeId} (commit ${f.commit?.slice(0, 12) ?? "?"}) failed with:`,
+            "",
+            "~~~~",
+            f.output.replace(/~~~~/g, "~~~"),
+            "~~~~",
+          ]),
         ]
       : []),
     "",

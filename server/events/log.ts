@@ -3,7 +3,8 @@ import { z } from "zod";
 import type { Db, DbLike } from "@/server/db/client";
 import { events } from "@/server/db/schema";
 
-export type EventTopic = "request" | "worker" | "run";
+/** `queue`: post-merge verifications (server/verify), for the queue page and operators. */
+export type EventTopic = "request" | "worker" | "run" | "queue";
 
 export type EventRow = typeof events.$inferSelect;
 

@@ -1,21 +1,27 @@
 import { and, eq, ne } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
-import type { Db } from "@/server/db/client";
+import type { Db, Tx } from "@/server/db/client";
 import { changeRequests, queueEntries } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { git } from "@/server/git/run";
 import { log } from "@/server/log";
 import { COMMITTER } from "./commit";
 import { EntryStateError, getChange, getEntry, moveUnleased } from "./store";
-import { submitChanges } from "./submit";
+import { type Submitted, submitChanges } from "./submit";
 
 /**
  * Rolls back a merged entry by landing its revert through the queue as a change request of its
  * own, linked to the original. The revert patch is `git diff` from the merged commit to its
  * parent — computed from objects, no working tree — and based on the merged commit, so the
- * queue rebases it onto whatever landed since.
+ * queue rebases it onto whatever landed since. `within` runs in the transaction that queues it
+ * (post-merge verification records its verdict there): if it throws, nothing is queued.
  */
-export async function rollbackEntry(db: Db, config: LoadedConfig, entryId: number) {
+export async function rollbackEntry(
+  db: Db,
+  config: LoadedConfig,
+  entryId: number,
+  opts: { within?: (tx: Tx, submitted: Submitted[]) => void } = {},
+) {
   const entry = getEntry(db, entryId);
   if (!entry) throw new NotFoundError(`no queue entry ${entryId}`);
   if (entry.state !== "merged" || !entry.mergedCommit) {
@@ -64,7 +70,7 @@ export async function rollbackEntry(db: Db, config: LoadedConfig, entryId: numbe
       risk: change.risk,
     },
     config,
-    { revertOf: change.id },
+    { revertOf: change.id, ...(opts.within ? { within: opts.within } : {}) },
   );
   return submitted;
 }

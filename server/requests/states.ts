@@ -9,7 +9,8 @@ export const requestTransitions: Record<RequestStatus, readonly RequestStatus[]>
   planned: ["in_progress", "done", "cancelled", "failed", "rolled_back"],
   // rolled_back from in progress: a change rolled back before its merge was recorded.
   in_progress: ["done", "failed", "cancelled", "rolled_back"],
-  done: ["rolled_back"],
+  // in_progress again: post-merge verification reopened one of its tasks (server/verify).
+  done: ["rolled_back", "in_progress"],
   failed: ["received", "done"],
   cancelled: [],
   rolled_back: [],

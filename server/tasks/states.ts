@@ -12,6 +12,9 @@ import type { TaskState } from "@/server/db/schema/tasks";
  *   submitted → failed   its change was quarantined or rejected
  *   submitted → pending  a reviewer rejected its change and sent it back, with the reason
  *   failed → done        its quarantined change was retried by an operator and merged
+ *   done → pending       post-merge verification found its landed change broke the target branch:
+ *                        the change is reverted and the task dispatched again, its prompt carrying
+ *                        the failure output (server/verify)
  *
  * Not listed, because nothing does them today: triage → pending (no operator action re-opens a
  * triaged task yet) and failed → pending (a failed task is not dispatched again; its change may still be retried).
@@ -21,7 +24,7 @@ export const taskMoves: Record<TaskState, readonly TaskState[]> = {
   pending: ["claimed", "triage", "failed"],
   claimed: ["pending", "submitted", "failed"],
   submitted: ["done", "failed", "pending"],
-  done: [],
+  done: ["pending"],
   failed: ["done"],
   triage: [],
 };

@@ -1,0 +1,212 @@
+import { and, desc, eq, like } from "drizzle-orm";
+import type { DbLike } from "@/server/db/client";
+import { events, verifications } from "@/server/db/schema";
+import { appendEvent } from "@/server/events/log";
+import { canMoveVerification, type VerificationState } from "./states";
+
+export type VerificationRow = typeof verifications.$inferSelect;
+export type VerificationStep = VerificationRow["steps"][number];
+
+/** The move is not in ./states.ts, or the row was not where the caller thought; nothing written. */
+export class VerificationMoveConflict extends Error {
+  override name = "VerificationMoveConflict";
+}
+
+type Fields = Partial<
+  Pick<
+    VerificationRow,
+    "culpritCommit" | "culpritEntryId" | "revertEntryId" | "output" | "steps" | "finishedAt"
+  >
+>;
+
+/** What an operator reads in the event: the outcome in words (the row has the whole output). */
+export type VerificationNote = { reason?: string };
+
+/**
+ * Starts a verification of a target branch in `running`, with its event naming the verifier
+ * that runs it (the owner a crash recovery asks about), in the caller's transaction.
+ */
+export function createVerification(
+  tx: DbLike,
+  v: Pick<VerificationRow, "repo" | "targetBranch" | "goodCommit" | "headCommit"> & {
+    owner: string;
+  },
+  now = Date.now(),
+): VerificationRow {
+  const [row] = tx
+    .insert(verifications)
+    .values({
+      repo: v.repo,
+      targetBranch: v.targetBranch,
+      goodCommit: v.goodCommit,
+      headCommit: v.headCommit,
+      state: "running",
+      steps: [],
+      createdAt: now,
+    })
+    .returning()
+    .all();
+  if (!row) throw new Error("verification not created");
+  announce(tx, row, null, "running", { owner: v.owner });
+  return row;
+}
+
+/**
+ * The one way a verification changes state: checks the move against ./states.ts, updates the row
+ * only if it is still in `from` (compare-and-swap) and — leaving `running` — still run by
+ * `owner` (a verifier whose run was restarted by another learns it here), and appends the
+ * `verification.<to>` event in the caller's transaction. `running → running` hands the run to
+ * `newOwner` and clears its steps: a restart from the top.
+ */
+export function moveVerification(
+  tx: DbLike,
+  move: {
+    id: number;
+    from: VerificationState;
+    to: VerificationState;
+    /** The verifier making the move; checked when leaving `running`. */
+    owner: string;
+    /** For a restart: who runs it now (the caller, usually). */
+    newOwner?: string;
+    /** For a restart: the owner found dead (null if none was recorded), instead of `owner`. */
+    takeOverFrom?: string | null;
+    set?: Fields;
+    note?: VerificationNote;
+    now?: number;
+  },
+): VerificationRow {
+  if (!canMoveVerification(move.from, move.to))
+    throw new VerificationMoveConflict(`illegal verification move ${move.from} → ${move.to}`);
+  if (move.from === "running") {
+    const holder = verificationOwner(tx, move.id);
+    const expected = move.takeOverFrom !== undefined ? move.takeOverFrom : move.owner;
+    if (holder !== expected)
+      throw new VerificationMoveConflict(
+        `verification ${move.id}: run by ${holder ?? "nobody"}, not ${expected}; ${move.from} → ${move.to} not made`,
+      );
+  }
+  const now = move.now ?? Date.now();
+  const restart = move.to === "running";
+  const [row] = tx
+    .update(verifications)
+    .set({
+      ...move.set,
+      ...(restart ? { steps: [] } : {}),
+      state: move.to,
+      ...(move.to !== "running" ? { finishedAt: now } : {}),
+    })
+    .where(and(eq(verifications.id, move.id), eq(verifications.state, move.from)))
+    .returning()
+    .all();
+  if (!row) {
+    const found = tx
+      .select({ state: verifications.state })
+      .from(verifications)
+      .where(eq(verifications.id, move.id))
+      .get();
+    throw new VerificationMoveConflict(
+      `verification ${move.id}: expected ${move.from}, found ${found?.state ?? "no verification"}; ${move.from} → ${move.to} not made`,
+    );
+  }
+  announce(tx, row, move.from, move.to, {
+    owner: restart ? (move.newOwner ?? move.owner) : move.owner,
+    ...(restart && move.takeOverFrom !== undefined ? { restartedFrom: move.takeOverFrom } : {}),
+    ...move.note,
+  });
+  return row;
+}
+
+/**
+ * Records one commit the checks ran on, and its verdict, while the verification runs: not a
+ * move (the state stays `running`), but guarded the same way, with a `verification.step` event
+ * so the queue page can follow a bisection.
+ */
+export function recordStep(
+  tx: DbLike,
+  s: { id: number; owner: string; step: VerificationStep },
+): VerificationRow {
+  const holder = verificationOwner(tx, s.id);
+  const row = tx.select().from(verifications).where(eq(verifications.id, s.id)).get();
+  if (row?.state !== "running" || holder !== s.owner)
+    throw new VerificationMoveConflict(
+      `verification ${s.id}: ${row ? `${row.state}, run by ${holder ?? "nobody"}` : "gone"}; step not recorded by ${s.owner}`,
+    );
+  const steps = [...row.steps, s.step];
+  tx.update(verifications).set({ steps }).where(eq(verifications.id, s.id)).run();
+  appendEvent(tx, {
+    topic: "queue",
+    type: "verification.step",
+    entityId: s.id,
+    payload: {
+      id: s.id,
+      repo: row.repo,
+      branch: row.targetBranch,
+      step: steps.length,
+      commit: s.step.commit,
+      ok: s.step.ok,
+      ...(s.step.note ? { note: s.step.note } : {}),
+    },
+  });
+  return { ...row, steps };
+}
+
+/**
+ * Who runs a verification: the owner named by its latest `verification.running` event (its
+ * start, or the restart that took it over).
+ */
+export function verificationOwner(tx: DbLike, id: number): string | null {
+  const row = tx
+    .select({ payload: events.payload })
+    .from(events)
+    .where(
+      and(
+        eq(events.topic, "queue"),
+        eq(events.type, "verification.running"),
+        eq(events.entityId, id),
+      ),
+    )
+    .orderBy(desc(events.id))
+    .limit(1)
+    .get();
+  const owner = (row?.payload as { owner?: unknown } | undefined)?.owner;
+  return typeof owner === "string" ? owner : null;
+}
+
+/** The verification events of the queue topic, newest first (for a page or the CLI). */
+export function verificationEvents(tx: DbLike, id: number) {
+  return tx
+    .select()
+    .from(events)
+    .where(
+      and(eq(events.topic, "queue"), eq(events.entityId, id), like(events.type, "verification.%")),
+    )
+    .orderBy(desc(events.id))
+    .all();
+}
+
+function announce(
+  tx: DbLike,
+  row: VerificationRow,
+  from: VerificationState | null,
+  to: VerificationState,
+  extra: Record<string, unknown>,
+) {
+  appendEvent(tx, {
+    topic: "queue",
+    type: `verification.${to}`,
+    entityId: row.id,
+    payload: {
+      id: row.id,
+      repo: row.repo,
+      branch: row.targetBranch,
+      from,
+      to,
+      head: row.headCommit,
+      good: row.goodCommit,
+      ...(row.culpritCommit ? { culpritCommit: row.culpritCommit } : {}),
+      ...(row.culpritEntryId !== null ? { culpritEntryId: row.culpritEntryId } : {}),
+      ...(row.revertEntryId !== null ? { revertEntryId: row.revertEntryId } : {}),
+      ...extra,
+    },
+  });
+}
