@@ -38,6 +38,8 @@ export type SessionSpec = {
   resume?: { sessionId: string | null; message: string };
   /** The most it may print (stdout) in this session; the policy's maxOutputBytes. */
   maxOutputBytes?: number;
+  /** Milliseconds between a stop's steps (RunContext.stopStepMs; tests shorten it). */
+  stopStepMs?: number;
   /** The workspace is shown read-only (the Engineer reads; it does not change files). */
   readOnlyWorkspace?: boolean;
 };
@@ -212,6 +214,7 @@ export class CommandHarness implements AgentHarness {
       env: { HYPERION_PROMPT_FILE: spec.promptFile, HYPERION_TASK_ID: spec.taskId },
       network: this.opts.network ?? false,
       readOnly: [...(this.opts.readOnly ?? []), ...(spec.readOnlyWorkspace ? [spec.run.work] : [])],
+      ...(spec.stopStepMs ? { stopStepMs: spec.stopStepMs } : {}),
     });
     if ("spawnError" in proc) return proc;
     return session(
@@ -321,6 +324,7 @@ export class CliHarness implements AgentHarness {
       network: true,
       readOnly: [...this.installDirs(), ...(spec.readOnlyWorkspace ? [spec.run.work] : [])],
       stdin: true,
+      ...(spec.stopStepMs ? { stopStepMs: spec.stopStepMs } : {}),
     });
     if ("spawnError" in proc) return proc;
     const stdin = proc.child.stdin;

@@ -194,6 +194,8 @@ async function execute(
         prompt: prompt.text,
         taskId: task.id,
         maxOutputBytes: policy.maxOutputBytes,
+        // Given to the session's stop: it was documented here but never reached spawnConfined.
+        ...(ctx.stopStepMs ? { stopStepMs: ctx.stopStepMs } : {}),
         ...(resume ? { resume } : {}),
       });
       if ("spawnError" in session) {
