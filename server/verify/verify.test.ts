@@ -26,6 +26,7 @@ import { write } from "@/server/testing/git-fixtures";
 import { beat } from "@/server/workers/heartbeat";
 import { bisect } from "./bisect";
 import { postMergeFailuresOf } from "./failures";
+import { startVerifier } from "./scheduler";
 import { createVerification, verificationOwner } from "./store";
 import { dueReason, type VerifyOutcome, verifyDue, verifyTarget } from "./verify";
 
@@ -280,27 +281,34 @@ describe("post-merge verification", () => {
     expect(await verifyDue(world.db, config, opts)).toEqual([]);
   }, 180_000);
 
-  describe("a flaky check", () => {
+  describe("a check that asks the test for its verdict", () => {
     let server: http.Server;
     let asked = 0;
+    // By default it fails the first time it is asked and passes after: a flake no commit is
+    // to blame for.
+    let answer: (n: number) => string;
     beforeEach(async () => {
       asked = 0;
-      // Fails the first time it is asked, passes after: a flake no commit is to blame for.
+      answer = (n) => (n === 1 ? "fail" : "pass");
       server = http.createServer((_req, res) => {
         asked++;
-        res.end(asked === 1 ? "fail" : "pass");
+        res.end(answer(asked));
       });
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     });
     afterEach(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-    it("that passes on a re-run of the same commit is recorded as flaky and blames nobody", async () => {
+    async function verdictPolicy(reruns: number) {
       const { port } = server.address() as AddressInfo;
       await commitFiles({ "verdict.mjs": VERDICT });
       config = withPolicy({
         checks: { test: "npm test", flaky: { run: `node verdict.mjs ${port}`, network: true } },
-        postMerge: { checks: ["flaky"], reruns: 2 },
+        postMerge: { checks: ["flaky"], reruns },
       });
+    }
+
+    it("that passes on a re-run of the same commit is recorded as flaky and blames nobody", async () => {
+      await verdictPolicy(2);
       const one = await land("docs/page-1.md");
       const two = await land("docs/page-2.md");
       const entriesBefore = world.db.select({ n: count() }).from(queueEntries).get()?.n;
@@ -338,6 +346,61 @@ describe("post-merge verification", () => {
       );
       // The flaky tip counts as green: nothing is due until something else lands.
       expect(await dueReason(world.db, config, target, opts.owner)).toBeNull();
+    }, 120_000);
+
+    it("the worker's verifier, stopped mid-run, leaves its verification to the next one", async () => {
+      await verdictPolicy(1);
+      await land("docs/page-1.md");
+      const first = startVerifier({
+        db: world.db,
+        config: () => config,
+        owner: "worker-gone/verify",
+        intervalMs: 3_600_000,
+        timeoutMs: 60_000,
+      });
+      // The worker is told to stop while the tip's check runs: that run ends, no other starts.
+      let stopped: Promise<void> | undefined;
+      answer = () => {
+        stopped = first.stop();
+        return "fail";
+      };
+      await first.pass();
+      await stopped;
+      const [left] = world.db.select().from(verifications).all();
+      expect(left).toMatchObject({
+        state: "running",
+        steps: [expect.objectContaining({ ok: false })],
+      });
+      expect(asked).toBe(1);
+
+      // Its worker is gone (no heartbeat): the next worker's verifier restarts it from the top.
+      answer = () => "pass";
+      const next = startVerifier({
+        db: world.db,
+        config: () => config,
+        owner: "worker-next/verify",
+        intervalMs: 3_600_000,
+        timeoutMs: 60_000,
+      });
+      beat(world.db, "worker-next", Date.now());
+      await next.pass();
+      await next.stop();
+      const [again] = world.db.select().from(verifications).all();
+      expect(again).toMatchObject({
+        id: left?.id,
+        state: "passed",
+        steps: [{ commit: left?.headCommit, ok: true, note: "the tip" }],
+      });
+      expect(verificationOwner(world.db, left?.id ?? 0)).toBe("worker-next/verify");
+      expect(verificationEvents("verification.running")).toEqual([
+        expect.objectContaining({ payload: expect.objectContaining({ from: null }) }),
+        expect.objectContaining({
+          payload: expect.objectContaining({
+            from: "running",
+            restartedFrom: "worker-gone/verify",
+          }),
+        }),
+      ]);
     }, 120_000);
   });
 
