@@ -23,6 +23,7 @@ import {
   userAddCommand,
   userListCommand,
 } from "./commands/user";
+import { verificationsCommand, verifyCommand } from "./commands/verify";
 import { cliEnv } from "./context";
 import { CliError } from "./io";
 
@@ -219,6 +220,25 @@ export function buildProgram(): Command {
     )
     .option("--json", "print as JSON")
     .action(traceCommand);
+
+  program
+    .command("verify")
+    .description(
+      "run the post-merge checks (policy postMerge) on the target branch now: bisect a failure, revert its culprit",
+    )
+    .option("--repo <name>", "only this repository")
+    .option("--json", "print as JSON")
+    .option("--as <email>", "as this operator")
+    .action(verifyCommand);
+
+  program
+    .command("verifications")
+    .description("the latest post-merge verifications: passed, flaky, culprit (and its revert)")
+    .option("--repo <name>", "only this repository")
+    .option("--limit <n>", "how many (default 20)")
+    .option("--json", "print as JSON")
+    .option("--as <email>", "as this user")
+    .action(verificationsCommand);
 
   const user = program.command("user").description("manage users");
   user

@@ -1,10 +1,13 @@
+import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { and, count, eq, like } from "drizzle-orm";
+import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Policy } from "@/schemas/policy";
 import { buildPrompt } from "@/server/agents/prompt";
-import type { LoadedConfig } from "@/server/config/load";
+import { type LoadedConfig, loadConfig } from "@/server/config/load";
 import {
   changeRequests,
   events,
@@ -449,4 +452,56 @@ describe("post-merge verification", () => {
       reason: expect.stringContaining("no postMerge checks"),
     });
   }, 60_000);
+
+  describe("from the command line", () => {
+    const BIN = path.resolve("bin/hyperion.mjs");
+    const hyperion = (args: string[]) =>
+      execa("node", [BIN, ...args], { env: { HYPERION_DATA: world.dir }, reject: false });
+
+    it("hyperion verify runs one verification now and prints it; hyperion verifications lists them", async () => {
+      await commitFiles({ "check.mjs": SUITE, "docs/fragile.md": "# Fragile\n" });
+      const raw = JSON.parse(fs.readFileSync(world.env.configPath, "utf8"));
+      const policy = raw.repositories[0].policy;
+      raw.repositories[0].policy = {
+        ...policy,
+        checks: { ...policy.checks, suite: "node check.mjs" },
+        postMerge: { checks: ["suite"] },
+      };
+      fs.writeFileSync(world.env.configPath, JSON.stringify(raw, null, 2));
+      config = loadConfig(world.env.configPath);
+      await land("docs/guide.md");
+      const head = await tip();
+
+      const run = await hyperion(["verify", "--repo", "demo"]);
+      expect(run.stderr).toBe("");
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout).toMatch(
+        new RegExp(
+          `^V1\\tdemo/main\\tpassed\\ttip ${head.slice(0, 12)}, good [0-9a-f]{12}, 1 check run$`,
+          "m",
+        ),
+      );
+      expect(run.stdout).toContain("post-merge checks (suite) passed");
+      expect(world.db.select().from(verifications).get()).toMatchObject({
+        state: "passed",
+        headCommit: head,
+      });
+
+      const list = await hyperion(["verifications"]);
+      expect(list.exitCode).toBe(0);
+      expect(list.stdout).toMatch(/^ID\s+TARGET\s+STATE/m);
+      expect(list.stdout).toMatch(
+        new RegExp(`^V1\\s+demo/main\\s+passed\\s+${head.slice(0, 12)}`, "m"),
+      );
+
+      const unknown = await hyperion(["verify", "--repo", "nope"]);
+      expect(unknown.exitCode).toBe(2);
+      expect(unknown.stderr).toContain("unknown repository 'nope'; configured: demo");
+      const requester = await world.userWith("requester");
+      const refused = await hyperion(["verify", "--as", requester.email]);
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toContain("needs an operator or admin");
+      expect(world.db.select({ n: count() }).from(verifications).get()?.n).toBe(1);
+    }, 120_000);
+  });
 });
