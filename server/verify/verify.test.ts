@@ -26,6 +26,8 @@ import { getEntry } from "@/server/queue/store";
 import { createRequests } from "@/server/requests/service";
 import { makeWorld, NO_APPROVALS, type TestWorld } from "@/server/testing/fixtures";
 import { write } from "@/server/testing/git-fixtures";
+import { createCallerFactory } from "@/server/trpc/init";
+import { appRouter } from "@/server/trpc/root";
 import { beat } from "@/server/workers/heartbeat";
 import { bisect } from "./bisect";
 import { postMergeFailuresOf } from "./failures";
@@ -244,6 +246,23 @@ describe("post-merge verification", () => {
       expect.objectContaining({ state: "culprit", culpritEntry: culprit.entry.id }),
       expect.stringContaining("reverted"),
     );
+    // The queue page shows it, with the reason and both entries.
+    const caller = createCallerFactory(appRouter)({
+      db: world.db,
+      env: world.env,
+      user: world.admin,
+      crossOrigin: false,
+      via: "session",
+    } as never);
+    expect((await caller.queue.overview()).verifications).toEqual([
+      expect.objectContaining({
+        id: v.id,
+        state: "culprit",
+        culpritEntryId: culprit.entry.id,
+        revertEntryId: revert?.id,
+        reason: expect.stringContaining(`is reverted by Q${revert?.id}`),
+      }),
+    ]);
     // Every other task stays done.
     for (const l of landed.filter((x) => x !== culprit))
       expect(world.db.select().from(tasks).where(eq(tasks.id, l.task.id)).get()?.state).toBe(

@@ -1,8 +1,7 @@
-import { desc, eq } from "drizzle-orm";
 import { can } from "@/server/auth/permissions";
 import type { Db } from "@/server/db/client";
-import { verifications } from "@/server/db/schema";
 import type { User } from "@/server/users/service";
+import { recentVerifications } from "@/server/verify/list";
 import { type VerificationRow, verificationEvents } from "@/server/verify/store";
 import {
   cliVerifier,
@@ -113,21 +112,9 @@ export function verificationsCommand(opts: {
     const limit = opts.limit === undefined ? 20 : Number(opts.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
       throw new CliError(`--limit must be a whole number from 1 to 1000, not '${opts.limit}'`, 2);
-    const rows = db
-      .select()
-      .from(verifications)
-      .where(opts.repo ? eq(verifications.repo, opts.repo) : undefined)
-      .orderBy(desc(verifications.id))
-      .limit(limit)
-      .all();
+    const rows = recentVerifications(db, { repo: opts.repo, limit });
     if (opts.json) {
-      console.log(
-        JSON.stringify(
-          rows.map((v) => ({ ...v, reason: reasonOf(db, v) })),
-          null,
-          2,
-        ),
-      );
+      console.log(JSON.stringify(rows, null, 2));
       return;
     }
     if (!rows.length) {

@@ -12,6 +12,7 @@ import { pendingStates } from "@/server/queue/states";
 import { queueStatus } from "@/server/queue/status";
 import { submitChanges } from "@/server/queue/submit";
 import { shownTo } from "@/server/redact";
+import { recentVerifications } from "@/server/verify/list";
 import { procedure, router } from "../init";
 
 const EntryId = z.strictObject({ id: z.number().int().positive() });
@@ -72,6 +73,8 @@ export const queueRouter = router({
       pending: pending.map(withSummary),
       finished: finished.map(withSummary),
       recent: recentLogs(ctx.db, 50),
+      // Post-merge verifications (server/verify): what the tip's full checks said, and a culprit.
+      verifications: recentVerifications(ctx.db, { limit: 10 }),
       repositories: currentConfig(ctx.env.configPath).repositories.map((r) => r.name),
     });
   }),
