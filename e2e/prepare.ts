@@ -3,12 +3,15 @@
 // tests open (e2e/support/gate.ts). With the config present, start keeps it and adds the
 // database and the admin as on any start. The demo's changes land without review (its policy
 // turns the approval tiers off); a third repository, `reviewed`, a copy of the demo with the
-// default tiers, is where changes wait for a reviewer (e2e/approvals.spec.ts).
+// default tiers, is where changes wait for a reviewer (e2e/approvals.spec.ts). A fourth,
+// `agents`, gives its areas to the real agent CLIs (e2e/support/agents.ts,
+// e2e/real-agents.spec.ts).
 import fs from "node:fs";
 import path from "node:path";
 import { createDemoRepo } from "@/server/demo/create";
 import { demoPolicy } from "@/server/demo/policy";
 import { git } from "@/server/git/run";
+import { agentsConfig, agentsRepository } from "./support/agents";
 import { gateScript } from "./support/gate";
 
 // The gated repository's `command` agent (areas notes and slow): a few lines of Node given
@@ -108,7 +111,9 @@ fs.writeFileSync(
             },
           },
         },
+        await agentsRepository(path.join(data, "repos", "agents"), "repos/agents"),
       ],
+      agents: agentsConfig,
     },
     null,
     2,
