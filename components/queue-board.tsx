@@ -8,6 +8,7 @@ import type { AppRouter } from "@/server/trpc/root";
 import { Age, formatAge } from "./age";
 import { LiveIndicator } from "./live-indicator";
 import { guidance } from "./queue-guidance";
+import { RollbackButton } from "./rollback-button";
 import { TableHead } from "./table-head";
 import { useTRPC } from "./trpc";
 
@@ -51,7 +52,15 @@ function Stat({ label, value, testId }: { label: string; value: string; testId: 
  * The live queue. Transitions stream in over the subscription (resuming after the last event id
  * on reconnect); each one also refreshes the overview, which polls for thread heartbeats.
  */
-export function QueueBoard({ initial, canOperate }: { initial: Overview; canOperate: boolean }) {
+export function QueueBoard({
+  initial,
+  canOperate,
+  canRollback,
+}: {
+  initial: Overview;
+  canOperate: boolean;
+  canRollback: boolean;
+}) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const overviewKey = trpc.queue.overview.queryKey();
@@ -80,11 +89,10 @@ export function QueueBoard({ initial, canOperate }: { initial: Overview; canOper
   );
   const refresh = () => queryClient.invalidateQueries({ queryKey: overviewKey });
   const retry = useMutation(trpc.queue.retry.mutationOptions({ onSettled: refresh }));
-  const rollback = useMutation(trpc.queue.rollback.mutationOptions({ onSettled: refresh }));
   const overview = data ?? initial;
   const { status, insights } = overview;
   const quarantined = overview.finished.filter((e) => e.state === "quarantined");
-  const actionError = retry.error?.message ?? rollback.error?.message;
+  const actionError = retry.error?.message;
 
   return (
     <div className="space-y-6">
@@ -219,19 +227,20 @@ export function QueueBoard({ initial, canOperate }: { initial: Overview; canOper
               .slice(0, 30)
               .map((e) => (
                 <tr key={e.id} id={`entry-${e.id}`} className="border-b">
-                  <td className="p-2">#{e.id}</td>
+                  <td className="p-2">
+                    <Link className="underline" href={`/queue/${e.id}`}>
+                      Q{e.id}
+                    </Link>
+                  </td>
                   <td className="p-2">{e.summary}</td>
                   <td className="p-2">{e.state}</td>
                   <td className="p-2 font-mono text-xs">{e.mergedCommit?.slice(0, 10)}</td>
                   <td className="p-2">
-                    {canOperate && e.state === "merged" && (
-                      <button
-                        type="button"
-                        className="rounded border px-2 py-0.5"
-                        onClick={() => rollback.mutate({ id: e.id })}
-                      >
-                        Roll back
-                      </button>
+                    {canRollback && e.state === "merged" && (
+                      <RollbackButton
+                        entry={{ entryId: e.id, summary: e.summary }}
+                        onDone={refresh}
+                      />
                     )}
                   </td>
                 </tr>

@@ -9,14 +9,15 @@ import { useTRPC } from "./trpc";
 type Revert = {
   entryId: number;
   summary: string;
-  files: { path: string; added: number; removed: number }[];
+  /** What it changed; without it the dialog links to the entry's page, which lists it. */
+  files?: { path: string; added: number; removed: number }[];
 };
 
 /**
  * Roll back a merged change, after a confirmation that says what will be reverted: its revert is
  * queued through the merge queue (it is not applied here), and the page links to it.
  */
-export function RollbackButton({ entry }: { entry: Revert }) {
+export function RollbackButton({ entry, onDone }: { entry: Revert; onDone?: () => void }) {
   const trpc = useTRPC();
   const router = useRouter();
   const [open, setOpen] = useState(false);
@@ -25,6 +26,7 @@ export function RollbackButton({ entry }: { entry: Revert }) {
       onSuccess: () => {
         setOpen(false);
         router.refresh();
+        onDone?.();
       },
     }),
   );
@@ -51,15 +53,25 @@ export function RollbackButton({ entry }: { entry: Revert }) {
             </Dialog.Title>
             <Dialog.Description>
               A revert of “{entry.summary}” is queued and lands through the merge queue like any
-              change (rebased, checked). Its request becomes rolled back. It reverts:
+              change (rebased, checked). Its request becomes rolled back.
+              {entry.files ? " It reverts:" : ""}
             </Dialog.Description>
-            <ul className="font-mono text-xs">
-              {entry.files.map((f) => (
-                <li key={f.path}>
-                  {f.path} (+{f.added} −{f.removed} undone)
-                </li>
-              ))}
-            </ul>
+            {entry.files ? (
+              <ul className="font-mono text-xs">
+                {entry.files.map((f) => (
+                  <li key={f.path}>
+                    {f.path} (+{f.added} −{f.removed} undone)
+                  </li>
+                ))}
+              </ul>
+            ) : (
+              <p>
+                <Link className="underline" href={`/queue/${entry.entryId}`}>
+                  Q{entry.entryId}'s page
+                </Link>{" "}
+                shows what it changed.
+              </p>
+            )}
             {rollback.error && (
               <p role="alert" className="text-red-700">
                 {rollback.error.message}

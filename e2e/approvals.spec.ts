@@ -8,8 +8,10 @@ import { hyperion, signInViaApi } from "./helpers";
 
 const PASSWORD = "e2e-user-password";
 
-async function addUser(role: "requester" | "reviewer") {
-  const email = `${role}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.test`;
+let users = 0;
+async function addUser(role: "requester" | "reviewer" | "operator") {
+  users += 1;
+  const email = `${role}-${Date.now()}-${users}@example.test`;
   const res = await hyperion(["user", "add", email, "--role", role]);
   expect(res.exitCode, res.stderr).toBe(0);
   return email;
@@ -127,6 +129,23 @@ test.describe("approvals", () => {
     await expect(page.getByTestId("review-approved")).toContainText(
       `approved by ${reviewer}: “Cap logic reviewed: totals stay in cents.”`,
     );
+
+    // An operator rolls it back from its entry's page, through a dialog that says what goes.
+    const operator = await addUser("operator");
+    await signInViaApi(page.request, operator, PASSWORD);
+    await page.goto(`/queue/${entryId}`);
+    await expect(page.getByTestId("entry-state")).toHaveText("merged");
+    await expect(page.getByTestId("entry-timeline")).toContainText(
+      `approved by ${reviewer}: Cap logic reviewed`,
+    );
+    await page.getByRole("button", { name: "Roll back…" }).click();
+    const undo = page.getByRole("dialog", { name: `Roll back Q${entryId}?` });
+    await expect(undo).toContainText("src/pricing.js");
+    await expect(undo).toContainText("lands through the merge queue");
+    await undo.getByRole("button", { name: "Roll back", exact: true }).click();
+    await expect(page.getByRole("status")).toContainText(/Revert queued as Q\d+/);
+    await page.goto(`/requests/${id}`);
+    await expect(page.getByTestId("request-status")).toHaveText("rolled back", { timeout: 60_000 });
   });
 
   test("a medium change rejected with a reason goes back to an agent whose prompt carries it", async ({

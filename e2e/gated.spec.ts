@@ -82,7 +82,11 @@ test("rolling back a request's change turns the request rolled back, linked to t
   const queue = await context.newPage();
   await queue.goto("/queue");
   const row = queue.getByTestId("finished-table").getByRole("row").filter({ hasText: mergedTitle });
-  await row.getByRole("button", { name: "Roll back" }).click();
+  await row.getByRole("button", { name: "Roll back…" }).click();
+  // A dialog says what will happen before anything is queued.
+  const dialog = queue.getByRole("dialog", { name: /^Roll back Q\d+\?$/ });
+  await expect(dialog).toContainText("lands through the merge queue");
+  await dialog.getByRole("button", { name: "Roll back", exact: true }).click();
 
   await expect(page.getByTestId("request-status")).toHaveText("rolled back", { timeout: 20_000 });
   await expect(page.getByTestId("task-change")).toContainText("rolled_back");

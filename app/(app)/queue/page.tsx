@@ -25,7 +25,11 @@ export default async function QueuePage() {
   return (
     <section>
       <h1 className="mb-4 text-2xl font-semibold">Merge queue</h1>
-      <QueueBoard initial={initial} canOperate={can(user.role, "queue.operate")} />
+      <QueueBoard
+        initial={initial}
+        canOperate={can(user.role, "queue.operate")}
+        canRollback={can(user.role, "change.rollback")}
+      />
     </section>
   );
 }
