@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
+import { inspect } from "node:util";
 import { Worker } from "node:worker_threads";
 import { AgentPool, recoverLostRuns } from "@/server/agents/pool";
 import { CliError } from "@/server/cli/io";
@@ -11,6 +12,7 @@ import { EnvError, type HyperionEnv, readEnv } from "@/server/env.mjs";
 import { watchInbox } from "@/server/inbox/watch";
 import { log } from "@/server/log";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
+import { redactPaths } from "@/server/redact";
 import { beat, HEARTBEAT_MS, markStopped, ownerAlive } from "@/server/workers/heartbeat";
 import type { ThreadData, ThreadMessage } from "./queue-thread";
 
@@ -19,6 +21,28 @@ export type WorkerOptions = { threads: number; drain: boolean; dryRun?: boolean 
 const root = () => process.env.HYPERION_ROOT ?? process.cwd();
 const STOP_GRACE_MS = 30_000;
 const MAX_RESPAWNS = 10;
+
+/**
+ * Why a queue thread died, for the operator's log: the error's name, code, message and stack,
+ * with server paths redacted (server/redact.ts). The thread passes on whatever killed it as a
+ * real Error (queue-thread-entry.mjs); anything else is described as it is.
+ */
+export function crashReason(err: unknown): {
+  name: string;
+  code?: string;
+  message: string;
+  stack?: string;
+} {
+  if (!(err instanceof Error))
+    return { name: typeof err, message: redactPaths(inspect(err, { breakLength: Infinity })) };
+  const code = (err as { code?: unknown }).code;
+  return {
+    name: err.name,
+    ...(code !== undefined ? { code: String(code) } : {}),
+    message: redactPaths(err.message),
+    ...(err.stack ? { stack: redactPaths(err.stack) } : {}),
+  };
+}
 
 /**
  * The worker process: a supervisor that beats into SQLite and runs the merge queue on N
@@ -67,8 +91,9 @@ export async function runSupervisor(
       worker.on("message", (msg: ThreadMessage) => {
         if (msg.type === "entry") log.debug({ thread: owner, entry: msg.entryId }, "thread entry");
       });
-      worker.on("error", (err) =>
-        log.error({ thread: owner, err: err.message }, "queue thread crashed"),
+      worker.on("error", (err: unknown) =>
+        // Not under `err`: pino's error serializer would replace the name with "Object".
+        log.error({ thread: owner, error: crashReason(err) }, "queue thread crashed"),
       );
       worker.on("exit", (code) => {
         threads.delete(owner);

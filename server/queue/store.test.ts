@@ -11,6 +11,7 @@ import { retryEntry } from "./retry";
 import { markRolledBack } from "./rollback";
 import { canMove, claimableStates } from "./states";
 import {
+  backoffMs,
   claimNext,
   defaultQueueOptions,
   type Entry,
@@ -231,5 +232,33 @@ describe("attempts", () => {
     const e = await claimed(1);
     expect(failEntry(world.db, e, "applying", "w1", conflict, opts)).toBe("quarantined");
     expect(entry(e.id)).toMatchObject({ attempts: 1, maxAttempts: 1 });
+  });
+
+  it("the backoff doubles up to its cap however many attempts an entry has had", () => {
+    const full = () => 1;
+    const capped = { ...defaultQueueOptions, backoffBaseMs: 1_000, backoffMaxMs: 60_000 };
+    expect([1, 2, 3, 7].map((a) => backoffMs(a, capped, full))).toEqual([
+      1_000, 2_000, 4_000, 60_000,
+    ]);
+    // Past 1024 attempts 2 ** (attempt - 1) is Infinity; a zero base (reclaimExpired's) made NaN.
+    const zero = { ...capped, backoffBaseMs: 0 };
+    for (const attempt of [1024, 1025, 5_000, Number.MAX_SAFE_INTEGER]) {
+      expect([attempt, backoffMs(attempt, capped, full)]).toEqual([attempt, 60_000]);
+      expect([attempt, backoffMs(attempt, zero, full)]).toEqual([attempt, 0]);
+    }
+  });
+
+  it("an entry past 1024 attempts whose lease expired is reclaimed: a ref lock spins attempts up", async () => {
+    const e = await claimed(1);
+    world.db.$client
+      .prepare("UPDATE queue_entries SET attempts = 1025, max_attempts = 2000 WHERE id = ?")
+      .run(e.id);
+    const now = Date.now();
+    expect(reclaimExpired(world.db, opts, now + opts.leaseMs + 1)).toBe(1);
+    expect(entry(e.id)).toMatchObject({
+      state: "retry_wait",
+      attempts: 1025,
+      nextAttemptAt: now + opts.leaseMs + 1,
+    });
   });
 });

@@ -38,9 +38,17 @@ export class IllegalTransitionError extends Error {
   override name = "IllegalTransitionError";
 }
 
-/** Exponential backoff with jitter: half fixed, half random, so retries do not stampede. */
+/**
+ * Exponential backoff with jitter: half fixed, half random, so retries do not stampede.
+ *
+ * The doubling stops at 2^64, where any delay has long reached its cap: attempts have no upper
+ * bound (a ref lock gives its attempt back, so an entry can spin past a thousand of them while a
+ * dead writer's lock goes stale), and 2 ** 1024 is Infinity — times a zero base (reclaimExpired's)
+ * that is NaN, which SQLite stores as NULL in next_attempt_at.
+ */
 export function backoffMs(attempt: number, opts: QueueOptions, random = Math.random): number {
-  const base = Math.min(opts.backoffBaseMs * 2 ** Math.max(0, attempt - 1), opts.backoffMaxMs);
+  const doublings = Math.min(Math.max(0, attempt - 1), 64);
+  const base = Math.min(opts.backoffBaseMs * 2 ** doublings, opts.backoffMaxMs);
   return Math.round(base / 2 + (base / 2) * random());
 }
 
