@@ -184,7 +184,9 @@ export function RequestView({
                           </Link>
                         </>
                       ) : change ? (
-                        `#${change.id} ${change.state}${change.mergedCommit ? ` ${change.mergedCommit.slice(0, 8)}` : ""}`
+                        <Link href={`/queue/${change.entryId}`} className="underline">
+                          {`#${change.id} ${change.state}${change.mergedCommit ? ` ${change.mergedCommit.slice(0, 8)}` : ""}`}
+                        </Link>
                       ) : (
                         "—"
                       )}
@@ -385,7 +387,7 @@ function RolledBack({ changes }: { changes: RequestDetail["changes"] }) {
         {reverted.map((c) => (
           <li key={c.id}>
             Change #{c.id} ({c.summary.split("\n")[0]}) was reverted by{" "}
-            <a className="underline" href={`/queue#entry-${c.revert?.entryId}`}>
+            <a className="underline" href={`/queue/${c.revert?.entryId}`}>
               change #{c.revert?.id}
             </a>
             {c.revert?.mergedCommit ? `, commit ${c.revert.mergedCommit.slice(0, 8)}` : ""}.

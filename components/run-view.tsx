@@ -89,7 +89,7 @@ export function RunView({
               <>
                 {" "}
                 is{" "}
-                <Link href={`/queue#entry-${entry.id}`} className="underline">
+                <Link href={`/queue/${entry.id}`} className="underline">
                   queue entry #{entry.id}
                 </Link>
                 , <span data-testid="run-change-state">{entry.state.replaceAll("_", " ")}</span>

@@ -97,7 +97,7 @@ test("rolling back a request's change turns the request rolled back, linked to t
   await expect(banner).toContainText("This request's work was rolled back.");
   await expect(banner.getByRole("link", { name: /change #\d+/ })).toHaveAttribute(
     "href",
-    /^\/queue#entry-\d+$/,
+    /^\/queue\/\d+$/,
   );
   await page.reload();
   await expect(page.getByTestId("request-status")).toHaveText("rolled back");
