@@ -13,6 +13,7 @@ import { watchInbox } from "@/server/inbox/watch";
 import { log } from "@/server/log";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
 import { redactPaths } from "@/server/redact";
+import { startVerifier } from "@/server/verify/scheduler";
 import { beat, HEARTBEAT_MS, markStopped, ownerAlive } from "@/server/workers/heartbeat";
 import type { ThreadData, ThreadMessage } from "./queue-thread";
 
@@ -116,6 +117,8 @@ export async function runSupervisor(
     log.info({ worker: id, signal }, "stopping: threads finish the entry in hand");
     // Agent runs are stopped (their whole process trees) and their tasks go back to pending.
     void agents.stopAll(`the worker stopped (${signal})`);
+    // A verification in hand finishes its check run and is left for the next worker.
+    void verifier?.stop();
     for (const t of threads.values()) t.postMessage("stop");
     setTimeout(() => {
       for (const t of threads.values()) void t.terminate();
@@ -176,6 +179,19 @@ export async function runSupervisor(
       });
   }, env.HYPERION_DISPATCH_MS);
 
+  // Post-merge verification (policy.postMerge): after landings, the branch's tip is checked on
+  // the supervisor's connection, one pass at a time, off the queue threads. Not for --drain,
+  // which ends when the queue is empty (scripts run `hyperion verify`).
+  const verifier = options.drain
+    ? null
+    : startVerifier({
+        db,
+        config: () => currentConfig(env.configPath),
+        owner: `${id}/verify`,
+        intervalMs: Math.max(1000, env.HYPERION_DISPATCH_MS),
+        timeoutMs: env.HYPERION_CHECK_TIMEOUT_MS,
+      });
+
   const inbox = options.drain
     ? null
     : watchInbox(
@@ -193,6 +209,7 @@ export async function runSupervisor(
   clearInterval(dispatcher);
   clearInterval(recovery);
   await agents.stopAll("the worker stopped");
+  await verifier?.stop();
   await inbox?.close();
   clearInterval(timer);
   markStopped(db, id);

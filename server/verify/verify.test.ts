@@ -477,7 +477,8 @@ describe("post-merge verification", () => {
     const hyperion = (args: string[]) =>
       execa("node", [BIN, ...args], { env: { HYPERION_DATA: world.dir }, reject: false });
 
-    it("hyperion verify runs one verification now and prints it; hyperion verifications lists them", async () => {
+    /** The suite committed, and the config file on disk given postMerge, for the CLI to read. */
+    async function suiteOnDisk() {
       await commitFiles({ "check.mjs": SUITE, "docs/fragile.md": "# Fragile\n" });
       const raw = JSON.parse(fs.readFileSync(world.env.configPath, "utf8"));
       const policy = raw.repositories[0].policy;
@@ -488,6 +489,40 @@ describe("post-merge verification", () => {
       };
       fs.writeFileSync(world.env.configPath, JSON.stringify(raw, null, 2));
       config = loadConfig(world.env.configPath);
+    }
+
+    it("the worker process verifies the branch after a landing", async () => {
+      await suiteOnDisk();
+      await land("docs/guide.md");
+      const head = await tip();
+      const worker = execa("node", [BIN, "worker", "--threads", "1"], {
+        env: { HYPERION_DATA: world.dir },
+        reject: false,
+      });
+      try {
+        let exited: string | null = null;
+        void worker.then((r) => {
+          exited = `exit ${r.exitCode}\n${r.stderr}`;
+        });
+        // Polls the database while the worker runs; a worker that exits first fails the wait.
+        for (;;) {
+          const v = world.db.select().from(verifications).get();
+          if (v && v.state !== "running") break;
+          if (exited !== null) throw new Error(`the worker stopped: ${exited}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const [v] = world.db.select().from(verifications).all();
+        expect(v).toMatchObject({ state: "passed", headCommit: head });
+        expect(verificationOwner(world.db, v?.id ?? 0)).toMatch(/^worker-[0-9a-f]{8}\/verify$/);
+      } finally {
+        worker.kill("SIGTERM");
+        const run = await worker;
+        expect(run.exitCode, run.stderr).toBe(0);
+      }
+    }, 120_000);
+
+    it("hyperion verify runs one verification now and prints it; hyperion verifications lists them", async () => {
+      await suiteOnDisk();
       await land("docs/guide.md");
       const head = await tip();
 
