@@ -190,7 +190,12 @@ test.describe("approvals", () => {
     await expect(runLinks).toHaveCount(2, { timeout: 60_000 });
     await runLinks.last().click();
     await expect(page).toHaveURL(/\/runs\/\d+$/);
-    await page.getByText("Prompt file").click();
+    // The page reads the prompt file when it is rendered: once the run is past its start.
+    await expect(page.getByTestId("run-state").first()).toHaveText(/submitted/, {
+      timeout: 30_000,
+    });
+    await page.reload();
+    await page.getByText("Prompt file", { exact: true }).click();
     const prompt = page.locator("details pre");
     await expect(prompt).toContainText("A reviewer rejected an earlier change for this task");
     await expect(prompt).toContainText(reason);
