@@ -1,16 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { eq } from "drizzle-orm";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type CliAgentName, cliAgentNames } from "@/schemas/agents";
-import { agentRuns, changeRequests, tasks } from "@/server/db/schema";
-import { advance } from "@/server/dispatcher/advance";
+import { changeRequests } from "@/server/db/schema";
 import { git } from "@/server/git/run";
-import { createRequests } from "@/server/requests/service";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { agentWorld } from "@/server/testing/agent-world";
 import { type ModelServer, type ScriptStep, startModelServer } from "@/server/testing/model-server";
 import { cliExecutable } from "./cli";
-import { AgentPool } from "./pool";
 
 // Each real CLI (installed by bin/agent-clis.mjs) given a task through the whole harness — the
 // worker's pool, a sparse workspace, bubblewrap, the run supervisor — against the scripted model
@@ -23,58 +20,30 @@ const MODELS: Record<CliAgentName, string> = {
 };
 const KEY_ENV = "SCRIPTED_MODEL_KEY";
 
-let world: TestWorld;
-let pool: AgentPool;
 let server: ModelServer | null = null;
-beforeEach(async () => {
-  world = await makeWorld();
-  pool = new AgentPool({
-    db: world.db,
-    dataDir: world.env.dataDir,
-    owner: "worker-test/dispatcher",
-    leaseMs: 60_000,
-    tickMs: 50,
-    stopStepMs: 300,
-  });
-  process.env[KEY_ENV] = "scripted-key-not-a-secret";
-});
-afterEach(async () => {
-  await pool.stopAll("test over");
-  await server?.close();
-  server = null;
-  world.cleanup();
+const aw = agentWorld({
+  stopStepMs: 300,
+  setup: () => {
+    process.env[KEY_ENV] = "scripted-key-not-a-secret";
+  },
+  teardown: async () => {
+    await server?.close();
+    server = null;
+  },
 });
 
 async function runWith(agent: CliAgentName, script: ScriptStep[], file = "docs/guide.md") {
   server = await startModelServer(script);
-  const repo = world.config.repositories[0];
-  if (!repo?.policy) throw new Error("the demo has a policy");
-  repo.policy.agents = { ...repo.policy.agents, default: agent, stallTimeoutMs: 30_000 };
-  world.config.agents = {
+  aw.setAgents({ default: agent, stallTimeoutMs: 30_000 });
+  aw.world.config.agents = {
     [agent]: { endpoint: `${server.url}/v1`, model: MODELS[agent], apiKeyEnv: KEY_ENV },
   };
-  const [r] = createRequests(world.db, {
-    input: { title: "Note the guide", description: "Add a line.", repo: "demo", files: [file] },
-    requester: world.admin,
-    config: world.config,
-    source: "cli",
-  });
-  const probes = await pool.probeAll(world.config);
+  const requestId = aw.fileRequest([file]);
+  const probes = await aw.pool.probeAll(aw.world.config);
   expect([...probes.values()][0]).toMatchObject({ ok: true });
-  await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
-  await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
-  await pool.idle();
-  const task = world.db
-    .select()
-    .from(tasks)
-    .where(eq(tasks.requestId, r?.id ?? 0))
-    .get();
-  const run = world.db
-    .select()
-    .from(agentRuns)
-    .where(eq(agentRuns.taskId, task?.id ?? ""))
-    .get();
-  return { task, run };
+  await aw.dispatch();
+  await aw.pool.idle();
+  return aw.readBack(requestId);
 }
 
 for (const agent of cliAgentNames) {
@@ -96,7 +65,7 @@ for (const agent of cliAgentNames) {
       expect(run, run?.reason ?? "").toMatchObject({ agent, state: "submitted" });
       expect(run?.sessionId).toBeTruthy();
       expect(task?.state).toBe("submitted");
-      const change = world.db
+      const change = aw.world.db
         .select()
         .from(changeRequests)
         .where(eq(changeRequests.id, run?.changeRequestId ?? 0))
@@ -122,12 +91,12 @@ for (const agent of cliAgentNames) {
     it("cannot touch the target's .git or Hyperion's data directory", {
       timeout: 90_000,
     }, async () => {
-      const repoPath = world.config.repositories[0]?.path ?? "";
+      const repoPath = aw.world.config.repositories[0]?.path ?? "";
       const before = await git(["rev-parse", "HEAD"], { cwd: repoPath });
-      const marker = path.join(world.env.dataDir, "pwned");
+      const marker = path.join(aw.world.env.dataDir, "pwned");
       const { run } = await runWith(agent, [
         {
-          shell: `rm -rf ${repoPath}/.git; echo x > ${marker}; echo y > ${world.env.dataDir}/hyperion.db`,
+          shell: `rm -rf ${repoPath}/.git; echo x > ${marker}; echo y > ${aw.world.env.dataDir}/hyperion.db`,
         },
         { text: "Done." },
       ]);
@@ -135,7 +104,7 @@ for (const agent of cliAgentNames) {
       expect(fs.existsSync(marker)).toBe(false);
       expect(await git(["rev-parse", "HEAD"], { cwd: repoPath })).toBe(before);
       expect(
-        fs.readFileSync(path.join(world.env.dataDir, "hyperion.db")).subarray(0, 15).toString(),
+        fs.readFileSync(path.join(aw.world.env.dataDir, "hyperion.db")).subarray(0, 15).toString(),
       ).toBe("SQLite format 3");
     });
   });

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { eq } from "drizzle-orm";
 import { execa, type ResultPromise } from "execa";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { AgentPolicy, CliAgentName } from "@/schemas/agents";
 import { cliAgentNames } from "@/schemas/agents";
 import {
@@ -13,10 +13,9 @@ import {
   runSteers,
   tasks,
 } from "@/server/db/schema";
-import { advance } from "@/server/dispatcher/advance";
-import { createRequests } from "@/server/requests/service";
 import { steerRun } from "@/server/runs/service";
-import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
+import { agentWorld } from "@/server/testing/agent-world";
+import { tempDir } from "@/server/testing/fixtures";
 import {
   type ModelServer,
   type RecordedRequest,
@@ -24,7 +23,6 @@ import {
   startModelServer,
 } from "@/server/testing/model-server";
 import { ownerAlive } from "@/server/workers/heartbeat";
-import { AgentPool } from "./pool";
 
 // Supervision of each real CLI (installed by bin/agent-clis.mjs) through the whole harness — the
 // pool, a sparse workspace, bubblewrap, the run supervisor — against the scripted model server:
@@ -39,37 +37,26 @@ const MODELS: Record<CliAgentName, string> = {
   copilot: "gpt-scripted",
 };
 const KEY_ENV = "SCRIPTED_MODEL_KEY";
-const OWNER = "worker-test/dispatcher";
 
-let world: TestWorld;
-let pool: AgentPool;
 let server: ModelServer | null = null;
 /** This test's own temp folder: the runs' folders are made here (os.tmpdir() reads TMPDIR). */
 let runsTmp: string;
 const savedTmp = process.env.TMPDIR;
 
-beforeEach(async () => {
-  world = await makeWorld();
-  runsTmp = tempDir("hyperion-supervision-");
-  process.env.TMPDIR = runsTmp;
-  pool = new AgentPool({
-    db: world.db,
-    dataDir: world.env.dataDir,
-    owner: OWNER,
-    leaseMs: 60_000,
-    tickMs: 50,
-    stopStepMs: 300,
-  });
-  process.env[KEY_ENV] = "scripted-key-not-a-secret";
-});
-afterEach(async () => {
-  await pool.stopAll("test over");
-  await server?.close();
-  server = null;
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-  world.cleanup();
-  fs.rmSync(runsTmp, { recursive: true, force: true });
+const aw = agentWorld({
+  stopStepMs: 300,
+  setup: () => {
+    runsTmp = tempDir("hyperion-supervision-");
+    process.env.TMPDIR = runsTmp;
+    process.env[KEY_ENV] = "scripted-key-not-a-secret";
+  },
+  teardown: async () => {
+    await server?.close();
+    server = null;
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+    fs.rmSync(runsTmp, { recursive: true, force: true });
+  },
 });
 
 async function configure(
@@ -78,34 +65,31 @@ async function configure(
   agents: Partial<AgentPolicy> = {},
 ) {
   server = await startModelServer(script);
-  const repo = world.config.repositories[0];
-  if (!repo?.policy) throw new Error("the demo has a policy");
-  repo.policy.agents = { ...repo.policy.agents, default: agent, ...agents };
-  world.config.agents = {
+  aw.setAgents({ default: agent, ...agents });
+  aw.world.config.agents = {
     [agent]: { endpoint: `${server.url}/v1`, model: MODELS[agent], apiKeyEnv: KEY_ENV },
   };
-  const probes = await pool.probeAll(world.config);
+  const probes = await aw.pool.probeAll(aw.world.config);
   expect([...probes.values()][0]).toMatchObject({ ok: true });
   return server;
 }
 
 function fileRequest(file = "docs/guide.md"): number {
-  const [r] = createRequests(world.db, {
-    input: { title: "Note the guide", description: "Add a line.", repo: "demo", files: [file] },
-    requester: world.admin,
-    config: world.config,
-    source: "cli",
-  });
-  return r?.id ?? 0;
+  return aw.fileRequest([file]);
 }
 
 /** One dispatch pass (the first plans the request, the next dispatches its task). */
-const pass = () => advance(world.db, world.config, OWNER, undefined, 60_000, pool);
+const pass = () => aw.pass();
 
 const taskOf = (requestId: number) =>
-  world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
+  aw.world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
 const runsOf = (taskId: string) =>
-  world.db.select().from(agentRuns).where(eq(agentRuns.taskId, taskId)).orderBy(agentRuns.id).all();
+  aw.world.db
+    .select()
+    .from(agentRuns)
+    .where(eq(agentRuns.taskId, taskId))
+    .orderBy(agentRuns.id)
+    .all();
 
 /** Polls `check` until it holds; the deadline only turns a hang into a failure that says what. */
 async function until<T>(what: string, check: () => T | undefined | null | false, ms = 60_000) {
@@ -185,7 +169,7 @@ for (const agent of cliAgentNames) {
     }, async () => {
       let atHang: Proc[] = [];
       let runId = 0;
-      const repo = world.config.repositories[0];
+      const repo = aw.world.config.repositories[0];
       await configure(agent, [
         // A process the agent detaches from its own process group and session.
         { shell: "(setsid sleep 600 > /dev/null 2>&1 &); echo started" },
@@ -200,9 +184,9 @@ for (const agent of cliAgentNames) {
       const request = fileRequest();
       await pass();
       await pass();
-      [runId = 0] = pool.runs();
+      [runId = 0] = aw.pool.runs();
       expect(runId).toBeGreaterThan(0);
-      await pool.idle();
+      await aw.pool.idle();
       const task = taskOf(request);
       const [run] = runsOf(task?.id ?? "");
       expect(run, run?.reason ?? "").toMatchObject({ id: runId, agent, state: "failed" });
@@ -231,9 +215,9 @@ for (const agent of cliAgentNames) {
       const request = fileRequest();
       await pass();
       await pass();
-      const [first = 0] = pool.runs();
+      const [first = 0] = aw.pool.runs();
       await within("the first run's model request", s.waitForRequest(1));
-      const { repeated } = steerRun(world.db, first, world.admin, {
+      const { repeated } = steerRun(aw.world.db, first, aw.world.admin, {
         command: "stop_and_requeue",
         reason: "wrong approach",
         sourceEventId: "evt-requeue-1",
@@ -243,36 +227,36 @@ for (const agent of cliAgentNames) {
         const r = runsOf(taskOf(request)?.id ?? "")[0];
         return r?.state === "stopped" && r;
       });
-      await pool.idle();
+      await aw.pool.idle();
       hold.open();
       expect(processesOfRun(first)).toEqual([]);
       expect(taskOf(request)?.state).toBe("pending");
       // The task goes to its second run on the next dispatch pass.
       await pass();
-      const [second = 0] = pool.runs();
+      const [second = 0] = aw.pool.runs();
       expect(second).toBeGreaterThan(first);
-      await pool.idle();
+      await aw.pool.idle();
       const task = taskOf(request);
       const runs = runsOf(task?.id ?? "");
       expect(runs.map((r) => r.state)).toEqual(["stopped", "submitted"]);
       expect(runs[0]).toMatchObject({ id: first, reason: "stop_and_requeue: wrong approach" });
       expect(runs[1], runs[1]?.reason ?? "").toMatchObject({ id: second, agent });
       expect(task?.state).toBe("submitted");
-      const change = world.db
+      const change = aw.world.db
         .select()
         .from(changeRequests)
         .where(eq(changeRequests.id, runs[1]?.changeRequestId ?? 0))
         .get();
       expect(change).toMatchObject({ runId: second, taskId: task?.id });
       expect(change?.patch).toContain("+second run line");
-      const entry = world.db
+      const entry = aw.world.db
         .select()
         .from(queueEntries)
         .where(eq(queueEntries.changeRequestId, change?.id ?? 0))
         .get();
       expect(entry?.state).toBe("queued");
       // The steer was applied once, and said what it did.
-      const steers = world.db.select().from(runSteers).where(eq(runSteers.runId, first)).all();
+      const steers = aw.world.db.select().from(runSteers).where(eq(runSteers.runId, first)).all();
       expect(steers).toHaveLength(1);
       expect(steers[0]?.appliedAt).not.toBeNull();
       expect(processesOfRun(second)).toEqual([]);
@@ -281,7 +265,7 @@ for (const agent of cliAgentNames) {
     it("failing acceptance checks are resumed into the same session, then pass", {
       timeout: 120_000,
     }, async () => {
-      const repo = world.config.repositories[0];
+      const repo = aw.world.config.repositories[0];
       if (!repo?.policy) throw new Error("the demo has a policy");
       // A check that passes only once the guide holds the marker the agent writes on its second turn.
       repo.policy.checks.marker = `node -e '${CHECK_SCRIPT}'`;
@@ -303,7 +287,7 @@ for (const agent of cliAgentNames) {
       const request = fileRequest();
       await pass();
       await pass();
-      await pool.idle();
+      await aw.pool.idle();
       const task = taskOf(request);
       const [run, ...others] = runsOf(task?.id ?? "");
       expect(others).toEqual([]);
@@ -316,7 +300,7 @@ for (const agent of cliAgentNames) {
       expect(body).toContain("Check 'marker' failed");
       expect(body).toContain("docs/guide.md lacks MARKER-2");
       expect(body).toContain("first try");
-      const sessions = world.db
+      const sessions = aw.world.db
         .select()
         .from(agentRunEvents)
         .where(eq(agentRunEvents.runId, run?.id ?? 0))
@@ -324,7 +308,7 @@ for (const agent of cliAgentNames) {
         .flatMap((e) => (e.event.kind === "session" ? [e.event.sessionId] : []));
       expect(sessions.length).toBeGreaterThanOrEqual(2);
       expect(new Set(sessions)).toEqual(new Set([run?.sessionId]));
-      const change = world.db
+      const change = aw.world.db
         .select()
         .from(changeRequests)
         .where(eq(changeRequests.id, run?.changeRequestId ?? 0))
@@ -370,7 +354,7 @@ describe(`a worker SIGKILLed mid-run (${WORKER_AGENT})`, () => {
     ]);
     // The worker reads its config from the data directory: the demo's policy gives tasks to the
     // CLI, pointed at the scripted server.
-    const config = JSON.parse(fs.readFileSync(world.env.configPath, "utf8"));
+    const config = JSON.parse(fs.readFileSync(aw.world.env.configPath, "utf8"));
     config.repositories[0].policy.agents = { default: WORKER_AGENT };
     config.agents = {
       [WORKER_AGENT]: {
@@ -379,12 +363,12 @@ describe(`a worker SIGKILLed mid-run (${WORKER_AGENT})`, () => {
         apiKeyEnv: KEY_ENV,
       },
     };
-    fs.writeFileSync(world.env.configPath, JSON.stringify(config, null, 2));
+    fs.writeFileSync(aw.world.env.configPath, JSON.stringify(config, null, 2));
     const request = fileRequest();
     const startWorker = () => {
       const child = execa("node", [BIN, "worker"], {
         env: {
-          HYPERION_DATA: world.dir,
+          HYPERION_DATA: aw.world.dir,
           // The runs' folders go under this test's own temp folder (see processesOfRun).
           TMPDIR: runsTmp,
           [KEY_ENV]: "scripted-key-not-a-secret",
@@ -435,7 +419,7 @@ describe(`a worker SIGKILLed mid-run (${WORKER_AGENT})`, () => {
     // old enough not to count as alive.
     await until(
       "the killed worker to stop counting as alive",
-      () => !ownerAlive(world.db, run.owner),
+      () => !ownerAlive(aw.world.db, run.owner),
       30_000,
     );
 
@@ -458,7 +442,7 @@ describe(`a worker SIGKILLed mid-run (${WORKER_AGENT})`, () => {
     // down with the worker (the recovery's own kill finds no process to kill).
     expect(processesOfRun(run.id)).toEqual([]);
     // Its task went back to pending by the recovery (not by its lease running out)…
-    const requeued = world.db.$client
+    const requeued = aw.world.db.$client
       .prepare("SELECT payload FROM events WHERE type = 'task.pending' AND entity_id = ?")
       .pluck()
       .all(request)
@@ -480,7 +464,7 @@ describe(`a worker SIGKILLed mid-run (${WORKER_AGENT})`, () => {
     expect(again, again.reason ?? "").toMatchObject({ agent: WORKER_AGENT, state: "submitted" });
     expect(again.taskAttempt).toBeGreaterThan(run.taskAttempt);
     expect(["submitted", "done"]).toContain(taskOf(request)?.state);
-    const change = world.db
+    const change = aw.world.db
       .select()
       .from(changeRequests)
       .where(eq(changeRequests.id, again.changeRequestId ?? 0))

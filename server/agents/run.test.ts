@@ -1,13 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { eq } from "drizzle-orm";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AgentPolicy } from "@/schemas/agents";
+import { describe, expect, it } from "vitest";
 import { agentRunEvents, agentRuns, changeRequests, runSteers, tasks } from "@/server/db/schema";
-import { advance } from "@/server/dispatcher/advance";
-import { createRequests } from "@/server/requests/service";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
-import { AgentPool, recoverLostRuns } from "./pool";
+import { agentWorld } from "@/server/testing/agent-world";
+import { recoverLostRuns } from "./pool";
 
 // The `command` agent under test: a few lines of Node given with -e (the policy's command line
 // is split into arguments, never given to a shell). It reads the prompt file, whose path is its
@@ -20,69 +17,16 @@ const OUTSIDE = `require("fs").writeFileSync("stray.txt", "x"); console.log("wro
 const HANG = `console.log("thinking"); setInterval(() => {}, 1000);`;
 const SILENT = `console.log("nothing to do");`;
 
-let world: TestWorld;
-let pool: AgentPool;
-beforeEach(async () => {
-  world = await makeWorld();
-  pool = new AgentPool({
-    db: world.db,
-    dataDir: world.env.dataDir,
-    owner: "worker-test/dispatcher",
-    leaseMs: 60_000,
-    tickMs: 50,
-    stopStepMs: 200,
-  });
-});
-afterEach(async () => {
-  await pool.stopAll("test over");
-  world.cleanup();
-});
-
-function useCommand(code: string, extra: Partial<AgentPolicy> = {}) {
-  const repo = world.config.repositories[0];
-  if (!repo?.policy) throw new Error("the demo has a policy");
-  repo.policy.agents = {
-    ...repo.policy.agents,
-    default: "command",
-    command: `node -e '${code}'`,
-    ...extra,
-  };
-}
-
-async function fileAndRun(files: string[]) {
-  const [r] = createRequests(world.db, {
-    input: { title: "Note the guide", description: "Add a line.", repo: "demo", files },
-    requester: world.admin,
-    config: world.config,
-    source: "cli",
-  });
-  await pool.probeAll(world.config);
-  // Plan, then dispatch: the agent's run starts in the background.
-  await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
-  await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
-  const started = pool.runs();
-  await pool.idle();
-  const task = world.db
-    .select()
-    .from(tasks)
-    .where(eq(tasks.requestId, r?.id ?? 0))
-    .get();
-  const run = world.db
-    .select()
-    .from(agentRuns)
-    .where(eq(agentRuns.taskId, task?.id ?? ""))
-    .get();
-  return { started, task, run };
-}
+const aw = agentWorld();
 
 describe("a command agent's run", () => {
   it("edits its task's files in a workspace; the change is queued with the task submitted", async () => {
-    useCommand(EDIT);
-    const { started, task, run } = await fileAndRun(["docs/guide.md"]);
+    aw.setCommand(EDIT);
+    const { started, task, run } = await aw.fileAndRun(["docs/guide.md"]);
     expect(started).toHaveLength(1);
     expect(run).toMatchObject({ agent: "command", state: "submitted", sessions: 1 });
     expect(task).toMatchObject({ state: "submitted", changeRequestId: run?.changeRequestId });
-    const change = world.db
+    const change = aw.world.db
       .select()
       .from(changeRequests)
       .where(eq(changeRequests.id, run?.changeRequestId ?? 0))
@@ -91,7 +35,7 @@ describe("a command agent's run", () => {
     expect(change?.authorEmail).toBe("command@agents.hyperion.local");
     // The change names the run that made it.
     expect(change?.runId).toBe(run?.id);
-    const events = world.db
+    const events = aw.world.db
       .select()
       .from(agentRunEvents)
       .where(eq(agentRunEvents.runId, run?.id ?? 0))
@@ -107,8 +51,8 @@ describe("a command agent's run", () => {
   });
 
   it("a write outside the task's files fails the run and names the path", async () => {
-    useCommand(OUTSIDE);
-    const { task, run } = await fileAndRun(["docs/guide.md"]);
+    aw.setCommand(OUTSIDE);
+    const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
     expect(run?.state).toBe("failed");
     expect(run?.reason).toMatch(/outside its task: stray\.txt/);
     expect(task?.state).toBe("failed");
@@ -120,8 +64,8 @@ describe("a command agent's run", () => {
   it("an agent that prints without end is stopped at maxOutputBytes and fails", async () => {
     // Lines of 64 KiB, and one endless line: neither is held in memory past the limits.
     const FLOOD = `const s = "x".repeat(65536); const out = () => { while (process.stdout.write(s)) {} }; process.stdout.on("drain", out); out();`;
-    useCommand(FLOOD, { maxOutputBytes: 4 * 1024 * 1024 });
-    const { task, run } = await fileAndRun(["docs/guide.md"]);
+    aw.setCommand(FLOOD, { maxOutputBytes: 4 * 1024 * 1024 });
+    const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
     expect(run?.state).toBe("failed");
     expect(run?.reason).toMatch(
       /printed more than 4194304 bytes of output \(agents\.maxOutputBytes\)/,
@@ -131,13 +75,13 @@ describe("a command agent's run", () => {
   });
 
   it("keeps only the newest failed workspaces (keepFailedWorkspaces)", async () => {
-    useCommand(OUTSIDE, { keepFailedWorkspaces: 1 });
-    const first = await fileAndRun(["docs/guide.md"]);
+    aw.setCommand(OUTSIDE, { keepFailedWorkspaces: 1 });
+    const first = await aw.fileAndRun(["docs/guide.md"]);
     const kept = first.run?.workspace ?? "";
     expect(fs.existsSync(kept)).toBe(true);
-    const second = await fileAndRun(["docs/a.md"]);
+    const second = await aw.fileAndRun(["docs/a.md"]);
     expect(fs.existsSync(second.run?.workspace ?? "")).toBe(true);
-    const firstAfter = world.db
+    const firstAfter = aw.world.db
       .select()
       .from(agentRuns)
       .where(eq(agentRuns.id, first.run?.id ?? 0))
@@ -147,19 +91,19 @@ describe("a command agent's run", () => {
   });
 
   it("no change fails the task with the agent's last message, or hands it to the built-in developer", async () => {
-    useCommand(SILENT);
-    const failed = await fileAndRun(["docs/guide.md"]);
+    aw.setCommand(SILENT);
+    const failed = await aw.fileAndRun(["docs/guide.md"]);
     expect(failed.run?.reason).toMatch(/made no change; its last message: nothing to do/);
 
-    useCommand(SILENT, { fallback: "builtin" });
-    const rescued = await fileAndRun(["docs/a.md"]);
+    aw.setCommand(SILENT, { fallback: "builtin" });
+    const rescued = await aw.fileAndRun(["docs/a.md"]);
     expect(rescued.run).toMatchObject({ state: "failed", fallback: "builtin" });
     expect(rescued.task?.state).toBe("submitted");
   });
 
   it("a run that goes silent is stopped by the stall timeout, with no process left", async () => {
-    useCommand(HANG, { stallTimeoutMs: 1000 });
-    const { task, run } = await fileAndRun(["docs/guide.md"]);
+    aw.setCommand(HANG, { stallTimeoutMs: 1000 });
+    const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
     expect(run?.state).toBe("failed");
     expect(run?.reason).toMatch(/stalled: no agent event for 1 s/);
     expect(task?.state).toBe("failed");
@@ -167,19 +111,13 @@ describe("a command agent's run", () => {
   });
 
   it("stop_and_requeue stops the run and puts its task back; the same source event twice acts once", async () => {
-    useCommand(HANG);
-    createRequests(world.db, {
-      input: { title: "Hang", description: "", repo: "demo", files: ["docs/guide.md"] },
-      requester: world.admin,
-      config: world.config,
-      source: "cli",
-    });
-    await pool.probeAll(world.config);
-    await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
-    await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
-    const [runId] = pool.runs();
+    aw.setCommand(HANG);
+    aw.fileRequest(["docs/guide.md"], { title: "Hang", description: "" });
+    await aw.pool.probeAll(aw.world.config);
+    await aw.dispatch();
+    const [runId] = aw.pool.runs();
     for (let i = 0; i < 2; i++)
-      world.db
+      aw.world.db
         .insert(runSteers)
         .values({
           runId: runId ?? 0,
@@ -191,15 +129,15 @@ describe("a command agent's run", () => {
         })
         .onConflictDoNothing()
         .run();
-    await pool.idle();
-    const run = world.db
+    await aw.pool.idle();
+    const run = aw.world.db
       .select()
       .from(agentRuns)
       .where(eq(agentRuns.id, runId ?? 0))
       .get();
     expect(run).toMatchObject({ state: "stopped", reason: "stop_and_requeue: wrong approach" });
-    expect(world.db.select().from(runSteers).all()).toHaveLength(1);
-    const task = world.db
+    expect(aw.world.db.select().from(runSteers).all()).toHaveLength(1);
+    const task = aw.world.db
       .select()
       .from(tasks)
       .where(eq(tasks.id, run?.taskId ?? ""))
@@ -208,26 +146,20 @@ describe("a command agent's run", () => {
   });
 
   it("runs a dead worker left are marked lost and their tasks requeued", async () => {
-    useCommand(HANG);
-    createRequests(world.db, {
-      input: { title: "Hang", description: "", repo: "demo", files: ["docs/guide.md"] },
-      requester: world.admin,
-      config: world.config,
-      source: "cli",
-    });
-    await pool.probeAll(world.config);
-    await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
-    await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
-    const [runId] = pool.runs();
+    aw.setCommand(HANG);
+    aw.fileRequest(["docs/guide.md"], { title: "Hang", description: "" });
+    await aw.pool.probeAll(aw.world.config);
+    await aw.dispatch();
+    const [runId] = aw.pool.runs();
     // Another worker starts and finds this one dead (its heartbeat never beat).
-    expect(recoverLostRuns(world.db, () => false)).toBe(1);
-    const run = world.db
+    expect(recoverLostRuns(aw.world.db, () => false)).toBe(1);
+    const run = aw.world.db
       .select()
       .from(agentRuns)
       .where(eq(agentRuns.id, runId ?? 0))
       .get();
     expect(run?.state).toBe("lost");
-    const task = world.db
+    const task = aw.world.db
       .select()
       .from(tasks)
       .where(eq(tasks.id, run?.taskId ?? ""))

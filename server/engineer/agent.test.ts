@@ -1,15 +1,14 @@
 import { eq } from "drizzle-orm";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AgentName } from "@/schemas/agents";
 import { Policy } from "@/schemas/policy";
 import { TaskRequest } from "@/schemas/task-request";
 import { cliExecutable } from "@/server/agents/cli";
-import { AgentPool } from "@/server/agents/pool";
 import { requestSpecs, requests, tasks } from "@/server/db/schema";
 import { demoPolicy } from "@/server/demo/policy";
 import { advance } from "@/server/dispatcher/advance";
 import { createRequests } from "@/server/requests/service";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { agentWorld } from "@/server/testing/agent-world";
 import { type ModelServer, startModelServer } from "@/server/testing/model-server";
 import { extractJson, validate } from "./agent";
 import type { EngineerInput } from "./engineer";
@@ -84,61 +83,46 @@ describe("an agent Engineer's answer", () => {
 // The Engineer through the worker's path: advance() hands the received request to the pool,
 // which runs the agent in a confined, read-only workspace and plans with its answer.
 describe("the Engineer as an agent, through the worker", () => {
-  let world: TestWorld;
-  let pool: AgentPool;
   let server: ModelServer | null = null;
-  beforeEach(async () => {
-    world = await makeWorld();
-    pool = new AgentPool({
-      db: world.db,
-      dataDir: world.env.dataDir,
-      owner: "worker-test/dispatcher",
-      leaseMs: 60_000,
-      tickMs: 50,
-      stopStepMs: 200,
-    });
-  });
-  afterEach(async () => {
-    await pool.stopAll("test over");
-    await server?.close();
-    server = null;
-    world.cleanup();
+  const aw = agentWorld({
+    teardown: async () => {
+      await server?.close();
+      server = null;
+    },
   });
 
   function engineerIs(engineer: AgentName, command?: string) {
-    const repo = world.config.repositories[0];
-    if (!repo?.policy) throw new Error("the demo has a policy");
-    repo.policy.agents = {
-      ...repo.policy.agents,
-      engineer,
-      ...(command ? { command } : {}),
-    };
+    aw.setAgents({ engineer, ...(command ? { command } : {}) });
   }
 
   async function fileAndScope(withPool = true) {
-    const [r] = createRequests(world.db, {
+    const [r] = createRequests(aw.world.db, {
       input: {
         title: "Explain discounts in the guide",
         description: "The guide should say discounts are capped.",
         repo: "demo",
       },
-      requester: world.admin,
-      config: world.config,
+      requester: aw.world.admin,
+      config: aw.world.config,
       source: "cli",
     });
     const id = r?.id ?? 0;
     await advance(
-      world.db,
-      world.config,
+      aw.world.db,
+      aw.world.config,
       "t/dispatcher",
       [id],
       60_000,
-      withPool ? pool : undefined,
+      withPool ? aw.pool : undefined,
     );
-    await pool.idle();
-    const request = world.db.select().from(requests).where(eq(requests.id, id)).get();
-    const spec = world.db.select().from(requestSpecs).where(eq(requestSpecs.requestId, id)).get();
-    const planned = world.db.select().from(tasks).where(eq(tasks.requestId, id)).all();
+    await aw.pool.idle();
+    const request = aw.world.db.select().from(requests).where(eq(requests.id, id)).get();
+    const spec = aw.world.db
+      .select()
+      .from(requestSpecs)
+      .where(eq(requestSpecs.requestId, id))
+      .get();
+    const planned = aw.world.db.select().from(tasks).where(eq(tasks.requestId, id)).all();
     return { request, spec, planned };
   }
 
@@ -190,15 +174,15 @@ console.log(JSON.stringify({ kind: "docs", areas: ["docs"], files: ["docs/guide.
     timeout: 60_000,
   }, async () => {
     engineerIs("command", `node -e 'console.log("thinking"); setInterval(() => {}, 1000)'`);
-    const [r] = createRequests(world.db, {
+    const [r] = createRequests(aw.world.db, {
       input: { title: "Anything", description: "", repo: "demo" },
-      requester: world.admin,
-      config: world.config,
+      requester: aw.world.admin,
+      config: aw.world.config,
       source: "cli",
     });
-    await advance(world.db, world.config, "t/dispatcher", [r?.id ?? 0], 60_000, pool);
-    await pool.stopAll("worker stopping");
-    const request = world.db
+    await advance(aw.world.db, aw.world.config, "t/dispatcher", [r?.id ?? 0], 60_000, aw.pool);
+    await aw.pool.stopAll("worker stopping");
+    const request = aw.world.db
       .select()
       .from(requests)
       .where(eq(requests.id, r?.id ?? 0))
@@ -223,7 +207,7 @@ console.log(JSON.stringify({ kind: "docs", areas: ["docs"], files: ["docs/guide.
       },
     ]);
     process.env.SCRIPTED_MODEL_KEY = "scripted-key-not-a-secret";
-    world.config.agents = {
+    aw.world.config.agents = {
       claude: {
         endpoint: `${server.url}/v1`,
         model: "claude-scripted",

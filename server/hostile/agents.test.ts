@@ -1,71 +1,16 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { eq } from "drizzle-orm";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AgentPolicy } from "@/schemas/agents";
-import { AgentPool, harnessFor } from "@/server/agents/pool";
+import { describe, expect, it } from "vitest";
+import { harnessFor } from "@/server/agents/pool";
 import { ConfigError, loadConfig } from "@/server/config/load";
-import { agentRuns, tasks } from "@/server/db/schema";
-import { advance } from "@/server/dispatcher/advance";
-import { createRequests } from "@/server/requests/service";
-import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
+import { agentWorld } from "@/server/testing/agent-world";
+import { tempDir } from "@/server/testing/fixtures";
 
 // Agents that misbehave on purpose, as `command` agents (a few lines of Node given with -e):
 // the run fails with a clear reason and nothing outside its run folder changes.
 
-let world: TestWorld;
-let pool: AgentPool;
-beforeEach(async () => {
-  world = await makeWorld();
-  pool = new AgentPool({
-    db: world.db,
-    dataDir: world.env.dataDir,
-    owner: "worker-test/dispatcher",
-    leaseMs: 60_000,
-    tickMs: 50,
-    stopStepMs: 200,
-  });
-});
-afterEach(async () => {
-  await pool.stopAll("test over");
-  world.cleanup();
-});
-
-function agentIs(code: string, extra: Partial<AgentPolicy> = {}) {
-  const repo = world.config.repositories[0];
-  if (!repo?.policy) throw new Error("the demo has a policy");
-  repo.policy.agents = {
-    ...repo.policy.agents,
-    default: "command",
-    command: `node -e '${code}'`,
-    ...extra,
-  };
-}
-
-async function fileAndRun(files = ["docs/guide.md"]) {
-  const [r] = createRequests(world.db, {
-    input: { title: "Note the guide", description: "Add a line.", repo: "demo", files },
-    requester: world.admin,
-    config: world.config,
-    source: "cli",
-  });
-  await pool.probeAll(world.config);
-  await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
-  await advance(world.db, world.config, "worker-test/dispatcher", undefined, 60_000, pool);
-  await pool.idle();
-  const task = world.db
-    .select()
-    .from(tasks)
-    .where(eq(tasks.requestId, r?.id ?? 0))
-    .get();
-  const run = world.db
-    .select()
-    .from(agentRuns)
-    .where(eq(agentRuns.taskId, task?.id ?? ""))
-    .get();
-  return { task, run };
-}
+const aw = agentWorld();
 
 /** Every file under a folder with its content's hash: what "nothing changed" compares. */
 function snapshot(dir: string): string {
@@ -76,16 +21,16 @@ function snapshot(dir: string): string {
 }
 
 function repoPath(): string {
-  return world.config.repositories[0]?.path ?? "";
+  return aw.world.config.repositories[0]?.path ?? "";
 }
 
 describe("an agent that misbehaves", () => {
   it("deleting its own workspace fails the run with a reason; nothing else changes", async () => {
     const before = snapshot(repoPath());
-    agentIs(
+    aw.setCommand(
       `require("fs").rmSync(process.cwd(), { recursive: true, force: true }); console.log("gone")`,
     );
-    const { run, task } = await fileAndRun();
+    const { run, task } = await aw.fileAndRun();
     expect(run?.state).toBe("failed");
     expect(run?.reason).toMatch(/the workspace was deleted/);
     expect(task?.state).toBe("failed");
@@ -95,8 +40,8 @@ describe("an agent that misbehaves", () => {
   it("following a symlink out of its workspace writes nothing there", async () => {
     const outside = tempDir("hyperion-outside-");
     fs.writeFileSync(path.join(outside, "kept.txt"), "untouched\n");
-    const data = world.env.dataDir;
-    agentIs(
+    const data = aw.world.env.dataDir;
+    aw.setCommand(
       `const fs = require("fs");
 for (const [name, to] of [["out", ${JSON.stringify(outside)}], ["data", ${JSON.stringify(data)}], ["repo", ${JSON.stringify(repoPath())}]]) {
   try { fs.symlinkSync(to, name); fs.writeFileSync(name + "/written.txt", "x"); console.log("wrote through " + name); } catch (e) { console.log(name + ": " + e.code); }
@@ -104,7 +49,7 @@ for (const [name, to] of [["out", ${JSON.stringify(outside)}], ["data", ${JSON.s
 fs.appendFileSync("docs/guide.md", "agent line\\n");`,
     );
     const beforeRepo = snapshot(repoPath());
-    const { run } = await fileAndRun();
+    const { run } = await aw.fileAndRun();
     expect(fs.readdirSync(outside)).toEqual(["kept.txt"]);
     expect(fs.existsSync(path.join(data, "written.txt"))).toBe(false);
     expect(snapshot(repoPath())).toBe(beforeRepo);
@@ -114,10 +59,10 @@ fs.appendFileSync("docs/guide.md", "agent line\\n");`,
   });
 
   it("a symlink in place of its task's file is not taken as the change", async () => {
-    agentIs(
+    aw.setCommand(
       `const fs = require("fs"); fs.rmSync("docs/guide.md"); fs.symlinkSync("/etc/passwd", "docs/guide.md"); console.log("linked")`,
     );
-    const { run } = await fileAndRun();
+    const { run } = await aw.fileAndRun();
     expect(run?.state).toBe("failed");
     expect(run?.reason).toMatch(/symlink|symbolic link/i);
   });
@@ -125,13 +70,13 @@ fs.appendFileSync("docs/guide.md", "agent line\\n");`,
   it("writing into the target's .git by absolute path changes nothing", async () => {
     const gitDir = path.join(repoPath(), ".git");
     const before = snapshot(gitDir);
-    agentIs(
+    aw.setCommand(
       `const fs = require("fs");
 try { fs.writeFileSync(${JSON.stringify(path.join(gitDir, "config"))}, "[core]\\n\\tfsmonitor = touch /tmp/pwned\\n"); } catch (e) { console.log(e.code); }
 try { fs.rmSync(${JSON.stringify(gitDir)}, { recursive: true, force: true }); } catch (e) { console.log(e.code); }
 fs.appendFileSync("docs/guide.md", "agent line\\n");`,
     );
-    const { run } = await fileAndRun();
+    const { run } = await aw.fileAndRun();
     expect(run?.state).toBe("submitted");
     expect(snapshot(gitDir)).toBe(before);
   });
@@ -146,10 +91,12 @@ describe("an agent that cannot be used", () => {
   }
 
   it("a CLI older than the pinned minimum is refused at the probe, with the fix", async () => {
-    const repo = world.config.repositories[0];
+    const repo = aw.world.config.repositories[0];
     if (!repo?.policy) throw new Error("the demo has a policy");
-    world.config.agents = { codex: { path: fakeCli("0.1.0"), endpoint: "http://127.0.0.1:9/v1" } };
-    const probe = await harnessFor("codex", repo.policy, world.config).probe();
+    aw.world.config.agents = {
+      codex: { path: fakeCli("0.1.0"), endpoint: "http://127.0.0.1:9/v1" },
+    };
+    const probe = await harnessFor("codex", repo.policy, aw.world.config).probe();
     expect(probe).toMatchObject({ ok: false });
     if (probe.ok) return;
     expect(probe.problem).toMatch(/is codex 0\.1\.0; Hyperion needs \d+\.\d+\.\d+ or newer/);
@@ -157,13 +104,13 @@ describe("an agent that cannot be used", () => {
   });
 
   it("a CLI that is missing, or has no endpoint (signed out), is refused with the fix", async () => {
-    const repo = world.config.repositories[0];
+    const repo = aw.world.config.repositories[0];
     if (!repo?.policy) throw new Error("the demo has a policy");
-    world.config.agents = { codex: { path: "/nonexistent/codex" } };
-    const missing = await harnessFor("codex", repo.policy, world.config).probe();
+    aw.world.config.agents = { codex: { path: "/nonexistent/codex" } };
+    const missing = await harnessFor("codex", repo.policy, aw.world.config).probe();
     expect(missing).toMatchObject({ ok: false, fix: expect.stringMatching(/agent-clis/) });
-    world.config.agents = { codex: { path: fakeCli("9.0.0") } };
-    const signedOut = await harnessFor("codex", repo.policy, world.config).probe();
+    aw.world.config.agents = { codex: { path: fakeCli("9.0.0") } };
+    const signedOut = await harnessFor("codex", repo.policy, aw.world.config).probe();
     expect(signedOut).toMatchObject({
       ok: false,
       problem: expect.stringMatching(/no model endpoint/),
@@ -172,11 +119,11 @@ describe("an agent that cannot be used", () => {
   });
 
   it("a task for an agent that is not ready waits with the reason and the fix", async () => {
-    world.config.agents = { codex: { path: "/nonexistent/codex" } };
-    const repo = world.config.repositories[0];
+    aw.world.config.agents = { codex: { path: "/nonexistent/codex" } };
+    const repo = aw.world.config.repositories[0];
     if (!repo?.policy) throw new Error("the demo has a policy");
     repo.policy.agents = { ...repo.policy.agents, default: "codex" };
-    const { task, run } = await fileAndRun();
+    const { task, run } = await aw.fileAndRun();
     expect(run).toBeUndefined();
     expect(task?.state).toBe("pending");
     expect(task?.blockedReason).toMatch(/agent codex is not available: .*Fix: /);
