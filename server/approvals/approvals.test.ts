@@ -1,14 +1,13 @@
 import { count, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildPrompt } from "@/server/agents/prompt";
-import { approvals, changeQueueLogs, queueEntries, tasks } from "@/server/db/schema";
+import { approvals, changeQueueLogs, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatcher/advance";
 import { ConflictError, ForbiddenError, ValidationError } from "@/server/errors";
 import { git } from "@/server/git/run";
-import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { getEntry } from "@/server/queue/store";
-import { createRequests } from "@/server/requests/service";
 import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { drainQueue, fileAndQueue as queueOne } from "@/server/testing/queue-world";
 import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";
@@ -32,39 +31,17 @@ afterEach(() => world.cleanup());
 
 const repoPath = () => world.config.repositories[0]?.path ?? "";
 
-async function drain() {
-  await runQueueLoop({
-    db: world.db,
-    config: () => world.config,
-    owner: "q",
-    opts: { ...defaultLoopOptions({}), drain: true, pollMs: 5, backoffBaseMs: 0 },
-    shouldStop: () => false,
-  });
-  await advance(world.db, world.config, "d");
-}
+const drain = () => drainQueue(world);
 
 /** Files a request for one file, develops it and runs the queue; returns its entry. */
 async function fileAndQueue(file: string, by: User = requester) {
-  const [r] = createRequests(world.db, {
-    input: { title: `Touch ${file}`, description: "", repo: "demo", files: [file] },
+  const { requestId, task, entry } = await queueOne(world, {
+    file,
+    title: `Touch ${file}`,
     requester: by,
-    config: world.config,
-    source: "cli",
   });
-  await advance(world.db, world.config, "d");
-  await drain();
-  const task = world.db
-    .select()
-    .from(tasks)
-    .where(eq(tasks.requestId, r?.id ?? 0))
-    .get();
-  const entry = world.db
-    .select()
-    .from(queueEntries)
-    .where(eq(queueEntries.changeRequestId, task?.changeRequestId ?? 0))
-    .get();
   if (!entry || !task) throw new Error("no entry");
-  return { requestId: r?.id ?? 0, task, entry };
+  return { requestId, task, entry };
 }
 
 const hashOf = (entryId: number) => openDiff(world.db, entryId, operator).patchHash;

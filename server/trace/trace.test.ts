@@ -1,15 +1,13 @@
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { queueEntries, tasks } from "@/server/db/schema";
-import { advance } from "@/server/dispatcher/advance";
+import { queueEntries } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { git } from "@/server/git/run";
-import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { rollbackEntry } from "@/server/queue/rollback";
 import { entryTimeline } from "@/server/queue/timeline";
-import { createRequests } from "@/server/requests/service";
 import { patchStats, requestSummary } from "@/server/requests/summary";
 import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { drainQueue, fileAndQueue } from "@/server/testing/queue-world";
 import { parseTraceRef, resolveTrace, traceLines, traceOf } from "./trace";
 
 let world: TestWorld;
@@ -18,38 +16,15 @@ beforeEach(async () => {
 });
 afterEach(() => world.cleanup());
 
-async function drain() {
-  await runQueueLoop({
-    db: world.db,
-    config: () => world.config,
-    owner: "q",
-    opts: { ...defaultLoopOptions({}), drain: true, pollMs: 5, backoffBaseMs: 0 },
-    shouldStop: () => false,
-  });
-  await advance(world.db, world.config, "d");
-}
+const drain = () => drainQueue(world);
 
 async function landed() {
-  const [r] = createRequests(world.db, {
-    input: { title: "Explain caps", description: "", repo: "demo", files: ["docs/guide.md"] },
-    requester: world.admin,
-    config: world.config,
-    source: "cli",
+  const { requestId, task, entry } = await fileAndQueue(world, {
+    file: "docs/guide.md",
+    title: "Explain caps",
   });
-  await advance(world.db, world.config, "d");
-  await drain();
-  const task = world.db
-    .select()
-    .from(tasks)
-    .where(eq(tasks.requestId, r?.id ?? 0))
-    .get();
-  const entry = world.db
-    .select()
-    .from(queueEntries)
-    .where(eq(queueEntries.changeRequestId, task?.changeRequestId ?? 0))
-    .get();
   if (!entry?.mergedCommit || !task) throw new Error("it did not land");
-  return { requestId: r?.id ?? 0, task, entry };
+  return { requestId, task, entry };
 }
 
 describe("hyperion trace", () => {
