@@ -88,3 +88,18 @@ test("the worker's heartbeat shows in the header", async ({ page }) => {
   await page.goto("/history");
   await expect(page.getByTestId("worker-status")).toContainText("worker alive");
 });
+
+test("a request's tab names it; an unknown one says so with a way back", async ({ page }) => {
+  await page.goto("/requests/new");
+  await page.getByLabel("Title").fill("Name the tab");
+  await page.getByLabel("Description").fill("The page title names the request.");
+  await page.getByLabel(/^Files/).fill("docs/guide.md");
+  await page.getByRole("button", { name: "File request" }).click();
+  await expect(page).toHaveTitle(/^#\d+ Name the tab · Hyperion$/);
+
+  await page.goto("/requests/999999");
+  await expect(page.getByTestId("not-found")).toContainText("Nothing here");
+  await expect(page).toHaveTitle("Not found · Hyperion");
+  await page.getByRole("link", { name: "Back to history" }).click();
+  await expect(page).toHaveURL(/\/history$/);
+});

@@ -1,22 +1,35 @@
+import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { RequestView } from "@/components/request-view";
 import { TraceView } from "@/components/trace-view";
 import { can } from "@/server/auth/permissions";
-import { requirePageUser } from "@/server/auth/session";
+import { requirePageUser, sessionUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
 import { lastEventId } from "@/server/events/log";
 import { shownTo } from "@/server/redact";
 import { requestDetail } from "@/server/requests/detail";
+import { getRequest } from "@/server/requests/service";
 import { requestSummary } from "@/server/requests/summary";
 import { runtime } from "@/server/runtime";
 import { traceOf } from "@/server/trace/trace";
 
 export const dynamic = "force-dynamic";
 
-export default async function RequestPage(props: {
+type Props = {
   params: Promise<{ id: string }>;
   searchParams: Promise<{ filed?: string }>;
-}) {
+};
+
+/** "#12 Round totals to whole cents · Hyperion": the tab names the request. */
+export async function generateMetadata(props: Props): Promise<Metadata> {
+  const { id } = await props.params;
+  // Only a signed-in reader learns a request's title, even from the tab.
+  if (!(await sessionUser())) return { title: "Request" };
+  const row = /^\d{1,9}$/.test(id) ? getRequest(runtime().db, Number(id)) : null;
+  return { title: row ? `#${row.id} ${row.title}` : "Request not found" };
+}
+
+export default async function RequestPage(props: Props) {
   const { id } = await props.params;
   const user = await requirePageUser(`/requests/${id}`);
   const { filed } = await props.searchParams;
