@@ -99,7 +99,7 @@ test("a request's tab names it; an unknown one says so with a way back", async (
 
   await page.goto("/requests/999999");
   await expect(page.getByTestId("not-found")).toContainText("Nothing here");
-  await expect(page).toHaveTitle("Not found · Hyperion");
+  await expect(page).toHaveTitle(/not found · Hyperion$/i);
   await page.getByRole("link", { name: "Back to history" }).click();
   await expect(page).toHaveURL(/\/history$/);
 });
