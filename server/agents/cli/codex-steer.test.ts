@@ -1,15 +1,22 @@
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AgentEvent } from "@/schemas/agent-event";
-import { makeRunDir, type RunDir, removeRunDir } from "@/server/confine/run";
-import { git } from "@/server/git/run";
-import { type ModelServer, type ScriptStep, startModelServer } from "@/server/testing/model-server";
-import { type AgentSession, CliHarness, type SessionSpec } from "../harness";
-import { installDirOf } from "../pool";
+import { describe, expect, it } from "vitest";
+import type { ModelServer } from "@/server/testing/model-server";
+import type { CliHarness } from "../harness";
 import { type CliAdapter, jsonLine } from "./adapter";
 import { codex } from "./codex";
 import { cliExecutable } from "./index";
+import {
+  barrier,
+  bodyOf,
+  cliHarness,
+  cliTestScope,
+  expectUsableRun,
+  finish,
+  recordFixture,
+  sessionOf,
+  sessionSpec,
+} from "./testing";
 
 // The real codex CLI as `codex app-server`, through the real CliHarness (confined, its stdin
 // held open, the adapter's parser holding the JSON-RPC conversation), against the scripted
@@ -17,34 +24,12 @@ import { cliExecutable } from "./index";
 
 const KEY_ENV = "CODEX_STEER_TEST_KEY";
 const TIMEOUT = 90_000;
-/** RECORD_CLI_FIXTURES=1 saves each run's stdout as the parser's fixtures (after a version bump). */
-const RECORD = process.env.RECORD_CLI_FIXTURES === "1";
 
 const exe = cliExecutable("codex");
 const test = exe ? it : it.skip;
 
-const cleanups: (() => Promise<void> | void)[] = [];
-beforeEach(() => {
-  process.env[KEY_ENV] = "scripted-key-not-a-secret";
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function server(script: ScriptStep[]): Promise<ModelServer> {
-  const s = await startModelServer(script);
-  cleanups.push(() => s.close());
-  return s;
-}
-
-async function runDir(): Promise<RunDir> {
-  const dir = makeRunDir("hyperion-codex-steer-");
-  cleanups.push(() => removeRunDir(dir));
-  fs.mkdirSync(path.join(dir.work, "src"));
-  fs.writeFileSync(path.join(dir.work, "README.md"), "# A project\n");
-  await git(["init", "-q", "-b", "main"], { cwd: dir.work });
-  return dir;
-}
+const cli = cliTestScope(KEY_ENV);
+const runDir = () => cli.runDir("hyperion-codex-steer-");
 
 /**
  * The codex adapter with its stdout lines tapped: what the test records as fixtures, and how it
@@ -77,78 +62,24 @@ function tapped() {
 function harness(s: ModelServer, adapter: CliAdapter): CliHarness {
   if (!exe) throw new Error("codex is not installed: run node bin/agent-clis.mjs");
   const cfg = { endpoint: `${s.url}/v1`, model: "scripted-model", apiKeyEnv: KEY_ENV };
-  return new CliHarness(
-    adapter,
-    cfg,
-    () => exe,
-    () => [installDirOf(exe)],
-  );
+  return cliHarness(exe, adapter, cfg);
 }
-
-function start(h: CliHarness, spec: SessionSpec): AgentSession {
-  const started = h.start(spec);
-  if ("spawnError" in started) throw new Error(started.spawnError);
-  cleanups.push(async () => {
-    await started.stop();
-  });
-  return started;
-}
-
-function sessionSpec(run: RunDir, prompt: string, extra: Partial<SessionSpec> = {}): SessionSpec {
-  const promptFile = path.join(run.root, "prompt.md");
-  fs.writeFileSync(promptFile, prompt);
-  return { run, promptFile, prompt, taskId: "T-1", ...extra };
-}
-
-type Finished = { events: AgentEvent[]; unparsed: string[]; exitCode: number | null };
-
-async function finish(session: AgentSession): Promise<Finished> {
-  const events: AgentEvent[] = [];
-  const unparsed: string[] = [];
-  for await (const out of session.output) {
-    if ("event" in out) events.push(out.event);
-    if ("unparsed" in out) unparsed.push(out.unparsed);
-  }
-  const exit = await session.exited;
-  return { events, unparsed, exitCode: exit.exitCode };
-}
-
-function record(file: string, lines: string[]) {
-  if (!RECORD) return;
-  fs.writeFileSync(path.join(import.meta.dirname, "fixtures", file), `${lines.join("\n")}\n`);
-}
-
-const sessionOf = (events: AgentEvent[]) =>
-  events.find((e): e is Extract<AgentEvent, { kind: "session" }> => e.kind === "session")
-    ?.sessionId;
-
-function expectUsableRun(r: Finished) {
-  const why = JSON.stringify(r, null, 1).slice(-4000);
-  expect(r.exitCode, why).toBe(0);
-  expect(sessionOf(r.events), why).toBeTruthy();
-  expect(
-    r.events.filter((e) => e.kind === "error" && e.fatal),
-    why,
-  ).toEqual([]);
-  expect(r.events.at(-1), why).toEqual({ kind: "turn_end", ok: true });
-}
-
-const bodyOf = async (s: ModelServer, n: number) =>
-  JSON.stringify((await s.waitForRequest(n)).body);
 
 describe.runIf(process.platform === "linux")("codex app-server through the CliHarness", () => {
   test(
     "a run runs a failing command, edits a file with another and ends its turn ok",
     async () => {
       const run = await runDir();
-      const s = await server([
+      const s = await cli.server([
         { shell: "ls no-such-file" },
         { shell: "printf 'hello from codex' > src/a.js" },
         { text: "done" },
       ]);
       const tap = tapped();
-      const r = await finish(start(harness(s, tap.adapter), sessionSpec(run, "Create src/a.js")));
-      record("codex-app-server-shell.jsonl", tap.lines);
+      const r = await finish(
+        cli.start(harness(s, tap.adapter), sessionSpec(run, "Create src/a.js")),
+      );
+      recordFixture("codex-app-server-shell.jsonl", tap.lines);
 
       expectUsableRun(r);
       expect(fs.readFileSync(path.join(run.work, "src", "a.js"), "utf8")).toBe("hello from codex");
@@ -171,30 +102,27 @@ describe.runIf(process.platform === "linux")("codex app-server through the CliHa
     async () => {
       const run = await runDir();
       const marker = "steer-marker-7f3c: also keep the tests green";
-      let release = () => {};
-      const steered = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const s = await server([
+      const steered = barrier();
+      const s = await cli.server([
         { shell: "printf one > src/one.txt" },
         // The second answer waits until codex has taken the steer.
         async () => {
-          await steered;
+          await steered.released;
           return { shell: "printf two > src/two.txt" };
         },
         { shell: "printf three > src/three.txt" },
         { text: "done" },
       ]);
       const tap = tapped();
-      const session = start(harness(s, tap.adapter), sessionSpec(run, "Write some files"));
+      const session = cli.start(harness(s, tap.adapter), sessionSpec(run, "Write some files"));
       const finished = finish(session);
 
       await s.waitForRequest(2);
       expect(session.steer(marker)).toBe(true);
       expect(await tap.steerAnswer).toContain('"result":{"turnId"');
-      release();
+      steered.release();
       const r = await finished;
-      record("codex-app-server-steer.jsonl", tap.lines);
+      recordFixture("codex-app-server-steer.jsonl", tap.lines);
 
       expectUsableRun(r);
       expect(await bodyOf(s, 2)).not.toContain(marker);
@@ -210,10 +138,10 @@ describe.runIf(process.platform === "linux")("codex app-server through the CliHa
     "a model answering HTTP 500 fails the turn with a fatal error",
     async () => {
       const run = await runDir();
-      const s = await server([{ error: 500 }]);
+      const s = await cli.server([{ error: 500 }]);
       const tap = tapped();
-      const r = await finish(start(harness(s, tap.adapter), sessionSpec(run, "Do something")));
-      record("codex-app-server-http-500.jsonl", tap.lines);
+      const r = await finish(cli.start(harness(s, tap.adapter), sessionSpec(run, "Do something")));
+      recordFixture("codex-app-server-http-500.jsonl", tap.lines);
 
       expect(sessionOf(r.events)).toBeTruthy();
       expect(r.events.filter((e) => e.kind === "error" && e.fatal)).toHaveLength(1);
@@ -229,26 +157,23 @@ describe.runIf(process.platform === "linux")("codex app-server through the CliHa
     async () => {
       const run = await runDir();
       const marker = "resume-steer-marker-91b2";
-      let release = () => {};
-      const steered = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const s = await server([
+      const steered = barrier();
+      const s = await cli.server([
         { text: "first answer" },
         async () => {
-          await steered;
+          await steered.released;
           return { shell: "printf fixed > src/fix.txt" };
         },
         { text: "second answer" },
       ]);
       const h = harness(s, codex);
-      const first = await finish(start(h, sessionSpec(run, "First question")));
+      const first = await finish(cli.start(h, sessionSpec(run, "First question")));
       expectUsableRun(first);
       const sessionId = sessionOf(first.events) ?? null;
       expect(sessionId).toBeTruthy();
 
       const tap = tapped();
-      const resumed = start(
+      const resumed = cli.start(
         harness(s, tap.adapter),
         sessionSpec(run, "First question", {
           resume: { sessionId, message: "Checks failed: please fix" },
@@ -258,9 +183,9 @@ describe.runIf(process.platform === "linux")("codex app-server through the CliHa
       await s.waitForRequest(2);
       expect(resumed.steer(marker)).toBe(true);
       expect(await tap.steerAnswer).toContain('"result":{"turnId"');
-      release();
+      steered.release();
       const r = await finished;
-      record("codex-app-server-resume.jsonl", tap.lines);
+      recordFixture("codex-app-server-resume.jsonl", tap.lines);
 
       expectUsableRun(r);
       expect(sessionOf(r.events)).toBe(sessionId);

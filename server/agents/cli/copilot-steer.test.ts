@@ -1,15 +1,22 @@
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AgentEvent } from "@/schemas/agent-event";
-import { makeRunDir, type RunDir, removeRunDir } from "@/server/confine/run";
-import { git } from "@/server/git/run";
-import { type ModelServer, type ScriptStep, startModelServer } from "@/server/testing/model-server";
-import { type AgentSession, CliHarness, type SessionSpec } from "../harness";
-import { installDirOf } from "../pool";
+import { describe, expect, it } from "vitest";
+import type { ModelServer } from "@/server/testing/model-server";
+import type { CliHarness } from "../harness";
 import { type CliAdapter, jsonLine } from "./adapter";
 import { copilot } from "./copilot";
 import { cliExecutable } from "./index";
+import {
+  barrier,
+  bodyOf,
+  cliHarness,
+  cliTestScope,
+  expectUsableRun,
+  finish,
+  recordFixture,
+  sessionOf,
+  sessionSpec,
+} from "./testing";
 
 // The real Copilot CLI as `copilot --acp`, through the real CliHarness (confined, its stdin held
 // open, the adapter's parser holding the ACP conversation), against the scripted model server:
@@ -17,36 +24,14 @@ import { cliExecutable } from "./index";
 
 const KEY_ENV = "COPILOT_STEER_TEST_KEY";
 const TIMEOUT = 90_000;
-/** RECORD_CLI_FIXTURES=1 saves each run's stdout as the parser's fixtures (after a version bump). */
-const RECORD = process.env.RECORD_CLI_FIXTURES === "1";
 /** The first prompt's JSON-RPC id; a steer is the next prompt. */
 const FIRST_PROMPT = 3;
 
 const exe = cliExecutable("copilot");
 const test = exe ? it : it.skip;
 
-const cleanups: (() => Promise<void> | void)[] = [];
-beforeEach(() => {
-  process.env[KEY_ENV] = "scripted-key-not-a-secret";
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function server(script: ScriptStep[]): Promise<ModelServer> {
-  const s = await startModelServer(script);
-  cleanups.push(() => s.close());
-  return s;
-}
-
-async function runDir(): Promise<RunDir> {
-  const dir = makeRunDir("hyperion-copilot-steer-");
-  cleanups.push(() => removeRunDir(dir));
-  fs.mkdirSync(path.join(dir.work, "src"));
-  fs.writeFileSync(path.join(dir.work, "README.md"), "# A project\n");
-  await git(["init", "-q", "-b", "main"], { cwd: dir.work });
-  return dir;
-}
+const cli = cliTestScope(KEY_ENV);
+const runDir = () => cli.runDir("hyperion-copilot-steer-");
 
 /**
  * The copilot adapter with its stdout lines tapped: what the test records as fixtures, and how
@@ -83,81 +68,31 @@ function harness(
   cfg: { endpoint?: string; model?: string } = {},
 ): CliHarness {
   if (!exe) throw new Error("copilot is not installed: run node bin/agent-clis.mjs");
-  return new CliHarness(
-    adapter,
-    { endpoint: `${s.url}/v1`, model: "gpt-scripted", apiKeyEnv: KEY_ENV, ...cfg },
-    () => exe,
-    () => [installDirOf(exe)],
-  );
-}
-
-function start(h: CliHarness, spec: SessionSpec): AgentSession {
-  const started = h.start(spec);
-  if ("spawnError" in started) throw new Error(started.spawnError);
-  cleanups.push(async () => {
-    await started.stop();
+  return cliHarness(exe, adapter, {
+    endpoint: `${s.url}/v1`,
+    model: "gpt-scripted",
+    apiKeyEnv: KEY_ENV,
+    ...cfg,
   });
-  return started;
 }
-
-function sessionSpec(run: RunDir, prompt: string, extra: Partial<SessionSpec> = {}): SessionSpec {
-  const promptFile = path.join(run.root, "prompt.md");
-  fs.writeFileSync(promptFile, prompt);
-  return { run, promptFile, prompt, taskId: "T-1", ...extra };
-}
-
-type Finished = { events: AgentEvent[]; unparsed: string[]; exitCode: number | null };
-
-async function finish(session: AgentSession): Promise<Finished> {
-  const events: AgentEvent[] = [];
-  const unparsed: string[] = [];
-  for await (const out of session.output) {
-    if ("event" in out) events.push(out.event);
-    if ("unparsed" in out) unparsed.push(out.unparsed);
-  }
-  const exit = await session.exited;
-  return { events, unparsed, exitCode: exit.exitCode };
-}
-
-function record(file: string, lines: string[]) {
-  if (!RECORD) return;
-  fs.writeFileSync(path.join(import.meta.dirname, "fixtures", file), `${lines.join("\n")}\n`);
-}
-
-const sessionOf = (events: AgentEvent[]) =>
-  events.find((e): e is Extract<AgentEvent, { kind: "session" }> => e.kind === "session")
-    ?.sessionId;
-
-function expectUsableRun(r: Finished) {
-  const why = JSON.stringify(r, null, 1).slice(-4000);
-  expect(r.exitCode, why).toBe(0);
-  expect(sessionOf(r.events), why).toBeTruthy();
-  expect(
-    r.events.filter((e) => e.kind === "error" && e.fatal),
-    why,
-  ).toEqual([]);
-  expect(r.events.at(-1), why).toEqual({ kind: "turn_end", ok: true });
-  expect(r.unparsed, why).toEqual([]);
-}
-
-const bodyOf = async (s: ModelServer, n: number) =>
-  JSON.stringify((await s.waitForRequest(n)).body);
 
 describe.runIf(process.platform === "linux")("copilot --acp through the CliHarness", () => {
   test(
     "a run runs a failing command, edits a file with another and ends its turn ok",
     async () => {
       const run = await runDir();
-      const s = await server([
+      const s = await cli.server([
         { shell: "ls no-such-file" },
         { shell: "printf 'hello from copilot' > src/a.js" },
         { text: "done" },
       ]);
       const tap = tapped();
-      const r = await finish(start(harness(s, tap.adapter), sessionSpec(run, "Create src/a.js")));
-      record("copilot-acp-shell.jsonl", tap.lines);
+      const r = await finish(
+        cli.start(harness(s, tap.adapter), sessionSpec(run, "Create src/a.js")),
+      );
+      recordFixture("copilot-acp-shell.jsonl", tap.lines);
 
-      expectUsableRun(r);
+      expectUsableRun(r, { allParsed: true });
       expect(fs.readFileSync(path.join(run.work, "src", "a.js"), "utf8")).toBe(
         "hello from copilot",
       );
@@ -183,33 +118,30 @@ describe.runIf(process.platform === "linux")("copilot --acp through the CliHarne
     async () => {
       const run = await runDir();
       const marker = "steer-marker-c0p1: also keep the tests green";
-      let release = () => {};
-      const steered = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const s = await server([
+      const steered = barrier();
+      const s = await cli.server([
         { shell: "printf one > src/one.txt" },
         // The second answer waits until Copilot has taken the steer (and dropped this request).
         async () => {
-          await steered;
+          await steered.released;
           return { shell: "printf two > src/two.txt" };
         },
         { shell: "printf three > src/three.txt" },
         { text: "done" },
       ]);
       const tap = tapped();
-      const session = start(harness(s, tap.adapter), sessionSpec(run, "Write some files"));
+      const session = cli.start(harness(s, tap.adapter), sessionSpec(run, "Write some files"));
       const finished = finish(session);
 
       await s.waitForRequest(2);
       expect(session.steer(marker)).toBe(true);
       // The steer is a second session/prompt: Copilot cancels the turn under way for it.
       expect(await tap.firstCancelled).toContain('"stopReason":"cancelled"');
-      release();
+      steered.release();
       const r = await finished;
-      record("copilot-acp-steer.jsonl", tap.lines);
+      recordFixture("copilot-acp-steer.jsonl", tap.lines);
 
-      expectUsableRun(r);
+      expectUsableRun(r, { allParsed: true });
       expect(r.events.filter((e) => e.kind === "turn_end")).toHaveLength(1);
       expect(await bodyOf(s, 2)).not.toContain(marker);
       const next = await bodyOf(s, 3);
@@ -230,10 +162,10 @@ describe.runIf(process.platform === "linux")("copilot --acp through the CliHarne
     async () => {
       const run = await runDir();
       // Copilot has no setting to stop retrying; the vendor's header tells it not to.
-      const s = await server([{ error: 500, retry: false }]);
+      const s = await cli.server([{ error: 500, retry: false }]);
       const tap = tapped();
-      const r = await finish(start(harness(s, tap.adapter), sessionSpec(run, "Do something")));
-      record("copilot-acp-http-500.jsonl", tap.lines);
+      const r = await finish(cli.start(harness(s, tap.adapter), sessionSpec(run, "Do something")));
+      recordFixture("copilot-acp-http-500.jsonl", tap.lines);
 
       expect(sessionOf(r.events)).toBeTruthy();
       expect(r.events.filter((e) => e.kind === "error" && e.fatal)).toEqual([
@@ -251,25 +183,24 @@ describe.runIf(process.platform === "linux")("copilot --acp through the CliHarne
     async () => {
       const run = await runDir();
       const marker = "resume-steer-marker-5e1d";
-      let release = () => {};
-      const steered = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const s = await server([
+      const steered = barrier();
+      const s = await cli.server([
         { text: "first answer" },
         async () => {
-          await steered;
+          await steered.released;
           return { shell: "printf fixed > src/fix.txt" };
         },
         { text: "second answer" },
       ]);
-      const first = await finish(start(harness(s, copilot), sessionSpec(run, "First question")));
-      expectUsableRun(first);
+      const first = await finish(
+        cli.start(harness(s, copilot), sessionSpec(run, "First question")),
+      );
+      expectUsableRun(first, { allParsed: true });
       const sessionId = sessionOf(first.events) ?? null;
       expect(sessionId).toBeTruthy();
 
       const tap = tapped();
-      const resumed = start(
+      const resumed = cli.start(
         harness(s, tap.adapter),
         sessionSpec(run, "First question", {
           resume: { sessionId, message: "Checks failed: please fix" },
@@ -279,11 +210,11 @@ describe.runIf(process.platform === "linux")("copilot --acp through the CliHarne
       await s.waitForRequest(2);
       expect(resumed.steer(marker)).toBe(true);
       await tap.firstCancelled;
-      release();
+      steered.release();
       const r = await finished;
-      record("copilot-acp-resume.jsonl", tap.lines);
+      recordFixture("copilot-acp-resume.jsonl", tap.lines);
 
-      expectUsableRun(r);
+      expectUsableRun(r, { allParsed: true });
       expect(sessionOf(r.events)).toBe(sessionId);
       // What session/load replays from the first session is not this run's.
       expect(r.events.filter((e) => e.kind === "message")).toEqual([
@@ -303,7 +234,7 @@ describe.runIf(process.platform === "linux")("copilot --acp through the CliHarne
     async () => {
       const run = await runDir();
       const target = path.join(run.work, "src", "b.txt");
-      const s = await server([
+      const s = await cli.server([
         { tool: { write: { path: target, content: "written\n" } } },
         { tool: { name: "edit", input: { path: target, old_str: "written", new_str: "edited" } } },
         { text: "done" },
@@ -318,10 +249,10 @@ describe.runIf(process.platform === "linux")("copilot --acp through the CliHarne
       };
       const tap = tapped(anthropic);
       const h = harness(s, tap.adapter, { endpoint: s.url, model: "claude-scripted" });
-      const r = await finish(start(h, sessionSpec(run, "Write src/b.txt")));
-      record("copilot-acp-edit.jsonl", tap.lines);
+      const r = await finish(cli.start(h, sessionSpec(run, "Write src/b.txt")));
+      recordFixture("copilot-acp-edit.jsonl", tap.lines);
 
-      expectUsableRun(r);
+      expectUsableRun(r, { allParsed: true });
       expect(fs.readFileSync(target, "utf8")).toBe("edited\n");
       expect(r.events.filter((e) => e.kind === "file_edit")).toEqual([
         { kind: "file_edit", path: target },

@@ -3,13 +3,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AgentEvent } from "@/schemas/agent-event";
 import type { CliAgentName } from "@/schemas/agents";
 import { git } from "@/server/git/run";
-import { type ModelServer, type ScriptStep, startModelServer } from "@/server/testing/model-server";
+import type { ModelServer } from "@/server/testing/model-server";
 import type { LaunchSpec } from "./adapter";
 import { adapters, cliExecutable } from "./index";
+import { barrier, cliTestScope, recordFixture, sessionOf } from "./testing";
 
 // Each CLI, the real one from bin/agent-clis.mjs's install, driven headless against the scripted
 // model server: what its adapter launches must do the task, and its parser must read the run.
@@ -22,21 +23,13 @@ const MODELS: Record<CliAgentName, string> = {
 };
 const KEY = "scripted-key-not-a-secret";
 const TIMEOUT = 60_000;
-/** RECORD_CLI_FIXTURES=1 saves each run's stdout as the parsers' fixtures (after a version bump). */
-const RECORD = process.env.RECORD_CLI_FIXTURES === "1";
-
-function record(file: string, r: Finished) {
-  if (!RECORD) return;
-  fs.writeFileSync(path.join(import.meta.dirname, "fixtures", file), `${r.lines.join("\n")}\n`);
-}
+/** RECORD_CLI_FIXTURES=1 saves a run's stdout as its parser's fixture (after a version bump). */
+const record = (file: string, r: Finished) => recordFixture(file, r.lines);
 
 type Finished = { events: AgentEvent[]; lines: string[]; exitCode: number | null; stderr: string };
 type Run = { child: ChildProcess; done: Promise<Finished> };
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cli = cliTestScope();
 
 async function workspace() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "hyperion-real-cli-"));
@@ -51,14 +44,8 @@ async function workspace() {
   await git(["-c", "user.name=T", "-c", "user.email=t@example.test", "commit", "-qm", "initial"], {
     cwd: work,
   });
-  cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+  cli.defer(() => fs.rmSync(root, { recursive: true, force: true }));
   return { root, work, home };
-}
-
-async function server(script: ScriptStep[]): Promise<ModelServer> {
-  const s = await startModelServer(script);
-  cleanups.push(() => s.close());
-  return s;
 }
 
 /**
@@ -91,7 +78,7 @@ function start(
     stdio: ["pipe", "pipe", "pipe"],
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  cleanups.push(async () => {
+  cli.defer(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     process.kill(-(child.pid ?? 0), "SIGKILL");
     await exited;
@@ -151,10 +138,6 @@ function spec(
   };
 }
 
-const sessionOf = (events: AgentEvent[]) =>
-  events.find((e): e is Extract<AgentEvent, { kind: "session" }> => e.kind === "session")
-    ?.sessionId;
-
 function expectUsableRun(r: Finished) {
   const why = `stdout:\n${r.lines.join("\n").slice(-3000)}\nstderr:\n${r.stderr.slice(-2000)}`;
   expect(r.exitCode, why).toBe(0);
@@ -176,7 +159,7 @@ for (const name of ["codex", "claude", "copilot"] as const) {
       "writes a file with a shell command, then ends with a message that the parser reads",
       async () => {
         const dirs = await workspace();
-        const s = await server([
+        const s = await cli.server([
           { shell: `printf 'hello from ${name}' > src/a.js` },
           { text: "done" },
         ]);
@@ -204,7 +187,7 @@ for (const name of ["codex", "claude", "copilot"] as const) {
       async () => {
         const dirs = await workspace();
         const target = path.join(dirs.work, "src", "b.txt");
-        const s = await server([
+        const s = await cli.server([
           { shell: "ls no-such-file" },
           { tool: { write: { path: target, content: "written\n" } } },
           { text: "done" },
@@ -229,7 +212,9 @@ for (const name of ["codex", "claude", "copilot"] as const) {
       async () => {
         const dirs = await workspace();
         // Copilot has no setting to stop retrying; the vendor's header tells it not to.
-        const s = await server([{ error: 500, ...(name === "copilot" ? { retry: false } : {}) }]);
+        const s = await cli.server([
+          { error: 500, ...(name === "copilot" ? { retry: false } : {}) },
+        ]);
         const r = await start(name, spec(s, dirs, name, "Do something")).done;
         record(`${name}-http-500.jsonl`, r);
 
@@ -251,7 +236,7 @@ for (const name of ["codex", "claude", "copilot"] as const) {
       "a resume continues the CLI's own session with the follow-up message",
       async () => {
         const dirs = await workspace();
-        const s = await server([{ text: "first answer" }, { text: "second answer" }]);
+        const s = await cli.server([{ text: "first answer" }, { text: "second answer" }]);
         const first = await start(name, spec(s, dirs, name, "First question")).done;
         expectUsableRun(first);
         const sessionId = sessionOf(first.events);
@@ -281,15 +266,12 @@ const claudeInstalled = cliExecutable("claude") !== null;
   "claude: a steer line written mid-run reaches the next model request",
   async () => {
     const dirs = await workspace();
-    let release = () => {};
-    const answered = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const s = await server([
+    const answered = barrier();
+    const s = await cli.server([
       { shell: "printf one > src/one.txt" },
       // The second answer waits until the steer is on Claude's stdin.
       async () => {
-        await answered;
+        await answered.released;
         return { shell: "printf two > src/two.txt" };
       },
       { text: "done" },
@@ -300,7 +282,7 @@ const claudeInstalled = cliExecutable("claude") !== null;
     await new Promise<void>((resolve, reject) =>
       run.child.stdin?.write(`${line}\n`, (err) => (err ? reject(err) : resolve())),
     );
-    release();
+    answered.release();
     const r = await run.done;
     record("claude-steer.jsonl", r);
 
