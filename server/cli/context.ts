@@ -1,16 +1,10 @@
 import { ConfigError, loadConfig } from "@/server/config/load";
 import { type Db, dbFile, openDb } from "@/server/db/client";
-import { readEnv } from "@/server/env.mjs";
 import { firstAdmin, requireUserByEmail, type User } from "@/server/users/service";
+import { cliEnv } from "./env";
 import { CliError } from "./io";
 
-export function cliEnv() {
-  try {
-    return readEnv();
-  } catch (err) {
-    throw new CliError((err as Error).message, 2);
-  }
-}
+export { cliEnv };
 
 export function cliConfig(configPath: string) {
   try {

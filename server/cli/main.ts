@@ -2,30 +2,22 @@ import { Command, CommanderError, Option } from "commander";
 import { roles } from "@/schemas/roles";
 import { EnvError, unknownEnvWarnings } from "@/server/env.mjs";
 import { ValidationError } from "@/server/errors";
-import { runWorkerProcess } from "@/workers/main";
-import { agentsCommand, runsCommand, steerCommand } from "./commands/agents";
-import { approvalsCommand, approveCommand, diffCommand, rejectCommand } from "./commands/approvals";
-import {
-  quarantineListCommand,
-  replayCommand,
-  retryCommand,
-  rollbackCommand,
-  statusCommand,
-  submitCommand,
-} from "./commands/queue";
-import { answerCommand, cancelCommand, editCommand, requestCommand } from "./commands/request";
-import { startCommand } from "./commands/start";
-import { traceCommand } from "./commands/trace";
-import {
-  tokenCreateCommand,
-  tokenListCommand,
-  tokenRevokeCommand,
-  userAddCommand,
-  userListCommand,
-} from "./commands/user";
-import { verificationsCommand, verifyCommand } from "./commands/verify";
-import { cliEnv } from "./context";
+import { cliEnv } from "./env";
 import { CliError } from "./io";
+
+/**
+ * A command's action, loaded when it runs: `--help` and usage errors load no database driver,
+ * git wrapper or worker (each command module is a chunk of its own in the bundle).
+ */
+function lazy<M extends Record<string, unknown>, K extends keyof M>(
+  load: () => Promise<M>,
+  name: K,
+): (...args: unknown[]) => Promise<void> {
+  return async (...args) => {
+    const fn = (await load())[name] as (...a: unknown[]) => unknown;
+    await fn(...args);
+  };
+}
 
 // commander: subcommands, help for each, and usage errors with exit codes, without our code.
 export function buildProgram(): Command {
@@ -46,7 +38,7 @@ export function buildProgram(): Command {
     .command("start")
     .description("run the web server and the worker together (what `npm start` does)")
     .option("--no-build", "do not build the web app even if no build exists")
-    .action(startCommand);
+    .action(lazy(() => import("./commands/start"), "startCommand"));
 
   program
     .command("worker")
@@ -54,10 +46,11 @@ export function buildProgram(): Command {
     .option("--threads <n>", "queue threads", (v) => Number.parseInt(v, 10), 3)
     .option("--drain", "process until nothing is pending, then exit 0")
     .option("--dry-run", "do everything but move the target branch (also HYPERION_APPLY=dry-run)")
-    .action((opts: { threads: number; drain?: boolean; dryRun?: boolean }) => {
+    .action(async (opts: { threads: number; drain?: boolean; dryRun?: boolean }) => {
       if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 32) {
         throw new CliError("--threads must be a whole number from 1 to 32", 2);
       }
+      const { runWorkerProcess } = await import("@/workers/main");
       return runWorkerProcess({
         threads: opts.threads,
         drain: !!opts.drain,
@@ -74,30 +67,30 @@ export function buildProgram(): Command {
       "after",
       "\nA change request: { taskId?, repo, targetBranch?, baseCommit?, patch, summary, author: { name, email },\nchecks?, risk?, dryRun? } with patch as `git diff --binary --full-index` writes it.\nInvalid input: every problem printed, exit 1, nothing queued.",
     )
-    .action(submitCommand);
+    .action(lazy(() => import("./commands/queue"), "submitCommand"));
 
   program
     .command("status")
     .description("queue counts per state, threads alive, oldest entry's age")
     .option("--json", "print as JSON")
-    .action(statusCommand);
+    .action(lazy(() => import("./commands/queue"), "statusCommand"));
   program
     .command("retry")
     .description("send a quarantined entry back to the queue")
     .argument("<entry>")
-    .action(retryCommand);
+    .action(lazy(() => import("./commands/queue"), "retryCommand"));
   program
     .command("quarantine")
     .description("quarantined entries")
     .command("list")
     .description("list quarantined entries with their reasons")
     .option("--json", "print as JSON")
-    .action(quarantineListCommand);
+    .action(lazy(() => import("./commands/queue"), "quarantineListCommand"));
   program
     .command("rollback")
     .description("land the revert of a merged entry through the queue")
     .argument("<entry>")
-    .action(rollbackCommand);
+    .action(lazy(() => import("./commands/queue"), "rollbackCommand"));
   program
     .command("replay")
     .description(
@@ -105,7 +98,7 @@ export function buildProgram(): Command {
     )
     .option("--out <file>", "where to write the replayed database (default: a temp file)")
     .option("--json", "print as JSON")
-    .action(replayCommand);
+    .action(lazy(() => import("./commands/queue"), "replayCommand"));
 
   program
     .command("request")
@@ -119,7 +112,7 @@ export function buildProgram(): Command {
       "after",
       "\nRuns validate → Engineer → Orchestrator → dispatch, and queues the built-in developer's\nchanges. An array is all-or-nothing. On invalid input every failing field is printed, the\nexit code is 1, and nothing is written. The web server need not be running.",
     )
-    .action(requestCommand);
+    .action(lazy(() => import("./commands/request"), "requestCommand"));
 
   program
     .command("answer")
@@ -130,13 +123,13 @@ export function buildProgram(): Command {
       'JSON: { "files"?: [], "areas"?: [], "kind"?: "...", "note"?: "..." } (- for stdin)',
     )
     .option("--as <email>", "answer as this user")
-    .action(answerCommand);
+    .action(lazy(() => import("./commands/request"), "answerCommand"));
 
   program
     .command("agents")
     .description("the agents the policies name: installed, version, ready, or what fixes them")
     .option("--json", "print as JSON")
-    .action(agentsCommand);
+    .action(lazy(() => import("./commands/agents"), "agentsCommand"));
 
   program
     .command("runs")
@@ -144,7 +137,7 @@ export function buildProgram(): Command {
     .option("--state <state>", "starting, running, checking, submitted, failed, stopped or lost")
     .option("--agent <agent>", "command, codex, claude or copilot")
     .option("--json", "print as JSON")
-    .action(runsCommand);
+    .action(lazy(() => import("./commands/agents"), "runsCommand"));
 
   program
     .command("steer")
@@ -156,7 +149,7 @@ export function buildProgram(): Command {
     .requiredOption("--reason <text>", "why (append_context: the context to add)")
     .option("--event <id>", "the source event id; the same id twice acts once (default: a new one)")
     .option("--as <email>", "steer as this operator")
-    .action(steerCommand);
+    .action(lazy(() => import("./commands/agents"), "steerCommand"));
 
   program
     .command("edit")
@@ -167,7 +160,7 @@ export function buildProgram(): Command {
       'JSON with the fields to replace: { "title"?, "description"?, "kind"?, "areas"?: [], "files"?: [], "acceptance"?: [] } (- for stdin)',
     )
     .option("--as <email>", "edit as this user (the requester; a reviewer or operator re-scopes)")
-    .action(editCommand);
+    .action(lazy(() => import("./commands/request"), "editCommand"));
 
   program
     .command("cancel")
@@ -175,21 +168,21 @@ export function buildProgram(): Command {
     .argument("<id>", "the request id")
     .option("--reason <text>", "why, recorded with the request")
     .option("--as <email>", "cancel as this user (the requester, an operator or an admin)")
-    .action(cancelCommand);
+    .action(lazy(() => import("./commands/request"), "cancelCommand"));
 
   program
     .command("approvals")
     .description("changes waiting for a reviewer, oldest first")
     .option("--json", "print as JSON")
     .option("--as <email>", "as this reviewer")
-    .action(approvalsCommand);
+    .action(lazy(() => import("./commands/approvals"), "approvalsCommand"));
 
   program
     .command("diff")
     .description("print a waiting change's whole patch (recorded as shown to you) and its hash")
     .argument("<entry>", "the queue entry, 7 or Q7")
     .option("--as <email>", "as this reviewer")
-    .action(diffCommand);
+    .action(lazy(() => import("./commands/approvals"), "diffCommand"));
 
   program
     .command("approve")
@@ -198,7 +191,7 @@ export function buildProgram(): Command {
     .requiredOption("--patch <sha256>", "the hash `hyperion diff` printed: what you approve")
     .option("--comment <text>", "why it is safe (required for high risk)")
     .option("--as <email>", "as this reviewer")
-    .action(approveCommand);
+    .action(lazy(() => import("./commands/approvals"), "approveCommand"));
 
   program
     .command("reject")
@@ -207,7 +200,7 @@ export function buildProgram(): Command {
     .requiredOption("--reason <text>", "why: the next attempt's prompt carries it")
     .option("--close", "close the task instead of sending it back")
     .option("--as <email>", "as this reviewer")
-    .action(rejectCommand);
+    .action(lazy(() => import("./commands/approvals"), "rejectCommand"));
 
   program
     .command("trace")
@@ -219,7 +212,7 @@ export function buildProgram(): Command {
       "a request (R12), task (R12.1), entry (Q7), change (C5), run (run 3) or commit sha",
     )
     .option("--json", "print as JSON")
-    .action(traceCommand);
+    .action(lazy(() => import("./commands/trace"), "traceCommand"));
 
   program
     .command("verify")
@@ -229,7 +222,7 @@ export function buildProgram(): Command {
     .option("--repo <name>", "only this repository")
     .option("--json", "print as JSON")
     .option("--as <email>", "as this operator")
-    .action(verifyCommand);
+    .action(lazy(() => import("./commands/verify"), "verifyCommand"));
 
   program
     .command("verifications")
@@ -238,7 +231,7 @@ export function buildProgram(): Command {
     .option("--limit <n>", "how many (default 20)")
     .option("--json", "print as JSON")
     .option("--as <email>", "as this user")
-    .action(verificationsCommand);
+    .action(lazy(() => import("./commands/verify"), "verificationsCommand"));
 
   const user = program.command("user").description("manage users");
   user
@@ -246,12 +239,12 @@ export function buildProgram(): Command {
     .description("add a user; prints a generated password unless HYPERION_NEW_PASSWORD is set")
     .argument("<email>")
     .addOption(new Option("--role <role>", "the user's role").choices(roles).makeOptionMandatory())
-    .action(userAddCommand);
+    .action(lazy(() => import("./commands/user"), "userAddCommand"));
   user
     .command("list")
     .description("list users")
     .option("--json", "print as JSON")
-    .action(userListCommand);
+    .action(lazy(() => import("./commands/user"), "userListCommand"));
 
   const token = program.command("token").description("manage API tokens for scripts and agents");
   token
@@ -259,9 +252,16 @@ export function buildProgram(): Command {
     .description("create a bearer token for a user (shown once, stored hashed)")
     .requiredOption("--user <email>", "the user the token acts as")
     .option("--name <name>", "a label for the token", "cli")
-    .action(tokenCreateCommand);
-  token.command("list").description("list tokens").action(tokenListCommand);
-  token.command("revoke").description("revoke a token").argument("<id>").action(tokenRevokeCommand);
+    .action(lazy(() => import("./commands/user"), "tokenCreateCommand"));
+  token
+    .command("list")
+    .description("list tokens")
+    .action(lazy(() => import("./commands/user"), "tokenListCommand"));
+  token
+    .command("revoke")
+    .description("revoke a token")
+    .argument("<id>")
+    .action(lazy(() => import("./commands/user"), "tokenRevokeCommand"));
 
   return program;
 }

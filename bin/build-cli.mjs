@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Bundles the CLI (server/cli/main.ts and what it imports) into dist/cli/ with esbuild, so that
+// `hyperion` starts without compiling TypeScript: each command's module is a chunk loaded only
+// when that command runs. npm runs it after install and before the web build. The bundle
+// records its inputs (path, size, mtime); bin/hyperion.mjs uses it only while they all match,
+// and otherwise runs the sources through tsx — an edited checkout never runs stale code.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const out = path.join(root, "dist", "cli");
+
+try {
+  const { build } = await import("esbuild");
+  fs.rmSync(out, { recursive: true, force: true });
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: { main: "server/cli/main.ts" },
+    outdir: out,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    // npm packages stay where they are (native modules among them): only our sources bundle.
+    packages: "external",
+    tsconfig: path.join(root, "tsconfig.json"),
+    metafile: true,
+    logLevel: "warning",
+    outExtension: { ".js": ".mjs" },
+  });
+  const inputs = {};
+  for (const file of Object.keys(result.metafile.inputs)) {
+    const st = fs.statSync(path.join(root, file));
+    inputs[file] = [st.size, Math.round(st.mtimeMs)];
+  }
+  fs.writeFileSync(path.join(out, "inputs.json"), JSON.stringify(inputs));
+  console.log(`hyperion CLI bundled: ${Object.keys(inputs).length} sources → dist/cli/`);
+} catch (err) {
+  // Never fail an install for it: the CLI runs from the sources through tsx all the same.
+  console.warn(`hyperion CLI not bundled (it runs from the sources): ${err.message}`);
+}

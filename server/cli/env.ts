@@ -1,0 +1,11 @@
+import { readEnv } from "@/server/env.mjs";
+import { CliError } from "./io";
+
+/** The environment, validated; a bad variable is a usage error (exit 2) that names it. */
+export function cliEnv() {
+  try {
+    return readEnv();
+  } catch (err) {
+    throw new CliError((err as Error).message, 2);
+  }
+}
