@@ -9,6 +9,7 @@ import type { RequestDetail } from "@/server/requests/detail";
 type RequestKind = (typeof requestKinds)[number];
 
 import { LiveIndicator } from "./live-indicator";
+import { Markdown } from "./markdown";
 import { RunStateBadge } from "./runs-board";
 import { StatusBadge } from "./status-badge";
 import { TableHead } from "./table-head";
@@ -214,9 +215,13 @@ export function RequestView({
 
       <section>
         <h2 className="mb-2 font-semibold">Description</h2>
-        <pre className="whitespace-pre-wrap rounded bg-white p-4 text-sm">
-          {request.description}
-        </pre>
+        <div className="rounded bg-white p-4 text-sm" data-testid="request-description">
+          {request.description.trim() ? (
+            <Markdown text={request.description} />
+          ) : (
+            <p className="text-slate-500">No description.</p>
+          )}
+        </div>
       </section>
     </div>
   );

@@ -103,3 +103,25 @@ test("a request's tab names it; an unknown one says so with a way back", async (
   await page.getByRole("link", { name: "Back to history" }).click();
   await expect(page).toHaveURL(/\/history$/);
 });
+
+test("a description's markdown is rendered, and its script and javascript: link are inert", async ({
+  page,
+}) => {
+  await page.goto("/requests/new");
+  await page.getByLabel("Title").fill("Markdown, safely");
+  await page
+    .getByLabel("Description")
+    .fill(
+      'Cap **discounts** in `applyDiscount`.\n\n<script>window.__pwned = 1</script>\n\n[click me](javascript:window.__pwned=2) <img src=x onerror="window.__pwned=3">',
+    );
+  await page.getByLabel(/^Files/).fill("docs/guide.md");
+  await page.getByRole("button", { name: "File request" }).click();
+  const description = page.getByTestId("request-description");
+  await expect(description.locator("strong")).toHaveText("discounts");
+  await expect(description.locator("code")).toHaveText("applyDiscount");
+  await expect(description.locator("script, img")).toHaveCount(0);
+  const link = description.getByRole("link", { name: "click me" });
+  expect(await link.getAttribute("href")).not.toMatch(/^javascript:/i);
+  await link.click();
+  expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
+});
