@@ -57,7 +57,8 @@ export async function verifyCredentials(
   const row = findUserByEmail(db, key.email);
   // Compare against a fixed hash when the user is unknown so timing does not reveal accounts.
   const ok = await checkPassword(password, row?.passwordHash ?? (await dummyHash()));
-  if (!row || !ok) return { ok: false, reason: "invalid" };
+  // A disabled user's right password is refused like a wrong one: nothing tells them apart.
+  if (!row || !ok || row.disabledAt !== null) return { ok: false, reason: "invalid" };
   clearFailures(db, key);
   if (needsRehash(row.passwordHash)) setPasswordHash(db, row.id, await hashPassword(password));
   return { ok: true, user: { id: row.id, email: row.email, role: row.role } };

@@ -124,6 +124,29 @@ describe("hyperion user and token", () => {
     expect(dup.stderr).toContain("exists");
   });
 
+  it("changes a role, resets a password, disables and enables a user; refuses the last admin", async () => {
+    await hyperion(["user", "add", "pat@example.test", "--role", "requester"]);
+    const role = await hyperion(["user", "set-role", "pat@example.test", "reviewer"]);
+    expect(role.exitCode, role.stderr).toBe(0);
+    expect(role.stdout).toContain("pat@example.test is now reviewer");
+    const bad = await hyperion(["user", "set-role", "pat@example.test", "king"]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toContain("role: 'king' is not a role");
+    const reset = await hyperion(["user", "reset-password", "pat@example.test"]);
+    expect(reset.exitCode, reset.stderr).toBe(0);
+    expect(reset.stdout).toMatch(/password: \S+ {2}\(shown once; keep it\)/);
+    const off = await hyperion(["user", "disable", "pat@example.test"]);
+    expect(off.stdout).toContain("disabled");
+    const list = await hyperion(["user", "list", "--json"]);
+    expect(JSON.parse(list.stdout)).toContainEqual(
+      expect.objectContaining({ email: "pat@example.test", state: "disabled" }),
+    );
+    expect((await hyperion(["user", "enable", "pat@example.test"])).exitCode).toBe(0);
+    const last = await hyperion(["user", "disable", "admin@hyperion.local"]);
+    expect(last.exitCode).toBe(1);
+    expect(last.stderr).toContain("is the last admin");
+  });
+
   it("creates a token for a user and never stores it in clear", async () => {
     const res = await hyperion(["token", "create", "--user", "admin@hyperion.local"]);
     expect(res.exitCode).toBe(0);

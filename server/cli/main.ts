@@ -246,6 +246,28 @@ export function buildProgram(): Command {
     .option("--json", "print as JSON")
     .action(lazy(() => import("./commands/user"), "userListCommand"));
 
+  user
+    .command("set-role")
+    .description("change a user's role (the last admin stays admin)")
+    .argument("<email>")
+    .argument("<role>", roles.join(" | "))
+    .action(lazy(() => import("./commands/user"), "userSetRoleCommand"));
+  user
+    .command("reset-password")
+    .description("set a new password: generated and shown once, or HYPERION_NEW_PASSWORD")
+    .argument("<email>")
+    .action(lazy(() => import("./commands/user"), "userResetPasswordCommand"));
+  user
+    .command("disable")
+    .description("disable a user: no sign-in, sessions end, tokens revoked (not the last admin)")
+    .argument("<email>")
+    .action(lazy(() => import("./commands/user"), "userDisableCommand"));
+  user
+    .command("enable")
+    .description("enable a disabled user again")
+    .argument("<email>")
+    .action(lazy(() => import("./commands/user"), "userEnableCommand"));
+
   const token = program.command("token").description("manage API tokens for scripts and agents");
   token
     .command("create")

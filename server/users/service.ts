@@ -1,9 +1,9 @@
-import { asc, count, eq } from "drizzle-orm";
+import { and, asc, count, eq, isNull, ne } from "drizzle-orm";
 import { z } from "zod";
 import { fieldIssues } from "@/schemas/issues";
 import { Role } from "@/schemas/roles";
 import type { Db } from "@/server/db/client";
-import { users } from "@/server/db/schema";
+import { apiTokens, users } from "@/server/db/schema";
 import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
 import { EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN } from "./limits";
 import { generatePassword, hashPassword } from "./passwords";
@@ -63,9 +63,12 @@ export function findUserByEmail(db: Db, email: string) {
   return db.select().from(users).where(eq(users.email, email.toLowerCase())).get();
 }
 
+/** An active user by id: a disabled one is no one (its sessions end at once). */
 export function getUser(db: Db, id: number): User | undefined {
   const row = db.select().from(users).where(eq(users.id, id)).get();
-  return row ? { id: row.id, email: row.email, role: row.role } : undefined;
+  return row && row.disabledAt === null
+    ? { id: row.id, email: row.email, role: row.role }
+    : undefined;
 }
 
 export function requireUserByEmail(db: Db, email: string): User {
@@ -75,9 +78,15 @@ export function requireUserByEmail(db: Db, email: string): User {
   return { id: row.id, email: row.email, role: row.role };
 }
 
-export function listUsers(db: Db): (User & { createdAt: number })[] {
+export function listUsers(db: Db): (User & { createdAt: number; disabledAt: number | null })[] {
   return db
-    .select({ id: users.id, email: users.email, role: users.role, createdAt: users.createdAt })
+    .select({
+      id: users.id,
+      email: users.email,
+      role: users.role,
+      createdAt: users.createdAt,
+      disabledAt: users.disabledAt,
+    })
     .from(users)
     .orderBy(asc(users.id))
     .all();
@@ -88,6 +97,103 @@ export function countUsers(db: Db): number {
 }
 
 export function firstAdmin(db: Db): User | undefined {
-  const row = db.select().from(users).where(eq(users.role, "admin")).orderBy(asc(users.id)).get();
+  const row = db
+    .select()
+    .from(users)
+    .where(and(eq(users.role, "admin"), isNull(users.disabledAt)))
+    .orderBy(asc(users.id))
+    .get();
   return row ? { id: row.id, email: row.email, role: row.role } : undefined;
+}
+
+/** Whether another active admin than this user exists: the last one may not be demoted or disabled. */
+function anotherAdmin(db: Db, id: number): boolean {
+  return (
+    (db
+      .select({ n: count() })
+      .from(users)
+      .where(and(eq(users.role, "admin"), isNull(users.disabledAt), ne(users.id, id)))
+      .get()?.n ?? 0) > 0
+  );
+}
+
+function existing(db: Db, email: string) {
+  const parsed = Email.safeParse(email);
+  if (!parsed.success)
+    throw new ValidationError(
+      parsed.error.issues.map((i) => ({ path: "email", message: i.message })),
+    );
+  const row = findUserByEmail(db, parsed.data);
+  if (!row)
+    throw new NotFoundError(`no user with email ${parsed.data}; add one with 'hyperion user add'`);
+  return row;
+}
+
+/** Changes a user's role; it applies to their next page or call (sessions read it each time). */
+export function setRole(db: Db, email: string, role: string): User {
+  const parsed = Role.safeParse(role);
+  if (!parsed.success)
+    throw new ValidationError([
+      {
+        path: "role",
+        message: `'${role.slice(0, 40)}' is not a role; one of ${Role.options.join(", ")}`,
+      },
+    ]);
+  const row = existing(db, email);
+  if (row.role === "admin" && parsed.data !== "admin" && !anotherAdmin(db, row.id))
+    throw new ConflictError(`${row.email} is the last admin; make another user admin first`);
+  db.update(users).set({ role: parsed.data }).where(eq(users.id, row.id)).run();
+  return { id: row.id, email: row.email, role: parsed.data };
+}
+
+/** Sets a new password (generated and returned once when none is given); the old one stops working. */
+export async function resetPassword(
+  db: Db,
+  email: string,
+  password?: string,
+): Promise<{ user: User; password: string; generated: boolean }> {
+  const row = existing(db, email);
+  if (password !== undefined) {
+    const ok = NewPassword.safeParse(password);
+    if (!ok.success)
+      throw new ValidationError(
+        ok.error.issues.map((i) => ({ path: "password", message: i.message })),
+      );
+  }
+  const next = password ?? generatePassword();
+  setPasswordHash(db, row.id, await hashPassword(next));
+  return {
+    user: { id: row.id, email: row.email, role: row.role },
+    password: next,
+    generated: !password,
+  };
+}
+
+/**
+ * Disables a user (no sign-in, their sessions end, their tokens are revoked — in one
+ * transaction) or enables them again. The last active admin cannot be disabled.
+ */
+export function setDisabled(
+  db: Db,
+  email: string,
+  disabled: boolean,
+): { user: User; tokensRevoked: number } {
+  const row = existing(db, email);
+  if (disabled && row.role === "admin" && !anotherAdmin(db, row.id))
+    throw new ConflictError(`${row.email} is the last admin; make another user admin first`);
+  return db.transaction((tx) => {
+    const now = Date.now();
+    tx.update(users)
+      .set({ disabledAt: disabled ? (row.disabledAt ?? now) : null })
+      .where(eq(users.id, row.id))
+      .run();
+    const tokensRevoked = disabled
+      ? tx
+          .update(apiTokens)
+          .set({ revokedAt: now })
+          .where(and(eq(apiTokens.userId, row.id), isNull(apiTokens.revokedAt)))
+          .run().changes
+      : 0;
+    return { user: { id: row.id, email: row.email, role: row.role }, tokensRevoked };
+  });
 }

@@ -33,7 +33,13 @@ export function userForToken(db: Db, token: string): User | undefined {
     .select({ tokenId: apiTokens.id, id: users.id, email: users.email, role: users.role })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
-    .where(and(eq(apiTokens.tokenHash, digest(token)), isNull(apiTokens.revokedAt)))
+    .where(
+      and(
+        eq(apiTokens.tokenHash, digest(token)),
+        isNull(apiTokens.revokedAt),
+        isNull(users.disabledAt),
+      ),
+    )
     .get();
   if (!row) return undefined;
   db.update(apiTokens).set({ lastUsedAt: Date.now() }).where(eq(apiTokens.id, row.tokenId)).run();

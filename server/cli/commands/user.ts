@@ -1,6 +1,13 @@
 import { Role, roles } from "@/schemas/roles";
 import { ValidationError } from "@/server/errors";
-import { addUser, listUsers, requireUserByEmail } from "@/server/users/service";
+import {
+  addUser,
+  listUsers,
+  requireUserByEmail,
+  resetPassword,
+  setDisabled,
+  setRole,
+} from "@/server/users/service";
 import { createToken, listTokens, revokeToken } from "@/server/users/tokens";
 import { withCliDb } from "../context";
 import { CliError, printTable } from "../io";
@@ -29,9 +36,54 @@ export function userListCommand(opts: { json?: boolean }) {
     const users = listUsers(db).map((u) => ({
       ...u,
       createdAt: new Date(u.createdAt).toISOString(),
+      state: u.disabledAt ? "disabled" : "active",
     }));
     if (opts.json) console.log(JSON.stringify(users, null, 2));
-    else printTable(users, ["id", "email", "role", "createdAt"]);
+    else printTable(users, ["id", "email", "role", "state", "createdAt"]);
+  });
+}
+
+/** `hyperion user set-role <email> <role>`: applies to the user's next page or call. */
+export function userSetRoleCommand(email: string, role: string) {
+  return withCliDb((db) => {
+    const user = setRole(db, email, role);
+    console.log(`${user.email} is now ${user.role}`);
+  });
+}
+
+/** `hyperion user reset-password <email>`: a new password, generated and shown once (or HYPERION_NEW_PASSWORD). */
+export function userResetPasswordCommand(email: string) {
+  const password = process.env.HYPERION_NEW_PASSWORD || undefined;
+  return withCliDb(async (db) => {
+    const res = await resetPassword(db, email, password).catch((err) => {
+      if (!(err instanceof ValidationError)) throw err;
+      throw new CliError(
+        "invalid input",
+        1,
+        err.issues.map((i) =>
+          i.path === "password" ? { ...i, path: "HYPERION_NEW_PASSWORD" } : i,
+        ),
+      );
+    });
+    console.log(`password of ${res.user.email} reset; the old one no longer works`);
+    if (res.generated) console.log(`password: ${res.password}  (shown once; keep it)`);
+  });
+}
+
+/** `hyperion user disable|enable <email>`. */
+export function userDisableCommand(email: string) {
+  return withCliDb((db) => {
+    const res = setDisabled(db, email, true);
+    console.log(
+      `${res.user.email} disabled: no sign-in, sessions ended, ${res.tokensRevoked} token(s) revoked`,
+    );
+  });
+}
+
+export function userEnableCommand(email: string) {
+  return withCliDb((db) => {
+    const res = setDisabled(db, email, false);
+    console.log(`${res.user.email} enabled (tokens revoked while disabled stay revoked)`);
   });
 }
 

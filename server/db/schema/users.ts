@@ -7,4 +7,6 @@ export const users = sqliteTable("users", {
   role: text().$type<Role>().notNull(),
   passwordHash: text("password_hash").notNull(),
   createdAt: integer("created_at").notNull(),
+  /** Set while the user is disabled: no sign-in, no session, no token. */
+  disabledAt: integer("disabled_at"),
 });
