@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Role } from "@/schemas/roles";
-import { addUser, listUsers } from "@/server/users/service";
+import { addUser, listUsers, resetPassword, setDisabled, setRole } from "@/server/users/service";
 import { procedure, router } from "../init";
 
 export const userRouter = router({
@@ -14,4 +14,21 @@ export const userRouter = router({
       const { user, password } = await addUser(ctx.db, input);
       return { user, password };
     }),
+
+  /** The role as a string: an unknown one is refused by the service, naming the roles. */
+  setRole: procedure("user.manage")
+    .input(z.strictObject({ email: z.string().max(320), role: z.string().max(40) }))
+    .mutation(({ ctx, input }) => setRole(ctx.db, input.email, input.role)),
+
+  /** A new generated password, returned once. */
+  resetPassword: procedure("user.manage")
+    .input(z.strictObject({ email: z.string().max(320) }))
+    .mutation(async ({ ctx, input }) => {
+      const { user, password } = await resetPassword(ctx.db, input.email);
+      return { user, password };
+    }),
+
+  setDisabled: procedure("user.manage")
+    .input(z.strictObject({ email: z.string().max(320), disabled: z.boolean() }))
+    .mutation(({ ctx, input }) => setDisabled(ctx.db, input.email, input.disabled)),
 });

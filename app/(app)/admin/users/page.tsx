@@ -1,5 +1,5 @@
 import { Forbidden } from "@/components/forbidden";
-import { TableHead } from "@/components/table-head";
+import { PeopleTable } from "@/components/people-table";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { runtime } from "@/server/runtime";
@@ -15,20 +15,11 @@ export default async function UsersPage() {
     <section>
       <h1 className="mb-4 text-2xl font-semibold">Users</h1>
       <p className="mb-4 text-sm text-slate-600">
-        Add users with <code>npx hyperion user add &lt;email&gt; --role &lt;role&gt;</code>.
+        Add users with <code>npx hyperion user add &lt;email&gt; --role &lt;role&gt;</code>. Roles,
+        passwords and access are changed here or with <code>hyperion user set-role</code>,{" "}
+        <code>reset-password</code>, <code>disable</code> and <code>enable</code>.
       </p>
-      <table className="w-full bg-white text-left text-sm">
-        <TableHead columns={["Email", "Role", "Added"]} />
-        <tbody>
-          {users.map((u) => (
-            <tr key={u.id} className="border-b">
-              <td className="p-2">{u.email}</td>
-              <td className="p-2">{u.role}</td>
-              <td className="p-2">{new Date(u.createdAt).toISOString().slice(0, 10)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <PeopleTable people={users} canManage={can(user.role, "user.manage")} />
     </section>
   );
 }

@@ -1,0 +1,187 @@
+"use client";
+import * as Dialog from "@radix-ui/react-dialog";
+import { useMutation } from "@tanstack/react-query";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { roles } from "@/schemas/roles";
+import { useTRPC } from "./trpc";
+
+type Person = {
+  id: number;
+  email: string;
+  role: string;
+  createdAt: number;
+  disabledAt: number | null;
+};
+
+const dialogClasses = {
+  overlay: "fixed inset-0 z-40 bg-slate-900/40",
+  content:
+    "fixed top-1/2 left-1/2 z-50 w-[min(32rem,calc(100vw-2rem))] -translate-x-1/2 -translate-y-1/2 space-y-3 rounded-lg bg-white p-5 text-sm shadow-xl",
+};
+
+/** A confirmation that says what will happen, then does it; the server's refusal is shown. */
+function Confirm({
+  label,
+  title,
+  what,
+  onConfirm,
+  pending,
+  error,
+}: {
+  label: string;
+  title: string;
+  what: string;
+  onConfirm: () => void;
+  pending: boolean;
+  error: string | undefined;
+}) {
+  return (
+    <Dialog.Root>
+      <Dialog.Trigger asChild>
+        <button type="button" className="rounded border px-2 py-0.5">
+          {label}
+        </button>
+      </Dialog.Trigger>
+      <Dialog.Portal>
+        <Dialog.Overlay className={dialogClasses.overlay} />
+        <Dialog.Content className={dialogClasses.content}>
+          <Dialog.Title className="text-lg font-semibold">{title}</Dialog.Title>
+          <Dialog.Description>{what}</Dialog.Description>
+          {error && (
+            <p role="alert" className="text-red-700">
+              {error}
+            </p>
+          )}
+          <div className="flex justify-end gap-2">
+            <Dialog.Close asChild>
+              <button type="button" className="rounded border px-3 py-1">
+                Cancel
+              </button>
+            </Dialog.Close>
+            <button
+              type="button"
+              className="rounded bg-slate-900 px-3 py-1 text-white disabled:opacity-50"
+              disabled={pending}
+              onClick={onConfirm}
+            >
+              {label}
+            </button>
+          </div>
+        </Dialog.Content>
+      </Dialog.Portal>
+    </Dialog.Root>
+  );
+}
+
+/** Admins change roles, reset passwords (shown once) and disable or enable people here. */
+export function PeopleTable({ people, canManage }: { people: Person[]; canManage: boolean }) {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const [notice, setNotice] = useState<string | null>(null);
+  const done = (text: string) => {
+    setNotice(text);
+    router.refresh();
+  };
+  const setRole = useMutation(
+    trpc.user.setRole.mutationOptions({ onSuccess: (u) => done(`${u.email} is now ${u.role}.`) }),
+  );
+  const reset = useMutation(
+    trpc.user.resetPassword.mutationOptions({
+      onSuccess: (r) => done(`New password for ${r.user.email}: ${r.password} (shown once).`),
+    }),
+  );
+  const disable = useMutation(
+    trpc.user.setDisabled.mutationOptions({
+      onSuccess: (r, v) =>
+        done(
+          v.disabled
+            ? `${r.user.email} is disabled; ${r.tokensRevoked} token(s) revoked.`
+            : `${r.user.email} is enabled.`,
+        ),
+    }),
+  );
+  const error = setRole.error?.message ?? reset.error?.message ?? disable.error?.message;
+  return (
+    <div className="space-y-3">
+      {notice && (
+        <p
+          role="status"
+          className="rounded bg-green-50 p-3 text-sm text-green-800"
+          data-testid="people-notice"
+        >
+          {notice}
+        </p>
+      )}
+      {error && (
+        <p role="alert" className="rounded bg-red-50 p-3 text-sm text-red-800">
+          {error}
+        </p>
+      )}
+      <table className="w-full bg-white text-left text-sm">
+        <thead>
+          <tr className="border-b">
+            <th className="p-2">Email</th>
+            <th className="p-2">Role</th>
+            <th className="p-2">State</th>
+            <th className="p-2">Added</th>
+            {canManage && <th className="p-2">Actions</th>}
+          </tr>
+        </thead>
+        <tbody>
+          {people.map((u) => (
+            <tr key={u.id} className="border-b" data-testid="person-row">
+              <td className="p-2">{u.email}</td>
+              <td className="p-2">
+                {canManage ? (
+                  <label>
+                    <span className="sr-only">Role of {u.email}</span>
+                    <select
+                      defaultValue={u.role}
+                      className="rounded border px-1"
+                      onChange={(e) => setRole.mutate({ email: u.email, role: e.target.value })}
+                    >
+                      {roles.map((r) => (
+                        <option key={r} value={r}>
+                          {r}
+                        </option>
+                      ))}
+                    </select>
+                  </label>
+                ) : (
+                  u.role
+                )}
+              </td>
+              <td className="p-2">{u.disabledAt ? "disabled" : "active"}</td>
+              <td className="p-2">{new Date(u.createdAt).toISOString().slice(0, 10)}</td>
+              {canManage && (
+                <td className="flex flex-wrap gap-2 p-2">
+                  <Confirm
+                    label="Reset password"
+                    title={`Reset ${u.email}'s password?`}
+                    what="A new password is generated and shown to you once; the old one stops working at once."
+                    onConfirm={() => reset.mutate({ email: u.email })}
+                    pending={reset.isPending}
+                    error={reset.error?.message}
+                  />
+                  <Confirm
+                    label={u.disabledAt ? "Enable" : "Disable"}
+                    title={u.disabledAt ? `Enable ${u.email}?` : `Disable ${u.email}?`}
+                    what={
+                      u.disabledAt
+                        ? "They can sign in again. Tokens revoked when they were disabled stay revoked."
+                        : "They can no longer sign in, their sessions end at once and their API tokens are revoked."
+                    }
+                    onConfirm={() => disable.mutate({ email: u.email, disabled: !u.disabledAt })}
+                    pending={disable.isPending}
+                    error={disable.error?.message}
+                  />
+                </td>
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
