@@ -7,7 +7,7 @@ import { type AgentPool, harnessFor } from "@/server/agents/pool";
 import { ConfigError, type LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { changeRequests, queueEntries, requests, tasks } from "@/server/db/schema";
-import { AgentEngineer } from "@/server/engineer/agent";
+import { AgentEngineer, EngineerStopped } from "@/server/engineer/agent";
 import type { Engineer } from "@/server/engineer/engineer";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { log } from "@/server/log";
@@ -167,6 +167,8 @@ async function planOne(db: Db, config: LoadedConfig, id: number, engineer?: Engi
   } catch (err) {
     if (willRepeat(err))
       moveRequest(db, id, "received", "failed", `planning failed: ${(err as Error).message}`);
+    else if (err instanceof EngineerStopped)
+      log.info({ request: id }, "scoping stopped with the worker; the next worker scopes it");
     else log.warn({ err, request: id }, "planning failed; will try again on the next pass");
   }
 }
