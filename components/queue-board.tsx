@@ -251,10 +251,20 @@ export function QueueBoard({
 
       <section>
         <h2 className="mb-2 font-semibold">Recent events</h2>
-        <ol className="space-y-1 font-mono text-xs" data-testid="queue-events">
+        {/* The newest 100, in a box of its own: it no longer pushes the page down. */}
+        <ol
+          className="max-h-80 space-y-1 overflow-auto rounded border border-slate-200 bg-white p-2 font-mono text-xs"
+          data-testid="queue-events"
+          aria-label="Recent queue events, newest first"
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
+          tabIndex={0}
+        >
           {events.map((e) => (
             <li key={e.id} data-testid="queue-event">
-              #{e.entryId} {e.event.from ?? "∅"} → {e.event.to}
+              <Link className="underline" href={`/queue/${e.entryId}`}>
+                Q{e.entryId}
+              </Link>{" "}
+              {e.event.from ?? "∅"} → {e.event.to}
               {e.event.worker ? ` · ${e.event.worker}` : ""} · attempt {e.event.attempt}
               {e.event.error ? ` · ${e.event.error.kind}` : ""}
             </li>
