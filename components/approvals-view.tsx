@@ -8,6 +8,7 @@ import Link from "next/link";
 import { type FormEvent, useCallback, useId, useRef, useState } from "react";
 import type { AppRouter } from "@/server/trpc/root";
 import { Age } from "./age";
+import { DialogActions, DialogError, dialogClasses } from "./dialog";
 import { LiveIndicator } from "./live-indicator";
 import { useTRPC } from "./trpc";
 
@@ -320,12 +321,6 @@ function ApprovalEntry({
   );
 }
 
-const dialogClasses = {
-  overlay: "fixed inset-0 z-40 bg-slate-900/40",
-  content:
-    "fixed top-1/2 left-1/2 z-50 w-[min(36rem,calc(100vw-2rem))] -translate-x-1/2 -translate-y-1/2 space-y-3 rounded-lg bg-white p-5 text-sm shadow-xl focus:outline-none",
-};
-
 function errorText(err: { message: string; data?: unknown } | null): string {
   if (!err) return "";
   const issues = (err.data as { issues?: { path: string; message: string }[] | null } | undefined)
@@ -418,17 +413,8 @@ function ApproveDialog({
                 className="mt-1 w-full rounded border px-2 py-1"
               />
             </label>
-            {approve.error && (
-              <p role="alert" className="text-red-700" data-testid="approve-error">
-                {errorText(approve.error)}
-              </p>
-            )}
-            <div className="flex justify-end gap-2">
-              <Dialog.Close asChild>
-                <button type="button" className="rounded border px-3 py-1">
-                  Cancel
-                </button>
-              </Dialog.Close>
+            <DialogError message={errorText(approve.error)} testId="approve-error" />
+            <DialogActions>
               <button
                 type="submit"
                 className="rounded bg-green-700 px-3 py-1 text-white disabled:bg-slate-300 disabled:text-slate-600"
@@ -436,7 +422,7 @@ function ApproveDialog({
               >
                 Approve Q{item.entryId}
               </button>
-            </div>
+            </DialogActions>
           </form>
         </Dialog.Content>
       </Dialog.Portal>
@@ -539,17 +525,8 @@ function RejectDialog({
                 Close the task
               </label>
             </fieldset>
-            {reject.error && (
-              <p role="alert" className="text-red-700" data-testid="reject-error">
-                {errorText(reject.error)}
-              </p>
-            )}
-            <div className="flex justify-end gap-2">
-              <Dialog.Close asChild>
-                <button type="button" className="rounded border px-3 py-1">
-                  Cancel
-                </button>
-              </Dialog.Close>
+            <DialogError message={errorText(reject.error)} testId="reject-error" />
+            <DialogActions>
               <button
                 type="submit"
                 className="rounded bg-red-700 px-3 py-1 text-white disabled:bg-slate-300 disabled:text-slate-600"
@@ -557,7 +534,7 @@ function RejectDialog({
               >
                 Reject Q{item.entryId}
               </button>
-            </div>
+            </DialogActions>
           </form>
         </Dialog.Content>
       </Dialog.Portal>

@@ -1,10 +1,16 @@
 "use client";
-import * as Dialog from "@radix-ui/react-dialog";
 import { useMutation } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { roles } from "@/schemas/roles";
+import { ConfirmDialog } from "./dialog";
 import { useTRPC } from "./trpc";
+
+const button = (label: string) => (
+  <button type="button" className="rounded border px-2 py-0.5">
+    {label}
+  </button>
+);
 
 type Person = {
   id: number;
@@ -13,66 +19,6 @@ type Person = {
   createdAt: number;
   disabledAt: number | null;
 };
-
-const dialogClasses = {
-  overlay: "fixed inset-0 z-40 bg-slate-900/40",
-  content:
-    "fixed top-1/2 left-1/2 z-50 w-[min(32rem,calc(100vw-2rem))] -translate-x-1/2 -translate-y-1/2 space-y-3 rounded-lg bg-white p-5 text-sm shadow-xl",
-};
-
-/** A confirmation that says what will happen, then does it; the server's refusal is shown. */
-function Confirm({
-  label,
-  title,
-  what,
-  onConfirm,
-  pending,
-  error,
-}: {
-  label: string;
-  title: string;
-  what: string;
-  onConfirm: () => void;
-  pending: boolean;
-  error: string | undefined;
-}) {
-  return (
-    <Dialog.Root>
-      <Dialog.Trigger asChild>
-        <button type="button" className="rounded border px-2 py-0.5">
-          {label}
-        </button>
-      </Dialog.Trigger>
-      <Dialog.Portal>
-        <Dialog.Overlay className={dialogClasses.overlay} />
-        <Dialog.Content className={dialogClasses.content}>
-          <Dialog.Title className="text-lg font-semibold">{title}</Dialog.Title>
-          <Dialog.Description>{what}</Dialog.Description>
-          {error && (
-            <p role="alert" className="text-red-700">
-              {error}
-            </p>
-          )}
-          <div className="flex justify-end gap-2">
-            <Dialog.Close asChild>
-              <button type="button" className="rounded border px-3 py-1">
-                Cancel
-              </button>
-            </Dialog.Close>
-            <button
-              type="button"
-              className="rounded bg-slate-900 px-3 py-1 text-white disabled:opacity-50"
-              disabled={pending}
-              onClick={onConfirm}
-            >
-              {label}
-            </button>
-          </div>
-        </Dialog.Content>
-      </Dialog.Portal>
-    </Dialog.Root>
-  );
-}
 
 /** Admins change roles, reset passwords (shown once) and disable or enable people here. */
 export function PeopleTable({ people, canManage }: { people: Person[]; canManage: boolean }) {
@@ -156,18 +102,21 @@ export function PeopleTable({ people, canManage }: { people: Person[]; canManage
               <td className="p-2">{new Date(u.createdAt).toISOString().slice(0, 10)}</td>
               {canManage && (
                 <td className="flex flex-wrap gap-2 p-2">
-                  <Confirm
-                    label="Reset password"
+                  <ConfirmDialog
+                    trigger={button("Reset password")}
+                    confirm="Reset password"
                     title={`Reset ${u.email}'s password?`}
-                    what="A new password is generated and shown to you once; the old one stops working at once."
+                    description="A new password is generated and shown to you once; the old one stops working at once."
                     onConfirm={() => reset.mutate({ email: u.email })}
                     pending={reset.isPending}
                     error={reset.error?.message}
                   />
-                  <Confirm
-                    label={u.disabledAt ? "Enable" : "Disable"}
+                  <ConfirmDialog
+                    trigger={button(u.disabledAt ? "Enable" : "Disable")}
+                    confirm={u.disabledAt ? "Enable" : "Disable"}
+                    danger={!u.disabledAt}
                     title={u.disabledAt ? `Enable ${u.email}?` : `Disable ${u.email}?`}
-                    what={
+                    description={
                       u.disabledAt
                         ? "They can sign in again. Tokens revoked when they were disabled stay revoked."
                         : "They can no longer sign in, their sessions end at once and their API tokens are revoked."
