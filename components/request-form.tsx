@@ -44,7 +44,18 @@ function byField(issues: FieldIssue[]): Record<string, string[]> {
   return out;
 }
 
-export function RequestForm({ repos }: { repos: string[] }) {
+export type RequestFormInitial = {
+  title: string;
+  description: string;
+  repo: string;
+  kind: string;
+  priority: string;
+  areas: string;
+  files: string;
+  acceptance: string;
+};
+
+export function RequestForm({ repos, initial }: { repos: string[]; initial?: RequestFormInitial }) {
   const trpc = useTRPC();
   const router = useRouter();
   const [errors, setErrors] = useState<Record<string, string[]>>({});
@@ -86,18 +97,29 @@ export function RequestForm({ repos }: { repos: string[] }) {
     <form onSubmit={onSubmit} className="max-w-2xl space-y-5" noValidate>
       <label className="block text-sm font-medium">
         Title
-        <input name="title" className={input} maxLength={400} aria-invalid={!!errors.title} />
+        <input
+          name="title"
+          className={input}
+          maxLength={400}
+          aria-invalid={!!errors.title}
+          defaultValue={initial?.title}
+        />
         {err("title")}
       </label>
       <label className="block text-sm font-medium">
         Description <span className="font-normal text-slate-500">(markdown)</span>
-        <textarea name="description" rows={6} className={input} />
+        <textarea
+          name="description"
+          rows={6}
+          className={input}
+          defaultValue={initial?.description}
+        />
         {err("description")}
       </label>
       <div className="grid grid-cols-3 gap-4">
         <label className="block text-sm font-medium">
           Repository
-          <select name="repo" className={input} defaultValue={repos[0]}>
+          <select name="repo" className={input} defaultValue={initial?.repo ?? repos[0]}>
             {repos.map((r) => (
               <option key={r} value={r}>
                 {r}
@@ -108,7 +130,7 @@ export function RequestForm({ repos }: { repos: string[] }) {
         </label>
         <label className="block text-sm font-medium">
           Kind
-          <select name="kind" className={input} defaultValue="">
+          <select name="kind" className={input} defaultValue={initial?.kind ?? ""}>
             <option value="">infer</option>
             {requestKinds.map((k) => (
               <option key={k} value={k}>
@@ -120,7 +142,7 @@ export function RequestForm({ repos }: { repos: string[] }) {
         </label>
         <label className="block text-sm font-medium">
           Priority
-          <select name="priority" className={input} defaultValue="normal">
+          <select name="priority" className={input} defaultValue={initial?.priority ?? "normal"}>
             {priorities.map((p) => (
               <option key={p} value={p}>
                 {p}
@@ -132,12 +154,17 @@ export function RequestForm({ repos }: { repos: string[] }) {
       </div>
       <label className="block text-sm font-medium">
         Areas <span className="font-normal text-slate-500">(comma-separated, optional)</span>
-        <input name="areas" className={input} />
+        <input name="areas" className={input} defaultValue={initial?.areas} />
         {err("areas")}
       </label>
       <label className="block text-sm font-medium">
         Files <span className="font-normal text-slate-500">(one repo-relative path per line)</span>
-        <textarea name="files" rows={3} className={`${input} font-mono`} />
+        <textarea
+          name="files"
+          rows={3}
+          className={`${input} font-mono`}
+          defaultValue={initial?.files}
+        />
         {err("files")}
       </label>
       <label className="block text-sm font-medium">
@@ -148,7 +175,12 @@ export function RequestForm({ repos }: { repos: string[] }) {
       </label>
       <label className="block text-sm font-medium">
         Acceptance checks <span className="font-normal text-slate-500">(one command per line)</span>
-        <textarea name="acceptance" rows={2} className={`${input} font-mono`} />
+        <textarea
+          name="acceptance"
+          rows={2}
+          className={`${input} font-mono`}
+          defaultValue={initial?.acceptance}
+        />
         {err("acceptance")}
       </label>
       {err("form")}

@@ -102,3 +102,48 @@ test("rolling back a request's change turns the request rolled back, linked to t
   await page.reload();
   await expect(page.getByTestId("request-status")).toHaveText("rolled back");
 });
+
+test("a requester whose request failed sees the check's output, opens it to re-file, and runs it again", async ({
+  browser,
+}) => {
+  test.setTimeout(90_000);
+  const email = `req-${Date.now()}@example.test`;
+  expect((await hyperion(["user", "add", email, "--role", "requester"])).exitCode).toBe(0);
+  gate.set("fail");
+  const title = `Requester's own ${Date.now()}`;
+  const res = await hyperion(
+    ["request", "-", "--json", "--as", email],
+    JSON.stringify({ title, description: "Touch it.", repo: "gated", files: ["src/three.js"] }),
+  );
+  expect(res.exitCode, res.stderr).toBe(0);
+  const [{ id }] = JSON.parse(res.stdout) as [{ id: number }];
+
+  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  await page.goto("/signin");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("e2e-user-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/history$/);
+  await page.goto(`/requests/${id}`);
+  await expect(page.getByTestId("request-status")).toHaveText("failed", { timeout: 30_000 });
+  await page.reload();
+  const recovery = page.getByTestId("request-recovery");
+  await expect(recovery.getByTestId("failure-output")).toContainText("the gate says fail");
+
+  // Edit and re-file starts from this request's fields.
+  await recovery.getByRole("link", { name: "Edit it and file it again" }).click();
+  await expect(page.getByTestId("refile-note")).toContainText(title);
+  await expect(page.getByLabel("Title")).toHaveValue(title);
+  await expect(page.getByLabel(/^Files/)).toHaveValue("src/three.js");
+
+  // Or, the cause fixed, run it again.
+  await page.goto(`/requests/${id}`);
+  gate.set("pass");
+  await page.getByRole("button", { name: "Run it again…" }).click();
+  const dialog = page.getByRole("dialog", { name: `Run R${id} again?` });
+  await expect(dialog).toContainText("dispatched again");
+  await dialog.getByRole("button", { name: "Run it again", exact: true }).click();
+  await expect(page.getByTestId("request-status")).toHaveText("done", { timeout: 30_000 });
+  await context.close();
+});

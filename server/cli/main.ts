@@ -163,6 +163,13 @@ export function buildProgram(): Command {
     .action(lazy(() => import("./commands/request"), "editCommand"));
 
   program
+    .command("rerun")
+    .description("run a failed request's failed tasks again, once the cause is fixed")
+    .argument("<id>", "the request id (12 or R12)")
+    .option("--as <email>", "as this user (the requester, an operator or an admin)")
+    .action(lazy(() => import("./commands/request"), "rerunCommand"));
+
+  program
     .command("cancel")
     .description("cancel a request that has not finished (its pending work is dropped)")
     .argument("<id>", "the request id")

@@ -11,7 +11,8 @@ export const requestTransitions: Record<RequestStatus, readonly RequestStatus[]>
   in_progress: ["done", "failed", "cancelled", "rolled_back"],
   // in_progress again: post-merge verification reopened one of its tasks (server/verify).
   done: ["rolled_back", "in_progress"],
-  failed: ["received", "done"],
+  // failed → in_progress: its requester (or an operator) ran its failed tasks again.
+  failed: ["received", "done", "in_progress"],
   cancelled: [],
   rolled_back: [],
 };

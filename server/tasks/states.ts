@@ -12,6 +12,7 @@ import type { TaskState } from "@/server/db/schema/tasks";
  *   submitted → failed   its change was quarantined or rejected
  *   submitted → pending  a reviewer rejected its change and sent it back, with the reason
  *   failed → done        its quarantined change was retried by an operator and merged
+ *   failed → pending     its requester (or an operator) ran the failed request again
  *   done → pending       post-merge verification found its landed change broke the target branch:
  *                        the change is reverted and the task dispatched again, its prompt carrying
  *                        the failure output (server/verify)
@@ -25,7 +26,7 @@ export const taskMoves: Record<TaskState, readonly TaskState[]> = {
   claimed: ["pending", "submitted", "failed"],
   submitted: ["done", "failed", "pending"],
   done: ["pending"],
-  failed: ["done"],
+  failed: ["done", "pending"],
   triage: [],
 };
 

@@ -8,6 +8,7 @@ import { advance } from "@/server/dispatcher/advance";
 import { answerRequest } from "@/server/planner/answer";
 import { cancelRequest } from "@/server/requests/cancel";
 import { editRequest } from "@/server/requests/edit";
+import { rerunRequest } from "@/server/requests/rerun";
 import { createRequests } from "@/server/requests/service";
 import { workerStatus } from "@/server/workers/heartbeat";
 import { cliConfig, cliDb, cliEnv, cliUser } from "../context";
@@ -153,6 +154,21 @@ export async function cancelCommand(id: string, opts: { reason?: string; as?: st
     const result = cancelRequest(db, Number(id), user, opts.reason);
     console.log(
       `request ${result.id}\t${result.status}${result.rejectedEntries.length ? `\t(rejected queue entries ${result.rejectedEntries.join(", ")})` : ""}`,
+    );
+  } finally {
+    db.$client.close();
+  }
+}
+
+/** `hyperion rerun <id>`: runs a failed request's failed tasks again. */
+export async function rerunCommand(id: string, opts: { as?: string }) {
+  if (!/^R?\d+$/i.test(id)) throw new CliError("request id must be a number such as 12 or R12", 2);
+  const env = cliEnv();
+  const db = cliDb(env.dataDir);
+  try {
+    const res = rerunRequest(db, Number(id.replace(/^R/i, "")), cliUser(db, opts.as));
+    console.log(
+      `R${res.id}\tin_progress\ttasks ${res.tasks.join(", ")} run again${res.setAside.length ? `; set aside ${res.setAside.map((e) => `Q${e}`).join(", ")}` : ""}`,
     );
   } finally {
     db.$client.close();

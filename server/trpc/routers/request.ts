@@ -7,6 +7,7 @@ import { followEvents, LiveInput, lastEventId, liveCursor } from "@/server/event
 import { type AnswerInput, answerRequest } from "@/server/planner/answer";
 import { shownTo } from "@/server/redact";
 import { cancelRequest } from "@/server/requests/cancel";
+import { rerunRequest } from "@/server/requests/rerun";
 import { requestDetail } from "@/server/requests/detail";
 import { editRequest, type RequestEditInput } from "@/server/requests/edit";
 import {
@@ -74,6 +75,11 @@ export const requestRouter = router({
     ),
 
   /** Cancels an unfinished request (its requester, or an operator or admin). */
+  /** Runs a failed request's failed tasks again (its requester, an operator or an admin). */
+  rerun: procedure("request.create")
+    .input(z.strictObject({ id: z.number().int().positive() }))
+    .mutation(({ ctx, input }) => rerunRequest(ctx.db, input.id, ctx.user)),
+
   cancel: procedure("request.create")
     .input(
       z.strictObject({

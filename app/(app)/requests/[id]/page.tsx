@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
+import { RequestRecovery } from "@/components/request-recovery";
 import { RequestView } from "@/components/request-view";
 import { TraceView } from "@/components/trace-view";
 import { can } from "@/server/auth/permissions";
@@ -49,6 +50,29 @@ export default async function RequestPage(props: Props) {
       <h1 className="text-2xl font-semibold" data-testid="request-title">
         #{detail.request.id} {detail.request.title}
       </h1>
+      {detail.request.status === "failed" && (
+        <RequestRecovery
+          requestId={detail.request.id}
+          canRerun={
+            user.role === "operator" ||
+            user.role === "admin" ||
+            detail.request.requester === user.email
+          }
+          failures={detail.tasks
+            .filter((t) => t.state === "failed")
+            .map((t) => {
+              const change = detail.changes.find((c) => c.id === t.changeRequestId);
+              return {
+                taskId: t.id,
+                title: t.title,
+                reason: t.blockedReason ?? null,
+                entryId: change?.entryId ?? null,
+                message: change?.lastError?.message ?? null,
+                output: change?.lastError?.outputTail ?? null,
+              };
+            })}
+        />
+      )}
       <RequestView
         initial={detail}
         cursor={cursor}

@@ -3,19 +3,41 @@ import { RequestForm } from "@/components/request-form";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
+import { getRequest } from "@/server/requests/service";
 import { runtime } from "@/server/runtime";
 
 export const metadata = { title: "New request" };
 export const dynamic = "force-dynamic";
 
-export default async function NewRequestPage() {
+export default async function NewRequestPage(props: { searchParams: Promise<{ from?: string }> }) {
   const user = await requirePageUser("/requests/new");
   if (!can(user.role, "request.create")) return <Forbidden need="request.create" />;
   const repos = currentConfig(runtime().env.configPath).repositories.map((r) => r.name);
+  // "Edit it and file it again": the form starts from an earlier request's fields.
+  const { from } = await props.searchParams;
+  const earlier =
+    from && /^\d{1,9}$/.test(from) ? getRequest(runtime().db, Number(from)) : undefined;
+  const initial = earlier
+    ? {
+        title: earlier.title,
+        description: earlier.description,
+        repo: earlier.repo,
+        kind: earlier.kind ?? "",
+        priority: earlier.priority,
+        areas: earlier.areas.join(", "),
+        files: earlier.files.join("\n"),
+        acceptance: earlier.acceptance.join("\n"),
+      }
+    : undefined;
   return (
     <section>
       <h1 className="mb-6 text-2xl font-semibold">New request</h1>
-      <RequestForm repos={repos} />
+      {earlier && (
+        <p className="mb-4 text-sm text-slate-600" data-testid="refile-note">
+          Starting from #{earlier.id} {earlier.title}: change what needs changing, then file it.
+        </p>
+      )}
+      <RequestForm repos={repos} initial={initial} />
     </section>
   );
 }

@@ -1,0 +1,105 @@
+"use client";
+import { useMutation } from "@tanstack/react-query";
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { ConfirmDialog } from "./dialog";
+import { useTRPC } from "./trpc";
+
+export type Failure = {
+  taskId: string;
+  title: string;
+  reason: string | null;
+  entryId: number | null;
+  message: string | null;
+  output: string | null;
+};
+
+/**
+ * A failed request's way out, for its requester: what failed with the checks' output (which
+ * she may not see on /queue), and what she can do — run it again once the cause is fixed, or
+ * edit it and file it again.
+ */
+export function RequestRecovery({
+  requestId,
+  failures,
+  canRerun,
+}: {
+  requestId: number;
+  failures: Failure[];
+  canRerun: boolean;
+}) {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const [open, setOpen] = useState(false);
+  const rerun = useMutation(
+    trpc.request.rerun.mutationOptions({
+      onSuccess: () => {
+        setOpen(false);
+        router.refresh();
+      },
+    }),
+  );
+  return (
+    <section
+      aria-labelledby="recovery-heading"
+      className="space-y-3 rounded border border-red-200 bg-red-50 p-4 text-sm"
+      data-testid="request-recovery"
+    >
+      <h2 id="recovery-heading" className="text-lg font-semibold">
+        What went wrong, and what you can do
+      </h2>
+      <ul className="space-y-3">
+        {failures.map((f) => (
+          <li key={f.taskId}>
+            <p>
+              Task <span className="font-mono">{f.taskId}</span> {f.title}:{" "}
+              {f.message ?? f.reason ?? "it failed"}
+              {f.entryId ? (
+                <>
+                  {" "}
+                  (
+                  <Link className="underline" href={`/queue/${f.entryId}`}>
+                    Q{f.entryId}
+                  </Link>
+                  )
+                </>
+              ) : null}
+            </p>
+            {f.output && (
+              <pre
+                className="mt-1 max-h-64 overflow-auto whitespace-pre-wrap rounded bg-slate-900 p-2 text-xs text-slate-100"
+                data-testid="failure-output"
+              >
+                {f.output}
+              </pre>
+            )}
+          </li>
+        ))}
+      </ul>
+      <div className="flex flex-wrap items-center gap-3">
+        {canRerun && (
+          <ConfirmDialog
+            open={open}
+            onOpenChange={setOpen}
+            trigger={
+              <button type="button" className="rounded bg-slate-900 px-3 py-1 text-white">
+                Run it again…
+              </button>
+            }
+            title={`Run R${requestId} again?`}
+            description="Its failed tasks are dispatched again and make new changes, which go through the checks and the queue like the first ones. Do it once the cause is fixed (a check's output above says what failed)."
+            confirm="Run it again"
+            pendingLabel="Sending it back…"
+            onConfirm={() => rerun.mutate({ id: requestId })}
+            pending={rerun.isPending}
+            error={rerun.error?.message}
+          />
+        )}
+        <Link className="underline" href={`/requests/new?from=${requestId}`}>
+          Edit it and file it again
+        </Link>
+      </div>
+    </section>
+  );
+}

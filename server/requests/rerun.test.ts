@@ -1,0 +1,74 @@
+import { eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { queueEntries, requests, tasks } from "@/server/db/schema";
+import { ForbiddenError, ValidationError } from "@/server/errors";
+import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { drainQueue, fileAndQueue } from "@/server/testing/queue-world";
+import { rerunRequest } from "./rerun";
+
+let world: TestWorld;
+beforeEach(async () => {
+  world = await makeWorld();
+});
+afterEach(() => world.cleanup());
+
+const statusOf = (id: number) =>
+  world.db.select().from(requests).where(eq(requests.id, id)).get()?.status;
+
+function setTestCheck(command: string) {
+  const repo = world.config.repositories[0];
+  if (!repo?.policy) throw new Error("policy");
+  repo.policy.checks = { ...repo.policy.checks, test: command };
+}
+
+describe("running a failed request again", () => {
+  it("its requester sees it fail on a check, runs it again once the cause is fixed, and it lands", async () => {
+    const ana = await world.userWith("requester");
+    setTestCheck(`node -e "console.log('totals are off by a cent'); process.exit(1)"`);
+    const first = await fileAndQueue(world, {
+      file: "src/cart.js",
+      title: "Round totals",
+      requester: ana,
+    });
+    expect(first.entry?.state).toBe("quarantined");
+    expect(first.entry?.lastError?.outputTail).toContain("totals are off by a cent");
+    expect(statusOf(first.requestId)).toBe("failed");
+
+    // Someone else's request is not hers to run again.
+    const bob = await world.userWith("requester");
+    expect(() => rerunRequest(world.db, first.requestId, bob)).toThrow(ForbiddenError);
+
+    setTestCheck("npm test");
+    const res = rerunRequest(world.db, first.requestId, ana);
+    expect(res).toMatchObject({ tasks: [first.task?.id], setAside: [first.entry?.id] });
+    expect(statusOf(first.requestId)).toBe("in_progress");
+    expect(
+      world.db
+        .select()
+        .from(queueEntries)
+        .where(eq(queueEntries.id, first.entry?.id ?? 0))
+        .get()?.state,
+    ).toBe("rejected");
+    expect(
+      world.db
+        .select()
+        .from(tasks)
+        .where(eq(tasks.id, first.task?.id ?? ""))
+        .get()?.state,
+    ).toBe("pending");
+
+    const { advance } = await import("@/server/dispatcher/advance");
+    await advance(world.db, world.config, "d");
+    await drainQueue(world);
+    expect(statusOf(first.requestId)).toBe("done");
+    // Only a failed request can be run again.
+    expect(() => rerunRequest(world.db, first.requestId, ana)).toThrow(
+      /is done; only a failed request can be run again/,
+    );
+  });
+
+  it("refuses an unknown request and writes nothing", () => {
+    expect(() => rerunRequest(world.db, 999, world.admin)).toThrow(/no request R999/);
+    expect(() => rerunRequest(world.db, 999, world.admin)).not.toThrow(ValidationError);
+  });
+});

@@ -1,0 +1,68 @@
+import { and, eq, inArray } from "drizzle-orm";
+import type { Db } from "@/server/db/client";
+import { queueEntries, requests, tasks } from "@/server/db/schema";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
+import { setRequestStatus } from "@/server/planner/plan";
+import { moveUnleased } from "@/server/queue/store";
+import { moveTask } from "@/server/tasks/store";
+import type { User } from "@/server/users/service";
+
+/**
+ * Runs a failed request again: its failed tasks go back to pending (dispatched again, to an
+ * agent or the built-in developer), a quarantined change of theirs is set aside (rejected: the
+ * new run makes a new one), and the request is in progress again — in one transaction. The
+ * requester may do it for their own request; operators and admins for any.
+ */
+export function rerunRequest(db: Db, id: number, user: User) {
+  const row = db.select().from(requests).where(eq(requests.id, id)).get();
+  if (!row) throw new NotFoundError(`no request R${id}`);
+  if (user.id !== row.requesterId && user.role !== "operator" && user.role !== "admin")
+    throw new ForbiddenError(`R${id} is not yours; its requester or an operator may run it again`);
+  if (row.status !== "failed")
+    throw new ValidationError([
+      {
+        path: "id",
+        message: `R${id} is ${row.status.replaceAll("_", " ")}; only a failed request can be run again`,
+      },
+    ]);
+  const failed = db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.requestId, id), eq(tasks.state, "failed")))
+    .all();
+  if (!failed.length)
+    throw new ConflictError(`R${id} has no failed task to run again; file a new request instead`);
+  const changeIds = failed.map((t) => t.changeRequestId).filter((c): c is number => c !== null);
+  const quarantined = changeIds.length
+    ? db
+        .select({ id: queueEntries.id })
+        .from(queueEntries)
+        .where(
+          and(
+            inArray(queueEntries.changeRequestId, changeIds),
+            eq(queueEntries.state, "quarantined"),
+          ),
+        )
+        .all()
+    : [];
+  const why = `run again by ${user.email}`;
+  db.transaction((tx) => {
+    for (const e of quarantined)
+      moveUnleased(db, e.id, {
+        from: "quarantined",
+        to: "rejected",
+        by: `user:${user.email}`,
+        note: `set aside: its request was run again by ${user.email}`,
+      });
+    for (const t of failed)
+      moveTask(tx, {
+        id: t.id,
+        from: "failed",
+        to: "pending",
+        set: { blockedReason: null },
+        event: { reason: why, data: { previous: t.blockedReason } },
+      });
+    setRequestStatus(tx, id, "failed", "in_progress", why);
+  });
+  return { id, tasks: failed.map((t) => t.id), setAside: quarantined.map((e) => e.id) };
+}
