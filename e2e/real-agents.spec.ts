@@ -36,7 +36,9 @@ for (const agent of cliAgentNames) {
     // Its end, whichever it is, then which: a failure is reported with its reason, not a timeout.
     const status = page.getByTestId("request-status");
     await expect(status).toHaveText(/^(done|failed)$/, { timeout: 120_000 });
-    await expect(status, await page.getByTestId("request-runs").innerText()).toHaveText("done");
+    await expect(status, (await page.getByTestId("request-runs").textContent()) ?? "").toHaveText(
+      "done",
+    );
     const runs = page.getByTestId("request-runs");
     await expect(runs).toContainText(agent);
     await runs.getByRole("link").first().click();
