@@ -7,9 +7,9 @@ import { followEvents, LiveInput, lastEventId, liveCursor } from "@/server/event
 import { type AnswerInput, answerRequest } from "@/server/planner/answer";
 import { shownTo } from "@/server/redact";
 import { cancelRequest } from "@/server/requests/cancel";
-import { rerunRequest } from "@/server/requests/rerun";
 import { requestDetail } from "@/server/requests/detail";
 import { editRequest, type RequestEditInput } from "@/server/requests/edit";
+import { rerunRequest } from "@/server/requests/rerun";
 import {
   createRequests,
   getRequest,
