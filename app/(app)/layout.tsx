@@ -17,8 +17,11 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
   return (
     <Providers>
       <header className="border-b border-slate-200 bg-white">
-        <nav className="mx-auto flex max-w-6xl items-center gap-6 px-6 py-3 text-sm">
-          <Link href="/history" className="text-base font-semibold">
+        {/* It wraps on a narrow screen instead of pushing Sign out off it. */}
+        <nav className="mx-auto flex max-w-6xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3 text-sm sm:px-6">
+          <Link href="/history" className="flex items-center gap-2 text-base font-semibold">
+            {/* biome-ignore lint/performance/noImgElement: a 24 px SVG needs no image pipeline */}
+            <img src="/logo.svg" alt="" width={24} height={24} />
             Hyperion
           </Link>
           <Link href="/history" className="hover:underline">
@@ -45,10 +48,10 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
               Users
             </Link>
           )}
-          <span className="ml-auto flex items-center gap-4">
+          <span className="ml-auto flex flex-wrap items-center gap-x-4 gap-y-1">
             {user && <WorkerStatus />}
             {user && (
-              <span className="text-slate-500">
+              <span className="break-all text-slate-500">
                 {user.email} · {user.role}
               </span>
             )}
@@ -57,7 +60,7 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
         </nav>
       </header>
       {user && can(user.role, "user.manage") && <ConfigBanner />}
-      <main className="mx-auto max-w-6xl px-6 py-8">{children}</main>
+      <main className="mx-auto max-w-6xl px-4 py-8 sm:px-6">{children}</main>
     </Providers>
   );
 }
