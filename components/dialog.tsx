@@ -1,6 +1,6 @@
 "use client";
 import * as Dialog from "@radix-ui/react-dialog";
-import type { ReactNode } from "react";
+import { type ReactNode, useState } from "react";
 
 /**
  * The dialogs of every destructive or irreversible step (approve, reject, roll back, reset a
@@ -37,7 +37,11 @@ export function DialogActions({ children }: { children: ReactNode }) {
   );
 }
 
-/** A button that opens a dialog saying what will happen; its confirming button does it. */
+/**
+ * A button that opens a dialog saying what will happen; its confirming button does it. When
+ * `onConfirm` returns a promise the dialog closes once it resolves, and stays open (showing
+ * `error`) when it rejects.
+ */
 export function ConfirmDialog({
   trigger,
   title,
@@ -58,7 +62,7 @@ export function ConfirmDialog({
   description: ReactNode;
   children?: ReactNode;
   confirm: string;
-  onConfirm: () => void;
+  onConfirm: () => unknown;
   pending: boolean;
   pendingLabel?: string;
   error: string | undefined;
@@ -67,8 +71,22 @@ export function ConfirmDialog({
   danger?: boolean;
   testId?: string;
 }) {
+  const [own, setOwn] = useState(false);
+  const isOpen = open ?? own;
+  const setOpen = onOpenChange ?? setOwn;
+  const confirmNow = async () => {
+    try {
+      const done = onConfirm();
+      if (done instanceof Promise) {
+        await done;
+        setOpen(false);
+      }
+    } catch {
+      // The caller's mutation holds the error; the dialog shows it and stays open.
+    }
+  };
   return (
-    <Dialog.Root open={open} onOpenChange={onOpenChange}>
+    <Dialog.Root open={isOpen} onOpenChange={setOpen}>
       <Dialog.Trigger asChild>{trigger}</Dialog.Trigger>
       <Dialog.Portal>
         <Dialog.Overlay className={dialogClasses.overlay} />
@@ -82,7 +100,7 @@ export function ConfirmDialog({
               type="button"
               className={`rounded px-3 py-1 text-white disabled:opacity-50 ${danger ? "bg-red-700" : "bg-slate-900"}`}
               disabled={pending}
-              onClick={onConfirm}
+              onClick={() => void confirmNow()}
             >
               {pending && pendingLabel ? pendingLabel : confirm}
             </button>

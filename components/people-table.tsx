@@ -107,7 +107,7 @@ export function PeopleTable({ people, canManage }: { people: Person[]; canManage
                     confirm="Reset password"
                     title={`Reset ${u.email}'s password?`}
                     description="A new password is generated and shown to you once; the old one stops working at once."
-                    onConfirm={() => reset.mutate({ email: u.email })}
+                    onConfirm={() => reset.mutateAsync({ email: u.email })}
                     pending={reset.isPending}
                     error={reset.error?.message}
                   />
@@ -121,7 +121,9 @@ export function PeopleTable({ people, canManage }: { people: Person[]; canManage
                         ? "They can sign in again. Tokens revoked when they were disabled stay revoked."
                         : "They can no longer sign in, their sessions end at once and their API tokens are revoked."
                     }
-                    onConfirm={() => disable.mutate({ email: u.email, disabled: !u.disabledAt })}
+                    onConfirm={() =>
+                      disable.mutateAsync({ email: u.email, disabled: !u.disabledAt })
+                    }
                     pending={disable.isPending}
                     error={disable.error?.message}
                   />

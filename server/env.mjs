@@ -127,6 +127,8 @@ const schema = z.object({
   HYPERION_TOKEN: text(),
   HYPERION_HISTORY_REPO: text(),
   HYPERION_HISTORY_COMMITS: text(),
+  // "1": bin/hyperion.mjs runs the CLI's sources through tsx even when its bundle is fresh.
+  HYPERION_CLI_SOURCES: text(),
 
   // The web server.
   PORT: wholeNumber({ unit: "", fallback: 3000, min: 1, max: 65535 }),
