@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { queueEntries, requests, tasks } from "@/server/db/schema";
-import { ForbiddenError, ValidationError } from "@/server/errors";
+import { ForbiddenError, NotFoundError } from "@/server/errors";
 import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
 import { drainQueue, fileAndQueue } from "@/server/testing/queue-world";
 import { rerunRequest } from "./rerun";
@@ -67,8 +67,8 @@ describe("running a failed request again", () => {
     );
   });
 
-  it("refuses an unknown request and writes nothing", () => {
+  it("refuses an unknown request", () => {
     expect(() => rerunRequest(world.db, 999, world.admin)).toThrow(/no request R999/);
-    expect(() => rerunRequest(world.db, 999, world.admin)).not.toThrow(ValidationError);
+    expect(() => rerunRequest(world.db, 999, world.admin)).toThrow(NotFoundError);
   });
 });
