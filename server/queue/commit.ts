@@ -49,3 +49,12 @@ export function writeChangeCommit(
   ].join("\n");
   return store.write("commit", Buffer.from(text));
 }
+
+/**
+ * The change request a commit landed, read back from the `Hyperion-Change-Request` trailer
+ * written above; null when the message has none (a commit Hyperion did not land).
+ */
+export function changeRequestOfMessage(message: string): number | null {
+  const id = /^Hyperion-Change-Request: (\d+)$/m.exec(message)?.[1];
+  return id ? Number(id) : null;
+}

@@ -14,6 +14,7 @@ import {
 } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { git } from "@/server/git/run";
+import { changeRequestOfMessage } from "@/server/queue/commit";
 
 /**
  * The whole chain of one request, from its words to its commits: request → spec → tasks →
@@ -128,8 +129,8 @@ async function changeOfCommit(db: Db, config: LoadedConfig, sha: string): Promis
     const body = await git(["log", "-1", "--format=%B", `${sha}^{commit}`, "--"], {
       cwd: repo.path,
     }).catch(() => null);
-    const n = body ? /^Hyperion-Change-Request: (\d+)$/m.exec(body)?.[1] : undefined;
-    if (n) return Number(n);
+    const n = body ? changeRequestOfMessage(body) : null;
+    if (n !== null) return n;
   }
   throw new NotFoundError(
     `no commit ${sha} landed by Hyperion (no queue entry merged it, and no repository has it with a Hyperion-Change-Request trailer)`,

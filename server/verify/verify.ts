@@ -9,6 +9,7 @@ import { readRefFs } from "@/server/git/refs-fs";
 import { GitError, git } from "@/server/git/run";
 import { log } from "@/server/log";
 import { policyFor, setRequestStatus } from "@/server/planner/plan";
+import { changeRequestOfMessage } from "@/server/queue/commit";
 import { rollbackEntry } from "@/server/queue/rollback";
 import { pendingStates } from "@/server/queue/states";
 import { type ChangeRow, type Entry, getChange } from "@/server/queue/store";
@@ -649,12 +650,12 @@ export async function entryForCommit(
     .get();
   if (direct) return direct;
   const text = await gitIn(gitDir, ["cat-file", "commit", commit]).catch(() => "");
-  const changeId = /^Hyperion-Change-Request: (\d+)$/m.exec(text)?.[1];
-  if (!changeId) return undefined;
+  const changeId = changeRequestOfMessage(text);
+  if (changeId === null) return undefined;
   return db
     .select()
     .from(queueEntries)
-    .where(and(eq(queueEntries.repo, repo), eq(queueEntries.changeRequestId, Number(changeId))))
+    .where(and(eq(queueEntries.repo, repo), eq(queueEntries.changeRequestId, changeId)))
     .get();
 }
 
