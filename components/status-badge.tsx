@@ -1,21 +1,23 @@
-import type { RequestStatus } from "@/schemas/request-status";
+import { stateLabel, type Tone, toneOf } from "@/schemas/labels";
 
-const colours: Record<RequestStatus, string> = {
-  received: "bg-sky-100 text-sky-800",
-  needs_clarification: "bg-amber-100 text-amber-800",
-  needs_attention: "bg-orange-100 text-orange-900",
-  planned: "bg-indigo-100 text-indigo-800",
-  in_progress: "bg-violet-100 text-violet-800",
-  done: "bg-green-100 text-green-800",
-  failed: "bg-red-100 text-red-800",
-  cancelled: "bg-slate-200 text-slate-700",
-  rolled_back: "bg-rose-100 text-rose-800",
+// One palette for every kind of state; each pair passes WCAG AA contrast.
+const toneClass: Record<Tone, string> = {
+  neutral: "bg-slate-200 text-slate-800",
+  info: "bg-sky-100 text-sky-900",
+  progress: "bg-violet-100 text-violet-900",
+  success: "bg-green-100 text-green-900",
+  warning: "bg-amber-100 text-amber-900",
+  danger: "bg-red-100 text-red-900",
 };
 
-export function StatusBadge({ status }: { status: RequestStatus }) {
+/** A state shown in words (schemas/labels.ts); the machine name stays in `data-state`. */
+export function StatusBadge({ status }: { status: string }) {
   return (
-    <span className={`rounded px-2 py-0.5 text-xs font-medium ${colours[status]}`}>
-      {status.replaceAll("_", " ")}
+    <span
+      className={`inline-block whitespace-nowrap rounded px-2 py-0.5 text-xs font-medium ${toneClass[toneOf(status)]}`}
+      data-state={status}
+    >
+      {stateLabel(status)}
     </span>
   );
 }

@@ -125,7 +125,7 @@ test.describe("approvals", () => {
     await expect(entry).toHaveCount(0);
 
     await page.goto(`/requests/${id}`);
-    await expect(page.getByTestId("request-status")).toHaveText("done", { timeout: 60_000 });
+    await expect(page.getByTestId("request-status")).toHaveText("Done", { timeout: 60_000 });
     await expect(page.getByTestId("review-approved")).toContainText(
       `approved by ${reviewer}: “Cap logic reviewed: totals stay in cents.”`,
     );
@@ -145,7 +145,7 @@ test.describe("approvals", () => {
     await undo.getByRole("button", { name: "Roll back", exact: true }).click();
     await expect(page.getByRole("status")).toContainText(/Revert queued as Q\d+/);
     await page.goto(`/requests/${id}`);
-    await expect(page.getByTestId("request-status")).toHaveText("rolled back", { timeout: 60_000 });
+    await expect(page.getByTestId("request-status")).toHaveText("Rolled back", { timeout: 60_000 });
   });
 
   test("a medium change rejected with a reason goes back to an agent whose prompt carries it", async ({

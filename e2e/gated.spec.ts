@@ -38,10 +38,10 @@ test("a request page shows its change checking, then merged, without a reload", 
   await gate.arrived();
   // The check is waiting at the gate: the change is checking, whenever the page opened.
   await expect(page.getByTestId("task-change")).toContainText("checking", { timeout: 20_000 });
-  await expect(page.getByTestId("request-status")).toHaveText("in progress");
+  await expect(page.getByTestId("request-status")).toHaveText("In progress");
   gate.set("pass");
   await expect(page.getByTestId("task-change")).toContainText("merged", { timeout: 20_000 });
-  await expect(page.getByTestId("request-status")).toHaveText("done");
+  await expect(page.getByTestId("request-status")).toHaveText("Done");
 });
 
 test("a quarantined change retried from the queue turns its request done", async ({
@@ -53,7 +53,7 @@ test("a quarantined change retried from the queue turns its request done", async
   const title = `Gated retry ${Date.now()}`;
   const id = await fileGated(title, "src/two.js");
   await openLive(page, id);
-  await expect(page.getByTestId("request-status")).toHaveText("failed", { timeout: 20_000 });
+  await expect(page.getByTestId("request-status")).toHaveText("Failed", { timeout: 20_000 });
   await expect(page.getByTestId("task-change")).toContainText("quarantined");
 
   // An operator retries it from the queue in another tab; the check passes this time.
@@ -66,7 +66,7 @@ test("a quarantined change retried from the queue turns its request done", async
 
   // The request's own page follows, without a reload.
   await expect(page.getByTestId("task-change")).toContainText("merged", { timeout: 20_000 });
-  await expect(page.getByTestId("request-status")).toHaveText("done");
+  await expect(page.getByTestId("request-status")).toHaveText("Done");
 });
 
 test("rolling back a request's change turns the request rolled back, linked to the revert", async ({
@@ -77,7 +77,7 @@ test("rolling back a request's change turns the request rolled back, linked to t
   expect(mergedId, "the first test merged a change").toBeGreaterThan(0);
   gate.set("pass");
   await openLive(page, mergedId);
-  await expect(page.getByTestId("request-status")).toHaveText("done");
+  await expect(page.getByTestId("request-status")).toHaveText("Done");
 
   const queue = await context.newPage();
   await queue.goto("/queue");
@@ -88,7 +88,7 @@ test("rolling back a request's change turns the request rolled back, linked to t
   await expect(dialog).toContainText("lands through the merge queue");
   await dialog.getByRole("button", { name: "Roll back", exact: true }).click();
 
-  await expect(page.getByTestId("request-status")).toHaveText("rolled back", { timeout: 20_000 });
+  await expect(page.getByTestId("request-status")).toHaveText("Rolled back", { timeout: 20_000 });
   await expect(page.getByTestId("task-change")).toContainText("rolled_back");
   await expect(page.getByTestId("task-revert")).toContainText(
     /reverted by change #\d+ \(merged [0-9a-f]{8}\)/,
@@ -100,7 +100,7 @@ test("rolling back a request's change turns the request rolled back, linked to t
     /^\/queue\/\d+$/,
   );
   await page.reload();
-  await expect(page.getByTestId("request-status")).toHaveText("rolled back");
+  await expect(page.getByTestId("request-status")).toHaveText("Rolled back");
 });
 
 test("a requester whose request failed sees the check's output, opens it to re-file, and runs it again", async ({
@@ -126,7 +126,7 @@ test("a requester whose request failed sees the check's output, opens it to re-f
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(/\/history$/);
   await page.goto(`/requests/${id}`);
-  await expect(page.getByTestId("request-status")).toHaveText("failed", { timeout: 30_000 });
+  await expect(page.getByTestId("request-status")).toHaveText("Failed", { timeout: 30_000 });
   await page.reload();
   const recovery = page.getByTestId("request-recovery");
   await expect(recovery.getByTestId("failure-output")).toContainText("the gate says fail");
@@ -144,6 +144,6 @@ test("a requester whose request failed sees the check's output, opens it to re-f
   const dialog = page.getByRole("dialog", { name: `Run R${id} again?` });
   await expect(dialog).toContainText("dispatched again");
   await dialog.getByRole("button", { name: "Run it again", exact: true }).click();
-  await expect(page.getByTestId("request-status")).toHaveText("done", { timeout: 30_000 });
+  await expect(page.getByTestId("request-status")).toHaveText("Done", { timeout: 30_000 });
   await context.close();
 });

@@ -43,7 +43,7 @@ test("file a request, fix a field error, and see it in history", async ({ page }
   const row = page.getByTestId("history-row").filter({ hasText: "Explain <b>discount</b> caps" });
   await expect(row).toBeVisible();
   // The worker's dispatcher picks it up at once, so its status moves on from "received".
-  await expect(row).toContainText(/received|planned|in progress|done/);
+  await expect(row).toContainText(/Received|Planned|In progress|Done/);
   await expect(row).toContainText(ADMIN.email);
 });
 

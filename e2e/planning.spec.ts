@@ -17,7 +17,7 @@ test("a request filed in the browser is planned into tasks that pass dispatch an
   await expect(page.getByTestId("task-change").filter({ hasText: "merged" })).toHaveCount(2, {
     timeout: 40_000,
   });
-  await expect(page.getByTestId("request-status")).toContainText("done", { timeout: 10_000 });
+  await expect(page.getByTestId("request-status")).toContainText("Done", { timeout: 10_000 });
   await expect(page.getByTestId("graph-node").first()).toHaveAttribute("data-state", "done");
 });
 

@@ -35,9 +35,9 @@ for (const agent of cliAgentNames) {
     await expect(page.getByTestId("request-title")).toContainText(`A note by ${agent}`);
     // Its end, whichever it is, then which: a failure is reported with its reason, not a timeout.
     const status = page.getByTestId("request-status");
-    await expect(status).toHaveText(/^(done|failed)$/, { timeout: 120_000 });
+    await expect(status).toHaveText(/^(Done|Failed)$/, { timeout: 120_000 });
     await expect(status, (await page.getByTestId("request-runs").textContent()) ?? "").toHaveText(
-      "done",
+      "Done",
     );
     const runs = page.getByTestId("request-runs");
     await expect(runs).toContainText(agent);

@@ -29,7 +29,7 @@ test("the request page follows a docs request to done without a reload", async (
   await expect(page.getByTestId("request-title")).toContainText(`#${id} Live page ${n}`);
   await expect(page.getByTestId("request-live")).toHaveText("● live");
   // No page.reload() from here on: only the subscription can move the page along.
-  await expect(page.getByTestId("request-status")).toHaveText("done", { timeout: 40_000 });
+  await expect(page.getByTestId("request-status")).toHaveText("Done", { timeout: 40_000 });
   await expect(page.getByTestId("task-change").first()).toContainText("merged");
   await expect(page.getByTestId("task-change").filter({ hasText: "merged" })).toHaveCount(
     await page.getByTestId("task-row").count(),
@@ -58,20 +58,20 @@ test.describe("as a requester", () => {
     await page.getByRole("button", { name: "File request" }).click();
     await expect(page.getByTestId("request-title")).toContainText(title);
     // The Engineer cannot scope it, so it waits for an answer.
-    await expect(page.getByTestId("request-status")).toHaveText("needs clarification", {
+    await expect(page.getByTestId("request-status")).toHaveText("Question for you", {
       timeout: 10_000,
     });
 
     await page.getByTestId("cancel-request").click();
     await expect(page.getByRole("alertdialog")).toContainText("This cannot be undone.");
     await page.getByTestId("confirm-cancel").click();
-    await expect(page.getByTestId("request-status")).toHaveText("cancelled");
+    await expect(page.getByTestId("request-status")).toHaveText("Cancelled");
     await expect(page.getByTestId("cancel-request")).toHaveCount(0);
     await expect(page.getByTestId("answer-form")).toHaveCount(0);
 
     // And it stays cancelled after a reload (the server's record, not only the page's state).
     await page.reload();
-    await expect(page.getByTestId("request-status")).toHaveText("cancelled");
+    await expect(page.getByTestId("request-status")).toHaveText("Cancelled");
   });
 
   test("a requester edits a request the Engineer asked about, and it is planned", async ({
@@ -91,7 +91,7 @@ test.describe("as a requester", () => {
     await page.getByLabel("Title").fill(`Vague ${Date.now()}`);
     await page.getByLabel("Description").fill("Improve things.");
     await page.getByRole("button", { name: "File request" }).click();
-    await expect(page.getByTestId("request-status")).toHaveText("needs clarification", {
+    await expect(page.getByTestId("request-status")).toHaveText("Question for you", {
       timeout: 10_000,
     });
 
@@ -101,7 +101,7 @@ test.describe("as a requester", () => {
     await form.getByLabel("Files (one per line)").fill("../secrets.md");
     await form.getByRole("button", { name: "Save and plan again" }).click();
     await expect(form.getByRole("alert")).toContainText("files[0]");
-    await expect(page.getByTestId("request-status")).toHaveText("needs clarification");
+    await expect(page.getByTestId("request-status")).toHaveText("Question for you");
 
     const title = `Explain caps ${Date.now()}`;
     await form.getByLabel("Title").fill(title);
@@ -110,7 +110,7 @@ test.describe("as a requester", () => {
     await form.getByRole("checkbox", { name: "docs" }).check();
     await form.getByRole("button", { name: "Save and plan again" }).click();
     await expect(page.getByTestId("edit-form")).toHaveCount(0);
-    await expect(page.getByTestId("request-status")).toHaveText(/^(planned|in progress|done)$/, {
+    await expect(page.getByTestId("request-status")).toHaveText(/^(Planned|In progress|Done)$/, {
       timeout: 10_000,
     });
     await page.reload();
@@ -141,7 +141,7 @@ test("a question that comes back needs attention, and a reviewer re-scopes it", 
 
   await page.goto(`/requests/${id}`);
   await expect(page.getByTestId("request-title")).toContainText(title);
-  await expect(page.getByTestId("request-status")).toHaveText("needs attention");
+  await expect(page.getByTestId("request-status")).toHaveText("Needs attention");
   await expect(page.getByTestId("needs-attention")).toContainText(
     "This question came back after an answer.",
   );
@@ -154,7 +154,7 @@ test("a question that comes back needs attention, and a reviewer re-scopes it", 
   const form = page.getByTestId("answer-form");
   await form.getByLabel("Kind").selectOption("feature");
   await form.getByRole("button", { name: "Answer and plan again" }).click();
-  await expect(page.getByTestId("request-status")).toHaveText(/^(planned|in progress|done)$/, {
+  await expect(page.getByTestId("request-status")).toHaveText(/^(Planned|In progress|Done)$/, {
     timeout: 10_000,
   });
   await expect(page.getByTestId("needs-attention")).toHaveCount(0);

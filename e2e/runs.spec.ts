@@ -20,7 +20,7 @@ test("a command agent's run edits its file; its request lists it and the run pag
   const title = `Agent note ${Date.now()}`;
   const id = await fileGated(title, `notes/n-${Date.now()}.md`);
   await page.goto(`/requests/${id}`);
-  await expect(page.getByTestId("request-status")).toHaveText("done", { timeout: 40_000 });
+  await expect(page.getByTestId("request-status")).toHaveText("Done", { timeout: 40_000 });
   const runs = page.getByTestId("request-runs");
   await expect(runs).toContainText("command");
   await runs.getByRole("link").first().click();

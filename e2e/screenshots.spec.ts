@@ -81,6 +81,6 @@ test("the review workflow's screenshots", async ({ page }) => {
   await page.screenshot({ path: shot("approved.png") });
 
   await page.goto(`/requests/${high}`);
-  await expect(page.getByTestId("request-status")).toHaveText("done", { timeout: 60_000 });
+  await expect(page.getByTestId("request-status")).toHaveText("Done", { timeout: 60_000 });
   await page.getByTestId("request-reviews").screenshot({ path: shot("request-reviews.png") });
 });

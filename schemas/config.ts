@@ -9,6 +9,13 @@ export const RepositoryConfig = z.strictObject({
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 letters, digits, '.', '_' or '-'"),
   path: z.string().min(1, "is required"),
   targetBranch: branchName.default("main"),
+  /** The repository's page on its web host; commits link to `<webUrl>/commit/<sha>`. */
+  webUrl: z
+    .url({
+      protocol: /^https?$/,
+      error: "must be an http(s) URL such as https://github.com/acme/shop",
+    })
+    .optional(),
   policy: Policy.optional(),
 });
 

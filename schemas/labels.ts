@@ -1,0 +1,98 @@
+import type { EntryState } from "./queue";
+import type { RequestStatus } from "./request-status";
+
+/**
+ * The words people read for each state. Machine names (`needs_clarification`, `retry_wait`)
+ * stay in the API, the CLI's JSON and the URL; every page shows these instead, so one state
+ * reads the same on every page.
+ */
+export const requestStatusLabels: Record<RequestStatus, string> = {
+  received: "Received",
+  needs_clarification: "Question for you",
+  needs_attention: "Needs attention",
+  planned: "Planned",
+  in_progress: "In progress",
+  done: "Done",
+  failed: "Failed",
+  cancelled: "Cancelled",
+  rolled_back: "Rolled back",
+};
+
+export const entryStateLabels: Record<EntryState, string> = {
+  queued: "Queued",
+  applying: "Applying",
+  checking: "Running checks",
+  ready: "Ready to land",
+  awaiting_approval: "Waiting for approval",
+  merged: "Merged",
+  retry_wait: "Retrying soon",
+  quarantined: "Quarantined",
+  rejected: "Rejected",
+  rolled_back: "Rolled back",
+};
+
+export const taskStateLabels: Record<string, string> = {
+  pending: "Waiting",
+  claimed: "Agent working",
+  submitted: "Change submitted",
+  done: "Done",
+  failed: "Failed",
+  triage: "Needs triage",
+};
+
+export const runStateLabels: Record<string, string> = {
+  starting: "Starting",
+  running: "Running",
+  checking: "Running checks",
+  submitted: "Submitted",
+  failed: "Failed",
+  stopped: "Stopped",
+  lost: "Lost",
+};
+
+/** The tone a badge takes: one palette for every kind of state. */
+export type Tone = "neutral" | "info" | "progress" | "success" | "warning" | "danger";
+
+const tones: Record<string, Tone> = {
+  received: "info",
+  needs_clarification: "warning",
+  needs_attention: "warning",
+  planned: "info",
+  in_progress: "progress",
+  done: "success",
+  failed: "danger",
+  cancelled: "neutral",
+  rolled_back: "danger",
+  queued: "info",
+  applying: "progress",
+  checking: "progress",
+  ready: "progress",
+  awaiting_approval: "warning",
+  merged: "success",
+  retry_wait: "warning",
+  quarantined: "danger",
+  rejected: "neutral",
+  pending: "info",
+  claimed: "progress",
+  submitted: "progress",
+  triage: "warning",
+  starting: "progress",
+  running: "progress",
+  stopped: "neutral",
+  lost: "danger",
+};
+
+export function toneOf(state: string): Tone {
+  return tones[state] ?? "neutral";
+}
+
+/** Any state's label; an unknown name reads as itself with spaces, never as nothing. */
+export function stateLabel(state: string): string {
+  return (
+    (requestStatusLabels as Record<string, string>)[state] ??
+    (entryStateLabels as Record<string, string>)[state] ??
+    taskStateLabels[state] ??
+    runStateLabels[state] ??
+    state.replaceAll("_", " ")
+  );
+}
