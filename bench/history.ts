@@ -62,7 +62,7 @@ async function measure(rows: number, port: number) {
       title: `Request ${done + i}: tidy the cart module`,
       description: "x".repeat(200),
       repo: "demo",
-      files: ["src/cart.js"],
+      files: ["src/cart/cart.js"],
     }));
     createRequests(world.db, { input: batch, requester, config: world.config, source: "cli" });
   }

@@ -47,7 +47,7 @@ test.describe("approvals", () => {
     const requester = await addUser("requester");
     const reviewer = await addUser("reviewer");
     const title = `Cap the discount ${Date.now()}`;
-    const id = await fileReviewed(requester, title, ["src/pricing.js"]);
+    const id = await fileReviewed(requester, title, ["src/pricing/pricing.js"]);
 
     await page.goto("/signin");
     await page.getByLabel("Email").fill(reviewer);
@@ -76,7 +76,7 @@ test.describe("approvals", () => {
     const entry = page.locator(`#entry-${entryId}`);
     await expect(entry).toContainText(title);
     await expect(entry.getByTestId("approval-risk")).toHaveText("high risk");
-    await expect(entry.getByTestId("approval-files")).toHaveText("src/pricing.js");
+    await expect(entry.getByTestId("approval-files")).toHaveText("src/pricing/pricing.js");
     await expect(entry.getByTestId("approval-checks")).toContainText("test passed");
     await expect(entry.getByTestId("approval-checks")).toContainText(
       /checks passed on [0-9a-f]{8}/,
@@ -95,7 +95,7 @@ test.describe("approvals", () => {
 
     await entry.getByRole("button", { name: "Open the full diff" }).click();
     const viewer = entry.getByTestId("diff-viewer");
-    await expect(viewer.getByTestId("diff-file-path")).toHaveText("src/pricing.js");
+    await expect(viewer.getByTestId("diff-file-path")).toHaveText("src/pricing/pricing.js");
     await expect(viewer.locator("table.diff-unified")).toContainText("Hyperion note");
     // Highlighted: the built-in developer's line is a JavaScript comment.
     await expect(viewer.locator(".token.comment").first()).toContainText("Hyperion note");
@@ -140,7 +140,7 @@ test.describe("approvals", () => {
     );
     await page.getByRole("button", { name: "Roll back…" }).click();
     const undo = page.getByRole("dialog", { name: `Roll back Q${entryId}?` });
-    await expect(undo).toContainText("src/pricing.js");
+    await expect(undo).toContainText("src/pricing/pricing.js");
     await expect(undo).toContainText("lands through the merge queue");
     await undo.getByRole("button", { name: "Roll back", exact: true }).click();
     await expect(page.getByRole("status")).toContainText(/Revert queued as Q\d+/);
@@ -156,7 +156,7 @@ test.describe("approvals", () => {
     const reviewer = await addUser("reviewer");
     await signInViaApi(page.request, reviewer, PASSWORD);
     const title = `Round the cart ${Date.now()}`;
-    const id = await fileReviewed(requester, title, ["src/cart.js"]);
+    const id = await fileReviewed(requester, title, ["src/cart/cart.js"]);
 
     await page.goto("/approvals");
     const entry = page.getByTestId("approval-entry").filter({ hasText: title });
@@ -227,7 +227,7 @@ test.describe("approvals", () => {
     const reviewer = await addUser("reviewer");
     await signInViaApi(page.request, reviewer, PASSWORD);
     const title = `Keyboard review ${Date.now()}`;
-    await fileReviewed(requester, title, [`src/pricing-keys-${Date.now()}.js`]);
+    await fileReviewed(requester, title, [`src/pricing/keys-${Date.now()}.js`]);
 
     await page.goto("/approvals");
     const entry = page.getByTestId("approval-entry").filter({ hasText: title });

@@ -126,7 +126,7 @@ test("a question that comes back needs attention, and a reviewer re-scopes it", 
   const title = `Document the cart ${Date.now()}`;
   const id = await fileWithCli({
     title,
-    description: "Explain how src/cart.js merges lines.",
+    description: "Explain how src/cart/cart.js merges lines.",
     repo: "demo",
     kind: "docs",
   });

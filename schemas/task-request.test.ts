@@ -28,7 +28,7 @@ describe("TaskRequest", () => {
       kind: "bugfix",
       priority: "high",
       areas: ["pricing"],
-      files: ["src/pricing.js", "docs/guide.md"],
+      files: ["src/pricing/pricing.js", "docs/guide.md"],
       dependsOn: [1, 2],
       acceptance: ["npm test"],
     };

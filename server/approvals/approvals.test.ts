@@ -52,7 +52,7 @@ describe("approval gates by risk", () => {
     const low = await fileAndQueue("docs/guide.md");
     expect(getEntry(world.db, low.entry.id)?.state).toBe("merged");
 
-    const medium = await fileAndQueue("src/cart.js");
+    const medium = await fileAndQueue("src/cart/cart.js");
     expect(getEntry(world.db, medium.entry.id)?.state).toBe("awaiting_approval");
     const waiting = listWaiting(world.db, world.config, reviewer);
     expect(waiting).toHaveLength(1);
@@ -84,7 +84,7 @@ describe("approval gates by risk", () => {
   });
 
   it("an approved entry whose tip moved runs its checks again before it lands", async () => {
-    const medium = await fileAndQueue("src/cart.js");
+    const medium = await fileAndQueue("src/cart/cart.js");
     const hash = hashOf(medium.entry.id);
     await fileAndQueue("docs/guide.md"); // lands, moving the tip
     approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer);
@@ -100,7 +100,7 @@ describe("approval gates by risk", () => {
   });
 
   it("high needs the whole diff opened by the approver and a comment", async () => {
-    const high = await fileAndQueue("src/pricing.js");
+    const high = await fileAndQueue("src/pricing/pricing.js");
     expect(getEntry(world.db, high.entry.id)?.state).toBe("awaiting_approval");
     const hash = patchHash(
       world.db.$client
@@ -134,7 +134,7 @@ describe("approval gates by risk", () => {
     const repo = world.config.repositories[0];
     if (!repo?.policy) throw new Error("policy");
     repo.policy.approvals.high = { approvals: 2, requireDiff: true, requireComment: true };
-    const high = await fileAndQueue("src/pricing.js");
+    const high = await fileAndQueue("src/pricing/pricing.js");
     for (const who of [reviewer, operator]) {
       const { patchHash: hash } = openDiff(world.db, high.entry.id, who);
       approveEntry(
@@ -152,7 +152,7 @@ describe("approval gates by risk", () => {
 
 describe("who may approve, and what is refused with nothing written", () => {
   it("nobody approves a change of a request they filed (an agent's change counts as its requester's)", async () => {
-    const medium = await fileAndQueue("src/cart.js", reviewer);
+    const medium = await fileAndQueue("src/cart/cart.js", reviewer);
     const hash = hashOf(medium.entry.id);
     expect(() =>
       approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer),
@@ -165,7 +165,7 @@ describe("who may approve, and what is refused with nothing written", () => {
   });
 
   it("a requester cannot approve at all: FORBIDDEN; without a session: UNAUTHORIZED", async () => {
-    const medium = await fileAndQueue("src/cart.js");
+    const medium = await fileAndQueue("src/cart/cart.js");
     const hash = hashOf(medium.entry.id);
     const call = createCallerFactory(appRouter);
     const ctx = (user: User | null) => ({ db: world.db, env: world.env, user, origin: null });
@@ -185,7 +185,7 @@ describe("who may approve, and what is refused with nothing written", () => {
 
   it("refuses an entry that is not waiting, a second approval, a replaced patch", async () => {
     const low = await fileAndQueue("docs/guide.md");
-    const medium = await fileAndQueue("src/cart.js");
+    const medium = await fileAndQueue("src/cart/cart.js");
     const hash = hashOf(medium.entry.id);
     expect(() =>
       approveEntry(
@@ -218,7 +218,7 @@ describe("who may approve, and what is refused with nothing written", () => {
     const repo = world.config.repositories[0];
     if (!repo?.policy) throw new Error("policy");
     repo.policy.approvals.medium = { approvals: 2, requireDiff: false, requireComment: false };
-    const medium = await fileAndQueue("src/cart.js");
+    const medium = await fileAndQueue("src/cart/cart.js");
     const hash = hashOf(medium.entry.id);
     approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer);
     // The task's work is rejected and sent back: its next run makes a new patch.
@@ -240,7 +240,7 @@ describe("who may approve, and what is refused with nothing written", () => {
   });
 
   it("rejecting needs a reason; a rejected task goes back with the reason in its prompt", async () => {
-    const medium = await fileAndQueue("src/cart.js");
+    const medium = await fileAndQueue("src/cart/cart.js");
     expect(() =>
       rejectEntry(
         world.db,
@@ -273,7 +273,7 @@ describe("who may approve, and what is refused with nothing written", () => {
   });
 
   it("rejecting with close ends the task and its request with the reason", async () => {
-    const medium = await fileAndQueue("src/cart.js");
+    const medium = await fileAndQueue("src/cart/cart.js");
     rejectEntry(
       world.db,
       { entryId: medium.entry.id, reason: "Not wanted", next: "close" },

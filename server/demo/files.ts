@@ -20,7 +20,7 @@ the browser or with \`hyperion request\`.
     null,
     2,
   )}\n`,
-  "src/cart.js": `/** A shopping cart: items with a price in cents and a quantity. */
+  "src/cart/cart.js": `/** A shopping cart: items with a price in cents and a quantity. */
 export function createCart() {
   return { items: [] };
 }
@@ -36,7 +36,7 @@ export function total(cart) {
   return cart.items.reduce((sum, i) => sum + i.priceCents * i.quantity, 0);
 }
 `,
-  "src/pricing.js": `/** Discounts apply to a cart total in cents. */
+  "src/pricing/pricing.js": `/** Discounts apply to a cart total in cents. */
 export function applyDiscount(totalCents, percent) {
   if (percent < 0 || percent > 100) throw new RangeError("percent must be 0-100");
   return Math.round(totalCents * (1 - percent / 100));
@@ -48,7 +48,7 @@ export function formatPrice(cents, currency = "EUR") {
 `,
   "tests/cart.test.js": `import assert from "node:assert/strict";
 import { test } from "node:test";
-import { addItem, createCart, total } from "../src/cart.js";
+import { addItem, createCart, total } from "../src/cart/cart.js";
 
 test("a cart totals its items", () => {
   const cart = createCart();
@@ -59,7 +59,7 @@ test("a cart totals its items", () => {
 `,
   "tests/pricing.test.js": `import assert from "node:assert/strict";
 import { test } from "node:test";
-import { applyDiscount } from "../src/pricing.js";
+import { applyDiscount } from "../src/pricing/pricing.js";
 
 test("a discount lowers the total", () => {
   assert.equal(applyDiscount(1000, 10), 900);

@@ -7,9 +7,9 @@ import type { Policy } from "@/schemas/policy";
  */
 export const demoPolicy: z.input<typeof Policy> = {
   areas: [
-    { name: "cart", paths: ["src/cart*.js"], risk: "medium", lockScope: "files" },
-    { name: "pricing", paths: ["src/pricing*.js"], risk: "high", lockScope: "area" },
-    { name: "src", paths: ["src/**"], risk: "medium", lockScope: "files" },
+    { name: "cart", paths: ["src/cart/**"], risk: "medium", lockScope: "files" },
+    { name: "pricing", paths: ["src/pricing/**"], risk: "high", lockScope: "area" },
+    { name: "src", paths: ["src/*", "src/lib/**"], risk: "medium", lockScope: "files" },
     { name: "tests", paths: ["tests/**"], risk: "low", lockScope: "files" },
     { name: "docs", paths: ["docs/**", "*.md"], risk: "low", lockScope: "files" },
     { name: "ci", paths: [".github/**"], risk: "low", lockScope: "files" },

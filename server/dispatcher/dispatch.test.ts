@@ -34,7 +34,7 @@ const t = (
 describe("the pre-dispatch gate (the seed's exclusion rules)", () => {
   it("1: one active holder per area lock", () => {
     const verdict = gate(
-      t("2.1", "pricing", ["src/pricing.js"], { lockKeys: ["demo:area:pricing"] }),
+      t("2.1", "pricing", ["src/pricing/pricing.js"], { lockKeys: ["demo:area:pricing"] }),
       {
         done: new Set(),
         active: [
@@ -52,8 +52,8 @@ describe("the pre-dispatch gate (the seed's exclusion rules)", () => {
   it("2: different areas run in parallel", () => {
     expect(
       lockConflict(
-        t("2.1", "cart", ["src/cart.js"]),
-        [t("1.1", "pricing", ["src/pricing.js"])],
+        t("2.1", "cart", ["src/cart/cart.js"]),
+        [t("1.1", "pricing", ["src/pricing/pricing.js"])],
         policy,
       ),
     ).toBeNull();
@@ -69,7 +69,7 @@ describe("the pre-dispatch gate (the seed's exclusion rules)", () => {
   it("4: a file-scoped area shares when files differ", () => {
     expect(
       lockConflict(
-        t("2.1", "cart", ["src/cart.js"]),
+        t("2.1", "cart", ["src/cart/cart.js"]),
         [t("1.1", "cart", ["src/cart-json.js"])],
         policy,
       ),
@@ -105,8 +105,8 @@ describe("the pre-dispatch gate (the seed's exclusion rules)", () => {
     });
     expect(
       lockConflict(
-        t("2.1", "cart", ["src/cart.js"]),
-        [t("1.1", "cart", ["src/cart.js"], { repo: "other" })],
+        t("2.1", "cart", ["src/cart/cart.js"]),
+        [t("1.1", "cart", ["src/cart/cart.js"], { repo: "other" })],
         policy,
       ),
     ).toBeNull();
@@ -135,7 +135,7 @@ describe("dispatching", () => {
   it("claims independent tasks and blocks one that overlaps an active task, saying why", async () => {
     await file({ title: "One", files: ["docs/guide.md"] });
     await file({ title: "Two", files: ["docs/guide.md"] });
-    await file({ title: "Three", files: ["src/cart.js"] });
+    await file({ title: "Three", files: ["src/cart/cart.js"] });
     const claimed = dispatchOnce(world.db, world.config, "d1").map((x) => x.id);
     expect(claimed).toEqual(["1.1", "3.1"]);
     expect(taskState("2.1")?.blockedReason).toBe(

@@ -14,7 +14,13 @@ import { extractJson, validate } from "./agent";
 import type { EngineerInput } from "./engineer";
 
 const policy = Policy.parse(demoPolicy);
-const files = ["README.md", "docs/guide.md", "src/cart.js", "src/pricing.js", "tests/cart.test.js"];
+const files = [
+  "README.md",
+  "docs/guide.md",
+  "src/cart/cart.js",
+  "src/pricing/pricing.js",
+  "tests/cart.test.js",
+];
 function input(over: Partial<TaskRequest> = {}): EngineerInput {
   return {
     request: TaskRequest.parse({ title: "Cap discounts", description: "", repo: "demo", ...over }),
@@ -43,18 +49,20 @@ describe("an agent Engineer's answer", () => {
 
   it("becomes a spec whose checks come from the policy, never from the model", () => {
     const r = validate(
-      answer({ files: ["src/cart.js"], areas: ["cart"], risk: "medium" }),
+      answer({ files: ["src/cart/cart.js"], areas: ["cart"], risk: "medium" }),
       input(),
     );
     expect(r).toMatchObject({
-      result: { spec: { kind: "bugfix", areas: ["cart"], files: ["src/cart.js"], risk: "medium" } },
+      result: {
+        spec: { kind: "bugfix", areas: ["cart"], files: ["src/cart/cart.js"], risk: "medium" },
+      },
     });
     if (!("result" in r) || !r.result.spec) throw new Error("a spec");
     expect(r.result.spec.checks).toEqual(["test"]);
   });
 
   it("cannot lower the risk its areas carry, and two areas are high", () => {
-    const low = validate(answer({ files: ["src/pricing.js"], risk: "low" }), input());
+    const low = validate(answer({ files: ["src/pricing/pricing.js"], risk: "low" }), input());
     expect(low).toMatchObject({ result: { spec: { risk: "high", areas: ["pricing"] } } });
     const two = validate(answer({ files: ["docs/guide.md", "tests/cart.test.js"] }), input());
     expect(two).toMatchObject({ result: { spec: { risk: "high", areas: ["docs", "tests"] } } });

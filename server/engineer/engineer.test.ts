@@ -25,11 +25,11 @@ describe("the built-in Engineer", () => {
   it("finds files named in the description and infers the kind", () => {
     const result = scope({
       title: "Fix cart total",
-      description: "`total` in src/cart.js is wrong.",
+      description: "`total` in src/cart/cart.js is wrong.",
     });
     expect(result.spec).toMatchObject({
       kind: "bugfix",
-      files: ["src/cart.js"],
+      files: ["src/cart/cart.js"],
       areas: ["cart"],
       risk: "medium",
       acceptance: [],
@@ -47,7 +47,7 @@ describe("the built-in Engineer", () => {
 
   it("matches words against file names", () => {
     expect(scope({ title: "Cart should merge skus case-insensitively" }).spec?.files).toEqual([
-      "src/cart.js",
+      "src/cart/cart.js",
       "tests/cart.test.js",
     ]);
   });
@@ -61,7 +61,7 @@ describe("the built-in Engineer", () => {
   it("keeps acceptance as prose and runs only the policy's checks", () => {
     const spec = scope({
       title: "x",
-      files: ["src/cart.js"],
+      files: ["src/cart/cart.js"],
       acceptance: ["node --test tests/cart.test.js", "sh -c id>/tmp/x", "totals round to cents"],
     }).spec;
     expect(spec?.acceptance).toEqual([
@@ -85,7 +85,7 @@ describe("the built-in Engineer", () => {
     expect(scope({ title: "Make it better", description: "Improve things." }).questions[0]).toMatch(
       /No file or area matches/,
     );
-    expect(scope({ title: "x", kind: "docs", files: ["src/cart.js"] }).questions[0]).toMatch(
+    expect(scope({ title: "x", kind: "docs", files: ["src/cart/cart.js"] }).questions[0]).toMatch(
       /kind is docs/,
     );
     expect(scope({ title: "x", files: ["lib/other.js"] }).questions[0]).toMatch(
@@ -101,11 +101,24 @@ describe("the built-in Engineer", () => {
 
 describe("the policy", () => {
   it("gives an overlapping path to the first listed area and reports the overlap", () => {
-    expect(areaOf(policy, "src/cart.js")?.name).toBe("cart");
-    expect(areaOf(policy, "src/tax.js")?.name).toBe("src");
-    expect(overlappingAreas(policy, ["src/cart.js"])).toEqual([
-      { first: "cart", second: "src", example: "src/cart.js" },
+    const overlapping = Policy.parse({
+      areas: [
+        { name: "cart", paths: ["src/cart/**"] },
+        { name: "src", paths: ["src/**"] },
+      ],
+    });
+    expect(areaOf(overlapping, "src/cart/cart.js")?.name).toBe("cart");
+    expect(areaOf(overlapping, "src/tax.js")?.name).toBe("src");
+    expect(overlappingAreas(overlapping, ["src/cart/cart.js"])).toEqual([
+      { first: "cart", second: "src", example: "src/cart/cart.js" },
     ]);
+  });
+
+  it("the demo's own areas do not overlap, so a fresh start warns of nothing", () => {
+    expect(
+      overlappingAreas(policy, [...Object.keys(demoFiles), "src/tax.js", "src/lib/x.js"]),
+    ).toEqual([]);
+    expect(areaOf(policy, "src/tax.js")?.name).toBe("src");
   });
 
   it("is validated with messages that name the key", () => {

@@ -12,5 +12,5 @@ export function roleOf(files: string[]): "test" | "docs" | "code" {
   return "code";
 }
 
-/** A file's name up to its first dot: `tests/cart.test.js` and `src/cart.js` share `cart`. */
+/** A file's name up to its first dot: `tests/cart.test.js` and `src/cart/cart.js` share `cart`. */
 export const stem = (path: string) => (path.split("/").pop() ?? "").split(".")[0] ?? "";

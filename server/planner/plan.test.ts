@@ -44,7 +44,7 @@ describe("clarification that ends", () => {
     const [r] = createRequests(world.db, {
       input: {
         title: "Document the cart",
-        description: "Explain how src/cart.js merges lines.",
+        description: "Explain how src/cart/cart.js merges lines.",
         repo: "demo",
         kind: "docs",
       },

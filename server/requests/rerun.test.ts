@@ -26,7 +26,7 @@ describe("running a failed request again", () => {
     const ana = await world.userWith("requester");
     setTestCheck(`node -e "console.log('totals are off by a cent'); process.exit(1)"`);
     const first = await fileAndQueue(world, {
-      file: "src/cart.js",
+      file: "src/cart/cart.js",
       title: "Round totals",
       requester: ana,
     });
