@@ -1,5 +1,6 @@
 import Link from "next/link";
 import {
+  changeRef,
   commitUrl,
   entryRef,
   requestRef,
@@ -63,5 +64,14 @@ export function CommitLink({ sha, webUrl }: { sha: string; webUrl?: string }) {
     <a href={url} className={linkClass} title={sha} rel="noopener noreferrer">
       {shortSha(sha)}
     </a>
+  );
+}
+
+/** A change request has no page of its own: it reads as `C5` wherever it is named. */
+export function ChangeLabel({ id }: { id: number }) {
+  return (
+    <span className="font-mono text-[0.95em]" data-ref={changeRef(id)}>
+      {changeRef(id)}
+    </span>
   );
 }

@@ -2,6 +2,7 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
 import { type ReactNode, useState } from "react";
+import { Toaster } from "sonner";
 import type { AppRouter } from "@/server/trpc/root";
 import { TRPCProvider } from "./trpc";
 
@@ -24,6 +25,8 @@ export function Providers({ children }: { children: ReactNode }) {
     <QueryClientProvider client={queryClient}>
       <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
         {children}
+        {/* Outcomes of actions (sonner: accessible live region, keyboard-dismissable, small). */}
+        <Toaster position="bottom-right" closeButton richColors duration={6_000} />
       </TRPCProvider>
     </QueryClientProvider>
   );

@@ -8,6 +8,7 @@ import type { RequestDetail } from "@/server/requests/detail";
 
 type RequestKind = (typeof requestKinds)[number];
 
+import { ChangeLabel, CommitLink, EntryLink, RunLink, TaskLink } from "./ids";
 import { LiveIndicator } from "./live-indicator";
 import { Markdown } from "./markdown";
 import { RunStateBadge } from "./runs-board";
@@ -25,6 +26,7 @@ export function RequestView({
   canCancel,
   canEdit: mayEdit,
   areaNames,
+  webUrl,
 }: {
   initial: RequestDetail;
   cursor: number;
@@ -37,6 +39,8 @@ export function RequestView({
   canEdit: { clarification: boolean; attention: boolean };
   /** The repository's areas, offered when editing. */
   areaNames: string[];
+  /** The repository's web page, when its config names one: commits link there. */
+  webUrl?: string;
 }) {
   const client = useTRPCClient();
   const [detail, setDetail] = useState(initial);
@@ -65,11 +69,11 @@ export function RequestView({
       {canCancel && !["done", "failed", "cancelled", "rolled_back"].includes(request.status) && (
         <CancelRequest id={id} onDone={() => void refresh()} />
       )}
-      {request.status === "rolled_back" && <RolledBack changes={detail.changes} />}
+      {request.status === "rolled_back" && <RolledBack changes={detail.changes} webUrl={webUrl} />}
       {canEdit && (
         <EditRequest id={id} request={request} areas={areaNames} onDone={() => void refresh()} />
       )}
-      <dl className="grid grid-cols-[10rem_1fr] gap-2 text-sm">
+      <dl className="grid grid-cols-1 gap-x-2 gap-y-1 text-sm sm:grid-cols-[10rem_1fr] sm:gap-y-2">
         <dt className="text-slate-500">Status</dt>
         <dd data-testid="request-status">
           <StatusBadge status={request.status} />
@@ -85,7 +89,7 @@ export function RequestView({
         <dt className="text-slate-500">Areas</dt>
         <dd>{list(spec?.spec?.areas ?? request.areas)}</dd>
         <dt className="text-slate-500">Files</dt>
-        <dd className="font-mono">{list(spec?.spec?.files ?? request.files)}</dd>
+        <dd className="font-mono break-all">{list(spec?.spec?.files ?? request.files)}</dd>
         <dt className="text-slate-500">Acceptance</dt>
         <dd>{list(spec?.spec?.acceptance ?? request.acceptance)}</dd>
         <dt className="text-slate-500">Checks</dt>
@@ -152,7 +156,10 @@ export function RequestView({
         <section>
           <h2 className="mb-2 font-semibold">Task graph</h2>
           <TaskGraph tasks={detail.tasks} />
-          <table className="mt-3 w-full bg-white text-left text-sm" data-testid="task-table">
+          <table
+            className="table-cards mt-3 w-full bg-white text-left text-sm"
+            data-testid="task-table"
+          >
             <TableHead
               columns={["Task", "Area", "State", "Files", "Lock keys", "Lease", "Change"]}
             />
@@ -160,22 +167,37 @@ export function RequestView({
               {detail.tasks.map((t) => {
                 const change = detail.changes.find((c) => c.id === t.changeRequestId);
                 return (
-                  <tr key={t.id} className="border-b align-top" data-testid="task-row">
-                    <td className="p-2">{t.id}</td>
-                    <td className="p-2">{t.area}</td>
-                    <td className="p-2">
-                      {t.state}
+                  <tr
+                    key={t.id}
+                    id={`task-${t.id}`}
+                    className="border-b align-top"
+                    data-testid="task-row"
+                  >
+                    <td className="p-2" data-label="Task">
+                      <TaskLink id={t.id} />
+                    </td>
+                    <td className="p-2" data-label="Area">
+                      {t.area}
+                    </td>
+                    <td className="p-2" data-label="State">
+                      <StatusBadge status={t.state} />
                       {t.blockedReason && (
                         <div className="text-xs text-amber-700">{t.blockedReason}</div>
                       )}
                     </td>
-                    <td className="p-2 font-mono text-xs">{t.neededFiles.join(", ")}</td>
-                    <td className="p-2 font-mono text-xs">{t.lockKeys.join(", ")}</td>
-                    <td className="p-2 text-xs">{t.leaseOwner ?? "—"}</td>
-                    <td className="p-2 text-xs" data-testid="task-change">
+                    <td className="p-2 font-mono text-xs" data-label="Files">
+                      {t.neededFiles.join(", ")}
+                    </td>
+                    <td className="p-2 font-mono text-xs" data-label="Lock keys">
+                      {t.lockKeys.join(", ")}
+                    </td>
+                    <td className="p-2 text-xs" data-label="Lease">
+                      {t.leaseOwner ?? "—"}
+                    </td>
+                    <td className="p-2 text-xs" data-testid="task-change" data-label="Change">
                       {change?.state === "awaiting_approval" ? (
                         <>
-                          #{change.id}{" "}
+                          <ChangeLabel id={change.id} /> <EntryLink id={change.entryId} />{" "}
                           <Link
                             href={`/approvals#entry-${change.entryId}`}
                             className="text-amber-800 underline"
@@ -185,18 +207,27 @@ export function RequestView({
                           </Link>
                         </>
                       ) : change ? (
-                        <Link href={`/queue/${change.entryId}`} className="underline">
-                          {`#${change.id} ${change.state}${change.mergedCommit ? ` ${change.mergedCommit.slice(0, 8)}` : ""}`}
-                        </Link>
+                        <span className="flex flex-wrap items-center gap-1">
+                          <ChangeLabel id={change.id} /> <EntryLink id={change.entryId} />{" "}
+                          <StatusBadge status={change.state} />
+                          {change.mergedCommit && (
+                            <CommitLink sha={change.mergedCommit} webUrl={webUrl} />
+                          )}
+                        </span>
                       ) : (
                         "—"
                       )}
                       {change?.revert && (
                         <div className="text-rose-800" data-testid="task-revert">
-                          reverted by change #{change.revert.id} ({change.revert.state}
-                          {change.revert.mergedCommit
-                            ? ` ${change.revert.mergedCommit.slice(0, 8)}`
-                            : ""}
+                          reverted by <ChangeLabel id={change.revert.id} />{" "}
+                          <EntryLink id={change.revert.entryId} /> (
+                          {change.revert.state.replaceAll("_", " ")}
+                          {change.revert.mergedCommit && (
+                            <>
+                              {" "}
+                              <CommitLink sha={change.revert.mergedCommit} webUrl={webUrl} />
+                            </>
+                          )}
                           )
                         </div>
                       )}
@@ -240,8 +271,8 @@ function Reviews({ reviews }: { reviews: RequestDetail["reviews"] }) {
               className="rounded border border-red-200 bg-red-50 p-2"
               data-testid="review-rejected"
             >
-              Change #{r.changeRequestId} (task <code className="text-xs">{r.taskId}</code>) was
-              rejected by {r.reviewer}: <span className="font-medium">“{r.comment}”</span>
+              <ChangeLabel id={r.changeRequestId} /> (task <TaskLink id={r.taskId} />) was rejected
+              by {r.reviewer}: <span className="font-medium">“{r.comment}”</span>
               {" — "}
               {r.next === "close"
                 ? "The task was closed."
@@ -249,8 +280,8 @@ function Reviews({ reviews }: { reviews: RequestDetail["reviews"] }) {
             </li>
           ) : (
             <li key={r.id} className="rounded bg-white p-2" data-testid="review-approved">
-              Change #{r.changeRequestId} (task <code className="text-xs">{r.taskId}</code>) was
-              approved by {r.reviewer}
+              <ChangeLabel id={r.changeRequestId} /> (task <TaskLink id={r.taskId} />) was approved
+              by {r.reviewer}
               {r.comment ? `: “${r.comment}”` : ""}
               {r.voidedReason && (
                 <span className="block text-amber-800">
@@ -270,24 +301,34 @@ function RequestRuns({ runs }: { runs: RequestDetail["runs"] }) {
   return (
     <section data-testid="request-runs">
       <h2 className="mb-2 font-semibold">Runs</h2>
-      <table className="w-full bg-white text-left text-sm">
+      <table className="table-cards w-full bg-white text-left text-sm">
         <TableHead columns={["Run", "Task", "Agent", "State", "Turns", "Change", "Reason"]} />
         <tbody>
           {runs.map((r) => (
             <tr key={r.id} className="border-b align-top">
-              <td className="p-2">
-                <Link href={`/runs/${r.id}`} className="underline">
-                  #{r.id}
-                </Link>
+              <td className="p-2" data-label="Run">
+                <RunLink id={r.id} />
               </td>
-              <td className="p-2 font-mono text-xs">{r.taskId}</td>
-              <td className="p-2">{r.agent}</td>
-              <td className="p-2">
+              <td className="p-2" data-label="Task">
+                <TaskLink id={r.taskId} />
+              </td>
+              <td className="p-2" data-label="Agent">
+                {r.agent}
+              </td>
+              <td className="p-2" data-label="State">
                 <RunStateBadge state={r.state} />
               </td>
-              <td className="p-2">{r.turns}</td>
-              <td className="p-2">{r.changeRequestId ? `#${r.changeRequestId}` : "—"}</td>
-              <td className="max-w-xs truncate p-2 text-xs" title={r.reason ?? undefined}>
+              <td className="p-2" data-label="Turns">
+                {r.turns}
+              </td>
+              <td className="p-2" data-label="Change">
+                {r.changeRequestId ? <ChangeLabel id={r.changeRequestId} /> : "—"}
+              </td>
+              <td
+                className="max-w-xs truncate p-2 text-xs"
+                title={r.reason ?? undefined}
+                data-label="Reason"
+              >
                 {r.reason ?? ""}
               </td>
             </tr>
@@ -380,7 +421,7 @@ function describeAnswer(a: { files: string[]; areas: string[]; kind?: string; no
 }
 
 /** The request's changes that were reverted, each with the revert that undid it. */
-function RolledBack({ changes }: { changes: RequestDetail["changes"] }) {
+function RolledBack({ changes, webUrl }: { changes: RequestDetail["changes"]; webUrl?: string }) {
   const reverted = changes.filter((c) => c.revert);
   return (
     <div
@@ -391,11 +432,18 @@ function RolledBack({ changes }: { changes: RequestDetail["changes"] }) {
       <ul className="mt-1 list-disc pl-5">
         {reverted.map((c) => (
           <li key={c.id}>
-            Change #{c.id} ({c.summary.split("\n")[0]}) was reverted by{" "}
-            <a className="underline" href={`/queue/${c.revert?.entryId}`}>
-              change #{c.revert?.id}
-            </a>
-            {c.revert?.mergedCommit ? `, commit ${c.revert.mergedCommit.slice(0, 8)}` : ""}.
+            <ChangeLabel id={c.id} /> ({c.summary.split("\n")[0]}) was reverted by{" "}
+            {c.revert && (
+              <>
+                <ChangeLabel id={c.revert.id} /> <EntryLink id={c.revert.entryId} />
+              </>
+            )}
+            {c.revert?.mergedCommit && (
+              <>
+                , commit <CommitLink sha={c.revert.mergedCommit} webUrl={webUrl} />
+              </>
+            )}
+            .
           </li>
         ))}
       </ul>

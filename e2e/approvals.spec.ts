@@ -186,7 +186,7 @@ test.describe("approvals", () => {
     await expect(page.getByTestId("review-rejected")).toContainText(
       "went back to an agent with this reason",
     );
-    const runLinks = page.getByTestId("request-runs").getByRole("link");
+    const runLinks = page.getByTestId("request-runs").getByRole("link", { name: /^run \d+$/ });
     await expect(runLinks).toHaveCount(2, { timeout: 60_000 });
     await runLinks.last().click();
     await expect(page).toHaveURL(/\/runs\/\d+$/);

@@ -37,10 +37,10 @@ test("a request page shows its change checking, then merged, without a reload", 
   await openLive(page, mergedId);
   await gate.arrived();
   // The check is waiting at the gate: the change is checking, whenever the page opened.
-  await expect(page.getByTestId("task-change")).toContainText("checking", { timeout: 20_000 });
+  await expect(page.getByTestId("task-change")).toContainText("Running checks", { timeout: 20_000 });
   await expect(page.getByTestId("request-status")).toHaveText("In progress");
   gate.set("pass");
-  await expect(page.getByTestId("task-change")).toContainText("merged", { timeout: 20_000 });
+  await expect(page.getByTestId("task-change")).toContainText("Merged", { timeout: 20_000 });
   await expect(page.getByTestId("request-status")).toHaveText("Done");
 });
 
@@ -54,7 +54,7 @@ test("a quarantined change retried from the queue turns its request done", async
   const id = await fileGated(title, "src/two.js");
   await openLive(page, id);
   await expect(page.getByTestId("request-status")).toHaveText("Failed", { timeout: 20_000 });
-  await expect(page.getByTestId("task-change")).toContainText("quarantined");
+  await expect(page.getByTestId("task-change")).toContainText("Quarantined");
 
   // An operator retries it from the queue in another tab; the check passes this time.
   gate.set("pass");
@@ -65,7 +65,7 @@ test("a quarantined change retried from the queue turns its request done", async
   await entry.getByRole("button", { name: "Retry" }).click();
 
   // The request's own page follows, without a reload.
-  await expect(page.getByTestId("task-change")).toContainText("merged", { timeout: 20_000 });
+  await expect(page.getByTestId("task-change")).toContainText("Merged", { timeout: 20_000 });
   await expect(page.getByTestId("request-status")).toHaveText("Done");
 });
 
@@ -89,13 +89,13 @@ test("rolling back a request's change turns the request rolled back, linked to t
   await dialog.getByRole("button", { name: "Roll back", exact: true }).click();
 
   await expect(page.getByTestId("request-status")).toHaveText("Rolled back", { timeout: 20_000 });
-  await expect(page.getByTestId("task-change")).toContainText("rolled_back");
+  await expect(page.getByTestId("task-change")).toContainText("Rolled back");
   await expect(page.getByTestId("task-revert")).toContainText(
-    /reverted by change #\d+ \(merged [0-9a-f]{8}\)/,
+    /reverted by C\d+ Q\d+ \(merged [0-9a-f]{12}\)/,
   );
   const banner = page.getByTestId("rolled-back");
   await expect(banner).toContainText("This request's work was rolled back.");
-  await expect(banner.getByRole("link", { name: /change #\d+/ })).toHaveAttribute(
+  await expect(banner.getByRole("link", { name: /^Q\d+$/ })).toHaveAttribute(
     "href",
     /^\/queue\/\d+$/,
   );

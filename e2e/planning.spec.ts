@@ -14,7 +14,7 @@ test("a request filed in the browser is planned into tasks that pass dispatch an
   await expect(page.getByTestId("task-graph")).toBeVisible({ timeout: 10_000 });
   await expect(page.getByTestId("task-row")).toHaveCount(2);
   await expect(page.getByTestId("task-table")).toContainText("demo:file:docs/guide.md");
-  await expect(page.getByTestId("task-change").filter({ hasText: "merged" })).toHaveCount(2, {
+  await expect(page.getByTestId("task-change").filter({ hasText: "Merged" })).toHaveCount(2, {
     timeout: 40_000,
   });
   await expect(page.getByTestId("request-status")).toContainText("Done", { timeout: 10_000 });

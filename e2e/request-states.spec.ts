@@ -26,12 +26,12 @@ test("the request page follows a docs request to done without a reload", async (
   // request got before the page opened depends on the worker's pace.
   const first = /data-testid="request-status"><span[^>]*>([^<]*)</.exec((await res?.text()) ?? "");
   test.info().annotations.push({ type: "status at first render", description: first?.[1] ?? "?" });
-  await expect(page.getByTestId("request-title")).toContainText(`#${id} Live page ${n}`);
+  await expect(page.getByTestId("request-title")).toContainText(`R${id} Live page ${n}`);
   await expect(page.getByTestId("request-live")).toHaveText("● live");
   // No page.reload() from here on: only the subscription can move the page along.
   await expect(page.getByTestId("request-status")).toHaveText("Done", { timeout: 40_000 });
-  await expect(page.getByTestId("task-change").first()).toContainText("merged");
-  await expect(page.getByTestId("task-change").filter({ hasText: "merged" })).toHaveCount(
+  await expect(page.getByTestId("task-change").first()).toContainText("Merged");
+  await expect(page.getByTestId("task-change").filter({ hasText: "Merged" })).toHaveCount(
     await page.getByTestId("task-row").count(),
   );
   await expect(page.getByTestId("request-live")).toHaveText("● live");

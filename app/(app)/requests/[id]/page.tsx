@@ -3,6 +3,7 @@ import { notFound } from "next/navigation";
 import { RequestRecovery } from "@/components/request-recovery";
 import { RequestView } from "@/components/request-view";
 import { TraceView } from "@/components/trace-view";
+import { requestRef } from "@/schemas/ids";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser, sessionUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
@@ -27,7 +28,7 @@ export async function generateMetadata(props: Props): Promise<Metadata> {
   // Only a signed-in reader learns a request's title, even from the tab.
   if (!(await sessionUser())) return { title: "Request" };
   const row = /^\d{1,9}$/.test(id) ? getRequest(runtime().db, Number(id)) : null;
-  return { title: row ? `#${row.id} ${row.title}` : "Request not found" };
+  return { title: row ? `${requestRef(row.id)} ${row.title}` : "Request not found" };
 }
 
 export default async function RequestPage(props: Props) {
@@ -40,15 +41,18 @@ export default async function RequestPage(props: Props) {
   const detail = /^\d+$/.test(id) ? shownTo({ user, env }, requestDetail(db, Number(id))) : null;
   if (!detail) notFound();
   const summary = requestSummary(db, detail.request.id);
+  const repoConfig = currentConfig(env.configPath).repositories.find(
+    (r) => r.name === detail.request.repo,
+  );
   return (
     <article className="space-y-4">
       {filed && (
         <p role="status" className="rounded bg-green-50 p-3 text-sm text-green-800">
-          Request {detail.request.id} filed.
+          Request {requestRef(detail.request.id)} filed.
         </p>
       )}
       <h1 className="text-2xl font-semibold" data-testid="request-title">
-        #{detail.request.id} {detail.request.title}
+        {requestRef(detail.request.id)} {detail.request.title}
       </h1>
       {detail.request.status === "failed" && (
         <RequestRecovery
@@ -82,11 +86,8 @@ export default async function RequestPage(props: Props) {
           clarification: detail.request.requester === user.email || user.role !== "requester",
           attention: user.role !== "requester",
         }}
-        areaNames={
-          currentConfig(env.configPath)
-            .repositories.find((r) => r.name === detail.request.repo)
-            ?.policy?.areas.map((a) => a.name) ?? []
-        }
+        areaNames={repoConfig?.policy?.areas.map((a) => a.name) ?? []}
+        webUrl={repoConfig?.webUrl}
         canCancel={
           user.role === "operator" ||
           user.role === "admin" ||
