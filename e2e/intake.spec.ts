@@ -95,7 +95,7 @@ test("a request's tab names it; an unknown one says so with a way back", async (
   await page.getByLabel("Description").fill("The page title names the request.");
   await page.getByLabel(/^Files/).fill("docs/guide.md");
   await page.getByRole("button", { name: "File request" }).click();
-  await expect(page).toHaveTitle(/^#\d+ Name the tab · Hyperion$/);
+  await expect(page).toHaveTitle(/^R\d+ Name the tab · Hyperion$/);
 
   await page.goto("/requests/999999");
   await expect(page.getByTestId("not-found")).toContainText("Nothing here");
