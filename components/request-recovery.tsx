@@ -4,6 +4,8 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { ConfirmDialog } from "./dialog";
+import { EntryLink, TaskLink } from "./ids";
+import { notify } from "./toast";
 import { useTRPC } from "./trpc";
 
 export type Failure = {
@@ -34,8 +36,11 @@ export function RequestRecovery({
   const [open, setOpen] = useState(false);
   const rerun = useMutation(
     trpc.request.rerun.mutationOptions({
-      onSuccess: () => {
+      onSuccess: (res) => {
         setOpen(false);
+        notify.success(
+          `R${requestId} runs again: ${res.tasks.map((t) => `R${t}`).join(", ")} dispatched anew.`,
+        );
         router.refresh();
       },
     }),
@@ -53,16 +58,12 @@ export function RequestRecovery({
         {failures.map((f) => (
           <li key={f.taskId}>
             <p>
-              Task <span className="font-mono">{f.taskId}</span> {f.title}:{" "}
-              {f.message ?? f.reason ?? "it failed"}
+              Task <TaskLink id={f.taskId} /> {f.title}: {f.message ?? f.reason ?? "it failed"}
               {f.entryId ? (
                 <>
                   {" "}
                   (
-                  <Link className="underline" href={`/queue/${f.entryId}`}>
-                    Q{f.entryId}
-                  </Link>
-                  )
+                  <EntryLink id={f.entryId} />)
                 </>
               ) : null}
             </p>

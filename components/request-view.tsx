@@ -3,11 +3,13 @@ import { useMutation } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import Link from "next/link";
 import { type FormEvent, useCallback, useState } from "react";
+import { requestRef } from "@/schemas/ids";
 import { requestKinds } from "@/schemas/task-request";
 import type { RequestDetail } from "@/server/requests/detail";
 
 type RequestKind = (typeof requestKinds)[number];
 
+import { ConfirmDialog } from "./dialog";
 import { ChangeLabel, CommitLink, EntryLink, RunLink, TaskLink } from "./ids";
 import { LiveIndicator } from "./live-indicator";
 import { Markdown } from "./markdown";
@@ -15,6 +17,7 @@ import { RunStateBadge } from "./runs-board";
 import { StatusBadge } from "./status-badge";
 import { TableHead } from "./table-head";
 import { TaskGraph } from "./task-graph";
+import { notify } from "./toast";
 import { useTRPC, useTRPCClient } from "./trpc";
 
 /** The request page's live part: refreshed whenever an event about this request arrives. */
@@ -607,56 +610,37 @@ function EditRequest({
   );
 }
 
-/** Cancel, in two steps: the second says what will happen. */
+/** Cancel, behind a dialog that says what will happen. */
 function CancelRequest({ id, onDone }: { id: number; onDone: () => void }) {
   const trpc = useTRPC();
-  const [confirming, setConfirming] = useState(false);
-  const [error, setError] = useState("");
   const cancel = useMutation(
     trpc.request.cancel.mutationOptions({
       onSuccess: () => {
-        setConfirming(false);
+        notify.success(`${requestRef(id)} cancelled.`);
         onDone();
       },
-      onError: (err) => setError(err.message),
     }),
   );
-  if (!confirming)
-    return (
-      <button
-        type="button"
-        className="rounded border border-red-300 px-3 py-1 text-sm text-red-800"
-        onClick={() => setConfirming(true)}
-        data-testid="cancel-request"
-      >
-        Cancel request…
-      </button>
-    );
   return (
-    <div role="alertdialog" className="rounded border border-red-300 bg-red-50 p-3 text-sm">
-      <p>
-        Cancel request #{id}? Its tasks that have not started are dropped and its changes still
-        waiting in the queue are rejected. This cannot be undone.
-      </p>
-      {error && <p className="mt-1 text-red-700">{error}</p>}
-      <div className="mt-2 flex gap-2">
+    <ConfirmDialog
+      trigger={
         <button
           type="button"
-          className="rounded bg-red-700 px-3 py-1 text-white"
-          disabled={cancel.isPending}
-          onClick={() => cancel.mutate({ id })}
-          data-testid="confirm-cancel"
+          className="rounded border border-red-300 px-3 py-1 text-sm text-red-800"
+          data-testid="cancel-request"
         >
-          Cancel the request
+          Cancel request…
         </button>
-        <button
-          type="button"
-          className="rounded border px-3 py-1"
-          onClick={() => setConfirming(false)}
-        >
-          Keep it
-        </button>
-      </div>
-    </div>
+      }
+      title={`Cancel ${requestRef(id)}?`}
+      description="Its tasks that have not started are dropped and its changes still waiting in the queue are rejected. What has already landed stays. This cannot be undone."
+      confirm="Cancel the request"
+      pendingLabel="Cancelling…"
+      onConfirm={() => cancel.mutateAsync({ id })}
+      pending={cancel.isPending}
+      error={cancel.error?.message}
+      danger
+      testId="cancel-dialog"
+    />
   );
 }

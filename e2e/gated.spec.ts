@@ -144,6 +144,8 @@ test("a requester whose request failed sees the check's output, opens it to re-f
   const dialog = page.getByRole("dialog", { name: `Run R${id} again?` });
   await expect(dialog).toContainText("dispatched again");
   await dialog.getByRole("button", { name: "Run it again", exact: true }).click();
+  // The outcome as a toast: which tasks were dispatched anew.
+  await expect(page.getByText(new RegExp(`^R${id} runs again: R${id}\\.1`))).toBeVisible();
   await expect(page.getByTestId("request-status")).toHaveText("Done", { timeout: 30_000 });
   await context.close();
 });

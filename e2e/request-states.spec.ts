@@ -63,8 +63,11 @@ test.describe("as a requester", () => {
     });
 
     await page.getByTestId("cancel-request").click();
-    await expect(page.getByRole("alertdialog")).toContainText("This cannot be undone.");
-    await page.getByTestId("confirm-cancel").click();
+    const dialog = page.getByRole("dialog");
+    await expect(dialog).toContainText("This cannot be undone.");
+    await dialog.getByRole("button", { name: "Cancel the request" }).click();
+    await expect(dialog).toBeHidden();
+    await expect(page.getByText(/^R\d+ cancelled\.$/)).toBeVisible();
     await expect(page.getByTestId("request-status")).toHaveText("Cancelled");
     await expect(page.getByTestId("cancel-request")).toHaveCount(0);
     await expect(page.getByTestId("answer-form")).toHaveCount(0);
