@@ -78,7 +78,11 @@ test("a requester is refused an admin page and admin procedures", async ({ brows
   await expect(page).toHaveURL(/\/history$/);
   await expect(page.getByRole("link", { name: "Users" })).toHaveCount(0);
   await page.goto("/admin/users");
-  await expect(page.getByTestId("forbidden")).toContainText("Access denied");
+  // It says who may open it and how a role is granted.
+  const forbidden = page.getByTestId("forbidden");
+  await expect(forbidden).toContainText("Your role cannot open this page");
+  await expect(forbidden).toContainText("it is open to admins (permission user.read)");
+  await expect(forbidden).toContainText("hyperion user set-role <your email> <role>");
   const res = await page.request.get("/api/trpc/user.list");
   expect(res.status()).toBe(403);
   await context.close();
