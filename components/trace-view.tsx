@@ -1,5 +1,6 @@
-import Link from "next/link";
+import { stateLabel } from "@/schemas/labels";
 import type { Trace } from "@/server/trace/trace";
+import { ChangeLabel, CommitLink, EntryLink, RequestLink, RunLink, TaskLink } from "./ids";
 
 const short = (s: string | null | undefined, n = 12) => (s ? s.slice(0, n) : "—");
 
@@ -7,7 +8,7 @@ const short = (s: string | null | undefined, n = 12) => (s ? s.slice(0, n) : "�
  * The chain of a request, server-rendered: spec → tasks → runs → change requests (patch hash)
  * → approvals → queue entries → commits → rollbacks. Every id links to its page.
  */
-export function TraceView({ trace }: { trace: Trace }) {
+export function TraceView({ trace, webUrl }: { trace: Trace; webUrl?: string }) {
   return (
     <section aria-labelledby="trace-heading" className="space-y-2" data-testid="trace">
       <h2 id="trace-heading" className="text-lg font-semibold">
@@ -15,10 +16,8 @@ export function TraceView({ trace }: { trace: Trace }) {
       </h2>
       {trace.request && (
         <p className="text-sm">
-          <Link className="underline" href={`/requests/${trace.request.id}`}>
-            R{trace.request.id}
-          </Link>{" "}
-          {trace.request.title} · {trace.request.status} · filed by {trace.request.requester}
+          <RequestLink id={trace.request.id} /> {trace.request.title} ·{" "}
+          {stateLabel(trace.request.status)} · filed by {trace.request.requester}
         </p>
       )}
       {trace.spec && (
@@ -34,31 +33,25 @@ export function TraceView({ trace }: { trace: Trace }) {
         {trace.tasks.map((t) => (
           <li key={t.id} className="rounded border border-slate-200 p-2">
             <p>
-              Task <span className="font-mono">{t.id}</span> {t.title} · {t.state}
+              Task <TaskLink id={t.id} /> {t.title} · {stateLabel(t.state)}
               {t.area ? ` · area ${t.area}` : ""}
             </p>
             <ul className="ml-4 list-disc">
               {t.runs.map((r) => (
                 <li key={`run-${r.id}`}>
-                  <Link className="underline" href={`/runs/${r.id}`}>
-                    Run #{r.id}
-                  </Link>{" "}
-                  {r.agent} · {r.state} · prompt{" "}
+                  <RunLink id={r.id} /> {r.agent} · {stateLabel(r.state)} · prompt{" "}
                   <span className="font-mono">sha256:{short(r.promptHash)}</span>
                   {r.reason ? ` — ${r.reason}` : ""}
                 </li>
               ))}
               {t.changes.map((c) => (
                 <li key={`change-${c.id}`} data-testid="trace-change">
-                  Change C{c.id} · patch{" "}
+                  Change <ChangeLabel id={c.id} /> · patch{" "}
                   <span className="font-mono">sha256:{short(c.patchHash)}</span> · risk {c.risk}
                   {c.runId ? (
                     <>
                       {" "}
-                      · from{" "}
-                      <Link className="underline" href={`/runs/${c.runId}`}>
-                        run #{c.runId}
-                      </Link>
+                      · from <RunLink id={c.runId} />
                     </>
                   ) : null}
                   <ul className="ml-4 list-[circle]">
@@ -72,33 +65,30 @@ export function TraceView({ trace }: { trace: Trace }) {
                     ))}
                     {c.entry && (
                       <li>
-                        <Link className="underline" href={`/queue/${c.entry.id}`}>
-                          Q{c.entry.id}
-                        </Link>{" "}
-                        {c.entry.state.replaceAll("_", " ")}
+                        <EntryLink id={c.entry.id} /> {stateLabel(c.entry.state)}
                         {c.entry.mergedCommit ? (
                           <>
                             {" "}
-                            → commit{" "}
-                            <span className="font-mono">{short(c.entry.mergedCommit)}</span>
+                            → commit <CommitLink sha={c.entry.mergedCommit} webUrl={webUrl} />
                           </>
                         ) : null}
                       </li>
                     )}
                     {c.revertedBy && (
                       <li>
-                        rolled back by C{c.revertedBy.id}
+                        rolled back by <ChangeLabel id={c.revertedBy.id} />
                         {c.revertedBy.entryId ? (
                           <>
                             {" / "}
-                            <Link className="underline" href={`/queue/${c.revertedBy.entryId}`}>
-                              Q{c.revertedBy.entryId}
-                            </Link>
+                            <EntryLink id={c.revertedBy.entryId} />
                           </>
                         ) : null}
-                        {c.revertedBy.mergedCommit
-                          ? ` → commit ${short(c.revertedBy.mergedCommit)}`
-                          : ""}
+                        {c.revertedBy.mergedCommit && (
+                          <>
+                            {" "}
+                            → commit <CommitLink sha={c.revertedBy.mergedCommit} webUrl={webUrl} />
+                          </>
+                        )}
                       </li>
                     )}
                   </ul>

@@ -119,7 +119,10 @@ export default async function RequestPage(props: Props) {
           </ul>
         </section>
       )}
-      <TraceView trace={traceOf(db, { requestId: detail.request.id, taskId: null })} />
+      <TraceView
+        trace={traceOf(db, { requestId: detail.request.id, taskId: null })}
+        webUrl={repoConfig?.webUrl}
+      />
     </article>
   );
 }
