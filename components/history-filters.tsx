@@ -16,6 +16,19 @@ const asInUrl = (v: HistoryValues) =>
   JSON.stringify({ ...v, q: v.q.trim(), sort: v.sort === "new" ? "" : v.sort });
 const field = "rounded border border-slate-300 bg-white px-2 py-1";
 
+/** An unknown value in the URL shows as "All …"; the next change drops it, as shown. */
+function knownOnly(
+  v: HistoryValues,
+  known: { statuses: { value: string }[]; repos: readonly string[]; kinds: readonly string[] },
+): HistoryValues {
+  return {
+    ...v,
+    status: known.statuses.some((s) => s.value === v.status) ? v.status : "",
+    repo: known.repos.includes(v.repo) ? v.repo : "",
+    kind: known.kinds.includes(v.kind) ? v.kind : "",
+  };
+}
+
 /**
  * Search, filters and order for the history. Each change applies at once and lands in the URL
  * (a new history entry, so Back undoes it); without JavaScript it is a plain GET form.
@@ -28,7 +41,8 @@ export function HistoryFilters(props: {
 }) {
   const router = useRouter();
   const [pending, startTransition] = useTransition();
-  const [values, setValues] = useState(props.values);
+  const { statuses, repos, kinds } = props;
+  const [values, setValues] = useState(() => knownOnly(props.values, props));
   // What this form last sent: the URL catching up with it must not undo later typing.
   const sent = useRef(props.values);
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
@@ -36,9 +50,9 @@ export function HistoryFilters(props: {
   useEffect(() => {
     if (asInUrl(props.values) !== asInUrl(sent.current)) {
       sent.current = props.values;
-      setValues(props.values);
+      setValues(knownOnly(props.values, { statuses, repos, kinds }));
     }
-  }, [props.values]);
+  }, [props.values, statuses, repos, kinds]);
   useEffect(() => () => clearTimeout(timer.current), []);
 
   function go(next: HistoryValues) {
