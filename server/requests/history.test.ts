@@ -194,6 +194,12 @@ describe("listHistory: order and pages", () => {
     } while (cursor);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
   });
+
+  it("pages the title order without regard to case, as it sorts", () => {
+    file(["b", "A", "a", "B", "c"]);
+    expect(walk({ sort: "title", limit: 1 }).flat()).toEqual(["A", "a", "b", "B", "c"]);
+    expect(walk({ sort: "title", limit: 2 }).flat()).toEqual(["A", "a", "b", "B", "c"]);
+  });
 });
 
 describe("listHistory: bad input", () => {
