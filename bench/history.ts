@@ -2,11 +2,13 @@
  * `npm run bench:history`: how fast /history answers with 10 000 requests in the database,
  * against a baseline of the same page over an empty history, in one run on this machine.
  * Measures time to first byte (fetch, session cookie) and time until the table is drawn in
- * Chromium (navigation start → 100 rows in the DOM). Needs a production build (`npm run build`).
+ * Chromium (navigation start → the first page's 50 rows in the DOM). Needs a production build
+ * (`npm run build`).
  */
 
 import { chromium } from "@playwright/test";
 import { execa } from "execa";
+import { HISTORY_PAGE_SIZE } from "@/schemas/history";
 import { bootstrap } from "@/server/bootstrap";
 import { readEnv } from "@/server/env.mjs";
 import { createRequests } from "@/server/requests/service";
@@ -57,8 +59,9 @@ async function measure(rows: number, port: number) {
   const env = readEnv({ HYPERION_DATA: dir, HYPERION_ADMIN_PASSWORD: PASSWORD });
   const world = await bootstrap(env);
   const requester = { id: 1, email: "admin@hyperion.local", role: "admin" as const };
-  for (let done = 0; done < rows; done += 500) {
-    const batch = Array.from({ length: Math.min(500, rows - done) }, (_, i) => ({
+  // Intake takes at most 100 requests per call.
+  for (let done = 0; done < rows; done += 100) {
+    const batch = Array.from({ length: Math.min(100, rows - done) }, (_, i) => ({
       title: `Request ${done + i}: tidy the cart module`,
       description: "x".repeat(200),
       repo: "demo",
@@ -95,7 +98,7 @@ async function measure(rows: number, port: number) {
     );
     const page = await context.newPage();
     const drawn: number[] = [];
-    const expected = Math.min(rows, 100);
+    const expected = Math.min(rows, HISTORY_PAGE_SIZE);
     for (let i = 0; i < RUNS + 1; i++) {
       const t0 = performance.now();
       await page.goto(`${base}/history`);
@@ -104,7 +107,7 @@ async function measure(rows: number, port: number) {
           .locator('[data-testid="history-row"]')
           .nth(expected - 1)
           .waitFor();
-      else await page.getByTestId("history-table").waitFor();
+      else await page.getByTestId("history-empty").waitFor();
       await page.getByTestId("live-state").getByText("● live").waitFor();
       if (i >= 1) drawn.push(performance.now() - t0);
     }

@@ -4,7 +4,7 @@ import { events, requests } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { eventsAfter } from "@/server/events/log";
 import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
-import { createRequests, getRequest, listRequests } from "./service";
+import { createRequests, getRequest } from "./service";
 
 let world: TestWorld;
 beforeEach(async () => {
@@ -58,21 +58,5 @@ describe("createRequests", () => {
     const [created] = file({ ...ok, title });
     expect(getRequest(world.db, created?.id ?? 0)?.title).toBe(title);
     expect(rowCount()).toBe(1);
-  });
-});
-
-describe("listRequests", () => {
-  it("lists newest first and filters by status and repository", () => {
-    file([ok, { ...ok, title: "second" }, { ...ok, title: "third" }]);
-    expect(listRequests(world.db).map((r) => r.title)).toEqual([
-      "third",
-      "second",
-      "Cap discounts",
-    ]);
-    expect(listRequests(world.db, { status: "done" })).toEqual([]);
-    expect(listRequests(world.db, { repo: "demo", limit: 1 }).map((r) => r.title)).toEqual([
-      "third",
-    ]);
-    expect(listRequests(world.db, { repo: "other" })).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import type { HyperionConfig } from "@/schemas/config";
 import { fieldIssues } from "@/schemas/issues";
 import type { RequestStatus } from "@/schemas/request-status";
@@ -117,39 +117,6 @@ export function createRequests(
       return summary;
     });
   });
-}
-
-export type RequestFilter = {
-  status?: RequestStatus;
-  repo?: string;
-  before?: number;
-  limit?: number;
-};
-
-/** The newest requests first, for the task history. */
-export function listRequests(db: Db, filter: RequestFilter = {}): RequestSummary[] {
-  const where: SQL[] = [];
-  if (filter.status) where.push(eq(requests.status, filter.status));
-  if (filter.repo) where.push(eq(requests.repo, filter.repo));
-  if (filter.before) where.push(lt(requests.id, filter.before));
-  return db
-    .select({
-      id: requests.id,
-      title: requests.title,
-      status: requests.status,
-      kind: requests.kind,
-      priority: requests.priority,
-      repo: requests.repo,
-      requester: users.email,
-      source: requests.source,
-      createdAt: requests.createdAt,
-    })
-    .from(requests)
-    .innerJoin(users, eq(users.id, requests.requesterId))
-    .where(where.length ? and(...where) : undefined)
-    .orderBy(desc(requests.id))
-    .limit(Math.min(filter.limit ?? 100, 500))
-    .all();
 }
 
 export function getRequest(db: Db, id: number) {

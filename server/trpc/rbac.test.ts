@@ -113,7 +113,7 @@ describe("request procedures", () => {
   it("the live subscription yields a request filed after it started", async () => {
     const ac = new AbortController();
     const caller = createCaller(ctx(world.admin), { signal: ac.signal });
-    const { cursor } = await caller.request.list();
+    const { afterId: cursor } = await caller.request.list();
     const stream = await caller.request.live({ afterId: cursor });
     await caller.request.create({ title: "Live one", description: "", repo: "demo" });
     const it = stream[Symbol.asyncIterator]();

@@ -1,65 +1,135 @@
+import Link from "next/link";
+import { HistoryFilters } from "@/components/history-filters";
 import { HistoryTable } from "@/components/history-table";
-import { RequestStatus, requestStatuses } from "@/schemas/request-status";
+import { historyHref } from "@/schemas/history";
+import { requestStatusLabels, stateLabel } from "@/schemas/labels";
+import { requestStatuses } from "@/schemas/request-status";
+import { requestKinds } from "@/schemas/task-request";
 import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
+import { ValidationError } from "@/server/errors";
 import { lastEventId } from "@/server/events/log";
-import { listRequests } from "@/server/requests/service";
+import { historyRepos, listHistory, type HistoryPage as Page } from "@/server/requests/history";
+import {
+  describeFilters,
+  type HistoryParams,
+  readHistoryParams,
+} from "@/server/requests/history-params";
 import { runtime } from "@/server/runtime";
 
 export const metadata = { title: "History" };
 export const dynamic = "force-dynamic";
 
-export default async function HistoryPage(props: {
-  searchParams: Promise<{ status?: string; repo?: string }>;
-}) {
+const linkClass = "rounded border border-slate-300 bg-white px-3 py-1 hover:bg-slate-50";
+
+export default async function HistoryPage(props: { searchParams: Promise<HistoryParams> }) {
   await requirePageUser("/history");
-  const params = await props.searchParams;
   const { db, env } = runtime();
-  const repos = currentConfig(env.configPath).repositories.map((r) => r.name);
-  const status = RequestStatus.safeParse(params.status).data;
-  const repo = params.repo && repos.includes(params.repo) ? params.repo : undefined;
-  // Read the cursor first: an event written between the two reads is then replayed, not lost.
-  const cursor = lastEventId(db);
-  const rows = listRequests(db, { status, repo, limit: 100 });
+  // A repository that has left the config keeps its history, so it stays a filter choice.
+  const repos = [
+    ...new Set([
+      ...currentConfig(env.configPath).repositories.map((r) => r.name),
+      ...historyRepos(db),
+    ]),
+  ];
+  const read = readHistoryParams(await props.searchParams, repos);
+  const { values, query, problems, notices } = read;
+  // Read the event id first: an event written between the two reads is then replayed, not lost.
+  const afterId = lastEventId(db);
+  let page: Page = { rows: [], next: null, prev: null };
+  let cursor = query?.cursor;
+  if (query) {
+    try {
+      page = listHistory(db, query);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      // A stale or mangled page link: say so and show the first page.
+      notices.push("That page link is not valid here (cursor); showing the first page.");
+      cursor = undefined;
+      page = listHistory(db, { ...query, cursor });
+    }
+  }
+  const filtered = describeFilters(values, (s) => stateLabel(s));
+  const sort = query?.sort ?? "new";
 
   return (
     <section>
-      <div className="mb-4 flex items-end justify-between">
+      <div className="mb-4 flex flex-wrap items-end justify-between gap-3">
         <h1 className="text-2xl font-semibold">Task history</h1>
-        <form className="flex items-end gap-3 text-sm" method="get">
-          <label className="flex flex-col">
-            Status
-            <select name="status" defaultValue={status ?? ""} className="rounded border px-2 py-1">
-              <option value="">all</option>
-              {requestStatuses.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="flex flex-col">
-            Repository
-            <select name="repo" defaultValue={repo ?? ""} className="rounded border px-2 py-1">
-              <option value="">all</option>
-              {repos.map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
-            </select>
-          </label>
-          <button type="submit" className="rounded border border-slate-300 bg-white px-3 py-1">
-            Filter
-          </button>
-        </form>
       </div>
-      <HistoryTable
-        key={`${status ?? ""}|${repo ?? ""}`}
-        initialRows={rows}
-        cursor={cursor}
-        filter={{ status, repo }}
+      <HistoryFilters
+        values={values}
+        repos={repos}
+        statuses={requestStatuses.map((s) => ({ value: s, label: requestStatusLabels[s] }))}
+        kinds={requestKinds}
       />
+      {notices.length > 0 && (
+        <div
+          role="status"
+          className="mb-3 rounded border border-sky-200 bg-sky-50 p-3 text-sm"
+          data-testid="history-notice"
+        >
+          {notices.map((n) => (
+            <p key={n}>{n}</p>
+          ))}
+        </div>
+      )}
+      {problems.length > 0 ? (
+        <div
+          role="alert"
+          className="rounded border border-amber-300 bg-amber-50 p-4 text-sm"
+          data-testid="history-no-match"
+        >
+          <p className="font-medium">No requests match.</p>
+          {problems.map((p) => (
+            <p key={p} className="[overflow-wrap:anywhere]">
+              {p}
+            </p>
+          ))}
+          <p className="mt-2">
+            <Link href="/history" className="underline">
+              Clear filters
+            </Link>
+          </p>
+        </div>
+      ) : (
+        <>
+          <HistoryTable
+            key={historyHref(values, cursor)}
+            initialRows={page.rows}
+            afterId={afterId}
+            filter={{
+              q: query?.q,
+              status: query?.status,
+              repo: query?.repo,
+              kind: query?.kind,
+            }}
+            // New requests join the first page only where they belong: at its top.
+            liveInserts={!cursor && (sort === "new" || sort === "updated")}
+            filtered={filtered}
+            paged={Boolean(cursor)}
+          />
+          {(cursor || page.next) && (
+            <nav aria-label="Pages" className="mt-4 flex flex-wrap gap-2 text-sm">
+              {cursor && (
+                <Link href={historyHref(values)} className={linkClass}>
+                  First page
+                </Link>
+              )}
+              {page.prev && (
+                <Link href={historyHref(values, page.prev)} className={linkClass} rel="prev">
+                  Previous
+                </Link>
+              )}
+              {page.next && (
+                <Link href={historyHref(values, page.next)} className={linkClass} rel="next">
+                  Next page
+                </Link>
+              )}
+            </nav>
+          )}
+        </>
+      )}
     </section>
   );
 }

@@ -1,6 +1,6 @@
 import { tracked } from "@trpc/server";
 import { z } from "zod";
-import { RequestStatus } from "@/schemas/request-status";
+import { HistoryQuery } from "@/schemas/history";
 import type { TaskRequestInput } from "@/schemas/task-request";
 import { currentConfig } from "@/server/config/load";
 import { followEvents, LiveInput, lastEventId, liveCursor } from "@/server/events/log";
@@ -9,22 +9,10 @@ import { shownTo } from "@/server/redact";
 import { cancelRequest } from "@/server/requests/cancel";
 import { requestDetail } from "@/server/requests/detail";
 import { editRequest, type RequestEditInput } from "@/server/requests/edit";
+import { listHistory } from "@/server/requests/history";
 import { rerunRequest } from "@/server/requests/rerun";
-import {
-  createRequests,
-  getRequest,
-  listRequests,
-  type RequestSummary,
-} from "@/server/requests/service";
+import { createRequests, getRequest, type RequestSummary } from "@/server/requests/service";
 import { procedure, router } from "../init";
-
-const ListInput = z
-  .strictObject({
-    status: RequestStatus.optional(),
-    repo: z.string().optional(),
-    limit: z.number().int().min(1).max(500).optional(),
-  })
-  .optional();
 
 /** A live request event: a new request (with its row), a status change, or task progress. */
 export type LiveRequestEvent =
@@ -49,12 +37,16 @@ export const requestRouter = router({
       }),
     ),
 
+  /**
+   * One page of the history (schemas/history.ts). `afterId` is the event id it was read at, for
+   * `request.live`; read first, so an event written between the two reads is replayed, not lost.
+   */
   list: procedure("request.read")
-    .input(ListInput)
-    .query(({ ctx, input }) => ({
-      rows: listRequests(ctx.db, input ?? {}),
-      cursor: lastEventId(ctx.db),
-    })),
+    .input(HistoryQuery.optional())
+    .query(({ ctx, input }) => {
+      const afterId = lastEventId(ctx.db);
+      return { ...listHistory(ctx.db, input ?? HistoryQuery.parse({})), afterId };
+    }),
 
   detail: procedure("request.read")
     .input(z.strictObject({ id: z.number().int().positive() }))

@@ -1,0 +1,239 @@
+import { count, eq } from "drizzle-orm";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { HistoryQuery, type HistoryQueryInput } from "@/schemas/history";
+import { events, requestSpecs, requests } from "@/server/db/schema";
+import { ValidationError } from "@/server/errors";
+import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { historyRepos, likePattern, listHistory } from "./history";
+import { createRequests } from "./service";
+
+let world: TestWorld;
+beforeAll(async () => {
+  world = await makeWorld();
+});
+afterAll(() => world.cleanup());
+beforeEach(() => {
+  world.db.delete(requestSpecs).run();
+  world.db.delete(requests).run();
+});
+
+/** Files one request per title, oldest first (in batches: intake takes 100 at a time). */
+function file(titles: string[], extra: Record<string, unknown> = {}) {
+  const made = [];
+  for (let i = 0; i < titles.length; i += 100) {
+    const input = titles
+      .slice(i, i + 100)
+      .map((title) => ({ title, description: "", repo: "demo", ...extra }));
+    made.push(
+      ...createRequests(world.db, {
+        input,
+        requester: world.admin,
+        config: world.config,
+        source: "cli",
+      }),
+    );
+  }
+  return made;
+}
+const list = (input: HistoryQueryInput = {}) => listHistory(world.db, HistoryQuery.parse(input));
+const titles = (input: HistoryQueryInput = {}) => list(input).rows.map((r) => r.title);
+const cursorError = (input: HistoryQueryInput) => {
+  try {
+    list(input);
+  } catch (e) {
+    return e as ValidationError;
+  }
+};
+
+/** Every page from the first, following `next`; the titles of each. */
+function walk(input: HistoryQueryInput): string[][] {
+  const pages: string[][] = [];
+  let cursor: string | undefined;
+  for (let guard = 0; guard < 100; guard++) {
+    const page = list({ ...input, cursor });
+    pages.push(page.rows.map((r) => r.title));
+    if (!page.next) return pages;
+    cursor = page.next;
+  }
+  throw new Error("paging did not end");
+}
+
+describe("listHistory: search and filters", () => {
+  it("searches titles case-insensitively, with %, _ and \\ matching only themselves", () => {
+    file([
+      "Cap discounts at 50%",
+      "Cap discounts at 500",
+      "snake_case names",
+      "snakeXcase",
+      "a\\b",
+    ]);
+    expect(titles({ q: "CAP DISCOUNTS" })).toEqual([
+      "Cap discounts at 500",
+      "Cap discounts at 50%",
+    ]);
+    expect(titles({ q: "50%" })).toEqual(["Cap discounts at 50%"]);
+    expect(titles({ q: "%" })).toEqual(["Cap discounts at 50%"]);
+    expect(titles({ q: "e_c" })).toEqual(["snake_case names"]);
+    expect(titles({ q: "\\" })).toEqual(["a\\b"]);
+    expect(titles({ q: "  snake  ".trim() })).toEqual(["snakeXcase", "snake_case names"]);
+    expect(titles({ q: "   " })).toHaveLength(5);
+    expect(likePattern("50%_\\")).toBe("%50\\%\\_\\\\%");
+  });
+
+  it("applies status, repository and kind together", () => {
+    const [a, b] = file(["alpha", "beta"], { kind: "docs" });
+    file(["gamma"], { kind: "bugfix" });
+    world.db
+      .update(requests)
+      .set({ status: "done" })
+      .where(eq(requests.id, a?.id ?? 0))
+      .run();
+    expect(titles({ status: "done" })).toEqual(["alpha"]);
+    expect(titles({ kind: "docs" })).toEqual(["beta", "alpha"]);
+    expect(titles({ kind: "docs", status: "received" })).toEqual(["beta"]);
+    expect(titles({ kind: "docs", status: "received", q: "gam" })).toEqual([]);
+    expect(titles({ repo: "demo", q: "BET" })).toEqual(["beta"]);
+    expect(titles({ repo: "elsewhere" })).toEqual([]);
+    expect(b?.id).toBeGreaterThan(a?.id ?? 0);
+    expect(historyRepos(world.db)).toEqual(["demo"]);
+  });
+
+  it("shows the Engineer's kind when the requester gave none, and filters by it", () => {
+    const [given, inferred, asked] = [
+      ...file(["given"], { kind: "docs" }),
+      ...file(["inferred", "asked"]),
+    ];
+    const spec = {
+      kind: "bugfix" as const,
+      risk: "low" as const,
+      areas: [],
+      files: [],
+      acceptance: [],
+      checks: [],
+      contextTokens: 0,
+    };
+    const specRow = { questions: [], answers: [], engineer: "builtin", updatedAt: 1 };
+    world.db
+      .insert(requestSpecs)
+      .values([
+        { ...specRow, requestId: given?.id ?? 0, spec: { ...spec, kind: "refactor" } },
+        { ...specRow, requestId: inferred?.id ?? 0, spec },
+        { ...specRow, requestId: asked?.id ?? 0, spec: null, questions: ["Which file?"] },
+      ])
+      .run();
+    const rows = list().rows.map((r) => [r.title, r.kind, r.kindInferred]);
+    expect(rows).toEqual([
+      ["asked", null, false],
+      ["inferred", "bugfix", true],
+      ["given", "docs", false],
+    ]);
+    expect(titles({ kind: "bugfix" })).toEqual(["inferred"]);
+    expect(titles({ kind: "refactor" })).toEqual([]);
+  });
+});
+
+describe("listHistory: order and pages", () => {
+  it("sorts newest, oldest, recently updated and by title", () => {
+    const made = file(["banana", "Apple", "cherry"]);
+    const [banana] = made;
+    world.db
+      .update(requests)
+      .set({ updatedAt: Date.now() + 60_000 })
+      .where(eq(requests.id, banana?.id ?? 0))
+      .run();
+    expect(titles()).toEqual(["cherry", "Apple", "banana"]);
+    expect(titles({ sort: "old" })).toEqual(["banana", "Apple", "cherry"]);
+    expect(titles({ sort: "updated" })).toEqual(["banana", "cherry", "Apple"]);
+    expect(titles({ sort: "title" })).toEqual(["Apple", "banana", "cherry"]);
+  });
+
+  it("pages through more than 100 rows in every order, each row once", () => {
+    const all = Array.from({ length: 230 }, (_, i) => `Request ${String(i).padStart(3, "0")}`);
+    file(all);
+    for (const sort of ["new", "old", "updated", "title"] as const) {
+      const pages = walk({ sort, limit: 100 });
+      expect(pages.map((p) => p.length)).toEqual([100, 100, 30]);
+      expect(new Set(pages.flat()).size).toBe(230);
+    }
+    expect(walk({ sort: "title" }).flat()).toEqual(all);
+    expect(walk({}).map((p) => p.length)).toEqual([50, 50, 50, 50, 30]);
+  });
+
+  it("keeps pages stable when requests are filed between them", () => {
+    file(Array.from({ length: 120 }, (_, i) => `old ${i}`));
+    const first = list({ limit: 50 });
+    expect(first.prev).toBeNull();
+    file(["filed meanwhile 1", "filed meanwhile 2"]);
+    const second = list({ limit: 50, cursor: first.next ?? undefined });
+    expect(second.rows[0]?.id).toBe((first.rows.at(-1)?.id ?? 0) - 1);
+    // Back from the second page: the rows of the first, and the new ones still before them.
+    const back = list({ limit: 50, cursor: second.prev ?? undefined });
+    expect(back.rows.map((r) => r.id)).toEqual(first.rows.map((r) => r.id));
+    expect(back.prev).not.toBeNull();
+    expect(list({ limit: 50, cursor: back.prev ?? undefined }).rows.map((r) => r.title)).toEqual([
+      "filed meanwhile 2",
+      "filed meanwhile 1",
+    ]);
+    const third = list({ limit: 50, cursor: second.next ?? undefined });
+    expect(third.rows).toHaveLength(20);
+    expect(third.next).toBeNull();
+    expect(third.rows.at(-1)?.title).toBe("old 0");
+  });
+
+  it("pages with filters and the title order across equal titles", () => {
+    file(Array.from({ length: 7 }, () => "same title"));
+    file(["other"]);
+    const pages = walk({ sort: "title", q: "same", limit: 3 });
+    expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
+    const ids = [];
+    let cursor: string | undefined;
+    do {
+      const page = list({ sort: "title", q: "same", limit: 3, cursor });
+      ids.push(...page.rows.map((r) => r.id));
+      cursor = page.next ?? undefined;
+    } while (cursor);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+  });
+
+  it("pages the title order without regard to case, as it sorts", () => {
+    file(["b", "A", "a", "B", "c"]);
+    expect(walk({ sort: "title", limit: 1 }).flat()).toEqual(["A", "a", "b", "B", "c"]);
+    expect(walk({ sort: "title", limit: 2 }).flat()).toEqual(["A", "a", "b", "B", "c"]);
+  });
+});
+
+describe("listHistory: bad input", () => {
+  it("refuses a malformed cursor, naming it, and writes nothing", () => {
+    file(["one"]);
+    const before = world.db.select({ n: count() }).from(events).get()?.n;
+    for (const cursor of ["nope", "%%%", Buffer.from('{"s":"new"}').toString("base64url"), "e30"]) {
+      const err = cursorError({ cursor });
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(err?.issues.map((i) => i.path)).toEqual(["cursor"]);
+    }
+    expect(world.db.select({ n: count() }).from(events).get()?.n).toBe(before);
+  });
+
+  it("refuses a cursor made for another sort", () => {
+    file(["one", "two", "three"]);
+    const next = list({ sort: "title", limit: 1 }).next ?? undefined;
+    expect(next).toBeDefined();
+    expect(cursorError({ sort: "new", cursor: next })?.issues).toEqual([
+      { path: "cursor", message: "made for sort 'title', not 'new'" },
+    ]);
+  });
+
+  it("bounds limit and search length in the schema, naming the field", () => {
+    const paths = (input: unknown) => {
+      const r = HistoryQuery.safeParse(input);
+      return r.success ? [] : r.error.issues.map((i) => i.path.join("."));
+    };
+    expect(paths({ limit: 101 })).toEqual(["limit"]);
+    expect(paths({ limit: 0 })).toEqual(["limit"]);
+    expect(paths({ limit: 100 })).toEqual([]);
+    expect(paths({ q: "x".repeat(201) })).toEqual(["q"]);
+    expect(paths({ status: "nope" })).toEqual(["status"]);
+    expect(paths({ sort: "random" })).toEqual(["sort"]);
+    expect(paths({ extra: 1 })).toEqual([""]);
+  });
+});

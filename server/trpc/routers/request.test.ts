@@ -1,0 +1,76 @@
+import { TRPCError } from "@trpc/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { type Context, createCallerFactory } from "@/server/trpc/init";
+import { appRouter } from "@/server/trpc/root";
+import type { User } from "@/server/users/service";
+
+let world: TestWorld;
+const createCaller = createCallerFactory(appRouter);
+const caller = (user: User | null) =>
+  createCaller({
+    db: world.db,
+    env: world.env,
+    user,
+    crossOrigin: false,
+    via: "session",
+  } as Context);
+
+beforeAll(async () => {
+  world = await makeWorld();
+  const input = Array.from({ length: 60 }, (_, i) => ({
+    title: `Paged ${i}`,
+    description: "",
+    repo: "demo",
+  }));
+  await caller(world.admin).request.create(input);
+});
+afterAll(() => world.cleanup());
+
+async function refusal(call: Promise<unknown>) {
+  const err = await call.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TRPCError);
+  return err as TRPCError;
+}
+
+describe("request.list", () => {
+  it("pages 50 at a time by default, with cursors both ways and the live event id", async () => {
+    const list = caller(world.admin).request.list;
+    const first = await list({ q: "paged" });
+    expect(first.rows).toHaveLength(50);
+    expect(first.prev).toBeNull();
+    expect(first.afterId).toBeGreaterThan(0);
+    const second = await list({ q: "paged", cursor: first.next ?? "" });
+    expect(second.rows.map((r) => r.title)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `Paged ${9 - i}`),
+    );
+    expect(second.next).toBeNull();
+    const back = await list({ q: "paged", cursor: second.prev ?? "" });
+    expect(back.rows.map((r) => r.id)).toEqual(first.rows.map((r) => r.id));
+    expect((await list({ limit: 100 })).rows).toHaveLength(60);
+  });
+
+  it("is BAD_REQUEST naming limit, cursor, status or sort when one is invalid", async () => {
+    const list = caller(world.admin).request.list;
+    const cases: [unknown, string][] = [
+      [{ limit: 101 }, "limit"],
+      [{ limit: 0 }, "limit"],
+      [{ cursor: "not-a-cursor" }, "cursor"],
+      [{ status: "<script>alert(1)</script>" }, "status"],
+      [{ sort: "random" }, "sort"],
+      [{ q: "q".repeat(201) }, "q"],
+    ];
+    for (const [input, path] of cases) {
+      const err = await refusal(list(input as never));
+      expect(err.code, path).toBe("BAD_REQUEST");
+      expect(err.message).toContain(path);
+    }
+  });
+
+  it("is UNAUTHORIZED without a session", async () => {
+    expect((await refusal(caller(null).request.list())).code).toBe("UNAUTHORIZED");
+  });
+});
