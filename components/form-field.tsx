@@ -64,7 +64,11 @@ export function FieldError({
 }) {
   if (!messages?.length) return null;
   return (
-    <div id={errorId(fieldId)} data-testid={testId} className="mt-1 text-sm text-red-700">
+    <div
+      id={errorId(fieldId)}
+      data-testid={testId}
+      className="mt-1 text-sm text-red-700 [overflow-wrap:anywhere]"
+    >
       {messages.map((m) => (
         <p key={m}>{m}</p>
       ))}
@@ -94,7 +98,7 @@ export function ErrorSummary({
       role="alert"
       tabIndex={-1}
       data-testid={testId}
-      className="rounded border border-red-300 bg-red-50 p-3 text-sm text-red-900"
+      className="rounded border border-red-300 bg-red-50 p-3 text-sm text-red-900 [overflow-wrap:anywhere]"
     >
       <p className="font-medium">
         {entries.length === 1 ? "One thing to fix:" : `${entries.length} things to fix:`}

@@ -37,6 +37,8 @@ export function Picker({
   invalid?: boolean;
   describedBy?: string;
 }) {
+  // Downshift owns the input's text (its change callbacks run after render, so a controlled
+  // value would drop keys typed quickly); this copy only filters the options.
   const [inputValue, setInputValue] = useState("");
   const labelOf = (v: string) => options.find((o) => o.value === v)?.label ?? v;
   const items = useMemo(() => {
@@ -77,7 +79,7 @@ export function Picker({
       itemToString: (item) => item?.label ?? "",
       defaultHighlightedIndex: 0,
       selectedItem: null,
-      inputValue,
+      onInputValueChange: ({ inputValue: typed }) => setInputValue(typed ?? ""),
       stateReducer(state, { changes, type }) {
         switch (type) {
           case useCombobox.stateChangeTypes.InputKeyDownEnter:
@@ -87,23 +89,21 @@ export function Picker({
           case useCombobox.stateChangeTypes.InputBlur:
             // Leaving the field never picks what happened to be highlighted.
             return { ...changes, selectedItem: null, inputValue: state.inputValue };
+          case useCombobox.stateChangeTypes.ControlledPropUpdatedSelectedItem:
+            // selectedItem stays null (picks live in `value`); after a pick downshift sees it
+            // "change" back to null and would clear what is being typed.
+            return { ...changes, inputValue: state.inputValue };
           default:
             return changes;
         }
       },
-      onStateChange({ inputValue: typed, type, selectedItem }) {
-        switch (type) {
-          case useCombobox.stateChangeTypes.InputKeyDownEnter:
-          case useCombobox.stateChangeTypes.ItemClick:
-            if (selectedItem) {
-              onChange([...value, selectedItem.value]);
-              setInputValue("");
-            }
-            break;
-          case useCombobox.stateChangeTypes.InputChange:
-            setInputValue(typed ?? "");
-            break;
-        }
+      onStateChange({ type, selectedItem }) {
+        if (
+          selectedItem &&
+          (type === useCombobox.stateChangeTypes.InputKeyDownEnter ||
+            type === useCombobox.stateChangeTypes.ItemClick)
+        )
+          onChange([...value, selectedItem.value]);
       },
     });
 
@@ -145,7 +145,6 @@ export function Picker({
         <input
           {...getInputProps(
             getDropdownProps({
-              preventKeyAction: isOpen,
               "aria-invalid": invalid ? true : undefined,
               "aria-describedby": [describedBy, hintId].filter(Boolean).join(" ") || undefined,
             }),
