@@ -1,14 +1,17 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { type FormEvent, useState } from "react";
-import { type FieldIssue, fieldIssues } from "@/schemas/issues";
-import { priorities, requestKinds, TaskRequest } from "@/schemas/task-request";
+import { type FormEvent, useMemo, useState } from "react";
+import { formIssues, humanMessages } from "@/schemas/form-messages";
+import { requestRef } from "@/schemas/ids";
+import { priorities, requestKinds, taskRequestFor } from "@/schemas/task-request";
+import { ErrorSummary, FieldError, serverMessages, useFieldErrors } from "./form-field";
+import { Picker } from "./picker";
 import { useTRPC } from "./trpc";
 
 const lines = (v: FormDataEntryValue | null) =>
   String(v ?? "")
-    .split(/\r?\n|,/)
+    .split(/\r?\n/)
     .map((s) => s.trim())
     .filter(Boolean);
 
@@ -21,27 +24,14 @@ function readForm(form: FormData): Record<string, unknown> {
     repo: String(form.get("repo") ?? ""),
     ...(kind ? { kind } : {}),
     priority: String(form.get("priority") ?? "normal"),
-    areas: lines(form.get("areas")),
-    files: String(form.get("files") ?? "")
-      .split(/\r?\n/)
-      .map((s) => s.trim())
-      .filter(Boolean),
-    dependsOn: lines(form.get("dependsOn")).map((s) => (/^\d+$/.test(s) ? Number(s) : s)),
-    acceptance: String(form.get("acceptance") ?? "")
-      .split(/\r?\n/)
-      .map((s) => s.trim())
-      .filter(Boolean),
+    areas: form.getAll("areas").map(String),
+    files: lines(form.get("files")),
+    dependsOn: form
+      .getAll("dependsOn")
+      .map(String)
+      .map((s) => (/^\d+$/.test(s) ? Number(s) : s)),
+    acceptance: lines(form.get("acceptance")),
   };
-}
-
-function byField(issues: FieldIssue[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const issue of issues) {
-    const field = issue.path.split(/[.[]/)[0] || "form";
-    const label = issue.path === field ? issue.message : `${issue.path}: ${issue.message}`;
-    out[field] = [...(out[field] ?? []), label];
-  }
-  return out;
 }
 
 export type RequestFormInitial = {
@@ -50,87 +40,150 @@ export type RequestFormInitial = {
   repo: string;
   kind: string;
   priority: string;
-  areas: string;
+  areas: string[];
   files: string;
+  dependsOn: number[];
   acceptance: string;
 };
 
-export function RequestForm({ repos, initial }: { repos: string[]; initial?: RequestFormInitial }) {
+/** A configured repository; `areas` is null when it has no policy (any area name is taken). */
+export type RepoChoice = { name: string; areas: string[] | null };
+/** A request the new one may depend on (same repository only). */
+export type DependencyChoice = { id: number; title: string; repo: string };
+
+export function RequestForm({
+  repos,
+  requests,
+  initial,
+}: {
+  repos: RepoChoice[];
+  requests: DependencyChoice[];
+  initial?: RequestFormInitial;
+}) {
   const trpc = useTRPC();
   const router = useRouter();
-  const [errors, setErrors] = useState<Record<string, string[]>>({});
+  const form = useFieldErrors("new-request");
+  const { errors, aria, id } = form;
+  const [repo, setRepo] = useState(initial?.repo ?? repos[0]?.name ?? "");
+  const [areas, setAreas] = useState<string[]>(initial?.areas ?? []);
+  const [dependsOn, setDependsOn] = useState<string[]>((initial?.dependsOn ?? []).map(String));
+  const schema = useMemo(() => taskRequestFor(repos.map((r) => r.name)), [repos]);
+  const repoAreas = repos.find((r) => r.name === repo)?.areas ?? null;
+  const areaOptions = (repoAreas ?? []).map((a) => ({ value: a, label: a }));
+  const dependencyOptions = requests
+    .filter((r) => r.repo === repo)
+    .map((r) => ({ value: String(r.id), label: `${requestRef(r.id)} ${r.title}` }));
+
   const create = useMutation(
     trpc.request.create.mutationOptions({
       onSuccess: (created) => {
         const first = created[0];
         router.push(first ? `/requests/${first.id}?filed=1` : "/history");
       },
-      onError: (err) => {
-        const issues = err.data?.issues;
-        setErrors(issues?.length ? byField(issues) : { form: [err.message] });
-      },
     }),
   );
+
+  function changeRepo(next: string) {
+    setRepo(next);
+    // Areas and dependencies belong to one repository: keep only what the new one offers.
+    const nextAreas = repos.find((r) => r.name === next)?.areas;
+    if (nextAreas) setAreas((picked) => picked.filter((a) => nextAreas.includes(a)));
+    const ofNext = new Set(requests.filter((r) => r.repo === next).map((r) => String(r.id)));
+    setDependsOn((picked) => picked.filter((d) => ofNext.has(d)));
+  }
 
   function onSubmit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const value = readForm(new FormData(e.currentTarget));
-    // The same schema the server applies; the server still checks what only it can know.
-    const local = TaskRequest.safeParse(value);
+    // The schema the server applies, all of it at once; the server still checks what only it
+    // knows (that the requests depended on exist), and its issues land on the fields the same way.
+    const local = schema.safeParse(value);
     if (!local.success) {
-      setErrors(byField(fieldIssues(local.error)));
+      form.show(humanMessages(formIssues(local.error), value));
       return;
     }
-    setErrors({});
-    create.mutate(value as Parameters<typeof create.mutate>[0]);
+    form.clear();
+    create.mutate(value as Parameters<typeof create.mutate>[0], {
+      onError: (err) => form.show(serverMessages(err, value)),
+    });
   }
 
-  const err = (field: string) =>
-    errors[field]?.map((m) => (
-      <p key={m} className="mt-1 text-sm text-red-700" data-testid={`error-${field}`}>
-        {m}
-      </p>
-    ));
   const input = "mt-1 w-full rounded border border-slate-300 px-3 py-2 font-normal";
+  const invalidInput = (field: string) => (errors[field] ? " border-red-600" : "");
+  const label = "block text-sm font-medium";
+  const error = (field: string) => (
+    <FieldError fieldId={id(field)} messages={errors[field]} testId={`error-${field}`} />
+  );
 
   return (
-    <form onSubmit={onSubmit} className="max-w-2xl space-y-5" noValidate>
-      <label className="block text-sm font-medium">
-        Title
+    <form
+      ref={form.formRef}
+      onSubmit={onSubmit}
+      className="max-w-2xl space-y-5"
+      noValidate
+      data-testid="request-form"
+    >
+      <ErrorSummary
+        errors={errors}
+        fieldId={id}
+        summaryRef={form.summaryRef}
+        testId="error-summary"
+      />
+      <div>
+        <label htmlFor={id("title")} className={label}>
+          Title
+        </label>
         <input
           name="title"
-          className={input}
-          maxLength={400}
-          aria-invalid={!!errors.title}
+          className={input + invalidInput("title")}
           defaultValue={initial?.title}
+          {...aria("title")}
         />
-        {err("title")}
-      </label>
-      <label className="block text-sm font-medium">
-        Description <span className="font-normal text-slate-500">(markdown)</span>
+        {error("title")}
+      </div>
+      <div>
+        <label htmlFor={id("description")} className={label}>
+          Description <span className="font-normal text-slate-500">(markdown)</span>
+        </label>
         <textarea
           name="description"
           rows={6}
-          className={input}
+          className={input + invalidInput("description")}
           defaultValue={initial?.description}
+          {...aria("description")}
         />
-        {err("description")}
-      </label>
-      <div className="grid grid-cols-3 gap-4">
-        <label className="block text-sm font-medium">
-          Repository
-          <select name="repo" className={input} defaultValue={initial?.repo ?? repos[0]}>
+        {error("description")}
+      </div>
+      <div className="grid gap-4 sm:grid-cols-3">
+        <div>
+          <label htmlFor={id("repo")} className={label}>
+            Repository
+          </label>
+          <select
+            name="repo"
+            className={input + invalidInput("repo")}
+            value={repo}
+            onChange={(e) => changeRepo(e.target.value)}
+            {...aria("repo")}
+          >
             {repos.map((r) => (
-              <option key={r} value={r}>
-                {r}
+              <option key={r.name} value={r.name}>
+                {r.name}
               </option>
             ))}
           </select>
-          {err("repo")}
-        </label>
-        <label className="block text-sm font-medium">
-          Kind
-          <select name="kind" className={input} defaultValue={initial?.kind ?? ""}>
+          {error("repo")}
+        </div>
+        <div>
+          <label htmlFor={id("kind")} className={label}>
+            Kind
+          </label>
+          <select
+            name="kind"
+            className={input + invalidInput("kind")}
+            defaultValue={initial?.kind ?? ""}
+            {...aria("kind")}
+          >
             <option value="">infer</option>
             {requestKinds.map((k) => (
               <option key={k} value={k}>
@@ -138,52 +191,98 @@ export function RequestForm({ repos, initial }: { repos: string[]; initial?: Req
               </option>
             ))}
           </select>
-          {err("kind")}
-        </label>
-        <label className="block text-sm font-medium">
-          Priority
-          <select name="priority" className={input} defaultValue={initial?.priority ?? "normal"}>
+          {error("kind")}
+        </div>
+        <div>
+          <label htmlFor={id("priority")} className={label}>
+            Priority
+          </label>
+          <select
+            name="priority"
+            className={input + invalidInput("priority")}
+            defaultValue={initial?.priority ?? "normal"}
+            {...aria("priority")}
+          >
             {priorities.map((p) => (
               <option key={p} value={p}>
                 {p}
               </option>
             ))}
           </select>
-          {err("priority")}
-        </label>
+          {error("priority")}
+        </div>
       </div>
-      <label className="block text-sm font-medium">
-        Areas <span className="font-normal text-slate-500">(comma-separated, optional)</span>
-        <input name="areas" className={input} defaultValue={initial?.areas} />
-        {err("areas")}
-      </label>
-      <label className="block text-sm font-medium">
-        Files <span className="font-normal text-slate-500">(one repo-relative path per line)</span>
+      <div>
+        <Picker
+          id={id("areas")}
+          name="areas"
+          noun="area"
+          label={
+            <>
+              Areas <span className="font-normal text-slate-500">(optional)</span>
+            </>
+          }
+          hint={
+            repoAreas
+              ? `The areas of ${repo}: type to filter, Enter to pick, Backspace to remove.`
+              : `${repo} has no policy: type an area name and press Enter.`
+          }
+          options={areaOptions}
+          allowCustom={!repoAreas}
+          value={areas}
+          onChange={setAreas}
+          invalid={Boolean(errors.areas)}
+          describedBy={aria("areas")["aria-describedby"]}
+        />
+        {error("areas")}
+      </div>
+      <div>
+        <label htmlFor={id("files")} className={label}>
+          Files{" "}
+          <span className="font-normal text-slate-500">(one repo-relative path per line)</span>
+        </label>
         <textarea
           name="files"
           rows={3}
-          className={`${input} font-mono`}
+          className={`${input} font-mono${invalidInput("files")}`}
           defaultValue={initial?.files}
+          {...aria("files")}
         />
-        {err("files")}
-      </label>
-      <label className="block text-sm font-medium">
-        Depends on{" "}
-        <span className="font-normal text-slate-500">(request ids, comma-separated)</span>
-        <input name="dependsOn" className={input} />
-        {err("dependsOn")}
-      </label>
-      <label className="block text-sm font-medium">
-        Acceptance checks <span className="font-normal text-slate-500">(one command per line)</span>
+        {error("files")}
+      </div>
+      <div>
+        <Picker
+          id={id("dependsOn")}
+          name="dependsOn"
+          noun="request"
+          label={
+            <>
+              Depends on <span className="font-normal text-slate-500">(optional)</span>
+            </>
+          }
+          hint={`Requests in ${repo} that must land first: type an id or words of the title.`}
+          options={dependencyOptions}
+          value={dependsOn}
+          onChange={setDependsOn}
+          invalid={Boolean(errors.dependsOn)}
+          describedBy={aria("dependsOn")["aria-describedby"]}
+        />
+        {error("dependsOn")}
+      </div>
+      <div>
+        <label htmlFor={id("acceptance")} className={label}>
+          Acceptance checks{" "}
+          <span className="font-normal text-slate-500">(one command per line)</span>
+        </label>
         <textarea
           name="acceptance"
           rows={2}
-          className={`${input} font-mono`}
+          className={`${input} font-mono${invalidInput("acceptance")}`}
           defaultValue={initial?.acceptance}
+          {...aria("acceptance")}
         />
-        {err("acceptance")}
-      </label>
-      {err("form")}
+        {error("acceptance")}
+      </div>
       <button
         type="submit"
         disabled={create.isPending}

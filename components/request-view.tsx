@@ -3,16 +3,19 @@ import { useMutation } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import Link from "next/link";
 import { type FormEvent, useCallback, useState } from "react";
+import { formIssues, humanMessages } from "@/schemas/form-messages";
 import { requestRef } from "@/schemas/ids";
-import { requestKinds } from "@/schemas/task-request";
+import { requestKinds, TaskRequest } from "@/schemas/task-request";
 import type { RequestDetail } from "@/server/requests/detail";
 
 type RequestKind = (typeof requestKinds)[number];
 
 import { ConfirmDialog } from "./dialog";
+import { ErrorSummary, FieldError, serverMessages, useFieldErrors } from "./form-field";
 import { ChangeLabel, CommitLink, EntryLink, RunLink, TaskLink } from "./ids";
 import { LiveIndicator } from "./live-indicator";
 import { Markdown } from "./markdown";
+import { Picker } from "./picker";
 import { RunStateBadge } from "./runs-board";
 import { StatusBadge } from "./status-badge";
 import { TableHead } from "./table-head";
@@ -131,7 +134,7 @@ export function RequestView({
           )}
           {((canAnswer && request.status === "needs_clarification") ||
             (canRescope && request.status === "needs_attention")) && (
-            <AnswerForm id={id} onDone={() => void refresh()} />
+            <AnswerForm id={id} areas={areaNames} onDone={() => void refresh()} />
           )}
         </section>
       )}
@@ -342,52 +345,88 @@ function RequestRuns({ runs }: { runs: RequestDetail["runs"] }) {
   );
 }
 
-function AnswerForm({ id, onDone }: { id: number; onDone: () => void }) {
+function AnswerForm({ id, areas, onDone }: { id: number; areas: string[]; onDone: () => void }) {
   const trpc = useTRPC();
-  const [error, setError] = useState("");
-  const answer = useMutation(
-    trpc.request.answer.mutationOptions({
-      onSuccess: onDone,
-      onError: (err) =>
-        setError(err.data?.issues?.map((i) => `${i.path}: ${i.message}`).join("; ") || err.message),
-    }),
-  );
+  const form = useFieldErrors("answer");
+  const { errors, aria } = form;
+  const [picked, setPicked] = useState<string[]>([]);
+  const answer = useMutation(trpc.request.answer.mutationOptions({ onSuccess: onDone }));
   function onSubmit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
-    const form = new FormData(e.currentTarget);
-    const split = (v: FormDataEntryValue | null) =>
-      String(v ?? "")
-        .split(/[\n,]/)
+    const data = new FormData(e.currentTarget);
+    const kind = String(data.get("kind") ?? "");
+    const value = {
+      files: String(data.get("files") ?? "")
+        .split(/\r?\n/)
         .map((s) => s.trim())
-        .filter(Boolean);
-    setError("");
-    answer.mutate({
-      id,
-      answer: {
-        files: split(form.get("files")),
-        areas: split(form.get("areas")),
-        note: String(form.get("note") ?? "") || undefined,
-        ...(form.get("kind") ? { kind: String(form.get("kind")) as RequestKind } : {}),
-      },
-    });
+        .filter(Boolean),
+      areas: data.getAll("areas").map(String),
+      note: String(data.get("note") ?? "") || undefined,
+      ...(kind ? { kind: kind as RequestKind } : {}),
+    };
+    form.clear();
+    // The answer's rules are the server's (server/planner/answer.ts); it reports them all at once.
+    answer.mutate(
+      { id, answer: value },
+      { onError: (err) => form.show(serverMessages(err, value)) },
+    );
   }
+  const error = (field: string) => (
+    <FieldError
+      fieldId={form.id(field)}
+      messages={errors[field]}
+      testId={`answer-error-${field}`}
+    />
+  );
+  const input = (field: string) =>
+    `mt-1 w-full rounded border px-2 py-1${errors[field] ? " border-red-600" : ""}`;
   return (
-    <form onSubmit={onSubmit} className="mt-3 space-y-2 text-sm" data-testid="answer-form">
-      <label className="block">
-        Files (one per line)
+    <form
+      ref={form.formRef}
+      onSubmit={onSubmit}
+      noValidate
+      className="mt-3 space-y-2 text-sm"
+      data-testid="answer-form"
+    >
+      <ErrorSummary errors={errors} fieldId={form.id} summaryRef={form.summaryRef} />
+      <div>
+        <label htmlFor={form.id("files")} className="block">
+          Files (one per line)
+        </label>
         <textarea
           name="files"
           rows={2}
-          className="mt-1 w-full rounded border px-2 py-1 font-mono"
+          className={`${input("files")} font-mono`}
+          {...aria("files")}
         />
-      </label>
-      <label className="block">
-        Areas (comma-separated)
-        <input name="areas" className="mt-1 w-full rounded border px-2 py-1" />
-      </label>
-      <label className="block">
-        Kind
-        <select name="kind" defaultValue="" className="mt-1 block rounded border px-2 py-1">
+        {error("files")}
+      </div>
+      <div>
+        <Picker
+          id={form.id("areas")}
+          name="areas"
+          noun="area"
+          label="Areas"
+          hint={areas.length ? "Type to filter, Enter to pick, Backspace to remove." : undefined}
+          options={areas.map((a) => ({ value: a, label: a }))}
+          allowCustom={!areas.length}
+          value={picked}
+          onChange={setPicked}
+          invalid={Boolean(errors.areas)}
+          describedBy={aria("areas")["aria-describedby"]}
+        />
+        {error("areas")}
+      </div>
+      <div>
+        <label htmlFor={form.id("kind")} className="block">
+          Kind
+        </label>
+        <select
+          name="kind"
+          defaultValue=""
+          className="mt-1 block rounded border px-2 py-1"
+          {...aria("kind")}
+        >
           <option value="">(keep)</option>
           {requestKinds.map((k) => (
             <option key={k} value={k}>
@@ -395,12 +434,15 @@ function AnswerForm({ id, onDone }: { id: number; onDone: () => void }) {
             </option>
           ))}
         </select>
-      </label>
-      <label className="block">
-        Note
-        <input name="note" className="mt-1 w-full rounded border px-2 py-1" />
-      </label>
-      {error && <p className="text-red-700">{error}</p>}
+        {error("kind")}
+      </div>
+      <div>
+        <label htmlFor={form.id("note")} className="block">
+          Note
+        </label>
+        <input name="note" className={input("note")} {...aria("note")} />
+        {error("note")}
+      </div>
       <button
         type="submit"
         className="rounded bg-slate-900 px-3 py-1 text-white"
@@ -469,15 +511,14 @@ function EditRequest({
 }) {
   const trpc = useTRPC();
   const [open, setOpen] = useState(false);
-  const [error, setError] = useState("");
+  const form = useFieldErrors("edit");
+  const { errors, aria } = form;
   const edit = useMutation(
     trpc.request.edit.mutationOptions({
       onSuccess: () => {
         setOpen(false);
         onDone();
       },
-      onError: (err) =>
-        setError(err.data?.issues?.map((i) => `${i.path}: ${i.message}`).join("; ") || err.message),
     }),
   );
   if (!open)
@@ -493,29 +534,46 @@ function EditRequest({
     );
   function onSubmit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
-    const form = new FormData(e.currentTarget);
+    const data = new FormData(e.currentTarget);
     const lines = (v: FormDataEntryValue | null) =>
       String(v ?? "")
-        .split("\n")
+        .split(/\r?\n/)
         .map((s) => s.trim())
         .filter(Boolean);
-    setError("");
-    const kind = String(form.get("kind") ?? "");
-    edit.mutate({
-      id,
-      edit: {
-        title: String(form.get("title") ?? ""),
-        description: String(form.get("description") ?? ""),
-        files: lines(form.get("files")),
-        areas: form.getAll("areas").map(String),
-        acceptance: lines(form.get("acceptance")),
-        ...(kind ? { kind: kind as RequestKind } : {}),
-      },
+    const kind = String(data.get("kind") ?? "");
+    const value = {
+      title: String(data.get("title") ?? ""),
+      description: String(data.get("description") ?? ""),
+      files: lines(data.get("files")),
+      areas: data.getAll("areas").map(String),
+      acceptance: lines(data.get("acceptance")),
+      ...(kind ? { kind: kind as RequestKind } : {}),
+    };
+    // As the server does: the filing rules on the request as it would be after the edit.
+    const local = TaskRequest.safeParse({
+      ...value,
+      repo: request.repo,
+      priority: request.priority,
+      dependsOn: request.dependsOn,
     });
+    if (!local.success) {
+      form.show(humanMessages(formIssues(local.error), value));
+      return;
+    }
+    form.clear();
+    edit.mutate({ id, edit: value }, { onError: (err) => form.show(serverMessages(err, value)) });
   }
+  const error = (field: string) => (
+    <FieldError fieldId={form.id(field)} messages={errors[field]} testId={`edit-error-${field}`} />
+  );
+  const input = (field: string) =>
+    `mt-1 w-full rounded border px-2 py-1${errors[field] ? " border-red-600" : ""}`;
+  const areasAria = aria("areas");
   return (
     <form
+      ref={form.formRef}
       onSubmit={onSubmit}
+      noValidate
       className="space-y-2 rounded border bg-white p-4 text-sm"
       data-testid="edit-form"
     >
@@ -523,29 +581,41 @@ function EditRequest({
       <p className="text-slate-600">
         What you save replaces the request as filed, and the Engineer scopes it again.
       </p>
-      <label className="block">
-        Title
+      <ErrorSummary errors={errors} fieldId={form.id} summaryRef={form.summaryRef} />
+      <div>
+        <label htmlFor={form.id("title")} className="block">
+          Title
+        </label>
         <input
           name="title"
           defaultValue={request.title}
-          className="mt-1 w-full rounded border px-2 py-1"
+          className={input("title")}
+          {...aria("title")}
         />
-      </label>
-      <label className="block">
-        Description
+        {error("title")}
+      </div>
+      <div>
+        <label htmlFor={form.id("description")} className="block">
+          Description
+        </label>
         <textarea
           name="description"
           rows={4}
           defaultValue={request.description}
-          className="mt-1 w-full rounded border px-2 py-1"
+          className={input("description")}
+          {...aria("description")}
         />
-      </label>
-      <label className="block">
-        Kind
+        {error("description")}
+      </div>
+      <div>
+        <label htmlFor={form.id("kind")} className="block">
+          Kind
+        </label>
         <select
           name="kind"
           defaultValue={request.kind ?? ""}
           className="mt-1 block rounded border px-2 py-1"
+          {...aria("kind")}
         >
           <option value="">(let the Engineer infer it)</option>
           {requestKinds.map((k) => (
@@ -554,47 +624,56 @@ function EditRequest({
             </option>
           ))}
         </select>
-      </label>
-      <fieldset>
+        {error("kind")}
+      </div>
+      <fieldset aria-describedby={areasAria["aria-describedby"]}>
         <legend>Areas</legend>
         <div className="mt-1 flex flex-wrap gap-3">
-          {areas.map((a) => (
+          {areas.map((a, i) => (
             <label key={a} className="flex items-center gap-1">
               <input
                 type="checkbox"
                 name="areas"
                 value={a}
                 defaultChecked={request.areas.includes(a)}
+                // The first box stands for the group: the summary links to it, focus lands on it.
+                {...(i === 0
+                  ? { id: areasAria.id, "aria-invalid": areasAria["aria-invalid"] }
+                  : {})}
               />
               {a}
             </label>
           ))}
         </div>
+        {error("areas")}
       </fieldset>
-      <label className="block">
-        Files (one per line)
+      <div>
+        <label htmlFor={form.id("files")} className="block">
+          Files (one per line)
+        </label>
         <textarea
           name="files"
           rows={2}
           defaultValue={request.files.join("\n")}
-          className="mt-1 w-full rounded border px-2 py-1 font-mono"
+          className={`${input("files")} font-mono`}
+          {...aria("files")}
         />
-      </label>
-      <label className="block">
-        Acceptance (one per line)
+        {error("files")}
+      </div>
+      <div>
+        <label htmlFor={form.id("acceptance")} className="block">
+          Acceptance (one per line)
+        </label>
         <textarea
           name="acceptance"
           rows={2}
           defaultValue={request.acceptance.join("\n")}
-          className="mt-1 w-full rounded border px-2 py-1"
+          className={input("acceptance")}
+          {...aria("acceptance")}
         />
-      </label>
-      {error && (
-        <p className="text-red-700" role="alert">
-          {error}
-        </p>
-      )}
-      <div className="flex gap-2">
+        {error("acceptance")}
+      </div>
+      <div className="flex flex-wrap gap-2">
         <button
           type="submit"
           className="rounded bg-slate-900 px-3 py-1 text-white"

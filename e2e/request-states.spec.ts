@@ -103,7 +103,9 @@ test.describe("as a requester", () => {
     // A path outside the repository is refused, naming the field; nothing changes.
     await form.getByLabel("Files (one per line)").fill("../secrets.md");
     await form.getByRole("button", { name: "Save and plan again" }).click();
-    await expect(form.getByRole("alert")).toContainText("files[0]");
+    await expect(form.getByRole("alert")).toContainText(
+      "“../secrets.md” must stay inside the repository",
+    );
     await expect(page.getByTestId("request-status")).toHaveText("Question for you");
 
     const title = `Explain caps ${Date.now()}`;

@@ -3,7 +3,7 @@ import { RequestForm } from "@/components/request-form";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
-import { getRequest } from "@/server/requests/service";
+import { getRequest, listRequests } from "@/server/requests/service";
 import { runtime } from "@/server/runtime";
 
 export const metadata = { title: "New request" };
@@ -12,11 +12,21 @@ export const dynamic = "force-dynamic";
 export default async function NewRequestPage(props: { searchParams: Promise<{ from?: string }> }) {
   const user = await requirePageUser("/requests/new");
   if (!can(user.role, "request.create")) return <Forbidden need="request.create" />;
-  const repos = currentConfig(runtime().env.configPath).repositories.map((r) => r.name);
+  const { db, env } = runtime();
+  // What the pickers offer: each repository's policy areas (null: no policy, any name goes),
+  // and the newest requests to depend on.
+  const repos = currentConfig(env.configPath).repositories.map((r) => ({
+    name: r.name,
+    areas: r.policy ? r.policy.areas.map((a) => a.name) : null,
+  }));
+  const requests = listRequests(db, { limit: 500 }).map((r) => ({
+    id: r.id,
+    title: r.title,
+    repo: r.repo,
+  }));
   // "Edit it and file it again": the form starts from an earlier request's fields.
   const { from } = await props.searchParams;
-  const earlier =
-    from && /^\d{1,9}$/.test(from) ? getRequest(runtime().db, Number(from)) : undefined;
+  const earlier = from && /^\d{1,9}$/.test(from) ? getRequest(db, Number(from)) : undefined;
   const initial = earlier
     ? {
         title: earlier.title,
@@ -24,8 +34,9 @@ export default async function NewRequestPage(props: { searchParams: Promise<{ fr
         repo: earlier.repo,
         kind: earlier.kind ?? "",
         priority: earlier.priority,
-        areas: earlier.areas.join(", "),
+        areas: earlier.areas,
         files: earlier.files.join("\n"),
+        dependsOn: earlier.dependsOn,
         acceptance: earlier.acceptance.join("\n"),
       }
     : undefined;
@@ -37,7 +48,7 @@ export default async function NewRequestPage(props: { searchParams: Promise<{ fr
           Starting from #{earlier.id} {earlier.title}: change what needs changing, then file it.
         </p>
       )}
-      <RequestForm repos={repos} initial={initial} />
+      <RequestForm repos={repos} requests={requests} initial={initial} />
     </section>
   );
 }
