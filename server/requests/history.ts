@@ -166,3 +166,13 @@ export function historyRepos(db: Db): string[] {
     .all()
     .map((r) => r.repo);
 }
+
+/** The newest requests as picker choices (a request to depend on): id, title and repository. */
+export function recentRequests(db: Db, limit = 500): { id: number; title: string; repo: string }[] {
+  return db
+    .select({ id: requests.id, title: requests.title, repo: requests.repo })
+    .from(requests)
+    .orderBy(desc(requests.id))
+    .limit(limit)
+    .all();
+}

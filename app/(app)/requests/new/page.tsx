@@ -3,7 +3,8 @@ import { RequestForm } from "@/components/request-form";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
-import { getRequest, listRequests } from "@/server/requests/service";
+import { recentRequests } from "@/server/requests/history";
+import { getRequest } from "@/server/requests/service";
 import { runtime } from "@/server/runtime";
 
 export const metadata = { title: "New request" };
@@ -19,11 +20,7 @@ export default async function NewRequestPage(props: { searchParams: Promise<{ fr
     name: r.name,
     areas: r.policy ? r.policy.areas.map((a) => a.name) : null,
   }));
-  const requests = listRequests(db, { limit: 500 }).map((r) => ({
-    id: r.id,
-    title: r.title,
-    repo: r.repo,
-  }));
+  const requests = recentRequests(db, 500);
   // "Edit it and file it again": the form starts from an earlier request's fields.
   const { from } = await props.searchParams;
   const earlier = from && /^\d{1,9}$/.test(from) ? getRequest(db, Number(from)) : undefined;
