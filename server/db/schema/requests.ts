@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { RequestStatus } from "@/schemas/request-status";
 import type { TaskRequest } from "@/schemas/task-request";
@@ -29,5 +30,8 @@ export const requests = sqliteTable(
     // serve "WHERE status = ? ORDER BY id DESC" without a sort.
     index("requests_status_idx").on(t.status),
     index("requests_repo_idx").on(t.repo),
+    // History's other two orders page by (key, id) without scanning the table.
+    index("requests_updated_idx").on(t.updatedAt, t.id),
+    index("requests_title_idx").on(sql`${t.title} COLLATE NOCASE`, t.id),
   ],
 );
