@@ -37,7 +37,9 @@ test("a request page shows its change checking, then merged, without a reload", 
   await openLive(page, mergedId);
   await gate.arrived();
   // The check is waiting at the gate: the change is checking, whenever the page opened.
-  await expect(page.getByTestId("task-change")).toContainText("Running checks", { timeout: 20_000 });
+  await expect(page.getByTestId("task-change")).toContainText("Running checks", {
+    timeout: 20_000,
+  });
   await expect(page.getByTestId("request-status")).toHaveText("In progress");
   gate.set("pass");
   await expect(page.getByTestId("task-change")).toContainText("Merged", { timeout: 20_000 });

@@ -32,7 +32,9 @@ test("the review workflow's screenshots", async ({ page }) => {
   test.setTimeout(180_000);
   const requester = await addUser("requester", "ana");
   const reviewer = await addUser("reviewer", "rui");
-  const high = await fileReviewed(requester, "Cap the loyalty discount at 20%", ["src/pricing/pricing.js"]);
+  const high = await fileReviewed(requester, "Cap the loyalty discount at 20%", [
+    "src/pricing/pricing.js",
+  ]);
   await fileReviewed(requester, "Round cart totals to whole cents", ["src/cart/cart.js"]);
   await signInViaApi(page.request, reviewer, "e2e-user-password");
 
