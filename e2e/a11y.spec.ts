@@ -43,7 +43,7 @@ for (const state of PAGES) {
         const width = await page.evaluate(() => {
           // The innermost elements that reach past the right edge: what to fix.
           const wide = [...document.body.querySelectorAll("*")].filter(
-            (el) => el.getBoundingClientRect().right > window.innerWidth + 1,
+            (el) => el.getBoundingClientRect().right + window.scrollX > window.innerWidth + 1,
           );
           const innermost = wide.filter((el) => !wide.some((o) => o !== el && el.contains(o)));
           return {
