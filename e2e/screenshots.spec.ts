@@ -1,5 +1,5 @@
 import path from "node:path";
-import { expect, test } from "@playwright/test";
+import { expect, type Page, test } from "@playwright/test";
 import { hyperion, signInViaApi } from "./helpers";
 import { gate, openState, PAGES, VIEWPORTS, type ViewportName } from "./support/pages";
 
@@ -12,6 +12,16 @@ const shot = (name: string) => path.join(SHOTS, name);
 
 test.skip(!process.env.SCREENSHOTS, "SCREENSHOTS=1 takes the pictures");
 
+/** The header's worker status and a live page's connection settled, so pictures match run to run. */
+async function settled(page: Page) {
+  const worker = page.getByTestId("worker-status");
+  if ((await worker.count()) > 0) {
+    await expect(worker).toHaveAttribute("data-state", "fresh", { timeout: 15_000 });
+  }
+  const live = page.getByTestId("request-live");
+  if ((await live.count()) > 0) await expect(live).toHaveText("● live", { timeout: 15_000 });
+}
+
 // Every page and state of e2e/support/pages.ts at both sizes, in the list's order (the empty
 // states before any data).
 test.describe("page tour", () => {
@@ -23,7 +33,13 @@ test.describe("page tour", () => {
         test.setTimeout(120_000);
         const { context, page } = await openState(browser, state, viewport);
         try {
-          await page.screenshot({ path: shot(`${state.name}-${viewport}.png`), fullPage: true });
+          await settled(page);
+          // A dialog's overlay covers the window, not the page: picture the window then.
+          const dialog = page.getByRole("dialog").or(page.getByRole("alertdialog"));
+          await page.screenshot({
+            path: shot(`${state.name}-${viewport}.png`),
+            fullPage: (await dialog.count()) === 0,
+          });
         } finally {
           await context.close();
         }
