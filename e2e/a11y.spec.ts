@@ -91,7 +91,7 @@ test.describe("with the keyboard alone", () => {
     await page.keyboard.press("Enter");
     const dialog = page.getByRole("dialog", { name: `Roll back Q${entryId}?` });
     await expect(dialog).toBeVisible();
-    // The focus moves into the dialog and stays there; Escape closes it and gives it back.
+    // The focus moves into the dialog; Escape closes it and gives the focus back.
     await expect(dialog.locator(":focus")).toHaveCount(1);
     await page.keyboard.press("Escape");
     await expect(dialog).toHaveCount(0);
@@ -102,9 +102,10 @@ test.describe("with the keyboard alone", () => {
     await tabTo(page, dialog.getByRole("button", { name: "Roll back", exact: true }), 10);
     await page.keyboard.press("Space");
     await expect(dialog).toHaveCount(0);
-    await expect(page.getByRole("status").filter({ hasText: "Revert queued as" })).toContainText(
-      /Revert queued as Q\d+/,
-    );
+    // The revert is queued and the refreshed page no longer offers to roll it back. (Its
+    // "Revert queued as Q…" notice lives inside the button's component, which the refresh
+    // removes, so it may be gone before it can be read.)
+    await expect(rollBack).toHaveCount(0);
     await page.goto(`/requests/${id}`);
     await expect(page.getByTestId("request-status")).toHaveText("Rolled back", { timeout: 60_000 });
   });
