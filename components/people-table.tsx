@@ -64,8 +64,9 @@ export function PeopleTable({ people, canManage }: { people: Person[]; canManage
           {error}
         </p>
       )}
-      <table className="w-full bg-white text-left text-sm">
-        <thead>
+      {/* On a phone each person is a block of lines rather than a row wider than the screen. */}
+      <table className="w-full bg-white text-left text-sm max-sm:block">
+        <thead className="max-sm:sr-only">
           <tr className="border-b">
             <th className="p-2">Email</th>
             <th className="p-2">Role</th>
@@ -74,11 +75,13 @@ export function PeopleTable({ people, canManage }: { people: Person[]; canManage
             {canManage && <th className="p-2">Actions</th>}
           </tr>
         </thead>
-        <tbody>
+        <tbody className="max-sm:block">
           {people.map((u) => (
-            <tr key={u.id} className="border-b" data-testid="person-row">
-              <td className="p-2">{u.email}</td>
-              <td className="p-2">
+            <tr key={u.id} className="border-b max-sm:block max-sm:py-2" data-testid="person-row">
+              <td className="p-2 break-all max-sm:block max-sm:py-1 max-sm:font-medium">
+                {u.email}
+              </td>
+              <td className="p-2 max-sm:block max-sm:py-1">
                 {canManage ? (
                   <label>
                     <span className="sr-only">Role of {u.email}</span>
@@ -98,10 +101,15 @@ export function PeopleTable({ people, canManage }: { people: Person[]; canManage
                   u.role
                 )}
               </td>
-              <td className="p-2">{u.disabledAt ? "disabled" : "active"}</td>
-              <td className="p-2">{new Date(u.createdAt).toISOString().slice(0, 10)}</td>
+              <td className="p-2 max-sm:inline-block max-sm:py-1">
+                {u.disabledAt ? "disabled" : "active"}
+              </td>
+              <td className="p-2 max-sm:inline-block max-sm:py-1">
+                <span className="sm:hidden">added </span>
+                {new Date(u.createdAt).toISOString().slice(0, 10)}
+              </td>
               {canManage && (
-                <td className="flex flex-wrap gap-2 p-2">
+                <td className="flex flex-wrap gap-2 p-2 max-sm:py-1">
                   <ConfirmDialog
                     trigger={button("Reset password")}
                     confirm="Reset password"

@@ -1,0 +1,112 @@
+import AxeBuilder from "@axe-core/playwright";
+import { expect, type Locator, type Page, test } from "@playwright/test";
+import { ADMIN_STATE } from "../playwright.config";
+import { doneRequest, gate, openState, PAGES, VIEWPORTS, type ViewportName } from "./support/pages";
+
+// Every page and state in e2e/support/pages.ts, at a desktop and a phone viewport: no serious or
+// critical WCAG 2.1 A/AA violation that axe can find, and nothing wider than the screen. The
+// tests run in the order of the list (one worker), so the empty states come before any data.
+test.beforeAll(() => gate.start());
+test.afterAll(() => gate.stop());
+
+const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+async function violationsOf(page: Page) {
+  const { violations } = await new AxeBuilder({ page }).withTags(TAGS).analyze();
+  return violations;
+}
+
+function listed(violations: Awaited<ReturnType<typeof violationsOf>>) {
+  return violations
+    .map(
+      (v) =>
+        `${v.id} (${v.impact}): ${v.help}\n${v.nodes
+          .map((n) => `    ${n.target.join(" ")} — ${n.failureSummary?.split("\n").join(" ")}`)
+          .join("\n")}`,
+    )
+    .join("\n");
+}
+
+for (const state of PAGES) {
+  for (const viewport of Object.keys(VIEWPORTS) as ViewportName[]) {
+    test(`${state.name} at ${viewport}: no serious violations, no sideways scroll`, async ({
+      browser,
+    }) => {
+      test.setTimeout(120_000);
+      const { context, page } = await openState(browser, state, viewport);
+      try {
+        const all = await violationsOf(page);
+        // Every violation is noted in the report; only serious and critical ones fail.
+        test.info().annotations.push({
+          type: "axe",
+          description:
+            all.map((v) => `${v.id} (${v.impact}) ×${v.nodes.length}`).join(", ") || "none",
+        });
+        const violations = all.filter((v) => v.impact === "serious" || v.impact === "critical");
+        const width = await page.evaluate(() => {
+          // The innermost elements that reach past the right edge: what to fix.
+          const wide = [...document.body.querySelectorAll("*")].filter(
+            (el) => el.getBoundingClientRect().right + window.scrollX > window.innerWidth + 1,
+          );
+          const innermost = wide.filter((el) => !wide.some((o) => o !== el && el.contains(o)));
+          return {
+            scroll: document.documentElement.scrollWidth,
+            inner: window.innerWidth,
+            culprits: innermost
+              .slice(0, 8)
+              .map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join(".")}`),
+          };
+        });
+        expect.soft(violations, listed(violations)).toEqual([]);
+        expect(
+          width.scroll,
+          `the page scrolls sideways; past the edge: ${width.culprits.join(", ")}`,
+        ).toBeLessThanOrEqual(width.inner);
+      } finally {
+        await context.close();
+      }
+    });
+  }
+}
+
+/** Presses Tab until `target` has the focus (bounded), as a keyboard user would. */
+async function tabTo(page: Page, target: Locator, max = 120) {
+  for (let i = 0; i < max; i++) {
+    if (await target.evaluate((el) => el === document.activeElement)) return;
+    await page.keyboard.press("Tab");
+  }
+  throw new Error(`Tab never reached ${target}`);
+}
+
+// Last: it rolls back the merged change the states above look at.
+test.describe("with the keyboard alone", () => {
+  test.use({ storageState: ADMIN_STATE });
+
+  test("an operator rolls back a merged change", async ({ page, browser }) => {
+    test.setTimeout(120_000);
+    const { id, entryId } = await doneRequest(browser);
+    await page.goto(`/queue/${entryId}`);
+    const rollBack = page.getByRole("button", { name: "Roll back…" });
+    await tabTo(page, rollBack);
+    await page.keyboard.press("Enter");
+    const dialog = page.getByRole("dialog", { name: `Roll back Q${entryId}?` });
+    await expect(dialog).toBeVisible();
+    // The focus moves into the dialog; Escape closes it and gives the focus back.
+    await expect(dialog.locator(":focus")).toHaveCount(1);
+    await page.keyboard.press("Escape");
+    await expect(dialog).toHaveCount(0);
+    await expect(rollBack).toBeFocused();
+
+    await page.keyboard.press("Space");
+    await expect(dialog).toBeVisible();
+    await tabTo(page, dialog.getByRole("button", { name: "Roll back", exact: true }), 10);
+    await page.keyboard.press("Space");
+    await expect(dialog).toHaveCount(0);
+    // The revert is queued and the refreshed page no longer offers to roll it back. (Its
+    // "Revert queued as Q…" notice lives inside the button's component, which the refresh
+    // removes, so it may be gone before it can be read.)
+    await expect(rollBack).toHaveCount(0);
+    await page.goto(`/requests/${id}`);
+    await expect(page.getByTestId("request-status")).toHaveText("Rolled back", { timeout: 60_000 });
+  });
+});

@@ -1,0 +1,328 @@
+// Every page of the app, in each state worth looking at, as data: the accessibility scan
+// (e2e/a11y.spec.ts) and the screenshots (e2e/screenshots.spec.ts) walk the same list, so a new
+// page is one more line here. The states that need data share a few requests made once per
+// run (memoised below); the list is in the order the tests run, so the "empty" states come
+// before anything is filed.
+import { type Browser, type BrowserContext, expect, type Page } from "@playwright/test";
+import { ADMIN_STATE } from "../../playwright.config";
+import { hyperion, signInViaApi } from "../helpers";
+import { Gate } from "./gate";
+
+export const PASSWORD = "e2e-user-password";
+
+export const VIEWPORTS = {
+  desktop: { width: 1440, height: 900 },
+  phone: { width: 390, height: 844 },
+} as const;
+export type ViewportName = keyof typeof VIEWPORTS;
+
+/** The gated repository's check answers "fail" here, so a request can end failed. */
+export const gate = new Gate();
+
+type Who = "signed-out" | "admin" | "requester";
+
+export type PageState = {
+  /** A file-name-safe name: docs/screenshots/<name>-desktop.png. */
+  name: string;
+  as: Who;
+  /** The address, once the data it needs exists. */
+  path: (browser: Browser) => Promise<string> | string;
+  /** Waits until the page shows what the state is about (test ids, not time). */
+  ready: (page: Page) => Promise<void>;
+};
+
+const once = <T>(make: (browser: Browser) => Promise<T>) => {
+  let made: Promise<T> | undefined;
+  return (browser: Browser) => {
+    made ??= make(browser);
+    return made;
+  };
+};
+
+let n = 0;
+const unique = () => `${Date.now()}-${++n}`;
+
+async function fileRequest(body: Record<string, unknown>, as?: string) {
+  const res = await hyperion(
+    ["request", "-", "--json", ...(as ? ["--as", as] : [])],
+    JSON.stringify(body),
+  );
+  expect(res.exitCode, res.stderr).toBe(0);
+  return (JSON.parse(res.stdout) as [{ id: number }])[0].id;
+}
+
+async function adminPage<T>(browser: Browser, use: (page: Page) => Promise<T>) {
+  const context = await browser.newContext({ storageState: ADMIN_STATE });
+  try {
+    return await use(await context.newPage());
+  } finally {
+    await context.close();
+  }
+}
+
+async function waitForStatus(page: Page, id: number, status: RegExp | string, timeout = 60_000) {
+  await page.goto(`/requests/${id}`);
+  await expect(page.getByTestId("request-status")).toHaveText(status, { timeout });
+}
+
+/** A docs request in the demo repository, merged: the request, its queue entry and a run. */
+export const doneRequest = once(async (browser) => {
+  const file = `docs/a11y-${unique()}.md`;
+  const id = await fileRequest({
+    title: "Document the loyalty discount",
+    description: `Add ${file} with a short note on the loyalty discount.`,
+    repo: "demo",
+    files: [file],
+  });
+  return adminPage(browser, async (page) => {
+    await waitForStatus(page, id, "Done");
+    const entry = page.getByTestId("task-change").locator('a[href^="/queue/"]').first();
+    const entryId = Number(/\/queue\/(\d+)/.exec((await entry.getAttribute("href")) ?? "")?.[1]);
+    return { id, entryId };
+  });
+});
+
+/** A run of the gated repository's command agent (the demo's built-in developer makes none). */
+export const agentRun = once(async (browser) => {
+  const id = await fileRequest({
+    title: "Add a release note",
+    description: "Add a line to the release notes.",
+    repo: "gated",
+    files: [`notes/a11y-${unique()}.md`],
+  });
+  return adminPage(browser, async (page) => {
+    await waitForStatus(page, id, "Done");
+    const run = page.getByTestId("request-runs").locator('a[href^="/runs/"]').first();
+    return Number(/\/runs\/(\d+)/.exec((await run.getAttribute("href")) ?? "")?.[1]);
+  });
+});
+
+/** A request too vague to plan: the Engineer asks a question. */
+export const questionRequest = once(async (browser) => {
+  const id = await fileRequest({
+    title: "Make it better",
+    description: "Improve things.",
+    repo: "demo",
+  });
+  await adminPage(browser, (page) => waitForStatus(page, id, "Question for you", 20_000));
+  return id;
+});
+
+/** A request in the gated repository whose check fails: the page offers its recovery. */
+export const failedRequest = once(async (browser) => {
+  gate.set("fail");
+  const id = await fileRequest({
+    title: "Touch the app",
+    description: "Touch src/a11y.js.",
+    repo: "gated",
+    files: [`src/a11y-${unique()}.js`],
+  });
+  await adminPage(browser, (page) => waitForStatus(page, id, "Failed", 40_000));
+  return id;
+});
+
+export const requester = once(async () => {
+  const email = `ana-${unique()}@example.test`;
+  const res = await hyperion(["user", "add", email, "--role", "requester"]);
+  expect(res.exitCode, res.stderr).toBe(0);
+  return email;
+});
+
+/** A high-risk change in the `reviewed` repository, waiting for a reviewer (the admin). */
+export const waitingApproval = once(async (browser) => {
+  const title = "Cap the loyalty discount at 20%";
+  await fileRequest(
+    {
+      title,
+      description: "Change src/pricing/pricing.js.",
+      repo: "reviewed",
+      files: ["src/pricing/pricing.js"],
+    },
+    await requester(browser),
+  );
+  await adminPage(browser, async (page) => {
+    await page.goto("/approvals");
+    await expect(page.getByTestId("approval-entry").filter({ hasText: title })).toBeVisible({
+      timeout: 60_000,
+    });
+  });
+  return title;
+});
+
+const heading = (page: Page) => expect(page.locator("h1").first()).toBeVisible();
+const testId = (id: string) => async (page: Page) => {
+  await expect(page.getByTestId(id).first()).toBeVisible({ timeout: 15_000 });
+};
+async function openDialog(page: Page, button: RegExp | string) {
+  await page.getByRole("button", { name: button }).first().click();
+  await expect(page.getByRole("dialog").or(page.getByRole("alertdialog"))).toBeVisible();
+}
+
+export const PAGES: PageState[] = [
+  {
+    name: "signin",
+    as: "signed-out",
+    path: () => "/signin",
+    ready: (page) => expect(page.getByRole("button", { name: "Sign in" })).toBeVisible(),
+  },
+  {
+    name: "signin-error",
+    as: "signed-out",
+    path: () => "/signin?error=CredentialsSignin",
+    ready: (page) => expect(page.getByRole("alert").filter({ hasText: /\w/ })).toBeVisible(),
+  },
+  { name: "history-empty", as: "admin", path: () => "/history", ready: heading },
+  { name: "approvals-empty", as: "admin", path: () => "/approvals", ready: heading },
+  { name: "requests-new", as: "admin", path: () => "/requests/new", ready: heading },
+  {
+    name: "requests-new-errors",
+    as: "admin",
+    path: () => "/requests/new",
+    ready: async (page) => {
+      await page.getByRole("button", { name: "File request" }).click();
+      await expect(page.locator('[data-testid^="error-"]').first()).toBeVisible();
+    },
+  },
+  {
+    name: "request-done",
+    as: "admin",
+    path: async (b) => `/requests/${(await doneRequest(b)).id}`,
+    ready: testId("task-row"),
+  },
+  {
+    name: "request-question",
+    as: "admin",
+    path: async (b) => `/requests/${await questionRequest(b)}`,
+    ready: testId("answer-form"),
+  },
+  {
+    name: "request-cancel-dialog",
+    as: "admin",
+    path: async (b) => `/requests/${await questionRequest(b)}`,
+    ready: async (page) => {
+      await page.getByTestId("cancel-request").click();
+      await expect(page.getByRole("alertdialog").or(page.getByRole("dialog"))).toBeVisible();
+    },
+  },
+  {
+    name: "request-failed",
+    as: "admin",
+    path: async (b) => `/requests/${await failedRequest(b)}`,
+    ready: testId("request-recovery"),
+  },
+  {
+    name: "request-rerun-dialog",
+    as: "admin",
+    path: async (b) => `/requests/${await failedRequest(b)}`,
+    ready: (page) => openDialog(page, "Run it again…"),
+  },
+  { name: "history", as: "admin", path: () => "/history", ready: heading },
+  { name: "queue", as: "admin", path: () => "/queue", ready: heading },
+  {
+    name: "queue-entry",
+    as: "admin",
+    path: async (b) => `/queue/${(await doneRequest(b)).entryId}`,
+    ready: testId("entry-timeline"),
+  },
+  {
+    name: "queue-entry-rollback-dialog",
+    as: "admin",
+    path: async (b) => `/queue/${(await doneRequest(b)).entryId}`,
+    ready: (page) => openDialog(page, "Roll back…"),
+  },
+  {
+    name: "runs",
+    as: "admin",
+    path: async (b) => {
+      await agentRun(b);
+      return "/runs";
+    },
+    ready: testId("runs-table"),
+  },
+  {
+    name: "run",
+    as: "admin",
+    path: async (b) => `/runs/${await agentRun(b)}`,
+    ready: testId("run-state"),
+  },
+  {
+    name: "approvals",
+    as: "admin",
+    path: async (b) => {
+      await waitingApproval(b);
+      return "/approvals";
+    },
+    ready: testId("approval-entry"),
+  },
+  {
+    name: "approvals-diff",
+    as: "admin",
+    path: async (b) => {
+      await waitingApproval(b);
+      return "/approvals";
+    },
+    ready: async (page) => {
+      await page.getByRole("button", { name: "Open the full diff" }).first().click();
+      await expect(page.getByTestId("diff-viewer").locator("table").first()).toBeVisible();
+    },
+  },
+  {
+    name: "approvals-approve-dialog",
+    as: "admin",
+    path: async (b) => {
+      await waitingApproval(b);
+      return "/approvals";
+    },
+    ready: async (page) => {
+      await page.getByRole("button", { name: "Open the full diff" }).first().click();
+      await expect(page.getByTestId("diff-viewer").locator("table").first()).toBeVisible();
+      await openDialog(page, "Approve…");
+    },
+  },
+  { name: "admin-users", as: "admin", path: () => "/admin/users", ready: testId("person-row") },
+  {
+    name: "admin-users-dialog",
+    as: "admin",
+    path: () => "/admin/users",
+    ready: (page) => openDialog(page, "Reset password"),
+  },
+  {
+    name: "not-found",
+    as: "admin",
+    path: () => "/requests/999999",
+    ready: testId("not-found"),
+  },
+  {
+    name: "forbidden-queue",
+    as: "requester",
+    path: () => "/queue",
+    ready: testId("forbidden"),
+  },
+  {
+    name: "forbidden-admin-users",
+    as: "requester",
+    path: () => "/admin/users",
+    ready: testId("forbidden"),
+  },
+];
+
+/** A context at the viewport, signed in as the state says. */
+export async function contextFor(browser: Browser, state: PageState, viewport: ViewportName) {
+  const context: BrowserContext = await browser.newContext({
+    viewport: VIEWPORTS[viewport],
+    storageState: state.as === "admin" ? ADMIN_STATE : { cookies: [], origins: [] },
+  });
+  if (state.as === "requester")
+    await signInViaApi(context.request, await requester(browser), PASSWORD);
+  return context;
+}
+
+/** Opens the state's page in a fresh context and waits until it shows what it is about. */
+export async function openState(browser: Browser, state: PageState, viewport: ViewportName) {
+  const path = await state.path(browser);
+  const context = await contextFor(browser, state, viewport);
+  const page = await context.newPage();
+  await page.goto(path);
+  await state.ready(page);
+  return { context, page };
+}
