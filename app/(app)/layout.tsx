@@ -17,6 +17,12 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
   const user = await sessionUser();
   return (
     <Providers>
+      <a
+        href="#main"
+        className="sr-only focus:not-sr-only focus:absolute focus:top-2 focus:left-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 focus:shadow"
+      >
+        Skip to content
+      </a>
       <header className="border-b border-slate-200 bg-white">
         <nav
           aria-label="Main"
@@ -57,7 +63,13 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
         </nav>
       </header>
       {user && can(user.role, "user.manage") && <ConfigBanner />}
-      <main className="mx-auto max-w-6xl px-4 py-8 sm:px-6">{children}</main>
+      <main
+        id="main"
+        tabIndex={-1}
+        className="mx-auto max-w-6xl px-4 py-8 focus:outline-none sm:px-6"
+      >
+        {children}
+      </main>
     </Providers>
   );
 }
