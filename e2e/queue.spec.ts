@@ -32,9 +32,9 @@ test("an operator watches a change land live, and retries a quarantined one", as
     }),
   );
   expect(ok.exitCode, ok.stderr).toBe(0);
-  await expect(
-    page.getByTestId("queue-event").filter({ hasText: "ready → merged" }).first(),
-  ).toBeVisible({ timeout: 10_000 });
+  await expect(page.locator('[data-testid="queue-event"][data-to="merged"]').first()).toBeVisible({
+    timeout: 10_000,
+  });
   await expect(page.getByTestId("finished-table")).toContainText("E2E: add a doc");
 
   // The same new file again cannot apply: it already exists. Two attempts, then quarantine.
