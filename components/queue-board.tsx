@@ -24,6 +24,15 @@ type Moving = Overview["moving"][number];
 
 /** The log keeps this many events; the filters narrow what it shows of them. */
 const LOG_KEPT = 100;
+/** The states of entries on their way to the branch (server/queue/board.ts), in order. */
+const movingStates = [
+  "queued",
+  "applying",
+  "checking",
+  "ready",
+  "retry_wait",
+  "awaiting_approval",
+] as const;
 /** Finished entries shown before "Show more". */
 const FINISHED_SHOWN = 20;
 
@@ -396,7 +405,7 @@ function MovingSection({
   entries: Moving[];
   counts: Overview["status"]["counts"];
 }) {
-  const shown = Object.entries(counts).filter(([, n]) => n > 0);
+  const shown = movingStates.map((s) => [s, counts[s]] as const).filter(([, n]) => n > 0);
   return (
     <section aria-labelledby="moving-heading">
       <h2 id="moving-heading" className="mb-2 font-semibold">
