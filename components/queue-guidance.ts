@@ -1,4 +1,6 @@
-import type { EntryError } from "@/schemas/queue";
+import { stateLabel } from "@/schemas/labels";
+import { type EntryError, entryStates } from "@/schemas/queue";
+import type { QueueLogEvent } from "@/server/db/schema/queue";
 
 /** What an operator should do about a quarantined entry, by the kind of its last error. */
 export function guidance(error: EntryError | null, branch: string): string {
@@ -22,4 +24,39 @@ export function guidance(error: EntryError | null, branch: string): string {
     default:
       return `${error.message}. Retry; if it happens again, run the worker with HYPERION_LOG=1 and read its log.`;
   }
+}
+
+/** A queue log row as the board holds it: the move, its entry and the entry's request. */
+export type EventRow = { entryId: number; requestId: number | null; event: QueueLogEvent };
+
+/** The event log's filters, kept in the URL (`?event=merged&q=Q7`). */
+export type EventFilter = { event: string; q: string };
+/** "failures": any move that recorded an error; otherwise the state the move went to. */
+export const eventKinds = ["failures", ...entryStates] as const;
+
+/** Does a log row pass the filter? `q` is an entry (Q7, 7), a request (R12) or any text. */
+export function matchesEvent(row: EventRow, filter: EventFilter): boolean {
+  if (
+    filter.event === "failures" ? !row.event.error : filter.event && row.event.to !== filter.event
+  )
+    return false;
+  const q = filter.q.trim();
+  if (!q) return true;
+  const entry = /^q?(\d+)$/i.exec(q);
+  if (entry) return row.entryId === Number(entry[1]);
+  const request = /^r(\d+)$/i.exec(q);
+  if (request) return row.requestId === Number(request[1]);
+  return eventText(row).toLowerCase().includes(q.toLowerCase());
+}
+
+export function eventText(row: EventRow): string {
+  const e = row.event;
+  return [
+    `${e.from ? stateLabel(e.from) : "submitted"} → ${stateLabel(e.to)}`,
+    e.worker,
+    `attempt ${e.attempt}`,
+    e.error?.kind,
+  ]
+    .filter(Boolean)
+    .join(" · ");
 }

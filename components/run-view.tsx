@@ -1,14 +1,17 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
-import Link from "next/link";
 import { type FormEvent, useCallback, useEffect, useRef, useState } from "react";
 import type { AgentEvent } from "@/schemas/agent-event";
+import { changeRef } from "@/schemas/ids";
+import { stateLabel } from "@/schemas/labels";
 import type { SteerCommand } from "@/server/db/schema/runs";
 import type { RunDetail } from "@/server/runs/service";
 import { liveRunStates } from "@/server/runs/states";
+import { CommitLink, EntryLink, RequestLink, TaskLink } from "./ids";
 import { LiveIndicator } from "./live-indicator";
 import { Elapsed, formatCost, formatTokens, RunStateBadge } from "./runs-board";
+import { StatusBadge } from "./status-badge";
 import { useTRPC, useTRPCClient } from "./trpc";
 
 type Run = RunDetail["run"];
@@ -32,9 +35,12 @@ export function RunView({
   initial,
   cursor,
   canSteer,
+  webUrl,
 }: {
   initial: RunDetail;
   cursor: number;
+  /** The repository's web host (config `webUrl`), for commit links. */
+  webUrl?: string;
   /** Operators and admins. */
   canSteer: boolean;
 }) {
@@ -78,25 +84,24 @@ export function RunView({
     <div className="space-y-6">
       <LiveIndicator status={live.status} testId="run-live" />
       {!isLive && run.state !== "submitted" && <Failure run={run} />}
-      <Facts run={run} />
+      <Facts run={run} webUrl={webUrl} />
 
       {run.changeRequestId !== null && (
         <section className="text-sm" data-testid="run-change">
           <h2 className="mb-1 font-semibold">Change</h2>
           <p>
-            Change request #{run.changeRequestId}
+            Change {changeRef(run.changeRequestId)}
             {entry ? (
               <>
                 {" "}
-                is{" "}
-                <Link href={`/queue/${entry.id}`} className="underline">
-                  queue entry #{entry.id}
-                </Link>
-                , <span data-testid="run-change-state">{entry.state.replaceAll("_", " ")}</span>
+                is queue entry <EntryLink id={entry.id} />,{" "}
+                <span data-testid="run-change-state" data-state={entry.state}>
+                  <StatusBadge status={entry.state} />
+                </span>
                 {entry.mergedCommit ? (
                   <>
                     {" "}
-                    as <code>{entry.mergedCommit.slice(0, 10)}</code>
+                    as <CommitLink sha={entry.mergedCommit} webUrl={webUrl} />
                   </>
                 ) : null}
                 .
@@ -127,7 +132,8 @@ export function RunView({
               {steers.map((s) => (
                 <li key={s.id} className="rounded bg-white p-2" data-testid="run-steer">
                   <div>
-                    <span className="font-medium">{s.command.replaceAll("_", " ")}</span> by {s.by}
+                    <span className="font-medium">{s.command.replaceAll("_", " ")}</span> by{" "}
+                    <span className="break-all">{s.by}</span>
                   </div>
                   <p className="whitespace-pre-wrap text-slate-700">{s.reason}</p>
                   <p className="text-xs text-slate-500" data-testid="run-steer-outcome">
@@ -146,7 +152,8 @@ export function RunView({
               <SteerForm id={id} onDone={() => void refresh()} />
             ) : (
               <p className="text-sm text-slate-500">
-                This run has ended ({run.state}): it can no longer be steered.
+                This run has ended ({stateLabel(run.state).toLowerCase()}): it can no longer be
+                steered.
               </p>
             ))}
         </section>
@@ -190,9 +197,9 @@ function Failure({ run }: { run: Run }) {
   );
 }
 
-function Facts({ run }: { run: Run }) {
+function Facts({ run, webUrl }: { run: Run; webUrl?: string }) {
   return (
-    <dl className="grid grid-cols-[10rem_1fr] gap-2 text-sm">
+    <dl className="grid grid-cols-1 gap-x-2 text-sm sm:grid-cols-[10rem_1fr] sm:gap-y-2 [&>dd]:mb-2 sm:[&>dd]:mb-0 [&>dd]:min-w-0 [&>dd]:break-words">
       <dt className="text-slate-500">State</dt>
       <dd>
         <RunStateBadge state={run.state} />
@@ -228,23 +235,17 @@ function Facts({ run }: { run: Run }) {
       <dt className="text-slate-500">Cost</dt>
       <dd className="tabular-nums">{formatCost(run.costUsd)}</dd>
       <dt className="text-slate-500">Session id</dt>
-      <dd className="font-mono">{run.sessionId ?? "—"}</dd>
+      <dd className="break-all font-mono">{run.sessionId ?? "—"}</dd>
       <dt className="text-slate-500">Base commit</dt>
-      <dd className="font-mono">{run.baseCommit ?? "—"}</dd>
+      <dd>{run.baseCommit ? <CommitLink sha={run.baseCommit} webUrl={webUrl} /> : "—"}</dd>
       <dt className="text-slate-500">Prompt hash</dt>
       <dd className="font-mono break-all">{run.promptHash ?? "—"}</dd>
       <dt className="text-slate-500">Task</dt>
-      <dd className="font-mono">{run.taskId}</dd>
-      <dt className="text-slate-500">Request</dt>
       <dd>
-        {run.requestId ? (
-          <Link href={`/requests/${run.requestId}`} className="underline">
-            #{run.requestId}
-          </Link>
-        ) : (
-          "—"
-        )}
+        <TaskLink id={run.taskId} />
       </dd>
+      <dt className="text-slate-500">Request</dt>
+      <dd>{run.requestId ? <RequestLink id={run.requestId} /> : "—"}</dd>
       <dt className="text-slate-500">Repository</dt>
       <dd>{run.repo}</dd>
       {run.unparsed > 0 && (

@@ -6,33 +6,24 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { type ChangeEvent, useEffect, useRef, useState, useTransition } from "react";
 import type { AgentName } from "@/schemas/agents";
+import { changeRef } from "@/schemas/ids";
+import { stateLabel } from "@/schemas/labels";
 import type { RunState } from "@/server/db/schema/runs";
 import type { AppRouter } from "@/server/trpc/root";
+import { EntryLink, RunLink, TaskLink } from "./ids";
 import { LiveIndicator } from "./live-indicator";
-import { TableHead } from "./table-head";
+import { Cell, EmptyRow, StackedHead, stacked } from "./stacked-table";
+import { StatusBadge } from "./status-badge";
 import { useTRPC } from "./trpc";
 
 type RunRow = inferRouterOutputs<AppRouter>["run"]["list"]["rows"][number];
 export type RunFilter = { state?: RunState; agent?: AgentName };
 
-const colours: Record<RunState, string> = {
-  starting: "bg-sky-100 text-sky-800",
-  running: "bg-violet-100 text-violet-800",
-  checking: "bg-indigo-100 text-indigo-800",
-  submitted: "bg-green-100 text-green-800",
-  failed: "bg-red-100 text-red-800",
-  stopped: "bg-slate-200 text-slate-700",
-  lost: "bg-amber-100 text-amber-900",
-};
-
+/** A run's state in words; `run-state` stays its test id, the machine name its `data-state`. */
 export function RunStateBadge({ state }: { state: RunState }) {
   return (
-    <span
-      className={`rounded px-2 py-0.5 text-xs font-medium ${colours[state]}`}
-      data-testid="run-state"
-      data-state={state}
-    >
-      {state}
+    <span data-testid="run-state" data-state={state}>
+      <StatusBadge status={state} />
     </span>
   );
 }
@@ -89,7 +80,7 @@ export function RunsFilter({
     startTransition(() => router.push(qs ? `/runs?${qs}` : "/runs"));
   }
   return (
-    <form className="flex items-end gap-3 text-sm" method="get" data-testid="runs-filter">
+    <form className="flex flex-wrap items-end gap-3 text-sm" method="get" data-testid="runs-filter">
       <label className="flex flex-col">
         State
         <select
@@ -101,7 +92,7 @@ export function RunsFilter({
           <option value="">all</option>
           {states.map((s) => (
             <option key={s} value={s}>
-              {s}
+              {stateLabel(s)}
             </option>
           ))}
         </select>
@@ -172,8 +163,8 @@ export function RunsBoard({
   return (
     <div>
       <LiveIndicator status={live.status} testId="runs-live" className="mb-2" />
-      <table className="w-full bg-white text-left text-sm" data-testid="runs-table">
-        <TableHead
+      <table className={stacked.table} data-testid="runs-table">
+        <StackedHead
           columns={[
             "Run",
             "Task",
@@ -187,52 +178,74 @@ export function RunsBoard({
             "Reason",
           ]}
         />
-        <tbody>
+        <tbody className={stacked.tbody}>
           {rows.length === 0 && (
-            <tr>
-              <td colSpan={10} className="p-6 text-center text-slate-500">
-                {filtered ? (
-                  <>
-                    No runs match this filter.{" "}
-                    <Link href="/runs" className="underline">
-                      Show all runs
-                    </Link>
-                    .
-                  </>
-                ) : (
-                  <>
-                    No agent runs yet. Tasks go to the built-in developer unless a repository's
-                    policy names an agent (<code>docs/agents.md</code>).
-                  </>
-                )}
-              </td>
-            </tr>
+            <EmptyRow colSpan={10}>
+              {filtered ? (
+                <>
+                  No runs match this filter.{" "}
+                  <Link href="/runs" className="underline">
+                    Show all runs
+                  </Link>
+                  .
+                </>
+              ) : (
+                <>
+                  No agent runs yet. Tasks go to the built-in developer unless a repository's policy
+                  names an agent (<code>docs/agents.md</code>).
+                </>
+              )}
+            </EmptyRow>
           )}
           {rows.map((r) => (
-            <tr key={r.id} className="border-b align-top hover:bg-slate-50" data-testid="run-row">
-              <td className="p-2">
-                <Link href={`/runs/${r.id}`} className="underline">
-                  #{r.id}
-                </Link>
-              </td>
-              <td className="p-2 font-mono text-xs">{r.taskId}</td>
-              <td className="p-2">
+            <tr
+              key={r.id}
+              className={`${stacked.row} align-top hover:bg-slate-50`}
+              data-testid="run-row"
+            >
+              <Cell label="Run">
+                <RunLink id={r.id} />
+              </Cell>
+              <Cell label="Task">
+                <TaskLink id={r.taskId} />
+              </Cell>
+              <Cell label="Agent">
                 {r.agent}
-                {r.fallback && <div className="text-xs text-slate-500">then {r.fallback}</div>}
-              </td>
-              <td className="p-2">
+                {r.fallback && <span className="text-xs text-slate-500"> then {r.fallback}</span>}
+              </Cell>
+              <Cell label="State">
                 <RunStateBadge state={r.state} />
-              </td>
-              <td className="p-2 tabular-nums">
+              </Cell>
+              <Cell label="Elapsed" className="tabular-nums">
                 <Elapsed from={r.startedAt ?? r.createdAt} to={r.endedAt} />
-              </td>
-              <td className="p-2 tabular-nums">{r.turns}</td>
-              <td className="p-2 tabular-nums">{formatTokens(r.inputTokens, r.outputTokens)}</td>
-              <td className="p-2 tabular-nums">{formatCost(r.costUsd)}</td>
-              <td className="p-2">{r.changeRequestId ? `#${r.changeRequestId}` : "—"}</td>
-              <td className="max-w-xs truncate p-2 text-xs" title={r.reason ?? undefined}>
-                {r.reason ?? ""}
-              </td>
+              </Cell>
+              <Cell label="Turns" className="tabular-nums">
+                {r.turns}
+              </Cell>
+              <Cell label="Tokens in/out" className="tabular-nums">
+                {formatTokens(r.inputTokens, r.outputTokens)}
+              </Cell>
+              <Cell label="Cost" className="tabular-nums">
+                {formatCost(r.costUsd)}
+              </Cell>
+              <Cell label="Change">
+                {r.changeRequestId ? (
+                  <>
+                    {changeRef(r.changeRequestId)}
+                    {r.entryId !== null && (
+                      <>
+                        {" "}
+                        <EntryLink id={r.entryId} />
+                      </>
+                    )}
+                  </>
+                ) : (
+                  "—"
+                )}
+              </Cell>
+              <Cell label="Reason" className="text-xs sm:max-w-xs sm:truncate">
+                <span title={r.reason ?? undefined}>{r.reason ?? ""}</span>
+              </Cell>
             </tr>
           ))}
         </tbody>

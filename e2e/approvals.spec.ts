@@ -134,7 +134,7 @@ test.describe("approvals", () => {
     const operator = await addUser("operator");
     await signInViaApi(page.request, operator, PASSWORD);
     await page.goto(`/queue/${entryId}`);
-    await expect(page.getByTestId("entry-state")).toHaveText("merged");
+    await expect(page.getByTestId("entry-state")).toHaveText("Merged");
     await expect(page.getByTestId("entry-timeline")).toContainText(
       `approved by ${reviewer}: Cap logic reviewed`,
     );
@@ -191,7 +191,7 @@ test.describe("approvals", () => {
     await runLinks.last().click();
     await expect(page).toHaveURL(/\/runs\/\d+$/);
     // The page reads the prompt file when it is rendered: once the run is past its start.
-    await expect(page.getByTestId("run-state").first()).toHaveText(/submitted/, {
+    await expect(page.getByTestId("run-state").first()).toHaveText(/submitted/i, {
       timeout: 30_000,
     });
     await page.reload();

@@ -64,7 +64,11 @@ test("a quarantined change retried from the queue turns its request done", async
   await queue.goto("/queue");
   const entry = queue.getByTestId("quarantined-entry").filter({ hasText: title });
   await expect(entry).toContainText("check failed");
-  await entry.getByRole("button", { name: "Retry" }).click();
+  await entry.getByRole("button", { name: "Retry…" }).click();
+  await queue
+    .getByRole("dialog", { name: /^Retry Q\d+\?$/ })
+    .getByRole("button", { name: "Retry", exact: true })
+    .click();
 
   // The request's own page follows, without a reload.
   await expect(page.getByTestId("task-change")).toContainText("Merged", { timeout: 20_000 });

@@ -42,8 +42,8 @@ for (const agent of cliAgentNames) {
     const runs = page.getByTestId("request-runs");
     await expect(runs).toContainText(agent);
     await runs.getByRole("link").first().click();
-    await expect(page.getByTestId("run-state").first()).toHaveText(/submitted/);
-    await expect(page.getByTestId("run-change")).toContainText("merged");
+    await expect(page.getByTestId("run-state").first()).toHaveText(/submitted/i);
+    await expect(page.getByTestId("run-change")).toContainText(/merged/i);
 
     const repo = path.join(E2E_DATA, "repos", "agents");
     const landed = execFileSync("git", ["show", `main:agents/${agent}/note.md`], {

@@ -23,3 +23,27 @@ export function retryEntry(db: Db, entryId: number, by: string): void {
 export function quarantined(db: Db) {
   return db.select().from(queueEntries).where(eq(queueEntries.state, "quarantined")).all();
 }
+
+/**
+ * An operator's drop: a quarantined entry is rejected and will never land. Its task keeps its
+ * state (a quarantine already failed it); its request can be run again from its page.
+ */
+export function dropEntry(db: Db, entryId: number, by: string): void {
+  try {
+    moveUnleased(db, entryId, {
+      from: "quarantined",
+      to: "rejected",
+      by,
+      note: `dropped from quarantine by ${by.replace(/^user:/, "")}`,
+    });
+  } catch (err) {
+    if (!(err instanceof EntryStateError)) throw err;
+    if (!err.actual) throw new NotFoundError(`no queue entry ${entryId}`);
+    throw new ValidationError([
+      {
+        path: "id",
+        message: `entry ${entryId} is ${err.actual}; only a quarantined entry can be dropped`,
+      },
+    ]);
+  }
+}

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, inArray, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { AgentName } from "@/schemas/agents";
 import { fieldIssues } from "@/schemas/issues";
@@ -31,8 +31,9 @@ export function listRuns(db: Db, input: unknown) {
   if (f.agent) where.push(eq(agentRuns.agent, f.agent));
   if (f.requestId) where.push(eq(agentRuns.requestId, f.requestId));
   return db
-    .select()
+    .select({ ...getTableColumns(agentRuns), entryId: queueEntries.id })
     .from(agentRuns)
+    .leftJoin(queueEntries, eq(queueEntries.changeRequestId, agentRuns.changeRequestId))
     .where(where.length ? and(...where) : undefined)
     .orderBy(desc(agentRuns.id))
     .limit(f.limit)

@@ -37,7 +37,9 @@ describe("server paths in failure texts", () => {
     const overview = await caller(reviewer).queue.overview();
     const text = JSON.stringify(overview);
     expect(text).not.toContain(world.dir);
-    expect(overview.finished[0]?.lastError?.outputTail).toBe("npm ERR! at <repo>/src/app.ts:3:9");
+    expect(overview.quarantined[0]?.lastError?.outputTail).toBe(
+      "npm ERR! at <repo>/src/app.ts:3:9",
+    );
   });
 
   it("are hidden from a non-admin in a queue log event's warning, overview and live alike", async () => {

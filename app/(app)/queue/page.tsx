@@ -1,5 +1,6 @@
 import { Forbidden } from "@/components/forbidden";
 import { QueueBoard } from "@/components/queue-board";
+import { type EventFilter, eventKinds } from "@/components/queue-guidance";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { runtime } from "@/server/runtime";
@@ -9,7 +10,12 @@ import { appRouter } from "@/server/trpc/root";
 export const metadata = { title: "Queue" };
 export const dynamic = "force-dynamic";
 
-export default async function QueuePage() {
+type Param = string | string[] | undefined;
+const one = (p: Param) => (Array.isArray(p) ? p[0] : p) ?? "";
+
+export default async function QueuePage(props: {
+  searchParams: Promise<{ event?: Param; q?: Param }>;
+}) {
   const user = await requirePageUser("/queue");
   if (!can(user.role, "queue.read")) return <Forbidden need="queue.read" />;
   const { db, env } = runtime();
@@ -22,6 +28,13 @@ export default async function QueuePage() {
     via: "session",
   });
   const initial = await caller.queue.overview();
+  // The event log's filters; an unknown event kind is ignored rather than hiding every event.
+  const params = await props.searchParams;
+  const event = one(params.event);
+  const filter: EventFilter = {
+    event: (eventKinds as readonly string[]).includes(event) ? event : "",
+    q: one(params.q).slice(0, 100),
+  };
   return (
     <section>
       <h1 className="mb-4 text-2xl font-semibold">Merge queue</h1>
@@ -29,6 +42,7 @@ export default async function QueuePage() {
         initial={initial}
         canOperate={can(user.role, "queue.operate")}
         canRollback={can(user.role, "change.rollback")}
+        initialFilter={filter}
       />
     </section>
   );

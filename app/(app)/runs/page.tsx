@@ -56,7 +56,7 @@ export default async function RunsPage(props: {
 
   return (
     <section>
-      <div className="mb-4 flex items-end justify-between">
+      <div className="mb-4 flex flex-wrap items-end justify-between gap-3">
         <h1 className="text-2xl font-semibold">Agent runs</h1>
         <RunsFilter
           key={`${filter.state ?? ""}|${filter.agent ?? ""}`}

@@ -3,10 +3,13 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { Forbidden } from "@/components/forbidden";
+import { CommitLink, EntryLink, RequestLink, TaskLink } from "@/components/ids";
 import { RollbackButton } from "@/components/rollback-button";
+import { StatusBadge } from "@/components/status-badge";
 import { TraceView } from "@/components/trace-view";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
+import { currentConfig } from "@/server/config/load";
 import { tasks } from "@/server/db/schema";
 import { NotFoundError } from "@/server/errors";
 import { entryTimeline } from "@/server/queue/timeline";
@@ -41,20 +44,41 @@ export default async function EntryPage(props: Props) {
   const task = view.change
     ? db.select().from(tasks).where(eq(tasks.id, view.change.taskId)).get()
     : undefined;
+  const webUrl = currentConfig(env.configPath).repositories.find(
+    (r) => r.name === view.entry.repo,
+  )?.webUrl;
   const trace = task ? traceOf(db, { requestId: task.requestId, taskId: task.id }) : null;
   return (
-    <article className="space-y-6">
+    <article className="min-w-0 space-y-6">
       <header className="space-y-1">
-        <h1 className="text-2xl font-semibold" data-testid="entry-title">
+        <h1 className="break-words text-2xl font-semibold" data-testid="entry-title">
           Q{view.entry.id} {view.change?.summary.split("\n")[0]}
         </h1>
-        <p className="text-sm text-slate-600">
-          {view.entry.repo} → {view.entry.targetBranch} · state{" "}
-          <span data-testid="entry-state">{view.entry.state.replaceAll("_", " ")}</span> · attempt{" "}
-          {view.entry.attempts} of {view.entry.maxAttempts} · risk {view.change?.risk}
+        <p className="break-words text-sm text-slate-600">
+          <span data-testid="entry-state" data-state={view.entry.state}>
+            <StatusBadge status={view.entry.state} />
+          </span>{" "}
+          {view.entry.repo} → {view.entry.targetBranch} · attempt {view.entry.attempts} of{" "}
+          {view.entry.maxAttempts} · risk {view.change?.risk}
           {view.change?.revertOf ? ` · reverts change C${view.change.revertOf}` : ""}
+          {view.entry.mergedCommit && (
+            <>
+              {" "}
+              · merged as <CommitLink sha={view.entry.mergedCommit} webUrl={webUrl} />
+            </>
+          )}
         </p>
-        <p className="text-sm">
+        {task && (
+          <p className="text-sm" data-testid="entry-refs">
+            {task.requestId !== null && (
+              <>
+                Request <RequestLink id={task.requestId} /> ·{" "}
+              </>
+            )}
+            task <TaskLink id={task.id} /> · change C{view.change?.id}
+          </p>
+        )}
+        <p className="break-all text-sm">
           Paths: <span className="font-mono">{view.paths.join(", ") || "—"}</span>
         </p>
       </header>
@@ -90,9 +114,9 @@ export default async function EntryPage(props: Props) {
           <p>
             Blocked behind:{" "}
             {view.blockedBy.map((b) => (
-              <Link key={b} className="mr-2 underline" href={`/queue/${b}`}>
-                Q{b}
-              </Link>
+              <span key={b} className="mr-2">
+                <EntryLink id={b} />
+              </span>
             ))}
           </p>
         )}

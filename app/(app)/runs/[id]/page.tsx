@@ -1,9 +1,11 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { Forbidden } from "@/components/forbidden";
+import { TaskLink } from "@/components/ids";
 import { RunView } from "@/components/run-view";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
+import { currentConfig } from "@/server/config/load";
 import { lastEventId } from "@/server/events/log";
 import { shownTo } from "@/server/redact";
 import { runDetail } from "@/server/runs/service";
@@ -15,8 +17,8 @@ type Props = { params: Promise<{ id: string }> };
 
 export async function generateMetadata(props: Props): Promise<Metadata> {
   const { id } = await props.params;
-  // The root layout's template makes it "Run #<id> · Hyperion".
-  return { title: `Run #${id}` };
+  // The root layout's template makes it "Run 3 · Hyperion".
+  return { title: `Run ${id}` };
 }
 
 export default async function RunPage(props: Props) {
@@ -29,11 +31,21 @@ export default async function RunPage(props: Props) {
   const detail = /^\d+$/.test(id) ? shownTo({ user, env }, runDetail(db, Number(id))) : null;
   if (!detail) notFound();
   return (
-    <article className="space-y-4">
-      <h1 className="text-2xl font-semibold" data-testid="run-title">
-        Run #{detail.run.id} <span className="font-mono text-lg">{detail.run.taskId}</span>
+    <article className="min-w-0 space-y-4">
+      <h1 className="break-words text-2xl font-semibold" data-testid="run-title">
+        Run {detail.run.id}{" "}
+        <span className="text-lg">
+          <TaskLink id={detail.run.taskId} />
+        </span>
       </h1>
-      <RunView initial={detail} cursor={cursor} canSteer={can(user.role, "queue.operate")} />
+      <RunView
+        initial={detail}
+        cursor={cursor}
+        canSteer={can(user.role, "queue.operate")}
+        webUrl={
+          currentConfig(env.configPath).repositories.find((r) => r.name === detail.run.repo)?.webUrl
+        }
+      />
     </article>
   );
 }
