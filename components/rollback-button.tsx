@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { ConfirmDialog } from "./dialog";
+import { notify } from "./toast";
 import { useTRPC } from "./trpc";
 
 type Revert = {
@@ -23,8 +24,13 @@ export function RollbackButton({ entry, onDone }: { entry: Revert; onDone?: () =
   const [open, setOpen] = useState(false);
   const rollback = useMutation(
     trpc.queue.rollback.mutationOptions({
-      onSuccess: () => {
+      onSuccess: (res) => {
         setOpen(false);
+        // The toast outlives the refresh that may take this button off the page.
+        const id = (res as { entryId?: number } | undefined)?.entryId;
+        notify.success(
+          id ? `Revert of Q${entry.entryId} queued as Q${id}.` : `Q${entry.entryId} rolled back.`,
+        );
         router.refresh();
         onDone?.();
       },

@@ -143,7 +143,13 @@ test.describe("approvals", () => {
     await expect(undo).toContainText("src/pricing/pricing.js");
     await expect(undo).toContainText("lands through the merge queue");
     await undo.getByRole("button", { name: "Roll back", exact: true }).click();
-    await expect(page.getByRole("status")).toContainText(/Revert queued as Q\d+/);
+    // A toast says so, and the page itself (rendered from the server) names the revert.
+    await expect(
+      page.getByText(new RegExp(`^Revert of Q${entryId} queued as Q\\d+\\.$`)),
+    ).toBeVisible();
+    await expect(page.getByTestId("entry-reverted")).toContainText(
+      /Rolled back: its revert C\d+ is Q\d+/,
+    );
     await page.goto(`/requests/${id}`);
     await expect(page.getByTestId("request-status")).toHaveText("Rolled back", { timeout: 60_000 });
   });

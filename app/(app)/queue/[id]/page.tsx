@@ -3,7 +3,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { Forbidden } from "@/components/forbidden";
-import { CommitLink, EntryLink, RequestLink, TaskLink } from "@/components/ids";
+import { ChangeLabel, CommitLink, EntryLink, RequestLink, TaskLink } from "@/components/ids";
 import { RollbackButton } from "@/components/rollback-button";
 import { StatusBadge } from "@/components/status-badge";
 import { TraceView } from "@/components/trace-view";
@@ -48,6 +48,9 @@ export default async function EntryPage(props: Props) {
     (r) => r.name === view.entry.repo,
   )?.webUrl;
   const trace = task ? traceOf(db, { requestId: task.requestId, taskId: task.id }) : null;
+  const revertedBy = trace?.tasks
+    .flatMap((t) => t.changes)
+    .find((c) => c.entry?.id === view.entry.id)?.revertedBy;
   return (
     <article className="min-w-0 space-y-6">
       <header className="space-y-1">
@@ -97,19 +100,27 @@ export default async function EntryPage(props: Props) {
             </Link>
           </p>
         )}
-        {view.entry.state === "merged" &&
-          can(user.role, "change.rollback") &&
-          !trace?.tasks.some((t) =>
-            t.changes.some((c) => c.entry?.id === view.entry.id && c.revertedBy),
-          ) && (
-            <RollbackButton
-              entry={{
-                entryId: view.entry.id,
-                summary: view.change?.summary.split("\n")[0] ?? "",
-                files: view.stats,
-              }}
-            />
-          )}
+        {revertedBy && (
+          <p data-testid="entry-reverted">
+            Rolled back: its revert <ChangeLabel id={revertedBy.id} />
+            {revertedBy.entryId ? (
+              <>
+                {" "}
+                is <EntryLink id={revertedBy.entryId} />
+              </>
+            ) : null}
+            {revertedBy.mergedCommit ? ", landed." : ", on its way through the queue."}
+          </p>
+        )}
+        {view.entry.state === "merged" && can(user.role, "change.rollback") && !revertedBy && (
+          <RollbackButton
+            entry={{
+              entryId: view.entry.id,
+              summary: view.change?.summary.split("\n")[0] ?? "",
+              files: view.stats,
+            }}
+          />
+        )}
         {view.blockedBy.length > 0 && (
           <p>
             Blocked behind:{" "}
