@@ -4,11 +4,11 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import dynamic from "next/dynamic";
-import Link from "next/link";
 import { type FormEvent, useCallback, useId, useRef, useState } from "react";
 import type { AppRouter } from "@/server/trpc/root";
 import { Age } from "./age";
 import { DialogActions, DialogError, dialogClasses } from "./dialog";
+import { RequestLink, RunLink } from "./ids";
 import { LiveIndicator } from "./live-indicator";
 import { useTRPC } from "./trpc";
 
@@ -166,7 +166,7 @@ function ApprovalEntry({
     >
       <header className="flex flex-wrap items-center gap-2">
         <h2 id={headingId} className="font-semibold">
-          Q{item.entryId} · change #{change.id}: {change.summary.split("\n")[0]}
+          Q{item.entryId} · C{change.id}: {change.summary.split("\n")[0]}
         </h2>
         <RiskBadge risk={change.risk} />
         <span className="ml-auto text-xs text-slate-500">
@@ -181,13 +181,7 @@ function ApprovalEntry({
         </dd>
         <dt className="text-slate-500">Request</dt>
         <dd>
-          {item.request ? (
-            <Link href={`/requests/${item.request.id}`} className="underline">
-              #{item.request.id} {item.request.title}
-            </Link>
-          ) : (
-            "—"
-          )}
+          {item.request ? <RequestLink id={item.request.id} title={item.request.title} /> : "—"}
         </dd>
         <dt className="text-slate-500">Task</dt>
         <dd>
@@ -253,9 +247,7 @@ function ApprovalEntry({
           {change.runId !== null && (
             <>
               {" · "}
-              <Link href={`/runs/${change.runId}`} className="underline">
-                run #{change.runId}
-              </Link>
+              <RunLink id={change.runId} />
             </>
           )}
         </dd>
@@ -268,7 +260,7 @@ function ApprovalEntry({
         >
           {item.voided.map((v) => (
             <li key={`${v.reviewer}-${v.changeRequestId}`}>
-              {v.reviewer}'s approval of change #{v.changeRequestId} was voided: {v.voidedReason}
+              {v.reviewer}'s approval of C{v.changeRequestId} was voided: {v.voidedReason}
             </li>
           ))}
         </ul>
@@ -389,7 +381,7 @@ function ApproveDialog({
         <Dialog.Content className={dialogClasses.content} data-testid="approve-dialog">
           <Dialog.Title className="text-lg font-semibold">Approve Q{item.entryId}?</Dialog.Title>
           <Dialog.Description className="text-slate-700">
-            You approve change #{item.change.id}'s exact patch (sha256 {patchHash.slice(0, 12)}).{" "}
+            You approve C{item.change.id}'s exact patch (sha256 {patchHash.slice(0, 12)}).{" "}
             {lands
               ? `That makes ${item.approvedBy.length + 1} of ${needed}: it goes back to the merge queue, is rebased onto ${item.targetBranch}, its checks run again if ${item.targetBranch} has moved, and then it lands.`
               : `That makes ${item.approvedBy.length + 1} of ${needed}: it keeps waiting for more approvals.`}{" "}
@@ -484,7 +476,7 @@ function RejectDialog({
         <Dialog.Content className={dialogClasses.content} data-testid="reject-dialog">
           <Dialog.Title className="text-lg font-semibold">Reject Q{item.entryId}?</Dialog.Title>
           <Dialog.Description className="text-slate-700">
-            Change #{item.change.id} will not land: the entry ends rejected with your reason.{" "}
+            C{item.change.id} will not land: the entry ends rejected with your reason.{" "}
             {next === "redispatch"
               ? `${task[0]?.toUpperCase()}${task.slice(1)} goes back to the Orchestrator and is dispatched again to an agent whose prompt carries your reason.`
               : `${task[0]?.toUpperCase()}${task.slice(1)} is closed as failed with your reason; its request gets no change for it.`}

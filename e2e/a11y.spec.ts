@@ -1,13 +1,24 @@
 import AxeBuilder from "@axe-core/playwright";
 import { expect, type Locator, type Page, test } from "@playwright/test";
 import { ADMIN_STATE } from "../playwright.config";
-import { doneRequest, gate, openState, PAGES, VIEWPORTS, type ViewportName } from "./support/pages";
+import {
+  doneRequest,
+  gate,
+  openState,
+  PAGES,
+  releaseWaitingApproval,
+  VIEWPORTS,
+  type ViewportName,
+} from "./support/pages";
 
 // Every page and state in e2e/support/pages.ts, at a desktop and a phone viewport: no serious or
 // critical WCAG 2.1 A/AA violation that axe can find, and nothing wider than the screen. The
 // tests run in the order of the list (one worker), so the empty states come before any data.
 test.beforeAll(() => gate.start());
-test.afterAll(() => gate.stop());
+test.afterAll(async () => {
+  gate.stop();
+  await releaseWaitingApproval();
+});
 
 const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 

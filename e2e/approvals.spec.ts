@@ -83,7 +83,7 @@ test.describe("approvals", () => {
     );
     await expect(entry.getByTestId("approval-progress")).toHaveText("0 of 1");
     await expect(entry.getByTestId("approval-tier")).toContainText("opened the whole diff");
-    await expect(entry.getByRole("link", { name: new RegExp(`#${id} `) })).toHaveAttribute(
+    await expect(entry.getByRole("link", { name: new RegExp(`^R${id} `) })).toHaveAttribute(
       "href",
       `/requests/${id}`,
     );

@@ -223,7 +223,7 @@ test("editing a request into an invalid one names the fields and changes nothing
 
   // The server's record is as filed.
   await page.reload();
-  await expect(page.getByTestId("request-title")).toHaveText(`#${id} ${title}`);
+  await expect(page.getByTestId("request-title")).toHaveText(`R${id} ${title}`);
   await expect(page.getByTestId("request-status")).toHaveText("Question for you");
   await expect(page.getByTestId("request-description")).toContainText("Improve things.");
 });

@@ -146,8 +146,32 @@ export const waitingApproval = once(async (browser) => {
       timeout: 60_000,
     });
   });
+  waiting = title;
   return title;
 });
+let waiting: string | undefined;
+
+/**
+ * Closes the waiting change once the scans are done: the pricing area locks as a whole, so a
+ * change left waiting there would hold back every later spec's pricing task.
+ */
+export async function releaseWaitingApproval() {
+  if (!waiting) return;
+  const list = await hyperion(["approvals", "--json"]);
+  expect(list.exitCode, list.stderr).toBe(0);
+  const rows = JSON.parse(list.stdout) as { entryId: number; request: { title: string } | null }[];
+  for (const row of rows.filter((r) => r.request?.title === waiting)) {
+    const res = await hyperion([
+      "reject",
+      String(row.entryId),
+      "--reason",
+      "Only here for the accessibility scans.",
+      "--close",
+    ]);
+    expect(res.exitCode, res.stderr).toBe(0);
+  }
+  waiting = undefined;
+}
 
 const heading = (page: Page) => expect(page.locator("h1").first()).toBeVisible();
 const testId = (id: string) => async (page: Page) => {
