@@ -4,6 +4,7 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { roles } from "@/schemas/roles";
 import { ConfirmDialog } from "./dialog";
+import { Cell, StackedHead, stacked } from "./stacked-table";
 import { useTRPC } from "./trpc";
 
 const button = (label: string) => (
@@ -64,24 +65,18 @@ export function PeopleTable({ people, canManage }: { people: Person[]; canManage
           {error}
         </p>
       )}
-      {/* On a phone each person is a block of lines rather than a row wider than the screen. */}
-      <table className="w-full bg-white text-left text-sm max-sm:block">
-        <thead className="max-sm:sr-only">
-          <tr className="border-b">
-            <th className="p-2">Email</th>
-            <th className="p-2">Role</th>
-            <th className="p-2">State</th>
-            <th className="p-2">Added</th>
-            {canManage && <th className="p-2">Actions</th>}
-          </tr>
-        </thead>
-        <tbody className="max-sm:block">
+      {/* On a phone each person is a card of lines rather than a row wider than the screen. */}
+      <table className={stacked.table}>
+        <StackedHead
+          columns={["Email", "Role", "State", "Added", ...(canManage ? ["Actions"] : [])]}
+        />
+        <tbody className={stacked.tbody}>
           {people.map((u) => (
-            <tr key={u.id} className="border-b max-sm:block max-sm:py-2" data-testid="person-row">
-              <td className="p-2 break-all max-sm:block max-sm:py-1 max-sm:font-medium">
+            <tr key={u.id} className={stacked.row} data-testid="person-row">
+              <Cell label="Email" className="break-all">
                 {u.email}
-              </td>
-              <td className="p-2 max-sm:block max-sm:py-1">
+              </Cell>
+              <Cell label="Role">
                 {canManage ? (
                   <label>
                     <span className="sr-only">Role of {u.email}</span>
@@ -100,42 +95,39 @@ export function PeopleTable({ people, canManage }: { people: Person[]; canManage
                 ) : (
                   u.role
                 )}
-              </td>
-              <td className="p-2 max-sm:inline-block max-sm:py-1">
-                {u.disabledAt ? "disabled" : "active"}
-              </td>
-              <td className="p-2 max-sm:inline-block max-sm:py-1">
-                <span className="sm:hidden">added </span>
-                {new Date(u.createdAt).toISOString().slice(0, 10)}
-              </td>
+              </Cell>
+              <Cell label="State">{u.disabledAt ? "disabled" : "active"}</Cell>
+              <Cell label="Added">{new Date(u.createdAt).toISOString().slice(0, 10)}</Cell>
               {canManage && (
-                <td className="flex flex-wrap gap-2 p-2 max-sm:py-1">
-                  <ConfirmDialog
-                    trigger={button("Reset password")}
-                    confirm="Reset password"
-                    title={`Reset ${u.email}'s password?`}
-                    description="A new password is generated and shown to you once; the old one stops working at once."
-                    onConfirm={() => reset.mutateAsync({ email: u.email })}
-                    pending={reset.isPending}
-                    error={reset.error?.message}
-                  />
-                  <ConfirmDialog
-                    trigger={button(u.disabledAt ? "Enable" : "Disable")}
-                    confirm={u.disabledAt ? "Enable" : "Disable"}
-                    danger={!u.disabledAt}
-                    title={u.disabledAt ? `Enable ${u.email}?` : `Disable ${u.email}?`}
-                    description={
-                      u.disabledAt
-                        ? "They can sign in again. Tokens revoked when they were disabled stay revoked."
-                        : "They can no longer sign in, their sessions end at once and their API tokens are revoked."
-                    }
-                    onConfirm={() =>
-                      disable.mutateAsync({ email: u.email, disabled: !u.disabledAt })
-                    }
-                    pending={disable.isPending}
-                    error={disable.error?.message}
-                  />
-                </td>
+                <Cell label="Actions">
+                  <span className="inline-flex flex-wrap gap-2">
+                    <ConfirmDialog
+                      trigger={button("Reset password")}
+                      confirm="Reset password"
+                      title={`Reset ${u.email}'s password?`}
+                      description="A new password is generated and shown to you once; the old one stops working at once."
+                      onConfirm={() => reset.mutateAsync({ email: u.email })}
+                      pending={reset.isPending}
+                      error={reset.error?.message}
+                    />
+                    <ConfirmDialog
+                      trigger={button(u.disabledAt ? "Enable" : "Disable")}
+                      confirm={u.disabledAt ? "Enable" : "Disable"}
+                      danger={!u.disabledAt}
+                      title={u.disabledAt ? `Enable ${u.email}?` : `Disable ${u.email}?`}
+                      description={
+                        u.disabledAt
+                          ? "They can sign in again. Tokens revoked when they were disabled stay revoked."
+                          : "They can no longer sign in, their sessions end at once and their API tokens are revoked."
+                      }
+                      onConfirm={() =>
+                        disable.mutateAsync({ email: u.email, disabled: !u.disabledAt })
+                      }
+                      pending={disable.isPending}
+                      error={disable.error?.message}
+                    />
+                  </span>
+                </Cell>
               )}
             </tr>
           ))}

@@ -17,8 +17,8 @@ import { LiveIndicator } from "./live-indicator";
 import { Markdown } from "./markdown";
 import { Picker } from "./picker";
 import { RunStateBadge } from "./runs-board";
+import { Cell, StackedHead, stacked } from "./stacked-table";
 import { StatusBadge } from "./status-badge";
-import { TableHead } from "./table-head";
 import { TaskGraph } from "./task-graph";
 import { notify } from "./toast";
 import { useTRPC, useTRPCClient } from "./trpc";
@@ -162,45 +162,40 @@ export function RequestView({
         <section>
           <h2 className="mb-2 font-semibold">Task graph</h2>
           <TaskGraph tasks={detail.tasks} />
-          <table
-            className="table-cards mt-3 w-full bg-white text-left text-sm"
-            data-testid="task-table"
-          >
-            <TableHead
+          <table className={`mt-3 ${stacked.table}`} data-testid="task-table">
+            <StackedHead
               columns={["Task", "Area", "State", "Files", "Lock keys", "Lease", "Change"]}
             />
-            <tbody>
+            <tbody className={stacked.tbody}>
               {detail.tasks.map((t) => {
                 const change = detail.changes.find((c) => c.id === t.changeRequestId);
                 return (
                   <tr
                     key={t.id}
                     id={`task-${t.id}`}
-                    className="border-b align-top"
+                    className={`${stacked.row} align-top`}
                     data-testid="task-row"
                   >
-                    <td className="p-2" data-label="Task">
+                    <Cell label="Task">
                       <TaskLink id={t.id} />
-                    </td>
-                    <td className="p-2" data-label="Area">
-                      {t.area}
-                    </td>
-                    <td className="p-2" data-label="State">
+                    </Cell>
+                    <Cell label="Area">{t.area}</Cell>
+                    <Cell label="State">
                       <StatusBadge status={t.state} />
                       {t.blockedReason && (
                         <div className="text-xs text-amber-700">{t.blockedReason}</div>
                       )}
-                    </td>
-                    <td className="p-2 font-mono text-xs" data-label="Files">
+                    </Cell>
+                    <Cell label="Files" className="font-mono text-xs">
                       {t.neededFiles.join(", ")}
-                    </td>
-                    <td className="p-2 font-mono text-xs" data-label="Lock keys">
+                    </Cell>
+                    <Cell label="Lock keys" className="font-mono text-xs">
                       {t.lockKeys.join(", ")}
-                    </td>
-                    <td className="p-2 text-xs" data-label="Lease">
+                    </Cell>
+                    <Cell label="Lease" className="text-xs">
                       {t.leaseOwner ?? "—"}
-                    </td>
-                    <td className="p-2 text-xs" data-testid="task-change" data-label="Change">
+                    </Cell>
+                    <Cell label="Change" className="text-xs" data-testid="task-change">
                       {change?.state === "awaiting_approval" ? (
                         <>
                           <ChangeLabel id={change.id} /> <EntryLink id={change.entryId} />{" "}
@@ -237,7 +232,7 @@ export function RequestView({
                           )
                         </div>
                       )}
-                    </td>
+                    </Cell>
                   </tr>
                 );
               })}
@@ -307,36 +302,32 @@ function RequestRuns({ runs }: { runs: RequestDetail["runs"] }) {
   return (
     <section data-testid="request-runs">
       <h2 className="mb-2 font-semibold">Runs</h2>
-      <table className="table-cards w-full bg-white text-left text-sm">
-        <TableHead columns={["Run", "Task", "Agent", "State", "Turns", "Change", "Reason"]} />
-        <tbody>
+      <table className={stacked.table}>
+        <StackedHead columns={["Run", "Task", "Agent", "State", "Turns", "Change", "Reason"]} />
+        <tbody className={stacked.tbody}>
           {runs.map((r) => (
-            <tr key={r.id} className="border-b align-top">
-              <td className="p-2" data-label="Run">
+            <tr key={r.id} className={`${stacked.row} align-top`}>
+              <Cell label="Run">
                 <RunLink id={r.id} />
-              </td>
-              <td className="p-2" data-label="Task">
+              </Cell>
+              <Cell label="Task">
                 <TaskLink id={r.taskId} />
-              </td>
-              <td className="p-2" data-label="Agent">
-                {r.agent}
-              </td>
-              <td className="p-2" data-label="State">
+              </Cell>
+              <Cell label="Agent">{r.agent}</Cell>
+              <Cell label="State">
                 <RunStateBadge state={r.state} />
-              </td>
-              <td className="p-2" data-label="Turns">
-                {r.turns}
-              </td>
-              <td className="p-2" data-label="Change">
+              </Cell>
+              <Cell label="Turns">{r.turns}</Cell>
+              <Cell label="Change">
                 {r.changeRequestId ? <ChangeLabel id={r.changeRequestId} /> : "—"}
-              </td>
-              <td
-                className="max-w-xs truncate p-2 text-xs"
+              </Cell>
+              <Cell
+                label="Reason"
+                className="max-w-xs truncate text-xs"
                 title={r.reason ?? undefined}
-                data-label="Reason"
               >
                 {r.reason ?? ""}
-              </td>
+              </Cell>
             </tr>
           ))}
         </tbody>

@@ -1,4 +1,5 @@
 import type { ReactNode } from "react";
+import { TableHead } from "./table-head";
 
 /**
  * A data table that becomes a stack of cards under 640 px: one DOM for both, so ids, test ids
@@ -10,31 +11,25 @@ export const stacked = {
   row: "block rounded border border-slate-200 bg-white p-2 sm:table-row sm:rounded-none sm:border-0 sm:border-b sm:p-0",
 };
 
+/** The header row, hidden while the rows are stacked (each cell then names its column). */
 export function StackedHead({ columns }: { columns: string[] }) {
-  return (
-    <thead className="hidden border-b text-slate-500 sm:table-header-group">
-      <tr>
-        {columns.map((c) => (
-          <th key={c} className="p-2">
-            {c}
-          </th>
-        ))}
-      </tr>
-    </thead>
-  );
+  return <TableHead columns={columns} className="hidden sm:table-header-group" />;
 }
 
 export function Cell({
   label,
   children,
   className = "",
+  ...rest
 }: {
   label: string;
   children: ReactNode;
   className?: string;
+  title?: string;
+  "data-testid"?: string;
 }) {
   return (
-    <td className={`block break-words py-0.5 sm:table-cell sm:p-2 ${className}`}>
+    <td className={`block break-words py-0.5 sm:table-cell sm:p-2 ${className}`} {...rest}>
       <span className="mr-1 text-xs text-slate-500 sm:hidden">{label}:</span>
       {children}
     </td>

@@ -1,7 +1,7 @@
 /** The header row every data table shares. */
-export function TableHead({ columns }: { columns: string[] }) {
+export function TableHead({ columns, className = "" }: { columns: string[]; className?: string }) {
   return (
-    <thead className="border-b text-slate-500">
+    <thead className={`border-b text-slate-500 ${className}`}>
       <tr>
         {columns.map((c) => (
           <th key={c} className="p-2">

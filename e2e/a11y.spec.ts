@@ -1,6 +1,7 @@
 import AxeBuilder from "@axe-core/playwright";
-import { expect, type Locator, type Page, test } from "@playwright/test";
+import { expect, type Page, test } from "@playwright/test";
 import { ADMIN_STATE } from "../playwright.config";
+import { tabTo } from "./helpers";
 import {
   doneRequest,
   gate,
@@ -78,15 +79,6 @@ for (const state of PAGES) {
       }
     });
   }
-}
-
-/** Presses Tab until `target` has the focus (bounded), as a keyboard user would. */
-async function tabTo(page: Page, target: Locator, max = 120) {
-  for (let i = 0; i < max; i++) {
-    if (await target.evaluate((el) => el === document.activeElement)) return;
-    await page.keyboard.press("Tab");
-  }
-  throw new Error(`Tab never reached ${target}`);
 }
 
 // Last: it rolls back the merged change the states above look at.

@@ -1,5 +1,5 @@
-import { expect, type Locator, type Page, test } from "@playwright/test";
-import { hyperion, signInViaApi } from "./helpers";
+import { expect, test } from "@playwright/test";
+import { fileWithCli, hyperion, signInViaApi, tabTo } from "./helpers";
 
 // The `reviewed` repository (e2e/prepare.ts) is a copy of the demo with the default approval
 // tiers: a medium change waits for one approval, a high one for a reviewer who opened the whole
@@ -18,23 +18,9 @@ async function addUser(role: "requester" | "reviewer" | "operator") {
 }
 
 /** Files a request in `reviewed` as `as` (so that the reviewer is someone else). */
-async function fileReviewed(as: string, title: string, files: string[]) {
-  const res = await hyperion(
-    ["request", "-", "--json", "--as", as],
-    JSON.stringify({ title, description: `Change ${files.join(", ")}.`, repo: "reviewed", files }),
-  );
-  expect(res.exitCode, res.stderr).toBe(0);
-  const [created] = JSON.parse(res.stdout) as [{ id: number }];
-  return created.id;
-}
-
-/** Presses Tab until `target` has the focus (bounded), as a keyboard user would. */
-async function tabTo(page: Page, target: Locator, max = 120) {
-  for (let i = 0; i < max; i++) {
-    if (await target.evaluate((el) => el === document.activeElement)) return;
-    await page.keyboard.press("Tab");
-  }
-  throw new Error(`Tab never reached ${target}`);
+function fileReviewed(as: string, title: string, files: string[]) {
+  const description = `Change ${files.join(", ")}.`;
+  return fileWithCli({ title, description, repo: "reviewed", files }, as);
 }
 
 test.describe("approvals", () => {

@@ -1,14 +1,8 @@
 import { expect, type Locator, type Page, test } from "@playwright/test";
-import { hyperion } from "./helpers";
+import { hyperion, tabTo as tabWithin } from "./helpers";
 
 /** Moves focus with Tab alone until `target` has it: a keyboard user's way there. */
-async function tabTo(page: Page, target: Locator) {
-  for (let i = 0; i < 40; i++) {
-    if (await target.evaluate((el) => el === document.activeElement)) return;
-    await page.keyboard.press("Tab");
-  }
-  throw new Error(`Tab never reached ${target}`);
-}
+const tabTo = (page: Page, target: Locator) => tabWithin(page, target, 40);
 
 /** The field's aria-describedby names visible text that says `message`. */
 async function expectDescribedBy(page: Page, field: Locator, message: string) {

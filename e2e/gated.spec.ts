@@ -1,5 +1,5 @@
 import { expect, type Page, test } from "@playwright/test";
-import { hyperion } from "./helpers";
+import { fileWithCli, hyperion } from "./helpers";
 import { Gate } from "./support/gate";
 
 // The `gated` repository's only check waits at this gate (e2e/prepare.ts), so each test decides
@@ -9,14 +9,8 @@ test.describe.configure({ mode: "serial" });
 test.beforeAll(() => gate.start());
 test.afterAll(() => gate.stop());
 
-async function fileGated(title: string, file: string) {
-  const res = await hyperion(
-    ["request", "-", "--json"],
-    JSON.stringify({ title, description: `Touch ${file}.`, repo: "gated", files: [file] }),
-  );
-  expect(res.exitCode, res.stderr).toBe(0);
-  const [created] = JSON.parse(res.stdout) as [{ id: number }];
-  return created.id;
+function fileGated(title: string, file: string) {
+  return fileWithCli({ title, description: `Touch ${file}.`, repo: "gated", files: [file] });
 }
 
 async function openLive(page: Page, id: number) {

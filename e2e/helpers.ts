@@ -1,4 +1,4 @@
-import { type APIRequestContext, expect } from "@playwright/test";
+import { type APIRequestContext, expect, type Locator, type Page } from "@playwright/test";
 import { execa } from "execa";
 import { E2E_DATA } from "../playwright.config";
 
@@ -20,4 +20,23 @@ export function hyperion(args: string[], input?: string) {
     input,
     reject: false,
   });
+}
+
+/** Files one request through the real CLI (as `as`, else the first admin); its id. */
+export async function fileWithCli(body: Record<string, unknown>, as?: string): Promise<number> {
+  const res = await hyperion(
+    ["request", "-", "--json", ...(as ? ["--as", as] : [])],
+    JSON.stringify(body),
+  );
+  expect(res.exitCode, res.stderr).toBe(0);
+  return (JSON.parse(res.stdout) as [{ id: number }])[0].id;
+}
+
+/** Presses Tab until `target` has the focus, at most `max` times, as a keyboard user would. */
+export async function tabTo(page: Page, target: Locator, max = 120) {
+  for (let i = 0; i < max; i++) {
+    if (await target.evaluate((el) => el === document.activeElement)) return;
+    await page.keyboard.press("Tab");
+  }
+  throw new Error(`Tab never reached ${target}`);
 }

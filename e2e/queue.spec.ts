@@ -1,5 +1,5 @@
 import { expect, type Page, test } from "@playwright/test";
-import { hyperion } from "./helpers";
+import { fileWithCli, hyperion } from "./helpers";
 import { Gate } from "./support/gate";
 
 const author = { name: "E2E Agent", email: "agent@example.test" };
@@ -72,14 +72,8 @@ test.describe("with the gated repository", () => {
   test.beforeAll(() => gate.start());
   test.afterAll(() => gate.stop());
 
-  async function fileGated(title: string, file: string) {
-    const res = await hyperion(
-      ["request", "-", "--json"],
-      JSON.stringify({ title, description: `Touch ${file}.`, repo: "gated", files: [file] }),
-    );
-    expect(res.exitCode, res.stderr).toBe(0);
-    const [created] = JSON.parse(res.stdout) as [{ id: number }];
-    return created.id;
+  function fileGated(title: string, file: string) {
+    return fileWithCli({ title, description: `Touch ${file}.`, repo: "gated", files: [file] });
   }
 
   async function quarantinedOnQueue(page: Page, title: string) {

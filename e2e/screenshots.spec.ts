@@ -1,6 +1,6 @@
 import path from "node:path";
 import { expect, type Page, test } from "@playwright/test";
-import { hyperion, signInViaApi } from "./helpers";
+import { fileWithCli, hyperion, signInViaApi } from "./helpers";
 import { gate, openState, PAGES, VIEWPORTS, type ViewportName } from "./support/pages";
 
 // The pictures in docs/screenshots/ (listed in its README.md) and docs/review-workflow.md, taken
@@ -59,18 +59,9 @@ test.describe("review workflow", () => {
     return email;
   }
 
-  async function fileReviewed(as: string, title: string, files: string[]) {
-    const res = await hyperion(
-      ["request", "-", "--json", "--as", as],
-      JSON.stringify({
-        title,
-        description: `Change ${files.join(", ")}.`,
-        repo: "reviewed",
-        files,
-      }),
-    );
-    expect(res.exitCode, res.stderr).toBe(0);
-    return (JSON.parse(res.stdout) as [{ id: number }])[0].id;
+  function fileReviewed(as: string, title: string, files: string[]) {
+    const description = `Change ${files.join(", ")}.`;
+    return fileWithCli({ title, description, repo: "reviewed", files }, as);
   }
 
   test("the review workflow's screenshots", async ({ page }) => {

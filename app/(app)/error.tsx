@@ -1,5 +1,5 @@
 "use client";
-import Link from "next/link";
+import { ErrorPanel } from "@/components/error-panel";
 
 /** A page inside the app that failed: said under the header, so every way out stays in reach. */
 export default function ErrorPage({
@@ -10,19 +10,7 @@ export default function ErrorPage({
 }) {
   return (
     <section className="max-w-xl space-y-4 py-8" role="alert" data-testid="error-page">
-      <h1 className="text-2xl font-semibold">Something went wrong</h1>
-      <p>
-        This page could not be shown. Nothing you filed was lost: try again, or go back to the
-        history. If it keeps happening, an admin finds the reason in the server's log.
-      </p>
-      <p className="flex gap-4">
-        <button type="button" className="rounded border px-3 py-1" onClick={() => reset()}>
-          Try again
-        </button>
-        <Link className="underline" href="/history">
-          Back to history
-        </Link>
-      </p>
+      <ErrorPanel reset={reset} />
     </section>
   );
 }

@@ -5,7 +5,7 @@
 // before anything is filed.
 import { type Browser, type BrowserContext, expect, type Page } from "@playwright/test";
 import { ADMIN_STATE } from "../../playwright.config";
-import { hyperion, signInViaApi } from "../helpers";
+import { fileWithCli, hyperion, signInViaApi } from "../helpers";
 import { Gate } from "./gate";
 
 export const PASSWORD = "e2e-user-password";
@@ -42,15 +42,6 @@ const once = <T>(make: (browser: Browser) => Promise<T>) => {
 let n = 0;
 const unique = () => `${Date.now()}-${++n}`;
 
-async function fileRequest(body: Record<string, unknown>, as?: string) {
-  const res = await hyperion(
-    ["request", "-", "--json", ...(as ? ["--as", as] : [])],
-    JSON.stringify(body),
-  );
-  expect(res.exitCode, res.stderr).toBe(0);
-  return (JSON.parse(res.stdout) as [{ id: number }])[0].id;
-}
-
 async function adminPage<T>(browser: Browser, use: (page: Page) => Promise<T>) {
   const context = await browser.newContext({ storageState: ADMIN_STATE });
   try {
@@ -68,7 +59,7 @@ async function waitForStatus(page: Page, id: number, status: RegExp | string, ti
 /** A docs request in the demo repository, merged: the request, its queue entry and a run. */
 export const doneRequest = once(async (browser) => {
   const file = `docs/a11y-${unique()}.md`;
-  const id = await fileRequest({
+  const id = await fileWithCli({
     title: "Document the loyalty discount",
     description: `Add ${file} with a short note on the loyalty discount.`,
     repo: "demo",
@@ -84,7 +75,7 @@ export const doneRequest = once(async (browser) => {
 
 /** A run of the gated repository's command agent (the demo's built-in developer makes none). */
 export const agentRun = once(async (browser) => {
-  const id = await fileRequest({
+  const id = await fileWithCli({
     title: "Add a release note",
     description: "Add a line to the release notes.",
     repo: "gated",
@@ -99,7 +90,7 @@ export const agentRun = once(async (browser) => {
 
 /** A request too vague to plan: the Engineer asks a question. */
 export const questionRequest = once(async (browser) => {
-  const id = await fileRequest({
+  const id = await fileWithCli({
     title: "Make it better",
     description: "Improve things.",
     repo: "demo",
@@ -111,7 +102,7 @@ export const questionRequest = once(async (browser) => {
 /** A request in the gated repository whose check fails: the page offers its recovery. */
 export const failedRequest = once(async (browser) => {
   gate.set("fail");
-  const id = await fileRequest({
+  const id = await fileWithCli({
     title: "Touch the app",
     description: "Touch src/a11y.js.",
     repo: "gated",
@@ -131,7 +122,7 @@ export const requester = once(async () => {
 /** A high-risk change in the `reviewed` repository, waiting for a reviewer (the admin). */
 export const waitingApproval = once(async (browser) => {
   const title = "Cap the loyalty discount at 20%";
-  await fileRequest(
+  await fileWithCli(
     {
       title,
       description: "Change src/pricing/pricing.js.",
