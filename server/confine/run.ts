@@ -1,35 +1,15 @@
 import { spawn } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { bwrapArgs, describeSandbox, detectSandbox } from "./sandbox";
+import { confinedCommand, handOver, type RunDir } from "./launch";
+import { RunLimiter, RunLimits } from "./limits";
+import { describeSandbox, verifySandbox } from "./sandbox";
+
+export { makeRunDir, type RunDir, removeRunDir } from "./launch";
 
 export const DEFAULT_TAIL_BYTES = 64 * 1024;
 export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 const KILL_GRACE_MS = 2000;
 const PIPE_GRACE_MS = 500;
-
-/**
- * A confined run's folder: `work` (the workspace, its cwd), `home` and `tmp`. Everything the
- * child may write is here, and it is removed after the run.
- */
-export type RunDir = { root: string; work: string; home: string; tmp: string };
-
-export function makeRunDir(prefix = "hyperion-run-"): RunDir {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const dirs = {
-    root,
-    work: path.join(root, "work"),
-    home: path.join(root, "home"),
-    tmp: path.join(root, "tmp"),
-  };
-  for (const d of [dirs.work, dirs.home, dirs.tmp]) fs.mkdirSync(d, { recursive: true });
-  return dirs;
-}
-
-export function removeRunDir(dir: RunDir): void {
-  fs.rmSync(dir.root, { recursive: true, force: true });
-}
 
 export type ConfinedOptions = {
   /** The program and its arguments: never a shell string. */
@@ -40,10 +20,12 @@ export type ConfinedOptions = {
   timeoutMs: number;
   /** Extra variables, on top of the scrubbed base; never Hyperion's own. */
   env?: Record<string, string>;
-  /** Loopback and network access; off for checks. */
+  /** The host's network; off for checks unless their policy says so. */
   network?: boolean;
   /** More folders to show read-only (an agent CLI's installation). */
   readOnly?: string[];
+  /** Processes, memory, CPU time, disk and /tmp (the policy's runLimits). */
+  limits?: RunLimits;
   maxOutputBytes?: number;
   tailBytes?: number;
 };
@@ -53,6 +35,8 @@ export type ConfinedResult = {
   signal: NodeJS.Signals | null;
   timedOut: boolean;
   outputTooLarge: boolean;
+  /** The limit the run went past, named ("used more than 2 GiB of memory (runLimits.memoryBytes)"). */
+  limitExceeded?: string;
   /** The last `tailBytes` of stdout and stderr, interleaved as they came. */
   output: string;
   outputBytes: number;
@@ -94,19 +78,19 @@ export function scrubbedEnv(
 }
 
 /**
- * Runs one program for a repository (a check now, an agent later) confined: argument array, its
- * own process group, a scrubbed environment, bounded time and output, and — where bubblewrap
- * works — a read-only view of the machine in which only its run folder is writable and
- * Hyperion's data is hidden. A timeout or an output flood stops the whole group
- * (SIGTERM, then SIGKILL); under bubblewrap the pid namespace takes every descendant with it.
+ * Runs one program for a repository (a check, a CLI's --version) confined: argument array, its
+ * own process group, a scrubbed environment, an unprivileged user, bounded time, output and
+ * resources, and — where bubblewrap works — a view of the machine in which only its run folder
+ * is writable and Hyperion's data is absent. A timeout, an output flood or a limit stops the
+ * whole group (SIGTERM, then SIGKILL); under bubblewrap the pid namespace takes every
+ * descendant with it.
  */
-export function runConfined(opts: ConfinedOptions): Promise<ConfinedResult> {
-  const [file, ...args] = opts.argv;
-  const sandbox = detectSandbox();
+export async function runConfined(opts: ConfinedOptions): Promise<ConfinedResult> {
+  const [file] = opts.argv;
+  const sandbox = verifySandbox();
   const maxOutput = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const tailBytes = opts.tailBytes ?? DEFAULT_TAIL_BYTES;
   const cwd = opts.cwd ?? opts.dir.work;
-  const env = scrubbedEnv(opts.dir, opts.env);
   const base: Omit<ConfinedResult, "exitCode" | "signal"> = {
     timedOut: false,
     outputTooLarge: false,
@@ -114,47 +98,47 @@ export function runConfined(opts: ConfinedOptions): Promise<ConfinedResult> {
     outputBytes: 0,
     sandbox: sandbox.kind,
   };
-  if (!file)
-    return Promise.resolve({ ...base, exitCode: null, signal: null, spawnError: "empty command" });
-  if (sandbox.kind === "none" && !sandbox.allowed)
-    return Promise.resolve({
-      ...base,
-      exitCode: null,
-      signal: null,
-      spawnError: describeSandbox(sandbox),
+  const failed = (spawnError: string): ConfinedResult => ({
+    ...base,
+    exitCode: null,
+    signal: null,
+    spawnError,
+  });
+  if (!file) return failed("empty command");
+  if (sandbox.kind === "none" && !sandbox.allowed) return failed(describeSandbox(sandbox));
+  let limiter: RunLimiter;
+  let cmd: ReturnType<typeof confinedCommand>;
+  try {
+    const env = scrubbedEnv(opts.dir, opts.env);
+    handOver(opts.dir);
+    limiter = new RunLimiter(opts.limits ?? RunLimits.parse({}), opts.dir.root);
+    cmd = confinedCommand({
+      sandbox,
+      argv: opts.argv,
+      dir: opts.dir,
+      cwd,
+      env,
+      network: opts.network ?? false,
+      readOnly: opts.readOnly ?? [],
+      limits: limiter.limits,
+      gated: limiter.gated,
     });
-
-  let cmd = file;
-  let cmdArgs = args;
-  let spawnEnv = env;
-  if (sandbox.kind === "bwrap") {
-    cmd = sandbox.bwrap;
-    cmdArgs = [
-      ...bwrapArgs({
-        runDir: opts.dir.root,
-        cwd,
-        env,
-        network: opts.network ?? false,
-        readOnly: opts.readOnly ?? [],
-      }),
-      "--",
-      file,
-      ...args,
-    ];
-    spawnEnv = {};
+  } catch (err) {
+    return failed((err as Error).message);
   }
 
   return new Promise((resolve) => {
-    const child = spawn(cmd, cmdArgs, {
+    const child = spawn(cmd.file, cmd.args, {
       cwd,
-      env: spawnEnv as NodeJS.ProcessEnv,
+      env: cmd.env as NodeJS.ProcessEnv,
       detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["ignore", "pipe", "pipe", cmd.gated ? "pipe" : "ignore"],
     });
     let tail = Buffer.alloc(0);
     let total = 0;
     let timedOut = false;
     let outputTooLarge = false;
+    let limitExceeded: string | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     const stopGroup = () => {
       if (killTimer || child.pid === undefined) return;
@@ -164,6 +148,21 @@ export function runConfined(opts: ConfinedOptions): Promise<ConfinedResult> {
         KILL_GRACE_MS,
       );
     };
+    if (child.pid !== undefined) {
+      try {
+        if (cmd.gated) {
+          limiter.attach(child.pid);
+          (child.stdio[3] as NodeJS.WritableStream).end("go\n");
+        }
+        limiter.watch(child.pid, (reason) => {
+          limitExceeded = reason;
+          stopGroup();
+        });
+      } catch (err) {
+        limitExceeded = `its limits could not be applied (${(err as Error).message})`;
+        signalGroup(child.pid, "SIGKILL");
+      }
+    }
     const onData = (chunk: Buffer) => {
       total += chunk.length;
       tail = Buffer.concat([tail, chunk]);
@@ -189,14 +188,23 @@ export function runConfined(opts: ConfinedOptions): Promise<ConfinedResult> {
       if (killTimer) clearTimeout(killTimer);
       // Whatever the child left running in its group goes with it.
       if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
-      resolve({
-        ...base,
-        ...result,
-        timedOut,
-        outputTooLarge,
-        output: tail.toString("utf8"),
-        outputBytes: total,
-      });
+      // A limit hit just before the end (a file cut at the size limit, an OOM kill) still counts.
+      void limiter
+        .check(true)
+        .catch(() => null)
+        .then((late) => {
+          limiter.close();
+          const exceeded = limitExceeded ?? late ?? undefined;
+          resolve({
+            ...base,
+            ...result,
+            timedOut,
+            outputTooLarge,
+            ...(exceeded ? { limitExceeded: exceeded } : {}),
+            output: tail.toString("utf8"),
+            outputBytes: total,
+          });
+        });
     };
     child.on("error", (err) => finish({ exitCode: null, signal: null, spawnError: err.message }));
     child.on("close", (exitCode, signal) => finish({ exitCode, signal }));

@@ -3,84 +3,111 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { readEnv } from "@/server/env.mjs";
+import { sandboxUser } from "./identity";
+import { describeLimits, limitBackend } from "./limits";
+import { probeSandbox } from "./probe";
+import { programOrNull, untrustedBecause } from "./programs";
 
 export type Sandbox =
-  | { kind: "bwrap"; bwrap: string }
+  | { kind: "bwrap"; bwrap: string; probe: string }
   /** `allowed`: the operator chose to run without (HYPERION_CONFINE=none). */
   | { kind: "none"; reason: string; allowed: boolean };
 
-const probed = new Map<string, Sandbox>();
-
 export const INSTALL_BWRAP = "apt-get install -y bubblewrap";
 
+let detected: Sandbox | undefined;
+
 /**
- * Whether bubblewrap can confine children here: found (or `HYPERION_BWRAP`) and tried once,
- * since inside some containers user namespaces are refused. Without it, children run only when
- * the operator says so with `HYPERION_CONFINE=none`; otherwise they are refused with the fix.
+ * Whether children can be confined here, found once: bubblewrap present, started as the
+ * unprivileged sandbox user, and the probe inside it (no uid 0, no capability, no remount, no
+ * new user namespace, no /etc/shadow) passing. Fails closed: anything privileged and checks and
+ * agents do not run, with the reason. `HYPERION_CONFINE=none` is the operator's way out.
  */
 export function detectSandbox(): Sandbox {
   if (process.env.HYPERION_CONFINE === "none")
     return { kind: "none", reason: "HYPERION_CONFINE=none", allowed: true };
-  const key = process.env.HYPERION_BWRAP ?? "";
-  let found = probed.get(key);
-  if (!found) {
-    found = probe(key);
-    probed.set(key, found);
-  }
-  return found;
+  detected ??= probeNow();
+  return detected;
 }
 
-function probe(configured: string): Sandbox {
-  const candidates = configured ? [configured] : ["/usr/bin/bwrap", "/bin/bwrap"];
-  const bwrap = candidates.find((p) => fs.existsSync(p));
-  if (!bwrap)
+/** Probes again (before every run): a sandbox that stopped holding is refused from then on. */
+export function verifySandbox(): Sandbox {
+  if (process.env.HYPERION_CONFINE === "none") return detectSandbox();
+  detected = probeNow();
+  return detected;
+}
+
+export function resetSandbox(): void {
+  detected = undefined;
+}
+
+function bwrapPath(): string | null {
+  const configured = process.env.HYPERION_BWRAP;
+  if (configured) {
+    if (!path.isAbsolute(configured) || !fs.existsSync(configured)) return null;
+    return untrustedBecause(configured) ? null : configured;
+  }
+  return programOrNull("bwrap");
+}
+
+function probeNow(): Sandbox {
+  const bwrap = bwrapPath();
+  if (!bwrap) {
+    const configured = process.env.HYPERION_BWRAP;
     return {
       kind: "none",
-      reason: `bubblewrap is not installed (${INSTALL_BWRAP})`,
-      allowed: false,
-    };
-  try {
-    execFileSync(
-      bwrap,
-      ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--", "/bin/true"],
-      { stdio: "ignore", timeout: 10_000, env: {} as NodeJS.ProcessEnv },
-    );
-    return { kind: "bwrap", bwrap };
-  } catch (err) {
-    return {
-      kind: "none",
-      reason: `bubblewrap cannot start here (${(err as Error).message.split("\n")[0]})`,
+      reason: configured
+        ? `HYPERION_BWRAP=${configured} is missing or writable by others than root`
+        : `bubblewrap is not installed (${INSTALL_BWRAP})`,
       allowed: false,
     };
   }
+  const user = sandboxUser();
+  if (user.switched && !programOrNull("setpriv"))
+    return {
+      kind: "none",
+      reason: "Hyperion runs as root and setpriv (util-linux) is missing to leave root first",
+      allowed: false,
+    };
+  const verdict = probeSandbox(bwrap);
+  if (!verdict.ok) return { kind: "none", reason: verdict.problem, allowed: false };
+  return { kind: "bwrap", bwrap, probe: verdict.summary };
 }
 
 /** One line for start-up and for every run's log: how children are confined. */
 export function describeSandbox(s: Sandbox = detectSandbox()): string {
   if (s.kind === "bwrap")
-    return `checks and agents run confined by bubblewrap (${s.bwrap}): only the system's program folders visible, read-only; their run folder the only one writable`;
+    return `checks and agents run confined by bubblewrap (${s.bwrap}): ${s.probe}; limits: ${describeLimits(limitBackend())}`;
   if (s.allowed)
-    return "checks and agents run WITHOUT a sandbox (HYPERION_CONFINE=none): they get a scrubbed environment, their own home, and bounded time and output, but can read what the server's user can";
-  return `checks and agents cannot run: ${s.reason}. Install it (${INSTALL_BWRAP}), or set HYPERION_CONFINE=none to run them without a sandbox`;
+    return "checks and agents run WITHOUT a sandbox (HYPERION_CONFINE=none): they get a scrubbed environment, their own home, an unprivileged user when Hyperion is root, and bounded time, output and resources, but can read what that user can";
+  return `checks and agents cannot run: ${s.reason}. Install bubblewrap (${INSTALL_BWRAP}) where it is missing, or set HYPERION_CONFINE=none to run them without a sandbox`;
 }
 
-// What a confined child sees of the machine: programs and their libraries, and /etc — not
-// /home, /root, /var, /run (sockets: a read-only mount does not stop connect()), /srv, /mnt,
-// nor wherever Hyperion, its data and its repositories live.
-const SYSTEM_DIRS = [
-  "/usr",
-  "/bin",
-  "/sbin",
-  "/lib",
-  "/lib32",
-  "/lib64",
-  "/libx32",
-  "/etc",
-  "/opt",
+// The system's program and library folders; on a merged /usr the top-level ones are symlinks.
+const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+// The few files of /etc that programs, their dynamic linker and TLS truly read. Everything
+// else in /etc — shadow, ssh keys, sudoers, the machine's own config — is not there at all.
+const ETC_FILES = [
+  "/etc/ld.so.cache",
+  "/etc/ld.so.conf",
+  "/etc/ld.so.conf.d",
+  "/etc/nsswitch.conf",
+  "/etc/host.conf",
+  "/etc/gai.conf",
+  "/etc/alternatives",
+  "/etc/ssl/certs",
+  "/etc/ssl/openssl.cnf",
+  "/etc/ca-certificates",
+  "/etc/ca-certificates.conf",
+  "/etc/localtime",
+  "/etc/timezone",
+  "/etc/services",
+  "/etc/protocols",
+  "/etc/mime.types",
+  "/etc/os-release",
+  "/etc/debian_version",
 ];
-// Inside /etc, what only the machine's owner should read.
-const HIDDEN_IN_ETC = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-"];
-const HIDDEN_DIRS_IN_ETC = ["/etc/ssh", "/etc/ssl/private", "/etc/sudoers.d"];
 
 const inside = (child: string, parent: string) => {
   const rel = path.relative(parent, child);
@@ -113,30 +140,56 @@ export function secretDirs(): string[] {
 }
 
 /**
- * The program folders to show read-only: the system's, Node's own installation (nvm puts it
- * under a home), and the rest of PATH — except what lies in a secret folder.
+ * The program folders to show read-only: the system's, Node's own installation, and the rest
+ * of PATH — except what lies in a secret folder (a home, Hyperion's checkout or data).
  */
 function visibleDirs(secrets: string[]): string[] {
-  const nodePrefix = path.dirname(path.dirname(process.execPath));
+  const nodePrefix = path.dirname(path.dirname(fs.realpathSync(process.execPath)));
   const fromPath = (process.env.PATH ?? "")
     .split(":")
-    .filter((d) => path.isAbsolute(d) && !secrets.some((s) => inside(d, s)));
+    .filter((d) => path.isAbsolute(d) && !secrets.some((s) => inside(d, s) || inside(s, d)));
   const out: string[] = [];
-  for (const dir of [...SYSTEM_DIRS, nodePrefix, ...fromPath]) {
-    if (!fs.existsSync(dir) || out.some((o) => inside(dir, o))) continue;
+  const add = (dir: string) => {
+    if (!fs.existsSync(dir) || out.some((o) => inside(dir, o))) return;
+    if (fs.lstatSync(dir).isSymbolicLink() && SYSTEM_DIRS.includes(dir)) return;
+    for (let i = out.length - 1; i >= 0; i--) if (inside(out[i] as string, dir)) out.splice(i, 1);
     out.push(dir);
-  }
+  };
+  for (const dir of [...SYSTEM_DIRS, nodePrefix, ...fromPath]) add(dir);
   return out;
+}
+
+/** The files a run reads in place of the host's passwd, group and hosts. */
+export function writeSystemFiles(sysDir: string, home: string): void {
+  const u = sandboxUser();
+  fs.mkdirSync(sysDir, { recursive: true, mode: 0o755 });
+  const write = (name: string, text: string) =>
+    fs.writeFileSync(path.join(sysDir, name), text, { mode: 0o444 });
+  write(
+    "passwd",
+    [
+      "root:x:0:0:root:/nonexistent:/usr/sbin/nologin",
+      `hyperion:x:${u.uid}:${u.gid}:Hyperion sandbox:${home}:/bin/sh`,
+      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin",
+      "",
+    ].join("\n"),
+  );
+  write("group", ["root:x:0:", `hyperion:x:${u.gid}:`, "nogroup:x:65534:", ""].join("\n"));
+  write("hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost\n");
 }
 
 /** bubblewrap's arguments for a run whose only writable folder is `runDir`. */
 export function bwrapArgs(opts: {
   runDir: string;
+  /** Root-owned folder with the run's passwd, group, hosts (and its egress sockets). */
+  sysDir: string;
   cwd: string;
   env: Record<string, string>;
+  /** The host's network (checks that ask for it), or a network namespace of its own. */
   network: boolean;
   /** More folders to show read-only (an agent CLI's installation, objects to borrow). */
   readOnly?: string[];
+  tmpBytes: number;
 }): string[] {
   const secrets = secretDirs();
   const visible = visibleDirs(secrets);
@@ -144,25 +197,47 @@ export function bwrapArgs(opts: {
     "--die-with-parent",
     "--new-session",
     "--unshare-all",
+    "--unshare-user",
+    // No nested user namespace: no way to become root of one and unshare the rest.
+    "--disable-userns",
+    "--cap-drop",
+    "ALL",
+    "--hostname",
+    "hyperion-sandbox",
     ...(opts.network ? ["--share-net"] : []),
   ];
+  for (const dir of SYSTEM_DIRS) {
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) args.push("--symlink", fs.readlinkSync(dir), dir);
+  }
   for (const dir of visible) args.push("--ro-bind", dir, dir);
-  for (const file of HIDDEN_IN_ETC)
-    if (fs.existsSync(file)) args.push("--ro-bind", "/dev/null", file);
-  for (const dir of HIDDEN_DIRS_IN_ETC) if (fs.existsSync(dir)) args.push("--tmpfs", dir);
-  // A secret folder that lies inside a visible one (data under /opt, say) is covered too.
-  for (const dir of secrets)
-    if (visible.some((v) => inside(dir, v)) && fs.existsSync(dir)) args.push("--tmpfs", dir);
-  args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp");
-  // Named by the caller, after the hiding and the empty /tmp: an agent CLI installed under a
-  // home or in a temp folder, say.
+  for (const file of ETC_FILES) if (fs.existsSync(file)) args.push("--ro-bind", file, file);
+  if (opts.network && fs.existsSync("/etc/resolv.conf"))
+    args.push("--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf");
+  for (const name of ["passwd", "group", "hosts"])
+    args.push("--ro-bind", path.join(opts.sysDir, name), `/etc/${name}`);
+  args.push("--dev", "/dev", "--proc", "/proc", "--size", String(opts.tmpBytes), "--tmpfs", "/tmp");
+  // Named by the caller, after /tmp: an agent CLI installed in a temp folder, say.
   const withinRun = (opts.readOnly ?? []).filter((d) => inside(d, opts.runDir));
   for (const dir of opts.readOnly ?? [])
     if (!withinRun.includes(dir)) args.push("--ro-bind", dir, dir);
+  args.push("--ro-bind", opts.sysDir, opts.sysDir);
   args.push("--bind", opts.runDir, opts.runDir);
   // A read-only folder inside the run folder (the Engineer's workspace) must come after it.
   for (const dir of withinRun) args.push("--ro-bind", dir, dir);
+  // The sandbox's own root (where /etc's few files hang) is read-only too: only the run folder,
+  // /tmp and /dev take writes.
+  args.push("--remount-ro", "/");
   args.push("--chdir", opts.cwd, "--clearenv");
   for (const [k, v] of Object.entries(opts.env)) args.push("--setenv", k, v);
   return args;
+}
+
+/** bubblewrap's version, for the start-up line. */
+export function bwrapVersion(bwrap: string): string {
+  try {
+    return execFileSync(bwrap, ["--version"], { encoding: "utf8", timeout: 5000 }).trim();
+  } catch {
+    return "bubblewrap";
+  }
 }

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import pidtree from "pidtree";
-import { type RunDir, scrubbedEnv } from "./run";
-import { bwrapArgs, describeSandbox, detectSandbox } from "./sandbox";
+import { confinedCommand, handOver, type RunDir } from "./launch";
+import { RunLimiter, RunLimits } from "./limits";
+import { scrubbedEnv } from "./run";
+import { describeSandbox, verifySandbox } from "./sandbox";
 
 /** Between the steps of a stop: interrupt, then SIGTERM, then SIGKILL (as Vibe Kanban does). */
 export const STOP_STEP_MS = 2000;
@@ -18,6 +20,8 @@ export type SpawnOptions = {
   stdin?: boolean;
   /** Milliseconds between stop steps (tests shorten it). */
   stopStepMs?: number;
+  /** Processes, memory, CPU time, disk and /tmp (the policy's runLimits). */
+  limits?: RunLimits;
 };
 
 export type Exit = { exitCode: number | null; signal: NodeJS.Signals | null };
@@ -30,6 +34,11 @@ export type ConfinedProcess = {
   exited: Promise<Exit>;
   /** Stops the child and everything it started: SIGINT, SIGTERM, SIGKILL, then any descendant left. */
   stop(): Promise<Exit>;
+  /**
+   * The limit it went past, named; the run is stopped when it happens. Read it after `exited`:
+   * a limit hit just before the end is found by a last look then.
+   */
+  limitExceeded(): string | null;
 };
 
 /**
@@ -40,52 +49,71 @@ export type ConfinedProcess = {
  * the stop walks the process tree, since agent CLIs put tool commands in groups of their own.
  */
 export function spawnConfined(opts: SpawnOptions): ConfinedProcess | { spawnError: string } {
-  const [file, ...args] = opts.argv;
+  const [file] = opts.argv;
   if (!file) return { spawnError: "empty command" };
-  const sandbox = detectSandbox();
+  const sandbox = verifySandbox();
   if (sandbox.kind === "none" && !sandbox.allowed) return { spawnError: describeSandbox(sandbox) };
   const cwd = opts.cwd ?? opts.dir.work;
-  const env = scrubbedEnv(opts.dir, opts.env);
-  let cmd = file;
-  let cmdArgs = args;
-  let spawnEnv: Record<string, string> = env;
-  if (sandbox.kind === "bwrap") {
-    cmd = sandbox.bwrap;
-    cmdArgs = [
-      ...bwrapArgs({
-        runDir: opts.dir.root,
-        cwd,
-        env,
-        network: opts.network ?? false,
-        readOnly: opts.readOnly ?? [],
-      }),
-      "--",
-      file,
-      ...args,
-    ];
-    spawnEnv = {};
+  let limiter: RunLimiter;
+  let cmd: ReturnType<typeof confinedCommand>;
+  try {
+    const env = scrubbedEnv(opts.dir, opts.env);
+    handOver(opts.dir);
+    limiter = new RunLimiter(opts.limits ?? RunLimits.parse({}), opts.dir.root);
+    cmd = confinedCommand({
+      sandbox,
+      argv: opts.argv,
+      dir: opts.dir,
+      cwd,
+      env,
+      network: opts.network ?? false,
+      readOnly: opts.readOnly ?? [],
+      limits: limiter.limits,
+      gated: limiter.gated,
+    });
+  } catch (err) {
+    return { spawnError: (err as Error).message };
   }
   let child: ChildProcess;
   try {
-    child = spawn(cmd, cmdArgs, {
+    child = spawn(cmd.file, cmd.args, {
       cwd,
-      env: spawnEnv as NodeJS.ProcessEnv,
+      env: cmd.env as NodeJS.ProcessEnv,
       detached: true,
-      stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+      stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe", cmd.gated ? "pipe" : "ignore"],
     });
   } catch (err) {
+    limiter.close();
     return { spawnError: (err as Error).message };
   }
   const pid = child.pid;
   if (pid === undefined) {
     child.on("error", () => {});
+    limiter.close();
     return { spawnError: `cannot start ${file}` };
+  }
+  let exceeded: string | null = null;
+  try {
+    if (cmd.gated) {
+      limiter.attach(pid);
+      (child.stdio[3] as NodeJS.WritableStream).end("go\n");
+    }
+  } catch (err) {
+    signalGroup(pid, "SIGKILL");
+    limiter.close();
+    return { spawnError: `its limits could not be applied (${(err as Error).message})` };
   }
   // Swallow EPIPE on a stdin the child closed: the exit tells the story.
   child.stdin?.on("error", () => {});
-  const exited = new Promise<Exit>((resolve) => {
+  const ended = new Promise<Exit>((resolve) => {
     child.on("exit", (exitCode, signal) => resolve({ exitCode, signal }));
     child.on("error", () => resolve({ exitCode: null, signal: null }));
+  });
+  // The last look for a limit hit just before the end, then the cgroups go.
+  const exited = ended.then(async (exit) => {
+    exceeded ??= await limiter.check(true).catch(() => null);
+    limiter.close();
+    return exit;
   });
   const step = opts.stopStepMs ?? STOP_STEP_MS;
   let stopping: Promise<Exit> | undefined;
@@ -110,7 +138,11 @@ export function spawnConfined(opts: SpawnOptions): ConfinedProcess | { spawnErro
     })();
     return stopping;
   };
-  return { child, pid, sandbox: sandbox.kind, exited, stop };
+  limiter.watch(pid, (reason) => {
+    exceeded = reason;
+    void stop();
+  });
+  return { child, pid, sandbox: sandbox.kind, exited, stop, limitExceeded: () => exceeded };
 }
 
 async function descendants(pid: number): Promise<number[]> {

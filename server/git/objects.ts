@@ -4,7 +4,8 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { execa, type ResultPromise } from "execa";
 import { dotGitLookalike, quotePath } from "@/schemas/paths";
-import { git } from "./run";
+import { program } from "@/server/confine/programs";
+import { FIXED_ENV, git } from "./run";
 
 export type ObjectType = "blob" | "tree" | "commit" | "tag";
 export type TreeEntry = { mode: string; name: string; oid: string };
@@ -86,7 +87,8 @@ export class ObjectStore {
 
   private start(): ResultPromise {
     if (this.proc) return this.proc;
-    const proc = execa("git", ["--git-dir", this.gitDir, "cat-file", "--batch"], {
+    const proc = execa(program("git"), ["--git-dir", this.gitDir, "cat-file", "--batch"], {
+      env: FIXED_ENV,
       buffer: false,
       stdin: "pipe",
       stdout: "pipe",

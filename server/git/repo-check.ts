@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { program } from "@/server/confine/programs";
 import { FIXED_ENV } from "./run";
 
 /** Variables that would point git somewhere other than the folder asked about. */
@@ -37,7 +38,7 @@ export function gitRepositoryProblem(dir: string): string | undefined {
   for (const name of REDIRECTING) delete env[name];
   Object.assign(env, FIXED_ENV, { GIT_CEILING_DIRECTORIES: path.dirname(real) });
   try {
-    execFileSync("git", ["rev-parse", "--git-dir", "--is-bare-repository"], {
+    execFileSync(program("git"), ["rev-parse", "--git-dir", "--is-bare-repository"], {
       cwd: real,
       env,
       stdio: ["ignore", "pipe", "pipe"],

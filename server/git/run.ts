@@ -1,4 +1,5 @@
 import { execa } from "execa";
+import { program, TRUSTED_PATH } from "@/server/confine/programs";
 
 export class GitError extends Error {
   override name = "GitError";
@@ -12,8 +13,12 @@ export class GitError extends Error {
   }
 }
 
-/** What every git Hyperion runs gets: no prompts, no system config, messages in English. */
+/**
+ * What every git Hyperion runs gets: no prompts, no system config, messages in English, and a
+ * PATH of root-owned folders only, so git's own helpers are never found where a child wrote.
+ */
 export const FIXED_ENV = {
+  PATH: TRUSTED_PATH,
   GIT_TERMINAL_PROMPT: "0",
   GIT_CONFIG_NOSYSTEM: "1",
   LC_ALL: "C",
@@ -24,7 +29,8 @@ export async function git(
   args: readonly string[],
   opts: { cwd: string; env?: Record<string, string>; input?: string | Buffer } = { cwd: "." },
 ): Promise<string> {
-  const result = await execa("git", args, {
+  // git by its absolute path, found once in the trusted folders (server/confine/programs.ts).
+  const result = await execa(program("git"), args, {
     cwd: opts.cwd,
     env: { ...FIXED_ENV, ...opts.env },
     input: opts.input,

@@ -1,0 +1,457 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { programOrNull } from "./programs";
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+/**
+ * What one confined run (an agent session, a check) may use, from the repository's policy
+ * (`runLimits`). Processes count threads, as the kernel does.
+ */
+export const RunLimits = z.strictObject({
+  processes: z.number().int().min(16).max(100_000).default(1024),
+  memoryBytes: z
+    .number()
+    .int()
+    .min(64 * MiB)
+    .max(1024 * GiB)
+    .default(4 * GiB),
+  cpuSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(2 * 3600),
+  /** The run's folder: its workspace, home and temp folder together. */
+  diskBytes: z
+    .number()
+    .int()
+    .min(16 * MiB)
+    .max(10_000 * GiB)
+    .default(4 * GiB),
+  /** The private /tmp (a tmpfs, so it also counts as memory). */
+  tmpBytes: z
+    .number()
+    .int()
+    .min(MiB)
+    .max(64 * GiB)
+    .default(512 * MiB),
+});
+export type RunLimits = z.output<typeof RunLimits>;
+export const DEFAULT_RUN_LIMITS: RunLimits = RunLimits.parse({});
+
+/** "2 GiB", "512 MiB", "1.5 GiB": for the messages that name a limit. */
+export function bytesText(n: number): string {
+  for (const [unit, size] of [
+    ["GiB", GiB],
+    ["MiB", MiB],
+    ["KiB", 1024],
+  ] as const)
+    if (n >= size) return `${Number((n / size).toFixed(1))} ${unit}`;
+  return `${n} bytes`;
+}
+
+type Cgroup1 = { kind: "cgroup1"; pids: string; memory: string; cpuacct: string | null };
+type Cgroup2 = { kind: "cgroup2"; base: string };
+export type LimitBackend = Cgroup1 | Cgroup2 | { kind: "rlimit"; why: string };
+
+type Mount = { point: string; fstype: string; options: string[] };
+
+function cgroupMounts(): Mount[] {
+  try {
+    return fs
+      .readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .flatMap((line) => {
+        const [left, right] = line.split(" - ");
+        if (!left || !right) return [];
+        const point = left.split(" ")[4] ?? "";
+        const [fstype = "", , superOpts = ""] = right.split(" ");
+        return fstype === "cgroup" || fstype === "cgroup2"
+          ? [{ point, fstype, options: superOpts.split(",") }]
+          : [];
+      });
+  } catch {
+    return [];
+  }
+}
+
+/** Our own cgroup in each hierarchy: "memory" → "/process_api/x", "" (v2) → "/". */
+function ownCgroups(): Map<string, string> {
+  const out = new Map<string, string>();
+  try {
+    for (const line of fs.readFileSync("/proc/self/cgroup", "utf8").trim().split("\n")) {
+      const [, controllers = "", p = "/"] = line.split(":");
+      for (const c of controllers.split(",")) out.set(c, p);
+    }
+  } catch {
+    // No cgroups here.
+  }
+  return out;
+}
+
+/** Whether a child cgroup can be made under `dir` (tried, then removed). */
+function canCreateUnder(dir: string): boolean {
+  const probe = path.join(dir, `hyperion-probe-${process.pid}`);
+  try {
+    fs.mkdirSync(probe);
+    fs.rmdirSync(probe);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function detectCgroup2(mounts: Mount[], own: Map<string, string>): Cgroup2 | string {
+  const m = mounts.find((x) => x.fstype === "cgroup2");
+  if (!m) return "no cgroup v2 hierarchy";
+  const base = path.join(m.point, own.get("") ?? "/");
+  let controllers: string[] = [];
+  try {
+    controllers = fs.readFileSync(path.join(base, "cgroup.controllers"), "utf8").trim().split(/\s+/);
+  } catch {
+    return `cgroup v2 at ${base} is not readable`;
+  }
+  if (!controllers.includes("pids") || !controllers.includes("memory"))
+    return `cgroup v2 does not delegate the pids and memory controllers here (${base} has: ${controllers.join(" ") || "none"})`;
+  if (!canCreateUnder(base)) return `cgroup v2 at ${base} is not writable`;
+  // A cgroup with processes in it cannot give controllers to children ("no internal
+  // processes"): move Hyperion into a leaf of its own first.
+  const enable = () =>
+    fs.writeFileSync(path.join(base, "cgroup.subtree_control"), "+pids +memory +cpu");
+  try {
+    enable();
+  } catch {
+    try {
+      const leaf = path.join(base, "hyperion-main");
+      fs.mkdirSync(leaf, { recursive: true });
+      fs.writeFileSync(path.join(leaf, "cgroup.procs"), String(process.pid));
+      enable();
+    } catch (err) {
+      return `cgroup v2 at ${base} cannot enable pids and memory for children (${(err as Error).message})`;
+    }
+  }
+  return { kind: "cgroup2", base };
+}
+
+function detectCgroup1(mounts: Mount[], own: Map<string, string>): Cgroup1 | string {
+  const dirFor = (controller: string) => {
+    const m = mounts.find((x) => x.fstype === "cgroup" && x.options.includes(controller));
+    return m ? path.join(m.point, own.get(controller) ?? "/") : null;
+  };
+  const pids = dirFor("pids");
+  const memory = dirFor("memory");
+  if (!pids || !memory) return "no cgroup v1 pids and memory hierarchies";
+  if (!canCreateUnder(pids) || !canCreateUnder(memory))
+    return "cgroup v1 hierarchies are not writable (Hyperion is not root)";
+  const cpuacct = dirFor("cpuacct");
+  return { kind: "cgroup1", pids, memory, cpuacct: cpuacct && canCreateUnder(cpuacct) ? cpuacct : null };
+}
+
+let backend: LimitBackend | undefined;
+
+/**
+ * How limits are enforced here: cgroup v2 where the machine delegates it, else the cgroup v1
+ * hierarchies when Hyperion may write them (root), else rlimits inside the sandbox plus a
+ * watcher of the run's processes. `HYPERION_LIMITS=rlimit` forces the last.
+ */
+export function limitBackend(): LimitBackend {
+  if (backend) return backend;
+  if (process.env.HYPERION_LIMITS === "rlimit")
+    return (backend = { kind: "rlimit", why: "HYPERION_LIMITS=rlimit" });
+  const mounts = cgroupMounts();
+  const own = ownCgroups();
+  const v2 = detectCgroup2(mounts, own);
+  if (typeof v2 !== "string") return (backend = v2);
+  const v1 = detectCgroup1(mounts, own);
+  if (typeof v1 !== "string") return (backend = v1);
+  return (backend = { kind: "rlimit", why: `${v2}; ${v1}` });
+}
+
+export function resetLimitBackend(): void {
+  backend = undefined;
+}
+
+export function describeLimits(b: LimitBackend = limitBackend()): string {
+  if (b.kind === "cgroup2")
+    return `processes and memory by cgroup v2 (${b.base}); CPU time and file size by rlimits; disk use by a watcher`;
+  if (b.kind === "cgroup1")
+    return `processes and memory by cgroup v1 (${b.pids}, ${b.memory})${b.cpuacct ? ", CPU time by cpuacct" : ""}; per-process CPU time and file size by rlimits; disk use by a watcher`;
+  return `processes, memory, CPU time and file size by rlimits inside the sandbox, totals by a watcher of the run's processes (${b.why}); disk use by a watcher`;
+}
+
+/**
+ * The rlimits the sandbox's first program sets on itself (prlimit, inside the sandbox): a
+ * process count there counts only the sandbox's own user namespace, so concurrent runs of the
+ * same uid do not share it. Where a cgroup holds the run, its limits are the ones that bite (and
+ * are named): the rlimits then sit a little above them as a backstop.
+ */
+export function rlimitArgs(limits: RunLimits, b: LimitBackend = limitBackend()): string[] {
+  const prlimit = programOrNull("prlimit");
+  if (!prlimit) return [];
+  const cgroup = b.kind !== "rlimit";
+  return [
+    prlimit,
+    `--nproc=${cgroup ? limits.processes + 64 : limits.processes}`,
+    // Under a cgroup an allocation over the budget is OOM-killed there, and named; a per-process
+    // rlimit would refuse it first, silently.
+    ...(cgroup ? [] : [`--data=${limits.memoryBytes}`]),
+    `--cpu=${limits.cpuSeconds + 5}`,
+    `--fsize=${limits.diskBytes}`,
+    "--core=0",
+    "--",
+  ];
+}
+
+type Usage = { tasks: number; rssBytes: number; cpuSeconds: number };
+
+const PAGE = 4096;
+const TICKS = 100;
+
+/** The run's processes as the host sees them: `root` and every descendant, from /proc. */
+function treeUsage(root: number): Usage {
+  const children = new Map<number, number[]>();
+  const stats = new Map<number, string[]>();
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const raw = fs.readFileSync(`/proc/${name}/stat`, "utf8");
+      const f = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
+      const pid = Number(name);
+      const ppid = Number(f[1]);
+      stats.set(pid, f);
+      const list = children.get(ppid) ?? [];
+      list.push(pid);
+      children.set(ppid, list);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const usage: Usage = { tasks: 0, rssBytes: 0, cpuSeconds: 0 };
+  const todo = [root];
+  const seen = new Set<number>();
+  while (todo.length) {
+    const pid = todo.pop() as number;
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    const f = stats.get(pid);
+    if (f) {
+      // Fields after "(comm) ": state=0 ppid=1 … utime=11 stime=12 … num_threads=17 … rss=21.
+      usage.tasks += Number(f[17] ?? 1);
+      usage.rssBytes += Number(f[21] ?? 0) * PAGE;
+      usage.cpuSeconds += (Number(f[11] ?? 0) + Number(f[12] ?? 0)) / TICKS;
+    }
+    for (const c of children.get(pid) ?? []) todo.push(c);
+  }
+  return usage;
+}
+
+function readNumber(file: string): number | null {
+  try {
+    const n = Number(fs.readFileSync(file, "utf8").trim());
+    return Number.isFinite(n) ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A counter out of a flat keyed file ("max 3", "oom_kill 1"). */
+function readKey(file: string, key: string): number {
+  try {
+    for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+      const [k, v] = line.trim().split(/\s+/);
+      if (k === key) return Number(v) || 0;
+    }
+  } catch {
+    // Not there on this kernel.
+  }
+  return 0;
+}
+
+let seq = 0;
+
+/**
+ * One run's limits while it runs: its cgroups (made before it starts, joined by its first
+ * process before that process does anything else), and a watcher that names the first limit it
+ * finds exceeded, e.g. "used more than 2 GiB of memory (runLimits.memoryBytes)".
+ */
+export class RunLimiter {
+  readonly backend = limitBackend();
+  private readonly dirs: string[] = [];
+  private exceeded: string | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private duRunning = false;
+  private duEvery = 1;
+  private ticks = 0;
+  private rootPid: number | null = null;
+
+  constructor(
+    readonly limits: RunLimits,
+    private readonly runRoot: string,
+  ) {
+    const name = `hyperion-run-${process.pid}-${++seq}`;
+    const b = this.backend;
+    try {
+      if (b.kind === "cgroup2") {
+        const dir = path.join(b.base, name);
+        fs.mkdirSync(dir);
+        this.dirs.push(dir);
+        fs.writeFileSync(path.join(dir, "pids.max"), String(limits.processes));
+        fs.writeFileSync(path.join(dir, "memory.max"), String(limits.memoryBytes));
+        try {
+          fs.writeFileSync(path.join(dir, "memory.swap.max"), "0");
+        } catch {
+          // No swap accounting.
+        }
+      } else if (b.kind === "cgroup1") {
+        for (const base of [b.pids, b.memory, ...(b.cpuacct ? [b.cpuacct] : [])]) {
+          const dir = path.join(base, name);
+          fs.mkdirSync(dir);
+          this.dirs.push(dir);
+        }
+        fs.writeFileSync(path.join(b.pids, name, "pids.max"), String(limits.processes));
+        fs.writeFileSync(
+          path.join(b.memory, name, "memory.limit_in_bytes"),
+          String(limits.memoryBytes),
+        );
+        try {
+          fs.writeFileSync(
+            path.join(b.memory, name, "memory.memsw.limit_in_bytes"),
+            String(limits.memoryBytes),
+          );
+        } catch {
+          // No swap accounting.
+        }
+      }
+    } catch (err) {
+      this.close();
+      throw new Error(`cannot set up the run's cgroup: ${(err as Error).message}`);
+    }
+  }
+
+  /** With cgroups, the first process must join them before it starts anything (a gate). */
+  get gated(): boolean {
+    return this.dirs.length > 0;
+  }
+
+  /** Puts the gated first process in the run's cgroups. */
+  attach(pid: number): void {
+    this.rootPid = pid;
+    for (const dir of this.dirs) fs.writeFileSync(path.join(dir, "cgroup.procs"), String(pid));
+  }
+
+  /** Watches the run; `onExceeded` is called once, with the limit named. */
+  watch(rootPid: number, onExceeded: (reason: string) => void, everyMs = 250): void {
+    this.rootPid = rootPid;
+    this.timer = setInterval(() => {
+      void this.check().then((why) => {
+        if (why && this.timer) {
+          clearInterval(this.timer);
+          this.timer = undefined;
+          onExceeded(why);
+        }
+      });
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  /** The limit exceeded so far, or null; samples now. */
+  async check(final = false): Promise<string | null> {
+    if (this.exceeded) return this.exceeded;
+    const l = this.limits;
+    const b = this.backend;
+    let over: string | null = null;
+    const processes = () =>
+      `started more than ${l.processes} processes (runLimits.processes)`;
+    const memory = () => `used more than ${bytesText(l.memoryBytes)} of memory (runLimits.memoryBytes)`;
+    const cpu = () => `used more than ${l.cpuSeconds} s of CPU time (runLimits.cpuSeconds)`;
+    const run = (base: string) => path.join(base, path.basename(this.dirs[0] ?? ""));
+    if (b.kind === "cgroup2") {
+      const dir = this.dirs[0] as string;
+      if (readKey(path.join(dir, "pids.events"), "max") > 0) over = processes();
+      else if (readKey(path.join(dir, "memory.events"), "oom_kill") > 0) over = memory();
+      else if (readKey(path.join(dir, "cpu.stat"), "usage_usec") / 1e6 > l.cpuSeconds) over = cpu();
+    } else if (b.kind === "cgroup1") {
+      if (readKey(path.join(run(b.pids), "pids.events"), "max") > 0) over = processes();
+      else if (readKey(path.join(run(b.memory), "memory.oom_control"), "oom_kill") > 0)
+        over = memory();
+      else if (b.cpuacct && (readNumber(path.join(run(b.cpuacct), "cpuacct.usage")) ?? 0) / 1e9 > l.cpuSeconds)
+        over = cpu();
+    } else if (this.rootPid !== null && !final) {
+      const u = treeUsage(this.rootPid);
+      // The sandbox's own helpers (bubblewrap's init) count too: a run at the cap is over it.
+      if (u.tasks >= l.processes - 2) over = processes();
+      else if (u.rssBytes > l.memoryBytes) over = memory();
+      else if (u.cpuSeconds > l.cpuSeconds) over = cpu();
+    }
+    if (!over) over = await this.disk(final);
+    if (over) this.exceeded = over;
+    return over;
+  }
+
+  /** `du` of the run's folder, every few samples (more seldom when it is slow). */
+  private async disk(final: boolean): Promise<string | null> {
+    this.ticks++;
+    if (this.duRunning || (!final && this.ticks % this.duEvery !== 0)) return null;
+    const du = programOrNull("du");
+    if (!du) return null;
+    this.duRunning = true;
+    const started = Date.now();
+    const used = await new Promise<number>((resolve) =>
+      execFile(du, ["-sx", "-B1", this.runRoot], { timeout: 60_000 }, (_err, out) =>
+        resolve(Number(String(out).split(/\s/)[0]) || 0),
+      ),
+    );
+    this.duRunning = false;
+    // A walk that takes a tenth of the interval or more is done less often.
+    this.duEvery = Math.min(40, Math.max(1, Math.ceil((Date.now() - started) / 25)));
+    return used >= this.limits.diskBytes
+      ? `wrote more than ${bytesText(this.limits.diskBytes)} to its workspace (runLimits.diskBytes)`
+      : null;
+  }
+
+  /** Ends the watch, kills whatever is left in the run's cgroups and removes them. */
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const dir of this.dirs) {
+      try {
+        fs.writeFileSync(path.join(dir, "cgroup.kill"), "1");
+      } catch {
+        for (const pid of fs.existsSync(dir) ? readPids(dir) : [])
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {
+            // Gone.
+          }
+      }
+      removeWhenEmpty(dir, 40);
+    }
+  }
+}
+
+function readPids(dir: string): number[] {
+  try {
+    return fs
+      .readFileSync(path.join(dir, "cgroup.procs"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A cgroup can go only once its last process is reaped: try again a few times. */
+function removeWhenEmpty(dir: string, tries: number): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || tries <= 0) return;
+    setTimeout(() => removeWhenEmpty(dir, tries - 1), 50).unref();
+  }
+}
