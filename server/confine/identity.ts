@@ -47,7 +47,12 @@ export function sandboxUser(): SandboxUser {
   if (cached) return cached;
   const uid = process.getuid?.() ?? 0;
   if (uid !== 0) {
-    cached = { uid, gid: process.getgid?.() ?? uid, switched: false, source: "Hyperion's own user" };
+    cached = {
+      uid,
+      gid: process.getgid?.() ?? uid,
+      switched: false,
+      source: "Hyperion's own user",
+    };
     return cached;
   }
   const envUid = idFromEnv("HYPERION_SANDBOX_UID");

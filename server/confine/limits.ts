@@ -111,7 +111,10 @@ function detectCgroup2(mounts: Mount[], own: Map<string, string>): Cgroup2 | str
   const base = path.join(m.point, own.get("") ?? "/");
   let controllers: string[] = [];
   try {
-    controllers = fs.readFileSync(path.join(base, "cgroup.controllers"), "utf8").trim().split(/\s+/);
+    controllers = fs
+      .readFileSync(path.join(base, "cgroup.controllers"), "utf8")
+      .trim()
+      .split(/\s+/);
   } catch {
     return `cgroup v2 at ${base} is not readable`;
   }
@@ -148,7 +151,12 @@ function detectCgroup1(mounts: Mount[], own: Map<string, string>): Cgroup1 | str
   if (!canCreateUnder(pids) || !canCreateUnder(memory))
     return "cgroup v1 hierarchies are not writable (Hyperion is not root)";
   const cpuacct = dirFor("cpuacct");
-  return { kind: "cgroup1", pids, memory, cpuacct: cpuacct && canCreateUnder(cpuacct) ? cpuacct : null };
+  return {
+    kind: "cgroup1",
+    pids,
+    memory,
+    cpuacct: cpuacct && canCreateUnder(cpuacct) ? cpuacct : null,
+  };
 }
 
 let backend: LimitBackend | undefined;
@@ -283,7 +291,7 @@ export class RunLimiter {
   private readonly dirs: string[] = [];
   private exceeded: string | null = null;
   private timer: NodeJS.Timeout | undefined;
-  private duRunning = false;
+  private duRunning: Promise<number> | null = null;
   private duEvery = 1;
   private ticks = 0;
   private rootPid: number | null = null;
@@ -364,9 +372,9 @@ export class RunLimiter {
     const l = this.limits;
     const b = this.backend;
     let over: string | null = null;
-    const processes = () =>
-      `started more than ${l.processes} processes (runLimits.processes)`;
-    const memory = () => `used more than ${bytesText(l.memoryBytes)} of memory (runLimits.memoryBytes)`;
+    const processes = () => `started more than ${l.processes} processes (runLimits.processes)`;
+    const memory = () =>
+      `used more than ${bytesText(l.memoryBytes)} of memory (runLimits.memoryBytes)`;
     const cpu = () => `used more than ${l.cpuSeconds} s of CPU time (runLimits.cpuSeconds)`;
     const run = (base: string) => path.join(base, path.basename(this.dirs[0] ?? ""));
     if (b.kind === "cgroup2") {
@@ -378,7 +386,10 @@ export class RunLimiter {
       if (readKey(path.join(run(b.pids), "pids.events"), "max") > 0) over = processes();
       else if (readKey(path.join(run(b.memory), "memory.oom_control"), "oom_kill") > 0)
         over = memory();
-      else if (b.cpuacct && (readNumber(path.join(run(b.cpuacct), "cpuacct.usage")) ?? 0) / 1e9 > l.cpuSeconds)
+      else if (
+        b.cpuacct &&
+        (readNumber(path.join(run(b.cpuacct), "cpuacct.usage")) ?? 0) / 1e9 > l.cpuSeconds
+      )
         over = cpu();
     } else if (this.rootPid !== null && !final) {
       const u = treeUsage(this.rootPid);
@@ -392,20 +403,22 @@ export class RunLimiter {
     return over;
   }
 
-  /** `du` of the run's folder, every few samples (more seldom when it is slow). */
+  /** `du` of the run's folder, every few samples (more seldom when it is slow); always at the end. */
   private async disk(final: boolean): Promise<string | null> {
     this.ticks++;
-    if (this.duRunning || (!final && this.ticks % this.duEvery !== 0)) return null;
+    if (final) await this.duRunning;
+    else if (this.duRunning || this.ticks % this.duEvery !== 0) return null;
     const du = programOrNull("du");
     if (!du) return null;
-    this.duRunning = true;
     const started = Date.now();
-    const used = await new Promise<number>((resolve) =>
+    const measuring = new Promise<number>((resolve) =>
       execFile(du, ["-sx", "-B1", this.runRoot], { timeout: 60_000 }, (_err, out) =>
         resolve(Number(String(out).split(/\s/)[0]) || 0),
       ),
     );
-    this.duRunning = false;
+    this.duRunning = measuring;
+    const used = await measuring;
+    this.duRunning = null;
     // A walk that takes a tenth of the interval or more is done less often.
     this.duEvery = Math.min(40, Math.max(1, Math.ceil((Date.now() - started) / 25)));
     return used >= this.limits.diskBytes
@@ -413,23 +426,38 @@ export class RunLimiter {
       : null;
   }
 
-  /** Ends the watch, kills whatever is left in the run's cgroups and removes them. */
-  close(): void {
+  /**
+   * Ends the watch, kills whatever is left in the run's cgroups, and resolves once they are
+   * empty and removed: when a run is over, none of its processes is.
+   */
+  async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     for (const dir of this.dirs) {
-      try {
-        fs.writeFileSync(path.join(dir, "cgroup.kill"), "1");
-      } catch {
-        for (const pid of fs.existsSync(dir) ? readPids(dir) : [])
+      for (let tries = 0; tries < 200 && fs.existsSync(dir); tries++) {
+        const pids = readPids(dir);
+        if (pids.length === 0) {
           try {
-            process.kill(pid, "SIGKILL");
+            fs.rmdirSync(dir);
           } catch {
-            // Gone.
+            // Its last process is still being reaped.
           }
+          if (!fs.existsSync(dir)) break;
+        }
+        try {
+          fs.writeFileSync(path.join(dir, "cgroup.kill"), "1");
+        } catch {
+          for (const pid of pids)
+            try {
+              process.kill(pid, "SIGKILL");
+            } catch {
+              // Gone.
+            }
+        }
+        await new Promise((r) => setTimeout(r, 25));
       }
-      removeWhenEmpty(dir, 40);
     }
+    this.dirs.length = 0;
   }
 }
 
@@ -442,16 +470,5 @@ function readPids(dir: string): number[] {
       .map(Number);
   } catch {
     return [];
-  }
-}
-
-/** A cgroup can go only once its last process is reaped: try again a few times. */
-function removeWhenEmpty(dir: string, tries: number): void {
-  try {
-    fs.rmdirSync(dir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || tries <= 0) return;
-    setTimeout(() => removeWhenEmpty(dir, tries - 1), 50).unref();
   }
 }

@@ -7,7 +7,14 @@ import path from "node:path";
  * root — or to Hyperion's own user — and be writable by no one else, and so must the program:
  * nothing a confined child could have written is ever executed by Hyperion.
  */
-const TRUSTED_DIRS = ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/local/sbin"];
+const TRUSTED_DIRS = [
+  "/usr/bin",
+  "/bin",
+  "/usr/sbin",
+  "/sbin",
+  "/usr/local/bin",
+  "/usr/local/sbin",
+];
 
 export type ProgramName = "git" | "bwrap" | "setpriv" | "prlimit" | "chown" | "du" | "sh";
 

@@ -192,8 +192,8 @@ export async function runConfined(opts: ConfinedOptions): Promise<ConfinedResult
       void limiter
         .check(true)
         .catch(() => null)
-        .then((late) => {
-          limiter.close();
+        .then(async (late) => {
+          await limiter.close();
           const exceeded = limitExceeded ?? late ?? undefined;
           resolve({
             ...base,

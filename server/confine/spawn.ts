@@ -83,13 +83,13 @@ export function spawnConfined(opts: SpawnOptions): ConfinedProcess | { spawnErro
       stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe", cmd.gated ? "pipe" : "ignore"],
     });
   } catch (err) {
-    limiter.close();
+    void limiter.close();
     return { spawnError: (err as Error).message };
   }
   const pid = child.pid;
   if (pid === undefined) {
     child.on("error", () => {});
-    limiter.close();
+    void limiter.close();
     return { spawnError: `cannot start ${file}` };
   }
   let exceeded: string | null = null;
@@ -100,7 +100,7 @@ export function spawnConfined(opts: SpawnOptions): ConfinedProcess | { spawnErro
     }
   } catch (err) {
     signalGroup(pid, "SIGKILL");
-    limiter.close();
+    void limiter.close();
     return { spawnError: `its limits could not be applied (${(err as Error).message})` };
   }
   // Swallow EPIPE on a stdin the child closed: the exit tells the story.
@@ -112,7 +112,7 @@ export function spawnConfined(opts: SpawnOptions): ConfinedProcess | { spawnErro
   // The last look for a limit hit just before the end, then the cgroups go.
   const exited = ended.then(async (exit) => {
     exceeded ??= await limiter.check(true).catch(() => null);
-    limiter.close();
+    await limiter.close();
     return exit;
   });
   const step = opts.stopStepMs ?? STOP_STEP_MS;
