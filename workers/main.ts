@@ -202,9 +202,11 @@ export async function runSupervisor(
       );
 
   log.info({ worker: id, threads: options.threads, drain: options.drain }, "worker started");
+  // Always said at start, whatever the log level: an operator checks the sandbox here or with
+  // `hyperion doctor`.
   const sandbox = detectSandbox();
   if (sandbox.kind === "none") log.warn({ confinement: "none" }, describeSandbox(sandbox));
-  else log.info({ confinement: sandbox.kind }, describeSandbox(sandbox));
+  else console.error(`hyperion worker: ${describeSandbox(sandbox)}`);
   await done;
   clearInterval(dispatcher);
   clearInterval(recovery);

@@ -132,6 +132,14 @@ export function buildProgram(): Command {
     .action(lazy(() => import("./commands/agents"), "agentsCommand"));
 
   program
+    .command("doctor")
+    .description(
+      "how checks and agents are confined here: the sandbox probed now, its user, limits and programs",
+    )
+    .option("--json", "print as JSON")
+    .action(lazy(() => import("./commands/doctor"), "doctorCommand"));
+
+  program
     .command("runs")
     .description("agent runs, newest first")
     .option("--state <state>", "starting, running, checking, submitted, failed, stopped or lost")

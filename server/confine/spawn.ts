@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import pidtree from "pidtree";
-import { confinedCommand, handOver, type RunDir } from "./launch";
+import { type Egress, startEgress } from "./egress";
+import { confinedCommand, handOver, type RunDir, sysDirOf } from "./launch";
 import { RunLimiter, RunLimits } from "./limits";
 import { scrubbedEnv } from "./run";
 import { describeSandbox, verifySandbox } from "./sandbox";
@@ -22,7 +25,47 @@ export type SpawnOptions = {
   stopStepMs?: number;
   /** Processes, memory, CPU time, disk and /tmp (the policy's runLimits). */
   limits?: RunLimits;
+  /**
+   * An agent's way out of its network namespace: the model endpoint (reached through a proxy on
+   * the host that adds the real key) and the hosts the policy allows, and nothing else.
+   */
+  egress?: {
+    model?: { endpoint: string; apiKey?: string };
+    allowHosts?: string[];
+    onRefused?: (what: string) => void;
+  };
 };
+
+/** Where an agent finds the model and the egress proxy inside its own network namespace. */
+export const AGENT_MODEL_PORT = 4100;
+export const AGENT_PROXY_PORT = 4101;
+
+/** The variables that send an agent's other HTTP traffic through the egress proxy. */
+export function proxyEnv(): Record<string, string> {
+  const url = `http://127.0.0.1:${AGENT_PROXY_PORT}`;
+  return {
+    HTTPS_PROXY: url,
+    HTTP_PROXY: url,
+    https_proxy: url,
+    http_proxy: url,
+    NO_PROXY: "127.0.0.1,localhost",
+    no_proxy: "127.0.0.1,localhost",
+  };
+}
+
+/** forward.mjs, copied per run into its root-owned, read-only folder. */
+function forwarder(sysDir: string): string {
+  const source = path.resolve(
+    process.env.HYPERION_ROOT ?? process.cwd(),
+    "server",
+    "confine",
+    "forward.mjs",
+  );
+  const copy = path.join(sysDir, "forward.mjs");
+  fs.copyFileSync(source, copy);
+  fs.chmodSync(copy, 0o444);
+  return copy;
+}
 
 export type Exit = { exitCode: number | null; signal: NodeJS.Signals | null };
 
@@ -48,30 +91,53 @@ export type ConfinedProcess = {
  * its own pid namespace and dies with its parent, so nothing it starts outlives it; without,
  * the stop walks the process tree, since agent CLIs put tool commands in groups of their own.
  */
-export function spawnConfined(opts: SpawnOptions): ConfinedProcess | { spawnError: string } {
+export async function spawnConfined(
+  opts: SpawnOptions,
+): Promise<ConfinedProcess | { spawnError: string }> {
   const [file] = opts.argv;
   if (!file) return { spawnError: "empty command" };
   const sandbox = verifySandbox();
   if (sandbox.kind === "none" && !sandbox.allowed) return { spawnError: describeSandbox(sandbox) };
   const cwd = opts.cwd ?? opts.dir.work;
-  let limiter: RunLimiter;
+  let limiter: RunLimiter | undefined;
+  let egress: Egress | undefined;
   let cmd: ReturnType<typeof confinedCommand>;
   try {
     const env = scrubbedEnv(opts.dir, opts.env);
     handOver(opts.dir);
+    let argv = opts.argv;
+    if (opts.egress && sandbox.kind === "bwrap") {
+      // The sockets live in the run's root-owned folder, shown read-only inside: connect() works.
+      const sysDir = sysDirOf(opts.dir);
+      fs.mkdirSync(sysDir, { recursive: true, mode: 0o755 });
+      egress = await startEgress({
+        socketDir: sysDir,
+        ...(opts.egress.model ? { model: opts.egress.model } : {}),
+        allowHosts: opts.egress.allowHosts ?? [],
+        ...(opts.egress.onRefused ? { onRefused: opts.egress.onRefused } : {}),
+      });
+      const pairs = [
+        ...(egress.modelSocket ? [`${AGENT_MODEL_PORT}=${egress.modelSocket}`] : []),
+        ...(egress.proxySocket ? [`${AGENT_PROXY_PORT}=${egress.proxySocket}`] : []),
+      ];
+      argv = [process.execPath, forwarder(sysDir), ...pairs, "--", ...opts.argv];
+    }
     limiter = new RunLimiter(opts.limits ?? RunLimits.parse({}), opts.dir.root);
     cmd = confinedCommand({
       sandbox,
-      argv: opts.argv,
+      argv,
       dir: opts.dir,
       cwd,
       env,
-      network: opts.network ?? false,
+      // An agent with egress gets a network namespace of its own; the host's only when asked.
+      network: opts.egress ? sandbox.kind === "none" : (opts.network ?? false),
       readOnly: opts.readOnly ?? [],
       limits: limiter.limits,
       gated: limiter.gated,
     });
   } catch (err) {
+    await limiter?.close();
+    await egress?.close();
     return { spawnError: (err as Error).message };
   }
   let child: ChildProcess;
@@ -83,13 +149,15 @@ export function spawnConfined(opts: SpawnOptions): ConfinedProcess | { spawnErro
       stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe", cmd.gated ? "pipe" : "ignore"],
     });
   } catch (err) {
-    void limiter.close();
+    await limiter.close();
+    await egress?.close();
     return { spawnError: (err as Error).message };
   }
   const pid = child.pid;
   if (pid === undefined) {
     child.on("error", () => {});
-    void limiter.close();
+    await limiter.close();
+    await egress?.close();
     return { spawnError: `cannot start ${file}` };
   }
   let exceeded: string | null = null;
@@ -100,7 +168,8 @@ export function spawnConfined(opts: SpawnOptions): ConfinedProcess | { spawnErro
     }
   } catch (err) {
     signalGroup(pid, "SIGKILL");
-    void limiter.close();
+    await limiter.close();
+    await egress?.close();
     return { spawnError: `its limits could not be applied (${(err as Error).message})` };
   }
   // Swallow EPIPE on a stdin the child closed: the exit tells the story.
@@ -113,6 +182,7 @@ export function spawnConfined(opts: SpawnOptions): ConfinedProcess | { spawnErro
   const exited = ended.then(async (exit) => {
     exceeded ??= await limiter.check(true).catch(() => null);
     await limiter.close();
+    await egress?.close();
     return exit;
   });
   const step = opts.stopStepMs ?? STOP_STEP_MS;

@@ -19,7 +19,15 @@ import { tempDir } from "@/server/testing/fixtures";
  * harness uses). Each case also shows that nothing on the host changed and no process is left.
  */
 
-const data = fs.mkdtempSync(path.join(process.cwd(), ".sandbox-test-data-"));
+// The data folder outside the temp folder where it can be (the checkout), so it is hidden by
+// name; run as an ordinary user who cannot write there, in the temp folder.
+const data = (() => {
+  try {
+    return fs.mkdtempSync(path.join(process.cwd(), ".sandbox-test-data-"));
+  } catch {
+    return tempDir("hyperion-sandbox-test-data-");
+  }
+})();
 const canary = tempDir("hyperion-canary-");
 const saved = { ...process.env };
 const uid = sandboxUser().uid;
@@ -99,7 +107,7 @@ async function confined(
         limitExceeded: res.limitExceeded ?? null,
       };
     }
-    const proc = spawnConfined({ argv, dir, limits, stopStepMs: 200 });
+    const proc = await spawnConfined({ argv, dir, limits, stopStepMs: 200 });
     if ("spawnError" in proc) throw new Error(proc.spawnError);
     let output = "";
     proc.child.stdout?.on("data", (c: Buffer) => {
