@@ -4,6 +4,7 @@ import type { AgentCliConfig, AgentName, CliAgentName } from "@/schemas/agents";
 import { splitCommandLine } from "@/schemas/command-line";
 import { makeRunDir, type RunDir, removeRunDir, runConfined } from "@/server/confine/run";
 import { type ConfinedProcess, type Exit, spawnConfined } from "@/server/confine/spawn";
+import { cliInstallProblem } from "./cli";
 import type { CliAdapter, LaunchSpec, SessionIo } from "./cli/adapter";
 import versions from "./cli/versions.json";
 
@@ -263,6 +264,9 @@ export class CliHarness implements AgentHarness {
         problem: `${exe} (agents.${this.name}.path) does not exist`,
         fix: `set agents.${this.name}.path to the CLI's executable, or remove it and run ${install}`,
       };
+    // Verified before anything of it runs, even confined: a tampered install is refused by name.
+    const untrusted = cliInstallProblem(this.name, exe, this.installDirs());
+    if (untrusted) return { ok: false, ...untrusted };
     // Confined like a run: a CLI's --version may write into its home (codex does).
     const dir = makeRunDir("hyperion-probe-");
     const res = await runConfined({
@@ -303,6 +307,9 @@ export class CliHarness implements AgentHarness {
   start(spec: SessionSpec) {
     const exe = this.cfg.path ?? this.find();
     if (!exe) return { spawnError: `${this.adapter.bin} is not installed` };
+    // Verified again before each session (quick: a stat per file, a hash only where one moved).
+    const untrusted = cliInstallProblem(this.name, exe, this.installDirs());
+    if (untrusted) return { spawnError: `${untrusted.problem}. Fix: ${untrusted.fix}` };
     const launchSpec: LaunchSpec = {
       workspace: spec.run.work,
       home: spec.run.home,
