@@ -118,6 +118,9 @@ export async function* boundedLines(
   if (held > 0 || skipping) yield take();
 }
 
+/** Lines read from a child's stdout between two turns of the event loop. */
+const YIELD_EVERY_LINES = 256;
+
 /** Reads a child's stdout as lines, bounded, mapping each through `parse`. */
 async function* lines(
   proc: ConfinedProcess,
@@ -128,7 +131,11 @@ async function* lines(
   for (const event of initial) yield { event };
   const stdout = proc.child.stdout;
   if (!stdout) return;
+  let read = 0;
   for await (const item of boundedLines(stdout, maxBytes)) {
+    // A chunk of short lines is read without a turn of the event loop: yield one every
+    // YIELD_EVERY_LINES, so whoever reads (its supervisor's timers) keeps running on time.
+    if (++read % YIELD_EVERY_LINES === 0) await new Promise<void>((r) => setImmediate(r));
     if ("overflow" in item) {
       // Stop reading: the child blocks on a full pipe (or dies of EPIPE) until it is stopped.
       stdout.destroy();
