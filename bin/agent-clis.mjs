@@ -1,11 +1,27 @@
 #!/usr/bin/env node
-// Installs the pinned agent CLIs (server/agents/cli/versions.json) into a cache shared across
-// runs and checkouts, one npm prefix per CLI and version, and prints where each executable is.
-// `--check` installs nothing: it reports, and exits 1 when a CLI is missing.
+// Installs the pinned agent CLIs (server/agents/cli/versions.json), one npm prefix per CLI and
+// version, under /opt/hyperion/agent-clis as root (else ~/.cache/hyperion/agent-clis, or
+// HYPERION_AGENT_CLIS_DIR), makes each read-only (and root-owned as root), records its integrity
+// manifest beside it, and prints where each executable is. An install that fails verification
+// is removed and installed again.
+// `--check` installs nothing: it verifies every file of each install against its manifest and
+// exits 1 naming what differs, or when a CLI is missing. Nothing is executed before its install
+// is verified: the --version probe comes after.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import {
+  agentClisDir,
+  installPrefix,
+  isRoot,
+  lockDown,
+  manifestPathOf,
+  prepareClisDir,
+  recordIntegrity,
+  removeInstall,
+  verifyIntegrity,
+} from "../server/agents/cli/integrity.mjs";
 
 const versions = JSON.parse(
   fs.readFileSync(new URL("../server/agents/cli/versions.json", import.meta.url), "utf8"),
@@ -18,9 +34,7 @@ if (args.some((a) => a !== "--check")) {
   process.exit(2);
 }
 
-const cache =
-  process.env.HYPERION_AGENT_CLIS_DIR ||
-  path.join(os.homedir(), ".cache", "hyperion", "agent-clis");
+const cache = agentClisDir();
 
 function installedVersion(prefix, pkg) {
   try {
@@ -55,13 +69,38 @@ function packageCacheEnv(prefix, pin) {
   return pin.packageCache ? { COPILOT_PKG_CACHE_HOME: path.join(prefix, pin.packageCache) } : {};
 }
 
+/**
+ * Runs a CLI's executable with only PATH, the locale and a throwaway home (some CLIs write their
+ * folders there even for --version): never the caller's environment, which may hold secrets.
+ */
+function runCli(executable, argv, env, stdio) {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "agent-clis-probe-"));
+  try {
+    return spawnSync(executable, argv, {
+      encoding: "utf8",
+      timeout: 120_000,
+      stdio,
+      env: {
+        PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+        ...(process.env.LANG ? { LANG: process.env.LANG } : {}),
+        HOME: home,
+        TMPDIR: home,
+        ...env,
+      },
+    });
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
 function unpackPackageCache(prefix, pin) {
   if (packageCacheReady(prefix, pin)) return;
-  spawnSync(executableIn(prefix, pin.executable), ["--binary-version"], {
-    env: { ...process.env, ...packageCacheEnv(prefix, pin), COPILOT_SEA_EXTRACT_ONLY: "1" },
-    stdio: ["ignore", "ignore", "inherit"],
-    timeout: 120_000,
-  });
+  runCli(
+    executableIn(prefix, pin.executable),
+    ["--binary-version"],
+    { ...packageCacheEnv(prefix, pin), COPILOT_SEA_EXTRACT_ONLY: "1" },
+    ["ignore", "ignore", "inherit"],
+  );
 }
 
 function isInstalled(prefix, pin) {
@@ -72,57 +111,78 @@ function isInstalled(prefix, pin) {
   );
 }
 
-/**
- * The executable's own answer to --version: proof that it runs here, not only that it exists.
- * In a throwaway home, since some CLIs write their folders there even for that.
- */
+/** The executable's own answer to --version: proof that it runs here, not only that it exists. */
 function probe(executable, env) {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), "agent-clis-probe-"));
-  try {
-    const run = spawnSync(executable, ["--version"], {
-      encoding: "utf8",
-      timeout: 30_000,
-      env: { ...process.env, ...env, HOME: home },
-    });
-    return run.status === 0 ? run.stdout.split("\n")[0].trim() : null;
-  } finally {
-    fs.rmSync(home, { recursive: true, force: true });
-  }
+  const run = runCli(executable, ["--version"], env, ["ignore", "pipe", "pipe"]);
+  return run.status === 0 ? run.stdout.split("\n")[0].trim() : null;
 }
 
-let missing = 0;
+/** npm install into a fresh prefix, the package cache unpacked, then locked and recorded. */
+function install(name, pin, prefix, label) {
+  console.log(`${name}: installing ${pin.package}@${pin.version} into ${prefix}`);
+  fs.mkdirSync(prefix, { mode: 0o755 });
+  const npm = spawnSync(
+    "npm",
+    [
+      "install",
+      "--prefix",
+      prefix,
+      "--no-save",
+      "--no-audit",
+      "--no-fund",
+      `${pin.package}@${pin.version}`,
+    ],
+    { stdio: "inherit" },
+  );
+  if (npm.status !== 0) return false;
+  unpackPackageCache(prefix, pin);
+  if (!isInstalled(prefix, pin)) return false;
+  lockDown(prefix);
+  recordIntegrity(prefix, { label });
+  return true;
+}
+
+if (isRoot() && !process.env.HYPERION_AGENT_CLIS_DIR) {
+  const old = path.join(os.homedir(), ".cache", "hyperion", "agent-clis");
+  if (fs.existsSync(old))
+    console.log(`note: ${old} is no longer used as root (the CLIs are in ${cache}); rm -rf it`);
+}
+if (!check) for (const warning of prepareClisDir(cache)) console.warn(`warning: ${warning}`);
+
+let failed = 0;
 for (const [name, pin] of Object.entries(versions)) {
-  const prefix = path.join(cache, `${name}@${pin.version}`);
+  const prefix = installPrefix(cache, name, pin.version);
+  const label = `${name} ${pin.version}`;
   const executable = executableIn(prefix, pin.executable);
-  let state = isInstalled(prefix, pin) ? "installed" : "missing";
-  if (state === "missing" && !check) {
-    console.log(`${name}: installing ${pin.package}@${pin.version} into ${prefix}`);
-    fs.mkdirSync(prefix, { recursive: true });
-    const upToDate = installedVersion(prefix, pin.package) === pin.version;
-    const npm = upToDate
-      ? { status: 0 }
-      : spawnSync(
-          "npm",
-          [
-            "install",
-            "--prefix",
-            prefix,
-            "--no-save",
-            "--no-audit",
-            "--no-fund",
-            `${pin.package}@${pin.version}`,
-          ],
-          { stdio: "inherit" },
-        );
-    if (npm.status === 0) unpackPackageCache(prefix, pin);
-    state = npm.status === 0 && isInstalled(prefix, pin) ? "installed now" : "install failed";
+  const present = fs.existsSync(prefix) || fs.existsSync(manifestPathOf(prefix));
+  const started = performance.now();
+  let verified = present ? verifyIntegrity(prefix, { label, full: true }) : null;
+  const seconds = ((performance.now() - started) / 1000).toFixed(2);
+  let state;
+  if (verified?.ok) {
+    state = isInstalled(prefix, pin) ? "installed" : "broken";
+    console.log(`${label}: ${verified.entries} entries verified in ${seconds} s`);
+  } else if (check) {
+    state = verified ? (verified.unverified ? "unverified" : "changed since install") : "missing";
+    if (verified) console.error(verified.message);
+  } else {
+    if (verified) {
+      console.log(`${verified.message}`);
+      console.log(`${name}: removing ${prefix} to install it again`);
+      removeInstall(prefix);
+    }
+    const ok = install(name, pin, prefix, label);
+    verified = ok ? verifyIntegrity(prefix, { label, full: true }) : null;
+    if (verified && !verified.ok) console.error(verified.message);
+    state = verified?.ok ? "installed now" : "install failed";
   }
   console.log(`${name} ${pin.version} ${state}: ${executable}`);
+  // Only a verified install is ever executed.
   if (state.startsWith("installed")) {
     const version = probe(executable, packageCacheEnv(prefix, pin));
     console.log(`  --version: ${version ?? "failed"}`);
     if (version === null) state = "broken";
   }
-  if (!state.startsWith("installed")) missing++;
+  if (!state.startsWith("installed")) failed++;
 }
-process.exit(missing === 0 ? 0 : 1);
+process.exit(failed === 0 ? 0 : 1);

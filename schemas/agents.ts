@@ -87,6 +87,13 @@ export const AgentPolicy = z
       .default(64 * 1024 ** 2),
     /** Failed runs' workspaces kept for inspection, newest first; older ones are removed. */
     keepFailedWorkspaces: z.number().int().min(0).max(1000).default(20),
+    /**
+     * Events of a run stored in one second; past it, lines are counted and dropped, and a
+     * summary of them ("dropped 1.2 M lines of output") is stored at most once a second.
+     */
+    maxEventsPerSecond: z.number().int().min(10).max(100_000).default(200),
+    /** Events stored for one run, all sessions together; past it the run fails. */
+    maxEvents: z.number().int().min(100).max(10_000_000).default(20_000),
   })
   .default({
     byArea: {},
@@ -99,5 +106,7 @@ export const AgentPolicy = z
     engineer: "builtin",
     maxOutputBytes: 64 * 1024 ** 2,
     keepFailedWorkspaces: 20,
+    maxEventsPerSecond: 200,
+    maxEvents: 20_000,
   });
 export type AgentPolicy = z.output<typeof AgentPolicy>;

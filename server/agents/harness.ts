@@ -4,6 +4,7 @@ import type { AgentCliConfig, AgentName, CliAgentName } from "@/schemas/agents";
 import { splitCommandLine } from "@/schemas/command-line";
 import { makeRunDir, type RunDir, removeRunDir, runConfined } from "@/server/confine/run";
 import { type ConfinedProcess, type Exit, spawnConfined } from "@/server/confine/spawn";
+import { cliInstallProblem } from "./cli";
 import type { CliAdapter, LaunchSpec, SessionIo } from "./cli/adapter";
 import versions from "./cli/versions.json";
 
@@ -117,6 +118,9 @@ export async function* boundedLines(
   if (held > 0 || skipping) yield take();
 }
 
+/** Lines read from a child's stdout between two turns of the event loop. */
+const YIELD_EVERY_LINES = 256;
+
 /** Reads a child's stdout as lines, bounded, mapping each through `parse`. */
 async function* lines(
   proc: ConfinedProcess,
@@ -127,7 +131,11 @@ async function* lines(
   for (const event of initial) yield { event };
   const stdout = proc.child.stdout;
   if (!stdout) return;
+  let read = 0;
   for await (const item of boundedLines(stdout, maxBytes)) {
+    // A chunk of short lines is read without a turn of the event loop: yield one every
+    // YIELD_EVERY_LINES, so whoever reads (its supervisor's timers) keeps running on time.
+    if (++read % YIELD_EVERY_LINES === 0) await new Promise<void>((r) => setImmediate(r));
     if ("overflow" in item) {
       // Stop reading: the child blocks on a full pipe (or dies of EPIPE) until it is stopped.
       stdout.destroy();
@@ -263,6 +271,9 @@ export class CliHarness implements AgentHarness {
         problem: `${exe} (agents.${this.name}.path) does not exist`,
         fix: `set agents.${this.name}.path to the CLI's executable, or remove it and run ${install}`,
       };
+    // Verified before anything of it runs, even confined: a tampered install is refused by name.
+    const untrusted = cliInstallProblem(this.name, exe, this.installDirs());
+    if (untrusted) return { ok: false, ...untrusted };
     // Confined like a run: a CLI's --version may write into its home (codex does).
     const dir = makeRunDir("hyperion-probe-");
     const res = await runConfined({
@@ -303,6 +314,9 @@ export class CliHarness implements AgentHarness {
   start(spec: SessionSpec) {
     const exe = this.cfg.path ?? this.find();
     if (!exe) return { spawnError: `${this.adapter.bin} is not installed` };
+    // Verified again before each session (quick: a stat per file, a hash only where one moved).
+    const untrusted = cliInstallProblem(this.name, exe, this.installDirs());
+    if (untrusted) return { spawnError: `${untrusted.problem}. Fix: ${untrusted.fix}` };
     const launchSpec: LaunchSpec = {
       workspace: spec.run.work,
       home: spec.run.home,

@@ -3,6 +3,7 @@ import path from "node:path";
 import { and, eq, isNull } from "drizzle-orm";
 import type { AgentEvent } from "@/schemas/agent-event";
 import type { AgentPolicy } from "@/schemas/agents";
+import { clipText, grouped, humanCount, listSome, REASON_BRIEF } from "@/schemas/bounded";
 import { checksForWork, runChecks } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
 import { makeRunDir, type RunDir } from "@/server/confine/run";
@@ -252,7 +253,7 @@ async function execute(
           run.id,
           task,
           "failed",
-          `the agent changed files outside its task: ${change.outside.join(", ")} (it may change only ${files.join(", ") || "no files"})`,
+          `the agent changed files outside its task: ${listSome(change.outside)} (it may change only ${listSome(files, { chars: 400 }) || "no files"})`,
           state,
         );
       }
@@ -345,9 +346,22 @@ export function pruneKeptWorkspaces(db: Db, repo: string, keep: number) {
 
 type SessionResult = { fatal?: string; lastMessage?: string };
 
+/** Events a session's reader holds before it stores them, whatever the tick does. */
+const FLUSH_AT = 500;
+/** Output items read between two turns of the event loop: timers (the tick) run on time. */
+const YIELD_EVERY = 256;
+/** How often, at most, a summary of dropped output lines is stored. */
+const DROP_SUMMARY_MS = 1000;
+
 /**
- * Reads a session's output into the run's events (in batches), and watches it: the task lease
- * is renewed while it runs; no event for the stall timeout, or the run timeout, stops it.
+ * Reads a session's output into the run's events (in bounded batches), and watches it: the task
+ * lease is renewed while it runs; no event for the stall timeout, or the run timeout, stops it.
+ *
+ * Whatever the agent prints, supervision goes on: the reader yields to the event loop every
+ * YIELD_EVERY items, so the tick runs on time; events past `maxEventsPerSecond` are counted,
+ * not stored, and summarised ("dropped 1.2 M lines of output …") at most once a second; more
+ * than `maxEvents` in the run ends it; and the tick's flush, lease renewal and steering are each
+ * tried on their own, so one failing cannot skip the others.
  */
 async function supervise(
   ctx: RunContext,
@@ -363,15 +377,37 @@ async function supervise(
   let lastRenew = 0;
   let batch: AgentEvent[] = [];
   let unparsed = 0;
+  // The first session id this session reports is the one a resume names; later ones are not.
+  let sessionSeen = false;
+  let adopt: string | undefined;
+  // Events stored for the run so far (earlier sessions' too): the per-run cap.
+  let stored = countRunEvents(ctx.db, run.id);
+  let windowStart = Date.now();
+  let inWindow = 0;
+  let dropped = 0;
+  let lastSummary = 0;
   const result: SessionResult = {};
+  const summarise = (now: number, force = false) => {
+    if (dropped === 0 || (!force && now - lastSummary < DROP_SUMMARY_MS)) return;
+    batch.push({
+      kind: "error",
+      fatal: false,
+      message: `dropped ${humanCount(dropped)} lines of output: more than ${grouped(policy.maxEventsPerSecond)} a second (agents.maxEventsPerSecond)`,
+    });
+    stored++;
+    dropped = 0;
+    lastSummary = now;
+  };
   const flush = () => {
-    if (batch.length === 0 && unparsed === 0) return;
+    if (batch.length === 0 && unparsed === 0 && !adopt) return;
     const events = batch;
     const n = unparsed;
+    const sessionId = adopt;
     batch = [];
     unparsed = 0;
+    adopt = undefined;
     ctx.db.transaction((tx) => {
-      recordRunEvents(tx, run, events);
+      recordRunEvents(tx, run, events, sessionId ? { adoptSession: sessionId } : {});
       countUnparsed(tx, run.id, n);
     });
   };
@@ -387,8 +423,14 @@ async function supervise(
   });
   const timer = setInterval(() => {
     const now = Date.now();
+    // Each on its own: a flush that fails must not skip the lease or the steering.
     try {
+      summarise(now);
       flush();
+    } catch (err) {
+      log.warn({ run: run.id, err: (err as Error).message }, "run events not stored");
+    }
+    try {
       if (now - lastRenew > ctx.leaseMs / 3) {
         lastRenew = now;
         ctx.db.transaction((tx) =>
@@ -401,11 +443,15 @@ async function supervise(
           }),
         );
       }
-      applySteers(ctx, run.id, session, stopFor);
     } catch (err) {
       if (err instanceof TaskMoveConflict)
         stopFor({ kind: "lost", reason: "the task's lease was lost; another worker holds it" });
-      else log.warn({ run: run.id, err: (err as Error).message }, "run supervision hiccup");
+      else log.warn({ run: run.id, err: (err as Error).message }, "run lease not renewed");
+    }
+    try {
+      applySteers(ctx, run.id, session, stopFor);
+    } catch (err) {
+      log.warn({ run: run.id, err: (err as Error).message }, "run steering not applied");
     }
     if (now - startedAt > policy.runTimeoutMs)
       stopFor({ kind: "fail", reason: `stopped by the run timeout (${policy.runTimeoutMs} ms)` });
@@ -415,9 +461,12 @@ async function supervise(
         reason: `stalled: no agent event for ${Math.round(policy.stallTimeoutMs / 1000)} s`,
       });
   }, tick);
+  let read = 0;
   try {
     for await (const out of session.output) {
-      lastActivity = Date.now();
+      const now = Date.now();
+      lastActivity = now;
+      if (++read % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       if ("overflow" in out) {
         stopFor({
           kind: "fail",
@@ -430,19 +479,58 @@ async function supervise(
         continue;
       }
       const e = out.event;
-      batch.push(e);
       if (e.kind === "message") result.lastMessage = e.text.slice(0, 1000);
       if (e.kind === "error" && e.fatal) result.fatal = e.message.slice(0, 1000);
+      const first = e.kind === "session" && !sessionSeen;
+      if (first) {
+        // Stored whatever the caps: it is what a resume of this session names.
+        sessionSeen = true;
+        adopt = e.sessionId;
+      } else {
+        if (now - windowStart >= 1000) {
+          windowStart = now;
+          inWindow = 0;
+        }
+        if (inWindow >= policy.maxEventsPerSecond) {
+          dropped++;
+          summarise(now);
+          continue;
+        }
+        if (stored >= policy.maxEvents) {
+          stopFor({
+            kind: "fail",
+            reason: `the agent printed more than ${grouped(policy.maxEvents)} events (agents.maxEvents)`,
+          });
+          break;
+        }
+        inWindow++;
+      }
+      batch.push(e);
+      stored++;
+      if (batch.length >= FLUSH_AT)
+        try {
+          flush();
+        } catch (err) {
+          log.warn({ run: run.id, err: (err as Error).message }, "run events not stored");
+        }
     }
     await session.exited;
   } finally {
     clearInterval(timer);
+    summarise(Date.now(), true);
     flush();
   }
   const exit = await session.exited;
   if (!result.fatal && exit.exitCode !== 0 && !control.stopRequested())
     result.fatal = `exited with ${exit.signal ?? `code ${exit.exitCode}`}`;
   return result;
+}
+
+function countRunEvents(db: Db, runId: number): number {
+  return db.$client
+    .prepare("SELECT count(*) FROM agent_run_events WHERE run_id = ?")
+    .pluck()
+    .get(runId) as number;
 }
 
 /** Steering commands waiting for this run, applied once each (idempotent by source event id). */
@@ -621,7 +709,8 @@ function finish(
         owner: task.leaseOwner,
         attempt: task.attempts,
         set: { blockedReason: reason },
-        event: { reason, data: { run: runId } },
+        // The whole reason is on the run and the task; the event carries its short form.
+        event: { reason: clipText(reason, REASON_BRIEF), data: { run: runId } },
       });
     });
   } catch (err) {

@@ -1,5 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { AgentEvent } from "@/schemas/agent-event";
+import { clipReason, clipText, REASON_BRIEF } from "@/schemas/bounded";
 import type { DbLike } from "@/server/db/client";
 import { agentRunEvents, agentRuns } from "@/server/db/schema";
 import type { RunState } from "@/server/db/schema/runs";
@@ -59,10 +60,15 @@ export function moveRun(
     throw new RunMoveConflict(`illegal run move ${move.from} → ${move.to}`);
   const now = move.now ?? Date.now();
   const ending = !["starting", "running", "checking"].includes(move.to);
+  // Bounded here, at its one writer, so no caller can store a reason of any length.
+  const set =
+    typeof move.set?.reason === "string"
+      ? { ...move.set, reason: clipReason(move.set.reason) }
+      : move.set;
   const [row] = tx
     .update(agentRuns)
     .set({
-      ...move.set,
+      ...set,
       state: move.to,
       ...(ending ? { endedAt: now } : {}),
       ...(move.to === "running" && move.from !== "running"
@@ -91,25 +97,37 @@ export function noteRun(tx: DbLike, id: number, set: RunFields): void {
   tx.update(agentRuns).set(set).where(eq(agentRuns.id, id)).run();
 }
 
+/** Rows per INSERT of run events: a statement's parameters stay bounded whatever the batch. */
+const EVENT_ROWS_PER_INSERT = 100;
+
 /**
  * Stores a batch of the run's normalised events and folds their counters into the run row
  * (turns, tokens, cost, last activity). One `run.events` live event per batch, not per line.
+ * Inserted in chunks of EVENT_ROWS_PER_INSERT rows: a batch of any size is never one statement.
+ *
+ * The run's session id is never taken from the batch: a `session` event is stored like any
+ * other, and only `adoptSession` (the first one its session reported, chosen by the supervisor)
+ * becomes the id a resume names. A later one, which a tool writing into the CLI's stdout could
+ * forge, is kept as an event and nothing more.
  */
 export function recordRunEvents(
   tx: DbLike,
   run: Pick<RunRow, "id" | "requestId">,
-  batch: AgentEvent[],
-  now = Date.now(),
+  batch: readonly AgentEvent[],
+  opts: { now?: number; adoptSession?: string } = {},
 ): void {
-  if (batch.length === 0) return;
-  tx.insert(agentRunEvents)
-    .values(batch.map((event) => ({ runId: run.id, at: now, event })))
-    .run();
+  const now = opts.now ?? Date.now();
+  if (batch.length === 0 && !opts.adoptSession) return;
+  for (let i = 0; i < batch.length; i += EVENT_ROWS_PER_INSERT) {
+    const rows = [];
+    for (const event of batch.slice(i, i + EVENT_ROWS_PER_INSERT))
+      rows.push({ runId: run.id, at: now, event });
+    tx.insert(agentRunEvents).values(rows).run();
+  }
   let turns = 0;
   let input = 0;
   let output = 0;
   let cost: number | null = null;
-  let sessionId: string | null = null;
   for (const e of batch) {
     if (e.kind === "turn_end") turns++;
     if (e.kind === "usage") {
@@ -117,7 +135,6 @@ export function recordRunEvents(
       output += e.outputTokens ?? 0;
       if (e.costUsd !== undefined) cost = (cost ?? 0) + e.costUsd;
     }
-    if (e.kind === "session") sessionId = e.sessionId;
   }
   tx.update(agentRuns)
     .set({
@@ -126,16 +143,17 @@ export function recordRunEvents(
       inputTokens: sql`${agentRuns.inputTokens} + ${input}`,
       outputTokens: sql`${agentRuns.outputTokens} + ${output}`,
       ...(cost !== null ? { costUsd: sql`coalesce(${agentRuns.costUsd}, 0) + ${cost}` } : {}),
-      ...(sessionId ? { sessionId } : {}),
+      ...(opts.adoptSession ? { sessionId: opts.adoptSession } : {}),
     })
     .where(eq(agentRuns.id, run.id))
     .run();
-  appendEvent(tx, {
-    topic: "run",
-    type: "run.events",
-    entityId: run.id,
-    payload: { id: run.id, count: batch.length },
-  });
+  if (batch.length)
+    appendEvent(tx, {
+      topic: "run",
+      type: "run.events",
+      entityId: run.id,
+      payload: { id: run.id, count: batch.length },
+    });
 }
 
 /** Output lines that were not the CLI's JSON. */
@@ -157,7 +175,13 @@ function announce(tx: DbLike, row: RunRow, from: RunState | null, to: RunState) 
     ...(row.reason ? { reason: row.reason } : {}),
   };
   appendEvent(tx, { topic: "run", type: `run.${to}`, entityId: row.id, payload });
-  // The request page follows its runs through its own entity-filtered stream.
+  // The request page follows its runs through its own entity-filtered stream. The reason is
+  // stored once, on the run (and its run event): this copy carries only its short form.
   if (row.requestId)
-    appendEvent(tx, { topic: "request", type: `run.${to}`, entityId: row.requestId, payload });
+    appendEvent(tx, {
+      topic: "request",
+      type: `run.${to}`,
+      entityId: row.requestId,
+      payload: row.reason ? { ...payload, reason: clipText(row.reason, REASON_BRIEF) } : payload,
+    });
 }

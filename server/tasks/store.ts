@@ -1,4 +1,5 @@
 import { and, eq, isNull, type SQL } from "drizzle-orm";
+import { clipReason } from "@/schemas/bounded";
 import type { DbLike } from "@/server/db/client";
 import { tasks } from "@/server/db/schema";
 import type { TaskState } from "@/server/db/schema/tasks";
@@ -78,9 +79,14 @@ export function moveTask(tx: DbLike, move: TaskMove): TaskRow {
     where.push(eq(tasks.attempts, taken.attempt - 1));
     lease = { leaseOwner: taken.owner, attempts: taken.attempt, heartbeatAt: now };
   }
+  // Reasons are bounded here, at their one writer: no caller can store one of any length.
+  const set =
+    typeof move.set?.blockedReason === "string"
+      ? { ...move.set, blockedReason: clipReason(move.set.blockedReason) }
+      : move.set;
   const [row] = tx
     .update(tasks)
-    .set({ ...move.set, ...lease, state: to, updatedAt: now })
+    .set({ ...set, ...lease, state: to, updatedAt: now })
     .where(and(...where))
     .returning()
     .all();
@@ -94,7 +100,7 @@ export function moveTask(tx: DbLike, move: TaskMove): TaskRow {
       from,
       to,
       ...(move.owner ? { owner: move.owner, attempt: move.attempt } : {}),
-      ...(move.event.reason !== undefined ? { reason: move.event.reason } : {}),
+      ...(move.event.reason !== undefined ? { reason: clipReason(move.event.reason) } : {}),
       ...move.event.data,
     },
   });
@@ -109,9 +115,10 @@ export function blockTask(
   tx: DbLike,
   block: { id: string; state: TaskState; reason: string; now?: number },
 ): TaskRow {
+  const reason = clipReason(block.reason);
   const [row] = tx
     .update(tasks)
-    .set({ blockedReason: block.reason, updatedAt: block.now ?? Date.now() })
+    .set({ blockedReason: reason, updatedAt: block.now ?? Date.now() })
     .where(and(eq(tasks.id, block.id), eq(tasks.state, block.state)))
     .returning()
     .all();
@@ -120,7 +127,7 @@ export function blockTask(
     topic: "request",
     type: "task.blocked",
     entityId: row.requestId ?? 0,
-    payload: { task: block.id, state: block.state, reason: block.reason },
+    payload: { task: block.id, state: block.state, reason },
   });
   return row;
 }
