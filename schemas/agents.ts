@@ -87,6 +87,13 @@ export const AgentPolicy = z
       .default(64 * 1024 ** 2),
     /** Failed runs' workspaces kept for inspection, newest first; older ones are removed. */
     keepFailedWorkspaces: z.number().int().min(0).max(1000).default(20),
+    /** The disk the kept workspaces of a repository may hold together; the oldest go first. */
+    keptWorkspacesBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(10 * 1024 ** 4)
+      .default(2 * 1024 ** 3),
     /**
      * Events of a run stored in one second; past it, lines are counted and dropped, and a
      * summary of them ("dropped 1.2 M lines of output") is stored at most once a second.
@@ -94,6 +101,21 @@ export const AgentPolicy = z
     maxEventsPerSecond: z.number().int().min(10).max(100_000).default(200),
     /** Events stored for one run, all sessions together; past it the run fails. */
     maxEvents: z.number().int().min(100).max(10_000_000).default(20_000),
+    /**
+     * Hosts an agent may reach besides its model, through Hyperion's egress proxy: names
+     * ("registry.npmjs.org", "*.example.com") with an optional ":port" (443 by default).
+     */
+    allowHosts: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*(:\d{1,5})?$/,
+            "must be a host name like registry.npmjs.org or *.example.com, with an optional :port",
+          ),
+      )
+      .max(100)
+      .default([]),
   })
   .default({
     byArea: {},
@@ -106,7 +128,9 @@ export const AgentPolicy = z
     engineer: "builtin",
     maxOutputBytes: 64 * 1024 ** 2,
     keepFailedWorkspaces: 20,
+    keptWorkspacesBytes: 2 * 1024 ** 3,
     maxEventsPerSecond: 200,
     maxEvents: 20_000,
+    allowHosts: [],
   });
 export type AgentPolicy = z.output<typeof AgentPolicy>;

@@ -3,6 +3,7 @@ import { globProblem } from "@/server/glob/parse";
 import { AgentPolicy } from "./agents";
 import { Risk } from "./change-request";
 import { splitCommandLine } from "./command-line";
+import { DEFAULT_RUN_LIMITS, RunLimits } from "./run-limits";
 import { requestKinds } from "./task-request";
 
 /**
@@ -128,6 +129,8 @@ export const Policy = z
       .strictObject({ kinds: z.array(z.enum(requestKinds)).default(["feature", "bugfix"]) })
       .default({ kinds: ["feature", "bugfix"] }),
     agents: AgentPolicy,
+    /** What one confined run (a check, an agent session) may use: processes, memory, CPU, disk. */
+    runLimits: RunLimits.default(DEFAULT_RUN_LIMITS),
     approvals: Approvals,
     postMerge: PostMerge.optional(),
   })

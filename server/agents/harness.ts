@@ -2,8 +2,17 @@ import fs from "node:fs";
 import { AgentEvent, clip } from "@/schemas/agent-event";
 import type { AgentCliConfig, AgentName, CliAgentName } from "@/schemas/agents";
 import { splitCommandLine } from "@/schemas/command-line";
+import { agentEndpoint, PLACEHOLDER_KEY } from "@/server/confine/egress";
+import type { RunLimits } from "@/server/confine/limits";
 import { makeRunDir, type RunDir, removeRunDir, runConfined } from "@/server/confine/run";
-import { type ConfinedProcess, type Exit, spawnConfined } from "@/server/confine/spawn";
+import { detectSandbox } from "@/server/confine/sandbox";
+import {
+  AGENT_MODEL_PORT,
+  type ConfinedProcess,
+  type Exit,
+  proxyEnv,
+  spawnConfined,
+} from "@/server/confine/spawn";
 import { cliInstallProblem } from "./cli";
 import type { CliAdapter, LaunchSpec, SessionIo } from "./cli/adapter";
 import versions from "./cli/versions.json";
@@ -43,6 +52,10 @@ export type SessionSpec = {
   stopStepMs?: number;
   /** The workspace is shown read-only (the Engineer reads; it does not change files). */
   readOnlyWorkspace?: boolean;
+  /** Processes, memory, CPU time, disk and /tmp (the policy's runLimits). */
+  limits?: RunLimits;
+  /** Hosts the agent may reach through the egress proxy besides its model (agents.allowHosts). */
+  allowHosts?: string[];
 };
 
 const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 ** 2;
@@ -58,6 +71,8 @@ export interface AgentSession {
   steer(message: string): boolean;
   stop(): Promise<Exit>;
   exited: Promise<Exit>;
+  /** The run limit it went past, named (it was stopped for it); read after `exited`. */
+  limitExceeded(): string | null;
 }
 
 export type Probe =
@@ -69,7 +84,7 @@ export interface AgentHarness {
   readonly name: Exclude<AgentName, "builtin">;
   /** Whether it can take a task now: installed, the right version, signed in or configured. */
   probe(): Promise<Probe>;
-  start(spec: SessionSpec): AgentSession | { spawnError: string };
+  start(spec: SessionSpec): Promise<AgentSession | { spawnError: string }>;
 }
 
 /**
@@ -190,6 +205,7 @@ function session(
     },
     stop: proc.stop,
     exited: proc.exited,
+    limitExceeded: proc.limitExceeded,
     stderr: err.tail,
   };
 }
@@ -203,7 +219,7 @@ export class CommandHarness implements AgentHarness {
   readonly name = "command" as const;
   constructor(
     private readonly commandLine: string,
-    private readonly opts: { network?: boolean; readOnly?: string[] } = {},
+    private readonly opts: { readOnly?: string[] } = {},
   ) {}
 
   async probe(): Promise<Probe> {
@@ -213,15 +229,22 @@ export class CommandHarness implements AgentHarness {
     return { ok: true, version: "command" };
   }
 
-  start(spec: SessionSpec) {
+  async start(spec: SessionSpec) {
     const split = splitCommandLine(this.commandLine);
     if ("problem" in split) return { spawnError: split.problem };
-    const proc = spawnConfined({
+    const allowHosts = spec.allowHosts ?? [];
+    // A network namespace of its own: only the hosts the policy allows, through the proxy.
+    const proc = await spawnConfined({
       argv: [...split.argv, spec.promptFile],
       dir: spec.run,
-      env: { HYPERION_PROMPT_FILE: spec.promptFile, HYPERION_TASK_ID: spec.taskId },
-      network: this.opts.network ?? false,
+      env: {
+        HYPERION_PROMPT_FILE: spec.promptFile,
+        HYPERION_TASK_ID: spec.taskId,
+        ...(allowHosts.length ? proxyEnv() : {}),
+      },
+      egress: { allowHosts },
       readOnly: [...(this.opts.readOnly ?? []), ...(spec.readOnlyWorkspace ? [spec.run.work] : [])],
+      ...(spec.limits ? { limits: spec.limits } : {}),
       ...(spec.stopStepMs ? { stopStepMs: spec.stopStepMs } : {}),
     });
     if ("spawnError" in proc) return proc;
@@ -311,33 +334,53 @@ export class CliHarness implements AgentHarness {
     return { ok: true, version, executable: exe };
   }
 
-  start(spec: SessionSpec) {
+  async start(spec: SessionSpec) {
     const exe = this.cfg.path ?? this.find();
     if (!exe) return { spawnError: `${this.adapter.bin} is not installed` };
     // Verified again before each session (quick: a stat per file, a hash only where one moved).
     const untrusted = cliInstallProblem(this.name, exe, this.installDirs());
     if (untrusted) return { spawnError: `${untrusted.problem}. Fix: ${untrusted.fix}` };
+    // Confined, the CLI reaches its model only through the egress proxy on its own loopback,
+    // and holds a placeholder: the proxy, on the host, adds the real key.
+    const proxied = detectSandbox().kind === "bwrap" && this.cfg.endpoint !== undefined;
+    const endpoint =
+      this.cfg.endpoint && proxied
+        ? agentEndpoint(this.cfg.endpoint, AGENT_MODEL_PORT)
+        : this.cfg.endpoint;
+    const apiKey = proxied ? PLACEHOLDER_KEY : this.key();
+    const allowHosts = spec.allowHosts ?? [];
     const launchSpec: LaunchSpec = {
       workspace: spec.run.work,
       home: spec.run.home,
       promptFile: spec.promptFile,
       prompt: spec.prompt,
       executable: exe,
-      ...(this.cfg.endpoint ? { endpoint: this.cfg.endpoint } : {}),
+      ...(endpoint ? { endpoint } : {}),
       ...(this.cfg.model ? { model: this.cfg.model } : {}),
-      ...(this.key() ? { apiKey: this.key() } : {}),
+      ...(apiKey ? { apiKey } : {}),
       ...(spec.resume?.sessionId
         ? { resume: { sessionId: spec.resume.sessionId, message: spec.resume.message } }
         : {}),
     };
     const launch = this.adapter.launch(launchSpec);
-    const proc = spawnConfined({
+    const key = this.key();
+    const proc = await spawnConfined({
       argv: launch.argv,
       dir: spec.run,
-      env: { ...launch.env, HYPERION_TASK_ID: spec.taskId },
-      network: true,
+      env: {
+        ...launch.env,
+        HYPERION_TASK_ID: spec.taskId,
+        ...(allowHosts.length ? proxyEnv() : {}),
+      },
+      egress: {
+        ...(this.cfg.endpoint
+          ? { model: { endpoint: this.cfg.endpoint, ...(key ? { apiKey: key } : {}) } }
+          : {}),
+        allowHosts,
+      },
       readOnly: [...this.installDirs(), ...(spec.readOnlyWorkspace ? [spec.run.work] : [])],
       stdin: true,
+      ...(spec.limits ? { limits: spec.limits } : {}),
       ...(spec.stopStepMs ? { stopStepMs: spec.stopStepMs } : {}),
     });
     if ("spawnError" in proc) return proc;

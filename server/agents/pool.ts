@@ -30,7 +30,7 @@ export function harnessFor(
   policy: Policy,
   config: LoadedConfig,
 ): AgentHarness {
-  if (name === "command") return new CommandHarness(policy.agents.command ?? "", { network: true });
+  if (name === "command") return new CommandHarness(policy.agents.command ?? "");
   const cli = name as CliAgentName;
   const cfg = config.agents?.[cli] ?? {};
   const find = () => cfg.path ?? cliExecutable(cli);

@@ -6,6 +6,7 @@ import type { AgentPolicy } from "@/schemas/agents";
 import { clipText, grouped, humanCount, listSome, REASON_BRIEF } from "@/schemas/bounded";
 import { checksForWork, runChecks } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
+import { sanitizeKept } from "@/server/confine/kept";
 import { makeRunDir, type RunDir } from "@/server/confine/run";
 import type { Db } from "@/server/db/client";
 import { requestSpecs, runSteers } from "@/server/db/schema";
@@ -189,12 +190,14 @@ async function execute(
     let state: "starting" | "running" | "checking" = "starting";
     const startedAt = Date.now();
     for (let attempt = 1; attempt <= policy.attempts; attempt++) {
-      const session = harness.start({
+      const session = await harness.start({
         run: dir,
         promptFile,
         prompt: prompt.text,
         taskId: task.id,
         maxOutputBytes: policy.maxOutputBytes,
+        limits: fullPolicy.runLimits,
+        allowHosts: policy.allowHosts,
         // Given to the session's stop: it was documented here but never reached spawnConfined.
         ...(ctx.stopStepMs ? { stopStepMs: ctx.stopStepMs } : {}),
         ...(resume ? { resume } : {}),
@@ -227,6 +230,9 @@ async function execute(
       }
       state = "running";
       const result = await supervise(ctx, task, run, session, policy, startedAt, control);
+      // A run limit the session went past fails the run, named, whatever else it did.
+      const limit = session.limitExceeded();
+      if (limit) control.requestStop({ kind: "fail", reason: `run ${run.id} ${limit}` });
       const stop = control.stopRequested();
       if (stop) {
         keep = stop.kind === "fail";
@@ -314,8 +320,15 @@ async function execute(
     return finish(ctx, run.id, task, "failed", "no attempts left", state);
   } finally {
     if (keep) {
-      noteRun(ctx.db, run.id, { workspace: dir.root });
-      pruneKeptWorkspaces(ctx.db, task.repo, policy.keepFailedWorkspaces);
+      // Kept for inspection: never with a setuid or setgid bit, and counted against the budget.
+      const { bytes } = sanitizeKept(dir.root);
+      noteRun(ctx.db, run.id, { workspace: dir.root, workspaceBytes: bytes });
+      pruneKeptWorkspaces(
+        ctx.db,
+        task.repo,
+        policy.keepFailedWorkspaces,
+        policy.keptWorkspacesBytes,
+      );
     } else removeWorkspace(dir.root);
   }
 }
@@ -328,20 +341,24 @@ function removeWorkspace(root: string) {
 }
 
 /**
- * Failed runs' workspaces are kept for inspection, the newest `keep` per repository; older
- * ones are removed and their runs say so (workspace null, the reason unchanged).
+ * Failed runs' workspaces are kept for inspection: the newest `keep` per repository, and no
+ * more than `budgetBytes` of disk between them. Older ones are removed first, and their runs
+ * say so (workspace null, the reason unchanged).
  */
-export function pruneKeptWorkspaces(db: Db, repo: string, keep: number) {
-  const old = db.$client
+export function pruneKeptWorkspaces(db: Db, repo: string, keep: number, budgetBytes = Infinity) {
+  const kept = db.$client
     .prepare(
-      `SELECT id, workspace FROM agent_runs WHERE repo = ? AND workspace IS NOT NULL
-       ORDER BY id DESC LIMIT -1 OFFSET ?`,
+      `SELECT id, workspace, workspace_bytes AS bytes FROM agent_runs
+       WHERE repo = ? AND workspace IS NOT NULL ORDER BY id DESC`,
     )
-    .all(repo, keep) as { id: number; workspace: string }[];
-  for (const r of old) {
+    .all(repo) as { id: number; workspace: string; bytes: number | null }[];
+  let used = 0;
+  kept.forEach((r, i) => {
+    used += r.bytes ?? 0;
+    if (i < keep && used <= budgetBytes) return;
     removeWorkspace(r.workspace);
     noteRun(db, r.id, { workspace: null });
-  }
+  });
 }
 
 type SessionResult = { fatal?: string; lastMessage?: string };

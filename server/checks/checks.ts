@@ -115,19 +115,22 @@ export async function runChecks(opts: {
         timeoutMs: check.timeoutMs ?? opts.timeoutMs,
         network: check.network,
         env: { HYPERION_CHECK: "1" },
+        limits: opts.policy.runLimits,
       });
       if (res.sandbox === "none" && !res.spawnError)
         log.warn({ check: name, commit: opts.commit }, describeSandbox(detectSandbox()));
-      if (res.exitCode !== 0 || res.timedOut || res.outputTooLarge) {
+      if (res.exitCode !== 0 || res.timedOut || res.outputTooLarge || res.limitExceeded) {
         const why = res.spawnError
           ? `could not start: ${res.spawnError}`
-          : res.timedOut
-            ? `timed out after ${check.timeoutMs ?? opts.timeoutMs} ms`
-            : res.outputTooLarge
-              ? `printed more than its output limit (${res.outputBytes} bytes)`
-              : res.signal
-                ? `was stopped by ${res.signal}`
-                : `exited with ${res.exitCode}`;
+          : res.limitExceeded
+            ? `${res.limitExceeded}; it was stopped`
+            : res.timedOut
+              ? `timed out after ${check.timeoutMs ?? opts.timeoutMs} ms`
+              : res.outputTooLarge
+                ? `printed more than its output limit (${res.outputBytes} bytes)`
+                : res.signal
+                  ? `was stopped by ${res.signal}`
+                  : `exited with ${res.exitCode}`;
         return {
           ok: false,
           check: name,

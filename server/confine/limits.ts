@@ -1,47 +1,13 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { z } from "zod";
+import { DEFAULT_RUN_LIMITS, RunLimits } from "@/schemas/run-limits";
 import { programOrNull } from "./programs";
+
+export { DEFAULT_RUN_LIMITS, RunLimits };
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
-
-/**
- * What one confined run (an agent session, a check) may use, from the repository's policy
- * (`runLimits`). Processes count threads, as the kernel does.
- */
-export const RunLimits = z.strictObject({
-  processes: z.number().int().min(16).max(100_000).default(1024),
-  memoryBytes: z
-    .number()
-    .int()
-    .min(64 * MiB)
-    .max(1024 * GiB)
-    .default(4 * GiB),
-  cpuSeconds: z
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 3600)
-    .default(2 * 3600),
-  /** The run's folder: its workspace, home and temp folder together. */
-  diskBytes: z
-    .number()
-    .int()
-    .min(16 * MiB)
-    .max(10_000 * GiB)
-    .default(4 * GiB),
-  /** The private /tmp (a tmpfs, so it also counts as memory). */
-  tmpBytes: z
-    .number()
-    .int()
-    .min(MiB)
-    .max(64 * GiB)
-    .default(512 * MiB),
-});
-export type RunLimits = z.output<typeof RunLimits>;
-export const DEFAULT_RUN_LIMITS: RunLimits = RunLimits.parse({});
 
 /** "2 GiB", "512 MiB", "1.5 GiB": for the messages that name a limit. */
 export function bytesText(n: number): string {
@@ -167,16 +133,20 @@ let backend: LimitBackend | undefined;
  * watcher of the run's processes. `HYPERION_LIMITS=rlimit` forces the last.
  */
 export function limitBackend(): LimitBackend {
-  if (backend) return backend;
+  backend ??= findBackend();
+  return backend;
+}
+
+function findBackend(): LimitBackend {
   if (process.env.HYPERION_LIMITS === "rlimit")
-    return (backend = { kind: "rlimit", why: "HYPERION_LIMITS=rlimit" });
+    return { kind: "rlimit", why: "HYPERION_LIMITS=rlimit" };
   const mounts = cgroupMounts();
   const own = ownCgroups();
   const v2 = detectCgroup2(mounts, own);
-  if (typeof v2 !== "string") return (backend = v2);
+  if (typeof v2 !== "string") return v2;
   const v1 = detectCgroup1(mounts, own);
-  if (typeof v1 !== "string") return (backend = v1);
-  return (backend = { kind: "rlimit", why: `${v2}; ${v1}` });
+  if (typeof v1 !== "string") return v1;
+  return { kind: "rlimit", why: `${v2}; ${v1}` };
 }
 
 export function resetLimitBackend(): void {

@@ -88,7 +88,7 @@ export class AgentEngineer implements Engineer {
       const prompt = engineerPrompt(input, repo.name);
       const promptFile = path.join(dir.root, "prompt.md");
       fs.writeFileSync(promptFile, prompt);
-      const session = harness.start({
+      const session = await harness.start({
         run: dir,
         promptFile,
         prompt,

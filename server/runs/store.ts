@@ -23,6 +23,7 @@ type RunFields = Partial<
     | "promptHash"
     | "promptPath"
     | "workspace"
+    | "workspaceBytes"
     | "sessionId"
     | "reason"
     | "changeRequestId"

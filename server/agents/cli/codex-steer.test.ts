@@ -77,7 +77,7 @@ describe.runIf(process.platform === "linux")("codex app-server through the CliHa
       ]);
       const tap = tapped();
       const r = await finish(
-        cli.start(harness(s, tap.adapter), sessionSpec(run, "Create src/a.js")),
+        await cli.start(harness(s, tap.adapter), sessionSpec(run, "Create src/a.js")),
       );
       recordFixture("codex-app-server-shell.jsonl", tap.lines);
 
@@ -114,7 +114,10 @@ describe.runIf(process.platform === "linux")("codex app-server through the CliHa
         { text: "done" },
       ]);
       const tap = tapped();
-      const session = cli.start(harness(s, tap.adapter), sessionSpec(run, "Write some files"));
+      const session = await cli.start(
+        harness(s, tap.adapter),
+        sessionSpec(run, "Write some files"),
+      );
       const finished = finish(session);
 
       await s.waitForRequest(2);
@@ -140,7 +143,9 @@ describe.runIf(process.platform === "linux")("codex app-server through the CliHa
       const run = await runDir();
       const s = await cli.server([{ error: 500 }]);
       const tap = tapped();
-      const r = await finish(cli.start(harness(s, tap.adapter), sessionSpec(run, "Do something")));
+      const r = await finish(
+        await cli.start(harness(s, tap.adapter), sessionSpec(run, "Do something")),
+      );
       recordFixture("codex-app-server-http-500.jsonl", tap.lines);
 
       expect(sessionOf(r.events)).toBeTruthy();
@@ -167,13 +172,13 @@ describe.runIf(process.platform === "linux")("codex app-server through the CliHa
         { text: "second answer" },
       ]);
       const h = harness(s, codex);
-      const first = await finish(cli.start(h, sessionSpec(run, "First question")));
+      const first = await finish(await cli.start(h, sessionSpec(run, "First question")));
       expectUsableRun(first);
       const sessionId = sessionOf(first.events) ?? null;
       expect(sessionId).toBeTruthy();
 
       const tap = tapped();
-      const resumed = cli.start(
+      const resumed = await cli.start(
         harness(s, tap.adapter),
         sessionSpec(run, "First question", {
           resume: { sessionId, message: "Checks failed: please fix" },

@@ -88,7 +88,7 @@ describe.runIf(process.platform === "linux")("copilot --acp through the CliHarne
       ]);
       const tap = tapped();
       const r = await finish(
-        cli.start(harness(s, tap.adapter), sessionSpec(run, "Create src/a.js")),
+        await cli.start(harness(s, tap.adapter), sessionSpec(run, "Create src/a.js")),
       );
       recordFixture("copilot-acp-shell.jsonl", tap.lines);
 
@@ -130,7 +130,10 @@ describe.runIf(process.platform === "linux")("copilot --acp through the CliHarne
         { text: "done" },
       ]);
       const tap = tapped();
-      const session = cli.start(harness(s, tap.adapter), sessionSpec(run, "Write some files"));
+      const session = await cli.start(
+        harness(s, tap.adapter),
+        sessionSpec(run, "Write some files"),
+      );
       const finished = finish(session);
 
       await s.waitForRequest(2);
@@ -164,7 +167,9 @@ describe.runIf(process.platform === "linux")("copilot --acp through the CliHarne
       // Copilot has no setting to stop retrying; the vendor's header tells it not to.
       const s = await cli.server([{ error: 500, retry: false }]);
       const tap = tapped();
-      const r = await finish(cli.start(harness(s, tap.adapter), sessionSpec(run, "Do something")));
+      const r = await finish(
+        await cli.start(harness(s, tap.adapter), sessionSpec(run, "Do something")),
+      );
       recordFixture("copilot-acp-http-500.jsonl", tap.lines);
 
       expect(sessionOf(r.events)).toBeTruthy();
@@ -193,14 +198,14 @@ describe.runIf(process.platform === "linux")("copilot --acp through the CliHarne
         { text: "second answer" },
       ]);
       const first = await finish(
-        cli.start(harness(s, copilot), sessionSpec(run, "First question")),
+        await cli.start(harness(s, copilot), sessionSpec(run, "First question")),
       );
       expectUsableRun(first, { allParsed: true });
       const sessionId = sessionOf(first.events) ?? null;
       expect(sessionId).toBeTruthy();
 
       const tap = tapped();
-      const resumed = cli.start(
+      const resumed = await cli.start(
         harness(s, tap.adapter),
         sessionSpec(run, "First question", {
           resume: { sessionId, message: "Checks failed: please fix" },
@@ -249,7 +254,7 @@ describe.runIf(process.platform === "linux")("copilot --acp through the CliHarne
       };
       const tap = tapped(anthropic);
       const h = harness(s, tap.adapter, { endpoint: s.url, model: "claude-scripted" });
-      const r = await finish(cli.start(h, sessionSpec(run, "Write src/b.txt")));
+      const r = await finish(await cli.start(h, sessionSpec(run, "Write src/b.txt")));
       recordFixture("copilot-acp-edit.jsonl", tap.lines);
 
       expectUsableRun(r, { allParsed: true });

@@ -314,7 +314,7 @@ describe("before a CLI runs", () => {
       prompt: "p",
       taskId: "T-1",
     } as unknown as SessionSpec;
-    const started = harness.start(spec);
+    const started = await harness.start(spec);
     expect(started).toEqual({
       spawnError: expect.stringContaining(`${CODEX_JS} changed since install (sha256 differs)`),
     });

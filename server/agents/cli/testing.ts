@@ -67,8 +67,8 @@ export function cliTestScope(keyEnv?: string) {
     },
 
     /** Starts a session through the harness; it is stopped after the test. */
-    start(h: CliHarness, spec: SessionSpec): AgentSession {
-      const started = h.start(spec);
+    async start(h: CliHarness, spec: SessionSpec): Promise<AgentSession> {
+      const started = await h.start(spec);
       if ("spawnError" in started) throw new Error(started.spawnError);
       cleanups.push(async () => {
         await started.stop();

@@ -38,6 +38,8 @@ export const agentRuns = sqliteTable(
     promptPath: text("prompt_path"),
     /** A failed run's workspace, kept for inspection until the retention limit. */
     workspace: text(),
+    /** Its size on disk when kept: kept workspaces share a disk budget (agents.keptWorkspacesBytes). */
+    workspaceBytes: integer("workspace_bytes"),
     sessionId: text("session_id"),
     /** Agent sessions: the first, and each resume with failing checks' output or a steer. */
     sessions: integer().notNull().default(0),
