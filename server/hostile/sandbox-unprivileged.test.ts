@@ -1,0 +1,84 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { program } from "@/server/confine/programs";
+import { tempDir } from "@/server/testing/fixtures";
+
+/**
+ * The hostile sandbox suite again, as an ordinary user: CI runs as root, and an install that
+ * runs Hyperion as its own user must hold just the same. Needs root (to become someone else)
+ * and a checkout that others may read.
+ */
+const NOBODY = 65534;
+
+function readableByOthers(dir: string): boolean {
+  for (let cur = path.resolve(dir); ; cur = path.dirname(cur)) {
+    if ((fs.statSync(cur).mode & 0o005) !== 0o005) return false;
+    if (path.dirname(cur) === cur) return true;
+  }
+}
+
+const root = process.getuid?.() === 0;
+const readable = readableByOthers(process.cwd());
+
+describe.runIf(root)("the sandbox, with Hyperion as an ordinary user", () => {
+  const asNobody = (args: string[]) => {
+    const home = tempDir("hyperion-nobody-home-");
+    fs.chownSync(home, NOBODY, NOBODY);
+    try {
+      return spawnSync(
+        program("setpriv"),
+        [
+          `--reuid=${NOBODY}`,
+          `--regid=${NOBODY}`,
+          "--clear-groups",
+          "--",
+          process.execPath,
+          ...args,
+        ],
+        {
+          cwd: process.cwd(),
+          env: { PATH: "/usr/bin:/bin", HOME: home, LANG: "C.UTF-8", HYPERION_DATA: home },
+          encoding: "utf8",
+          timeout: 600_000,
+        },
+      );
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  };
+
+  it.runIf(readable)(
+    "hyperion doctor: its own uid, no capability, rlimits where cgroups are not its",
+    () => {
+      const res = asNobody(["bin/hyperion.mjs", "doctor"]);
+      expect(res.status, res.stderr).toBe(0);
+      expect(res.stdout).toContain(`Hyperion runs as uid ${NOBODY}.`);
+      expect(res.stdout).toContain(`as uid ${NOBODY} (Hyperion's own user), no capabilities`);
+    },
+  );
+
+  it.runIf(readable)("every hostile case holds", () => {
+    const res = asNobody([
+      "node_modules/vitest/vitest.mjs",
+      "run",
+      "--configLoader",
+      "runner",
+      "server/hostile/sandbox.test.ts",
+    ]);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: vitest's colours
+    const out = `${res.stdout}\n${res.stderr}`.replace(/\x1b\[[0-9;]*m/g, "");
+    expect(res.status, out.slice(-4000)).toBe(0);
+    const [, passed, all] = /Tests\s+(\d+) passed \((\d+)\)/.exec(out) ?? [];
+    expect(Number(passed)).toBeGreaterThan(20);
+    expect(passed).toBe(all);
+  });
+
+  it.runIf(!readable)(
+    "is not run: the checkout is not readable by others (move it, or chmod o+rx)",
+    () => {
+      expect(readable).toBe(false);
+    },
+  );
+});
