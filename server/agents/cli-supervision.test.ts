@@ -47,6 +47,8 @@ const aw = agentWorld({
   stopStepMs: 300,
   setup: () => {
     runsTmp = tempDir("hyperion-supervision-");
+    // The sandbox user must be able to enter it (run folders are made here).
+    fs.chmodSync(runsTmp, 0o755);
     process.env.TMPDIR = runsTmp;
     process.env[KEY_ENV] = "scripted-key-not-a-secret";
   },

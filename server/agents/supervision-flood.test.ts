@@ -30,6 +30,8 @@ const savedTmp = process.env.TMPDIR;
 
 beforeEach(async () => {
   runsTmp = tempDir("hyperion-flood-");
+  // The sandbox user must be able to enter it (run folders are made here).
+  fs.chmodSync(runsTmp, 0o755);
   process.env.TMPDIR = runsTmp;
   world = await makeWorld();
   pool = new AgentPool({

@@ -40,6 +40,13 @@ export const sysDirOf = (dir: RunDir) => `${dir.root}.sys`;
 export function handOver(dir: RunDir): void {
   const u = sandboxUser();
   if (!u.switched) return;
+  for (let cur = path.dirname(dir.root); ; cur = path.dirname(cur)) {
+    if ((fs.statSync(cur).mode & 0o001) === 0)
+      throw new Error(
+        `the sandbox user (uid ${u.uid}) cannot enter ${cur}, where run folders are made: point TMPDIR at a folder others may traverse (chmod o+x), such as /tmp`,
+      );
+    if (path.dirname(cur) === cur) break;
+  }
   execFileSync(program("chown"), ["-R", "-h", `${u.uid}:${u.gid}`, dir.root], {
     stdio: ["ignore", "ignore", "pipe"],
   });
