@@ -39,7 +39,12 @@ describe.runIf(root)("the sandbox, with Hyperion as an ordinary user", () => {
         ],
         {
           cwd: process.cwd(),
-          env: { PATH: "/usr/bin:/bin", HOME: home, LANG: "C.UTF-8", HYPERION_DATA: home },
+          env: {
+            PATH: "/usr/bin:/bin",
+            HOME: home,
+            LANG: "C.UTF-8",
+            HYPERION_DATA: home,
+          } as unknown as NodeJS.ProcessEnv,
           encoding: "utf8",
           timeout: 600_000,
         },

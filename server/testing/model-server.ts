@@ -48,6 +48,11 @@ export type RecordedRequest = {
   path: string;
   /** Lower-cased names; credentials replaced by `<redacted>`. */
   headers: Record<string, string>;
+  /**
+   * The key the request carried (a Bearer token or x-api-key), so a test can tell the real key
+   * from a placeholder; scripted keys only, never a real one.
+   */
+  key?: string;
   /** Parsed JSON, or the raw text when it is not JSON; undefined when empty. */
   body: unknown;
   /** Set on model requests: which protocol, and which model request this is (from 1). */
@@ -104,6 +109,10 @@ export async function startModelServer(
       headers: redact(req.headers),
       body: parseBody(raw),
     };
+    const key =
+      String(req.headers.authorization ?? "").replace(/^Bearer\s+/i, "") ||
+      String(req.headers["x-api-key"] ?? req.headers["api-key"] ?? "");
+    if (key) record.key = key;
     requests.push(record);
     const pathname = new URL(record.path, "http://x").pathname.replace(/^\/v1(?=\/)/, "");
 

@@ -1,0 +1,198 @@
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CliAgentName } from "@/schemas/agents";
+import { cliAgentNames } from "@/schemas/agents";
+import { PLACEHOLDER_KEY } from "@/server/confine/egress";
+import { detectSandbox } from "@/server/confine/sandbox";
+import { agentRuns, tasks } from "@/server/db/schema";
+import { agentWorld } from "@/server/testing/agent-world";
+import { tempDir } from "@/server/testing/fixtures";
+import {
+  type ModelServer,
+  type RecordedRequest,
+  startModelServer,
+} from "@/server/testing/model-server";
+
+// A hostile agent's network, through the whole harness (pool → run → bubblewrap → egress
+// proxy), for each real CLI and a `command` agent: Hyperion's web server and a canary listener
+// on the host are unreachable, the model's other paths are refused, the agent's environment holds
+// only a placeholder key, and the scripted model server is reached — with the real key.
+
+const MODELS: Record<CliAgentName, string> = {
+  codex: "scripted-model",
+  claude: "claude-scripted",
+  copilot: "gpt-scripted",
+};
+const KEY_ENV = "SCRIPTED_MODEL_KEY";
+const REAL_KEY = "the-real-scripted-key-0123456789";
+
+let web: http.Server;
+let canary: net.Server;
+let webPort = 0;
+let canaryPort = 0;
+let webHits = 0;
+let canaryHits = 0;
+let runsTmp: string;
+const savedTmp = process.env.TMPDIR;
+
+beforeAll(async () => {
+  // Stand-ins for Hyperion's web server and any other local listener.
+  web = http.createServer((_req, res) => {
+    webHits++;
+    res.end("hyperion web");
+  });
+  canary = net.createServer((c) => {
+    canaryHits++;
+    c.end("canary");
+  });
+  await new Promise<void>((r) => web.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => canary.listen(0, "127.0.0.1", r));
+  webPort = (web.address() as net.AddressInfo).port;
+  canaryPort = (canary.address() as net.AddressInfo).port;
+});
+
+afterAll(() => {
+  web.close();
+  canary.close();
+});
+
+let server: ModelServer | null = null;
+const aw = agentWorld({
+  stopStepMs: 300,
+  setup: () => {
+    runsTmp = tempDir("hyperion-egress-");
+    fs.chmodSync(runsTmp, 0o755);
+    process.env.TMPDIR = runsTmp;
+    process.env[KEY_ENV] = REAL_KEY;
+  },
+  teardown: async () => {
+    await server?.close();
+    server = null;
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+    fs.rmSync(runsTmp, { recursive: true, force: true });
+  },
+});
+
+/**
+ * What the agent tries, in one shell command; its output goes back to the model. The markers
+ * are put together at run time, so they appear in the tool's output and never in the command.
+ */
+const probeScript = () =>
+  [
+    'echo ENV-""START; env | grep -iE "key|token|secret" ; echo ENV-""END',
+    `node -e "for (const p of [${webPort}, ${canaryPort}]) require('net').connect(p, '127.0.0.1').on('data', d => console.log('REACH' + 'ED', p)).on('error', e => console.log('NO' + 'PE', p, e.code))"`,
+    `node -e "fetch('http://127.0.0.1:4100/admin/exfil', { method: 'POST', body: 'x' }).then(r => console.log('EXF' + 'IL', r.status)).catch(e => console.log('EXF' + 'IL', e.message))"`,
+    // Listening sockets the agent can see: only its own namespace's (forward.mjs on 4100).
+    'awk \'NR>1 && $4=="0A" {print "LISTEN" "ING " $2}\' /proc/net/tcp',
+  ].join("; ");
+
+/** The text the agent's tool produced, as the CLI sent it back to the model. */
+const sentBack = (req: RecordedRequest) => JSON.stringify(req.body);
+
+const runOf = (requestId: number) => {
+  const task = aw.world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
+  return aw.world.db
+    .select()
+    .from(agentRuns)
+    .where(eq(agentRuns.taskId, task?.id ?? ""))
+    .get();
+};
+
+describe.runIf(detectSandbox().kind === "bwrap")("an agent's network", () => {
+  for (const agent of cliAgentNames) {
+    it(`${agent}: reaches only its model, through the proxy, which adds the real key`, {
+      timeout: 120_000,
+    }, async () => {
+      let toolOutput = "";
+      server = await startModelServer([
+        { shell: probeScript() },
+        (req) => {
+          toolOutput = sentBack(req);
+          return { text: "done" };
+        },
+      ]);
+      aw.setAgents({ default: agent });
+      aw.world.config.agents = {
+        [agent]: { endpoint: `${server.url}/v1`, model: MODELS[agent], apiKeyEnv: KEY_ENV },
+      };
+      const probes = await aw.pool.probeAll(aw.world.config);
+      expect([...probes.values()][0]).toMatchObject({ ok: true });
+      const before = { web: webHits, canary: canaryHits };
+      const requestId = aw.fileRequest(["docs/guide.md"]);
+      await aw.pass();
+      await aw.pass();
+      await aw.pool.idle();
+      expect(runOf(requestId)?.turns ?? 0, runOf(requestId)?.reason ?? "").toBeGreaterThan(0);
+
+      // The tool ran, and told the model what it found.
+      expect(toolOutput.includes("ENV-END"), "the probe's output reached the model").toBe(true);
+      expect(toolOutput).toContain(`NOPE ${webPort}`);
+      expect(toolOutput).toContain(`NOPE ${canaryPort}`);
+      expect(toolOutput.includes("REACHED")).toBe(false);
+      expect(toolOutput).toMatch(/EXFIL 403/);
+      const listening = [...toolOutput.matchAll(/LISTENING [0-9A-F]{8}:([0-9A-F]{4})/g)].map((m) =>
+        Number.parseInt(m[1] as string, 16),
+      );
+      expect(listening).toContain(4100); // forward.mjs's own, on the sandbox's loopback
+      expect(listening).not.toContain(webPort);
+      expect(listening).not.toContain(canaryPort);
+      expect(toolOutput.includes(REAL_KEY)).toBe(false);
+      // The CLI holds the placeholder (Copilot's shell tool also keeps key variables from its tools).
+      if (agent !== "copilot") expect(toolOutput).toContain(PLACEHOLDER_KEY);
+      expect({ web: webHits, canary: canaryHits }).toEqual(before);
+      // Every request that reached the model carried the real key, never the placeholder.
+      const model = server.requests.filter((r) => r.protocol);
+      expect(model.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(model.map((r) => r.key))).toEqual(new Set([REAL_KEY]));
+      expect(server.requests.some((r) => r.path.includes("admin"))).toBe(false);
+      expect(server.requests.some((r) => r.key === PLACEHOLDER_KEY)).toBe(false);
+    });
+  }
+
+  it("command: no host listener, no key, and only the hosts the policy allows", {
+    timeout: 120_000,
+  }, async () => {
+    const echo = net.createServer((c) => c.end("allowed host"));
+    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
+    const echoPort = (echo.address() as net.AddressInfo).port;
+    const code = [
+      'const n=require("net"),f=require("fs"),o=[];',
+      'const t=p=>new Promise(r=>n.connect(p,"127.0.0.1").on("data",d=>{o.push("REACHED "+p);r()}).on("error",e=>{o.push("NOPE "+p+" "+e.code);r()}));',
+      // Through the proxy: CONNECT to the allowed host, and to the web server (not allowed).
+      'const c=h=>new Promise(r=>{const s=n.connect(4101,"127.0.0.1",()=>s.write("CONNECT "+h+" HTTP/1.1\\r\\nHost: "+h+"\\r\\n\\r\\n"));let g="";s.on("data",d=>{g+=d;if(g.includes("allowed host")||g.startsWith("HTTP/1.1 403")){o.push("PROXY "+h+" "+g.split("\\r\\n")[0]+(g.includes("allowed host")?" allowed host":""));s.destroy();r()}}).on("error",e=>{o.push("PROXY "+h+" "+e.code);r()})});',
+      `(async()=>{await t(${webPort});await t(${canaryPort});await c("127.0.0.1:${echoPort}");await c("127.0.0.1:${webPort}");`,
+      'o.push("KEYS "+Object.keys(process.env).filter(k=>/key|token|secret/i.test(k)).join(","));f.writeFileSync("docs/guide.md",o.join("\\n")+"\\n")})()',
+    ].join("");
+    aw.setAgents({
+      default: "command",
+      command: `node -e '${code}'`,
+      allowHosts: [`127.0.0.1:${echoPort}`],
+    });
+    const before = { web: webHits, canary: canaryHits };
+    try {
+      const requestId = aw.fileRequest(["docs/guide.md"]);
+      await aw.pass();
+      await aw.pass();
+      await aw.pool.idle();
+      const run = runOf(requestId);
+      expect(run?.state, run?.reason ?? "").toBe("submitted");
+      const change = aw.world.db.$client
+        .prepare("SELECT patch FROM change_requests WHERE id = ?")
+        .pluck()
+        .get(run?.changeRequestId) as string;
+      expect(change).toContain(`NOPE ${webPort} ECONNREFUSED`);
+      expect(change).toContain(`NOPE ${canaryPort} ECONNREFUSED`);
+      expect(change).toContain(`PROXY 127.0.0.1:${echoPort} HTTP/1.1 200`);
+      expect(change).toContain("allowed host");
+      expect(change).toContain(`PROXY 127.0.0.1:${webPort} HTTP/1.1 403`);
+      expect(change).toMatch(/^\+KEYS $/m);
+      expect({ web: webHits, canary: canaryHits }).toEqual(before);
+    } finally {
+      echo.close();
+    }
+  });
+});
