@@ -86,11 +86,23 @@ function listenTcp(server: net.Server): Promise<number> {
   });
 }
 
+// Ports for forward.mjs to listen on, below the kernel's ephemeral range (32768 and up): a port
+// that listen(0) handed out and closed may be handed to another test at once; these are not.
+let nextPort = 20_000 + (process.pid % 600) * 16;
+
 async function freePort(): Promise<number> {
-  const s = net.createServer();
-  const port = await listenTcp(s);
-  await new Promise((r) => s.close(r));
-  return port;
+  for (;;) {
+    const port = nextPort++;
+    const s = net.createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (ok) {
+      await new Promise((r) => s.close(r));
+      return port;
+    }
+  }
 }
 
 function closeServer(server: net.Server): Promise<void> {
