@@ -1,4 +1,5 @@
 import { and, eq, inArray, lt, or } from "drizzle-orm";
+import { clipReason } from "@/schemas/bounded";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requests, tasks } from "@/server/db/schema";
@@ -136,13 +137,14 @@ export function dispatchOnce(
             event: { reason: verdict.reason },
             now,
           });
-        else if (task.blockedReason !== verdict.reason)
+        // Compared as stored: a reason is clipped at its writer, and an unchanged one is not news.
+        else if (task.blockedReason !== clipReason(verdict.reason))
           blockTask(db, { id: task.id, state: "pending", reason: verdict.reason, now });
         continue;
       }
       const taken = accept(task);
       if (taken !== true) {
-        if (taken && task.blockedReason !== taken.blocked)
+        if (taken && task.blockedReason !== clipReason(taken.blocked))
           blockTask(db, { id: task.id, state: "pending", reason: taken.blocked, now });
         continue;
       }

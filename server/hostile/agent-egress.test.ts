@@ -5,6 +5,8 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CliAgentName } from "@/schemas/agents";
 import { cliAgentNames } from "@/schemas/agents";
+import { agentClisDir, installPrefix, verifyIntegrity } from "@/server/agents/cli/integrity.mjs";
+import versions from "@/server/agents/cli/versions.json";
 import { PLACEHOLDER_KEY } from "@/server/confine/egress";
 import { detectSandbox } from "@/server/confine/sandbox";
 import { agentRuns, tasks } from "@/server/db/schema";
@@ -58,6 +60,15 @@ afterAll(() => {
   web.close();
   canary.close();
 });
+
+/** Every pinned CLI's files, as recorded at install: no run changed them. */
+function installsIntact(): string[] {
+  return cliAgentNames.flatMap((name) => {
+    const prefix = installPrefix(agentClisDir(), name, versions[name].version);
+    const v = verifyIntegrity(prefix, { label: name, full: true });
+    return v.ok ? [] : [v.summary as string];
+  });
+}
 
 let server: ModelServer | null = null;
 const aw = agentWorld({
@@ -194,5 +205,25 @@ describe.runIf(detectSandbox().kind === "bwrap")("an agent's network", () => {
     } finally {
       echo.close();
     }
+  });
+
+  it("a run past its limits fails with the run and the limit named, and no CLI install changed", {
+    timeout: 120_000,
+  }, async () => {
+    const repo = aw.world.config.repositories[0];
+    if (!repo?.policy) throw new Error("the demo has a policy");
+    repo.policy.runLimits = { ...repo.policy.runLimits, processes: 64 };
+    aw.setAgents({
+      default: "command",
+      command: `perl -e 'for (1..2000) { my $p = fork(); last unless defined $p; if ($p == 0) { sleep 60; exit 0 } } sleep 60'`,
+    });
+    const requestId = aw.fileRequest(["docs/guide.md"]);
+    await aw.pass();
+    await aw.pass();
+    await aw.pool.idle();
+    const run = runOf(requestId);
+    expect(run?.state).toBe("failed");
+    expect(run?.reason).toBe(`run ${run?.id} started more than 64 processes (runLimits.processes)`);
+    expect(installsIntact()).toEqual([]);
   });
 });
