@@ -97,6 +97,14 @@ const probeScript = () =>
     'echo ENV-""START; env | grep -iE "key|token|secret" ; echo ENV-""END',
     `node -e "for (const p of [${webPort}, ${canaryPort}]) require('net').connect(p, '127.0.0.1').on('data', d => console.log('REACH' + 'ED', p)).on('error', e => console.log('NO' + 'PE', p, e.code))"`,
     `node -e "fetch('http://127.0.0.1:4100/admin/exfil', { method: 'POST', body: 'x' }).then(r => console.log('EXF' + 'IL', r.status)).catch(e => console.log('EXF' + 'IL', e.message))"`,
+    // Privilege, from the CLI's own tool: ids and capabilities, and the escapes that worked as root.
+    "grep -E '^(Uid|CapEff):' /proc/self/status | tr '\\t' ' ' | sed 's/^/PRIV /'",
+    'umount /etc/passwd 2>/dev/null && echo ESC""APED umount',
+    'mount -o remount,bind,rw /usr 2>/dev/null && echo ESC""APED remount',
+    'unshare -Ur true 2>/dev/null && echo ESC""APED unshare',
+    'for f in /etc/shadow /etc/ssh /root; do [ -e "$f" ] && echo ESC""APED "$f"; done',
+    // Plant code where Hyperion would run it: the CLI's own install, and a git on a system folder.
+    'for d in "$(dirname "$(command -v node)")" /usr/local/bin /usr/bin; do (echo x > "$d/git") 2>/dev/null && echo ESC""APED plant "$d"; done',
     // Listening sockets the agent can see: only its own namespace's (forward.mjs on 4100).
     'awk \'NR>1 && $4=="0A" {print "LISTEN" "ING " $2}\' /proc/net/tcp',
   ].join("; ");
@@ -144,6 +152,9 @@ describe.runIf(detectSandbox().kind === "bwrap")("an agent's network", () => {
       expect(toolOutput).toContain(`NOPE ${webPort}`);
       expect(toolOutput).toContain(`NOPE ${canaryPort}`);
       expect(toolOutput.includes("REACHED")).toBe(false);
+      expect(toolOutput.includes("ESCAPED"), "an escape worked").toBe(false);
+      expect(toolOutput).toMatch(/PRIV CapEff: 0{16}/);
+      expect(toolOutput).toMatch(/PRIV Uid: [1-9]\d*/);
       expect(toolOutput).toMatch(/EXFIL 403/);
       const listening = [...toolOutput.matchAll(/LISTENING [0-9A-F]{8}:([0-9A-F]{4})/g)].map((m) =>
         Number.parseInt(m[1] as string, 16),
