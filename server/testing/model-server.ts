@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import zlib from "node:zlib";
@@ -49,10 +50,10 @@ export type RecordedRequest = {
   /** Lower-cased names; credentials replaced by `<redacted>`. */
   headers: Record<string, string>;
   /**
-   * The key the request carried (a Bearer token or x-api-key), so a test can tell the real key
-   * from a placeholder; scripted keys only, never a real one.
+   * The sha256 (hex) of the key the request carried (a Bearer token or x-api-key): a test can
+   * tell the real key from a placeholder without the key itself being recorded.
    */
-  key?: string;
+  keySha256?: string;
   /** Parsed JSON, or the raw text when it is not JSON; undefined when empty. */
   body: unknown;
   /** Set on model requests: which protocol, and which model request this is (from 1). */
@@ -112,7 +113,7 @@ export async function startModelServer(
     const key =
       String(req.headers.authorization ?? "").replace(/^Bearer\s+/i, "") ||
       String(req.headers["x-api-key"] ?? req.headers["api-key"] ?? "");
-    if (key) record.key = key;
+    if (key) record.keySha256 = createHash("sha256").update(key).digest("hex");
     requests.push(record);
     const pathname = new URL(record.path, "http://x").pathname.replace(/^\/v1(?=\/)/, "");
 
