@@ -116,6 +116,17 @@ const schema = z.object({
     .string()
     .refine((p) => path.isAbsolute(p), "must be the absolute path of the bwrap program")
     .optional(),
+  // As root: the unprivileged uid and gid every check and agent runs as (server/confine/identity.ts).
+  HYPERION_SANDBOX_UID: z
+    .string()
+    .regex(/^[1-9]\d{0,9}$/, "must be a uid other than 0")
+    .optional(),
+  HYPERION_SANDBOX_GID: z
+    .string()
+    .regex(/^[1-9]\d{0,9}$/, "must be a gid other than 0")
+    .optional(),
+  // "rlimit": enforce run limits by rlimits and a watcher even where cgroups are available.
+  HYPERION_LIMITS: oneOf(["rlimit"], "or unset to use cgroups where the machine allows").optional(),
   // "1" only behind a reverse proxy that every request passes through: sign-in throttling
   // then takes the client's address from the last X-Forwarded-For entry.
   HYPERION_TRUST_PROXY: oneOf(["0", "1"]).default("0"),

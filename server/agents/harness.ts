@@ -309,7 +309,7 @@ export class CliHarness implements AgentHarness {
     if (version === null)
       return {
         ok: false,
-        problem: `${exe} does not run (${this.adapter.versionArgs.join(" ")} failed)`,
+        problem: `${exe} does not run (${this.adapter.versionArgs.join(" ")} failed: ${clip(res.spawnError ?? res.limitExceeded ?? (res.output.trim().split("\n").at(-1) || `exit ${res.exitCode ?? res.signal}`), 300)})`,
         fix: install,
       };
     const too = tooOld(this.adapter.name, version);

@@ -85,6 +85,8 @@ fs.appendFileSync("docs/guide.md", "agent line\\n");`,
 describe("an agent that cannot be used", () => {
   function fakeCli(version: string): string {
     const dir = tempDir("hyperion-fake-cli-");
+    // Readable by the sandbox user, which runs its --version.
+    fs.chmodSync(dir, 0o755);
     const exe = path.join(dir, "codex");
     fs.writeFileSync(exe, `#!/bin/sh\necho "codex-cli ${version}"\n`, { mode: 0o755 });
     return exe;
