@@ -3,6 +3,7 @@ import path from "node:path";
 import { confinedCommand, handOver, type RunDir } from "./launch";
 import { RunLimiter, RunLimits } from "./limits";
 import { describeSandbox, verifySandbox } from "./sandbox";
+import { killAll, signalGroup, stopLadder } from "./stop";
 
 export { makeRunDir, type RunDir, removeRunDir } from "./launch";
 
@@ -134,19 +135,23 @@ export async function runConfined(opts: ConfinedOptions): Promise<ConfinedResult
       detached: true,
       stdio: ["ignore", "pipe", "pipe", cmd.gated ? "pipe" : "ignore"],
     });
+    const closed = new Promise<void>((r) => child.on("close", () => r()));
     let tail = Buffer.alloc(0);
     let total = 0;
     let timedOut = false;
     let outputTooLarge = false;
     let limitExceeded: string | undefined;
-    let killTimer: NodeJS.Timeout | undefined;
+    let stopping = false;
+    // Past a limit: the stop ladder from SIGTERM (a check has no interrupt to honour).
     const stopGroup = () => {
-      if (killTimer || child.pid === undefined) return;
-      signalGroup(child.pid, "SIGTERM");
-      killTimer = setTimeout(
-        () => child.pid !== undefined && signalGroup(child.pid, "SIGKILL"),
-        KILL_GRACE_MS,
-      );
+      if (stopping || child.pid === undefined) return;
+      stopping = true;
+      void stopLadder({
+        pid: child.pid,
+        ended: closed,
+        stepMs: KILL_GRACE_MS,
+        signals: ["SIGTERM", "SIGKILL"],
+      });
     };
     if (child.pid !== undefined) {
       try {
@@ -185,9 +190,8 @@ export async function runConfined(opts: ConfinedOptions): Promise<ConfinedResult
       if (done) return;
       done = true;
       clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
       // Whatever the child left running in its group goes with it.
-      if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
+      if (child.pid !== undefined) killAll(child.pid);
       // A limit hit just before the end (a file cut at the size limit, an OOM kill) still counts.
       void limiter
         .check(true)
@@ -218,12 +222,4 @@ export async function runConfined(opts: ConfinedOptions): Promise<ConfinedResult
       }, PIPE_GRACE_MS).unref();
     });
   });
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals) {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // The group is already gone.
-  }
 }

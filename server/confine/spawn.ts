@@ -1,15 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import pidtree from "pidtree";
 import { type Egress, startEgress } from "./egress";
 import { confinedCommand, handOver, type RunDir, sysDirOf } from "./launch";
 import { RunLimiter, RunLimits } from "./limits";
 import { scrubbedEnv } from "./run";
 import { describeSandbox, verifySandbox } from "./sandbox";
+import { signalGroup, stopLadder } from "./stop";
 
-/** Between the steps of a stop: interrupt, then SIGTERM, then SIGKILL (as Vibe Kanban does). */
-export const STOP_STEP_MS = 2000;
+export { STOP_STEP_MS } from "./stop";
 
 export type SpawnOptions = {
   argv: string[];
@@ -185,27 +184,13 @@ export async function spawnConfined(
     await egress?.close();
     return exit;
   });
-  const step = opts.stopStepMs ?? STOP_STEP_MS;
   let stopping: Promise<Exit> | undefined;
   const stop = () => {
-    stopping ??= (async () => {
-      // Everything it started, found before the signals scatter it (outside bubblewrap).
-      const tree = await descendants(pid);
-      for (const signal of ["SIGINT", "SIGTERM", "SIGKILL"] as const) {
-        signalGroup(pid, signal);
-        const ended = await Promise.race([exited.then(() => true), delay(step).then(() => false)]);
-        if (ended) break;
-      }
-      signalGroup(pid, "SIGKILL");
-      for (const p of [...tree, ...(await descendants(pid))]) {
-        try {
-          process.kill(p, "SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }
-      return exited;
-    })();
+    stopping ??= stopLadder({
+      pid,
+      ended: exited,
+      ...(opts.stopStepMs ? { stepMs: opts.stopStepMs } : {}),
+    });
     return stopping;
   };
   limiter.watch(pid, (reason) => {
@@ -214,21 +199,3 @@ export async function spawnConfined(
   });
   return { child, pid, sandbox: sandbox.kind, exited, stop, limitExceeded: () => exceeded };
 }
-
-async function descendants(pid: number): Promise<number[]> {
-  try {
-    return await pidtree(pid);
-  } catch {
-    return [];
-  }
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals) {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // The group is already gone.
-  }
-}
-
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
