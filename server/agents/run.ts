@@ -12,7 +12,7 @@ import type { Db } from "@/server/db/client";
 import { requestSpecs, runSteers } from "@/server/db/schema";
 import type { SteerCommand } from "@/server/db/schema/runs";
 import { appendEvent } from "@/server/events/log";
-import { git } from "@/server/git/run";
+import { Repo } from "@/server/git/repo";
 import { log } from "@/server/log";
 import { policyFor } from "@/server/planner/plan";
 import { maxPatchBytesFromEnv, submitChanges } from "@/server/queue/submit";
@@ -143,11 +143,7 @@ async function execute(
   const dir = makeRunDir(`hyperion-agent-${run.id}-`);
   let keep = false;
   try {
-    const base = (
-      await git(["rev-parse", "--verify", "--quiet", `refs/heads/${repo.targetBranch}^{commit}`], {
-        cwd: repo.path,
-      }).catch(() => "")
-    ).trim();
+    const base = await Repo.at(repo.path).findCommit(`refs/heads/${repo.targetBranch}`);
     if (!base) return finish(ctx, run.id, task, "failed", `${repo.targetBranch} has no commit yet`);
     const files = task.neededFiles ?? [];
     const ws = await createWorkspace({

@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { RunDir } from "@/server/confine/run";
-import { git } from "@/server/git/run";
+import { Repo } from "@/server/git/repo";
+import { WorkspaceGit } from "@/server/git/workspace";
 
 /**
  * An agent's workspace: the task's files (and the policy's context paths) as they are at the
@@ -24,25 +25,9 @@ export type Workspace = {
   files: string[];
 };
 
-/** Every git Hyperion runs on a workspace: no config but its own, no hooks, no filters. */
-const SAFE = [
-  "-c",
-  "core.hooksPath=/dev/null",
-  "-c",
-  "core.fsmonitor=false",
-  "--literal-pathspecs",
-];
-const envFor = (ws: { gitDir: string }, index = "index") => ({
-  GIT_DIR: ws.gitDir,
-  GIT_INDEX_FILE: path.join(ws.gitDir, index),
-  GIT_CONFIG_GLOBAL: "/dev/null",
-  GIT_ATTR_NOSYSTEM: "1",
-});
-
 /** The target repository's object folder, for the alternates file. */
 export async function objectsDirOf(repoPath: string): Promise<string> {
-  const common = (await git(["rev-parse", "--git-common-dir"], { cwd: repoPath })).trim();
-  return path.resolve(repoPath, common, "objects");
+  return Repo.at(repoPath).objectsDir();
 }
 
 export async function createWorkspace(opts: {
@@ -54,40 +39,26 @@ export async function createWorkspace(opts: {
   /** Where Hyperion's git directory for it goes; outside the run folder. */
   gitDir: string;
 }): Promise<Workspace> {
-  const objects = await objectsDirOf(opts.repoPath);
-  await git(["init", "--quiet", "--bare", "--template=", opts.gitDir], { cwd: opts.run.root });
-  fs.writeFileSync(path.join(opts.gitDir, "objects", "info", "alternates"), `${objects}\n`);
-  const ws = { gitDir: opts.gitDir };
-  const env = envFor(ws);
   const dir = opts.run.work;
-  // Only the named paths' entries (a folder brings what is under it): ls-tree walks just the
-  // trees on their way, whatever the repository's size.
-  const listing = opts.paths.length
-    ? await git([...SAFE, "ls-tree", "-r", "-z", "--full-tree", opts.base, "--", ...opts.paths], {
-        cwd: dir,
-        env,
-      })
-    : "";
-  const entries = listing.split("\0").filter(Boolean);
-  const indexInfo = entries.map((line) => `${line}\n`).join("");
-  if (indexInfo) {
-    await git([...SAFE, "update-index", "--add", "--index-info"], {
-      cwd: dir,
-      env,
-      input: indexInfo,
-    });
-    await git([...SAFE, "--work-tree", dir, "checkout-index", "--all", "--force"], {
-      cwd: dir,
-      env,
-    });
+  const wsGit = await WorkspaceGit.create({
+    gitDir: opts.gitDir,
+    workTree: dir,
+    objectsDir: await objectsDirOf(opts.repoPath),
+    cwd: opts.run.root,
+  });
+  // Only the named paths' entries (a folder brings what is under it).
+  const entries = opts.paths.length ? await wsGit.lsTree(opts.base, opts.paths) : [];
+  if (entries.length) {
+    await wsGit.addToIndex(entries);
+    await wsGit.checkoutIndex();
   }
-  const sparseTree = (await git([...SAFE, "write-tree"], { cwd: dir, env })).trim();
+  const sparseTree = await wsGit.writeTree();
   return {
     dir,
     gitDir: opts.gitDir,
     base: opts.base,
     sparseTree,
-    files: entries.map((l) => l.slice(l.indexOf("\t") + 1)),
+    files: entries.map((e) => e.path),
   };
 }
 
@@ -113,18 +84,10 @@ export async function collectChange(
   limits: { maxFileBytes: number },
 ): Promise<WorkspaceChange | { problem: string }> {
   if (!fs.existsSync(ws.dir)) return { problem: "the workspace was deleted" };
-  const env = envFor(ws);
+  const wsGit = new WorkspaceGit(ws.gitDir, ws.dir);
   // Against the index of the files it was given (there is no HEAD to compare with): what it
   // changed or deleted, then every file it created, wherever it is.
-  const changed = await git(
-    [...SAFE, "--work-tree", ws.dir, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff"],
-    { cwd: ws.dir, env },
-  );
-  const created = await git([...SAFE, "--work-tree", ws.dir, "ls-files", "--others", "-z"], {
-    cwd: ws.dir,
-    env,
-  });
-  const paths = [...changed.split("\0"), ...created.split("\0")].filter(Boolean);
+  const paths = [...(await wsGit.changedPaths()), ...(await wsGit.untrackedPaths())];
   const unique = [...new Set(paths)].sort();
   const outside = unique.filter((p) => !allowed(p));
   if (outside.length) return { paths: unique, outside, patch: "", raw: [] };
@@ -146,35 +109,9 @@ export async function collectChange(
     }
   }
   if (unique.length === 0) return { paths: [], outside: [], patch: "", raw: [] };
-  await git([...SAFE, "--work-tree", ws.dir, "add", "--all", "--", ...unique], {
-    cwd: ws.dir,
-    env,
-  });
-  const patch = await git(
-    [
-      ...SAFE,
-      "diff",
-      "--cached",
-      "--binary",
-      "--full-index",
-      "--no-ext-diff",
-      "--no-textconv",
-      "--no-renames",
-      ws.sparseTree,
-    ],
-    { cwd: ws.dir, env },
-  );
-  const rawOut = await git(
-    [...SAFE, "diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", ws.sparseTree],
-    { cwd: ws.dir, env },
-  );
-  const parts = rawOut.split("\0").filter(Boolean);
-  const raw: WorkspaceChange["raw"] = [];
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    // ":oldmode newmode oldoid newoid status", then the path.
-    const [, newMode, , newOid] = (parts[i] ?? "").split(" ");
-    raw.push({ mode: newMode ?? "", oid: newOid ?? "", path: parts[i + 1] ?? "" });
-  }
+  await wsGit.add(unique);
+  const patch = await wsGit.stagedPatch(ws.sparseTree);
+  const raw = await wsGit.stagedEntries(ws.sparseTree);
   return { paths: unique, outside: [], patch, raw };
 }
 
@@ -183,25 +120,12 @@ export async function collectChange(
  * directory (objects borrowed from the target), for the task's checks to run on.
  */
 export async function candidateCommit(ws: Workspace, change: WorkspaceChange): Promise<string> {
-  const env = envFor(ws, "candidate-index");
-  await git([...SAFE, "read-tree", ws.base], { cwd: ws.dir, env });
-  const info = change.raw
-    .map((r) =>
-      r.mode === "000000" ? `0 ${"0".repeat(40)}\t${r.path}\n` : `${r.mode} ${r.oid}\t${r.path}\n`,
-    )
-    .join("");
-  if (info) await git([...SAFE, "update-index", "--index-info"], { cwd: ws.dir, env, input: info });
-  const tree = (await git([...SAFE, "write-tree"], { cwd: ws.dir, env })).trim();
-  const who = {
-    GIT_AUTHOR_NAME: "Hyperion",
-    GIT_AUTHOR_EMAIL: "hyperion@localhost",
-    GIT_COMMITTER_NAME: "Hyperion",
-    GIT_COMMITTER_EMAIL: "hyperion@localhost",
-  };
-  return (
-    await git([...SAFE, "commit-tree", tree, "-p", ws.base, "-m", "candidate"], {
-      cwd: ws.dir,
-      env: { ...env, ...who },
-    })
-  ).trim();
+  const wsGit = new WorkspaceGit(ws.gitDir, ws.dir).withIndex("candidate-index");
+  await wsGit.readTree(ws.base);
+  if (change.raw.length)
+    await wsGit.setInIndex(
+      change.raw.map((r) => (r.mode === "000000" ? { path: r.path, deleted: true } : r)),
+    );
+  const tree = await wsGit.writeTree();
+  return wsGit.commitTree(tree, ws.base, "candidate");
 }

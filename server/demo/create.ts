@@ -1,14 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
-import { git } from "@/server/git/run";
+import { Repo } from "@/server/git/repo";
 import { demoFiles } from "./files";
 
-const AUTHOR = {
-  GIT_AUTHOR_NAME: "Hyperion Demo",
-  GIT_AUTHOR_EMAIL: "demo@hyperion.local",
-  GIT_COMMITTER_NAME: "Hyperion Demo",
-  GIT_COMMITTER_EMAIL: "demo@hyperion.local",
-};
+const AUTHOR = { name: "Hyperion Demo", email: "demo@hyperion.local" };
 
 /** Creates the demo repository (a real git repo on branch main) unless it already exists. */
 export async function createDemoRepo(dir: string): Promise<boolean> {
@@ -19,11 +14,8 @@ export async function createDemoRepo(dir: string): Promise<boolean> {
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, content);
   }
-  await git(["init", "--quiet", "--initial-branch=main"], { cwd: dir });
-  await git(["add", "--all"], { cwd: dir });
-  await git(["commit", "--quiet", "--no-gpg-sign", "-m", "Demo shop: first commit"], {
-    cwd: dir,
-    env: AUTHOR,
-  });
+  const repo = await Repo.init(dir, "main");
+  await repo.addAll();
+  await repo.commit("Demo shop: first commit", AUTHOR);
   return true;
 }

@@ -8,7 +8,7 @@ import { createWorkspace } from "@/server/agents/workspace";
 import { checksForWork } from "@/server/checks/checks";
 import { makeRunDir } from "@/server/confine/run";
 import type { Exit } from "@/server/confine/spawn";
-import { git } from "@/server/git/run";
+import { Repo } from "@/server/git/repo";
 import { areaOf } from "./areas";
 import {
   BuiltinEngineer,
@@ -72,11 +72,7 @@ export class AgentEngineer implements Engineer {
     const dir = makeRunDir("hyperion-engineer-");
     const gitDir = `${dir.root}.git`;
     try {
-      const base = (
-        await git(["rev-parse", "--verify", `refs/heads/${repo.targetBranch}^{commit}`], {
-          cwd: repo.path,
-        })
-      ).trim();
+      const base = await Repo.at(repo.path).resolveCommit(`refs/heads/${repo.targetBranch}`);
       const known = new Set(input.files.map((f) => f.path));
       await createWorkspace({
         repoPath: repo.path,

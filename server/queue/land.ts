@@ -11,7 +11,8 @@ import {
 import type { ObjectStore } from "@/server/git/objects";
 import { type FilePatch, parsePatch } from "@/server/git/patch";
 import { headTarget } from "@/server/git/refs-fs";
-import { GitError, git } from "@/server/git/run";
+import { MergeConflictError, Repo } from "@/server/git/repo";
+import { GitError } from "@/server/git/run";
 import { writeChangeCommit } from "./commit";
 import type { ChangeRow } from "./store";
 
@@ -86,21 +87,14 @@ export async function buildCandidate(
   const onBase = commitOn(await applyPatchToTree(store, baseTree, files, change.patch), [
     change.baseCommit,
   ]);
-  let out: string;
+  let tree: string;
   try {
-    out = await git(["merge-tree", "--write-tree", "--name-only", "--no-messages", tip, onBase], {
-      cwd: store.repoPath,
-    });
+    tree = await Repo.at(store.repoPath).mergeTree(tip, onBase);
   } catch (err) {
-    if (err instanceof GitError && err.exitCode === 1) {
-      const [, ...paths] = String(err.stdoutText ?? "")
-        .trim()
-        .split("\n");
-      throw new ApplyConflict("the change conflicts with the target branch", paths.filter(Boolean));
-    }
+    if (err instanceof MergeConflictError)
+      throw new ApplyConflict("the change conflicts with the target branch", err.paths);
     throw err;
   }
-  const tree = out.trim().split("\n")[0] ?? "";
   return { commit: commitOn(tree, [tip]), tree, via: "merge-tree" };
 }
 
@@ -140,13 +134,9 @@ export function checkedOutTree(store: ObjectStore, branch: string): string | nul
 }
 
 export async function worktreeIsClean(worktree: string): Promise<boolean> {
-  await git(["update-index", "-q", "--refresh"], { cwd: worktree }).catch(() => "");
-  try {
-    await git(["diff-index", "--quiet", "HEAD", "--"], { cwd: worktree });
-    return true;
-  } catch {
-    return false;
-  }
+  const repo = Repo.at(worktree);
+  await repo.refreshIndex();
+  return repo.worktreeMatches("HEAD");
 }
 
 export async function syncWorktree(
@@ -154,7 +144,7 @@ export async function syncWorktree(
   oldCommit: string,
   newCommit: string,
 ): Promise<void> {
-  await git(["read-tree", "-m", "-u", oldCommit, newCommit], { cwd: worktree });
+  await Repo.at(worktree).moveWorktree(oldCommit, newCommit);
 }
 
 /** How far back a worktree left behind by a crash may lag: landings between crash and now. */
@@ -173,11 +163,7 @@ export async function catchUpWorktree(
 ): Promise<boolean> {
   let oid = await store.commitParent(tip);
   for (let i = 0; oid && i < CATCH_UP_DEPTH; i++) {
-    const matches = await git(["diff-index", "--quiet", oid, "--"], { cwd: worktree }).then(
-      () => true,
-      () => false,
-    );
-    if (matches) {
+    if (await Repo.at(worktree).worktreeMatches(oid)) {
       await syncWorktree(worktree, oid, tip);
       return true;
     }

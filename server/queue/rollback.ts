@@ -3,7 +3,7 @@ import type { LoadedConfig } from "@/server/config/load";
 import type { Db, Tx } from "@/server/db/client";
 import { changeRequests, queueEntries } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
-import { git } from "@/server/git/run";
+import { Repo } from "@/server/git/repo";
 import { log } from "@/server/log";
 import { COMMITTER } from "./commit";
 import { EntryStateError, getChange, getEntry, moveUnleased } from "./store";
@@ -51,10 +51,7 @@ export async function rollbackEntry(
         message: `entry ${entryId} is being rolled back already: its revert is Q${pending.entryId} (${pending.state.replaceAll("_", " ")})`,
       },
     ]);
-  const patch = await git(
-    ["diff", "--binary", "--full-index", entry.mergedCommit, `${entry.mergedCommit}^`],
-    { cwd: repo.path },
-  );
+  const patch = await Repo.at(repo.path).binaryDiff(entry.mergedCommit, `${entry.mergedCommit}^`);
   if (!patch.trim())
     throw new ValidationError([{ path: "id", message: "the change is empty; nothing to revert" }]);
   const [submitted] = await submitChanges(

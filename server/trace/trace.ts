@@ -13,7 +13,7 @@ import {
   users,
 } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
-import { git } from "@/server/git/run";
+import { Repo } from "@/server/git/repo";
 import { changeRequestOfMessage } from "@/server/queue/commit";
 
 /**
@@ -126,9 +126,9 @@ async function changeOfCommit(db: Db, config: LoadedConfig, sha: string): Promis
   if (recorded.length > 1)
     throw new ValidationError([{ path: "id", message: `${sha} is ambiguous; give more digits` }]);
   for (const repo of config.repositories) {
-    const body = await git(["log", "-1", "--format=%B", `${sha}^{commit}`, "--"], {
-      cwd: repo.path,
-    }).catch(() => null);
+    const body = await Repo.at(repo.path)
+      .commitMessage(sha)
+      .catch(() => null);
     const n = body ? changeRequestOfMessage(body) : null;
     if (n !== null) return n;
   }

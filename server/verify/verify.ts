@@ -6,7 +6,7 @@ import type { Db, DbLike } from "@/server/db/client";
 import { changeRequests, queueEntries, requests, tasks, verifications } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { readRefFs } from "@/server/git/refs-fs";
-import { GitError, git } from "@/server/git/run";
+import { Repo } from "@/server/git/repo";
 import { log } from "@/server/log";
 import { policyFor, setRequestStatus } from "@/server/planner/plan";
 import { changeRequestOfMessage } from "@/server/queue/commit";
@@ -73,34 +73,25 @@ const gitDirs = new Map<string, string>();
 async function gitDirOf(repoPath: string): Promise<string> {
   let dir = gitDirs.get(repoPath);
   if (!dir) {
-    dir = (await git(["rev-parse", "--absolute-git-dir"], { cwd: repoPath })).trim();
+    dir = await Repo.at(repoPath).absoluteGitDir();
     gitDirs.set(repoPath, dir);
   }
   return dir;
 }
 
-const gitIn = (gitDir: string, args: string[]) => git(["--git-dir", gitDir, ...args], { cwd: "/" });
-
 async function firstParentOf(gitDir: string, commit: string): Promise<string | null> {
-  const text = await gitIn(gitDir, ["cat-file", "commit", commit]).catch(() => "");
+  const text = await Repo.ofGitDir(gitDir)
+    .readCommit(commit)
+    .catch(() => "");
   return /^parent ([0-9a-f]{40})$/m.exec(text)?.[1] ?? null;
 }
 
-async function isAncestor(gitDir: string, older: string, newer: string): Promise<boolean> {
-  try {
-    await gitIn(gitDir, ["merge-base", "--is-ancestor", older, newer]);
-    return true;
-  } catch (err) {
-    if (err instanceof GitError) return false;
-    throw err;
-  }
-}
+const isAncestor = (gitDir: string, older: string, newer: string) =>
+  Repo.ofGitDir(gitDir).isAncestor(older, newer);
 
 /** The first-parent commits after `good` up to `head`, oldest first: what landed in between. */
-async function landedBetween(gitDir: string, good: string, head: string): Promise<string[]> {
-  const out = await gitIn(gitDir, ["rev-list", "--first-parent", "--reverse", `${good}..${head}`]);
-  return out.split("\n").filter(Boolean);
-}
+const landedBetween = (gitDir: string, good: string, head: string) =>
+  Repo.ofGitDir(gitDir).firstParentsBetween(good, head);
 
 /** Every repository whose policy has `postMerge`, with its branches that changes landed on. */
 export function verifiableTargets(db: DbLike, config: LoadedConfig, repo?: string): Target[] {
@@ -649,7 +640,9 @@ export async function entryForCommit(
     .where(and(eq(queueEntries.repo, repo), eq(queueEntries.mergedCommit, commit)))
     .get();
   if (direct) return direct;
-  const text = await gitIn(gitDir, ["cat-file", "commit", commit]).catch(() => "");
+  const text = await Repo.ofGitDir(gitDir)
+    .readCommit(commit)
+    .catch(() => "");
   const changeId = changeRequestOfMessage(text);
   if (changeId === null) return undefined;
   return db

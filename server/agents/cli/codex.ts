@@ -1,12 +1,7 @@
 import { z } from "zod";
 import { type AgentEvent, clip } from "@/schemas/agent-event";
-import {
-  type CliAdapter,
-  jsonLine,
-  type LaunchSpec,
-  type OutputParser,
-  type SessionIo,
-} from "./adapter";
+import type { CliAdapter, LaunchSpec, OutputParser, SessionIo } from "./adapter";
+import { JsonRpcLines, type RpcAnswer, requestLine } from "./jsonrpc";
 
 /** The provider the run's endpoint becomes; its key is read from KEY_VAR in the CLI's env. */
 const PROVIDER = "hyperion";
@@ -57,11 +52,8 @@ const QUIET = [
   "account/rateLimits/updated",
 ];
 
-const rpc = (id: number, method: string, params: unknown) =>
-  JSON.stringify({ jsonrpc: "2.0", id, method, params });
-
 /** The first line on stdin; the parser says the rest as the server answers. */
-const initializeLine = rpc(INITIALIZE, "initialize", {
+const initializeLine = requestLine(INITIALIZE, "initialize", {
   clientInfo: { name: "hyperion", title: "Hyperion", version: "0.1.0" },
   capabilities: {
     experimentalApi: false,
@@ -110,9 +102,6 @@ export const codex: CliAdapter = {
 
   parser: (io, spec) => new CodexParser(io, spec),
 };
-
-const Id = z.union([z.string(), z.number()]);
-const RpcError = z.looseObject({ message: z.string() });
 
 const ThreadResult = z.looseObject({ thread: z.looseObject({ id: z.string().min(1) }) });
 const TurnResult = z.looseObject({ turn: z.looseObject({ id: z.string().min(1) }) });
@@ -165,42 +154,38 @@ type Tokens = { input: number; output: number };
  * the thread and the turn, steers, and closes stdin at the turn's end. Without them it only reads.
  */
 class CodexParser implements OutputParser {
+  private readonly rpc: JsonRpcLines<AgentEvent>;
   private threadId: string | undefined;
   private turnId: string | undefined;
-  private ended = false;
   private lastFatal: string | undefined;
   /** Steers that came before the turn had an id: sent with turn/start, or once the id is known. */
   private waiting: string[] = [];
   private turnRequested = false;
-  private nextId = STEER_IDS;
   /** Per turn: tokens before it (the thread's total less its first request) and the latest total. */
   private readonly tokens = new Map<string, { before: Tokens; total: Tokens }>();
 
   constructor(
     private readonly io?: SessionIo,
     private readonly spec?: LaunchSpec,
-  ) {}
+  ) {
+    this.rpc = new JsonRpcLines(
+      io,
+      {
+        request: (method) => this.request(method),
+        notification: (method, params) => this.notification(method, params),
+        result: (id, result) => (typeof id === "number" ? this.response(id, result) : []),
+        error: (id, message) => this.refused(id, message),
+      },
+      STEER_IDS,
+    );
+  }
 
   line(text: string): AgentEvent[] | null {
-    const raw = jsonLine(text);
-    if (!raw) return null;
-    const id = Id.safeParse(raw.id);
-    if (typeof raw.method === "string") {
-      // A request from the server (an approval, a question) has an id and waits for an answer.
-      return id.success
-        ? this.request(id.data, raw.method)
-        : this.notification(raw.method, raw.params);
-    }
-    if (!id.success) return [];
-    if ("error" in raw) {
-      const e = RpcError.safeParse(raw.error);
-      return this.refused(id.data, e.success ? e.data.message : JSON.stringify(raw.error));
-    }
-    return typeof id.data === "number" ? this.response(id.data, raw.result) : [];
+    return this.rpc.line(text);
   }
 
   steer(message: string): boolean {
-    if (this.ended || !this.io || !this.spec) return false;
+    if (this.rpc.ended || !this.io || !this.spec) return false;
     if (this.threadId && this.turnId) this.sendSteer(message);
     else this.waiting.push(message);
     return true;
@@ -208,27 +193,15 @@ class CodexParser implements OutputParser {
 
   private sendSteer(message: string) {
     if (!this.threadId || !this.turnId) return;
-    this.io?.write(
-      rpc(this.nextId++, "turn/steer", {
-        threadId: this.threadId,
-        expectedTurnId: this.turnId,
-        input: [textInput(message)],
-      }),
-    );
-  }
-
-  private send(id: number, method: string, params: unknown) {
-    this.io?.write(rpc(id, method, params));
-  }
-
-  private end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.io?.end();
+    this.rpc.call("turn/steer", {
+      threadId: this.threadId,
+      expectedTurnId: this.turnId,
+      input: [textInput(message)],
+    });
   }
 
   private fail(message: string): AgentEvent[] {
-    this.end();
+    this.rpc.end();
     const again = message === this.lastFatal;
     this.lastFatal = message;
     return [
@@ -240,7 +213,7 @@ class CodexParser implements OutputParser {
   private response(id: number, result: unknown): AgentEvent[] {
     const spec = this.spec;
     if (id === INITIALIZE && spec) {
-      this.io?.write(JSON.stringify({ jsonrpc: "2.0", method: "initialized" }));
+      this.rpc.notify("initialized");
       const params = {
         cwd: spec.workspace,
         // The harness confines the process; codex's own sandbox and prompts would only refuse.
@@ -249,19 +222,19 @@ class CodexParser implements OutputParser {
         ...(spec.model ? { model: spec.model } : {}),
       };
       if (spec.resume)
-        this.send(THREAD, "thread/resume", { threadId: spec.resume.sessionId, ...params });
-      else this.send(THREAD, "thread/start", params);
+        this.rpc.request(THREAD, "thread/resume", { threadId: spec.resume.sessionId, ...params });
+      else this.rpc.request(THREAD, "thread/start", params);
       return [];
     }
     if (id === THREAD) {
       const r = ThreadResult.safeParse(result);
       if (!r.success) return this.fail("codex app-server answered thread/start without a thread");
       const events = this.session(r.data.thread.id);
-      if (spec && !this.ended) {
+      if (spec && !this.rpc.ended) {
         const first = spec.resume ? spec.resume.message : spec.prompt;
         const input = [first, ...this.waiting.splice(0)].map(textInput);
         this.turnRequested = true;
-        this.send(TURN, "turn/start", { threadId: r.data.thread.id, input });
+        this.rpc.request(TURN, "turn/start", { threadId: r.data.thread.id, input });
       }
       return events;
     }
@@ -299,37 +272,32 @@ class CodexParser implements OutputParser {
    * what would need a person is declined, and commands and edits are accepted (the harness
    * confines the process, as `--dangerously-bypass-approvals-and-sandbox` did under exec).
    */
-  private request(id: number | string, method: string): AgentEvent[] {
-    const reply = (body: { result: unknown } | { error: { code: number; message: string } }) =>
-      this.io?.write(JSON.stringify({ jsonrpc: "2.0", id, ...body }));
+  private request(method: string): RpcAnswer<AgentEvent> | undefined {
     switch (method) {
       case "item/commandExecution/requestApproval":
       case "item/fileChange/requestApproval":
-        reply({ result: { decision: "accept" } });
-        return [];
+        return { result: { decision: "accept" } };
       case "execCommandApproval":
       case "applyPatchApproval":
-        reply({ result: { decision: "approved" } });
-        return [];
+        return { result: { decision: "approved" } };
       case "item/tool/requestUserInput":
-        reply({ result: { answers: {} } });
-        return [
-          { kind: "error", message: "codex asked for user input; none is given", fatal: false },
-        ];
+        return {
+          result: { answers: {} },
+          events: [
+            { kind: "error", message: "codex asked for user input; none is given", fatal: false },
+          ],
+        };
       case "mcpServer/elicitation/request":
-        reply({ result: { action: "decline", content: null, _meta: null } });
-        return [];
+        return { result: { action: "decline", content: null, _meta: null } };
       case "item/tool/call":
-        reply({
+        return {
           result: {
             success: false,
             contentItems: [{ type: "inputText", text: "no such tool in this client" }],
           },
-        });
-        return [];
+        };
       default:
-        reply({ error: { code: -32601, message: `${method} is not supported by this client` } });
-        return [];
+        return undefined;
     }
   }
 
@@ -412,7 +380,7 @@ class CodexParser implements OutputParser {
         ]
       : [];
     if (turn.status === "completed") {
-      this.end();
+      this.rpc.end();
       return [...usage, { kind: "turn_end", ok: true }];
     }
     const message =

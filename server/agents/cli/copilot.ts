@@ -1,13 +1,8 @@
 import path from "node:path";
 import { z } from "zod";
 import { type AgentEvent, clip } from "@/schemas/agent-event";
-import {
-  type CliAdapter,
-  jsonLine,
-  type LaunchSpec,
-  type OutputParser,
-  type SessionIo,
-} from "./adapter";
+import type { CliAdapter, LaunchSpec, OutputParser, SessionIo } from "./adapter";
+import { JsonRpcLines, type RpcAnswer, requestLine } from "./jsonrpc";
 import versions from "./versions.json";
 
 /**
@@ -41,14 +36,11 @@ const FIRST_PROMPT = 3;
 
 const ACP_VERSION = 1;
 
-const rpc = (id: number, method: string, params: unknown) =>
-  JSON.stringify({ jsonrpc: "2.0", id, method, params });
-
 /**
  * The first line on stdin; the parser says the rest as the agent answers. No file system or
  * terminal from the client: Copilot uses its own tools, inside the harness's confinement.
  */
-const initializeLine = rpc(INITIALIZE, "initialize", {
+const initializeLine = requestLine(INITIALIZE, "initialize", {
   protocolVersion: ACP_VERSION,
   clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false },
   clientInfo: { name: "hyperion", title: "Hyperion", version: "0.1.0" },
@@ -96,9 +88,6 @@ export const copilot: CliAdapter = {
 
   parser: (io, spec) => new CopilotAcpParser(io, spec),
 };
-
-const Id = z.union([z.string(), z.number()]);
-const RpcError = z.looseObject({ message: z.string() });
 
 const Initialized = z.looseObject({
   protocolVersion: z.number(),
@@ -185,11 +174,10 @@ const STOPS: Record<string, string> = {
  * steers, answers permission requests, and closes stdin at the end. Without them it only reads.
  */
 class CopilotAcpParser implements OutputParser {
+  private readonly rpc: JsonRpcLines<AgentEvent>;
   private sessionId: string | undefined;
   /** The session is open: updates from now on are this run's (not a `session/load` replay). */
   private open = false;
-  private ended = false;
-  private nextId = FIRST_PROMPT;
   /** Prompts sent and not yet answered; the turn ends when none is left. */
   private readonly prompts = new Set<number>();
   /** Steers that came before the session was open: sent with the first prompt. */
@@ -204,28 +192,26 @@ class CopilotAcpParser implements OutputParser {
   constructor(
     private readonly io?: SessionIo,
     private readonly spec?: LaunchSpec,
-  ) {}
+  ) {
+    // Our requests have numeric ids: an answer under any other is not to one of them.
+    this.rpc = new JsonRpcLines(
+      io,
+      {
+        request: (method, params) => this.request(method, params),
+        notification: (method, params) => this.notification(method, params),
+        result: (id, result) => (typeof id === "number" ? this.response(id, result) : []),
+        error: (id, message) => (typeof id === "number" ? this.refused(id, message) : []),
+      },
+      FIRST_PROMPT,
+    );
+  }
 
   line(text: string): AgentEvent[] | null {
-    const raw = jsonLine(text);
-    if (!raw) return null;
-    const id = Id.safeParse(raw.id);
-    if (typeof raw.method === "string") {
-      // A request from the agent (a permission) has an id and waits for an answer.
-      return id.success
-        ? this.request(id.data, raw.method, raw.params)
-        : this.notification(raw.method, raw.params);
-    }
-    if (!id.success || typeof id.data !== "number") return [];
-    if ("error" in raw) {
-      const e = RpcError.safeParse(raw.error);
-      return this.refused(id.data, e.success ? e.data.message : JSON.stringify(raw.error));
-    }
-    return this.response(id.data, raw.result);
+    return this.rpc.line(text);
   }
 
   steer(message: string): boolean {
-    if (this.ended || !this.io || !this.spec) return false;
+    if (this.rpc.ended || !this.io || !this.spec) return false;
     if (this.open && this.sessionId) this.prompt([message]);
     else this.waiting.push(message);
     return true;
@@ -234,21 +220,13 @@ class CopilotAcpParser implements OutputParser {
   /** Sends a prompt (only reading, it is counted as sent: the recorded run sent it). */
   private prompt(texts: string[]) {
     if (!this.sessionId) return;
-    const id = this.nextId++;
-    this.prompts.add(id);
-    this.io?.write(
-      rpc(id, "session/prompt", { sessionId: this.sessionId, prompt: texts.map(textBlock) }),
+    this.prompts.add(
+      this.rpc.call("session/prompt", { sessionId: this.sessionId, prompt: texts.map(textBlock) }),
     );
   }
 
-  private end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.io?.end();
-  }
-
   private fail(message: string): AgentEvent[] {
-    this.end();
+    this.rpc.end();
     return [
       { kind: "error", message: clip(message), fatal: true },
       { kind: "turn_end", ok: false },
@@ -268,7 +246,7 @@ class CopilotAcpParser implements OutputParser {
       this.sessionId = sessionId;
       const spec = this.spec;
       const first = spec ? [spec.resume ? spec.resume.message : spec.prompt] : [];
-      if (!this.ended) this.prompt([...first, ...this.waiting.splice(0)]);
+      if (!this.rpc.ended) this.prompt([...first, ...this.waiting.splice(0)]);
       return [{ kind: "session", sessionId: sessionId.slice(0, 200) }];
     }
     if (id < FIRST_PROMPT) return [];
@@ -286,13 +264,13 @@ class CopilotAcpParser implements OutputParser {
       );
     const params = { cwd: spec.workspace, mcpServers: [] };
     if (!spec.resume) {
-      this.io?.write(rpc(SESSION, "session/new", params));
+      this.rpc.request(SESSION, "session/new", params);
       return [];
     }
     // Under --acp, --resume is ignored (checked with 1.0.102): a session is resumed only by load.
     if (!r.data.agentCapabilities?.loadSession)
       return this.fail("this copilot cannot load a session over ACP (no loadSession capability)");
-    this.io?.write(rpc(SESSION, "session/load", { sessionId: spec.resume.sessionId, ...params }));
+    this.rpc.request(SESSION, "session/load", { sessionId: spec.resume.sessionId, ...params });
     return [];
   }
 
@@ -304,7 +282,7 @@ class CopilotAcpParser implements OutputParser {
     const failure = this.failure;
     this.failure = undefined;
     if (r.stopReason === "end_turn" && failure === undefined) {
-      this.end();
+      this.rpc.end();
       return [...events, { kind: "turn_end", ok: true }];
     }
     const why = failure ?? STOPS[r.stopReason] ?? `the turn ended with ${r.stopReason}`;
@@ -338,26 +316,20 @@ class CopilotAcpParser implements OutputParser {
    * Requests from the agent wait for an answer, or the turn hangs. With --allow-all few come;
    * a permission is granted (the harness confines the process), anything else is not served.
    */
-  private request(id: number | string, method: string, params: unknown): AgentEvent[] {
-    const reply = (body: { result: unknown } | { error: { code: number; message: string } }) =>
-      this.io?.write(JSON.stringify({ jsonrpc: "2.0", id, ...body }));
-    if (method === "session/request_permission") {
-      const p = PermissionRequest.safeParse(params);
-      const options = p.success ? p.data.options : [];
-      const allow =
-        options.find((o) => o.kind === "allow_once") ??
-        options.find((o) => o.kind === "allow_always");
-      reply({
-        result: {
-          outcome: allow
-            ? { outcome: "selected", optionId: allow.optionId }
-            : { outcome: "cancelled" },
-        },
-      });
-      return [];
-    }
-    reply({ error: { code: -32601, message: `${method} is not supported by this client` } });
-    return [];
+  private request(method: string, params: unknown): RpcAnswer<AgentEvent> | undefined {
+    if (method !== "session/request_permission") return undefined;
+    const p = PermissionRequest.safeParse(params);
+    const options = p.success ? p.data.options : [];
+    const allow =
+      options.find((o) => o.kind === "allow_once") ??
+      options.find((o) => o.kind === "allow_always");
+    return {
+      result: {
+        outcome: allow
+          ? { outcome: "selected", optionId: allow.optionId }
+          : { outcome: "cancelled" },
+      },
+    };
   }
 
   private notification(method: string, params: unknown): AgentEvent[] {
