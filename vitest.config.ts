@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: "forks",
+    // The cheapest password hashes: the suite hashes hundreds (server/users/passwords.ts).
+    env: { HYPERION_PASSWORD_COST: "minimal" },
   },
 });

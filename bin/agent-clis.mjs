@@ -22,6 +22,7 @@ import {
   removeInstall,
   verifyIntegrity,
 } from "../server/agents/cli/integrity.mjs";
+import { currentEnv, EnvError, inherited } from "../server/env.mjs";
 
 const versions = JSON.parse(
   fs.readFileSync(new URL("../server/agents/cli/versions.json", import.meta.url), "utf8"),
@@ -34,7 +35,15 @@ if (args.some((a) => a !== "--check")) {
   process.exit(2);
 }
 
-const cache = agentClisDir();
+let env;
+try {
+  env = currentEnv();
+} catch (err) {
+  if (!(err instanceof EnvError)) throw err;
+  console.error(err.message);
+  process.exit(2);
+}
+const cache = agentClisDir(env.HYPERION_AGENT_CLIS_DIR);
 
 function installedVersion(prefix, pkg) {
   try {
@@ -81,8 +90,8 @@ function runCli(executable, argv, env, stdio) {
       timeout: 120_000,
       stdio,
       env: {
-        PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-        ...(process.env.LANG ? { LANG: process.env.LANG } : {}),
+        PATH: inherited("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
+        ...(inherited("LANG") ? { LANG: inherited("LANG") } : {}),
         HOME: home,
         TMPDIR: home,
         ...env,
@@ -142,7 +151,7 @@ function install(name, pin, prefix, label) {
   return true;
 }
 
-if (isRoot() && !process.env.HYPERION_AGENT_CLIS_DIR) {
+if (isRoot() && !env.HYPERION_AGENT_CLIS_DIR) {
   const old = path.join(os.homedir(), ".cache", "hyperion", "agent-clis");
   if (fs.existsSync(old))
     console.log(`note: ${old} is no longer used as root (the CLIs are in ${cache}); rm -rf it`);

@@ -5,9 +5,10 @@
 // E2E_MODEL_PORT.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import { inheritedEnv } from "../server/env.mjs";
 
 const run = (cmd, args, env = {}) => {
-  const res = spawnSync(cmd, args, { stdio: "inherit", env: { ...process.env, ...env } });
+  const res = spawnSync(cmd, args, { stdio: "inherit", env: { ...inheritedEnv(), ...env } });
   if (res.status !== 0) process.exit(res.status ?? 1);
 };
 

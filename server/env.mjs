@@ -1,11 +1,15 @@
 // Environment, validated once at start. Plain JS so that next.config.mjs can import it.
-// Every HYPERION_* variable is here, with its default and bounds: nothing else reads them raw.
+// Every variable Hyperion reads is here, with its default and bounds, and this is the only
+// module that reads process.env: the rest of the code takes the parsed result as a parameter
+// or asks `currentEnv()`, and hands variables on to children through `inherited`.
 import path from "node:path";
 import { z } from "zod";
 
 /** The longest delay setTimeout honours; longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 const GIB = 1024 * 1024 * 1024;
+/** The largest user or group id (2^31 - 2; -1 means "unchanged" to the kernel). */
+const MAX_ID = 2 ** 31 - 2;
 
 /**
  * A value as it appears in a message: quoted, and cut short if long.
@@ -59,6 +63,25 @@ const email = (what) =>
   z.email(`must be ${what}`).max(254, "must be at most 254 characters").optional();
 const text = () => z.string().optional();
 
+/**
+ * An optional user or group id for the sandbox: a whole number from 1 (never root) to the
+ * largest id Linux gives out.
+ */
+const hostId = () =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return undefined;
+      const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+      if (n >= 1 && n <= MAX_ID) return n;
+      ctx.addIssue({
+        code: "custom",
+        message: `must be a uid between 1 and ${MAX_ID} (got ${shown(raw)})`,
+      });
+      return z.NEVER;
+    });
+
 const schema = z.object({
   // Where things are.
   HYPERION_DATA: z.string().min(1).default("./data"),
@@ -108,6 +131,19 @@ const schema = z.object({
   HYPERION_LOG: oneOf(["0", "1"]).default("0"),
   // Read again at each use by server/confine/sandbox.ts (tests change them); checked here.
   HYPERION_CONFINE: oneOf(["none"], "or unset to confine with bubblewrap").optional(),
+  // As root: the unprivileged user and group every check and agent runs as
+  // (server/confine/identity.ts).
+  HYPERION_SANDBOX_UID: hostId(),
+  HYPERION_SANDBOX_GID: hostId(),
+  // "rlimit": run limits by rlimits and a watcher even where cgroups would do
+  // (server/confine/limits.ts).
+  HYPERION_LIMITS: oneOf(["rlimit"], "or unset to use cgroups where the machine allows").optional(),
+  // The cost of password hashes (server/users/passwords.ts): "minimal" is for test suites only,
+  // which hash hundreds of passwords; such hashes are rehashed at the next sign-in under
+  // "standard".
+  HYPERION_PASSWORD_COST: oneOf(["standard", "minimal"], "'minimal' only for test suites").default(
+    "standard",
+  ),
   // The agent for tasks whose repository policy names none (server/agents/choose.ts).
   HYPERION_AGENT: oneOf(["builtin", "command", "codex", "claude", "copilot"]).optional(),
   // Where `node bin/agent-clis.mjs` installs the pinned agent CLIs.
@@ -116,17 +152,6 @@ const schema = z.object({
     .string()
     .refine((p) => path.isAbsolute(p), "must be the absolute path of the bwrap program")
     .optional(),
-  // As root: the unprivileged uid and gid every check and agent runs as (server/confine/identity.ts).
-  HYPERION_SANDBOX_UID: z
-    .string()
-    .regex(/^[1-9]\d{0,9}$/, "must be a uid other than 0")
-    .optional(),
-  HYPERION_SANDBOX_GID: z
-    .string()
-    .regex(/^[1-9]\d{0,9}$/, "must be a gid other than 0")
-    .optional(),
-  // "rlimit": enforce run limits by rlimits and a watcher even where cgroups are available.
-  HYPERION_LIMITS: oneOf(["rlimit"], "or unset to use cgroups where the machine allows").optional(),
   // "1" only behind a reverse proxy that every request passes through: sign-in throttling
   // then takes the client's address from the last X-Forwarded-For entry.
   HYPERION_TRUST_PROXY: oneOf(["0", "1"]).default("0"),
@@ -154,7 +179,12 @@ const schema = z.object({
 /** Every variable the schema knows. */
 export const envNames = Object.freeze(Object.keys(schema.shape));
 
-/** @typedef {z.infer<typeof schema> & { dataDir: string; configPath: string }} HyperionEnv */
+/**
+ * The parsed environment, with the paths it names resolved: `dataDir`, `configPath`, and
+ * `rootDir`, the checkout (HYPERION_ROOT, which bin/hyperion.mjs sets, else the working
+ * directory) where the migrations, the web build and the workers' entry files are.
+ * @typedef {z.infer<typeof schema> & { dataDir: string; configPath: string; rootDir: string }} HyperionEnv
+ */
 
 /** The environment is invalid; the message names each bad variable, one per line. */
 export class EnvError extends Error {
@@ -180,7 +210,51 @@ export function readEnv(source = process.env) {
     /*turbopackIgnore: true*/ result.data.HYPERION_CONFIG ??
       path.join(dataDir, "hyperion.config.json"),
   );
-  return { ...result.data, dataDir, configPath };
+  const rootDir = path.resolve(
+    /*turbopackIgnore: true*/ result.data.HYPERION_ROOT ?? process.cwd(),
+  );
+  return { ...result.data, dataDir, configPath, rootDir };
+}
+
+/** @type {{ key: string; env: HyperionEnv } | undefined} */
+let parsed;
+
+/**
+ * The process's environment, parsed by `readEnv`: once, and again only when a variable it knows
+ * has changed since (tests change them between cases). The one accessor for code that is not
+ * handed the parsed environment by its caller. Throws EnvError as readEnv does; every entry
+ * point (the CLI, the worker, the web server) calls it at start, so a bad value stops the
+ * process there, naming the variable.
+ * @returns {HyperionEnv}
+ */
+export function currentEnv() {
+  const key = envNames.map((name) => process.env[name] ?? "").join("\0");
+  if (parsed?.key !== key) parsed = { key, env: readEnv(process.env) };
+  return parsed.env;
+}
+
+/**
+ * Variables Hyperion does not interpret but hands on: PATH, LANG, LC_ALL and TZ to a confined
+ * child (server/confine/run.ts) and PATH to find a program; an agent's API key under the name
+ * the config gives it (`apiKeyEnv`, server/agents/harness.ts). HYPERION_* and NEXTAUTH_*
+ * variables are not read this way: they are parsed above.
+ * @param {string} name
+ * @returns {string | undefined}
+ */
+export function inherited(name) {
+  if (/^(HYPERION_|NEXTAUTH_)/.test(name))
+    throw new Error(`${name} is Hyperion's own: read it from currentEnv()`);
+  return process.env[name];
+}
+
+/**
+ * A copy of the whole environment, for a child that inherits it (git checking a repository,
+ * the web server and worker `hyperion start` runs): the caller removes what the child must not
+ * see.
+ * @returns {NodeJS.ProcessEnv}
+ */
+export function inheritedEnv() {
+  return { ...process.env };
 }
 
 /**

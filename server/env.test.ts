@@ -1,10 +1,18 @@
 import fs from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_MAX_PATCH_BYTES } from "@/schemas/change-request";
 import { defaultQueueOptions } from "@/server/queue/store";
-import { EnvError, envNames, readEnv, unknownEnvWarnings } from "./env.mjs";
+import {
+  currentEnv,
+  EnvError,
+  envNames,
+  inherited,
+  inheritedEnv,
+  readEnv,
+  unknownEnvWarnings,
+} from "./env.mjs";
 import { defaultLoopOptions } from "./queue/loop";
 import { tempDir } from "./testing/fixtures";
 
@@ -101,6 +109,13 @@ describe("readEnv", () => {
     ["HYPERION_INBOX_USER", "admin", "must be the email address of a user"],
     ["HYPERION_USER", "someone", "must be the email address of a user"],
     ["HYPERION_ADMIN_EMAIL", "root", "must be an email address"],
+    ["HYPERION_LIMITS", "cgroup", "must be 'rlimit', or unset to use cgroups"],
+    ["HYPERION_PASSWORD_COST", "low", "must be 'standard' or 'minimal'"],
+    ["HYPERION_SANDBOX_UID", "root", "must be a uid between 1 and 2147483646 (got 'root')"],
+    ["HYPERION_SANDBOX_UID", "0", "must be a uid between 1 and 2147483646 (got '0')"],
+    ["HYPERION_SANDBOX_UID", "-5", "must be a uid between 1 and 2147483646"],
+    ["HYPERION_SANDBOX_UID", "2147483647", "must be a uid between 1 and 2147483646"],
+    ["HYPERION_SANDBOX_GID", "1.5", "must be a uid between 1 and 2147483646 (got '1.5')"],
   ])("refuses %s=%s, naming it", (name, value, message) => {
     expect(refusal({ [name]: value })).toContain(`\n  ${name}: ${message}`);
   });
@@ -121,6 +136,34 @@ describe("readEnv", () => {
       HYPERION_INBOX_USER: "inbox@example.test",
     });
     expect(defaultLoopOptions(env).dryRun).toBe(true);
+  });
+
+  it("takes the sandbox's ids, the limits backend and the password cost", () => {
+    expect(readEnv({})).toMatchObject({
+      HYPERION_SANDBOX_UID: undefined,
+      HYPERION_SANDBOX_GID: undefined,
+      HYPERION_LIMITS: undefined,
+      HYPERION_PASSWORD_COST: "standard",
+    });
+    expect(
+      readEnv({
+        HYPERION_SANDBOX_UID: "1",
+        HYPERION_SANDBOX_GID: " 2147483646 ",
+        HYPERION_LIMITS: "rlimit",
+        HYPERION_PASSWORD_COST: "minimal",
+      }),
+    ).toMatchObject({
+      HYPERION_SANDBOX_UID: 1,
+      HYPERION_SANDBOX_GID: 2_147_483_646,
+      HYPERION_LIMITS: "rlimit",
+      HYPERION_PASSWORD_COST: "minimal",
+    });
+  });
+
+  it("resolves the checkout: HYPERION_ROOT, else the working directory", () => {
+    expect(readEnv({}).rootDir).toBe(process.cwd());
+    expect(readEnv({ HYPERION_ROOT: "/opt/hyperion/" }).rootDir).toBe("/opt/hyperion");
+    expect(readEnv({ HYPERION_ROOT: "checkout" }).rootDir).toBe(path.resolve("checkout"));
   });
 
   it("names every bad variable at once, one per line", () => {
@@ -145,6 +188,85 @@ describe("readEnv", () => {
       leaseMs: 800,
       pollMs: 20,
     });
+  });
+});
+
+describe("currentEnv", () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+
+  it("parses the process's environment once, and again when a variable it knows changes", () => {
+    const first = currentEnv();
+    expect(currentEnv()).toBe(first);
+    process.env.UNRELATED_TO_HYPERION = "x";
+    expect(currentEnv()).toBe(first);
+    process.env.HYPERION_MAX_PATCH_BYTES = "64";
+    const second = currentEnv();
+    expect(second).not.toBe(first);
+    expect(second.HYPERION_MAX_PATCH_BYTES).toBe(64);
+    delete process.env.HYPERION_MAX_PATCH_BYTES;
+    expect(currentEnv().HYPERION_MAX_PATCH_BYTES).toBe(DEFAULT_MAX_PATCH_BYTES);
+  });
+
+  it("refuses a bad value as readEnv does, naming the variable", () => {
+    process.env.HYPERION_SANDBOX_UID = "nobody";
+    expect(() => currentEnv()).toThrow(EnvError);
+    expect(() => currentEnv()).toThrow(
+      "HYPERION_SANDBOX_UID: must be a uid between 1 and 2147483646 (got 'nobody')",
+    );
+  });
+
+  it("is what the suite's password cost comes from (vitest.config.ts sets it)", () => {
+    expect(currentEnv().HYPERION_PASSWORD_COST).toBe("minimal");
+  });
+});
+
+describe("variables handed on to children", () => {
+  it("are read as they are, except Hyperion's own", () => {
+    expect(inherited("PATH")).toBe(process.env.PATH);
+    expect(inherited("NO_SUCH_VARIABLE_HERE")).toBeUndefined();
+    for (const own of ["HYPERION_DATA", "NEXTAUTH_SECRET"])
+      expect(() => inherited(own)).toThrow(`${own} is Hyperion's own`);
+  });
+
+  it("come as a copy of the whole environment for a child that inherits it", () => {
+    const copy = inheritedEnv();
+    expect(copy).toEqual({ ...process.env });
+    copy.HYPERION_DATA = "/elsewhere";
+    expect(process.env.HYPERION_DATA).not.toBe("/elsewhere");
+  });
+});
+
+describe("the environment enters once", () => {
+  // Test support, and the two launchers that set HYPERION_ROOT before anything is loaded.
+  const EXEMPT = [
+    /\.(test|spec)\.[cm]?[jt]sx?$/,
+    /(^|\/)(testing|hostile|model|fixtures|test-support)(\/|$)/,
+    /^server\/agents\/cli\/testing\.ts$/,
+    /^server\/env\.mjs$/,
+    /^bin\/(hyperion|run-ts)\.mjs$/,
+  ];
+
+  it("no production module but server/env.mjs reads process.env", () => {
+    const readers: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory()) {
+          if (!["node_modules", "json"].includes(entry.name)) walk(file);
+        } else if (/\.(ts|tsx|mts|mjs)$/.test(entry.name) && !EXEMPT.some((e) => e.test(file)))
+          fs.readFileSync(path.join(ROOT, file), "utf8")
+            .split("\n")
+            .forEach((line, i) => {
+              if (/process\.env\b/.test(line) && !/^\s*(\/\/|\*)/.test(line))
+                readers.push(`${file}:${i + 1}`);
+            });
+      }
+    };
+    for (const dir of ["server", "workers", "app", "components", "schemas", "bin"]) walk(dir);
+    expect(readers).toEqual([]);
   });
 });
 

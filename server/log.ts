@@ -1,5 +1,5 @@
 import pino from "pino";
-import { readEnv } from "@/server/env.mjs";
+import { currentEnv } from "@/server/env.mjs";
 
 /**
  * HYPERION_LOG as parsed by server/env.mjs. Loading this module never throws: a bad environment
@@ -7,7 +7,7 @@ import { readEnv } from "@/server/env.mjs";
  */
 function logLevel(): "debug" | "warn" {
   try {
-    return readEnv().HYPERION_LOG === "1" ? "debug" : "warn";
+    return currentEnv().HYPERION_LOG === "1" ? "debug" : "warn";
   } catch {
     return "warn";
   }

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { configStatus } from "./config/load";
 import { type Db, dbFile, openDb } from "./db/client";
-import { type HyperionEnv, readEnv } from "./env.mjs";
+import { currentEnv, type HyperionEnv } from "./env.mjs";
 
 type Runtime = { env: HyperionEnv; db: Db };
 
@@ -15,7 +15,7 @@ const globalForRuntime = globalThis as unknown as { __hyperionRuntime?: Runtime 
  */
 export function runtime(): Runtime {
   if (!globalForRuntime.__hyperionRuntime) {
-    const env = readEnv();
+    const env = currentEnv();
     globalForRuntime.__hyperionRuntime = { env, db: openDb(dbFile(env.dataDir)) };
     // Load the config now, so a file that turns bad later has a last good one to fall back on.
     configStatus(env.configPath);

@@ -8,7 +8,7 @@ import { ConfigError, currentConfig } from "@/server/config/load";
 import { describeSandbox, detectSandbox } from "@/server/confine/sandbox";
 import { type Db, dbFile, openDb } from "@/server/db/client";
 import { advance } from "@/server/dispatcher/advance";
-import { EnvError, type HyperionEnv, readEnv } from "@/server/env.mjs";
+import { currentEnv, EnvError, type HyperionEnv } from "@/server/env.mjs";
 import { watchInbox } from "@/server/inbox/watch";
 import { log } from "@/server/log";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
@@ -19,7 +19,6 @@ import type { ThreadData, ThreadMessage } from "./queue-thread";
 
 export type WorkerOptions = { threads: number; drain: boolean; dryRun?: boolean };
 
-const root = () => process.env.HYPERION_ROOT ?? process.cwd();
 const STOP_GRACE_MS = 30_000;
 const MAX_RESPAWNS = 10;
 
@@ -82,10 +81,10 @@ export async function runSupervisor(
         owner,
         parentId: id,
         opts,
-        tsconfig: path.join(root(), "tsconfig.json"),
+        tsconfig: path.join(env.rootDir, "tsconfig.json"),
         landLock,
       };
-      const worker = new Worker(path.join(root(), "workers", "queue-thread-entry.mjs"), {
+      const worker = new Worker(path.join(env.rootDir, "workers", "queue-thread-entry.mjs"), {
         workerData: data,
       });
       threads.set(owner, worker);
@@ -198,7 +197,7 @@ export async function runSupervisor(
         db,
         () => currentConfig(env.configPath),
         env.HYPERION_INBOX ? path.resolve(env.HYPERION_INBOX) : path.join(env.dataDir, "inbox"),
-        { maxBytes: env.HYPERION_MAX_BODY_BYTES },
+        { maxBytes: env.HYPERION_MAX_BODY_BYTES, requesterEmail: env.HYPERION_INBOX_USER },
       );
 
   log.info({ worker: id, threads: options.threads, drain: options.drain }, "worker started");
@@ -224,7 +223,7 @@ export async function runWorkerProcess(
   // A bad variable stops the worker at start with the message (exit 2), as a bad config does.
   let env: HyperionEnv;
   try {
-    env = readEnv();
+    env = currentEnv();
   } catch (err) {
     if (err instanceof EnvError) throw new CliError(err.message, 2);
     throw err;

@@ -1,5 +1,6 @@
 import type { AgentName } from "@/schemas/agents";
 import type { Policy } from "@/schemas/policy";
+import { currentEnv } from "@/server/env.mjs";
 
 /**
  * Which agent does a task: the policy's choice for its area, else the policy's default, else
@@ -9,7 +10,7 @@ export function agentFor(policy: Policy, area: string | null): AgentName {
   return (
     (area ? policy.agents.byArea[area] : undefined) ??
     policy.agents.default ??
-    (process.env.HYPERION_AGENT as AgentName | undefined) ??
+    currentEnv().HYPERION_AGENT ??
     "builtin"
   );
 }

@@ -13,6 +13,7 @@ import {
   proxyEnv,
   spawnConfined,
 } from "@/server/confine/spawn";
+import { inherited } from "@/server/env.mjs";
 import { cliInstallProblem } from "./cli";
 import type { CliAdapter, LaunchSpec, SessionIo } from "./cli/adapter";
 import versions from "./cli/versions.json";
@@ -281,7 +282,7 @@ export class CliHarness implements AgentHarness {
   }
 
   private key(): string | undefined {
-    return this.cfg.apiKeyEnv ? process.env[this.cfg.apiKeyEnv] : undefined;
+    return this.cfg.apiKeyEnv ? inherited(this.cfg.apiKeyEnv) : undefined;
   }
 
   async probe(): Promise<Probe> {

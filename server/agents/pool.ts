@@ -6,6 +6,7 @@ import type { Policy } from "@/schemas/policy";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { agentRuns, tasks } from "@/server/db/schema";
+import { currentEnv } from "@/server/env.mjs";
 import { log } from "@/server/log";
 import { policyFor } from "@/server/planner/plan";
 import { liveRunStates } from "@/server/runs/states";
@@ -112,13 +113,14 @@ export class AgentPool {
    */
   async probeAll(config: LoadedConfig): Promise<Map<string, Probe>> {
     const out = new Map<string, Probe>();
+    const fallback = currentEnv().HYPERION_AGENT;
     for (const repo of config.repositories) {
       const policy = policyFor(config, repo.name);
       const names = new Set<AgentName>([
         ...Object.values(policy.agents.byArea),
         ...(policy.agents.default ? [policy.agents.default] : []),
         policy.agents.engineer,
-        ...(process.env.HYPERION_AGENT ? [process.env.HYPERION_AGENT as AgentName] : []),
+        ...(fallback ? [fallback] : []),
       ]);
       for (const name of names) {
         if (name === "builtin") continue;

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { and, asc, count, desc, eq, inArray, isNull } from "drizzle-orm";
 import type { Risk } from "@/schemas/change-request";
 import type { ApprovalTier, Policy } from "@/schemas/policy";
+import { may } from "@/server/auth/permissions";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db, DbLike } from "@/server/db/client";
 import {
@@ -140,9 +141,11 @@ export function approveEntry(db: Db, config: LoadedConfig, input: ApproveInput, 
   return db.transaction((tx) => {
     const { entry, change, requesterId, requestId } = entryWithChange(tx, input.entryId);
     mustBeWaiting(entry.id, entry.state);
-    if (requesterId !== null && requesterId === user.id)
+    if (!may(user, "change.approve", { ownerId: requesterId }))
       throw new ForbiddenError(
-        `you filed R${requestId}; someone else (a reviewer, operator or admin) must approve its changes`,
+        requesterId === user.id
+          ? `you filed R${requestId}; someone else (a reviewer, operator or admin) must approve its changes`
+          : `Your role (${user.role}) does not allow change.approve.`,
       );
     const hash = patchHash(change.patch);
     if (input.patchHash !== hash)
@@ -375,6 +378,7 @@ export function listWaiting(db: Db, config: LoadedConfig, viewer: User) {
       )
       .map((d) => ({ reviewer: d.reviewer, comment: d.comment, at: d.createdAt }));
     const own = r.request?.requesterId === viewer.id;
+    const mayDecide = may(viewer, "change.approve", { ownerId: r.request?.requesterId });
     return {
       entryId: r.entry.id,
       repo: r.entry.repo,
@@ -396,7 +400,7 @@ export function listWaiting(db: Db, config: LoadedConfig, viewer: User) {
       approvedBy,
       voided: voided.filter((v) => v.taskId === r.change.taskId),
       diffShown: diffShown(db, r.change.id, hash, viewer.id),
-      mayApprove: !own && !approvedBy.some((a) => a.reviewer === viewer.email),
+      mayApprove: mayDecide && !approvedBy.some((a) => a.reviewer === viewer.email),
       whyNot: own
         ? `you filed R${r.request?.id}; someone else must approve it`
         : approvedBy.some((a) => a.reviewer === viewer.email)

@@ -39,7 +39,7 @@ export async function withCliDb<T>(
 
 /** Who a command acts as: `--as`, else $HYPERION_USER, else the first admin. */
 export function cliUser(db: Db, as?: string): User {
-  const email = as ?? process.env.HYPERION_USER;
+  const email = as ?? cliEnv().HYPERION_USER;
   const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
   if (!user)
     throw new CliError("no users yet: run 'npm start' once or 'hyperion user add' first", 2);

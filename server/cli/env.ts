@@ -1,10 +1,10 @@
-import { readEnv } from "@/server/env.mjs";
+import { currentEnv } from "@/server/env.mjs";
 import { CliError } from "./io";
 
 /** The environment, validated; a bad variable is a usage error (exit 2) that names it. */
 export function cliEnv() {
   try {
-    return readEnv();
+    return currentEnv();
   } catch (err) {
     throw new CliError((err as Error).message, 2);
   }

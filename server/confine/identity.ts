@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { currentEnv } from "@/server/env.mjs";
 
 /**
  * Who a confined child runs as on the host. Started by root, bubblewrap would map root to root
@@ -32,15 +33,6 @@ function fromPasswd(name: string): { uid: number; gid: number } | null {
   return null;
 }
 
-function idFromEnv(name: string): number | null {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return null;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || n > 2 ** 31 - 2)
-    throw new Error(`${name} must be a uid between 1 and ${2 ** 31 - 2} (got '${raw}')`);
-  return n;
-}
-
 let cached: SandboxUser | undefined;
 
 export function sandboxUser(): SandboxUser {
@@ -55,8 +47,10 @@ export function sandboxUser(): SandboxUser {
     };
     return cached;
   }
-  const envUid = idFromEnv("HYPERION_SANDBOX_UID");
-  const envGid = idFromEnv("HYPERION_SANDBOX_GID");
+  // HYPERION_SANDBOX_UID and _GID, checked by server/env.mjs (a whole number, never root).
+  const env = currentEnv();
+  const envUid = env.HYPERION_SANDBOX_UID ?? null;
+  const envGid = env.HYPERION_SANDBOX_GID ?? null;
   const named = fromPasswd(SANDBOX_USER_NAME);
   if (envUid !== null)
     cached = { uid: envUid, gid: envGid ?? envUid, switched: true, source: "HYPERION_SANDBOX_UID" };

@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_RUN_LIMITS, RunLimits } from "@/schemas/run-limits";
+import { currentEnv } from "@/server/env.mjs";
 import { programOrNull } from "./programs";
 
 export { DEFAULT_RUN_LIMITS, RunLimits };
@@ -138,7 +139,7 @@ export function limitBackend(): LimitBackend {
 }
 
 function findBackend(): LimitBackend {
-  if (process.env.HYPERION_LIMITS === "rlimit")
+  if (currentEnv().HYPERION_LIMITS === "rlimit")
     return { kind: "rlimit", why: "HYPERION_LIMITS=rlimit" };
   const mounts = cgroupMounts();
   const own = ownCgroups();

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
+import { inherited } from "@/server/env.mjs";
 import { confinedCommand, handOver, type RunDir } from "./launch";
 import { RunLimiter, RunLimits } from "./limits";
 import { describeSandbox, verifySandbox } from "./sandbox";
@@ -56,7 +57,7 @@ export function scrubbedEnv(
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of PASS_THROUGH) {
-    const v = process.env[k];
+    const v = inherited(k);
     if (v !== undefined) env[k] = v;
   }
   env.PATH ??= "/usr/local/bin:/usr/bin:/bin";

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { readEnv } from "@/server/env.mjs";
+import { currentEnv, inherited } from "@/server/env.mjs";
 import { sandboxUser } from "./identity";
 import { describeLimits, limitBackend } from "./limits";
 import { probeSandbox } from "./probe";
@@ -24,7 +24,7 @@ let detected: Sandbox | undefined;
  * agents do not run, with the reason. `HYPERION_CONFINE=none` is the operator's way out.
  */
 export function detectSandbox(): Sandbox {
-  if (process.env.HYPERION_CONFINE === "none")
+  if (currentEnv().HYPERION_CONFINE === "none")
     return { kind: "none", reason: "HYPERION_CONFINE=none", allowed: true };
   detected ??= probeNow();
   return detected;
@@ -32,7 +32,7 @@ export function detectSandbox(): Sandbox {
 
 /** Probes again (before every run): a sandbox that stopped holding is refused from then on. */
 export function verifySandbox(): Sandbox {
-  if (process.env.HYPERION_CONFINE === "none") return detectSandbox();
+  if (currentEnv().HYPERION_CONFINE === "none") return detectSandbox();
   detected = probeNow();
   return detected;
 }
@@ -41,8 +41,7 @@ export function resetSandbox(): void {
   detected = undefined;
 }
 
-function bwrapPath(): string | null {
-  const configured = process.env.HYPERION_BWRAP;
+function bwrapPath(configured: string | undefined): string | null {
   if (configured) {
     if (!path.isAbsolute(configured) || !fs.existsSync(configured)) return null;
     return untrustedBecause(configured) ? null : configured;
@@ -51,9 +50,9 @@ function bwrapPath(): string | null {
 }
 
 function probeNow(): Sandbox {
-  const bwrap = bwrapPath();
+  const configured = currentEnv().HYPERION_BWRAP;
+  const bwrap = bwrapPath(configured);
   if (!bwrap) {
-    const configured = process.env.HYPERION_BWRAP;
     return {
       kind: "none",
       reason: configured
@@ -126,16 +125,14 @@ export function secretDirs(): string[] {
       // Not there: nothing to hide beyond the path itself.
     }
   };
-  try {
-    const env = readEnv();
-    add(env.dataDir);
-    add(path.dirname(env.configPath));
-    if (env.HYPERION_INBOX) add(env.HYPERION_INBOX);
-  } catch {
-    add(process.env.HYPERION_DATA || "./data");
-  }
+  // The environment was checked at start; should it have turned bad since, the run is refused
+  // (the callers turn the error into a failed run) rather than hiding a guess.
+  const env = currentEnv();
+  add(env.dataDir);
+  add(path.dirname(env.configPath));
+  if (env.HYPERION_INBOX) add(env.HYPERION_INBOX);
   add(os.homedir());
-  add(process.env.HYPERION_ROOT ?? process.cwd());
+  add(env.rootDir);
   return [...dirs].filter((d) => d !== "/");
 }
 
@@ -145,7 +142,7 @@ export function secretDirs(): string[] {
  */
 function visibleDirs(secrets: string[]): string[] {
   const nodePrefix = path.dirname(path.dirname(fs.realpathSync(process.execPath)));
-  const fromPath = (process.env.PATH ?? "")
+  const fromPath = (inherited("PATH") ?? "")
     .split(":")
     .filter((d) => path.isAbsolute(d) && !secrets.some((s) => inside(d, s) || inside(s, d)));
   const out: string[] = [];

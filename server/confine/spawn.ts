@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { currentEnv } from "@/server/env.mjs";
 import { type Egress, startEgress } from "./egress";
 import { confinedCommand, handOver, type RunDir, sysDirOf } from "./launch";
 import { RunLimiter, RunLimits } from "./limits";
@@ -54,12 +55,7 @@ export function proxyEnv(): Record<string, string> {
 
 /** forward.mjs, copied per run into its root-owned, read-only folder. */
 function forwarder(sysDir: string): string {
-  const source = path.resolve(
-    process.env.HYPERION_ROOT ?? process.cwd(),
-    "server",
-    "confine",
-    "forward.mjs",
-  );
+  const source = path.join(currentEnv().rootDir, "server", "confine", "forward.mjs");
   const copy = path.join(sysDir, "forward.mjs");
   fs.copyFileSync(source, copy);
   fs.chmodSync(copy, 0o444);

@@ -3,15 +3,13 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
+import { currentEnv } from "@/server/env.mjs";
 import * as schema from "./schema";
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 /** A transaction handle; services that only read and write take either. */
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 export type DbLike = Db | Tx;
-
-// bin/hyperion.mjs sets HYPERION_ROOT so the CLI finds its files from any directory.
-const MIGRATIONS = path.resolve(process.env.HYPERION_ROOT ?? process.cwd(), "drizzle");
 
 /**
  * Opens (creating if needed) the database file with the pragmas every connection needs:
@@ -36,9 +34,15 @@ export function openDb(file: string, opts: { migrate?: boolean } = {}): Db {
   return db;
 }
 
+/**
+ * HYPERION_MIGRATIONS, else the checkout's `drizzle/` (bin/hyperion.mjs sets HYPERION_ROOT so
+ * the CLI finds it from any directory).
+ */
 export function migrationsFolder(): string {
-  const fromEnv = process.env.HYPERION_MIGRATIONS;
-  return fromEnv ? path.resolve(fromEnv) : MIGRATIONS;
+  const env = currentEnv();
+  return env.HYPERION_MIGRATIONS
+    ? path.resolve(env.HYPERION_MIGRATIONS)
+    : path.join(env.rootDir, "drizzle");
 }
 
 export function dbFile(dataDir: string): string {

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { refNameProblem } from "@/schemas/branch";
 import { quotePath } from "@/schemas/paths";
+import { currentEnv } from "@/server/env.mjs";
 import { log } from "@/server/log";
 
 /**
@@ -32,15 +33,6 @@ export class RefLockedError extends Error {
         `older than ${Math.round(staleAfterMs / 1000)} s (HYPERION_STALE_LOCK_MS).`,
     );
   }
-}
-
-const DEFAULT_STALE_LOCK_MS = 60_000;
-
-/** How old a ref lock must be before it is taken for one left by a killed writer. */
-export function staleLockMs(env: Record<string, string | undefined> = process.env): number {
-  const raw = env.HYPERION_STALE_LOCK_MS;
-  const n = raw && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
-  return Number.isSafeInteger(n) ? n : DEFAULT_STALE_LOCK_MS;
 }
 
 /** A ref name that is not one: refused before it becomes a file path under the git directory. */
@@ -166,9 +158,15 @@ export function casRefFs(
   ref: string,
   newOid: string,
   oldOid: string | null,
+  /** `staleLockMs`: HYPERION_STALE_LOCK_MS unless given. */
   opts: { staleLockMs?: number; now?: () => number } = {},
 ): void {
-  const l = lock(gitDir, ref, opts.staleLockMs ?? staleLockMs(), opts.now ?? Date.now);
+  const l = lock(
+    gitDir,
+    ref,
+    opts.staleLockMs ?? currentEnv().HYPERION_STALE_LOCK_MS,
+    opts.now ?? Date.now,
+  );
   try {
     const current = readRefFs(gitDir, ref);
     if (current !== oldOid)

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { program } from "@/server/confine/programs";
+import { inheritedEnv } from "@/server/env.mjs";
 import { FIXED_ENV } from "./run";
 
 /** Variables that would point git somewhere other than the folder asked about. */
@@ -34,7 +35,7 @@ export function gitRepositoryProblem(dir: string): string | undefined {
   } catch {
     return "cannot be read";
   }
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = inheritedEnv();
   for (const name of REDIRECTING) delete env[name];
   Object.assign(env, FIXED_ENV, { GIT_CEILING_DIRECTORIES: path.dirname(real) });
   try {

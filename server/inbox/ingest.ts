@@ -6,7 +6,7 @@ import type { LoadedConfig } from "@/server/config/load";
 import { kindOf, parseJson, readRegularFile } from "@/server/config/regular-file";
 import type { Db } from "@/server/db/client";
 import { inboxFiles } from "@/server/db/schema";
-import { readEnv } from "@/server/env.mjs";
+import { currentEnv } from "@/server/env.mjs";
 import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
 import { createRequests } from "@/server/requests/service";
 import { firstAdmin, requireUserByEmail } from "@/server/users/service";
@@ -77,7 +77,7 @@ export function ingestFile(
   }
 
   const read = readRegularFile(file, {
-    maxBytes: opts.maxBytes ?? readEnv().HYPERION_MAX_BODY_BYTES,
+    maxBytes: opts.maxBytes ?? currentEnv().HYPERION_MAX_BODY_BYTES,
     noFollow: true,
     afterOpen: opts.afterOpen,
   });

@@ -20,6 +20,8 @@ export function watchInbox(
   opts: {
     stabilityMs?: number;
     maxBytes?: number;
+    /** Who entries are filed as (HYPERION_INBOX_USER); the first admin when unset. */
+    requesterEmail?: string;
     /** Called with each entry's outcome, after it is logged. */
     onResult?: (result: IngestResult) => void;
   } = {},
@@ -34,7 +36,7 @@ export function watchInbox(
     chain = chain.then(() => {
       try {
         const result = ingestFile(db, config(), root, file, {
-          requesterEmail: process.env.HYPERION_INBOX_USER,
+          requesterEmail: opts.requesterEmail,
           maxBytes: opts.maxBytes,
         });
         if (result.outcome === "rejected") log.warn(result, "inbox file rejected");

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { fieldIssues } from "@/schemas/issues";
 import { repoPath } from "@/schemas/paths";
 import { CONTROL_BUT_LINES, requestKinds, TaskRequest } from "@/schemas/task-request";
+import { may } from "@/server/auth/permissions";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requestSpecs, requests } from "@/server/db/schema";
@@ -50,13 +51,14 @@ export async function answerRequest(
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
   const row = db.select().from(requests).where(eq(requests.id, requestId)).get();
   if (!row) throw new NotFoundError(`no request ${requestId}`);
-  if (user.role === "requester" && user.id !== row.requesterId)
+  const target = { ownerId: row.requesterId };
+  if (!may(user, "request.answer", target))
     throw new ForbiddenError(
       `request ${requestId} is another requester's; only its requester (or a reviewer, operator or admin) may answer`,
     );
   // A requester answers the Engineer's questions; when they keep coming back, a reviewer or
   // operator re-scopes the request through the same answer (kind, areas, files, a note).
-  if (row.status === "needs_attention" && user.role === "requester")
+  if (row.status === "needs_attention" && !may(user, "request.rescope", target))
     throw new ForbiddenError(
       `request ${requestId} needs a reviewer or operator to re-scope it; the same question came back after an answer`,
     );

@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
-import { type HyperionEnv, readEnv } from "@/server/env.mjs";
+import { currentEnv, type HyperionEnv, readEnv } from "@/server/env.mjs";
 import type { ObjectStore } from "@/server/git/objects";
 import type { LandLock } from "./land-lock";
 import { type ProcessContext, processEntry } from "./process";
@@ -19,10 +19,10 @@ export type LoopOptions = QueueOptions & {
 
 /**
  * The queue's timing from the environment, parsed and bounded by server/env.mjs: a parsed
- * environment, or variables to parse (`{}` for the defaults).
+ * environment (the process's by default), or variables to parse (`{}` for the defaults).
  */
 export const defaultLoopOptions = (
-  env: HyperionEnv | Record<string, string | undefined> = process.env,
+  env: HyperionEnv | Record<string, string | undefined> = currentEnv(),
 ): Omit<LoopOptions, "drain"> => {
   const e = isParsed(env) ? env : readEnv(env);
   return {

@@ -8,7 +8,7 @@ import { policyChecks, resolveCheck } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db, Tx } from "@/server/db/client";
 import { changeRequests, queueEntries, queueEntryPaths, tasks } from "@/server/db/schema";
-import { readEnv } from "@/server/env.mjs";
+import { currentEnv } from "@/server/env.mjs";
 import { ValidationError } from "@/server/errors";
 import { patchTreeProblems } from "@/server/git/apply";
 import { ObjectStore } from "@/server/git/objects";
@@ -22,7 +22,7 @@ import { defaultQueueOptions, logTransition } from "./store";
  * (tests change it), parsed and bounded by server/env.mjs, DEFAULT_MAX_PATCH_BYTES when unset.
  */
 export function maxPatchBytesFromEnv(): number {
-  return readEnv().HYPERION_MAX_PATCH_BYTES;
+  return currentEnv().HYPERION_MAX_PATCH_BYTES;
 }
 
 export type SubmitOptions = {

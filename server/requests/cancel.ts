@@ -1,5 +1,6 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { RequestStatus } from "@/schemas/request-status";
+import { may } from "@/server/auth/permissions";
 import type { Db } from "@/server/db/client";
 import { queueEntries, requests, tasks } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
@@ -21,9 +22,7 @@ const WAITING_ENTRIES = ["queued", "retry_wait", "quarantined", "awaiting_approv
 export function cancelRequest(db: Db, id: number, user: User, reason?: string) {
   const row = db.select().from(requests).where(eq(requests.id, id)).get();
   if (!row) throw new NotFoundError(`no request ${id}`);
-  const mayCancel =
-    user.id === row.requesterId || user.role === "operator" || user.role === "admin";
-  if (!mayCancel)
+  if (!may(user, "request.cancel", { ownerId: row.requesterId }))
     throw new ForbiddenError(
       `request ${id} is not yours; its requester or an operator may cancel it`,
     );

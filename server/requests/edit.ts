@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { fieldIssues } from "@/schemas/issues";
 import { TaskRequest } from "@/schemas/task-request";
+import { may } from "@/server/auth/permissions";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requests } from "@/server/db/schema";
@@ -59,9 +60,8 @@ export async function editRequest(
     ]);
   const row = db.select().from(requests).where(eq(requests.id, id)).get();
   if (!row) throw new NotFoundError(`no request ${id}`);
-  const own = user.id === row.requesterId;
-  const staff = user.role !== "requester";
-  if (!own && !staff)
+  const target = { ownerId: row.requesterId };
+  if (!may(user, "request.edit", target))
     throw new ForbiddenError(
       `request ${id} is another requester's; only its requester may edit it`,
     );
@@ -72,7 +72,7 @@ export async function editRequest(
         message: `request ${id} is ${row.status}; only a request that waits for clarification can be edited (cancel it and file a new one instead)`,
       },
     ]);
-  if (row.status === "needs_attention" && !staff)
+  if (row.status === "needs_attention" && !may(user, "request.rescope", target))
     throw new ForbiddenError(
       `request ${id} needs a reviewer or operator to re-scope it; the same question came back after an answer`,
     );

@@ -1,4 +1,5 @@
 import { and, eq, inArray } from "drizzle-orm";
+import { may } from "@/server/auth/permissions";
 import type { Db } from "@/server/db/client";
 import { queueEntries, requests, tasks } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
@@ -16,7 +17,7 @@ import type { User } from "@/server/users/service";
 export function rerunRequest(db: Db, id: number, user: User) {
   const row = db.select().from(requests).where(eq(requests.id, id)).get();
   if (!row) throw new NotFoundError(`no request R${id}`);
-  if (user.id !== row.requesterId && user.role !== "operator" && user.role !== "admin")
+  if (!may(user, "request.rerun", { ownerId: row.requesterId }))
     throw new ForbiddenError(`R${id} is not yours; its requester or an operator may run it again`);
   if (row.status !== "failed")
     throw new ValidationError([

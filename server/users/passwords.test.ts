@@ -1,7 +1,14 @@
+import { parseOptions } from "@node-rs/argon2";
 import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { PASSWORD_MAX } from "./limits";
-import { checkPassword, hashPassword, needsRehash, PasswordTooLongError } from "./passwords";
+import {
+  ARGON2_COSTS,
+  checkPassword,
+  hashPassword,
+  needsRehash,
+  PasswordTooLongError,
+} from "./passwords";
 
 describe("password hashes", () => {
   it("are argon2id and read the whole password, not its first 72 bytes", async () => {
@@ -33,5 +40,25 @@ describe("password hashes", () => {
   it("treat a malformed stored hash as a mismatch", async () => {
     expect(await checkPassword("anything", "not a hash")).toBe(false);
     expect(needsRehash("not a hash")).toBe(true);
+  });
+
+  it("cost OWASP's baseline unless HYPERION_PASSWORD_COST asks for the cheapest (test suites)", async () => {
+    expect(ARGON2_COSTS.standard).toEqual({ memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    const standard = await hashPassword("a-password-here", "standard");
+    expect(parseOptions(standard)).toMatchObject(ARGON2_COSTS.standard);
+    expect(await checkPassword("a-password-here", standard)).toBe(true);
+    // The suite runs with HYPERION_PASSWORD_COST=minimal (vitest.config.ts).
+    const minimal = await hashPassword("a-password-here");
+    expect(parseOptions(minimal)).toMatchObject(ARGON2_COSTS.minimal);
+    expect(await checkPassword("a-password-here", minimal)).toBe(true);
+  });
+
+  it("weaker than the configured cost are rehashed at sign-in; stronger ones are kept", async () => {
+    const minimal = await hashPassword("a-password-here", "minimal");
+    const standard = await hashPassword("a-password-here", "standard");
+    expect(needsRehash(minimal, "standard")).toBe(true);
+    expect(needsRehash(standard, "standard")).toBe(false);
+    expect(needsRehash(standard, "minimal")).toBe(false);
+    expect(needsRehash(minimal)).toBe(false);
   });
 });

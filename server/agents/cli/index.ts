@@ -9,6 +9,7 @@ import {
   rootTrustProblems,
   verifyIntegrity,
 } from "@/server/agents/cli/integrity.mjs";
+import { inherited } from "@/server/env.mjs";
 import type { CliAdapter } from "./adapter";
 import { claude } from "./claude";
 import { codex } from "./codex";
@@ -94,7 +95,7 @@ function isExecutable(file: string): boolean {
 }
 
 function onPath(bin: string): string | null {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+  for (const dir of (inherited("PATH") ?? "").split(path.delimiter)) {
     const file = dir && path.join(dir, bin);
     if (file && isExecutable(file)) return file;
   }

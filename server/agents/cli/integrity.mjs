@@ -13,6 +13,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { currentEnv } from "../../env.mjs";
 
 /** Where a root Hyperion installs the CLIs: a path an unprivileged sandbox user can reach. */
 export const ROOT_AGENT_CLIS_DIR = "/opt/hyperion/agent-clis";
@@ -31,11 +32,11 @@ export function isRoot() {
 /**
  * Where the pinned CLIs are installed: HYPERION_AGENT_CLIS_DIR, else /opt/hyperion/agent-clis as
  * root (an unprivileged sandbox user cannot traverse /root), else ~/.cache/hyperion/agent-clis.
- * @param {NodeJS.ProcessEnv} [env]
+ * @param {string} [configured] HYPERION_AGENT_CLIS_DIR, as parsed by server/env.mjs
  * @returns {string}
  */
-export function agentClisDir(env = process.env) {
-  if (env.HYPERION_AGENT_CLIS_DIR) return path.resolve(env.HYPERION_AGENT_CLIS_DIR);
+export function agentClisDir(configured = currentEnv().HYPERION_AGENT_CLIS_DIR) {
+  if (configured) return path.resolve(configured);
   return isRoot()
     ? ROOT_AGENT_CLIS_DIR
     : path.join(os.homedir(), ".cache", "hyperion", "agent-clis");

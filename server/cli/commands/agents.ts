@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { AgentPool } from "@/server/agents/pool";
+import { can } from "@/server/auth/permissions";
 import { listRuns, steerRun } from "@/server/runs/service";
 import { cliConfig, cliUser, withCliDb } from "../context";
 import { CliError, printTable } from "../io";
@@ -69,7 +70,7 @@ export async function steerCommand(
   if (!/^\d+$/.test(run)) throw new CliError(`run id must be a number, not '${run}'`, 2);
   return withCliDb(async (db) => {
     const user = cliUser(db, opts.as);
-    if (user.role !== "operator" && user.role !== "admin")
+    if (!can(user.role, "queue.operate"))
       throw new CliError(`${user.email} is a ${user.role}; steering needs an operator or admin`, 1);
     const res = steerRun(db, Number(run), user, {
       command,

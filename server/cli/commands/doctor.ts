@@ -2,12 +2,14 @@ import { sandboxUser } from "@/server/confine/identity";
 import { describeLimits, limitBackend } from "@/server/confine/limits";
 import { programOrNull } from "@/server/confine/programs";
 import { bwrapVersion, describeSandbox, verifySandbox } from "@/server/confine/sandbox";
+import { cliEnv } from "../context";
 
 /**
  * `hyperion doctor`: what confines checks and agents on this machine, probed now, the way the
  * worker probes it at start and before every run. Exit 1 when children cannot run confined.
  */
 export async function doctorCommand(opts: { json?: boolean }) {
+  const env = cliEnv();
   const sandbox = verifySandbox();
   const user = sandboxUser();
   const limits = limitBackend();
@@ -43,5 +45,5 @@ export async function doctorCommand(opts: { json?: boolean }) {
     console.log("Programs Hyperion runs itself (absolute, root-owned folders only):");
     for (const [name, where] of Object.entries(programs)) console.log(`  ${name}: ${where}`);
   }
-  if (!report.sandbox.ok && process.env.HYPERION_CONFINE !== "none") process.exitCode = 1;
+  if (!report.sandbox.ok && env.HYPERION_CONFINE !== "none") process.exitCode = 1;
 }

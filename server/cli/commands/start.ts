@@ -7,11 +7,12 @@ import { bootstrap, DatabaseError } from "@/server/bootstrap";
 import { ConfigError, type LoadedConfig } from "@/server/config/load";
 import { overlappingAreas } from "@/server/engineer/areas";
 import { listRepoFiles } from "@/server/engineer/repo-files";
+import { inheritedEnv } from "@/server/env.mjs";
 import { authSecret } from "@/server/runtime";
 import { cliEnv } from "../context";
 import { CliError } from "../io";
 
-const root = () => process.env.HYPERION_ROOT ?? process.cwd();
+const root = () => cliEnv().rootDir;
 const nextBin = () => path.join(root(), "node_modules", "next", "dist", "bin", "next");
 // Records each request's socket address for sign-in throttling; see the file.
 const clientAddressHook = () => path.join(root(), "server", "auth", "client-address-hook.mjs");
@@ -65,7 +66,11 @@ export async function startCommand(opts: { build?: boolean }) {
 
   // Secrets go only where they are used: the web server signs sessions; the worker, which
   // starts checks and agents, never holds the session key or the first admin's password.
-  const { NEXTAUTH_SECRET: _key, HYPERION_ADMIN_PASSWORD: _password, ...inherited } = process.env;
+  const {
+    NEXTAUTH_SECRET: _key,
+    HYPERION_ADMIN_PASSWORD: _password,
+    ...inherited
+  } = inheritedEnv();
   const workerEnv = {
     ...inherited,
     HYPERION_DATA: env.dataDir,

@@ -15,9 +15,9 @@ import { CliError, printTable } from "../io";
 export function userAddCommand(email: string, opts: { role: string; password?: string }) {
   const role = Role.safeParse(opts.role);
   if (!role.success) throw new CliError(`--role must be one of: ${roles.join(", ")}`, 2);
-  // A password on the command line would land in shell history; take it from the environment.
-  const password = process.env.HYPERION_NEW_PASSWORD || undefined;
-  return withCliDb(async (db) => {
+  return withCliDb(async (db, env) => {
+    // A password on the command line would land in shell history; take it from the environment.
+    const password = env.HYPERION_NEW_PASSWORD;
     const created = await addUser(db, { email, role: role.data, password }).catch((err) => {
       // The password came from the environment: name the variable, not the field.
       if (!(err instanceof ValidationError)) throw err;
@@ -53,9 +53,8 @@ export function userSetRoleCommand(email: string, role: string) {
 
 /** `hyperion user reset-password <email>`: a new password, generated and shown once (or HYPERION_NEW_PASSWORD). */
 export function userResetPasswordCommand(email: string) {
-  const password = process.env.HYPERION_NEW_PASSWORD || undefined;
-  return withCliDb(async (db) => {
-    const res = await resetPassword(db, email, password).catch((err) => {
+  return withCliDb(async (db, env) => {
+    const res = await resetPassword(db, email, env.HYPERION_NEW_PASSWORD).catch((err) => {
       if (!(err instanceof ValidationError)) throw err;
       throw new CliError(
         "invalid input",

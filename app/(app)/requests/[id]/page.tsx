@@ -4,7 +4,7 @@ import { RequestRecovery } from "@/components/request-recovery";
 import { RequestView } from "@/components/request-view";
 import { TraceView } from "@/components/trace-view";
 import { requestRef } from "@/schemas/ids";
-import { can } from "@/server/auth/permissions";
+import { may } from "@/server/auth/permissions";
 import { requirePageUser, sessionUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
 import { lastEventId } from "@/server/events/log";
@@ -44,6 +44,9 @@ export default async function RequestPage(props: Props) {
   const repoConfig = currentConfig(env.configPath).repositories.find(
     (r) => r.name === detail.request.repo,
   );
+  // What this viewer may do to this request: server/auth/permissions.ts decides, as it does for
+  // the mutations these controls call.
+  const target = { ownerId: detail.request.requesterId };
   return (
     <article className="space-y-4">
       {filed && (
@@ -57,11 +60,7 @@ export default async function RequestPage(props: Props) {
       {detail.request.status === "failed" && (
         <RequestRecovery
           requestId={detail.request.id}
-          canRerun={
-            user.role === "operator" ||
-            user.role === "admin" ||
-            detail.request.requester === user.email
-          }
+          canRerun={may(user, "request.rerun", target)}
           failures={detail.tasks
             .filter((t) => t.state === "failed")
             .map((t) => {
@@ -80,19 +79,15 @@ export default async function RequestPage(props: Props) {
       <RequestView
         initial={detail}
         cursor={cursor}
-        canAnswer={can(user.role, "request.create")}
-        canRescope={user.role !== "requester"}
+        canAnswer={may(user, "request.answer", target)}
+        canRescope={may(user, "request.rescope", target)}
         canEdit={{
-          clarification: detail.request.requester === user.email || user.role !== "requester",
-          attention: user.role !== "requester",
+          clarification: may(user, "request.edit", target),
+          attention: may(user, "request.rescope", target),
         }}
         areaNames={repoConfig?.policy?.areas.map((a) => a.name) ?? []}
         webUrl={repoConfig?.webUrl}
-        canCancel={
-          user.role === "operator" ||
-          user.role === "admin" ||
-          detail.request.requester === user.email
-        }
+        canCancel={may(user, "request.cancel", target)}
       />
       {["done", "failed", "rolled_back", "cancelled"].includes(detail.request.status) && (
         <section
