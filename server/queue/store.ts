@@ -1,16 +1,29 @@
 import { and, eq, inArray, isNull, lt, type SQL, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import type { EntryError, EntryState } from "@/schemas/queue";
-import type { Db, DbLike } from "@/server/db/client";
+import type { TaskState } from "@/schemas/task-state";
+import type { Db, DbLike, Tx } from "@/server/db/client";
 import {
   changeQueueLogs,
   changeRequests,
   type QueueLogEvent,
   queueEntries,
+  queueEntryPaths,
   tasks,
 } from "@/server/db/schema";
 import { appendEvent } from "@/server/events/log";
-import { attemptFreeErrors, canMove, claimableStates, leasedStates, pendingStates } from "./states";
+import { settleRequest } from "@/server/requests/store";
+import { moveTask } from "@/server/tasks/store";
+import {
+  attemptFreeErrors,
+  claimableStates,
+  entryMachine,
+  IllegalTransitionError,
+  leasedStates,
+  pendingStates,
+} from "./states";
+
+export { IllegalTransitionError };
 
 export type Entry = typeof queueEntries.$inferSelect;
 export type ChangeRow = typeof changeRequests.$inferSelect;
@@ -34,10 +47,6 @@ export class StaleLeaseError extends Error {
   override name = "StaleLeaseError";
 }
 
-export class IllegalTransitionError extends Error {
-  override name = "IllegalTransitionError";
-}
-
 /**
  * Exponential backoff with jitter: half fixed, half random, so retries do not stampede.
  *
@@ -54,6 +63,45 @@ export function backoffMs(attempt: number, opts: QueueOptions, random = Math.ran
 
 export function logTransition(db: DbLike, event: QueueLogEvent, at = Date.now()): void {
   db.insert(changeQueueLogs).values({ entryId: event.entryId, event, at }).run();
+}
+
+/**
+ * Queues a change: its entry in `queued`, the paths it touches and its first log row, in the
+ * caller's transaction. Returns the entry's id.
+ */
+export function enqueue(
+  tx: DbLike,
+  e: Pick<Entry, "changeRequestId" | "repo" | "targetBranch" | "maxAttempts"> & {
+    paths: readonly string[];
+  },
+  now = Date.now(),
+): number {
+  const entry = tx
+    .insert(queueEntries)
+    .values({
+      changeRequestId: e.changeRequestId,
+      repo: e.repo,
+      targetBranch: e.targetBranch,
+      state: "queued",
+      attempts: 0,
+      maxAttempts: e.maxAttempts,
+      nextAttemptAt: now,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning({ id: queueEntries.id })
+    .get();
+  if (e.paths.length)
+    tx.insert(queueEntryPaths)
+      .values(e.paths.map((path) => ({ entryId: entry.id, repo: e.repo, path })))
+      .run();
+  logTransition(tx, { entryId: entry.id, from: null, to: "queued", worker: null, attempt: 0 }, now);
+  return entry.id;
+}
+
+/** Copies entries as they are into another database (`hyperion replay`'s fresh one): not a move. */
+export function copyEntries(tx: DbLike, rows: readonly Entry[]): void {
+  for (const row of rows) tx.insert(queueEntries).values(row).run();
 }
 
 const inList = (states: readonly EntryState[]) => states.map((s) => `'${s}'`).join(", ");
@@ -142,9 +190,10 @@ type MoveDetails = {
 };
 
 /**
- * Writes one move: checks it against the state table, compare-and-swaps the row on its
- * expected state and the caller's guard, and appends the log row in the same transaction.
- * Nothing is written when the guard refuses.
+ * Writes one move through `entryMachine.move`: checks it against the state table,
+ * compare-and-swaps the row on its expected state and the caller's guard, and appends the log
+ * row in the same transaction — with what follows from it for the entry's task and request
+ * (`carryAlong`). Nothing is written when the guard refuses.
  */
 function writeMove(
   db: Db,
@@ -155,77 +204,112 @@ function writeMove(
   now: number,
   set: SQLiteUpdateSetSource<typeof queueEntries> = {},
 ): Entry {
-  if (!canMove(move.from, move.to)) {
-    throw new IllegalTransitionError(
-      `entry ${entryId}: illegal queue transition ${move.from} → ${move.to}`,
-    );
-  }
-  return db.transaction((tx) => {
-    const row = tx
-      .update(queueEntries)
-      .set({
-        state: move.to,
-        updatedAt: now,
-        ...(leasedStates.includes(move.to)
-          ? { heartbeatAt: now }
-          : { leaseOwner: null, leaseExpiresAt: null }),
-        ...(move.error ? { lastError: move.error } : {}),
-        ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
-        ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
-        ...(["merged", "quarantined", "rejected"].includes(move.to) ? { finishedAt: now } : {}),
-        ...set,
-      })
-      .where(and(eq(queueEntries.id, entryId), eq(queueEntries.state, move.from), ...guard))
-      .returning()
-      .get();
-    if (!row) throw refused();
-    logTransition(
-      tx,
-      {
-        entryId,
-        from: move.from,
-        to: move.to,
-        worker: move.worker,
-        attempt: row.attempts,
-        ...(move.durationMs !== undefined ? { durationMs: move.durationMs } : {}),
-        ...(move.error ? { error: move.error } : {}),
-        ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
-        ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
-        ...(move.warning ? { warning: move.warning } : {}),
-        ...(move.checkedOn ? { checkedOn: move.checkedOn } : {}),
-        ...(move.note ? { note: move.note } : {}),
-      },
-      now,
-    );
-    announceToRequest(tx, row.changeRequestId, entryId, move.from, move.to);
-    return row;
+  return entryMachine.move(db, {
+    from: move.from,
+    to: move.to,
+    subject: `entry ${entryId}`,
+    swap: (tx) =>
+      tx
+        .update(queueEntries)
+        .set({
+          state: move.to,
+          updatedAt: now,
+          ...(leasedStates.includes(move.to)
+            ? { heartbeatAt: now }
+            : { leaseOwner: null, leaseExpiresAt: null }),
+          ...(move.error ? { lastError: move.error } : {}),
+          ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
+          ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
+          ...(["merged", "quarantined", "rejected"].includes(move.to) ? { finishedAt: now } : {}),
+          ...set,
+        })
+        .where(and(eq(queueEntries.id, entryId), eq(queueEntries.state, move.from), ...guard))
+        .returning()
+        .get(),
+    refused,
+    record: (tx, row) => {
+      logTransition(
+        tx,
+        {
+          entryId,
+          from: move.from,
+          to: move.to,
+          worker: move.worker,
+          attempt: row.attempts,
+          ...(move.durationMs !== undefined ? { durationMs: move.durationMs } : {}),
+          ...(move.error ? { error: move.error } : {}),
+          ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
+          ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
+          ...(move.warning ? { warning: move.warning } : {}),
+          ...(move.checkedOn ? { checkedOn: move.checkedOn } : {}),
+          ...(move.note ? { note: move.note } : {}),
+        },
+        now,
+      );
+      carryAlong(tx, row, move.from, move.to);
+    },
   });
 }
 
+/** Entry states that decide a change's outcome for its task: landed, or given up on. */
+const LANDED: readonly EntryState[] = ["merged", "rolled_back"];
+const GIVEN_UP: readonly EntryState[] = ["quarantined", "rejected"];
+
 /**
- * Tells the request a change belongs to (through its task) that the change moved, in the same
- * transaction, so the request page follows its changes live through its own subscription.
+ * What follows from an entry's move, in its transaction. The request its change belongs to
+ * (through the change's task) hears of the move, so the request page follows its changes live.
+ * When the change is its task's current one, the task takes the change's outcome: landed
+ * (merged, or merged and since rolled back) → done, also for a failed task whose quarantined
+ * change an operator retried; quarantined or rejected → failed, which releases its locks. Then
+ * the request follows its tasks (requests/store.ts `settleRequest`): after its task moved, or,
+ * open or done, after its change was rolled back.
  */
-function announceToRequest(
-  tx: DbLike,
-  changeRequestId: number,
-  entryId: number,
-  from: EntryState,
-  to: EntryState,
-): void {
-  const owner = tx
-    .select({ requestId: tasks.requestId })
+function carryAlong(tx: Tx, row: Entry, from: EntryState, to: EntryState): void {
+  const task = tx
+    .select({
+      id: tasks.id,
+      state: tasks.state,
+      requestId: tasks.requestId,
+      changeRequestId: tasks.changeRequestId,
+    })
     .from(changeRequests)
     .innerJoin(tasks, eq(tasks.id, changeRequests.taskId))
-    .where(eq(changeRequests.id, changeRequestId))
+    .where(eq(changeRequests.id, row.changeRequestId))
     .get();
-  if (!owner?.requestId) return;
-  appendEvent(tx, {
-    topic: "request",
-    type: `change.${to}`,
-    entityId: owner.requestId,
-    payload: { entry: entryId, change: changeRequestId, from, to },
-  });
+  if (!task) return;
+  if (task.requestId)
+    appendEvent(tx, {
+      topic: "request",
+      type: `change.${to}`,
+      entityId: task.requestId,
+      payload: { entry: row.id, change: row.changeRequestId, from, to },
+    });
+  const outcome = task.changeRequestId === row.changeRequestId ? taskOutcome(task.state, to) : null;
+  if (outcome) {
+    const reason =
+      outcome === "failed"
+        ? `change ${to}: ${row.lastError?.message ?? ""}`
+        : task.state === "failed"
+          ? `change #${row.changeRequestId} was retried and merged`
+          : null;
+    moveTask(tx, {
+      id: task.id,
+      from: task.state,
+      to: outcome,
+      set: { blockedReason: outcome === "failed" ? reason : null },
+      event: reason ? { reason } : {},
+    });
+  }
+  if (!task.requestId) return;
+  if (outcome) settleRequest(tx, task.requestId);
+  else if (to === "rolled_back")
+    settleRequest(tx, task.requestId, ["planned", "in_progress", "done"]);
+}
+
+function taskOutcome(state: TaskState, to: EntryState): TaskState | null {
+  if (LANDED.includes(to) && (state === "submitted" || state === "failed")) return "done";
+  if (GIVEN_UP.includes(to) && state === "submitted") return "failed";
+  return null;
 }
 
 const heldBy = (entry: Pick<Entry, "attempts">, owner: string): SQL[] => [

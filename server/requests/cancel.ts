@@ -3,8 +3,8 @@ import type { RequestStatus } from "@/schemas/request-status";
 import type { Db } from "@/server/db/client";
 import { queueEntries, requests, tasks } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
-import { setRequestStatus } from "@/server/planner/plan";
 import { moveUnleased } from "@/server/queue/store";
+import { moveRequest } from "@/server/requests/store";
 import { moveTask } from "@/server/tasks/store";
 import type { User } from "@/server/users/service";
 
@@ -57,7 +57,7 @@ export function cancelRequest(db: Db, id: number, user: User, reason?: string) {
     );
   const why = `cancelled by ${user.email}${reason ? `: ${reason}` : ""}`;
   db.transaction((tx) => {
-    setRequestStatus(tx, id, row.status, "cancelled", why);
+    moveRequest(tx, { id, from: row.status, to: "cancelled", reason: why });
     for (const t of work.filter((w) => w.state === "pending"))
       moveTask(tx, {
         id: t.id,
