@@ -179,7 +179,19 @@ function rowToEntry(row: Record<string, unknown>): Entry {
   };
 }
 
+/**
+ * What a move does to its task instead of the change's usual outcome, when the caller decides
+ * it (a reviewer's rejection sends the task back, or closes it, with the reviewer's reason).
+ */
+export type TaskOutcome = {
+  to: TaskState;
+  reason: string;
+  blockedReason: string | null;
+  data?: Record<string, unknown>;
+};
+
 type MoveDetails = {
+  task?: TaskOutcome;
   error?: EntryError;
   mergedCommit?: string;
   nextAttemptAt?: number;
@@ -246,7 +258,7 @@ function writeMove(
         },
         now,
       );
-      carryAlong(tx, row, move.from, move.to);
+      carryAlong(tx, row, move.from, move.to, move.task);
     },
   });
 }
@@ -260,11 +272,18 @@ const GIVEN_UP: readonly EntryState[] = ["quarantined", "rejected"];
  * (through the change's task) hears of the move, so the request page follows its changes live.
  * When the change is its task's current one, the task takes the change's outcome: landed
  * (merged, or merged and since rolled back) → done, also for a failed task whose quarantined
- * change an operator retried; quarantined or rejected → failed, which releases its locks. Then
+ * change an operator retried; quarantined or rejected → failed, which releases its locks
+ * (or, when the caller decides it, `decided`: a reviewer's rejection). Then
  * the request follows its tasks (requests/store.ts `settleRequest`): after its task moved, or,
  * open or done, after its change was rolled back.
  */
-function carryAlong(tx: Tx, row: Entry, from: EntryState, to: EntryState): void {
+function carryAlong(
+  tx: Tx,
+  row: Entry,
+  from: EntryState,
+  to: EntryState,
+  decided?: TaskOutcome,
+): void {
   const task = tx
     .select({
       id: tasks.id,
@@ -285,7 +304,15 @@ function carryAlong(tx: Tx, row: Entry, from: EntryState, to: EntryState): void 
       payload: { entry: row.id, change: row.changeRequestId, from, to },
     });
   const outcome = task.changeRequestId === row.changeRequestId ? taskOutcome(task.state, to) : null;
-  if (outcome) {
+  if (outcome && decided)
+    moveTask(tx, {
+      id: task.id,
+      from: task.state,
+      to: decided.to,
+      set: { blockedReason: decided.blockedReason },
+      event: { reason: decided.reason, ...(decided.data ? { data: decided.data } : {}) },
+    });
+  else if (outcome) {
     const reason =
       outcome === "failed"
         ? `change ${to}: ${row.lastError?.message ?? ""}`
@@ -358,7 +385,14 @@ export class EntryStateError extends Error {
 export function moveUnleased(
   db: Db,
   entryId: number,
-  move: { from: EntryState; to: EntryState; by: string; error?: EntryError; note?: string },
+  move: {
+    from: EntryState;
+    to: EntryState;
+    by: string;
+    error?: EntryError;
+    note?: string;
+    task?: TaskOutcome;
+  },
   now = Date.now(),
 ): Entry {
   if (leasedStates.includes(move.from) || leasedStates.includes(move.to)) {
@@ -375,6 +409,7 @@ export function moveUnleased(
       worker: move.by,
       ...(move.error ? { error: move.error } : {}),
       ...(move.note ? { note: move.note } : {}),
+      ...(move.task ? { task: move.task } : {}),
     },
     [isNull(queueEntries.leaseOwner)],
     () => new EntryStateError(entryId, move.from, getEntry(db, entryId)?.state),
