@@ -18,9 +18,9 @@ import { dispatchOnce } from "./dispatch";
 /**
  * One turn of the whole path: plan received requests, settle what can no longer progress,
  * dispatch what the gate lets through, and have the built-in developer do each claimed task.
- * (A change's outcome needs no recording here: the queue entry's move carries it into its task
- * and request.) The worker runs it in a
- * loop; `hyperion request` runs it once (and, with --wait, until its requests finish).
+ * A change's outcome needs no recording here: the queue entry's move carries it into its task
+ * and request. The worker runs it in a loop; `hyperion request` runs it once (and, with
+ * --wait, until its requests finish).
  */
 export async function advance(
   db: Db,
