@@ -8,7 +8,7 @@ import { type ChangeEvent, useEffect, useRef, useState, useTransition } from "re
 import type { AgentName } from "@/schemas/agents";
 import { changeRef } from "@/schemas/ids";
 import { stateLabel } from "@/schemas/labels";
-import type { RunState } from "@/server/db/schema/runs";
+import type { RunState } from "@/schemas/run-state";
 import type { AppRouter } from "@/server/trpc/root";
 import { EntryLink, RunLink, TaskLink } from "./ids";
 import { LiveIndicator } from "./live-indicator";

@@ -725,7 +725,7 @@ describe("the whole path, model-based", () => {
     try {
       const id = fileIn(s)({ files: ["docs/guide.md"] });
       await advance(s.db, s.config, "worker"); // developed: the task is submitted
-      await s.land(1); // merged; the task is still submitted (no worker pass since)
+      await s.land(1); // merged (the merge moves its task and request along since syncOutcomes went)
       const entry = s.ids("SELECT id FROM queue_entries WHERE state = 'merged'")[0] ?? 0;
       await rollbackEntry(s.db, s.config, entry);
       await s.land(1); // the revert lands: the entry is rolled_back

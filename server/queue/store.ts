@@ -7,10 +7,20 @@ import {
   changeRequests,
   type QueueLogEvent,
   queueEntries,
-  tasks,
+  queueEntryPaths,
 } from "@/server/db/schema";
-import { appendEvent } from "@/server/events/log";
-import { attemptFreeErrors, canMove, claimableStates, leasedStates, pendingStates } from "./states";
+import { carryAlong, type TaskOutcome } from "./carry";
+import {
+  attemptFreeErrors,
+  claimableStates,
+  entryMachine,
+  IllegalTransitionError,
+  leasedStates,
+  pendingStates,
+} from "./states";
+
+export type { TaskOutcome };
+export { IllegalTransitionError };
 
 export type Entry = typeof queueEntries.$inferSelect;
 export type ChangeRow = typeof changeRequests.$inferSelect;
@@ -34,10 +44,6 @@ export class StaleLeaseError extends Error {
   override name = "StaleLeaseError";
 }
 
-export class IllegalTransitionError extends Error {
-  override name = "IllegalTransitionError";
-}
-
 /**
  * Exponential backoff with jitter: half fixed, half random, so retries do not stampede.
  *
@@ -54,6 +60,45 @@ export function backoffMs(attempt: number, opts: QueueOptions, random = Math.ran
 
 export function logTransition(db: DbLike, event: QueueLogEvent, at = Date.now()): void {
   db.insert(changeQueueLogs).values({ entryId: event.entryId, event, at }).run();
+}
+
+/**
+ * Queues a change: its entry in `queued`, the paths it touches and its first log row, in the
+ * caller's transaction. Returns the entry's id.
+ */
+export function enqueue(
+  tx: DbLike,
+  e: Pick<Entry, "changeRequestId" | "repo" | "targetBranch" | "maxAttempts"> & {
+    paths: readonly string[];
+  },
+  now = Date.now(),
+): number {
+  const entry = tx
+    .insert(queueEntries)
+    .values({
+      changeRequestId: e.changeRequestId,
+      repo: e.repo,
+      targetBranch: e.targetBranch,
+      state: "queued",
+      attempts: 0,
+      maxAttempts: e.maxAttempts,
+      nextAttemptAt: now,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning({ id: queueEntries.id })
+    .get();
+  if (e.paths.length)
+    tx.insert(queueEntryPaths)
+      .values(e.paths.map((path) => ({ entryId: entry.id, repo: e.repo, path })))
+      .run();
+  logTransition(tx, { entryId: entry.id, from: null, to: "queued", worker: null, attempt: 0 }, now);
+  return entry.id;
+}
+
+/** Copies entries as they are into another database (`hyperion replay`'s fresh one): not a move. */
+export function copyEntries(tx: DbLike, rows: readonly Entry[]): void {
+  for (const row of rows) tx.insert(queueEntries).values(row).run();
 }
 
 const inList = (states: readonly EntryState[]) => states.map((s) => `'${s}'`).join(", ");
@@ -93,6 +138,9 @@ export function claimNext(
       .get({ owner, expires: now + opts.leaseMs, now }) as Record<string, unknown> | undefined;
     if (!row) return undefined;
     const entry = rowToEntry(row);
+    // The table is the authority here too: a claimable state it does not let move to applying
+    // undoes the claim.
+    entryMachine.assert(entry.claimedFrom ?? "queued", "applying", `entry ${entry.id}`);
     logTransition(
       db,
       {
@@ -132,6 +180,7 @@ function rowToEntry(row: Record<string, unknown>): Entry {
 }
 
 type MoveDetails = {
+  task?: TaskOutcome;
   error?: EntryError;
   mergedCommit?: string;
   nextAttemptAt?: number;
@@ -142,9 +191,10 @@ type MoveDetails = {
 };
 
 /**
- * Writes one move: checks it against the state table, compare-and-swaps the row on its
- * expected state and the caller's guard, and appends the log row in the same transaction.
- * Nothing is written when the guard refuses.
+ * Writes one move through `entryMachine.move`: checks it against the state table,
+ * compare-and-swaps the row on its expected state and the caller's guard, and appends the log
+ * row in the same transaction — with what follows from it for the entry's task and request
+ * (`carryAlong`). Nothing is written when the guard refuses.
  */
 function writeMove(
   db: Db,
@@ -155,76 +205,50 @@ function writeMove(
   now: number,
   set: SQLiteUpdateSetSource<typeof queueEntries> = {},
 ): Entry {
-  if (!canMove(move.from, move.to)) {
-    throw new IllegalTransitionError(
-      `entry ${entryId}: illegal queue transition ${move.from} → ${move.to}`,
-    );
-  }
-  return db.transaction((tx) => {
-    const row = tx
-      .update(queueEntries)
-      .set({
-        state: move.to,
-        updatedAt: now,
-        ...(leasedStates.includes(move.to)
-          ? { heartbeatAt: now }
-          : { leaseOwner: null, leaseExpiresAt: null }),
-        ...(move.error ? { lastError: move.error } : {}),
-        ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
-        ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
-        ...(["merged", "quarantined", "rejected"].includes(move.to) ? { finishedAt: now } : {}),
-        ...set,
-      })
-      .where(and(eq(queueEntries.id, entryId), eq(queueEntries.state, move.from), ...guard))
-      .returning()
-      .get();
-    if (!row) throw refused();
-    logTransition(
-      tx,
-      {
-        entryId,
-        from: move.from,
-        to: move.to,
-        worker: move.worker,
-        attempt: row.attempts,
-        ...(move.durationMs !== undefined ? { durationMs: move.durationMs } : {}),
-        ...(move.error ? { error: move.error } : {}),
-        ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
-        ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
-        ...(move.warning ? { warning: move.warning } : {}),
-        ...(move.checkedOn ? { checkedOn: move.checkedOn } : {}),
-        ...(move.note ? { note: move.note } : {}),
-      },
-      now,
-    );
-    announceToRequest(tx, row.changeRequestId, entryId, move.from, move.to);
-    return row;
-  });
-}
-
-/**
- * Tells the request a change belongs to (through its task) that the change moved, in the same
- * transaction, so the request page follows its changes live through its own subscription.
- */
-function announceToRequest(
-  tx: DbLike,
-  changeRequestId: number,
-  entryId: number,
-  from: EntryState,
-  to: EntryState,
-): void {
-  const owner = tx
-    .select({ requestId: tasks.requestId })
-    .from(changeRequests)
-    .innerJoin(tasks, eq(tasks.id, changeRequests.taskId))
-    .where(eq(changeRequests.id, changeRequestId))
-    .get();
-  if (!owner?.requestId) return;
-  appendEvent(tx, {
-    topic: "request",
-    type: `change.${to}`,
-    entityId: owner.requestId,
-    payload: { entry: entryId, change: changeRequestId, from, to },
+  return entryMachine.move(db, {
+    from: move.from,
+    to: move.to,
+    subject: `entry ${entryId}`,
+    swap: (tx) =>
+      tx
+        .update(queueEntries)
+        .set({
+          state: move.to,
+          updatedAt: now,
+          ...(leasedStates.includes(move.to)
+            ? { heartbeatAt: now }
+            : { leaseOwner: null, leaseExpiresAt: null }),
+          ...(move.error ? { lastError: move.error } : {}),
+          ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
+          ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
+          ...(["merged", "quarantined", "rejected"].includes(move.to) ? { finishedAt: now } : {}),
+          ...set,
+        })
+        .where(and(eq(queueEntries.id, entryId), eq(queueEntries.state, move.from), ...guard))
+        .returning()
+        .get(),
+    refused,
+    record: (tx, row) => {
+      logTransition(
+        tx,
+        {
+          entryId,
+          from: move.from,
+          to: move.to,
+          worker: move.worker,
+          attempt: row.attempts,
+          ...(move.durationMs !== undefined ? { durationMs: move.durationMs } : {}),
+          ...(move.error ? { error: move.error } : {}),
+          ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
+          ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
+          ...(move.warning ? { warning: move.warning } : {}),
+          ...(move.checkedOn ? { checkedOn: move.checkedOn } : {}),
+          ...(move.note ? { note: move.note } : {}),
+        },
+        now,
+      );
+      carryAlong(tx, row, move.from, move.to, move.task);
+    },
   });
 }
 
@@ -274,7 +298,14 @@ export class EntryStateError extends Error {
 export function moveUnleased(
   db: Db,
   entryId: number,
-  move: { from: EntryState; to: EntryState; by: string; error?: EntryError; note?: string },
+  move: {
+    from: EntryState;
+    to: EntryState;
+    by: string;
+    error?: EntryError;
+    note?: string;
+    task?: TaskOutcome;
+  },
   now = Date.now(),
 ): Entry {
   if (leasedStates.includes(move.from) || leasedStates.includes(move.to)) {
@@ -291,6 +322,7 @@ export function moveUnleased(
       worker: move.by,
       ...(move.error ? { error: move.error } : {}),
       ...(move.note ? { note: move.note } : {}),
+      ...(move.task ? { task: move.task } : {}),
     },
     [isNull(queueEntries.leaseOwner)],
     () => new EntryStateError(entryId, move.from, getEntry(db, entryId)?.state),

@@ -8,11 +8,12 @@ import { NotFoundError, ValidationError } from "@/server/errors";
 import { readRefFs } from "@/server/git/refs-fs";
 import { Repo } from "@/server/git/repo";
 import { log } from "@/server/log";
-import { policyFor, setRequestStatus } from "@/server/planner/plan";
+import { policyFor } from "@/server/planner/plan";
 import { changeRequestOfMessage } from "@/server/queue/commit";
 import { rollbackEntry } from "@/server/queue/rollback";
 import { pendingStates } from "@/server/queue/states";
 import { type ChangeRow, type Entry, getChange } from "@/server/queue/store";
+import { moveRequest } from "@/server/requests/store";
 import { moveTask } from "@/server/tasks/store";
 import { ownerAlive } from "@/server/workers/heartbeat";
 import { bisect } from "./bisect";
@@ -690,5 +691,6 @@ function reopenTask(tx: DbLike, change: ChangeRow, v: VerificationRow, reason: s
     .from(requests)
     .where(eq(requests.id, task.requestId))
     .get();
-  if (request?.status === "done") setRequestStatus(tx, task.requestId, "done", "in_progress", why);
+  if (request?.status === "done")
+    moveRequest(tx, { id: task.requestId, from: "done", to: "in_progress", reason: why });
 }
