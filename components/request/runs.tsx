@@ -1,6 +1,6 @@
 import type { RequestDetail } from "@/server/requests/detail";
-import { ChangeLabel, RunLink, TaskLink } from "../ids";
-import { RunStateBadge } from "../runs-board";
+import { ChangeLabel } from "../ids";
+import { RunCells, RunStateBadge } from "../runs-board";
 import { Cell, StackedHead, stacked } from "../stacked-table";
 
 /** The agent runs of the request's tasks, each linked to its run page. */
@@ -13,12 +13,7 @@ export function RequestRuns({ runs }: { runs: RequestDetail["runs"] }) {
         <tbody className={stacked.tbody}>
           {runs.map((r) => (
             <tr key={r.id} className={`${stacked.row} align-top`}>
-              <Cell label="Run">
-                <RunLink id={r.id} />
-              </Cell>
-              <Cell label="Task">
-                <TaskLink id={r.taskId} />
-              </Cell>
+              <RunCells run={r} />
               <Cell label="Agent">{r.agent}</Cell>
               <Cell label="State">
                 <RunStateBadge state={r.state} />
