@@ -75,7 +75,7 @@ export class ToolCalls {
       if (c.type === "diff" && "path" in c) paths.add(String(c.path));
   }
 
-  /** A tool call's update; once completed or failed, a command's exit and output or an edit's paths. */
+  /** A tool call's update: once it is over, a command's exit and output, or an edit's paths. */
   updated(t: ToolCall): AgentEvent[] {
     this.notePaths(t);
     if (t.status !== "completed" && t.status !== "failed") return [];
