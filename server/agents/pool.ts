@@ -17,7 +17,8 @@ import { adapters, cliExecutable } from "./cli";
 import { CliHarness } from "./cli-harness";
 import { CommandHarness } from "./command-harness";
 import type { AgentHarness, Probe } from "./harness";
-import { type LiveRun, type RunContext, startRun } from "./run";
+import type { LiveRun, RunContext } from "./run/context";
+import { startRun } from "./run/start";
 
 const PROBE_TTL_MS = 30_000;
 
