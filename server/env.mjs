@@ -136,7 +136,7 @@ const schema = z.object({
   HYPERION_SANDBOX_UID: hostId(),
   HYPERION_SANDBOX_GID: hostId(),
   // "rlimit": run limits by rlimits and a watcher even where cgroups would do
-  // (server/confine/limits.ts).
+  // (server/confine/cgroups.ts).
   HYPERION_LIMITS: oneOf(["rlimit"], "or unset to use cgroups where the machine allows").optional(),
   // The cost of password hashes (server/users/passwords.ts): "minimal" is for test suites only,
   // which hash hundreds of passwords; such hashes are rehashed at the next sign-in under
@@ -236,7 +236,7 @@ export function currentEnv() {
 /**
  * Variables Hyperion does not interpret but hands on: PATH, LANG, LC_ALL and TZ to a confined
  * child (server/confine/run.ts) and PATH to find a program; an agent's API key under the name
- * the config gives it (`apiKeyEnv`, server/agents/harness.ts). HYPERION_* and NEXTAUTH_*
+ * the config gives it (`apiKeyEnv`, server/agents/cli-harness.ts). HYPERION_* and NEXTAUTH_*
  * variables are not read this way: they are parsed above.
  * @param {string} name
  * @returns {string | undefined}

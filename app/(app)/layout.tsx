@@ -6,7 +6,7 @@ import { HeaderNav, NavLink } from "@/components/header-nav";
 import { Providers } from "@/components/providers";
 import { SignOutButton } from "@/components/sign-out-button";
 import { WorkerStatus } from "@/components/worker-status";
-import { waitingCount } from "@/server/approvals/service";
+import { waitingCount } from "@/server/approvals/waiting";
 import { can } from "@/server/auth/permissions";
 import { sessionUser } from "@/server/auth/session";
 import { runtime } from "@/server/runtime";

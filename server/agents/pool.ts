@@ -14,8 +14,11 @@ import { moveRun } from "@/server/runs/store";
 import { moveTask, TaskMoveConflict, type TaskRow } from "@/server/tasks/store";
 import { agentFor } from "./choose";
 import { adapters, cliExecutable } from "./cli";
-import { type AgentHarness, CliHarness, CommandHarness, type Probe } from "./harness";
-import { type LiveRun, type RunContext, startRun } from "./run";
+import { CliHarness } from "./cli-harness";
+import { CommandHarness } from "./command-harness";
+import type { AgentHarness, Probe } from "./harness";
+import type { LiveRun, RunContext } from "./run/context";
+import { startRun } from "./run/start";
 
 const PROBE_TTL_MS = 30_000;
 

@@ -11,7 +11,8 @@ import { drainQueue, fileAndQueue as queueOne } from "@/server/testing/queue-wor
 import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";
-import { approveEntry, listWaiting, openDiff, patchHash, rejectEntry } from "./service";
+import { approveEntry, openDiff, patchHash, rejectEntry } from "./service";
+import { listWaiting } from "./waiting";
 
 // The demo's policy with the seed's tiers (low lands by itself, medium waits for one approval,
 // high for one from a reviewer who opened the diff and commented), through the whole path:

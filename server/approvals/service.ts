@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { and, asc, count, desc, eq, inArray, isNull } from "drizzle-orm";
+import { and, asc, count, eq, isNull } from "drizzle-orm";
 import type { Risk } from "@/schemas/change-request";
 import type { ApprovalTier, Policy } from "@/schemas/policy";
 import { may } from "@/server/auth/permissions";
@@ -7,7 +7,6 @@ import type { LoadedConfig } from "@/server/config/load";
 import type { Db, DbLike } from "@/server/db/client";
 import {
   approvals,
-  changeQueueLogs,
   changeRequests,
   diffViews,
   queueEntries,
@@ -99,7 +98,7 @@ export function openDiff(db: Db, entryId: number, user: User) {
   return { entryId: entry.id, changeId: change.id, patch: change.patch, patchHash: hash };
 }
 
-function diffShown(db: DbLike, changeId: number, hash: string, userId: number): boolean {
+export function diffShown(db: DbLike, changeId: number, hash: string, userId: number): boolean {
   return (
     (db
       .select({ n: count() })
@@ -280,129 +279,4 @@ export function rejectionsOf(db: DbLike, taskId: string): string[] {
     .orderBy(asc(approvals.id))
     .all()
     .map((r) => r.comment);
-}
-
-export function waitingCount(db: DbLike): number {
-  return (
-    db
-      .select({ n: count() })
-      .from(queueEntries)
-      .where(eq(queueEntries.state, "awaiting_approval"))
-      .get()?.n ?? 0
-  );
-}
-
-/** Every decision on an entry (approvals, rejections, voided ones), oldest first. */
-export function decisionsOn(db: DbLike, entryIds: number[]) {
-  if (!entryIds.length) return [];
-  return db
-    .select({
-      id: approvals.id,
-      entryId: approvals.entryId,
-      taskId: approvals.taskId,
-      changeRequestId: approvals.changeRequestId,
-      patchHash: approvals.patchHash,
-      reviewer: users.email,
-      decision: approvals.decision,
-      comment: approvals.comment,
-      next: approvals.next,
-      diffShown: approvals.diffShown,
-      voidedReason: approvals.voidedReason,
-      createdAt: approvals.createdAt,
-    })
-    .from(approvals)
-    .innerJoin(users, eq(users.id, approvals.reviewerId))
-    .where(inArray(approvals.entryId, entryIds))
-    .orderBy(asc(approvals.id))
-    .all();
-}
-
-/**
- * Entries waiting for approval, oldest first, with what a reviewer needs to decide: risk,
- * areas and files, the task and request, the checks' outcome, the tier and approvals so far,
- * whether this viewer may approve it and has opened the diff, and approvals voided on the task.
- */
-export function listWaiting(db: Db, config: LoadedConfig, viewer: User) {
-  const rows = db
-    .select({
-      entry: queueEntries,
-      change: changeRequests,
-      task: { id: tasks.id, title: tasks.title, area: tasks.area, files: tasks.neededFiles },
-      request: { id: requests.id, title: requests.title, requesterId: requests.requesterId },
-    })
-    .from(queueEntries)
-    .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
-    .leftJoin(tasks, eq(tasks.id, changeRequests.taskId))
-    .leftJoin(requests, eq(requests.id, tasks.requestId))
-    .where(eq(queueEntries.state, "awaiting_approval"))
-    .orderBy(asc(queueEntries.id))
-    .all();
-  const ids = rows.map((r) => r.entry.id);
-  const decisions = decisionsOn(db, ids);
-  const taskIds = rows.map((r) => r.change.taskId);
-  const voided = taskIds.length
-    ? db
-        .select({
-          taskId: approvals.taskId,
-          changeRequestId: approvals.changeRequestId,
-          reviewer: users.email,
-          voidedReason: approvals.voidedReason,
-        })
-        .from(approvals)
-        .innerJoin(users, eq(users.id, approvals.reviewerId))
-        .where(and(inArray(approvals.taskId, taskIds), eq(approvals.decision, "approved")))
-        .all()
-        .filter((a) => a.voidedReason !== null)
-    : [];
-  return rows.map((r) => {
-    const policy = policyFor(config, r.entry.repo);
-    const tier = tierFor(policy, r.change.risk);
-    const hash = patchHash(r.change.patch);
-    const checkLog = db
-      .select({ event: changeQueueLogs.event, at: changeQueueLogs.at })
-      .from(changeQueueLogs)
-      .where(eq(changeQueueLogs.entryId, r.entry.id))
-      .orderBy(desc(changeQueueLogs.id))
-      .limit(1)
-      .get();
-    const approvedBy = decisions
-      .filter(
-        (d) =>
-          d.entryId === r.entry.id &&
-          d.decision === "approved" &&
-          d.patchHash === hash &&
-          !d.voidedReason,
-      )
-      .map((d) => ({ reviewer: d.reviewer, comment: d.comment, at: d.createdAt }));
-    const own = r.request?.requesterId === viewer.id;
-    const mayDecide = may(viewer, "change.approve", { ownerId: r.request?.requesterId });
-    return {
-      entryId: r.entry.id,
-      repo: r.entry.repo,
-      targetBranch: r.entry.targetBranch,
-      waitingSince: checkLog?.at ?? r.entry.updatedAt,
-      checkedOn: checkLog?.event.checkedOn ?? null,
-      change: {
-        id: r.change.id,
-        risk: r.change.risk,
-        summary: r.change.summary,
-        checks: r.change.checks,
-        patchHash: hash,
-        patchBytes: r.change.patch.length,
-        runId: r.change.runId,
-      },
-      task: r.task,
-      request: r.request ? { id: r.request.id, title: r.request.title } : null,
-      tier,
-      approvedBy,
-      voided: voided.filter((v) => v.taskId === r.change.taskId),
-      diffShown: diffShown(db, r.change.id, hash, viewer.id),
-      mayApprove: mayDecide && !approvedBy.some((a) => a.reviewer === viewer.email),
-      whyNot: own
-        ? `you filed R${r.request?.id}; someone else must approve it`
-        : approvedBy.some((a) => a.reviewer === viewer.email)
-          ? "you approved this patch already"
-          : null,
-    };
-  });
 }

@@ -3,8 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { currentEnv, inherited } from "@/server/env.mjs";
+import { describeLimits, limitBackend } from "./cgroups";
 import { sandboxUser } from "./identity";
-import { describeLimits, limitBackend } from "./limits";
 import { probeSandbox } from "./probe";
 import { programOrNull, untrustedBecause } from "./programs";
 

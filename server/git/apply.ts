@@ -2,16 +2,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { quotePath, specialGitFile } from "@/schemas/paths";
+import { applyHunks, HunkConflict } from "./apply-hunks";
 import { blobOid, canonicalMode, type ObjectStore, ZERO_OID } from "./objects";
 import {
-  applyHunks,
   FILE_MODES,
   type FilePatch,
   GITLINK_MODE,
-  HunkConflict,
   InvalidPatchError,
   type PatchOptions,
-} from "./patch";
+} from "./patch-format";
 import { GitError, git } from "./run";
 import { editTree, entryAt, type PathChange } from "./tree-edit";
 

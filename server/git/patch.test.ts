@@ -3,16 +3,10 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { makeRepoPair, write } from "@/server/testing/git-fixtures";
 import { prepareChanges, stillApplies } from "./apply";
+import { applyHunks, HunkConflict } from "./apply-hunks";
 import { InvalidTreeEntryError, ObjectStore, type TreeEntry } from "./objects";
-import {
-  applyHunks,
-  type Hunk,
-  HunkConflict,
-  MAX_LINE_NUMBER,
-  PatchParseError,
-  parsePatch,
-  patchPaths,
-} from "./patch";
+import { PatchParseError, parsePatch, patchPaths } from "./patch";
+import { type Hunk, MAX_LINE_NUMBER } from "./patch-format";
 import { git } from "./run";
 
 const cleanups: (() => void)[] = [];

@@ -9,7 +9,7 @@ import {
   MAX_LINE_NUMBER,
   MAX_PATCH_FILES,
   MAX_PATCH_HUNK_LINES,
-} from "@/server/git/patch";
+} from "@/server/git/patch-format";
 import { git } from "@/server/git/run";
 import { STALE_WORKTREE_MARKER } from "@/server/queue/land";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";

@@ -30,10 +30,11 @@ import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import { beat } from "@/server/workers/heartbeat";
 import { bisect } from "./bisect";
+import type { VerifyOutcome } from "./carrying";
 import { postMergeFailuresOf } from "./failures";
 import { startVerifier } from "./scheduler";
 import { createVerification, verificationOwner } from "./store";
-import { dueReason, type VerifyOutcome, verifyDue, verifyTarget } from "./verify";
+import { dueReason, verifyDue, verifyTarget } from "./verify";
 
 // The demo repository, with a "full suite" that only post-merge verification runs: check.mjs
 // fails while docs/fragile.md carries a note. Each request touches one docs file (no checks of

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ModelServer } from "@/server/testing/model-server";
-import type { CliHarness } from "../harness";
+import type { CliHarness } from "../cli-harness";
 import { type CliAdapter, jsonLine } from "./adapter";
 import { codex } from "./codex";
 import { cliExecutable } from "./index";

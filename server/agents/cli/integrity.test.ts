@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CliAgentName } from "@/schemas/agents";
-import { CliHarness, type SessionSpec } from "../harness";
+import { CliHarness } from "../cli-harness";
+import type { SessionSpec } from "../harness";
 import { adapters, agentClisDir, cliInstallProblem, pinnedExecutable, pinnedPrefix } from "./index";
 import {
   installPrefix,

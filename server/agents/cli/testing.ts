@@ -5,7 +5,8 @@ import type { AgentEvent } from "@/schemas/agent-event";
 import { makeRunDir, type RunDir, removeRunDir } from "@/server/confine/run";
 import { git } from "@/server/git/run";
 import { type ModelServer, type ScriptStep, startModelServer } from "@/server/testing/model-server";
-import { type AgentSession, CliHarness, type SessionSpec } from "../harness";
+import { CliHarness } from "../cli-harness";
+import type { AgentSession, SessionSpec } from "../harness";
 import { installDirOf } from "../pool";
 import type { CliAdapter } from "./adapter";
 

@@ -1,4 +1,5 @@
-import { approveEntry, listWaiting, openDiff, rejectEntry } from "@/server/approvals/service";
+import { approveEntry, openDiff, rejectEntry } from "@/server/approvals/service";
+import { listWaiting } from "@/server/approvals/waiting";
 import { can } from "@/server/auth/permissions";
 import type { User } from "@/server/users/service";
 import { cliConfig, cliUser, withCliDb } from "../context";

@@ -1,5 +1,5 @@
+import { describeLimits, limitBackend } from "@/server/confine/cgroups";
 import { sandboxUser } from "@/server/confine/identity";
-import { describeLimits, limitBackend } from "@/server/confine/limits";
 import { programOrNull } from "@/server/confine/programs";
 import { bwrapVersion, describeSandbox, verifySandbox } from "@/server/confine/sandbox";
 import { cliEnv } from "../context";

@@ -1,11 +1,6 @@
 import { z } from "zod";
-import {
-  approveEntry,
-  listWaiting,
-  openDiff,
-  rejectEntry,
-  waitingCount,
-} from "@/server/approvals/service";
+import { approveEntry, openDiff, rejectEntry } from "@/server/approvals/service";
+import { listWaiting, waitingCount } from "@/server/approvals/waiting";
 import { currentConfig } from "@/server/config/load";
 import { procedure, router } from "../init";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { boundedLines, MAX_LINE_BYTES } from "./harness";
+import { boundedLines, MAX_LINE_BYTES } from "./session";
 
 async function collect(chunks: (string | Buffer)[], max = 1024 ** 3) {
   const out = [];

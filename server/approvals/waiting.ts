@@ -1,0 +1,158 @@
+import { and, asc, count, desc, eq, inArray } from "drizzle-orm";
+import { may } from "@/server/auth/permissions";
+import type { LoadedConfig } from "@/server/config/load";
+import type { Db, DbLike } from "@/server/db/client";
+import {
+  approvals,
+  changeQueueLogs,
+  changeRequests,
+  queueEntries,
+  requests,
+  tasks,
+  users,
+} from "@/server/db/schema";
+import { policyFor } from "@/server/planner/plan";
+import type { User } from "@/server/users/service";
+import { diffShown, patchHash, tierFor } from "./service";
+
+// What reviewers see: the entries waiting for them, how many, and the decisions taken so far.
+// Their actions (approve, reject, open a diff) are in service.ts.
+
+export function waitingCount(db: DbLike): number {
+  return (
+    db
+      .select({ n: count() })
+      .from(queueEntries)
+      .where(eq(queueEntries.state, "awaiting_approval"))
+      .get()?.n ?? 0
+  );
+}
+
+/** Every decision on an entry (approvals, rejections, voided ones), oldest first. */
+export function decisionsOn(db: DbLike, entryIds: number[]) {
+  if (!entryIds.length) return [];
+  return db
+    .select({
+      id: approvals.id,
+      entryId: approvals.entryId,
+      taskId: approvals.taskId,
+      changeRequestId: approvals.changeRequestId,
+      patchHash: approvals.patchHash,
+      reviewer: users.email,
+      decision: approvals.decision,
+      comment: approvals.comment,
+      next: approvals.next,
+      diffShown: approvals.diffShown,
+      voidedReason: approvals.voidedReason,
+      createdAt: approvals.createdAt,
+    })
+    .from(approvals)
+    .innerJoin(users, eq(users.id, approvals.reviewerId))
+    .where(inArray(approvals.entryId, entryIds))
+    .orderBy(asc(approvals.id))
+    .all();
+}
+
+/**
+ * Entries waiting for approval, oldest first, with what a reviewer needs to decide: risk,
+ * areas and files, the task and request, the checks' outcome, the tier and approvals so far,
+ * whether this viewer may approve it and has opened the diff, and approvals voided on the task.
+ */
+export function listWaiting(db: Db, config: LoadedConfig, viewer: User) {
+  const rows = waitingRows(db);
+  const ids = rows.map((r) => r.entry.id);
+  const taskIds = rows.map((r) => r.change.taskId);
+  const decisions = decisionsOn(db, ids);
+  const voided = voidedApprovals(db, taskIds);
+  return rows.map((r) => {
+    const policy = policyFor(config, r.entry.repo);
+    const tier = tierFor(policy, r.change.risk);
+    const hash = patchHash(r.change.patch);
+    const checkLog = lastCheck(db, r.entry.id);
+    const approvedBy = decisions
+      .filter(
+        (d) =>
+          d.entryId === r.entry.id &&
+          d.decision === "approved" &&
+          d.patchHash === hash &&
+          !d.voidedReason,
+      )
+      .map((d) => ({ reviewer: d.reviewer, comment: d.comment, at: d.createdAt }));
+    const own = r.request?.requesterId === viewer.id;
+    const mayDecide = may(viewer, "change.approve", { ownerId: r.request?.requesterId });
+    return {
+      entryId: r.entry.id,
+      repo: r.entry.repo,
+      targetBranch: r.entry.targetBranch,
+      waitingSince: checkLog?.at ?? r.entry.updatedAt,
+      checkedOn: checkLog?.event.checkedOn ?? null,
+      change: {
+        id: r.change.id,
+        risk: r.change.risk,
+        summary: r.change.summary,
+        checks: r.change.checks,
+        patchHash: hash,
+        patchBytes: r.change.patch.length,
+        runId: r.change.runId,
+      },
+      task: r.task,
+      request: r.request ? { id: r.request.id, title: r.request.title } : null,
+      tier,
+      approvedBy,
+      voided: voided.filter((v) => v.taskId === r.change.taskId),
+      diffShown: diffShown(db, r.change.id, hash, viewer.id),
+      mayApprove: mayDecide && !approvedBy.some((a) => a.reviewer === viewer.email),
+      whyNot: own
+        ? `you filed R${r.request?.id}; someone else must approve it`
+        : approvedBy.some((a) => a.reviewer === viewer.email)
+          ? "you approved this patch already"
+          : null,
+    };
+  });
+}
+
+/** The entries waiting, oldest first, each with its change, task and request. */
+function waitingRows(db: DbLike) {
+  return db
+    .select({
+      entry: queueEntries,
+      change: changeRequests,
+      task: { id: tasks.id, title: tasks.title, area: tasks.area, files: tasks.neededFiles },
+      request: { id: requests.id, title: requests.title, requesterId: requests.requesterId },
+    })
+    .from(queueEntries)
+    .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
+    .leftJoin(tasks, eq(tasks.id, changeRequests.taskId))
+    .leftJoin(requests, eq(requests.id, tasks.requestId))
+    .where(eq(queueEntries.state, "awaiting_approval"))
+    .orderBy(asc(queueEntries.id))
+    .all();
+}
+
+/** Approvals given to these tasks' earlier patches and voided since (a new patch replaced them). */
+function voidedApprovals(db: DbLike, taskIds: string[]) {
+  if (!taskIds.length) return [];
+  return db
+    .select({
+      taskId: approvals.taskId,
+      changeRequestId: approvals.changeRequestId,
+      reviewer: users.email,
+      voidedReason: approvals.voidedReason,
+    })
+    .from(approvals)
+    .innerJoin(users, eq(users.id, approvals.reviewerId))
+    .where(and(inArray(approvals.taskId, taskIds), eq(approvals.decision, "approved")))
+    .all()
+    .filter((a) => a.voidedReason !== null);
+}
+
+/** The entry's latest queue log: when it started waiting, and the commit it was checked on. */
+function lastCheck(db: DbLike, entryId: number) {
+  return db
+    .select({ event: changeQueueLogs.event, at: changeQueueLogs.at })
+    .from(changeQueueLogs)
+    .where(eq(changeQueueLogs.entryId, entryId))
+    .orderBy(desc(changeQueueLogs.id))
+    .limit(1)
+    .get();
+}

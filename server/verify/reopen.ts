@@ -1,0 +1,43 @@
+import { eq } from "drizzle-orm";
+import type { DbLike } from "@/server/db/client";
+import { requests, tasks } from "@/server/db/schema";
+import type { ChangeRow } from "@/server/queue/store";
+import { moveRequest } from "@/server/requests/store";
+import { moveTask } from "@/server/tasks/store";
+import type { VerificationRow } from "./store";
+
+/**
+ * Sends the culprit's task back to the Orchestrator's queue (done → pending), to be dispatched
+ * again to an agent whose prompt carries the failure (server/agents/prompt.ts); its request, if
+ * done, is in progress again. Only a planned task whose latest change is the culprit: an ad-hoc
+ * change has no agent to send it back to, and a task already re-done is left alone.
+ */
+export function reopenTask(
+  tx: DbLike,
+  change: ChangeRow,
+  v: VerificationRow,
+  reason: string,
+): void {
+  const task = tx.select().from(tasks).where(eq(tasks.id, change.taskId)).get();
+  if (task?.source !== "planner" || task.state !== "done") return;
+  if (task.changeRequestId !== change.id) return;
+  const why = `reopened: ${reason}`;
+  moveTask(tx, {
+    id: task.id,
+    from: "done",
+    to: "pending",
+    set: { blockedReason: null },
+    event: {
+      reason: why,
+      data: { verification: v.id, change: change.id, revertEntry: v.revertEntryId },
+    },
+  });
+  if (!task.requestId) return;
+  const request = tx
+    .select({ status: requests.status })
+    .from(requests)
+    .where(eq(requests.id, task.requestId))
+    .get();
+  if (request?.status === "done")
+    moveRequest(tx, { id: task.requestId, from: "done", to: "in_progress", reason: why });
+}
