@@ -14,15 +14,15 @@ import {
   tasks,
 } from "@/server/db/schema";
 import { steerRun } from "@/server/runs/service";
-import { agentWorld } from "@/server/testing/agent-world";
-import { tempDir } from "@/server/testing/fixtures";
+import { ownerAlive } from "@/server/workers/heartbeat";
+import { agentWorld } from "@/test-support/agent-world";
+import { tempDir } from "@/test-support/fixtures";
 import {
   type ModelServer,
   type RecordedRequest,
   type ScriptStep,
   startModelServer,
-} from "@/server/testing/model-server";
-import { ownerAlive } from "@/server/workers/heartbeat";
+} from "@/test-support/model-server";
 
 // Supervision of each real CLI (installed by bin/agent-clis.mjs) through the whole harness — the
 // pool, a sparse workspace, bubblewrap, the run supervisor — against the scripted model server:

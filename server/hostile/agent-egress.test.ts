@@ -11,13 +11,13 @@ import versions from "@/server/agents/cli/versions.json";
 import { PLACEHOLDER_KEY } from "@/server/confine/egress";
 import { detectSandbox } from "@/server/confine/sandbox";
 import { agentRuns, tasks } from "@/server/db/schema";
-import { agentWorld } from "@/server/testing/agent-world";
-import { tempDir } from "@/server/testing/fixtures";
+import { agentWorld } from "@/test-support/agent-world";
+import { tempDir } from "@/test-support/fixtures";
 import {
   type ModelServer,
   type RecordedRequest,
   startModelServer,
-} from "@/server/testing/model-server";
+} from "@/test-support/model-server";
 
 // A hostile agent's network, through the whole harness (pool → run → bubblewrap → egress
 // proxy), for each real CLI and a `command` agent: Hyperion's web server and a canary listener

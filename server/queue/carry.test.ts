@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { events, requests, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatcher/advance";
 import { createRequests } from "@/server/requests/service";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { retryEntry } from "./retry";
 import { claimNext, defaultQueueOptions, type Entry, moveUnleased, transition } from "./store";
 

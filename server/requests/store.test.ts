@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { events, requests } from "@/server/db/schema";
 import { ConflictError } from "@/server/errors";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { createRequests } from "./service";
 import { moveRequest } from "./store";
 

@@ -13,8 +13,8 @@ import { entryMachine, IllegalTransitionError } from "@/server/queue/states";
 import { requestMachine } from "@/server/requests/states";
 import { RunMoveConflict, runMachine } from "@/server/runs/states";
 import { IllegalTaskMove, taskMachine } from "@/server/tasks/states";
-import { tempDir } from "@/server/testing/fixtures";
 import { VerificationMoveConflict, verificationMachine } from "@/server/verify/states";
+import { tempDir } from "@/test-support/fixtures";
 import { defineMachine, type Machine } from "./machine";
 
 /**

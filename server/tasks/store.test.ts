@@ -7,7 +7,7 @@ import { dispatchOnce } from "@/server/dispatcher/dispatch";
 import { planRequest } from "@/server/planner/plan";
 import { submitChanges } from "@/server/queue/submit";
 import { createRequests } from "@/server/requests/service";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { taskMachine } from "./states";
 import { blockTask, IllegalTaskMove, moveTask, TaskMoveConflict } from "./store";
 

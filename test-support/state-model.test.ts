@@ -18,7 +18,7 @@ import { claimNext } from "@/server/queue/store";
 import { cancelRequest } from "@/server/requests/cancel";
 import { createRequests } from "@/server/requests/service";
 import type { TaskRow } from "@/server/tasks/store";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { allProblems, stuckRequests, TrailerCounter } from "./invariants";
 
 /**
