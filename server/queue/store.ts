@@ -4,12 +4,19 @@ import type { EntryError, EntryState } from "@/schemas/queue";
 import type { Db, DbLike } from "@/server/db/client";
 import {
   changeQueueLogs,
-  changeRequests,
   type QueueLogEvent,
   queueEntries,
   queueEntryPaths,
 } from "@/server/db/schema";
 import { carryAlong, type TaskOutcome } from "./carry";
+import { getEntry, rowToEntry } from "./entries";
+import {
+  backoffMs,
+  type Entry,
+  EntryStateError,
+  type QueueOptions,
+  StaleLeaseError,
+} from "./options";
 import {
   attemptFreeErrors,
   claimableStates,
@@ -19,44 +26,12 @@ import {
   pendingStates,
 } from "./states";
 
+// The entry's types, options and errors, and its reads, live in rooms of their own; many
+// modules import them from here.
+export * from "./entries";
+export * from "./options";
 export type { TaskOutcome };
 export { IllegalTransitionError };
-
-export type Entry = typeof queueEntries.$inferSelect;
-export type ChangeRow = typeof changeRequests.$inferSelect;
-
-export type QueueOptions = {
-  leaseMs: number;
-  maxAttempts: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-};
-
-export const defaultQueueOptions: QueueOptions = {
-  leaseMs: 30_000,
-  maxAttempts: 5,
-  backoffBaseMs: 1_000,
-  backoffMaxMs: 60_000,
-};
-
-/** A worker's write was refused because its lease is gone: another worker owns the entry now. */
-export class StaleLeaseError extends Error {
-  override name = "StaleLeaseError";
-}
-
-/**
- * Exponential backoff with jitter: half fixed, half random, so retries do not stampede.
- *
- * The doubling stops at 2^64, where any delay has long reached its cap: attempts have no upper
- * bound (a ref lock gives its attempt back, so an entry can spin past a thousand of them while a
- * dead writer's lock goes stale), and 2 ** 1024 is Infinity — times a zero base (reclaimExpired's)
- * that is NaN, which SQLite stores as NULL in next_attempt_at.
- */
-export function backoffMs(attempt: number, opts: QueueOptions, random = Math.random): number {
-  const doublings = Math.min(Math.max(0, attempt - 1), 64);
-  const base = Math.min(opts.backoffBaseMs * 2 ** doublings, opts.backoffMaxMs);
-  return Math.round(base / 2 + (base / 2) * random());
-}
 
 export function logTransition(db: DbLike, event: QueueLogEvent, at = Date.now()): void {
   db.insert(changeQueueLogs).values({ entryId: event.entryId, event, at }).run();
@@ -157,28 +132,6 @@ export function claimNext(
   return claim.immediate();
 }
 
-function rowToEntry(row: Record<string, unknown>): Entry {
-  return {
-    id: row.id as number,
-    changeRequestId: row.change_request_id as number,
-    repo: row.repo as string,
-    targetBranch: row.target_branch as string,
-    state: row.state as EntryState,
-    claimedFrom: row.claimed_from as EntryState | null,
-    attempts: row.attempts as number,
-    maxAttempts: row.max_attempts as number,
-    nextAttemptAt: row.next_attempt_at as number,
-    leaseOwner: row.lease_owner as string | null,
-    leaseExpiresAt: row.lease_expires_at as number | null,
-    heartbeatAt: row.heartbeat_at as number | null,
-    lastError: row.last_error ? (JSON.parse(row.last_error as string) as EntryError) : null,
-    mergedCommit: row.merged_commit as string | null,
-    createdAt: row.created_at as number,
-    updatedAt: row.updated_at as number,
-    finishedAt: row.finished_at as number | null,
-  };
-}
-
 type MoveDetails = {
   task?: TaskOutcome;
   error?: EntryError;
@@ -276,18 +229,6 @@ export function transition(
     () => new StaleLeaseError(`entry ${entry.id}: lease lost before ${move.from} → ${move.to}`),
     now,
   );
-}
-
-/** An unleased move found the entry elsewhere than expected (or gone); nothing was written. */
-export class EntryStateError extends Error {
-  override name = "EntryStateError";
-  constructor(
-    readonly entryId: number,
-    readonly expected: EntryState,
-    readonly actual: EntryState | undefined,
-  ) {
-    super(actual ? `entry ${entryId} is ${actual}, not ${expected}` : `no queue entry ${entryId}`);
-  }
 }
 
 /**
@@ -439,22 +380,4 @@ export function reclaimExpired(db: Db, opts: QueueOptions, now = Date.now()): nu
     }
   }
   return n;
-}
-
-export function getEntry(db: DbLike, id: number): Entry | undefined {
-  return db.select().from(queueEntries).where(eq(queueEntries.id, id)).get();
-}
-
-export function getChange(db: DbLike, id: number): ChangeRow | undefined {
-  return db.select().from(changeRequests).where(eq(changeRequests.id, id)).get();
-}
-
-export function pendingCount(db: Db): number {
-  return (
-    db
-      .select({ n: sql<number>`count(*)` })
-      .from(queueEntries)
-      .where(inArray(queueEntries.state, [...pendingStates]))
-      .get()?.n ?? 0
-  );
 }
