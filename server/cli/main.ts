@@ -34,6 +34,20 @@ export function buildProgram(): Command {
       for (const warning of unknownEnvWarnings()) console.error(`warning: ${warning}`);
     });
 
+  // In this order: `hyperion --help` lists the commands as they are added.
+  addServerCommands(program);
+  addQueueCommands(program);
+  addRequestCommands(program);
+  addAgentCommands(program);
+  addRequestChangeCommands(program);
+  addReviewCommands(program);
+  addTraceCommands(program);
+  addUserCommands(program);
+  return program;
+}
+
+/** The web server and the worker. */
+function addServerCommands(program: Command): void {
   program
     .command("start")
     .description("run the web server and the worker together (what `npm start` does)")
@@ -57,7 +71,10 @@ export function buildProgram(): Command {
         dryRun: !!opts.dryRun,
       });
     });
+}
 
+/** The merge queue: changes submitted, its state, retries, rollbacks, its replay. */
+function addQueueCommands(program: Command): void {
   program
     .command("submit")
     .description("queue change requests from a JSON file (one or an array; - for stdin)")
@@ -99,7 +116,10 @@ export function buildProgram(): Command {
     .option("--out <file>", "where to write the replayed database (default: a temp file)")
     .option("--json", "print as JSON")
     .action(lazy(() => import("./commands/queue"), "replayCommand"));
+}
 
+/** Requests filed, and their clarifying questions answered. */
+function addRequestCommands(program: Command): void {
   program
     .command("request")
     .description("file TaskRequests from a JSON file (one object or an array; - for stdin)")
@@ -124,7 +144,10 @@ export function buildProgram(): Command {
     )
     .option("--as <email>", "answer as this user")
     .action(lazy(() => import("./commands/request"), "answerCommand"));
+}
 
+/** The agents: their readiness, the confinement, their runs and their steering. */
+function addAgentCommands(program: Command): void {
   program
     .command("agents")
     .description("the agents the policies name: installed, version, ready, or what fixes them")
@@ -158,7 +181,10 @@ export function buildProgram(): Command {
     .option("--event <id>", "the source event id; the same id twice acts once (default: a new one)")
     .option("--as <email>", "steer as this operator")
     .action(lazy(() => import("./commands/agents"), "steerCommand"));
+}
 
+/** A request changed after it was filed: edited, run again, cancelled. */
+function addRequestChangeCommands(program: Command): void {
   program
     .command("edit")
     .description("edit a request that waits for clarification and plan it again")
@@ -184,7 +210,10 @@ export function buildProgram(): Command {
     .option("--reason <text>", "why, recorded with the request")
     .option("--as <email>", "cancel as this user (the requester, an operator or an admin)")
     .action(lazy(() => import("./commands/request"), "cancelCommand"));
+}
 
+/** Reviewers: the changes waiting, their diffs, approvals and rejections. */
+function addReviewCommands(program: Command): void {
   program
     .command("approvals")
     .description("changes waiting for a reviewer, oldest first")
@@ -216,7 +245,10 @@ export function buildProgram(): Command {
     .option("--close", "close the task instead of sending it back")
     .option("--as <email>", "as this reviewer")
     .action(lazy(() => import("./commands/approvals"), "rejectCommand"));
+}
 
+/** A request's whole chain, and the post-merge verifications. */
+function addTraceCommands(program: Command): void {
   program
     .command("trace")
     .description(
@@ -247,7 +279,10 @@ export function buildProgram(): Command {
     .option("--json", "print as JSON")
     .option("--as <email>", "as this user")
     .action(lazy(() => import("./commands/verify"), "verificationsCommand"));
+}
 
+/** Users and API tokens. */
+function addUserCommands(program: Command): void {
   const user = program.command("user").description("manage users");
   user
     .command("add")
@@ -299,8 +334,6 @@ export function buildProgram(): Command {
     .description("revoke a token")
     .argument("<id>")
     .action(lazy(() => import("./commands/user"), "tokenRevokeCommand"));
-
-  return program;
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -1,0 +1,302 @@
+import type { Policy } from "@/schemas/policy";
+import type { EntryError, EntryState } from "@/schemas/queue";
+import { approvalGate } from "@/server/approvals/service";
+import { runChecks } from "@/server/checks/checks";
+import type { Db } from "@/server/db/client";
+import { ApplyConflict } from "@/server/git/apply";
+import { InvalidTreeEntryError, MissingObjectError, type ObjectStore } from "@/server/git/objects";
+import { PatchParseError } from "@/server/git/patch";
+import { casRefFs, RefLockedError, RefMovedError, readRefFs } from "@/server/git/refs-fs";
+import {
+  buildCandidate,
+  type Candidate,
+  type CandidateCache,
+  catchUpWorktree,
+  checkedOutTree,
+  markWorktreeStale,
+  prepareCandidate,
+  staleWorktreeWarning,
+  syncWorktree,
+  worktreeIsClean,
+} from "./land";
+import type { LandLock } from "./land-lock";
+import { markRolledBack } from "./rollback";
+import { type ChangeRow, type Entry, failEntry, type QueueOptions, transition } from "./store";
+
+// One try at landing a claimed entry on its branch's tip (processEntry, in process.ts, makes
+// the tries): the candidate built and checked, the approval gate, the worktree, and the branch
+// moved under the landing lock.
+
+/** What processing an entry needs of its worker (a part of ProcessContext). */
+export type LandingContext = {
+  db: Db;
+  owner: string;
+  opts: QueueOptions & { checkTimeoutMs: number };
+};
+
+/** How many trees a change to these paths rewrites: each directory on the way, and the root. */
+function treesTouched(paths: Iterable<string>): number {
+  const dirs = new Set<string>([""]);
+  for (const p of paths) {
+    const parts = p.split("/");
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
+  }
+  return dirs.size;
+}
+
+/** An entry's moves as it is processed, from `applying`: each one a checked transition. */
+export class Moves {
+  state = "applying" as EntryState;
+  private readonly started = Date.now();
+
+  constructor(
+    private readonly ctx: LandingContext,
+    private readonly entry: Entry,
+  ) {}
+
+  to(
+    to: EntryState,
+    extra: {
+      error?: EntryError;
+      mergedCommit?: string;
+      warning?: string;
+      checkedOn?: string;
+      note?: string;
+    } = {},
+  ): void {
+    transition(this.ctx.db, this.entry, {
+      from: this.state,
+      to,
+      owner: this.ctx.owner,
+      durationMs: Date.now() - this.started,
+      ...extra,
+    });
+    this.state = to;
+  }
+
+  /** A failure: retried later or quarantined, as failEntry decides. */
+  fail(error: EntryError): EntryState {
+    this.state = failEntry(
+      this.ctx.db,
+      this.entry,
+      this.state,
+      this.ctx.owner,
+      error,
+      this.ctx.opts,
+    );
+    return this.state;
+  }
+}
+
+/** One entry's landing under way: its change, where it lands, and what its attempts keep. */
+export type Landing = {
+  ctx: LandingContext;
+  entry: Entry;
+  change: ChangeRow;
+  moves: Moves;
+  store: ObjectStore;
+  policy: Policy;
+  branchRef: string;
+  dryRun: boolean;
+  trailers: string[];
+  cache: CandidateCache;
+};
+
+/**
+ * One try at landing on the branch's tip as it is now: the candidate built and checked (or
+ * prepared), the worktree checked, the branch moved under the lock. The entry's end state, or
+ * null when the tip moved meanwhile (the caller tries again on the new tip).
+ */
+export async function landOnTip(
+  l: Landing,
+  approvedOn: string | null,
+  lock: LandLock,
+): Promise<EntryState | null> {
+  const ready = await checkedCandidate(l, approvedOn);
+  if ("ended" in ready) return ready.ended;
+  const { store, entry } = l;
+  const worktree = l.dryRun ? null : checkedOutTree(store, entry.targetBranch);
+  // A worktree left stale by a failed update is the operator's now: no check, no sync.
+  const stale = worktree ? await staleWorktreeWarning(store, worktree) : undefined;
+  if (
+    worktree &&
+    !stale &&
+    !(await worktreeIsClean(worktree)) &&
+    !(await catchUpWorktree(store, worktree, readRefFs(store.gitDir, l.branchRef) ?? "").catch(
+      () => false,
+    ))
+  ) {
+    return l.moves.fail({
+      kind: "worktree_dirty",
+      message: `${entry.targetBranch} is checked out in ${worktree} with uncommitted changes; commit or stash them`,
+      paths: [],
+    });
+  }
+  const landed = await landUnderLock(l, ready.checked, lock);
+  if (landed.failure === "quarantine") return l.moves.state;
+  if (landed.failure) return l.moves.fail(landed.failure);
+  if (!landed.commit) return null;
+  const commit = landed.commit;
+  const tipBefore = landed.tipBefore;
+  const warning =
+    worktree && tipBefore && !stale
+      ? await syncWorktree(worktree, tipBefore, commit).then(
+          () => undefined,
+          (err: unknown) => markWorktreeStale(store, worktree, commit, err),
+        )
+      : stale;
+  return landedDone(l, commit, warning);
+}
+
+/**
+ * The candidate on the tip, checked when the change has checks (a tip its checks passed on
+ * before it waited for approval is not checked again), else its file changes prepared; then
+ * the approval gate. The checked candidate (null without checks), or the entry's end state:
+ * quarantined, failed, waiting for approval, or a dry run's landing.
+ */
+async function checkedCandidate(
+  l: Landing,
+  approvedOn: string | null,
+): Promise<{ checked: Candidate | null } | { ended: EntryState }> {
+  const { store, change, moves, cache } = l;
+  const tip = readRefFs(store.gitDir, l.branchRef);
+  if (change.checks.length === 0) {
+    await prepareCandidate(store, change, tip, cache);
+    if (waitForApproval(l, tip)) return { ended: moves.state };
+    // The trees along the touched paths and the commit: their files made before the lock.
+    store.reserve(treesTouched(cache.prepared?.changes.keys() ?? []) + 1);
+    return { checked: null };
+  }
+  const candidate = await buildOrFail(l, () =>
+    buildCandidate(store, change, tip, l.trailers, cache),
+  );
+  if ("error" in candidate)
+    return {
+      ended: candidate.error === "quarantine" ? moves.state : moves.fail(candidate.failure),
+    };
+  const unmoved = approvedOn !== null && approvedOn === tip;
+  if (moves.state !== "checking" && !unmoved) moves.to("checking");
+  const result = unmoved
+    ? { ok: true as const }
+    : await runChecks({
+        gitDir: store.gitDir,
+        commit: candidate.commit,
+        policy: l.policy,
+        checks: change.checks,
+        timeoutMs: l.ctx.opts.checkTimeoutMs,
+      });
+  if (!result.ok) {
+    moves.to("quarantined", {
+      error: {
+        kind: result.timedOut ? "check_timeout" : "check_failed",
+        message: result.reason,
+        paths: [],
+        outputTail: result.outputTail,
+      },
+    });
+    return { ended: moves.state };
+  }
+  moves.to("ready");
+  if (waitForApproval(l, tip)) return { ended: moves.state };
+  if (l.dryRun) return { ended: landedDone(l, candidate.commit) };
+  return { checked: { ...candidate, via: candidate.via } };
+}
+
+/**
+ * Under the landing lock: the candidate (built now on the tip, unless it was checked: checked
+ * candidates land only on the tip they were checked on), and the branch moved to it.
+ */
+async function landUnderLock(
+  l: Landing,
+  checked: Candidate | null,
+  lock: LandLock,
+): Promise<{
+  commit: string | null;
+  tipBefore: string | null;
+  failure: EntryError | "quarantine" | null;
+}> {
+  const { store, branchRef } = l;
+  lock.acquire();
+  let commit: string | null = null;
+  let tipBefore: string | null = null;
+  let failure: EntryError | "quarantine" | null = null;
+  try {
+    tipBefore = readRefFs(store.gitDir, branchRef);
+    const tip = tipBefore;
+    // Checked candidates land only on the tip they were checked on.
+    const candidate = checked
+      ? checked
+      : await buildOrFail(l, () => buildCandidate(store, l.change, tip, l.trailers, l.cache));
+    if ("error" in candidate)
+      failure = candidate.error === "quarantine" ? "quarantine" : candidate.failure;
+    else if (l.dryRun) commit = candidate.commit;
+    else if (!checked || (await store.commitParent(candidate.commit)) === tipBefore) {
+      try {
+        casRefFs(store.gitDir, branchRef, candidate.commit, tipBefore);
+        commit = candidate.commit;
+      } catch (err) {
+        // Another writer's lock is no race and no conflict: wait, without spending an attempt.
+        if (err instanceof RefLockedError)
+          failure = { kind: "ref_locked", message: err.message, paths: [] };
+        else if (!(err instanceof RefMovedError)) throw err;
+      }
+    }
+  } finally {
+    lock.release();
+  }
+  return { commit, tipBefore, failure };
+}
+
+/** Landed (or a dry run's candidate made): merged, and a revert marks what it reverts. */
+export function landedDone(l: Landing, commit: string, warning?: string): EntryState {
+  const { ctx, change, moves } = l;
+  ctx.db.transaction(() => {
+    if (moves.state !== "ready") moves.to("ready");
+    moves.to("merged", { mergedCommit: commit, warning });
+    if (change.revertOf) markRolledBack(ctx.db, change.revertOf, ctx.owner);
+  });
+  return moves.state;
+}
+
+/**
+ * Its risk's tier wants approvals it does not have: it waits, unleased, for a reviewer
+ * (approvals/service.ts moves it back to the queue). The tip its checks passed on is kept.
+ */
+function waitForApproval(l: Landing, tip: string | null): boolean {
+  const { change } = l;
+  const gate = approvalGate(l.ctx.db, l.policy, change, l.entry.id);
+  if (gate.satisfied) return false;
+  l.moves.to("awaiting_approval", {
+    ...(tip && change.checks.length > 0 ? { checkedOn: tip } : {}),
+    note: `${change.risk} risk: waiting for ${gate.needed - gate.have} more approval${gate.needed - gate.have === 1 ? "" : "s"}${gate.tier.requireDiff ? " from a reviewer who opened the whole diff" : ""}`,
+  });
+  return true;
+}
+
+/** Builds a candidate, turning a conflict into a failure and a broken patch into quarantine. */
+async function buildOrFail(
+  l: Landing,
+  build: () => Promise<Candidate>,
+): Promise<Candidate | { error: "fail"; failure: EntryError } | { error: "quarantine" }> {
+  try {
+    return await build();
+  } catch (err) {
+    if (err instanceof ApplyConflict)
+      return {
+        error: "fail",
+        failure: { kind: "conflict", message: err.message, paths: err.paths },
+      };
+    // Failures the same change meets on every attempt: quarantined, not retried as internal.
+    if (
+      err instanceof PatchParseError ||
+      err instanceof MissingObjectError ||
+      err instanceof InvalidTreeEntryError
+    ) {
+      l.moves.to("quarantined", {
+        error: { kind: "apply_failed", message: err.message, paths: [] },
+      });
+      return { error: "quarantine" };
+    }
+    throw err;
+  }
+}
