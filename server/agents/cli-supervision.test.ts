@@ -20,6 +20,8 @@ import { tempDir } from "@/test-support/fixtures";
 import {
   type ModelServer,
   type RecordedRequest,
+  SCRIPTED_KEY_ENV,
+  SCRIPTED_MODELS,
   type ScriptStep,
   startModelServer,
 } from "@/test-support/model-server";
@@ -31,12 +33,8 @@ import {
 // a temp folder of this test's own, so a process of a run is one whose command line, working
 // directory or environment (HOME, TMPDIR) names that run's folder.
 
-const MODELS: Record<CliAgentName, string> = {
-  codex: "scripted-model",
-  claude: "claude-scripted",
-  copilot: "gpt-scripted",
-};
-const KEY_ENV = "SCRIPTED_MODEL_KEY";
+const MODELS: Record<CliAgentName, string> = SCRIPTED_MODELS;
+const KEY_ENV = SCRIPTED_KEY_ENV;
 
 let server: ModelServer | null = null;
 /** This test's own temp folder: the runs' folders are made here (os.tmpdir() reads TMPDIR). */

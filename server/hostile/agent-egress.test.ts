@@ -16,6 +16,8 @@ import { tempDir } from "@/test-support/fixtures";
 import {
   type ModelServer,
   type RecordedRequest,
+  SCRIPTED_KEY_ENV,
+  SCRIPTED_MODELS,
   startModelServer,
 } from "@/test-support/model-server";
 
@@ -24,12 +26,8 @@ import {
 // on the host are unreachable, the model's other paths are refused, the agent's environment holds
 // only a placeholder key, and the scripted model server is reached — with the real key.
 
-const MODELS: Record<CliAgentName, string> = {
-  codex: "scripted-model",
-  claude: "claude-scripted",
-  copilot: "gpt-scripted",
-};
-const KEY_ENV = "SCRIPTED_MODEL_KEY";
+const MODELS: Record<CliAgentName, string> = SCRIPTED_MODELS;
+const KEY_ENV = SCRIPTED_KEY_ENV;
 const REAL_KEY = "the-real-scripted-key-0123456789";
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
