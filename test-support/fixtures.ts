@@ -71,3 +71,25 @@ export async function makeWorld(opts: { gates?: boolean } = {}): Promise<TestWor
     },
   };
 }
+
+const tmpBefore = new Map<string, string | undefined>();
+
+/**
+ * A temp folder of the test's own where run folders are made (os.tmpdir() reads TMPDIR), which
+ * the sandbox user may enter; `dropRunsTmp` puts TMPDIR back and removes it.
+ */
+export function useRunsTmp(prefix: string): string {
+  const dir = tempDir(prefix);
+  fs.chmodSync(dir, 0o755);
+  tmpBefore.set(dir, process.env.TMPDIR);
+  process.env.TMPDIR = dir;
+  return dir;
+}
+
+export function dropRunsTmp(dir: string): void {
+  const was = tmpBefore.get(dir);
+  tmpBefore.delete(dir);
+  if (was === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = was;
+  fs.rmSync(dir, { recursive: true, force: true });
+}

@@ -16,7 +16,7 @@ import {
 import { steerRun } from "@/server/runs/service";
 import { ownerAlive } from "@/server/workers/heartbeat";
 import { agentWorld } from "@/test-support/agent-world";
-import { tempDir } from "@/test-support/fixtures";
+import { dropRunsTmp, useRunsTmp } from "@/test-support/fixtures";
 import {
   type ModelServer,
   type RecordedRequest,
@@ -39,23 +39,17 @@ const KEY_ENV = SCRIPTED_KEY_ENV;
 let server: ModelServer | null = null;
 /** This test's own temp folder: the runs' folders are made here (os.tmpdir() reads TMPDIR). */
 let runsTmp: string;
-const savedTmp = process.env.TMPDIR;
 
 const aw = agentWorld({
   stopStepMs: 300,
   setup: () => {
-    runsTmp = tempDir("hyperion-supervision-");
-    // The sandbox user must be able to enter it (run folders are made here).
-    fs.chmodSync(runsTmp, 0o755);
-    process.env.TMPDIR = runsTmp;
+    runsTmp = useRunsTmp("hyperion-supervision-");
     process.env[KEY_ENV] = "scripted-key-not-a-secret";
   },
   teardown: async () => {
     await server?.close();
     server = null;
-    if (savedTmp === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = savedTmp;
-    fs.rmSync(runsTmp, { recursive: true, force: true });
+    dropRunsTmp(runsTmp);
   },
 });
 

@@ -8,7 +8,7 @@ import { agentRunEvents, agentRuns, events, runSteers, tasks } from "@/server/db
 import { advance } from "@/server/dispatcher/advance";
 import { createRequests } from "@/server/requests/service";
 import { AGENT_OWNER } from "@/test-support/agent-world";
-import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
+import { dropRunsTmp, makeWorld, type TestWorld, useRunsTmp } from "@/test-support/fixtures";
 import { AgentPool } from "./pool";
 
 // Supervision that an agent's output cannot starve (issue 17): a `command` agent that prints
@@ -26,13 +26,9 @@ let world: TestWorld;
 let pool: AgentPool;
 /** The runs' folders (and kept workspaces) are made here: os.tmpdir() reads TMPDIR. */
 let runsTmp: string;
-const savedTmp = process.env.TMPDIR;
 
 beforeEach(async () => {
-  runsTmp = tempDir("hyperion-flood-");
-  // The sandbox user must be able to enter it (run folders are made here).
-  fs.chmodSync(runsTmp, 0o755);
-  process.env.TMPDIR = runsTmp;
+  runsTmp = useRunsTmp("hyperion-flood-");
   world = await makeWorld();
   pool = new AgentPool({
     db: world.db,
@@ -47,9 +43,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await pool.stopAll("test over");
   world.cleanup();
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-  fs.rmSync(runsTmp, { recursive: true, force: true });
+  dropRunsTmp(runsTmp);
 });
 
 function setCommand(code: string, extra: Partial<AgentPolicy> = {}) {

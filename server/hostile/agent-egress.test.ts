@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { eq } from "drizzle-orm";
@@ -12,7 +11,7 @@ import { PLACEHOLDER_KEY } from "@/server/confine/egress";
 import { detectSandbox } from "@/server/confine/sandbox";
 import { agentRuns, tasks } from "@/server/db/schema";
 import { agentWorld } from "@/test-support/agent-world";
-import { tempDir } from "@/test-support/fixtures";
+import { dropRunsTmp, useRunsTmp } from "@/test-support/fixtures";
 import {
   type ModelServer,
   type RecordedRequest,
@@ -38,7 +37,6 @@ let canaryPort = 0;
 let webHits = 0;
 let canaryHits = 0;
 let runsTmp: string;
-const savedTmp = process.env.TMPDIR;
 
 beforeAll(async () => {
   // Stand-ins for Hyperion's web server and any other local listener.
@@ -74,17 +72,13 @@ let server: ModelServer | null = null;
 const aw = agentWorld({
   stopStepMs: 300,
   setup: () => {
-    runsTmp = tempDir("hyperion-egress-");
-    fs.chmodSync(runsTmp, 0o755);
-    process.env.TMPDIR = runsTmp;
+    runsTmp = useRunsTmp("hyperion-egress-");
     process.env[KEY_ENV] = REAL_KEY;
   },
   teardown: async () => {
     await server?.close();
     server = null;
-    if (savedTmp === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = savedTmp;
-    fs.rmSync(runsTmp, { recursive: true, force: true });
+    dropRunsTmp(runsTmp);
   },
 });
 

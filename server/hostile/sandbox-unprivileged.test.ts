@@ -55,6 +55,7 @@ async function asNobody(args: string[]) {
   }
 }
 
+// Where the checkout is private (under /root, say) these are skipped, and vitest counts them so.
 describe.runIf(root)("the sandbox, with Hyperion as an ordinary user", () => {
   it.runIf(readable)(
     "hyperion doctor: its own uid, no capability, rlimits where cgroups are not its",
@@ -83,11 +84,4 @@ describe.runIf(root)("the sandbox, with Hyperion as an ordinary user", () => {
     expect(Number(passed)).toBeGreaterThan(20);
     expect(passed).toBe(all);
   });
-
-  it.runIf(!readable)(
-    "is not run: the checkout is not readable by others (move it, or chmod o+rx)",
-    () => {
-      expect(readable).toBe(false);
-    },
-  );
 });
