@@ -30,8 +30,8 @@ import { agentRuns, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatcher/advance";
 import { readEnv } from "@/server/env.mjs";
 import { createRequests } from "@/server/requests/service";
-import { tempDir } from "@/server/testing/fixtures";
 import type { User } from "@/server/users/service";
+import { tempDir } from "@/test-support/fixtures";
 
 const execFileAsync = promisify(execFile);
 const quick = process.argv.includes("--quick");

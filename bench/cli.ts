@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { bootstrap } from "@/server/bootstrap";
 import { readEnv } from "@/server/env.mjs";
-import { tempDir } from "@/server/testing/fixtures";
+import { tempDir } from "@/test-support/fixtures";
 
 const RUNS = Number(process.argv.find((a) => a.startsWith("--runs="))?.split("=")[1] ?? 15);
 

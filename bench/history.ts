@@ -12,7 +12,7 @@ import { HISTORY_PAGE_SIZE } from "@/schemas/history";
 import { bootstrap } from "@/server/bootstrap";
 import { readEnv } from "@/server/env.mjs";
 import { createRequests } from "@/server/requests/service";
-import { tempDir } from "@/server/testing/fixtures";
+import { tempDir } from "@/test-support/fixtures";
 
 const ROWS = Number(process.argv.find((a) => a.startsWith("--rows="))?.split("=")[1] ?? 10_000);
 const RUNS = 15;

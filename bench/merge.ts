@@ -19,7 +19,7 @@ import { changeQueueLogs, queueEntries } from "@/server/db/schema";
 import { readEnv } from "@/server/env.mjs";
 import { blobOid } from "@/server/git/objects";
 import { submitChanges } from "@/server/queue/submit";
-import { tempDir } from "@/server/testing/fixtures";
+import { tempDir } from "@/test-support/fixtures";
 import { runSupervisor } from "@/workers/main";
 
 const quick = process.argv.includes("--quick");

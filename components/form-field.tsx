@@ -52,6 +52,9 @@ export function useFieldErrors(prefix: string) {
   return { formRef, summaryRef, errors, show, clear, id, aria };
 }
 
+/** A form's errors and the ids that tie each field to them. */
+export type FieldErrorsForm = ReturnType<typeof useFieldErrors>;
+
 /** The messages under one field; its id is what the field's aria-describedby names. */
 export function FieldError({
   fieldId,

@@ -8,7 +8,7 @@ import { type ChangeEvent, useEffect, useRef, useState, useTransition } from "re
 import type { AgentName } from "@/schemas/agents";
 import { changeRef } from "@/schemas/ids";
 import { stateLabel } from "@/schemas/labels";
-import type { RunState } from "@/server/db/schema/runs";
+import type { RunState } from "@/schemas/run-state";
 import type { AppRouter } from "@/server/trpc/root";
 import { EntryLink, RunLink, TaskLink } from "./ids";
 import { LiveIndicator } from "./live-indicator";
@@ -203,12 +203,7 @@ export function RunsBoard({
               className={`${stacked.row} align-top hover:bg-slate-50`}
               data-testid="run-row"
             >
-              <Cell label="Run">
-                <RunLink id={r.id} />
-              </Cell>
-              <Cell label="Task">
-                <TaskLink id={r.taskId} />
-              </Cell>
+              <RunCells run={r} />
               <Cell label="Agent">
                 {r.agent}
                 {r.fallback && <span className="text-xs text-slate-500"> then {r.fallback}</span>}
@@ -251,5 +246,19 @@ export function RunsBoard({
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** A run row's first two cells: the run, and its task (here and on the request page). */
+export function RunCells({ run }: { run: { id: number; taskId: string } }) {
+  return (
+    <>
+      <Cell label="Run">
+        <RunLink id={run.id} />
+      </Cell>
+      <Cell label="Task">
+        <TaskLink id={run.taskId} />
+      </Cell>
+    </>
   );
 }

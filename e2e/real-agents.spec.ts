@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
 import { cliAgentNames } from "@/schemas/agents";
-import { type ModelServer, startModelServer } from "@/server/testing/model-server";
+import { type ModelServer, startModelServer } from "@/test-support/model-server";
 import { E2E_DATA } from "../playwright.config";
 import { MODEL_PORT } from "./support/agents";
 

@@ -4,6 +4,7 @@ import { execa } from "execa";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_MAX_PATCH_BYTES } from "@/schemas/change-request";
 import { defaultQueueOptions } from "@/server/queue/store";
+import { tempDir } from "@/test-support/fixtures";
 import {
   currentEnv,
   EnvError,
@@ -14,7 +15,6 @@ import {
   unknownEnvWarnings,
 } from "./env.mjs";
 import { defaultLoopOptions } from "./queue/loop";
-import { tempDir } from "./testing/fixtures";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 

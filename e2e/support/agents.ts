@@ -6,7 +6,7 @@ import { git } from "@/server/git/run";
 /**
  * The real agent CLIs in the end-to-end run: a repository, `agents`, whose areas `codex`,
  * `claude` and `copilot` go to those CLIs, each pointed at a scripted model server that the
- * test process starts on this port (server/testing/model-server.ts).
+ * test process starts on this port (test-support/model-server.ts).
  */
 export const MODEL_PORT = Number(process.env.E2E_MODEL_PORT ?? 3198);
 export const MODEL_KEY_ENV = "E2E_SCRIPTED_MODEL_KEY";

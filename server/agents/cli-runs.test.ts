@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import { type CliAgentName, cliAgentNames } from "@/schemas/agents";
 import { changeRequests } from "@/server/db/schema";
 import { git } from "@/server/git/run";
-import { agentWorld } from "@/server/testing/agent-world";
-import { type ModelServer, type ScriptStep, startModelServer } from "@/server/testing/model-server";
+import { agentWorld } from "@/test-support/agent-world";
+import { type ModelServer, type ScriptStep, startModelServer } from "@/test-support/model-server";
 import { cliExecutable } from "./cli";
 
 // Each real CLI (installed by bin/agent-clis.mjs) given a task through the whole harness — the

@@ -14,15 +14,17 @@ import {
   tasks,
 } from "@/server/db/schema";
 import { steerRun } from "@/server/runs/service";
-import { agentWorld } from "@/server/testing/agent-world";
-import { tempDir } from "@/server/testing/fixtures";
+import { ownerAlive } from "@/server/workers/heartbeat";
+import { agentWorld } from "@/test-support/agent-world";
+import { tempDir } from "@/test-support/fixtures";
 import {
   type ModelServer,
   type RecordedRequest,
+  SCRIPTED_KEY_ENV,
+  SCRIPTED_MODELS,
   type ScriptStep,
   startModelServer,
-} from "@/server/testing/model-server";
-import { ownerAlive } from "@/server/workers/heartbeat";
+} from "@/test-support/model-server";
 
 // Supervision of each real CLI (installed by bin/agent-clis.mjs) through the whole harness — the
 // pool, a sparse workspace, bubblewrap, the run supervisor — against the scripted model server:
@@ -31,12 +33,8 @@ import { ownerAlive } from "@/server/workers/heartbeat";
 // a temp folder of this test's own, so a process of a run is one whose command line, working
 // directory or environment (HOME, TMPDIR) names that run's folder.
 
-const MODELS: Record<CliAgentName, string> = {
-  codex: "scripted-model",
-  claude: "claude-scripted",
-  copilot: "gpt-scripted",
-};
-const KEY_ENV = "SCRIPTED_MODEL_KEY";
+const MODELS: Record<CliAgentName, string> = SCRIPTED_MODELS;
+const KEY_ENV = SCRIPTED_KEY_ENV;
 
 let server: ModelServer | null = null;
 /** This test's own temp folder: the runs' folders are made here (os.tmpdir() reads TMPDIR). */

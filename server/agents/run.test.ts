@@ -3,7 +3,7 @@ import path from "node:path";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { agentRunEvents, agentRuns, changeRequests, runSteers, tasks } from "@/server/db/schema";
-import { agentWorld } from "@/server/testing/agent-world";
+import { agentWorld } from "@/test-support/agent-world";
 import { recoverLostRuns } from "./pool";
 
 // The `command` agent under test: a few lines of Node given with -e (the policy's command line

@@ -7,8 +7,8 @@ import { REASON_BRIEF, REASON_MAX } from "@/schemas/bounded";
 import { agentRunEvents, agentRuns, events, runSteers, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatcher/advance";
 import { createRequests } from "@/server/requests/service";
-import { AGENT_OWNER } from "@/server/testing/agent-world";
-import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
+import { AGENT_OWNER } from "@/test-support/agent-world";
+import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
 import { AgentPool } from "./pool";
 
 // Supervision that an agent's output cannot starve (issue 17): a `command` agent that prints

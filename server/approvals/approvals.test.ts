@@ -6,11 +6,11 @@ import { advance } from "@/server/dispatcher/advance";
 import { ConflictError, ForbiddenError, ValidationError } from "@/server/errors";
 import { git } from "@/server/git/run";
 import { getEntry } from "@/server/queue/store";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
-import { drainQueue, fileAndQueue as queueOne } from "@/server/testing/queue-world";
 import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { drainQueue, fileAndQueue as queueOne } from "@/test-support/queue-world";
 import { approveEntry, openDiff, patchHash, rejectEntry } from "./service";
 import { listWaiting } from "./waiting";
 

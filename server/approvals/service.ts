@@ -17,7 +17,6 @@ import {
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
 import { policyFor } from "@/server/planner/plan";
 import { moveUnleased } from "@/server/queue/store";
-import { moveTask } from "@/server/tasks/store";
 import type { User } from "@/server/users/service";
 
 /** What an approval names: the exact patch, so a replaced patch is never approved by accident. */
@@ -229,6 +228,9 @@ export function rejectEntry(db: Db, input: RejectInput, user: User) {
         createdAt: Date.now(),
       })
       .run();
+    // Its task, if this change is the one it submitted, goes back or is closed with the reason,
+    // in the entry's move.
+    const why = `a reviewer (${user.email}) rejected change #${change.id}: ${reason}`;
     moveUnleased(db, entry.id, {
       from: "awaiting_approval",
       to: "rejected",
@@ -239,18 +241,13 @@ export function rejectEntry(db: Db, input: RejectInput, user: User) {
         paths: [],
       },
       note: `rejected by ${user.email}: ${reason}`,
-    });
-    const task = tx.select().from(tasks).where(eq(tasks.id, change.taskId)).get();
-    if (task?.state === "submitted" && task.changeRequestId === change.id) {
-      const why = `a reviewer (${user.email}) rejected change #${change.id}: ${reason}`;
-      moveTask(tx, {
-        id: task.id,
-        from: "submitted",
+      task: {
         to: input.next === "redispatch" ? "pending" : "failed",
-        set: { blockedReason: input.next === "redispatch" ? null : why },
-        event: { reason: why, data: { entry: entry.id, next: input.next } },
-      });
-    }
+        reason: why,
+        blockedReason: input.next === "redispatch" ? null : why,
+        data: { entry: entry.id, next: input.next },
+      },
+    });
     return { entryId: entry.id, next: input.next };
   });
 }

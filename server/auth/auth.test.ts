@@ -2,9 +2,9 @@ import bcrypt from "bcryptjs";
 import { count, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { apiTokens, loginAttempts, users } from "@/server/db/schema";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
 import { addUser } from "@/server/users/service";
 import { createToken, revokeToken, userForToken } from "@/server/users/tokens";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { verifyCredentials } from "./credentials";
 import {
   ACCOUNT_ADDRESS_LIMIT,

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
 
 const BIN = path.resolve("bin/hyperion.mjs");
 let world: TestWorld;

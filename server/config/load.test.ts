@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDemoRepo } from "@/server/demo/create";
-import { tempDir } from "@/server/testing/fixtures";
+import { tempDir } from "@/test-support/fixtures";
 import { loadConfig } from "./load";
 
 const dirs: string[] = [];

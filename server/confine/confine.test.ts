@@ -3,7 +3,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tempDir } from "@/server/testing/fixtures";
+import { tempDir } from "@/test-support/fixtures";
 import { makeRunDir, removeRunDir, runConfined, scrubbedEnv } from "./run";
 import { detectSandbox } from "./sandbox";
 

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { tempDir } from "@/server/testing/fixtures";
+import { tempDir } from "@/test-support/fixtures";
 import { openDb } from "./client";
 
 const dirs: string[] = [];

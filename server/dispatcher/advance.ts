@@ -1,6 +1,5 @@
-import { and, count, eq, inArray, or } from "drizzle-orm";
+import { and, count, eq, inArray } from "drizzle-orm";
 import type { AgentName } from "@/schemas/agents";
-import type { RequestStatus } from "@/schemas/request-status";
 import { agentFor } from "@/server/agents/choose";
 import { developTask } from "@/server/agents/develop";
 import { type AgentPool, harnessFor } from "@/server/agents/pool";
@@ -9,81 +8,19 @@ import type { Db } from "@/server/db/client";
 import { changeRequests, queueEntries, requests, tasks } from "@/server/db/schema";
 import { AgentEngineer, EngineerStopped } from "@/server/engineer/agent";
 import type { Engineer } from "@/server/engineer/engineer";
-import { NotFoundError, ValidationError } from "@/server/errors";
+import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
 import { log } from "@/server/log";
-import { planRequest, policyFor, setRequestStatus } from "@/server/planner/plan";
-import { deriveRequestStatus } from "@/server/requests/derive";
-import { canTransition } from "@/server/requests/states";
+import { planRequest, policyFor } from "@/server/planner/plan";
+import { moveRequest, settleRequest } from "@/server/requests/store";
 import { moveTask, TaskMoveConflict } from "@/server/tasks/store";
 import { dispatchOnce } from "./dispatch";
 
 /**
- * Carries tasks to their changes' outcomes from the merge queue: a submitted task's change
- * merged (or merged and since rolled back) → done, quarantined or rejected → failed (which
- * releases its locks); a failed task whose quarantined change an operator retried and merged
- * → done. Then the requests they belong to are settled.
- */
-export function syncOutcomes(db: Db): number {
-  const rows = db
-    .select({
-      id: tasks.id,
-      state: tasks.state,
-      requestId: tasks.requestId,
-      changeRequestId: tasks.changeRequestId,
-      entryState: queueEntries.state,
-      error: queueEntries.lastError,
-    })
-    .from(tasks)
-    .innerJoin(queueEntries, eq(queueEntries.changeRequestId, tasks.changeRequestId))
-    .where(
-      or(
-        eq(tasks.state, "submitted"),
-        and(eq(tasks.state, "failed"), inArray(queueEntries.state, ["merged", "rolled_back"])),
-      ),
-    )
-    .all();
-  let changed = 0;
-  const touched = new Set<number>();
-  for (const t of rows) {
-    const landed = t.entryState === "merged" || t.entryState === "rolled_back";
-    const to = landed
-      ? "done"
-      : t.state === "submitted" && (t.entryState === "quarantined" || t.entryState === "rejected")
-        ? "failed"
-        : null;
-    if (!to) continue;
-    const reason =
-      to === "failed"
-        ? `change ${t.entryState}: ${t.error?.message ?? ""}`
-        : t.state === "failed"
-          ? `change #${t.changeRequestId} was retried and merged`
-          : null;
-    try {
-      db.transaction((tx) =>
-        moveTask(tx, {
-          id: t.id,
-          from: t.state,
-          to,
-          set: { blockedReason: to === "failed" ? reason : null },
-          event: reason ? { reason } : {},
-        }),
-      );
-    } catch (err) {
-      // Another pass (the CLI's or the worker's) recorded this outcome first.
-      if (err instanceof TaskMoveConflict) continue;
-      throw err;
-    }
-    changed++;
-    if (t.requestId) touched.add(t.requestId);
-  }
-  settleRequests(db, [...touched]);
-  return changed;
-}
-
-/**
- * One turn of the whole path: plan received requests, record outcomes, dispatch what the gate
- * lets through, and have the built-in developer do each claimed task. The worker runs it in a
- * loop; `hyperion request` runs it once (and, with --wait, until its requests finish).
+ * One turn of the whole path: plan received requests, settle what can no longer progress,
+ * dispatch what the gate lets through, and have the built-in developer do each claimed task.
+ * A change's outcome needs no recording here: the queue entry's move carries it into its task
+ * and request. The worker runs it in a loop; `hyperion request` runs it once (and, with
+ * --wait, until its requests finish).
  */
 export async function advance(
   db: Db,
@@ -133,7 +70,7 @@ export async function advance(
       ),
     );
   }
-  syncOutcomes(db);
+  settleRequests(db);
   const claimed = dispatchOnce(
     db,
     config,
@@ -165,8 +102,7 @@ async function planOne(db: Db, config: LoadedConfig, id: number, engineer?: Engi
   try {
     await planRequest(db, config, id, engineer);
   } catch (err) {
-    if (willRepeat(err))
-      moveRequest(db, id, "received", "failed", `planning failed: ${(err as Error).message}`);
+    if (willRepeat(err)) failPlanning(db, id, `planning failed: ${(err as Error).message}`);
     else if (err instanceof EngineerStopped)
       log.info({ request: id }, "scoping stopped with the worker; the next worker scopes it");
     else log.warn({ err, request: id }, "planning failed; will try again on the next pass");
@@ -181,26 +117,15 @@ function willRepeat(err: unknown): boolean {
 }
 
 /**
- * Moves a request from `from` to `to`, re-reading its status inside the transaction; if it has
- * moved meanwhile (cancelled, say) nothing happens, so one raced request never aborts a pass.
+ * Fails a received request whose planning will fail again; if it has moved meanwhile (cancelled,
+ * say) nothing happens, so one raced request never aborts a pass.
  */
-function moveRequest(
-  db: Db,
-  id: number,
-  from: RequestStatus,
-  to: RequestStatus,
-  reason?: string,
-): boolean {
-  return db.transaction((tx) => {
-    const row = tx
-      .select({ status: requests.status })
-      .from(requests)
-      .where(eq(requests.id, id))
-      .get();
-    if (row?.status !== from) return false;
-    setRequestStatus(tx, id, from, to, reason);
-    return true;
-  });
+function failPlanning(db: Db, id: number, reason: string): void {
+  try {
+    moveRequest(db, { id, from: "received", to: "failed", reason });
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+  }
 }
 
 /**
@@ -209,14 +134,14 @@ function moveRequest(
  * cancelled) fails with that reason; a request whose tasks are all done is done, and one with a
  * failed task and nothing left running fails with the first task's reason.
  */
-export function settleRequests(db: Db, touched: number[] = []): void {
+export function settleRequests(db: Db): void {
   // Each failure can fail the next link of a chain (1.1 ← 1.2 ← 1.3, or requests A ← B ← C), so
   // go round until nothing changes; every round but the last fails at least one pending task.
   const limit =
     db.select({ n: count() }).from(tasks).where(eq(tasks.state, "pending")).get()?.n ?? 0;
   for (let round = 0; round <= limit; round++) {
     const tasksFailed = failBlockedTasks(db);
-    const requestsFailed = deriveRequests(db, round === 0 ? touched : []);
+    const requestsFailed = deriveRequests(db);
     if (tasksFailed === 0 && requestsFailed === 0) break;
   }
 }
@@ -298,11 +223,11 @@ function failBlockedTasks(db: Db): number {
 }
 
 /**
- * Brings requests to the status their tasks and changes derive (server/requests/derive.ts):
- * the open ones, those the caller touched (a retried change merged: failed → done), and done
- * ones with a change that has been rolled back (→ rolled_back). Returns how many it failed.
+ * Brings requests to the status their tasks and changes derive (requests/store.ts
+ * `settleRequest`): the open ones, and done ones with a change that has been rolled back
+ * (→ rolled_back). Returns how many it failed.
  */
-function deriveRequests(db: Db, touched: number[]): number {
+function deriveRequests(db: Db): number {
   const rolledBack = db
     .select({ id: requests.id })
     .from(queueEntries)
@@ -318,42 +243,8 @@ function deriveRequests(db: Db, touched: number[]): number {
     .where(inArray(requests.status, ["planned", "in_progress"]))
     .all()
     .map((r) => r.id);
-  const ids = [...new Set([...open, ...touched, ...rolledBack])];
-  if (ids.length === 0) return 0;
-  const statuses = new Map(
-    db
-      .select({ id: requests.id, status: requests.status })
-      .from(requests)
-      .where(inArray(requests.id, ids))
-      .all()
-      .map((r) => [r.id, r.status]),
-  );
   let failed = 0;
-  for (const id of ids) {
-    const work = db
-      .select({
-        id: tasks.id,
-        state: tasks.state,
-        reason: tasks.blockedReason,
-        entryState: queueEntries.state,
-        change: tasks.changeRequestId,
-      })
-      .from(tasks)
-      .leftJoin(queueEntries, eq(queueEntries.changeRequestId, tasks.changeRequestId))
-      .where(eq(tasks.requestId, id))
-      .orderBy(tasks.createdAt, tasks.id)
-      .all();
-    const from = statuses.get(id);
-    const to = deriveRequestStatus(work);
-    if (!from || !to || to === from || !canTransition(from, to)) continue;
-    const firstFailed = work.find((w) => w.state === "failed");
-    const reason =
-      to === "failed"
-        ? `task ${firstFailed?.id} failed: ${firstFailed?.reason ?? "no reason given"}`
-        : to === "rolled_back"
-          ? `change #${work.find((w) => w.entryState === "rolled_back")?.change} was rolled back`
-          : undefined;
-    if (moveRequest(db, id, from, to, reason) && to === "failed") failed++;
-  }
+  for (const id of new Set([...open, ...rolledBack]))
+    if (settleRequest(db, id) === "failed") failed++;
   return failed;
 }

@@ -9,7 +9,7 @@ import { demoPolicy } from "@/server/demo/policy";
 import { git } from "@/server/git/run";
 import { planRequest } from "@/server/planner/plan";
 import { createRequests } from "@/server/requests/service";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { advance } from "./advance";
 import { dispatchOnce } from "./dispatch";
 import { gate, type LockHolder, lockConflict } from "./gate";

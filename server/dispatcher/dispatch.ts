@@ -3,7 +3,8 @@ import { clipReason } from "@/schemas/bounded";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requests, tasks } from "@/server/db/schema";
-import { policyFor, setRequestStatus } from "@/server/planner/plan";
+import { policyFor } from "@/server/planner/plan";
+import { moveRequest } from "@/server/requests/store";
 import { lockingTaskStates } from "@/server/tasks/states";
 import { blockTask, moveTask, TaskMoveConflict, type TaskRow } from "@/server/tasks/store";
 import { type GateResult, gate, type LockHolder } from "./gate";
@@ -174,7 +175,7 @@ export function dispatchOnce(
             .get()
         : undefined;
       if (task.requestId && request?.status === "planned")
-        setRequestStatus(db, task.requestId, "planned", "in_progress");
+        moveRequest(db, { id: task.requestId, from: "planned", to: "in_progress" });
     }
     return claimed;
   });

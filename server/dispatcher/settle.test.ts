@@ -7,7 +7,7 @@ import { ANSWER_NOTE_MAX, answerRequest, MAX_ANSWERS } from "@/server/planner/an
 import { planRequest } from "@/server/planner/plan";
 import { createRequests } from "@/server/requests/service";
 import { moveTask } from "@/server/tasks/store";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { advance, settleRequests } from "./advance";
 
 // The real planner, wrapped so that a test can make one call fail as a race or a hiccup would.

@@ -8,8 +8,8 @@ import { requestSpecs, requests, tasks } from "@/server/db/schema";
 import { demoPolicy } from "@/server/demo/policy";
 import { advance } from "@/server/dispatcher/advance";
 import { createRequests } from "@/server/requests/service";
-import { agentWorld } from "@/server/testing/agent-world";
-import { type ModelServer, startModelServer } from "@/server/testing/model-server";
+import { agentWorld } from "@/test-support/agent-world";
+import { type ModelServer, startModelServer } from "@/test-support/model-server";
 import { extractJson, validate } from "./agent";
 import type { EngineerInput } from "./engineer";
 

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { log } from "@/server/log";
-import { makeRepoPair } from "@/server/testing/git-fixtures";
+import { makeRepoPair } from "@/test-support/git-fixtures";
 import { casRefFs, RefLockedError, RefMovedError } from "./refs-fs";
 import { git } from "./run";
 

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { makeRepoPair, write } from "@/server/testing/git-fixtures";
+import { makeRepoPair, write } from "@/test-support/git-fixtures";
 import { Repo } from "./repo";
 import { WorkspaceGit } from "./workspace";
 

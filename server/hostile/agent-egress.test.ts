@@ -11,25 +11,23 @@ import versions from "@/server/agents/cli/versions.json";
 import { PLACEHOLDER_KEY } from "@/server/confine/egress";
 import { detectSandbox } from "@/server/confine/sandbox";
 import { agentRuns, tasks } from "@/server/db/schema";
-import { agentWorld } from "@/server/testing/agent-world";
-import { tempDir } from "@/server/testing/fixtures";
+import { agentWorld } from "@/test-support/agent-world";
+import { tempDir } from "@/test-support/fixtures";
 import {
   type ModelServer,
   type RecordedRequest,
+  SCRIPTED_KEY_ENV,
+  SCRIPTED_MODELS,
   startModelServer,
-} from "@/server/testing/model-server";
+} from "@/test-support/model-server";
 
 // A hostile agent's network, through the whole harness (pool → run → bubblewrap → egress
 // proxy), for each real CLI and a `command` agent: Hyperion's web server and a canary listener
 // on the host are unreachable, the model's other paths are refused, the agent's environment holds
 // only a placeholder key, and the scripted model server is reached — with the real key.
 
-const MODELS: Record<CliAgentName, string> = {
-  codex: "scripted-model",
-  claude: "claude-scripted",
-  copilot: "gpt-scripted",
-};
-const KEY_ENV = "SCRIPTED_MODEL_KEY";
+const MODELS: Record<CliAgentName, string> = SCRIPTED_MODELS;
+const KEY_ENV = SCRIPTED_KEY_ENV;
 const REAL_KEY = "the-real-scripted-key-0123456789";
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 

@@ -4,8 +4,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { harnessFor } from "@/server/agents/pool";
 import { ConfigError, loadConfig } from "@/server/config/load";
-import { agentWorld } from "@/server/testing/agent-world";
-import { tempDir } from "@/server/testing/fixtures";
+import { agentWorld } from "@/test-support/agent-world";
+import { tempDir } from "@/test-support/fixtures";
 
 // Agents that misbehave on purpose, as `command` agents (a few lines of Node given with -e):
 // the run fails with a clear reason and nothing outside its run folder changes.

@@ -8,8 +8,8 @@ import { detectSandbox } from "@/server/confine/sandbox";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { getEntry } from "@/server/queue/store";
 import { submitChanges } from "@/server/queue/submit";
-import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
-import { makeRepoPair } from "@/server/testing/git-fixtures";
+import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
+import { makeRepoPair } from "@/test-support/git-fixtures";
 
 // A policy check that turns against the server: it reads the environment, the data directory
 // and the server's /proc, and writes beside the repository. Run through the real queue.

@@ -7,9 +7,9 @@ import { ConfigError, configStatus, currentConfig, loadConfig } from "@/server/c
 import { createDemoRepo } from "@/server/demo/create";
 import { areaOf } from "@/server/engineer/areas";
 import { ingestFile } from "@/server/inbox/ingest";
-import { makeWorld, tempDir } from "@/server/testing/fixtures";
 import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
+import { makeWorld, tempDir } from "@/test-support/fixtures";
 
 // Hostile files carry this marker; no config problem (log, banner, exit message) may show it.
 const SECRET = "HYPERION-SECRET-MARKER-a9c2";

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IngestOptions, IngestResult } from "@/server/inbox/ingest";
 import { ingestFile } from "@/server/inbox/ingest";
 import { watchInbox } from "@/server/inbox/watch";
-import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
 
 // Every hostile entry is built around this marker; no error file or result may ever show it.
 const SECRET = "HYPERION-SECRET-MARKER-5e1f";

@@ -15,8 +15,8 @@ import { STALE_WORKTREE_MARKER } from "@/server/queue/land";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { getEntry } from "@/server/queue/store";
 import { submitChanges } from "@/server/queue/submit";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
-import { makeRepoPair, write } from "@/server/testing/git-fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { makeRepoPair, write } from "@/test-support/git-fixtures";
 
 /*
  * Hostile change requests against a real queue: a SQLite file, a checked-out target repository

@@ -5,10 +5,10 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { advance } from "@/server/dispatcher/advance";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
-import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
 import { type Context, createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";
+import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
 
 // Hostile requests over the API (tRPC with a real context on a real SQLite file) and the CLI
 // (the real binary): each refused with the field it is about, nothing written.

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { program } from "@/server/confine/programs";
-import { tempDir } from "@/server/testing/fixtures";
+import { tempDir } from "@/test-support/fixtures";
 
 /**
  * The hostile sandbox suite again, as an ordinary user: CI runs as root, and an install that

@@ -11,7 +11,7 @@ import { makeRunDir, removeRunDir, runConfined } from "@/server/confine/run";
 import { detectSandbox } from "@/server/confine/sandbox";
 import { spawnConfined } from "@/server/confine/spawn";
 import { git } from "@/server/git/run";
-import { tempDir } from "@/server/testing/fixtures";
+import { tempDir } from "@/test-support/fixtures";
 
 /**
  * The hostile agent's cases of issue 17, each run through both ways Hyperion starts a child for

@@ -2,9 +2,9 @@ import path from "node:path";
 import { execa, type Result, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { git } from "@/server/git/run";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
-import { countTrailers } from "@/server/testing/git-fixtures";
-import { mulberry32 } from "@/server/testing/seeded";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { countTrailers } from "@/test-support/git-fixtures";
+import { mulberry32 } from "@/test-support/seeded";
 
 // The whole path under SIGKILL: requests filed with the real CLI (some while no worker runs,
 // some while one does), planned, dispatched, developed by the built-in developer and landed by

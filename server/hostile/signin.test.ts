@@ -23,12 +23,12 @@ import {
 import { loginAttempts, users } from "@/server/db/schema";
 import { ConflictError, ValidationError } from "@/server/errors";
 import { LiveInput, liveCursor } from "@/server/events/log";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
 import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import { addUser, type User } from "@/server/users/service";
 import { createToken, userForToken } from "@/server/users/tokens";
-import { callOverHttp, contextFor, seedFailedRequest } from "./trpc-fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { callOverHttp, contextFor, seedFailedRequest } from "@/test-support/trpc-fixtures";
 
 let world: TestWorld;
 let requester: User;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { git } from "@/server/git/run";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 
 // The whole worker process under hostile input: patches that would spin a thread, inbox files
 // that would block the event loop or leak what they point at, a config that turns bad while it

@@ -8,8 +8,9 @@ import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requestSpecs, requests } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
+import { moveRequest } from "@/server/requests/store";
 import type { User } from "@/server/users/service";
-import { planRequest, policyFor, setRequestStatus } from "./plan";
+import { planRequest, policyFor } from "./plan";
 
 export const MAX_ANSWERS = 20;
 export const ANSWER_NOTE_MAX = 5000;
@@ -118,7 +119,7 @@ export async function answerRequest(
         },
       ]);
     // Compare-and-swap on the status, so two answers at once do not both re-plan.
-    setRequestStatus(tx, requestId, row.status, "received");
+    moveRequest(tx, { id: requestId, from: row.status, to: "received" });
     tx.update(requests)
       .set({ files, areas, ...(a.kind ? { kind: a.kind } : {}) })
       .where(eq(requests.id, requestId))

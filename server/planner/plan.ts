@@ -1,17 +1,16 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { fieldIssues } from "@/schemas/issues";
 import { Policy } from "@/schemas/policy";
-import type { RequestStatus } from "@/schemas/request-status";
 import { TaskRequest } from "@/schemas/task-request";
 import type { LoadedConfig } from "@/server/config/load";
-import type { Db, DbLike } from "@/server/db/client";
-import { requestSpecs, requests, tasks } from "@/server/db/schema";
+import type { Db } from "@/server/db/client";
+import { requestSpecs, requests } from "@/server/db/schema";
 import { BuiltinEngineer, type Engineer, type EngineerResult } from "@/server/engineer/engineer";
 import { listRepoFiles } from "@/server/engineer/repo-files";
-import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
-import { appendEvent } from "@/server/events/log";
+import { NotFoundError, ValidationError } from "@/server/errors";
 import { decompose } from "@/server/orchestrator/decompose";
-import { assertTransition } from "@/server/requests/states";
+import { moveRequest } from "@/server/requests/store";
+import { createPlannedTasks } from "@/server/tasks/store";
 
 /** A repository without a policy is one area holding every file. */
 export const DEFAULT_POLICY = Policy.parse({
@@ -20,34 +19,6 @@ export const DEFAULT_POLICY = Policy.parse({
 
 export function policyFor(config: LoadedConfig, repo: string): Policy {
   return config.repositories.find((r) => r.name === repo)?.policy ?? DEFAULT_POLICY;
-}
-
-/**
- * Moves a request from the status the caller read to another, if the table allows it and the
- * row still holds `from` (compare-and-swap), with its event in the same transaction as the
- * caller's. `reason` says why, for a failure.
- */
-export function setRequestStatus(
-  db: DbLike,
-  id: number,
-  from: RequestStatus,
-  to: RequestStatus,
-  reason?: string,
-): void {
-  assertTransition(from, to);
-  const changed = db
-    .update(requests)
-    .set({ status: to, updatedAt: Date.now() })
-    .where(and(eq(requests.id, id), eq(requests.status, from)))
-    .run().changes;
-  if (changed === 0)
-    throw new ConflictError(`request ${id} is no longer ${from}; reload and try again`);
-  appendEvent(db, {
-    topic: "request",
-    type: "request.status",
-    entityId: id,
-    payload: { id, status: to, ...(reason ? { reason } : {}) },
-  });
 }
 
 /**
@@ -148,41 +119,37 @@ export async function planRequest(
         (existing?.answers.length ?? 0) > 0 &&
         JSON.stringify(existing?.questions ?? []) === JSON.stringify(result.questions);
       const to = repeated ? ("needs_attention" as const) : ("needs_clarification" as const);
-      setRequestStatus(
-        tx,
-        requestId,
-        "received",
+      moveRequest(tx, {
+        id: requestId,
+        from: "received",
         to,
-        repeated
+        reason: repeated
           ? "the same question came back after an answer; a reviewer or operator can re-scope it"
           : undefined,
-      );
+      });
       return { status: to, tasks: [] as string[], questions: result.questions };
     }
-    for (const t of planned.tasks) {
-      tx.insert(tasks)
-        .values({
-          id: t.id,
-          requestId,
-          repo: t.repo,
-          title: t.prompt.title,
-          source: "planner",
-          createdAt: now,
-          updatedAt: now,
-          state: "pending",
-          area: t.area,
-          neededFiles: t.neededFiles,
-          lockScope: t.lockScope,
-          lockKeys: t.lockKeys,
-          dependsOn: t.dependsOn,
-          acceptance: t.acceptance,
-          prompt: t.prompt,
-          limits: t.limits,
-          contextTokens: t.contextTokens,
-        })
-        .run();
-    }
-    setRequestStatus(tx, requestId, "received", "planned");
+    createPlannedTasks(
+      tx,
+      planned.tasks.map((t) => ({
+        id: t.id,
+        requestId,
+        repo: t.repo,
+        title: t.prompt.title,
+        createdAt: now,
+        updatedAt: now,
+        area: t.area,
+        neededFiles: t.neededFiles,
+        lockScope: t.lockScope,
+        lockKeys: t.lockKeys,
+        dependsOn: t.dependsOn,
+        acceptance: t.acceptance,
+        prompt: t.prompt,
+        limits: t.limits,
+        contextTokens: t.contextTokens,
+      })),
+    );
+    moveRequest(tx, { id: requestId, from: "received", to: "planned" });
     return {
       status: "planned" as const,
       tasks: planned.tasks.map((t) => t.id),

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { LoadedConfig } from "@/server/config/load";
 import { git } from "@/server/git/run";
-import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
 import { defaultLoopOptions, runQueueLoop } from "./loop";
 import { getEntry } from "./store";
 import { submitChanges } from "./submit";

@@ -2,6 +2,8 @@ import { asc, sql } from "drizzle-orm";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import { type Db, openDb } from "@/server/db/client";
 import { changeQueueLogs, changeRequests, queueEntries, tasks } from "@/server/db/schema";
+import { copyTasks } from "@/server/tasks/store";
+import { copyEntries } from "./store";
 
 export type ReplayedEntry = {
   id: number;
@@ -49,10 +51,14 @@ export function replayInto(
   const fresh = openDb(outFile);
   try {
     fresh.transaction((tx) => {
-      for (const t of live.select().from(tasks).all())
-        tx.insert(tasks)
-          .values({ ...t, requestId: null })
-          .run();
+      copyTasks(
+        tx,
+        live
+          .select()
+          .from(tasks)
+          .all()
+          .map((t) => ({ ...t, requestId: null })),
+      );
       for (const c of live.select().from(changeRequests).all())
         tx.insert(changeRequests).values(c).run();
       const liveEntries = new Map(
@@ -62,21 +68,24 @@ export function replayInto(
           .all()
           .map((e) => [e.id, e]),
       );
-      for (const r of replayed.values()) {
-        const source = liveEntries.get(r.id);
-        if (!source) continue;
-        tx.insert(queueEntries)
-          .values({
-            ...source,
-            state: r.state,
-            attempts: r.attempts,
-            mergedCommit: r.mergedCommit,
-            lastError: r.lastError,
-            leaseOwner: null,
-            leaseExpiresAt: null,
-          })
-          .run();
-      }
+      copyEntries(
+        tx,
+        [...replayed.values()].flatMap((r) => {
+          const source = liveEntries.get(r.id);
+          if (!source) return [];
+          return [
+            {
+              ...source,
+              state: r.state,
+              attempts: r.attempts,
+              mergedCommit: r.mergedCommit,
+              lastError: r.lastError,
+              leaseOwner: null,
+              leaseExpiresAt: null,
+            },
+          ];
+        }),
+      );
     });
     const divergences: Divergence[] = [];
     const liveRows = live.select().from(queueEntries).all();

@@ -1,8 +1,15 @@
 import type { EntryError, EntryState } from "@/schemas/queue";
+import { defineMachine } from "@/server/state/machine";
+
+/** A move the table does not list; nothing was written. */
+export class IllegalTransitionError extends Error {
+  override name = "IllegalTransitionError";
+}
 
 /**
- * The merge queue's legal moves, in one place. `transition()` in ./store.ts refuses anything
- * not listed here and writes the change_queue_logs row for every move it makes.
+ * The merge queue's legal moves, in one place. Every move in ./store.ts goes through
+ * `entryMachine.move`, which refuses anything not listed here; the store writes the
+ * change_queue_logs row for every move it makes, in the move's transaction.
  *
  *   queued → applying → (checking →) ready → merged → rolled_back
  *   applying/checking/ready → retry_wait → applying …  (conflict, moved tip, crash)
@@ -16,29 +23,33 @@ import type { EntryError, EntryState } from "@/schemas/queue";
  * A worker's moves need its lease (`transition`); the claim takes one (`claimNext`); the
  * operator's retry and the rollback marking move entries nobody leases (`moveUnleased`).
  */
-export const entryTransitions: Record<EntryState, readonly EntryState[]> = {
-  queued: ["applying", "rejected"],
-  applying: [
-    "checking",
-    "ready",
-    "awaiting_approval",
-    "merged",
-    "retry_wait",
-    "quarantined",
-    "rejected",
-    "queued",
-  ],
-  checking: ["ready", "retry_wait", "quarantined", "queued"],
-  // ready → applying: the tip moved under the compare-and-swap, so rebase and try again.
-  ready: ["merged", "applying", "awaiting_approval", "retry_wait", "quarantined", "queued"],
-  // Nobody leases it while it waits: a reviewer's decision moves it (approvals/service.ts).
-  awaiting_approval: ["queued", "rejected"],
-  retry_wait: ["applying", "quarantined", "rejected"],
-  merged: ["rolled_back"],
-  quarantined: ["queued", "rejected"],
-  rejected: [],
-  rolled_back: [],
-};
+export const entryMachine = defineMachine<EntryState>({
+  name: "queue",
+  illegal: (message) => new IllegalTransitionError(message),
+  moves: {
+    queued: ["applying", "rejected"],
+    applying: [
+      "checking",
+      "ready",
+      "awaiting_approval",
+      "merged",
+      "retry_wait",
+      "quarantined",
+      "rejected",
+      "queued",
+    ],
+    checking: ["ready", "retry_wait", "quarantined", "queued"],
+    // ready → applying: the tip moved under the compare-and-swap, so rebase and try again.
+    ready: ["merged", "applying", "awaiting_approval", "retry_wait", "quarantined", "queued"],
+    // Nobody leases it while it waits: a reviewer's decision moves it (approvals/service.ts).
+    awaiting_approval: ["queued", "rejected"],
+    retry_wait: ["applying", "quarantined", "rejected"],
+    merged: ["rolled_back"],
+    quarantined: ["queued", "rejected"],
+    rejected: [],
+    rolled_back: [],
+  },
+});
 
 /** States in which a worker holds the entry under a lease. */
 export const leasedStates: readonly EntryState[] = ["applying", "checking", "ready"];
@@ -50,7 +61,3 @@ export const pendingStates: readonly EntryState[] = [...claimableStates, ...leas
 /** Failures that are no fault of the change, such as another writer's lock on the branch: the
  * attempt they used is given back, so they never quarantine an entry. */
 export const attemptFreeErrors: readonly EntryError["kind"][] = ["ref_locked"];
-
-export function canMove(from: EntryState, to: EntryState): boolean {
-  return entryTransitions[from].includes(to);
-}

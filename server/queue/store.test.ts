@@ -5,11 +5,11 @@ import type { EntryError } from "@/schemas/queue";
 import type { LoadedConfig } from "@/server/config/load";
 import { changeQueueLogs } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
-import { makeRepoPair } from "@/server/testing/git-fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { makeRepoPair } from "@/test-support/git-fixtures";
 import { retryEntry } from "./retry";
 import { markRolledBack } from "./rollback";
-import { canMove, claimableStates } from "./states";
+import { claimableStates, entryMachine } from "./states";
 import {
   backoffMs,
   claimNext,
@@ -142,7 +142,7 @@ describe("every write of an entry's state goes through store.ts and is logged", 
   });
 
   it("every claimable state may move to applying, as the claim does", () => {
-    expect(claimableStates.filter((s) => !canMove(s, "applying"))).toEqual([]);
+    expect(claimableStates.filter((s) => !entryMachine.can(s, "applying"))).toEqual([]);
   });
 });
 

@@ -4,56 +4,76 @@ import type { EntryError, EntryState } from "@/schemas/queue";
 import type { Db, DbLike } from "@/server/db/client";
 import {
   changeQueueLogs,
-  changeRequests,
   type QueueLogEvent,
   queueEntries,
-  tasks,
+  queueEntryPaths,
 } from "@/server/db/schema";
-import { appendEvent } from "@/server/events/log";
-import { attemptFreeErrors, canMove, claimableStates, leasedStates, pendingStates } from "./states";
+import { carryAlong, type TaskOutcome } from "./carry";
+import { getEntry, rowToEntry } from "./entries";
+import {
+  backoffMs,
+  type Entry,
+  EntryStateError,
+  type QueueOptions,
+  StaleLeaseError,
+} from "./options";
+import {
+  attemptFreeErrors,
+  claimableStates,
+  entryMachine,
+  IllegalTransitionError,
+  leasedStates,
+  pendingStates,
+} from "./states";
 
-export type Entry = typeof queueEntries.$inferSelect;
-export type ChangeRow = typeof changeRequests.$inferSelect;
-
-export type QueueOptions = {
-  leaseMs: number;
-  maxAttempts: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-};
-
-export const defaultQueueOptions: QueueOptions = {
-  leaseMs: 30_000,
-  maxAttempts: 5,
-  backoffBaseMs: 1_000,
-  backoffMaxMs: 60_000,
-};
-
-/** A worker's write was refused because its lease is gone: another worker owns the entry now. */
-export class StaleLeaseError extends Error {
-  override name = "StaleLeaseError";
-}
-
-export class IllegalTransitionError extends Error {
-  override name = "IllegalTransitionError";
-}
-
-/**
- * Exponential backoff with jitter: half fixed, half random, so retries do not stampede.
- *
- * The doubling stops at 2^64, where any delay has long reached its cap: attempts have no upper
- * bound (a ref lock gives its attempt back, so an entry can spin past a thousand of them while a
- * dead writer's lock goes stale), and 2 ** 1024 is Infinity — times a zero base (reclaimExpired's)
- * that is NaN, which SQLite stores as NULL in next_attempt_at.
- */
-export function backoffMs(attempt: number, opts: QueueOptions, random = Math.random): number {
-  const doublings = Math.min(Math.max(0, attempt - 1), 64);
-  const base = Math.min(opts.backoffBaseMs * 2 ** doublings, opts.backoffMaxMs);
-  return Math.round(base / 2 + (base / 2) * random());
-}
+// The entry's types, options and errors, and its reads, live in rooms of their own; many
+// modules import them from here.
+export * from "./entries";
+export * from "./options";
+export type { TaskOutcome };
+export { IllegalTransitionError };
 
 export function logTransition(db: DbLike, event: QueueLogEvent, at = Date.now()): void {
   db.insert(changeQueueLogs).values({ entryId: event.entryId, event, at }).run();
+}
+
+/**
+ * Queues a change: its entry in `queued`, the paths it touches and its first log row, in the
+ * caller's transaction. Returns the entry's id.
+ */
+export function enqueue(
+  tx: DbLike,
+  e: Pick<Entry, "changeRequestId" | "repo" | "targetBranch" | "maxAttempts"> & {
+    paths: readonly string[];
+  },
+  now = Date.now(),
+): number {
+  const entry = tx
+    .insert(queueEntries)
+    .values({
+      changeRequestId: e.changeRequestId,
+      repo: e.repo,
+      targetBranch: e.targetBranch,
+      state: "queued",
+      attempts: 0,
+      maxAttempts: e.maxAttempts,
+      nextAttemptAt: now,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning({ id: queueEntries.id })
+    .get();
+  if (e.paths.length)
+    tx.insert(queueEntryPaths)
+      .values(e.paths.map((path) => ({ entryId: entry.id, repo: e.repo, path })))
+      .run();
+  logTransition(tx, { entryId: entry.id, from: null, to: "queued", worker: null, attempt: 0 }, now);
+  return entry.id;
+}
+
+/** Copies entries as they are into another database (`hyperion replay`'s fresh one): not a move. */
+export function copyEntries(tx: DbLike, rows: readonly Entry[]): void {
+  for (const row of rows) tx.insert(queueEntries).values(row).run();
 }
 
 const inList = (states: readonly EntryState[]) => states.map((s) => `'${s}'`).join(", ");
@@ -93,6 +113,9 @@ export function claimNext(
       .get({ owner, expires: now + opts.leaseMs, now }) as Record<string, unknown> | undefined;
     if (!row) return undefined;
     const entry = rowToEntry(row);
+    // The table is the authority here too: a claimable state it does not let move to applying
+    // undoes the claim.
+    entryMachine.assert(entry.claimedFrom ?? "queued", "applying", `entry ${entry.id}`);
     logTransition(
       db,
       {
@@ -109,29 +132,8 @@ export function claimNext(
   return claim.immediate();
 }
 
-function rowToEntry(row: Record<string, unknown>): Entry {
-  return {
-    id: row.id as number,
-    changeRequestId: row.change_request_id as number,
-    repo: row.repo as string,
-    targetBranch: row.target_branch as string,
-    state: row.state as EntryState,
-    claimedFrom: row.claimed_from as EntryState | null,
-    attempts: row.attempts as number,
-    maxAttempts: row.max_attempts as number,
-    nextAttemptAt: row.next_attempt_at as number,
-    leaseOwner: row.lease_owner as string | null,
-    leaseExpiresAt: row.lease_expires_at as number | null,
-    heartbeatAt: row.heartbeat_at as number | null,
-    lastError: row.last_error ? (JSON.parse(row.last_error as string) as EntryError) : null,
-    mergedCommit: row.merged_commit as string | null,
-    createdAt: row.created_at as number,
-    updatedAt: row.updated_at as number,
-    finishedAt: row.finished_at as number | null,
-  };
-}
-
 type MoveDetails = {
+  task?: TaskOutcome;
   error?: EntryError;
   mergedCommit?: string;
   nextAttemptAt?: number;
@@ -142,9 +144,10 @@ type MoveDetails = {
 };
 
 /**
- * Writes one move: checks it against the state table, compare-and-swaps the row on its
- * expected state and the caller's guard, and appends the log row in the same transaction.
- * Nothing is written when the guard refuses.
+ * Writes one move through `entryMachine.move`: checks it against the state table,
+ * compare-and-swaps the row on its expected state and the caller's guard, and appends the log
+ * row in the same transaction — with what follows from it for the entry's task and request
+ * (`carryAlong`). Nothing is written when the guard refuses.
  */
 function writeMove(
   db: Db,
@@ -155,76 +158,50 @@ function writeMove(
   now: number,
   set: SQLiteUpdateSetSource<typeof queueEntries> = {},
 ): Entry {
-  if (!canMove(move.from, move.to)) {
-    throw new IllegalTransitionError(
-      `entry ${entryId}: illegal queue transition ${move.from} → ${move.to}`,
-    );
-  }
-  return db.transaction((tx) => {
-    const row = tx
-      .update(queueEntries)
-      .set({
-        state: move.to,
-        updatedAt: now,
-        ...(leasedStates.includes(move.to)
-          ? { heartbeatAt: now }
-          : { leaseOwner: null, leaseExpiresAt: null }),
-        ...(move.error ? { lastError: move.error } : {}),
-        ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
-        ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
-        ...(["merged", "quarantined", "rejected"].includes(move.to) ? { finishedAt: now } : {}),
-        ...set,
-      })
-      .where(and(eq(queueEntries.id, entryId), eq(queueEntries.state, move.from), ...guard))
-      .returning()
-      .get();
-    if (!row) throw refused();
-    logTransition(
-      tx,
-      {
-        entryId,
-        from: move.from,
-        to: move.to,
-        worker: move.worker,
-        attempt: row.attempts,
-        ...(move.durationMs !== undefined ? { durationMs: move.durationMs } : {}),
-        ...(move.error ? { error: move.error } : {}),
-        ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
-        ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
-        ...(move.warning ? { warning: move.warning } : {}),
-        ...(move.checkedOn ? { checkedOn: move.checkedOn } : {}),
-        ...(move.note ? { note: move.note } : {}),
-      },
-      now,
-    );
-    announceToRequest(tx, row.changeRequestId, entryId, move.from, move.to);
-    return row;
-  });
-}
-
-/**
- * Tells the request a change belongs to (through its task) that the change moved, in the same
- * transaction, so the request page follows its changes live through its own subscription.
- */
-function announceToRequest(
-  tx: DbLike,
-  changeRequestId: number,
-  entryId: number,
-  from: EntryState,
-  to: EntryState,
-): void {
-  const owner = tx
-    .select({ requestId: tasks.requestId })
-    .from(changeRequests)
-    .innerJoin(tasks, eq(tasks.id, changeRequests.taskId))
-    .where(eq(changeRequests.id, changeRequestId))
-    .get();
-  if (!owner?.requestId) return;
-  appendEvent(tx, {
-    topic: "request",
-    type: `change.${to}`,
-    entityId: owner.requestId,
-    payload: { entry: entryId, change: changeRequestId, from, to },
+  return entryMachine.move(db, {
+    from: move.from,
+    to: move.to,
+    subject: `entry ${entryId}`,
+    swap: (tx) =>
+      tx
+        .update(queueEntries)
+        .set({
+          state: move.to,
+          updatedAt: now,
+          ...(leasedStates.includes(move.to)
+            ? { heartbeatAt: now }
+            : { leaseOwner: null, leaseExpiresAt: null }),
+          ...(move.error ? { lastError: move.error } : {}),
+          ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
+          ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
+          ...(["merged", "quarantined", "rejected"].includes(move.to) ? { finishedAt: now } : {}),
+          ...set,
+        })
+        .where(and(eq(queueEntries.id, entryId), eq(queueEntries.state, move.from), ...guard))
+        .returning()
+        .get(),
+    refused,
+    record: (tx, row) => {
+      logTransition(
+        tx,
+        {
+          entryId,
+          from: move.from,
+          to: move.to,
+          worker: move.worker,
+          attempt: row.attempts,
+          ...(move.durationMs !== undefined ? { durationMs: move.durationMs } : {}),
+          ...(move.error ? { error: move.error } : {}),
+          ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
+          ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
+          ...(move.warning ? { warning: move.warning } : {}),
+          ...(move.checkedOn ? { checkedOn: move.checkedOn } : {}),
+          ...(move.note ? { note: move.note } : {}),
+        },
+        now,
+      );
+      carryAlong(tx, row, move.from, move.to, move.task);
+    },
   });
 }
 
@@ -254,18 +231,6 @@ export function transition(
   );
 }
 
-/** An unleased move found the entry elsewhere than expected (or gone); nothing was written. */
-export class EntryStateError extends Error {
-  override name = "EntryStateError";
-  constructor(
-    readonly entryId: number,
-    readonly expected: EntryState,
-    readonly actual: EntryState | undefined,
-  ) {
-    super(actual ? `entry ${entryId} is ${actual}, not ${expected}` : `no queue entry ${entryId}`);
-  }
-}
-
 /**
  * The sibling of `transition` for entries no worker leases: an operator's retry
  * (quarantined → queued, with fresh attempts) and a rollback's marking (merged → rolled_back).
@@ -274,7 +239,14 @@ export class EntryStateError extends Error {
 export function moveUnleased(
   db: Db,
   entryId: number,
-  move: { from: EntryState; to: EntryState; by: string; error?: EntryError; note?: string },
+  move: {
+    from: EntryState;
+    to: EntryState;
+    by: string;
+    error?: EntryError;
+    note?: string;
+    task?: TaskOutcome;
+  },
   now = Date.now(),
 ): Entry {
   if (leasedStates.includes(move.from) || leasedStates.includes(move.to)) {
@@ -291,6 +263,7 @@ export function moveUnleased(
       worker: move.by,
       ...(move.error ? { error: move.error } : {}),
       ...(move.note ? { note: move.note } : {}),
+      ...(move.task ? { task: move.task } : {}),
     },
     [isNull(queueEntries.leaseOwner)],
     () => new EntryStateError(entryId, move.from, getEntry(db, entryId)?.state),
@@ -407,22 +380,4 @@ export function reclaimExpired(db: Db, opts: QueueOptions, now = Date.now()): nu
     }
   }
   return n;
-}
-
-export function getEntry(db: DbLike, id: number): Entry | undefined {
-  return db.select().from(queueEntries).where(eq(queueEntries.id, id)).get();
-}
-
-export function getChange(db: DbLike, id: number): ChangeRow | undefined {
-  return db.select().from(changeRequests).where(eq(changeRequests.id, id)).get();
-}
-
-export function pendingCount(db: Db): number {
-  return (
-    db
-      .select({ n: sql<number>`count(*)` })
-      .from(queueEntries)
-      .where(inArray(queueEntries.state, [...pendingStates]))
-      .get()?.n ?? 0
-  );
 }

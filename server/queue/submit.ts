@@ -7,7 +7,7 @@ import { voidEarlierApprovals } from "@/server/approvals/service";
 import { policyChecks, resolveCheck } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db, Tx } from "@/server/db/client";
-import { changeRequests, queueEntries, queueEntryPaths, tasks } from "@/server/db/schema";
+import { changeRequests, tasks } from "@/server/db/schema";
 import { currentEnv } from "@/server/env.mjs";
 import { ValidationError } from "@/server/errors";
 import { patchTreeProblems } from "@/server/git/apply";
@@ -15,7 +15,8 @@ import { ObjectStore } from "@/server/git/objects";
 import { type FilePatch, PatchParseError, parsePatch, patchPaths } from "@/server/git/patch";
 import { readRefFs } from "@/server/git/refs-fs";
 import { policyFor } from "@/server/planner/plan";
-import { defaultQueueOptions, logTransition } from "./store";
+import { createAdhocTask } from "@/server/tasks/store";
+import { defaultQueueOptions, enqueue } from "./store";
 
 /**
  * HYPERION_MAX_PATCH_BYTES, the same for the CLI, the API and the agents: read at each call
@@ -153,16 +154,12 @@ export async function submitChanges(
   return db.transaction((tx) => {
     const submitted = checked.map(({ cr, targetBranch, taskId, paths, checks }) => {
       if (!tx.select({ id: tasks.id }).from(tasks).where(eq(tasks.id, taskId)).get()) {
-        tx.insert(tasks)
-          .values({
-            id: taskId,
-            repo: cr.repo,
-            title: cr.summary.split("\n")[0]?.slice(0, 200) ?? "",
-            source: "adhoc",
-            requestId: null,
-            createdAt: now,
-          })
-          .run();
+        createAdhocTask(tx, {
+          id: taskId,
+          repo: cr.repo,
+          title: cr.summary.split("\n")[0]?.slice(0, 200) ?? "",
+          createdAt: now,
+        });
       }
       const change = tx
         .insert(changeRequests)
@@ -186,31 +183,18 @@ export async function submitChanges(
         .get();
       // A revert undoes the approved change; it does not replace the patch that was approved.
       if (!opts.revertOf) voidEarlierApprovals(tx, taskId, change.id);
-      const entry = tx
-        .insert(queueEntries)
-        .values({
+      const entryId = enqueue(
+        tx,
+        {
           changeRequestId: change.id,
           repo: cr.repo,
           targetBranch,
-          state: "queued",
-          attempts: 0,
           maxAttempts: opts.maxAttempts ?? defaultQueueOptions.maxAttempts,
-          nextAttemptAt: now,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .returning({ id: queueEntries.id })
-        .get();
-      if (paths.length)
-        tx.insert(queueEntryPaths)
-          .values(paths.map((path) => ({ entryId: entry.id, repo: cr.repo, path })))
-          .run();
-      logTransition(
-        tx,
-        { entryId: entry.id, from: null, to: "queued", worker: null, attempt: 0 },
+          paths,
+        },
         now,
       );
-      return { id: change.id, entryId: entry.id, taskId, repo: cr.repo, targetBranch, paths };
+      return { id: change.id, entryId, taskId, repo: cr.repo, targetBranch, paths };
     });
     opts.within?.(tx, submitted);
     return submitted;

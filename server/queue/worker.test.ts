@@ -4,9 +4,9 @@ import { execa, type ResultPromise } from "execa";
 import { afterEach, beforeEach, describe, expect, it, onTestFailed } from "vitest";
 import { dbFile, openDb } from "@/server/db/client";
 import { git } from "@/server/git/run";
-import { tempDir } from "@/server/testing/fixtures";
-import { countTrailers, makeRepoPair } from "@/server/testing/git-fixtures";
-import { mulberry32 } from "@/server/testing/seeded";
+import { tempDir } from "@/test-support/fixtures";
+import { countTrailers, makeRepoPair } from "@/test-support/git-fixtures";
+import { mulberry32 } from "@/test-support/seeded";
 
 const BIN = path.resolve("bin/hyperion.mjs");
 let repo: Awaited<ReturnType<typeof makeRepoPair>>;

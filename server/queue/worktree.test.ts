@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { git } from "@/server/git/run";
-import { makeWorld, type TestWorld, tempDir } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
 import { defaultLoopOptions, runQueueLoop } from "./loop";
 import { getEntry } from "./store";
 import { submitChanges } from "./submit";

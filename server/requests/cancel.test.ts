@@ -5,7 +5,7 @@ import { advance } from "@/server/dispatcher/advance";
 import { dispatchOnce } from "@/server/dispatcher/dispatch";
 import { ConflictError, ForbiddenError, ValidationError } from "@/server/errors";
 import { planRequest } from "@/server/planner/plan";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { cancelRequest } from "./cancel";
 import { createRequests } from "./service";
 

@@ -4,8 +4,8 @@ import { may } from "@/server/auth/permissions";
 import type { Db } from "@/server/db/client";
 import { queueEntries, requests, tasks } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
-import { setRequestStatus } from "@/server/planner/plan";
 import { moveUnleased } from "@/server/queue/store";
+import { moveRequest } from "@/server/requests/store";
 import { moveTask } from "@/server/tasks/store";
 import type { User } from "@/server/users/service";
 
@@ -56,7 +56,7 @@ export function cancelRequest(db: Db, id: number, user: User, reason?: string) {
     );
   const why = `cancelled by ${user.email}${reason ? `: ${reason}` : ""}`;
   db.transaction((tx) => {
-    setRequestStatus(tx, id, row.status, "cancelled", why);
+    moveRequest(tx, { id, from: row.status, to: "cancelled", reason: why });
     for (const t of work.filter((w) => w.state === "pending"))
       moveTask(tx, {
         id: t.id,

@@ -7,7 +7,7 @@ import { advance } from "@/server/dispatcher/advance";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { retryEntry } from "@/server/queue/retry";
 import { rollbackEntry } from "@/server/queue/rollback";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { deriveRequestStatus } from "./derive";
 import { createRequests } from "./service";
 

@@ -1,6 +1,6 @@
 import type { EntryState } from "@/schemas/queue";
 import type { RequestStatus } from "@/schemas/request-status";
-import type { TaskState } from "@/server/db/schema/tasks";
+import type { TaskState } from "@/schemas/task-state";
 
 const ACTIVE: readonly TaskState[] = ["pending", "claimed", "submitted"];
 

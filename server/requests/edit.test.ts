@@ -4,8 +4,8 @@ import { events, requestSpecs, requests } from "@/server/db/schema";
 import { ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
 import { answerRequest } from "@/server/planner/answer";
 import { planRequest } from "@/server/planner/plan";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
 import type { User } from "@/server/users/service";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { editRequest } from "./edit";
 import { createRequests } from "./service";
 

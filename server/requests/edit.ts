@@ -8,8 +8,9 @@ import type { Db } from "@/server/db/client";
 import { requests } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
-import { planRequest, policyFor, setRequestStatus } from "@/server/planner/plan";
+import { planRequest, policyFor } from "@/server/planner/plan";
 import type { User } from "@/server/users/service";
+import { moveRequest } from "./store";
 
 /**
  * What an edit may change: the request's words and scope. Each field given replaces the old
@@ -105,7 +106,7 @@ export async function editRequest(
   const r = next.data;
   db.transaction((tx) => {
     // Compare-and-swap: an answer or another edit at the same moment wins or loses whole.
-    setRequestStatus(tx, id, row.status, "received", `edited by ${user.email}`);
+    moveRequest(tx, { id, from: row.status, to: "received", reason: `edited by ${user.email}` });
     tx.update(requests)
       .set({
         title: r.title,

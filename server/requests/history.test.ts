@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { HistoryQuery, type HistoryQueryInput } from "@/schemas/history";
 import { events, requestSpecs, requests } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { historyRepos, likePattern, listHistory } from "./history";
 import { createRequests } from "./service";
 

@@ -2,8 +2,8 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { queueEntries, requests, tasks } from "@/server/db/schema";
 import { ForbiddenError, NotFoundError } from "@/server/errors";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
-import { drainQueue, fileAndQueue } from "@/server/testing/queue-world";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { drainQueue, fileAndQueue } from "@/test-support/queue-world";
 import { rerunRequest } from "./rerun";
 
 let world: TestWorld;

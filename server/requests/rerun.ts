@@ -3,8 +3,8 @@ import { may } from "@/server/auth/permissions";
 import type { Db } from "@/server/db/client";
 import { queueEntries, requests, tasks } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
-import { setRequestStatus } from "@/server/planner/plan";
 import { moveUnleased } from "@/server/queue/store";
+import { moveRequest } from "@/server/requests/store";
 import { moveTask } from "@/server/tasks/store";
 import type { User } from "@/server/users/service";
 
@@ -63,7 +63,7 @@ export function rerunRequest(db: Db, id: number, user: User) {
         set: { blockedReason: null },
         event: { reason: why, data: { previous: t.blockedReason } },
       });
-    setRequestStatus(tx, id, "failed", "in_progress", why);
+    moveRequest(tx, { id, from: "failed", to: "in_progress", reason: why });
   });
   return { id, tasks: failed.map((t) => t.id), setAside: quarantined.map((e) => e.id) };
 }

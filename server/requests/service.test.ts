@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { events, requests } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { eventsAfter } from "@/server/events/log";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { createRequests, getRequest } from "./service";
 
 let world: TestWorld;

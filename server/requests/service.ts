@@ -9,6 +9,7 @@ import { requests, users } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
 import type { User } from "@/server/users/service";
+import { createRequest } from "./store";
 
 export type RequestSource = (typeof requests.$inferSelect)["source"];
 
@@ -77,26 +78,21 @@ export function createRequests(
 
     const now = Date.now();
     return batch.map((r) => {
-      const row = tx
-        .insert(requests)
-        .values({
-          title: r.title,
-          description: r.description,
-          repo: r.repo,
-          kind: r.kind ?? null,
-          priority: r.priority,
-          areas: r.areas,
-          files: r.files,
-          dependsOn: r.dependsOn,
-          acceptance: r.acceptance,
-          status: "received",
-          requesterId: args.requester.id,
-          source: args.source,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .returning()
-        .get();
+      const row = createRequest(tx, {
+        title: r.title,
+        description: r.description,
+        repo: r.repo,
+        kind: r.kind ?? null,
+        priority: r.priority,
+        areas: r.areas,
+        files: r.files,
+        dependsOn: r.dependsOn,
+        acceptance: r.acceptance,
+        requesterId: args.requester.id,
+        source: args.source,
+        createdAt: now,
+        updatedAt: now,
+      });
       const summary: RequestSummary = {
         id: row.id,
         title: row.title,

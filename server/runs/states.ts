@@ -1,8 +1,17 @@
-import type { RunState } from "@/server/db/schema/runs";
+import type { RunState } from "@/schemas/run-state";
+import { defineMachine } from "@/server/state/machine";
 
 /**
- * An agent run's legal moves, in one place; `moveRun()` in ./store.ts refuses anything else and
- * writes the `run.<to>` event with each move.
+ * A move the table does not list, or a run that was not where its caller thought (another
+ * writer moved it first); nothing was written.
+ */
+export class RunMoveConflict extends Error {
+  override name = "RunMoveConflict";
+}
+
+/**
+ * An agent run's legal moves, in one place; `moveRun()` in ./store.ts makes every move through
+ * `runMachine.move`, which refuses anything else, and writes the `run.<to>` event with each.
  *
  *   starting → running      the agent's process started
  *   running  → checking     the agent ended with a change; its task's checks run on it
@@ -12,18 +21,18 @@ import type { RunState } from "@/server/db/schema/runs";
  *   any live state → stopped  stop_and_requeue (the task goes back to pending) or the worker stopping
  *   any live state → lost     its worker died; found by the next worker, its task requeued
  */
-export const runMoves: Record<RunState, readonly RunState[]> = {
-  starting: ["running", "failed", "stopped", "lost"],
-  running: ["running", "checking", "submitted", "failed", "stopped", "lost"],
-  checking: ["running", "submitted", "failed", "stopped", "lost"],
-  submitted: [],
-  failed: [],
-  stopped: [],
-  lost: [],
-};
+export const runMachine = defineMachine<RunState>({
+  name: "run",
+  illegal: (message) => new RunMoveConflict(message),
+  moves: {
+    starting: ["running", "failed", "stopped", "lost"],
+    running: ["running", "checking", "submitted", "failed", "stopped", "lost"],
+    checking: ["running", "submitted", "failed", "stopped", "lost"],
+    submitted: [],
+    failed: [],
+    stopped: [],
+    lost: [],
+  },
+});
 
 export const liveRunStates: readonly RunState[] = ["starting", "running", "checking"];
-
-export function canMoveRun(from: RunState, to: RunState): boolean {
-  return runMoves[from].includes(to);
-}

@@ -4,7 +4,7 @@ import type { AgentEvent } from "@/schemas/agent-event";
 import { REASON_BRIEF, REASON_MAX } from "@/schemas/bounded";
 import { agentRunEvents, agentRuns, events } from "@/server/db/schema";
 import { createRequests } from "@/server/requests/service";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { createRun, moveRun, recordRunEvents } from "./store";
 
 let world: TestWorld;

@@ -1,17 +1,15 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { AgentEvent } from "@/schemas/agent-event";
 import { clipReason, clipText, REASON_BRIEF } from "@/schemas/bounded";
+import type { RunState } from "@/schemas/run-state";
 import type { DbLike } from "@/server/db/client";
 import { agentRunEvents, agentRuns } from "@/server/db/schema";
-import type { RunState } from "@/server/db/schema/runs";
 import { appendEvent } from "@/server/events/log";
-import { canMoveRun } from "./states";
+import { RunMoveConflict, runMachine } from "./states";
+
+export { RunMoveConflict };
 
 export type RunRow = typeof agentRuns.$inferSelect;
-
-export class RunMoveConflict extends Error {
-  override name = "RunMoveConflict";
-}
 
 type RunFields = Partial<
   Pick<
@@ -50,15 +48,14 @@ export function createRun(
 }
 
 /**
- * The one way a run changes state: checks the move against ./states.ts, updates the row only if
- * it is still in `from` (compare-and-swap), and appends its events in the caller's transaction.
+ * The one way a run changes state, through `runMachine.move`: checks the move against
+ * ./states.ts, updates the row only if it is still in `from` (compare-and-swap), and appends
+ * its events in the same transaction.
  */
 export function moveRun(
-  tx: DbLike,
+  db: DbLike,
   move: { id: number; from: RunState; to: RunState; set?: RunFields; now?: number },
 ): RunRow {
-  if (!canMoveRun(move.from, move.to))
-    throw new RunMoveConflict(`illegal run move ${move.from} → ${move.to}`);
   const now = move.now ?? Date.now();
   const ending = !["starting", "running", "checking"].includes(move.to);
   // Bounded here, at its one writer, so no caller can store a reason of any length.
@@ -66,31 +63,35 @@ export function moveRun(
     typeof move.set?.reason === "string"
       ? { ...move.set, reason: clipReason(move.set.reason) }
       : move.set;
-  const [row] = tx
-    .update(agentRuns)
-    .set({
-      ...set,
-      state: move.to,
-      ...(ending ? { endedAt: now } : {}),
-      ...(move.to === "running" && move.from !== "running"
-        ? { sessions: sql`${agentRuns.sessions} + 1` }
-        : {}),
-    })
-    .where(and(eq(agentRuns.id, move.id), eq(agentRuns.state, move.from)))
-    .returning()
-    .all();
-  if (!row) {
-    const found = tx
-      .select({ state: agentRuns.state })
-      .from(agentRuns)
-      .where(eq(agentRuns.id, move.id))
-      .get();
-    throw new RunMoveConflict(
-      `run ${move.id}: expected ${move.from}, found ${found?.state ?? "no run"}; ${move.from} → ${move.to} not made`,
-    );
-  }
-  announce(tx, row, move.from, move.to);
-  return row;
+  return runMachine.move(db, {
+    from: move.from,
+    to: move.to,
+    swap: (tx) =>
+      tx
+        .update(agentRuns)
+        .set({
+          ...set,
+          state: move.to,
+          ...(ending ? { endedAt: now } : {}),
+          ...(move.to === "running" && move.from !== "running"
+            ? { sessions: sql`${agentRuns.sessions} + 1` }
+            : {}),
+        })
+        .where(and(eq(agentRuns.id, move.id), eq(agentRuns.state, move.from)))
+        .returning()
+        .get(),
+    refused: (tx) => {
+      const found = tx
+        .select({ state: agentRuns.state })
+        .from(agentRuns)
+        .where(eq(agentRuns.id, move.id))
+        .get();
+      return new RunMoveConflict(
+        `run ${move.id}: expected ${move.from}, found ${found?.state ?? "no run"}; ${move.from} → ${move.to} not made`,
+      );
+    },
+    record: (tx, row) => announce(tx, row, move.from, move.to),
+  });
 }
 
 /** Facts about a live run that are not moves (its pid, session id), without an event. */

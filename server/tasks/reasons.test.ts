@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { REASON_MAX } from "@/schemas/bounded";
 import { events, tasks } from "@/server/db/schema";
 import { createRequests } from "@/server/requests/service";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { blockTask, moveTask } from "./store";
 
 // A reason is bounded at its one writer: whatever a caller passes, a task keeps at most

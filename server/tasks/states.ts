@@ -1,12 +1,19 @@
-import type { TaskState } from "@/server/db/schema/tasks";
+import type { TaskState } from "@/schemas/task-state";
+import { defineMachine } from "@/server/state/machine";
+
+/** The move is not in the table below; nothing was written. */
+export class IllegalTaskMove extends Error {
+  override name = "IllegalTaskMove";
+}
 
 /**
- * A task's legal moves, in one place. `moveTask()` in ./store.ts refuses anything not listed
- * here and writes the `task.<to>` event for every move it makes.
+ * A task's legal moves, in one place. `moveTask()` in ./store.ts makes every move through
+ * `taskMachine.move`, which refuses anything not listed here, and writes the `task.<to>` event
+ * for each.
  *
  *   pending → claimed → submitted → done
  *   pending → triage     the gate: its area is not in the policy
- *   pending → failed     a task or request it depends on failed
+ *   pending → failed     a task or request it depends on failed, or its request was cancelled
  *   claimed → pending    the lease expired; dispatched again
  *   claimed → failed     the developer could not make the change
  *   submitted → failed   its change was quarantined or rejected
@@ -17,25 +24,24 @@ import type { TaskState } from "@/server/db/schema/tasks";
  *                        the change is reverted and the task dispatched again, its prompt carrying
  *                        the failure output (server/verify)
  *
- * Not listed, because nothing does them today: triage → pending (no operator action re-opens a
- * triaged task yet) and failed → pending (a failed task is not dispatched again; its change may still be retried).
- * Add the move together with the code that needs it.
+ * Not listed, because nothing does it today: triage → pending (no operator action re-opens a
+ * triaged task yet). Add the move together with the code that needs it.
  */
-export const taskMoves: Record<TaskState, readonly TaskState[]> = {
-  pending: ["claimed", "triage", "failed"],
-  claimed: ["pending", "submitted", "failed"],
-  submitted: ["done", "failed", "pending"],
-  done: ["pending"],
-  failed: ["done", "pending"],
-  triage: [],
-};
+export const taskMachine = defineMachine<TaskState>({
+  name: "task",
+  illegal: (message) => new IllegalTaskMove(message),
+  moves: {
+    pending: ["claimed", "triage", "failed"],
+    claimed: ["pending", "submitted", "failed"],
+    submitted: ["done", "failed", "pending"],
+    done: ["pending"],
+    failed: ["done", "pending"],
+    triage: [],
+  },
+});
 
 /** The state in which a worker holds the task under a lease: moves out of it check the lease. */
 export const leasedTaskState: TaskState = "claimed";
 
 /** States that hold their lock keys. */
 export const lockingTaskStates: readonly TaskState[] = ["claimed", "submitted"];
-
-export function canMoveTask(from: TaskState, to: TaskState): boolean {
-  return taskMoves[from].includes(to);
-}

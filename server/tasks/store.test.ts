@@ -1,14 +1,14 @@
 import { eq, like } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type TaskState, taskStates } from "@/schemas/task-state";
 import { developTask } from "@/server/agents/develop";
 import { changeRequests, events, queueEntries, tasks } from "@/server/db/schema";
-import { type TaskState, taskStates } from "@/server/db/schema/tasks";
 import { dispatchOnce } from "@/server/dispatcher/dispatch";
 import { planRequest } from "@/server/planner/plan";
 import { submitChanges } from "@/server/queue/submit";
 import { createRequests } from "@/server/requests/service";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
-import { canMoveTask, taskMoves } from "./states";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { taskMachine } from "./states";
 import { blockTask, IllegalTaskMove, moveTask, TaskMoveConflict } from "./store";
 
 let world: TestWorld;
@@ -57,9 +57,11 @@ const taskEvents = (id: string) =>
 const count = (table: typeof changeRequests | typeof queueEntries) =>
   world.db.select().from(table).all().length;
 
-const legal = taskStates.flatMap((from) => taskMoves[from].map((to) => [from, to] as const));
+const legal = taskStates.flatMap((from) =>
+  taskMachine.moves[from].map((to) => [from, to] as const),
+);
 const illegal = taskStates.flatMap((from) =>
-  taskStates.filter((to) => !canMoveTask(from, to)).map((to) => [from, to] as const),
+  taskStates.filter((to) => !taskMachine.can(from, to)).map((to) => [from, to] as const),
 );
 
 describe("the task state table", () => {

@@ -1,16 +1,46 @@
 import { and, eq, isNull, type SQL } from "drizzle-orm";
 import { clipReason } from "@/schemas/bounded";
+import type { TaskState } from "@/schemas/task-state";
 import type { DbLike } from "@/server/db/client";
 import { tasks } from "@/server/db/schema";
-import type { TaskState } from "@/server/db/schema/tasks";
 import { appendEvent } from "@/server/events/log";
-import { canMoveTask, leasedTaskState } from "./states";
+import { IllegalTaskMove, leasedTaskState, taskMachine } from "./states";
+
+export { IllegalTaskMove };
 
 export type TaskRow = typeof tasks.$inferSelect;
+type TaskInsert = typeof tasks.$inferInsert;
 
-/** The move is not in the table in ./states.ts; nothing was written. */
-export class IllegalTaskMove extends Error {
-  override name = "IllegalTaskMove";
+/** Inserts one row at a time: a plan of any size is never one statement. */
+function insertTasks(tx: DbLike, rows: readonly TaskInsert[]): void {
+  for (const row of rows) tx.insert(tasks).values(row).run();
+}
+
+/** The Orchestrator's tasks for a planned request, in `pending`, in the caller's transaction. */
+export function createPlannedTasks(
+  tx: DbLike,
+  rows: readonly Omit<TaskInsert, "state" | "source">[],
+): void {
+  insertTasks(
+    tx,
+    rows.map((row) => ({ ...row, source: "planner" as const, state: "pending" as const })),
+  );
+}
+
+/**
+ * The task a change submitted without one gets, so every change stays traceable: `done`, as it
+ * has nothing to dispatch; its change's outcome is the queue's.
+ */
+export function createAdhocTask(
+  tx: DbLike,
+  row: Pick<TaskInsert, "id" | "repo" | "title" | "createdAt">,
+): void {
+  insertTasks(tx, [{ ...row, requestId: null, source: "adhoc", state: "done" }]);
+}
+
+/** Copies tasks as they are into another database (`hyperion replay`'s fresh one): not a move. */
+export function copyTasks(tx: DbLike, rows: readonly TaskRow[]): void {
+  insertTasks(tx, rows);
 }
 
 /**
@@ -53,14 +83,14 @@ function leaseCheck(move: TaskMove, label: string): { owner: string | null; atte
 }
 
 /**
- * The one way a task changes state. Checks the move against the table, then updates the row
- * only if it is still in `from` — and, for a leased task, still held by `owner` on `attempt` —
- * and appends the `task.<to>` event in the caller's transaction. Leaving `claimed` drops the
+ * The one way a task changes state, through `taskMachine.move`: checks the move against the
+ * table, then updates the row only if it is still in `from` — and, for a leased task, still held
+ * by `owner` on `attempt` — and appends the `task.<to>` event in the same transaction. Leaving `claimed` drops the
  * lease; entering it takes one (`owner`, `attempt` = the row's attempts + 1, `leaseExpiresAt`).
  */
-export function moveTask(tx: DbLike, move: TaskMove): TaskRow {
+export function moveTask(db: DbLike, move: TaskMove): TaskRow {
   const { id, from, to } = move;
-  if (!canMoveTask(from, to)) throw new IllegalTaskMove(`illegal task move ${from} → ${to}`);
+  taskMachine.assert(from, to);
   const now = move.now ?? Date.now();
   const where: SQL[] = [eq(tasks.id, id), eq(tasks.state, from)];
   let lease: Partial<TaskRow> = {};
@@ -84,27 +114,32 @@ export function moveTask(tx: DbLike, move: TaskMove): TaskRow {
     typeof move.set?.blockedReason === "string"
       ? { ...move.set, blockedReason: clipReason(move.set.blockedReason) }
       : move.set;
-  const [row] = tx
-    .update(tasks)
-    .set({ ...set, ...lease, state: to, updatedAt: now })
-    .where(and(...where))
-    .returning()
-    .all();
-  if (!row) throw new TaskMoveConflict(id, from, to, current(tx, id));
-  appendEvent(tx, {
-    topic: "request",
-    type: `task.${to}`,
-    entityId: row.requestId ?? 0,
-    payload: {
-      task: id,
-      from,
-      to,
-      ...(move.owner ? { owner: move.owner, attempt: move.attempt } : {}),
-      ...(move.event.reason !== undefined ? { reason: clipReason(move.event.reason) } : {}),
-      ...move.event.data,
-    },
+  return taskMachine.move(db, {
+    from,
+    to,
+    swap: (tx) =>
+      tx
+        .update(tasks)
+        .set({ ...set, ...lease, state: to, updatedAt: now })
+        .where(and(...where))
+        .returning()
+        .get(),
+    refused: (tx) => new TaskMoveConflict(id, from, to, current(tx, id)),
+    record: (tx, row) =>
+      appendEvent(tx, {
+        topic: "request",
+        type: `task.${to}`,
+        entityId: row.requestId ?? 0,
+        payload: {
+          task: id,
+          from,
+          to,
+          ...(move.owner ? { owner: move.owner, attempt: move.attempt } : {}),
+          ...(move.event.reason !== undefined ? { reason: clipReason(move.event.reason) } : {}),
+          ...move.event.data,
+        },
+      }),
   });
-  return row;
 }
 
 /**

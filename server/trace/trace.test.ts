@@ -6,8 +6,8 @@ import { git } from "@/server/git/run";
 import { rollbackEntry } from "@/server/queue/rollback";
 import { entryTimeline } from "@/server/queue/timeline";
 import { patchStats, requestSummary } from "@/server/requests/summary";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
-import { drainQueue, fileAndQueue } from "@/server/testing/queue-world";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { drainQueue, fileAndQueue } from "@/test-support/queue-world";
 import { parseTraceRef, resolveTrace, traceLines, traceOf } from "./trace";
 
 let world: TestWorld;

@@ -2,8 +2,8 @@ import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { roles } from "@/schemas/roles";
 import { can, type Permission, permissions } from "@/server/auth/permissions";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
 import type { User } from "@/server/users/service";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { type Context, createCallerFactory } from "./init";
 import { appRouter } from "./root";
 

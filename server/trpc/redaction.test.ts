@@ -2,9 +2,9 @@ import path from "node:path";
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changeQueueLogs } from "@/server/db/schema";
-import { callOverHttp, contextFor, seedFailedRequest } from "@/server/hostile/trpc-fixtures";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
 import type { User } from "@/server/users/service";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { callOverHttp, contextFor, seedFailedRequest } from "@/test-support/trpc-fixtures";
 import { createCallerFactory } from "./init";
 import { appRouter } from "./root";
 

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { verifyCredentials } from "@/server/auth/credentials";
 import { users } from "@/server/db/schema";
 import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { findUserByEmail, getUser, resetPassword, setDisabled, setRole } from "./service";
 import { createToken, userForToken } from "./tokens";
 

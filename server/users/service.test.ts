@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "@/server/errors";
-import { makeWorld } from "@/server/testing/fixtures";
+import { makeWorld } from "@/test-support/fixtures";
 import { addUser, countUsers } from "./service";
 
 describe("addUser", () => {

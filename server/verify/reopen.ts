@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
 import type { DbLike } from "@/server/db/client";
 import { requests, tasks } from "@/server/db/schema";
-import { setRequestStatus } from "@/server/planner/plan";
 import type { ChangeRow } from "@/server/queue/store";
+import { moveRequest } from "@/server/requests/store";
 import { moveTask } from "@/server/tasks/store";
 import type { VerificationRow } from "./store";
 
@@ -38,5 +38,6 @@ export function reopenTask(
     .from(requests)
     .where(eq(requests.id, task.requestId))
     .get();
-  if (request?.status === "done") setRequestStatus(tx, task.requestId, "done", "in_progress", why);
+  if (request?.status === "done")
+    moveRequest(tx, { id: task.requestId, from: "done", to: "in_progress", reason: why });
 }

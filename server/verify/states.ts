@@ -1,10 +1,15 @@
-import type { verifications } from "@/server/db/schema";
+import type { VerificationState } from "@/schemas/verification-state";
+import { defineMachine } from "@/server/state/machine";
 
-export type VerificationState = (typeof verifications.$inferSelect)["state"];
+/** The move is not in the table below, or the row was not where the caller thought; nothing written. */
+export class VerificationMoveConflict extends Error {
+  override name = "VerificationMoveConflict";
+}
 
 /**
  * A post-merge verification's legal moves, in one place; `moveVerification()` in ./store.ts
- * refuses anything else and writes the `verification.<to>` event with each move.
+ * makes every move through `verificationMachine.move`, which refuses anything else, and writes
+ * the `verification.<to>` event with each.
  *
  *   (created) → running        the policy's postMerge checks run on the target branch's tip
  *   running → running          its worker died; another verifier restarts it from the top
@@ -17,14 +22,18 @@ export type VerificationState = (typeof verifications.$inferSelect)["state"];
  *                              behind an earlier culprit's revert)
  *   running → error            it could not run (the repository, git, the policy)
  */
-export const verificationMoves: Record<VerificationState, readonly VerificationState[]> = {
-  running: ["running", "passed", "flaky", "culprit", "failed", "error"],
-  passed: [],
-  flaky: [],
-  culprit: [],
-  failed: [],
-  error: [],
-};
+export const verificationMachine = defineMachine<VerificationState>({
+  name: "verification",
+  illegal: (message) => new VerificationMoveConflict(message),
+  moves: {
+    running: ["running", "passed", "flaky", "culprit", "failed", "error"],
+    passed: [],
+    flaky: [],
+    culprit: [],
+    failed: [],
+    error: [],
+  },
+});
 
 export const finishedVerificationStates: readonly VerificationState[] = [
   "passed",
@@ -33,7 +42,3 @@ export const finishedVerificationStates: readonly VerificationState[] = [
   "failed",
   "error",
 ];
-
-export function canMoveVerification(from: VerificationState, to: VerificationState): boolean {
-  return verificationMoves[from].includes(to);
-}

@@ -1,16 +1,14 @@
 import { and, desc, eq, like } from "drizzle-orm";
+import type { VerificationState } from "@/schemas/verification-state";
 import type { DbLike } from "@/server/db/client";
 import { events, verifications } from "@/server/db/schema";
 import { appendEvent } from "@/server/events/log";
-import { canMoveVerification, type VerificationState } from "./states";
+import { VerificationMoveConflict, verificationMachine } from "./states";
+
+export { VerificationMoveConflict };
 
 export type VerificationRow = typeof verifications.$inferSelect;
 export type VerificationStep = VerificationRow["steps"][number];
-
-/** The move is not in ./states.ts, or the row was not where the caller thought; nothing written. */
-export class VerificationMoveConflict extends Error {
-  override name = "VerificationMoveConflict";
-}
 
 type Fields = Partial<
   Pick<
@@ -52,14 +50,14 @@ export function createVerification(
 }
 
 /**
- * The one way a verification changes state: checks the move against ./states.ts, updates the row
- * only if it is still in `from` (compare-and-swap) and — leaving `running` — still run by
- * `owner` (a verifier whose run was restarted by another learns it here), and appends the
- * `verification.<to>` event in the caller's transaction. `running → running` hands the run to
- * `newOwner` and clears its steps: a restart from the top.
+ * The one way a verification changes state, through `verificationMachine.move`: checks the move
+ * against ./states.ts, updates the row only if it is still in `from` (compare-and-swap) and —
+ * leaving `running` — still run by `owner` (a verifier whose run was restarted by another learns
+ * it here), and appends the `verification.<to>` event in the same transaction.
+ * `running → running` hands the run to `newOwner` and clears its steps: a restart from the top.
  */
 export function moveVerification(
-  tx: DbLike,
+  db: DbLike,
   move: {
     id: number;
     from: VerificationState;
@@ -75,45 +73,49 @@ export function moveVerification(
     now?: number;
   },
 ): VerificationRow {
-  if (!canMoveVerification(move.from, move.to))
-    throw new VerificationMoveConflict(`illegal verification move ${move.from} → ${move.to}`);
-  if (move.from === "running") {
-    const holder = verificationOwner(tx, move.id);
-    const expected = move.takeOverFrom !== undefined ? move.takeOverFrom : move.owner;
-    if (holder !== expected)
-      throw new VerificationMoveConflict(
-        `verification ${move.id}: run by ${holder ?? "nobody"}, not ${expected}; ${move.from} → ${move.to} not made`,
-      );
-  }
   const now = move.now ?? Date.now();
   const restart = move.to === "running";
-  const [row] = tx
-    .update(verifications)
-    .set({
-      ...move.set,
-      ...(restart ? { steps: [] } : {}),
-      state: move.to,
-      ...(move.to !== "running" ? { finishedAt: now } : {}),
-    })
-    .where(and(eq(verifications.id, move.id), eq(verifications.state, move.from)))
-    .returning()
-    .all();
-  if (!row) {
-    const found = tx
-      .select({ state: verifications.state })
-      .from(verifications)
-      .where(eq(verifications.id, move.id))
-      .get();
-    throw new VerificationMoveConflict(
-      `verification ${move.id}: expected ${move.from}, found ${found?.state ?? "no verification"}; ${move.from} → ${move.to} not made`,
-    );
-  }
-  announce(tx, row, move.from, move.to, {
-    owner: restart ? (move.newOwner ?? move.owner) : move.owner,
-    ...(restart && move.takeOverFrom !== undefined ? { restartedFrom: move.takeOverFrom } : {}),
-    ...move.note,
+  return verificationMachine.move(db, {
+    from: move.from,
+    to: move.to,
+    swap: (tx) => {
+      if (move.from === "running") {
+        const holder = verificationOwner(tx, move.id);
+        const expected = move.takeOverFrom !== undefined ? move.takeOverFrom : move.owner;
+        if (holder !== expected)
+          throw new VerificationMoveConflict(
+            `verification ${move.id}: run by ${holder ?? "nobody"}, not ${expected}; ${move.from} → ${move.to} not made`,
+          );
+      }
+      return tx
+        .update(verifications)
+        .set({
+          ...move.set,
+          ...(restart ? { steps: [] } : {}),
+          state: move.to,
+          ...(move.to !== "running" ? { finishedAt: now } : {}),
+        })
+        .where(and(eq(verifications.id, move.id), eq(verifications.state, move.from)))
+        .returning()
+        .get();
+    },
+    refused: (tx) => {
+      const found = tx
+        .select({ state: verifications.state })
+        .from(verifications)
+        .where(eq(verifications.id, move.id))
+        .get();
+      return new VerificationMoveConflict(
+        `verification ${move.id}: expected ${move.from}, found ${found?.state ?? "no verification"}; ${move.from} → ${move.to} not made`,
+      );
+    },
+    record: (tx, row) =>
+      announce(tx, row, move.from, move.to, {
+        owner: restart ? (move.newOwner ?? move.owner) : move.owner,
+        ...(restart && move.takeOverFrom !== undefined ? { restartedFrom: move.takeOverFrom } : {}),
+        ...move.note,
+      }),
   });
-  return row;
 }
 
 /**

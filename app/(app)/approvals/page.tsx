@@ -1,4 +1,4 @@
-import { ApprovalsView } from "@/components/approvals-view";
+import { ApprovalsView } from "@/components/approvals/view";
 import { Forbidden } from "@/components/forbidden";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";

@@ -1,5 +1,5 @@
 import { Forbidden } from "@/components/forbidden";
-import { QueueBoard } from "@/components/queue-board";
+import { QueueBoard } from "@/components/queue/board";
 import { type EventFilter, eventKinds } from "@/components/queue-guidance";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";

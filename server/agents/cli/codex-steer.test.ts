@@ -1,11 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { ModelServer } from "@/server/testing/model-server";
-import type { CliHarness } from "../cli-harness";
-import { type CliAdapter, jsonLine } from "./adapter";
-import { codex } from "./codex";
-import { cliExecutable } from "./index";
 import {
   barrier,
   bodyOf,
@@ -16,7 +11,12 @@ import {
   recordFixture,
   sessionOf,
   sessionSpec,
-} from "./testing";
+} from "@/test-support/cli-testbed";
+import type { ModelServer } from "@/test-support/model-server";
+import type { CliHarness } from "../cli-harness";
+import { type CliAdapter, jsonLine } from "./adapter";
+import { codex } from "./codex";
+import { cliExecutable } from "./index";
 
 // The real codex CLI as `codex app-server`, through the real CliHarness (confined, its stdin
 // held open, the adapter's parser holding the JSON-RPC conversation), against the scripted

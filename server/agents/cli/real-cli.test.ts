@@ -7,10 +7,10 @@ import { describe, expect, it } from "vitest";
 import type { AgentEvent } from "@/schemas/agent-event";
 import type { CliAgentName } from "@/schemas/agents";
 import { git } from "@/server/git/run";
-import type { ModelServer } from "@/server/testing/model-server";
+import { barrier, cliTestScope, recordFixture, sessionOf } from "@/test-support/cli-testbed";
+import type { ModelServer } from "@/test-support/model-server";
 import type { LaunchSpec } from "./adapter";
 import { adapters, cliExecutable } from "./index";
-import { barrier, cliTestScope, recordFixture, sessionOf } from "./testing";
 
 // Each CLI, the real one from bin/agent-clis.mjs's install, driven headless against the scripted
 // model server: what its adapter launches must do the task, and its parser must read the run.

@@ -1,17 +1,7 @@
 import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { AgentEvent } from "@/schemas/agent-event";
 import type { AgentName } from "@/schemas/agents";
-
-export const runStates = [
-  "starting",
-  "running",
-  "checking",
-  "submitted",
-  "failed",
-  "stopped",
-  "lost",
-] as const;
-export type RunState = (typeof runStates)[number];
+import type { RunState } from "@/schemas/run-state";
 
 /**
  * One agent run: a task given to an agent in a workspace of its own. Its moves are in

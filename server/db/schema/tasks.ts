@@ -1,10 +1,8 @@
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { Limits } from "@/schemas/policy";
 import type { Spec, TaskAssignment } from "@/schemas/task-assignment";
+import type { TaskState } from "@/schemas/task-state";
 import { requests } from "./requests";
-
-export const taskStates = ["pending", "claimed", "submitted", "done", "failed", "triage"] as const;
-export type TaskState = (typeof taskStates)[number];
 
 /**
  * A unit of work for one agent. The Orchestrator fills it from a request; a change submitted

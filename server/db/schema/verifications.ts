@@ -1,4 +1,5 @@
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { VerificationState } from "@/schemas/verification-state";
 
 /**
  * Post-merge verification of a target branch (policy.postMerge): one row per run of the
@@ -15,9 +16,7 @@ export const verifications = sqliteTable(
     goodCommit: text("good_commit"),
     /** The tip that was checked. */
     headCommit: text("head_commit").notNull(),
-    state: text()
-      .$type<"running" | "passed" | "failed" | "flaky" | "culprit" | "error">()
-      .notNull(),
+    state: text().$type<VerificationState>().notNull(),
     culpritCommit: text("culprit_commit"),
     culpritEntryId: integer("culprit_entry_id"),
     revertEntryId: integer("revert_entry_id"),

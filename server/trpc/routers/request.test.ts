@@ -1,9 +1,9 @@
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
 import { type Context, createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 
 let world: TestWorld;
 const createCaller = createCallerFactory(appRouter);

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
+import { RequestView } from "@/components/request/view";
 import { RequestRecovery } from "@/components/request-recovery";
-import { RequestView } from "@/components/request-view";
 import { TraceView } from "@/components/trace-view";
 import { requestRef } from "@/schemas/ids";
 import { may } from "@/server/auth/permissions";

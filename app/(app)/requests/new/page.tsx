@@ -1,5 +1,5 @@
 import { Forbidden } from "@/components/forbidden";
-import { RequestForm } from "@/components/request-form";
+import { RequestForm } from "@/components/request/request-form";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";

@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { Forbidden } from "@/components/forbidden";
 import { TaskLink } from "@/components/ids";
-import { RunView } from "@/components/run-view";
+import { RunView } from "@/components/run/view";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";

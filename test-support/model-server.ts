@@ -568,3 +568,13 @@ function redact(headers: http.IncomingHttpHeaders): Record<string, string> {
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
+
+/** The model name each real CLI is given against the scripted server (any name works offline). */
+export const SCRIPTED_MODELS = {
+  codex: "scripted-model",
+  claude: "claude-scripted",
+  copilot: "gpt-scripted",
+} as const;
+
+/** The variable the tests' agent config names for the scripted server's key. */
+export const SCRIPTED_KEY_ENV = "SCRIPTED_MODEL_KEY";

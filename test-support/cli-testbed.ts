@@ -2,13 +2,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, expect } from "vitest";
 import type { AgentEvent } from "@/schemas/agent-event";
+import type { CliAdapter } from "@/server/agents/cli/adapter";
+import { CliHarness } from "@/server/agents/cli-harness";
+import type { AgentSession, SessionSpec } from "@/server/agents/harness";
+import { installDirOf } from "@/server/agents/pool";
 import { makeRunDir, type RunDir, removeRunDir } from "@/server/confine/run";
 import { git } from "@/server/git/run";
-import { type ModelServer, type ScriptStep, startModelServer } from "@/server/testing/model-server";
-import { CliHarness } from "../cli-harness";
-import type { AgentSession, SessionSpec } from "../harness";
-import { installDirOf } from "../pool";
-import type { CliAdapter } from "./adapter";
+import { type ModelServer, type ScriptStep, startModelServer } from "@/test-support/model-server";
 
 // What the real-CLI tests share: cleanups run after each test, the scripted model server, a
 // barrier a scripted answer waits on, and, for the tests through the CliHarness, a run folder,

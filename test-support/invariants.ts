@@ -2,7 +2,7 @@ import { requestStatuses } from "@/schemas/request-status";
 import type { Db } from "@/server/db/client";
 import { ObjectStore } from "@/server/git/objects";
 import { readRefFs } from "@/server/git/refs-fs";
-import { canTransition } from "@/server/requests/states";
+import { requestMachine } from "@/server/requests/states";
 
 /**
  * The invariants the model-based test (./state-model.test.ts) checks after every command, read
@@ -140,7 +140,7 @@ export function requestProblems(db: Db): string[] {
     let at = "received";
     let last: (typeof events)[number] | undefined;
     for (const e of byRequest.get(r.id) ?? []) {
-      if (!canTransition(at as never, e.status as never))
+      if (!requestMachine.can(at as never, e.status as never))
         problems.push(`request ${r.id}: recorded move ${at} → ${e.status} is not legal`);
       at = e.status;
       last = e;

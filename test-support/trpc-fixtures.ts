@@ -4,10 +4,10 @@ import { currentConfig } from "@/server/config/load";
 import { changeQueueLogs, changeRequests, queueEntries, requests, tasks } from "@/server/db/schema";
 import type { HyperionEnv } from "@/server/env.mjs";
 import { moveTask } from "@/server/tasks/store";
-import type { TestWorld } from "@/server/testing/fixtures";
 import type { Context } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";
+import type { TestWorld } from "@/test-support/fixtures";
 
 /**
  * A request whose task failed and whose change was quarantined, each with an error text that

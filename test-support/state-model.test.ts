@@ -18,7 +18,7 @@ import { claimNext } from "@/server/queue/store";
 import { cancelRequest } from "@/server/requests/cancel";
 import { createRequests } from "@/server/requests/service";
 import type { TaskRow } from "@/server/tasks/store";
-import { makeWorld, type TestWorld } from "@/server/testing/fixtures";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { allProblems, stuckRequests, TrailerCounter } from "./invariants";
 
 /**
@@ -725,7 +725,7 @@ describe("the whole path, model-based", () => {
     try {
       const id = fileIn(s)({ files: ["docs/guide.md"] });
       await advance(s.db, s.config, "worker"); // developed: the task is submitted
-      await s.land(1); // merged; the task is still submitted (no worker pass since)
+      await s.land(1); // merged (the merge moves its task and request along since syncOutcomes went)
       const entry = s.ids("SELECT id FROM queue_entries WHERE state = 'merged'")[0] ?? 0;
       await rollbackEntry(s.db, s.config, entry);
       await s.land(1); // the revert lands: the entry is rolled_back

@@ -1,0 +1,119 @@
+import Link from "next/link";
+import { stateLabel } from "@/schemas/labels";
+import { Age } from "../age";
+import { EntryLink } from "../ids";
+import { Cell, EmptyRow, StackedHead, stacked } from "../stacked-table";
+import { StatusBadge } from "../status-badge";
+import { EntryCells } from "./entry-cells";
+import type { Moving, Overview } from "./types";
+
+/** The states of entries on their way to the branch (server/queue/board.ts), in order. */
+const movingStates = [
+  "queued",
+  "applying",
+  "checking",
+  "ready",
+  "retry_wait",
+  "awaiting_approval",
+] as const;
+
+const utcTime = (at: number) => `${new Date(at).toISOString().slice(11, 19)} UTC`;
+
+/** The state cell: an entry waiting for a reviewer links to its place on /approvals. */
+function EntryState({ id, state }: { id: number; state: string }) {
+  if (state !== "awaiting_approval") return <StatusBadge status={state} />;
+  return (
+    <Link href={`/approvals#entry-${id}`} data-testid="awaiting-approval">
+      <StatusBadge status={state} />
+    </Link>
+  );
+}
+
+/** Who or what a moving entry waits for. */
+function WaitingFor({ e }: { e: Moving }) {
+  switch (e.state) {
+    case "queued":
+      return e.blockedBy.length ? (
+        <>
+          {e.blockedBy.map((b) => (
+            <span key={b} className="mr-1">
+              <EntryLink id={b} />
+            </span>
+          ))}
+          (same paths, queued first)
+        </>
+      ) : (
+        <>a free queue thread</>
+      );
+    case "applying":
+    case "checking":
+    case "ready":
+      return <>{e.leaseOwner ? `thread ${e.leaseOwner}` : "a queue thread"}</>;
+    case "retry_wait":
+      return (
+        <>
+          its next attempt at {utcTime(e.nextAttemptAt)}
+          {e.lastError ? ` (after ${stateLabel(e.lastError.kind)})` : ""}
+        </>
+      );
+    case "awaiting_approval":
+      return <>a reviewer on /approvals</>;
+    default:
+      return <>—</>;
+  }
+}
+
+/** What is on its way to the branch: a count by state, then an entry a row with what it waits for. */
+export function MovingSection({
+  entries,
+  counts,
+}: {
+  entries: Moving[];
+  counts: Overview["status"]["counts"];
+}) {
+  const shown = movingStates.map((s) => [s, counts[s]] as const).filter(([, n]) => n > 0);
+  return (
+    <section aria-labelledby="moving-heading">
+      <h2 id="moving-heading" className="mb-2 font-semibold">
+        Moving ({entries.length})
+      </h2>
+      {shown.length > 0 && (
+        <ul className="mb-3 flex flex-wrap gap-2 text-sm" data-testid="state-counts">
+          {shown.map(([state, n]) => (
+            <li key={state} className="rounded bg-white px-2 py-1" data-state={state}>
+              {stateLabel(state)}: <strong>{n}</strong>
+            </li>
+          ))}
+        </ul>
+      )}
+      <table className={stacked.table} data-testid="pending-table">
+        <StackedHead columns={["Entry", "Change", "State", "Waiting for", "Attempts", "Age"]} />
+        <tbody className={stacked.tbody}>
+          {entries.length === 0 && (
+            <EmptyRow colSpan={6}>
+              <span data-testid="queue-moving-empty">Nothing moving.</span> Submit with{" "}
+              <code>npx hyperion submit change.json</code>, or file a request.
+            </EmptyRow>
+          )}
+          {entries.map((e) => (
+            <tr key={e.id} id={`entry-${e.id}`} className={stacked.row} data-testid="moving-entry">
+              <EntryCells e={e} />
+              <Cell label="State">
+                <EntryState id={e.id} state={e.state} />
+              </Cell>
+              <Cell label="Waiting for">
+                <WaitingFor e={e} />
+              </Cell>
+              <Cell label="Attempts">
+                {e.attempts}/{e.maxAttempts}
+              </Cell>
+              <Cell label="Age">
+                <Age at={e.createdAt} />
+              </Cell>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

@@ -1,0 +1,212 @@
+"use client";
+import { useMutation } from "@tanstack/react-query";
+import { useRouter } from "next/navigation";
+import { type FormEvent, useMemo, useState } from "react";
+import { formIssues, humanMessages } from "@/schemas/form-messages";
+import { requestRef } from "@/schemas/ids";
+import { priorities, taskRequestFor } from "@/schemas/task-request";
+import { ErrorSummary, serverMessages } from "../form-field";
+import { useTRPC } from "../trpc";
+import * as Field from "./fields";
+
+/** Builds the TaskRequest from the form; values stay as typed so validation reports them. */
+function readForm(form: FormData): Record<string, unknown> {
+  return {
+    title: String(form.get("title") ?? ""),
+    description: String(form.get("description") ?? ""),
+    repo: String(form.get("repo") ?? ""),
+    ...Field.readKind(form),
+    priority: String(form.get("priority") ?? "normal"),
+    areas: Field.readAreas(form),
+    files: Field.readLines(form, "files"),
+    dependsOn: form
+      .getAll("dependsOn")
+      .map(String)
+      .map((s) => (/^\d+$/.test(s) ? Number(s) : s)),
+    acceptance: Field.readLines(form, "acceptance"),
+  };
+}
+
+export type RequestFormInitial = {
+  title: string;
+  description: string;
+  repo: string;
+  kind: string;
+  priority: string;
+  areas: string[];
+  files: string;
+  dependsOn: number[];
+  acceptance: string;
+};
+
+/** A configured repository; `areas` is null when it has no policy (any area name is taken). */
+export type RepoChoice = { name: string; areas: string[] | null };
+/** A request the new one may depend on (same repository only). */
+export type DependencyChoice = { id: number; title: string; repo: string };
+
+/** The repository picked, and the areas and requests picked in it: they follow the repository. */
+function useRepoChoice(
+  repos: RepoChoice[],
+  requests: DependencyChoice[],
+  initial?: RequestFormInitial,
+) {
+  const [repo, setRepo] = useState(initial?.repo ?? repos[0]?.name ?? "");
+  const [areas, setAreas] = useState<string[]>(initial?.areas ?? []);
+  const [dependsOn, setDependsOn] = useState<string[]>((initial?.dependsOn ?? []).map(String));
+
+  function changeRepo(next: string) {
+    setRepo(next);
+    // Areas and dependencies belong to one repository: keep only what the new one offers.
+    const nextAreas = repos.find((r) => r.name === next)?.areas;
+    if (nextAreas) setAreas((picked) => picked.filter((a) => nextAreas.includes(a)));
+    const ofNext = new Set(requests.filter((r) => r.repo === next).map((r) => String(r.id)));
+    setDependsOn((picked) => picked.filter((d) => ofNext.has(d)));
+  }
+
+  return {
+    repo,
+    changeRepo,
+    repoAreas: repos.find((r) => r.name === repo)?.areas ?? null,
+    areas,
+    setAreas,
+    dependsOn,
+    setDependsOn,
+    dependencyOptions: requests
+      .filter((r) => r.repo === repo)
+      .map((r) => ({ value: String(r.id), label: `${requestRef(r.id)} ${r.title}` })),
+  };
+}
+
+export function RequestForm({
+  repos,
+  requests,
+  initial,
+}: {
+  repos: RepoChoice[];
+  requests: DependencyChoice[];
+  initial?: RequestFormInitial;
+}) {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const form = Field.useForm("new-request", Field.roomy, "error-");
+  const choice = useRepoChoice(repos, requests, initial);
+  const { repo, repoAreas } = choice;
+  const schema = useMemo(() => taskRequestFor(repos.map((r) => r.name)), [repos]);
+
+  const create = useMutation(
+    trpc.request.create.mutationOptions({
+      onSuccess: (created) => {
+        const first = created[0];
+        router.push(first ? `/requests/${first.id}?filed=1` : "/history");
+      },
+    }),
+  );
+
+  function onSubmit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const value = readForm(new FormData(e.currentTarget));
+    // The schema the server applies, all of it at once; the server still checks what only it
+    // knows (that the requests depended on exist), and its issues land on the fields the same way.
+    const local = schema.safeParse(value);
+    if (!local.success) {
+      form.show(humanMessages(formIssues(local.error), value));
+      return;
+    }
+    form.clear();
+    create.mutate(value as Parameters<typeof create.mutate>[0], {
+      onError: (err) => form.show(serverMessages(err, value)),
+    });
+  }
+
+  return (
+    <form
+      ref={form.formRef}
+      onSubmit={onSubmit}
+      className="max-w-2xl space-y-5"
+      noValidate
+      data-testid="request-form"
+    >
+      <ErrorSummary
+        errors={form.errors}
+        fieldId={form.id}
+        summaryRef={form.summaryRef}
+        testId="error-summary"
+      />
+      <Field.Text form={form} name="title" label="Title" defaultValue={initial?.title} />
+      <Field.TextArea
+        form={form}
+        name="description"
+        label="Description"
+        aside="markdown"
+        rows={6}
+        defaultValue={initial?.description}
+      />
+      <div className="grid gap-4 sm:grid-cols-3">
+        <Field.Select
+          form={form}
+          name="repo"
+          label="Repository"
+          options={Field.named(repos.map((r) => r.name))}
+          value={repo}
+          onChange={choice.changeRepo}
+        />
+        <Field.Kind form={form} unset="infer" defaultValue={initial?.kind ?? ""} />
+        <Field.Select
+          form={form}
+          name="priority"
+          label="Priority"
+          options={Field.named(priorities)}
+          defaultValue={initial?.priority ?? "normal"}
+        />
+      </div>
+      <Field.Areas
+        form={form}
+        aside="optional"
+        hint={
+          repoAreas
+            ? `The areas of ${repo}: type to filter, Enter to pick, Backspace to remove.`
+            : `${repo} has no policy: type an area name and press Enter.`
+        }
+        areas={repoAreas}
+        value={choice.areas}
+        onChange={choice.setAreas}
+      />
+      <Field.TextArea
+        form={form}
+        name="files"
+        label="Files"
+        aside="one repo-relative path per line"
+        rows={3}
+        mono
+        defaultValue={initial?.files}
+      />
+      <Field.Picker
+        form={form}
+        name="dependsOn"
+        noun="request"
+        label="Depends on"
+        aside="optional"
+        hint={`Requests in ${repo} that must land first: type an id or words of the title.`}
+        options={choice.dependencyOptions}
+        value={choice.dependsOn}
+        onChange={choice.setDependsOn}
+      />
+      <Field.TextArea
+        form={form}
+        name="acceptance"
+        label="Acceptance checks"
+        aside="one command per line"
+        rows={2}
+        mono
+        defaultValue={initial?.acceptance}
+      />
+      <button
+        type="submit"
+        disabled={create.isPending}
+        className="rounded bg-slate-900 px-4 py-2 font-medium text-white disabled:opacity-60"
+      >
+        {create.isPending ? "Filing…" : "File request"}
+      </button>
+    </form>
+  );
+}

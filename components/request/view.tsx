@@ -1,0 +1,116 @@
+"use client";
+import { useSubscription } from "@trpc/tanstack-react-query";
+import { useCallback, useState } from "react";
+import type { RequestDetail } from "@/server/requests/detail";
+import { LiveIndicator } from "../live-indicator";
+import { Markdown } from "../markdown";
+import { useTRPC, useTRPCClient } from "../trpc";
+import { CancelRequest } from "./cancel";
+import { EditRequest } from "./edit-form";
+import { RequestFacts } from "./facts";
+import { Answers, Questions } from "./questions";
+import { Reviews } from "./reviews";
+import { RolledBack } from "./rolled-back";
+import { RequestRuns } from "./runs";
+import { TasksTable } from "./tasks-table";
+
+/** The statuses after which nothing is left to cancel. */
+const ended = ["done", "failed", "cancelled", "rolled_back"];
+
+/** The request's detail, fetched again whenever an event about this request arrives. */
+function useLiveDetail(initial: RequestDetail, cursor: number) {
+  const client = useTRPCClient();
+  const [detail, setDetail] = useState(initial);
+  const id = initial.request.id;
+  const refresh = useCallback(async () => {
+    const next = await client.request.detail.query({ id });
+    if (next) setDetail(next);
+  }, [client, id]);
+  // Only this request's events, filtered on the server: task and queue progress included.
+  const trpc = useTRPC();
+  const live = useSubscription(
+    trpc.request.live.subscriptionOptions(
+      { afterId: cursor, entityId: id },
+      { onData: () => void refresh() },
+    ),
+  );
+  return { detail, refresh, live };
+}
+
+/** The request page's live part: refreshed whenever an event about this request arrives. */
+export function RequestView({
+  initial,
+  cursor,
+  canAnswer,
+  canRescope,
+  canCancel,
+  canEdit: mayEdit,
+  areaNames,
+  webUrl,
+}: {
+  initial: RequestDetail;
+  cursor: number;
+  canAnswer: boolean;
+  /** Reviewers, operators and admins re-scope a request whose question keeps coming back. */
+  canRescope: boolean;
+  /** Its requester, an operator or an admin. */
+  canCancel: boolean;
+  /** Its requester while it needs clarification; staff once it needs attention. */
+  canEdit: { clarification: boolean; attention: boolean };
+  /** The repository's areas, offered when editing. */
+  areaNames: string[];
+  /** The repository's web page, when its config names one: commits link there. */
+  webUrl?: string;
+}) {
+  const { detail, refresh, live } = useLiveDetail(initial, cursor);
+  const id = initial.request.id;
+  const onDone = () => void refresh();
+  const { request, spec } = detail;
+  const clarifying = request.status === "needs_clarification";
+  const attention = request.status === "needs_attention";
+  const canEdit = (clarifying && mayEdit.clarification) || (attention && mayEdit.attention);
+
+  return (
+    <div className="space-y-6">
+      <LiveIndicator status={live.status} testId="request-live" />
+      {canCancel && !ended.includes(request.status) && <CancelRequest id={id} onDone={onDone} />}
+      {request.status === "rolled_back" && <RolledBack changes={detail.changes} webUrl={webUrl} />}
+      {canEdit && <EditRequest id={id} request={request} areas={areaNames} onDone={onDone} />}
+      <RequestFacts request={request} spec={spec} />
+
+      {spec && spec.questions.length > 0 && (
+        <Questions
+          id={id}
+          questions={spec.questions}
+          needsAttention={attention}
+          canRescope={canRescope}
+          canReply={(canAnswer && clarifying) || (canRescope && attention)}
+          areas={areaNames}
+          onDone={onDone}
+        />
+      )}
+      {spec && spec.answers.length > 0 && <Answers answers={spec.answers} />}
+
+      {detail.tasks.length > 0 && (
+        <TasksTable tasks={detail.tasks} changes={detail.changes} webUrl={webUrl} />
+      )}
+
+      {detail.reviews.length > 0 && <Reviews reviews={detail.reviews} />}
+
+      {detail.runs.length > 0 && <RequestRuns runs={detail.runs} />}
+
+      <Description text={request.description} />
+    </div>
+  );
+}
+
+function Description({ text }: { text: string }) {
+  return (
+    <section>
+      <h2 className="mb-2 font-semibold">Description</h2>
+      <div className="rounded bg-white p-4 text-sm" data-testid="request-description">
+        {text.trim() ? <Markdown text={text} /> : <p className="text-slate-500">No description.</p>}
+      </div>
+    </section>
+  );
+}

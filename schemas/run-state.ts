@@ -1,0 +1,13 @@
+import { z } from "zod";
+
+export const runStates = [
+  "starting",
+  "running",
+  "checking",
+  "submitted",
+  "failed",
+  "stopped",
+  "lost",
+] as const;
+export const RunState = z.enum(runStates);
+export type RunState = z.infer<typeof RunState>;

@@ -1,0 +1,5 @@
+import { z } from "zod";
+
+export const taskStates = ["pending", "claimed", "submitted", "done", "failed", "triage"] as const;
+export const TaskState = z.enum(taskStates);
+export type TaskState = z.infer<typeof TaskState>;

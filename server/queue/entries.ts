@@ -1,0 +1,47 @@
+import { eq, inArray, sql } from "drizzle-orm";
+import type { EntryError, EntryState } from "@/schemas/queue";
+import type { Db, DbLike } from "@/server/db/client";
+import { changeRequests, queueEntries } from "@/server/db/schema";
+import type { ChangeRow, Entry } from "./options";
+import { pendingStates } from "./states";
+
+/** Reads of entries and their changes (writes are store.ts's alone). */
+export function getEntry(db: DbLike, id: number): Entry | undefined {
+  return db.select().from(queueEntries).where(eq(queueEntries.id, id)).get();
+}
+
+export function getChange(db: DbLike, id: number): ChangeRow | undefined {
+  return db.select().from(changeRequests).where(eq(changeRequests.id, id)).get();
+}
+
+export function pendingCount(db: Db): number {
+  return (
+    db
+      .select({ n: sql<number>`count(*)` })
+      .from(queueEntries)
+      .where(inArray(queueEntries.state, [...pendingStates]))
+      .get()?.n ?? 0
+  );
+}
+
+export function rowToEntry(row: Record<string, unknown>): Entry {
+  return {
+    id: row.id as number,
+    changeRequestId: row.change_request_id as number,
+    repo: row.repo as string,
+    targetBranch: row.target_branch as string,
+    state: row.state as EntryState,
+    claimedFrom: row.claimed_from as EntryState | null,
+    attempts: row.attempts as number,
+    maxAttempts: row.max_attempts as number,
+    nextAttemptAt: row.next_attempt_at as number,
+    leaseOwner: row.lease_owner as string | null,
+    leaseExpiresAt: row.lease_expires_at as number | null,
+    heartbeatAt: row.heartbeat_at as number | null,
+    lastError: row.last_error ? (JSON.parse(row.last_error as string) as EntryError) : null,
+    mergedCommit: row.merged_commit as string | null,
+    createdAt: row.created_at as number,
+    updatedAt: row.updated_at as number,
+    finishedAt: row.finished_at as number | null,
+  };
+}

@@ -1,0 +1,102 @@
+import { and, eq } from "drizzle-orm";
+import type { RequestStatus } from "@/schemas/request-status";
+import type { DbLike } from "@/server/db/client";
+import { queueEntries, requests, tasks } from "@/server/db/schema";
+import { ConflictError } from "@/server/errors";
+import { appendEvent } from "@/server/events/log";
+import { inTransaction } from "@/server/state/machine";
+import { deriveRequestStatus } from "./derive";
+import { requestMachine } from "./states";
+
+export type RequestRow = typeof requests.$inferSelect;
+
+/**
+ * Files a request in `received`, the one status a request starts in. The caller writes its
+ * `request.created` event, which names the requester.
+ */
+export function createRequest(
+  tx: DbLike,
+  values: Omit<typeof requests.$inferInsert, "id" | "status">,
+): RequestRow {
+  return tx
+    .insert(requests)
+    .values({ ...values, status: "received" })
+    .returning()
+    .get();
+}
+
+/**
+ * The one way a request's status changes: from the status the caller read to another, if the
+ * table in ./states.ts allows it and the row still holds `from` (compare-and-swap), with its
+ * `request.status` event in the same transaction. `reason` says why, for a failure.
+ */
+export function moveRequest(
+  db: DbLike,
+  move: { id: number; from: RequestStatus; to: RequestStatus; reason?: string },
+): RequestRow {
+  const { id, from, to, reason } = move;
+  return requestMachine.move(db, {
+    from,
+    to,
+    swap: (tx) =>
+      tx
+        .update(requests)
+        .set({ status: to, updatedAt: Date.now() })
+        .where(and(eq(requests.id, id), eq(requests.status, from)))
+        .returning()
+        .get(),
+    refused: () => new ConflictError(`request ${id} is no longer ${from}; reload and try again`),
+    record: (tx) =>
+      appendEvent(tx, {
+        topic: "request",
+        type: "request.status",
+        entityId: id,
+        payload: { id, status: to, ...(reason ? { reason } : {}) },
+      }),
+  });
+}
+
+/**
+ * Brings one request to the status its tasks and their changes derive (./derive.ts), if the
+ * table allows the move, in one transaction: a failure names its first failed task's reason, a
+ * roll-back the change rolled back. `only` limits it to requests in those statuses. Returns the
+ * status it moved to, or null when it stayed.
+ */
+export function settleRequest(
+  db: DbLike,
+  id: number,
+  only?: readonly RequestStatus[],
+): RequestStatus | null {
+  return inTransaction(db, (tx) => {
+    const from = tx
+      .select({ status: requests.status })
+      .from(requests)
+      .where(eq(requests.id, id))
+      .get()?.status;
+    if (!from || (only && !only.includes(from))) return null;
+    const work = tx
+      .select({
+        id: tasks.id,
+        state: tasks.state,
+        reason: tasks.blockedReason,
+        entryState: queueEntries.state,
+        change: tasks.changeRequestId,
+      })
+      .from(tasks)
+      .leftJoin(queueEntries, eq(queueEntries.changeRequestId, tasks.changeRequestId))
+      .where(eq(tasks.requestId, id))
+      .orderBy(tasks.createdAt, tasks.id)
+      .all();
+    const to = deriveRequestStatus(work);
+    if (!to || to === from || !requestMachine.can(from, to)) return null;
+    const firstFailed = work.find((w) => w.state === "failed");
+    const reason =
+      to === "failed"
+        ? `task ${firstFailed?.id} failed: ${firstFailed?.reason ?? "no reason given"}`
+        : to === "rolled_back"
+          ? `change #${work.find((w) => w.entryState === "rolled_back")?.change} was rolled back`
+          : undefined;
+    moveRequest(tx, { id, from, to, ...(reason ? { reason } : {}) });
+    return to;
+  });
+}

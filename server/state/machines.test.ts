@@ -1,0 +1,230 @@
+import fs from "node:fs";
+import path from "node:path";
+import { and, eq, like } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { entryStates } from "@/schemas/queue";
+import { requestStatuses } from "@/schemas/request-status";
+import { runStates } from "@/schemas/run-state";
+import { taskStates } from "@/schemas/task-state";
+import { verificationStates } from "@/schemas/verification-state";
+import { type Db, openDb } from "@/server/db/client";
+import { events } from "@/server/db/schema";
+import { entryMachine, IllegalTransitionError } from "@/server/queue/states";
+import { requestMachine } from "@/server/requests/states";
+import { RunMoveConflict, runMachine } from "@/server/runs/states";
+import { IllegalTaskMove, taskMachine } from "@/server/tasks/states";
+import { VerificationMoveConflict, verificationMachine } from "@/server/verify/states";
+import { tempDir } from "@/test-support/fixtures";
+import { defineMachine, type Machine } from "./machine";
+
+/**
+ * Each machine's table, written out again: a move added or dropped changes this file too, on
+ * purpose. Read a row as "from: the states it may move to".
+ */
+const expected = {
+  queue: {
+    queued: ["applying", "rejected"],
+    applying: [
+      "checking",
+      "ready",
+      "awaiting_approval",
+      "merged",
+      "retry_wait",
+      "quarantined",
+      "rejected",
+      "queued",
+    ],
+    checking: ["ready", "retry_wait", "quarantined", "queued"],
+    ready: ["merged", "applying", "awaiting_approval", "retry_wait", "quarantined", "queued"],
+    awaiting_approval: ["queued", "rejected"],
+    retry_wait: ["applying", "quarantined", "rejected"],
+    merged: ["rolled_back"],
+    quarantined: ["queued", "rejected"],
+    rejected: [],
+    rolled_back: [],
+  },
+  request: {
+    received: ["needs_clarification", "needs_attention", "planned", "cancelled", "failed"],
+    needs_clarification: ["received", "cancelled"],
+    needs_attention: ["received", "cancelled"],
+    planned: ["in_progress", "done", "cancelled", "failed", "rolled_back"],
+    in_progress: ["done", "failed", "cancelled", "rolled_back"],
+    done: ["rolled_back", "in_progress"],
+    failed: ["received", "done", "in_progress"],
+    cancelled: [],
+    rolled_back: [],
+  },
+  task: {
+    pending: ["claimed", "triage", "failed"],
+    claimed: ["pending", "submitted", "failed"],
+    submitted: ["done", "failed", "pending"],
+    done: ["pending"],
+    failed: ["done", "pending"],
+    triage: [],
+  },
+  run: {
+    starting: ["running", "failed", "stopped", "lost"],
+    running: ["running", "checking", "submitted", "failed", "stopped", "lost"],
+    checking: ["running", "submitted", "failed", "stopped", "lost"],
+    submitted: [],
+    failed: [],
+    stopped: [],
+    lost: [],
+  },
+  verification: {
+    running: ["running", "passed", "flaky", "culprit", "failed", "error"],
+    passed: [],
+    flaky: [],
+    culprit: [],
+    failed: [],
+    error: [],
+  },
+} as const;
+
+type Case = {
+  machine: Machine<string>;
+  states: readonly string[];
+  table: Record<string, readonly string[]>;
+  error: new (...args: never[]) => Error;
+};
+
+const cases: Case[] = [
+  {
+    machine: entryMachine,
+    states: entryStates,
+    table: expected.queue,
+    error: IllegalTransitionError,
+  },
+  { machine: requestMachine, states: requestStatuses, table: expected.request, error: Error },
+  { machine: taskMachine, states: taskStates, table: expected.task, error: IllegalTaskMove },
+  { machine: runMachine, states: runStates, table: expected.run, error: RunMoveConflict },
+  {
+    machine: verificationMachine,
+    states: verificationStates,
+    table: expected.verification,
+    error: VerificationMoveConflict,
+  },
+];
+
+const pairs = (c: Case) =>
+  c.states.flatMap((from) => c.states.map((to) => [c.machine.name, from, to, c] as const));
+
+describe("each machine's table", () => {
+  it.each(cases.map((c) => [c.machine.name, c] as const))(
+    "the %s table has a row for every state of its schema, and nothing else",
+    (_name, c) => {
+      expect([...c.machine.states].sort()).toEqual([...c.states].sort());
+      for (const targets of Object.values(c.machine.moves))
+        for (const to of targets) expect(c.states).toContain(to);
+    },
+  );
+
+  it.each(cases.map((c) => [c.machine.name, c] as const))(
+    "the %s table is the one written out here",
+    (_name, c) => {
+      expect(c.machine.moves).toEqual(c.table);
+    },
+  );
+
+  it.each(cases.flatMap(pairs))("%s: %s → %s is allowed exactly when listed", (_n, from, to, c) => {
+    const listed = c.table[from]?.includes(to) ?? false;
+    expect(c.machine.can(from, to)).toBe(listed);
+    if (listed) expect(() => c.machine.assert(from, to)).not.toThrow();
+    else {
+      expect(() => c.machine.assert(from, to)).toThrow(c.error);
+      expect(() => c.machine.assert(from, to)).toThrow(`illegal ${c.machine.name} move`);
+    }
+  });
+});
+
+describe("a machine's move", () => {
+  type Toy = "open" | "shut" | "gone";
+  const toy = defineMachine<Toy>({
+    name: "toy",
+    moves: { open: ["shut"], shut: ["open", "gone"], gone: [] },
+  });
+  let db: Db;
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir();
+    db = openDb(path.join(dir, "toy.db"));
+  });
+  afterEach(() => {
+    db.$client.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  // A row of the events table stands in for a stateful row: its `type` is the toy's state.
+  const seed = (state: Toy) =>
+    db
+      .insert(events)
+      .values({ topic: "queue", type: state, payload: {}, createdAt: 0 })
+      .returning()
+      .get().id;
+  const stateOf = (id: number) =>
+    db.select({ type: events.type }).from(events).where(eq(events.id, id)).get()?.type;
+  const audits = () => db.select().from(events).where(like(events.type, "toy.%")).all();
+  const moveToy = (id: number, from: Toy, to: Toy, record?: () => void) =>
+    toy.move(db, {
+      from,
+      to,
+      subject: `toy ${id}`,
+      swap: (tx) =>
+        tx
+          .update(events)
+          .set({ type: to })
+          .where(and(eq(events.id, id), eq(events.type, from)))
+          .returning()
+          .get(),
+      refused: () => new Error(`toy ${id} is not ${from}`),
+      record: (tx, row) => {
+        record?.();
+        tx.insert(events)
+          .values({
+            topic: "queue",
+            type: `toy.${to}`,
+            entityId: row.id,
+            payload: {},
+            createdAt: 0,
+          })
+          .run();
+      },
+    });
+
+  it("swaps the row and writes its audit event", () => {
+    const id = seed("open");
+    expect(moveToy(id, "open", "shut").type).toBe("shut");
+    expect(stateOf(id)).toBe("shut");
+    expect(audits().map((e) => [e.type, e.entityId])).toEqual([["toy.shut", id]]);
+  });
+
+  it("refuses a move the table does not list before it touches the row, naming the row", () => {
+    const id = seed("open");
+    expect(() => moveToy(id, "open", "gone")).toThrow(`toy ${id}: illegal toy move open → gone`);
+    expect(stateOf(id)).toBe("open");
+    expect(audits()).toEqual([]);
+  });
+
+  it("writes nothing when the row is no longer where the caller thought", () => {
+    const id = seed("shut");
+    expect(() => moveToy(id, "open", "shut")).toThrow(`toy ${id} is not open`);
+    expect(stateOf(id)).toBe("shut");
+    expect(audits()).toEqual([]);
+  });
+
+  it("undoes the swap when its audit event cannot be written, also inside a caller's transaction", () => {
+    const id = seed("open");
+    const failing = () => {
+      throw new Error("disk full");
+    };
+    expect(() => moveToy(id, "open", "shut", failing)).toThrow("disk full");
+    expect(stateOf(id)).toBe("open");
+    const other = seed("open");
+    db.transaction(() => {
+      expect(() => moveToy(id, "open", "shut", failing)).toThrow("disk full");
+      moveToy(other, "open", "shut");
+    });
+    expect([stateOf(id), stateOf(other)]).toEqual(["open", "shut"]);
+    expect(audits().map((e) => e.entityId)).toEqual([other]);
+  });
+});
