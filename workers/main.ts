@@ -61,54 +61,13 @@ export async function runSupervisor(
   const startedAt = Date.now();
   beat(db, id, startedAt);
   const timer = setInterval(() => beat(db, id, startedAt), HEARTBEAT_MS);
-  const opts: LoopOptions = {
+  const threads = new QueueThreads(env, id, {
     ...defaultLoopOptions(env),
     drain: options.drain,
     ...(options.dryRun ? { dryRun: true } : {}),
-  };
-  const threads = new Map<string, Worker>();
-  const landLock = new SharedArrayBuffer(4);
-  let stopping = false;
-  let respawns = 0;
-  let failed = false;
-
-  const done = new Promise<void>((resolveAll) => {
-    const spawn = (index: number) => {
-      const owner = `${id}/t${index}`;
-      const data: ThreadData = {
-        dbFile: dbFile(env.dataDir),
-        configPath: env.configPath,
-        owner,
-        parentId: id,
-        opts,
-        tsconfig: path.join(env.rootDir, "tsconfig.json"),
-        landLock,
-      };
-      const worker = new Worker(path.join(env.rootDir, "workers", "queue-thread-entry.mjs"), {
-        workerData: data,
-      });
-      threads.set(owner, worker);
-      worker.on("message", (msg: ThreadMessage) => {
-        if (msg.type === "entry") log.debug({ thread: owner, entry: msg.entryId }, "thread entry");
-      });
-      worker.on("error", (err: unknown) =>
-        // Not under `err`: pino's error serializer would replace the name with "Object".
-        log.error({ thread: owner, error: crashReason(err) }, "queue thread crashed"),
-      );
-      worker.on("exit", (code) => {
-        threads.delete(owner);
-        if (code !== 0 && !stopping && respawns < MAX_RESPAWNS) {
-          respawns++;
-          log.warn({ thread: owner, code }, "respawning queue thread");
-          spawn(index);
-          return;
-        }
-        if (code !== 0) failed = true;
-        if (threads.size === 0) resolveAll();
-      });
-    };
-    for (let i = 0; i < options.threads; i++) spawn(i);
   });
+  threads.start(options.threads);
+  let stopping = false;
 
   const stop = (signal: string) => {
     if (stopping) return;
@@ -118,10 +77,7 @@ export async function runSupervisor(
     void agents.stopAll(`the worker stopped (${signal})`);
     // A verification in hand finishes its check run and is left for the next worker.
     void verifier?.stop();
-    for (const t of threads.values()) t.postMessage("stop");
-    setTimeout(() => {
-      for (const t of threads.values()) void t.terminate();
-    }, STOP_GRACE_MS).unref();
+    threads.stop();
   };
   // `on`, not `once` (stop() acts once): while a git command runs (execa), signal-exit listens
   // too, and finding itself the only listener left — a `once` handler is removed before it
@@ -129,54 +85,12 @@ export async function runSupervisor(
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 
-  // Agent runs (codex, claude, copilot, command) go on in the background, supervised here; runs
-  // a dead worker left are found and their tasks requeued, now and every few seconds.
-  const agents = new AgentPool({
-    db,
-    dataDir: env.dataDir,
-    owner: `${id}/dispatcher`,
-    leaseMs: env.HYPERION_TASK_LEASE_MS,
-  });
-  const recover = () => {
-    try {
-      const n = recoverLostRuns(db, (owner) => ownerAlive(db, owner));
-      if (n)
-        log.warn({ runs: n }, "agent runs of a dead worker were marked lost; their tasks requeued");
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, "recovering lost runs failed");
-    }
-  };
-  recover();
-  const recovery = setInterval(recover, 10_000);
+  const { agents, recovery } = startAgents(db, env, id);
   for (const [key, probe] of await agents.probeAll(currentConfig(env.configPath))) {
     if (probe.ok) log.info({ agent: key, version: probe.version }, "agent ready");
     else log.warn({ agent: key, problem: probe.problem, fix: probe.fix }, "agent not available");
   }
-
-  // The dispatcher: plans received requests, dispatches tasks past the gate, runs the built-in
-  // developer and starts agent runs, on the supervisor's own connection, one pass at a time.
-  let dispatching = false;
-  const dispatcher = setInterval(() => {
-    if (dispatching || stopping) return;
-    dispatching = true;
-    // A config that turned bad keeps the last good one in force (currentConfig); whatever
-    // else goes wrong in a pass is logged, and the next pass runs.
-    Promise.resolve()
-      .then(() =>
-        advance(
-          db,
-          currentConfig(env.configPath),
-          `${id}/dispatcher`,
-          undefined,
-          env.HYPERION_TASK_LEASE_MS,
-          agents,
-        ),
-      )
-      .catch((err: Error) => log.error({ err: err.message }, "dispatch pass failed"))
-      .finally(() => {
-        dispatching = false;
-      });
-  }, env.HYPERION_DISPATCH_MS);
+  const dispatcher = startDispatcher(db, env, id, agents, () => stopping);
 
   // Post-merge verification (policy.postMerge): after landings, the branch's tip is checked on
   // the supervisor's connection, one pass at a time, off the queue threads. Not for --drain,
@@ -206,7 +120,7 @@ export async function runSupervisor(
   const sandbox = detectSandbox();
   if (sandbox.kind === "none") log.warn({ confinement: "none" }, describeSandbox(sandbox));
   else console.error(`hyperion worker: ${describeSandbox(sandbox)}`);
-  await done;
+  await threads.done;
   clearInterval(dispatcher);
   clearInterval(recovery);
   await agents.stopAll("the worker stopped");
@@ -214,7 +128,142 @@ export async function runSupervisor(
   await inbox?.close();
   clearInterval(timer);
   markStopped(db, id);
-  if (failed) process.exitCode = 1;
+  if (threads.failed) process.exitCode = 1;
+}
+
+/**
+ * The merge queue's threads: started, respawned when one crashes (up to MAX_RESPAWNS, not
+ * while stopping), asked to stop; `done` once none is left.
+ */
+class QueueThreads {
+  private readonly threads = new Map<string, Worker>();
+  private readonly landLock = new SharedArrayBuffer(4);
+  private stopping = false;
+  private respawns = 0;
+  private resolveAll: () => void = () => {};
+  /** A thread ended with an error and was not respawned. */
+  failed = false;
+  readonly done = new Promise<void>((resolve) => {
+    this.resolveAll = resolve;
+  });
+
+  constructor(
+    private readonly env: HyperionEnv,
+    private readonly id: string,
+    private readonly opts: LoopOptions,
+  ) {}
+
+  start(n: number): void {
+    for (let i = 0; i < n; i++) this.spawn(i);
+  }
+
+  /** Each thread finishes the entry in hand; one still running after STOP_GRACE_MS is ended. */
+  stop(): void {
+    this.stopping = true;
+    for (const t of this.threads.values()) t.postMessage("stop");
+    setTimeout(() => {
+      for (const t of this.threads.values()) void t.terminate();
+    }, STOP_GRACE_MS).unref();
+  }
+
+  private spawn(index: number): void {
+    const { env } = this;
+    const owner = `${this.id}/t${index}`;
+    const data: ThreadData = {
+      dbFile: dbFile(env.dataDir),
+      configPath: env.configPath,
+      owner,
+      parentId: this.id,
+      opts: this.opts,
+      tsconfig: path.join(env.rootDir, "tsconfig.json"),
+      landLock: this.landLock,
+    };
+    const worker = new Worker(path.join(env.rootDir, "workers", "queue-thread-entry.mjs"), {
+      workerData: data,
+    });
+    this.threads.set(owner, worker);
+    worker.on("message", (msg: ThreadMessage) => {
+      if (msg.type === "entry") log.debug({ thread: owner, entry: msg.entryId }, "thread entry");
+    });
+    worker.on("error", (err: unknown) =>
+      // Not under `err`: pino's error serializer would replace the name with "Object".
+      log.error({ thread: owner, error: crashReason(err) }, "queue thread crashed"),
+    );
+    worker.on("exit", (code) => {
+      this.threads.delete(owner);
+      if (code !== 0 && !this.stopping && this.respawns < MAX_RESPAWNS) {
+        this.respawns++;
+        log.warn({ thread: owner, code }, "respawning queue thread");
+        this.spawn(index);
+        return;
+      }
+      if (code !== 0) this.failed = true;
+      if (this.threads.size === 0) this.resolveAll();
+    });
+  }
+}
+
+/**
+ * Agent runs (codex, claude, copilot, command) go on in the background, supervised here; runs
+ * a dead worker left are found and their tasks requeued, now and every few seconds.
+ */
+function startAgents(
+  db: Db,
+  env: HyperionEnv,
+  id: string,
+): { agents: AgentPool; recovery: NodeJS.Timeout } {
+  const agents = new AgentPool({
+    db,
+    dataDir: env.dataDir,
+    owner: `${id}/dispatcher`,
+    leaseMs: env.HYPERION_TASK_LEASE_MS,
+  });
+  const recover = () => {
+    try {
+      const n = recoverLostRuns(db, (owner) => ownerAlive(db, owner));
+      if (n)
+        log.warn({ runs: n }, "agent runs of a dead worker were marked lost; their tasks requeued");
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "recovering lost runs failed");
+    }
+  };
+  recover();
+  return { agents, recovery: setInterval(recover, 10_000) };
+}
+
+/**
+ * The dispatcher: plans received requests, dispatches tasks past the gate, runs the built-in
+ * developer and starts agent runs, on the supervisor's own connection, one pass at a time.
+ */
+function startDispatcher(
+  db: Db,
+  env: HyperionEnv,
+  id: string,
+  agents: AgentPool,
+  stopping: () => boolean,
+): NodeJS.Timeout {
+  let dispatching = false;
+  return setInterval(() => {
+    if (dispatching || stopping()) return;
+    dispatching = true;
+    // A config that turned bad keeps the last good one in force (currentConfig); whatever
+    // else goes wrong in a pass is logged, and the next pass runs.
+    Promise.resolve()
+      .then(() =>
+        advance(
+          db,
+          currentConfig(env.configPath),
+          `${id}/dispatcher`,
+          undefined,
+          env.HYPERION_TASK_LEASE_MS,
+          agents,
+        ),
+      )
+      .catch((err: Error) => log.error({ err: err.message }, "dispatch pass failed"))
+      .finally(() => {
+        dispatching = false;
+      });
+  }, env.HYPERION_DISPATCH_MS);
 }
 
 export async function runWorkerProcess(

@@ -4,10 +4,15 @@ import type { AgentCliConfig, CliAgentName } from "@/schemas/agents";
 import { agentEndpoint, PLACEHOLDER_KEY } from "@/server/confine/egress";
 import { makeRunDir, removeRunDir, runConfined } from "@/server/confine/run";
 import { detectSandbox } from "@/server/confine/sandbox";
-import { AGENT_MODEL_PORT, proxyEnv, spawnConfined } from "@/server/confine/spawn";
+import {
+  AGENT_MODEL_PORT,
+  type ConfinedProcess,
+  proxyEnv,
+  spawnConfined,
+} from "@/server/confine/spawn";
 import { inherited } from "@/server/env.mjs";
 import { cliInstallProblem } from "./cli";
-import type { CliAdapter, LaunchSpec, SessionIo } from "./cli/adapter";
+import type { CliAdapter, Launch, LaunchSpec, SessionIo } from "./cli/adapter";
 import versions from "./cli/versions.json";
 import type { AgentHarness, Probe, SessionSpec } from "./harness";
 import { confinedSession } from "./session";
@@ -106,29 +111,9 @@ export class CliHarness implements AgentHarness {
     // Verified again before each session (quick: a stat per file, a hash only where one moved).
     const untrusted = cliInstallProblem(this.name, exe, this.installDirs());
     if (untrusted) return { spawnError: `${untrusted.problem}. Fix: ${untrusted.fix}` };
-    // Confined, the CLI reaches its model only through the egress proxy on its own loopback,
-    // and holds a placeholder: the proxy, on the host, adds the real key.
-    const proxied = detectSandbox().kind === "bwrap" && this.cfg.endpoint !== undefined;
-    const endpoint =
-      this.cfg.endpoint && proxied
-        ? agentEndpoint(this.cfg.endpoint, AGENT_MODEL_PORT)
-        : this.cfg.endpoint;
-    const apiKey = proxied ? PLACEHOLDER_KEY : this.key();
-    const allowHosts = spec.allowHosts ?? [];
-    const launchSpec: LaunchSpec = {
-      workspace: spec.run.work,
-      home: spec.run.home,
-      promptFile: spec.promptFile,
-      prompt: spec.prompt,
-      executable: exe,
-      ...(endpoint ? { endpoint } : {}),
-      ...(this.cfg.model ? { model: this.cfg.model } : {}),
-      ...(apiKey ? { apiKey } : {}),
-      ...(spec.resume?.sessionId
-        ? { resume: { sessionId: spec.resume.sessionId, message: spec.resume.message } }
-        : {}),
-    };
+    const launchSpec = this.launchSpec(spec, exe);
     const launch = this.adapter.launch(launchSpec);
+    const allowHosts = spec.allowHosts ?? [];
     const key = this.key();
     const proc = await spawnConfined({
       argv: launch.argv,
@@ -150,6 +135,46 @@ export class CliHarness implements AgentHarness {
       ...(spec.stopStepMs ? { stopStepMs: spec.stopStepMs } : {}),
     });
     if ("spawnError" in proc) return proc;
+    return this.session(proc, launch, launchSpec, spec.maxOutputBytes);
+  }
+
+  /**
+   * What the adapter launches the CLI with. Confined, the CLI reaches its model only through
+   * the egress proxy on its own loopback, and holds a placeholder: the proxy, on the host, adds
+   * the real key.
+   */
+  private launchSpec(spec: SessionSpec, exe: string): LaunchSpec {
+    const proxied = detectSandbox().kind === "bwrap" && this.cfg.endpoint !== undefined;
+    const endpoint =
+      this.cfg.endpoint && proxied
+        ? agentEndpoint(this.cfg.endpoint, AGENT_MODEL_PORT)
+        : this.cfg.endpoint;
+    const apiKey = proxied ? PLACEHOLDER_KEY : this.key();
+    return {
+      workspace: spec.run.work,
+      home: spec.run.home,
+      promptFile: spec.promptFile,
+      prompt: spec.prompt,
+      executable: exe,
+      ...(endpoint ? { endpoint } : {}),
+      ...(this.cfg.model ? { model: this.cfg.model } : {}),
+      ...(apiKey ? { apiKey } : {}),
+      ...(spec.resume?.sessionId
+        ? { resume: { sessionId: spec.resume.sessionId, message: spec.resume.message } }
+        : {}),
+    };
+  }
+
+  /**
+   * The started CLI as a session: its stdin given what the launch says, its stdout read by the
+   * adapter's parser, steered by the parser or by a line on stdin where the adapter has one.
+   */
+  private session(
+    proc: ConfinedProcess,
+    launch: Launch,
+    launchSpec: LaunchSpec,
+    maxOutputBytes: number | undefined,
+  ) {
     const stdin = proc.child.stdin;
     if (launch.stdin !== undefined) stdin?.write(launch.stdin);
     if (!launch.keepStdinOpen) stdin?.end();
@@ -180,7 +205,7 @@ export class CliHarness implements AgentHarness {
       steer,
       // Copilot names its session only at the end: the adapter chose it up front.
       launch.sessionId ? [{ kind: "session", sessionId: launch.sessionId }] : [],
-      spec.maxOutputBytes,
+      maxOutputBytes,
     );
   }
 }

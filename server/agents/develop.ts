@@ -56,23 +56,7 @@ export async function developTask(
   const store = await ObjectStore.open(repo.path);
   try {
     const tip = readRefFs(store.gitDir, `refs/heads/${repo.targetBranch}`);
-    const tree = tip ? await store.commitTree(tip) : null;
-    // No text of the request reaches the file: a title is the requester's to write, and in a
-    // comment it could end the comment (U+2028 in JavaScript, `--!>` in HTML) and become code.
-    const note = builtinNote(task.id);
-    const patches: string[] = [];
-    for (const file of task.neededFiles ?? []) {
-      const entry = tree ? await entryAt(store, tree, file) : null;
-      const before = entry
-        ? {
-            content: (await store.read(entry.oid, "blob")).toString("utf8"),
-            oid: entry.oid,
-            mode: entry.mode,
-          }
-        : null;
-      const patch = appendNotePatch(file, before, note);
-      if (patch) patches.push(patch);
-    }
+    const patches = await notePatches(store, tip, task);
     if (patches.length === 0) {
       return fail(
         `the built-in developer cannot edit ${(task.neededFiles ?? []).join(", ")}; assign an agent`,
@@ -117,4 +101,30 @@ export async function developTask(
   } finally {
     store.close();
   }
+}
+
+/** The built-in developer's edit: its note appended to each of the task's files it can edit. */
+async function notePatches(
+  store: ObjectStore,
+  tip: string | null,
+  task: TaskRow,
+): Promise<string[]> {
+  const tree = tip ? await store.commitTree(tip) : null;
+  // No text of the request reaches the file: a title is the requester's to write, and in a
+  // comment it could end the comment (U+2028 in JavaScript, `--!>` in HTML) and become code.
+  const note = builtinNote(task.id);
+  const patches: string[] = [];
+  for (const file of task.neededFiles ?? []) {
+    const entry = tree ? await entryAt(store, tree, file) : null;
+    const before = entry
+      ? {
+          content: (await store.read(entry.oid, "blob")).toString("utf8"),
+          oid: entry.oid,
+          mode: entry.mode,
+        }
+      : null;
+    const patch = appendNotePatch(file, before, note);
+    if (patch) patches.push(patch);
+  }
+  return patches;
 }

@@ -17,6 +17,54 @@ export function buildPrompt(
   task: TaskRow,
   opts: { base: string; checks: string[]; context: string[]; note?: string },
 ): { text: string; hash: string } {
+  const produced = producedBefore(db, task);
+  const files = task.neededFiles ?? [];
+  const lines = [
+    `# Task ${task.id}: ${task.title}`,
+    "",
+    `Repository: ${task.repo} · area: ${task.area ?? "—"} · base commit: ${opts.base}`,
+    "",
+    "## What to do",
+    "",
+    task.prompt?.instructions?.trim() || task.title,
+    ...(task.prompt?.constraints?.length ? ["", list(task.prompt.constraints, "")] : []),
+    "",
+    "## Files you may change",
+    "",
+    list(files, "- (none named)"),
+    "",
+    "Only these files may change. Creating, editing or deleting any other file fails the run.",
+    ...(opts.context.length ? ["", "## Context (read only)", "", list(opts.context, "")] : []),
+    ...(produced.length
+      ? ["", "## What the tasks before this one produced", "", list(produced, "")]
+      : []),
+    "",
+    "## Acceptance",
+    "",
+    list(task.acceptance ?? [], "- The change does what the task says."),
+    "",
+    "## Checks that will run on your change",
+    "",
+    list(opts.checks, "- (none)"),
+    ...(opts.note ? ["", "## Note from an operator", "", opts.note] : []),
+    ...earlierChangesRefused(db, task),
+    "",
+    "## How to finish",
+    "",
+    "Edit the files in your working directory. Do not commit and do not push: when you exit,",
+    "Hyperion takes the change from the folder, runs the checks and sends it to the merge queue.",
+    "End with a short summary of what you changed.",
+    "",
+  ];
+  const text = lines.join("\n");
+  return { text, hash: createHash("sha256").update(text).digest("hex") };
+}
+
+const list = (items: string[], empty: string) =>
+  items.length ? items.map((i) => `- ${i}`).join("\n") : empty;
+
+/** What each task this one depends on produced: its change's summary and its files. */
+function producedBefore(db: Db, task: TaskRow): string[] {
   const deps = task.dependsOn ?? [];
   const depRows = deps.length
     ? db
@@ -41,50 +89,20 @@ export function buildPrompt(
       : []
     ).map((c) => [c.id, c.summary]),
   );
+  return depRows.map(
+    (d) =>
+      `${d.id} ${d.title}: ${d.change ? (summaries.get(d.change) ?? "") : "no change"} (${(d.files ?? []).join(", ")})`,
+  );
+}
+
+/**
+ * Why earlier changes for this task did not stay: a reviewer's rejections, and post-merge
+ * failures that bisection blamed on them (with the checks' output).
+ */
+function earlierChangesRefused(db: Db, task: TaskRow): string[] {
   const rejections = rejectionsOf(db, task.id);
   const postMerge = postMergeFailuresOf(db, task.id);
-  const list = (items: string[], empty: string) =>
-    items.length ? items.map((i) => `- ${i}`).join("\n") : empty;
-  const files = task.neededFiles ?? [];
-  const lines = [
-    `# Task ${task.id}: ${task.title}`,
-    "",
-    `Repository: ${task.repo} · area: ${task.area ?? "—"} · base commit: ${opts.base}`,
-    "",
-    "## What to do",
-    "",
-    task.prompt?.instructions?.trim() || task.title,
-    ...(task.prompt?.constraints?.length ? ["", list(task.prompt.constraints, "")] : []),
-    "",
-    "## Files you may change",
-    "",
-    list(files, "- (none named)"),
-    "",
-    "Only these files may change. Creating, editing or deleting any other file fails the run.",
-    ...(opts.context.length ? ["", "## Context (read only)", "", list(opts.context, "")] : []),
-    ...(depRows.length
-      ? [
-          "",
-          "## What the tasks before this one produced",
-          "",
-          list(
-            depRows.map(
-              (d) =>
-                `${d.id} ${d.title}: ${d.change ? (summaries.get(d.change) ?? "") : "no change"} (${(d.files ?? []).join(", ")})`,
-            ),
-            "",
-          ),
-        ]
-      : []),
-    "",
-    "## Acceptance",
-    "",
-    list(task.acceptance ?? [], "- The change does what the task says."),
-    "",
-    "## Checks that will run on your change",
-    "",
-    list(opts.checks, "- (none)"),
-    ...(opts.note ? ["", "## Note from an operator", "", opts.note] : []),
+  return [
     ...(rejections.length
       ? [
           "",
@@ -112,14 +130,5 @@ export function buildPrompt(
           ]),
         ]
       : []),
-    "",
-    "## How to finish",
-    "",
-    "Edit the files in your working directory. Do not commit and do not push: when you exit,",
-    "Hyperion takes the change from the folder, runs the checks and sends it to the merge queue.",
-    "End with a short summary of what you changed.",
-    "",
   ];
-  const text = lines.join("\n");
-  return { text, hash: createHash("sha256").update(text).digest("hex") };
 }

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { inherited } from "@/server/env.mjs";
-import { confinedCommand, handOver, type RunDir } from "./launch";
+import { type ConfinedCommand, confinedCommand, handOver, type RunDir } from "./launch";
 import { RunLimiter, RunLimits } from "./limits";
 import { describeSandbox, verifySandbox } from "./sandbox";
 import { killAll, signalGroup, stopLadder } from "./stop";
@@ -90,8 +90,6 @@ export function scrubbedEnv(
 export async function runConfined(opts: ConfinedOptions): Promise<ConfinedResult> {
   const [file] = opts.argv;
   const sandbox = verifySandbox();
-  const maxOutput = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-  const tailBytes = opts.tailBytes ?? DEFAULT_TAIL_BYTES;
   const cwd = opts.cwd ?? opts.dir.work;
   const base: Omit<ConfinedResult, "exitCode" | "signal"> = {
     timedOut: false,
@@ -109,7 +107,7 @@ export async function runConfined(opts: ConfinedOptions): Promise<ConfinedResult
   if (!file) return failed("empty command");
   if (sandbox.kind === "none" && !sandbox.allowed) return failed(describeSandbox(sandbox));
   let limiter: RunLimiter;
-  let cmd: ReturnType<typeof confinedCommand>;
+  let cmd: ConfinedCommand;
   try {
     const env = scrubbedEnv(opts.dir, opts.env);
     handOver(opts.dir);
@@ -128,7 +126,40 @@ export async function runConfined(opts: ConfinedOptions): Promise<ConfinedResult
   } catch (err) {
     return failed((err as Error).message);
   }
+  return runToEnd(opts, cwd, cmd, limiter, base);
+}
 
+/** The last `bytes` of a child's stdout and stderr, interleaved as they came, and their total. */
+class OutputTail {
+  private tail = Buffer.alloc(0);
+  total = 0;
+
+  constructor(private readonly bytes: number) {}
+
+  add(chunk: Buffer): void {
+    this.total += chunk.length;
+    this.tail = Buffer.concat([this.tail, chunk]);
+    if (this.tail.length > this.bytes)
+      this.tail = this.tail.subarray(this.tail.length - this.bytes);
+  }
+
+  text(): string {
+    return this.tail.toString("utf8");
+  }
+}
+
+/**
+ * Starts the confined command and resolves once it is over, whatever it left behind: its group
+ * stopped at the timeout, an output flood or a limit; its output's tail; the limit it went past.
+ */
+function runToEnd(
+  opts: ConfinedOptions,
+  cwd: string,
+  cmd: ConfinedCommand,
+  limiter: RunLimiter,
+  base: Omit<ConfinedResult, "exitCode" | "signal">,
+): Promise<ConfinedResult> {
+  const maxOutput = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   return new Promise((resolve) => {
     const child = spawn(cmd.file, cmd.args, {
       cwd,
@@ -137,8 +168,7 @@ export async function runConfined(opts: ConfinedOptions): Promise<ConfinedResult
       stdio: ["ignore", "pipe", "pipe", cmd.gated ? "pipe" : "ignore"],
     });
     const closed = new Promise<void>((r) => child.on("close", () => r()));
-    let tail = Buffer.alloc(0);
-    let total = 0;
+    const output = new OutputTail(opts.tailBytes ?? DEFAULT_TAIL_BYTES);
     let timedOut = false;
     let outputTooLarge = false;
     let limitExceeded: string | undefined;
@@ -170,10 +200,8 @@ export async function runConfined(opts: ConfinedOptions): Promise<ConfinedResult
       }
     }
     const onData = (chunk: Buffer) => {
-      total += chunk.length;
-      tail = Buffer.concat([tail, chunk]);
-      if (tail.length > tailBytes) tail = tail.subarray(tail.length - tailBytes);
-      if (total > maxOutput && !outputTooLarge) {
+      output.add(chunk);
+      if (output.total > maxOutput && !outputTooLarge) {
         outputTooLarge = true;
         stopGroup();
       }
@@ -206,8 +234,8 @@ export async function runConfined(opts: ConfinedOptions): Promise<ConfinedResult
             timedOut,
             outputTooLarge,
             ...(exceeded ? { limitExceeded: exceeded } : {}),
-            output: tail.toString("utf8"),
-            outputBytes: total,
+            output: output.text(),
+            outputBytes: output.total,
           });
         });
     };

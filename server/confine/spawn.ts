@@ -3,10 +3,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { currentEnv } from "@/server/env.mjs";
 import { type Egress, startEgress } from "./egress";
-import { confinedCommand, handOver, type RunDir, sysDirOf } from "./launch";
+import { type ConfinedCommand, confinedCommand, handOver, type RunDir, sysDirOf } from "./launch";
 import { RunLimiter, RunLimits } from "./limits";
 import { scrubbedEnv } from "./run";
-import { describeSandbox, verifySandbox } from "./sandbox";
+import { describeSandbox, type Sandbox, verifySandbox } from "./sandbox";
 import { signalGroup, stopLadder } from "./stop";
 
 export { STOP_STEP_MS } from "./stop";
@@ -94,47 +94,13 @@ export async function spawnConfined(
   const sandbox = verifySandbox();
   if (sandbox.kind === "none" && !sandbox.allowed) return { spawnError: describeSandbox(sandbox) };
   const cwd = opts.cwd ?? opts.dir.work;
-  let limiter: RunLimiter | undefined;
-  let egress: Egress | undefined;
-  let cmd: ReturnType<typeof confinedCommand>;
-  try {
-    const env = scrubbedEnv(opts.dir, opts.env);
-    handOver(opts.dir);
-    let argv = opts.argv;
-    if (opts.egress && sandbox.kind === "bwrap") {
-      // The sockets live in the run's root-owned folder, shown read-only inside: connect() works.
-      const sysDir = sysDirOf(opts.dir);
-      fs.mkdirSync(sysDir, { recursive: true, mode: 0o755 });
-      egress = await startEgress({
-        socketDir: sysDir,
-        ...(opts.egress.model ? { model: opts.egress.model } : {}),
-        allowHosts: opts.egress.allowHosts ?? [],
-        ...(opts.egress.onRefused ? { onRefused: opts.egress.onRefused } : {}),
-      });
-      const pairs = [
-        ...(egress.modelSocket ? [`${AGENT_MODEL_PORT}=${egress.modelSocket}`] : []),
-        ...(egress.proxySocket ? [`${AGENT_PROXY_PORT}=${egress.proxySocket}`] : []),
-      ];
-      argv = [process.execPath, forwarder(sysDir), ...pairs, "--", ...opts.argv];
-    }
-    limiter = new RunLimiter(opts.limits ?? RunLimits.parse({}), opts.dir.root);
-    cmd = confinedCommand({
-      sandbox,
-      argv,
-      dir: opts.dir,
-      cwd,
-      env,
-      // An agent with egress gets a network namespace of its own; the host's only when asked.
-      network: opts.egress ? sandbox.kind === "none" : (opts.network ?? false),
-      readOnly: opts.readOnly ?? [],
-      limits: limiter.limits,
-      gated: limiter.gated,
-    });
-  } catch (err) {
-    await limiter?.close();
+  const set = await setUp(opts, sandbox, cwd);
+  if ("spawnError" in set) return set;
+  const { limiter, egress, cmd } = set;
+  const release = async () => {
+    await limiter.close();
     await egress?.close();
-    return { spawnError: (err as Error).message };
-  }
+  };
   let child: ChildProcess;
   try {
     child = spawn(cmd.file, cmd.args, {
@@ -144,15 +110,13 @@ export async function spawnConfined(
       stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe", cmd.gated ? "pipe" : "ignore"],
     });
   } catch (err) {
-    await limiter.close();
-    await egress?.close();
+    await release();
     return { spawnError: (err as Error).message };
   }
   const pid = child.pid;
   if (pid === undefined) {
     child.on("error", () => {});
-    await limiter.close();
-    await egress?.close();
+    await release();
     return { spawnError: `cannot start ${file}` };
   }
   let exceeded: string | null = null;
@@ -163,8 +127,7 @@ export async function spawnConfined(
     }
   } catch (err) {
     signalGroup(pid, "SIGKILL");
-    await limiter.close();
-    await egress?.close();
+    await release();
     return { spawnError: `its limits could not be applied (${(err as Error).message})` };
   }
   // Swallow EPIPE on a stdin the child closed: the exit tells the story.
@@ -176,8 +139,7 @@ export async function spawnConfined(
   // The last look for a limit hit just before the end, then the cgroups go.
   const exited = ended.then(async (exit) => {
     exceeded ??= await limiter.check(true).catch(() => null);
-    await limiter.close();
-    await egress?.close();
+    await release();
     return exit;
   });
   let stopping: Promise<Exit> | undefined;
@@ -194,4 +156,72 @@ export async function spawnConfined(
     void stop();
   });
   return { child, pid, sandbox: sandbox.kind, exited, stop, limitExceeded: () => exceeded };
+}
+
+/**
+ * What the child needs before it starts: its scrubbed environment, its run folder handed over,
+ * its egress (under bubblewrap), its limiter and the confined command line. Whatever was set
+ * up is released again when a later step fails.
+ */
+async function setUp(
+  opts: SpawnOptions,
+  sandbox: Sandbox,
+  cwd: string,
+): Promise<
+  { limiter: RunLimiter; egress: Egress | undefined; cmd: ConfinedCommand } | { spawnError: string }
+> {
+  let limiter: RunLimiter | undefined;
+  let egress: Egress | undefined;
+  try {
+    const env = scrubbedEnv(opts.dir, opts.env);
+    handOver(opts.dir);
+    let argv = opts.argv;
+    if (opts.egress && sandbox.kind === "bwrap") {
+      egress = await startEgressFor(opts.dir, opts.egress);
+      argv = forwardedArgv(opts.dir, egress, opts.argv);
+    }
+    limiter = new RunLimiter(opts.limits ?? RunLimits.parse({}), opts.dir.root);
+    const cmd = confinedCommand({
+      sandbox,
+      argv,
+      dir: opts.dir,
+      cwd,
+      env,
+      // An agent with egress gets a network namespace of its own; the host's only when asked.
+      network: opts.egress ? sandbox.kind === "none" : (opts.network ?? false),
+      readOnly: opts.readOnly ?? [],
+      limits: limiter.limits,
+      gated: limiter.gated,
+    });
+    return { limiter, egress, cmd };
+  } catch (err) {
+    await limiter?.close();
+    await egress?.close();
+    return { spawnError: (err as Error).message };
+  }
+}
+
+/** The agent's egress proxies, their sockets in the run's root-owned folder. */
+async function startEgressFor(
+  dir: RunDir,
+  egress: NonNullable<SpawnOptions["egress"]>,
+): Promise<Egress> {
+  // The sockets live in the run's root-owned folder, shown read-only inside: connect() works.
+  const sysDir = sysDirOf(dir);
+  fs.mkdirSync(sysDir, { recursive: true, mode: 0o755 });
+  return startEgress({
+    socketDir: sysDir,
+    ...(egress.model ? { model: egress.model } : {}),
+    allowHosts: egress.allowHosts ?? [],
+    ...(egress.onRefused ? { onRefused: egress.onRefused } : {}),
+  });
+}
+
+/** The command run behind forward.mjs, which serves the egress sockets on the agent's loopback. */
+function forwardedArgv(dir: RunDir, egress: Egress, argv: string[]): string[] {
+  const pairs = [
+    ...(egress.modelSocket ? [`${AGENT_MODEL_PORT}=${egress.modelSocket}`] : []),
+    ...(egress.proxySocket ? [`${AGENT_PROXY_PORT}=${egress.proxySocket}`] : []),
+  ];
+  return [process.execPath, forwarder(sysDirOf(dir)), ...pairs, "--", ...argv];
 }

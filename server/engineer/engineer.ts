@@ -43,72 +43,15 @@ function words(text: string): string[] {
  */
 export class BuiltinEngineer implements Engineer {
   scope({ request, policy, files, notes = [] }: EngineerInput): EngineerResult {
-    const questions: string[] = [];
-    const byPath = new Map(files.map((f) => [f.path, f]));
-    const needed = new Set<string>(request.files);
     const text = [request.title, request.description, ...notes].join("\n");
-
-    for (const token of text.match(/[\w./-]+\.[A-Za-z0-9]+/g) ?? []) {
-      const clean = token.replace(/^\.\//, "");
-      if (byPath.has(clean)) needed.add(clean);
-    }
-    const identifiers = [...text.matchAll(/`([A-Za-z_][\w.-]*)`/g)].map(
-      (m) => m[1]?.toLowerCase() ?? "",
-    );
-    const named = new Set([...identifiers, ...words(text)]);
-    if (needed.size === 0) {
-      for (const f of files) if (named.has(stem(f.path).toLowerCase())) needed.add(f.path);
-    }
-
-    const areaNames = new Set(policy.areas.map((a) => a.name));
-    const requestedAreas = new Set(request.areas);
-    if (needed.size === 0) for (const w of words(text)) if (areaNames.has(w)) requestedAreas.add(w);
-    for (const name of requestedAreas) {
-      const area = policy.areas.find((a) => a.name === name);
-      if (!area) continue;
-      const inArea = files.filter((f) => areaOf(policy, f.path)?.name === name);
-      const hasFileThere = [...needed].some((p) => areaOf(policy, p)?.name === name);
-      if (hasFileThere) continue;
-      if (inArea.length <= policy.limits.maxFilesPerTask)
-        for (const f of inArea) needed.add(f.path);
-      else
-        questions.push(
-          `Which files in area '${name}' does this concern? It has ${inArea.length} files; name them in files[].`,
-        );
-    }
-
-    if (needed.size === 0 && questions.length === 0) {
-      questions.push(
-        `No file or area matches this request. Name the files (files[]) or an area (${policy.areas.map((a) => a.name).join(", ")}).`,
-      );
-    }
-    const unmapped = [...needed].filter((p) => !areaOf(policy, p));
-    if (unmapped.length)
-      questions.push(
-        `These files belong to no area of the policy: ${unmapped.join(", ")}. Which area should own them?`,
-      );
-    const ceiling = policy.limits.maxFilesPerTask * policy.limits.maxTasksPerRequest;
-    if (needed.size > ceiling) {
-      questions.push(
-        `This touches ${needed.size} files; one request may touch at most ${ceiling}. Split it into smaller requests.`,
-      );
-    }
-
+    const needed = filesNamed(request, files, text);
+    const questions = addAreaFiles(request, policy, files, text, needed);
     const list = [...needed].sort();
     const areas = [
       ...new Set(list.map((p) => areaOf(policy, p)?.name).filter((a): a is string => !!a)),
     ].sort();
     const kind = request.kind ?? inferKind(text, list);
-    if (request.kind === "docs" && list.some((p) => !isDocFile(p))) {
-      questions.push(
-        `The kind is docs but it names code files (${list.filter((p) => !isDocFile(p)).join(", ")}). Is it docs only?`,
-      );
-    }
-    if (request.kind === "test" && list.some((p) => !isTestFile(p))) {
-      questions.push(
-        `The kind is test but it names non-test files (${list.filter((p) => !isTestFile(p)).join(", ")}). Is it tests only?`,
-      );
-    }
+    questions.push(...doubts(request, policy, needed, list, questions.length > 0));
     if (questions.length) return { spec: null, questions };
 
     const risks = areas.map((name) => policy.areas.find((a) => a.name === name)?.risk ?? "medium");
@@ -120,12 +63,106 @@ export class BuiltinEngineer implements Engineer {
     // Acceptance is the requester's words for the developer; only what names a policy check runs.
     const acceptance = request.acceptance;
     const checks = checksForWork(policy, areas, acceptance);
+    const byPath = new Map(files.map((f) => [f.path, f]));
     const contextTokens = Math.ceil(list.reduce((n, p) => n + (byPath.get(p)?.size ?? 0), 0) / 4);
     return {
       spec: { kind, risk, areas, files: list, acceptance, checks, contextTokens },
       questions: [],
     };
   }
+}
+
+/**
+ * The files a request names: its files[], paths in its text, and, when none of those is in the
+ * repository, files whose stem its text names (as a word or an `identifier`).
+ */
+function filesNamed(request: TaskRequest, files: RepoFile[], text: string): Set<string> {
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const needed = new Set<string>(request.files);
+  for (const token of text.match(/[\w./-]+\.[A-Za-z0-9]+/g) ?? []) {
+    const clean = token.replace(/^\.\//, "");
+    if (byPath.has(clean)) needed.add(clean);
+  }
+  const identifiers = [...text.matchAll(/`([A-Za-z_][\w.-]*)`/g)].map(
+    (m) => m[1]?.toLowerCase() ?? "",
+  );
+  const named = new Set([...identifiers, ...words(text)]);
+  if (needed.size === 0) {
+    for (const f of files) if (named.has(stem(f.path).toLowerCase())) needed.add(f.path);
+  }
+  return needed;
+}
+
+/**
+ * The files of the areas a request names (its areas[], or area names in its text when it names
+ * no file), added to `needed` where no named file is in the area already; a question instead
+ * for an area with more files than a task may change.
+ */
+function addAreaFiles(
+  request: TaskRequest,
+  policy: Policy,
+  files: RepoFile[],
+  text: string,
+  needed: Set<string>,
+): string[] {
+  const questions: string[] = [];
+  const areaNames = new Set(policy.areas.map((a) => a.name));
+  const requestedAreas = new Set(request.areas);
+  if (needed.size === 0) for (const w of words(text)) if (areaNames.has(w)) requestedAreas.add(w);
+  for (const name of requestedAreas) {
+    const area = policy.areas.find((a) => a.name === name);
+    if (!area) continue;
+    const inArea = files.filter((f) => areaOf(policy, f.path)?.name === name);
+    const hasFileThere = [...needed].some((p) => areaOf(policy, p)?.name === name);
+    if (hasFileThere) continue;
+    if (inArea.length <= policy.limits.maxFilesPerTask) for (const f of inArea) needed.add(f.path);
+    else
+      questions.push(
+        `Which files in area '${name}' does this concern? It has ${inArea.length} files; name them in files[].`,
+      );
+  }
+  return questions;
+}
+
+/**
+ * What the Engineer asks rather than guess: no file at all (unless an area question is already
+ * asked), files of no area, more files than a request may touch, a kind its files contradict.
+ */
+function doubts(
+  request: TaskRequest,
+  policy: Policy,
+  needed: Set<string>,
+  list: string[],
+  asked: boolean,
+): string[] {
+  const questions: string[] = [];
+  if (needed.size === 0 && !asked) {
+    questions.push(
+      `No file or area matches this request. Name the files (files[]) or an area (${policy.areas.map((a) => a.name).join(", ")}).`,
+    );
+  }
+  const unmapped = [...needed].filter((p) => !areaOf(policy, p));
+  if (unmapped.length)
+    questions.push(
+      `These files belong to no area of the policy: ${unmapped.join(", ")}. Which area should own them?`,
+    );
+  const ceiling = policy.limits.maxFilesPerTask * policy.limits.maxTasksPerRequest;
+  if (needed.size > ceiling) {
+    questions.push(
+      `This touches ${needed.size} files; one request may touch at most ${ceiling}. Split it into smaller requests.`,
+    );
+  }
+  if (request.kind === "docs" && list.some((p) => !isDocFile(p))) {
+    questions.push(
+      `The kind is docs but it names code files (${list.filter((p) => !isDocFile(p)).join(", ")}). Is it docs only?`,
+    );
+  }
+  if (request.kind === "test" && list.some((p) => !isTestFile(p))) {
+    questions.push(
+      `The kind is test but it names non-test files (${list.filter((p) => !isTestFile(p)).join(", ")}). Is it tests only?`,
+    );
+  }
+  return questions;
 }
 
 export function inferKind(text: string, paths: string[]): Spec["kind"] {

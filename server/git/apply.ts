@@ -2,8 +2,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { quotePath, specialGitFile } from "@/schemas/paths";
-import { applyHunks, HunkConflict } from "./apply-hunks";
-import { blobOid, canonicalMode, type ObjectStore, ZERO_OID } from "./objects";
+import {
+  ApplyConflict,
+  blockingParent,
+  describeMode,
+  fileChange,
+  NeedsGitApply,
+  objectTypeProblem,
+} from "./file-change";
+import type { ObjectStore } from "./objects";
 import {
   FILE_MODES,
   type FilePatch,
@@ -14,51 +21,12 @@ import {
 import { GitError, git } from "./run";
 import { editTree, entryAt, type PathChange } from "./tree-edit";
 
-export class ApplyConflict extends Error {
-  override name = "ApplyConflict";
-  constructor(
-    message: string,
-    readonly paths: string[],
-  ) {
-    super(message);
-  }
-}
-
-class NeedsGitApply extends Error {}
-
-const isUtf8 = (buf: Buffer) => Buffer.from(buf.toString("utf8"), "utf8").equals(buf);
-
-/** The object type a tree entry of this mode must point at. */
-const typeForMode = (mode: string) => (mode === GITLINK_MODE ? "commit" : "blob");
+// What a caller of the apply functions handles: a patch that conflicts with the tree.
+export { ApplyConflict } from "./file-change";
 
 /** git's limits for .gitattributes (attr.c), which `git fsck --strict` enforces. */
 const ATTR_MAX_LINE_BYTES = 2048;
 const ATTR_MAX_FILE_BYTES = 100 * 1024 * 1024;
-
-/**
- * The first directory above `p` that the tree holds as something other than a directory (a
- * symlink, a file, a submodule), unless this patch removes it first.
- */
-async function blockingParent(
-  store: ObjectStore,
-  tree: string,
-  p: string,
-  removed: Set<string>,
-): Promise<{ path: string; mode: string } | null> {
-  const parts = p.split("/").slice(0, -1);
-  let current = tree;
-  for (let i = 0; i < parts.length; i++) {
-    const entry = (await store.readTree(current)).find((e) => e.name === parts[i]);
-    if (!entry) return null;
-    const at = parts.slice(0, i + 1).join("/");
-    if (entry.mode !== "40000") return removed.has(at) ? null : { path: at, mode: entry.mode };
-    current = entry.oid;
-  }
-  return null;
-}
-
-const describeMode = (mode: string) =>
-  mode === "120000" ? "symlink" : mode === GITLINK_MODE ? "submodule" : "file";
 
 /** Paths this patch takes away before it writes: deletions and rename sources. */
 function removedPaths(files: FilePatch[]): Set<string> {
@@ -100,114 +68,6 @@ export async function patchTreeProblems(
     if (typeProblem && f.newPath) problems.push({ path: f.newPath, message: typeProblem });
   }
   return problems;
-}
-
-/** Why the object an `index` line names cannot be the new content at the file's mode. */
-async function objectTypeProblem(store: ObjectStore, f: FilePatch): Promise<string | undefined> {
-  if (f.newOid?.length !== 40 || f.newOid === ZERO_OID) return undefined;
-  const mode = f.newMode ?? "100644";
-  const obj = await store.tryRead(f.newOid);
-  const want = typeForMode(mode);
-  if (obj && obj.type !== want)
-    return `has an index line naming ${f.newOid.slice(0, 12)}, a ${obj.type}; mode ${mode} needs a ${want}`;
-  return undefined;
-}
-
-async function fileChange(
-  store: ObjectStore,
-  tree: string | null,
-  f: FilePatch,
-  removed: Set<string>,
-  opts: PatchOptions,
-): Promise<Map<string, PathChange>> {
-  const changes = new Map<string, PathChange>();
-  const old = f.oldPath && tree ? await entryAt(store, tree, f.oldPath) : null;
-  if (f.oldPath && !old) throw new ApplyConflict(`${f.oldPath} does not exist`, [f.oldPath]);
-  if (old && old.mode === "40000")
-    throw new ApplyConflict(`${f.oldPath} is a directory, not a file`, [f.oldPath ?? ""]);
-  if (old && f.oldMode && canonicalMode(old.mode) !== f.oldMode)
-    throw new ApplyConflict(
-      `${f.oldPath} is mode ${old.mode} in the target tree, not ${f.oldMode} as the patch expects`,
-      [f.oldPath ?? ""],
-    );
-  if (f.newPath && tree) {
-    if (
-      f.newPath !== f.oldPath &&
-      !removed.has(f.newPath) &&
-      (await entryAt(store, tree, f.newPath))
-    )
-      throw new ApplyConflict(`${f.newPath} already exists`, [f.newPath]);
-    const parent = await blockingParent(store, tree, f.newPath, removed);
-    if (parent)
-      throw new ApplyConflict(
-        `${f.newPath} goes through ${quotePath(parent.path)}, which is a ${describeMode(parent.mode)} in the target tree`,
-        [f.newPath],
-      );
-  }
-  if (f.oldPath && f.newPath && f.oldPath !== f.newPath && !f.copy) changes.set(f.oldPath, null);
-  if (!f.newPath) {
-    if (
-      f.oldPath &&
-      old &&
-      f.oldOid &&
-      !ZERO_OID.startsWith(f.oldOid) &&
-      !old.oid.startsWith(f.oldOid)
-    ) {
-      throw new ApplyConflict(`${f.oldPath} changed since the patch was made`, [f.oldPath]);
-    }
-    if (f.oldPath) changes.set(f.oldPath, null);
-    return changes;
-  }
-  const mode = f.newMode ?? (old ? canonicalMode(old.mode) : "100644");
-  const typeProblem = await objectTypeProblem(store, { ...f, newMode: mode });
-  if (typeProblem) throw new InvalidPatchError(`path ${quotePath(f.newPath)} ${typeProblem}`);
-  if (mode === GITLINK_MODE) {
-    if (!opts.allowSubmodules)
-      throw new InvalidPatchError(
-        `path ${quotePath(f.newPath)} is a submodule; Hyperion does not support submodules`,
-      );
-    // A submodule's commit lives in another repository: the index line is the whole change.
-    if (f.newOid?.length !== 40 || f.newOid === ZERO_OID)
-      throw new InvalidPatchError(
-        `path ${quotePath(f.newPath)} is a submodule without a full commit id on its index line`,
-      );
-    changes.set(f.newPath, { mode, oid: f.newOid });
-    return changes;
-  }
-  if (old && old.mode === GITLINK_MODE)
-    throw new InvalidPatchError(
-      `path ${quotePath(f.newPath)} is a submodule; it cannot become a ${describeMode(mode)}`,
-    );
-  const oldMatches = !!old && !!f.oldOid && old.oid.startsWith(f.oldOid) && f.oldOid.length === 40;
-  // Unchanged content (a rename or a mode change) or a result the repository already holds.
-  if (
-    f.newOid &&
-    f.newOid.length === 40 &&
-    (old?.oid === f.newOid || ((oldMatches || !old) && (await store.exists(f.newOid))))
-  ) {
-    changes.set(f.newPath, { mode, oid: f.newOid });
-    return changes;
-  }
-  if (f.binary) throw new NeedsGitApply();
-  if (f.hunks.length === 0) {
-    if (!old) changes.set(f.newPath, { mode, oid: store.write("blob", Buffer.alloc(0)) });
-    else changes.set(f.newPath, { mode, oid: old.oid });
-    return changes;
-  }
-  const before = old ? await store.read(old.oid, "blob") : Buffer.alloc(0);
-  if (!isUtf8(before)) throw new NeedsGitApply();
-  let after: Buffer;
-  try {
-    after = Buffer.from(applyHunks(f.newPath, before.toString("utf8"), f.hunks), "utf8");
-  } catch (err) {
-    if (err instanceof HunkConflict) throw new ApplyConflict(err.message, [f.oldPath ?? f.newPath]);
-    throw err;
-  }
-  // With the exact old blob, the result must be the author's blob; anything else is our bug.
-  if ((oldMatches || !old) && f.newOid?.length === 40 && blobOid(after) !== f.newOid)
-    throw new NeedsGitApply();
-  changes.set(f.newPath, { mode, oid: store.write("blob", after) });
-  return changes;
 }
 
 /** Refuses content `git fsck --strict` would flag: .gitattributes lines git cannot parse. */

@@ -101,6 +101,24 @@ export function ingestFile(
   }
   const json = parseJson(read.bytes);
   if (!json.ok) return refuse(json.problem);
+  const filed = fileRequests(db, config, { name, hash, value: json.value }, opts);
+  if ("issues" in filed)
+    return reject([`${shownName(name)} was not filed:`, ...issueLines(filed.issues, json.value)]);
+  placeAside(inbox, "processed", file);
+  return { file: name, outcome: "processed", requestIds: filed.ids };
+}
+
+/**
+ * Files a read file's TaskRequest(s) as its requester, and records its hash, in one
+ * transaction. The issues instead when the intake refuses the input; anything else (the
+ * database, say) is thrown, and leaves the file in place for another try.
+ */
+function fileRequests(
+  db: Db,
+  config: LoadedConfig,
+  read: { name: string; hash: string; value: unknown },
+  opts: IngestOptions,
+): { ids: number[] } | { issues: { path: string; message: string }[] } {
   try {
     const requester = opts.requesterEmail
       ? requireUserByEmail(db, opts.requesterEmail)
@@ -111,16 +129,17 @@ export function ingestFile(
       ]);
     const ids = db.transaction((tx) => {
       const created = createRequests(db, {
-        input: json.value,
+        input: read.value,
         requester,
         config,
         source: "inbox",
       }).map((r) => r.id);
-      tx.insert(inboxFiles).values({ hash, name, requestIds: created, at: Date.now() }).run();
+      tx.insert(inboxFiles)
+        .values({ hash: read.hash, name: read.name, requestIds: created, at: Date.now() })
+        .run();
       return created;
     });
-    placeAside(inbox, "processed", file);
-    return { file: name, outcome: "processed", requestIds: ids };
+    return { ids };
   } catch (err) {
     // Input the intake refuses is rejected; anything else (the database, say) leaves the file
     // in place for another try.
@@ -131,6 +150,6 @@ export function ingestFile(
           ? [{ path: "(inbox)", message: err.message }]
           : undefined;
     if (!issues) throw err;
-    return reject([`${shownName(name)} was not filed:`, ...issueLines(issues, json.value)]);
+    return { issues };
   }
 }

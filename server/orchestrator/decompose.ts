@@ -51,60 +51,93 @@ function pack(
  * a file; each stays within the limits; a task depends on another only when it must see its
  * result — tests on the code they test, docs on the feature they describe.
  */
-export function decompose(args: {
+export function decompose(args: DecomposeArgs): { tasks: TaskAssignment[]; independent: number } {
+  const { requestId, policy } = args;
+  const sizes = new Map(args.files.map((f) => [f.path, f.size]));
+  const sizeOf = (p: string) => sizes.get(p) ?? 0;
+  const drafts = draftsOf(args.spec, policy, sizeOf);
+  const tasks = drafts.map((d, i) => assignment(args, d, i, drafts.length, sizeOf));
+  addDependencies(tasks, drafts, args.spec);
+  assertAcyclic(tasks);
+  if (tasks.length > policy.limits.maxTasksPerRequest) {
+    throw new Error(
+      `request ${requestId} would need ${tasks.length} tasks; the limit is ${policy.limits.maxTasksPerRequest}`,
+    );
+  }
+  return { tasks, independent: tasks.filter((t) => t.dependsOn.length === 0).length };
+}
+
+type DecomposeArgs = {
   requestId: number;
   request: TaskRequest;
   repo: string;
   spec: Spec;
   policy: Policy;
   files: RepoFile[];
-}): { tasks: TaskAssignment[]; independent: number } {
-  const { requestId, spec, policy } = args;
-  const sizes = new Map(args.files.map((f) => [f.path, f.size]));
-  const sizeOf = (p: string) => sizes.get(p) ?? 0;
+};
+
+/** A task before it is one: its area, its files, and what they are (code, test, docs). */
+type Draft = { area: string; files: string[]; role: string };
+
+/** The spec's files by area (in area order), each area's packed into tasks within the limits. */
+function draftsOf(spec: Spec, policy: Policy, sizeOf: (p: string) => number): Draft[] {
   const byArea = new Map<string, string[]>();
   for (const f of spec.files) {
     const area = areaOf(policy, f)?.name ?? "";
     byArea.set(area, [...(byArea.get(area) ?? []), f]);
   }
-  const drafts: { area: string; files: string[]; role: string }[] = [];
+  const drafts: Draft[] = [];
   for (const [area, files] of [...byArea.entries()].sort()) {
     for (const chunk of pack(files, sizeOf, policy.limits))
       drafts.push({ area, files: chunk, role: roleOf(chunk) });
   }
-  const tasks: TaskAssignment[] = drafts.map((d, i) => {
-    const area = policy.areas.find((a) => a.name === d.area);
-    const lockScope = area?.lockScope ?? "area";
-    const lockKeys =
-      lockScope === "area"
-        ? [`${args.repo}:area:${d.area}`]
-        : d.files.map((f) => `${args.repo}:file:${f}`);
-    return {
-      id: `${requestId}.${i + 1}`,
-      requestId,
-      repo: args.repo,
-      area: d.area,
-      neededFiles: d.files,
-      lockScope,
-      lockKeys,
-      dependsOn: [],
-      acceptance: spec.acceptance,
-      prompt: {
-        title:
-          drafts.length > 1
-            ? `${args.request.title} (${d.area}: ${d.files.length} file${d.files.length > 1 ? "s" : ""})`
-            : args.request.title,
-        instructions: args.request.description,
-        constraints: [
-          `Change only these files: ${d.files.join(", ")}.`,
-          `Stay within area '${d.area}'.`,
-          ...(spec.acceptance.length ? [`These must pass: ${spec.acceptance.join("; ")}.`] : []),
-        ],
-      },
-      limits: policy.limits,
-      contextTokens: Math.ceil(d.files.reduce((n, f) => n + sizeOf(f), 0) / 4),
-    };
-  });
+  return drafts;
+}
+
+/** The i-th draft as a TaskAssignment: its locks, its prompt, its limits and context size. */
+function assignment(
+  args: DecomposeArgs,
+  d: Draft,
+  i: number,
+  count: number,
+  sizeOf: (p: string) => number,
+): TaskAssignment {
+  const { requestId, spec, policy } = args;
+  const area = policy.areas.find((a) => a.name === d.area);
+  const lockScope = area?.lockScope ?? "area";
+  const lockKeys =
+    lockScope === "area"
+      ? [`${args.repo}:area:${d.area}`]
+      : d.files.map((f) => `${args.repo}:file:${f}`);
+  return {
+    id: `${requestId}.${i + 1}`,
+    requestId,
+    repo: args.repo,
+    area: d.area,
+    neededFiles: d.files,
+    lockScope,
+    lockKeys,
+    dependsOn: [],
+    acceptance: spec.acceptance,
+    prompt: {
+      title:
+        count > 1
+          ? `${args.request.title} (${d.area}: ${d.files.length} file${d.files.length > 1 ? "s" : ""})`
+          : args.request.title,
+      instructions: args.request.description,
+      constraints: [
+        `Change only these files: ${d.files.join(", ")}.`,
+        `Stay within area '${d.area}'.`,
+        ...(spec.acceptance.length ? [`These must pass: ${spec.acceptance.join("; ")}.`] : []),
+      ],
+    },
+    limits: policy.limits,
+    contextTokens: Math.ceil(d.files.reduce((n, f) => n + sizeOf(f), 0) / 4),
+  };
+}
+
+/** Tests depend on the code they test; a feature's docs on its code. */
+function addDependencies(tasks: TaskAssignment[], drafts: Draft[], spec: Spec): void {
   drafts.forEach((d, i) => {
     const task = tasks[i];
     if (!task) return;
@@ -119,13 +152,6 @@ export function decompose(args: {
       task.dependsOn = tasks.filter((_, j) => drafts[j]?.role === "code").map((t) => t.id);
     }
   });
-  assertAcyclic(tasks);
-  if (tasks.length > policy.limits.maxTasksPerRequest) {
-    throw new Error(
-      `request ${requestId} would need ${tasks.length} tasks; the limit is ${policy.limits.maxTasksPerRequest}`,
-    );
-  }
-  return { tasks, independent: tasks.filter((t) => t.dependsOn.length === 0).length };
 }
 
 /** Refuses a dependency cycle, naming it: "1.1 → 1.2 → 1.1". */

@@ -31,38 +31,10 @@ function browseHost(host: string): string {
  */
 export async function startCommand(opts: { build?: boolean }) {
   const env = cliEnv();
-  let report: Awaited<ReturnType<typeof bootstrap>>;
-  try {
-    report = await bootstrap(env);
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof DatabaseError) {
-      throw new CliError(err.message, 2);
-    }
-    throw new CliError(`Cannot prepare ${env.dataDir}: ${(err as Error).message}`, 2);
-  }
-  report.db.$client.close();
+  const report = await prepareData(env);
   const url = env.NEXTAUTH_URL ?? `http://${browseHost(env.HOST)}:${env.PORT}`;
-  if (report.createdDemo)
-    console.log(`Created the demo repository under ${env.dataDir}/repos/demo`);
-  if (report.admin) {
-    console.log(`Created admin ${report.admin.email}`);
-    if (report.admin.generated) {
-      console.log(`  password: ${report.admin.password}   (shown once; keep it)`);
-    } else console.log("  password: the value of HYPERION_ADMIN_PASSWORD");
-  }
-
   await reportPolicyOverlaps(report.config);
-
-  const buildId = path.join(root(), ".next", "BUILD_ID");
-  if (opts.build !== false && !fs.existsSync(buildId)) {
-    console.log("No production build yet: building the web app (a minute or two)…");
-    const build = await execa("node", [nextBin(), "build"], {
-      cwd: root(),
-      stdio: "inherit",
-      reject: false,
-    });
-    if (build.exitCode !== 0) throw new CliError("The build failed; see the output above.", 1);
-  }
+  if (opts.build !== false) await buildIfMissing();
 
   // Secrets go only where they are used: the web server signs sessions; the worker, which
   // starts checks and agents, never holds the session key or the first admin's password.
@@ -108,6 +80,47 @@ export async function startCommand(opts: { build?: boolean }) {
     });
   console.log(`Hyperion is starting at ${url} — sign in at ${url}/signin`);
   await supervise(web, startWorker);
+}
+
+/**
+ * The data directory prepared (bootstrap): what it created is said (the demo repository, the
+ * first admin and how to find the password); a config or database that stops it exits 2.
+ */
+async function prepareData(
+  env: ReturnType<typeof cliEnv>,
+): Promise<Awaited<ReturnType<typeof bootstrap>>> {
+  let report: Awaited<ReturnType<typeof bootstrap>>;
+  try {
+    report = await bootstrap(env);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof DatabaseError) {
+      throw new CliError(err.message, 2);
+    }
+    throw new CliError(`Cannot prepare ${env.dataDir}: ${(err as Error).message}`, 2);
+  }
+  report.db.$client.close();
+  if (report.createdDemo)
+    console.log(`Created the demo repository under ${env.dataDir}/repos/demo`);
+  if (report.admin) {
+    console.log(`Created admin ${report.admin.email}`);
+    if (report.admin.generated) {
+      console.log(`  password: ${report.admin.password}   (shown once; keep it)`);
+    } else console.log("  password: the value of HYPERION_ADMIN_PASSWORD");
+  }
+  return report;
+}
+
+/** Builds the web app when no production build exists yet. */
+async function buildIfMissing(): Promise<void> {
+  const buildId = path.join(root(), ".next", "BUILD_ID");
+  if (fs.existsSync(buildId)) return;
+  console.log("No production build yet: building the web app (a minute or two)…");
+  const build = await execa("node", [nextBin(), "build"], {
+    cwd: root(),
+    stdio: "inherit",
+    reject: false,
+  });
+  if (build.exitCode !== 0) throw new CliError("The build failed; see the output above.", 1);
 }
 
 /** Overlapping area globs are allowed (the first listed area wins) but worth a look. */

@@ -136,6 +136,16 @@ const notAllowed = (host: string, port: number) =>
   `Hyperion's egress proxy refused ${clip(host)}:${port}: only the hosts named in ` +
   "agents.allowHosts in the repository's policy can be reached.\n";
 
+/** What the forward proxy's handlers share: the rules, the counters, how a refusal is told. */
+type Forwarding = {
+  rules: AllowRule[];
+  counters: Counters;
+  refuse: (what: string) => void;
+  agent: http.Agent;
+  /** Counts an upstream socket among the proxy's own (closed with it). */
+  track: (s: net.Socket) => void;
+};
+
 export async function forwardProxy(
   file: string,
   rules: AllowRule[],
@@ -143,116 +153,119 @@ export async function forwardProxy(
   refuse: (what: string) => void,
 ): Promise<Started> {
   const agent = new http.Agent({ keepAlive: false });
-  let track: (s: net.Socket) => void = () => {};
-
+  const fw: Forwarding = { rules, counters, refuse, agent, track: () => {} };
   const server = http.createServer((req, res) => {
-    plainHttp(req, res).catch(() => res.destroy());
+    plainHttp(fw, req, res).catch(() => res.destroy());
   });
-  const plainHttp = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const method = req.method ?? "";
-    const target = req.url ?? "";
-    let url: URL | undefined;
-    try {
-      url = /^http:\/\//i.test(target) ? new URL(target) : undefined;
-    } catch {
-      url = undefined;
-    }
-    if (!url) {
-      refuse(`${method} ${target}`);
-      sendText(
-        res,
-        400,
-        `Hyperion's egress proxy takes CONNECT host:port or an absolute http:// URL, not ${clip(target)}.\n`,
-      );
-      return;
-    }
-    const host = normalHost(url.hostname);
-    const port = Number(url.port) || 80;
-    if (!isAllowed(rules, host, port, 80)) {
-      refuse(`${method} ${host}:${port}`);
-      sendText(res, 403, notAllowed(host, port));
-      return;
-    }
-    const to = await resolveTarget(host);
-    if ("refused" in to) {
-      refuse(`${method} ${host}:${port}`);
-      sendText(res, 403, `Hyperion's egress proxy refused ${clip(host)}: ${to.refused}.\n`);
-      return;
-    }
-    if ("failed" in to) {
-      sendText(res, 502, `Hyperion's egress proxy: ${to.failed}.\n`);
-      return;
-    }
-    counters.forwarded++;
-    const headers = forwardHeaders(req.headers, new Set());
-    headers.host = url.host;
-    const upReq = http.request({
-      host: to.address,
-      port,
-      method,
-      path: `${url.pathname}${url.search}`,
-      headers,
-      agent,
-    });
-    pipeThrough(
-      req,
-      res,
-      upReq,
-      (err) => `Hyperion's egress proxy could not reach ${host}:${port} (${errorCode(err)}).\n`,
-    );
-  };
-
   server.on("connect", (req: http.IncomingMessage, client: Duplex, head: Buffer) => {
     client.on("error", () => {});
-    tunnel(req, client, head).catch(() => client.destroy());
+    tunnel(fw, req, client, head).catch(() => client.destroy());
   });
-  const tunnel = async (req: http.IncomingMessage, client: Duplex, head: Buffer) => {
-    const target = req.url ?? "";
-    const at = parseAuthority(target);
-    if (!at || !isAllowed(rules, at.host, at.port, 443)) {
-      refuse(`CONNECT ${target}`);
-      client.end(
-        rawResponse(403, at ? notAllowed(at.host, at.port) : `not host:port: ${clip(target)}\n`),
-      );
-      return;
-    }
-    const to = await resolveTarget(at.host);
-    if ("refused" in to) {
-      refuse(`CONNECT ${target}`);
-      client.end(rawResponse(403, `Hyperion's egress proxy refused ${at.host}: ${to.refused}.\n`));
-      return;
-    }
-    if ("failed" in to) {
-      client.end(rawResponse(502, `Hyperion's egress proxy: ${to.failed}.\n`));
-      return;
-    }
-    counters.forwarded++;
-    const upstream = net.connect({ host: to.address, port: at.port });
-    track(upstream);
-    let open = false;
-    upstream.on("error", (err) => {
-      if (open) client.destroy();
-      else
-        client.end(
-          rawResponse(
-            502,
-            `Hyperion's egress proxy could not reach ${at.host}:${at.port} (${errorCode(err)}).\n`,
-          ),
-        );
-    });
-    // The client gone, the tunnel is; the upstream gone, the client gets what was sent, then end.
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.end());
-    upstream.on("connect", () => {
-      open = true;
-      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      if (head.length > 0) upstream.write(head);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-  };
-
   const started = await serveOn(file, server, [agent]);
-  track = started.track;
+  fw.track = started.track;
   return started;
+}
+
+/** A plain http:// request to an allowed host, forwarded to it. */
+async function plainHttp(fw: Forwarding, req: http.IncomingMessage, res: http.ServerResponse) {
+  const { refuse } = fw;
+  const method = req.method ?? "";
+  const target = req.url ?? "";
+  let url: URL | undefined;
+  try {
+    url = /^http:\/\//i.test(target) ? new URL(target) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url) {
+    refuse(`${method} ${target}`);
+    sendText(
+      res,
+      400,
+      `Hyperion's egress proxy takes CONNECT host:port or an absolute http:// URL, not ${clip(target)}.\n`,
+    );
+    return;
+  }
+  const host = normalHost(url.hostname);
+  const port = Number(url.port) || 80;
+  if (!isAllowed(fw.rules, host, port, 80)) {
+    refuse(`${method} ${host}:${port}`);
+    sendText(res, 403, notAllowed(host, port));
+    return;
+  }
+  const to = await resolveTarget(host);
+  if ("refused" in to) {
+    refuse(`${method} ${host}:${port}`);
+    sendText(res, 403, `Hyperion's egress proxy refused ${clip(host)}: ${to.refused}.\n`);
+    return;
+  }
+  if ("failed" in to) {
+    sendText(res, 502, `Hyperion's egress proxy: ${to.failed}.\n`);
+    return;
+  }
+  fw.counters.forwarded++;
+  const headers = forwardHeaders(req.headers, new Set());
+  headers.host = url.host;
+  const upReq = http.request({
+    host: to.address,
+    port,
+    method,
+    path: `${url.pathname}${url.search}`,
+    headers,
+    agent: fw.agent,
+  });
+  pipeThrough(
+    req,
+    res,
+    upReq,
+    (err) => `Hyperion's egress proxy could not reach ${host}:${port} (${errorCode(err)}).\n`,
+  );
+}
+
+/** A CONNECT to an allowed host: a tunnel to it. */
+async function tunnel(fw: Forwarding, req: http.IncomingMessage, client: Duplex, head: Buffer) {
+  const { refuse } = fw;
+  const target = req.url ?? "";
+  const at = parseAuthority(target);
+  if (!at || !isAllowed(fw.rules, at.host, at.port, 443)) {
+    refuse(`CONNECT ${target}`);
+    client.end(
+      rawResponse(403, at ? notAllowed(at.host, at.port) : `not host:port: ${clip(target)}\n`),
+    );
+    return;
+  }
+  const to = await resolveTarget(at.host);
+  if ("refused" in to) {
+    refuse(`CONNECT ${target}`);
+    client.end(rawResponse(403, `Hyperion's egress proxy refused ${at.host}: ${to.refused}.\n`));
+    return;
+  }
+  if ("failed" in to) {
+    client.end(rawResponse(502, `Hyperion's egress proxy: ${to.failed}.\n`));
+    return;
+  }
+  fw.counters.forwarded++;
+  const upstream = net.connect({ host: to.address, port: at.port });
+  fw.track(upstream);
+  let open = false;
+  upstream.on("error", (err) => {
+    if (open) client.destroy();
+    else
+      client.end(
+        rawResponse(
+          502,
+          `Hyperion's egress proxy could not reach ${at.host}:${at.port} (${errorCode(err)}).\n`,
+        ),
+      );
+  });
+  // The client gone, the tunnel is; the upstream gone, the client gets what was sent, then end.
+  client.on("close", () => upstream.destroy());
+  upstream.on("close", () => client.end());
+  upstream.on("connect", () => {
+    open = true;
+    client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+    if (head.length > 0) upstream.write(head);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
 }
