@@ -21,15 +21,15 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { inArray, isNotNull } from "drizzle-orm";
-import { AgentPool } from "@/server/agents/pool";
 import { bootstrap } from "@/server/bootstrap";
 import type { LoadedConfig } from "@/server/config/load";
-import { describeSandbox, detectSandbox } from "@/server/confine/sandbox";
+import { describeSandbox, detectSandbox } from "@/server/confine/detect";
 import type { Db } from "@/server/db/client";
 import { agentRuns, tasks } from "@/server/db/schema";
-import { advance } from "@/server/dispatcher/advance";
+import { advance } from "@/server/dispatch/advance";
 import { readEnv } from "@/server/env.mjs";
 import { createRequests } from "@/server/requests/service";
+import { AgentPool } from "@/server/runs/pool";
 import type { User } from "@/server/users/service";
 import { tempDir } from "@/test-support/fixtures";
 

@@ -1,4 +1,4 @@
-import type { RequestDetail } from "@/server/requests/detail";
+import type { RequestDetail } from "@/server/views/request-detail";
 
 type Task = RequestDetail["tasks"][number];
 

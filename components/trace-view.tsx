@@ -1,5 +1,5 @@
 import { stateLabel } from "@/schemas/labels";
-import type { Trace } from "@/server/trace/trace";
+import type { Trace } from "@/server/views/trace";
 import { ChangeLabel, CommitLink, EntryLink, RequestLink, RunLink, TaskLink } from "./ids";
 
 const short = (s: string | null | undefined, n = 12) => (s ? s.slice(0, n) : "—");

@@ -3,7 +3,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_MAX_PATCH_BYTES } from "@/schemas/change-request";
-import { defaultQueueOptions } from "@/server/queue/store";
+import { defaultQueueOptions } from "@/server/state/queue/store";
 import { tempDir } from "@/test-support/fixtures";
 import {
   currentEnv,

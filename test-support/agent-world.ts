@@ -1,10 +1,10 @@
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach } from "vitest";
 import type { AgentPolicy } from "@/schemas/agents";
-import { AgentPool } from "@/server/agents/pool";
 import { agentRuns, tasks } from "@/server/db/schema";
-import { advance } from "@/server/dispatcher/advance";
+import { advance } from "@/server/dispatch/advance";
 import { createRequests } from "@/server/requests/service";
+import { AgentPool } from "@/server/runs/pool";
 import { makeWorld, type TestWorld } from "./fixtures";
 
 // The world agent-run tests share: a fresh test world and a worker's AgentPool for each test,

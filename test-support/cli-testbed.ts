@@ -5,9 +5,9 @@ import type { AgentEvent } from "@/schemas/agent-event";
 import type { CliAdapter } from "@/server/agents/cli/adapter";
 import { CliHarness } from "@/server/agents/cli-harness";
 import type { AgentSession, SessionSpec } from "@/server/agents/harness";
-import { installDirOf } from "@/server/agents/pool";
 import { makeRunDir, type RunDir, removeRunDir } from "@/server/confine/run";
 import { git } from "@/server/git/run";
+import { installDirOf } from "@/server/runs/pool";
 import { type ModelServer, type ScriptStep, startModelServer } from "@/test-support/model-server";
 
 // What the real-CLI tests share: cleanups run after each test, the scripted model server, a

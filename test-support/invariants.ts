@@ -2,7 +2,7 @@ import { requestStatuses } from "@/schemas/request-status";
 import type { Db } from "@/server/db/client";
 import { ObjectStore } from "@/server/git/objects";
 import { readRefFs } from "@/server/git/refs-fs";
-import { requestMachine } from "@/server/requests/states";
+import { requestMachine } from "@/server/state/requests/states";
 
 /**
  * The invariants the model-based test (./state-model.test.ts) checks after every command, read
@@ -39,7 +39,7 @@ export function leaseProblems(db: Db): string[] {
     } else if (t.lease_owner !== null || t.lease_expires_at !== null) {
       problems.push(`task ${t.id} is ${t.state} but still leased to ${t.lease_owner}`);
     }
-    // claimed and submitted tasks hold their lock keys (server/tasks/states.ts lockingTaskStates).
+    // claimed and submitted tasks hold their lock keys (server/state/tasks/states.ts lockingTaskStates).
     // (A low-risk area with an area lock may share its key by design, gate.ts rule 3; the demo
     // policy has none, its low-risk areas lock by file.)
     if (t.state !== "claimed" && t.state !== "submitted") continue;

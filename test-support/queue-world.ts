@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { queueEntries, tasks } from "@/server/db/schema";
-import { advance } from "@/server/dispatcher/advance";
+import { advance } from "@/server/dispatch/advance";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { createRequests } from "@/server/requests/service";
 import type { User } from "@/server/users/service";

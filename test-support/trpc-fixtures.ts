@@ -3,7 +3,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { currentConfig } from "@/server/config/load";
 import { changeQueueLogs, changeRequests, queueEntries, requests, tasks } from "@/server/db/schema";
 import type { HyperionEnv } from "@/server/env.mjs";
-import { moveTask } from "@/server/tasks/store";
+import { moveTask } from "@/server/state/tasks/store";
 import type { Context } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";

@@ -7,7 +7,7 @@ import { StatusBadge } from "../status-badge";
 import { EntryCells } from "./entry-cells";
 import type { Moving, Overview } from "./types";
 
-/** The states of entries on their way to the branch (server/queue/board.ts), in order. */
+/** The states of entries on their way to the branch (server/views/board.ts), in order. */
 const movingStates = [
   "queued",
   "applying",

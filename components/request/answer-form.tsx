@@ -5,7 +5,7 @@ import { ErrorSummary, serverMessages } from "../form-field";
 import { useTRPC } from "../trpc";
 import * as Field from "./fields";
 
-/** Reads the answer as typed; the server checks it (server/planner/answer.ts). */
+/** Reads the answer as typed; the server checks it (server/requests/answer.ts). */
 function readAnswer(data: FormData) {
   return {
     files: Field.readLines(data, "files"),
@@ -36,7 +36,7 @@ export function AnswerForm({
     e.preventDefault();
     const value = readAnswer(new FormData(e.currentTarget));
     form.clear();
-    // The answer's rules are the server's (server/planner/answer.ts); it reports them all at once.
+    // The answer's rules are the server's (server/requests/answer.ts); it reports them all at once.
     answer.mutate(
       { id, answer: value },
       { onError: (err) => form.show(serverMessages(err, value)) },

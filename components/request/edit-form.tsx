@@ -3,7 +3,7 @@ import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { formIssues, humanMessages } from "@/schemas/form-messages";
 import { TaskRequest } from "@/schemas/task-request";
-import type { RequestDetail } from "@/server/requests/detail";
+import type { RequestDetail } from "@/server/views/request-detail";
 import { ErrorSummary, serverMessages } from "../form-field";
 import { useTRPC } from "../trpc";
 import * as Field from "./fields";

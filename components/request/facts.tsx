@@ -1,4 +1,4 @@
-import type { RequestDetail } from "@/server/requests/detail";
+import type { RequestDetail } from "@/server/views/request-detail";
 import { StatusBadge } from "../status-badge";
 
 const list = (items: string[]) => (items.length ? items.join(", ") : "—");

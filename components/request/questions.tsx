@@ -1,4 +1,4 @@
-import type { RequestDetail } from "@/server/requests/detail";
+import type { RequestDetail } from "@/server/views/request-detail";
 import { AnswerForm } from "./answer-form";
 
 type Spec = NonNullable<RequestDetail["spec"]>;

@@ -1,4 +1,4 @@
-import type { RequestDetail } from "@/server/requests/detail";
+import type { RequestDetail } from "@/server/views/request-detail";
 import { ChangeLabel, TaskLink } from "../ids";
 
 /** Reviewers' decisions on the request's changes: a rejection with its reason and what followed. */

@@ -1,4 +1,4 @@
-import type { RequestDetail } from "@/server/requests/detail";
+import type { RequestDetail } from "@/server/views/request-detail";
 import { ChangeLabel, CommitLink, EntryLink } from "../ids";
 
 /** The request's changes that were reverted, each with the revert that undid it. */

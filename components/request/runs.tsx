@@ -1,4 +1,4 @@
-import type { RequestDetail } from "@/server/requests/detail";
+import type { RequestDetail } from "@/server/views/request-detail";
 import { ChangeLabel } from "../ids";
 import { RunCells, RunStateBadge } from "../runs-board";
 import { Cell, StackedHead, stacked } from "../stacked-table";

@@ -1,5 +1,5 @@
 import Link from "next/link";
-import type { RequestDetail } from "@/server/requests/detail";
+import type { RequestDetail } from "@/server/views/request-detail";
 import { ChangeLabel, CommitLink, EntryLink, TaskLink } from "../ids";
 import { Cell, StackedHead, stacked } from "../stacked-table";
 import { StatusBadge } from "../status-badge";

@@ -1,7 +1,7 @@
 "use client";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { useCallback, useState } from "react";
-import type { RequestDetail } from "@/server/requests/detail";
+import type { RequestDetail } from "@/server/views/request-detail";
 import { LiveIndicator } from "../live-indicator";
 import { Markdown } from "../markdown";
 import { useTRPC, useTRPCClient } from "../trpc";

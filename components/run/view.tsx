@@ -3,7 +3,7 @@ import { useSubscription } from "@trpc/tanstack-react-query";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { changeRef } from "@/schemas/ids";
 import type { RunDetail } from "@/server/runs/service";
-import { liveRunStates } from "@/server/runs/states";
+import { liveRunStates } from "@/server/state/runs/states";
 import { CommitLink, EntryLink } from "../ids";
 import { LiveIndicator } from "../live-indicator";
 import { StatusBadge } from "../status-badge";

@@ -1,9 +1,9 @@
 import fs from "node:fs";
 import { clip } from "@/schemas/agent-event";
 import type { AgentCliConfig, CliAgentName } from "@/schemas/agents";
+import { detectSandbox } from "@/server/confine/detect";
 import { agentEndpoint, PLACEHOLDER_KEY } from "@/server/confine/egress";
 import { makeRunDir, removeRunDir, runConfined } from "@/server/confine/run";
-import { detectSandbox } from "@/server/confine/sandbox";
 import {
   AGENT_MODEL_PORT,
   type ConfinedProcess,

@@ -1,17 +1,18 @@
 import { count, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { buildPrompt } from "@/server/agents/prompt";
 import { approvals, changeQueueLogs, tasks } from "@/server/db/schema";
-import { advance } from "@/server/dispatcher/advance";
+import { advance } from "@/server/dispatch/advance";
 import { ConflictError, ForbiddenError, ValidationError } from "@/server/errors";
 import { git } from "@/server/git/run";
-import { getEntry } from "@/server/queue/store";
+import { patchHash } from "@/server/queue/approval-gate";
+import { buildPrompt } from "@/server/runs/prompt";
+import { getEntry } from "@/server/state/queue/store";
 import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { drainQueue, fileAndQueue as queueOne } from "@/test-support/queue-world";
-import { approveEntry, openDiff, patchHash, rejectEntry } from "./service";
+import { approveEntry, openDiff, rejectEntry } from "./service";
 import { listWaiting } from "./waiting";
 
 // The demo's policy with the seed's tiers (low lands by itself, medium waits for one approval,

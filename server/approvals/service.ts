@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
 import { and, asc, count, eq, isNull } from "drizzle-orm";
 import type { Risk } from "@/schemas/change-request";
 import type { ApprovalTier, Policy } from "@/schemas/policy";
 import { may } from "@/server/auth/permissions";
 import type { LoadedConfig } from "@/server/config/load";
+import { policyFor } from "@/server/config/policy";
 import type { Db, DbLike } from "@/server/db/client";
 import {
   approvals,
@@ -15,18 +15,9 @@ import {
   users,
 } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
-import { policyFor } from "@/server/planner/plan";
-import { moveUnleased } from "@/server/queue/store";
+import { patchHash, tierFor, validApprovals } from "@/server/queue/approval-gate";
+import { moveUnleased } from "@/server/state/queue/store";
 import type { User } from "@/server/users/service";
-
-/** What an approval names: the exact patch, so a replaced patch is never approved by accident. */
-export function patchHash(patch: string): string {
-  return createHash("sha256").update(patch).digest("hex");
-}
-
-export function tierFor(policy: Policy, risk: Risk): ApprovalTier {
-  return policy.approvals[risk];
-}
 
 const MAX_COMMENT = 4000;
 
@@ -47,42 +38,6 @@ function entryWithChange(db: DbLike, entryId: number) {
     .get();
   if (!row) throw new NotFoundError(`no queue entry Q${entryId}`);
   return row;
-}
-
-/** The approvals that count for an entry now: approved, on its current patch, not voided. */
-function validApprovals(db: DbLike, entryId: number, hash: string) {
-  return db
-    .select({ reviewerId: approvals.reviewerId, email: users.email, at: approvals.createdAt })
-    .from(approvals)
-    .innerJoin(users, eq(users.id, approvals.reviewerId))
-    .where(
-      and(
-        eq(approvals.entryId, entryId),
-        eq(approvals.patchHash, hash),
-        eq(approvals.decision, "approved"),
-        isNull(approvals.voidedReason),
-      ),
-    )
-    .orderBy(asc(approvals.id))
-    .all();
-}
-
-/**
- * Whether an entry's change may land, by its risk's tier: how many approvals it needs and has.
- * The queue asks this before landing; an entry that is short waits in `awaiting_approval`.
- */
-export function approvalGate(
-  db: DbLike,
-  policy: Policy,
-  change: { id: number; risk: Risk; patch: string; revertOf: number | null },
-  entryId: number,
-): { satisfied: boolean; needed: number; have: number; tier: ApprovalTier } {
-  const tier = tierFor(policy, change.risk);
-  // A rollback was decided by the operator who asked for it: it is not reviewed again.
-  if (change.revertOf !== null || tier.approvals === 0)
-    return { satisfied: true, needed: 0, have: 0, tier };
-  const have = validApprovals(db, entryId, patchHash(change.patch)).length;
-  return { satisfied: have >= tier.approvals, needed: tier.approvals, have, tier };
 }
 
 /**
@@ -250,33 +205,4 @@ export function rejectEntry(db: Db, input: RejectInput, user: User) {
     });
     return { entryId: entry.id, next: input.next };
   });
-}
-
-/**
- * A new patch for a task voids the approvals given to its earlier patches: they judged other
- * code. Called in the transaction that submits the new change; the reason names the new one.
- */
-export function voidEarlierApprovals(tx: DbLike, taskId: string, newChangeId: number): number {
-  return tx
-    .update(approvals)
-    .set({ voidedReason: `a new patch (change #${newChangeId}) replaced the one approved` })
-    .where(
-      and(
-        eq(approvals.taskId, taskId),
-        eq(approvals.decision, "approved"),
-        isNull(approvals.voidedReason),
-      ),
-    )
-    .run().changes;
-}
-
-/** Reviewers' reasons for rejecting a task's earlier changes, oldest first: for its next prompt. */
-export function rejectionsOf(db: DbLike, taskId: string): string[] {
-  return db
-    .select({ comment: approvals.comment })
-    .from(approvals)
-    .where(and(eq(approvals.taskId, taskId), eq(approvals.decision, "rejected")))
-    .orderBy(asc(approvals.id))
-    .all()
-    .map((r) => r.comment);
 }

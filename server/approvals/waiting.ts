@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, inArray } from "drizzle-orm";
 import { may } from "@/server/auth/permissions";
 import type { LoadedConfig } from "@/server/config/load";
+import { policyFor } from "@/server/config/policy";
 import type { Db, DbLike } from "@/server/db/client";
 import {
   approvals,
@@ -11,9 +12,9 @@ import {
   tasks,
   users,
 } from "@/server/db/schema";
-import { policyFor } from "@/server/planner/plan";
+import { patchHash, tierFor } from "@/server/queue/approval-gate";
 import type { User } from "@/server/users/service";
-import { diffShown, patchHash, tierFor } from "./service";
+import { diffShown } from "./service";
 
 // What reviewers see: the entries waiting for them, how many, and the decisions taken so far.
 // Their actions (approve, reject, open a diff) are in service.ts.

@@ -1,7 +1,7 @@
 import { splitCommandLine } from "@/schemas/command-line";
 import type { Policy } from "@/schemas/policy";
+import { describeSandbox, detectSandbox } from "@/server/confine/detect";
 import { makeRunDir, removeRunDir, runConfined } from "@/server/confine/run";
-import { describeSandbox, detectSandbox } from "@/server/confine/sandbox";
 import { exportCommit } from "@/server/git/export";
 import { log } from "@/server/log";
 

@@ -4,8 +4,8 @@ import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "@/test-support/fixtures";
+import { detectSandbox } from "./detect";
 import { makeRunDir, removeRunDir, runConfined, scrubbedEnv } from "./run";
-import { detectSandbox } from "./sandbox";
 
 // A data directory outside the temp folder (which the sandbox replaces wholesale anyway), so the
 // test shows that Hyperion's data is hidden by name, not by accident.

@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { inherited } from "@/server/env.mjs";
+import { describeSandbox, verifySandbox } from "./detect";
 import { type ConfinedCommand, confinedCommand, handOver, type RunDir } from "./launch";
 import { RunLimiter, RunLimits } from "./limits";
-import { describeSandbox, verifySandbox } from "./sandbox";
 import { killAll, signalGroup, stopLadder } from "./stop";
 
 export { makeRunDir, type RunDir, removeRunDir } from "./launch";

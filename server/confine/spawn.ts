@@ -2,11 +2,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { currentEnv } from "@/server/env.mjs";
+import { describeSandbox, verifySandbox } from "./detect";
 import { type Egress, startEgress } from "./egress";
 import { type ConfinedCommand, confinedCommand, handOver, type RunDir, sysDirOf } from "./launch";
 import { RunLimiter, RunLimits } from "./limits";
 import { scrubbedEnv } from "./run";
-import { describeSandbox, type Sandbox, verifySandbox } from "./sandbox";
+import type { Sandbox } from "./sandbox";
 import { signalGroup, stopLadder } from "./stop";
 
 export { STOP_STEP_MS } from "./stop";

@@ -2,8 +2,8 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { harnessFor } from "@/server/agents/pool";
 import { ConfigError, loadConfig } from "@/server/config/load";
+import { harnessFor } from "@/server/runs/pool";
 import { agentWorld } from "@/test-support/agent-world";
 import { tempDir } from "@/test-support/fixtures";
 

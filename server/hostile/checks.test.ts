@@ -4,10 +4,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Policy } from "@/schemas/policy";
 import type { LoadedConfig } from "@/server/config/load";
-import { detectSandbox } from "@/server/confine/sandbox";
+import { detectSandbox } from "@/server/confine/detect";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
-import { getEntry } from "@/server/queue/store";
 import { submitChanges } from "@/server/queue/submit";
+import { getEntry } from "@/server/state/queue/store";
 import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
 import { makeRepoPair } from "@/test-support/git-fixtures";
 

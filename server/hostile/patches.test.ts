@@ -13,8 +13,8 @@ import {
 import { git } from "@/server/git/run";
 import { STALE_WORKTREE_MARKER } from "@/server/queue/land";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
-import { getEntry } from "@/server/queue/store";
 import { submitChanges } from "@/server/queue/submit";
+import { getEntry } from "@/server/state/queue/store";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { makeRepoPair, write } from "@/test-support/git-fixtures";
 

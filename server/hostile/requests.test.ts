@@ -3,7 +3,7 @@ import path from "node:path";
 import { TRPCError } from "@trpc/server";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { advance } from "@/server/dispatcher/advance";
+import { advance } from "@/server/dispatch/advance";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { type Context, createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";

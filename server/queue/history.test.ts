@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { LoadedConfig } from "@/server/config/load";
 import { git } from "@/server/git/run";
 import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
+import { getEntry } from "../state/queue/store";
 import { defaultLoopOptions, runQueueLoop } from "./loop";
-import { getEntry } from "./store";
 import { submitChanges } from "./submit";
 
 const ENV = {

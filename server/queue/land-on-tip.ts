@@ -1,12 +1,19 @@
 import type { Policy } from "@/schemas/policy";
 import type { EntryError, EntryState } from "@/schemas/queue";
-import { approvalGate } from "@/server/approvals/service";
 import { runChecks } from "@/server/checks/checks";
 import type { Db } from "@/server/db/client";
 import { ApplyConflict } from "@/server/git/apply";
 import { InvalidTreeEntryError, MissingObjectError, type ObjectStore } from "@/server/git/objects";
 import { PatchParseError } from "@/server/git/patch";
 import { casRefFs, RefLockedError, RefMovedError, readRefFs } from "@/server/git/refs-fs";
+import { approvalGate } from "@/server/queue/approval-gate";
+import {
+  type ChangeRow,
+  type Entry,
+  failEntry,
+  type QueueOptions,
+  transition,
+} from "../state/queue/store";
 import {
   buildCandidate,
   type Candidate,
@@ -21,7 +28,6 @@ import {
 } from "./land";
 import type { LandLock } from "./land-lock";
 import { markRolledBack } from "./rollback";
-import { type ChangeRow, type Entry, failEntry, type QueueOptions, transition } from "./store";
 
 // One try at landing a claimed entry on its branch's tip (processEntry, in process.ts, makes
 // the tries): the candidate built and checked, the approval gate, the worktree, and the branch

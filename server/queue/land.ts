@@ -13,8 +13,8 @@ import { type FilePatch, parsePatch } from "@/server/git/patch";
 import { headTarget } from "@/server/git/refs-fs";
 import { MergeConflictError, Repo } from "@/server/git/repo";
 import { GitError } from "@/server/git/run";
+import type { ChangeRow } from "../state/queue/store";
 import { writeChangeCommit } from "./commit";
-import type { ChangeRow } from "./store";
 
 export type Candidate = { commit: string; tree: string; via: "apply" | "merge-tree" };
 

@@ -5,9 +5,9 @@ import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
 import { currentEnv, type HyperionEnv, readEnv } from "@/server/env.mjs";
 import type { ObjectStore } from "@/server/git/objects";
+import { claimNext, pendingCount, type QueueOptions, reclaimExpired } from "../state/queue/store";
 import type { LandLock } from "./land-lock";
 import { type ProcessContext, processEntry } from "./process";
-import { claimNext, pendingCount, type QueueOptions, reclaimExpired } from "./store";
 
 export type LoopOptions = QueueOptions & {
   checkTimeoutMs: number;

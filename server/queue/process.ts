@@ -1,15 +1,21 @@
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { EntryState } from "@/schemas/queue";
 import type { LoadedConfig } from "@/server/config/load";
+import { policyFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
 import { changeQueueLogs } from "@/server/db/schema";
 import { ObjectStore } from "@/server/git/objects";
 import { readRefFs } from "@/server/git/refs-fs";
-import { policyFor } from "@/server/planner/plan";
+import {
+  type Entry,
+  getChange,
+  heartbeatEntry,
+  type QueueOptions,
+  StaleLeaseError,
+} from "../state/queue/store";
 import { findLanded } from "./land";
 import { LandLock } from "./land-lock";
 import { type Landing, landedDone, landOnTip, Moves } from "./land-on-tip";
-import { type Entry, getChange, heartbeatEntry, type QueueOptions, StaleLeaseError } from "./store";
 
 export type ProcessContext = {
   db: Db;

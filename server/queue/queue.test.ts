@@ -11,9 +11,9 @@ import { git } from "@/server/git/run";
 import { log } from "@/server/log";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { countTrailers, makeRepoPair } from "@/test-support/git-fixtures";
+import { claimNext, getEntry, StaleLeaseError, transition } from "../state/queue/store";
 import { defaultLoopOptions, type LoopOptions, runQueueLoop } from "./loop";
 import { processEntry } from "./process";
-import { claimNext, getEntry, StaleLeaseError, transition } from "./store";
 import { submitChanges } from "./submit";
 
 let world: TestWorld;

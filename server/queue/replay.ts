@@ -2,8 +2,8 @@ import { asc, sql } from "drizzle-orm";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import { type Db, openDb } from "@/server/db/client";
 import { changeQueueLogs, changeRequests, queueEntries, tasks } from "@/server/db/schema";
-import { copyTasks } from "@/server/tasks/store";
-import { copyEntries } from "./store";
+import { copyTasks } from "@/server/state/tasks/store";
+import { copyEntries } from "../state/queue/store";
 
 export type ReplayedEntry = {
   id: number;

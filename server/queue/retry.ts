@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import type { Db } from "@/server/db/client";
 import { queueEntries } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
-import { EntryStateError, moveUnleased } from "./store";
+import { EntryStateError, moveUnleased } from "../state/queue/store";
 
 /** An operator's retry: a quarantined entry goes back to the queue with fresh attempts. */
 export function retryEntry(db: Db, entryId: number, by: string): void {

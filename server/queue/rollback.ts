@@ -5,8 +5,8 @@ import { changeRequests, queueEntries } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { Repo } from "@/server/git/repo";
 import { log } from "@/server/log";
+import { EntryStateError, getChange, getEntry, moveUnleased } from "../state/queue/store";
 import { COMMITTER } from "./commit";
-import { EntryStateError, getChange, getEntry, moveUnleased } from "./store";
 import { type Submitted, submitChanges } from "./submit";
 
 /**

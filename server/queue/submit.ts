@@ -3,9 +3,9 @@ import { eq } from "drizzle-orm";
 import { type ChangeRequest, parseChangeRequestBatch } from "@/schemas/change-request";
 import { type FieldIssue, fieldIssues } from "@/schemas/issues";
 import { quotePath } from "@/schemas/paths";
-import { voidEarlierApprovals } from "@/server/approvals/service";
 import { policyChecks, resolveCheck } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
+import { policyFor } from "@/server/config/policy";
 import type { Db, Tx } from "@/server/db/client";
 import { changeRequests, tasks } from "@/server/db/schema";
 import { currentEnv } from "@/server/env.mjs";
@@ -14,9 +14,9 @@ import { patchTreeProblems } from "@/server/git/apply";
 import { ObjectStore } from "@/server/git/objects";
 import { type FilePatch, PatchParseError, parsePatch, patchPaths } from "@/server/git/patch";
 import { readRefFs } from "@/server/git/refs-fs";
-import { policyFor } from "@/server/planner/plan";
-import { createAdhocTask } from "@/server/tasks/store";
-import { defaultQueueOptions, enqueue } from "./store";
+import { voidEarlierApprovals } from "@/server/queue/approval-gate";
+import { createAdhocTask } from "@/server/state/tasks/store";
+import { defaultQueueOptions, enqueue } from "../state/queue/store";
 
 /**
  * HYPERION_MAX_PATCH_BYTES, the same for the CLI, the API and the agents: read at each call

@@ -3,8 +3,8 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { git } from "@/server/git/run";
 import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
+import { getEntry } from "../state/queue/store";
 import { defaultLoopOptions, runQueueLoop } from "./loop";
-import { getEntry } from "./store";
 import { submitChanges } from "./submit";
 
 const ENV = {

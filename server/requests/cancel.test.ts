@@ -1,10 +1,10 @@
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { queueEntries, requests, tasks } from "@/server/db/schema";
-import { advance } from "@/server/dispatcher/advance";
-import { dispatchOnce } from "@/server/dispatcher/dispatch";
+import { advance } from "@/server/dispatch/advance";
+import { dispatchOnce } from "@/server/dispatch/dispatch";
 import { ConflictError, ForbiddenError, ValidationError } from "@/server/errors";
-import { planRequest } from "@/server/planner/plan";
+import { planRequest } from "@/server/planning/plan";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { cancelRequest } from "./cancel";
 import { createRequests } from "./service";

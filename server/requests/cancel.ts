@@ -4,9 +4,9 @@ import { may } from "@/server/auth/permissions";
 import type { Db } from "@/server/db/client";
 import { queueEntries, requests, tasks } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
-import { moveUnleased } from "@/server/queue/store";
-import { moveRequest } from "@/server/requests/store";
-import { moveTask } from "@/server/tasks/store";
+import { moveUnleased } from "@/server/state/queue/store";
+import { moveRequest } from "@/server/state/requests/store";
+import { moveTask } from "@/server/state/tasks/store";
 import type { User } from "@/server/users/service";
 
 const FINISHED: readonly RequestStatus[] = ["done", "failed", "cancelled", "rolled_back"];

@@ -4,13 +4,14 @@ import { fieldIssues } from "@/schemas/issues";
 import { TaskRequest } from "@/schemas/task-request";
 import { may } from "@/server/auth/permissions";
 import type { LoadedConfig } from "@/server/config/load";
+import { policyFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
 import { requests } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
-import { planRequest, policyFor } from "@/server/planner/plan";
+import { planRequest } from "@/server/planning/plan";
 import type { User } from "@/server/users/service";
-import { moveRequest } from "./store";
+import { moveRequest } from "../state/requests/store";
 
 /**
  * What an edit may change: the request's words and scope. Each field given replaces the old

@@ -57,7 +57,7 @@ describe("running a failed request again", () => {
         .get()?.state,
     ).toBe("pending");
 
-    const { advance } = await import("@/server/dispatcher/advance");
+    const { advance } = await import("@/server/dispatch/advance");
     await advance(world.db, world.config, "d");
     await drainQueue(world);
     expect(statusOf(first.requestId)).toBe("done");

@@ -9,7 +9,7 @@ import { requests, users } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
 import type { User } from "@/server/users/service";
-import { createRequest } from "./store";
+import { createRequest } from "../state/requests/store";
 
 export type RequestSource = (typeof requests.$inferSelect)["source"];
 

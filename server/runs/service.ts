@@ -11,7 +11,7 @@ import { steerCommands } from "@/server/db/schema/runs";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
 import type { User } from "@/server/users/service";
-import { liveRunStates } from "./states";
+import { liveRunStates } from "../state/runs/states";
 
 export const RunFilter = z
   .strictObject({

@@ -9,11 +9,11 @@ import { taskStates } from "@/schemas/task-state";
 import { verificationStates } from "@/schemas/verification-state";
 import { type Db, openDb } from "@/server/db/client";
 import { events } from "@/server/db/schema";
-import { entryMachine, IllegalTransitionError } from "@/server/queue/states";
-import { requestMachine } from "@/server/requests/states";
-import { RunMoveConflict, runMachine } from "@/server/runs/states";
-import { IllegalTaskMove, taskMachine } from "@/server/tasks/states";
-import { VerificationMoveConflict, verificationMachine } from "@/server/verify/states";
+import { entryMachine, IllegalTransitionError } from "@/server/state/queue/states";
+import { requestMachine } from "@/server/state/requests/states";
+import { RunMoveConflict, runMachine } from "@/server/state/runs/states";
+import { IllegalTaskMove, taskMachine } from "@/server/state/tasks/states";
+import { VerificationMoveConflict, verificationMachine } from "@/server/state/verify/states";
 import { tempDir } from "@/test-support/fixtures";
 import { defineMachine, type Machine } from "./machine";
 

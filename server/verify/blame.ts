@@ -5,11 +5,11 @@ import { NotFoundError, ValidationError } from "@/server/errors";
 import { Repo } from "@/server/git/repo";
 import { changeRequestOfMessage } from "@/server/queue/commit";
 import { rollbackEntry } from "@/server/queue/rollback";
-import { type ChangeRow, type Entry, getChange } from "@/server/queue/store";
+import { type ChangeRow, type Entry, getChange } from "@/server/state/queue/store";
+import { moveVerification, type VerificationRow } from "../state/verify/store";
 import { type Carrying, short, type VerifyOutcome } from "./carrying";
 import type { Culprit } from "./culprit";
 import { reopenTask } from "./reopen";
-import { moveVerification, type VerificationRow } from "./store";
 
 /**
  * Blames the culprit: the queue entry that landed it is found, its change reverted through the

@@ -1,6 +1,7 @@
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { log } from "@/server/log";
+import { VerificationMoveConflict, type VerificationRow } from "../state/verify/store";
 import { blameCulprit } from "./blame";
 import {
   type Carrying,
@@ -12,7 +13,6 @@ import {
   type VerifyOutcome,
 } from "./carrying";
 import { findCulprit } from "./culprit";
-import { VerificationMoveConflict, type VerificationRow } from "./store";
 
 /**
  * Carries a verification out to its end: the checks on the tip, re-runs of a failure (a pass

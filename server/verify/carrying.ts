@@ -1,9 +1,9 @@
 import { type CheckResult, runChecks } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
+import { policyFor } from "@/server/config/policy";
 import type { Db, DbLike } from "@/server/db/client";
 import { log } from "@/server/log";
-import { policyFor } from "@/server/planner/plan";
-import { moveVerification, recordStep, type VerificationRow } from "./store";
+import { moveVerification, recordStep, type VerificationRow } from "../state/verify/store";
 import type { Target } from "./targets";
 
 export type VerifierOptions = {

@@ -13,7 +13,7 @@ export type PostMergeFailure = {
 /**
  * The post-merge failures blamed on a task's earlier changes, oldest first: what bisection found
  * and reverted, with the failing checks' output — for the prompt of the task's next run, as a
- * reviewer's rejection is (server/approvals/service.ts rejectionsOf).
+ * reviewer's rejection is (server/queue/approval-gate.ts rejectionsOf).
  */
 export function postMergeFailuresOf(db: DbLike, taskId: string): PostMergeFailure[] {
   return db

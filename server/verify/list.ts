@@ -1,7 +1,7 @@
 import { and, desc, eq, inArray, like, ne } from "drizzle-orm";
 import type { DbLike } from "@/server/db/client";
 import { events, verifications } from "@/server/db/schema";
-import type { VerificationRow } from "./store";
+import type { VerificationRow } from "../state/verify/store";
 
 export type VerificationView = VerificationRow & {
   /** The outcome in words, as its last move's event told operators (empty while running). */

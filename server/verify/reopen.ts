@@ -1,14 +1,14 @@
 import { eq } from "drizzle-orm";
 import type { DbLike } from "@/server/db/client";
 import { requests, tasks } from "@/server/db/schema";
-import type { ChangeRow } from "@/server/queue/store";
-import { moveRequest } from "@/server/requests/store";
-import { moveTask } from "@/server/tasks/store";
-import type { VerificationRow } from "./store";
+import type { ChangeRow } from "@/server/state/queue/store";
+import { moveRequest } from "@/server/state/requests/store";
+import { moveTask } from "@/server/state/tasks/store";
+import type { VerificationRow } from "../state/verify/store";
 
 /**
  * Sends the culprit's task back to the Orchestrator's queue (done → pending), to be dispatched
- * again to an agent whose prompt carries the failure (server/agents/prompt.ts); its request, if
+ * again to an agent whose prompt carries the failure (server/runs/prompt.ts); its request, if
  * done, is in progress again. Only a planned task whose latest change is the culprit: an ad-hoc
  * change has no agent to send it back to, and a task already re-done is left alone.
  */

@@ -1,12 +1,12 @@
 import { and, asc, desc, eq, inArray, isNotNull, max } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
+import { policyFor } from "@/server/config/policy";
 import type { DbLike } from "@/server/db/client";
 import { changeRequests, queueEntries, verifications } from "@/server/db/schema";
 import { Repo } from "@/server/git/repo";
-import { policyFor } from "@/server/planner/plan";
-import { pendingStates } from "@/server/queue/states";
-import type { Entry } from "@/server/queue/store";
-import type { VerificationRow } from "./store";
+import { pendingStates } from "@/server/state/queue/states";
+import type { Entry } from "@/server/state/queue/store";
+import type { VerificationRow } from "../state/verify/store";
 
 // A target branch and what is known of it: its verifications (the one running, the latest, the
 // last good commit), its landings, and the history between two of its commits.

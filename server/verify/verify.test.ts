@@ -6,7 +6,6 @@ import { and, count, eq, like } from "drizzle-orm";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Policy } from "@/schemas/policy";
-import { buildPrompt } from "@/server/agents/prompt";
 import { type LoadedConfig, loadConfig } from "@/server/config/load";
 import {
   changeRequests,
@@ -17,23 +16,24 @@ import {
   verifications,
 } from "@/server/db/schema";
 import { demoPolicy } from "@/server/demo/policy";
-import { advance } from "@/server/dispatcher/advance";
-import { dispatchOnce } from "@/server/dispatcher/dispatch";
+import { advance } from "@/server/dispatch/advance";
+import { dispatchOnce } from "@/server/dispatch/dispatch";
 import { git } from "@/server/git/run";
 import { log } from "@/server/log";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
-import { getEntry } from "@/server/queue/store";
 import { createRequests } from "@/server/requests/service";
+import { buildPrompt } from "@/server/runs/prompt";
+import { getEntry } from "@/server/state/queue/store";
 import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import { beat } from "@/server/workers/heartbeat";
 import { makeWorld, NO_APPROVALS, type TestWorld } from "@/test-support/fixtures";
 import { write } from "@/test-support/git-fixtures";
+import { createVerification, verificationOwner } from "../state/verify/store";
 import { bisect } from "./bisect";
 import type { VerifyOutcome } from "./carrying";
 import { postMergeFailuresOf } from "./failures";
 import { startVerifier } from "./scheduler";
-import { createVerification, verificationOwner } from "./store";
 import { dueReason, verifyDue, verifyTarget } from "./verify";
 
 // The demo repository, with a "full suite" that only post-merge verification runs: check.mjs

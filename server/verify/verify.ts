@@ -1,17 +1,17 @@
 import type { LoadedConfig } from "@/server/config/load";
+import { policyFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
 import { readRefFs } from "@/server/git/refs-fs";
 import { log } from "@/server/log";
-import { policyFor } from "@/server/planner/plan";
-import { carryOut } from "./carry-out";
-import type { VerifierOptions, VerifyOutcome } from "./carrying";
 import {
   createVerification,
   moveVerification,
   VerificationMoveConflict,
   type VerificationRow,
   verificationOwner,
-} from "./store";
+} from "../state/verify/store";
+import { carryOut } from "./carry-out";
+import type { VerifierOptions, VerifyOutcome } from "./carrying";
 import {
   firstLanding,
   gitDirOf,

@@ -2,10 +2,10 @@ import { ApprovalsView } from "@/components/approvals/view";
 import { Forbidden } from "@/components/forbidden";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
-import { recentLogs } from "@/server/queue/insights";
 import { runtime } from "@/server/runtime";
 import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
+import { recentLogs } from "@/server/views/insights";
 
 export const metadata = { title: "Approvals" };
 export const dynamic = "force-dynamic";

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { AgentPool } from "@/server/agents/pool";
 import { can } from "@/server/auth/permissions";
+import { AgentPool } from "@/server/runs/pool";
 import { listRuns, steerRun } from "@/server/runs/service";
 import { cliConfig, cliUser, withCliDb } from "../context";
 import { CliError, printTable } from "../io";

@@ -1,7 +1,7 @@
 import { describeLimits, limitBackend } from "@/server/confine/cgroups";
+import { bwrapVersion, describeSandbox, verifySandbox } from "@/server/confine/detect";
 import { sandboxUser } from "@/server/confine/identity";
 import { programOrNull } from "@/server/confine/programs";
-import { bwrapVersion, describeSandbox, verifySandbox } from "@/server/confine/sandbox";
 import { cliEnv } from "../context";
 
 /**

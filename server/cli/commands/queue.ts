@@ -3,8 +3,8 @@ import path from "node:path";
 import { replayInto } from "@/server/queue/replay";
 import { quarantined, retryEntry } from "@/server/queue/retry";
 import { rollbackEntry } from "@/server/queue/rollback";
-import { queueStatus } from "@/server/queue/status";
 import { submitChanges } from "@/server/queue/submit";
+import { queueStatus } from "@/server/views/queue-status";
 import { cliConfig, cliEnv, withCliDb } from "../context";
 import { CliError, printTable, readJsonInput } from "../io";
 

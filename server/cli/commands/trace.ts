@@ -1,4 +1,4 @@
-import { resolveTrace, traceLines, traceOf } from "@/server/trace/trace";
+import { resolveTrace, traceLines, traceOf } from "@/server/views/trace";
 import { cliConfig, withCliDb } from "../context";
 
 /** `hyperion trace <id-or-sha>`: the whole chain from the request to its commits. */

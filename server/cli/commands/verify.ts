@@ -1,9 +1,9 @@
 import { can } from "@/server/auth/permissions";
 import type { Db } from "@/server/db/client";
+import { type VerificationRow, verificationEvents } from "@/server/state/verify/store";
 import type { User } from "@/server/users/service";
 import type { VerifyOutcome } from "@/server/verify/carrying";
 import { recentVerifications } from "@/server/verify/list";
-import { type VerificationRow, verificationEvents } from "@/server/verify/store";
 import { verifiableTargets } from "@/server/verify/targets";
 import { cliVerifier } from "@/server/verify/verifier";
 import { verifyTarget } from "@/server/verify/verify";

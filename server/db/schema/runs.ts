@@ -5,7 +5,7 @@ import type { RunState } from "@/schemas/run-state";
 
 /**
  * One agent run: a task given to an agent in a workspace of its own. Its moves are in
- * server/runs/states.ts and written only by server/runs/store.ts (`moveRun`).
+ * server/state/runs/states.ts and written only by server/state/runs/store.ts (`moveRun`).
  */
 export const agentRuns = sqliteTable(
   "agent_runs",

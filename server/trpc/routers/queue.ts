@@ -3,14 +3,14 @@ import { z } from "zod";
 import type { ChangeRequestInput } from "@/schemas/change-request";
 import { currentConfig } from "@/server/config/load";
 import { followAppendOnly, LiveInput, liveCursor } from "@/server/events/log";
-import { queueBoard, withRequestIds } from "@/server/queue/board";
-import { logsAfter, queueInsights, recentLogs } from "@/server/queue/insights";
 import { dropEntry, retryEntry } from "@/server/queue/retry";
 import { rollbackEntry } from "@/server/queue/rollback";
-import { queueStatus } from "@/server/queue/status";
 import { submitChanges } from "@/server/queue/submit";
 import { shownTo } from "@/server/redact";
 import { recentVerifications } from "@/server/verify/list";
+import { queueBoard, withRequestIds } from "@/server/views/board";
+import { logsAfter, queueInsights, recentLogs } from "@/server/views/insights";
+import { queueStatus } from "@/server/views/queue-status";
 import { procedure, router } from "../init";
 
 const EntryId = z.strictObject({ id: z.number().int().positive() });

@@ -4,14 +4,14 @@ import { HistoryQuery } from "@/schemas/history";
 import type { TaskRequestInput } from "@/schemas/task-request";
 import { currentConfig } from "@/server/config/load";
 import { followEvents, LiveInput, lastEventId, liveCursor } from "@/server/events/log";
-import { type AnswerInput, answerRequest } from "@/server/planner/answer";
 import { shownTo } from "@/server/redact";
+import { type AnswerInput, answerRequest } from "@/server/requests/answer";
 import { cancelRequest } from "@/server/requests/cancel";
-import { requestDetail } from "@/server/requests/detail";
 import { editRequest, type RequestEditInput } from "@/server/requests/edit";
 import { listHistory } from "@/server/requests/history";
 import { rerunRequest } from "@/server/requests/rerun";
 import { createRequests, getRequest, type RequestSummary } from "@/server/requests/service";
+import { requestDetail } from "@/server/views/request-detail";
 import { procedure, router } from "../init";
 
 /** A live request event: a new request (with its row), a status change, or task progress. */

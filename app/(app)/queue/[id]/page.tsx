@@ -12,10 +12,10 @@ import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
 import { tasks } from "@/server/db/schema";
 import { NotFoundError } from "@/server/errors";
-import { entryTimeline } from "@/server/queue/timeline";
 import { shownTo } from "@/server/redact";
 import { runtime } from "@/server/runtime";
-import { traceOf } from "@/server/trace/trace";
+import { entryTimeline } from "@/server/views/timeline";
+import { traceOf } from "@/server/views/trace";
 
 export const dynamic = "force-dynamic";
 

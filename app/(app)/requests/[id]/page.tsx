@@ -9,11 +9,11 @@ import { requirePageUser, sessionUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
 import { lastEventId } from "@/server/events/log";
 import { shownTo } from "@/server/redact";
-import { requestDetail } from "@/server/requests/detail";
 import { getRequest } from "@/server/requests/service";
-import { requestSummary } from "@/server/requests/summary";
 import { runtime } from "@/server/runtime";
-import { traceOf } from "@/server/trace/trace";
+import { requestDetail } from "@/server/views/request-detail";
+import { requestSummary } from "@/server/views/request-summary";
+import { traceOf } from "@/server/views/trace";
 
 export const dynamic = "force-dynamic";
 

@@ -1,8 +1,8 @@
 import { can } from "@/server/auth/permissions";
 import { sessionUser } from "@/server/auth/session";
 import { NotFoundError } from "@/server/errors";
-import { requestSummary } from "@/server/requests/summary";
 import { runtime } from "@/server/runtime";
+import { requestSummary } from "@/server/views/request-summary";
 
 export const dynamic = "force-dynamic";
 

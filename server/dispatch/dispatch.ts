@@ -1,0 +1,218 @@
+import { and, eq, inArray, lt, or } from "drizzle-orm";
+import { clipReason } from "@/schemas/bounded";
+import type { LoadedConfig } from "@/server/config/load";
+import { policyFor } from "@/server/config/policy";
+import type { Db } from "@/server/db/client";
+import { requests, tasks } from "@/server/db/schema";
+import { moveRequest } from "@/server/state/requests/store";
+import { lockingTaskStates } from "@/server/state/tasks/states";
+import { blockTask, moveTask, TaskMoveConflict, type TaskRow } from "@/server/state/tasks/store";
+import { type GateResult, gate, type LockHolder } from "./gate";
+
+export const TASK_LEASE_MS = 5 * 60_000;
+
+const holder = (t: TaskRow): LockHolder & { dependsOn: string[] } => ({
+  id: t.id,
+  repo: t.repo,
+  area: t.area,
+  lockScope: t.lockScope,
+  neededFiles: t.neededFiles ?? [],
+  lockKeys: t.lockKeys ?? [],
+  dependsOn: t.dependsOn ?? [],
+});
+
+/**
+ * Whether this dispatcher takes a task that passed the gate: yes; not now (its agent has no
+ * free slot here, or runs only in the worker), leaving it pending; or blocked with a reason
+ * (its agent is missing or signed out), recorded on the task.
+ */
+export type Accept = (task: TaskRow) => true | false | { blocked: string };
+
+/**
+ * One dispatch pass, as one BEGIN IMMEDIATE transaction so two dispatchers (in two processes)
+ * never both win a claim: expired leases give their locks back, then each pending task passes
+ * the gate and is claimed (owner, lease, heartbeat) or records why it is blocked.
+ */
+export function dispatchOnce(
+  db: Db,
+  config: LoadedConfig,
+  owner: string,
+  now = Date.now(),
+  leaseMs = TASK_LEASE_MS,
+  accept: Accept = () => true,
+): TaskRow[] {
+  // The worker calls this every few hundred ms: take the write lock only when there is work.
+  const work = db
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(
+      or(
+        eq(tasks.state, "pending"),
+        and(eq(tasks.state, "claimed"), lt(tasks.leaseExpiresAt, now)),
+      ),
+    )
+    .limit(1)
+    .get();
+  if (!work) return [];
+  const pass = db.$client.transaction(() => {
+    requeueExpired(db, now);
+    const pending = db
+      .select()
+      .from(tasks)
+      .where(eq(tasks.state, "pending"))
+      .orderBy(tasks.requestId, tasks.createdAt, tasks.id)
+      .all();
+    if (pending.length === 0) return [];
+    const active = db
+      .select()
+      .from(tasks)
+      .where(inArray(tasks.state, [...lockingTaskStates]))
+      .all()
+      .map(holder);
+    const done = doneTasks(db, pending);
+    const waitingOn = requestsWaitedOn(db, pending);
+    const claimed: TaskRow[] = [];
+    for (const task of pending) {
+      const prereqs = task.requestId ? (waitingOn.get(task.requestId) ?? []) : [];
+      const verdict: GateResult = prereqs.length
+        ? { ok: false, reason: `Waiting on request ${prereqs.join(", ")}` }
+        : gate(holder(task), { done, active, policy: policyFor(config, task.repo) });
+      if (!verdict.ok) {
+        holdBack(db, task, verdict, now);
+        continue;
+      }
+      const taken = accept(task);
+      if (taken !== true) {
+        if (taken && task.blockedReason !== clipReason(taken.blocked))
+          blockTask(db, { id: task.id, state: "pending", reason: taken.blocked, now });
+        continue;
+      }
+      const row = claim(db, task, owner, now, leaseMs);
+      if (!row) continue;
+      active.push(holder(row));
+      claimed.push(row);
+    }
+    return claimed;
+  });
+  return pass.immediate();
+}
+
+/** Claimed tasks whose lease expired go back to pending, to be dispatched again. */
+function requeueExpired(db: Db, now: number): void {
+  const expired = db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.state, "claimed"), lt(tasks.leaseExpiresAt, now)))
+    .all();
+  for (const task of expired) {
+    const reason = "lease expired; dispatched again";
+    moveTask(db, {
+      id: task.id,
+      from: "claimed",
+      to: "pending",
+      owner: task.leaseOwner,
+      attempt: task.attempts,
+      set: { blockedReason: reason },
+      event: { reason },
+      now,
+    });
+  }
+}
+
+/** The tasks the pending ones depend on that are done. */
+function doneTasks(db: Db, pending: TaskRow[]): Set<string> {
+  const deps = [...new Set(pending.flatMap((t) => t.dependsOn ?? []))];
+  return new Set(
+    deps.length
+      ? db
+          .select({ id: tasks.id })
+          .from(tasks)
+          .where(and(inArray(tasks.id, deps), eq(tasks.state, "done")))
+          .all()
+          .map((r) => r.id)
+      : [],
+  );
+}
+
+/**
+ * A request's own dependsOn: its tasks wait until those requests are done. For each request of
+ * the pending tasks, the requests it still waits on.
+ */
+function requestsWaitedOn(db: Db, pending: TaskRow[]): Map<number, number[]> {
+  const requestIds = [
+    ...new Set(pending.map((t) => t.requestId).filter((id): id is number => id !== null)),
+  ];
+  const requestRows = requestIds.length
+    ? db
+        .select({ id: requests.id, dependsOn: requests.dependsOn })
+        .from(requests)
+        .where(inArray(requests.id, requestIds))
+        .all()
+    : [];
+  const prereqIds = [...new Set(requestRows.flatMap((r) => r.dependsOn))];
+  const doneRequests = new Set(
+    prereqIds.length
+      ? db
+          .select({ id: requests.id })
+          .from(requests)
+          .where(and(inArray(requests.id, prereqIds), eq(requests.status, "done")))
+          .all()
+          .map((r) => r.id)
+      : [],
+  );
+  return new Map(requestRows.map((r) => [r.id, r.dependsOn.filter((d) => !doneRequests.has(d))]));
+}
+
+/** A task the gate holds back: sent to triage, or blocked with the gate's reason. */
+function holdBack(
+  db: Db,
+  task: TaskRow,
+  verdict: Extract<GateResult, { ok: false }>,
+  now: number,
+): void {
+  if (verdict.triage)
+    moveTask(db, {
+      id: task.id,
+      from: "pending",
+      to: "triage",
+      set: { blockedReason: verdict.reason },
+      event: { reason: verdict.reason },
+      now,
+    });
+  // Compared as stored: a reason is clipped at its writer, and an unchanged one is not news.
+  else if (task.blockedReason !== clipReason(verdict.reason))
+    blockTask(db, { id: task.id, state: "pending", reason: verdict.reason, now });
+}
+
+/**
+ * Claims a task for this dispatcher (its request, if planned, is in progress now); null when
+ * another dispatcher moved it first.
+ */
+function claim(db: Db, task: TaskRow, owner: string, now: number, leaseMs: number): TaskRow | null {
+  let row: TaskRow;
+  try {
+    row = moveTask(db, {
+      id: task.id,
+      from: "pending",
+      to: "claimed",
+      owner,
+      attempt: task.attempts + 1,
+      set: { leaseExpiresAt: now + leaseMs, blockedReason: null },
+      event: {},
+      now,
+    });
+  } catch (err) {
+    if (err instanceof TaskMoveConflict) return null;
+    throw err;
+  }
+  const request = task.requestId
+    ? db
+        .select({ status: requests.status })
+        .from(requests)
+        .where(eq(requests.id, task.requestId))
+        .get()
+    : undefined;
+  if (task.requestId && request?.status === "planned")
+    moveRequest(db, { id: task.requestId, from: "planned", to: "in_progress" });
+  return row;
+}

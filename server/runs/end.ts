@@ -1,0 +1,165 @@
+import { clipText, REASON_BRIEF } from "@/schemas/bounded";
+import { submitChanges } from "@/server/queue/submit";
+import { liveRunState } from "@/server/runs/queries";
+import { moveRun } from "@/server/state/runs/store";
+import { moveTask, TaskMoveConflict, type TaskRow } from "@/server/state/tasks/store";
+import type { LiveState, RunContext, Running, RunOutcome } from "./context";
+import { developTask } from "./develop";
+import type { Workspace } from "./workspace";
+
+// How a run ends: its change submitted with its task's move, or the run failed, stopped or lost
+// with its task put where that says, or the built-in developer taking over.
+
+export const AGENT_AUTHOR = (agent: string) => ({
+  name: `Hyperion ${agent} agent`,
+  email: `${agent}@agents.hyperion.local`,
+});
+
+/**
+ * Ends a run whose session has started, from the state its last move left it in; `keep` says
+ * whether its workspace is kept for inspection.
+ */
+export function end(
+  r: Running,
+  to: "failed" | "stopped" | "lost",
+  reason: string,
+  keep: boolean,
+): RunOutcome {
+  r.keep = keep;
+  return finish(r.ctx, r.run.id, r.task, to, reason, r.state);
+}
+
+/**
+ * Queues the run's change: the change, the task's move and the run's to `submitted`, in one
+ * transaction. A lease lost meanwhile leaves the run lost; a change refused fails it.
+ */
+export async function submit(
+  ctx: RunContext,
+  task: TaskRow,
+  runId: number,
+  from: "running" | "checking",
+  ws: Workspace,
+  patch: string,
+  risk: "low" | "medium" | "high",
+  agent: string,
+): Promise<RunOutcome> {
+  const repo = ctx.config.repositories.find((r) => r.name === task.repo);
+  try {
+    const [submitted] = await submitChanges(
+      ctx.db,
+      {
+        taskId: task.id,
+        repo: task.repo,
+        targetBranch: repo?.targetBranch ?? "main",
+        baseCommit: ws.base,
+        patch,
+        summary: task.title,
+        author: AGENT_AUTHOR(agent),
+        checks: [],
+        risk,
+      },
+      ctx.config,
+      {
+        runId,
+        // The change, the task's move and the run's, in one transaction.
+        within: (tx, [change]) => {
+          moveTask(tx, {
+            id: task.id,
+            from: "claimed",
+            to: "submitted",
+            owner: task.leaseOwner,
+            attempt: task.attempts,
+            set: { changeRequestId: change?.id ?? null },
+            event: { data: { changeRequestId: change?.id, run: runId } },
+          });
+          moveRun(tx, {
+            id: runId,
+            from,
+            to: "submitted",
+            set: { changeRequestId: change?.id ?? null },
+          });
+        },
+      },
+    );
+    return { state: "submitted", changeRequestId: submitted?.id ?? 0 };
+  } catch (err) {
+    if (err instanceof TaskMoveConflict)
+      return finish(
+        ctx,
+        runId,
+        task,
+        "lost",
+        "the task's lease was lost before its change was queued",
+        from,
+      );
+    return finish(
+      ctx,
+      runId,
+      task,
+      "failed",
+      `the change was refused: ${(err as Error).message}`,
+      from,
+    );
+  }
+}
+
+/** The agent made no change: its run fails, and the built-in developer does the task. */
+export async function fallbackToBuiltin(
+  ctx: RunContext,
+  runId: number,
+  task: TaskRow,
+  why: string,
+  from: "running" | "checking",
+): Promise<RunOutcome> {
+  ctx.db.transaction((tx) =>
+    moveRun(tx, {
+      id: runId,
+      from,
+      to: "failed",
+      set: { reason: `${why}; the built-in developer took over`, fallback: "builtin" },
+    }),
+  );
+  const out = await developTask(ctx.db, ctx.config, task);
+  return "changeRequestId" in out
+    ? { state: "submitted", changeRequestId: out.changeRequestId }
+    : { state: "failed", reason: why };
+}
+
+/**
+ * Ends a run, and puts its task where the outcome says: failed (with the reason), back to
+ * pending (stopped: stop_and_requeue or the worker stopping), or left to the lease (lost).
+ */
+export function finish(
+  ctx: RunContext,
+  runId: number,
+  task: TaskRow,
+  to: "failed" | "stopped" | "lost",
+  reason: string,
+  from?: LiveState,
+): RunOutcome {
+  const current = from ?? liveRunState(ctx.db, runId);
+  try {
+    ctx.db.transaction((tx) => {
+      moveRun(tx, { id: runId, from: current, to, set: { reason } });
+      if (to === "lost") return;
+      moveTask(tx, {
+        id: task.id,
+        from: "claimed",
+        to: to === "failed" ? "failed" : "pending",
+        owner: task.leaseOwner,
+        attempt: task.attempts,
+        set: { blockedReason: reason },
+        // The whole reason is on the run and the task; the event carries its short form.
+        event: { reason: clipText(reason, REASON_BRIEF), data: { run: runId } },
+      });
+    });
+  } catch (err) {
+    // The lease went to another worker meanwhile: only the run is ended.
+    if (!(err instanceof TaskMoveConflict)) throw err;
+    ctx.db.transaction((tx) =>
+      moveRun(tx, { id: runId, from: current, to: "lost", set: { reason } }),
+    );
+    return { state: "lost", reason };
+  }
+  return { state: to, reason };
+}

@@ -1,0 +1,105 @@
+import type { AgentPolicy } from "@/schemas/agents";
+import { makeRunDir } from "@/server/confine/run";
+import { log } from "@/server/log";
+import { createRun, type RunRow } from "@/server/state/runs/store";
+import type { TaskRow } from "@/server/state/tasks/store";
+import type { AgentHarness } from "../agents/harness";
+import { attempts } from "./attempt";
+import type { Control, LiveRun, RunContext, Running, RunOutcome, Stop } from "./context";
+import { finish } from "./end";
+import { prepare } from "./prepare";
+import { settleWorkspace } from "./workspaces";
+
+/**
+ * One task given to one agent, from claim to change request: workspace, prompt file, confined
+ * sessions of the agent (resumed with failing checks' output, up to the policy's attempts),
+ * supervision (lease heartbeat, run and stall timeouts, steering), the change validated and
+ * checked, then queued with the move of the task to `submitted` in one transaction.
+ */
+export function startRun(
+  ctx: RunContext,
+  task: TaskRow,
+  harness: AgentHarness,
+  policy: AgentPolicy,
+): LiveRun {
+  const run = ctx.db.transaction((tx) =>
+    createRun(tx, {
+      taskId: task.id,
+      requestId: task.requestId,
+      repo: task.repo,
+      agent: harness.name,
+      owner: ctx.owner,
+      taskAttempt: task.attempts,
+    }),
+  );
+  let stopRequest: Stop | null = null;
+  let wake: (() => void) | null = null;
+  const handle: LiveRun = {
+    runId: run.id,
+    taskId: task.id,
+    stop(reason) {
+      stopRequest ??= { kind: "requeue", reason };
+      wake?.();
+    },
+    done: Promise.resolve(null as unknown as RunOutcome),
+  };
+  handle.done = execute(ctx, task, harness, policy, run, {
+    stopRequested: () => stopRequest,
+    requestStop: (s) => {
+      stopRequest ??= s;
+      wake?.();
+    },
+    onWake: (f) => {
+      wake = f;
+    },
+  }).catch((err: Error) => {
+    log.error({ run: run.id, err: err.message }, "agent run crashed");
+    return finish(ctx, run.id, task, "failed", `the run crashed: ${err.message}`);
+  });
+  return handle;
+}
+
+/**
+ * A run's steps in order: the repository and the agent checked, the run set up, the agent's
+ * attempts; and its folder, once it is over, kept for inspection or removed.
+ */
+async function execute(
+  ctx: RunContext,
+  task: TaskRow,
+  harness: AgentHarness,
+  policy: AgentPolicy,
+  run: RunRow,
+  control: Control,
+): Promise<RunOutcome> {
+  const repo = ctx.config.repositories.find((r) => r.name === task.repo);
+  if (!repo)
+    return finish(ctx, run.id, task, "failed", `repository '${task.repo}' is not configured`);
+  const probe = await harness.probe();
+  if (!probe.ok)
+    return finish(
+      ctx,
+      run.id,
+      task,
+      "failed",
+      `${harness.name}: ${probe.problem}; fix: ${probe.fix}`,
+    );
+  const dir = makeRunDir(`hyperion-agent-${run.id}-`);
+  const r: Running = {
+    ctx,
+    task,
+    harness,
+    policy,
+    run,
+    control,
+    dir,
+    state: "starting",
+    keep: false,
+  };
+  try {
+    const prepared = await prepare(r, repo, probe.version);
+    if ("problem" in prepared) return finish(ctx, run.id, task, "failed", prepared.problem);
+    return await attempts(r, prepared);
+  } finally {
+    settleWorkspace(ctx.db, run.id, task.repo, policy, dir, r.keep);
+  }
+}

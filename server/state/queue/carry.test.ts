@@ -1,0 +1,115 @@
+import { eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { events, requests, tasks } from "@/server/db/schema";
+import { advance } from "@/server/dispatch/advance";
+import { createRequests } from "@/server/requests/service";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { retryEntry } from "../../queue/retry";
+import { claimNext, defaultQueueOptions, type Entry, moveUnleased, transition } from "./store";
+
+/**
+ * A queue entry's move carries its task, and then its request, along in its own transaction:
+ * nobody has to copy the change's outcome into them afterwards.
+ */
+let world: TestWorld;
+beforeEach(async () => {
+  world = await makeWorld();
+});
+afterEach(() => world.cleanup());
+
+/** A request whose one task the built-in developer has done: its change waits in the queue. */
+async function submitted() {
+  const id =
+    createRequests(world.db, {
+      input: { repo: "demo", title: "Add a note", description: "", files: ["docs/guide.md"] },
+      requester: world.admin,
+      config: world.config,
+      source: "cli",
+    })[0]?.id ?? 0;
+  await advance(world.db, world.config, "d");
+  expect(task(id)?.state).toBe("submitted");
+  const entry = claimNext(world.db, "w1", defaultQueueOptions);
+  if (!entry) throw new Error("nothing queued");
+  return { id, entry };
+}
+const task = (requestId: number) =>
+  world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
+const statusOf = (id: number) =>
+  world.db.select().from(requests).where(eq(requests.id, id)).get()?.status;
+const lastEventId = () => world.db.select({ id: events.id }).from(events).all().at(-1)?.id ?? 0;
+/** The events written since `after`, as "type reason". */
+const since = (after: number) =>
+  world.db
+    .select()
+    .from(events)
+    .all()
+    .filter((e) => e.id > after)
+    .map((e) => {
+      const p = e.payload as { status?: string; reason?: string };
+      return [e.type, p.status, p.reason].filter(Boolean).join(" ");
+    });
+const quarantine = (entry: Entry) =>
+  transition(world.db, entry, {
+    from: "applying",
+    to: "quarantined",
+    owner: "w1",
+    error: { kind: "check_failed", message: "tests failed", paths: [] },
+  });
+
+describe("an entry's move carries its task and request", () => {
+  it("a merge makes its submitted task done and its request done, in the merge's transaction", async () => {
+    const { id, entry } = await submitted();
+    const before = lastEventId();
+    transition(world.db, entry, { from: "applying", to: "merged", owner: "w1", mergedCommit: "c" });
+    expect(task(id)?.state).toBe("done");
+    expect(statusOf(id)).toBe("done");
+    expect(since(before)).toEqual(["change.merged", "task.done", "request.status done"]);
+  });
+
+  it("a quarantine fails its task and, with nothing else running, its request, saying why", async () => {
+    const { id, entry } = await submitted();
+    const before = lastEventId();
+    quarantine(entry);
+    expect(task(id)).toMatchObject({
+      state: "failed",
+      blockedReason: "change quarantined: tests failed",
+    });
+    expect(since(before)).toEqual([
+      "change.quarantined",
+      "task.failed change quarantined: tests failed",
+      "request.status failed task 1.1 failed: change quarantined: tests failed",
+    ]);
+  });
+
+  it("an operator's retry that merges makes the failed task done, and its request done again", async () => {
+    const { id, entry } = await submitted();
+    quarantine(entry);
+    retryEntry(world.db, entry.id, "user:ops@example.test");
+    const again = claimNext(world.db, "w1", defaultQueueOptions);
+    if (!again) throw new Error("not queued again");
+    transition(world.db, again, { from: "applying", to: "merged", owner: "w1", mergedCommit: "c" });
+    expect(task(id)).toMatchObject({ state: "done", blockedReason: null });
+    expect(statusOf(id)).toBe("done");
+  });
+
+  it("a roll-back of a done request's change rolls the request back in the same move", async () => {
+    const { id, entry } = await submitted();
+    transition(world.db, entry, { from: "applying", to: "merged", owner: "w1", mergedCommit: "c" });
+    const before = lastEventId();
+    moveUnleased(world.db, entry.id, { from: "merged", to: "rolled_back", by: "w2" });
+    expect(task(id)?.state).toBe("done");
+    expect(statusOf(id)).toBe("rolled_back");
+    expect(since(before)).toEqual([
+      `change.rolled_back`,
+      `request.status rolled_back change #${entry.changeRequestId} was rolled back`,
+    ]);
+  });
+
+  it("a move that decides nothing for the task leaves it and its request as they are", async () => {
+    const { id, entry } = await submitted();
+    const before = lastEventId();
+    transition(world.db, entry, { from: "applying", to: "ready", owner: "w1" });
+    expect(task(id)?.state).toBe("submitted");
+    expect(since(before)).toEqual(["change.ready"]);
+  });
+});

@@ -1,0 +1,267 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { EntryError } from "@/schemas/queue";
+import type { LoadedConfig } from "@/server/config/load";
+import { changeQueueLogs } from "@/server/db/schema";
+import { NotFoundError, ValidationError } from "@/server/errors";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { makeRepoPair } from "@/test-support/git-fixtures";
+import { retryEntry } from "../../queue/retry";
+import { markRolledBack } from "../../queue/rollback";
+import { submitChanges } from "../../queue/submit";
+import { claimableStates, entryMachine } from "./states";
+import {
+  backoffMs,
+  claimNext,
+  defaultQueueOptions,
+  type Entry,
+  failEntry,
+  getEntry,
+  heartbeatEntry,
+  IllegalTransitionError,
+  moveUnleased,
+  type QueueOptions,
+  reclaimExpired,
+  StaleLeaseError,
+  transition,
+} from "./store";
+
+let world: TestWorld;
+let repo: Awaited<ReturnType<typeof makeRepoPair>>;
+let config: LoadedConfig;
+
+beforeEach(async () => {
+  world = await makeWorld();
+  repo = await makeRepoPair({ "a.txt": "a\n" });
+  config = { file: "test", repositories: [{ name: "t", path: repo.bare, targetBranch: "main" }] };
+});
+afterEach(() => {
+  world.cleanup();
+  repo.cleanup();
+});
+
+const opts: QueueOptions = { ...defaultQueueOptions, backoffBaseMs: 0, backoffMaxMs: 0 };
+const conflict: EntryError = { kind: "conflict", message: "clash", paths: ["a.txt"] };
+
+async function queued(maxAttempts = 5) {
+  const { patch } = await repo.change((d) => fs.writeFileSync(path.join(d, "a.txt"), "b\n"));
+  const [sub] = await submitChanges(
+    world.db,
+    { repo: "t", patch, summary: "s", author: { name: "A", email: "a@example.test" } },
+    config,
+    { maxAttempts },
+  );
+  if (!sub) throw new Error("nothing submitted");
+  return sub;
+}
+
+async function claimed(maxAttempts = 5, owner = "w1"): Promise<Entry> {
+  await queued(maxAttempts);
+  const entry = claimNext(world.db, owner, opts);
+  if (!entry) throw new Error("nothing claimed");
+  return entry;
+}
+
+const entry = (id: number) => {
+  const e = getEntry(world.db, id);
+  if (!e) throw new Error(`no entry ${id}`);
+  return e;
+};
+
+const moves = (entryId: number) =>
+  world.db
+    .select()
+    .from(changeQueueLogs)
+    .all()
+    .filter((l) => l.entryId === entryId)
+    .map((l) => `${l.event.from}→${l.event.to} by ${l.event.worker}`);
+
+/** Everything about an entry that a refused move must leave as it was. */
+const snapshot = (id: number) => ({ entry: entry(id), moves: moves(id) });
+
+describe("every write of an entry's state goes through store.ts and is logged", () => {
+  it("the claim takes the lease and logs queued → applying", async () => {
+    const e = await claimed();
+    expect(e).toMatchObject({ state: "applying", leaseOwner: "w1", attempts: 1 });
+    expect(moves(e.id)).toEqual(["null→queued by null", "queued→applying by w1"]);
+  });
+
+  it("a leased move and a failure each log their row", async () => {
+    const e = await claimed();
+    transition(world.db, e, { from: "applying", to: "ready", owner: "w1" });
+    expect(failEntry(world.db, e, "ready", "w1", conflict, opts)).toBe("retry_wait");
+    expect(entry(e.id)).toMatchObject({
+      state: "retry_wait",
+      leaseOwner: null,
+      lastError: conflict,
+    });
+    expect(moves(e.id).slice(2)).toEqual(["applying→ready by w1", "ready→retry_wait by w1"]);
+  });
+
+  it("an expired lease goes back to retry_wait with a lease_expired row; a live one stays", async () => {
+    const e = await claimed();
+    const now = Date.now();
+    expect(reclaimExpired(world.db, opts, now)).toBe(0);
+    expect(reclaimExpired(world.db, opts, now + opts.leaseMs + 1)).toBe(1);
+    expect(entry(e.id).state).toBe("retry_wait");
+    expect(entry(e.id).lastError?.kind).toBe("lease_expired");
+    expect(moves(e.id).at(-1)).toBe("applying→retry_wait by w1");
+  });
+
+  it("an operator's retry puts a quarantined entry back with fresh attempts and logs who", async () => {
+    const e = await claimed(1);
+    expect(failEntry(world.db, e, "applying", "w1", conflict, opts)).toBe("quarantined");
+    retryEntry(world.db, e.id, "user:ops@example.test");
+    expect(entry(e.id)).toMatchObject({ state: "queued", attempts: 0, finishedAt: null });
+    expect(moves(e.id).at(-1)).toBe("quarantined→queued by user:ops@example.test");
+  });
+
+  it("a landed revert marks its merged original rolled_back with a row", async () => {
+    const e = await claimed();
+    transition(world.db, e, { from: "applying", to: "merged", owner: "w1", mergedCommit: "c" });
+    markRolledBack(world.db, e.changeRequestId, "w2");
+    expect(entry(e.id).state).toBe("rolled_back");
+    expect(moves(e.id).at(-1)).toBe("merged→rolled_back by w2");
+  });
+
+  it("no module but store.ts updates queue_entries", () => {
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, d.name);
+        if (d.isDirectory()) walk(file);
+        else if (
+          /(?<!\.test)\.ts$/.test(d.name) &&
+          file !== path.join("server/state/queue/store.ts")
+        ) {
+          const text = fs.readFileSync(file, "utf8");
+          if (/update\(queueEntries\)|UPDATE\s+queue_entries/i.test(text)) offenders.push(file);
+        }
+      }
+    };
+    walk("server");
+    expect(offenders).toEqual([]);
+  });
+
+  it("every claimable state may move to applying, as the claim does", () => {
+    expect(claimableStates.filter((s) => !entryMachine.can(s, "applying"))).toEqual([]);
+  });
+});
+
+describe("refused moves write nothing", () => {
+  it("retrying an entry that is not quarantined names the entry and its state", async () => {
+    const e = await claimed();
+    const before = snapshot(e.id);
+    const err = (() => {
+      try {
+        retryEntry(world.db, e.id, "cli:ops");
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).issues).toEqual([
+      {
+        path: "id",
+        message: `entry ${e.id} is applying; only a quarantined entry can be retried`,
+      },
+    ]);
+    expect(snapshot(e.id)).toEqual(before);
+  });
+
+  it("retrying an entry that does not exist is NotFound", () => {
+    expect(() => retryEntry(world.db, 999, "cli:ops")).toThrow(NotFoundError);
+  });
+
+  it("a forged lease owner cannot move, fail or keep alive someone else's entry", async () => {
+    const e = await claimed(5, "w1");
+    const before = snapshot(e.id);
+    expect(() =>
+      transition(world.db, e, { from: "applying", to: "merged", owner: "intruder" }),
+    ).toThrow(StaleLeaseError);
+    expect(() => failEntry(world.db, e, "applying", "intruder", conflict, opts)).toThrow(
+      StaleLeaseError,
+    );
+    expect(() => failEntry(world.db, e, "applying", "", conflict, opts)).toThrow(StaleLeaseError);
+    expect(heartbeatEntry(world.db, e, "intruder", opts, Date.now() + 1)).toBe(false);
+    expect(snapshot(e.id)).toEqual(before);
+  });
+
+  it("the right owner on an older attempt cannot move the entry", async () => {
+    const e = await claimed(5, "w1");
+    transition(world.db, e, { from: "applying", to: "queued", owner: "w1" });
+    const again = claimNext(world.db, "w1", opts);
+    expect(again?.attempts).toBe(2);
+    const before = snapshot(e.id);
+    expect(() => transition(world.db, e, { from: "applying", to: "ready", owner: "w1" })).toThrow(
+      StaleLeaseError,
+    );
+    expect(snapshot(e.id)).toEqual(before);
+  });
+
+  it("a move the state table does not list is refused before anything is written", async () => {
+    const e = await claimed();
+    const before = snapshot(e.id);
+    expect(() =>
+      transition(world.db, e, { from: "applying", to: "rolled_back", owner: "w1" }),
+    ).toThrow(IllegalTransitionError);
+    expect(() => moveUnleased(world.db, e.id, { from: "applying", to: "queued", by: "x" })).toThrow(
+      IllegalTransitionError,
+    );
+    expect(() => moveUnleased(world.db, e.id, { from: "merged", to: "queued", by: "x" })).toThrow(
+      IllegalTransitionError,
+    );
+    expect(snapshot(e.id)).toEqual(before);
+  });
+
+  it("marking an original that is not merged as rolled back changes nothing", async () => {
+    const e = await claimed();
+    const before = snapshot(e.id);
+    markRolledBack(world.db, e.changeRequestId, "w2");
+    expect(snapshot(e.id)).toEqual(before);
+  });
+});
+
+describe("attempts", () => {
+  it("a locked ref gives its attempt back instead of quarantining the entry", async () => {
+    const e = await claimed(1);
+    const locked: EntryError = { kind: "ref_locked", message: "main.lock", paths: [] };
+    expect(failEntry(world.db, e, "applying", "w1", locked, opts)).toBe("retry_wait");
+    expect(entry(e.id)).toMatchObject({ attempts: 1, maxAttempts: 2, lastError: locked });
+  });
+
+  it("a conflict on the last attempt quarantines the entry", async () => {
+    const e = await claimed(1);
+    expect(failEntry(world.db, e, "applying", "w1", conflict, opts)).toBe("quarantined");
+    expect(entry(e.id)).toMatchObject({ attempts: 1, maxAttempts: 1 });
+  });
+
+  it("the backoff doubles up to its cap however many attempts an entry has had", () => {
+    const full = () => 1;
+    const capped = { ...defaultQueueOptions, backoffBaseMs: 1_000, backoffMaxMs: 60_000 };
+    expect([1, 2, 3, 7].map((a) => backoffMs(a, capped, full))).toEqual([
+      1_000, 2_000, 4_000, 60_000,
+    ]);
+    // Past 1024 attempts 2 ** (attempt - 1) is Infinity; a zero base (reclaimExpired's) made NaN.
+    const zero = { ...capped, backoffBaseMs: 0 };
+    for (const attempt of [1024, 1025, 5_000, Number.MAX_SAFE_INTEGER]) {
+      expect([attempt, backoffMs(attempt, capped, full)]).toEqual([attempt, 60_000]);
+      expect([attempt, backoffMs(attempt, zero, full)]).toEqual([attempt, 0]);
+    }
+  });
+
+  it("an entry past 1024 attempts whose lease expired is reclaimed: a ref lock spins attempts up", async () => {
+    const e = await claimed(1);
+    world.db.$client
+      .prepare("UPDATE queue_entries SET attempts = 1025, max_attempts = 2000 WHERE id = ?")
+      .run(e.id);
+    const now = Date.now();
+    expect(reclaimExpired(world.db, opts, now + opts.leaseMs + 1)).toBe(1);
+    expect(entry(e.id)).toMatchObject({
+      state: "retry_wait",
+      attempts: 1025,
+      nextAttemptAt: now + opts.leaseMs + 1,
+    });
+  });
+});

@@ -1,0 +1,137 @@
+import fs from "node:fs";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { queueEntries, requests, tasks } from "@/server/db/schema";
+import { advance } from "@/server/dispatch/advance";
+import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
+import { retryEntry } from "@/server/queue/retry";
+import { rollbackEntry } from "@/server/queue/rollback";
+import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { createRequests } from "../../requests/service";
+import { deriveRequestStatus } from "./derive";
+
+describe("a request's status, derived from its tasks and changes", () => {
+  it.each([
+    [[], null],
+    [[["pending", null]], "planned"],
+    [
+      [
+        ["claimed", null],
+        ["pending", null],
+      ],
+      "in_progress",
+    ],
+    [
+      [
+        ["done", "merged"],
+        ["submitted", "queued"],
+      ],
+      "in_progress",
+    ],
+    [
+      [
+        ["done", "merged"],
+        ["done", "merged"],
+      ],
+      "done",
+    ],
+    [
+      [
+        ["done", "merged"],
+        ["done", "rolled_back"],
+      ],
+      "rolled_back",
+    ],
+    [
+      [
+        ["failed", "quarantined"],
+        ["done", "merged"],
+      ],
+      "failed",
+    ],
+    [
+      [
+        ["failed", "quarantined"],
+        ["claimed", null],
+      ],
+      "in_progress",
+    ],
+  ] as const)("%j → %s", (work, expected) => {
+    expect(deriveRequestStatus(work.map(([state, entryState]) => ({ state, entryState })))).toBe(
+      expected,
+    );
+  });
+});
+
+describe("the whole path", () => {
+  let world: TestWorld;
+  beforeEach(async () => {
+    world = await makeWorld();
+  });
+  afterEach(() => world.cleanup());
+
+  const drain = () =>
+    runQueueLoop({
+      db: world.db,
+      config: () => world.config,
+      owner: "q",
+      opts: { ...defaultLoopOptions({}), drain: true, pollMs: 5, maxAttempts: 1 },
+      shouldStop: () => false,
+    });
+  const status = (id: number) =>
+    world.db.select().from(requests).where(eq(requests.id, id)).get()?.status;
+
+  it("a quarantined change retried after the worktree is cleaned makes its request done; a rollback makes it rolled_back", async () => {
+    const repo = world.config.repositories[0]?.path ?? "";
+    const [r] = createRequests(world.db, {
+      input: { title: "Explain caps", description: "", repo: "demo", files: ["docs/guide.md"] },
+      requester: world.admin,
+      config: world.config,
+      source: "cli",
+    });
+    const id = r?.id ?? 0;
+    // Local edits in the checked-out worktree: the landing refuses to overwrite them.
+    const readme = path.join(repo, "README.md");
+    const before = fs.readFileSync(readme, "utf8");
+    fs.appendFileSync(readme, "local edit\n");
+    await advance(world.db, world.config, "d");
+    await drain();
+    await advance(world.db, world.config, "d");
+    expect(status(id)).toBe("failed");
+    const task = world.db.select().from(tasks).where(eq(tasks.requestId, id)).get();
+    const entry = world.db
+      .select()
+      .from(queueEntries)
+      .where(eq(queueEntries.changeRequestId, task?.changeRequestId ?? 0))
+      .get();
+    expect(entry?.state).toBe("quarantined");
+
+    fs.writeFileSync(readme, before);
+    retryEntry(world.db, entry?.id ?? 0, "operator@example.test");
+    await drain();
+    await advance(world.db, world.config, "d");
+    expect(status(id)).toBe("done");
+    expect(world.db.select().from(tasks).where(eq(tasks.requestId, id)).get()?.state).toBe("done");
+    // Every queue move of its change reached the request's own event stream.
+    const moves = world.db.$client
+      .prepare("SELECT type FROM events WHERE entity_id = ? AND type LIKE 'change.%' ORDER BY id")
+      .pluck()
+      .all(id);
+    expect(moves).toEqual(
+      expect.arrayContaining(["change.quarantined", "change.queued", "change.merged"]),
+    );
+
+    await rollbackEntry(world.db, world.config, entry?.id ?? 0);
+    await drain();
+    await advance(world.db, world.config, "d");
+    expect(status(id)).toBe("rolled_back");
+    const reason = world.db.$client
+      .prepare(
+        "SELECT json_extract(payload, '$.reason') FROM events WHERE entity_id = ? AND type = 'request.status' ORDER BY id DESC LIMIT 1",
+      )
+      .pluck()
+      .get(id);
+    expect(reason).toBe(`change #${task?.changeRequestId} was rolled back`);
+  });
+});

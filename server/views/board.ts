@@ -1,0 +1,154 @@
+import { desc, eq, inArray } from "drizzle-orm";
+import type { EntryState } from "@/schemas/queue";
+import type { Db } from "@/server/db/client";
+import {
+  type changeQueueLogs,
+  changeRequests,
+  queueEntries,
+  queueEntryPaths,
+  tasks,
+} from "@/server/db/schema";
+import { pendingStates } from "../state/queue/states";
+
+/** Entries still on their way to the branch, a reviewer's wait included. */
+export const movingStates: readonly EntryState[] = [...pendingStates, "awaiting_approval"];
+export const finishedStates: readonly EntryState[] = ["merged", "rejected", "rolled_back"];
+
+const columns = {
+  id: queueEntries.id,
+  changeRequestId: queueEntries.changeRequestId,
+  repo: queueEntries.repo,
+  targetBranch: queueEntries.targetBranch,
+  state: queueEntries.state,
+  attempts: queueEntries.attempts,
+  maxAttempts: queueEntries.maxAttempts,
+  nextAttemptAt: queueEntries.nextAttemptAt,
+  leaseOwner: queueEntries.leaseOwner,
+  lastError: queueEntries.lastError,
+  mergedCommit: queueEntries.mergedCommit,
+  createdAt: queueEntries.createdAt,
+  updatedAt: queueEntries.updatedAt,
+};
+
+/** Change request id → its summary's first line, its task and the task's request. */
+function changeRefs(db: Db, changeIds: number[]) {
+  const ids = [...new Set(changeIds)];
+  const rows = ids.length
+    ? db
+        .select({
+          id: changeRequests.id,
+          summary: changeRequests.summary,
+          taskId: changeRequests.taskId,
+          requestId: tasks.requestId,
+        })
+        .from(changeRequests)
+        .leftJoin(tasks, eq(tasks.id, changeRequests.taskId))
+        .where(inArray(changeRequests.id, ids))
+        .all()
+    : [];
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/**
+ * What an operator reads on /queue, in the order they act on it: the quarantined entries, the
+ * ones still moving (and, for a queued one, the earlier entries on its paths it waits behind),
+ * and the newest finished ones.
+ */
+export function queueBoard(db: Db, opts: { finishedLimit?: number } = {}) {
+  const quarantined = db
+    .select(columns)
+    .from(queueEntries)
+    .where(eq(queueEntries.state, "quarantined"))
+    .orderBy(desc(queueEntries.updatedAt))
+    .limit(200)
+    .all();
+  const moving = db
+    .select(columns)
+    .from(queueEntries)
+    .where(inArray(queueEntries.state, [...movingStates]))
+    .orderBy(queueEntries.id)
+    .limit(200)
+    .all();
+  const finished = db
+    .select(columns)
+    .from(queueEntries)
+    .where(inArray(queueEntries.state, [...finishedStates]))
+    .orderBy(desc(queueEntries.updatedAt))
+    .limit(opts.finishedLimit ?? 100)
+    .all();
+
+  const refs = changeRefs(
+    db,
+    [...quarantined, ...moving, ...finished].map((e) => e.changeRequestId),
+  );
+  const withRefs = <T extends { changeRequestId: number }>(e: T) => {
+    const ref = refs.get(e.changeRequestId);
+    return {
+      ...e,
+      summary: ref?.summary.split("\n")[0] ?? "",
+      taskId: ref?.taskId ?? "",
+      requestId: ref?.requestId ?? null,
+    };
+  };
+
+  const blockedBy = blockers(db, moving);
+  return {
+    quarantined: quarantined.map(withRefs),
+    moving: moving.map((e) => ({ ...withRefs(e), blockedBy: blockedBy.get(e.id) ?? [] })),
+    finished: finished.map(withRefs),
+  };
+}
+
+/** For each queued entry, the earlier pending entries that change one of its paths. */
+function blockers(
+  db: Db,
+  moving: { id: number; repo: string; state: EntryState }[],
+): Map<number, number[]> {
+  const pending = moving.filter((e) => pendingStates.includes(e.state));
+  if (!pending.some((e) => e.state === "queued")) return new Map();
+  const paths = db
+    .select({ entryId: queueEntryPaths.entryId, path: queueEntryPaths.path })
+    .from(queueEntryPaths)
+    .where(
+      inArray(
+        queueEntryPaths.entryId,
+        pending.map((e) => e.id),
+      ),
+    )
+    .all();
+  const pathsOf = new Map<number, Set<string>>();
+  for (const p of paths) pathsOf.set(p.entryId, (pathsOf.get(p.entryId) ?? new Set()).add(p.path));
+  const result = new Map<number, number[]>();
+  for (const e of pending) {
+    if (e.state !== "queued") continue;
+    const mine = pathsOf.get(e.id) ?? new Set<string>();
+    const earlier = pending.filter(
+      (o) =>
+        o.id < e.id && o.repo === e.repo && [...(pathsOf.get(o.id) ?? [])].some((p) => mine.has(p)),
+    );
+    if (earlier.length)
+      result.set(
+        e.id,
+        earlier.map((o) => o.id),
+      );
+  }
+  return result;
+}
+
+type LogRow = typeof changeQueueLogs.$inferSelect;
+
+/** Log rows with the request each entry serves, so the board can filter its log by R12. */
+export function withRequestIds(db: Db, rows: LogRow[]) {
+  const entryIds = [...new Set(rows.map((r) => r.entryId))];
+  const found = entryIds.length
+    ? db
+        .select({ id: queueEntries.id, requestId: tasks.requestId })
+        .from(queueEntries)
+        .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
+        .leftJoin(tasks, eq(tasks.id, changeRequests.taskId))
+        .where(inArray(queueEntries.id, entryIds))
+        .all()
+    : [];
+  const byEntry = new Map(found.map((f) => [f.id, f.requestId]));
+  return rows.map((r) => ({ ...r, requestId: byEntry.get(r.entryId) ?? null }));
+}

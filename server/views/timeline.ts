@@ -1,0 +1,170 @@
+import { and, asc, eq, inArray, lt } from "drizzle-orm";
+import type { EntryState } from "@/schemas/queue";
+import type { Db } from "@/server/db/client";
+import {
+  changeQueueLogs,
+  changeRequests,
+  type QueueLogEvent,
+  queueEntries,
+  queueEntryPaths,
+} from "@/server/db/schema";
+import { NotFoundError } from "@/server/errors";
+import { patchStats } from "@/server/views/request-summary";
+import { pendingStates } from "../state/queue/states";
+
+/** One line of an entry's timeline: when, and what happened in words a person uses. */
+export type TimelineLine = { id: number; at: number; text: string; detail?: string };
+
+const who = (worker: string | null) =>
+  !worker ? "" : worker.startsWith("user:") ? ` by ${worker.slice(5)}` : "";
+
+/** One change_queue_logs row in plain words. */
+export function explain(e: QueueLogEvent, checks: string[]): TimelineLine["text"] {
+  const err = e.error;
+  switch (e.to) {
+    case "queued":
+      if (e.from === null) return "Queued to land";
+      if (e.from === "quarantined")
+        return `Sent back to the queue${who(e.worker)} with fresh attempts`;
+      if (e.from === "awaiting_approval")
+        return `Approved — ${e.note ?? `approved${who(e.worker)}`}; back in the queue to be rebased and landed`;
+      return "Its queue thread let go of it (a restart or an expired lease); queued again";
+    case "applying":
+      return e.from === "ready"
+        ? "The branch moved while it waited to land: rebasing onto the new tip"
+        : `A queue thread took it (attempt ${e.attempt}) and applies it onto the tip`;
+    case "checking":
+      return `Applied cleanly; running its checks: ${checks.join(", ") || "—"}`;
+    case "ready":
+      return e.from === "checking" ? "Its checks passed" : "Applied cleanly; no checks to run";
+    case "awaiting_approval":
+      return `Waiting for approval: ${e.note ?? "its risk needs a reviewer"}${e.checkedOn ? ` (checks passed on ${e.checkedOn.slice(0, 12)})` : ""}`;
+    case "retry_wait":
+      return `${err?.kind === "conflict" ? `Conflicted with the branch${err.paths.length ? ` in ${err.paths.join(", ")}` : ""}` : (err?.message ?? "Failed")}; will try again${e.nextAttemptAt ? ` at ${new Date(e.nextAttemptAt).toISOString().slice(11, 19)} UTC` : ""}`;
+    case "quarantined":
+      return `Quarantined: ${
+        err?.kind === "check_failed"
+          ? `a check failed — ${err.message}`
+          : err?.kind === "check_timeout"
+            ? `a check ran out of time — ${err.message}`
+            : err?.kind === "conflict"
+              ? `it kept conflicting${err.paths.length ? ` in ${err.paths.join(", ")}` : ""} — ${err.message}`
+              : (err?.message ?? "it could not land")
+      }`;
+    case "merged":
+      return `Landed as commit ${e.mergedCommit?.slice(0, 12) ?? "?"}${e.warning ? ` (note: ${e.warning})` : ""}`;
+    case "rolled_back":
+      return `Rolled back${who(e.worker)}: a revert landed`;
+    case "rejected":
+      return err?.kind === "review_rejected"
+        ? `Rejected — ${err.message}`
+        : `Rejected: ${err?.message ?? "its request was cancelled"}`;
+    default:
+      return e.to;
+  }
+}
+
+/** What the reader can do about an entry in this state. */
+export function nextStep(state: EntryState, blockedBy: number[]): string {
+  switch (state) {
+    case "queued":
+      return blockedBy.length
+        ? `It waits behind ${blockedBy.map((n) => `Q${n}`).join(", ")}, which change the same paths and were queued first.`
+        : "A queue thread takes it within a moment.";
+    case "applying":
+    case "checking":
+    case "ready":
+      return "A queue thread is landing it now; nothing to do.";
+    case "retry_wait":
+      return "It is retried by itself; if it keeps failing it is quarantined.";
+    case "awaiting_approval":
+      return "A reviewer, operator or admin who did not file its request approves or rejects it on /approvals.";
+    case "quarantined":
+      return "Read the failure and its output, fix the cause (a new change, or the repository), then Retry it from /queue or `hyperion retry`.";
+    case "merged":
+      return "It is on the branch. An operator or reviewer can roll it back.";
+    case "rejected":
+      return "It will not land. Its task was sent back to an agent or closed, as the reviewer chose.";
+    case "rolled_back":
+      return "It was reverted; its revert is a queue entry of its own.";
+  }
+}
+
+/** An entry's page: its change, every move in words, what blocks it, and what to do next. */
+export function entryTimeline(db: Db, entryId: number) {
+  const entry = db.select().from(queueEntries).where(eq(queueEntries.id, entryId)).get();
+  if (!entry) throw new NotFoundError(`no queue entry Q${entryId}`);
+  const change = db
+    .select({
+      id: changeRequests.id,
+      taskId: changeRequests.taskId,
+      summary: changeRequests.summary,
+      checks: changeRequests.checks,
+      risk: changeRequests.risk,
+      revertOf: changeRequests.revertOf,
+      runId: changeRequests.runId,
+      patch: changeRequests.patch,
+    })
+    .from(changeRequests)
+    .where(eq(changeRequests.id, entry.changeRequestId))
+    .get();
+  const logs = db
+    .select()
+    .from(changeQueueLogs)
+    .where(eq(changeQueueLogs.entryId, entryId))
+    .orderBy(asc(changeQueueLogs.id))
+    .all();
+  const lines: TimelineLine[] = logs.map((l) => ({
+    id: l.id,
+    at: l.at,
+    text: explain(l.event, change?.checks ?? []),
+    ...(l.event.error?.outputTail ? { detail: l.event.error.outputTail } : {}),
+  }));
+  // Earlier entries still pending on a path this one changes: what it waits behind.
+  const paths = db
+    .select({ path: queueEntryPaths.path })
+    .from(queueEntryPaths)
+    .where(eq(queueEntryPaths.entryId, entryId))
+    .all()
+    .map((p) => p.path);
+  const blockedBy =
+    entry.state === "queued" && paths.length
+      ? [
+          ...new Set(
+            db
+              .select({ id: queueEntries.id })
+              .from(queueEntryPaths)
+              .innerJoin(queueEntries, eq(queueEntries.id, queueEntryPaths.entryId))
+              .where(
+                and(
+                  eq(queueEntryPaths.repo, entry.repo),
+                  inArray(queueEntryPaths.path, paths),
+                  lt(queueEntries.id, entryId),
+                  inArray(queueEntries.state, [...pendingStates]),
+                ),
+              )
+              .all()
+              .map((r) => r.id),
+          ),
+        ]
+      : [];
+  const { patch, ...changeShown } = change ?? { patch: "" };
+  return {
+    stats: patchStats(patch),
+    entry: {
+      id: entry.id,
+      state: entry.state,
+      repo: entry.repo,
+      targetBranch: entry.targetBranch,
+      attempts: entry.attempts,
+      maxAttempts: entry.maxAttempts,
+      mergedCommit: entry.mergedCommit,
+      lastError: entry.lastError,
+    },
+    change: change ? (changeShown as Omit<NonNullable<typeof change>, "patch">) : null,
+    paths,
+    lines,
+    blockedBy,
+    next: nextStep(entry.state, blockedBy),
+  };
+}
