@@ -2,8 +2,8 @@
 import { useSubscription } from "@trpc/tanstack-react-query";
 import Link from "next/link";
 import { useState } from "react";
-import type { HistoryRow } from "@/server/requests/history";
 import type { RequestSummary } from "@/server/requests/service";
+import type { HistoryRow } from "@/server/views/history";
 import { Age } from "./age";
 import { RequestLink } from "./ids";
 import { LiveIndicator } from "./live-indicator";

@@ -37,4 +37,6 @@ test("a request that cannot be scoped asks, and an answer in the browser plans i
   await page.getByRole("button", { name: "Answer and plan again" }).click();
   await expect(page.getByTestId("task-row")).toHaveCount(1, { timeout: 10_000 });
   await expect(page.getByTestId("task-table")).toContainText("docs/faq.md");
+  // The trace's spec follows the answer without a reload (it used to read "Spec: ?, risk ?").
+  await expect(page.getByTestId("trace")).toContainText(/Spec: \w+, risk (low|medium|high)/);
 });

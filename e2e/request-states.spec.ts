@@ -34,6 +34,10 @@ test("the request page follows a docs request to done without a reload", async (
   await expect(page.getByTestId("task-change").filter({ hasText: "Merged" })).toHaveCount(
     await page.getByTestId("task-row").count(),
   );
+  // The trace and the summary follow too: each event brings the whole page, not only the detail.
+  await expect(page.getByTestId("trace")).toContainText("Done · filed by");
+  await expect(page.getByTestId("trace-change").first()).toContainText("Merged");
+  await expect(page.getByTestId("request-summary")).toContainText(file);
   await expect(page.getByTestId("request-live")).toHaveText("● live");
 });
 
@@ -71,6 +75,8 @@ test.describe("as a requester", () => {
     await expect(page.getByTestId("request-status")).toHaveText("Cancelled");
     await expect(page.getByTestId("cancel-request")).toHaveCount(0);
     await expect(page.getByTestId("answer-form")).toHaveCount(0);
+    // Its trace says so too, without a reload (it used to stay "Question for you").
+    await expect(page.getByTestId("trace")).toContainText("Cancelled · filed by");
 
     // And it stays cancelled after a reload (the server's record, not only the page's state).
     await page.reload();

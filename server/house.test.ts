@@ -223,6 +223,14 @@ describe("the house", () => {
     expect(upward).toEqual([]);
   });
 
+  it("reads pages' data through server/views: no query builder or table in app/", () => {
+    const direct: string[] = [];
+    for (const f of productionFiles(root).filter((f) => f.startsWith("app/")))
+      for (const spec of runtimeImports(fs.readFileSync(path.join(root, f), "utf8"), f))
+        if (spec === "drizzle-orm" || spec.startsWith("@/server/db")) direct.push(`${f} → ${spec}`);
+    expect(direct).toEqual([]);
+  });
+
   it("keeps test support out of production code", () => {
     const leaks = [...graph]
       .filter(([, targets]) => [...targets].some((t) => t.startsWith("test-support/")))

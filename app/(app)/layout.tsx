@@ -6,10 +6,10 @@ import { HeaderNav, NavLink } from "@/components/header-nav";
 import { Providers } from "@/components/providers";
 import { SignOutButton } from "@/components/sign-out-button";
 import { WorkerStatus } from "@/components/worker-status";
-import { waitingCount } from "@/server/approvals/waiting";
 import { can } from "@/server/auth/permissions";
 import { sessionUser } from "@/server/auth/session";
 import { runtime } from "@/server/runtime";
+import { waitingCount } from "@/server/views/waiting";
 
 export default async function AppLayout({ children }: { children: ReactNode }) {
   // Pages check access themselves (a layout is not re-run on client navigation); this only

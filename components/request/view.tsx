@@ -1,10 +1,7 @@
 "use client";
-import { useSubscription } from "@trpc/tanstack-react-query";
-import { useCallback, useState } from "react";
 import type { RequestDetail } from "@/server/views/request-detail";
 import { LiveIndicator } from "../live-indicator";
 import { Markdown } from "../markdown";
-import { useTRPC, useTRPCClient } from "../trpc";
 import { CancelRequest } from "./cancel";
 import { EditRequest } from "./edit-form";
 import { RequestFacts } from "./facts";
@@ -17,30 +14,11 @@ import { TasksTable } from "./tasks-table";
 /** The statuses after which nothing is left to cancel. */
 const ended = ["done", "failed", "cancelled", "rolled_back"];
 
-/** The request's detail, fetched again whenever an event about this request arrives. */
-function useLiveDetail(initial: RequestDetail, cursor: number) {
-  const client = useTRPCClient();
-  const [detail, setDetail] = useState(initial);
-  const id = initial.request.id;
-  const refresh = useCallback(async () => {
-    const next = await client.request.detail.query({ id });
-    if (next) setDetail(next);
-  }, [client, id]);
-  // Only this request's events, filtered on the server: task and queue progress included.
-  const trpc = useTRPC();
-  const live = useSubscription(
-    trpc.request.live.subscriptionOptions(
-      { afterId: cursor, entityId: id },
-      { onData: () => void refresh() },
-    ),
-  );
-  return { detail, refresh, live };
-}
-
-/** The request page's live part: refreshed whenever an event about this request arrives. */
+/** The request itself, its questions, tasks, reviews and runs, as the live page last received them. */
 export function RequestView({
-  initial,
-  cursor,
+  detail,
+  live,
+  refresh,
   canAnswer,
   canRescope,
   canCancel,
@@ -48,8 +26,11 @@ export function RequestView({
   areaNames,
   webUrl,
 }: {
-  initial: RequestDetail;
-  cursor: number;
+  detail: RequestDetail;
+  /** The live stream's state, for the indicator. */
+  live: string;
+  /** Reads the page again at once (after this viewer's own action). */
+  refresh: () => Promise<void>;
   canAnswer: boolean;
   /** Reviewers, operators and admins re-scope a request whose question keeps coming back. */
   canRescope: boolean;
@@ -62,8 +43,7 @@ export function RequestView({
   /** The repository's web page, when its config names one: commits link there. */
   webUrl?: string;
 }) {
-  const { detail, refresh, live } = useLiveDetail(initial, cursor);
-  const id = initial.request.id;
+  const id = detail.request.id;
   const onDone = () => void refresh();
   const { request, spec } = detail;
   const clarifying = request.status === "needs_clarification";
@@ -72,7 +52,7 @@ export function RequestView({
 
   return (
     <div className="space-y-6">
-      <LiveIndicator status={live.status} testId="request-live" />
+      <LiveIndicator status={live} testId="request-live" />
       {canCancel && !ended.includes(request.status) && <CancelRequest id={id} onDone={onDone} />}
       {request.status === "rolled_back" && <RolledBack changes={detail.changes} webUrl={webUrl} />}
       {canEdit && <EditRequest id={id} request={request} areas={areaNames} onDone={onDone} />}

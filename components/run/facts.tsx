@@ -1,4 +1,4 @@
-import type { RunDetail } from "@/server/runs/service";
+import type { RunDetail } from "@/server/views/runs";
 import { CommitLink, RequestLink, TaskLink } from "../ids";
 import { Elapsed, formatCost, formatTokens, RunStateBadge } from "../runs-board";
 

@@ -1,4 +1,4 @@
-import type { RunDetail } from "@/server/runs/service";
+import type { RunDetail } from "@/server/views/runs";
 
 type Run = RunDetail["run"];
 

@@ -1,7 +1,7 @@
 "use client";
 import { useEffect, useRef } from "react";
 import type { AgentEvent } from "@/schemas/agent-event";
-import type { RunDetail } from "@/server/runs/service";
+import type { RunDetail } from "@/server/views/runs";
 import { formatCost } from "../runs-board";
 
 /** The service keeps a run's last 2000 events for the page. */

@@ -3,7 +3,7 @@ import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useRef, useState } from "react";
 import { stateLabel } from "@/schemas/labels";
 import type { SteerCommand } from "@/server/db/schema/runs";
-import type { RunDetail } from "@/server/runs/service";
+import type { RunDetail } from "@/server/views/runs";
 import { useTRPC } from "../trpc";
 
 const steerCommands: Record<SteerCommand, string> = {

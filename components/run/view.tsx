@@ -2,8 +2,8 @@
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { changeRef } from "@/schemas/ids";
-import type { RunDetail } from "@/server/runs/service";
 import { liveRunStates } from "@/server/state/runs/states";
+import type { RunDetail } from "@/server/views/runs";
 import { CommitLink, EntryLink } from "../ids";
 import { LiveIndicator } from "../live-indicator";
 import { StatusBadge } from "../status-badge";

@@ -12,8 +12,8 @@ import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { drainQueue, fileAndQueue as queueOne } from "@/test-support/queue-world";
+import { listWaiting } from "../views/waiting";
 import { approveEntry, openDiff, rejectEntry } from "./service";
-import { listWaiting } from "./waiting";
 
 // The demo's policy with the seed's tiers (low lands by itself, medium waits for one approval,
 // high for one from a reviewer who opened the diff and commented), through the whole path:

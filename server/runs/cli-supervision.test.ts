@@ -13,7 +13,7 @@ import {
   runSteers,
   tasks,
 } from "@/server/db/schema";
-import { steerRun } from "@/server/runs/service";
+import { steerRun } from "@/server/runs/steers";
 import { ownerAlive } from "@/server/workers/heartbeat";
 import { agentWorld } from "@/test-support/agent-world";
 import { dropRunsTmp, useRunsTmp } from "@/test-support/fixtures";

@@ -1,11 +1,17 @@
 import { and, eq, isNull } from "drizzle-orm";
+import { z } from "zod";
+import { fieldIssues } from "@/schemas/issues";
+import { CONTROL_BUT_LINES } from "@/schemas/task-request";
 import type { Db, DbLike } from "@/server/db/client";
-import { runSteers } from "@/server/db/schema";
-import type { SteerCommand } from "@/server/db/schema/runs";
+import { agentRuns, runSteers } from "@/server/db/schema";
+import { type SteerCommand, steerCommands } from "@/server/db/schema/runs";
+import { NotFoundError, ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
+import { liveRunStates } from "@/server/state/runs/states";
+import type { User } from "@/server/users/service";
 
-// Steering commands as the supervisor takes them: those waiting for a run, each marked applied
-// once, and the notes earlier runs of a task were sent. Operators record them (service.ts).
+// Steering commands: an operator records one for a live run (steerRun); the supervisor takes
+// those waiting, marks each applied once, and sends a task's next runs the earlier notes.
 
 /** The steering commands recorded for a run and not applied yet. */
 export function waitingSteers(db: DbLike, runId: number) {
@@ -48,4 +54,58 @@ export function notesForTask(db: Db, taskId: string): { command: SteerCommand; r
        WHERE r.task_id = ? AND s.command IN ('append_context', 'checkpoint_and_replan') ORDER BY s.id`,
     )
     .all(taskId) as { command: SteerCommand; reason: string }[];
+}
+
+export const SteerInput = z.strictObject({
+  command: z.enum(steerCommands),
+  reason: z
+    .string()
+    .trim()
+    .min(1, "is required: say why, the agent and the log read it")
+    .max(4000, "must be at most 4000 characters")
+    .refine(
+      (r) => !CONTROL_BUT_LINES.test(r),
+      "must not contain control characters other than tabs and line breaks",
+    ),
+  /** The event this steer answers (the log entry an operator acted on); the same id twice acts once. */
+  sourceEventId: z.string().trim().min(1, "is required").max(200),
+});
+
+/**
+ * Records a steering command for a live run; the supervisor applies it within a tick. The same
+ * source event id for the same run is one command: a repeat returns the first, unchanged.
+ */
+export function steerRun(db: Db, runId: number, user: User, input: unknown) {
+  const parsed = SteerInput.safeParse(input);
+  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
+  const s = parsed.data;
+  return db.transaction((tx) => {
+    const run = tx.select().from(agentRuns).where(eq(agentRuns.id, runId)).get();
+    if (!run) throw new NotFoundError(`no run ${runId}`);
+    const existing = tx
+      .select()
+      .from(runSteers)
+      .where(and(eq(runSteers.runId, runId), eq(runSteers.sourceEventId, s.sourceEventId)))
+      .get();
+    if (existing) return { steer: existing, repeated: true };
+    if (!liveRunStates.includes(run.state))
+      throw new ValidationError([
+        {
+          path: "run",
+          message: `run ${runId} is ${run.state}; only a starting, running or checking run can be steered`,
+        },
+      ]);
+    const [steer] = tx
+      .insert(runSteers)
+      .values({ runId, ...s, by: user.email, createdAt: Date.now() })
+      .returning()
+      .all();
+    appendEvent(tx, {
+      topic: "run",
+      type: "run.steer",
+      entityId: runId,
+      payload: { id: runId, command: s.command, by: user.email, sourceEventId: s.sourceEventId },
+    });
+    return { steer, repeated: false };
+  });
 }

@@ -2,7 +2,7 @@ import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Db } from "@/server/db/client";
 import { changeQueueLogs, changeRequests, events } from "@/server/db/schema";
 import { NotFoundError } from "@/server/errors";
-import { traceOf } from "@/server/views/trace";
+import { type Trace, traceOf } from "./trace";
 
 /** Lines added and removed per file in a git patch (binary files count no lines). */
 export function patchStats(patch: string): { path: string; added: number; removed: number }[] {
@@ -34,8 +34,11 @@ const minutes = (ms: number) =>
  * removed (of what landed), the checks each change passed, the approvals, and the time spent in
  * each stage — on the request page, and as markdown to download.
  */
-export function requestSummary(db: Db, requestId: number) {
-  const trace = traceOf(db, { requestId, taskId: null });
+export function requestSummary(
+  db: Db,
+  requestId: number,
+  trace: Trace = traceOf(db, { requestId, taskId: null }),
+) {
   if (!trace.request) throw new NotFoundError(`no request R${requestId}`);
   const landed = trace.tasks.flatMap((t) =>
     t.changes.filter((c) => c.entry && ["merged", "rolled_back"].includes(c.entry.state)),

@@ -15,6 +15,7 @@ import { NotFoundError, ValidationError } from "@/server/errors";
 import { Repo } from "@/server/git/repo";
 import { patchHash } from "@/server/queue/approval-gate";
 import { changeRequestOfMessage } from "@/server/queue/commit";
+import { type ChangeWithEntry, type Work, workOf } from "./work";
 
 /**
  * The whole chain of one request, from its words to its commits: request → spec → tasks →
@@ -194,102 +195,40 @@ export function traceOf(
   db: Db,
   target: { requestId: number | null; taskId: string | null },
 ): Trace {
-  const request = target.requestId
-    ? (db
-        .select({
-          id: requests.id,
-          title: requests.title,
-          status: requests.status,
-          repo: requests.repo,
-          requester: users.email,
-          createdAt: requests.createdAt,
-        })
-        .from(requests)
-        .innerJoin(users, eq(users.id, requests.requesterId))
-        .where(eq(requests.id, target.requestId))
-        .get() ?? null)
-    : null;
-  const specRow = target.requestId
-    ? db.select().from(requestSpecs).where(eq(requestSpecs.requestId, target.requestId)).get()
-    : undefined;
-  const taskRows = target.requestId
-    ? db
-        .select()
-        .from(tasks)
-        .where(eq(tasks.requestId, target.requestId))
-        .orderBy(asc(tasks.id))
-        .all()
-    : db
-        .select()
-        .from(tasks)
-        .where(eq(tasks.id, target.taskId ?? ""))
-        .all();
-  const taskIds = taskRows.map((t) => t.id);
-  const runs = taskIds.length
-    ? db
-        .select()
-        .from(agentRuns)
-        .where(inArray(agentRuns.taskId, taskIds))
-        .orderBy(asc(agentRuns.id))
-        .all()
-    : [];
-  const changes = taskIds.length
-    ? db
-        .select({ change: changeRequests, entry: queueEntries })
-        .from(changeRequests)
-        .leftJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
-        .where(inArray(changeRequests.taskId, taskIds))
-        .orderBy(asc(changeRequests.id))
-        .all()
-    : [];
-  const changeIds = changes.map((c) => c.change.id);
-  const reverts = changeIds.length
-    ? db
-        .select({ change: changeRequests, entry: queueEntries })
-        .from(changeRequests)
-        .leftJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
-        .where(inArray(changeRequests.revertOf, changeIds))
-        .all()
-    : [];
-  const decided = changeIds.length
-    ? db
-        .select({
-          changeRequestId: approvals.changeRequestId,
-          reviewer: users.email,
-          decision: approvals.decision,
-          comment: approvals.comment,
-          diffShown: approvals.diffShown,
-          voidedReason: approvals.voidedReason,
-          at: approvals.createdAt,
-        })
-        .from(approvals)
-        .innerJoin(users, eq(users.id, approvals.reviewerId))
-        .where(inArray(approvals.changeRequestId, changeIds))
-        .orderBy(asc(approvals.id))
-        .all()
-    : [];
-  const toChange = (c: (typeof changes)[number]): TraceChange => {
-    const revert = reverts.find((r) => r.change.revertOf === c.change.id);
+  return traceOfWork(workOf(db, target));
+}
+
+/** The chain, shaped from a request's work. */
+export function traceOfWork(work: Work): Trace {
+  const toChange = ({ change, entry }: ChangeWithEntry): TraceChange => {
+    const revert = work.reverts.find((r) => r.change.revertOf === change.id);
     return {
-      id: c.change.id,
-      patchHash: patchHash(c.change.patch),
-      risk: c.change.risk,
-      summary: c.change.summary,
-      runId: c.change.runId,
-      revertOf: c.change.revertOf,
-      createdAt: c.change.createdAt,
-      entry: c.entry
+      id: change.id,
+      patchHash: patchHash(change.patch),
+      risk: change.risk,
+      summary: change.summary,
+      runId: change.runId,
+      revertOf: change.revertOf,
+      createdAt: change.createdAt,
+      entry: entry
         ? {
-            id: c.entry.id,
-            state: c.entry.state,
-            attempts: c.entry.attempts,
-            mergedCommit: c.entry.mergedCommit,
-            lastError: c.entry.lastError?.message ?? null,
+            id: entry.id,
+            state: entry.state,
+            attempts: entry.attempts,
+            mergedCommit: entry.mergedCommit,
+            lastError: entry.lastError?.message ?? null,
           }
         : null,
-      approvals: decided
-        .filter((d) => d.changeRequestId === c.change.id)
-        .map(({ changeRequestId: _, ...d }) => d),
+      approvals: work.reviews
+        .filter((d) => d.changeRequestId === change.id)
+        .map((d) => ({
+          reviewer: d.reviewer,
+          decision: d.decision,
+          comment: d.comment,
+          diffShown: d.diffShown,
+          voidedReason: d.voidedReason,
+          at: d.createdAt,
+        })),
       revertedBy: revert
         ? {
             id: revert.change.id,
@@ -299,25 +238,35 @@ export function traceOf(
         : null,
     };
   };
+  const { request, spec } = work;
   return {
-    request,
-    spec: specRow
+    request: request
       ? {
-          kind: specRow.spec?.kind ?? null,
-          risk: specRow.spec?.risk ?? null,
-          areas: specRow.spec?.areas ?? [],
-          files: specRow.spec?.files ?? [],
-          checks: specRow.spec?.checks ?? [],
-          engineer: specRow.engineer,
-          engineerFallback: specRow.engineerFallback,
+          id: request.id,
+          title: request.title,
+          status: request.status,
+          repo: request.repo,
+          requester: request.requester,
+          createdAt: request.createdAt,
         }
       : null,
-    tasks: taskRows.map((t) => ({
+    spec: spec
+      ? {
+          kind: spec.spec?.kind ?? null,
+          risk: spec.spec?.risk ?? null,
+          areas: spec.spec?.areas ?? [],
+          files: spec.spec?.files ?? [],
+          checks: spec.spec?.checks ?? [],
+          engineer: spec.engineer,
+          engineerFallback: spec.engineerFallback,
+        }
+      : null,
+    tasks: work.tasks.map((t) => ({
       id: t.id,
       title: t.title,
       state: t.state,
       area: t.area,
-      runs: runs
+      runs: work.runs
         .filter((r) => r.taskId === t.id)
         .map((r) => ({
           id: r.id,
@@ -326,7 +275,7 @@ export function traceOf(
           promptHash: r.promptHash,
           reason: r.reason,
         })),
-      changes: changes.filter((c) => c.change.taskId === t.id).map(toChange),
+      changes: work.changes.filter((c) => c.change.taskId === t.id).map(toChange),
     })),
   };
 }

@@ -9,13 +9,13 @@ import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
 import { ValidationError } from "@/server/errors";
 import { lastEventId } from "@/server/events/log";
-import { historyRepos, listHistory, type HistoryPage as Page } from "@/server/requests/history";
 import {
   describeFilters,
   type HistoryParams,
   readHistoryParams,
 } from "@/server/requests/history-params";
 import { runtime } from "@/server/runtime";
+import { historyRepos, listHistory, type HistoryPage as Page } from "@/server/views/history";
 
 export const metadata = { title: "History" };
 export const dynamic = "force-dynamic";

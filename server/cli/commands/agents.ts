@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { can } from "@/server/auth/permissions";
 import { AgentPool } from "@/server/runs/pool";
-import { listRuns, steerRun } from "@/server/runs/service";
+import { steerRun } from "@/server/runs/steers";
+import { listRuns } from "@/server/views/runs";
 import { cliConfig, cliUser, withCliDb } from "../context";
 import { CliError, printTable } from "../io";
 

@@ -1,7 +1,7 @@
 import { approveEntry, openDiff, rejectEntry } from "@/server/approvals/service";
-import { listWaiting } from "@/server/approvals/waiting";
 import { can } from "@/server/auth/permissions";
 import type { User } from "@/server/users/service";
+import { listWaiting } from "@/server/views/waiting";
 import { cliConfig, cliUser, withCliDb } from "../context";
 import { CliError, printTable } from "../io";
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { approveEntry, openDiff, rejectEntry } from "@/server/approvals/service";
-import { listWaiting, waitingCount } from "@/server/approvals/waiting";
 import { currentConfig } from "@/server/config/load";
+import { listWaiting, waitingCount } from "@/server/views/waiting";
 import { procedure, router } from "../init";
 
 const EntryId = z.number().int().positive();

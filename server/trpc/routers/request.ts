@@ -8,10 +8,11 @@ import { shownTo } from "@/server/redact";
 import { type AnswerInput, answerRequest } from "@/server/requests/answer";
 import { cancelRequest } from "@/server/requests/cancel";
 import { editRequest, type RequestEditInput } from "@/server/requests/edit";
-import { listHistory } from "@/server/requests/history";
 import { rerunRequest } from "@/server/requests/rerun";
 import { createRequests, getRequest, type RequestSummary } from "@/server/requests/service";
+import { listHistory } from "@/server/views/history";
 import { requestDetail } from "@/server/views/request-detail";
+import { requestPage } from "@/server/views/request-page";
 import { procedure, router } from "../init";
 
 /** A live request event: a new request (with its row), a status change, or task progress. */
@@ -51,6 +52,28 @@ export const requestRouter = router({
   detail: procedure("request.read")
     .input(z.strictObject({ id: z.number().int().positive() }))
     .query(({ ctx, input }) => shownTo(ctx, requestDetail(ctx.db, input.id))),
+
+  /** The request page as one read: detail, trace and summary (server/views/request-page.ts). */
+  page: procedure("request.read")
+    .input(z.strictObject({ id: z.number().int().positive() }))
+    .query(({ ctx, input }) => shownTo(ctx, requestPage(ctx.db, input.id))),
+
+  /**
+   * One request's page, live: each event about it (its status, its tasks, runs, queue entries
+   * and approvals) arrives with the page as it stands after that event, so the detail, the trace
+   * and the summary move together without a reload or a second round trip.
+   */
+  pageLive: procedure("request.read")
+    .input(LiveInput.extend({ entityId: z.number().int().positive() }))
+    .subscription(async function* ({ ctx, input, signal }) {
+      const from = liveCursor(input, () => lastEventId(ctx.db));
+      for await (const event of followEvents(ctx.db, "request", from, signal, input.entityId)) {
+        yield tracked(
+          String(event.id),
+          shownTo(ctx, { type: event.type, page: requestPage(ctx.db, input.entityId) }),
+        );
+      }
+    }),
 
   /** Answers to the Engineer's questions; the request is planned again at once. */
   answer: procedure("request.create")

@@ -2,7 +2,8 @@ import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { followEvents, LiveInput, lastEventId, liveCursor } from "@/server/events/log";
 import { shownTo } from "@/server/redact";
-import { listRuns, runDetail, steerRun } from "@/server/runs/service";
+import { steerRun } from "@/server/runs/steers";
+import { listRuns, runDetail } from "@/server/views/runs";
 import { procedure, router } from "../init";
 
 /** Agent runs: reviewers and operators read them, operators steer them. */

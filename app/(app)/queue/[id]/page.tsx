@@ -1,4 +1,3 @@
-import { eq } from "drizzle-orm";
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
@@ -10,12 +9,10 @@ import { TraceView } from "@/components/trace-view";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
-import { tasks } from "@/server/db/schema";
 import { NotFoundError } from "@/server/errors";
 import { shownTo } from "@/server/redact";
 import { runtime } from "@/server/runtime";
-import { entryTimeline } from "@/server/views/timeline";
-import { traceOf } from "@/server/views/trace";
+import { entryPage } from "@/server/views/entry-page";
 
 export const dynamic = "force-dynamic";
 
@@ -34,23 +31,17 @@ export default async function EntryPage(props: Props) {
   const n = /^Q?(\d{1,9})$/i.exec(id)?.[1];
   if (!n) notFound();
   const { db, env } = runtime();
-  let view: ReturnType<typeof entryTimeline>;
+  let page: ReturnType<typeof entryPage>;
   try {
-    view = shownTo({ user, env }, entryTimeline(db, Number(n)));
+    page = shownTo({ user, env }, entryPage(db, Number(n)));
   } catch (err) {
     if (err instanceof NotFoundError) notFound();
     throw err;
   }
-  const task = view.change
-    ? db.select().from(tasks).where(eq(tasks.id, view.change.taskId)).get()
-    : undefined;
+  const { timeline: view, task, trace, revertedBy } = page;
   const webUrl = currentConfig(env.configPath).repositories.find(
     (r) => r.name === view.entry.repo,
   )?.webUrl;
-  const trace = task ? traceOf(db, { requestId: task.requestId, taskId: task.id }) : null;
-  const revertedBy = trace?.tasks
-    .flatMap((t) => t.changes)
-    .find((c) => c.entry?.id === view.entry.id)?.revertedBy;
   return (
     <article className="min-w-0 space-y-6">
       <header className="space-y-1">

@@ -3,9 +3,9 @@ import { RequestForm } from "@/components/request/request-form";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
-import { recentRequests } from "@/server/requests/history";
 import { getRequest } from "@/server/requests/service";
 import { runtime } from "@/server/runtime";
+import { recentRequests } from "@/server/views/history";
 
 export const metadata = { title: "New request" };
 export const dynamic = "force-dynamic";

@@ -8,8 +8,8 @@ import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
 import { lastEventId } from "@/server/events/log";
 import { shownTo } from "@/server/redact";
-import { runDetail } from "@/server/runs/service";
 import { runtime } from "@/server/runtime";
+import { runDetail } from "@/server/views/runs";
 
 export const dynamic = "force-dynamic";
 

@@ -14,7 +14,7 @@ import {
 } from "@/server/db/schema";
 import { patchHash, tierFor } from "@/server/queue/approval-gate";
 import type { User } from "@/server/users/service";
-import { diffShown } from "./service";
+import { diffShown } from "../approvals/service";
 
 // What reviewers see: the entries waiting for them, how many, and the decisions taken so far.
 // Their actions (approve, reject, open a diff) are in service.ts.

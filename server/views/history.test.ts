@@ -4,8 +4,8 @@ import { HistoryQuery, type HistoryQueryInput } from "@/schemas/history";
 import { events, requestSpecs, requests } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { createRequests } from "../requests/service";
 import { historyRepos, likePattern, listHistory } from "./history";
-import { createRequests } from "./service";
 
 let world: TestWorld;
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import { requestKinds } from "@/schemas/task-request";
 import type { Db } from "@/server/db/client";
 import { requestSpecs, requests, users } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
-import type { RequestSummary } from "./service";
+import type { RequestSummary } from "../requests/service";
 
 /** A history row: the request's summary, with the kind the Engineer inferred when none was given. */
 export type HistoryRow = RequestSummary & {

@@ -80,60 +80,6 @@ export function runDetail(db: Db, id: number, opts: { afterEventId?: number } = 
 }
 export type RunDetail = NonNullable<ReturnType<typeof runDetail>>;
 
-export const SteerInput = z.strictObject({
-  command: z.enum(steerCommands),
-  reason: z
-    .string()
-    .trim()
-    .min(1, "is required: say why, the agent and the log read it")
-    .max(4000, "must be at most 4000 characters")
-    .refine(
-      (r) => !CONTROL_BUT_LINES.test(r),
-      "must not contain control characters other than tabs and line breaks",
-    ),
-  /** The event this steer answers (the log entry an operator acted on); the same id twice acts once. */
-  sourceEventId: z.string().trim().min(1, "is required").max(200),
-});
-
-/**
- * Records a steering command for a live run; the supervisor applies it within a tick. The same
- * source event id for the same run is one command: a repeat returns the first, unchanged.
- */
-export function steerRun(db: Db, runId: number, user: User, input: unknown) {
-  const parsed = SteerInput.safeParse(input);
-  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
-  const s = parsed.data;
-  return db.transaction((tx) => {
-    const run = tx.select().from(agentRuns).where(eq(agentRuns.id, runId)).get();
-    if (!run) throw new NotFoundError(`no run ${runId}`);
-    const existing = tx
-      .select()
-      .from(runSteers)
-      .where(and(eq(runSteers.runId, runId), eq(runSteers.sourceEventId, s.sourceEventId)))
-      .get();
-    if (existing) return { steer: existing, repeated: true };
-    if (!liveRunStates.includes(run.state))
-      throw new ValidationError([
-        {
-          path: "run",
-          message: `run ${runId} is ${run.state}; only a starting, running or checking run can be steered`,
-        },
-      ]);
-    const [steer] = tx
-      .insert(runSteers)
-      .values({ runId, ...s, by: user.email, createdAt: Date.now() })
-      .returning()
-      .all();
-    appendEvent(tx, {
-      topic: "run",
-      type: "run.steer",
-      entityId: runId,
-      payload: { id: runId, command: s.command, by: user.email, sourceEventId: s.sourceEventId },
-    });
-    return { steer, repeated: false };
-  });
-}
-
 export function liveRuns(db: Db) {
   return db
     .select()

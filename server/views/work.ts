@@ -1,0 +1,116 @@
+import { asc, eq, inArray, or } from "drizzle-orm";
+import type { Db } from "@/server/db/client";
+import {
+  agentRuns,
+  approvals,
+  changeRequests,
+  queueEntries,
+  requestSpecs,
+  tasks,
+  users,
+} from "@/server/db/schema";
+import { getRequest } from "@/server/requests/service";
+
+// The joins every view of a request's work shares, written once: its tasks, their runs, their
+// changes each with its queue entry, the changes that reverted them, and reviewers' decisions.
+// The request page, its trace and its summary are shaped from one load of it.
+
+/** A change with its queue entry (none while it has not been queued). */
+export type ChangeWithEntry = {
+  change: typeof changeRequests.$inferSelect;
+  entry: typeof queueEntries.$inferSelect | null;
+};
+
+/** Changes with their queue entries: of these tasks, or those that revert these changes. */
+export function changesWithEntries(
+  db: Db,
+  where: { taskIds: string[] } | { revertOf: number[] },
+): ChangeWithEntry[] {
+  const ids = "taskIds" in where ? where.taskIds : where.revertOf;
+  if (ids.length === 0) return [];
+  return db
+    .select({ change: changeRequests, entry: queueEntries })
+    .from(changeRequests)
+    .leftJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
+    .where(
+      "taskIds" in where
+        ? inArray(changeRequests.taskId, where.taskIds)
+        : inArray(changeRequests.revertOf, where.revertOf),
+    )
+    .orderBy(asc(changeRequests.id))
+    .all();
+}
+
+/** Reviewers' decisions on these tasks' changes, oldest first, with the reviewer's address. */
+export function reviewsOf(db: Db, taskIds: string[]) {
+  if (taskIds.length === 0) return [];
+  return db
+    .select({
+      id: approvals.id,
+      taskId: approvals.taskId,
+      changeRequestId: approvals.changeRequestId,
+      entryId: approvals.entryId,
+      reviewer: users.email,
+      decision: approvals.decision,
+      comment: approvals.comment,
+      next: approvals.next,
+      diffShown: approvals.diffShown,
+      voidedReason: approvals.voidedReason,
+      createdAt: approvals.createdAt,
+    })
+    .from(approvals)
+    .innerJoin(users, eq(users.id, approvals.reviewerId))
+    .where(inArray(approvals.taskId, taskIds))
+    .orderBy(asc(approvals.id))
+    .all();
+}
+
+/** A request's work (or an ad-hoc task's, which has no request), read once. */
+export function workOf(db: Db, target: { requestId: number | null; taskId: string | null }) {
+  const request = target.requestId !== null ? (getRequest(db, target.requestId) ?? null) : null;
+  const spec =
+    target.requestId !== null
+      ? (db.select().from(requestSpecs).where(eq(requestSpecs.requestId, target.requestId)).get() ??
+        null)
+      : null;
+  const taskRows =
+    target.requestId !== null
+      ? db
+          .select()
+          .from(tasks)
+          .where(eq(tasks.requestId, target.requestId))
+          .orderBy(asc(tasks.id))
+          .all()
+      : db
+          .select()
+          .from(tasks)
+          .where(eq(tasks.id, target.taskId ?? ""))
+          .all();
+  const taskIds = taskRows.map((t) => t.id);
+  const runs =
+    taskIds.length || target.requestId !== null
+      ? db
+          .select()
+          .from(agentRuns)
+          .where(
+            or(
+              taskIds.length ? inArray(agentRuns.taskId, taskIds) : undefined,
+              target.requestId !== null ? eq(agentRuns.requestId, target.requestId) : undefined,
+            ),
+          )
+          .orderBy(asc(agentRuns.id))
+          .all()
+      : [];
+  const changes = changesWithEntries(db, { taskIds });
+  const reverts = changesWithEntries(db, { revertOf: changes.map((c) => c.change.id) });
+  return {
+    request,
+    spec,
+    tasks: taskRows,
+    runs,
+    changes,
+    reverts,
+    reviews: reviewsOf(db, taskIds),
+  };
+}
+export type Work = ReturnType<typeof workOf>;
