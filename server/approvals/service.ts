@@ -1,6 +1,4 @@
-import { and, asc, count, eq, isNull } from "drizzle-orm";
-import type { Risk } from "@/schemas/change-request";
-import type { ApprovalTier, Policy } from "@/schemas/policy";
+import { and, count, eq } from "drizzle-orm";
 import { may } from "@/server/auth/permissions";
 import type { LoadedConfig } from "@/server/config/load";
 import { policyFor } from "@/server/config/policy";
@@ -12,7 +10,6 @@ import {
   queueEntries,
   requests,
   tasks,
-  users,
 } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
 import { patchHash, tierFor, validApprovals } from "@/server/queue/approval-gate";

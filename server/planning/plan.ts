@@ -1,6 +1,5 @@
 import { eq } from "drizzle-orm";
 import { fieldIssues } from "@/schemas/issues";
-import { Policy } from "@/schemas/policy";
 import { TaskRequest } from "@/schemas/task-request";
 import type { LoadedConfig } from "@/server/config/load";
 import { policyFor } from "@/server/config/policy";

@@ -4,13 +4,9 @@ import { z } from "zod";
 import { AgentName } from "@/schemas/agents";
 import { fieldIssues } from "@/schemas/issues";
 import { runStates } from "@/schemas/run-state";
-import { CONTROL_BUT_LINES } from "@/schemas/task-request";
 import type { Db } from "@/server/db/client";
 import { agentRunEvents, agentRuns, queueEntries, runSteers } from "@/server/db/schema";
-import { steerCommands } from "@/server/db/schema/runs";
-import { NotFoundError, ValidationError } from "@/server/errors";
-import { appendEvent } from "@/server/events/log";
-import type { User } from "@/server/users/service";
+import { ValidationError } from "@/server/errors";
 import { liveRunStates } from "../state/runs/states";
 
 export const RunFilter = z

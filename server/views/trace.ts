@@ -1,16 +1,7 @@
-import { asc, eq, inArray, like } from "drizzle-orm";
+import { eq, like } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
-import {
-  agentRuns,
-  approvals,
-  changeRequests,
-  queueEntries,
-  requestSpecs,
-  requests,
-  tasks,
-  users,
-} from "@/server/db/schema";
+import { agentRuns, changeRequests, queueEntries, requests, tasks } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { Repo } from "@/server/git/repo";
 import { patchHash } from "@/server/queue/approval-gate";
