@@ -13,6 +13,7 @@ import { log } from "@/server/log";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
 import { redactPaths } from "@/server/redact";
 import { AgentPool, recoverLostRuns } from "@/server/runs/pool";
+import { releaseOwner } from "@/server/state/queue/store";
 import { startVerifier } from "@/server/verify/scheduler";
 import { beat, HEARTBEAT_MS, markStopped, ownerAlive } from "@/server/workers/heartbeat";
 import type { ThreadData, ThreadMessage } from "./queue-thread";
@@ -61,7 +62,7 @@ export async function runSupervisor(
   const startedAt = Date.now();
   beat(db, id, startedAt);
   const timer = setInterval(() => beat(db, id, startedAt), HEARTBEAT_MS);
-  const threads = new QueueThreads(env, id, {
+  const threads = new QueueThreads(db, env, id, {
     ...defaultLoopOptions(env),
     drain: options.drain,
     ...(options.dryRun ? { dryRun: true } : {}),
@@ -148,6 +149,7 @@ class QueueThreads {
   });
 
   constructor(
+    private readonly db: Db,
     private readonly env: HyperionEnv,
     private readonly id: string,
     private readonly opts: LoopOptions,
@@ -191,6 +193,13 @@ class QueueThreads {
     );
     worker.on("exit", (code) => {
       this.threads.delete(owner);
+      // What it held is given back now: its respawn takes the same owner name, and this process
+      // goes on beating, so no lease of it would ever be judged lost.
+      if (code !== 0) {
+        const released = releaseOwner(this.db, owner, this.opts);
+        if (released)
+          log.warn({ thread: owner, released }, "entries of a crashed thread given back");
+      }
       if (code !== 0 && !this.stopping && this.respawns < MAX_RESPAWNS) {
         this.respawns++;
         log.warn({ thread: owner, code }, "respawning queue thread");

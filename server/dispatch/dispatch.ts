@@ -7,6 +7,7 @@ import { requests, tasks } from "@/server/db/schema";
 import { moveRequest } from "@/server/state/requests/store";
 import { lockingTaskStates } from "@/server/state/tasks/states";
 import { blockTask, moveTask, TaskMoveConflict, type TaskRow } from "@/server/state/tasks/store";
+import { leaseLost } from "@/server/workers/heartbeat";
 import { type GateResult, gate, type LockHolder } from "./gate";
 
 export const TASK_LEASE_MS = 5 * 60_000;
@@ -55,7 +56,7 @@ export function dispatchOnce(
     .get();
   if (!work) return [];
   const pass = db.$client.transaction(() => {
-    requeueExpired(db, now);
+    requeueExpired(db, now, leaseMs);
     const pending = db
       .select()
       .from(tasks)
@@ -97,14 +98,17 @@ export function dispatchOnce(
   return pass.immediate();
 }
 
-/** Claimed tasks whose lease expired go back to pending, to be dispatched again. */
-function requeueExpired(db: Db, now: number): void {
+/** Claimed tasks whose lease is lost (their worker died or stalled) go back to pending. */
+function requeueExpired(db: Db, now: number, leaseMs: number): void {
   const expired = db
     .select()
     .from(tasks)
     .where(and(eq(tasks.state, "claimed"), lt(tasks.leaseExpiresAt, now)))
     .all();
   for (const task of expired) {
+    // A live worker that is only slow keeps its task (server/workers/heartbeat.ts leaseLost).
+    if (!leaseLost(db, { owner: task.leaseOwner, expiresAt: task.leaseExpiresAt }, leaseMs, now))
+      continue;
     const reason = "lease expired; dispatched again";
     moveTask(db, {
       id: task.id,

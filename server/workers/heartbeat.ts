@@ -69,3 +69,23 @@ export function ownerAlive(db: Db, owner: string, now = Date.now()): boolean {
   const row = db.select().from(workerHeartbeats).where(eq(workerHeartbeats.id, id)).get();
   return !!row && row.stoppedAt === null && now - row.beatAt <= ALIVE_WITHIN_MS;
 }
+
+/** How many lease lengths a live worker's lease may stay unrenewed before it counts as stalled. */
+export const STALL_LEASES = 10;
+
+/**
+ * Whether a lease that ran out is lost — taken from its holder — judged by progress rather
+ * than by the clock alone: its worker stopped beating (killed, or stopped), or the lease has
+ * gone unrenewed for STALL_LEASES lease lengths (a thread stuck for good). A live worker that
+ * is only slow — a busy machine delays its renewal timer — keeps what it holds.
+ */
+export function leaseLost(
+  db: Db,
+  lease: { owner: string | null; expiresAt: number | null },
+  leaseMs: number,
+  now = Date.now(),
+): boolean {
+  if (lease.expiresAt === null || lease.expiresAt >= now) return false;
+  if (lease.owner === null) return true;
+  return !ownerAlive(db, lease.owner, now) || now - lease.expiresAt > STALL_LEASES * leaseMs;
+}

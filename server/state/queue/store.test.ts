@@ -5,6 +5,7 @@ import type { EntryError } from "@/schemas/queue";
 import type { LoadedConfig } from "@/server/config/load";
 import { changeQueueLogs } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
+import { ALIVE_WITHIN_MS, beat, STALL_LEASES } from "@/server/workers/heartbeat";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { makeRepoPair } from "@/test-support/git-fixtures";
 import { retryEntry } from "../../queue/retry";
@@ -23,6 +24,7 @@ import {
   moveUnleased,
   type QueueOptions,
   reclaimExpired,
+  releaseOwner,
   StaleLeaseError,
   transition,
 } from "./store";
@@ -44,8 +46,8 @@ afterEach(() => {
 const opts: QueueOptions = { ...defaultQueueOptions, backoffBaseMs: 0, backoffMaxMs: 0 };
 const conflict: EntryError = { kind: "conflict", message: "clash", paths: ["a.txt"] };
 
-async function queued(maxAttempts = 5) {
-  const { patch } = await repo.change((d) => fs.writeFileSync(path.join(d, "a.txt"), "b\n"));
+async function queued(maxAttempts = 5, file = "a.txt") {
+  const { patch } = await repo.change((d) => fs.writeFileSync(path.join(d, file), "b\n"));
   const [sub] = await submitChanges(
     world.db,
     { repo: "t", patch, summary: "s", author: { name: "A", email: "a@example.test" } },
@@ -56,8 +58,8 @@ async function queued(maxAttempts = 5) {
   return sub;
 }
 
-async function claimed(maxAttempts = 5, owner = "w1"): Promise<Entry> {
-  await queued(maxAttempts);
+async function claimed(maxAttempts = 5, owner = "w1", file = "a.txt"): Promise<Entry> {
+  await queued(maxAttempts, file);
   const entry = claimNext(world.db, owner, opts);
   if (!entry) throw new Error("nothing claimed");
   return entry;
@@ -107,6 +109,37 @@ describe("every write of an entry's state goes through store.ts and is logged", 
     expect(entry(e.id).state).toBe("retry_wait");
     expect(entry(e.id).lastError?.kind).toBe("lease_expired");
     expect(moves(e.id).at(-1)).toBe("applying→retry_wait by w1");
+  });
+
+  it("an expired lease of a live, slow worker is kept; its worker's death or a stall for good gives it back", async () => {
+    const e = await claimed(5, "worker-a/t0");
+    const now = Date.now();
+    const late = now + opts.leaseMs + 1;
+    beat(world.db, "worker-a", now, late);
+    // Its worker beats on: a busy machine delayed the renewal, nobody takes the entry.
+    expect(reclaimExpired(world.db, opts, late)).toBe(0);
+    expect(entry(e.id)).toMatchObject({ state: "applying", leaseOwner: "worker-a/t0" });
+    // Still beating, but the lease went unrenewed for STALL_LEASES lease lengths: stuck for good.
+    const stuck = now + (STALL_LEASES + 1) * opts.leaseMs + 2;
+    beat(world.db, "worker-a", now, stuck);
+    expect(reclaimExpired(world.db, opts, stuck)).toBe(1);
+    expect(entry(e.id).lastError?.kind).toBe("lease_expired");
+    // Another, whose worker stopped beating: given back once the beat is older than ALIVE_WITHIN_MS.
+    const f = await claimed(5, "worker-b/t0", "c.txt");
+    const expiry = entry(f.id).leaseExpiresAt ?? 0;
+    beat(world.db, "worker-b", now, expiry);
+    expect(reclaimExpired(world.db, opts, expiry + 1)).toBe(0);
+    expect(reclaimExpired(world.db, opts, expiry + ALIVE_WITHIN_MS + 1)).toBe(1);
+    expect(entry(f.id).state).toBe("retry_wait");
+  });
+
+  it("a crashed thread's entries are given back at once, whoever else holds what", async () => {
+    const e = await claimed(5, "worker-a/t0");
+    const other = await claimed(5, "worker-a/t1", "c.txt");
+    expect(releaseOwner(world.db, "worker-a/t0", opts)).toBe(1);
+    expect(entry(e.id)).toMatchObject({ state: "retry_wait", leaseOwner: null });
+    expect(entry(e.id).lastError?.message).toContain("worker-a/t0 crashed");
+    expect(entry(other.id)).toMatchObject({ state: "applying", leaseOwner: "worker-a/t1" });
   });
 
   it("an operator's retry puts a quarantined entry back with fresh attempts and logs who", async () => {
