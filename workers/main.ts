@@ -13,7 +13,7 @@ import { log } from "@/server/log";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
 import { redactPaths } from "@/server/redact";
 import { AgentPool, recoverLostRuns } from "@/server/runs/pool";
-import { releaseOwner } from "@/server/state/queue/store";
+import { releaseOwner } from "@/server/state/queue/leases";
 import { startVerifier } from "@/server/verify/scheduler";
 import { beat, HEARTBEAT_MS, markStopped, ownerAlive } from "@/server/workers/heartbeat";
 import type { ThreadData, ThreadMessage } from "./queue-thread";

@@ -5,7 +5,8 @@ import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
 import { currentEnv, type HyperionEnv, readEnv } from "@/server/env.mjs";
 import type { ObjectStore } from "@/server/git/objects";
-import { claimNext, pendingCount, type QueueOptions, reclaimExpired } from "../state/queue/store";
+import { reclaimExpired } from "../state/queue/leases";
+import { claimNext, pendingCount, type QueueOptions } from "../state/queue/store";
 import type { LandLock } from "./land-lock";
 import { type ProcessContext, processEntry } from "./process";
 

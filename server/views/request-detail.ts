@@ -33,7 +33,7 @@ export function detailOf(work: Work) {
     spec: work.spec,
     // Reviewers' decisions, oldest first: a rejection keeps its reason on the page after the
     // task's next change replaced the rejected one.
-    reviews: work.reviews.map(({ diffShown: _, ...r }) => r),
+    reviews: work.reviews.map(({ diffShown: _, patchHash: __, ...r }) => r),
     tasks: work.tasks.map((t) => ({
       id: t.id,
       title: t.title,

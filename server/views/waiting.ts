@@ -15,6 +15,7 @@ import {
 import { patchHash, tierFor } from "@/server/queue/approval-gate";
 import type { User } from "@/server/users/service";
 import { diffShown } from "../approvals/service";
+import { reviewsOf } from "./work";
 
 // What reviewers see: the entries waiting for them, how many, and the decisions taken so far.
 // Their actions (approve, reject, open a diff) are in service.ts.
@@ -29,31 +30,6 @@ export function waitingCount(db: DbLike): number {
   );
 }
 
-/** Every decision on an entry (approvals, rejections, voided ones), oldest first. */
-export function decisionsOn(db: DbLike, entryIds: number[]) {
-  if (!entryIds.length) return [];
-  return db
-    .select({
-      id: approvals.id,
-      entryId: approvals.entryId,
-      taskId: approvals.taskId,
-      changeRequestId: approvals.changeRequestId,
-      patchHash: approvals.patchHash,
-      reviewer: users.email,
-      decision: approvals.decision,
-      comment: approvals.comment,
-      next: approvals.next,
-      diffShown: approvals.diffShown,
-      voidedReason: approvals.voidedReason,
-      createdAt: approvals.createdAt,
-    })
-    .from(approvals)
-    .innerJoin(users, eq(users.id, approvals.reviewerId))
-    .where(inArray(approvals.entryId, entryIds))
-    .orderBy(asc(approvals.id))
-    .all();
-}
-
 /**
  * Entries waiting for approval, oldest first, with what a reviewer needs to decide: risk,
  * areas and files, the task and request, the checks' outcome, the tier and approvals so far,
@@ -63,7 +39,7 @@ export function listWaiting(db: Db, config: LoadedConfig, viewer: User) {
   const rows = waitingRows(db);
   const ids = rows.map((r) => r.entry.id);
   const taskIds = rows.map((r) => r.change.taskId);
-  const decisions = decisionsOn(db, ids);
+  const decisions = reviewsOf(db, { entryIds: ids });
   const voided = voidedApprovals(db, taskIds);
   return rows.map((r) => {
     const policy = policyFor(config, r.entry.repo);

@@ -1,5 +1,5 @@
 import { asc, eq, inArray, or } from "drizzle-orm";
-import type { Db } from "@/server/db/client";
+import type { Db, DbLike } from "@/server/db/client";
 import {
   agentRuns,
   approvals,
@@ -41,15 +41,20 @@ export function changesWithEntries(
     .all();
 }
 
-/** Reviewers' decisions on these tasks' changes, oldest first, with the reviewer's address. */
-export function reviewsOf(db: Db, taskIds: string[]) {
-  if (taskIds.length === 0) return [];
+/**
+ * Reviewers' decisions (approvals, rejections, voided ones) on these tasks' changes or on these
+ * queue entries, oldest first, with the reviewer's address.
+ */
+export function reviewsOf(db: DbLike, where: { taskIds: string[] } | { entryIds: number[] }) {
+  const ids = "taskIds" in where ? where.taskIds : where.entryIds;
+  if (ids.length === 0) return [];
   return db
     .select({
       id: approvals.id,
+      entryId: approvals.entryId,
       taskId: approvals.taskId,
       changeRequestId: approvals.changeRequestId,
-      entryId: approvals.entryId,
+      patchHash: approvals.patchHash,
       reviewer: users.email,
       decision: approvals.decision,
       comment: approvals.comment,
@@ -60,7 +65,11 @@ export function reviewsOf(db: Db, taskIds: string[]) {
     })
     .from(approvals)
     .innerJoin(users, eq(users.id, approvals.reviewerId))
-    .where(inArray(approvals.taskId, taskIds))
+    .where(
+      "taskIds" in where
+        ? inArray(approvals.taskId, where.taskIds)
+        : inArray(approvals.entryId, where.entryIds),
+    )
     .orderBy(asc(approvals.id))
     .all();
 }
@@ -110,7 +119,7 @@ export function workOf(db: Db, target: { requestId: number | null; taskId: strin
     runs,
     changes,
     reverts,
-    reviews: reviewsOf(db, taskIds),
+    reviews: reviewsOf(db, { taskIds }),
   };
 }
 export type Work = ReturnType<typeof workOf>;

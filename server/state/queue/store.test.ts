@@ -11,6 +11,7 @@ import { makeRepoPair } from "@/test-support/git-fixtures";
 import { retryEntry } from "../../queue/retry";
 import { markRolledBack } from "../../queue/rollback";
 import { submitChanges } from "../../queue/submit";
+import { reclaimExpired, releaseOwner } from "./leases";
 import { claimableStates, entryMachine } from "./states";
 import {
   backoffMs,
@@ -23,8 +24,6 @@ import {
   IllegalTransitionError,
   moveUnleased,
   type QueueOptions,
-  reclaimExpired,
-  releaseOwner,
   StaleLeaseError,
   transition,
 } from "./store";

@@ -8,7 +8,6 @@ import {
   queueEntries,
   queueEntryPaths,
 } from "@/server/db/schema";
-import { leaseLost } from "@/server/workers/heartbeat";
 import { carryAlong, type TaskOutcome } from "./carry";
 import { getEntry, rowToEntry } from "./entries";
 import {
@@ -206,7 +205,7 @@ function writeMove(
   });
 }
 
-const heldBy = (entry: Pick<Entry, "attempts">, owner: string): SQL[] => [
+export const heldBy = (entry: Pick<Entry, "attempts">, owner: string): SQL[] => [
   eq(queueEntries.leaseOwner, owner),
   eq(queueEntries.attempts, entry.attempts),
 ];
@@ -295,7 +294,7 @@ export function heartbeatEntry(
   return res.changes === 1;
 }
 
-function failMove(
+export function failMove(
   db: Db,
   entry: Entry,
   from: EntryState,
@@ -341,92 +340,4 @@ export function failEntry(
   now = Date.now(),
 ): EntryState {
   return failMove(db, entry, from, owner, error, opts, heldBy(entry, owner), now);
-}
-
-/**
- * Entries whose worker died: their lease ran out and their worker stopped beating (or stalled
- * for good). They go back to retry_wait (or quarantine when out of attempts); the re-run checks
- * the change ref first, so nothing lands twice. The swap also requires the lease still expired,
- * so a worker that heartbeats meanwhile keeps its entry.
- */
-export function reclaimExpired(db: Db, opts: QueueOptions, now = Date.now()): number {
-  const expired = db
-    .select()
-    .from(queueEntries)
-    .where(
-      and(inArray(queueEntries.state, [...leasedStates]), lt(queueEntries.leaseExpiresAt, now)),
-    )
-    .all();
-  let n = 0;
-  for (const entry of expired) {
-    if (!entry.leaseOwner) continue;
-    // A live worker that is only slow keeps its entry (server/workers/heartbeat.ts leaseLost).
-    if (
-      !leaseLost(
-        db,
-        { owner: entry.leaseOwner, expiresAt: entry.leaseExpiresAt },
-        opts.leaseMs,
-        now,
-      )
-    )
-      continue;
-    const error: EntryError = {
-      kind: "lease_expired",
-      message: `worker ${entry.leaseOwner} stopped heartbeating during ${entry.state}`,
-      paths: [],
-    };
-    try {
-      failMove(
-        db,
-        entry,
-        entry.state,
-        entry.leaseOwner,
-        error,
-        { ...opts, backoffBaseMs: 0 },
-        [...heldBy(entry, entry.leaseOwner), lt(queueEntries.leaseExpiresAt, now)],
-        now,
-      );
-      n++;
-    } catch (err) {
-      if (!(err instanceof StaleLeaseError)) throw err;
-    }
-  }
-  return n;
-}
-
-/**
- * The entries a queue thread held when it crashed, given back at once (its process lives on and
- * respawns the thread under the same owner, so no lease would ever be judged lost): retry_wait,
- * or quarantine when out of attempts, as for a dead worker.
- */
-export function releaseOwner(db: Db, owner: string, opts: QueueOptions, now = Date.now()): number {
-  const held = db
-    .select()
-    .from(queueEntries)
-    .where(and(inArray(queueEntries.state, [...leasedStates]), eq(queueEntries.leaseOwner, owner)))
-    .all();
-  let n = 0;
-  for (const entry of held) {
-    const error: EntryError = {
-      kind: "lease_expired",
-      message: `queue thread ${owner} crashed during ${entry.state}`,
-      paths: [],
-    };
-    try {
-      failMove(
-        db,
-        entry,
-        entry.state,
-        owner,
-        error,
-        { ...opts, backoffBaseMs: 0 },
-        heldBy(entry, owner),
-        now,
-      );
-      n++;
-    } catch (err) {
-      if (!(err instanceof StaleLeaseError)) throw err;
-    }
-  }
-  return n;
 }

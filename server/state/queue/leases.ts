@@ -1,0 +1,77 @@
+import { and, eq, inArray, lt, type SQL } from "drizzle-orm";
+import type { EntryError } from "@/schemas/queue";
+import type { Db } from "@/server/db/client";
+import { queueEntries } from "@/server/db/schema";
+import { leaseLost } from "@/server/workers/heartbeat";
+import { type QueueOptions, StaleLeaseError } from "./options";
+import { leasedStates } from "./states";
+import { failMove, heldBy } from "./store";
+
+// Taking leases back from holders that stopped: a dead or stalled worker's (by progress, not the
+// clock alone) and a crashed thread's. The moves themselves are store.ts's.
+
+/**
+ * Entries whose worker died: their lease ran out and their worker stopped beating (or stalled
+ * for good). They go back to retry_wait (or quarantine when out of attempts); the re-run checks
+ * the change ref first, so nothing lands twice. The swap also requires the lease still expired,
+ * so a worker that heartbeats meanwhile keeps its entry.
+ */
+export function reclaimExpired(db: Db, opts: QueueOptions, now = Date.now()): number {
+  const expired = db
+    .select()
+    .from(queueEntries)
+    .where(
+      and(inArray(queueEntries.state, [...leasedStates]), lt(queueEntries.leaseExpiresAt, now)),
+    )
+    .all()
+    // A live worker that is only slow keeps its entry (server/workers/heartbeat.ts leaseLost).
+    .filter((e) =>
+      leaseLost(db, { owner: e.leaseOwner, expiresAt: e.leaseExpiresAt }, opts.leaseMs, now),
+    );
+  return giveBack(db, expired, opts, now, (e) => ({
+    message: `worker ${e.leaseOwner} stopped heartbeating during ${e.state}`,
+    also: [lt(queueEntries.leaseExpiresAt, now)],
+  }));
+}
+
+/**
+ * The entries a queue thread held when it crashed, given back at once (its process lives on and
+ * respawns the thread under the same owner, so no lease would ever be judged lost): retry_wait,
+ * or quarantine when out of attempts, as for a dead worker.
+ */
+export function releaseOwner(db: Db, owner: string, opts: QueueOptions, now = Date.now()): number {
+  const held = db
+    .select()
+    .from(queueEntries)
+    .where(and(inArray(queueEntries.state, [...leasedStates]), eq(queueEntries.leaseOwner, owner)))
+    .all();
+  return giveBack(db, held, opts, now, (e) => ({
+    message: `queue thread ${owner} crashed during ${e.state}`,
+    also: [],
+  }));
+}
+
+/** Leased entries taken from their holder as lease_expired; one that moved meanwhile is skipped. */
+function giveBack(
+  db: Db,
+  rows: (typeof queueEntries.$inferSelect)[],
+  opts: QueueOptions,
+  now: number,
+  why: (e: typeof queueEntries.$inferSelect) => { message: string; also: SQL[] },
+): number {
+  let n = 0;
+  for (const entry of rows) {
+    const owner = entry.leaseOwner;
+    if (!owner) continue;
+    const { message, also } = why(entry);
+    const error: EntryError = { kind: "lease_expired", message, paths: [] };
+    try {
+      const held = [...heldBy(entry, owner), ...also];
+      failMove(db, entry, entry.state, owner, error, { ...opts, backoffBaseMs: 0 }, held, now);
+      n++;
+    } catch (err) {
+      if (!(err instanceof StaleLeaseError)) throw err;
+    }
+  }
+  return n;
+}
