@@ -67,10 +67,19 @@ export function checksForWork(policy: Policy, areas: string[], acceptance: strin
   return [...new Set([...areaChecks(policy, areas), ...named])];
 }
 
+/** One check as it ran: its outcome and how long it took (for the record and for estimates). */
+export type CheckRan = {
+  check: string;
+  outcome: "passed" | "failed" | "timed_out";
+  durationMs: number;
+  outputTail?: string;
+};
+
 export type CheckResult =
-  | { ok: true }
+  | { ok: true; ran: CheckRan[] }
   | {
       ok: false;
+      ran: CheckRan[];
       check: string;
       timedOut: boolean;
       outputTail: string;
@@ -94,10 +103,12 @@ export async function runChecks(opts: {
   timeoutMs: number;
 }): Promise<CheckResult> {
   const defined = policyChecks(opts.policy);
+  const ran: CheckRan[] = [];
   for (const name of opts.checks) {
     if (!defined.has(name))
       return {
         ok: false,
+        ran,
         check: name,
         timedOut: false,
         outputTail: "",
@@ -107,6 +118,7 @@ export async function runChecks(opts: {
   for (const name of opts.checks) {
     const check = defined.get(name) as Check;
     const dir = makeRunDir("hyperion-check-");
+    const started = Date.now();
     try {
       await exportCommit(opts.gitDir, opts.commit, dir.work, dir.tmp);
       const res = await runConfined({
@@ -131,20 +143,29 @@ export async function runChecks(opts: {
                 : res.signal
                   ? `was stopped by ${res.signal}`
                   : `exited with ${res.exitCode}`;
+        const outputTail =
+          (res.sandbox === "none" && !res.spawnError
+            ? "[hyperion] this check ran without bubblewrap\n"
+            : "") + res.output.slice(-CHECK_OUTPUT_TAIL);
+        ran.push({
+          check: name,
+          outcome: res.timedOut ? "timed_out" : "failed",
+          durationMs: Date.now() - started,
+          outputTail,
+        });
         return {
           ok: false,
+          ran,
           check: name,
           timedOut: res.timedOut,
-          outputTail:
-            (res.sandbox === "none" && !res.spawnError
-              ? "[hyperion] this check ran without bubblewrap\n"
-              : "") + res.output.slice(-CHECK_OUTPUT_TAIL),
+          outputTail,
           reason: `check '${name}' ${why}`,
         };
       }
+      ran.push({ check: name, outcome: "passed", durationMs: Date.now() - started });
     } finally {
       removeRunDir(dir);
     }
   }
-  return { ok: true };
+  return { ok: true, ran };
 }

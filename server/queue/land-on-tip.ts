@@ -1,6 +1,7 @@
 import type { Policy } from "@/schemas/policy";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import { runChecks } from "@/server/checks/checks";
+import { passedAtLanding, recordCheckRuns } from "@/server/checks/record";
 import type { Db } from "@/server/db/client";
 import { ApplyConflict } from "@/server/git/apply";
 import { InvalidTreeEntryError, MissingObjectError, type ObjectStore } from "@/server/git/objects";
@@ -182,15 +183,7 @@ async function checkedCandidate(
     };
   const unmoved = approvedOn !== null && approvedOn === tip;
   if (moves.state !== "checking" && !unmoved) moves.to("checking");
-  const result = unmoved
-    ? { ok: true as const }
-    : await runChecks({
-        gitDir: store.gitDir,
-        commit: candidate.commit,
-        policy: l.policy,
-        checks: change.checks,
-        timeoutMs: l.ctx.opts.checkTimeoutMs,
-      });
+  const result = unmoved ? { ok: true as const } : await checkAtLanding(l, candidate.commit);
   if (!result.ok) {
     moves.to("quarantined", {
       error: {
@@ -206,6 +199,30 @@ async function checkedCandidate(
   if (waitForApproval(l, tip)) return { ended: moves.state };
   if (l.dryRun) return { ended: landedDone(l, candidate.commit) };
   return { checked: { ...candidate, via: candidate.via } };
+}
+
+/**
+ * The change's checks on the exact commit that would land, each run recorded against it; a check
+ * that already passed at landing on this same commit (a candidate rebuilt after a crash that came
+ * out the same) is not run again. Nothing else — not the agent's own run in its workspace —
+ * stands in for them.
+ */
+async function checkAtLanding(l: Landing, commit: string) {
+  const { store, change, entry } = l;
+  const done = passedAtLanding(l.ctx.db, commit, change.checks);
+  const result = await runChecks({
+    gitDir: store.gitDir,
+    commit,
+    policy: l.policy,
+    checks: change.checks.filter((c) => !done.has(c)),
+    timeoutMs: l.ctx.opts.checkTimeoutMs,
+  });
+  recordCheckRuns(
+    l.ctx.db,
+    { place: "landing", repo: entry.repo, commit, entryId: entry.id, changeRequestId: change.id },
+    result.ran,
+  );
+  return result;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { listSome } from "@/schemas/bounded";
 import { runChecks } from "@/server/checks/checks";
+import { recordCheckRuns } from "@/server/checks/record";
 import { maxPatchBytesFromEnv } from "@/server/queue/submit";
 import { runSessionId } from "@/server/runs/queries";
 import { moveRun, RunMoveConflict, recordRunEvents } from "@/server/state/runs/store";
@@ -81,8 +82,7 @@ async function attemptOnce(
       r.run.id,
       startedState(r),
       p.ws,
-      change.patch,
-      p.risk,
+      { patch: change.patch, risk: p.risk, checks: p.checks },
       r.harness.name,
     ),
   };
@@ -178,6 +178,12 @@ async function check(
     checks: p.checks,
     timeoutMs: 10 * 60_000,
   });
+  // The agent's own checks, recorded on its run: they never stand in for the landing's.
+  recordCheckRuns(
+    ctx.db,
+    { place: "workspace", repo: r.task.repo, commit: candidate, runId: run.id },
+    verdict.ran,
+  );
   if (verdict.ok) return null;
   const output = `Check '${verdict.check}' failed: ${verdict.reason}\n\n${verdict.outputTail}`;
   recordRunEvents(ctx.db, run, [{ kind: "error", message: output.slice(-8000), fatal: false }]);

@@ -39,10 +39,10 @@ export async function submit(
   runId: number,
   from: "running" | "checking",
   ws: Workspace,
-  patch: string,
-  risk: "low" | "medium" | "high",
+  change: { patch: string; risk: "low" | "medium" | "high"; checks: string[] },
   agent: string,
 ): Promise<RunOutcome> {
+  const { patch, risk, checks } = change;
   const repo = ctx.config.repositories.find((r) => r.name === task.repo);
   try {
     const [submitted] = await submitChanges(
@@ -55,7 +55,9 @@ export async function submit(
         patch,
         summary: task.title,
         author: AGENT_AUTHOR(agent),
-        checks: [],
+        // Checked again at landing, on exactly what lands: its run in the workspace was on the
+        // run's base, and the tip may have moved since.
+        checks,
         risk,
       },
       ctx.config,

@@ -4,7 +4,7 @@ import type { Db } from "@/server/db/client";
 import { changeRequests, tasks } from "@/server/db/schema";
 import { rejectionsOf } from "@/server/queue/approval-gate";
 import type { TaskRow } from "@/server/state/tasks/store";
-import { postMergeFailuresOf } from "@/server/verify/failures";
+import { landingFailuresOf, postMergeFailuresOf } from "@/server/verify/failures";
 
 /**
  * The prompt file an agent gets: minimal, and only from the dispatch arguments — the task, its
@@ -102,7 +102,25 @@ function producedBefore(db: Db, task: TaskRow): string[] {
 function earlierChangesRefused(db: Db, task: TaskRow): string[] {
   const rejections = rejectionsOf(db, task.id);
   const postMerge = postMergeFailuresOf(db, task.id);
+  const atLanding = landingFailuresOf(db, task.id);
   return [
+    ...(atLanding.length
+      ? [
+          "",
+          "## An earlier change for this task failed its checks when it was to land",
+          "",
+          "Its checks passed in your workspace, but not on the target branch as it stands now (other",
+          "changes landed meanwhile). Make a change that passes them on the current branch:",
+          ...atLanding.flatMap((f) => [
+            "",
+            `Change #${f.changeId} (queue entry Q${f.entryId}): ${f.message}`,
+            "",
+            "~~~~",
+            f.output.replace(/~~~~/g, "~~~"),
+            "~~~~",
+          ]),
+        ]
+      : []),
     ...(rejections.length
       ? [
           "",

@@ -32,3 +32,30 @@ export function postMergeFailuresOf(db: DbLike, taskId: string): PostMergeFailur
     .all()
     .map((r) => ({ ...r, output: r.output ?? "" }));
 }
+
+export type LandingFailure = { changeId: number; entryId: number; message: string; output: string };
+
+/**
+ * The checks that failed at landing on a task's earlier changes (quarantined), oldest first: for
+ * the prompt of the task's next run, so the agent sees what broke when its change met the tip.
+ */
+export function landingFailuresOf(db: DbLike, taskId: string): LandingFailure[] {
+  return db
+    .select({
+      changeId: changeRequests.id,
+      entryId: queueEntries.id,
+      error: queueEntries.lastError,
+    })
+    .from(changeRequests)
+    .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
+    .where(and(eq(changeRequests.taskId, taskId), eq(queueEntries.state, "quarantined")))
+    .orderBy(asc(changeRequests.id))
+    .all()
+    .filter((r) => r.error?.kind === "check_failed" || r.error?.kind === "check_timeout")
+    .map((r) => ({
+      changeId: r.changeId,
+      entryId: r.entryId,
+      message: r.error?.message ?? "",
+      output: r.error?.outputTail ?? "",
+    }));
+}

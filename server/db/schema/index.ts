@@ -1,6 +1,7 @@
 export * from "./api-tokens";
 export * from "./approvals";
 export * from "./change-requests";
+export * from "./check-runs";
 export * from "./events";
 export * from "./login-attempts";
 export * from "./queue";

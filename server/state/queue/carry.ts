@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import type { EntryState } from "@/schemas/queue";
 import type { TaskState } from "@/schemas/task-state";
 import type { Tx } from "@/server/db/client";
-import { changeRequests, type queueEntries, tasks } from "@/server/db/schema";
+import { changeRequests, queueEntries, tasks } from "@/server/db/schema";
 import { appendEvent } from "@/server/events/log";
 import { settleRequest } from "@/server/state/requests/store";
 import { moveTask } from "@/server/state/tasks/store";
@@ -47,6 +47,7 @@ export function carryAlong(
       state: tasks.state,
       requestId: tasks.requestId,
       changeRequestId: tasks.changeRequestId,
+      runId: changeRequests.runId,
     })
     .from(changeRequests)
     .innerJoin(tasks, eq(tasks.id, changeRequests.taskId))
@@ -61,6 +62,23 @@ export function carryAlong(
       payload: { entry: row.id, change: row.changeRequestId, from, to },
     });
   const outcome = task.changeRequestId === row.changeRequestId ? taskOutcome(task.state, to) : null;
+  // An agent's change that failed its checks at landing goes back to its maker: the task is
+  // dispatched again, and its next prompt carries the output (runs/prompt.ts). A person's or a
+  // script's change stays quarantined with the output, its task failed.
+  const reopened =
+    outcome === "failed" &&
+    !decided &&
+    task.runId !== null &&
+    landingCheckFailed(row) &&
+    landingFailures(tx, task.id) <= MAX_LANDING_REOPENS
+      ? {
+          to: "pending" as const,
+          reason: `its change #${row.changeRequestId} failed its checks at landing: ${row.lastError?.message ?? ""}`,
+          blockedReason: null,
+          data: { entry: row.id, landingChecksFailed: true },
+        }
+      : undefined;
+  decided ??= reopened;
   if (outcome && decided)
     moveTask(tx, {
       id: task.id,
@@ -88,6 +106,25 @@ export function carryAlong(
   if (outcome) settleRequest(tx, task.requestId);
   else if (to === "rolled_back")
     settleRequest(tx, task.requestId, ["planned", "in_progress", "done"]);
+}
+
+/** How many times an agent's task goes back after its change failed at landing, then fails. */
+export const MAX_LANDING_REOPENS = 3;
+
+/** The task's changes quarantined by checks failed at landing (this move's included). */
+function landingFailures(tx: Tx, taskId: string): number {
+  return tx
+    .select({ lastError: queueEntries.lastError, state: queueEntries.state })
+    .from(changeRequests)
+    .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
+    .where(eq(changeRequests.taskId, taskId))
+    .all()
+    .filter((r) => r.state === "quarantined" && landingCheckFailed(r)).length;
+}
+
+/** Checks that failed (or ran out of time) on the candidate at landing. */
+function landingCheckFailed(row: Pick<Entry, "lastError">): boolean {
+  return row.lastError?.kind === "check_failed" || row.lastError?.kind === "check_timeout";
 }
 
 function taskOutcome(state: TaskState, to: EntryState): TaskState | null {

@@ -1,0 +1,79 @@
+import { and, eq, inArray } from "drizzle-orm";
+import type { DbLike } from "@/server/db/client";
+import { type CheckRunPlace, checkRuns } from "@/server/db/schema";
+import type { CheckRan } from "./checks";
+
+// The record of checks run on exact commits: what passed on what lands, what an agent ran in its
+// own workspace, and how long each check takes (the queue's estimates read it).
+
+export type CheckRunOf = {
+  place: CheckRunPlace;
+  repo: string;
+  commit: string;
+  entryId?: number;
+  changeRequestId?: number;
+  runId?: number;
+};
+
+export function recordCheckRuns(db: DbLike, of: CheckRunOf, ran: CheckRan[], at = Date.now()) {
+  for (const r of ran)
+    db.insert(checkRuns)
+      .values({
+        place: of.place,
+        repo: of.repo,
+        commit: of.commit,
+        check: r.check,
+        outcome: r.outcome,
+        durationMs: r.durationMs,
+        entryId: of.entryId ?? null,
+        changeRequestId: of.changeRequestId ?? null,
+        runId: of.runId ?? null,
+        outputTail: r.outputTail ?? null,
+        at,
+      })
+      .run();
+}
+
+/**
+ * The checks among `checks` that already passed at landing on this exact commit (after a crash,
+ * a rebuilt candidate that came out the same): they need not run again. A result on any other
+ * commit, or from a workspace, never counts.
+ */
+export function passedAtLanding(db: DbLike, commit: string, checks: string[]): Set<string> {
+  if (checks.length === 0) return new Set();
+  return new Set(
+    db
+      .select({ check: checkRuns.check })
+      .from(checkRuns)
+      .where(
+        and(
+          eq(checkRuns.commit, commit),
+          eq(checkRuns.place, "landing"),
+          eq(checkRuns.outcome, "passed"),
+          inArray(checkRuns.check, checks),
+        ),
+      )
+      .all()
+      .map((r) => r.check),
+  );
+}
+
+/** The checks that passed at landing on a commit, for its record. */
+export function checksPassedOn(db: DbLike, commit: string): string[] {
+  return [
+    ...new Set(
+      db
+        .select({ check: checkRuns.check })
+        .from(checkRuns)
+        .where(
+          and(
+            eq(checkRuns.commit, commit),
+            eq(checkRuns.place, "landing"),
+            eq(checkRuns.outcome, "passed"),
+          ),
+        )
+        .all()
+        .map((r) => r.check),
+    ),
+  ];
+}
