@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_RUN_LIMITS, RunLimits } from "@/schemas/run-limits";
@@ -130,7 +131,9 @@ export class RunLimiter {
     readonly limits: RunLimits,
     private readonly runRoot: string,
   ) {
-    const name = `hyperion-run-${process.pid}-${++seq}`;
+    // Unique on the host, not only in this process: a pid comes back, and a cgroup a killed
+    // process left behind would otherwise refuse the next run with the same name (EEXIST).
+    const name = `hyperion-run-${process.pid}-${++seq}-${randomBytes(4).toString("hex")}`;
     const b = this.backend;
     try {
       if (b.kind === "cgroup2") {

@@ -63,9 +63,23 @@ afterAll(() => {
   fs.rmSync(canary, { recursive: true, force: true });
 });
 
+/** The run folders this file made: its children are told apart by them from other suites'. */
+const mine = new Set<string>();
+
+/** Whether a process belongs to one of this file's runs: its command line or folder names one. */
+function ofMyRuns(pid: string): boolean {
+  let where = "";
+  try {
+    where = fs.readlinkSync(`/proc/${pid}/cwd`);
+  } catch {}
+  const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  return [...mine].some((root) => cmdline.includes(root) || where.startsWith(root));
+}
+
 /**
- * Processes of the sandbox user still running on the host (none may outlive its run). A zombie
- * runs nothing and holds no memory: it waits for the host's init to reap it, so it is not one.
+ * Processes of the sandbox user still running on the host from this file's runs (none may
+ * outlive its run; another suite running at the same time has its own). A zombie runs nothing
+ * and holds no memory: it waits for the host's init to reap it, so it is not one.
  */
 function leftovers(): string[] {
   if (uid === (process.getuid?.() ?? -1)) return [];
@@ -77,7 +91,7 @@ function leftovers(): string[] {
         const status = fs.readFileSync(`/proc/${p}/status`, "utf8");
         const real = /^Uid:\s+(\d+)/m.exec(status)?.[1];
         const state = /^State:\s+(\w)/m.exec(status)?.[1];
-        return Number(real) === uid && state !== "Z"
+        return Number(real) === uid && state !== "Z" && ofMyRuns(p)
           ? [`${p} ${fs.readFileSync(`/proc/${p}/cmdline`, "utf8")}`]
           : [];
       } catch {
@@ -95,6 +109,7 @@ async function confined(
   opts: { limits?: Partial<RunLimits>; timeoutMs?: number; keep?: (work: string) => void } = {},
 ): Promise<Outcome> {
   const dir = makeRunDir(`hyperion-hostile-${way}-`);
+  mine.add(dir.root);
   const limits = RunLimitsSchema.parse(opts.limits ?? {});
   const argv = [program("sh"), "-c", script];
   try {
