@@ -15,4 +15,5 @@ CREATE TABLE `check_runs` (
 --> statement-breakpoint
 CREATE INDEX `check_runs_commit_idx` ON `check_runs` (`commit`,`check`);--> statement-breakpoint
 CREATE INDEX `check_runs_entry_idx` ON `check_runs` (`entry_id`);--> statement-breakpoint
-CREATE INDEX `check_runs_run_idx` ON `check_runs` (`run_id`);
+CREATE INDEX `check_runs_run_idx` ON `check_runs` (`run_id`);--> statement-breakpoint
+ALTER TABLE `queue_entries` ADD `in_lane` integer DEFAULT false NOT NULL;

@@ -115,6 +115,33 @@ export const PostMerge = z.strictObject({
 });
 export type PostMerge = z.output<typeof PostMerge>;
 
+/**
+ * The merge queue's speculative pipeline for a repository's branches (docs/merge-queue.md): up
+ * to `window` entries in flight, stacked in batches of up to `batch.max` changes, each batch
+ * checked on top of those ahead of it at the same time; a failing batch is bisected; a check
+ * that fails and passes on a re-run of the same commit is flaky and blames nobody.
+ */
+export const QueuePipeline = z
+  .strictObject({
+    window: z.number().int().min(1, "must be at least 1").max(256).default(16),
+    batch: z
+      .strictObject({
+        max: z.number().int().min(1, "must be at least 1").max(64).default(8),
+      })
+      .default({ max: 8 }),
+    /** Re-runs of a failing check on the same commit before a single change is blamed. */
+    flakyReruns: z.number().int().min(0, "must not be negative").max(5).default(1),
+  })
+  .superRefine((p, ctx) => {
+    if (p.batch.max > p.window)
+      ctx.addIssue({
+        code: "custom",
+        path: ["batch", "max"],
+        message: `is ${p.batch.max}, larger than the window (${p.window}): a batch must fit in it`,
+      });
+  });
+export type QueuePipeline = z.output<typeof QueuePipeline>;
+
 export const Policy = z
   .strictObject({
     areas: z.array(Area).default([]),
@@ -133,6 +160,8 @@ export const Policy = z
     runLimits: RunLimits.default(DEFAULT_RUN_LIMITS),
     approvals: Approvals,
     postMerge: PostMerge.optional(),
+    /** The merge queue: its speculative pipeline, when set (else one entry at a time). */
+    queue: z.strictObject({ pipeline: QueuePipeline.optional() }).optional(),
   })
   .superRefine((policy, ctx) => {
     const names = new Set<string>();

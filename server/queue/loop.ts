@@ -5,8 +5,9 @@ import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
 import { currentEnv, type HyperionEnv, readEnv } from "@/server/env.mjs";
 import type { ObjectStore } from "@/server/git/objects";
+import { claimNext } from "../state/queue/claim";
 import { reclaimExpired } from "../state/queue/leases";
-import { claimNext, pendingCount, type QueueOptions } from "../state/queue/store";
+import { pendingCount, type QueueOptions } from "../state/queue/store";
 import type { LandLock } from "./land-lock";
 import { type ProcessContext, processEntry } from "./process";
 

@@ -34,7 +34,7 @@ const expected = {
       "rejected",
       "queued",
     ],
-    checking: ["ready", "retry_wait", "quarantined", "queued"],
+    checking: ["ready", "applying", "retry_wait", "quarantined", "queued"],
     ready: ["merged", "applying", "awaiting_approval", "retry_wait", "quarantined", "queued"],
     awaiting_approval: ["queued", "rejected"],
     retry_wait: ["applying", "quarantined", "rejected"],

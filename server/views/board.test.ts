@@ -9,7 +9,8 @@ import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { makeRepoPair } from "@/test-support/git-fixtures";
 import { dropEntry, retryEntry } from "../queue/retry";
 import { submitChanges } from "../queue/submit";
-import { claimNext, defaultQueueOptions, failEntry, getEntry } from "../state/queue/store";
+import { claimNext } from "../state/queue/claim";
+import { defaultQueueOptions, failEntry, getEntry } from "../state/queue/store";
 import { queueBoard, withRequestIds } from "./board";
 import { recentLogs } from "./insights";
 

@@ -24,6 +24,8 @@ export const queueEntries = sqliteTable(
     heartbeatAt: integer("heartbeat_at"),
     lastError: text("last_error", { mode: "json" }).$type<EntryError>(),
     mergedCommit: text("merged_commit"),
+    /** Claimed into a speculative pipeline's lane: other threads leave its branch to its owner. */
+    inLane: integer("in_lane", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
     finishedAt: integer("finished_at"),

@@ -5,7 +5,8 @@ import { advance } from "@/server/dispatch/advance";
 import { createRequests } from "@/server/requests/service";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { retryEntry } from "../../queue/retry";
-import { claimNext, defaultQueueOptions, type Entry, moveUnleased, transition } from "./store";
+import { claimNext } from "./claim";
+import { defaultQueueOptions, type Entry, moveUnleased, transition } from "./store";
 
 /**
  * A queue entry's move carries its task, and then its request, along in its own transaction:

@@ -40,6 +40,7 @@ export function rowToEntry(row: Record<string, unknown>): Entry {
     heartbeatAt: row.heartbeat_at as number | null,
     lastError: row.last_error ? (JSON.parse(row.last_error as string) as EntryError) : null,
     mergedCommit: row.merged_commit as string | null,
+    inLane: Boolean(row.in_lane),
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
     finishedAt: row.finished_at as number | null,

@@ -12,6 +12,7 @@ export class IllegalTransitionError extends Error {
  * change_queue_logs row for every move it makes, in the move's transaction.
  *
  *   queued → applying → (checking →) ready → merged → rolled_back
+ *   checking/ready → applying  (the tip, or a batch stacked under it, changed: rebuilt)
  *   applying/checking/ready → retry_wait → applying …  (conflict, moved tip, crash)
  *   applying/checking/ready/retry_wait → quarantined → queued  (operator retry)
  *   applying → rejected  (a patch that can never apply, e.g. unknown base)
@@ -38,7 +39,8 @@ export const entryMachine = defineMachine<EntryState>({
       "rejected",
       "queued",
     ],
-    checking: ["ready", "retry_wait", "quarantined", "queued"],
+    // checking → applying: in the pipeline, a batch ahead of it failed, so it is stacked again.
+    checking: ["ready", "applying", "retry_wait", "quarantined", "queued"],
     // ready → applying: the tip moved under the compare-and-swap, so rebase and try again.
     ready: ["merged", "applying", "awaiting_approval", "retry_wait", "quarantined", "queued"],
     // Nobody leases it while it waits: a reviewer's decision moves it (approvals/service.ts).

@@ -76,62 +76,6 @@ export function copyEntries(tx: DbLike, rows: readonly Entry[]): void {
   for (const row of rows) tx.insert(queueEntries).values(row).run();
 }
 
-const inList = (states: readonly EntryState[]) => states.map((s) => `'${s}'`).join(", ");
-
-/**
- * Claims the oldest runnable entry in one statement under BEGIN IMMEDIATE. Runnable: queued or
- * due for retry, and no earlier entry that touches one of its paths still pending — so entries
- * on a common path land in submission order while disjoint ones run in parallel. The claim is
- * the one move that takes a lease: it swaps on the state still being claimable and writes its
- * log row in the same transaction.
- */
-export function claimNext(
-  db: Db,
-  owner: string,
-  opts: QueueOptions,
-  now = Date.now(),
-): Entry | undefined {
-  const claim = db.$client.transaction(() => {
-    const row = db.$client
-      .prepare(
-        `UPDATE queue_entries
-            SET claimed_from = state, state = 'applying', lease_owner = @owner, lease_expires_at = @expires,
-                heartbeat_at = @now, attempts = attempts + 1, updated_at = @now
-          WHERE id = (
-            SELECT e.id FROM queue_entries e
-             WHERE e.state IN (${inList(claimableStates)}) AND e.next_attempt_at <= @now
-               AND NOT EXISTS (
-                 SELECT 1 FROM queue_entry_paths mine
-                   JOIN queue_entry_paths theirs
-                     ON theirs.repo = mine.repo AND theirs.path = mine.path AND theirs.entry_id < mine.entry_id
-                   JOIN queue_entries other ON other.id = theirs.entry_id
-                  WHERE mine.entry_id = e.id
-                    AND other.state IN (${inList(pendingStates)}))
-             ORDER BY e.id LIMIT 1)
-        RETURNING *`,
-      )
-      .get({ owner, expires: now + opts.leaseMs, now }) as Record<string, unknown> | undefined;
-    if (!row) return undefined;
-    const entry = rowToEntry(row);
-    // The table is the authority here too: a claimable state it does not let move to applying
-    // undoes the claim.
-    entryMachine.assert(entry.claimedFrom ?? "queued", "applying", `entry ${entry.id}`);
-    logTransition(
-      db,
-      {
-        entryId: entry.id,
-        from: entry.claimedFrom ?? "queued",
-        to: "applying",
-        worker: owner,
-        attempt: entry.attempts,
-      },
-      now,
-    );
-    return entry;
-  });
-  return claim.immediate();
-}
-
 type MoveDetails = {
   task?: TaskOutcome;
   error?: EntryError;
