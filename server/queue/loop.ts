@@ -1,6 +1,7 @@
 import os from "node:os";
 import { eq } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
+import { policyFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
 import { currentEnv, type HyperionEnv, readEnv } from "@/server/env.mjs";
@@ -9,6 +10,7 @@ import { claimNext } from "../state/queue/claim";
 import { reclaimExpired } from "../state/queue/leases";
 import { pendingCount, type QueueOptions } from "../state/queue/store";
 import type { LandLock } from "./land-lock";
+import { runPipeline } from "./pipeline";
 import { type ProcessContext, processEntry } from "./process";
 
 export type LoopOptions = QueueOptions & {
@@ -109,7 +111,10 @@ export async function runQueueLoop(args: {
         stores,
         landLock: args.landLock,
       };
-      await processEntry(ctx, entry);
+      // A repository whose policy sets a pipeline lands a branch's entries as a lane (pipeline.ts).
+      const pipeline = policyFor(ctx.config, entry.repo).queue?.pipeline;
+      if (pipeline && !opts.dryRun) await runPipeline(ctx, entry, pipeline);
+      else await processEntry(ctx, entry);
       processed++;
       args.onEntry?.(null);
     }

@@ -28,7 +28,7 @@ export type ProcessContext = {
 
 const MAX_TIP_RACES = 25;
 
-async function storeFor(ctx: ProcessContext, repoPath: string): Promise<ObjectStore> {
+export async function storeFor(ctx: ProcessContext, repoPath: string): Promise<ObjectStore> {
   let store = ctx.stores.get(repoPath);
   if (!store) {
     store = await ObjectStore.open(repoPath);
@@ -38,7 +38,7 @@ async function storeFor(ctx: ProcessContext, repoPath: string): Promise<ObjectSt
 }
 
 /** Whether an entry has been claimed before this claim, i.e. may have landed already. */
-function claimedBefore(db: Db, entryId: number): boolean {
+export function claimedBefore(db: Db, entryId: number): boolean {
   const n =
     db
       .select({ n: count() })
