@@ -133,7 +133,7 @@ export const QueuePipeline = z
     flakyReruns: z.number().int().min(0, "must not be negative").max(5).default(1),
   })
   .superRefine((p, ctx) => {
-    if (p.batch.max > p.window)
+    if (p.window >= 1 && p.batch.max > p.window)
       ctx.addIssue({
         code: "custom",
         path: ["batch", "max"],
