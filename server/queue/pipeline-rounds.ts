@@ -1,0 +1,233 @@
+import { inArray } from "drizzle-orm";
+import type { QueuePipeline } from "@/schemas/policy";
+import type { EntryError } from "@/schemas/queue";
+import { policyFor } from "@/server/config/policy";
+import { queueEntryPaths } from "@/server/db/schema";
+import type { ObjectStore } from "@/server/git/objects";
+import { readRefFs } from "@/server/git/refs-fs";
+import { LandLock } from "./land-lock";
+import {
+  type Built,
+  checkTop,
+  drop,
+  landPrefix,
+  type Member,
+  type PipelineReport,
+  rerunFailed,
+  stack,
+} from "./pipeline-steps";
+import type { ProcessContext } from "./process";
+
+// The pipeline's rounds: what is stacked, what is probed, what the results say of each batch.
+
+const half = <T>(xs: T[]): [T[], T[]] => [
+  xs.slice(0, Math.ceil(xs.length / 2)),
+  xs.slice(Math.ceil(xs.length / 2)),
+];
+
+/** `xs` in up to `k` parts of near-equal size, in order. */
+function parts<T>(xs: T[], k: number): T[][] {
+  return chunk(xs, Math.ceil(xs.length / Math.min(k, xs.length)));
+}
+
+function chunk<T>(xs: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+/**
+ * A batch of the lane: `unknown` until checked on its own, `clean` once it passed (alone or in
+ * the stack), `suspect` when it is half of a batch that failed (or failed on its own).
+ */
+type Group = { members: Member[]; mark: "unknown" | "clean" | "suspect" };
+
+/**
+ * Rounds until every member has landed, or was quarantined or sent to retry. While no batch is
+ * suspect, all are stacked in order and checked at once (the speculative pipeline). Once one
+ * failed, the lane probes: the clean batches are stacked on the tip, and every other batch is
+ * checked alone on top of them at the same time, so the culprits of several batches are found in
+ * the same rounds (bisection in parallel); the first probe that passes lands with the clean
+ * stack. Probing reorders batches, so a lane whose changes share a path only ever stacks.
+ */
+export async function rounds(
+  ctx: ProcessContext,
+  store: ObjectStore,
+  branchRef: string,
+  members: Member[],
+  settings: QueuePipeline,
+  report: PipelineReport,
+): Promise<void> {
+  const policy = policyFor(ctx.config, members[0]?.entry.repo ?? "");
+  const lock = ctx.landLock ?? new LandLock();
+  const mayProbe = disjoint(ctx, members);
+  let groups: Group[] = chunk(members, settings.batch.max).map((m) => ({
+    members: m,
+    mark: "unknown",
+  }));
+  // Single changes being re-run on their failing commit, apart from the rounds: a flaky one
+  // comes back clean, a failing one is quarantined meanwhile.
+  const blaming = new Map<Member, Promise<Group | null>>();
+  const settled: Group[] = [];
+  while (groups.length > 0 || blaming.size > 0) {
+    if (groups.length === 0) await Promise.race(blaming.values());
+    groups = [...groups, ...settled.splice(0)].sort((x, y) => firstId(x) - firstId(y));
+    if (groups.length === 0) continue;
+    const tip = readRefFs(store.gitDir, branchRef);
+    const probing = mayProbe && groups.some((g) => g.mark === "suspect");
+    const stacked = probing ? groups.filter((g) => g.mark === "clean") : groups;
+    const probes = probing ? groups.filter((g) => g.mark !== "clean") : [];
+    const built = await stack(
+      store,
+      stacked.map((g) => g.members),
+      tip,
+    );
+    const probed = "built" in built ? await probe(store, probes, topOf(built.built, tip)) : built;
+    const failedBuild = "dropped" in built ? built : "dropped" in probed ? probed : null;
+    if (failedBuild) {
+      // A change that no longer applies leaves the lane; the rest is built again.
+      drop(failedBuild.dropped, failedBuild.error);
+      groups = groups
+        .map((g) => ({ ...g, members: g.members.filter((m) => m !== failedBuild.dropped) }))
+        .filter((g) => g.members.length);
+      continue;
+    }
+    const inStack = "built" in built ? built.built : [];
+    const onTop = "built" in probed ? probed.built : [];
+    for (const m of [...inStack, ...onTop].flatMap((b) => b.group)) {
+      if (m.moves.state === "ready") m.moves.to("applying");
+      if (m.moves.state !== "checking") m.moves.to("checking");
+    }
+    // The stack's tops are checked for every check of their changes and of those under them
+    // (the branch after each must pass them all); a probe for its own and the stack's.
+    const wanted = new Set<string>();
+    const stackChecks = inStack.map(({ group, top }) => {
+      for (const m of group) for (const c of m.change.checks) wanted.add(c);
+      return checkTop(ctx, policy, store, group, top, [...wanted], report);
+    });
+    const probeChecks = onTop.map(({ group, top }) => {
+      const own = new Set(wanted);
+      for (const m of group) for (const c of m.change.checks) own.add(c);
+      return checkTop(ctx, policy, store, group, top, [...own], report);
+    });
+    const [stackResults, probeResults] = await Promise.all([
+      Promise.all(stackChecks),
+      Promise.all(probeChecks),
+    ]);
+    const failed = stackResults.findIndex((r) => !r.ok);
+    const passing = failed === -1 ? inStack : inStack.slice(0, failed);
+    // With the whole stack passing, the first probe that passed sits on its top: it lands too.
+    const firstProbe = failed === -1 ? probeResults.findIndex((r) => r.ok) : -1;
+    const landing = firstProbe === -1 ? passing : [...passing, onTop[firstProbe] as Built];
+    const landed = landing.length > 0 ? landPrefix(ctx, store, branchRef, tip, landing, lock) : 0;
+    report.rounds.push({
+      batches: [...inStack, ...onTop].map((b) => b.group.length),
+      landed,
+      failedBatch: failed === -1 ? null : failed,
+    });
+    if (landed < 0) continue; // the tip moved under us: build again on the new one
+    const gone = new Set(landing.flatMap((b) => b.group));
+    // What the round taught: the first failing batch of the stack is bad; a probe is bad or
+    // clean by its own result (unless the stack under it failed, which says nothing of it).
+    const verdicts = new Map<Member[], boolean>();
+    if (failed !== -1) verdicts.set((inStack[failed] as Built).group, false);
+    if (failed === -1)
+      for (const [i, b] of onTop.entries()) verdicts.set(b.group, probeResults[i]?.ok === true);
+    const results = new Map<Member[], Awaited<ReturnType<typeof checkTop>>>();
+    for (const [b, r] of zip(inStack, stackResults)) results.set(b.group, r);
+    for (const [b, r] of zip(onTop, probeResults)) results.set(b.group, r);
+    const next: Group[] = [];
+    // A batch found bad is split: in halves while the lane only stacks, in quarters while it
+    // probes (the parts are checked side by side, so fewer rounds find the culprits).
+    const split = (xs: Member[]) => (mayProbe ? parts(xs, 4) : half(xs));
+    for (const g of groups) {
+      const left = g.members.filter((m) => !gone.has(m));
+      if (left.length === 0) continue;
+      const key = [...inStack, ...onTop].find((b) => b.group === g.members)?.group;
+      const verdict = key ? verdicts.get(key) : undefined;
+      if (verdict === true) next.push({ members: left, mark: "clean" });
+      else if (verdict === false && left.length > 1)
+        for (const h of split(left)) next.push({ members: h, mark: "suspect" });
+      else if (verdict === false) {
+        const built = [...inStack, ...onTop].find((b) => b.group === g.members) as Built;
+        const [m] = built.group as [Member];
+        const result = results.get(g.members);
+        blaming.set(
+          m,
+          blame(ctx, policy, store, built, result, settings, report).then((back) => {
+            blaming.delete(m);
+            if (back) settled.push(back);
+            return back;
+          }),
+        );
+      } else next.push({ members: left, mark: g.mark });
+    }
+    groups = next;
+  }
+}
+
+/** Pairs of a list and its results, as long as both have them. */
+const zip = <A, B>(as: A[], bs: B[]): [A, B][] =>
+  as.flatMap((a, i) => (i < bs.length ? [[a, bs[i] as B] as [A, B]] : []));
+
+const firstId = (g: Group) => g.members[0]?.entry.id ?? 0;
+
+/** The commit the probes stand on: the clean stack's top, or the tip. */
+function topOf(built: Built[], tip: string | null): string | null {
+  return built.at(-1)?.top ?? tip;
+}
+
+/** Each probe built alone on `base`. */
+async function probe(
+  store: ObjectStore,
+  probes: Group[],
+  base: string | null,
+): Promise<{ built: Built[] } | { dropped: Member; error: EntryError | "quarantine" }> {
+  const built: Built[] = [];
+  for (const g of probes) {
+    const one = await stack(store, [g.members], base);
+    if ("dropped" in one) return one;
+    built.push(...one.built);
+  }
+  return { built };
+}
+
+/**
+ * A single change that failed: re-run on the same commit (policy flakyReruns); a pass there was
+ * flaky and blames nobody (it goes on, clean), a failure again quarantines it with the output.
+ */
+async function blame(
+  ctx: ProcessContext,
+  policy: ReturnType<typeof policyFor>,
+  store: ObjectStore,
+  built: Built,
+  result: Awaited<ReturnType<typeof checkTop>> | undefined,
+  settings: QueuePipeline,
+  report: PipelineReport,
+): Promise<Group | null> {
+  const [m] = built.group as [Member];
+  if (await rerunFailed(ctx, policy, store, built, result, settings, report))
+    return { members: [m], mark: "clean" };
+  if (!result || result.ok) return null;
+  m.moves.to("quarantined", {
+    error: {
+      kind: result.timedOut ? "check_timeout" : "check_failed",
+      message: result.reason,
+      paths: [],
+      outputTail: result.outputTail,
+    },
+  });
+  return null;
+}
+
+/** Whether no two of the lane's changes touch a common path (then batches may be reordered). */
+function disjoint(ctx: ProcessContext, members: Member[]): boolean {
+  const ids = members.map((m) => m.entry.id);
+  if (ids.length < 2) return true;
+  const rows = ctx.db
+    .select({ path: queueEntryPaths.path })
+    .from(queueEntryPaths)
+    .where(inArray(queueEntryPaths.entryId, ids))
+    .all();
+  return new Set(rows.map((r) => r.path)).size === rows.length;
+}

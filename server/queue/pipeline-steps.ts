@@ -1,0 +1,190 @@
+import type { QueuePipeline } from "@/schemas/policy";
+import type { EntryError } from "@/schemas/queue";
+import { runChecks } from "@/server/checks/checks";
+import { recordCheckRuns } from "@/server/checks/record";
+import type { policyFor } from "@/server/config/policy";
+import { ApplyConflict } from "@/server/git/apply";
+import { InvalidTreeEntryError, MissingObjectError, type ObjectStore } from "@/server/git/objects";
+import { PatchParseError } from "@/server/git/patch";
+import { casRefFs, RefLockedError, RefMovedError } from "@/server/git/refs-fs";
+import { log } from "@/server/log";
+import type { ChangeRow, Entry } from "../state/queue/store";
+import { buildCandidate, type CandidateCache } from "./land";
+import type { LandLock } from "./land-lock";
+import type { Moves } from "./land-on-tip";
+import type { ProcessContext } from "./process";
+import { markRolledBack } from "./rollback";
+
+// The pipeline's steps (pipeline.ts runs them, pipeline-rounds.ts orders them): a stack of
+// commits built on a base, the checks on a batch's top recorded against it, a flaky re-run, and
+// the branch moved to the top of what passed.
+
+/** One change of the lane: its entry, its change, its moves and its commit in the stack. */
+export type Member = {
+  entry: Entry;
+  change: ChangeRow;
+  moves: Moves;
+  cache: CandidateCache;
+  trailers: string[];
+  commit: string | null;
+};
+
+/** A batch as built in a round: its members and the commit on top of it. */
+export type Built = { group: Member[]; top: string };
+
+/** What one round of the pipeline did, for the log and the tests. */
+export type PipelineRound = { batches: number[]; landed: number; failedBatch: number | null };
+
+export type PipelineReport = { rounds: PipelineRound[]; checkRuns: number };
+
+/**
+ * Every member's commit, stacked batch on batch on the tip. A change that no longer applies on
+ * its place in the stack is returned with why, to leave the lane.
+ */
+export async function stack(
+  store: ObjectStore,
+  groups: Member[][],
+  tip: string | null,
+): Promise<{ built: Built[] } | { dropped: Member; error: EntryError | "quarantine" }> {
+  let base = tip;
+  const built: Built[] = [];
+  for (const group of groups) {
+    for (const m of group) {
+      try {
+        const c = await buildCandidate(store, m.change, base, m.trailers, m.cache);
+        m.commit = c.commit;
+        base = c.commit;
+      } catch (err) {
+        if (err instanceof ApplyConflict)
+          return {
+            dropped: m,
+            error: { kind: "conflict", message: err.message, paths: err.paths },
+          };
+        if (
+          err instanceof PatchParseError ||
+          err instanceof MissingObjectError ||
+          err instanceof InvalidTreeEntryError
+        ) {
+          m.moves.to("quarantined", {
+            error: { kind: "apply_failed", message: err.message, paths: [] },
+          });
+          return { dropped: m, error: "quarantine" };
+        }
+        throw err;
+      }
+    }
+    if (base) built.push({ group, top: base });
+  }
+  return { built };
+}
+
+export function drop(m: Member, error: EntryError | "quarantine"): void {
+  if (error !== "quarantine") m.moves.fail(error);
+}
+
+/** The checks on a batch's top commit, recorded against it for each of its changes. */
+export async function checkTop(
+  ctx: ProcessContext,
+  policy: ReturnType<typeof policyFor>,
+  store: ObjectStore,
+  group: Member[],
+  top: string,
+  checks: string[],
+  report: PipelineReport,
+) {
+  const result = await runChecks({
+    gitDir: store.gitDir,
+    commit: top,
+    policy,
+    checks,
+    timeoutMs: ctx.opts.checkTimeoutMs,
+  });
+  if (checks.length > 0) report.checkRuns++;
+  // One run on one commit, recorded for each change it stood for, at one time.
+  const at = Date.now();
+  for (const m of group)
+    recordCheckRuns(
+      ctx.db,
+      {
+        place: "landing",
+        repo: m.entry.repo,
+        commit: top,
+        entryId: m.entry.id,
+        changeRequestId: m.change.id,
+      },
+      result.ran,
+      at,
+    );
+  return result;
+}
+
+/** Re-runs a failed batch's checks on the same commit; true when a re-run passes (flaky). */
+export async function rerunFailed(
+  ctx: ProcessContext,
+  policy: ReturnType<typeof policyFor>,
+  store: ObjectStore,
+  built: Built,
+  result: Awaited<ReturnType<typeof checkTop>> | undefined,
+  settings: QueuePipeline,
+  report: PipelineReport,
+): Promise<boolean> {
+  if (!result || result.ok) return true;
+  for (let i = 0; i < settings.flakyReruns; i++) {
+    const again = await checkTop(
+      ctx,
+      policy,
+      store,
+      built.group,
+      built.top,
+      [result.check],
+      report,
+    );
+    if (again.ok) {
+      log.warn(
+        { commit: built.top, check: result.check, entries: built.group.map((m) => m.entry.id) },
+        "a check failed and then passed on the same commit: flaky, nobody blamed",
+      );
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Moves the branch from the tip the stack was built on to the top of the passing batches, under
+ * the landing lock, and records each change merged as its own commit. The number landed, or -1
+ * when the tip moved meanwhile (nothing landed; the lane stacks again).
+ */
+export function landPrefix(
+  ctx: ProcessContext,
+  store: ObjectStore,
+  branchRef: string,
+  tip: string | null,
+  passing: Built[],
+  lock: LandLock,
+): number {
+  const top = (passing.at(-1) as Built).top;
+  lock.acquire();
+  try {
+    casRefFs(store.gitDir, branchRef, top, tip);
+  } catch (err) {
+    if (err instanceof RefMovedError || err instanceof RefLockedError) return -1;
+    throw err;
+  } finally {
+    lock.release();
+  }
+  const landed = passing.flatMap((b) => b.group);
+  merge(ctx, landed);
+  return landed.length;
+}
+
+/** Records landed changes as merged, each as its own commit, in one transaction. */
+export function merge(ctx: ProcessContext, landed: Member[]): void {
+  ctx.db.transaction(() => {
+    for (const m of landed) {
+      if (m.moves.state === "checking" || m.moves.state === "applying") m.moves.to("ready");
+      m.moves.to("merged", { mergedCommit: m.commit ?? undefined });
+      if (m.change.revertOf) markRolledBack(ctx.db, m.change.revertOf, ctx.owner);
+    }
+  });
+}
