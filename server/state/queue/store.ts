@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull, lt, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import type { Db, DbLike } from "@/server/db/client";
@@ -9,7 +9,7 @@ import {
   queueEntryPaths,
 } from "@/server/db/schema";
 import { carryAlong, type TaskOutcome } from "./carry";
-import { getEntry, rowToEntry } from "./entries";
+import { getEntry } from "./entries";
 import {
   backoffMs,
   type Entry,
@@ -17,14 +17,7 @@ import {
   type QueueOptions,
   StaleLeaseError,
 } from "./options";
-import {
-  attemptFreeErrors,
-  claimableStates,
-  entryMachine,
-  IllegalTransitionError,
-  leasedStates,
-  pendingStates,
-} from "./states";
+import { attemptFreeErrors, entryMachine, IllegalTransitionError, leasedStates } from "./states";
 
 // The entry's types, options and errors, and its reads, live in rooms of their own; many
 // modules import them from here.
