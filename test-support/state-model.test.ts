@@ -17,7 +17,6 @@ import { cancelRequest } from "@/server/requests/cancel";
 import { createRequests } from "@/server/requests/service";
 import { developTask } from "@/server/runs/develop";
 import { claimNext } from "@/server/state/queue/claim";
-import {} from "@/server/state/queue/store";
 import type { TaskRow } from "@/server/state/tasks/store";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { allProblems, stuckRequests, TrailerCounter } from "./invariants";
