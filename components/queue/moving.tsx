@@ -48,7 +48,11 @@ function WaitingFor({ e }: { e: Moving }) {
     case "applying":
     case "checking":
     case "ready":
-      return <>{e.leaseOwner ? `thread ${e.leaseOwner}` : "a queue thread"}</>;
+      return e.pipeline ? (
+        <PipelinePlace e={e} />
+      ) : (
+        <>{e.leaseOwner ? `thread ${e.leaseOwner}` : "a queue thread"}</>
+      );
     case "retry_wait":
       return (
         <>
@@ -61,6 +65,31 @@ function WaitingFor({ e }: { e: Moving }) {
     default:
       return <>—</>;
   }
+}
+
+/**
+ * Where the speculative pipeline put an entry this round: batch k of n stacked on the entry
+ * under it (or the tip), or a probe checked alone while the lane bisects a failure.
+ */
+function PipelinePlace({ e }: { e: Moving }) {
+  const p = e.pipeline;
+  if (!p) return null;
+  return (
+    <span data-testid="pipeline-place" data-role={p.role}>
+      {p.role === "probe" ? "bisecting: checked alone" : `batch ${p.batch} of ${p.of}`} ({p.size}{" "}
+      change{p.size === 1 ? "" : "s"}) on {p.stackedOn ? <EntryLink id={p.stackedOn} /> : "the tip"}{" "}
+      · round {p.round}
+    </span>
+  );
+}
+
+/** "about 12 s" from the measured check durations; a dash before any check ran. */
+function Estimate({ ms }: { ms: number | null }) {
+  if (ms === null) return <>—</>;
+  const s = Math.max(1, Math.round(ms / 1000));
+  return (
+    <span data-testid="entry-eta">about {s < 120 ? `${s} s` : `${Math.round(s / 60)} min`}</span>
+  );
 }
 
 /** What is on its way to the branch: a count by state, then an entry a row with what it waits for. */
@@ -87,10 +116,12 @@ export function MovingSection({
         </ul>
       )}
       <table className={stacked.table} data-testid="pending-table">
-        <StackedHead columns={["Entry", "Change", "State", "Waiting for", "Attempts", "Age"]} />
+        <StackedHead
+          columns={["Entry", "Change", "State", "Waiting for", "Lands in", "Attempts", "Age"]}
+        />
         <tbody className={stacked.tbody}>
           {entries.length === 0 && (
-            <EmptyRow colSpan={6}>
+            <EmptyRow colSpan={7}>
               <span data-testid="queue-moving-empty">Nothing moving.</span> Submit with{" "}
               <code>npx hyperion submit change.json</code>, or file a request.
             </EmptyRow>
@@ -103,6 +134,9 @@ export function MovingSection({
               </Cell>
               <Cell label="Waiting for">
                 <WaitingFor e={e} />
+              </Cell>
+              <Cell label="Lands in">
+                <Estimate ms={e.etaMs} />
               </Cell>
               <Cell label="Attempts">
                 {e.attempts}/{e.maxAttempts}

@@ -5,6 +5,7 @@ import { policyFor } from "@/server/config/policy";
 import { queueEntryPaths } from "@/server/db/schema";
 import type { ObjectStore } from "@/server/git/objects";
 import { readRefFs } from "@/server/git/refs-fs";
+import { notePipeline } from "../state/queue/store";
 import { LandLock } from "./land-lock";
 import {
   type Built,
@@ -94,6 +95,7 @@ export async function rounds(
     }
     const inStack = "built" in built ? built.built : [];
     const onTop = "built" in probed ? probed.built : [];
+    place(ctx, report.rounds.length + 1, inStack, onTop, settings.window);
     for (const m of [...inStack, ...onTop].flatMap((b) => b.group)) {
       if (m.moves.state === "ready") m.moves.to("applying");
       if (m.moves.state !== "checking") m.moves.to("checking");
@@ -164,6 +166,47 @@ export async function rounds(
     }
     groups = next;
   }
+}
+
+/** Records for /queue where this round put each batch: stacked on which entry, or a probe. */
+function place(
+  ctx: ProcessContext,
+  round: number,
+  inStack: Built[],
+  onTop: Built[],
+  window: number,
+) {
+  const lastOf = (b: Built | undefined) => b?.group.at(-1)?.entry.id ?? null;
+  for (const [i, b] of inStack.entries())
+    notePipeline(
+      ctx.db,
+      b.group.map((m) => m.entry.id),
+      ctx.owner,
+      {
+        round,
+        role: "stacked",
+        batch: i + 1,
+        of: inStack.length,
+        size: b.group.length,
+        stackedOn: lastOf(inStack[i - 1]),
+        window,
+      },
+    );
+  for (const [i, b] of onTop.entries())
+    notePipeline(
+      ctx.db,
+      b.group.map((m) => m.entry.id),
+      ctx.owner,
+      {
+        round,
+        role: "probe",
+        batch: i + 1,
+        of: onTop.length,
+        size: b.group.length,
+        stackedOn: lastOf(inStack.at(-1)),
+        window,
+      },
+    );
 }
 
 /** Pairs of a list and its results, as long as both have them. */

@@ -4,9 +4,11 @@ import { Policy } from "@/schemas/policy";
 import type { LoadedConfig } from "@/server/config/load";
 import { checkRuns, queueEntries } from "@/server/db/schema";
 import { git } from "@/server/git/run";
+import { medianCheckMs, queueBoard } from "@/server/views/board";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { makeRepoPair } from "@/test-support/git-fixtures";
 import { claimNext } from "../state/queue/claim";
+import { notePipeline } from "../state/queue/store";
 import { defaultLoopOptions } from "./loop";
 import { runPipeline } from "./pipeline";
 import type { ProcessContext } from "./process";
@@ -182,6 +184,34 @@ describe("the speculative pipeline", () => {
       chain.indexOf(all[1]?.mergedCommit ?? ""),
     );
     expect(await git(["show", `main:${file(0)}`], { cwd: repo.bare })).toBe("file 0\none\ntwo\n");
+  });
+});
+
+describe("/queue's view of the pipeline", () => {
+  it("shows where a round put an entry and when queued ones should land, from measured checks", async () => {
+    await submitAll(["good 0", "good 1"]);
+    await runLane();
+    const median = medianCheckMs(world.db, "t");
+    expect(median).toBeGreaterThan(0);
+    // Three more: one in a lane's round (as the pipeline notes it), two queued behind.
+    await submitAll(["good 2", "good 3", "good 4"]);
+    const opts = { ...defaultLoopOptions({}), backoffBaseMs: 0 };
+    const held = claimNext(world.db, "lane", opts);
+    if (!held) throw new Error("nothing claimed");
+    notePipeline(world.db, [held.id], "lane", {
+      round: 2,
+      role: "probe",
+      batch: 1,
+      of: 2,
+      size: 1,
+      stackedOn: 2,
+      window: 16,
+    });
+    const board = queueBoard(world.db);
+    const row = (id: number) => board.moving.find((e) => e.id === id);
+    expect(row(held.id)?.pipeline).toMatchObject({ role: "probe", stackedOn: 2, round: 2 });
+    const queued = board.moving.filter((e) => e.state === "queued");
+    expect(queued.map((e) => e.etaMs)).toEqual([2 * (median ?? 0), 2 * (median ?? 0)]);
   });
 });
 

@@ -1,13 +1,15 @@
-import { desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray } from "drizzle-orm";
 import type { EntryState } from "@/schemas/queue";
 import type { Db } from "@/server/db/client";
 import {
   type changeQueueLogs,
   changeRequests,
+  checkRuns,
   queueEntries,
   queueEntryPaths,
   tasks,
 } from "@/server/db/schema";
+import type { PipelinePlace } from "@/server/db/schema/queue";
 import { pendingStates } from "../state/queue/states";
 
 /** Entries still on their way to the branch, a reviewer's wait included. */
@@ -28,6 +30,7 @@ const columns = {
   mergedCommit: queueEntries.mergedCommit,
   createdAt: queueEntries.createdAt,
   updatedAt: queueEntries.updatedAt,
+  pipeline: queueEntries.pipeline,
 };
 
 /** Change request id → its summary's first line, its task and the task's request. */
@@ -92,9 +95,14 @@ export function queueBoard(db: Db, opts: { finishedLimit?: number } = {}) {
   };
 
   const blockedBy = blockers(db, moving);
+  const eta = estimates(db, moving);
   return {
     quarantined: quarantined.map(withRefs),
-    moving: moving.map((e) => ({ ...withRefs(e), blockedBy: blockedBy.get(e.id) ?? [] })),
+    moving: moving.map((e) => ({
+      ...withRefs(e),
+      blockedBy: blockedBy.get(e.id) ?? [],
+      etaMs: eta.get(e.id) ?? null,
+    })),
     finished: finished.map(withRefs),
   };
 }
@@ -151,4 +159,58 @@ export function withRequestIds(db: Db, rows: LogRow[]) {
     : [];
   const byEntry = new Map(found.map((f) => [f.id, f.requestId]));
   return rows.map((r) => ({ ...r, requestId: byEntry.get(r.entryId) ?? null }));
+}
+
+/** The median time a check run at landing took in a repository, from its last 50; null before any. */
+export function medianCheckMs(db: Db, repo: string): number | null {
+  const rows = db
+    .select({ ms: checkRuns.durationMs })
+    .from(checkRuns)
+    .where(and(eq(checkRuns.repo, repo), eq(checkRuns.place, "landing")))
+    .orderBy(desc(checkRuns.id))
+    .limit(50)
+    .all()
+    .map((r) => r.ms)
+    .sort((a, b) => a - b);
+  return rows.length ? (rows[Math.floor(rows.length / 2)] ?? null) : null;
+}
+
+/**
+ * When each moving entry should land, from the measured check durations: one in a pipeline's
+ * round lands when its batch's checks end; a queued one waits the rounds ahead of it (one per
+ * window of entries before it on its branch) and then its own. None where no check ran yet.
+ */
+function estimates(
+  db: Db,
+  moving: {
+    id: number;
+    repo: string;
+    targetBranch: string;
+    state: EntryState;
+    updatedAt: number;
+    pipeline: PipelinePlace | null;
+  }[],
+  now = Date.now(),
+): Map<number, number> {
+  const out = new Map<number, number>();
+  const medians = new Map<string, number | null>();
+  const median = (repo: string) => {
+    if (!medians.has(repo)) medians.set(repo, medianCheckMs(db, repo));
+    return medians.get(repo) ?? null;
+  };
+  const queuedBefore = new Map<string, number>();
+  for (const e of moving) {
+    const m = median(e.repo);
+    if (m === null) continue;
+    if (e.pipeline && (e.state === "applying" || e.state === "checking"))
+      out.set(e.id, Math.max(0, m - (now - e.updatedAt)));
+    else if (e.state === "queued") {
+      const key = `${e.repo}\0${e.targetBranch}`;
+      const ahead = queuedBefore.get(key) ?? 0;
+      queuedBefore.set(key, ahead + 1);
+      const window = moving.find((o) => o.repo === e.repo && o.pipeline)?.pipeline?.window ?? 16;
+      out.set(e.id, (1 + Math.floor(ahead / window) + 1) * m);
+    }
+  }
+  return out;
 }

@@ -2,6 +2,21 @@ import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlit
 import type { EntryError, EntryState } from "@/schemas/queue";
 import { changeRequests } from "./change-requests";
 
+/**
+ * An entry's place in a speculative pipeline's round (queue/pipeline-rounds.ts), for /queue:
+ * batch `batch` of `of` stacked on entry `stackedOn` (null: on the tip), or a probe checked alone
+ * on the clean stack while the lane bisects.
+ */
+export type PipelinePlace = {
+  round: number;
+  role: "stacked" | "probe";
+  batch: number;
+  of: number;
+  size: number;
+  stackedOn: number | null;
+  window: number;
+};
+
 /** One change request's place in the merge queue; `id` order is submission order. */
 export const queueEntries = sqliteTable(
   "queue_entries",
@@ -24,6 +39,8 @@ export const queueEntries = sqliteTable(
     heartbeatAt: integer("heartbeat_at"),
     lastError: text("last_error", { mode: "json" }).$type<EntryError>(),
     mergedCommit: text("merged_commit"),
+    /** Where the pipeline last put it: its batch, what it is stacked on, whether it is a probe. */
+    pipeline: text({ mode: "json" }).$type<PipelinePlace>(),
     /** Claimed into a speculative pipeline's lane: other threads leave its branch to its owner. */
     inLane: integer("in_lane", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull(),

@@ -2,6 +2,7 @@ import { eq, inArray, sql } from "drizzle-orm";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import type { Db, DbLike } from "@/server/db/client";
 import { changeRequests, queueEntries } from "@/server/db/schema";
+import type { PipelinePlace } from "@/server/db/schema/queue";
 import type { ChangeRow, Entry } from "./options";
 import { pendingStates } from "./states";
 
@@ -41,6 +42,7 @@ export function rowToEntry(row: Record<string, unknown>): Entry {
     lastError: row.last_error ? (JSON.parse(row.last_error as string) as EntryError) : null,
     mergedCommit: row.merged_commit as string | null,
     inLane: Boolean(row.in_lane),
+    pipeline: row.pipeline ? (JSON.parse(row.pipeline as string) as PipelinePlace) : null,
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
     finishedAt: row.finished_at as number | null,

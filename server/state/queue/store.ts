@@ -8,6 +8,7 @@ import {
   queueEntries,
   queueEntryPaths,
 } from "@/server/db/schema";
+import type { PipelinePlace } from "@/server/db/schema/queue";
 import { carryAlong, type TaskOutcome } from "./carry";
 import { getEntry } from "./entries";
 import {
@@ -277,4 +278,21 @@ export function failEntry(
   now = Date.now(),
 ): EntryState {
   return failMove(db, entry, from, owner, error, opts, heldBy(entry, owner), now);
+}
+
+/**
+ * Where a pipeline's round put these entries (for /queue): not a move — the state stays — and
+ * only while this owner holds them.
+ */
+export function notePipeline(
+  db: Db,
+  entryIds: number[],
+  owner: string,
+  place: PipelinePlace,
+): void {
+  if (entryIds.length === 0) return;
+  db.update(queueEntries)
+    .set({ pipeline: place })
+    .where(and(inArray(queueEntries.id, entryIds), eq(queueEntries.leaseOwner, owner)))
+    .run();
 }

@@ -62,6 +62,21 @@ export default async function EntryPage(props: Props) {
             </>
           )}
         </p>
+        {view.entry.pipeline && ["applying", "checking", "ready"].includes(view.entry.state) && (
+          <p className="text-sm" data-testid="entry-pipeline">
+            In the pipeline, round {view.entry.pipeline.round}:{" "}
+            {view.entry.pipeline.role === "probe"
+              ? "checked alone while the lane bisects a failure"
+              : `batch ${view.entry.pipeline.batch} of ${view.entry.pipeline.of}`}{" "}
+            ({view.entry.pipeline.size} change{view.entry.pipeline.size === 1 ? "" : "s"}), on{" "}
+            {view.entry.pipeline.stackedOn ? (
+              <EntryLink id={view.entry.pipeline.stackedOn} />
+            ) : (
+              "the branch's tip"
+            )}
+            .
+          </p>
+        )}
         {task && (
           <p className="text-sm" data-testid="entry-refs">
             {task.requestId !== null && (
