@@ -160,6 +160,7 @@ export function entryTimeline(db: Db, entryId: number) {
       maxAttempts: entry.maxAttempts,
       mergedCommit: entry.mergedCommit,
       lastError: entry.lastError,
+      pipeline: entry.pipeline,
     },
     change: change ? (changeShown as Omit<NonNullable<typeof change>, "patch">) : null,
     paths,
