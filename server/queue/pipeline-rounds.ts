@@ -1,6 +1,5 @@
 import { inArray } from "drizzle-orm";
 import type { QueuePipeline } from "@/schemas/policy";
-import type { EntryError } from "@/schemas/queue";
 import { policyFor } from "@/server/config/policy";
 import { queueEntryPaths } from "@/server/db/schema";
 import type { ObjectStore } from "@/server/git/objects";
@@ -16,6 +15,7 @@ import {
   type PipelineReport,
   rerunFailed,
   stack,
+  type Unbuilt,
 } from "./pipeline-steps";
 import type { ProcessContext } from "./process";
 
@@ -58,10 +58,13 @@ export async function rounds(
   members: Member[],
   settings: QueuePipeline,
   report: PipelineReport,
+  refill: (room: number) => Promise<Member[]> = async () => [],
 ): Promise<void> {
   const policy = policyFor(ctx.config, members[0]?.entry.repo ?? "");
+  // The window adapts within the policy's: one more after a round that landed without a
+  // failure, half after a failure.
+  let window = settings.window;
   const lock = ctx.landLock ?? new LandLock();
-  const mayProbe = disjoint(ctx, members);
   let groups: Group[] = chunk(members, settings.batch.max).map((m) => ({
     members: m,
     mark: "unknown",
@@ -69,12 +72,30 @@ export async function rounds(
   // Single changes being re-run on their failing commit, apart from the rounds: a flaky one
   // comes back clean, a failing one is quarantined meanwhile.
   const blaming = new Map<Member, Promise<Group | null>>();
+  const waiting = new Map<Member, Member[]>();
   const settled: Group[] = [];
-  while (groups.length > 0 || blaming.size > 0) {
-    if (groups.length === 0) await Promise.race(blaming.values());
-    groups = [...groups, ...settled.splice(0)].sort((x, y) => firstId(x) - firstId(y));
+  while (groups.length > 0 || blaming.size > 0 || waiting.size > 0) {
+    if (groups.length === 0 && blaming.size > 0) await Promise.race(blaming.values());
+    // Those that waited for lane changes under them come back once those are gone.
+    const inPlay = new Set([...groups.flatMap((g) => g.members), ...blaming.keys()]);
+    for (const [m, below] of waiting)
+      if (!below.some((b) => inPlay.has(b) || waiting.has(b))) {
+        waiting.delete(m);
+        settled.push({ members: [m], mark: "unknown" });
+      }
+    // (Should nothing be left in play to wait for, they all come back rather than wait for ever.)
+    if (groups.length === 0 && blaming.size === 0 && settled.length === 0)
+      for (const m of waiting.keys()) settled.push({ members: [m], mark: "unknown" });
+    if (groups.length === 0 && blaming.size === 0) waiting.clear();
+    groups = [...groups, ...settled.splice(0)];
+    const inFlight = groups.reduce((n, g) => n + g.members.length, 0) + blaming.size;
+    for (const more of chunk(await refill(window - inFlight), settings.batch.max))
+      groups.push({ members: more, mark: "unknown" });
+    groups.sort((x, y) => firstId(x) - firstId(y));
     if (groups.length === 0) continue;
     const tip = readRefFs(store.gitDir, branchRef);
+    // Probing reorders batches: only while no two changes in play share a path.
+    const mayProbe = disjoint(ctx, [...groups.flatMap((g) => g.members), ...blaming.keys()]);
     const probing = mayProbe && groups.some((g) => g.mark === "suspect");
     const stacked = probing ? groups.filter((g) => g.mark === "clean") : groups;
     const probes = probing ? groups.filter((g) => g.mark !== "clean") : [];
@@ -83,11 +104,23 @@ export async function rounds(
       stacked.map((g) => g.members),
       tip,
     );
-    const probed = "built" in built ? await probe(store, probes, topOf(built.built, tip)) : built;
+    const probed =
+      "built" in built
+        ? await probe(
+            store,
+            probes,
+            topOf(built.built, tip),
+            built.built.flatMap((b) => b.group),
+          )
+        : built;
     const failedBuild = "dropped" in built ? built : "dropped" in probed ? probed : null;
     if (failedBuild) {
-      // A change that no longer applies leaves the lane; the rest is built again.
-      drop(failedBuild.dropped, failedBuild.error);
+      const { dropped, error, below } = failedBuild;
+      // A change that conflicts with lane changes under it (not with the tip) is no worse for
+      // it: it waits, spending no attempt, until those have landed or left; one that conflicts
+      // with the tip itself, or cannot apply at all, leaves the lane.
+      if (error !== "quarantine" && below.length > 0) waiting.set(dropped, below);
+      else drop(dropped, error);
       groups = groups
         .map((g) => ({ ...g, members: g.members.filter((m) => m !== failedBuild.dropped) }))
         .filter((g) => g.members.length);
@@ -128,6 +161,10 @@ export async function rounds(
       failedBatch: failed === -1 ? null : failed,
     });
     if (landed < 0) continue; // the tip moved under us: build again on the new one
+    window =
+      failed !== -1 || probing
+        ? Math.max(1, Math.floor(window / 2))
+        : Math.min(settings.window, window + 1);
     const gone = new Set(landing.flatMap((b) => b.group));
     // What the round taught: the first failing batch of the stack is bad; a probe is bad or
     // clean by its own result (unless the stack under it failed, which says nothing of it).
@@ -220,16 +257,17 @@ function topOf(built: Built[], tip: string | null): string | null {
   return built.at(-1)?.top ?? tip;
 }
 
-/** Each probe built alone on `base`. */
+/** Each probe built alone on `base`, the top of the clean stack (`under`). */
 async function probe(
   store: ObjectStore,
   probes: Group[],
   base: string | null,
-): Promise<{ built: Built[] } | { dropped: Member; error: EntryError | "quarantine" }> {
+  under: Member[],
+): Promise<{ built: Built[] } | Unbuilt> {
   const built: Built[] = [];
   for (const g of probes) {
     const one = await stack(store, [g.members], base);
-    if ("dropped" in one) return one;
+    if ("dropped" in one) return { ...one, below: [...under, ...one.below] };
     built.push(...one.built);
   }
   return { built };

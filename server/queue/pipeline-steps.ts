@@ -38,6 +38,12 @@ export type PipelineRound = { batches: number[]; landed: number; failedBatch: nu
 export type PipelineReport = { rounds: PipelineRound[]; checkRuns: number };
 
 /**
+ * A change that could not be built: why, and the lane's changes it was stacked on (none: it
+ * conflicts with the tip itself).
+ */
+export type Unbuilt = { dropped: Member; error: EntryError | "quarantine"; below: Member[] };
+
+/**
  * Every member's commit, stacked batch on batch on the tip. A change that no longer applies on
  * its place in the stack is returned with why, to leave the lane.
  */
@@ -45,20 +51,23 @@ export async function stack(
   store: ObjectStore,
   groups: Member[][],
   tip: string | null,
-): Promise<{ built: Built[] } | { dropped: Member; error: EntryError | "quarantine" }> {
+): Promise<{ built: Built[] } | Unbuilt> {
   let base = tip;
   const built: Built[] = [];
+  const below: Member[] = [];
   for (const group of groups) {
     for (const m of group) {
       try {
         const c = await buildCandidate(store, m.change, base, m.trailers, m.cache);
         m.commit = c.commit;
         base = c.commit;
+        below.push(m);
       } catch (err) {
         if (err instanceof ApplyConflict)
           return {
             dropped: m,
             error: { kind: "conflict", message: err.message, paths: err.paths },
+            below,
           };
         if (
           err instanceof PatchParseError ||
@@ -68,7 +77,7 @@ export async function stack(
           m.moves.to("quarantined", {
             error: { kind: "apply_failed", message: err.message, paths: [] },
           });
-          return { dropped: m, error: "quarantine" };
+          return { dropped: m, error: "quarantine", below };
         }
         throw err;
       }

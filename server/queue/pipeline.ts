@@ -5,7 +5,14 @@ import { readRefFs } from "@/server/git/refs-fs";
 import { log } from "@/server/log";
 import { approvalGate } from "@/server/queue/approval-gate";
 import { claimLane } from "../state/queue/claim";
-import { type Entry, getChange, heartbeatEntry, StaleLeaseError } from "../state/queue/store";
+import {
+  type Entry,
+  getChange,
+  handBack,
+  heartbeatEntry,
+  laneRival,
+  StaleLeaseError,
+} from "../state/queue/store";
 import { checkedOutTree, findLanded } from "./land";
 import { Moves } from "./land-on-tip";
 import { rounds } from "./pipeline-rounds";
@@ -41,8 +48,30 @@ export async function runPipeline(
     await processEntry(ctx, first);
     return report;
   }
+  // One lane a branch: a newer claim is given back to the lane (or the older claim) that leads it.
+  const rival = laneRival(ctx.db, first, ctx.owner);
+  if (rival) {
+    handBack(ctx.db, first, ctx.owner, `the pipeline of ${first.targetBranch} is ${rival.owner}'s`);
+    return report;
+  }
   const lane = claimLane(ctx.db, ctx.owner, first, settings.window, ctx.opts);
   const held = new Set(lane.map((e) => e.id));
+  // While entries keep arriving the lane takes them in between rounds, up to a budget, then ends
+  // (so a worker asked to stop finishes it).
+  let budget = 4 * settings.window - lane.length;
+  const refill = async (room: number): Promise<Member[]> => {
+    const n = Math.min(room, budget);
+    if (n <= 0) return [];
+    const more = claimLane(ctx.db, ctx.owner, first, n + 1, ctx.opts).slice(1);
+    budget -= more.length;
+    for (const e of more) {
+      lane.push(e);
+      held.add(e.id);
+    }
+    const admitted = await admit(ctx, store, more, held);
+    members.push(...admitted);
+    return admitted;
+  };
   const beat = setInterval(
     () => {
       for (const e of lane)
@@ -53,7 +82,15 @@ export async function runPipeline(
   let members: Member[] = [];
   try {
     members = await admit(ctx, store, lane, held);
-    await rounds(ctx, store, `refs/heads/${first.targetBranch}`, members, settings, report);
+    await rounds(
+      ctx,
+      store,
+      `refs/heads/${first.targetBranch}`,
+      [...members],
+      settings,
+      report,
+      refill,
+    );
   } catch (err) {
     // Whatever went wrong, the lane's entries still in hand go back to wait for a retry (one
     // whose lease another worker holds now is left to it).

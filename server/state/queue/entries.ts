@@ -1,10 +1,10 @@
-import { eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import type { Db, DbLike } from "@/server/db/client";
 import { changeRequests, queueEntries } from "@/server/db/schema";
 import type { PipelinePlace } from "@/server/db/schema/queue";
 import type { ChangeRow, Entry } from "./options";
-import { pendingStates } from "./states";
+import { leasedStates, pendingStates } from "./states";
 
 /** Reads of entries and their changes (writes are store.ts's alone). */
 export function getEntry(db: DbLike, id: number): Entry | undefined {
@@ -47,4 +47,25 @@ export function rowToEntry(row: Record<string, unknown>): Entry {
     updatedAt: row.updated_at as number,
     finishedAt: row.finished_at as number | null,
   };
+}
+
+/**
+ * Another owner's leased entry of the same branch that leads it: one in a lane, or one older than
+ * `entry` (the older claim becomes the lane; a newer one is given back to it). Null when none.
+ */
+export function laneRival(db: Db, entry: Entry, owner: string) {
+  const rivals = db
+    .select({ id: queueEntries.id, owner: queueEntries.leaseOwner, inLane: queueEntries.inLane })
+    .from(queueEntries)
+    .where(
+      and(
+        eq(queueEntries.repo, entry.repo),
+        eq(queueEntries.targetBranch, entry.targetBranch),
+        inArray(queueEntries.state, [...leasedStates]),
+        isNotNull(queueEntries.leaseOwner),
+        ne(queueEntries.leaseOwner, owner),
+      ),
+    )
+    .all();
+  return rivals.find((r) => r.inLane || r.id < entry.id) ?? null;
 }

@@ -170,6 +170,22 @@ export function transition(
 }
 
 /**
+ * A just-claimed entry given back untouched (applying → queued) with its attempt returned: a
+ * speculative pipeline's lane for its branch is held by another thread, which takes it in.
+ */
+export function handBack(db: Db, entry: Entry, owner: string, note: string, now = Date.now()) {
+  writeMove(
+    db,
+    entry.id,
+    { from: "applying", to: "queued", worker: owner, note },
+    heldBy(entry, owner),
+    () => new StaleLeaseError(`entry ${entry.id}: lease lost before it was given back`),
+    now,
+    { attempts: Math.max(0, entry.attempts - 1), nextAttemptAt: now },
+  );
+}
+
+/**
  * The sibling of `transition` for entries no worker leases: an operator's retry
  * (quarantined → queued, with fresh attempts) and a rollback's marking (merged → rolled_back).
  * Compare-and-swaps on the expected state and on there being no lease.
