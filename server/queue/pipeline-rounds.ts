@@ -97,8 +97,23 @@ export async function rounds(
     // Probing reorders batches: only while no two changes in play share a path.
     const mayProbe = disjoint(ctx, [...groups.flatMap((g) => g.members), ...blaming.keys()]);
     const probing = mayProbe && groups.some((g) => g.mark === "suspect");
-    const stacked = probing ? groups.filter((g) => g.mark === "clean") : groups;
+    // With a failure in the lane, batches never checked alone are probed in halves: where one
+    // culprit was, others are likely, and smaller probes find them in fewer rounds.
+    if (probing)
+      groups = groups.flatMap((g) =>
+        g.mark === "unknown" && g.members.length > 2
+          ? half(g.members).map((members) => ({ members, mark: "unknown" as const }))
+          : [g],
+      );
+    // Clean batches next to each other are stacked as one, up to batch.max: one check run
+    // stands for them all.
+    const stacked = mergeClean(
+      probing ? groups.filter((g) => g.mark === "clean") : groups,
+      settings.batch.max,
+    );
     const probes = probing ? groups.filter((g) => g.mark !== "clean") : [];
+    // The round's verdicts are read per batch as built: the joined ones replace their parts.
+    groups = [...stacked, ...probes].sort((x, y) => firstId(x) - firstId(y));
     const built = await stack(
       store,
       stacked.map((g) => g.members),
@@ -244,6 +259,23 @@ function place(
         window,
       },
     );
+}
+
+/** Neighbouring clean batches joined while they fit in `max`; others left as they are. */
+function mergeClean(groups: Group[], max: number): Group[] {
+  const out: Group[] = [];
+  for (const g of groups) {
+    const last = out.at(-1);
+    if (
+      last &&
+      last.mark === "clean" &&
+      g.mark === "clean" &&
+      last.members.length + g.members.length <= max
+    )
+      out[out.length - 1] = { members: [...last.members, ...g.members], mark: "clean" };
+    else out.push(g);
+  }
+  return out;
 }
 
 /** Pairs of a list and its results, as long as both have them. */
