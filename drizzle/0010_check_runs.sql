@@ -17,4 +17,5 @@ CREATE INDEX `check_runs_commit_idx` ON `check_runs` (`commit`,`check`);--> stat
 CREATE INDEX `check_runs_entry_idx` ON `check_runs` (`entry_id`);--> statement-breakpoint
 CREATE INDEX `check_runs_run_idx` ON `check_runs` (`run_id`);--> statement-breakpoint
 ALTER TABLE `queue_entries` ADD `pipeline` text;--> statement-breakpoint
+ALTER TABLE `queue_entries` ADD `pipelined` integer DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE `queue_entries` ADD `in_lane` integer DEFAULT false NOT NULL;

@@ -40,6 +40,7 @@ const data = path.resolve(process.env.HYPERION_DATA ?? ".tmp/e2e-data");
 const demo = path.join(data, "repos", "demo");
 const gated = path.join(data, "repos", "gated");
 const reviewed = path.join(data, "repos", "reviewed");
+const piped = path.join(data, "repos", "piped");
 await createDemoRepo(demo);
 await createDemoRepo(reviewed);
 
@@ -59,6 +60,23 @@ await git(["commit", "--quiet", "--no-gpg-sign", "-m", "Gated: first commit"], {
   cwd: gated,
   env: who,
 });
+
+// The piped repository: a bare one whose check waits at the same gate, and whose policy lands
+// changes through the speculative pipeline in batches of two (e2e/pipeline.spec.ts).
+{
+  const seed = path.join(data, "repos", "piped-seed");
+  fs.mkdirSync(path.join(seed, "src"), { recursive: true });
+  fs.writeFileSync(path.join(seed, "gate.mjs"), gateScript);
+  fs.writeFileSync(path.join(seed, "src", "app.js"), "export const app = 1;\n");
+  await git(["init", "--quiet", "--initial-branch=main"], { cwd: seed });
+  await git(["add", "--all"], { cwd: seed });
+  await git(["commit", "--quiet", "--no-gpg-sign", "-m", "Piped: first commit"], {
+    cwd: seed,
+    env: who,
+  });
+  await git(["clone", "--quiet", "--bare", seed, piped]);
+  fs.rmSync(seed, { recursive: true, force: true });
+}
 
 fs.writeFileSync(
   path.join(data, "hyperion.config.json"),
@@ -109,6 +127,17 @@ fs.writeFileSync(
               command: `node -e '${AGENT}'`,
               stallTimeoutMs: 120_000,
             },
+          },
+        },
+        {
+          name: "piped",
+          path: "repos/piped",
+          targetBranch: "main",
+          policy: {
+            areas: [{ name: "app", paths: ["src/**"], risk: "low", lockScope: "files" }],
+            checks: { gate: { run: "node gate.mjs", network: true, timeoutMs: 60_000 } },
+            validation: { lint: [], test: ["gate"], byArea: {} },
+            queue: { pipeline: { window: 8, batch: { max: 2 }, flakyReruns: 0 } },
           },
         },
         await agentsRepository(path.join(data, "repos", "agents"), "repos/agents"),

@@ -191,6 +191,7 @@ export async function submitChanges(
           targetBranch,
           maxAttempts: opts.maxAttempts ?? defaultQueueOptions.maxAttempts,
           paths,
+          pipelined: policyFor(config, cr.repo).queue?.pipeline !== undefined,
         },
         now,
       );

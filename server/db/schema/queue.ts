@@ -41,6 +41,8 @@ export const queueEntries = sqliteTable(
     mergedCommit: text("merged_commit"),
     /** Where the pipeline last put it: its batch, what it is stacked on, whether it is a probe. */
     pipeline: text({ mode: "json" }).$type<PipelinePlace>(),
+    /** Its repository's policy lands it through the speculative pipeline (set when queued). */
+    pipelined: integer({ mode: "boolean" }).notNull().default(false),
     /** Claimed into a speculative pipeline's lane: other threads leave its branch to its owner. */
     inLane: integer("in_lane", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull(),

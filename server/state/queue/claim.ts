@@ -68,8 +68,10 @@ export function claimNext(
 
 // A branch whose entries another owner holds in a speculative pipeline's lane is that owner's:
 // other threads leave its entries alone.
+// So is an entry landed through the pipeline while another owner holds any entry of its branch:
+// claims are serialised, so the first claim of a branch's pipelined entries leads its lane.
 const LANE_HELD_BY_ANOTHER = `SELECT 1 FROM queue_entries l
-   WHERE l.repo = e.repo AND l.target_branch = e.target_branch AND l.in_lane = 1
+   WHERE l.repo = e.repo AND l.target_branch = e.target_branch AND (l.in_lane = 1 OR e.pipelined = 1)
      AND l.lease_owner IS NOT NULL AND l.lease_owner <> @owner
      AND l.state IN (${inList(leasedStates)})`;
 

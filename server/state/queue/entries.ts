@@ -42,6 +42,7 @@ export function rowToEntry(row: Record<string, unknown>): Entry {
     lastError: row.last_error ? (JSON.parse(row.last_error as string) as EntryError) : null,
     mergedCommit: row.merged_commit as string | null,
     inLane: Boolean(row.in_lane),
+    pipelined: Boolean(row.pipelined),
     pipeline: row.pipeline ? (JSON.parse(row.pipeline as string) as PipelinePlace) : null,
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,

@@ -39,6 +39,8 @@ export function enqueue(
   tx: DbLike,
   e: Pick<Entry, "changeRequestId" | "repo" | "targetBranch" | "maxAttempts"> & {
     paths: readonly string[];
+    /** Landed through its repository's speculative pipeline: one lane a branch claims it. */
+    pipelined?: boolean;
   },
   now = Date.now(),
 ): number {
@@ -51,6 +53,7 @@ export function enqueue(
       state: "queued",
       attempts: 0,
       maxAttempts: e.maxAttempts,
+      pipelined: e.pipelined ?? false,
       nextAttemptAt: now,
       createdAt: now,
       updatedAt: now,
