@@ -35,12 +35,12 @@ export function recordCheckRuns(db: DbLike, of: CheckRunOf, ran: CheckRan[], at 
 }
 
 /**
- * The checks among `checks` that already passed at landing on this exact commit (after a crash,
- * a rebuilt candidate that came out the same): they need not run again. A result on any other
- * commit, or from a workspace, never counts.
+ * The checks that passed at landing on this exact commit — all of them, or those among `only`
+ * (a candidate rebuilt after a crash that came out the same need not run them again). A result
+ * on any other commit, or from a workspace, never counts.
  */
-export function passedAtLanding(db: DbLike, commit: string, checks: string[]): Set<string> {
-  if (checks.length === 0) return new Set();
+export function passedAtLanding(db: DbLike, commit: string, only?: string[]): Set<string> {
+  if (only?.length === 0) return new Set();
   return new Set(
     db
       .select({ check: checkRuns.check })
@@ -50,30 +50,10 @@ export function passedAtLanding(db: DbLike, commit: string, checks: string[]): S
           eq(checkRuns.commit, commit),
           eq(checkRuns.place, "landing"),
           eq(checkRuns.outcome, "passed"),
-          inArray(checkRuns.check, checks),
+          only ? inArray(checkRuns.check, only) : undefined,
         ),
       )
       .all()
       .map((r) => r.check),
   );
-}
-
-/** The checks that passed at landing on a commit, for its record. */
-export function checksPassedOn(db: DbLike, commit: string): string[] {
-  return [
-    ...new Set(
-      db
-        .select({ check: checkRuns.check })
-        .from(checkRuns)
-        .where(
-          and(
-            eq(checkRuns.commit, commit),
-            eq(checkRuns.place, "landing"),
-            eq(checkRuns.outcome, "passed"),
-          ),
-        )
-        .all()
-        .map((r) => r.check),
-    ),
-  ];
 }

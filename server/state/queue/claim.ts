@@ -33,13 +33,7 @@ export function claimNext(
           WHERE id = (
             SELECT e.id FROM queue_entries e
              WHERE e.state IN (${inList(claimableStates)}) AND e.next_attempt_at <= @now
-               AND NOT EXISTS (
-                 SELECT 1 FROM queue_entry_paths mine
-                   JOIN queue_entry_paths theirs
-                     ON theirs.repo = mine.repo AND theirs.path = mine.path AND theirs.entry_id < mine.entry_id
-                   JOIN queue_entries other ON other.id = theirs.entry_id
-                  WHERE mine.entry_id = e.id
-                    AND other.state IN (${inList(pendingStates)}))
+               AND NOT EXISTS (${EARLIER_ON_A_COMMON_PATH})
                AND NOT EXISTS (${LANE_HELD_BY_ANOTHER})
              ORDER BY e.id LIMIT 1)
         RETURNING *`,
@@ -68,6 +62,14 @@ export function claimNext(
 
 // A branch whose entries another owner holds in a speculative pipeline's lane is that owner's:
 // other threads leave its entries alone.
+// An earlier entry still pending that touches one of entry e's paths: e waits for it (a lane may
+// add a condition on \`other\`, the earlier entry, after it).
+const EARLIER_ON_A_COMMON_PATH = `SELECT 1 FROM queue_entry_paths mine
+   JOIN queue_entry_paths theirs
+     ON theirs.repo = mine.repo AND theirs.path = mine.path AND theirs.entry_id < mine.entry_id
+   JOIN queue_entries other ON other.id = theirs.entry_id
+  WHERE mine.entry_id = e.id AND other.state IN (${inList(pendingStates)})`;
+
 // So is an entry landed through the pipeline while another owner holds any entry of its branch:
 // claims are serialised, so the first claim of a branch's pipelined entries leads its lane.
 const LANE_HELD_BY_ANOTHER = `SELECT 1 FROM queue_entries l
@@ -102,13 +104,7 @@ export function claimLane(
             SELECT e.id FROM queue_entries e
              WHERE e.repo = @repo AND e.target_branch = @branch
                AND e.state IN (${inList(claimableStates)}) AND e.next_attempt_at <= @now
-               AND NOT EXISTS (
-                 SELECT 1 FROM queue_entry_paths mine
-                   JOIN queue_entry_paths theirs
-                     ON theirs.repo = mine.repo AND theirs.path = mine.path AND theirs.entry_id < mine.entry_id
-                   JOIN queue_entries other ON other.id = theirs.entry_id
-                  WHERE mine.entry_id = e.id
-                    AND other.state IN (${inList(pendingStates)})
+               AND NOT EXISTS (${EARLIER_ON_A_COMMON_PATH}
                     AND NOT (other.lease_owner = @owner AND other.in_lane = 1))
              ORDER BY e.id LIMIT @more)
         RETURNING *`,
