@@ -224,7 +224,7 @@ function failBlockedTasks(db: Db): number {
 }
 
 /**
- * Brings requests to the status their tasks and changes derive (requests/store.ts
+ * Brings requests to the status their tasks and changes derive (state/requests/store.ts
  * `settleRequest`): the open ones, and done ones with a change that has been rolled back
  * (→ rolled_back). Returns how many it failed.
  */

@@ -31,7 +31,7 @@ const GIVEN_UP: readonly EntryState[] = ["quarantined", "rejected"];
  * (merged, or merged and since rolled back) → done, also for a failed task whose quarantined
  * change an operator retried; quarantined or rejected → failed, which releases its locks — or
  * what the caller `decided` instead (a reviewer's rejection). Then the request follows its
- * tasks (requests/store.ts `settleRequest`): after its task moved, or, open or done, after its
+ * tasks (state/requests/store.ts `settleRequest`): after its task moved, or, open or done, after its
  * change was rolled back.
  */
 export function carryAlong(
