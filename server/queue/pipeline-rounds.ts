@@ -84,9 +84,10 @@ export async function rounds(
         settled.push({ members: [m], mark: "unknown" });
       }
     // (Should nothing be left in play to wait for, they all come back rather than wait for ever.)
-    if (groups.length === 0 && blaming.size === 0 && settled.length === 0)
+    if (groups.length === 0 && blaming.size === 0 && settled.length === 0) {
       for (const m of waiting.keys()) settled.push({ members: [m], mark: "unknown" });
-    if (groups.length === 0 && blaming.size === 0) waiting.clear();
+      waiting.clear();
+    }
     groups = [...groups, ...settled.splice(0)];
     const inFlight = groups.reduce((n, g) => n + g.members.length, 0) + blaming.size;
     for (const more of chunk(await refill(window - inFlight), settings.batch.max))
