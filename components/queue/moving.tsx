@@ -4,6 +4,7 @@ import { Age } from "../age";
 import { EntryLink } from "../ids";
 import { Cell, EmptyRow, StackedHead, stacked } from "../stacked-table";
 import { StatusBadge } from "../status-badge";
+import { BlockedBy } from "./blocked-by";
 import { EntryCells } from "./entry-cells";
 import type { Moving, Overview } from "./types";
 
@@ -33,18 +34,7 @@ function EntryState({ id, state }: { id: number; state: string }) {
 function WaitingFor({ e }: { e: Moving }) {
   switch (e.state) {
     case "queued":
-      return e.blockedBy.length ? (
-        <>
-          {e.blockedBy.map((b) => (
-            <span key={b} className="mr-1">
-              <EntryLink id={b} />
-            </span>
-          ))}
-          (same paths, queued first)
-        </>
-      ) : (
-        <>a free queue thread</>
-      );
+      return e.blockedBy.length ? <BlockedBy blockers={e.blockedBy} /> : <>a free queue thread</>;
     case "applying":
     case "checking":
     case "ready":

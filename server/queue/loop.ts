@@ -8,7 +8,7 @@ import { currentEnv, type HyperionEnv, readEnv } from "@/server/env.mjs";
 import type { ObjectStore } from "@/server/git/objects";
 import { claimNext } from "../state/queue/claim";
 import { reclaimExpired } from "../state/queue/leases";
-import { pendingCount, type QueueOptions } from "../state/queue/store";
+import { type QueueOptions, stillMoving } from "../state/queue/store";
 import type { LandLock } from "./land-lock";
 import { runPipeline } from "./pipeline";
 import { type ProcessContext, processEntry } from "./process";
@@ -97,7 +97,7 @@ export async function runQueueLoop(args: {
       reclaimExpired(db, opts);
       const entry = claimNext(db, owner, opts);
       if (!entry) {
-        if (opts.drain && pendingCount(db) === 0) break;
+        if (opts.drain && !stillMoving(db)) break;
         await new Promise((r) => setTimeout(r, opts.pollMs));
         continue;
       }

@@ -11,6 +11,7 @@ import {
   handBack,
   heartbeatEntry,
   laneRival,
+  pathsOf,
   StaleLeaseError,
 } from "../state/queue/store";
 import { checkedOutTree, findLanded } from "./land";
@@ -122,10 +123,33 @@ async function admit(
 ): Promise<Member[]> {
   const members: Member[] = [];
   const policy = policyFor(ctx.config, lane[0]?.repo ?? "");
+  // Paths held by an entry of the lane that now waits for a reviewer (or by one given back for
+  // that reason), with the entry that holds each: a later one on them is given back to wait.
+  const paths = pathsOf(
+    ctx.db,
+    lane.map((e) => e.id),
+  );
+  const heldPaths = new Map<string, number>();
+  const hold = (entry: Entry, by: number) => {
+    for (const p of paths.get(entry.id) ?? []) if (!heldPaths.has(p)) heldPaths.set(p, by);
+  };
   for (const entry of lane) {
     const change = getChange(ctx.db, entry.changeRequestId);
     const moves = new Moves(ctx, entry);
     try {
+      const common = (paths.get(entry.id) ?? []).find((p) => heldPaths.has(p));
+      if (common !== undefined) {
+        const by = heldPaths.get(common) ?? entry.id;
+        held.delete(entry.id);
+        handBack(
+          ctx.db,
+          entry,
+          ctx.owner,
+          `waits behind Q${by}, which waits for a reviewer and changes ${common} too`,
+        );
+        hold(entry, by);
+        continue;
+      }
       if (!change) {
         moves.fail({ kind: "internal", message: "its change request is gone", paths: [] });
         continue;
@@ -153,6 +177,8 @@ async function admit(
         moves.to("awaiting_approval", {
           note: `${change.risk} risk: waiting for ${gate.needed - gate.have} more approval(s); the pipeline goes on without it`,
         });
+        held.delete(entry.id);
+        hold(entry, entry.id);
         continue;
       }
       members.push({

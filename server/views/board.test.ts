@@ -66,7 +66,7 @@ describe("the queue board", () => {
     ]);
     expect(board.moving.map((e) => [e.id, e.state, e.blockedBy])).toEqual([
       [first, "queued", []],
-      [second, "queued", [first]],
+      [second, "queued", [{ id: first, state: "queued" }]],
       [other, "queued", []],
     ]);
     expect(board.finished).toEqual([]);

@@ -6,14 +6,14 @@ import {
   changeRequests,
   checkRuns,
   queueEntries,
-  queueEntryPaths,
   tasks,
 } from "@/server/db/schema";
 import type { PipelinePlace } from "@/server/db/schema/queue";
-import { pendingStates } from "../state/queue/states";
+import { pathsOf } from "../state/queue/entries";
+import { holdingStates } from "../state/queue/states";
 
 /** Entries still on their way to the branch, a reviewer's wait included. */
-export const movingStates: readonly EntryState[] = [...pendingStates, "awaiting_approval"];
+export const movingStates: readonly EntryState[] = holdingStates;
 export const finishedStates: readonly EntryState[] = ["merged", "rejected", "rolled_back"];
 
 const columns = {
@@ -107,37 +107,34 @@ export function queueBoard(db: Db, opts: { finishedLimit?: number } = {}) {
   };
 }
 
-/** For each queued entry, the earlier pending entries that change one of its paths. */
+/** What a queued entry waits behind: an earlier entry on one of its paths, and its state. */
+export type Blocker = { id: number; state: EntryState };
+
+/**
+ * For each queued entry, the earlier entries on one of its paths it waits for: still pending, or
+ * waiting for a reviewer (those hold their paths too, see holdingStates).
+ */
 function blockers(
   db: Db,
   moving: { id: number; repo: string; state: EntryState }[],
-): Map<number, number[]> {
-  const pending = moving.filter((e) => pendingStates.includes(e.state));
-  if (!pending.some((e) => e.state === "queued")) return new Map();
-  const paths = db
-    .select({ entryId: queueEntryPaths.entryId, path: queueEntryPaths.path })
-    .from(queueEntryPaths)
-    .where(
-      inArray(
-        queueEntryPaths.entryId,
-        pending.map((e) => e.id),
-      ),
-    )
-    .all();
-  const pathsOf = new Map<number, Set<string>>();
-  for (const p of paths) pathsOf.set(p.entryId, (pathsOf.get(p.entryId) ?? new Set()).add(p.path));
-  const result = new Map<number, number[]>();
-  for (const e of pending) {
+): Map<number, Blocker[]> {
+  const holding = moving.filter((e) => holdingStates.includes(e.state));
+  if (!holding.some((e) => e.state === "queued")) return new Map();
+  const paths = pathsOf(
+    db,
+    holding.map((e) => e.id),
+  );
+  const result = new Map<number, Blocker[]>();
+  for (const e of holding) {
     if (e.state !== "queued") continue;
-    const mine = pathsOf.get(e.id) ?? new Set<string>();
-    const earlier = pending.filter(
-      (o) =>
-        o.id < e.id && o.repo === e.repo && [...(pathsOf.get(o.id) ?? [])].some((p) => mine.has(p)),
+    const mine = new Set(paths.get(e.id) ?? []);
+    const earlier = holding.filter(
+      (o) => o.id < e.id && o.repo === e.repo && (paths.get(o.id) ?? []).some((p) => mine.has(p)),
     );
     if (earlier.length)
       result.set(
         e.id,
-        earlier.map((o) => o.id),
+        earlier.map((o) => ({ id: o.id, state: o.state })),
       );
   }
   return result;

@@ -10,7 +10,8 @@ import {
 } from "@/server/db/schema";
 import { NotFoundError } from "@/server/errors";
 import { patchStats } from "@/server/views/request-summary";
-import { pendingStates } from "../state/queue/states";
+import { holdingStates } from "../state/queue/states";
+import type { Blocker } from "./board";
 
 /** One line of an entry's timeline: when, and what happened in words a person uses. */
 export type TimelineLine = { id: number; at: number; text: string; detail?: string };
@@ -65,12 +66,24 @@ export function explain(e: QueueLogEvent, checks: string[]): TimelineLine["text"
 }
 
 /** What the reader can do about an entry in this state. */
-export function nextStep(state: EntryState, blockedBy: number[]): string {
+export function nextStep(state: EntryState, blockedBy: Blocker[]): string {
   switch (state) {
-    case "queued":
-      return blockedBy.length
-        ? `It waits behind ${blockedBy.map((n) => `Q${n}`).join(", ")}, which change the same paths and were queued first.`
-        : "A queue thread takes it within a moment.";
+    case "queued": {
+      if (!blockedBy.length) return "A queue thread takes it within a moment.";
+      const names = (bs: Blocker[]) => bs.map((b) => `Q${b.id}`).join(", ");
+      const reviewed = blockedBy.filter((b) => b.state === "awaiting_approval");
+      const moving = blockedBy.filter((b) => b.state !== "awaiting_approval");
+      return [
+        reviewed.length
+          ? `It waits behind ${names(reviewed)}, which change${reviewed.length === 1 ? "s" : ""} the same paths and wait${reviewed.length === 1 ? "s" : ""} for a reviewer on /approvals; it lands after ${reviewed.length === 1 ? "that one is" : "they are"} approved and landed, or rejected.`
+          : "",
+        moving.length
+          ? `It waits behind ${names(moving)}, which change the same paths and were queued first.`
+          : "",
+      ]
+        .filter(Boolean)
+        .join(" ");
+    }
     case "applying":
     case "checking":
     case "ready":
@@ -127,12 +140,12 @@ export function entryTimeline(db: Db, entryId: number) {
     .where(eq(queueEntryPaths.entryId, entryId))
     .all()
     .map((p) => p.path);
-  const blockedBy =
+  const blockedBy: Blocker[] =
     entry.state === "queued" && paths.length
       ? [
-          ...new Set(
+          ...new Map(
             db
-              .select({ id: queueEntries.id })
+              .select({ id: queueEntries.id, state: queueEntries.state })
               .from(queueEntryPaths)
               .innerJoin(queueEntries, eq(queueEntries.id, queueEntryPaths.entryId))
               .where(
@@ -140,12 +153,13 @@ export function entryTimeline(db: Db, entryId: number) {
                   eq(queueEntryPaths.repo, entry.repo),
                   inArray(queueEntryPaths.path, paths),
                   lt(queueEntries.id, entryId),
-                  inArray(queueEntries.state, [...pendingStates]),
+                  inArray(queueEntries.state, [...holdingStates]),
                 ),
               )
+              .orderBy(asc(queueEntries.id))
               .all()
-              .map((r) => r.id),
-          ),
+              .map((r) => [r.id, r] as const),
+          ).values(),
         ]
       : [];
   const { patch, ...changeShown } = change ?? { patch: "" };

@@ -2,7 +2,7 @@ import type { EntryState } from "@/schemas/queue";
 import type { Db } from "@/server/db/client";
 import { rowToEntry } from "./entries";
 import type { Entry, QueueOptions } from "./options";
-import { claimableStates, entryMachine, leasedStates, pendingStates } from "./states";
+import { claimableStates, entryMachine, holdingStates, leasedStates } from "./states";
 import { logTransition } from "./store";
 
 // The claims: the one kind of move that takes a lease, an entry at a time (claimNext) or a
@@ -62,13 +62,13 @@ export function claimNext(
 
 // A branch whose entries another owner holds in a speculative pipeline's lane is that owner's:
 // other threads leave its entries alone.
-// An earlier entry still pending that touches one of entry e's paths: e waits for it (a lane may
-// add a condition on \`other\`, the earlier entry, after it).
+// An earlier entry still pending, or waiting for a reviewer, that touches one of entry e's paths:
+// e waits for it (a lane may add a condition on \`other\`, the earlier entry, after it).
 const EARLIER_ON_A_COMMON_PATH = `SELECT 1 FROM queue_entry_paths mine
    JOIN queue_entry_paths theirs
      ON theirs.repo = mine.repo AND theirs.path = mine.path AND theirs.entry_id < mine.entry_id
    JOIN queue_entries other ON other.id = theirs.entry_id
-  WHERE mine.entry_id = e.id AND other.state IN (${inList(pendingStates)})`;
+  WHERE mine.entry_id = e.id AND other.state IN (${inList(holdingStates)})`;
 
 // So is an entry landed through the pipeline while another owner holds any entry of its branch:
 // claims are serialised, so the first claim of a branch's pipelined entries leads its lane.
@@ -81,7 +81,9 @@ const LANE_HELD_BY_ANOTHER = `SELECT 1 FROM queue_entries l
  * A speculative pipeline's claim (queue/pipeline.ts): `entry`, which this owner just claimed,
  * and up to `max` - 1 more claimable entries of its branch, in submission order, into one lane.
  * An entry behind one of the lane's on a common path may join (it is stacked after it); one
- * behind another owner's pending entry may not. All moves in one transaction, each logged.
+ * behind another owner's pending entry, or one nobody holds (queued, or waiting for a reviewer),
+ * may not. All moves in one transaction, each logged. (`IS`, not `=`: an earlier entry with no
+ * lease must count as another's, and `NULL = @owner` would let the entry behind it in.)
  */
 export function claimLane(
   db: Db,
@@ -105,7 +107,7 @@ export function claimLane(
              WHERE e.repo = @repo AND e.target_branch = @branch
                AND e.state IN (${inList(claimableStates)}) AND e.next_attempt_at <= @now
                AND NOT EXISTS (${EARLIER_ON_A_COMMON_PATH}
-                    AND NOT (other.lease_owner = @owner AND other.in_lane = 1))
+                    AND NOT (other.lease_owner IS @owner AND other.in_lane = 1))
              ORDER BY e.id LIMIT @more)
         RETURNING *`,
       )

@@ -1,10 +1,10 @@
-import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNotNull, ne, or, sql } from "drizzle-orm";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import type { Db, DbLike } from "@/server/db/client";
-import { changeRequests, queueEntries } from "@/server/db/schema";
+import { changeRequests, queueEntries, queueEntryPaths } from "@/server/db/schema";
 import type { PipelinePlace } from "@/server/db/schema/queue";
 import type { ChangeRow, Entry } from "./options";
-import { leasedStates, pendingStates } from "./states";
+import { claimableStates, leasedStates } from "./states";
 
 /** Reads of entries and their changes (writes are store.ts's alone). */
 export function getEntry(db: DbLike, id: number): Entry | undefined {
@@ -15,14 +15,36 @@ export function getChange(db: DbLike, id: number): ChangeRow | undefined {
   return db.select().from(changeRequests).where(eq(changeRequests.id, id)).get();
 }
 
-export function pendingCount(db: Db): number {
-  return (
-    db
-      .select({ n: sql<number>`count(*)` })
-      .from(queueEntries)
-      .where(inArray(queueEntries.state, [...pendingStates]))
-      .get()?.n ?? 0
-  );
+/**
+ * Whether a draining worker still has something to wait for, once it found nothing to claim: an
+ * entry some thread holds, or one whose retry is not due yet. An entry queued behind one that
+ * waits for a reviewer is not: only a person moves it, so `--drain` ends and leaves it queued.
+ */
+export function stillMoving(db: Db, now = Date.now()): boolean {
+  const row = db
+    .select({ n: sql<number>`count(*)` })
+    .from(queueEntries)
+    .where(
+      or(
+        inArray(queueEntries.state, [...leasedStates]),
+        and(inArray(queueEntries.state, [...claimableStates]), gt(queueEntries.nextAttemptAt, now)),
+      ),
+    )
+    .get();
+  return (row?.n ?? 0) > 0;
+}
+
+/** The paths each of these entries changes. */
+export function pathsOf(db: DbLike, ids: number[]): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  if (!ids.length) return out;
+  const rows = db
+    .select({ entryId: queueEntryPaths.entryId, path: queueEntryPaths.path })
+    .from(queueEntryPaths)
+    .where(inArray(queueEntryPaths.entryId, ids))
+    .all();
+  for (const r of rows) out.set(r.entryId, [...(out.get(r.entryId) ?? []), r.path]);
+  return out;
 }
 
 export function rowToEntry(row: Record<string, unknown>): Entry {

@@ -59,6 +59,10 @@ export const leasedStates: readonly EntryState[] = ["applying", "checking", "rea
 export const claimableStates: readonly EntryState[] = ["queued", "retry_wait"];
 /** States in which an entry still waits to land; later entries on the same paths wait for it. */
 export const pendingStates: readonly EntryState[] = [...claimableStates, ...leasedStates];
+/** States in which an entry holds its paths: a later entry on a common path waits for it. An
+ * entry waiting for a reviewer holds them too (its patch is bound to the approval, and a later
+ * change to its files landing first would land out of order and void it); disjoint ones go on. */
+export const holdingStates: readonly EntryState[] = [...pendingStates, "awaiting_approval"];
 
 /** Failures that are no fault of the change, such as another writer's lock on the branch: the
  * attempt they used is given back, so they never quarantine an entry. */

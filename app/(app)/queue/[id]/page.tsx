@@ -3,6 +3,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { Forbidden } from "@/components/forbidden";
 import { ChangeLabel, CommitLink, EntryLink, RequestLink, TaskLink } from "@/components/ids";
+import { BlockedBy } from "@/components/queue/blocked-by";
 import { RollbackButton } from "@/components/rollback-button";
 import { StatusBadge } from "@/components/status-badge";
 import { TraceView } from "@/components/trace-view";
@@ -129,12 +130,7 @@ export default async function EntryPage(props: Props) {
         )}
         {view.blockedBy.length > 0 && (
           <p>
-            Blocked behind:{" "}
-            {view.blockedBy.map((b) => (
-              <span key={b} className="mr-2">
-                <EntryLink id={b} />
-              </span>
-            ))}
+            Blocked behind: <BlockedBy blockers={view.blockedBy} />
           </p>
         )}
       </section>
