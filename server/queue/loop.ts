@@ -111,9 +111,10 @@ export async function runQueueLoop(args: {
         stores,
         landLock: args.landLock,
       };
-      // A repository whose policy sets a pipeline lands a branch's entries as a lane (pipeline.ts).
+      // A repository whose policy sets a pipeline lands a branch's entries as a lane (pipeline.ts);
+      // an entry taken out of lanes (store.ts failMove) lands alone.
       const pipeline = policyFor(ctx.config, entry.repo).queue?.pipeline;
-      if (pipeline && !opts.dryRun) await runPipeline(ctx, entry, pipeline);
+      if (pipeline && entry.pipelined && !opts.dryRun) await runPipeline(ctx, entry, pipeline);
       else await processEntry(ctx, entry);
       processed++;
       args.onEntry?.(null);

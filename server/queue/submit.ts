@@ -16,7 +16,7 @@ import { type FilePatch, PatchParseError, parsePatch, patchPaths } from "@/serve
 import { readRefFs } from "@/server/git/refs-fs";
 import { voidEarlierApprovals } from "@/server/queue/approval-gate";
 import { createAdhocTask } from "@/server/state/tasks/store";
-import { defaultQueueOptions, enqueue } from "../state/queue/store";
+import { enqueue } from "../state/queue/store";
 
 /**
  * HYPERION_MAX_PATCH_BYTES, the same for the CLI, the API and the agents: read at each call
@@ -189,7 +189,7 @@ export async function submitChanges(
           changeRequestId: change.id,
           repo: cr.repo,
           targetBranch,
-          maxAttempts: opts.maxAttempts ?? defaultQueueOptions.maxAttempts,
+          maxAttempts: opts.maxAttempts ?? currentEnv().HYPERION_MAX_ATTEMPTS,
           paths,
           pipelined: policyFor(config, cr.repo).queue?.pipeline !== undefined,
         },

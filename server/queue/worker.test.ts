@@ -237,6 +237,89 @@ describe("the worker process", () => {
     expect(JSON.parse(replay.stdout)).toMatchObject({ entries: N, divergences: [] });
   }, 240_000);
 
+  it("a speculative pipeline survives SIGKILL at seeded moments of its progress: nothing lands twice or unchecked, every broken change is quarantined", async () => {
+    // The pipeline's policy: a confined check that fails on the word BROKEN under src/.
+    fs.writeFileSync(
+      path.join(data, "hyperion.config.json"),
+      JSON.stringify({
+        repositories: [
+          {
+            name: "t",
+            path: repo.bare,
+            targetBranch: "main",
+            policy: {
+              checks: { clean: "sh -c '! grep -rq BROKEN src'" },
+              queue: { pipeline: { window: 8, batch: { max: 4 }, flakyReruns: 0 } },
+            },
+          },
+        ],
+      }),
+    );
+    const N = 32;
+    const broken = (i: number) => i % 8 === 5;
+    const all = (JSON.parse((await changes(N, 24)).payload) as { patch: string }[]).map((c, i) => ({
+      ...c,
+      checks: ["clean"],
+      patch: broken(i) ? c.patch.replace(`+change ${i}`, `+BROKEN ${i}`) : c.patch,
+    }));
+    const crashEnv = { HYPERION_LEASE_MS: "800", HYPERION_MAX_ATTEMPTS: "50" };
+    const submitted = await hyperion(["submit", "-"], {
+      input: JSON.stringify(all),
+      env: crashEnv,
+    });
+    expect(submitted.exitCode).toBe(0);
+    const seed = Number(process.env.KILL_SEED ?? 20_261_206);
+    onTestFailed(() => {
+      console.error(`pipeline kill test: seed ${seed} (rerun with KILL_SEED=${seed})`);
+    });
+    const random = mulberry32(seed);
+    // Progress is what the lane records: a check run at landing, or an entry done. Each round
+    // kills the worker once 1–6 more of those happened, often in the middle of a round.
+    const db = queueDb();
+    const progress = () =>
+      finished(db) +
+      (db.$client.prepare("SELECT count(*) FROM check_runs").pluck().get() as number);
+    const KILLS = 6;
+    for (let kills = 0; kills < KILLS && finished(db) < N; kills++) {
+      const target = progress() + 1 + Math.floor(random() * 6);
+      const child = trackChild(hyperion(["worker", "--threads", "3"], { env: crashEnv }));
+      await until(child, () => (progress() >= target || finished(db) === N ? true : undefined));
+      child.kill("SIGKILL");
+      await child;
+    }
+    db.$client.close();
+    const final = await hyperion(["worker", "--drain", "--threads", "3"], { env: crashEnv });
+    expect(final.exitCode, final.stderr).toBe(0);
+
+    const after = queueDb();
+    const rows = after.$client
+      .prepare("SELECT change_request_id id, state, last_error FROM queue_entries ORDER BY id")
+      .all() as { id: number; state: string; last_error: string | null }[];
+    after.$client.close();
+    expect(rows).toHaveLength(N);
+    const log = await repo.log();
+    for (const [i, row] of rows.entries()) {
+      if (broken(i)) {
+        expect([row.id, row.state]).toEqual([row.id, "quarantined"]);
+        expect(row.last_error).toContain("check_failed");
+        expect(countTrailers(log, row.id)).toBe(0);
+      } else {
+        expect([row.id, row.state]).toEqual([row.id, "merged"]);
+        expect([row.id, countTrailers(log, row.id)]).toEqual([row.id, 1]);
+      }
+    }
+    // Every commit the branch moved through passes the check as it stands.
+    const chain = (await git(["rev-list", "--first-parent", "main"], { cwd: repo.bare }))
+      .trim()
+      .split("\n");
+    for (const sha of chain) {
+      const found = await git(["grep", "-c", "BROKEN", sha, "--", "src"], {
+        cwd: repo.bare,
+      }).catch(() => "");
+      expect(found, `commit ${sha} carries a broken change`).toBe("");
+    }
+  }, 300_000);
+
   it("rolls back a merged change through the queue and marks the original rolled_back", async () => {
     const { payload } = await changes(1);
     await hyperion(["submit", "-"], { input: payload });

@@ -104,7 +104,7 @@ export function claimLane(
                 heartbeat_at = @now, attempts = attempts + 1, updated_at = @now, in_lane = 1
           WHERE id IN (
             SELECT e.id FROM queue_entries e
-             WHERE e.repo = @repo AND e.target_branch = @branch
+             WHERE e.repo = @repo AND e.target_branch = @branch AND e.pipelined = 1
                AND e.state IN (${inList(claimableStates)}) AND e.next_attempt_at <= @now
                AND NOT EXISTS (${EARLIER_ON_A_COMMON_PATH}
                     AND NOT (other.lease_owner IS @owner AND other.in_lane = 1))

@@ -110,6 +110,26 @@ describe("every write of an entry's state goes through store.ts and is logged", 
     expect(moves(e.id).at(-1)).toBe("applying→retry_wait by w1");
   });
 
+  it("an entry whose attempts went in crashed lanes is not quarantined: it is taken out of lanes and tried once more alone", async () => {
+    const e = await claimed(1);
+    // Held in a lane (claimLane marks it so), and its lane's worker dies on its last attempt.
+    world.db.$client.prepare("UPDATE queue_entries SET in_lane = 1, pipelined = 1").run();
+    const late = Date.now() + opts.leaseMs + 1;
+    expect(reclaimExpired(world.db, opts, late)).toBe(1);
+    expect(entry(e.id)).toMatchObject({
+      state: "retry_wait",
+      inLane: false,
+      pipelined: false,
+      maxAttempts: 2,
+    });
+    expect(entry(e.id).lastError?.message).toContain("tried once more alone");
+    // Alone, a crash is its own: out of attempts, it is quarantined.
+    const again = claimNext(world.db, "w1", opts, late);
+    expect(again?.id).toBe(e.id);
+    expect(reclaimExpired(world.db, opts, late + opts.leaseMs + 1)).toBe(1);
+    expect(entry(e.id).state).toBe("quarantined");
+  });
+
   it("an expired lease of a live, slow worker is kept; its worker's death or a stall for good gives it back", async () => {
     const e = await claimed(5, "worker-a/t0");
     const now = Date.now();

@@ -263,7 +263,11 @@ export function failMove(
 ): EntryState {
   const giveBack = attemptFreeErrors.includes(error.kind);
   const maxAttempts = entry.maxAttempts + (giveBack ? 1 : 0);
-  const to: EntryState = entry.attempts >= maxAttempts ? "quarantined" : "retry_wait";
+  // A lane that crashed charged an attempt to every entry it held, though at most one of them
+  // could be to blame: one whose attempts went that way is not quarantined but tried once more,
+  // alone (out of the pipeline), where a crash is its own.
+  const alone = entry.inLane && error.kind === "lease_expired" && entry.attempts >= maxAttempts;
+  const to: EntryState = entry.attempts >= maxAttempts && !alone ? "quarantined" : "retry_wait";
   writeMove(
     db,
     entry.id,
@@ -271,14 +275,23 @@ export function failMove(
       from,
       to,
       worker: owner,
-      error,
+      error: alone
+        ? {
+            ...error,
+            message: `${error.message}; its attempts went in lanes that crashed, so it is tried once more alone`,
+          }
+        : error,
       ...(to === "retry_wait" ? { nextAttemptAt: now + backoffMs(entry.attempts, opts) } : {}),
     },
     guard,
     () => new StaleLeaseError(`entry ${entry.id}: lease lost before ${from} → ${to}`),
     now,
     // The attempt counter stays monotonic (it fences stale workers); the allowance grows instead.
-    giveBack ? { maxAttempts: sql`${queueEntries.maxAttempts} + 1` } : {},
+    giveBack
+      ? { maxAttempts: sql`${queueEntries.maxAttempts} + 1` }
+      : alone
+        ? { maxAttempts: entry.attempts + 1, pipelined: false, inLane: false }
+        : {},
   );
   return to;
 }
