@@ -1,13 +1,15 @@
-import { asc } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Policy } from "@/schemas/policy";
+import { approveEntry, openDiff, rejectEntry } from "@/server/approvals/service";
 import type { LoadedConfig } from "@/server/config/load";
 import { queueEntries } from "@/server/db/schema";
 import { git } from "@/server/git/run";
 import { makeWorld } from "@/test-support/fixtures";
 import { makeRepoPair } from "@/test-support/git-fixtures";
-import { claimNext } from "../state/queue/claim";
+import { claimLane, claimNext } from "../state/queue/claim";
+import { reclaimExpired } from "../state/queue/leases";
 import { defaultLoopOptions } from "./loop";
 import { runPipeline } from "./pipeline";
 import type { ProcessContext } from "./process";
@@ -15,27 +17,44 @@ import { submitChanges } from "./submit";
 
 // The pipeline, model-based (fast-check, seeded; real git, real confined checks): changes
 // arrive in waves — good or broken, to their own file or to a file another change of the run
-// touches — and lanes of random batch sizes and windows drain them. After every lane:
+// touches, some of medium risk so they wait for a reviewer who then approves or rejects them —
+// and lanes of random batch sizes and windows drain them; before a wave's lanes a worker may
+// crash holding a lane's entries (their leases expire and they are reclaimed). After every lane:
 //   - every commit the branch moved through has a tree that passes the check as it stands
 //     (no BROKEN under src/ in any first-parent commit);
 //   - no change lands twice (its trailer once on the branch), and every merged entry's commit is
 //     on the branch;
-//   - changes to a common path land in submission order;
-// and at the end every broken change is quarantined with its output, and no good one is.
+//   - changes to a common path land in submission order, a reviewed one included;
+// and at the end every broken change is quarantined with its output, every rejected one is
+// rejected and absent from the branch, and no good one is blamed.
 
 const FILES = 4;
 const file = (i: number) => `src/f${i}.txt`;
 
-type Change = { file: number; broken: boolean };
-const change = fc.record({ file: fc.integer({ min: 0, max: FILES + 5 }), broken: fc.boolean() });
+type Review = "none" | "approve" | "reject";
+type Change = { file: number; broken: boolean; review: Review };
+const change = fc.record({
+  file: fc.integer({ min: 0, max: FILES + 5 }),
+  broken: fc.boolean(),
+  review: fc.constantFrom<Review>("none", "none", "none", "approve", "reject"),
+});
+const wave = fc.record({
+  changes: fc.array(change, { minLength: 1, maxLength: 5 }),
+  crash: fc.boolean(),
+});
 const plan = fc.record({
-  waves: fc.array(fc.array(change, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 3 }),
+  waves: fc.array(wave, { minLength: 1, maxLength: 3 }),
   window: fc.integer({ min: 1, max: 8 }),
   batch: fc.integer({ min: 1, max: 8 }),
 });
 
-async function play(p: { waves: Change[][]; window: number; batch: number }) {
+async function play(p: {
+  waves: { changes: Change[]; crash: boolean }[];
+  window: number;
+  batch: number;
+}) {
   const world = await makeWorld();
+  const reviewer = await world.userWith("reviewer");
   const repo = await makeRepoPair(
     Object.fromEntries(Array.from({ length: FILES }, (_, i) => [file(i), "base\n"])),
   );
@@ -58,13 +77,17 @@ async function play(p: { waves: Change[][]; window: number; batch: number }) {
   try {
     let n = 0;
     for (const wave of p.waves) {
-      for (const c of wave) {
+      for (const c of wave.changes) {
         // Each change adds its own line at the end of its file, on top of the changes to it
         // submitted before (a common path), so it applies only after them, in order.
         const path = file(c.file);
         const before =
           c.file < FILES ? ["base", ...(lines.get(c.file) ?? [])] : (lines.get(c.file) ?? []);
-        const line = c.broken ? `BROKEN ${n}` : `line ${n}`;
+        const line = c.broken
+          ? `BROKEN ${n}`
+          : c.review === "reject"
+            ? `rejected ${n}`
+            : `line ${n}`;
         const patch =
           before.length === 0
             ? [
@@ -92,6 +115,7 @@ async function play(p: { waves: Change[][]; window: number; batch: number }) {
               repo: "t",
               patch,
               summary: `change ${n}`,
+              risk: c.review === "none" ? "low" : "medium",
               author: { name: "M", email: "m@example.test" },
               checks: ["clean"],
             },
@@ -100,12 +124,38 @@ async function play(p: { waves: Change[][]; window: number; batch: number }) {
         );
         if (!sub) throw new Error("not submitted");
         submitted.push({ id: sub.entryId, change: c, n });
-        // A broken change never lands, so what comes after it on its file is built without it.
-        if (!c.broken) lines.set(c.file, [...(lines.get(c.file) ?? []), line]);
+        // A broken or rejected change never lands, so what comes after it on its file is built
+        // without it.
+        if (!c.broken && c.review !== "reject")
+          lines.set(c.file, [...(lines.get(c.file) ?? []), line]);
         n++;
       }
-      // Drain the wave lane by lane; check the invariants after each lane.
+      // A worker that crashed holding a lane: its leases expire and the entries are reclaimed.
+      if (wave.crash) {
+        const first = claimNext(world.db, "ghost", opts);
+        if (first) claimLane(world.db, "ghost", first, p.window, opts);
+        reclaimExpired(world.db, opts, Date.now() + opts.leaseMs + 1);
+        // ...judged as from a moment past their leases: let their retries be due now.
+        world.db.$client
+          .prepare("UPDATE queue_entries SET next_attempt_at = 0 WHERE state = 'retry_wait'")
+          .run();
+      }
+      // Drain the wave lane by lane; check the invariants after each lane. Between lanes, the
+      // reviewer decides on what waits for them.
       for (let lane = 0; lane < 50; lane++) {
+        for (const w of world.db
+          .select()
+          .from(queueEntries)
+          .where(eq(queueEntries.state, "awaiting_approval"))
+          .all()) {
+          const s = submitted.find((x) => x.id === w.id);
+          if (s?.change.review === "reject")
+            rejectEntry(world.db, { entryId: w.id, reason: "no", next: "close" }, reviewer);
+          else {
+            const { patchHash } = openDiff(world.db, w.id, reviewer);
+            approveEntry(world.db, config, { entryId: w.id, patchHash }, reviewer);
+          }
+        }
         const first = claimNext(world.db, "lane", opts);
         if (!first) break;
         await runPipeline(ctx, first, policy.queue?.pipeline ?? (undefined as never));
@@ -128,7 +178,10 @@ async function play(p: { waves: Change[][]; window: number; batch: number }) {
       const e = byId.get(s.id);
       // A good change that depends (by its file) on a broken one cannot apply and is sent back
       // to retry; only a broken change may be quarantined, and each of them is.
-      if (s.change.broken) {
+      if (s.change.review === "reject") {
+        expect(e?.state, `change ${s.n} was rejected`).toBe("rejected");
+        expect(e?.mergedCommit).toBeNull();
+      } else if (s.change.broken) {
         expect(e?.state, `change ${s.n} is broken`).toBe("quarantined");
         expect(e?.lastError?.kind).toBe("check_failed");
       } else expect(["merged", "retry_wait"], `change ${s.n}`).toContain(e?.state);
@@ -143,7 +196,7 @@ async function play(p: { waves: Change[][]; window: number; batch: number }) {
     // Every good change whose file had no broken change before it landed.
     const blocked = new Set<number>();
     for (const s of submitted) {
-      if (s.change.broken) blocked.add(s.change.file);
+      if (s.change.broken || s.change.review === "reject") blocked.add(s.change.file);
       else if (!blocked.has(s.change.file))
         expect(byId.get(s.id)?.state, `change ${s.n}`).toBe("merged");
     }
