@@ -2,12 +2,27 @@ import { z } from "zod";
 import { AgentsConfig } from "./agents";
 import { branchName } from "./branch";
 import { Policy } from "./policy";
+import { RemoteCredentials, RemoteUrl } from "./remote";
 
 export const RepositoryConfig = z.strictObject({
   name: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 letters, digits, '.', '_' or '-'"),
-  path: z.string().min(1, "is required"),
+  /**
+   * The repository on this disk. With `remote`, where Hyperion keeps its bare mirror (by default
+   * mirrors/<name>.git next to the config).
+   */
+  path: z.string().min(1, "is required").optional(),
+  /** A git server's URL: Hyperion fetches from it and lands by pushing to it (docs/remotes.md). */
+  remote: RemoteUrl.optional(),
+  credentials: RemoteCredentials.optional(),
+  /** How often the mirror is fetched when nothing else says the branch moved (default 60). */
+  fetchIntervalSeconds: z
+    .number()
+    .int("must be a whole number of seconds")
+    .min(5, "must be at least 5")
+    .max(86_400, "must be at most 86400 (a day)")
+    .optional(),
   targetBranch: branchName.default("main"),
   /** The repository's page on its web host; commits link to `<webUrl>/commit/<sha>`. */
   webUrl: z
@@ -28,6 +43,18 @@ export const HyperionConfig = z
   .superRefine((value, ctx) => {
     const seen = new Set<string>();
     value.repositories.forEach((repo, i) => {
+      if (!repo.path && !repo.remote)
+        ctx.addIssue({
+          code: "custom",
+          path: ["repositories", i, "path"],
+          message: "is required (or name a remote: the git server Hyperion lands onto)",
+        });
+      if (repo.credentials && !repo.remote)
+        ctx.addIssue({
+          code: "custom",
+          path: ["repositories", i, "credentials"],
+          message: "are only for a remote: name its URL in remote",
+        });
       if (seen.has(repo.name)) {
         ctx.addIssue({
           code: "custom",
@@ -41,3 +68,5 @@ export const HyperionConfig = z
 
 export type HyperionConfig = z.output<typeof HyperionConfig>;
 export type RepositoryConfig = z.output<typeof RepositoryConfig>;
+/** A repository once its config is loaded: its path (the mirror, for a remote) resolved. */
+export type LoadedRepository = Omit<RepositoryConfig, "path"> & { path: string };

@@ -23,6 +23,9 @@ export const errorKinds = [
   "lease_expired",
   "worktree_dirty",
   "ref_locked",
+  "remote_unreachable",
+  "remote_auth",
+  "remote_refused",
   "review_rejected",
   "internal",
 ] as const;

@@ -32,6 +32,8 @@ const FLOORS: readonly string[] = [
   "verify",
   "queue",
   "checks",
+  // Repositories kept on a git server: the mirror, its fetches and pushes.
+  "remotes",
   // The ground: who is asking, configuration, the state machines, git, confinement, storage.
   "redact",
   "auth",

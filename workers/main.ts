@@ -12,6 +12,7 @@ import { watchInbox } from "@/server/inbox/watch";
 import { log } from "@/server/log";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
 import { redactPaths } from "@/server/redact";
+import { startFetcher, syncDue } from "@/server/remotes/sync";
 import { AgentPool, recoverLostRuns } from "@/server/runs/pool";
 import { releaseOwner } from "@/server/state/queue/leases";
 import { startVerifier } from "@/server/verify/scheduler";
@@ -62,6 +63,9 @@ export async function runSupervisor(
   const startedAt = Date.now();
   beat(db, id, startedAt);
   const timer = setInterval(() => beat(db, id, startedAt), HEARTBEAT_MS);
+  // Remote repositories: each mirror is fetched before anything reads it, then at its interval.
+  await syncDue(db, currentConfig(env.configPath), { all: true });
+  const fetcher = startFetcher(db, () => currentConfig(env.configPath));
   const threads = new QueueThreads(db, env, id, {
     ...defaultLoopOptions(env),
     drain: options.drain,
@@ -124,6 +128,7 @@ export async function runSupervisor(
   await threads.done;
   clearInterval(dispatcher);
   clearInterval(recovery);
+  await fetcher.stop();
   await agents.stopAll("the worker stopped");
   await verifier?.stop();
   await inbox?.close();

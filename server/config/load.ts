@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { getEnvironmentData, setEnvironmentData } from "node:worker_threads";
-import { HyperionConfig, type RepositoryConfig } from "@/schemas/config";
+import { HyperionConfig, type LoadedRepository, type RepositoryConfig } from "@/schemas/config";
 import { fieldIssues } from "@/schemas/issues";
 import { gitRepositoryProblem } from "@/server/git/repo-check";
 import { log } from "@/server/log";
@@ -11,7 +11,10 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-export type LoadedConfig = HyperionConfig & { file: string };
+export type LoadedConfig = Omit<HyperionConfig, "repositories"> & {
+  repositories: LoadedRepository[];
+  file: string;
+};
 
 /** Since when the file on disk has been unusable, and why; the last good config stays in force. */
 export type ConfigProblem = { message: string; since: number };
@@ -46,15 +49,29 @@ export function loadConfig(file: string): LoadedConfig {
     throw new ConfigError(`Invalid configuration in ${file}:\n${lines.join("\n")}`);
   }
   const base = path.dirname(file);
-  const repositories = parsed.data.repositories.map((repo, i) => {
-    const resolved = path.resolve(base, repo.path);
-    const problem = gitRepositoryProblem(resolved);
+  const repositories = parsed.data.repositories.map((repo, i): LoadedRepository => {
+    // A remote's mirror is made by the worker at start (server/git/remote.ts): until then it
+    // may not exist, but what is there must be a repository.
+    const resolved = path.resolve(base, repo.path ?? path.join("mirrors", `${repo.name}.git`));
+    const problem = repo.remote && !fs.existsSync(resolved) ? null : gitRepositoryProblem(resolved);
     if (problem) {
       throw new ConfigError(
         `Invalid configuration in ${file}:\n  repositories[${i}].path: ${problem} (${resolved})`,
       );
     }
-    return { ...repo, path: resolved };
+    const credentials = repo.credentials && {
+      ...repo.credentials,
+      ...(repo.credentials.tokenFile
+        ? { tokenFile: path.resolve(base, repo.credentials.tokenFile) }
+        : {}),
+      ...(repo.credentials.sshKeyFile
+        ? { sshKeyFile: path.resolve(base, repo.credentials.sshKeyFile) }
+        : {}),
+      ...(repo.credentials.knownHostsFile
+        ? { knownHostsFile: path.resolve(base, repo.credentials.knownHostsFile) }
+        : {}),
+    };
+    return { ...repo, path: resolved, ...(credentials ? { credentials } : {}) };
   });
   return { repositories, ...(parsed.data.agents ? { agents: parsed.data.agents } : {}), file };
 }
@@ -138,7 +155,14 @@ function shareLastGood(file: string, config: LoadedConfig): void {
 
 function inheritedLastGood(file: string): LoadedConfig | undefined {
   const parsed = HyperionConfig.safeParse(getEnvironmentData(shareKey(file)));
-  return parsed.success ? { ...parsed.data, file } : undefined;
+  // What was shared was loaded, so every path is resolved already.
+  return parsed.success
+    ? {
+        ...parsed.data,
+        repositories: parsed.data.repositories.map((r) => ({ ...r, path: r.path ?? "" })),
+        file,
+      }
+    : undefined;
 }
 
 export function repoNames(config: { repositories: readonly RepositoryConfig[] }): string[] {

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Risk } from "@/schemas/change-request";
-import type { RepositoryConfig } from "@/schemas/config";
+import type { LoadedRepository } from "@/schemas/config";
 import { EngineerAnswer } from "@/schemas/engineer";
 import type { AgentHarness, AgentSession } from "@/server/agents/harness";
 import { checksForWork } from "@/server/checks/checks";
@@ -24,7 +24,7 @@ const MAX_ANSWER_CHARS = 200_000;
 
 export type AgentEngineerOptions = {
   harness: AgentHarness;
-  repo: Pick<RepositoryConfig, "name" | "path" | "targetBranch">;
+  repo: Pick<LoadedRepository, "name" | "path" | "targetBranch">;
   /** The whole session's limit, and the most it may go without an event. */
   timeoutMs: number;
   stallTimeoutMs: number;

@@ -1,3 +1,4 @@
+import type { LoadedRepository } from "@/schemas/config";
 import type { Policy } from "@/schemas/policy";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import { runChecks } from "@/server/checks/checks";
@@ -6,7 +7,8 @@ import type { Db } from "@/server/db/client";
 import { ApplyConflict } from "@/server/git/apply";
 import { InvalidTreeEntryError, MissingObjectError, type ObjectStore } from "@/server/git/objects";
 import { PatchParseError } from "@/server/git/patch";
-import { casRefFs, RefLockedError, RefMovedError, readRefFs } from "@/server/git/refs-fs";
+import { RefLockedError, RefMovedError, readRefFs } from "@/server/git/refs-fs";
+import { RemoteError } from "@/server/git/remote";
 import { approvalGate } from "@/server/queue/approval-gate";
 import {
   type ChangeRow,
@@ -28,6 +30,7 @@ import {
   worktreeIsClean,
 } from "./land";
 import type { LandLock } from "./land-lock";
+import { moveBranch, remoteEntryError } from "./move-branch";
 import { markRolledBack } from "./rollback";
 
 // One try at landing a claimed entry on its branch's tip (processEntry, in process.ts, makes
@@ -102,6 +105,8 @@ export type Landing = {
   change: ChangeRow;
   moves: Moves;
   store: ObjectStore;
+  /** The repository it lands in (for a remote, the branch is moved by a push). */
+  repo: LoadedRepository;
   policy: Policy;
   branchRef: string;
   dryRun: boolean;
@@ -255,12 +260,14 @@ async function landUnderLock(
     else if (l.dryRun) commit = candidate.commit;
     else if (!checked || (await store.commitParent(candidate.commit)) === tipBefore) {
       try {
-        casRefFs(store.gitDir, branchRef, candidate.commit, tipBefore);
+        await moveBranch(l.ctx.db, l.repo, store.gitDir, branchRef, candidate.commit, tipBefore);
         commit = candidate.commit;
       } catch (err) {
         // Another writer's lock is no race and no conflict: wait, without spending an attempt.
         if (err instanceof RefLockedError)
           failure = { kind: "ref_locked", message: err.message, paths: [] };
+        // Nor is a remote's server that is down or refuses: the entry waits for it.
+        else if (err instanceof RemoteError) failure = remoteEntryError(err);
         else if (!(err instanceof RefMovedError)) throw err;
       }
     }

@@ -170,7 +170,8 @@ export async function rounds(
     // With the whole stack passing, the first probe that passed sits on its top: it lands too.
     const firstProbe = failed === -1 ? probeResults.findIndex((r) => r.ok) : -1;
     const landing = firstProbe === -1 ? passing : [...passing, onTop[firstProbe] as Built];
-    const landed = landing.length > 0 ? landPrefix(ctx, store, branchRef, tip, landing, lock) : 0;
+    const landed =
+      landing.length > 0 ? await landPrefix(ctx, store, branchRef, tip, landing, lock) : 0;
     report.rounds.push({
       batches: [...inStack, ...onTop].map((b) => b.group.length),
       landed,

@@ -6,12 +6,13 @@ import type { policyFor } from "@/server/config/policy";
 import { ApplyConflict } from "@/server/git/apply";
 import { InvalidTreeEntryError, MissingObjectError, type ObjectStore } from "@/server/git/objects";
 import { PatchParseError } from "@/server/git/patch";
-import { casRefFs, RefLockedError, RefMovedError } from "@/server/git/refs-fs";
+import { RefLockedError, RefMovedError } from "@/server/git/refs-fs";
 import { log } from "@/server/log";
 import type { ChangeRow, Entry } from "../state/queue/store";
 import { buildCandidate, type CandidateCache } from "./land";
 import type { LandLock } from "./land-lock";
 import type { Moves } from "./land-on-tip";
+import { moveBranch } from "./move-branch";
 import type { ProcessContext } from "./process";
 import { markRolledBack } from "./rollback";
 
@@ -164,18 +165,21 @@ export async function rerunFailed(
  * the landing lock, and records each change merged as its own commit. The number landed, or -1
  * when the tip moved meanwhile (nothing landed; the lane stacks again).
  */
-export function landPrefix(
+export async function landPrefix(
   ctx: ProcessContext,
   store: ObjectStore,
   branchRef: string,
   tip: string | null,
   passing: Built[],
   lock: LandLock,
-): number {
+): Promise<number> {
   const top = (passing.at(-1) as Built).top;
+  const first = passing[0]?.group[0];
+  const repo = ctx.config.repositories.find((r) => r.name === first?.entry.repo);
   lock.acquire();
   try {
-    casRefFs(store.gitDir, branchRef, top, tip);
+    // One move (for a remote, one push) takes the branch over every passing batch.
+    await moveBranch(ctx.db, repo, store.gitDir, branchRef, top, tip);
   } catch (err) {
     if (err instanceof RefMovedError || err instanceof RefLockedError) return -1;
     throw err;

@@ -16,6 +16,7 @@ import {
 } from "../state/queue/store";
 import { checkedOutTree, findLanded } from "./land";
 import { Moves } from "./land-on-tip";
+import { readyMirror } from "./move-branch";
 import { rounds } from "./pipeline-rounds";
 import { type Member, merge, type PipelineReport } from "./pipeline-steps";
 import { claimedBefore, type ProcessContext, processEntry, storeFor } from "./process";
@@ -41,6 +42,13 @@ export async function runPipeline(
   const repo = ctx.config.repositories.find((r) => r.name === first.repo);
   if (!repo) {
     await processEntry(ctx, first);
+    return report;
+  }
+  // A remote's mirror is fetched as the lane starts: entries claimed before are then looked for
+  // on the server's branch as it is, and the lane builds on its tip.
+  const unready = await readyMirror(ctx.db, repo, true);
+  if (unready) {
+    new Moves(ctx, first).fail(unready);
     return report;
   }
   const store = await storeFor(ctx, repo.path);

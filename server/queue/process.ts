@@ -16,6 +16,7 @@ import {
 import { findLanded } from "./land";
 import { LandLock } from "./land-lock";
 import { type Landing, landedDone, landOnTip, Moves } from "./land-on-tip";
+import { readyMirror } from "./move-branch";
 
 export type ProcessContext = {
   db: Db;
@@ -104,12 +105,16 @@ export async function processEntry(
         paths: [],
       });
     }
+    const before = claimedBefore(ctx.db, entry.id);
+    const unready = await readyMirror(ctx.db, repo, before);
+    if (unready) return moves.fail(unready);
     const l: Landing = {
       ctx,
       entry,
       change,
       moves,
       store: await storeFor(ctx, repo.path),
+      repo,
       policy: policyFor(ctx.config, entry.repo),
       branchRef: `refs/heads/${entry.targetBranch}`,
       dryRun: ctx.opts.dryRun || change.dryRun,
@@ -118,7 +123,7 @@ export async function processEntry(
     };
 
     // Claimed before: a worker may have landed it and died before recording it.
-    if (!l.dryRun && claimedBefore(ctx.db, entry.id)) {
+    if (!l.dryRun && before) {
       const landed = await findLanded(
         l.store,
         readRefFs(l.store.gitDir, l.branchRef),

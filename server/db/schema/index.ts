@@ -5,6 +5,7 @@ export * from "./check-runs";
 export * from "./events";
 export * from "./login-attempts";
 export * from "./queue";
+export * from "./remotes";
 export * from "./requests";
 export * from "./runs";
 export * from "./tasks";

@@ -66,4 +66,11 @@ export const holdingStates: readonly EntryState[] = [...pendingStates, "awaiting
 
 /** Failures that are no fault of the change, such as another writer's lock on the branch: the
  * attempt they used is given back, so they never quarantine an entry. */
-export const attemptFreeErrors: readonly EntryError["kind"][] = ["ref_locked"];
+export const attemptFreeErrors: readonly EntryError["kind"][] = [
+  "ref_locked",
+  // A remote's server that is down, does not know us, or refuses: the change is not at fault.
+  // It waits (retries backing off to HYPERION_BACKOFF_MAX_MS) and lands once the server is back.
+  "remote_unreachable",
+  "remote_auth",
+  "remote_refused",
+];

@@ -1,0 +1,55 @@
+import { eq } from "drizzle-orm";
+import type { DbLike } from "@/server/db/client";
+import { remotes } from "@/server/db/schema";
+import type { RemoteFailure, RemoteRepo } from "@/server/git/remote";
+
+// The last thing learned of each remote's server. Not a state machine: a record of facts, each
+// write replacing the last; a success clears the failure.
+
+export type RemoteStatus = typeof remotes.$inferSelect;
+
+function upsert(db: DbLike, repo: RemoteRepo, set: Partial<RemoteStatus>, now: number) {
+  db.insert(remotes)
+    .values({ repo: repo.name, url: repo.remote ?? "", updatedAt: now, ...set })
+    .onConflictDoUpdate({
+      target: remotes.repo,
+      set: { url: repo.remote ?? "", updatedAt: now, ...set },
+    })
+    .run();
+}
+
+export function recordFetched(db: DbLike, repo: RemoteRepo, tip: string, now = Date.now()) {
+  upsert(
+    db,
+    repo,
+    { tip, fetchedAt: now, failure: null, failureMessage: null, failedAt: null },
+    now,
+  );
+}
+
+export function recordPushed(db: DbLike, repo: RemoteRepo, tip: string, now = Date.now()) {
+  upsert(
+    db,
+    repo,
+    { tip, pushedAt: now, failure: null, failureMessage: null, failedAt: null },
+    now,
+  );
+}
+
+export function recordFailed(
+  db: DbLike,
+  repo: RemoteRepo,
+  failure: RemoteFailure,
+  message: string,
+  now = Date.now(),
+) {
+  upsert(db, repo, { failure, failureMessage: message, failedAt: now }, now);
+}
+
+export function remoteStatuses(db: DbLike): RemoteStatus[] {
+  return db.select().from(remotes).all();
+}
+
+export function remoteStatus(db: DbLike, repo: string): RemoteStatus | undefined {
+  return db.select().from(remotes).where(eq(remotes.repo, repo)).get();
+}

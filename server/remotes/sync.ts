@@ -1,0 +1,79 @@
+import type { LoadedConfig } from "@/server/config/load";
+import type { Db } from "@/server/db/client";
+import { fetchRemote, RemoteError, type RemoteRepo } from "@/server/git/remote";
+import { log } from "@/server/log";
+import { recordFailed, recordFetched, remoteStatus } from "./status";
+
+/** The repositories of a config that live on a git server. */
+export const remoteRepos = (config: LoadedConfig): RemoteRepo[] =>
+  config.repositories.filter((r) => r.remote);
+
+/** Fetches one remote into its mirror and records the outcome; the tip, or null on failure. */
+export async function syncRemote(db: Db, repo: RemoteRepo): Promise<string | null> {
+  try {
+    const tip = await fetchRemote(repo);
+    recordFetched(db, repo, tip);
+    return tip;
+  } catch (err) {
+    const e =
+      err instanceof RemoteError
+        ? err
+        : new RemoteError("unreachable", err instanceof Error ? err.message : String(err));
+    recordFailed(db, repo, e.failure, e.message);
+    log.warn({ repo: repo.name, failure: e.failure, error: e.message }, "fetch failed");
+    return null;
+  }
+}
+
+/**
+ * One pass of the worker's fetch loop: each remote whose interval has passed since it was last
+ * fetched (or that is asked for by name, as a webhook or `hyperion fetch` does) is fetched.
+ */
+export async function syncDue(
+  db: Db,
+  config: LoadedConfig,
+  opts: { now?: number; only?: string[]; all?: boolean } = {},
+): Promise<number> {
+  const now = opts.now ?? Date.now();
+  let n = 0;
+  for (const repo of remoteRepos(config)) {
+    if (opts.only && !opts.only.includes(repo.name)) continue;
+    const status = remoteStatus(db, repo.name);
+    const last = Math.max(status?.fetchedAt ?? 0, status?.failedAt ?? 0);
+    const interval =
+      (config.repositories.find((r) => r.name === repo.name)?.fetchIntervalSeconds ?? 60) * 1000;
+    if (!opts.only && !opts.all && last && now - last < interval) continue;
+    await syncRemote(db, repo);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * The worker's fetch loop: every few seconds, the remotes whose interval has passed are fetched,
+ * one pass at a time (a slow server delays only the next pass, never a queue thread).
+ */
+export function startFetcher(
+  db: Db,
+  config: () => LoadedConfig,
+  tickMs = 5_000,
+): { stop: () => Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    running = syncDue(db, config())
+      .catch((err) => log.error({ error: String(err) }, "fetch pass failed"))
+      .finally(() => {
+        busy = false;
+      });
+  }, tickMs);
+  timer.unref?.();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
