@@ -19,6 +19,12 @@ export function guidance(error: EntryError | null, branch: string): string {
       return "The worker stopped while holding this entry. Retry it; the queue checks whether it had already landed.";
     case "ref_locked":
       return `Another writer holds ${branch}'s lock file: ${error.message} The queue keeps retrying without using up attempts.`;
+    case "remote_unreachable":
+      return `${error.message}. The entry waits without using up attempts and lands once the server answers; /queue shows when it was last reached.`;
+    case "remote_auth":
+      return `${error.message}. Check the token or ssh key the repository's credentials name (docs/remotes.md); the entry waits and lands once they work.`;
+    case "remote_refused":
+      return `${error.message}. Allow Hyperion to push to ${branch} on the server (a branch protection or a hook refused it); the entry waits meanwhile.`;
     case "worktree_dirty":
       return `${error.message}. Then retry.`;
     default:

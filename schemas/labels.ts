@@ -96,3 +96,12 @@ export function stateLabel(state: string): string {
     state.replaceAll("_", " ")
   );
 }
+
+/** A remote's failure in the words an operator acts on (server/git/remote.ts). */
+export const remoteFailureWords: Record<"unreachable" | "auth" | "no-branch" | "refused", string> =
+  {
+    unreachable: "unreachable",
+    auth: "authentication failed",
+    "no-branch": "no such branch",
+    refused: "refused the push",
+  };

@@ -9,6 +9,7 @@ import { EventLog } from "./event-log";
 import { FinishedSection } from "./finished";
 import { MovingSection } from "./moving";
 import { type Outcome, QuarantinedSection } from "./quarantined";
+import { Remotes } from "./remotes";
 import { Threads } from "./threads";
 import type { LogRow, Overview } from "./types";
 import { Verifications } from "./verifications";
@@ -110,6 +111,7 @@ export function QueueBoard({
           void refresh();
         }}
       />
+      <Remotes remotes={status.remotes} />
       <MovingSection entries={overview.moving} counts={status.counts} />
       <FinishedSection
         entries={overview.finished}

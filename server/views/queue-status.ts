@@ -2,11 +2,25 @@ import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import { type EntryState, entryStates } from "@/schemas/queue";
 import type { Db } from "@/server/db/client";
 import { queueEntries, workerHeartbeats } from "@/server/db/schema";
+import { type RemoteStatus, remoteStatuses } from "@/server/remotes/status";
 import { ALIVE_WITHIN_MS } from "@/server/workers/heartbeat";
 import { pendingStates } from "../state/queue/states";
 
+/** A remote repository's server as the worker last found it (server/remotes/status.ts). */
+export type RemoteLine = {
+  repo: string;
+  url: string;
+  tip: string | null;
+  fetchedAt: number | null;
+  pushedAt: number | null;
+  failure: RemoteStatus["failure"];
+  failureMessage: string | null;
+  failedAt: number | null;
+};
+
 export type QueueStatus = {
   counts: Record<EntryState, number>;
+  remotes: RemoteLine[];
   threadsAlive: number;
   threads: { id: string; currentEntryId: number | null; heartbeatAgeMs: number }[];
   oldestPendingAgeMs: number | null;
@@ -40,8 +54,10 @@ export function queueStatus(db: Db, now = Date.now()): QueueStatus {
     .where(inArray(queueEntries.state, [...pendingStates]))
     .orderBy(asc(queueEntries.id))
     .get();
+  const remotes = remoteStatuses(db).map(({ updatedAt: _, ...r }) => r);
   return {
     counts,
+    remotes,
     threadsAlive: threads.length,
     threads,
     oldestPendingAgeMs: oldest ? now - oldest.createdAt : null,

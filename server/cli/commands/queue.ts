@@ -1,5 +1,6 @@
 import os from "node:os";
 import path from "node:path";
+import { remoteFailureWords } from "@/schemas/labels";
 import { replayInto } from "@/server/queue/replay";
 import { quarantined, retryEntry } from "@/server/queue/retry";
 import { rollbackEntry } from "@/server/queue/rollback";
@@ -46,6 +47,16 @@ export function statusCommand(opts: { json?: boolean }) {
     console.log(
       `oldest pending entry: ${status.oldestPendingAgeMs === null ? "none" : `${Math.round(status.oldestPendingAgeMs / 1000)}s old`}`,
     );
+    for (const r of status.remotes) {
+      const seen = Math.max(r.fetchedAt ?? 0, r.pushedAt ?? 0);
+      console.log(
+        `remote ${r.repo}: ${r.url}  tip ${r.tip?.slice(0, 12) ?? "-"}  last reached ${seen ? `${Math.round((Date.now() - seen) / 1000)}s ago` : "never"}`,
+      );
+      if (r.failure)
+        console.log(
+          `  ${remoteFailureWords[r.failure]} ${r.failedAt ? `${Math.round((Date.now() - r.failedAt) / 1000)}s ago` : ""}: ${r.failureMessage ?? ""}`,
+        );
+    }
   });
 }
 
