@@ -19,10 +19,12 @@ import { changeQueueLogs, queueEntries } from "@/server/db/schema";
 import { readEnv } from "@/server/env.mjs";
 import { blobOid } from "@/server/git/objects";
 import { submitChanges } from "@/server/queue/submit";
+import { syncRemote } from "@/server/remotes/sync";
 import { tempDir } from "@/test-support/fixtures";
 import { runSupervisor } from "@/workers/main";
 
 const quick = process.argv.includes("--quick");
+const remoteMode = process.argv.includes("--remote");
 const fullBaseline = process.argv.includes("--full-baseline");
 const sizesArg = process.argv.find((a) => a.startsWith("--sizes="))?.split("=")[1];
 const SIZES = sizesArg
@@ -122,23 +124,28 @@ async function hyperion(
   patches: string[],
   threads: number,
   root: string,
+  remote = false,
 ): Promise<{ drain: number; submit: number; merged: number }> {
   const base = execFileSync("git", ["rev-parse", "main"], { cwd: bare }).toString().trim();
-  const dataDir = path.join(root, `data-${threads}`);
+  const dataDir = path.join(root, `data-${threads}${remote ? "-remote" : ""}`);
   fs.mkdirSync(dataDir, { recursive: true });
   const env = readEnv({
     HYPERION_DATA: dataDir,
     HYPERION_CONFIG: path.join(dataDir, "hyperion.config.json"),
     HYPERION_POLL_MS: "5",
   });
-  const config: LoadedConfig = {
-    file: env.configPath,
-    repositories: [{ name: "bench", path: bare, targetBranch: "main" }],
-  };
-  fs.writeFileSync(
-    env.configPath,
-    JSON.stringify({ repositories: [{ name: "bench", path: bare, targetBranch: "main" }] }),
-  );
+  const repo = remote
+    ? {
+        name: "bench",
+        remote: `file://${bare}`,
+        path: path.join(dataDir, "mirrors", "bench.git"),
+        targetBranch: "main",
+      }
+    : { name: "bench", path: bare, targetBranch: "main" };
+  const config: LoadedConfig = { file: env.configPath, repositories: [repo] };
+  fs.writeFileSync(env.configPath, JSON.stringify({ repositories: [repo] }));
+  // The mirror is fetched before the changes are checked against it.
+  if (remote) await syncRemote(openDb(dbFile(dataDir)), repo);
   const db = openDb(dbFile(dataDir));
   const author = { name: "Bench", email: "bench@example.test" };
   const s0 = performance.now();
@@ -179,6 +186,8 @@ type Row = {
   submit_s: number;
   merged1: number;
   merged3: number;
+  remote3_s: number | null;
+  mergedRemote: number | null;
 };
 const rows: Row[] = [];
 for (const files of SIZES) {
@@ -198,6 +207,11 @@ for (const files of SIZES) {
   const one = await hyperion(bare, patches, 1, root);
   process.stderr.write("  hyperion, 3 threads…\n");
   const three = await hyperion(bare, patches, 3, root);
+  let far: Awaited<ReturnType<typeof hyperion>> | null = null;
+  if (remoteMode) {
+    process.stderr.write("  hyperion, 3 threads, onto a remote (file://)…\n");
+    far = await hyperion(bare, patches, 3, root, true);
+  }
   rows.push({
     files,
     baseline_s: base,
@@ -206,6 +220,8 @@ for (const files of SIZES) {
     submit_s: one.submit,
     merged1: one.merged,
     merged3: three.merged,
+    remote3_s: far?.drain ?? null,
+    mergedRemote: far?.merged ?? null,
   });
   fs.rmSync(root, { recursive: true, force: true });
 }
@@ -220,6 +236,16 @@ for (const r of rows) {
   console.log(
     `| ${r.files} | ${f(r.baseline_s)} | ${f(r.hyperion1_s)} | ${f(r.hyperion3_s)} | ${r.baseline_s ? f(r.baseline_s / r.hyperion3_s, 1) : "—"}× | ${f(r.hyperion1_s / r.hyperion3_s)}× | ${f((r.hyperion1_s * 1000) / CHANGES, 1)} | ${f(r.submit_s)} | ${r.merged1}/${r.merged3} |`,
   );
+}
+if (remoteMode) {
+  console.log(
+    "\n| files | local 3 threads s | remote 3 threads s | remote / local | merged (remote) |",
+  );
+  console.log("| --- | --- | --- | --- | --- |");
+  for (const r of rows)
+    console.log(
+      `| ${r.files} | ${f(r.hyperion3_s)} | ${f(r.remote3_s)} | ${r.remote3_s ? f(r.remote3_s / r.hyperion3_s) : "—"}× | ${r.mergedRemote ?? "—"} |`,
+    );
 }
 const at = (n: number) => rows.find((r) => r.files === n);
 const main = at(10_000) ?? rows[rows.length - 1];
@@ -240,6 +266,12 @@ console.log(
     ms_per_change_1k_files: small
       ? Number(((small.hyperion1_s * 1000) / CHANGES).toFixed(2))
       : null,
+    ...(remoteMode && main?.remote3_s
+      ? {
+          remote3_s: main.remote3_s,
+          remote_vs_local: Number((main.remote3_s / main.hyperion3_s).toFixed(2)),
+        }
+      : {}),
     ms_per_change_100k_files: large
       ? Number(((large.hyperion1_s * 1000) / CHANGES).toFixed(2))
       : null,

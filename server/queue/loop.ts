@@ -1,7 +1,7 @@
 import os from "node:os";
 import { eq } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
-import { policyFor } from "@/server/config/policy";
+import { pipelineFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
 import { currentEnv, type HyperionEnv, readEnv } from "@/server/env.mjs";
@@ -113,7 +113,7 @@ export async function runQueueLoop(args: {
       };
       // A repository whose policy sets a pipeline lands a branch's entries as a lane (pipeline.ts);
       // an entry taken out of lanes (store.ts failMove) lands alone.
-      const pipeline = policyFor(ctx.config, entry.repo).queue?.pipeline;
+      const pipeline = pipelineFor(ctx.config, entry.repo);
       if (pipeline && entry.pipelined && !opts.dryRun) await runPipeline(ctx, entry, pipeline);
       else await processEntry(ctx, entry);
       processed++;

@@ -5,7 +5,7 @@ import { type FieldIssue, fieldIssues } from "@/schemas/issues";
 import { quotePath } from "@/schemas/paths";
 import { policyChecks, resolveCheck } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
-import { policyFor } from "@/server/config/policy";
+import { pipelineFor, policyFor } from "@/server/config/policy";
 import type { Db, Tx } from "@/server/db/client";
 import { changeRequests, tasks } from "@/server/db/schema";
 import { currentEnv } from "@/server/env.mjs";
@@ -191,7 +191,7 @@ export async function submitChanges(
           targetBranch,
           maxAttempts: opts.maxAttempts ?? currentEnv().HYPERION_MAX_ATTEMPTS,
           paths,
-          pipelined: policyFor(config, cr.repo).queue?.pipeline !== undefined,
+          pipelined: pipelineFor(config, cr.repo) !== undefined,
         },
         now,
       );
