@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { type ChangeRequest, parseChangeRequestBatch } from "@/schemas/change-request";
@@ -99,6 +101,14 @@ async function checkOne(
   }
   const paths = patchPaths(files);
   const targetBranch = cr.targetBranch ?? repo.targetBranch;
+  // A remote's mirror exists once the worker fetched it: until then nothing can be checked.
+  if (repo.remote && !fs.existsSync(path.join(repo.path, "HEAD"))) {
+    at(
+      "repo",
+      `repository '${repo.name}' has not been fetched from ${repo.remote} yet: start the worker (it fetches at start), and see \`hyperion status\` for why a fetch fails`,
+    );
+    return { issues };
+  }
   if (!stores.has(repo.path)) stores.set(repo.path, ObjectStore.open(repo.path));
   const store = await (stores.get(repo.path) as Promise<ObjectStore>);
   {
