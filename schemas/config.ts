@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AgentsConfig } from "./agents";
 import { branchName } from "./branch";
+import { GithubConfig, GithubRepoName } from "./github";
 import { Policy } from "./policy";
 import { RemoteCredentials, RemoteUrl } from "./remote";
 
@@ -16,6 +17,8 @@ export const RepositoryConfig = z.strictObject({
   /** A git server's URL: Hyperion fetches from it and lands by pushing to it (docs/remotes.md). */
   remote: RemoteUrl.optional(),
   credentials: RemoteCredentials.optional(),
+  /** The GitHub repository whose labelled issues become requests here (docs/github.md). */
+  github: GithubRepoName.optional(),
   /** How often the mirror is fetched when nothing else says the branch moved (default 60). */
   fetchIntervalSeconds: z
     .number()
@@ -39,6 +42,8 @@ export const HyperionConfig = z
     repositories: z.array(RepositoryConfig).min(1, "must list at least one repository"),
     /** How this machine reaches each agent CLI (endpoint, model, the key's variable name). */
     agents: AgentsConfig.optional(),
+    /** Taking work from GitHub issues: the API, the token, the webhook secret, the label. */
+    github: GithubConfig.optional(),
   })
   .superRefine((value, ctx) => {
     const seen = new Set<string>();

@@ -18,6 +18,7 @@ const FLOORS: readonly string[] = [
   "trpc",
   "cli",
   "inbox",
+  "github",
   "bootstrap",
   "demo",
   // Read models: what pages, reports and routers show.

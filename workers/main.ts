@@ -12,6 +12,7 @@ import { watchInbox } from "@/server/inbox/watch";
 import { log } from "@/server/log";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
 import { redactPaths } from "@/server/redact";
+import { startGithub } from "@/server/github/loop";
 import { startFetcher, syncDue } from "@/server/remotes/sync";
 import { AgentPool, recoverLostRuns } from "@/server/runs/pool";
 import { releaseOwner } from "@/server/state/queue/leases";
@@ -66,6 +67,8 @@ export async function runSupervisor(
   // Remote repositories: each mirror is fetched before anything reads it, then at its interval.
   await syncDue(db, currentConfig(env.configPath), { all: true });
   const fetcher = startFetcher(db, () => currentConfig(env.configPath));
+  // GitHub intake: stored webhook deliveries, reconciliation, status comments (docs/github.md).
+  const github = options.drain ? null : startGithub(db, () => currentConfig(env.configPath));
   const threads = new QueueThreads(db, env, id, {
     ...defaultLoopOptions(env),
     drain: options.drain,
@@ -129,6 +132,7 @@ export async function runSupervisor(
   clearInterval(dispatcher);
   clearInterval(recovery);
   await fetcher.stop();
+  await github?.stop();
   await agents.stopAll("the worker stopped");
   await verifier?.stop();
   await inbox?.close();

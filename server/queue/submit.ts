@@ -1,6 +1,6 @@
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { type ChangeRequest, parseChangeRequestBatch } from "@/schemas/change-request";
 import { type FieldIssue, fieldIssues } from "@/schemas/issues";

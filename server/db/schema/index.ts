@@ -3,6 +3,7 @@ export * from "./approvals";
 export * from "./change-requests";
 export * from "./check-runs";
 export * from "./events";
+export * from "./github";
 export * from "./login-attempts";
 export * from "./queue";
 export * from "./remotes";

@@ -21,7 +21,7 @@ export const requests = sqliteTable(
     requesterId: integer("requester_id")
       .notNull()
       .references(() => users.id),
-    source: text().$type<"web" | "cli" | "api" | "inbox">().notNull(),
+    source: text().$type<"web" | "cli" | "api" | "inbox" | "github">().notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

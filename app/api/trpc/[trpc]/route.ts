@@ -3,6 +3,7 @@ import { EVENT_ID } from "@/server/events/log";
 import { runtime } from "@/server/runtime";
 import { createContext } from "@/server/trpc/context";
 import { appRouter } from "@/server/trpc/root";
+import { boundedBody } from "../../bounded-body";
 
 export const dynamic = "force-dynamic";
 
@@ -12,27 +13,6 @@ function tooLarge(limit: number): Response {
     { error: { message, code: -32600, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 } } },
     { status: 413 },
   );
-}
-
-/** Reads the body up to `limit` bytes; `null` when it is larger. */
-async function boundedBody(req: Request, limit: number): Promise<Uint8Array<ArrayBuffer> | null> {
-  const declared = Number(req.headers.get("content-length") ?? Number.NaN);
-  if (declared > limit) return null;
-  if (!req.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = req.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
 }
 
 /**
