@@ -18,6 +18,15 @@ export function TraceView({ trace, webUrl }: { trace: Trace; webUrl?: string }) 
         <p className="text-sm">
           <RequestLink id={trace.request.id} /> {trace.request.title} ·{" "}
           {stateLabel(trace.request.status)} · filed by {trace.request.requester}
+          {trace.request.issue && (
+            <>
+              {" "}
+              from{" "}
+              <a className="underline" href={trace.request.issue.url}>
+                {trace.request.issue.githubRepo}#{trace.request.issue.number}
+              </a>
+            </>
+          )}
         </p>
       )}
       {trace.spec && (

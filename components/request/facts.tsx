@@ -7,9 +7,11 @@ const list = (items: string[]) => (items.length ? items.join(", ") : "—");
 export function RequestFacts({
   request,
   spec,
+  issue,
 }: {
   request: RequestDetail["request"];
   spec: RequestDetail["spec"];
+  issue?: RequestDetail["issue"];
 }) {
   return (
     <dl className="grid grid-cols-1 gap-x-2 gap-y-1 text-sm sm:grid-cols-[10rem_1fr] sm:gap-y-2">
@@ -21,6 +23,16 @@ export function RequestFacts({
       <dd>{request.repo}</dd>
       <dt className="text-slate-500">Requester</dt>
       <dd>{request.requester}</dd>
+      {issue && (
+        <>
+          <dt className="text-slate-500">From</dt>
+          <dd data-testid="request-issue">
+            <a className="underline" href={issue.url}>
+              GitHub issue {issue.githubRepo}#{issue.number}
+            </a>
+          </dd>
+        </>
+      )}
       <dt className="text-slate-500">Kind</dt>
       <dd>{spec?.spec?.kind ?? request.kind ?? "to be inferred"}</dd>
       <dt className="text-slate-500">Risk</dt>

@@ -45,7 +45,7 @@ export function RequestView({
 }) {
   const id = detail.request.id;
   const onDone = () => void refresh();
-  const { request, spec } = detail;
+  const { request, spec, issue } = detail;
   const clarifying = request.status === "needs_clarification";
   const attention = request.status === "needs_attention";
   const canEdit = (clarifying && mayEdit.clarification) || (attention && mayEdit.attention);
@@ -56,7 +56,7 @@ export function RequestView({
       {canCancel && !ended.includes(request.status) && <CancelRequest id={id} onDone={onDone} />}
       {request.status === "rolled_back" && <RolledBack changes={detail.changes} webUrl={webUrl} />}
       {canEdit && <EditRequest id={id} request={request} areas={areaNames} onDone={onDone} />}
-      <RequestFacts request={request} spec={spec} />
+      <RequestFacts request={request} spec={spec} issue={issue} />
 
       {spec && spec.questions.length > 0 && (
         <Questions

@@ -4,6 +4,7 @@ import { boundedBody } from "@/app/api/bounded-body";
 import { GithubConfig } from "@/schemas/github";
 import type { LoadedConfig } from "@/server/config/load";
 import { githubDeliveries, githubIssues, requests } from "@/server/db/schema";
+import { requestPage } from "@/server/views/request-page";
 import { examplePayload, signedHeaders, startFakeGithub } from "@/test-support/fake-github";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { githubClient } from "./client";
@@ -166,6 +167,14 @@ describe("issues become requests", () => {
     });
     expect(r?.description).toContain("The cart needs a total.");
     expect(r?.description).toContain(issue.html_url);
+    // The request's page and its trace name the issue it came from.
+    const page = requestPage(world.db, r?.id ?? 0);
+    expect(page?.detail.issue).toMatchObject({
+      githubRepo: REPO,
+      number: issue.number,
+      url: issue.html_url,
+    });
+    expect(page?.trace.request?.issue?.url).toBe(issue.html_url);
 
     await deliver(
       "issues",

@@ -2,11 +2,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HyperionConfig } from "@/schemas/config";
+import { GithubConfig } from "@/schemas/github";
 import type { LoadedConfig } from "@/server/config/load";
 import { git } from "@/server/git/run";
+import { handleDeliveries } from "@/server/github/intake";
+import { receiveGithubWebhook } from "@/server/github/receive";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { submitChanges } from "@/server/queue/submit";
 import { getEntry } from "@/server/state/queue/store";
+import { examplePayload, signedHeaders } from "@/test-support/fake-github";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { makeRepoPair } from "@/test-support/git-fixtures";
 import { startGitDaemon } from "@/test-support/git-server";
@@ -145,6 +149,33 @@ describe("a repository on a git server", () => {
     await loop();
     expect(getEntry(world.db, second)?.state).toBe("merged");
     expect(await serverLog()).toEqual(["change b", "other: b.txt", "initial"]);
+  });
+
+  it("a GitHub push delivery to the target branch makes the worker fetch", async () => {
+    await syncRemote(world.db, repo());
+    await otherPush("b.txt", "pushed on the server\n");
+    process.env.HYPERION_GITHUB_WEBHOOK_SECRET = "push-secret";
+    try {
+      const withGithub: LoadedConfig = {
+        ...config,
+        github: GithubConfig.parse({ reconcileIntervalSeconds: 0 }),
+        repositories: config.repositories.map((r) => ({ ...r, github: "acme/shop" })),
+      };
+      const body = JSON.stringify(
+        examplePayload("push", null, { repo: "acme/shop", ref: "refs/heads/main" }),
+      );
+      const headers = signedHeaders("push", "p-1", body, "push-secret");
+      const reply = await receiveGithubWebhook(world.db, withGithub, {
+        header: (n) => (headers as Record<string, string>)[n.toLowerCase()] ?? null,
+        body: Buffer.from(body),
+      });
+      expect(reply.status).toBe(202);
+      await handleDeliveries(world.db, withGithub);
+      expect(remoteStatus(world.db, "t")?.tip).toBe(await serverTip());
+      expect((await git(["rev-parse", "main"], { cwd: mirror })).trim()).toBe(await serverTip());
+    } finally {
+      delete process.env.HYPERION_GITHUB_WEBHOOK_SECRET;
+    }
   });
 
   it("refuses a remote URL with credentials in it, saying where they go instead", () => {

@@ -21,6 +21,8 @@ export type Trace = {
     repo: string;
     requester: string;
     createdAt: number;
+    /** The GitHub issue it came from, if it did. */
+    issue: { githubRepo: string; number: number; url: string } | null;
   } | null;
   spec: {
     kind: string | null;
@@ -239,6 +241,7 @@ export function traceOfWork(work: Work): Trace {
           repo: request.repo,
           requester: request.requester,
           createdAt: request.createdAt,
+          issue: work.issue,
         }
       : null,
     spec: spec
@@ -277,7 +280,7 @@ export function traceLines(trace: Trace): string[] {
   const short = (s: string | null) => (s ? s.slice(0, 12) : "—");
   if (trace.request)
     out.push(
-      `R${trace.request.id} ${trace.request.title} [${trace.request.status}] · ${trace.request.repo} · filed by ${trace.request.requester}`,
+      `R${trace.request.id} ${trace.request.title} [${trace.request.status}] · ${trace.request.repo} · filed by ${trace.request.requester}${trace.request.issue ? ` from ${trace.request.issue.url}` : ""}`,
     );
   if (trace.spec)
     out.push(

@@ -4,6 +4,7 @@ import {
   agentRuns,
   approvals,
   changeRequests,
+  githubIssues,
   queueEntries,
   requestSpecs,
   tasks,
@@ -112,8 +113,22 @@ export function workOf(db: Db, target: { requestId: number | null; taskId: strin
       : [];
   const changes = changesWithEntries(db, { taskIds });
   const reverts = changesWithEntries(db, { revertOf: changes.map((c) => c.change.id) });
+  // The GitHub issue the request came from, if it did (server/github).
+  const issue =
+    target.requestId !== null
+      ? (db
+          .select({
+            githubRepo: githubIssues.githubRepo,
+            number: githubIssues.number,
+            url: githubIssues.url,
+          })
+          .from(githubIssues)
+          .where(eq(githubIssues.requestId, target.requestId))
+          .get() ?? null)
+      : null;
   return {
     request,
+    issue,
     spec,
     tasks: taskRows,
     runs,
