@@ -13,6 +13,7 @@ import { demoPolicy } from "@/server/demo/policy";
 import { git } from "@/server/git/run";
 import { agentsConfig, agentsRepository } from "./support/agents";
 import { gateScript } from "./support/gate";
+import { GITHUB_PORT, GITHUB_REPO } from "./support/github";
 
 // The gated repository's `command` agent (areas notes and slow): a few lines of Node given
 // with -e. It reads the prompt file (its last argument) and appends a line to each file the
@@ -75,6 +76,16 @@ await git(["commit", "--quiet", "--no-gpg-sign", "-m", "Gated: first commit"], {
     env: who,
   });
   await git(["clone", "--quiet", "--bare", seed, piped]);
+  fs.rmSync(seed, { recursive: true, force: true });
+}
+
+// The hub repository: a copy of the demo on a git server (a bare repository reached by file://),
+// taking its work from issues on the fake GitHub (e2e/github.spec.ts).
+const hubServer = path.join(data, "servers", "hub.git");
+{
+  const seed = path.join(data, "repos", "hub-seed");
+  await createDemoRepo(seed);
+  await git(["clone", "--quiet", "--bare", seed, hubServer]);
   fs.rmSync(seed, { recursive: true, force: true });
 }
 
@@ -141,8 +152,23 @@ fs.writeFileSync(
           },
         },
         await agentsRepository(path.join(data, "repos", "agents"), "repos/agents"),
+        {
+          name: "hub",
+          remote: `file://${hubServer}`,
+          targetBranch: "main",
+          github: GITHUB_REPO,
+          policy: {
+            ...demoPolicy,
+            approvals: { low: { approvals: 0 }, medium: { approvals: 0 }, high: { approvals: 0 } },
+          },
+        },
       ],
       agents: agentsConfig,
+      github: {
+        apiUrl: `http://127.0.0.1:${GITHUB_PORT}`,
+        reconcileIntervalSeconds: 0,
+        closeIssues: true,
+      },
     },
     null,
     2,

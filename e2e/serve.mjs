@@ -13,9 +13,26 @@ const prepared = spawnSync(process.execPath, ["bin/run-ts.mjs", "e2e/prepare.ts"
   env: { ...process.env, HYPERION_DATA: data },
 });
 if (prepared.status !== 0) process.exit(prepared.status ?? 1);
+// The fake GitHub the `hub` repository takes issues from (e2e/support/github.ts).
+const github = spawn(process.execPath, ["bin/run-ts.mjs", "e2e/support/fake-github-server.ts"], {
+  stdio: "inherit",
+});
 const child = spawn(process.execPath, ["bin/hyperion.mjs", "start", "--no-build"], {
   stdio: "inherit",
-  env: { ...process.env, HYPERION_DATA: data },
+  env: {
+    ...process.env,
+    HYPERION_DATA: data,
+    // Must match e2e/support/github.ts.
+    HYPERION_GITHUB_TOKEN: "ghp_e2e0123456789abcdefghij",
+    HYPERION_GITHUB_WEBHOOK_SECRET: "e2e-webhook-secret-0123456789",
+  },
 });
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-child.on("exit", (code) => process.exit(code ?? 0));
+for (const signal of ["SIGINT", "SIGTERM"])
+  process.on(signal, () => {
+    child.kill(signal);
+    github.kill(signal);
+  });
+child.on("exit", (code) => {
+  github.kill("SIGTERM");
+  process.exit(code ?? 0);
+});

@@ -17,6 +17,11 @@ export const RepositoryConfig = z.strictObject({
   /** A git server's URL: Hyperion fetches from it and lands by pushing to it (docs/remotes.md). */
   remote: RemoteUrl.optional(),
   credentials: RemoteCredentials.optional(),
+  /**
+   * How a change lands on a remote: "push" moves the branch (the default); "pull-request" pushes
+   * a branch per change and opens a pull request, which the forge merges (protected branches).
+   */
+  land: z.enum(["push", "pull-request"], { error: 'must be "push" or "pull-request"' }).optional(),
   /** The GitHub repository whose labelled issues become requests here (docs/github.md). */
   github: GithubRepoName.optional(),
   /** How often the mirror is fetched when nothing else says the branch moved (default 60). */
@@ -53,6 +58,13 @@ export const HyperionConfig = z
           code: "custom",
           path: ["repositories", i, "path"],
           message: "is required (or name a remote: the git server Hyperion lands onto)",
+        });
+      if (repo.land === "pull-request" && !(repo.remote && repo.github))
+        ctx.addIssue({
+          code: "custom",
+          path: ["repositories", i, "land"],
+          message:
+            '"pull-request" needs the repository\'s remote and its github (owner/name) to open pull requests on',
         });
       if (repo.credentials && !repo.remote)
         ctx.addIssue({

@@ -24,6 +24,7 @@ export const entryStateLabels: Record<EntryState, string> = {
   checking: "Running checks",
   ready: "Ready to land",
   awaiting_approval: "Waiting for approval",
+  in_review: "Pull request open",
   merged: "Merged",
   retry_wait: "Retrying soon",
   quarantined: "Quarantined",

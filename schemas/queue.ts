@@ -6,6 +6,7 @@ export const entryStates = [
   "checking",
   "ready",
   "awaiting_approval",
+  "in_review",
   "merged",
   "retry_wait",
   "quarantined",

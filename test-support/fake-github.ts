@@ -19,7 +19,7 @@ type Issue = {
 };
 type Comment = { id: number; issue: number; body: string; user: { login: string } };
 
-export async function startFakeGithub(opts: { token: string; repo: string }) {
+export async function startFakeGithub(opts: { token: string; repo: string; port?: number }) {
   const issues = new Map<number, Issue>();
   const comments = new Map<number, Comment>();
   const calls: string[] = [];
@@ -38,6 +38,13 @@ export async function startFakeGithub(opts: { token: string; repo: string }) {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://x");
+      // The test's own door (not GitHub's API): add an issue, read an issue's comments.
+      if (url.pathname === "/_fake/issues" && req.method === "POST") {
+        const input = JSON.parse(Buffer.concat(chunks).toString() || "{}");
+        return send(res, 201, addIssue(input));
+      }
+      const fakeComments = /^\/_fake\/issues\/(\d+)\/comments$/.exec(url.pathname);
+      if (fakeComments) return send(res, 200, commentsOn(Number(fakeComments[1])));
       calls.push(`${req.method} ${url.pathname}${url.search}`);
       const auth = req.headers.authorization ?? "";
       if (auth !== `token ${opts.token}` && auth !== `Bearer ${opts.token}`)
@@ -87,7 +94,27 @@ export async function startFakeGithub(opts: { token: string; repo: string }) {
       return send(res, 404, { message: "Not Found" });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  function addIssue(i: {
+    title: string;
+    body?: string;
+    labels?: string[];
+    author?: string;
+  }): Issue {
+    const n = nextIssue++;
+    const issue: Issue = {
+      number: n,
+      title: i.title,
+      body: i.body ?? "",
+      state: "open",
+      labels: (i.labels ?? []).map((name) => ({ name })),
+      user: { login: i.author ?? "octocat" },
+      html_url: `https://github.com/${opts.repo}/issues/${n}`,
+    };
+    issues.set(n, issue);
+    return issue;
+  }
+  const commentsOn = (n: number) => [...comments.values()].filter((c) => c.issue === n);
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, "127.0.0.1", resolve));
   const port = (server.address() as net.AddressInfo).port;
 
   return {
@@ -95,21 +122,8 @@ export async function startFakeGithub(opts: { token: string; repo: string }) {
     issues,
     comments,
     calls,
-    addIssue(i: { title: string; body?: string; labels?: string[]; author?: string }): Issue {
-      const n = nextIssue++;
-      const issue: Issue = {
-        number: n,
-        title: i.title,
-        body: i.body ?? "",
-        state: "open",
-        labels: (i.labels ?? []).map((name) => ({ name })),
-        user: { login: i.author ?? "octocat" },
-        html_url: `https://github.com/${opts.repo}/issues/${n}`,
-      };
-      issues.set(n, issue);
-      return issue;
-    },
-    commentsOn: (n: number) => [...comments.values()].filter((c) => c.issue === n),
+    addIssue,
+    commentsOn,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -16,6 +16,7 @@ const movingStates = [
   "ready",
   "retry_wait",
   "awaiting_approval",
+  "in_review",
 ] as const;
 
 const utcTime = (at: number) => `${new Date(at).toISOString().slice(11, 19)} UTC`;
@@ -52,6 +53,14 @@ function WaitingFor({ e }: { e: Moving }) {
       );
     case "awaiting_approval":
       return <>a reviewer on /approvals</>;
+    case "in_review":
+      return e.pullRequest ? (
+        <a className="underline" href={e.pullRequest.url}>
+          pull request #{e.pullRequest.number}
+        </a>
+      ) : (
+        <>its pull request</>
+      );
     default:
       return <>—</>;
   }

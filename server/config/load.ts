@@ -73,7 +73,12 @@ export function loadConfig(file: string): LoadedConfig {
     };
     return { ...repo, path: resolved, ...(credentials ? { credentials } : {}) };
   });
-  return { repositories, ...(parsed.data.agents ? { agents: parsed.data.agents } : {}), file };
+  return {
+    repositories,
+    ...(parsed.data.agents ? { agents: parsed.data.agents } : {}),
+    ...(parsed.data.github ? { github: parsed.data.github } : {}),
+    file,
+  };
 }
 
 type State = { signature: string; good?: LoadedConfig; problem?: ConfigProblem };
@@ -150,7 +155,10 @@ function signatureOf(file: string): string {
 const shareKey = (file: string) => `hyperion:last-good-config:${file}`;
 
 function shareLastGood(file: string, config: LoadedConfig): void {
-  setEnvironmentData(shareKey(file), { repositories: config.repositories });
+  setEnvironmentData(shareKey(file), {
+    repositories: config.repositories,
+    ...(config.github ? { github: config.github } : {}),
+  });
 }
 
 function inheritedLastGood(file: string): LoadedConfig | undefined {

@@ -18,9 +18,12 @@ export function policyFor(config: LoadedConfig, repo: string): Policy {
  * passing prefix of a round, several changes, in one push.
  */
 export function pipelineFor(config: LoadedConfig, repo: string): QueuePipeline | undefined {
+  const found = config.repositories.find((r) => r.name === repo);
+  // A pull request per change: the forge merges them, one at a time.
+  if (found?.land === "pull-request") return undefined;
   const set = policyFor(config, repo).queue?.pipeline;
   if (set) return set;
-  return config.repositories.find((r) => r.name === repo)?.remote ? REMOTE_PIPELINE : undefined;
+  return found?.remote ? REMOTE_PIPELINE : undefined;
 }
 
 const REMOTE_PIPELINE: QueuePipeline = QueuePipeline.parse({ window: 32, batch: { max: 32 } });

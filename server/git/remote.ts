@@ -228,3 +228,13 @@ export async function pushCas(
     throw new RemoteMovedError(`${repo.remote}'s ${repo.targetBranch} moved`);
   throw classify(repo, `${r.stderr}\n${r.stdout}`, r.timedOut);
 }
+
+/** Pushes a commit to a ref of the server, replacing what is there (a change's own branch). */
+export async function pushRef(repo: RemoteRepo, commit: string, ref: string): Promise<void> {
+  const r = await remoteGit(
+    repo,
+    ["push", "--porcelain", "--no-verify", "--force", repo.remote ?? "", `${commit}:${ref}`],
+    repo.path,
+  );
+  if (r.exitCode !== 0) throw classify(repo, `${r.stderr}\n${r.stdout}`, r.timedOut);
+}

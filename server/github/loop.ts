@@ -1,7 +1,8 @@
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { log } from "@/server/log";
-import { GithubTokenMissing, githubClient } from "./client";
+import { followPullRequests } from "@/server/remotes/forge";
+import { GithubTokenMissing, githubClient } from "@/server/remotes/forge-client";
 import { syncComments } from "./comments";
 import { githubOf } from "./config";
 import { handleDeliveries } from "./intake";
@@ -37,6 +38,8 @@ export function startGithub(
       lastReconcile = Date.now();
       await reconcile(db, c, client);
     }
+    // Land "pull-request": the forge's merges and closes recorded on their entries.
+    await followPullRequests(db, c);
     await syncComments(db, c, client);
   };
   const timer = setInterval(() => {

@@ -3,13 +3,16 @@ import type { Policy } from "@/schemas/policy";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import { runChecks } from "@/server/checks/checks";
 import { passedAtLanding, recordCheckRuns } from "@/server/checks/record";
+import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
+import type { PullRequestRef } from "@/server/db/schema/queue";
 import { ApplyConflict } from "@/server/git/apply";
 import { InvalidTreeEntryError, MissingObjectError, type ObjectStore } from "@/server/git/objects";
 import { PatchParseError } from "@/server/git/patch";
 import { RefLockedError, RefMovedError, readRefFs } from "@/server/git/refs-fs";
 import { RemoteError } from "@/server/git/remote";
 import { approvalGate } from "@/server/queue/approval-gate";
+import { openPullRequest } from "@/server/remotes/forge";
 import {
   type ChangeRow,
   type Entry,
@@ -72,6 +75,7 @@ export class Moves {
       warning?: string;
       checkedOn?: string;
       note?: string;
+      pullRequest?: PullRequestRef;
     } = {},
   ): void {
     transition(this.ctx.db, this.entry, {
@@ -107,6 +111,8 @@ export type Landing = {
   store: ObjectStore;
   /** The repository it lands in (for a remote, the branch is moved by a push). */
   repo: LoadedRepository;
+  /** The config it was claimed under (land "pull-request" opens pull requests with its github). */
+  config: LoadedConfig;
   policy: Policy;
   branchRef: string;
   dryRun: boolean;
@@ -149,6 +155,15 @@ export async function landOnTip(
   if (landed.failure) return l.moves.fail(landed.failure);
   if (!landed.commit) return null;
   const commit = landed.commit;
+  // Out for review on the forge: it is merged once the forge merges it (remotes/forge.ts).
+  if (landed.pullRequest) {
+    if (l.moves.state !== "ready") l.moves.to("ready");
+    l.moves.to("in_review", {
+      pullRequest: landed.pullRequest,
+      note: `#${landed.pullRequest.number} ${landed.pullRequest.url}`,
+    });
+    return l.moves.state;
+  }
   const tipBefore = landed.tipBefore;
   const warning =
     worktree && tipBefore && !stale
@@ -242,12 +257,14 @@ async function landUnderLock(
   commit: string | null;
   tipBefore: string | null;
   failure: EntryError | "quarantine" | null;
+  pullRequest: PullRequestRef | null;
 }> {
   const { store, branchRef } = l;
   lock.acquire();
   let commit: string | null = null;
   let tipBefore: string | null = null;
   let failure: EntryError | "quarantine" | null = null;
+  let pullRequest: PullRequestRef | null = null;
   try {
     tipBefore = readRefFs(store.gitDir, branchRef);
     const tip = tipBefore;
@@ -260,7 +277,13 @@ async function landUnderLock(
     else if (l.dryRun) commit = candidate.commit;
     else if (!checked || (await store.commitParent(candidate.commit)) === tipBefore) {
       try {
-        await moveBranch(l.ctx.db, l.repo, store.gitDir, branchRef, candidate.commit, tipBefore);
+        if (l.repo.land === "pull-request")
+          pullRequest = await openPullRequest(l.config, l.repo, l.entry.id, candidate.commit, {
+            title: l.change.summary.split("\n")[0] ?? `Change ${l.change.id}`,
+            body: `${l.change.summary}\n\nHyperion change request ${l.change.id}, queue entry Q${l.entry.id}.`,
+          });
+        else
+          await moveBranch(l.ctx.db, l.repo, store.gitDir, branchRef, candidate.commit, tipBefore);
         commit = candidate.commit;
       } catch (err) {
         // Another writer's lock is no race and no conflict: wait, without spending an attempt.
@@ -274,7 +297,7 @@ async function landUnderLock(
   } finally {
     lock.release();
   }
-  return { commit, tipBefore, failure };
+  return { commit, tipBefore, failure, pullRequest };
 }
 
 /** Landed (or a dry run's candidate made): merged, and a revert marks what it reverts. */

@@ -115,6 +115,7 @@ export async function processEntry(
       moves,
       store: await storeFor(ctx, repo.path),
       repo,
+      config: ctx.config,
       policy: policyFor(ctx.config, entry.repo),
       branchRef: `refs/heads/${entry.targetBranch}`,
       dryRun: ctx.opts.dryRun || change.dryRun,

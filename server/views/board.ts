@@ -31,6 +31,7 @@ const columns = {
   createdAt: queueEntries.createdAt,
   updatedAt: queueEntries.updatedAt,
   pipeline: queueEntries.pipeline,
+  pullRequest: queueEntries.pullRequest,
 };
 
 /** Change request id → its summary's first line, its task and the task's request. */

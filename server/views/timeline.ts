@@ -38,6 +38,8 @@ export function explain(e: QueueLogEvent, checks: string[]): TimelineLine["text"
       return `Applied cleanly; running its checks: ${checks.join(", ") || "—"}`;
     case "ready":
       return e.from === "checking" ? "Its checks passed" : "Applied cleanly; no checks to run";
+    case "in_review":
+      return `Pull request opened${e.note ? `: ${e.note}` : ""}`;
     case "awaiting_approval":
       return `Waiting for approval: ${e.note ?? "its risk needs a reviewer"}${e.checkedOn ? ` (checks passed on ${e.checkedOn.slice(0, 12)})` : ""}`;
     case "retry_wait":
@@ -92,6 +94,8 @@ export function nextStep(state: EntryState, blockedBy: Blocker[]): string {
       return "It is retried by itself; if it keeps failing it is quarantined.";
     case "awaiting_approval":
       return "A reviewer, operator or admin who did not file its request approves or rejects it on /approvals.";
+    case "in_review":
+      return "Its pull request is open on the forge, whose checks, reviewers and merge queue have the last word: Hyperion records it merged, or rejected if it is closed without merging.";
     case "quarantined":
       return "Read the failure and its output, fix the cause (a new change, or the repository), then Retry it from /queue or `hyperion retry`.";
     case "merged":

@@ -7,6 +7,9 @@ import { changeRequests } from "./change-requests";
  * batch `batch` of `of` stacked on entry `stackedOn` (null: on the tip), or a probe checked alone
  * on the clean stack while the lane bisects.
  */
+/** A pull request a change went out in (land "pull-request"): on which branch, where to see it. */
+export type PullRequestRef = { number: number; url: string; branch: string };
+
 export type PipelinePlace = {
   round: number;
   role: "stacked" | "probe";
@@ -45,6 +48,8 @@ export const queueEntries = sqliteTable(
     pipelined: integer({ mode: "boolean" }).notNull().default(false),
     /** Claimed into a speculative pipeline's lane: other threads leave its branch to its owner. */
     inLane: integer("in_lane", { mode: "boolean" }).notNull().default(false),
+    /** Land "pull-request": the pull request its commit went out in (remotes/forge.ts). */
+    pullRequest: text("pull_request", { mode: "json" }).$type<PullRequestRef>(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
     finishedAt: integer("finished_at"),

@@ -2,7 +2,7 @@ import { and, eq, gt, inArray, isNotNull, ne, or, sql } from "drizzle-orm";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import type { Db, DbLike } from "@/server/db/client";
 import { changeRequests, queueEntries, queueEntryPaths } from "@/server/db/schema";
-import type { PipelinePlace } from "@/server/db/schema/queue";
+import type { PipelinePlace, PullRequestRef } from "@/server/db/schema/queue";
 import type { ChangeRow, Entry } from "./options";
 import { claimableStates, leasedStates } from "./states";
 
@@ -66,6 +66,9 @@ export function rowToEntry(row: Record<string, unknown>): Entry {
     inLane: Boolean(row.in_lane),
     pipelined: Boolean(row.pipelined),
     pipeline: row.pipeline ? (JSON.parse(row.pipeline as string) as PipelinePlace) : null,
+    pullRequest: row.pull_request
+      ? (JSON.parse(row.pull_request as string) as PullRequestRef)
+      : null,
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
     finishedAt: row.finished_at as number | null,

@@ -19,6 +19,7 @@ export class IllegalTransitionError extends Error {
  *   queued/retry_wait/quarantined → rejected  (its request was cancelled)
  *   applying/ready → awaiting_approval → queued  (its risk's tier wants approvals; they came)
  *   awaiting_approval → rejected  (a reviewer rejected it, or its request was cancelled)
+ *   ready → in_review → merged | rejected  (land "pull-request": the forge merges or closes it)
  *   applying/checking/ready → queued  (a lease released on shutdown or expired)
  *
  * A worker's moves need its lease (`transition`); the claim takes one (`claimNext`); the
@@ -42,9 +43,19 @@ export const entryMachine = defineMachine<EntryState>({
     // checking → applying: in the pipeline, a batch ahead of it failed, so it is stacked again.
     checking: ["ready", "applying", "retry_wait", "quarantined", "queued"],
     // ready → applying: the tip moved under the compare-and-swap, so rebase and try again.
-    ready: ["merged", "applying", "awaiting_approval", "retry_wait", "quarantined", "queued"],
+    ready: [
+      "merged",
+      "in_review",
+      "applying",
+      "awaiting_approval",
+      "retry_wait",
+      "quarantined",
+      "queued",
+    ],
     // Nobody leases it while it waits: a reviewer's decision moves it (approvals/service.ts).
     awaiting_approval: ["queued", "rejected"],
+    // A pull request open on the forge: its merge or close is recorded (remotes/forge.ts).
+    in_review: ["merged", "rejected"],
     retry_wait: ["applying", "quarantined", "rejected"],
     merged: ["rolled_back"],
     quarantined: ["queued", "rejected"],
@@ -62,7 +73,12 @@ export const pendingStates: readonly EntryState[] = [...claimableStates, ...leas
 /** States in which an entry holds its paths: a later entry on a common path waits for it. An
  * entry waiting for a reviewer holds them too (its patch is bound to the approval, and a later
  * change to its files landing first would land out of order and void it); disjoint ones go on. */
-export const holdingStates: readonly EntryState[] = [...pendingStates, "awaiting_approval"];
+export const holdingStates: readonly EntryState[] = [
+  ...pendingStates,
+  "awaiting_approval",
+  // A pull request open on the forge holds its paths the same way, until it is merged or closed.
+  "in_review",
+];
 
 /** Failures that are no fault of the change, such as another writer's lock on the branch: the
  * attempt they used is given back, so they never quarantine an entry. */

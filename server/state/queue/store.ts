@@ -8,7 +8,7 @@ import {
   queueEntries,
   queueEntryPaths,
 } from "@/server/db/schema";
-import type { PipelinePlace } from "@/server/db/schema/queue";
+import type { PipelinePlace, PullRequestRef } from "@/server/db/schema/queue";
 import { carryAlong, type TaskOutcome } from "./carry";
 import { getEntry } from "./entries";
 import {
@@ -82,6 +82,8 @@ type MoveDetails = {
   warning?: string;
   checkedOn?: string;
   note?: string;
+  /** Land "pull-request": the pull request it went out in (→ in_review). */
+  pullRequest?: PullRequestRef;
 };
 
 /**
@@ -114,6 +116,7 @@ function writeMove(
             : { leaseOwner: null, leaseExpiresAt: null }),
           ...(move.error ? { lastError: move.error } : {}),
           ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
+          ...(move.pullRequest ? { pullRequest: move.pullRequest } : {}),
           ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
           ...(["merged", "quarantined", "rejected"].includes(move.to) ? { finishedAt: now } : {}),
           ...set,
@@ -203,6 +206,7 @@ export function moveUnleased(
     error?: EntryError;
     note?: string;
     task?: TaskOutcome;
+    mergedCommit?: string;
   },
   now = Date.now(),
 ): Entry {
@@ -221,6 +225,7 @@ export function moveUnleased(
       ...(move.error ? { error: move.error } : {}),
       ...(move.note ? { note: move.note } : {}),
       ...(move.task ? { task: move.task } : {}),
+      ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
     },
     [isNull(queueEntries.leaseOwner)],
     () => new EntryStateError(entryId, move.from, getEntry(db, entryId)?.state),
