@@ -17,11 +17,23 @@ type Issue = {
   user: { login: string };
   html_url: string;
 };
+type Pull = {
+  number: number;
+  title: string;
+  body: string;
+  state: "open" | "closed";
+  merged: boolean;
+  merge_commit_sha: string | null;
+  html_url: string;
+  head: { ref: string };
+  base: { ref: string };
+};
 type Comment = { id: number; issue: number; body: string; user: { login: string } };
 
 export async function startFakeGithub(opts: { token: string; repo: string; port?: number }) {
   const issues = new Map<number, Issue>();
   const comments = new Map<number, Comment>();
+  const pulls = new Map<number, Pull>();
   const calls: string[] = [];
   let nextIssue = 1;
   let nextComment = 1000;
@@ -72,6 +84,38 @@ export async function startFakeGithub(opts: { token: string; repo: string; port?
           if (body.state) issue.state = body.state;
           return send(res, 200, issue);
         }
+      }
+      if (path === `${base}/pulls` && req.method === "GET") {
+        const head = url.searchParams.get("head")?.split(":")[1];
+        const state = url.searchParams.get("state") ?? "open";
+        return send(
+          res,
+          200,
+          [...pulls.values()].filter(
+            (p) => (!head || p.head.ref === head) && (state === "all" || p.state === state),
+          ),
+        );
+      }
+      if (path === `${base}/pulls` && req.method === "POST") {
+        const n = nextIssue++;
+        const pull: Pull = {
+          number: n,
+          title: body.title,
+          body: body.body ?? "",
+          state: "open",
+          merged: false,
+          merge_commit_sha: null,
+          html_url: `https://github.com/${opts.repo}/pull/${n}`,
+          head: { ref: body.head },
+          base: { ref: body.base },
+        };
+        pulls.set(n, pull);
+        return send(res, 201, pull);
+      }
+      const pull = new RegExp(`^${base}/pulls/(\\d+)$`).exec(path);
+      if (pull && req.method === "GET") {
+        const p = pulls.get(Number(pull[1]));
+        return p ? send(res, 200, p) : send(res, 404, { message: "Not Found" });
       }
       const post = new RegExp(`^${base}/issues/(\\d+)/comments$`).exec(path);
       if (post && req.method === "POST") {
@@ -124,6 +168,16 @@ export async function startFakeGithub(opts: { token: string; repo: string; port?
     calls,
     addIssue,
     commentsOn,
+    pulls,
+    /** The forge merges a pull request (the test moved the branch itself) or closes it. */
+    mergePull(n: number, sha: string) {
+      const p = pulls.get(n);
+      if (p) Object.assign(p, { state: "closed", merged: true, merge_commit_sha: sha });
+    },
+    closePull(n: number) {
+      const p = pulls.get(n);
+      if (p) p.state = "closed";
+    },
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -179,6 +179,7 @@ export function entryTimeline(db: Db, entryId: number) {
       mergedCommit: entry.mergedCommit,
       lastError: entry.lastError,
       pipeline: entry.pipeline,
+      pullRequest: entry.pullRequest,
     },
     change: change ? (changeShown as Omit<NonNullable<typeof change>, "patch">) : null,
     paths,

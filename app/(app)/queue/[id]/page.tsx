@@ -128,6 +128,15 @@ export default async function EntryPage(props: Props) {
             }}
           />
         )}
+        {view.entry.pullRequest && (
+          <p data-testid="entry-pull-request">
+            Pull request:{" "}
+            <a className="underline" href={view.entry.pullRequest.url}>
+              #{view.entry.pullRequest.number}
+            </a>{" "}
+            from <code>{view.entry.pullRequest.branch}</code>
+          </p>
+        )}
         {view.blockedBy.length > 0 && (
           <p>
             Blocked behind: <BlockedBy blockers={view.blockedBy} />
