@@ -58,6 +58,15 @@ export function statusText(
     lines.push("The Engineer asks:", ...questions.map((q) => `> ${q.replace(/\n/g, " ")}`), "");
     lines.push("Reply with a comment `/hyperion answer <your answer>`.", "");
   }
+  // Land "pull-request": the pull requests its changes went out in, until the forge merges them.
+  const reviewing = work.changes.flatMap((c) =>
+    c.entry?.state === "in_review" && c.entry.pullRequest ? [c.entry.pullRequest] : [],
+  );
+  if (reviewing.length)
+    lines.push(
+      `Pull request${reviewing.length > 1 ? "s" : ""}: ${reviewing.map((p) => `[#${p.number}](${p.url})`).join(", ")}`,
+      "",
+    );
   const landed = work.changes.flatMap((c) => (c.entry?.mergedCommit ? [c.entry.mergedCommit] : []));
   if (landed.length) {
     lines.push(

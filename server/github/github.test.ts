@@ -209,6 +209,18 @@ describe("issues become requests", () => {
     expect(gh.commentsOn(huge.number)[0]?.body).toContain("at most 20000");
   });
 
+  it("a label flood files at most one request, with areas only from known area: labels, or says which is unknown", async () => {
+    // GitHub allows 100 labels on an issue: nearly all of them.
+    const flood = Array.from({ length: 97 }, (_, i) => `label-${i}`);
+    const issue = gh.addIssue({ title: "Flooded", labels: ["hyperion", ...flood, "area:nowhere"] });
+    await deliver("issues", labeled(issue));
+    await deliver("issues", labeled(issue));
+    await handleDeliveries(world.db, config);
+    const [row] = world.db.select().from(githubIssues).all();
+    expect(requestCount()).toBe(0);
+    expect(row?.refusal ?? "").toContain("unknown area 'nowhere'");
+  });
+
   it("/hyperion answer is taken from the issue's author, not from a stranger", async () => {
     const issue = gh.addIssue({ title: "Do the thing", labels: ["hyperion"], author: "alice" });
     await deliver("issues", labeled(issue));

@@ -178,6 +178,13 @@ describe("a repository on a git server", () => {
     }
   });
 
+  it("a remote without the target branch is 'no such branch' in words, saying what to do", async () => {
+    const wrong = { ...repo(), targetBranch: "trunk" };
+    expect(await syncRemote(world.db, wrong)).toBeNull();
+    expect(remoteStatus(world.db, "t")).toMatchObject({ failure: "no-branch" });
+    expect(remoteStatus(world.db, "t")?.failureMessage).toContain("has no branch trunk");
+  });
+
   it("refuses a remote URL with credentials in it, saying where they go instead", () => {
     const parsed = HyperionConfig.safeParse({
       repositories: [{ name: "t", remote: "https://bot:s3cret@example.test/acme/shop.git" }],
