@@ -223,8 +223,14 @@ export async function pushCas(
     repo.path,
   );
   if (r.exitCode === 0) return;
-  // --porcelain: "!\t<src>:<dst>\t[rejected] (stale info)" when the lease did not hold.
-  if (/\[rejected\]|stale info|fetch first|non-fast-forward/.test(r.stdout + r.stderr))
+  // --porcelain: "!\t<src>:<dst>\t[rejected] (stale info)" when the lease did not hold; a push
+  // that passed the lease but lost the server's own ref update to another pusher says
+  // "[remote rejected] (failed to update ref)" or "cannot lock ref".
+  if (
+    /\[rejected\]|stale info|fetch first|non-fast-forward|failed to update ref|cannot lock ref/.test(
+      r.stdout + r.stderr,
+    )
+  )
     throw new RemoteMovedError(`${repo.remote}'s ${repo.targetBranch} moved`);
   throw classify(repo, `${r.stderr}\n${r.stdout}`, r.timedOut);
 }
