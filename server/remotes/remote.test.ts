@@ -118,6 +118,42 @@ describe("a repository on a git server", () => {
     expect(getEntry(world.db, id)?.attempts).toBe(1);
   });
 
+  it("lands ten changes while another client keeps pushing to the same branch: every change once, none of theirs lost", async () => {
+    await syncRemote(world.db, repo());
+    const ids: number[] = [];
+    for (let i = 0; i < 10; i++)
+      ids.push(await submit(`c${i}.txt`, `change ${i}\n`, `change ${i}`));
+    // The other client: fetch, commit on top, push (retrying its own lost races), eight times,
+    // as fast as it can, while Hyperion lands.
+    const theirs: string[] = [];
+    const other = (async () => {
+      for (let n = 0; n < 8; n++) {
+        for (;;) {
+          await upstream.run(["fetch", "-q", upstream.bare, "+main:refs/remotes/server/main"]);
+          await upstream.run(["reset", "-q", "--hard", "refs/remotes/server/main"]);
+          fs.writeFileSync(path.join(upstream.work, "theirs.txt"), `theirs ${n}\n`);
+          await upstream.run(["add", "theirs.txt"]);
+          await upstream.run(["commit", "-q", "-m", `theirs ${n}`]);
+          const pushed = await git(["push", "-q", upstream.bare, "HEAD:main"], {
+            cwd: upstream.work,
+            env: ENV,
+          })
+            .then(() => true)
+            .catch(() => false);
+          if (pushed) break;
+        }
+        theirs.push(`theirs ${n}`);
+      }
+    })();
+    await Promise.all([loop(), other]);
+    // Whatever Hyperion left waiting for a retry lands now that the other client stopped.
+    await loop();
+    for (const id of ids) expect(getEntry(world.db, id)?.state).toBe("merged");
+    const log = await serverLog();
+    for (let i = 0; i < 10; i++) expect(log.filter((s) => s === `change ${i}`)).toHaveLength(1);
+    for (const t of theirs) expect(log).toContain(t);
+  }, 120_000);
+
   it("waits out a server that went away, without spending attempts, and lands when it returns", async () => {
     await syncRemote(world.db, repo());
     const id = await submit("a.txt", "a from hyperion\n", "change a");
