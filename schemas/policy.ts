@@ -131,6 +131,18 @@ export const QueuePipeline = z
       .default({ max: 8 }),
     /** Re-runs of a failing check on the same commit before a single change is blamed. */
     flakyReruns: z.number().int().min(0, "must not be negative").max(5).default(1),
+    /**
+     * "branch": one strict lane per branch (the default). "area": a lane per policy area, for
+     * changes whose paths all fall in one area; lanes of different areas run and land
+     * independently, so a failure in one does not reset another. Opting in says each area's
+     * checks depend only on its own files: a lane's passing result is carried over another
+     * lane's landing, which touched only other areas (docs/merge-queue.md).
+     */
+    lanes: z
+      .enum(["branch", "area"], {
+        error: 'must be "branch" (one lane a branch) or "area" (a lane per area)',
+      })
+      .default("branch"),
   })
   .superRefine((p, ctx) => {
     if (p.window >= 1 && p.batch.max > p.window)

@@ -2,11 +2,13 @@ import type { QueuePipeline } from "@/schemas/policy";
 import type { EntryError } from "@/schemas/queue";
 import { runChecks } from "@/server/checks/checks";
 import { recordCheckRuns } from "@/server/checks/record";
-import type { policyFor } from "@/server/config/policy";
+import { areaOf } from "@/server/config/areas";
+import { policyFor } from "@/server/config/policy";
 import { ApplyConflict } from "@/server/git/apply";
 import { InvalidTreeEntryError, MissingObjectError, type ObjectStore } from "@/server/git/objects";
 import { PatchParseError } from "@/server/git/patch";
-import { RefLockedError, RefMovedError } from "@/server/git/refs-fs";
+import { RefLockedError, RefMovedError, readRefFs } from "@/server/git/refs-fs";
+import { git } from "@/server/git/run";
 import { log } from "@/server/log";
 import type { ChangeRow, Entry } from "../state/queue/store";
 import { buildCandidate, type CandidateCache } from "./land";
@@ -181,14 +183,69 @@ export async function landPrefix(
     // One move (for a remote, one push) takes the branch over every passing batch.
     await moveBranch(ctx.db, repo, store.gitDir, branchRef, top, tip);
   } catch (err) {
-    if (err instanceof RefMovedError || err instanceof RefLockedError) return -1;
-    throw err;
+    if (err instanceof RefLockedError) return -1;
+    if (!(err instanceof RefMovedError)) throw err;
+    const carried = await carryOver(ctx, store, branchRef, tip, passing, first?.entry.lane ?? "");
+    if (carried === null) return -1;
   } finally {
     lock.release();
   }
   const landed = passing.flatMap((b) => b.group);
   merge(ctx, landed);
   return landed.length;
+}
+
+/**
+ * Lanes by area (policy queue.pipeline.lanes "area"): the branch moved under a lane, and if
+ * everything that moved it touched only other areas, the lane's passing result still holds —
+ * the policy's opt-in says an area's checks depend only on its own files — so its changes are
+ * stacked again on the new tip and land without checking again. The new top, or null when the
+ * tip moved within the lane's area (or the lane spans areas): the lane stacks and checks again.
+ */
+async function carryOver(
+  ctx: ProcessContext,
+  store: ObjectStore,
+  branchRef: string,
+  checkedOn: string | null,
+  passing: Built[],
+  lane: string,
+): Promise<string | null> {
+  if (!lane || lane === "*" || !checkedOn) return null;
+  const first = passing[0]?.group[0];
+  const repo = ctx.config.repositories.find((r) => r.name === first?.entry.repo);
+  const policy = policyFor(ctx.config, first?.entry.repo ?? "");
+  for (let tries = 0; tries < 3; tries++) {
+    const now = readRefFs(store.gitDir, branchRef);
+    if (!now) return null;
+    const moved = (await git(["diff", "--name-only", "-z", checkedOn, now], { cwd: store.gitDir }))
+      .split("\0")
+      .filter(Boolean);
+    if (moved.some((p) => (areaOf(policy, p)?.name ?? "*") === lane)) return null;
+    const restacked = await stack(
+      store,
+      passing.map((b) => b.group),
+      now,
+    );
+    if (!("built" in restacked)) return null;
+    const top = restacked.built.at(-1)?.top;
+    if (!top) return null;
+    try {
+      await moveBranch(ctx.db, repo, store.gitDir, branchRef, top, now);
+      log.info(
+        {
+          lane,
+          checkedOn,
+          landedOn: now,
+          entries: passing.flatMap((b) => b.group.map((m) => m.entry.id)),
+        },
+        "a lane's passing result carried over another lane's landing in other areas",
+      );
+      return top;
+    } catch (err) {
+      if (!(err instanceof RefMovedError)) throw err;
+    }
+  }
+  return null;
 }
 
 /** Records landed changes as merged, each as its own commit, in one transaction. */

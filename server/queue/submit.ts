@@ -6,6 +6,7 @@ import { type ChangeRequest, parseChangeRequestBatch } from "@/schemas/change-re
 import { type FieldIssue, fieldIssues } from "@/schemas/issues";
 import { quotePath } from "@/schemas/paths";
 import { policyChecks, resolveCheck } from "@/server/checks/checks";
+import { laneOf } from "@/server/config/areas";
 import type { LoadedConfig } from "@/server/config/load";
 import { pipelineFor, policyFor } from "@/server/config/policy";
 import type { Db, Tx } from "@/server/db/client";
@@ -193,6 +194,8 @@ export async function submitChanges(
         .get();
       // A revert undoes the approved change; it does not replace the patch that was approved.
       if (!opts.revertOf) voidEarlierApprovals(tx, taskId, change.id);
+      const pipeline = pipelineFor(config, cr.repo);
+      const policy = policyFor(config, cr.repo);
       const entryId = enqueue(
         tx,
         {
@@ -201,7 +204,8 @@ export async function submitChanges(
           targetBranch,
           maxAttempts: opts.maxAttempts ?? currentEnv().HYPERION_MAX_ATTEMPTS,
           paths,
-          pipelined: pipelineFor(config, cr.repo) !== undefined,
+          pipelined: pipeline !== undefined,
+          lane: pipeline?.lanes === "area" ? laneOf(policy, paths) : "",
         },
         now,
       );

@@ -48,6 +48,11 @@ export const queueEntries = sqliteTable(
     pipelined: integer({ mode: "boolean" }).notNull().default(false),
     /** Claimed into a speculative pipeline's lane: other threads leave its branch to its owner. */
     inLane: integer("in_lane", { mode: "boolean" }).notNull().default(false),
+    /**
+     * Its lane on its branch: "" for the branch's one lane; with lanes by area, its area, or
+     * "*" for a change across areas (which no other lane of the branch runs beside).
+     */
+    lane: text().notNull().default(""),
     /** Land "pull-request": the pull request its commit went out in (remotes/forge.ts). */
     pullRequest: text("pull_request", { mode: "json" }).$type<PullRequestRef>(),
     createdAt: integer("created_at").notNull(),

@@ -74,6 +74,7 @@ const EARLIER_ON_A_COMMON_PATH = `SELECT 1 FROM queue_entry_paths mine
 // claims are serialised, so the first claim of a branch's pipelined entries leads its lane.
 const LANE_HELD_BY_ANOTHER = `SELECT 1 FROM queue_entries l
    WHERE l.repo = e.repo AND l.target_branch = e.target_branch AND (l.in_lane = 1 OR e.pipelined = 1)
+     AND (l.lane = e.lane OR l.lane = '*' OR e.lane = '*')
      AND l.lease_owner IS NOT NULL AND l.lease_owner <> @owner
      AND l.state IN (${inList(leasedStates)})`;
 
@@ -104,7 +105,7 @@ export function claimLane(
                 heartbeat_at = @now, attempts = attempts + 1, updated_at = @now, in_lane = 1
           WHERE id IN (
             SELECT e.id FROM queue_entries e
-             WHERE e.repo = @repo AND e.target_branch = @branch AND e.pipelined = 1
+             WHERE e.repo = @repo AND e.target_branch = @branch AND e.pipelined = 1 AND e.lane = @lane
                AND e.state IN (${inList(claimableStates)}) AND e.next_attempt_at <= @now
                AND NOT EXISTS (${EARLIER_ON_A_COMMON_PATH}
                     AND NOT (other.lease_owner IS @owner AND other.in_lane = 1))
@@ -117,6 +118,7 @@ export function claimLane(
         now,
         repo: entry.repo,
         branch: entry.targetBranch,
+        lane: entry.lane,
         more: Math.max(0, max - 1),
       }) as Record<string, unknown>[];
     const more = rows.map(rowToEntry).sort((a, b) => a.id - b.id);

@@ -65,6 +65,7 @@ export function rowToEntry(row: Record<string, unknown>): Entry {
     mergedCommit: row.merged_commit as string | null,
     inLane: Boolean(row.in_lane),
     pipelined: Boolean(row.pipelined),
+    lane: (row.lane as string | undefined) ?? "",
     pipeline: row.pipeline ? (JSON.parse(row.pipeline as string) as PipelinePlace) : null,
     pullRequest: row.pull_request
       ? (JSON.parse(row.pull_request as string) as PullRequestRef)
@@ -81,7 +82,12 @@ export function rowToEntry(row: Record<string, unknown>): Entry {
  */
 export function laneRival(db: Db, entry: Entry, owner: string) {
   const rivals = db
-    .select({ id: queueEntries.id, owner: queueEntries.leaseOwner, inLane: queueEntries.inLane })
+    .select({
+      id: queueEntries.id,
+      owner: queueEntries.leaseOwner,
+      inLane: queueEntries.inLane,
+      lane: queueEntries.lane,
+    })
     .from(queueEntries)
     .where(
       and(
@@ -92,6 +98,8 @@ export function laneRival(db: Db, entry: Entry, owner: string) {
         ne(queueEntries.leaseOwner, owner),
       ),
     )
-    .all();
+    .all()
+    // Lanes by area: only a lane of the same area, or one across areas, is a rival.
+    .filter((r) => r.lane === entry.lane || r.lane === "*" || entry.lane === "*");
   return rivals.find((r) => r.inLane || r.id < entry.id) ?? null;
 }

@@ -41,6 +41,8 @@ export function enqueue(
     paths: readonly string[];
     /** Landed through its repository's speculative pipeline: one lane a branch claims it. */
     pipelined?: boolean;
+    /** Its lane ("" the branch's one lane; an area's name; "*" across areas). */
+    lane?: string;
   },
   now = Date.now(),
 ): number {
@@ -54,6 +56,7 @@ export function enqueue(
       attempts: 0,
       maxAttempts: e.maxAttempts,
       pipelined: e.pipelined ?? false,
+      lane: e.lane ?? "",
       nextAttemptAt: now,
       createdAt: now,
       updatedAt: now,

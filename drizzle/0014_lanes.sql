@@ -1,0 +1,1 @@
+ALTER TABLE `queue_entries` ADD `lane` text DEFAULT '' NOT NULL;
