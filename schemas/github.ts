@@ -6,7 +6,8 @@ import { z } from "zod";
 
 const envVar = z
   .string()
-  .regex(/^[A-Z_][A-Z0-9_]{0,99}$/, "must be the name of an environment variable");
+  .regex(/^[A-Z_][A-Z0-9_]{0,99}$/, "must be the name of an environment variable")
+  .refine((n) => !/^(NEXTAUTH_|AUTH_)/.test(n), "must not be one of the web app's own variables");
 
 export const GithubConfig = z.strictObject({
   /** The REST API's base URL (GitHub Enterprise: https://host/api/v3). */
@@ -18,7 +19,7 @@ export const GithubConfig = z.strictObject({
   /** The variable holding the webhook secret GitHub signs deliveries with. */
   webhookSecretEnv: envVar.default("HYPERION_GITHUB_WEBHOOK_SECRET"),
   /** While a secret is rotated: the variable holding the old one, also accepted. */
-  previousWebhookSecretEnv: envVar.optional(),
+  previousWebhookSecretEnv: envVar.default("HYPERION_GITHUB_WEBHOOK_SECRET_PREVIOUS"),
   /** The label that makes an issue a request. */
   label: z.string().trim().min(1).max(50).default("hyperion"),
   /** How often open labelled issues are listed to catch missed deliveries (0: never). */

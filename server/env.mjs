@@ -148,6 +148,11 @@ const schema = z.object({
   HYPERION_AGENT: oneOf(["builtin", "command", "codex", "claude", "copilot"]).optional(),
   // Where `node bin/agent-clis.mjs` installs the pinned agent CLIs.
   HYPERION_AGENT_CLIS_DIR: text(),
+  // GitHub intake (docs/github.md): the default names of the token and the webhook secrets; the
+  // config may name other variables (read through namedSecret below).
+  HYPERION_GITHUB_TOKEN: text(),
+  HYPERION_GITHUB_WEBHOOK_SECRET: text(),
+  HYPERION_GITHUB_WEBHOOK_SECRET_PREVIOUS: text(),
   HYPERION_BWRAP: z
     .string()
     .refine((p) => path.isAbsolute(p), "must be the absolute path of the bwrap program")
@@ -244,6 +249,22 @@ export function currentEnv() {
 export function inherited(name) {
   if (/^(HYPERION_|NEXTAUTH_)/.test(name))
     throw new Error(`${name} is Hyperion's own: read it from currentEnv()`);
+  return process.env[name];
+}
+
+/**
+ * A secret the config names by its variable (a git token, GitHub's token or webhook secret):
+ * one of Hyperion's own variables, as parsed, or any other variable as it is. Never NEXTAUTH_*.
+ * @param {string} name
+ * @returns {string | undefined}
+ */
+export function namedSecret(name) {
+  if (/^NEXTAUTH_/.test(name))
+    throw new Error(`${name} is the web app's own; name another variable`);
+  if (/^HYPERION_/.test(name)) {
+    const value = /** @type {Record<string, unknown>} */ (currentEnv())[name];
+    return typeof value === "string" ? value : undefined;
+  }
   return process.env[name];
 }
 

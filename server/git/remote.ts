@@ -3,6 +3,7 @@ import path from "node:path";
 import { execa } from "execa";
 import type { LoadedRepository } from "@/schemas/config";
 import { program } from "@/server/confine/programs";
+import { namedSecret } from "@/server/env.mjs";
 import { FIXED_ENV } from "./run";
 
 // A repository kept on a git server: Hyperion keeps a bare mirror of its target branch at the
@@ -49,15 +50,15 @@ const scheme = (url: string) =>
 // The credential helper git runs for an https remote. Fixed text: the values come from this git
 // process's environment, set below, so nothing from a config or a request is ever in a shell string.
 const CREDENTIAL_HELPER =
-  '!f() { test "$1" = get || exit 0; printf "username=%s\\npassword=%s\\n" "$HYPERION_GIT_USERNAME" "$HYPERION_GIT_TOKEN"; }; f';
+  '!f() { test "$1" = get || exit 0; printf "username=%s\\npassword=%s\\n" "$HYP_GIT_USERNAME" "$HYP_GIT_TOKEN"; }; f';
 const SSH_COMMAND =
-  'ssh -i "$HYPERION_SSH_KEY" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$HYPERION_KNOWN_HOSTS"';
+  'ssh -i "$HYP_SSH_KEY" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$HYP_KNOWN_HOSTS"';
 
 /** The token a repository's credentials name, or null; a missing one is an auth failure. */
 function readToken(repo: RemoteRepo): string | null {
   const c = repo.credentials;
   if (c?.tokenEnv) {
-    const value = process.env[c.tokenEnv];
+    const value = namedSecret(c.tokenEnv);
     if (!value)
       throw new RemoteError(
         "auth",
@@ -109,13 +110,13 @@ async function remoteGit(repo: RemoteRepo, args: string[], cwd: string) {
   config.push("-c", "credential.helper=");
   const token = readToken(repo);
   if (token) {
-    env.HYPERION_GIT_USERNAME = repo.credentials?.username ?? "x-access-token";
-    env.HYPERION_GIT_TOKEN = token;
+    env.HYP_GIT_USERNAME = repo.credentials?.username ?? "x-access-token";
+    env.HYP_GIT_TOKEN = token;
     config.push("-c", `credential.helper=${CREDENTIAL_HELPER}`);
   }
   if (repo.credentials?.sshKeyFile) {
-    env.HYPERION_SSH_KEY = repo.credentials.sshKeyFile;
-    env.HYPERION_KNOWN_HOSTS = repo.credentials.knownHostsFile ?? path.join(home, "known_hosts");
+    env.HYP_SSH_KEY = repo.credentials.sshKeyFile;
+    env.HYP_KNOWN_HOSTS = repo.credentials.knownHostsFile ?? path.join(home, "known_hosts");
     env.GIT_SSH_COMMAND = SSH_COMMAND;
   }
   const result = await execa(program("git"), [...config, ...args], {

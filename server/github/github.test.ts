@@ -29,14 +29,14 @@ beforeEach(async () => {
   world = await makeWorld();
   gh = await startFakeGithub({ token: TOKEN, repo: REPO });
   process.env.HYPERION_GITHUB_WEBHOOK_SECRET = SECRET;
-  process.env.HYPERION_GITHUB_WEBHOOK_SECRET_OLD = OLD_SECRET;
+  process.env.GITHUB_WEBHOOK_SECRET_OLD = OLD_SECRET;
   process.env.HYPERION_GITHUB_TOKEN = TOKEN;
   forgetEtags();
   config = {
     ...world.config,
     github: GithubConfig.parse({
       apiUrl: gh.apiUrl,
-      previousWebhookSecretEnv: "HYPERION_GITHUB_WEBHOOK_SECRET_OLD",
+      previousWebhookSecretEnv: "GITHUB_WEBHOOK_SECRET_OLD",
       closeIssues: true,
     }),
     repositories: world.config.repositories.map((r) => ({ ...r, github: REPO })),
@@ -44,7 +44,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   delete process.env.HYPERION_GITHUB_WEBHOOK_SECRET;
-  delete process.env.HYPERION_GITHUB_WEBHOOK_SECRET_OLD;
+  delete process.env.GITHUB_WEBHOOK_SECRET_OLD;
   delete process.env.HYPERION_GITHUB_TOKEN;
   await gh.stop();
   world.cleanup();

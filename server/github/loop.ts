@@ -1,5 +1,6 @@
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
+import { namedSecret } from "@/server/env.mjs";
 import { log } from "@/server/log";
 import { followPullRequests } from "@/server/remotes/forge";
 import { GithubTokenMissing, githubClient } from "@/server/remotes/forge-client";
@@ -53,7 +54,7 @@ export function startGithub(
   }, tickMs);
   timer.unref?.();
   const settings = githubOf(config());
-  if (settings && !process.env[settings.tokenEnv])
+  if (settings && !namedSecret(settings.tokenEnv))
     log.warn(
       { variable: settings.tokenEnv },
       "GitHub intake: the token variable is not set; deliveries are taken but issues are not reconciled or commented on",

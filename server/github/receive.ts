@@ -2,6 +2,7 @@ import { Webhooks } from "@octokit/webhooks";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { githubDeliveries } from "@/server/db/schema";
+import { namedSecret } from "@/server/env.mjs";
 import { githubOf, repoFor } from "./config";
 
 // POST /api/webhooks/github: a delivery is verified (HMAC-SHA256 of the raw body, by
@@ -28,7 +29,7 @@ export async function receiveGithubWebhook(
       error: "GitHub intake is not configured: add a github section to the config",
     });
   const secrets = [settings.webhookSecretEnv, settings.previousWebhookSecretEnv]
-    .map((name) => (name ? process.env[name] : undefined))
+    .map((name) => (name ? namedSecret(name) : undefined))
     .filter((s): s is string => !!s);
   if (secrets.length === 0)
     return reply(503, {

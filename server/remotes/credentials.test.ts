@@ -18,7 +18,7 @@ import { syncRemote } from "./sync";
 // fetches and pushes: no file Hyperion writes, no error, no check's environment holds it.
 
 const TOKEN = "tok-5f1c9a7e3b2d4c6f8a0e";
-const VAR = "HYPERION_TEST_GIT_TOKEN";
+const VAR = "SHOP_GIT_TOKEN_FOR_TEST";
 
 let world: TestWorld;
 let upstream: Awaited<ReturnType<typeof makeRepoPair>>;

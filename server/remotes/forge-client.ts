@@ -1,5 +1,6 @@
 import { Octokit } from "@octokit/rest";
 import type { GithubConfig } from "@/schemas/github";
+import { namedSecret } from "@/server/env.mjs";
 
 // GitHub's REST API through Octokit, at the configured base URL (GitHub, GitHub Enterprise, or a
 // fake speaking the same protocol in tests). The token is read from its variable at each client
@@ -10,7 +11,7 @@ export class GithubTokenMissing extends Error {
 }
 
 export function githubClient(settings: GithubConfig): Octokit {
-  const token = process.env[settings.tokenEnv];
+  const token = namedSecret(settings.tokenEnv);
   if (!token)
     throw new GithubTokenMissing(
       `github.tokenEnv names ${settings.tokenEnv}, which is not set: Hyperion cannot read issues or comment`,
