@@ -95,9 +95,12 @@ export async function runQueueLoop(args: {
         lastBeat = Date.now();
       }
       reclaimExpired(db, opts);
-      const entry = claimNext(db, owner, opts);
+      // One moment for the claim and for the drain's question, so an entry that falls due
+      // between two clock reads is not taken for one that can never move.
+      const now = Date.now();
+      const entry = claimNext(db, owner, opts, now);
       if (!entry) {
-        if (opts.drain && !stillMoving(db)) break;
+        if (opts.drain && !stillMoving(db, now)) break;
         await new Promise((r) => setTimeout(r, opts.pollMs));
         continue;
       }
