@@ -24,6 +24,11 @@ export const GithubConfig = z.strictObject({
   label: z.string().trim().min(1).max(50).default("hyperion"),
   /** How often open labelled issues are listed to catch missed deliveries (0: never). */
   reconcileIntervalSeconds: z.number().int().min(0).max(86_400).default(300),
+  /**
+   * A Projects v2 status: an issue whose project item is moved to it becomes a request, as if it
+   * were labelled (the seed's board-native flow). Unset: project items are not watched.
+   */
+  projectStatus: z.string().trim().min(1).max(100).optional(),
   /** Close the issue when its request is done. */
   closeIssues: z.boolean().default(false),
   /** Who requests from issues are filed as (a Hyperion user's email); default the first admin. */

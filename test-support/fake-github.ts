@@ -34,6 +34,8 @@ export async function startFakeGithub(opts: { token: string; repo: string; port?
   const issues = new Map<number, Issue>();
   const comments = new Map<number, Comment>();
   const pulls = new Map<number, Pull>();
+  // Projects v2 items: node id → the issue it holds and its Status.
+  const items = new Map<string, { issue: number; status: string }>();
   const calls: string[] = [];
   let nextIssue = 1;
   let nextComment = 1000;
@@ -84,6 +86,30 @@ export async function startFakeGithub(opts: { token: string; repo: string; port?
           if (body.state) issue.state = body.state;
           return send(res, 200, issue);
         }
+      }
+      // GraphQL: the one query Hyperion sends, a project item's Status and issue by node id.
+      if (path === "/graphql" && req.method === "POST") {
+        const item = items.get(String(body.variables?.id ?? ""));
+        const issue = item ? issues.get(item.issue) : undefined;
+        return send(res, 200, {
+          data: {
+            node: item
+              ? {
+                  fieldValueByName: { name: item.status },
+                  content: issue && {
+                    number: issue.number,
+                    title: issue.title,
+                    body: issue.body,
+                    url: issue.html_url,
+                    state: issue.state.toUpperCase(),
+                    author: { login: issue.user.login },
+                    repository: { nameWithOwner: opts.repo },
+                    labels: { nodes: issue.labels },
+                  },
+                }
+              : null,
+          },
+        });
       }
       if (path === `${base}/pulls` && req.method === "GET") {
         const head = url.searchParams.get("head")?.split(":")[1];
@@ -169,6 +195,16 @@ export async function startFakeGithub(opts: { token: string; repo: string; port?
     addIssue,
     commentsOn,
     pulls,
+    /** Puts an issue on a project board in a Status; returns the item's node id. */
+    projectItem(issue: number, status: string): string {
+      const id = `PVTI_fake${items.size + 1}`;
+      items.set(id, { issue, status });
+      return id;
+    },
+    moveItem(id: string, status: string) {
+      const item = items.get(id);
+      if (item) item.status = status;
+    },
     /** The forge merges a pull request (the test moved the branch itself) or closes it. */
     mergePull(n: number, sha: string) {
       const p = pulls.get(n);
@@ -184,7 +220,7 @@ export async function startFakeGithub(opts: { token: string; repo: string; port?
 
 /** GitHub's own example payload for an event and action, made about this repository and issue. */
 export function examplePayload(
-  event: "issues" | "issue_comment" | "push",
+  event: "issues" | "issue_comment" | "push" | "projects_v2_item",
   action: string | null,
   patch: { repo: string; issue?: object; comment?: object; ref?: string },
 ): Record<string, unknown> {

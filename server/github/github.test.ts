@@ -249,6 +249,56 @@ describe("issues become requests", () => {
   });
 });
 
+describe("Projects v2", () => {
+  it("an issue's project item moved to the configured status becomes a request, read through GraphQL", async () => {
+    config = {
+      ...config,
+      github: { ...(config.github ?? GithubConfig.parse({})), projectStatus: "Ready for Hyperion" },
+    };
+    const issue = gh.addIssue({ title: "From the board", body: "```files\ndocs/board.md\n```" });
+    const item = gh.projectItem(issue.number, "Todo");
+    const moved = (status: string) => {
+      gh.moveItem(item, status);
+      const payload = examplePayload("projects_v2_item", "edited", { repo: REPO }) as Record<
+        string,
+        unknown
+      >;
+      payload.projects_v2_item = {
+        ...(payload.projects_v2_item as object),
+        node_id: item,
+        content_type: "Issue",
+      };
+      delete payload.repository; // an organization's event
+      return deliver("projects_v2_item", payload);
+    };
+    expect((await moved("In progress")).status).toBe(202);
+    await handleDeliveries(world.db, config);
+    expect(requestCount()).toBe(0);
+    expect(
+      world.db.select({ note: githubDeliveries.note }).from(githubDeliveries).get()?.note,
+    ).toContain("not 'Ready for Hyperion'");
+    await moved("Ready for Hyperion");
+    await handleDeliveries(world.db, config);
+    const [r] = world.db.select().from(requests).all();
+    expect(r).toMatchObject({
+      title: "From the board",
+      files: ["docs/board.md"],
+      source: "github",
+    });
+    // Moved there again: still one request.
+    await moved("Ready for Hyperion");
+    await handleDeliveries(world.db, config);
+    expect(requestCount()).toBe(1);
+  });
+
+  it("without github.projectStatus, project items are answered 202 and not stored", async () => {
+    const reply = await deliver("projects_v2_item", { action: "edited", projects_v2_item: {} });
+    expect(reply.status).toBe(202);
+    expect(String(reply.body.ignored)).toContain("projectStatus");
+    expect(stored()).toBe(0);
+  });
+});
+
 describe("reconciliation and the status comment", () => {
   it("picks up an issue whose delivery was lost, files nothing twice, costs one free 304 when idle, and cancels on a close it missed", async () => {
     const issue = gh.addIssue({ title: "Missed delivery", labels: ["hyperion"] });

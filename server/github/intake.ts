@@ -1,162 +1,29 @@
 import { and, asc, eq } from "drizzle-orm";
-import { filesFromBody } from "@/schemas/github";
-import { DESCRIPTION_MAX, TITLE_MAX } from "@/schemas/task-request";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
-import { githubDeliveries, githubIssues, requests } from "@/server/db/schema";
-import { ValidationError } from "@/server/errors";
+import { githubDeliveries } from "@/server/db/schema";
 import { log } from "@/server/log";
 import { syncRemote } from "@/server/remotes/sync";
 import { answerRequest } from "@/server/requests/answer";
-import { cancelRequest } from "@/server/requests/cancel";
 import { editRequest } from "@/server/requests/edit";
-import { createRequests } from "@/server/requests/service";
-import { firstAdmin, requireUserByEmail, type User } from "@/server/users/service";
 import { githubOf, repoFor } from "./config";
+import {
+  fileIssue,
+  type GithubIssue,
+  hasLabel,
+  intakeUser,
+  issueClosed,
+  issueRow,
+  requestInput,
+} from "./issues";
+import { projectItemMoved } from "./projects";
 
-// What Hyperion does with an issue: labelled, it becomes a request (once: the issue's row is
-// unique); edited before planning, the request follows; closed, the request is cancelled; a
-// comment `/hyperion answer …` from its author or a member answers the Engineer. Shared by the
-// webhook deliveries (handled here, after they were stored) and reconciliation (reconcile.ts).
-
-/** The parts of GitHub's issue object Hyperion reads. */
-export type GithubIssue = {
-  number: number;
-  title: string;
-  body?: string | null;
-  state?: string;
-  html_url: string;
-  labels?: (string | { name?: string | null })[];
-  user?: { login?: string } | null;
-  pull_request?: unknown;
-};
-
-const FINISHED = ["done", "failed", "cancelled", "rolled_back"];
-
-const labelNames = (issue: GithubIssue) =>
-  (issue.labels ?? [])
-    .map((l) => (typeof l === "string" ? l : (l.name ?? "")))
-    .filter(Boolean)
-    .slice(0, 100);
-
-export const hasLabel = (issue: GithubIssue, label: string) =>
-  labelNames(issue).some((l) => l.toLowerCase() === label.toLowerCase());
-
-/** Who requests from issues are filed as. */
-export function intakeUser(db: Db, config: LoadedConfig): User {
-  const email = githubOf(config)?.requester;
-  const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
-  if (!user) throw new Error("no user to file GitHub issues as; add one with 'hyperion user add'");
-  return user;
-}
-
-export function issueRow(db: Db, fullName: string, number: number) {
-  return db
-    .select()
-    .from(githubIssues)
-    .where(
-      and(eq(githubIssues.githubRepo, fullName.toLowerCase()), eq(githubIssues.number, number)),
-    )
-    .get();
-}
-
-/** The request input an issue makes, or why it cannot make one. */
-function requestInput(repo: string, issue: GithubIssue): { input: object } | { refusal: string } {
-  const body = issue.body ?? "";
-  if (body.length > DESCRIPTION_MAX)
-    return {
-      refusal: `the issue's body is ${body.length} characters; a request's description may have at most ${DESCRIPTION_MAX}: shorten it, or link to the details`,
-    };
-  const title =
-    issue.title.length > TITLE_MAX ? `${issue.title.slice(0, TITLE_MAX - 1)}…` : issue.title;
-  const areas = labelNames(issue)
-    .filter((l) => l.toLowerCase().startsWith("area:"))
-    .map((l) => l.slice(5).trim())
-    .filter(Boolean);
-  return {
-    input: {
-      title,
-      description: `${body}\n\n(From GitHub issue ${issue.html_url})`.trim(),
-      repo,
-      files: filesFromBody(body),
-      areas,
-    },
-  };
-}
-
-/**
- * Makes an issue a request, once. An issue already linked to a request is left as it is; one
- * refused before (say, a file path that is not allowed) is tried again, since it may have been
- * edited. A refusal is recorded on the issue's row, and its status comment says it.
- */
-export function fileIssue(
-  db: Db,
-  config: LoadedConfig,
-  fullName: string,
-  issue: GithubIssue,
-  now = Date.now(),
-): { requestId: number | null; refusal: string | null } {
-  const repo = repoFor(config, fullName);
-  if (!repo) return { requestId: null, refusal: `no repository takes work from ${fullName}` };
-  const key = fullName.toLowerCase();
-  const existing = issueRow(db, key, issue.number);
-  if (existing?.requestId) return { requestId: existing.requestId, refusal: null };
-  const made = requestInput(repo.name, issue);
-  let requestId: number | null = null;
-  let refusal: string | null = "refusal" in made ? made.refusal : null;
-  db.transaction(() => {
-    if ("input" in made) {
-      try {
-        const [created] = createRequests(db, {
-          input: made.input,
-          requester: intakeUser(db, config),
-          config,
-          source: "github",
-        });
-        requestId = created?.id ?? null;
-      } catch (err) {
-        if (!(err instanceof ValidationError)) throw err;
-        refusal = err.issues.map((i) => `${i.path}: ${i.message}`).join("; ");
-      }
-    }
-    const values = {
-      requestId,
-      refusal,
-      url: issue.html_url,
-      updatedAt: now,
-    };
-    if (existing) db.update(githubIssues).set(values).where(eq(githubIssues.id, existing.id)).run();
-    else
-      db.insert(githubIssues)
-        .values({ githubRepo: key, number: issue.number, createdAt: now, ...values })
-        .run();
-  });
-  return { requestId, refusal };
-}
-
-/** A closed issue cancels its request, if it is not finished yet. */
-export function issueClosed(
-  db: Db,
-  config: LoadedConfig,
-  fullName: string,
-  number: number,
-): string {
-  const row = issueRow(db, fullName, number);
-  if (!row?.requestId) return "no request to cancel";
-  const request = db.select().from(requests).where(eq(requests.id, row.requestId)).get();
-  if (!request || FINISHED.includes(request.status))
-    return `R${row.requestId} is already ${request?.status}`;
-  cancelRequest(
-    db,
-    row.requestId,
-    intakeUser(db, config),
-    `its GitHub issue #${number} was closed`,
-  );
-  return `R${row.requestId} cancelled`;
-}
+// Handling the stored webhook deliveries (receive.ts stored them): each event routed to what it
+// does to an issue's request (issues.ts), a project item (projects.ts) or a remote's mirror.
 
 type Payload = {
   action?: string;
+  projects_v2_item?: { node_id?: string; content_type?: string };
   issue?: GithubIssue;
   comment?: { body?: string; user?: { login?: string }; author_association?: string };
   repository?: { full_name?: string };
@@ -179,6 +46,12 @@ async function handle(
   event: string,
   p: Payload,
 ): Promise<{ state: "handled" | "ignored"; note: string }> {
+  // An organization's event: the repository is the item's issue's (projects.ts).
+  if (event === "projects_v2_item") {
+    if (p.action !== "edited" && p.action !== "created")
+      return { state: "ignored", note: `a project item ${p.action}` };
+    return projectItemMoved(db, config, p.projects_v2_item ?? {});
+  }
   const settings = githubOf(config);
   const fullName = p.repository?.full_name ?? "";
   const repo = repoFor(config, fullName);

@@ -11,7 +11,13 @@ import { githubOf, repoFor } from "./config";
 // GitHub gives up on a delivery after 10 seconds: nothing slow happens here.
 
 /** The events Hyperion acts on; any other is answered 202 and not stored. */
-export const HANDLED_EVENTS = ["issues", "issue_comment", "push", "ping"] as const;
+export const HANDLED_EVENTS = [
+  "issues",
+  "issue_comment",
+  "push",
+  "ping",
+  "projects_v2_item",
+] as const;
 
 export type WebhookReply = { status: number; body: Record<string, unknown> };
 
@@ -66,7 +72,12 @@ export async function receiveGithubWebhook(
     return reply(202, { ignored: `the ${event} event is not one Hyperion acts on` });
   const p = payload as { action?: unknown; repository?: { full_name?: unknown } };
   const fullName = typeof p.repository?.full_name === "string" ? p.repository.full_name : null;
-  if (event !== "ping" && (!fullName || !repoFor(config, fullName)))
+  // A project item's event is the organization's: its repository is known once its issue is read.
+  if (event === "projects_v2_item" && !settings.projectStatus)
+    return reply(202, {
+      ignored: "github.projectStatus is not set: project items are not watched",
+    });
+  if (event !== "ping" && event !== "projects_v2_item" && (!fullName || !repoFor(config, fullName)))
     return reply(202, {
       ignored: `no repository in Hyperion's config takes work from ${fullName ?? "(no repository)"}: set github on it`,
     });

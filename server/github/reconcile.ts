@@ -5,7 +5,7 @@ import type { Db } from "@/server/db/client";
 import { githubIssues, requests } from "@/server/db/schema";
 import { log } from "@/server/log";
 import { githubOf } from "./config";
-import { fileIssue, type GithubIssue, issueClosed } from "./intake";
+import { fileIssue, type GithubIssue, issueClosed } from "./issues";
 
 // The safety backstop behind the webhook (the seeds: "reconciliation polling is a required
 // safety backstop"): each mapped repository's open labelled issues are listed and compared with
