@@ -4,6 +4,7 @@ import { execa } from "execa";
 import type { LoadedRepository } from "@/schemas/config";
 import { program } from "@/server/confine/programs";
 import { namedSecret } from "@/server/env.mjs";
+import { readRefFs } from "./refs-fs";
 import { FIXED_ENV } from "./run";
 
 // A repository kept on a git server: Hyperion keeps a bare mirror of its target branch at the
@@ -195,7 +196,9 @@ export async function fetchRemote(repo: RemoteRepo): Promise<string> {
     repo.path,
   );
   if (r.exitCode !== 0) throw classify(repo, r.stderr, r.timedOut);
-  const tip = fs.readFileSync(path.join(repo.path, ref), "utf8").trim();
+  // Through the ref reader, which also finds a ref git has packed.
+  const tip = readRefFs(repo.path, ref);
+  if (!tip) throw new RemoteError("no-branch", `${repo.remote} has no branch ${repo.targetBranch}`);
   return tip;
 }
 

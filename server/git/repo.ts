@@ -122,6 +122,12 @@ export class Repo {
     return out.split("\n").filter(Boolean);
   }
 
+  /** The paths that differ between two commits' trees (renames as a delete and an add). */
+  async changedPaths(from: string, to: string): Promise<string[]> {
+    const out = await this.run(["diff", "--name-only", "--no-renames", "-z", from, to]);
+    return out.split("\0").filter(Boolean);
+  }
+
   /** `git diff --binary --full-index from to`: a patch `git apply` takes whole, binaries included. */
   async binaryDiff(from: string, to: string): Promise<string> {
     return this.run(["diff", "--binary", "--full-index", from, to]);

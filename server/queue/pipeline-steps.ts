@@ -8,7 +8,7 @@ import { ApplyConflict } from "@/server/git/apply";
 import { InvalidTreeEntryError, MissingObjectError, type ObjectStore } from "@/server/git/objects";
 import { PatchParseError } from "@/server/git/patch";
 import { RefLockedError, RefMovedError, readRefFs } from "@/server/git/refs-fs";
-import { git } from "@/server/git/run";
+import { Repo } from "@/server/git/repo";
 import { log } from "@/server/log";
 import type { ChangeRow, Entry } from "../state/queue/store";
 import { buildCandidate, type CandidateCache } from "./land";
@@ -217,9 +217,7 @@ async function carryOver(
   for (let tries = 0; tries < 3; tries++) {
     const now = readRefFs(store.gitDir, branchRef);
     if (!now) return null;
-    const moved = (await git(["diff", "--name-only", "-z", checkedOn, now], { cwd: store.gitDir }))
-      .split("\0")
-      .filter(Boolean);
+    const moved = await Repo.at(store.gitDir).changedPaths(checkedOn, now);
     if (moved.some((p) => (areaOf(policy, p)?.name ?? "*") === lane)) return null;
     const restacked = await stack(
       store,
