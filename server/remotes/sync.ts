@@ -5,8 +5,7 @@ import { log } from "@/server/log";
 import { recordFailed, recordFetched, remoteStatus } from "./status";
 
 /** The repositories of a config that live on a git server. */
-export const remoteRepos = (config: LoadedConfig): RemoteRepo[] =>
-  config.repositories.filter((r) => r.remote);
+export const remoteRepos = (config: LoadedConfig) => config.repositories.filter((r) => r.remote);
 
 /** Fetches one remote into its mirror and records the outcome; the tip, or null on failure. */
 export async function syncRemote(db: Db, repo: RemoteRepo): Promise<string | null> {
@@ -27,22 +26,21 @@ export async function syncRemote(db: Db, repo: RemoteRepo): Promise<string | nul
 
 /**
  * One pass of the worker's fetch loop: each remote whose interval has passed since it was last
- * fetched (or that is asked for by name, as a webhook or `hyperion fetch` does) is fetched.
+ * fetched is fetched (`all`: every remote, as at start). A webhook's push fetches its repository
+ * itself (github/intake.ts).
  */
 export async function syncDue(
   db: Db,
   config: LoadedConfig,
-  opts: { now?: number; only?: string[]; all?: boolean } = {},
+  opts: { now?: number; all?: boolean } = {},
 ): Promise<number> {
   const now = opts.now ?? Date.now();
   let n = 0;
   for (const repo of remoteRepos(config)) {
-    if (opts.only && !opts.only.includes(repo.name)) continue;
     const status = remoteStatus(db, repo.name);
     const last = Math.max(status?.fetchedAt ?? 0, status?.failedAt ?? 0);
-    const interval =
-      (config.repositories.find((r) => r.name === repo.name)?.fetchIntervalSeconds ?? 60) * 1000;
-    if (!opts.only && !opts.all && last && now - last < interval) continue;
+    const interval = (repo.fetchIntervalSeconds ?? 60) * 1000;
+    if (!opts.all && last && now - last < interval) continue;
     await syncRemote(db, repo);
     n++;
   }
