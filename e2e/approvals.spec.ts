@@ -213,6 +213,40 @@ test.describe("approvals", () => {
     await expect(page.getByTestId("review-rejected").last()).toContainText("The task was closed.");
   });
 
+  test("a requester sees her change wait for a reviewer, reads its diff, and finds it by status", async ({
+    page,
+  }) => {
+    test.setTimeout(120_000);
+    const requester = await addUser("requester");
+    await signInViaApi(page.request, requester, PASSWORD);
+    const title = `Round the basket ${Date.now()}`;
+    const id = await fileReviewed(requester, title, ["src/cart/cart.js"]);
+
+    await page.goto(`/requests/${id}`);
+    await expect(page.getByTestId("request-status")).toHaveText("Waiting for approval", {
+      timeout: 60_000,
+    });
+    // Her link goes to the change on her own page, not to a page her role cannot open.
+    const waits = page.getByTestId("task-change").getByRole("link", {
+      name: "waiting for approval",
+    });
+    await expect(waits).toHaveAttribute("href", /^#waiting-C\d+$/);
+    await waits.click();
+    const change = page.getByTestId("waiting-change");
+    await expect(change).toBeVisible();
+    await expect(page.getByTestId("waiting-review")).toContainText(
+      "a reviewer other than the requester decides",
+    );
+    await change.getByRole("button", { name: "Show the diff (read-only)" }).click();
+    await expect(change.getByTestId("diff-viewer")).toContainText("src/cart/cart.js");
+    await expect(page.getByRole("button", { name: /^Approve/ })).toHaveCount(0);
+
+    // History's status filter has it.
+    await page.goto("/history?status=awaiting_approval");
+    await expect(page.getByTestId("history-row").filter({ hasText: title })).toBeVisible();
+    await expect(page.getByLabel("Status")).toHaveValue("awaiting_approval");
+  });
+
   test("the approve flow is reachable with the keyboard alone", async ({ page }) => {
     test.setTimeout(120_000);
     const requester = await addUser("requester");

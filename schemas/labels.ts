@@ -12,6 +12,7 @@ export const requestStatusLabels: Record<RequestStatus, string> = {
   needs_attention: "Needs attention",
   planned: "Planned",
   in_progress: "In progress",
+  awaiting_approval: "Waiting for approval",
   done: "Done",
   failed: "Failed",
   cancelled: "Cancelled",

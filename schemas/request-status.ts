@@ -6,6 +6,8 @@ export const requestStatuses = [
   "needs_attention",
   "planned",
   "in_progress",
+  /** A change of its waits for a reviewer (derived from its tasks' changes, like in_progress). */
+  "awaiting_approval",
   "done",
   "failed",
   "cancelled",

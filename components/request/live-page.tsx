@@ -15,6 +15,8 @@ type Permissions = {
   canRescope: boolean;
   canCancel: boolean;
   canEdit: { clarification: boolean; attention: boolean };
+  /** May approve this request's changes (a reviewer who did not file it). */
+  canReview: boolean;
 };
 
 /**
@@ -93,6 +95,7 @@ export function LiveRequestPage({
         areaNames={areaNames}
         webUrl={webUrl}
         canCancel={permissions.canCancel}
+        canReview={permissions.canReview}
       />
       {summary && <RequestSummary id={request.id} summary={summary} />}
       <TraceView trace={trace} webUrl={webUrl} />

@@ -12,10 +12,13 @@ export function TasksTable({
   tasks,
   changes,
   webUrl,
+  canReview,
 }: {
   tasks: RequestDetail["tasks"];
   changes: RequestDetail["changes"];
   webUrl?: string;
+  /** A reviewer who may decide goes to /approvals; anyone else to the read-only diff above. */
+  canReview: boolean;
 }) {
   return (
     <section>
@@ -52,6 +55,7 @@ export function TasksTable({
                 <TaskChange
                   change={changes.find((c) => c.id === t.changeRequestId)}
                   webUrl={webUrl}
+                  canReview={canReview}
                 />
               </Cell>
             </tr>
@@ -63,14 +67,22 @@ export function TasksTable({
 }
 
 /** A task's change: waiting for a reviewer, or its state and commit; then its revert, if any. */
-function TaskChange({ change, webUrl }: { change: Change | undefined; webUrl?: string }) {
+function TaskChange({
+  change,
+  webUrl,
+  canReview,
+}: {
+  change: Change | undefined;
+  webUrl?: string;
+  canReview: boolean;
+}) {
   return (
     <>
       {change?.state === "awaiting_approval" ? (
         <>
           <ChangeLabel id={change.id} /> <EntryLink id={change.entryId} />{" "}
           <Link
-            href={`/approvals#entry-${change.entryId}`}
+            href={canReview ? `/approvals#entry-${change.entryId}` : `#waiting-C${change.id}`}
             className="text-amber-800 underline"
             data-testid="awaiting-approval"
           >

@@ -10,6 +10,7 @@ import { Reviews } from "./reviews";
 import { RolledBack } from "./rolled-back";
 import { RequestRuns } from "./runs";
 import { TasksTable } from "./tasks-table";
+import { WaitingReview } from "./waiting-review";
 
 /** The statuses after which nothing is left to cancel. */
 const ended = ["done", "failed", "cancelled", "rolled_back"];
@@ -23,6 +24,7 @@ export function RequestView({
   canRescope,
   canCancel,
   canEdit: mayEdit,
+  canReview,
   areaNames,
   webUrl,
 }: {
@@ -38,6 +40,8 @@ export function RequestView({
   canCancel: boolean;
   /** Its requester while it needs clarification; staff once it needs attention. */
   canEdit: { clarification: boolean; attention: boolean };
+  /** May approve its changes: the tasks' "waiting for approval" leads to /approvals. */
+  canReview: boolean;
   /** The repository's areas, offered when editing. */
   areaNames: string[];
   /** The repository's web page, when its config names one: commits link there. */
@@ -57,6 +61,7 @@ export function RequestView({
       {request.status === "rolled_back" && <RolledBack changes={detail.changes} webUrl={webUrl} />}
       {canEdit && <EditRequest id={id} request={request} areas={areaNames} onDone={onDone} />}
       <RequestFacts request={request} spec={spec} issue={issue} />
+      <WaitingReview changes={detail.changes} canReview={canReview} />
 
       {spec && spec.questions.length > 0 && (
         <Questions
@@ -72,7 +77,12 @@ export function RequestView({
       {spec && spec.answers.length > 0 && <Answers answers={spec.answers} />}
 
       {detail.tasks.length > 0 && (
-        <TasksTable tasks={detail.tasks} changes={detail.changes} webUrl={webUrl} />
+        <TasksTable
+          tasks={detail.tasks}
+          changes={detail.changes}
+          webUrl={webUrl}
+          canReview={canReview}
+        />
       )}
 
       {detail.reviews.length > 0 && <Reviews reviews={detail.reviews} />}

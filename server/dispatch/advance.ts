@@ -241,7 +241,7 @@ function deriveRequests(db: Db): number {
   const open = db
     .select({ id: requests.id })
     .from(requests)
-    .where(inArray(requests.status, ["planned", "in_progress"]))
+    .where(inArray(requests.status, ["planned", "in_progress", "awaiting_approval"]))
     .all()
     .map((r) => r.id);
   let failed = 0;

@@ -19,6 +19,7 @@ export function detailOf(work: Work) {
             id: change.id,
             taskId: change.taskId,
             summary: change.summary,
+            risk: change.risk,
             entryId: entry.id,
             state: entry.state,
             attempts: entry.attempts,

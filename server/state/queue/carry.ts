@@ -105,7 +105,10 @@ export function carryAlong(
   if (!task.requestId) return;
   if (outcome) settleRequest(tx, task.requestId);
   else if (to === "rolled_back")
-    settleRequest(tx, task.requestId, ["planned", "in_progress", "done"]);
+    settleRequest(tx, task.requestId, ["planned", "in_progress", "awaiting_approval", "done"]);
+  // A reviewer's wait starts or ends: the request says so to its requester.
+  else if (to === "awaiting_approval" || from === "awaiting_approval")
+    settleRequest(tx, task.requestId, ["planned", "in_progress", "awaiting_approval"]);
 }
 
 /** How many times an agent's task goes back after its change failed at landing, then fails. */

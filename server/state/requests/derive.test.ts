@@ -57,6 +57,21 @@ describe("a request's status, derived from its tasks and changes", () => {
       ],
       "in_progress",
     ],
+    // A change waiting for a reviewer is what its requester waits on, even with work still moving.
+    [
+      [
+        ["submitted", "awaiting_approval"],
+        ["claimed", null],
+      ],
+      "awaiting_approval",
+    ],
+    [
+      [
+        ["done", "merged"],
+        ["submitted", "awaiting_approval"],
+      ],
+      "awaiting_approval",
+    ],
   ] as const)("%j → %s", (work, expected) => {
     expect(deriveRequestStatus(work.map(([state, entryState]) => ({ state, entryState })))).toBe(
       expected,

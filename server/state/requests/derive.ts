@@ -8,7 +8,7 @@ const ACTIVE: readonly TaskState[] = ["pending", "claimed", "submitted"];
  * A planned request's status, from its tasks and their changes — the one rule, so that a page,
  * the CLI and the worker can never disagree: every task done is `done`, unless one of their
  * changes has been rolled back (`rolled_back`); a failed task with nothing left running is
- * `failed`; anything still running is `in_progress` (or `planned` before any task moved).
+ * `failed`; a change waiting for a reviewer makes it `awaiting_approval`; anything still running is `in_progress` (or `planned` before any task moved).
  * Null when there are no tasks yet: planning decides then.
  */
 export function deriveRequestStatus(
@@ -19,5 +19,8 @@ export function deriveRequestStatus(
     return work.some((w) => w.entryState === "rolled_back") ? "rolled_back" : "done";
   if (work.some((w) => w.state === "failed") && !work.some((w) => ACTIVE.includes(w.state)))
     return "failed";
+  // What its requester waits on: a reviewer, before anything else still moving.
+  if (work.some((w) => w.state === "submitted" && w.entryState === "awaiting_approval"))
+    return "awaiting_approval";
   return work.every((w) => w.state === "pending") ? "planned" : "in_progress";
 }

@@ -13,13 +13,15 @@ export const requestMachine = defineMachine<RequestStatus>({
     needs_clarification: ["received", "cancelled"],
     // The same question came back after an answer: a reviewer or operator re-scopes it.
     needs_attention: ["received", "cancelled"],
-    planned: ["in_progress", "done", "cancelled", "failed", "rolled_back"],
+    planned: ["in_progress", "awaiting_approval", "done", "cancelled", "failed", "rolled_back"],
     // rolled_back from in progress: a change rolled back before its merge was recorded.
-    in_progress: ["done", "failed", "cancelled", "rolled_back"],
+    in_progress: ["awaiting_approval", "done", "failed", "cancelled", "rolled_back"],
+    // A change of its waits for a reviewer; it moves on when the reviewer decides.
+    awaiting_approval: ["in_progress", "done", "failed", "cancelled", "rolled_back"],
     // in_progress again: post-merge verification reopened one of its tasks (server/verify).
     done: ["rolled_back", "in_progress"],
     // failed → in_progress: its requester (or an operator) ran its failed tasks again.
-    failed: ["received", "done", "in_progress"],
+    failed: ["received", "done", "in_progress", "awaiting_approval"],
     cancelled: [],
     rolled_back: [],
   },

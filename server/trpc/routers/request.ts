@@ -10,6 +10,7 @@ import { cancelRequest } from "@/server/requests/cancel";
 import { editRequest, type RequestEditInput } from "@/server/requests/edit";
 import { rerunRequest } from "@/server/requests/rerun";
 import { createRequests, getRequest, type RequestSummary } from "@/server/requests/service";
+import { changeDiff } from "@/server/views/change-diff";
 import { listHistory } from "@/server/views/history";
 import { requestDetail } from "@/server/views/request-detail";
 import { requestPage } from "@/server/views/request-page";
@@ -52,6 +53,11 @@ export const requestRouter = router({
   detail: procedure("request.read")
     .input(z.strictObject({ id: z.number().int().positive() }))
     .query(({ ctx, input }) => shownTo(ctx, requestDetail(ctx.db, input.id))),
+
+  /** A change's whole patch, read-only (a requester follows her change while it waits for review). */
+  changeDiff: procedure("request.read")
+    .input(z.strictObject({ changeId: z.number().int().positive() }))
+    .query(({ ctx, input }) => shownTo(ctx, changeDiff(ctx.db, input.changeId))),
 
   /** The request page as one read: detail, trace and summary (server/views/request-page.ts). */
   page: procedure("request.read")

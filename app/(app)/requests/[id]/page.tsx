@@ -58,6 +58,7 @@ export default async function RequestPage(props: Props) {
           canAnswer: may(user, "request.answer", target),
           canRescope: may(user, "request.rescope", target),
           canCancel: may(user, "request.cancel", target),
+          canReview: may(user, "change.approve", target),
           canEdit: {
             clarification: may(user, "request.edit", target),
             attention: may(user, "request.rescope", target),
