@@ -247,6 +247,39 @@ test.describe("approvals", () => {
     await expect(page.getByLabel("Status")).toHaveValue("awaiting_approval");
   });
 
+  test("/queue lists a task waiting to start behind a change that waits for a reviewer", async ({
+    page,
+  }) => {
+    test.setTimeout(120_000);
+    const requester = await addUser("requester");
+    const operator = await addUser("operator");
+    const stamp = Date.now();
+    const first = await fileReviewed(requester, `Price the basket ${stamp}`, ["src/cart/cart.js"]);
+    await signInViaApi(page.request, operator, PASSWORD);
+    await page.goto(`/requests/${first}`);
+    await expect(page.getByTestId("request-status")).toHaveText("Waiting for approval", {
+      timeout: 60_000,
+    });
+    const second = await fileReviewed(requester, `Total the basket ${stamp}`, ["src/cart/cart.js"]);
+
+    await page.goto("/queue");
+    const row = page.locator(`[data-testid="waiting-task"][data-task="${second}.1"]`);
+    await expect(row).toBeVisible({ timeout: 30_000 });
+    await expect(row.getByTestId("waiting-reason")).toContainText(
+      `Lock conflict: R${first}.1 currently holds overlapping lock key(s) reviewed:file:src/cart/cart.js`,
+    );
+    await expect(row.getByTestId("held-by-review")).toContainText("waits for a reviewer");
+    await expect(row.getByRole("link", { name: `R${first}.1` }).first()).toHaveAttribute(
+      "href",
+      `/requests/${first}#task-${first}.1`,
+    );
+    // The waiting request's own page says the same, in the same words.
+    await page.goto(`/requests/${second}`);
+    await expect(page.getByTestId("task-blocked-reason")).toContainText(
+      `Lock conflict: R${first}.1 currently holds`,
+    );
+  });
+
   test("the approve flow is reachable with the keyboard alone", async ({ page }) => {
     test.setTimeout(120_000);
     const requester = await addUser("requester");

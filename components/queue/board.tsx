@@ -13,6 +13,7 @@ import { Remotes } from "./remotes";
 import { Threads } from "./threads";
 import type { LogRow, Overview } from "./types";
 import { Verifications } from "./verifications";
+import { WaitingToStartSection } from "./waiting-to-start";
 
 /** The log keeps this many events; the filters narrow what it shows of them. */
 const LOG_KEPT = 100;
@@ -113,6 +114,7 @@ export function QueueBoard({
       />
       <Remotes remotes={status.remotes} />
       <MovingSection entries={overview.moving} counts={status.counts} />
+      <WaitingToStartSection waiting={overview.waitingToStart} />
       <FinishedSection
         entries={overview.finished}
         webUrls={overview.webUrls}

@@ -1,6 +1,7 @@
 import Link from "next/link";
 import type { RequestDetail } from "@/server/views/request-detail";
 import { ChangeLabel, CommitLink, EntryLink, TaskLink } from "../ids";
+import { ReasonText } from "../reason-text";
 import { Cell, StackedHead, stacked } from "../stacked-table";
 import { StatusBadge } from "../status-badge";
 import { TaskGraph } from "../task-graph";
@@ -40,7 +41,11 @@ export function TasksTable({
               <Cell label="Area">{t.area}</Cell>
               <Cell label="State">
                 <StatusBadge status={t.state} />
-                {t.blockedReason && <div className="text-xs text-amber-700">{t.blockedReason}</div>}
+                {t.blockedReason && (
+                  <div className="text-xs text-amber-800" data-testid="task-blocked-reason">
+                    <ReasonText text={t.blockedReason} />
+                  </div>
+                )}
               </Cell>
               <Cell label="Files" className="font-mono text-xs">
                 {t.neededFiles.join(", ")}

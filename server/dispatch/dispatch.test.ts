@@ -45,7 +45,7 @@ describe("the pre-dispatch gate (the seed's exclusion rules)", () => {
     );
     expect(verdict).toEqual({
       ok: false,
-      reason: "Lock conflict: task 1.1 holds demo:area:pricing",
+      reason: "Lock conflict: R1.1 currently holds overlapping lock key(s) demo:area:pricing",
     });
   });
 
@@ -101,7 +101,7 @@ describe("the pre-dispatch gate (the seed's exclusion rules)", () => {
       }),
     ).toEqual({
       ok: false,
-      reason: "Waiting on task 2.1",
+      reason: "Waiting on R2.1",
     });
     expect(
       lockConflict(
@@ -139,7 +139,7 @@ describe("dispatching", () => {
     const claimed = dispatchOnce(world.db, world.config, "d1").map((x) => x.id);
     expect(claimed).toEqual(["1.1", "3.1"]);
     expect(taskState("2.1")?.blockedReason).toBe(
-      "Lock conflict: task 1.1 holds demo:file:docs/guide.md",
+      "Lock conflict: R1.1 currently holds overlapping lock key(s) demo:file:docs/guide.md",
     );
   });
 

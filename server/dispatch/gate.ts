@@ -1,3 +1,4 @@
+import { taskRef } from "@/schemas/ids";
 import type { Policy } from "@/schemas/policy";
 
 export type LockHolder = {
@@ -42,7 +43,7 @@ export function gate(
   ctx: { done: Set<string>; active: LockHolder[]; policy: Policy },
 ): GateResult {
   const waiting = task.dependsOn.filter((d) => !ctx.done.has(d));
-  if (waiting.length) return { ok: false, reason: `Waiting on task ${waiting.join(", ")}` };
+  if (waiting.length) return { ok: false, reason: `Waiting on ${waiting.map(taskRef).join(", ")}` };
   if (!task.area || !ctx.policy.areas.some((a) => a.name === task.area)) {
     return {
       ok: false,
@@ -51,10 +52,13 @@ export function gate(
     };
   }
   const holder = lockConflict(task, ctx.active, ctx.policy);
-  if (holder)
+  if (holder) {
+    // The keys both want, in the seed's words; an area lock shares no key, so name the holder's.
+    const overlap = holder.lockKeys.filter((k) => task.lockKeys.includes(k));
     return {
       ok: false,
-      reason: `Lock conflict: task ${holder.id} holds ${holder.lockKeys.join(", ")}`,
+      reason: `Lock conflict: ${taskRef(holder.id)} currently holds overlapping lock key(s) ${(overlap.length ? overlap : holder.lockKeys).join(", ")}`,
     };
+  }
   return { ok: true };
 }

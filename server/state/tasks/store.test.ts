@@ -122,8 +122,8 @@ describe("the task state table", () => {
 
   it("a blocked task records why, only while it is still pending", () => {
     const id = seed("pending");
-    blockTask(world.db, { id, state: "pending", reason: "Waiting on task 1.1" });
-    expect(row(id)).toMatchObject({ state: "pending", blockedReason: "Waiting on task 1.1" });
+    blockTask(world.db, { id, state: "pending", reason: "Waiting on R1.1" });
+    expect(row(id)).toMatchObject({ state: "pending", blockedReason: "Waiting on R1.1" });
     expect(taskEvents(id).map((e) => e.type)).toEqual(["task.blocked"]);
     const claimed = seed("claimed");
     expect(() => blockTask(world.db, { id: claimed, state: "pending", reason: "x" })).toThrow(

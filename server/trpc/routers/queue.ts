@@ -11,6 +11,7 @@ import { recentVerifications } from "@/server/verify/list";
 import { queueBoard, withRequestIds } from "@/server/views/board";
 import { logsAfter, queueInsights, recentLogs } from "@/server/views/insights";
 import { queueStatus } from "@/server/views/queue-status";
+import { waitingToStart } from "@/server/views/waiting-to-start";
 import { procedure, router } from "../init";
 
 const EntryId = z.strictObject({ id: z.number().int().positive() });
@@ -23,6 +24,8 @@ export const queueRouter = router({
       insights: queueInsights(ctx.db),
       ...queueBoard(ctx.db),
       recent: withRequestIds(ctx.db, recentLogs(ctx.db, 100)),
+      // Tasks that wait on another task or its locks (a change waiting for a reviewer holds them).
+      waitingToStart: waitingToStart(ctx.db),
       // Post-merge verifications (server/verify): what the tip's full checks said, and a culprit.
       verifications: recentVerifications(ctx.db, { limit: 10 }),
       repositories: repositories.map((r) => r.name),

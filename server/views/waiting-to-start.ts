@@ -1,0 +1,80 @@
+import { and, asc, count, eq, inArray, isNotNull } from "drizzle-orm";
+import type { DbLike } from "@/server/db/client";
+import { queueEntries, requests, tasks } from "@/server/db/schema";
+
+/** How many blocked tasks /queue lists; the count says how many there are in all. */
+const SHOWN = 50;
+
+/** Task ids named in a blocked reason (`R6.1`, schemas/ids.ts `taskRef`). */
+export function tasksNamed(reason: string): string[] {
+  return [...new Set([...reason.matchAll(/\bR(\d+\.\d+)\b/g)].map((m) => m[1] ?? ""))];
+}
+
+/**
+ * Tasks that could start but wait — on a task they depend on, or on a lock another task holds —
+ * oldest first, each with what it waits for: the tasks its reason names, their state, and their
+ * change with its queue entry (a change waiting for a reviewer holds its locks until one decides,
+ * which /queue should say rather than leave the request sitting at "Planned").
+ */
+export function waitingToStart(db: DbLike) {
+  const where = and(eq(tasks.state, "pending"), isNotNull(tasks.blockedReason));
+  const rows = db
+    .select({
+      id: tasks.id,
+      title: tasks.title,
+      reason: tasks.blockedReason,
+      since: tasks.updatedAt,
+      createdAt: tasks.createdAt,
+      request: { id: requests.id, title: requests.title, repo: requests.repo },
+    })
+    .from(tasks)
+    .innerJoin(requests, eq(requests.id, tasks.requestId))
+    .where(where)
+    .orderBy(asc(tasks.createdAt), asc(tasks.id))
+    .limit(SHOWN)
+    .all();
+  const total =
+    rows.length < SHOWN
+      ? rows.length
+      : (db.select({ n: count() }).from(tasks).where(where).get()?.n ?? rows.length);
+  const named = [...new Set(rows.flatMap((r) => tasksNamed(r.reason ?? "")))];
+  const holders = named.length
+    ? db
+        .select({
+          id: tasks.id,
+          state: tasks.state,
+          changeId: tasks.changeRequestId,
+          entryId: queueEntries.id,
+          entryState: queueEntries.state,
+        })
+        .from(tasks)
+        .leftJoin(queueEntries, eq(queueEntries.changeRequestId, tasks.changeRequestId))
+        .where(inArray(tasks.id, named))
+        .all()
+    : [];
+  return {
+    total,
+    tasks: rows.map((r) => ({
+      id: r.id,
+      title: r.title,
+      reason: r.reason ?? "",
+      since: r.since ?? r.createdAt,
+      request: r.request,
+      waitsFor: tasksNamed(r.reason ?? "").flatMap((id) => {
+        const h = holders.find((x) => x.id === id);
+        if (!h) return [];
+        return [
+          {
+            taskId: h.id,
+            state: h.state,
+            change:
+              h.changeId !== null && h.entryId !== null
+                ? { id: h.changeId, entryId: h.entryId, state: h.entryState ?? "queued" }
+                : null,
+          },
+        ];
+      }),
+    })),
+  };
+}
+export type WaitingToStart = ReturnType<typeof waitingToStart>;
