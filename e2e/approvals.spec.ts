@@ -25,6 +25,13 @@ function fileReviewed(as: string, title: string, files: string[]) {
 
 test.describe("approvals", () => {
   test.use({ storageState: { cookies: [], origins: [] } });
+  // Requests a test leaves waiting are cancelled after it, pass or fail: a change waiting for a
+  // reviewer holds its files' locks, and the next test would wait behind it.
+  let cleanups: (() => Promise<unknown>)[] = [];
+  test.afterEach(async () => {
+    for (const undo of cleanups) await undo();
+    cleanups = [];
+  });
 
   test("a reviewer opens a high-risk change's whole diff, approves it with a comment, and it lands", async ({
     page,
@@ -221,6 +228,8 @@ test.describe("approvals", () => {
     await signInViaApi(page.request, requester, PASSWORD);
     const title = `Round the basket ${Date.now()}`;
     const id = await fileReviewed(requester, title, ["src/cart/cart.js"]);
+    // Cancelled at the end, so its change stops holding src/cart/cart.js for the tests after.
+    cleanups.push(() => hyperion(["cancel", String(id), "--as", requester]));
 
     await page.goto(`/requests/${id}`);
     await expect(page.getByTestId("request-status")).toHaveText("Waiting for approval", {
@@ -255,12 +264,14 @@ test.describe("approvals", () => {
     const operator = await addUser("operator");
     const stamp = Date.now();
     const first = await fileReviewed(requester, `Price the basket ${stamp}`, ["src/cart/cart.js"]);
+    cleanups.push(() => hyperion(["cancel", String(first), "--as", requester]));
     await signInViaApi(page.request, operator, PASSWORD);
     await page.goto(`/requests/${first}`);
     await expect(page.getByTestId("request-status")).toHaveText("Waiting for approval", {
       timeout: 60_000,
     });
     const second = await fileReviewed(requester, `Total the basket ${stamp}`, ["src/cart/cart.js"]);
+    cleanups.unshift(() => hyperion(["cancel", String(second), "--as", requester]));
 
     await page.goto("/queue");
     const row = page.locator(`[data-testid="waiting-task"][data-task="${second}.1"]`);
