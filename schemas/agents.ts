@@ -71,6 +71,12 @@ export const AgentPolicy = z
       .default(minutes(5)),
     /** `builtin`: a run that produced no change is handed to the built-in developer. */
     fallback: z.enum(["none", "builtin"]).default("none"),
+    /**
+     * An agent that ends cleanly (no error, exit 0) having changed nothing concluded the task
+     * needs no change: `done` ends the task done with its last message as the reason; `fail`
+     * fails it (or hands it to the built-in developer with `fallback: "builtin"`).
+     */
+    noChange: z.enum(["done", "fail"]).default("done"),
     /** Paths (globs) every run's workspace also gets, read for context. */
     context: z.array(z.string().min(1).max(500)).max(100).default([]),
     /**
@@ -124,6 +130,7 @@ export const AgentPolicy = z
     runTimeoutMs: minutes(30),
     stallTimeoutMs: minutes(5),
     fallback: "none",
+    noChange: "done",
     context: [],
     engineer: "builtin",
     maxOutputBytes: 64 * 1024 ** 2,

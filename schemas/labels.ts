@@ -46,6 +46,7 @@ export const runStateLabels: Record<string, string> = {
   running: "Running",
   checking: "Running checks",
   submitted: "Submitted",
+  no_change: "No change needed",
   failed: "Failed",
   stopped: "Stopped",
   lost: "Lost",
@@ -80,6 +81,7 @@ const tones: Record<string, Tone> = {
   starting: "progress",
   running: "progress",
   stopped: "neutral",
+  no_change: "success",
   lost: "danger",
 };
 

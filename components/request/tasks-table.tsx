@@ -38,6 +38,11 @@ export function TasksTable({
               <Cell label="State">
                 <StatusBadge status={t.state} />
                 {t.blockedReason && <div className="text-xs text-amber-700">{t.blockedReason}</div>}
+                {t.noChangeReason && (
+                  <div className="text-xs text-slate-700" data-testid="task-no-change">
+                    No change needed: {t.noChangeReason}
+                  </div>
+                )}
               </Cell>
               <Cell label="Files" className="font-mono text-xs">
                 {t.neededFiles.join(", ")}

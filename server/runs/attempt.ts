@@ -6,7 +6,7 @@ import { runSessionId } from "@/server/runs/queries";
 import { moveRun, RunMoveConflict, recordRunEvents } from "@/server/state/runs/store";
 import type { AgentSession } from "../agents/harness";
 import type { Running, RunOutcome } from "./context";
-import { end, fallbackToBuiltin, submit } from "./end";
+import { concludeNoChange, end, fallbackToBuiltin, submit } from "./end";
 import type { Prepared } from "./prepare";
 import { type SessionResult, supervise } from "./supervise";
 import { candidateCommit, collectChange, type WorkspaceChange } from "./workspace";
@@ -149,6 +149,12 @@ async function refuse(
       true,
     );
   if (change.paths.length > 0) return null;
+  // Ended cleanly with nothing changed: the agent found the task needs no change.
+  if (!result.fatal && r.policy.noChange === "done")
+    return concludeNoChange(
+      r,
+      result.lastMessage?.trim() || "the agent changed nothing and gave no reason",
+    );
   const why = result.fatal
     ? `the agent failed: ${result.fatal}`
     : `the agent made no change${result.lastMessage ? `; its last message: ${result.lastMessage}` : ""}`;

@@ -2,7 +2,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { agentRunEvents, agentRuns, changeRequests, runSteers, tasks } from "@/server/db/schema";
+import {
+  agentRunEvents,
+  agentRuns,
+  changeRequests,
+  requests,
+  runSteers,
+  tasks,
+} from "@/server/db/schema";
+import { rerunRequest } from "@/server/requests/rerun";
 import { agentWorld } from "@/test-support/agent-world";
 import { recoverLostRuns } from "./pool";
 
@@ -90,12 +98,47 @@ describe("a command agent's run", () => {
     expect(fs.existsSync(kept)).toBe(false);
   });
 
-  it("no change fails the task with the agent's last message, or hands it to the built-in developer", async () => {
+  it("an agent that ends cleanly with no change concludes the task needs none: done, its reason kept", async () => {
     aw.setCommand(SILENT);
+    const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
+    expect(run).toMatchObject({ state: "no_change", reason: "nothing to do", workspace: null });
+    expect(task).toMatchObject({ state: "done", noChangeReason: "nothing to do" });
+    expect(task?.blockedReason).toBeNull();
+    // The request settles done: nothing failed.
+    await aw.pass();
+    expect(requestStatus(task?.requestId ?? 0)).toBe("done");
+  });
+
+  it("an agent that fails having changed nothing still fails its task", async () => {
+    aw.setCommand(`console.log("cannot"); process.exit(3);`);
+    const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
+    expect(run?.state).toBe("failed");
+    expect(run?.reason).toMatch(/the agent failed: exited with code 3/);
+    expect(task?.state).toBe("failed");
+  });
+
+  it("with agents.noChange 'fail' no change fails the request; a rerun under 'done' then succeeds", async () => {
+    aw.setCommand(SILENT, { noChange: "fail" });
     const failed = await aw.fileAndRun(["docs/guide.md"]);
     expect(failed.run?.reason).toMatch(/made no change; its last message: nothing to do/);
+    expect(failed.task?.state).toBe("failed");
+    await aw.pass();
+    const requestId = failed.task?.requestId ?? 0;
+    expect(requestStatus(requestId)).toBe("failed");
 
-    aw.setCommand(SILENT, { fallback: "builtin" });
+    aw.setCommand(SILENT, { noChange: "done" });
+    rerunRequest(aw.world.db, requestId, aw.world.admin);
+    await aw.pool.probeAll(aw.world.config);
+    await aw.pass();
+    await aw.pool.idle();
+    await aw.pass();
+    const task = aw.world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
+    expect(task).toMatchObject({ state: "done", noChangeReason: "nothing to do" });
+    expect(requestStatus(requestId)).toBe("done");
+  });
+
+  it("with noChange 'fail' and fallback 'builtin', the built-in developer takes a no-change task over", async () => {
+    aw.setCommand(SILENT, { fallback: "builtin", noChange: "fail" });
     const rescued = await aw.fileAndRun(["docs/a.md"]);
     expect(rescued.run).toMatchObject({ state: "failed", fallback: "builtin" });
     expect(rescued.task?.state).toBe("submitted");
@@ -167,6 +210,10 @@ describe("a command agent's run", () => {
     expect(task?.state).toBe("pending");
   });
 });
+
+function requestStatus(id: number) {
+  return aw.world.db.select().from(requests).where(eq(requests.id, id)).get()?.status;
+}
 
 function alive(pid: number): boolean {
   try {

@@ -29,6 +29,8 @@ export const tasks = sqliteTable(
     limits: text({ mode: "json" }).$type<Limits>(),
     contextTokens: integer("context_tokens"),
     blockedReason: text("blocked_reason"),
+    /** Why its agent concluded the task needs no change: it is done without a change. */
+    noChangeReason: text("no_change_reason"),
     leaseOwner: text("lease_owner"),
     leaseExpiresAt: integer("lease_expires_at"),
     heartbeatAt: integer("heartbeat_at"),
