@@ -10,7 +10,9 @@ import {
   runSteers,
   tasks,
 } from "@/server/db/schema";
+import { shownTo } from "@/server/redact";
 import { rerunRequest } from "@/server/requests/rerun";
+import { runDetail } from "@/server/views/runs";
 import { agentWorld } from "@/test-support/agent-world";
 import { recoverLostRuns } from "./pool";
 
@@ -107,6 +109,37 @@ describe("a command agent's run", () => {
     // The request settles done: nothing failed.
     await aw.pass();
     expect(requestStatus(task?.requestId ?? 0)).toBe("done");
+  });
+
+  it("keeps the last lines of the agent's stderr on its run, quotes the error in the task's reason, and redacts server paths for a requester", async () => {
+    const NOISY = `for (let i = 0; i < 30; i++) console.error("noise " + i);
+console.error("Error: Cannot find module " + JSON.stringify(process.cwd() + "/tools/agent.mjs"));
+console.error("    at Module._load (node:internal/modules/cjs/loader:1051:27)");
+process.exit(1);`;
+    aw.setCommand(NOISY);
+    const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
+    expect(run?.state).toBe("failed");
+    const lines = (run?.stderrTail ?? "").split("\n");
+    expect(lines).toHaveLength(20);
+    expect(lines[0]).toBe("noise 12");
+    expect(lines.at(-2)).toMatch(/^Error: Cannot find module ".*\/tools\/agent\.mjs"$/);
+    expect(task?.blockedReason).toMatch(
+      /the agent failed: exited with code 1; its stderr says: Error: Cannot find module ".*\/tools\/agent\.mjs"/,
+    );
+    // The run page's detail, as a requester reads it: the workspace path is not shown.
+    const requester = await aw.world.userWith("requester");
+    const shown = shownTo(
+      { user: requester, env: aw.world.env },
+      runDetail(aw.world.db, run?.id ?? 0),
+    );
+    expect(shown?.run.stderrTail).toContain('Error: Cannot find module "<server path>"');
+    expect(shown?.run.stderrTail).not.toContain(aw.world.dir);
+    // An admin sees it as it was.
+    const asAdmin = shownTo(
+      { user: aw.world.admin, env: aw.world.env },
+      runDetail(aw.world.db, run?.id ?? 0),
+    );
+    expect(asAdmin?.run.stderrTail).toMatch(/tools\/agent\.mjs/);
   });
 
   it("an agent that fails having changed nothing still fails its task", async () => {
