@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { bindPathProblem } from "./paths";
 
 /**
  * Who does a task: a coding agent CLI (codex, claude, copilot), any command the repository's
@@ -77,6 +78,24 @@ export const AgentPolicy = z
      * fails it (or hands it to the built-in developer with `fallback: "builtin"`).
      */
     noChange: z.enum(["done", "fail"]).default("done"),
+    /**
+     * Folders bound read-only, at the same path, into the `command` agent's sandbox: its own
+     * script and what it reads, which are not in the workspace. Absolute; each must exist and
+     * lie outside Hyperion's data, config folder, checkout and home (checked before each run).
+     */
+    commandDirs: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(1000)
+          .superRefine((value, ctx) => {
+            const problem = bindPathProblem(value);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          }),
+      )
+      .max(20)
+      .default([]),
     /** Paths (globs) every run's workspace also gets, read for context. */
     context: z.array(z.string().min(1).max(500)).max(100).default([]),
     /**
@@ -131,6 +150,7 @@ export const AgentPolicy = z
     stallTimeoutMs: minutes(5),
     fallback: "none",
     noChange: "done",
+    commandDirs: [],
     context: [],
     engineer: "builtin",
     maxOutputBytes: 64 * 1024 ** 2,

@@ -34,7 +34,10 @@ export function harnessFor(
   policy: Policy,
   config: LoadedConfig,
 ): AgentHarness {
-  if (name === "command") return new CommandHarness(policy.agents.command ?? "");
+  if (name === "command")
+    return new CommandHarness(policy.agents.command ?? "", {
+      commandDirs: policy.agents.commandDirs,
+    });
   const cli = name as CliAgentName;
   const cfg = config.agents?.[cli] ?? {};
   const find = () => cfg.path ?? cliExecutable(cli);

@@ -1,7 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AgentPolicy } from "@/schemas/agents";
+import { bindDirProblem } from "@/server/confine/binds";
+import { detectSandbox } from "@/server/confine/detect";
 import {
   agentRunEvents,
   agentRuns,
@@ -10,11 +13,13 @@ import {
   runSteers,
   tasks,
 } from "@/server/db/schema";
+import { currentEnv } from "@/server/env.mjs";
 import { shownTo } from "@/server/redact";
 import { rerunRequest } from "@/server/requests/rerun";
 import { runDetail } from "@/server/views/runs";
-import { agentWorld } from "@/test-support/agent-world";
-import { recoverLostRuns } from "./pool";
+import { type AgentWorld, agentWorld } from "@/test-support/agent-world";
+import { tempDir } from "@/test-support/fixtures";
+import { harnessFor, recoverLostRuns } from "./pool";
 
 // The `command` agent under test: a few lines of Node given with -e (the policy's command line
 // is split into arguments, never given to a shell). It reads the prompt file, whose path is its
@@ -255,4 +260,106 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+describe("a command agent whose script lives outside the workspace (agents.commandDirs)", () => {
+  let tools = "";
+  beforeEach(() => {
+    tools = tempDir("hyperion-agent-tools-");
+    fs.chmodSync(tools, 0o755);
+    const script = `const fs = require("node:fs");
+const prompt = fs.readFileSync(process.argv[2], "utf8");
+const files = [...prompt.split("## Files you may change")[1].split("##")[0].matchAll(/^- (.+)$/gm)].map((m) => m[1]);
+for (const f of files) fs.appendFileSync(f, "from the tools folder\\n");
+console.log("edited " + files.join(", "));
+`;
+    fs.writeFileSync(path.join(tools, "agent.cjs"), script, { mode: 0o644 });
+  });
+  afterEach(() => fs.rmSync(tools, { recursive: true, force: true }));
+
+  it.runIf(detectSandbox().kind === "bwrap")(
+    "without the bind the sandbox cannot see it, and the failure says so",
+    async () => {
+      aw.setAgents({ default: "command", command: `node ${tools}/agent.cjs` });
+      const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
+      expect(run?.state).toBe("failed");
+      expect(run?.stderrTail).toContain("Cannot find module");
+      expect(task?.blockedReason).toMatch(/its stderr says: Error: Cannot find module/);
+    },
+  );
+
+  it("with the folder bound read-only the agent runs the script from there", async () => {
+    aw.setAgents({
+      default: "command",
+      command: `node ${tools}/agent.cjs`,
+      commandDirs: [tools],
+    });
+    const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
+    expect(run?.state).toBe("submitted");
+    expect(task?.state).toBe("submitted");
+    const change = aw.world.db
+      .select()
+      .from(changeRequests)
+      .where(eq(changeRequests.id, run?.changeRequestId ?? 0))
+      .get();
+    expect(change?.patch).toContain("+from the tools folder");
+  });
+
+  it.runIf(detectSandbox().kind === "bwrap")("the bound folder is read-only", async () => {
+    aw.setAgents({
+      default: "command",
+      command: `node -e 'require("fs").writeFileSync(process.argv[1].replace(/[^/]*$/, "") + "x", "x")' ${tools}/agent.cjs`,
+      commandDirs: [tools],
+    });
+    // The script path is the first argument; the prompt file comes last.
+    const { run } = await aw.fileAndRun(["docs/guide.md"]);
+    expect(run?.state).toBe("failed");
+    expect(run?.stderrTail).toMatch(/EROFS|read-only/);
+    expect(fs.existsSync(path.join(tools, "x"))).toBe(false);
+  });
+
+  it("a folder that is missing, or holds Hyperion's own files, is refused: the task waits with the reason", async () => {
+    for (const [dir, why] of [
+      [path.join(tools, "missing"), /agents\.commandDirs\[0\] .*missing: does not exist/],
+      // Hyperion's own checkout, which runs never see.
+      [
+        path.join(currentEnv().rootDir, "server"),
+        /agents\.commandDirs\[0\] .*would show runs Hyperion's own files/,
+      ],
+      ["/etc", /agents\.commandDirs\[0\] \/etc: is a system place/],
+    ] as const) {
+      expect(bindDirProblem(dir)).toBeDefined();
+      aw.setAgents({ default: "command", command: `node ${tools}/agent.cjs`, commandDirs: [dir] });
+      const probe = await harnessFor("command", policyOf(aw), aw.world.config).probe();
+      expect(probe).toMatchObject({ ok: false, problem: expect.stringMatching(why) });
+    }
+    aw.setAgents({ commandDirs: [path.join(tools, "missing")] });
+    const requestId = aw.fileRequest(["docs/guide.md"]);
+    await aw.pool.probeAll(aw.world.config);
+    await aw.dispatch();
+    const { task, run } = aw.readBack(requestId);
+    expect(run).toBeUndefined();
+    expect(task?.state).toBe("pending");
+    expect(task?.blockedReason).toMatch(/agents\.commandDirs\[0\]/);
+  });
+
+  it("the policy refuses a relative path, '..', a NUL byte and / by their key", () => {
+    for (const [dir, message] of [
+      ["tools", /must be an absolute path/],
+      ["/opt/../etc", /must not contain '\.\.'/],
+      ["/opt/a\u0000b", /NUL/],
+      ["/", /not \//],
+    ] as const) {
+      const parsed = AgentPolicy.safeParse({ commandDirs: [dir] });
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues[0]?.path).toEqual(["commandDirs", 0]);
+      expect(parsed.error?.issues[0]?.message).toMatch(message);
+    }
+  });
+});
+
+function policyOf(w: AgentWorld) {
+  const policy = w.world.config.repositories[0]?.policy;
+  if (!policy) throw new Error("the demo has a policy");
+  return policy;
 }
