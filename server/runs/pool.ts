@@ -74,7 +74,7 @@ export class AgentPool {
   accept(config: LoadedConfig) {
     return (task: TaskRow): true | false | { blocked: string } => {
       const policy = policyFor(config, task.repo);
-      const name = agentFor(policy, task.area);
+      const name = agentFor(policy, task.area, task.agent);
       if (name === "builtin") return true;
       if (this.stopping) return false;
       const running = [...this.live.values()].filter((r) => r.repo === task.repo).length;
@@ -167,7 +167,7 @@ export class AgentPool {
   /** Starts a claimed agent task's run; it goes on in the background. */
   start(config: LoadedConfig, task: TaskRow): void {
     const policy = policyFor(config, task.repo);
-    const name = agentFor(policy, task.area);
+    const name = agentFor(policy, task.area, task.agent);
     if (name === "builtin") throw new Error("builtin tasks are developed in the dispatch pass");
     const run = startRun(
       { ...this.ctx, config },

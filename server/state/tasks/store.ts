@@ -72,7 +72,10 @@ export type TaskMove = {
   /** The lease's attempt: checked when leaving `claimed`; on a claim, the new attempt number. */
   attempt?: number;
   set?: Partial<
-    Pick<TaskRow, "blockedReason" | "changeRequestId" | "leaseExpiresAt" | "noChangeReason">
+    Pick<
+      TaskRow,
+      "blockedReason" | "changeRequestId" | "leaseExpiresAt" | "noChangeReason" | "agent"
+    >
   >;
   event: { reason?: string; data?: Record<string, unknown> };
   now?: number;
