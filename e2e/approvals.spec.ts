@@ -332,4 +332,64 @@ test.describe("approvals", () => {
     await expect(page.getByTestId("approval-notice")).toContainText("approved (1 of 1)");
     await expect(entry).toHaveCount(0);
   });
+
+  test("rejecting the built-in developer's change says it cannot act on a reason, and hands the task to an agent the policy names", async ({
+    page,
+  }) => {
+    test.setTimeout(150_000);
+    const requester = await addUser("requester");
+    const reviewer = await addUser("reviewer");
+    await signInViaApi(page.request, reviewer, PASSWORD);
+    const title = `Discount by the built-in developer ${Date.now()}`;
+    const id = await fileReviewed(requester, title, ["src/pricing/pricing.js"]);
+
+    await page.goto("/approvals");
+    const entry = page.getByTestId("approval-entry").filter({ hasText: title });
+    await expect(entry).toBeVisible({ timeout: 60_000 });
+    await entry.getByRole("button", { name: "Reject…" }).click();
+    const dialog = page.getByRole("dialog", { name: /^Reject Q\d+\?$/ });
+    await expect(dialog.getByTestId("reject-builtin")).toContainText(
+      "the built-in developer cannot act on a reason",
+    );
+    // No plain send-back: it would get the same change again.
+    await expect(dialog.getByLabel("Send it back to an agent with the reason")).toHaveCount(0);
+    await expect(dialog.getByLabel("Hand it to the command agent with the reason")).toBeChecked();
+    await expect(dialog.getByLabel("Close the task")).toBeVisible();
+    await expect(dialog).toContainText(
+      "goes to the command agent, whose prompt carries your reason",
+    );
+    const reason = `Cap it at 50% (${Date.now()})`;
+    await dialog.getByLabel(/Reason/).fill(reason);
+    await dialog.getByRole("button", { name: /^Reject Q\d+$/ }).click();
+    await expect(dialog).toHaveCount(0);
+    await expect(page.getByTestId("approval-notice")).toContainText(
+      "its task goes to the command agent with your reason",
+    );
+
+    // The request says who has it now; the command agent runs it with the reason.
+    await page.goto(`/requests/${id}`);
+    await expect(page.getByTestId("review-rejected")).toContainText(reason);
+    await expect(page.getByTestId("review-rejected")).toContainText(
+      "handed to the command agent with this reason",
+    );
+    const runLinks = page.getByTestId("request-runs").getByRole("link", { name: /^run \d+$/ });
+    await expect(runLinks).toHaveCount(1, { timeout: 60_000 });
+    await expect(page.getByTestId("request-runs")).toContainText("command");
+
+    // Its new change (the agent's, not the same patch again) waits for review with the reason.
+    await page.goto("/approvals");
+    const again = page.getByTestId("approval-entry").filter({ hasText: title });
+    await expect(again).toBeVisible({ timeout: 60_000 });
+    await again.getByRole("button", { name: "Open the full diff" }).click();
+    await expect(again.getByTestId("diff-viewer")).toContainText(reason);
+    // An agent's change goes back the usual way; this one is closed, freeing the pricing area.
+    await again.getByRole("button", { name: "Reject…" }).click();
+    const last = page.getByRole("dialog", { name: /^Reject Q\d+\?$/ });
+    await expect(last.getByTestId("reject-builtin")).toHaveCount(0);
+    await expect(last.getByLabel("Send it back to an agent with the reason")).toBeChecked();
+    await last.getByLabel(/Reason/).fill("Not wanted after all");
+    await last.getByLabel("Close the task").check();
+    await last.getByRole("button", { name: /^Reject Q\d+$/ }).click();
+    await expect(page.getByTestId("approval-notice")).toContainText("its task is closed");
+  });
 });

@@ -18,10 +18,14 @@ import { GITHUB_PORT, GITHUB_REPO } from "./support/github";
 // The gated repository's `command` agent (areas notes and slow): a few lines of Node given
 // with -e. It reads the prompt file (its last argument) and appends a line to each file the
 // task may change — or, for a file under slow/, says it is thinking and never ends, so a test
-// can steer a run that is going.
+// can steer a run that is going; for notes/broken-*, writes a stack trace to stderr and exits 1;
+// for notes/nothing-*, changes nothing and says why.
 const AGENT = [
   'const fs = require("fs"); const p = fs.readFileSync(process.argv[1], "utf8");',
   'const files = [...p.split("## Files you may change")[1].split("##")[0].matchAll(/^- (.+)$/gm)].map((m) => m[1]);',
+  'if (files.some((f) => f.startsWith("notes/broken-"))) { for (let i = 0; i < 25; i++) console.error("trace line " + i);',
+  'console.error("Error: Cannot find module /srv/tools/agent.mjs"); console.error("    at Module._load (node:internal)"); process.exit(1); }',
+  'if (files.some((f) => f.startsWith("notes/nothing-"))) { console.log("Nothing to change: the note already says it."); process.exit(0); }',
   'if (files.some((f) => f.startsWith("slow/"))) { console.log("thinking"); setInterval(() => {}, 1000); }',
   'else { for (const f of files) { fs.mkdirSync(require("path").dirname(f), { recursive: true }); fs.appendFileSync(f, "agent line\\n"); }',
   'console.log(JSON.stringify({ kind: "message", text: "edited " + files.join(", ") })); }',

@@ -3,10 +3,10 @@ import { hyperion } from "./helpers";
 
 // The gated repository gives its `notes` and `slow` areas to a `command` agent (e2e/prepare.ts):
 // a real confined process in a workspace of its own.
-async function fileGated(title: string, file: string) {
+async function fileGated(title: string, file: string, description = `Touch ${file}.`) {
   const res = await hyperion(
     ["request", "-", "--json"],
-    JSON.stringify({ title, description: `Touch ${file}.`, repo: "gated", files: [file] }),
+    JSON.stringify({ title, description, repo: "gated", files: [file] }),
   );
   expect(res.exitCode, res.stderr).toBe(0);
   const [created] = JSON.parse(res.stdout) as [{ id: number }];
@@ -35,6 +35,59 @@ test("a command agent's run edits its file; its request lists it and the run pag
   await expect(page.getByTestId("runs-table")).toBeVisible();
   await page.goto("/runs?state=nonsense");
   await expect(page.getByText(/nonsense/)).toBeVisible();
+});
+
+test("an agent's failure shows the end of its stderr on the run page and in the task's reason", async ({
+  page,
+}) => {
+  test.setTimeout(60_000);
+  const id = await fileGated(`Broken agent ${Date.now()}`, `notes/broken-${Date.now()}.md`);
+  await page.goto(`/requests/${id}`);
+  await expect(page.getByTestId("request-status")).toHaveText("Failed", { timeout: 40_000 });
+  await expect(page.getByTestId("task-table")).toContainText(
+    "its stderr says: Error: Cannot find module",
+  );
+  await page
+    .getByTestId("request-runs")
+    .getByRole("link", { name: /^run \d+$/ })
+    .click();
+  await expect(page).toHaveURL(/\/runs\/\d+$/);
+  const failure = page.getByTestId("run-failure");
+  await expect(failure).toContainText("the agent failed: exited with code 1");
+  const stderr = page.getByTestId("run-stderr");
+  await expect(stderr).toContainText("Error: Cannot find module");
+  // The last 20 lines: the first five trace lines are gone.
+  await expect(stderr).toContainText("trace line 24");
+  await expect(stderr).not.toContainText("trace line 4\n");
+  await expect(stderr).not.toContainText("trace line 6");
+});
+
+test("an agent that finds nothing to change ends its task done, with its reason; a path only the description names is suggested, not scoped", async ({
+  page,
+}) => {
+  test.setTimeout(60_000);
+  const file = `notes/nothing-${Date.now()}.md`;
+  const id = await fileGated(
+    `Nothing to do ${Date.now()}`,
+    file,
+    `Touch ${file}, as line 3 of README.md says.`,
+  );
+  await page.goto(`/requests/${id}`);
+  await expect(page.getByTestId("request-status")).toHaveText("Done", { timeout: 40_000 });
+  await expect(page.getByTestId("spec-suggested-files")).toContainText("README.md");
+  await expect(page.getByTestId("task-table")).not.toContainText("README.md");
+  await expect(page.getByTestId("task-no-change")).toHaveText(
+    "No change needed: Nothing to change: the note already says it.",
+  );
+  await page
+    .getByTestId("request-runs")
+    .getByRole("link", { name: /^run \d+$/ })
+    .click();
+  await expect(page.getByTestId("run-state").first()).toHaveText("No change needed");
+  await expect(page.getByTestId("run-no-change")).toContainText(
+    "Nothing to change: the note already says it.",
+  );
+  await expect(page.getByTestId("run-failure")).toHaveCount(0);
 });
 
 test("an operator stops a run that is going, and the same steer sent twice acts once", async ({

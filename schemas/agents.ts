@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { bindPathProblem } from "./paths";
 
 /**
  * Who does a task: a coding agent CLI (codex, claude, copilot), any command the repository's
@@ -71,6 +72,30 @@ export const AgentPolicy = z
       .default(minutes(5)),
     /** `builtin`: a run that produced no change is handed to the built-in developer. */
     fallback: z.enum(["none", "builtin"]).default("none"),
+    /**
+     * An agent that ends cleanly (no error, exit 0) having changed nothing concluded the task
+     * needs no change: `done` ends the task done with its last message as the reason; `fail`
+     * fails it (or hands it to the built-in developer with `fallback: "builtin"`).
+     */
+    noChange: z.enum(["done", "fail"]).default("done"),
+    /**
+     * Folders bound read-only, at the same path, into the `command` agent's sandbox: its own
+     * script and what it reads, which are not in the workspace. Absolute; each must exist and
+     * lie outside Hyperion's data, config folder, checkout and home (checked before each run).
+     */
+    commandDirs: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(1000)
+          .superRefine((value, ctx) => {
+            const problem = bindPathProblem(value);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          }),
+      )
+      .max(20)
+      .default([]),
     /** Paths (globs) every run's workspace also gets, read for context. */
     context: z.array(z.string().min(1).max(500)).max(100).default([]),
     /**
@@ -124,6 +149,8 @@ export const AgentPolicy = z
     runTimeoutMs: minutes(30),
     stallTimeoutMs: minutes(5),
     fallback: "none",
+    noChange: "done",
+    commandDirs: [],
     context: [],
     engineer: "builtin",
     maxOutputBytes: 64 * 1024 ** 2,

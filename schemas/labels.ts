@@ -47,6 +47,7 @@ export const runStateLabels: Record<string, string> = {
   running: "Running",
   checking: "Running checks",
   submitted: "Submitted",
+  no_change: "No change needed",
   failed: "Failed",
   stopped: "Stopped",
   lost: "Lost",
@@ -81,6 +82,7 @@ const tones: Record<string, Tone> = {
   starting: "progress",
   running: "progress",
   stopped: "neutral",
+  no_change: "success",
   lost: "danger",
 };
 

@@ -47,6 +47,17 @@ export function repoPathProblem(value: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a folder may not be bound, on its text alone, or undefined: it must be absolute, and
+ * its path (without the leading "/") must pass the one shared path rule (no "..", no ".",
+ * no empty segment, no .git, no NUL or control character, within the length limits).
+ */
+export function bindPathProblem(value: string): string | undefined {
+  if (!value.startsWith("/")) return "must be an absolute path, such as /opt/hyperion-agent";
+  if (value === "/") return "must name a folder, not /";
+  return repoPathProblem(value.slice(1));
+}
+
 /** Why one path component is refused (the checks that need the component on its own). */
 function segmentProblem(segment: string): string | undefined {
   const bytes = Buffer.byteLength(segment);

@@ -5,6 +5,7 @@ export const runStates = [
   "running",
   "checking",
   "submitted",
+  "no_change",
   "failed",
   "stopped",
   "lost",

@@ -14,6 +14,11 @@ export const Spec = z.strictObject({
   /** The policy checks the change must pass (names in the repository's policy). */
   checks: z.array(z.string()).default([]),
   contextTokens: z.number().int().min(0),
+  /**
+   * Paths only the description names, while the requester's files or areas gave the scope:
+   * shown on the request page as suggestions, not part of the scope.
+   */
+  suggestedFiles: z.array(z.string()).optional(),
 });
 export type Spec = z.infer<typeof Spec>;
 

@@ -73,6 +73,10 @@ const FAILURE_FIELDS = new Set([
   "error",
   "reason",
   "outputTail",
+  // Why an agent Engineer's answer was not used (its stderr may name server paths).
+  "engineerFallback",
+  // An agent's stderr's last lines, kept on its run.
+  "stderrTail",
   "warning",
   // Agent runs: where a run's folder and prompt are kept, and what its events say.
   "workspace",

@@ -5,7 +5,8 @@ import { useTRPC } from "../trpc";
 import { DecisionDialog, Words } from "./decision-dialog";
 import type { WaitingEntry } from "./types";
 
-type Next = "redispatch" | "close";
+/** What follows: back to the policy's agent, to an agent named here, or the task closed. */
+type Next = "redispatch" | "close" | `agent:${string}`;
 
 /** Reject with a reason, then send the task back to an agent or close it. */
 export function RejectDialog({
@@ -20,16 +21,29 @@ export function RejectDialog({
   const trpc = useTRPC();
   const [open, setOpen] = useState(false);
   const [reason, setReason] = useState("");
-  const [next, setNext] = useState<Next>("redispatch");
+  const { sendBackRepeats, handoffAgents } = item.reject;
+  const steps: [Next, string][] = sendBackRepeats
+    ? [
+        ...handoffAgents.map((a): [Next, string] => [
+          `agent:${a}`,
+          `Hand it to the ${a} agent with the reason`,
+        ]),
+        ["close", "Close the task"],
+      ]
+    : nextSteps;
+  const [next, setNext] = useState<Next>(steps[0]?.[0] ?? "close");
+  const agent = next.startsWith("agent:") ? next.slice("agent:".length) : null;
   const reject = useMutation(
     trpc.approval.reject.mutationOptions({
       onSuccess: (res) => {
         setOpen(false);
         setReason("");
         onDone(
-          res.next === "redispatch"
-            ? `Q${res.entryId} rejected: its task goes back to an agent with your reason.`
-            : `Q${res.entryId} rejected: its task is closed.`,
+          res.next === "close"
+            ? `Q${res.entryId} rejected: its task is closed.`
+            : res.agent
+              ? `Q${res.entryId} rejected: its task goes to the ${res.agent} agent with your reason.`
+              : `Q${res.entryId} rejected: its task goes back to an agent with your reason.`,
         );
       },
     }),
@@ -54,14 +68,21 @@ export function RejectDialog({
       description={
         <>
           C{item.change.id} will not land: the entry ends rejected with your reason.{" "}
-          {next === "redispatch"
-            ? `${taskFirst} goes back to the Orchestrator and is dispatched again to an agent whose prompt carries your reason.`
-            : `${taskFirst} is closed as failed with your reason; its request gets no change for it.`}
+          {next === "close"
+            ? `${taskFirst} is closed as failed with your reason; its request gets no change for it.`
+            : agent
+              ? `${taskFirst} goes to the ${agent} agent, whose prompt carries your reason.`
+              : `${taskFirst} goes back to the Orchestrator and is dispatched again to an agent whose prompt carries your reason.`}
         </>
       }
       onSubmit={() => {
         if (!reason.trim()) return;
-        reject.mutate({ entryId: item.entryId, reason: reason.trim(), next });
+        reject.mutate({
+          entryId: item.entryId,
+          reason: reason.trim(),
+          next: next === "close" ? "close" : "redispatch",
+          ...(agent ? { agent: agent as (typeof handoffAgents)[number] } : {}),
+        });
       }}
       error={reject.error}
       submit={{
@@ -80,7 +101,19 @@ export function RejectDialog({
         value={reason}
         onChange={setReason}
       />
-      <NextStep next={next} onChange={setNext} />
+      {sendBackRepeats && (
+        <p
+          className="rounded border border-amber-300 bg-amber-50 p-2 text-sm text-amber-900"
+          data-testid="reject-builtin"
+        >
+          The built-in developer made C{item.change.id}, and the built-in developer cannot act on a
+          reason: sent back to it, the task would get the same change again.{" "}
+          {handoffAgents.length
+            ? "Hand it to an agent the policy names, or close the task."
+            : "The policy names no agent to hand it to (agents.default or agents.byArea), so close the task."}
+        </p>
+      )}
+      <NextStep steps={steps} next={next} onChange={setNext} />
     </DecisionDialog>
   );
 }
@@ -91,11 +124,19 @@ const nextSteps: [Next, string][] = [
 ];
 
 /** What follows the rejection: another agent run with the reason, or the task closed. */
-function NextStep({ next, onChange }: { next: Next; onChange: (next: Next) => void }) {
+function NextStep({
+  steps,
+  next,
+  onChange,
+}: {
+  steps: [Next, string][];
+  next: Next;
+  onChange: (next: Next) => void;
+}) {
   return (
     <fieldset className="space-y-1">
       <legend className="font-medium">Then</legend>
-      {nextSteps.map(([value, words]) => (
+      {steps.map(([value, words]) => (
         <label key={value} className="flex items-center gap-2">
           <input
             type="radio"

@@ -41,6 +41,22 @@ export function RequestFacts({
       <dd>{list(spec?.spec?.areas ?? request.areas)}</dd>
       <dt className="text-slate-500">Files</dt>
       <dd className="font-mono break-all">{list(spec?.spec?.files ?? request.files)}</dd>
+      {spec?.spec?.suggestedFiles?.length ? (
+        <>
+          <dt className="text-slate-500">Suggested files (from the description)</dt>
+          <dd data-testid="spec-suggested-files">
+            <ul className="font-mono break-all">
+              {spec.spec.suggestedFiles.map((f) => (
+                <li key={f}>{f}</li>
+              ))}
+            </ul>
+            <span className="block text-slate-500">
+              Named only in the description, so not part of the scope. Edit the request's files to
+              include one.
+            </span>
+          </dd>
+        </>
+      ) : null}
       <dt className="text-slate-500">Acceptance</dt>
       <dd>{list(spec?.spec?.acceptance ?? request.acceptance)}</dd>
       <dt className="text-slate-500">Checks</dt>

@@ -19,7 +19,9 @@ export function Reviews({ reviews }: { reviews: RequestDetail["reviews"] }) {
               {" — "}
               {r.next === "close"
                 ? "The task was closed."
-                : "The task went back to an agent with this reason."}
+                : r.agent
+                  ? `The task was handed to the ${r.agent} agent with this reason.`
+                  : "The task went back to an agent with this reason."}
             </li>
           ) : (
             <li key={r.id} className="rounded bg-white p-2" data-testid="review-approved">

@@ -46,6 +46,11 @@ export function TasksTable({
                     <ReasonText text={t.blockedReason} />
                   </div>
                 )}
+                {t.noChangeReason && (
+                  <div className="text-xs text-slate-700" data-testid="task-no-change">
+                    No change needed: {t.noChangeReason}
+                  </div>
+                )}
               </Cell>
               <Cell label="Files" className="font-mono text-xs">
                 {t.neededFiles.join(", ")}

@@ -24,6 +24,17 @@ export function Failure({ run }: { run: Run }) {
         {run.reason ? ":" : ", with no reason recorded."}
       </p>
       {run.reason && <p className="whitespace-pre-wrap text-red-900">{run.reason}</p>}
+      {run.stderrTail && (
+        <div className="mt-2">
+          <p className="text-red-900">The last lines the agent wrote to stderr:</p>
+          <pre
+            className="mt-1 max-h-80 overflow-auto whitespace-pre-wrap break-all rounded bg-white p-2 font-mono text-xs text-slate-900"
+            data-testid="run-stderr"
+          >
+            {run.stderrTail}
+          </pre>
+        </div>
+      )}
       <p className="mt-1 text-red-900">{next}</p>
       {run.workspace && (
         <p className="mt-1 text-red-900">

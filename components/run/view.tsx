@@ -75,7 +75,16 @@ export function RunView({
   return (
     <div className="space-y-6">
       <LiveIndicator status={live.status} testId="run-live" />
-      {!isLive && run.state !== "submitted" && <Failure run={run} />}
+      {run.state === "no_change" && (
+        <div
+          className="rounded border border-green-300 bg-green-50 p-3 text-sm text-green-900"
+          data-testid="run-no-change"
+        >
+          <p className="font-medium">Done, no change needed. The agent said:</p>
+          <p className="whitespace-pre-wrap">{run.reason}</p>
+        </div>
+      )}
+      {!isLive && run.state !== "submitted" && run.state !== "no_change" && <Failure run={run} />}
       <Facts run={run} webUrl={webUrl} />
 
       {run.changeRequestId !== null && (

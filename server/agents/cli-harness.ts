@@ -206,6 +206,8 @@ export class CliHarness implements AgentHarness {
       // Copilot names its session only at the end: the adapter chose it up front.
       launch.sessionId ? [{ kind: "session", sessionId: launch.sessionId }] : [],
       maxOutputBytes,
+      // Its key never reaches the run's stored stderr.
+      [this.key(), launchSpec.apiKey].filter((k): k is string => Boolean(k)),
     );
   }
 }

@@ -1,5 +1,6 @@
 import { AgentEvent, clip } from "@/schemas/agent-event";
 import { splitCommandLine } from "@/schemas/command-line";
+import { commandBinds } from "@/server/confine/binds";
 import { proxyEnv, spawnConfined } from "@/server/confine/spawn";
 import type { AgentHarness, Probe, SessionSpec } from "./harness";
 import { confinedSession } from "./session";
@@ -13,19 +14,26 @@ export class CommandHarness implements AgentHarness {
   readonly name = "command" as const;
   constructor(
     private readonly commandLine: string,
-    private readonly opts: { readOnly?: string[] } = {},
+    /** `commandDirs`: the policy's folders, bound read-only into its sandbox. */
+    private readonly opts: { commandDirs?: readonly string[] } = {},
   ) {}
 
   async probe(): Promise<Probe> {
     const split = splitCommandLine(this.commandLine);
     if ("problem" in split)
       return { ok: false, problem: split.problem, fix: "fix agents.command in the policy" };
+    const binds = commandBinds(this.opts.commandDirs ?? []);
+    if ("problem" in binds)
+      return { ok: false, problem: binds.problem, fix: "fix agents.commandDirs in the policy" };
     return { ok: true, version: "command" };
   }
 
   async start(spec: SessionSpec) {
     const split = splitCommandLine(this.commandLine);
     if ("problem" in split) return { spawnError: split.problem };
+    // Checked again at each start: a folder removed or swapped since the probe is refused.
+    const binds = commandBinds(this.opts.commandDirs ?? []);
+    if ("problem" in binds) return { spawnError: binds.problem };
     const allowHosts = spec.allowHosts ?? [];
     // A network namespace of its own: only the hosts the policy allows, through the proxy.
     const proc = await spawnConfined({
@@ -37,7 +45,7 @@ export class CommandHarness implements AgentHarness {
         ...(allowHosts.length ? proxyEnv() : {}),
       },
       egress: { allowHosts },
-      readOnly: [...(this.opts.readOnly ?? []), ...(spec.readOnlyWorkspace ? [spec.run.work] : [])],
+      readOnly: [...binds.dirs, ...(spec.readOnlyWorkspace ? [spec.run.work] : [])],
       ...(spec.limits ? { limits: spec.limits } : {}),
       ...(spec.stopStepMs ? { stopStepMs: spec.stopStepMs } : {}),
     });

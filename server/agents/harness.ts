@@ -41,6 +41,11 @@ export interface AgentSession {
   exited: Promise<Exit>;
   /** The run limit it went past, named (it was stopped for it); read after `exited`. */
   limitExceeded(): string | null;
+  /**
+   * The last lines of its stderr (at most 20 lines, 4 KiB; secrets it was given replaced),
+   * once it has exited.
+   */
+  stderrTail(): Promise<string>;
 }
 
 export type Probe =

@@ -97,13 +97,80 @@ async function* lines(
   }
 }
 
-/** stderr is kept short: the last lines become the reason of a failed start. */
-function drainStderr(proc: ConfinedProcess): { tail: () => string } {
-  let tail = "";
-  proc.child.stderr?.on("data", (chunk: Buffer) => {
-    tail = (tail + chunk.toString("utf8")).slice(-4000);
+/** The most of an agent's stderr kept on its run: its last lines, within a byte budget. */
+export const STDERR_TAIL_LINES = 20;
+export const STDERR_TAIL_BYTES = 4096;
+/** How long, after the process exited, its stderr may take to close before the tail is read. */
+const STDERR_SETTLE_MS = 500;
+
+/**
+ * The end of an agent's stderr as it is kept: its secrets replaced, control characters (other
+ * than tab and newline) dropped, the last STDERR_TAIL_LINES non-blank lines, at most
+ * STDERR_TAIL_BYTES (a cut first line starts with "…").
+ */
+export function stderrTail(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join("[secret]");
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: dropping them is the point
+  out = out.replace(/\r\n?/g, "\n").replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "");
+  const lines = out.split("\n").filter((l) => l.trim() !== "");
+  let kept = lines.slice(-STDERR_TAIL_LINES).join("\n");
+  const buf = Buffer.from(kept, "utf8");
+  if (buf.length > STDERR_TAIL_BYTES) {
+    // Cut at a character boundary: drop leading continuation bytes.
+    let start = buf.length - (STDERR_TAIL_BYTES - 3);
+    while (start < buf.length && ((buf[start] ?? 0) & 0xc0) === 0x80) start++;
+    kept = `…${buf.subarray(start).toString("utf8")}`;
+  }
+  return kept;
+}
+
+const ERROR_LINE =
+  /\b(error|cannot|can't|fatal|denied|not found|no such|exception|failed|refused)\b/i;
+
+/**
+ * What a failure's reason quotes of the stderr: its last line that reads as an error (a stack
+ * trace's frames come after it), else its last three lines. The run keeps all the tail.
+ */
+export function stderrGist(tail: string): string {
+  const lines = tail.split("\n").map((l) => l.trim());
+  const errorLine = lines.findLast((l) => ERROR_LINE.test(l) && !/^at\s/.test(l));
+  const gist = errorLine ?? lines.slice(-3).join(" / ");
+  return gist.length > 500 ? `${gist.slice(0, 499)}…` : gist;
+}
+
+/**
+ * stderr is kept short (its last 16 KiB read); `tail()` waits for the process to exit and its
+ * stderr to close (or STDERR_SETTLE_MS past the exit), then gives the kept end of it.
+ */
+function drainStderr(
+  proc: ConfinedProcess,
+  secrets: readonly string[],
+): { tail: () => Promise<string> } {
+  let raw = "";
+  const stream = proc.child.stderr;
+  const closed = new Promise<void>((resolve) => {
+    if (!stream || stream.closed) resolve();
+    else stream.once("close", () => resolve());
   });
-  return { tail: () => tail };
+  stream?.on("data", (chunk: Buffer) => {
+    raw = (raw + chunk.toString("utf8")).slice(-16_384);
+  });
+  return {
+    tail: async () => {
+      await proc.exited;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        closed,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, STDERR_SETTLE_MS);
+          timer.unref?.();
+        }),
+      ]);
+      if (timer) clearTimeout(timer);
+      return stderrTail(raw, secrets);
+    },
+  };
 }
 
 /** A confined child as an agent session: its stdout read as events through `parse`. */
@@ -113,8 +180,10 @@ export function confinedSession(
   steer?: (message: string) => boolean,
   initial: AgentEvent[] = [],
   maxBytes = DEFAULT_MAX_OUTPUT_BYTES,
-): AgentSession & { stderr: () => string } {
-  const err = drainStderr(proc);
+  /** Values never kept from its stderr (an API key it was given). */
+  secrets: readonly string[] = [],
+): AgentSession {
+  const err = drainStderr(proc, secrets);
   return {
     pid: proc.pid,
     sandbox: proc.sandbox,
@@ -127,6 +196,6 @@ export function confinedSession(
     stop: proc.stop,
     exited: proc.exited,
     limitExceeded: proc.limitExceeded,
-    stderr: err.tail,
+    stderrTail: err.tail,
   };
 }

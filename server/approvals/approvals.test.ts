@@ -1,5 +1,7 @@
+import fs from "node:fs";
 import { count, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { loadConfig } from "@/server/config/load";
 import { approvals, changeQueueLogs, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatch/advance";
 import { ConflictError, ForbiddenError, ValidationError } from "@/server/errors";
@@ -13,7 +15,7 @@ import type { User } from "@/server/users/service";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { drainQueue, fileAndQueue as queueOne } from "@/test-support/queue-world";
 import { listWaiting } from "../views/waiting";
-import { approveEntry, openDiff, rejectEntry } from "./service";
+import { approveEntry, openDiff, type RejectInput, rejectEntry } from "./service";
 
 // The demo's policy with the seed's tiers (low lands by itself, medium waits for one approval,
 // high for one from a reviewer who opened the diff and commented), through the whole path:
@@ -44,6 +46,18 @@ async function fileAndQueue(file: string, by: User = requester) {
   });
   if (!entry || !task) throw new Error("no entry");
   return { requestId, task, entry };
+}
+
+/**
+ * The demo's policy names the command agent (a command line), so a task can be handed to it:
+ * in the config file, which the routers read, and in the world's loaded copy.
+ */
+function givePolicyAgent() {
+  const raw = JSON.parse(fs.readFileSync(world.env.configPath, "utf8"));
+  for (const r of raw.repositories)
+    r.policy = { ...r.policy, agents: { ...r.policy?.agents, command: "node tools/agent.mjs" } };
+  fs.writeFileSync(world.env.configPath, `${JSON.stringify(raw, null, 2)}\n`);
+  world.config = loadConfig(world.env.configPath);
 }
 
 const hashOf = (entryId: number) => openDiff(world.db, entryId, operator).patchHash;
@@ -223,12 +237,17 @@ describe("who may approve, and what is refused with nothing written", () => {
     const medium = await fileAndQueue("src/cart/cart.js");
     const hash = hashOf(medium.entry.id);
     approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer);
-    // The task's work is rejected and sent back: its next run makes a new patch.
+    // The task's work is rejected and sent back: its next run makes a new patch. (The built-in
+    // developer's change may go back only where the policy gives the area to an agent: it does
+    // while the reviewer decides, and no longer when the task is dispatched again.)
+    repo.policy.agents.byArea = { cart: "command" };
     rejectEntry(
       world.db,
+      world.config,
       { entryId: medium.entry.id, reason: "Round to cents", next: "redispatch" },
       operator,
     );
+    repo.policy.agents.byArea = {};
     await advance(world.db, world.config, "d");
     await drain();
     const rows = world.db.select().from(approvals).all();
@@ -243,9 +262,12 @@ describe("who may approve, and what is refused with nothing written", () => {
 
   it("rejecting needs a reason; a rejected task goes back with the reason in its prompt", async () => {
     const medium = await fileAndQueue("src/cart/cart.js");
+    // An agent to send it back to: the built-in developer that made it cannot act on a reason.
+    givePolicyAgent();
     expect(() =>
       rejectEntry(
         world.db,
+        world.config,
         { entryId: medium.entry.id, reason: "  ", next: "redispatch" },
         reviewer,
       ),
@@ -255,7 +277,13 @@ describe("who may approve, and what is refused with nothing written", () => {
 
     rejectEntry(
       world.db,
-      { entryId: medium.entry.id, reason: "Totals must round to whole cents", next: "redispatch" },
+      world.config,
+      {
+        entryId: medium.entry.id,
+        reason: "Totals must round to whole cents",
+        next: "redispatch",
+        agent: "command",
+      },
       reviewer,
     );
     expect(getEntry(world.db, medium.entry.id)).toMatchObject({
@@ -270,7 +298,12 @@ describe("who may approve, and what is refused with nothing written", () => {
     expect(prompt.text).toContain("- Totals must round to whole cents");
     // Rejecting it again: it is not waiting any more.
     expect(() =>
-      rejectEntry(world.db, { entryId: medium.entry.id, reason: "again", next: "close" }, reviewer),
+      rejectEntry(
+        world.db,
+        world.config,
+        { entryId: medium.entry.id, reason: "again", next: "close" },
+        reviewer,
+      ),
     ).toThrow(/is rejected, not waiting/);
   });
 
@@ -278,6 +311,7 @@ describe("who may approve, and what is refused with nothing written", () => {
     const medium = await fileAndQueue("src/cart/cart.js");
     rejectEntry(
       world.db,
+      world.config,
       { entryId: medium.entry.id, reason: "Not wanted", next: "close" },
       reviewer,
     );
@@ -293,5 +327,83 @@ describe("who may approve, and what is refused with nothing written", () => {
         .pluck()
         .get(medium.requestId),
     ).toBe("failed");
+  });
+
+  it("the built-in developer's change: a plain send-back is refused and says why; the reviewer closes the task or hands it to an agent the policy names", async () => {
+    const medium = await fileAndQueue("src/cart/cart.js");
+    const waitingFor = () =>
+      listWaiting(world.db, world.config, reviewer).find((w) => w.entryId === medium.entry.id);
+    // The approvals page says so up front: nothing to hand it to yet.
+    expect(waitingFor()?.reject).toEqual({
+      builtin: true,
+      handoffAgents: [],
+      sendBackRepeats: true,
+    });
+    const reject = (extra: Partial<RejectInput>) =>
+      rejectEntry(
+        world.db,
+        world.config,
+        { entryId: medium.entry.id, reason: "Round to cents", next: "redispatch", ...extra },
+        reviewer,
+      );
+    expect(() => reject({})).toThrow(
+      /next: C\d+ is the built-in developer's change, and the built-in developer cannot act on a reason.*name an agent in the policy/,
+    );
+    expect(() => reject({ agent: "claude" })).toThrow(
+      /agent: demo's policy names no agent to hand it to/,
+    );
+    givePolicyAgent();
+    expect(waitingFor()?.reject.handoffAgents).toEqual(["command"]);
+    expect(() => reject({})).toThrow(/hand it to an agent the policy names \(command\)/);
+    expect(() => reject({ agent: "codex" })).toThrow(
+      /agent: 'codex' is not an agent demo's policy names; name one of: command/,
+    );
+    expect(() => reject({ agent: "command", next: "close" })).toThrow(
+      /agent: a closed task goes to no agent/,
+    );
+    // Nothing was written by the refusals.
+    expect(decisions()).toBe(0);
+    expect(getEntry(world.db, medium.entry.id)?.state).toBe("awaiting_approval");
+
+    // Through the router as the page calls it: handed to the command agent.
+    const caller = createCallerFactory(appRouter)({
+      db: world.db,
+      env: world.env,
+      user: reviewer,
+    } as never);
+    const res = await caller.approval.reject({
+      entryId: medium.entry.id,
+      reason: "Round to cents",
+      next: "redispatch",
+      agent: "command",
+    });
+    expect(res).toMatchObject({ next: "redispatch", agent: "command" });
+    const task = world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).get();
+    expect(task).toMatchObject({ state: "pending", agent: "command" });
+    expect(world.db.select().from(approvals).get()).toMatchObject({
+      decision: "rejected",
+      next: "redispatch",
+      agent: "command",
+    });
+    // The dispatch now gives it to the command agent, not the built-in developer: a pass without
+    // an agent pool leaves it pending rather than making the same change again.
+    const out = await advance(world.db, world.config, "d");
+    expect(out.developed).toEqual([]);
+    expect(world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).get()?.state).toBe(
+      "pending",
+    );
+  });
+
+  it("the built-in developer's change may still be closed", async () => {
+    const medium = await fileAndQueue("src/cart/cart.js");
+    rejectEntry(
+      world.db,
+      world.config,
+      { entryId: medium.entry.id, reason: "Not wanted", next: "close" },
+      reviewer,
+    );
+    expect(world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).get()?.state).toBe(
+      "failed",
+    );
   });
 });

@@ -1,4 +1,7 @@
 import { and, count, eq } from "drizzle-orm";
+import type { AgentName } from "@/schemas/agents";
+import type { Policy } from "@/schemas/policy";
+import { agentFor, namedAgents } from "@/server/agents/choose";
 import { may } from "@/server/auth/permissions";
 import type { LoadedConfig } from "@/server/config/load";
 import { policyFor } from "@/server/config/policy";
@@ -13,6 +16,7 @@ import {
 } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
 import { patchHash, tierFor, validApprovals } from "@/server/queue/approval-gate";
+import { BUILTIN_AUTHOR } from "@/server/runs/develop";
 import { moveUnleased } from "@/server/state/queue/store";
 import type { User } from "@/server/users/service";
 
@@ -145,14 +149,51 @@ export function approveEntry(db: Db, config: LoadedConfig, input: ApproveInput, 
   });
 }
 
-export type RejectInput = { entryId: number; reason: string; next: "redispatch" | "close" };
+export type RejectInput = {
+  entryId: number;
+  reason: string;
+  next: "redispatch" | "close";
+  /** Sent back to this agent (one the policy names) rather than the policy's choice. */
+  agent?: AgentName;
+};
+
+/** The words a rejection of the built-in developer's change is refused or shown with. */
+export const BUILTIN_CANNOT_ACT =
+  "the built-in developer cannot act on a reason: sent back to it, the task would get the same change again";
+
+/** Whether a change is the built-in developer's own (not an agent run's, not a person's). */
+export function madeByBuiltin(change: { runId: number | null; authorEmail: string }): boolean {
+  return change.runId === null && change.authorEmail === BUILTIN_AUTHOR.email;
+}
+
+/**
+ * What a rejection of this change may do with its task: the agents the policy names that it can
+ * be handed to, and whether a plain send-back would reach the built-in developer again (for a
+ * change the built-in developer made, that is refused: it would repeat the change).
+ */
+export function rejectOptions(
+  policy: Policy,
+  change: { runId: number | null; authorEmail: string },
+  task: { area: string | null; agent: AgentName | null } | null,
+) {
+  const builtin = madeByBuiltin(change);
+  const backTo = agentFor(policy, task?.area ?? null, task?.agent);
+  return {
+    builtin,
+    handoffAgents: namedAgents(policy),
+    /** A plain send-back would repeat the built-in developer's change. */
+    sendBackRepeats: builtin && backTo === "builtin",
+  };
+}
 
 /**
  * A reviewer rejects an entry: the reason is recorded, the entry ends `rejected`, and its task
  * either goes back to the Orchestrator's queue (pending, dispatched again to an agent whose
- * prompt carries the reason) or is closed (failed, with the reason).
+ * prompt carries the reason — the one the reviewer names, if any) or is closed (failed, with
+ * the reason). A change the built-in developer made cannot go back to it: it cannot act on a
+ * reason, so the reviewer closes the task or hands it to an agent the policy names.
  */
-export function rejectEntry(db: Db, input: RejectInput, user: User) {
+export function rejectEntry(db: Db, config: LoadedConfig, input: RejectInput, user: User) {
   const reason = input.reason.trim();
   if (!reason)
     throw new ValidationError([
@@ -162,9 +203,41 @@ export function rejectEntry(db: Db, input: RejectInput, user: User) {
     throw new ValidationError([
       { path: "reason", message: `is ${reason.length} characters; at most ${MAX_COMMENT}` },
     ]);
+  if (input.agent && input.next !== "redispatch")
+    throw new ValidationError([
+      { path: "agent", message: "a closed task goes to no agent; choose to send it back instead" },
+    ]);
   return db.transaction((tx) => {
     const { entry, change } = entryWithChange(tx, input.entryId);
     mustBeWaiting(entry.id, entry.state);
+    const policy = policyFor(config, entry.repo);
+    const task = tx
+      .select({ area: tasks.area, agent: tasks.agent })
+      .from(tasks)
+      .where(eq(tasks.id, change.taskId))
+      .get();
+    const options = rejectOptions(policy, change, task ?? null);
+    const named = options.handoffAgents;
+    if (input.agent && !named.includes(input.agent as Exclude<AgentName, "builtin">))
+      throw new ValidationError([
+        {
+          path: "agent",
+          message: named.length
+            ? `'${input.agent}' is not an agent ${entry.repo}'s policy names; name one of: ${named.join(", ")}`
+            : `${entry.repo}'s policy names no agent to hand it to (agents.default, agents.byArea); close the task instead`,
+        },
+      ]);
+    if (input.next === "redispatch" && !input.agent && options.sendBackRepeats)
+      throw new ValidationError([
+        {
+          path: "next",
+          message: `C${change.id} is the built-in developer's change, and ${BUILTIN_CANNOT_ACT}. ${
+            named.length
+              ? `Close the task, or hand it to an agent the policy names (${named.join(", ")}).`
+              : "Close the task, or name an agent in the policy (agents.default or agents.byArea) to hand it to."
+          }`,
+        },
+      ]);
     const hash = patchHash(change.patch);
     tx.insert(approvals)
       .values({
@@ -176,13 +249,16 @@ export function rejectEntry(db: Db, input: RejectInput, user: User) {
         decision: "rejected",
         comment: reason,
         next: input.next,
+        ...(input.agent ? { agent: input.agent } : {}),
         diffShown: diffShown(tx, change.id, hash, user.id),
         createdAt: Date.now(),
       })
       .run();
     // Its task, if this change is the one it submitted, goes back or is closed with the reason,
     // in the entry's move.
-    const why = `a reviewer (${user.email}) rejected change #${change.id}: ${reason}`;
+    const why = `a reviewer (${user.email}) rejected change #${change.id}: ${reason}${
+      input.agent ? ` (handed to the ${input.agent} agent)` : ""
+    }`;
     moveUnleased(db, entry.id, {
       from: "awaiting_approval",
       to: "rejected",
@@ -197,9 +273,10 @@ export function rejectEntry(db: Db, input: RejectInput, user: User) {
         to: input.next === "redispatch" ? "pending" : "failed",
         reason: why,
         blockedReason: input.next === "redispatch" ? null : why,
-        data: { entry: entry.id, next: input.next },
+        data: { entry: entry.id, next: input.next, ...(input.agent ? { agent: input.agent } : {}) },
+        ...(input.agent ? { agent: input.agent } : {}),
       },
     });
-    return { entryId: entry.id, next: input.next };
+    return { entryId: entry.id, next: input.next, agent: input.agent ?? null };
   });
 }

@@ -171,6 +171,15 @@ describe("hyperion user and token", () => {
     }
   });
 
+  it("reject --agent: refuses a name that is no agent, and --agent with --close, exit 2", async () => {
+    const bad = await hyperion(["reject", "Q1", "--reason", "x", "--agent", "nobody"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain("--agent must be one of command, codex, claude, copilot");
+    const both = await hyperion(["reject", "Q1", "--reason", "x", "--agent", "claude", "--close"]);
+    expect(both.exitCode).toBe(2);
+    expect(both.stderr).toContain("--agent and --close cannot go together");
+  });
+
   it("exits 2 on an unknown command", async () => {
     const res = await hyperion(["frobnicate"]);
     expect(res.exitCode).toBe(2);

@@ -243,6 +243,10 @@ function addReviewCommands(program: Command): void {
     .argument("<entry>", "the queue entry, 7 or Q7")
     .requiredOption("--reason <text>", "why: the next attempt's prompt carries it")
     .option("--close", "close the task instead of sending it back")
+    .option(
+      "--agent <name>",
+      "send it to this agent of the policy (the built-in developer cannot act on a reason)",
+    )
     .option("--as <email>", "as this reviewer")
     .action(lazy(() => import("./commands/approvals"), "rejectCommand"));
 }

@@ -80,11 +80,11 @@ export async function advance(
     taskLeaseMs,
     agents
       ? agents.accept(config)
-      : (t) => agentFor(policyFor(config, t.repo), t.area) === "builtin",
+      : (t) => agentFor(policyFor(config, t.repo), t.area, t.agent) === "builtin",
   );
   const developed = [];
   for (const task of claimed) {
-    if (agentFor(policyFor(config, task.repo), task.area) !== "builtin" && agents) {
+    if (agentFor(policyFor(config, task.repo), task.area, task.agent) !== "builtin" && agents) {
       agents.start(config, task);
       continue;
     }

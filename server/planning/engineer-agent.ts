@@ -4,6 +4,7 @@ import type { Risk } from "@/schemas/change-request";
 import type { LoadedRepository } from "@/schemas/config";
 import { EngineerAnswer } from "@/schemas/engineer";
 import type { AgentHarness, AgentSession } from "@/server/agents/harness";
+import { stderrGist } from "@/server/agents/session";
 import { checksForWork } from "@/server/checks/checks";
 import { makeRunDir } from "@/server/confine/run";
 import type { Exit } from "@/server/confine/spawn";
@@ -147,12 +148,14 @@ export class AgentEngineer implements Engineer {
     }
     if (stopped) throw new Error(`it was stopped: ${stopped}`);
     if (fatal) throw new Error(`it failed: ${fatal}`);
-    if (!messages.length)
+    if (!messages.length) {
+      const stderr = await session.stderrTail();
       throw new Error(
         exit.exitCode === 0
           ? "it gave no answer"
-          : `it exited with ${exit.signal ?? `code ${exit.exitCode}`} and gave no answer`,
+          : `it exited with ${exit.signal ?? `code ${exit.exitCode}`} and gave no answer${stderr ? `; its stderr says: ${stderrGist(stderr)}` : ""}`,
       );
+    }
     return messages;
   }
 }

@@ -93,6 +93,40 @@ describe("the built-in Engineer", () => {
     );
   });
 
+  it("suggests a path only the prose names when the requester named files, and leaves it out of the scope", () => {
+    const result = scope({
+      title: "Round totals",
+      description: "See line 12 of src/pricing/pricing.js, and README.md for the wording.",
+      files: ["src/cart/cart.js"],
+    });
+    expect(result.spec).toMatchObject({
+      files: ["src/cart/cart.js"],
+      areas: ["cart"],
+      risk: "medium",
+      suggestedFiles: ["README.md", "src/pricing/pricing.js"],
+    });
+  });
+
+  it("suggests prose paths beside the requester's areas too", () => {
+    const result = scope({
+      title: "Docs",
+      description: "As src/pricing/pricing.js does it.",
+      areas: ["docs"],
+    });
+    expect(result.spec?.files.every((f) => f.startsWith("docs/") || f === "README.md")).toBe(true);
+    expect(result.spec?.files).not.toContain("src/pricing/pricing.js");
+    expect(result.spec?.suggestedFiles).toEqual(["src/pricing/pricing.js"]);
+  });
+
+  it("takes prose paths as scope when the requester named no file or area", () => {
+    const result = scope({
+      title: "Fix",
+      description: "line 3 of src/pricing/pricing.js is wrong",
+    });
+    expect(result.spec?.files).toEqual(["src/pricing/pricing.js"]);
+    expect(result.spec?.suggestedFiles).toBeUndefined();
+  });
+
   it("asks when a request needs more files than any split allows", () => {
     const many = Array.from({ length: 8 * 20 + 1 }, (_, i) => `docs/p${i}.md`);
     expect(scope({ title: "x", files: many }).questions[0]).toMatch(/at most 160/);

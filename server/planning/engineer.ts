@@ -44,9 +44,17 @@ function words(text: string): string[] {
 export class BuiltinEngineer implements Engineer {
   scope({ request, policy, files, notes = [] }: EngineerInput): EngineerResult {
     const text = [request.title, request.description, ...notes].join("\n");
-    const needed = filesNamed(request, files, text);
-    const questions = addAreaFiles(request, policy, files, text, needed);
+    // What the requester named (files, areas) is the scope; a path only the prose names is a
+    // suggestion beside it, unless the named files and areas leave the scope empty.
+    const named = new Set<string>(request.files);
+    const namedQuestions = addAreaFiles(request, policy, files, "", named);
+    const fromNames = named.size > 0;
+    const needed = fromNames ? named : filesNamed(request, files, text);
+    const questions = fromNames
+      ? namedQuestions
+      : addAreaFiles(request, policy, files, text, needed);
     const list = [...needed].sort();
+    const suggestedFiles = fromNames ? pathsInProse(text, files).filter((p) => !needed.has(p)) : [];
     const areas = [
       ...new Set(list.map((p) => areaOf(policy, p)?.name).filter((a): a is string => !!a)),
     ].sort();
@@ -66,10 +74,30 @@ export class BuiltinEngineer implements Engineer {
     const byPath = new Map(files.map((f) => [f.path, f]));
     const contextTokens = Math.ceil(list.reduce((n, p) => n + (byPath.get(p)?.size ?? 0), 0) / 4);
     return {
-      spec: { kind, risk, areas, files: list, acceptance, checks, contextTokens },
+      spec: {
+        kind,
+        risk,
+        areas,
+        files: list,
+        acceptance,
+        checks,
+        contextTokens,
+        ...(suggestedFiles.length ? { suggestedFiles } : {}),
+      },
       questions: [],
     };
   }
+}
+
+/** Paths of the repository's files that the text spells out (`lib/utils.js`, `./README.md`). */
+function pathsInProse(text: string, files: RepoFile[]): string[] {
+  const known = new Set(files.map((f) => f.path));
+  const found = new Set<string>();
+  for (const token of text.match(/[\w./-]+\.[A-Za-z0-9]+/g) ?? []) {
+    const clean = token.replace(/^\.\//, "");
+    if (known.has(clean)) found.add(clean);
+  }
+  return [...found].sort();
 }
 
 /**
@@ -77,12 +105,7 @@ export class BuiltinEngineer implements Engineer {
  * repository, files whose stem its text names (as a word or an `identifier`).
  */
 function filesNamed(request: TaskRequest, files: RepoFile[], text: string): Set<string> {
-  const byPath = new Map(files.map((f) => [f.path, f]));
-  const needed = new Set<string>(request.files);
-  for (const token of text.match(/[\w./-]+\.[A-Za-z0-9]+/g) ?? []) {
-    const clean = token.replace(/^\.\//, "");
-    if (byPath.has(clean)) needed.add(clean);
-  }
+  const needed = new Set<string>([...request.files, ...pathsInProse(text, files)]);
   const identifiers = [...text.matchAll(/`([A-Za-z_][\w.-]*)`/g)].map(
     (m) => m[1]?.toLowerCase() ?? "",
   );

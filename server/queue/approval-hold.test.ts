@@ -141,7 +141,12 @@ for (const pipeline of [false, true]) {
       await submitPatch(config, patch, "low rewrite of a");
       await drain(config);
       expect(states()).toEqual(["awaiting_approval", "merged", "queued"]);
-      rejectEntry(world.db, { entryId: held, reason: "not this way", next: "close" }, reviewer);
+      rejectEntry(
+        world.db,
+        world.config,
+        { entryId: held, reason: "not this way", next: "close" },
+        reviewer,
+      );
       await drain(config);
       expect(states()).toEqual(["rejected", "merged", "merged"]);
       expect(await subjects()).toEqual(["initial", "low on b", "low rewrite of a"]);

@@ -150,7 +150,12 @@ async function play(p: {
           .all()) {
           const s = submitted.find((x) => x.id === w.id);
           if (s?.change.review === "reject")
-            rejectEntry(world.db, { entryId: w.id, reason: "no", next: "close" }, reviewer);
+            rejectEntry(
+              world.db,
+              world.config,
+              { entryId: w.id, reason: "no", next: "close" },
+              reviewer,
+            );
           else {
             const { patchHash } = openDiff(world.db, w.id, reviewer);
             approveEntry(world.db, config, { entryId: w.id, patchHash }, reviewer);

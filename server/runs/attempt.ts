@@ -3,10 +3,11 @@ import { runChecks } from "@/server/checks/checks";
 import { recordCheckRuns } from "@/server/checks/record";
 import { maxPatchBytesFromEnv } from "@/server/queue/submit";
 import { runSessionId } from "@/server/runs/queries";
-import { moveRun, RunMoveConflict, recordRunEvents } from "@/server/state/runs/store";
+import { moveRun, noteRun, RunMoveConflict, recordRunEvents } from "@/server/state/runs/store";
 import type { AgentSession } from "../agents/harness";
+import { stderrGist } from "../agents/session";
 import type { Running, RunOutcome } from "./context";
-import { end, fallbackToBuiltin, submit } from "./end";
+import { concludeNoChange, end, fallbackToBuiltin, submit } from "./end";
 import type { Prepared } from "./prepare";
 import { type SessionResult, supervise } from "./supervise";
 import { candidateCommit, collectChange, type WorkspaceChange } from "./workspace";
@@ -51,6 +52,9 @@ async function attemptOnce(
   if ("outcome" in started) return started;
   const { session } = started;
   const result = await supervise(r.ctx, r.task, r.run, session, r.policy, startedAt, r.control);
+  // Its stderr's last lines, kept on the run (the last session's that printed any).
+  const stderr = await session.stderrTail();
+  if (stderr) r.ctx.db.transaction((tx) => noteRun(tx, r.run.id, { stderrTail: stderr }));
   // A run limit the session went past fails the run, named, whatever else it did.
   const limit = session.limitExceeded();
   if (limit) r.control.requestStop({ kind: "fail", reason: `run ${r.run.id} ${limit}` });
@@ -69,7 +73,7 @@ async function attemptOnce(
     maxFileBytes: maxPatchBytesFromEnv(),
   });
   if ("problem" in change) return { outcome: end(r, "failed", change.problem, true) };
-  const refused = await refuse(r, p, change, result);
+  const refused = await refuse(r, p, change, result, stderr);
   if (refused) return { outcome: refused };
   if (p.checks.length) {
     const checked = await check(r, p, change, attempt);
@@ -140,6 +144,7 @@ async function refuse(
   p: Prepared,
   change: WorkspaceChange,
   result: SessionResult,
+  stderr: string,
 ): Promise<RunOutcome | null> {
   if (change.outside.length)
     return end(
@@ -149,8 +154,14 @@ async function refuse(
       true,
     );
   if (change.paths.length > 0) return null;
+  // Ended cleanly with nothing changed: the agent found the task needs no change.
+  if (!result.fatal && r.policy.noChange === "done")
+    return concludeNoChange(
+      r,
+      result.lastMessage?.trim() || "the agent changed nothing and gave no reason",
+    );
   const why = result.fatal
-    ? `the agent failed: ${result.fatal}`
+    ? `the agent failed: ${result.fatal}${stderr ? `; its stderr says: ${stderrGist(stderr)}` : ""}`
     : `the agent made no change${result.lastMessage ? `; its last message: ${result.lastMessage}` : ""}`;
   if (r.policy.fallback === "builtin")
     return fallbackToBuiltin(r.ctx, r.run.id, r.task, why, startedState(r));

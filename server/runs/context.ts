@@ -21,6 +21,7 @@ export type RunContext = {
 
 export type RunOutcome =
   | { state: "submitted"; changeRequestId: number }
+  | { state: "no_change"; reason: string }
   | { state: "failed" | "stopped" | "lost"; reason: string };
 
 /** The handle the pool keeps for a run going: for steering and for stopping the worker. */

@@ -105,6 +105,34 @@ export async function submit(
   }
 }
 
+/**
+ * The agent ended cleanly having changed nothing: it concluded the task needs no change. The run
+ * ends `no_change` and the task `done`, the reason kept on both, in one transaction.
+ */
+export function concludeNoChange(r: Running, reason: string): RunOutcome {
+  const { ctx, task } = r;
+  const from = r.state === "checking" ? "checking" : "running";
+  try {
+    ctx.db.transaction((tx) => {
+      moveRun(tx, { id: r.run.id, from, to: "no_change", set: { reason } });
+      moveTask(tx, {
+        id: task.id,
+        from: "claimed",
+        to: "done",
+        owner: task.leaseOwner,
+        attempt: task.attempts,
+        set: { noChangeReason: reason, blockedReason: null },
+        event: { reason: clipText(reason, REASON_BRIEF), data: { run: r.run.id, noChange: true } },
+      });
+    });
+  } catch (err) {
+    if (!(err instanceof TaskMoveConflict)) throw err;
+    ctx.db.transaction((tx) => moveRun(tx, { id: r.run.id, from, to: "lost", set: { reason } }));
+    return { state: "lost", reason };
+  }
+  return { state: "no_change", reason };
+}
+
 /** The agent made no change: its run fails, and the built-in developer does the task. */
 export async function fallbackToBuiltin(
   ctx: RunContext,

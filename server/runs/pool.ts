@@ -34,7 +34,10 @@ export function harnessFor(
   policy: Policy,
   config: LoadedConfig,
 ): AgentHarness {
-  if (name === "command") return new CommandHarness(policy.agents.command ?? "");
+  if (name === "command")
+    return new CommandHarness(policy.agents.command ?? "", {
+      commandDirs: policy.agents.commandDirs,
+    });
   const cli = name as CliAgentName;
   const cfg = config.agents?.[cli] ?? {};
   const find = () => cfg.path ?? cliExecutable(cli);
@@ -71,7 +74,7 @@ export class AgentPool {
   accept(config: LoadedConfig) {
     return (task: TaskRow): true | false | { blocked: string } => {
       const policy = policyFor(config, task.repo);
-      const name = agentFor(policy, task.area);
+      const name = agentFor(policy, task.area, task.agent);
       if (name === "builtin") return true;
       if (this.stopping) return false;
       const running = [...this.live.values()].filter((r) => r.repo === task.repo).length;
@@ -164,7 +167,7 @@ export class AgentPool {
   /** Starts a claimed agent task's run; it goes on in the background. */
   start(config: LoadedConfig, task: TaskRow): void {
     const policy = policyFor(config, task.repo);
-    const name = agentFor(policy, task.area);
+    const name = agentFor(policy, task.area, task.agent);
     if (name === "builtin") throw new Error("builtin tasks are developed in the dispatch pass");
     const run = startRun(
       { ...this.ctx, config },

@@ -53,7 +53,8 @@ export function buildPrompt(
     "",
     "Edit the files in your working directory. Do not commit and do not push: when you exit,",
     "Hyperion takes the change from the folder, runs the checks and sends it to the merge queue.",
-    "End with a short summary of what you changed.",
+    "End with a short summary of what you changed. If the task needs no change, change",
+    "nothing and end with a message saying why.",
     "",
   ];
   const text = lines.join("\n");

@@ -1,10 +1,25 @@
 import fs from "node:fs";
 import path from "node:path";
 import { eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
-import { agentRunEvents, agentRuns, changeRequests, runSteers, tasks } from "@/server/db/schema";
-import { agentWorld } from "@/test-support/agent-world";
-import { recoverLostRuns } from "./pool";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AgentPolicy } from "@/schemas/agents";
+import { bindDirProblem } from "@/server/confine/binds";
+import { detectSandbox } from "@/server/confine/detect";
+import {
+  agentRunEvents,
+  agentRuns,
+  changeRequests,
+  requests,
+  runSteers,
+  tasks,
+} from "@/server/db/schema";
+import { currentEnv } from "@/server/env.mjs";
+import { shownTo } from "@/server/redact";
+import { rerunRequest } from "@/server/requests/rerun";
+import { runDetail } from "@/server/views/runs";
+import { type AgentWorld, agentWorld } from "@/test-support/agent-world";
+import { tempDir } from "@/test-support/fixtures";
+import { harnessFor, recoverLostRuns } from "./pool";
 
 // The `command` agent under test: a few lines of Node given with -e (the policy's command line
 // is split into arguments, never given to a shell). It reads the prompt file, whose path is its
@@ -90,12 +105,78 @@ describe("a command agent's run", () => {
     expect(fs.existsSync(kept)).toBe(false);
   });
 
-  it("no change fails the task with the agent's last message, or hands it to the built-in developer", async () => {
+  it("an agent that ends cleanly with no change concludes the task needs none: done, its reason kept", async () => {
     aw.setCommand(SILENT);
+    const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
+    expect(run).toMatchObject({ state: "no_change", reason: "nothing to do", workspace: null });
+    expect(task).toMatchObject({ state: "done", noChangeReason: "nothing to do" });
+    expect(task?.blockedReason).toBeNull();
+    // The request settles done: nothing failed.
+    await aw.pass();
+    expect(requestStatus(task?.requestId ?? 0)).toBe("done");
+  });
+
+  it("keeps the last lines of the agent's stderr on its run, quotes the error in the task's reason, and redacts server paths for a requester", async () => {
+    const NOISY = `for (let i = 0; i < 30; i++) console.error("noise " + i);
+console.error("Error: Cannot find module " + JSON.stringify(process.cwd() + "/tools/agent.mjs"));
+console.error("    at Module._load (node:internal/modules/cjs/loader:1051:27)");
+process.exit(1);`;
+    aw.setCommand(NOISY);
+    const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
+    expect(run?.state).toBe("failed");
+    const lines = (run?.stderrTail ?? "").split("\n");
+    expect(lines).toHaveLength(20);
+    expect(lines[0]).toBe("noise 12");
+    expect(lines.at(-2)).toMatch(/^Error: Cannot find module ".*\/tools\/agent\.mjs"$/);
+    expect(task?.blockedReason).toMatch(
+      /the agent failed: exited with code 1; its stderr says: Error: Cannot find module ".*\/tools\/agent\.mjs"/,
+    );
+    // The run page's detail, as a requester reads it: the workspace path is not shown.
+    const requester = await aw.world.userWith("requester");
+    const shown = shownTo(
+      { user: requester, env: aw.world.env },
+      runDetail(aw.world.db, run?.id ?? 0),
+    );
+    expect(shown?.run.stderrTail).toContain('Error: Cannot find module "<server path>"');
+    expect(shown?.run.stderrTail).not.toContain(aw.world.dir);
+    // An admin sees it as it was.
+    const asAdmin = shownTo(
+      { user: aw.world.admin, env: aw.world.env },
+      runDetail(aw.world.db, run?.id ?? 0),
+    );
+    expect(asAdmin?.run.stderrTail).toMatch(/tools\/agent\.mjs/);
+  });
+
+  it("an agent that fails having changed nothing still fails its task", async () => {
+    aw.setCommand(`console.log("cannot"); process.exit(3);`);
+    const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
+    expect(run?.state).toBe("failed");
+    expect(run?.reason).toMatch(/the agent failed: exited with code 3/);
+    expect(task?.state).toBe("failed");
+  });
+
+  it("with agents.noChange 'fail' no change fails the request; a rerun under 'done' then succeeds", async () => {
+    aw.setCommand(SILENT, { noChange: "fail" });
     const failed = await aw.fileAndRun(["docs/guide.md"]);
     expect(failed.run?.reason).toMatch(/made no change; its last message: nothing to do/);
+    expect(failed.task?.state).toBe("failed");
+    await aw.pass();
+    const requestId = failed.task?.requestId ?? 0;
+    expect(requestStatus(requestId)).toBe("failed");
 
-    aw.setCommand(SILENT, { fallback: "builtin" });
+    aw.setCommand(SILENT, { noChange: "done" });
+    rerunRequest(aw.world.db, requestId, aw.world.admin);
+    await aw.pool.probeAll(aw.world.config);
+    await aw.pass();
+    await aw.pool.idle();
+    await aw.pass();
+    const task = aw.world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
+    expect(task).toMatchObject({ state: "done", noChangeReason: "nothing to do" });
+    expect(requestStatus(requestId)).toBe("done");
+  });
+
+  it("with noChange 'fail' and fallback 'builtin', the built-in developer takes a no-change task over", async () => {
+    aw.setCommand(SILENT, { fallback: "builtin", noChange: "fail" });
     const rescued = await aw.fileAndRun(["docs/a.md"]);
     expect(rescued.run).toMatchObject({ state: "failed", fallback: "builtin" });
     expect(rescued.task?.state).toBe("submitted");
@@ -168,6 +249,10 @@ describe("a command agent's run", () => {
   });
 });
 
+function requestStatus(id: number) {
+  return aw.world.db.select().from(requests).where(eq(requests.id, id)).get()?.status;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -175,4 +260,106 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+describe("a command agent whose script lives outside the workspace (agents.commandDirs)", () => {
+  let tools = "";
+  beforeEach(() => {
+    tools = tempDir("hyperion-agent-tools-");
+    fs.chmodSync(tools, 0o755);
+    const script = `const fs = require("node:fs");
+const prompt = fs.readFileSync(process.argv[2], "utf8");
+const files = [...prompt.split("## Files you may change")[1].split("##")[0].matchAll(/^- (.+)$/gm)].map((m) => m[1]);
+for (const f of files) fs.appendFileSync(f, "from the tools folder\\n");
+console.log("edited " + files.join(", "));
+`;
+    fs.writeFileSync(path.join(tools, "agent.cjs"), script, { mode: 0o644 });
+  });
+  afterEach(() => fs.rmSync(tools, { recursive: true, force: true }));
+
+  it.runIf(detectSandbox().kind === "bwrap")(
+    "without the bind the sandbox cannot see it, and the failure says so",
+    async () => {
+      aw.setAgents({ default: "command", command: `node ${tools}/agent.cjs` });
+      const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
+      expect(run?.state).toBe("failed");
+      expect(run?.stderrTail).toContain("Cannot find module");
+      expect(task?.blockedReason).toMatch(/its stderr says: Error: Cannot find module/);
+    },
+  );
+
+  it("with the folder bound read-only the agent runs the script from there", async () => {
+    aw.setAgents({
+      default: "command",
+      command: `node ${tools}/agent.cjs`,
+      commandDirs: [tools],
+    });
+    const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
+    expect(run?.state).toBe("submitted");
+    expect(task?.state).toBe("submitted");
+    const change = aw.world.db
+      .select()
+      .from(changeRequests)
+      .where(eq(changeRequests.id, run?.changeRequestId ?? 0))
+      .get();
+    expect(change?.patch).toContain("+from the tools folder");
+  });
+
+  it.runIf(detectSandbox().kind === "bwrap")("the bound folder is read-only", async () => {
+    aw.setAgents({
+      default: "command",
+      command: `node -e 'require("fs").writeFileSync(process.argv[1].replace(/[^/]*$/, "") + "x", "x")' ${tools}/agent.cjs`,
+      commandDirs: [tools],
+    });
+    // The script path is the first argument; the prompt file comes last.
+    const { run } = await aw.fileAndRun(["docs/guide.md"]);
+    expect(run?.state).toBe("failed");
+    expect(run?.stderrTail).toMatch(/EROFS|read-only/);
+    expect(fs.existsSync(path.join(tools, "x"))).toBe(false);
+  });
+
+  it("a folder that is missing, or holds Hyperion's own files, is refused: the task waits with the reason", async () => {
+    for (const [dir, why] of [
+      [path.join(tools, "missing"), /agents\.commandDirs\[0\] .*missing: does not exist/],
+      // Hyperion's own checkout, which runs never see.
+      [
+        path.join(currentEnv().rootDir, "server"),
+        /agents\.commandDirs\[0\] .*would show runs Hyperion's own files/,
+      ],
+      ["/etc", /agents\.commandDirs\[0\] \/etc: is a system place/],
+    ] as const) {
+      expect(bindDirProblem(dir)).toBeDefined();
+      aw.setAgents({ default: "command", command: `node ${tools}/agent.cjs`, commandDirs: [dir] });
+      const probe = await harnessFor("command", policyOf(aw), aw.world.config).probe();
+      expect(probe).toMatchObject({ ok: false, problem: expect.stringMatching(why) });
+    }
+    aw.setAgents({ commandDirs: [path.join(tools, "missing")] });
+    const requestId = aw.fileRequest(["docs/guide.md"]);
+    await aw.pool.probeAll(aw.world.config);
+    await aw.dispatch();
+    const { task, run } = aw.readBack(requestId);
+    expect(run).toBeUndefined();
+    expect(task?.state).toBe("pending");
+    expect(task?.blockedReason).toMatch(/agents\.commandDirs\[0\]/);
+  });
+
+  it("the policy refuses a relative path, '..', a NUL byte and / by their key", () => {
+    for (const [dir, message] of [
+      ["tools", /must be an absolute path/],
+      ["/opt/../etc", /must not contain '\.\.'/],
+      ["/opt/a\u0000b", /NUL/],
+      ["/", /not \//],
+    ] as const) {
+      const parsed = AgentPolicy.safeParse({ commandDirs: [dir] });
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues[0]?.path).toEqual(["commandDirs", 0]);
+      expect(parsed.error?.issues[0]?.message).toMatch(message);
+    }
+  });
+});
+
+function policyOf(w: AgentWorld) {
+  const policy = w.world.config.repositories[0]?.policy;
+  if (!policy) throw new Error("the demo has a policy");
+  return policy;
 }

@@ -66,7 +66,7 @@ const expected = {
   },
   task: {
     pending: ["claimed", "triage", "failed"],
-    claimed: ["pending", "submitted", "failed"],
+    claimed: ["pending", "submitted", "done", "failed"],
     submitted: ["done", "failed", "pending"],
     done: ["pending"],
     failed: ["done", "pending"],
@@ -74,9 +74,10 @@ const expected = {
   },
   run: {
     starting: ["running", "failed", "stopped", "lost"],
-    running: ["running", "checking", "submitted", "failed", "stopped", "lost"],
-    checking: ["running", "submitted", "failed", "stopped", "lost"],
+    running: ["running", "checking", "submitted", "no_change", "failed", "stopped", "lost"],
+    checking: ["running", "submitted", "no_change", "failed", "stopped", "lost"],
     submitted: [],
+    no_change: [],
     failed: [],
     stopped: [],
     lost: [],

@@ -48,6 +48,7 @@ export function detailOf(work: Work) {
       leaseOwner: t.leaseOwner,
       leaseExpiresAt: t.leaseExpiresAt,
       blockedReason: t.blockedReason,
+      noChangeReason: t.noChangeReason,
       changeRequestId: t.changeRequestId,
     })),
     runs: work.runs

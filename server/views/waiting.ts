@@ -14,7 +14,7 @@ import {
 } from "@/server/db/schema";
 import { patchHash, tierFor } from "@/server/queue/approval-gate";
 import type { User } from "@/server/users/service";
-import { diffShown } from "../approvals/service";
+import { diffShown, rejectOptions } from "../approvals/service";
 import { reviewsOf } from "./work";
 
 // What reviewers see: the entries waiting for them, how many, and the decisions taken so far.
@@ -74,6 +74,13 @@ export function listWaiting(db: Db, config: LoadedConfig, viewer: User) {
       },
       task: r.task,
       request: r.request ? { id: r.request.id, title: r.request.title } : null,
+      // Who made it and where a rejection may send its task: the built-in developer's change
+      // cannot go back to it (it cannot act on a reason).
+      reject: rejectOptions(
+        policy,
+        r.change,
+        r.task ? { area: r.task.area, agent: r.task.agent } : null,
+      ),
       tier,
       approvedBy,
       voided: voided.filter((v) => v.taskId === r.change.taskId),
@@ -94,7 +101,13 @@ function waitingRows(db: DbLike) {
     .select({
       entry: queueEntries,
       change: changeRequests,
-      task: { id: tasks.id, title: tasks.title, area: tasks.area, files: tasks.neededFiles },
+      task: {
+        id: tasks.id,
+        title: tasks.title,
+        area: tasks.area,
+        files: tasks.neededFiles,
+        agent: tasks.agent,
+      },
       request: { id: requests.id, title: requests.title, requesterId: requests.requesterId },
     })
     .from(queueEntries)

@@ -60,6 +60,7 @@ export function reviewsOf(db: DbLike, where: { taskIds: string[] } | { entryIds:
       decision: approvals.decision,
       comment: approvals.comment,
       next: approvals.next,
+      agent: approvals.agent,
       diffShown: approvals.diffShown,
       voidedReason: approvals.voidedReason,
       createdAt: approvals.createdAt,

@@ -1,3 +1,4 @@
+import { AgentName, agentNames } from "@/schemas/agents";
 import { approveEntry, openDiff, rejectEntry } from "@/server/approvals/service";
 import { can } from "@/server/auth/permissions";
 import type { User } from "@/server/users/service";
@@ -80,21 +81,37 @@ export function approveCommand(id: string, opts: { patch: string; comment?: stri
   });
 }
 
-/** `hyperion reject <entry> --reason text [--close]`. */
-export function rejectCommand(id: string, opts: { reason?: string; close?: boolean; as?: string }) {
-  return withCliDb((db) => {
+/** `hyperion reject <entry> --reason text [--close | --agent name]`. */
+export function rejectCommand(
+  id: string,
+  opts: { reason?: string; close?: boolean; agent?: string; as?: string },
+) {
+  return withCliDb((db, env) => {
     const user = reviewer(cliUser(db, opts.as));
+    let agent: Exclude<AgentName, "builtin"> | undefined;
+    if (opts.agent !== undefined) {
+      const parsed = AgentName.exclude(["builtin"]).safeParse(opts.agent);
+      if (!parsed.success)
+        throw new CliError(
+          `--agent must be one of ${agentNames.filter((n) => n !== "builtin").join(", ")}`,
+          2,
+        );
+      agent = parsed.data;
+    }
+    if (agent && opts.close) throw new CliError("--agent and --close cannot go together", 2);
     const res = rejectEntry(
       db,
+      cliConfig(env.configPath),
       {
         entryId: entryId(id),
         reason: opts.reason ?? "",
         next: opts.close ? "close" : "redispatch",
+        ...(agent ? { agent } : {}),
       },
       user,
     );
     console.log(
-      `Q${res.entryId}\trejected\t${res.next === "close" ? "its task is closed" : "its task goes back to an agent with your reason"}`,
+      `Q${res.entryId}\trejected\t${res.next === "close" ? "its task is closed" : res.agent ? `its task goes to the ${res.agent} agent with your reason` : "its task goes back to an agent with your reason"}`,
     );
   });
 }

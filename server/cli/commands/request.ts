@@ -28,9 +28,18 @@ function report(db: Db, ids: number[]) {
     console.log(`request ${r.id}\t${r.status}\t${r.title}`);
     const spec = db.select().from(requestSpecs).where(eq(requestSpecs.requestId, r.id)).get();
     for (const q of spec?.questions ?? []) console.log(`  question: ${q}`);
+    const suggested = spec?.spec?.suggestedFiles ?? [];
+    if (suggested.length)
+      console.log(
+        `  suggested files (from the description, not in scope): ${suggested.join(", ")}`,
+      );
     for (const t of db.select().from(tasks).where(eq(tasks.requestId, r.id)).all()) {
       const cr = t.changeRequestId ? `\tchange ${t.changeRequestId}` : "";
-      const why = t.blockedReason ? `\t(${t.blockedReason})` : "";
+      const why = t.blockedReason
+        ? `\t(${t.blockedReason})`
+        : t.noChangeReason
+          ? `\t(no change needed: ${t.noChangeReason})`
+          : "";
       console.log(
         `  task ${t.id}\t${t.state}\t${t.area}\t${(t.neededFiles ?? []).join(",")}${cr}${why}`,
       );

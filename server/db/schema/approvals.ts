@@ -1,4 +1,5 @@
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { AgentName } from "@/schemas/agents";
 
 /**
  * A reviewer's decision on one queue entry, bound to the exact patch it judged (sha256 of the
@@ -18,6 +19,8 @@ export const approvals = sqliteTable(
     comment: text().notNull().default(""),
     /** For a rejection: whether the task went back to the Orchestrator or was closed. */
     next: text("next_step").$type<"redispatch" | "close">(),
+    /** For a rejection sent back: the agent the reviewer handed the task to, if one was named. */
+    agent: text().$type<AgentName>(),
     /** Whether the whole diff had been shown to this reviewer when they decided. */
     diffShown: integer("diff_shown", { mode: "boolean" }).notNull(),
     voidedReason: text("voided_reason"),

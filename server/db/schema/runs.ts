@@ -42,6 +42,11 @@ export const agentRuns = sqliteTable(
     /** `builtin` when the built-in developer took over (the policy's fallback). */
     fallback: text(),
     reason: text(),
+    /**
+     * The last lines of the agent's stderr (at most 20 lines, 4 KiB, its secrets replaced), from
+     * its last session: what a failure says beyond "exited with code 1".
+     */
+    stderrTail: text("stderr_tail"),
     changeRequestId: integer("change_request_id"),
     createdAt: integer("created_at").notNull(),
     startedAt: integer("started_at"),

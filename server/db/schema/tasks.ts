@@ -1,4 +1,5 @@
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { AgentName } from "@/schemas/agents";
 import type { Limits } from "@/schemas/policy";
 import type { Spec, TaskAssignment } from "@/schemas/task-assignment";
 import type { TaskState } from "@/schemas/task-state";
@@ -29,6 +30,13 @@ export const tasks = sqliteTable(
     limits: text({ mode: "json" }).$type<Limits>(),
     contextTokens: integer("context_tokens"),
     blockedReason: text("blocked_reason"),
+    /** Why its agent concluded the task needs no change: it is done without a change. */
+    noChangeReason: text("no_change_reason"),
+    /**
+     * The agent a reviewer handed the task to on rejecting its change (the built-in developer
+     * cannot act on a reason); it does the task instead of the policy's choice for its area.
+     */
+    agent: text().$type<AgentName>(),
     leaseOwner: text("lease_owner"),
     leaseExpiresAt: integer("lease_expires_at"),
     heartbeatAt: integer("heartbeat_at"),

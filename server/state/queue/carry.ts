@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import type { AgentName } from "@/schemas/agents";
 import type { EntryState } from "@/schemas/queue";
 import type { TaskState } from "@/schemas/task-state";
 import type { Tx } from "@/server/db/client";
@@ -18,6 +19,8 @@ export type TaskOutcome = {
   reason: string;
   blockedReason: string | null;
   data?: Record<string, unknown>;
+  /** The agent the task is handed to (a reviewer's choice on rejecting a built-in change). */
+  agent?: AgentName;
 };
 
 /** Entry states that decide a change's outcome for its task: landed, or given up on. */
@@ -84,7 +87,10 @@ export function carryAlong(
       id: task.id,
       from: task.state,
       to: decided.to,
-      set: { blockedReason: decided.blockedReason },
+      set: {
+        blockedReason: decided.blockedReason,
+        ...(decided.agent ? { agent: decided.agent } : {}),
+      },
       event: { reason: decided.reason, ...(decided.data ? { data: decided.data } : {}) },
     });
   else if (outcome) {

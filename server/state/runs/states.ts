@@ -17,6 +17,9 @@ export class RunMoveConflict extends Error {
  *   running  → checking     the agent ended with a change; its task's checks run on it
  *   checking → running      the checks failed; the same agent session resumes with their output
  *   running | checking → submitted   the change is in the merge queue
+ *   running | checking → no_change   the agent ended cleanly having changed nothing: it found the
+ *                                    task needs no change (agents.noChange "done"); its last
+ *                                    message is the reason
  *   any live state → failed   no change, a write outside the task's files, a model error, a timeout…
  *   any live state → stopped  stop_and_requeue (the task goes back to pending) or the worker stopping
  *   any live state → lost     its worker died; found by the next worker, its task requeued
@@ -26,9 +29,10 @@ export const runMachine = defineMachine<RunState>({
   illegal: (message) => new RunMoveConflict(message),
   moves: {
     starting: ["running", "failed", "stopped", "lost"],
-    running: ["running", "checking", "submitted", "failed", "stopped", "lost"],
-    checking: ["running", "submitted", "failed", "stopped", "lost"],
+    running: ["running", "checking", "submitted", "no_change", "failed", "stopped", "lost"],
+    checking: ["running", "submitted", "no_change", "failed", "stopped", "lost"],
     submitted: [],
+    no_change: [],
     failed: [],
     stopped: [],
     lost: [],

@@ -11,6 +11,9 @@ export { RunMoveConflict };
 
 export type RunRow = typeof agentRuns.$inferSelect;
 
+/** The stderr tail is cut to 4 KiB where it is read; this bounds any caller's text all the same. */
+const STDERR_TAIL_CHARS = 4096;
+
 type RunFields = Partial<
   Pick<
     RunRow,
@@ -24,6 +27,7 @@ type RunFields = Partial<
     | "workspaceBytes"
     | "sessionId"
     | "reason"
+    | "stderrTail"
     | "changeRequestId"
     | "fallback"
     | "startedAt"
@@ -96,7 +100,11 @@ export function moveRun(
 
 /** Facts about a live run that are not moves (its pid, session id), without an event. */
 export function noteRun(tx: DbLike, id: number, set: RunFields): void {
-  tx.update(agentRuns).set(set).where(eq(agentRuns.id, id)).run();
+  const bounded =
+    typeof set.stderrTail === "string"
+      ? { ...set, stderrTail: clipText(set.stderrTail, STDERR_TAIL_CHARS) }
+      : set;
+  tx.update(agentRuns).set(bounded).where(eq(agentRuns.id, id)).run();
 }
 
 /** Rows per INSERT of run events: a statement's parameters stay bounded whatever the batch. */

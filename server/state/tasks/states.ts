@@ -16,6 +16,8 @@ export class IllegalTaskMove extends Error {
  *   pending → failed     a task or request it depends on failed, or its request was cancelled
  *   claimed → pending    the lease expired; dispatched again
  *   claimed → failed     the developer could not make the change
+ *   claimed → done       the agent concluded the task needs no change (agents.noChange "done");
+ *                        its reason is kept in no_change_reason
  *   submitted → failed   its change was quarantined or rejected
  *   submitted → pending  a reviewer rejected its change and sent it back, with the reason
  *   failed → done        its quarantined change was retried by an operator and merged
@@ -32,7 +34,7 @@ export const taskMachine = defineMachine<TaskState>({
   illegal: (message) => new IllegalTaskMove(message),
   moves: {
     pending: ["claimed", "triage", "failed"],
-    claimed: ["pending", "submitted", "failed"],
+    claimed: ["pending", "submitted", "done", "failed"],
     submitted: ["done", "failed", "pending"],
     done: ["pending"],
     failed: ["done", "pending"],

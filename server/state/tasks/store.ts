@@ -71,7 +71,12 @@ export type TaskMove = {
   owner?: string | null;
   /** The lease's attempt: checked when leaving `claimed`; on a claim, the new attempt number. */
   attempt?: number;
-  set?: Partial<Pick<TaskRow, "blockedReason" | "changeRequestId" | "leaseExpiresAt">>;
+  set?: Partial<
+    Pick<
+      TaskRow,
+      "blockedReason" | "changeRequestId" | "leaseExpiresAt" | "noChangeReason" | "agent"
+    >
+  >;
   event: { reason?: string; data?: Record<string, unknown> };
   now?: number;
 };
@@ -110,10 +115,15 @@ export function moveTask(db: DbLike, move: TaskMove): TaskRow {
     lease = { leaseOwner: taken.owner, attempts: taken.attempt, heartbeatAt: now };
   }
   // Reasons are bounded here, at their one writer: no caller can store one of any length.
-  const set =
-    typeof move.set?.blockedReason === "string"
-      ? { ...move.set, blockedReason: clipReason(move.set.blockedReason) }
-      : move.set;
+  const set = {
+    ...move.set,
+    ...(typeof move.set?.blockedReason === "string"
+      ? { blockedReason: clipReason(move.set.blockedReason) }
+      : {}),
+    ...(typeof move.set?.noChangeReason === "string"
+      ? { noChangeReason: clipReason(move.set.noChangeReason) }
+      : {}),
+  };
   return taskMachine.move(db, {
     from,
     to,

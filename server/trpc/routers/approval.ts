@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AgentName } from "@/schemas/agents";
 import { approveEntry, openDiff, rejectEntry } from "@/server/approvals/service";
 import { currentConfig } from "@/server/config/load";
 import { listWaiting, waitingCount } from "@/server/views/waiting";
@@ -38,7 +39,11 @@ export const approvalRouter = router({
         entryId: EntryId,
         reason: z.string().max(4000),
         next: z.enum(["redispatch", "close"]).default("redispatch"),
+        /** Send the task back to this agent (one the policy names) instead of the policy's choice. */
+        agent: AgentName.exclude(["builtin"]).optional(),
       }),
     )
-    .mutation(({ ctx, input }) => rejectEntry(ctx.db, input, ctx.user)),
+    .mutation(({ ctx, input }) =>
+      rejectEntry(ctx.db, currentConfig(ctx.env.configPath), input, ctx.user),
+    ),
 });

@@ -1,0 +1,1 @@
+ALTER TABLE `tasks` ADD `no_change_reason` text;

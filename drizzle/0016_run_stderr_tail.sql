@@ -1,0 +1,1 @@
+ALTER TABLE `agent_runs` ADD `stderr_tail` text;

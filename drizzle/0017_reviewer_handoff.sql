@@ -1,0 +1,2 @@
+ALTER TABLE `approvals` ADD `agent` text;--> statement-breakpoint
+ALTER TABLE `tasks` ADD `agent` text;
