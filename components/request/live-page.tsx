@@ -93,6 +93,7 @@ export function LiveRequestPage({
         areaNames={areaNames}
         webUrl={webUrl}
         canCancel={permissions.canCancel}
+        canRerun={permissions.canRerun}
       />
       {summary && <RequestSummary id={request.id} summary={summary} />}
       <TraceView trace={trace} webUrl={webUrl} />

@@ -7,6 +7,7 @@ import { followEvents, LiveInput, lastEventId, liveCursor } from "@/server/event
 import { shownTo } from "@/server/redact";
 import { type AnswerInput, answerRequest } from "@/server/requests/answer";
 import { cancelRequest } from "@/server/requests/cancel";
+import { closeRequest } from "@/server/requests/close";
 import { editRequest, type RequestEditInput } from "@/server/requests/edit";
 import { rerunRequest } from "@/server/requests/rerun";
 import { createRequests, getRequest, type RequestSummary } from "@/server/requests/service";
@@ -82,19 +83,27 @@ export const requestRouter = router({
       answerRequest(ctx.db, currentConfig(ctx.env.configPath), input.id, ctx.user, input.answer),
     ),
 
-  /** Edits a request that waits for clarification (fields given replace); planned again at once. */
+  /**
+   * Edits a request that waits for clarification, or a failed one (fields given replace); it is
+   * planned again at once.
+   */
   edit: procedure("request.create")
     .input(z.strictObject({ id: z.number().int().positive(), edit: z.custom<RequestEditInput>() }))
     .mutation(({ ctx, input }) =>
       editRequest(ctx.db, currentConfig(ctx.env.configPath), input.id, ctx.user, input.edit),
     ),
 
-  /** Cancels an unfinished request (its requester, or an operator or admin). */
   /** Runs a failed request's failed tasks again (its requester, an operator or an admin). */
   rerun: procedure("request.create")
     .input(z.strictObject({ id: z.number().int().positive() }))
     .mutation(({ ctx, input }) => rerunRequest(ctx.db, input.id, ctx.user)),
 
+  /** Closes a failed request with a reason (its requester, or an operator or admin). */
+  close: procedure("request.create")
+    .input(z.strictObject({ id: z.number().int().positive(), reason: z.unknown() }))
+    .mutation(({ ctx, input }) => closeRequest(ctx.db, input.id, ctx.user, input.reason)),
+
+  /** Cancels an unfinished request (its requester, or an operator or admin). */
   cancel: procedure("request.create")
     .input(
       z.strictObject({
