@@ -12,6 +12,7 @@ import { editRequest, type RequestEditInput } from "@/server/requests/edit";
 import { rerunRequest } from "@/server/requests/rerun";
 import { createRequests, getRequest, type RequestSummary } from "@/server/requests/service";
 import { listHistory } from "@/server/views/history";
+import { requestBoard } from "@/server/views/request-board";
 import { requestDetail } from "@/server/views/request-detail";
 import { requestPage } from "@/server/views/request-page";
 import { procedure, router } from "../init";
@@ -47,8 +48,13 @@ export const requestRouter = router({
     .input(HistoryQuery.optional())
     .query(({ ctx, input }) => {
       const afterId = lastEventId(ctx.db);
-      return { ...listHistory(ctx.db, input ?? HistoryQuery.parse({})), afterId };
+      return { ...listHistory(ctx.db, input ?? HistoryQuery.parse({}), ctx.user), afterId };
     }),
+
+  /** The board: requests in columns by status, filtered by repo, kind and "mine" (schemas/board.ts). */
+  board: procedure("request.read")
+    .input(z.unknown())
+    .query(({ ctx, input }) => requestBoard(ctx.db, input, ctx.user)),
 
   detail: procedure("request.read")
     .input(z.strictObject({ id: z.number().int().positive() }))
