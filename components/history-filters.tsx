@@ -19,10 +19,16 @@ const field = "rounded border border-slate-300 bg-white px-2 py-1";
 /** An unknown value in the URL shows as "All …"; the next change drops it, as shown. */
 function knownOnly(
   v: HistoryValues,
-  known: { statuses: { value: string }[]; repos: readonly string[]; kinds: readonly string[] },
+  known: {
+    statuses: { value: string }[];
+    repos: readonly string[];
+    kinds: readonly string[];
+    mines: { value: string }[];
+  },
 ): HistoryValues {
   return {
     ...v,
+    mine: known.mines.some((m) => m.value === v.mine) ? v.mine : "",
     status: known.statuses.some((s) => s.value === v.status) ? v.status : "",
     repo: known.repos.includes(v.repo) ? v.repo : "",
     kind: known.kinds.includes(v.kind) ? v.kind : "",
@@ -38,10 +44,12 @@ export function HistoryFilters(props: {
   repos: readonly string[];
   statuses: { value: string; label: string }[];
   kinds: readonly string[];
+  /** The "Mine" choices: filed by me, waiting for me. */
+  mines: { value: string; label: string }[];
 }) {
   const router = useRouter();
   const [pending, startTransition] = useTransition();
-  const { statuses, repos, kinds } = props;
+  const { statuses, repos, kinds, mines } = props;
   const [values, setValues] = useState(() => knownOnly(props.values, props));
   // What this form last sent: the URL catching up with it must not undo later typing.
   const sent = useRef(props.values);
@@ -50,9 +58,9 @@ export function HistoryFilters(props: {
   useEffect(() => {
     if (asInUrl(props.values) !== asInUrl(sent.current)) {
       sent.current = props.values;
-      setValues(knownOnly(props.values, { statuses, repos, kinds }));
+      setValues(knownOnly(props.values, { statuses, repos, kinds, mines }));
     }
-  }, [props.values, statuses, repos, kinds]);
+  }, [props.values, statuses, repos, kinds, mines]);
   useEffect(() => () => clearTimeout(timer.current), []);
 
   function go(next: HistoryValues) {
@@ -136,6 +144,7 @@ export function HistoryFilters(props: {
           props.kinds.map((k) => ({ value: k, label: k })),
           "All kinds",
         )}
+        {select("mine", "Mine", props.mines, "Everyone's")}
         {select(
           "sort",
           "Sort",

@@ -11,7 +11,7 @@ import { StatusBadge } from "./status-badge";
 import { TableHead } from "./table-head";
 import { useTRPC } from "./trpc";
 
-type Filter = { q?: string; status?: string; repo?: string; kind?: string };
+type Filter = { q?: string; status?: string; repo?: string; kind?: string; requester?: string };
 
 // SQLite's LIKE folds ASCII letters only; so does this, so a live row matches as a reload would.
 const fold = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
@@ -21,7 +21,8 @@ function matches(row: HistoryRow, filter: Filter): boolean {
     (!filter.q || fold(row.title).includes(fold(filter.q))) &&
     (!filter.status || row.status === filter.status) &&
     (!filter.repo || row.repo === filter.repo) &&
-    (!filter.kind || row.kind === filter.kind)
+    (!filter.kind || row.kind === filter.kind) &&
+    (!filter.requester || row.requester === filter.requester)
   );
 }
 

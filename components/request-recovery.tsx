@@ -19,8 +19,9 @@ export type Failure = {
 
 /**
  * A failed request's way out, for its requester: what failed with the checks' output (which
- * she may not see on /queue), and what she can do — run it again once the cause is fixed, or
- * edit it and file it again.
+ * she may not see on /queue), and what she can do — run it again once the cause is fixed, edit
+ * it and plan it again, close it with a reason (those two are on the request view below), or
+ * file a new one like it.
  */
 export function RequestRecovery({
   requestId,
@@ -98,7 +99,7 @@ export function RequestRecovery({
           />
         )}
         <Link className="underline" href={`/requests/new?from=${requestId}`}>
-          Edit it and file it again
+          File a new request like it
         </Link>
       </div>
     </section>

@@ -9,6 +9,7 @@ const fill: Record<string, string> = {
   done: "#bbf7d0",
   failed: "#fecaca",
   triage: "#fde68a",
+  superseded: "#f1f5f9",
 };
 
 /** The task graph, drawn in layers: a task sits one column right of its deepest dependency. */

@@ -131,8 +131,8 @@ test("a requester whose request failed sees the check's output, opens it to re-f
   const recovery = page.getByTestId("request-recovery");
   await expect(recovery.getByTestId("failure-output")).toContainText("the gate says fail");
 
-  // Edit and re-file starts from this request's fields.
-  await recovery.getByRole("link", { name: "Edit it and file it again" }).click();
+  // A new request like it starts from this request's fields.
+  await recovery.getByRole("link", { name: "File a new request like it" }).click();
   await expect(page.getByTestId("refile-note")).toContainText(title);
   await expect(page.getByLabel("Title")).toHaveValue(title);
   await expect(page.getByLabel(/^Files/)).toHaveValue("src/three.js");

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MineFilter } from "./mine";
 import { RequestStatus } from "./request-status";
 import { requestKinds, TITLE_MAX } from "./task-request";
 
@@ -32,6 +33,8 @@ export const HistoryQuery = z.strictObject({
   status: RequestStatus.optional(),
   repo: z.string().max(200).optional(),
   kind: z.enum(requestKinds).optional(),
+  /** Only the caller's: the requests they filed, or those waiting for them (schemas/mine.ts). */
+  mine: MineFilter.optional(),
   sort: HistorySort.default("new"),
   cursor: z.string().max(1000).optional(),
   limit: z
@@ -45,12 +48,19 @@ export type HistoryQuery = z.infer<typeof HistoryQuery>;
 export type HistoryQueryInput = z.input<typeof HistoryQuery>;
 
 /** What the /history URL asked for, as text: the form shows it back and the links keep it. */
-export type HistoryValues = { q: string; status: string; repo: string; kind: string; sort: string };
+export type HistoryValues = {
+  q: string;
+  status: string;
+  repo: string;
+  kind: string;
+  mine: string;
+  sort: string;
+};
 
 /** A /history address for these values; defaults are left out so the address stays short. */
 export function historyHref(values: Partial<HistoryValues>, cursor?: string | null): string {
   const query = new URLSearchParams();
-  for (const key of ["q", "status", "repo", "kind", "sort"] as const) {
+  for (const key of ["q", "status", "repo", "kind", "mine", "sort"] as const) {
     const value = values[key]?.trim();
     if (value && !(key === "sort" && value === "new")) query.set(key, value);
   }

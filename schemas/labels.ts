@@ -40,6 +40,7 @@ export const taskStateLabels: Record<string, string> = {
   done: "Done",
   failed: "Failed",
   triage: "Needs triage",
+  superseded: "Replaced by a new plan",
 };
 
 export const runStateLabels: Record<string, string> = {
@@ -79,6 +80,7 @@ const tones: Record<string, Tone> = {
   claimed: "progress",
   submitted: "progress",
   triage: "warning",
+  superseded: "neutral",
   starting: "progress",
   running: "progress",
   stopped: "neutral",

@@ -3,12 +3,14 @@ import type { ReactNode } from "react";
 import { ApprovalsLink } from "@/components/approvals-link";
 import { ConfigBanner } from "@/components/config-banner";
 import { HeaderNav, NavLink } from "@/components/header-nav";
+import { NotificationsLink } from "@/components/notifications";
 import { Providers } from "@/components/providers";
 import { SignOutButton } from "@/components/sign-out-button";
 import { WorkerStatus } from "@/components/worker-status";
 import { can } from "@/server/auth/permissions";
 import { sessionUser } from "@/server/auth/session";
 import { runtime } from "@/server/runtime";
+import { unreadCount } from "@/server/views/notifications";
 import { waitingCount } from "@/server/views/waiting";
 
 export default async function AppLayout({ children }: { children: ReactNode }) {
@@ -37,6 +39,7 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
             links={
               <>
                 <NavLink href="/history">History</NavLink>
+                <NavLink href="/board">Board</NavLink>
                 <NavLink href="/requests/new">New request</NavLink>
                 {user && can(user.role, "queue.read") && <NavLink href="/queue">Queue</NavLink>}
                 {user && can(user.role, "queue.read") && <NavLink href="/runs">Runs</NavLink>}
@@ -51,6 +54,7 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
             aside={
               user && (
                 <>
+                  <NotificationsLink initial={unreadCount(runtime().db, user)} />
                   <WorkerStatus />
                   <span className="break-all text-slate-600">
                     {user.email} · {user.role}

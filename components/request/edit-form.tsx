@@ -2,6 +2,7 @@
 import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { formIssues, humanMessages } from "@/schemas/form-messages";
+import { requestRef } from "@/schemas/ids";
 import { TaskRequest } from "@/schemas/task-request";
 import type { RequestDetail } from "@/server/views/request-detail";
 import { ErrorSummary, serverMessages } from "../form-field";
@@ -28,22 +29,25 @@ export function EditRequest({
   request,
   areas,
   onDone,
+  label = "Edit request…",
 }: {
   id: number;
   request: Request;
   areas: string[];
   onDone: () => void;
+  /** The button's words ("Edit and plan again…" on a failed request). */
+  label?: string;
 }) {
   const [open, setOpen] = useState(false);
   if (!open)
     return (
       <button
         type="button"
-        className="rounded border px-3 py-1 text-sm"
+        className="rounded border bg-white px-3 py-1 text-sm"
         onClick={() => setOpen(true)}
         data-testid="edit-request"
       >
-        Edit request…
+        {label}
       </button>
     );
   return (
@@ -101,9 +105,11 @@ function EditForm({
       className="space-y-2 rounded border bg-white p-4 text-sm"
       data-testid="edit-form"
     >
-      <h2 className="font-semibold">Edit request #{id}</h2>
+      <h2 className="font-semibold">Edit request {requestRef(id)}</h2>
       <p className="text-slate-600">
         What you save replaces the request as filed, and the Engineer scopes it again.
+        {request.status === "failed" &&
+          " Its failed tasks are replaced by the new plan; what already landed stays."}
       </p>
       <ErrorSummary errors={form.errors} fieldId={form.id} summaryRef={form.summaryRef} />
       <Field.Text form={form} name="title" label="Title" defaultValue={request.title} />

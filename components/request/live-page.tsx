@@ -96,6 +96,7 @@ export function LiveRequestPage({
         webUrl={webUrl}
         canCancel={permissions.canCancel}
         canReview={permissions.canReview}
+        canRerun={permissions.canRerun}
       />
       {summary && <RequestSummary id={request.id} summary={summary} />}
       <TraceView trace={trace} webUrl={webUrl} />

@@ -3,6 +3,7 @@ import type { RequestDetail } from "@/server/views/request-detail";
 import { LiveIndicator } from "../live-indicator";
 import { Markdown } from "../markdown";
 import { CancelRequest } from "./cancel";
+import { Closed, CloseRequest } from "./close";
 import { EditRequest } from "./edit-form";
 import { RequestFacts } from "./facts";
 import { Answers, Questions } from "./questions";
@@ -23,6 +24,7 @@ export function RequestView({
   canAnswer,
   canRescope,
   canCancel,
+  canRerun = false,
   canEdit: mayEdit,
   canReview,
   areaNames,
@@ -38,6 +40,8 @@ export function RequestView({
   canRescope: boolean;
   /** Its requester, an operator or an admin. */
   canCancel: boolean;
+  /** Its requester, an operator or an admin: a failed request is theirs to edit and plan again. */
+  canRerun?: boolean;
   /** Its requester while it needs clarification; staff once it needs attention. */
   canEdit: { clarification: boolean; attention: boolean };
   /** May approve its changes: the tasks' "waiting for approval" leads to /approvals. */
@@ -52,14 +56,32 @@ export function RequestView({
   const { request, spec, issue } = detail;
   const clarifying = request.status === "needs_clarification";
   const attention = request.status === "needs_attention";
-  const canEdit = (clarifying && mayEdit.clarification) || (attention && mayEdit.attention);
+  const failed = request.status === "failed";
+  const canEdit =
+    (clarifying && mayEdit.clarification) ||
+    (attention && mayEdit.attention) ||
+    (failed && canRerun);
 
   return (
     <div className="space-y-6">
       <LiveIndicator status={live} testId="request-live" />
       {canCancel && !ended.includes(request.status) && <CancelRequest id={id} onDone={onDone} />}
       {request.status === "rolled_back" && <RolledBack changes={detail.changes} webUrl={webUrl} />}
-      {canEdit && <EditRequest id={id} request={request} areas={areaNames} onDone={onDone} />}
+      {detail.closed && <Closed closed={detail.closed} />}
+      {(canEdit || (failed && canCancel)) && (
+        <div className="flex flex-wrap items-start gap-2">
+          {canEdit && (
+            <EditRequest
+              id={id}
+              request={request}
+              areas={areaNames}
+              onDone={onDone}
+              label={failed ? "Edit and plan again…" : undefined}
+            />
+          )}
+          {failed && canCancel && <CloseRequest id={id} onDone={onDone} />}
+        </div>
+      )}
       <RequestFacts request={request} spec={spec} issue={issue} />
       <WaitingReview changes={detail.changes} canReview={canReview} />
 

@@ -231,7 +231,38 @@ export const PAGES: PageState[] = [
     path: async (b) => `/requests/${await failedRequest(b)}`,
     ready: (page) => openDialog(page, "Run it again…"),
   },
+  {
+    name: "request-failed-edit",
+    as: "admin",
+    path: async (b) => `/requests/${await failedRequest(b)}`,
+    ready: async (page) => {
+      await page.getByRole("button", { name: "Edit and plan again…" }).click();
+      await expect(page.getByTestId("edit-form")).toBeVisible();
+    },
+  },
+  {
+    name: "request-close-dialog",
+    as: "admin",
+    path: async (b) => `/requests/${await failedRequest(b)}`,
+    ready: (page) => openDialog(page, "Close with a reason…"),
+  },
   { name: "history", as: "admin", path: () => "/history", ready: heading },
+  {
+    name: "board",
+    as: "admin",
+    path: async (b) => {
+      await doneRequest(b);
+      return "/board";
+    },
+    ready: testId("board-card"),
+  },
+  {
+    name: "board-filter-problem",
+    as: "admin",
+    path: () => `/board?repo=${encodeURIComponent("<script>alert(1)</script>")}&mine=all`,
+    ready: testId("board-no-match"),
+  },
+  { name: "notifications", as: "admin", path: () => "/notifications", ready: heading },
   { name: "queue", as: "admin", path: () => "/queue", ready: heading },
   {
     name: "queue-entry",

@@ -102,6 +102,60 @@ describe("hyperion request", () => {
   });
 });
 
+describe("hyperion close and edit on a failed request", () => {
+  /** A request filed and failed before it was planned (received → failed is in the table). */
+  async function failed(title: string): Promise<number> {
+    const { createRequests } = await import("@/server/requests/service");
+    const { moveRequest } = await import("@/server/state/requests/store");
+    const [r] = createRequests(world.db, {
+      input: { ...ok, title },
+      requester: world.admin,
+      config: world.config,
+      source: "cli",
+    });
+    const id = r?.id ?? 0;
+    moveRequest(world.db, { id, from: "received", to: "failed", reason: "test" });
+    return id;
+  }
+  const statusOf = (id: number) =>
+    world.db.$client.prepare("SELECT status FROM requests WHERE id = ?").pluck().get(id);
+
+  it("close needs a reason (exit 2), refuses a request that did not fail, and closes a failed one", async () => {
+    const id = await failed("Close me");
+    for (const args of [
+      ["close", `R${id}`],
+      ["close", `R${id}`, "--reason", "  "],
+    ]) {
+      const res = await hyperion(args);
+      expect(res.exitCode, args.join(" ")).toBe(2);
+      expect(res.stderr).toContain("--reason is required");
+    }
+    const hostile = await hyperion(["close", `R${id}`, "--reason", "ring \u0007 the bell"]);
+    expect(hostile.exitCode).toBe(1);
+    expect(hostile.stderr).toContain("reason: control characters are not allowed");
+    expect(statusOf(id)).toBe("failed");
+    const res = await hyperion(["close", `R${id}`, "--reason", "Filed twice"]);
+    expect(res.exitCode).toBe(0);
+    expect(res.stdout).toMatch(new RegExp(`^R${id}\tclosed\tFiled twice`, "m"));
+    expect(statusOf(id)).toBe("cancelled");
+    const again = await hyperion(["close", String(id), "--reason", "Again"]);
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr).toContain("only a failed request can be closed");
+  });
+
+  it("edit takes R12 and plans a failed request again", async () => {
+    const id = await failed("Edit me");
+    const res = await hyperion([
+      "edit",
+      `R${id}`,
+      "--file",
+      writeJson("edit.json", { files: ["docs/guide.md"] }),
+    ]);
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(new RegExp(`^request ${id}\t(planned|in_progress|done)`, "m"));
+  });
+});
+
 describe("hyperion user and token", () => {
   it("adds a user with a generated password shown once, and lists users", async () => {
     const add = await hyperion(["user", "add", "rev@example.test", "--role", "reviewer"]);

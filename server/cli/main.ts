@@ -183,12 +183,12 @@ function addAgentCommands(program: Command): void {
     .action(lazy(() => import("./commands/agents"), "steerCommand"));
 }
 
-/** A request changed after it was filed: edited, run again, cancelled. */
+/** A request changed after it was filed: edited, run again, cancelled, closed. */
 function addRequestChangeCommands(program: Command): void {
   program
     .command("edit")
-    .description("edit a request that waits for clarification and plan it again")
-    .argument("<id>", "the request id")
+    .description("edit a request that waits for clarification, or a failed one, and plan it again")
+    .argument("<id>", "the request id (12 or R12)")
     .requiredOption(
       "--file <file>",
       'JSON with the fields to replace: { "title"?, "description"?, "kind"?, "areas"?: [], "files"?: [], "acceptance"?: [] } (- for stdin)',
@@ -210,6 +210,14 @@ function addRequestChangeCommands(program: Command): void {
     .option("--reason <text>", "why, recorded with the request")
     .option("--as <email>", "cancel as this user (the requester, an operator or an admin)")
     .action(lazy(() => import("./commands/request"), "cancelCommand"));
+
+  program
+    .command("close")
+    .description("close a failed request, saying why (what landed stays)")
+    .argument("<id>", "the request id (12 or R12)")
+    .option("--reason <text>", "why it is closed, shown on the request page (required)")
+    .option("--as <email>", "close as this user (the requester, an operator or an admin)")
+    .action(lazy(() => import("./commands/request"), "closeCommand"));
 }
 
 /** Reviewers: the changes waiting, their diffs, approvals and rejections. */

@@ -74,6 +74,8 @@ type DecomposeArgs = {
   spec: Spec;
   policy: Policy;
   files: RepoFile[];
+  /** The first task's number: after the tasks of an earlier plan when a request is planned again. */
+  firstIndex?: number;
 };
 
 /** A task before it is one: its area, its files, and what they are (code, test, docs). */
@@ -110,7 +112,7 @@ function assignment(
       ? [`${args.repo}:area:${d.area}`]
       : d.files.map((f) => `${args.repo}:file:${f}`);
   return {
-    id: `${requestId}.${i + 1}`,
+    id: `${requestId}.${(args.firstIndex ?? 1) + i}`,
     requestId,
     repo: args.repo,
     area: d.area,

@@ -4,7 +4,7 @@ import { TaskRequest } from "@/schemas/task-request";
 import type { LoadedConfig } from "@/server/config/load";
 import { policyFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
-import { requestSpecs, requests } from "@/server/db/schema";
+import { requestSpecs, requests, tasks } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { decompose } from "@/server/planning/decompose";
 import { BuiltinEngineer, type Engineer, type EngineerResult } from "@/server/planning/engineer";
@@ -65,7 +65,15 @@ export async function planRequest(
   let planned: ReturnType<typeof decompose> | null = null;
   if (result.spec) {
     try {
-      planned = decompose({ requestId, request, repo: row.repo, spec: result.spec, policy, files });
+      planned = decompose({
+        requestId,
+        request,
+        repo: row.repo,
+        spec: result.spec,
+        policy,
+        files,
+        firstIndex: nextTaskIndex(db, requestId),
+      });
     } catch (err) {
       result = { ...result, spec: null, questions: [(err as Error).message] };
     }
@@ -147,4 +155,19 @@ export async function planRequest(
       questions: [] as string[],
     };
   });
+}
+
+/**
+ * The number the next plan's first task takes: 1, or one past the tasks of an earlier plan (a
+ * failed request edited and planned again keeps its old tasks, superseded, so R5.1 stays R5.1).
+ */
+function nextTaskIndex(db: Db, requestId: number): number {
+  const ids = db
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(eq(tasks.requestId, requestId))
+    .all()
+    .map((t) => Number(t.id.split(".").at(-1)))
+    .filter((n) => Number.isInteger(n));
+  return ids.length ? Math.max(...ids) + 1 : 1;
 }

@@ -108,7 +108,7 @@ describe("editing a request that waits for clarification", () => {
     );
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as ValidationError).issues[0]?.message).toMatch(
-      /is planned; only a request that waits for clarification can be edited/,
+      /is planned; only a request that waits for clarification or failed can be edited/,
     );
   });
 });

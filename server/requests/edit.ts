@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import { fieldIssues } from "@/schemas/issues";
 import { TaskRequest } from "@/schemas/task-request";
@@ -6,10 +6,12 @@ import { may } from "@/server/auth/permissions";
 import type { LoadedConfig } from "@/server/config/load";
 import { policyFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
-import { requests } from "@/server/db/schema";
+import { queueEntries, requests, tasks } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
 import { planRequest } from "@/server/planning/plan";
+import { moveUnleased } from "@/server/state/queue/store";
+import { moveTask } from "@/server/state/tasks/store";
 import type { User } from "@/server/users/service";
 import { moveRequest } from "../state/requests/store";
 
@@ -31,13 +33,16 @@ export const RequestEdit = z.strictObject({
 
 export type RequestEditInput = z.input<typeof RequestEdit>;
 
-const EDITABLE = ["needs_clarification", "needs_attention"] as const;
+const EDITABLE = ["needs_clarification", "needs_attention", "failed"] as const;
 
 /**
- * Edits a request that waits for clarification and plans it again. Its requester edits while the
- * Engineer waits for them; once the question came back after an answer (needs_attention) a
- * reviewer, operator or admin takes over, as for answers. Validation is the filing rules', on the
- * request as it would be after the edit, so nothing is written unless all of it is valid.
+ * Edits a request that waits for clarification, or one that failed, and plans it again. Its
+ * requester edits while the Engineer waits for them; once the question came back after an answer
+ * (needs_attention) a reviewer, operator or admin takes over, as for answers. A failed request is
+ * its requester's (or an operator's or admin's, as for running it again) to edit: its failed and
+ * triaged tasks are superseded by the new plan (what landed stays), and its quarantined changes
+ * set aside. Validation is the filing rules', on the request as it would be after the edit, so
+ * nothing is written unless all of it is valid.
  */
 export async function editRequest(
   db: Db,
@@ -63,7 +68,12 @@ export async function editRequest(
   const row = db.select().from(requests).where(eq(requests.id, id)).get();
   if (!row) throw new NotFoundError(`no request ${id}`);
   const target = { ownerId: row.requesterId };
-  if (!may(user, "request.edit", target))
+  const failed = row.status === "failed";
+  if (failed && !may(user, "request.rerun", target))
+    throw new ForbiddenError(
+      `R${id} is not yours; its requester, an operator or an admin may edit it and plan it again`,
+    );
+  if (!failed && !may(user, "request.edit", target))
     throw new ForbiddenError(
       `request ${id} is another requester's; only its requester may edit it`,
     );
@@ -71,7 +81,7 @@ export async function editRequest(
     throw new ValidationError([
       {
         path: "id",
-        message: `request ${id} is ${row.status}; only a request that waits for clarification can be edited (cancel it and file a new one instead)`,
+        message: `request ${id} is ${row.status.replaceAll("_", " ")}; only a request that waits for clarification or failed can be edited (cancel it and file a new one instead)`,
       },
     ]);
   if (row.status === "needs_attention" && !may(user, "request.rescope", target))
@@ -105,9 +115,24 @@ export async function editRequest(
   if (unknown.length) throw new ValidationError(unknown);
 
   const r = next.data;
+  const replaced = failed ? replacedWork(db, id) : { tasks: [], quarantined: [] };
   db.transaction((tx) => {
     // Compare-and-swap: an answer or another edit at the same moment wins or loses whole.
     moveRequest(tx, { id, from: row.status, to: "received", reason: `edited by ${user.email}` });
+    for (const e of replaced.quarantined)
+      moveUnleased(db, e, {
+        from: "quarantined",
+        to: "rejected",
+        by: `user:${user.email}`,
+        note: `set aside: its request was edited and planned again by ${user.email}`,
+      });
+    for (const t of replaced.tasks)
+      moveTask(tx, {
+        id: t.id,
+        from: t.state,
+        to: "superseded",
+        event: { reason: `its request was edited and planned again by ${user.email}` },
+      });
     tx.update(requests)
       .set({
         title: r.title,
@@ -124,7 +149,12 @@ export async function editRequest(
       topic: "request",
       type: "request.edited",
       entityId: id,
-      payload: { id, by: user.email, fields: given },
+      payload: {
+        id,
+        by: user.email,
+        fields: given,
+        ...(failed ? { replaced: replaced.tasks.map((t) => t.id) } : {}),
+      },
     });
   });
   try {
@@ -139,4 +169,31 @@ export async function editRequest(
     if (!now || (now === "received" && !(err instanceof ConflictError))) throw err;
     return { status: now, tasks: [] as string[], questions: [] as string[] };
   }
+}
+
+/**
+ * What a new plan of a failed request replaces: its failed and triaged tasks (done ones stay:
+ * their changes landed), and their changes waiting in quarantine.
+ */
+function replacedWork(db: Db, id: number) {
+  const old = db
+    .select({ id: tasks.id, state: tasks.state, change: tasks.changeRequestId })
+    .from(tasks)
+    .where(and(eq(tasks.requestId, id), inArray(tasks.state, ["failed", "triage"])))
+    .all() as { id: string; state: "failed" | "triage"; change: number | null }[];
+  const changes = old.map((t) => t.change).filter((c): c is number => c !== null);
+  const quarantined = changes.length
+    ? db
+        .select({ id: queueEntries.id })
+        .from(queueEntries)
+        .where(
+          and(
+            inArray(queueEntries.changeRequestId, changes),
+            eq(queueEntries.state, "quarantined"),
+          ),
+        )
+        .all()
+        .map((e) => e.id)
+    : [];
+  return { tasks: old, quarantined };
 }

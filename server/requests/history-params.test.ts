@@ -55,7 +55,7 @@ describe("historyHref and describeFilters", () => {
     );
     expect(
       describeFilters(
-        { q: " a ", status: "needs_clarification", repo: "", kind: "docs", sort: "" },
+        { q: " a ", status: "needs_clarification", repo: "", kind: "docs", mine: "", sort: "" },
         (s) => s.toUpperCase(),
       ),
     ).toBe("search 'a', status 'NEEDS_CLARIFICATION', kind 'docs'");

@@ -6,6 +6,7 @@ import {
   type HistoryValues,
   historySorts,
 } from "@/schemas/history";
+import { MineFilter } from "@/schemas/mine";
 import { RequestStatus } from "@/schemas/request-status";
 import { requestKinds } from "@/schemas/task-request";
 
@@ -46,6 +47,7 @@ export function readHistoryParams(params: HistoryParams, repos: readonly string[
     status: one("status", params.status, problems),
     repo: one("repository", params.repo, problems),
     kind: one("kind", params.kind, problems),
+    mine: one("mine", params.mine, problems),
     sort: one("sort", params.sort, notices),
   };
   const cursor = one("page", params.cursor, notices);
@@ -63,6 +65,9 @@ export function readHistoryParams(params: HistoryParams, repos: readonly string[
     ? (values.kind as HistoryQuery["kind"])
     : undefined;
   if (values.kind && !kind) problems.push(`No kind called '${shown(values.kind)}'.`);
+  const mine = MineFilter.optional().safeParse(values.mine || undefined);
+  if (!mine.success)
+    problems.push(`No 'mine' filter called '${shown(values.mine)}' (filed or waiting).`);
   const sort = HistorySort.safeParse(values.sort || "new");
   if (!sort.success) {
     notices.push(
@@ -78,6 +83,7 @@ export function readHistoryParams(params: HistoryParams, repos: readonly string[
         status: status.data,
         repo: values.repo || undefined,
         kind,
+        mine: mine.data,
         sort: sort.data ?? "new",
         cursor: cursor || undefined,
         limit: HISTORY_PAGE_SIZE,
@@ -92,6 +98,8 @@ export function describeFilters(values: HistoryValues, statusLabel: (s: string) 
     values.status && `status '${statusLabel(values.status)}'`,
     values.repo && `repository '${shown(values.repo)}'`,
     values.kind && `kind '${shown(values.kind)}'`,
+    values.mine === "filed" && "filed by you",
+    values.mine === "waiting" && "waiting for you",
   ]
     .filter(Boolean)
     .join(", ");

@@ -1,5 +1,6 @@
 import { router } from "./init";
 import { approvalRouter } from "./routers/approval";
+import { notificationRouter } from "./routers/notification";
 import { queueRouter } from "./routers/queue";
 import { requestRouter } from "./routers/request";
 import { runRouter } from "./routers/run";
@@ -8,6 +9,7 @@ import { userRouter } from "./routers/user";
 
 export const appRouter = router({
   approval: approvalRouter,
+  notification: notificationRouter,
   queue: queueRouter,
   request: requestRouter,
   run: runRouter,

@@ -5,7 +5,11 @@ import { requestKinds } from "@/schemas/task-request";
 import type { Db } from "@/server/db/client";
 import { requestSpecs, requests, users } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
+import type { User } from "@/server/users/service";
 import type { RequestSummary } from "../requests/service";
+import { mineCondition } from "./mine";
+
+type Viewer = Pick<User, "id" | "role">;
 
 /** A history row: the request's summary, with the kind the Engineer inferred when none was given. */
 export type HistoryRow = RequestSummary & {
@@ -70,13 +74,18 @@ export function likePattern(q: string): string {
 /** The requester's kind, or else the Engineer's from the spec. */
 const effectiveKind = sql`coalesce(${requests.kind}, json_extract(${requestSpecs.spec}, '$.kind'))`;
 
-function filters(query: HistoryQuery): SQL[] {
+function filters(query: HistoryQuery, viewer?: Viewer): SQL[] {
   const where: SQL[] = [];
   const q = query.q?.trim();
   if (q) where.push(sql`${requests.title} LIKE ${likePattern(q)} ESCAPE '\\'`);
   if (query.status) where.push(eq(requests.status, query.status));
   if (query.repo) where.push(eq(requests.repo, query.repo));
   if (query.kind) where.push(sql`${effectiveKind} = ${query.kind}`);
+  if (query.mine) {
+    if (!viewer)
+      throw new ValidationError([{ path: "mine", message: "'mine' needs a signed-in viewer" }]);
+    where.push(mineCondition(viewer, query.mine));
+  }
   return where;
 }
 
@@ -112,13 +121,14 @@ function select(db: Db, where: SQL[]) {
 /**
  * One page of the task history: the filters apply together, the order is the query's, and the
  * page starts at `cursor` (a `next` or `prev` from an earlier page). A cursor that is not one,
- * or was made for another sort, is a ValidationError naming `cursor`.
+ * or was made for another sort, is a ValidationError naming `cursor`. `viewer` is whom `mine`
+ * means.
  */
-export function listHistory(db: Db, query: HistoryQuery): HistoryPage {
+export function listHistory(db: Db, query: HistoryQuery, viewer?: Viewer): HistoryPage {
   const order = orders[query.sort];
   const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor, query.sort);
   const forward = cursor?.d !== "p";
-  const where = filters(query);
+  const where = filters(query, viewer);
   const direction = order.desc === forward ? desc : asc;
 
   const fetched = select(db, cursor ? [...where, beyond(order, cursor, forward)] : where)

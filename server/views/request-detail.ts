@@ -32,6 +32,7 @@ export function detailOf(work: Work) {
   return {
     request,
     issue: work.issue,
+    closed: work.closed,
     spec: work.spec,
     // Reviewers' decisions, oldest first: a rejection keeps its reason on the page after the
     // task's next change replaced the rejected one.

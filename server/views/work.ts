@@ -1,9 +1,10 @@
-import { asc, eq, inArray, or } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, or } from "drizzle-orm";
 import type { Db, DbLike } from "@/server/db/client";
 import {
   agentRuns,
   approvals,
   changeRequests,
+  events,
   githubIssues,
   queueEntries,
   requestSpecs,
@@ -127,9 +128,34 @@ export function workOf(db: Db, target: { requestId: number | null; taskId: strin
           .where(eq(githubIssues.requestId, target.requestId))
           .get() ?? null)
       : null;
+  // Who closed a failed request, and why (server/requests/close.ts).
+  const closedEvent =
+    request?.status === "cancelled"
+      ? db
+          .select({ payload: events.payload, at: events.createdAt })
+          .from(events)
+          .where(
+            and(
+              eq(events.topic, "request"),
+              eq(events.entityId, request.id),
+              eq(events.type, "request.closed"),
+            ),
+          )
+          .orderBy(desc(events.id))
+          .get()
+      : undefined;
+  const closedPayload = closedEvent?.payload as { by?: string; reason?: string } | undefined;
+  const closed = closedEvent
+    ? {
+        by: String(closedPayload?.by ?? ""),
+        reason: String(closedPayload?.reason ?? ""),
+        at: closedEvent.at,
+      }
+    : null;
   return {
     request,
     issue,
+    closed,
     spec,
     tasks: taskRows,
     runs,

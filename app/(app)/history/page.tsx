@@ -3,6 +3,7 @@ import { HistoryFilters } from "@/components/history-filters";
 import { HistoryTable } from "@/components/history-table";
 import { historyHref } from "@/schemas/history";
 import { requestStatusLabels, stateLabel } from "@/schemas/labels";
+import { mineFilters, mineLabels } from "@/schemas/mine";
 import { requestStatuses } from "@/schemas/request-status";
 import { requestKinds } from "@/schemas/task-request";
 import { requirePageUser } from "@/server/auth/session";
@@ -23,7 +24,7 @@ export const dynamic = "force-dynamic";
 const linkClass = "rounded border border-slate-300 bg-white px-3 py-1 hover:bg-slate-50";
 
 export default async function HistoryPage(props: { searchParams: Promise<HistoryParams> }) {
-  await requirePageUser("/history");
+  const user = await requirePageUser("/history");
   const { db, env } = runtime();
   // A repository that has left the config keeps its history, so it stays a filter choice.
   const repos = [
@@ -40,13 +41,13 @@ export default async function HistoryPage(props: { searchParams: Promise<History
   let cursor = query?.cursor;
   if (query) {
     try {
-      page = listHistory(db, query);
+      page = listHistory(db, query, user);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       // A stale or mangled page link: say so and show the first page.
       notices.push("That page link is not valid here (cursor); showing the first page.");
       cursor = undefined;
-      page = listHistory(db, { ...query, cursor });
+      page = listHistory(db, { ...query, cursor }, user);
     }
   }
   const filtered = describeFilters(values, (s) => stateLabel(s));
@@ -62,6 +63,7 @@ export default async function HistoryPage(props: { searchParams: Promise<History
         repos={repos}
         statuses={requestStatuses.map((s) => ({ value: s, label: requestStatusLabels[s] }))}
         kinds={requestKinds}
+        mines={mineFilters.map((m) => ({ value: m, label: mineLabels[m] }))}
       />
       {notices.length > 0 && (
         <div
@@ -103,9 +105,13 @@ export default async function HistoryPage(props: { searchParams: Promise<History
               status: query?.status,
               repo: query?.repo,
               kind: query?.kind,
+              requester: query?.mine === "filed" ? user.email : undefined,
             }}
-            // New requests join the first page only where they belong: at its top.
-            liveInserts={!cursor && (sort === "new" || sort === "updated")}
+            // New requests join the first page only where they belong: at its top. What waits
+            // for the viewer is not known from a new row alone: that list changes on a reload.
+            liveInserts={
+              !cursor && (sort === "new" || sort === "updated") && query?.mine !== "waiting"
+            }
             filtered={filtered}
             paged={Boolean(cursor)}
           />

@@ -7,6 +7,7 @@ import { requestSpecs, requests, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatch/advance";
 import { answerRequest } from "@/server/requests/answer";
 import { cancelRequest } from "@/server/requests/cancel";
+import { closeRequest } from "@/server/requests/close";
 import { editRequest } from "@/server/requests/edit";
 import { rerunRequest } from "@/server/requests/rerun";
 import { createRequests } from "@/server/requests/service";
@@ -136,9 +137,13 @@ export async function answerCommand(id: string, opts: { file: string; as?: strin
   }
 }
 
-/** `hyperion edit <id> --file edit.json`: edits a request waiting for clarification, plans again. */
+/**
+ * `hyperion edit <id> --file edit.json`: edits a request waiting for clarification, or a failed
+ * one, and plans it again.
+ */
 export async function editCommand(id: string, opts: { file: string; as?: string }) {
-  if (!/^\d+$/.test(id)) throw new CliError("request id must be a number", 2);
+  if (!/^R?\d+$/i.test(id)) throw new CliError("request id must be a number such as 12 or R12", 2);
+  id = id.replace(/^R/i, "");
   const env = cliEnv();
   const edit = await readJsonInput(opts.file);
   const config = cliConfig(env.configPath);
@@ -178,6 +183,23 @@ export async function rerunCommand(id: string, opts: { as?: string }) {
     const res = rerunRequest(db, Number(id.replace(/^R/i, "")), cliUser(db, opts.as));
     console.log(
       `R${res.id}\tin_progress\ttasks ${res.tasks.join(", ")} run again${res.setAside.length ? `; set aside ${res.setAside.map((e) => `Q${e}`).join(", ")}` : ""}`,
+    );
+  } finally {
+    db.$client.close();
+  }
+}
+
+/** `hyperion close <id> --reason "…"`: closes a failed request, saying why. */
+export async function closeCommand(id: string, opts: { reason?: string; as?: string }) {
+  if (!/^R?\d+$/i.test(id)) throw new CliError("request id must be a number such as 12 or R12", 2);
+  if (!opts.reason?.trim())
+    throw new CliError("--reason is required: say why you close the request, in a sentence", 2);
+  const env = cliEnv();
+  const db = cliDb(env.dataDir);
+  try {
+    const res = closeRequest(db, Number(id.replace(/^R/i, "")), cliUser(db, opts.as), opts.reason);
+    console.log(
+      `R${res.id}\tclosed\t${res.reason}${res.setAside.length ? `\t(set aside ${res.setAside.map((e) => `Q${e}`).join(", ")})` : ""}`,
     );
   } finally {
     db.$client.close();

@@ -5,6 +5,7 @@ export * from "./check-runs";
 export * from "./events";
 export * from "./github";
 export * from "./login-attempts";
+export * from "./notifications";
 export * from "./queue";
 export * from "./remotes";
 export * from "./requests";

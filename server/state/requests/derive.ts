@@ -8,12 +8,15 @@ const ACTIVE: readonly TaskState[] = ["pending", "claimed", "submitted"];
  * A planned request's status, from its tasks and their changes — the one rule, so that a page,
  * the CLI and the worker can never disagree: every task done is `done`, unless one of their
  * changes has been rolled back (`rolled_back`); a failed task with nothing left running is
- * `failed`; a change waiting for a reviewer makes it `awaiting_approval`; anything still running is `in_progress` (or `planned` before any task moved).
- * Null when there are no tasks yet: planning decides then.
+ * `failed`; a change waiting for a reviewer makes it `awaiting_approval`; anything still running
+ * is `in_progress` (or `planned` before any task moved). Null when there are no tasks yet:
+ * planning decides then. Tasks a new plan replaced (`superseded`) are left out.
  */
 export function deriveRequestStatus(
-  work: { state: TaskState; entryState: EntryState | null }[],
+  all: { state: TaskState; entryState: EntryState | null }[],
 ): RequestStatus | null {
+  // A superseded task belongs to a plan its request's edit replaced: it counts no more.
+  const work = all.filter((w) => w.state !== "superseded");
   if (work.length === 0) return null;
   if (work.every((w) => w.state === "done"))
     return work.some((w) => w.entryState === "rolled_back") ? "rolled_back" : "done";

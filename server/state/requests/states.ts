@@ -20,8 +20,10 @@ export const requestMachine = defineMachine<RequestStatus>({
     awaiting_approval: ["in_progress", "done", "failed", "cancelled", "rolled_back"],
     // in_progress again: post-merge verification reopened one of its tasks (server/verify).
     done: ["rolled_back", "in_progress"],
-    // failed → in_progress: its requester (or an operator) ran its failed tasks again.
-    failed: ["received", "done", "in_progress", "awaiting_approval"],
+    // failed → in_progress: its requester (or an operator) ran its failed tasks again;
+    // → received: edited and planned again (server/requests/edit.ts);
+    // → cancelled: closed with a reason (server/requests/close.ts).
+    failed: ["received", "done", "in_progress", "awaiting_approval", "cancelled"],
     cancelled: [],
     rolled_back: [],
   },

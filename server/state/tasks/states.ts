@@ -22,6 +22,8 @@ export class IllegalTaskMove extends Error {
  *   submitted → pending  a reviewer rejected its change and sent it back, with the reason
  *   failed → done        its quarantined change was retried by an operator and merged
  *   failed → pending     its requester (or an operator) ran the failed request again
+ *   failed → superseded  its failed request was edited and planned again: new tasks replace it
+ *   triage → superseded  (the same, for a task the gate held back)
  *   done → pending       post-merge verification found its landed change broke the target branch:
  *                        the change is reverted and the task dispatched again, its prompt carrying
  *                        the failure output (server/verify)
@@ -37,8 +39,9 @@ export const taskMachine = defineMachine<TaskState>({
     claimed: ["pending", "submitted", "done", "failed"],
     submitted: ["done", "failed", "pending"],
     done: ["pending"],
-    failed: ["done", "pending"],
-    triage: [],
+    failed: ["done", "pending", "superseded"],
+    triage: ["superseded"],
+    superseded: [],
   },
 });
 

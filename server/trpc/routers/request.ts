@@ -7,11 +7,13 @@ import { followEvents, LiveInput, lastEventId, liveCursor } from "@/server/event
 import { shownTo } from "@/server/redact";
 import { type AnswerInput, answerRequest } from "@/server/requests/answer";
 import { cancelRequest } from "@/server/requests/cancel";
+import { closeRequest } from "@/server/requests/close";
 import { editRequest, type RequestEditInput } from "@/server/requests/edit";
 import { rerunRequest } from "@/server/requests/rerun";
 import { createRequests, getRequest, type RequestSummary } from "@/server/requests/service";
 import { changeDiff } from "@/server/views/change-diff";
 import { listHistory } from "@/server/views/history";
+import { requestBoard } from "@/server/views/request-board";
 import { requestDetail } from "@/server/views/request-detail";
 import { requestPage } from "@/server/views/request-page";
 import { procedure, router } from "../init";
@@ -47,8 +49,13 @@ export const requestRouter = router({
     .input(HistoryQuery.optional())
     .query(({ ctx, input }) => {
       const afterId = lastEventId(ctx.db);
-      return { ...listHistory(ctx.db, input ?? HistoryQuery.parse({})), afterId };
+      return { ...listHistory(ctx.db, input ?? HistoryQuery.parse({}), ctx.user), afterId };
     }),
+
+  /** The board: requests in columns by status, filtered by repo, kind and "mine" (schemas/board.ts). */
+  board: procedure("request.read")
+    .input(z.unknown())
+    .query(({ ctx, input }) => requestBoard(ctx.db, input, ctx.user)),
 
   detail: procedure("request.read")
     .input(z.strictObject({ id: z.number().int().positive() }))
@@ -88,19 +95,27 @@ export const requestRouter = router({
       answerRequest(ctx.db, currentConfig(ctx.env.configPath), input.id, ctx.user, input.answer),
     ),
 
-  /** Edits a request that waits for clarification (fields given replace); planned again at once. */
+  /**
+   * Edits a request that waits for clarification, or a failed one (fields given replace); it is
+   * planned again at once.
+   */
   edit: procedure("request.create")
     .input(z.strictObject({ id: z.number().int().positive(), edit: z.custom<RequestEditInput>() }))
     .mutation(({ ctx, input }) =>
       editRequest(ctx.db, currentConfig(ctx.env.configPath), input.id, ctx.user, input.edit),
     ),
 
-  /** Cancels an unfinished request (its requester, or an operator or admin). */
   /** Runs a failed request's failed tasks again (its requester, an operator or an admin). */
   rerun: procedure("request.create")
     .input(z.strictObject({ id: z.number().int().positive() }))
     .mutation(({ ctx, input }) => rerunRequest(ctx.db, input.id, ctx.user)),
 
+  /** Closes a failed request with a reason (its requester, or an operator or admin). */
+  close: procedure("request.create")
+    .input(z.strictObject({ id: z.number().int().positive(), reason: z.unknown() }))
+    .mutation(({ ctx, input }) => closeRequest(ctx.db, input.id, ctx.user, input.reason)),
+
+  /** Cancels an unfinished request (its requester, or an operator or admin). */
   cancel: procedure("request.create")
     .input(
       z.strictObject({

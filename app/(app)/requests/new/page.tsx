@@ -21,7 +21,7 @@ export default async function NewRequestPage(props: { searchParams: Promise<{ fr
     areas: r.policy ? r.policy.areas.map((a) => a.name) : null,
   }));
   const requests = recentRequests(db, 500);
-  // "Edit it and file it again": the form starts from an earlier request's fields.
+  // "File a new request like it": the form starts from an earlier request's fields.
   const { from } = await props.searchParams;
   const earlier = from && /^\d{1,9}$/.test(from) ? getRequest(db, Number(from)) : undefined;
   const initial = earlier

@@ -1,0 +1,98 @@
+import { and, eq, inArray } from "drizzle-orm";
+import { z } from "zod";
+import { fieldIssues } from "@/schemas/issues";
+import { CONTROL_BUT_LINES } from "@/schemas/task-request";
+import { may } from "@/server/auth/permissions";
+import type { Db } from "@/server/db/client";
+import { queueEntries, requests, tasks } from "@/server/db/schema";
+import { ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
+import { appendEvent } from "@/server/events/log";
+import { moveUnleased } from "@/server/state/queue/store";
+import { moveRequest } from "@/server/state/requests/store";
+import type { User } from "@/server/users/service";
+
+/** The longest reason a close keeps, in characters. */
+export const CLOSE_REASON_MAX = 500;
+
+/** Why a failed request is closed: a sentence a person writes, shown on the request page. */
+export const CloseReason = z
+  .string({ error: "say why you close it, in a sentence" })
+  .trim()
+  .min(1, "say why you close it, in a sentence")
+  .max(CLOSE_REASON_MAX, `at most ${CLOSE_REASON_MAX} characters`)
+  // Control characters (a NUL, an escape sequence) would reach every page and terminal.
+  .refine((s) => !CONTROL_BUT_LINES.test(s), {
+    message: "control characters are not allowed; write plain text",
+  });
+
+/**
+ * Closes a failed request with a reason: it ends `cancelled`, its `request.closed` event keeps who
+ * and why (the request page shows it), and its changes left in quarantine are set aside
+ * (rejected), all in one transaction. What landed stays. Its requester may close it; operators
+ * and admins any, as for cancelling. Only a failed request is closed this way: an unfinished one
+ * is cancelled, a finished one stays as it ended.
+ */
+export function closeRequest(db: Db, id: number, user: User, reason: unknown) {
+  const parsed = CloseReason.safeParse(reason);
+  if (!parsed.success)
+    throw new ValidationError(
+      // The reason is one string: every issue is about the `reason` field.
+      fieldIssues(parsed.error).map((i) => ({ ...i, path: "reason" })),
+    );
+  const why = parsed.data;
+  const row = db.select().from(requests).where(eq(requests.id, id)).get();
+  if (!row) throw new NotFoundError(`no request R${id}`);
+  if (!may(user, "request.cancel", { ownerId: row.requesterId }))
+    throw new ForbiddenError(`R${id} is not yours; its requester or an operator may close it`);
+  if (row.status !== "failed")
+    throw new ValidationError([
+      {
+        path: "id",
+        message: `R${id} is ${row.status.replaceAll("_", " ")}; only a failed request can be closed${
+          ["done", "cancelled", "rolled_back"].includes(row.status) ? "" : " (cancel it instead)"
+        }`,
+      },
+    ]);
+  const changes = db
+    .select({ change: tasks.changeRequestId })
+    .from(tasks)
+    .where(and(eq(tasks.requestId, id), eq(tasks.state, "failed")))
+    .all()
+    .map((t) => t.change)
+    .filter((c): c is number => c !== null);
+  const quarantined = changes.length
+    ? db
+        .select({ id: queueEntries.id })
+        .from(queueEntries)
+        .where(
+          and(
+            inArray(queueEntries.changeRequestId, changes),
+            eq(queueEntries.state, "quarantined"),
+          ),
+        )
+        .all()
+        .map((e) => e.id)
+    : [];
+  db.transaction((tx) => {
+    moveRequest(tx, {
+      id,
+      from: "failed",
+      to: "cancelled",
+      reason: `closed by ${user.email}: ${why}`,
+    });
+    for (const e of quarantined)
+      moveUnleased(db, e, {
+        from: "quarantined",
+        to: "rejected",
+        by: `user:${user.email}`,
+        note: `set aside: its request was closed by ${user.email}`,
+      });
+    appendEvent(tx, {
+      topic: "request",
+      type: "request.closed",
+      entityId: id,
+      payload: { id, by: user.email, reason: why },
+    });
+  });
+  return { id, status: "cancelled" as const, reason: why, setAside: quarantined };
+}
