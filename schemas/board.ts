@@ -13,6 +13,11 @@ export const boardColumns = [
   },
   { key: "planned", label: "Planned", statuses: ["planned"] },
   { key: "in_progress", label: "In progress", statuses: ["in_progress"] },
+  {
+    key: "awaiting_approval",
+    label: "Waiting for approval",
+    statuses: ["awaiting_approval"],
+  },
   { key: "done", label: "Done", statuses: ["done"] },
   { key: "failed", label: "Failed", statuses: ["failed"] },
   { key: "ended", label: "Cancelled or rolled back", statuses: ["cancelled", "rolled_back"] },

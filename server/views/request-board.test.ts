@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { boardColumns } from "@/schemas/board";
 import { HistoryQuery } from "@/schemas/history";
+import { requestStatuses } from "@/schemas/request-status";
 import { ValidationError } from "@/server/errors";
 import { planRequest } from "@/server/planning/plan";
 import { createRequests } from "@/server/requests/service";
@@ -56,6 +58,7 @@ describe("the board", () => {
       "person",
       "planned",
       "in_progress",
+      "awaiting_approval",
       "done",
       "failed",
       "ended",
@@ -206,5 +209,12 @@ describe("notifications", () => {
         code: "BAD_REQUEST",
       });
     expect(await caller.notification.count()).toEqual({ unread: 0 });
+  });
+});
+
+describe("the board's columns", () => {
+  it("place every request status in exactly one column", () => {
+    const placed = boardColumns.flatMap((c) => [...c.statuses]);
+    expect([...placed].sort()).toEqual([...requestStatuses].sort());
   });
 });
