@@ -57,7 +57,8 @@ export function ConfirmDialog({
   danger = false,
   testId,
 }: {
-  trigger: ReactNode;
+  /** Left out when the caller opens the dialog itself (`open`), e.g. from a select's change. */
+  trigger?: ReactNode;
   title: string;
   description: ReactNode;
   children?: ReactNode;
@@ -87,7 +88,7 @@ export function ConfirmDialog({
   };
   return (
     <Dialog.Root open={isOpen} onOpenChange={setOpen}>
-      <Dialog.Trigger asChild>{trigger}</Dialog.Trigger>
+      {trigger && <Dialog.Trigger asChild>{trigger}</Dialog.Trigger>}
       <Dialog.Portal>
         <Dialog.Overlay className={dialogClasses.overlay} />
         <Dialog.Content className={dialogClasses.content} data-testid={testId}>

@@ -289,6 +289,7 @@ function addUserCommands(program: Command): void {
     .description("add a user; prints a generated password unless HYPERION_NEW_PASSWORD is set")
     .argument("<email>")
     .addOption(new Option("--role <role>", "the user's role").choices(roles).makeOptionMandatory())
+    .option("--name <name>", "what the person is called, shown beside their email")
     .action(lazy(() => import("./commands/user"), "userAddCommand"));
   user
     .command("list")
