@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { reasonText } from "@/schemas/labels";
 import type { RequestDetail } from "@/server/views/request-detail";
 import { ChangeLabel, CommitLink, EntryLink, TaskLink } from "../ids";
 import { Cell, StackedHead, stacked } from "../stacked-table";
@@ -37,7 +38,9 @@ export function TasksTable({
               <Cell label="Area">{t.area}</Cell>
               <Cell label="State">
                 <StatusBadge status={t.state} />
-                {t.blockedReason && <div className="text-xs text-amber-700">{t.blockedReason}</div>}
+                {t.blockedReason && (
+                  <div className="text-xs text-amber-700">{reasonText(t.blockedReason)}</div>
+                )}
               </Cell>
               <Cell label="Files" className="font-mono text-xs">
                 {t.neededFiles.join(", ")}

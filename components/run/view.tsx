@@ -12,6 +12,7 @@ import { Facts } from "./facts";
 import { Failure } from "./failure";
 import { Log } from "./log";
 import { Steering } from "./steering";
+import { Timeline } from "./timeline";
 
 /** The run's detail, fetched again after events about it. */
 function useLiveRun(initial: RunDetail, cursor: number) {
@@ -69,14 +70,14 @@ export function RunView({
   canSteer: boolean;
 }) {
   const { detail, refresh, live } = useLiveRun(initial, cursor);
-  const { run, events, steers, prompt, entry } = detail;
+  const { run, events, steers, prompt, entry, moves } = detail;
   const isLive = liveRunStates.includes(run.state);
 
   return (
     <div className="space-y-6">
       <LiveIndicator status={live.status} testId="run-live" />
       {!isLive && run.state !== "submitted" && <Failure run={run} />}
-      <Facts run={run} webUrl={webUrl} />
+      <Facts run={run} entry={entry} webUrl={webUrl} />
 
       {run.changeRequestId !== null && (
         <RunChange changeId={run.changeRequestId} entry={entry} webUrl={webUrl} />
@@ -95,7 +96,9 @@ export function RunView({
         />
       )}
 
-      <Log events={events} />
+      <Timeline moves={moves} />
+
+      <Log events={events} ended={!isLive} />
     </div>
   );
 }
