@@ -62,7 +62,7 @@ export class BuiltinEngineer implements Engineer {
     const risk: Risk = areas.length > 1 ? "high" : highest;
     // Acceptance is the requester's words for the developer; only what names a policy check runs.
     const acceptance = request.acceptance;
-    const checks = checksForWork(policy, areas, acceptance);
+    const checks = checksForWork(policy, areas, acceptance, request.checks);
     const byPath = new Map(files.map((f) => [f.path, f]));
     const contextTokens = Math.ceil(list.reduce((n, p) => n + (byPath.get(p)?.size ?? 0), 0) / 4);
     return {
