@@ -138,7 +138,7 @@ function doubts(
   const questions: string[] = [];
   if (needed.size === 0 && !asked) {
     questions.push(
-      `No file or area matches this request. Name the files (files[]) or an area (${policy.areas.map((a) => a.name).join(", ")}).`,
+      `No file or area matches this request. Which files should change, or which area is it in (${policy.areas.map((a) => a.name).join(", ")})?`,
     );
   }
   const unmapped = [...needed].filter((p) => !areaOf(policy, p));
