@@ -191,7 +191,7 @@ function addRequestChangeCommands(program: Command): void {
     .argument("<id>", "the request id")
     .requiredOption(
       "--file <file>",
-      'JSON with the fields to replace: { "title"?, "description"?, "kind"?, "areas"?: [], "files"?: [], "acceptance"?: [] } (- for stdin)',
+      'JSON with the fields to replace: { "title"?, "description"?, "kind"?, "areas"?: [], "files"?: [], "acceptance"?: [], "checks"?: [] } (- for stdin)',
     )
     .option("--as <email>", "edit as this user (the requester; a reviewer or operator re-scopes)")
     .action(lazy(() => import("./commands/request"), "editCommand"));
