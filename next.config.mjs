@@ -1,7 +1,8 @@
-import { readEnv } from "./server/env.mjs";
+import { disableNextTelemetry, readEnv } from "./server/env.mjs";
 
 // Fail the build or the start with a message that names the bad variable.
 readEnv();
+disableNextTelemetry();
 
 /** @type {import('next').NextConfig} */
 const nextConfig = {

@@ -9,6 +9,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.env.HYPERION_ROOT ??= root;
+// Next's telemetry is off for the builds and servers `hyperion start` runs (no notice either).
+process.env.NEXT_TELEMETRY_DISABLED ??= "1";
 
 function bundleIsFresh() {
   try {

@@ -23,13 +23,22 @@ export function DialogError({ message, testId }: { message: string | undefined; 
   );
 }
 
-/** Cancel, then the dialog's own confirming button. */
-export function DialogActions({ children }: { children: ReactNode }) {
+/**
+ * The button that closes without acting ("Cancel", or `dismiss` where "Cancel" would read as the
+ * action itself, e.g. beside "Cancel the request"), then the dialog's own confirming button.
+ */
+export function DialogActions({
+  children,
+  dismiss = "Cancel",
+}: {
+  children: ReactNode;
+  dismiss?: string;
+}) {
   return (
-    <div className="flex justify-end gap-2">
+    <div className="flex flex-wrap justify-end gap-2">
       <Dialog.Close asChild>
         <button type="button" className="rounded border px-3 py-1">
-          Cancel
+          {dismiss}
         </button>
       </Dialog.Close>
       {children}
@@ -48,7 +57,9 @@ export function ConfirmDialog({
   description,
   children,
   confirm,
+  dismiss,
   onConfirm,
+  onDone,
   pending,
   pendingLabel,
   error,
@@ -57,12 +68,20 @@ export function ConfirmDialog({
   danger = false,
   testId,
 }: {
-  trigger: ReactNode;
+  /** Left out when the caller opens the dialog itself (`open`), e.g. from a select's change. */
+  trigger?: ReactNode;
   title: string;
   description: ReactNode;
   children?: ReactNode;
   confirm: string;
+  /** The closing button's words; "Cancel" unless that would clash with `confirm`. */
+  dismiss?: string;
   onConfirm: () => unknown;
+  /**
+   * Called once the dialog has closed after `onConfirm`'s promise resolved: the place for a
+   * toast, which a screen reader would not hear while the modal dialog hides the rest of the page.
+   */
+  onDone?: () => void;
   pending: boolean;
   pendingLabel?: string;
   error: string | undefined;
@@ -80,6 +99,7 @@ export function ConfirmDialog({
       if (done instanceof Promise) {
         await done;
         setOpen(false);
+        onDone?.();
       }
     } catch {
       // The caller's mutation holds the error; the dialog shows it and stays open.
@@ -87,7 +107,7 @@ export function ConfirmDialog({
   };
   return (
     <Dialog.Root open={isOpen} onOpenChange={setOpen}>
-      <Dialog.Trigger asChild>{trigger}</Dialog.Trigger>
+      {trigger && <Dialog.Trigger asChild>{trigger}</Dialog.Trigger>}
       <Dialog.Portal>
         <Dialog.Overlay className={dialogClasses.overlay} />
         <Dialog.Content className={dialogClasses.content} data-testid={testId}>
@@ -95,7 +115,7 @@ export function ConfirmDialog({
           <Dialog.Description>{description}</Dialog.Description>
           {children}
           <DialogError message={error} />
-          <DialogActions>
+          <DialogActions dismiss={dismiss}>
             <button
               type="button"
               className={`rounded px-3 py-1 text-white disabled:opacity-50 ${danger ? "bg-red-700" : "bg-slate-900"}`}

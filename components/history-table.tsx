@@ -51,9 +51,12 @@ export function HistoryTable(props: {
       { afterId: props.afterId },
       {
         onData: ({ data: event }) => {
+          // The server sends the row as a reload would show it (`row`); the payload is the
+          // fallback for an event that came without one.
+          const fresh = (event as { row?: HistoryRow }).row;
           if (event.type === "request.created") {
             const summary = event.payload as RequestSummary;
-            const row: HistoryRow = {
+            const row: HistoryRow = fresh ?? {
               ...summary,
               kindInferred: false,
               updatedAt: summary.createdAt,
@@ -68,7 +71,7 @@ export function HistoryTable(props: {
             };
             setRows((current) =>
               current
-                .map((r) => (r.id === id ? { ...r, status } : r))
+                .map((r) => (r.id === id ? (fresh ? { ...fresh, status } : { ...r, status }) : r))
                 .filter((r) => r.id !== id || matches(r, props.filter)),
             );
           }

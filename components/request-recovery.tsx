@@ -3,6 +3,7 @@ import { useMutation } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+import { reasonText } from "@/schemas/labels";
 import { ConfirmDialog } from "./dialog";
 import { EntryLink, TaskLink } from "./ids";
 import { notify } from "./toast";
@@ -59,7 +60,8 @@ export function RequestRecovery({
         {failures.map((f) => (
           <li key={f.taskId}>
             <p>
-              Task <TaskLink id={f.taskId} /> {f.title}: {f.message ?? f.reason ?? "it failed"}
+              Task <TaskLink id={f.taskId} /> {f.title}:{" "}
+              {reasonText(f.message ?? f.reason ?? "it failed")}
               {f.entryId ? (
                 <>
                   {" "}

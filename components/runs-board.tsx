@@ -29,6 +29,8 @@ export function RunStateBadge({ state }: { state: RunState }) {
 }
 
 export function formatDuration(ms: number): string {
+  // A run of a few hundred milliseconds (a quick command agent) is not "0s".
+  if (ms > 0 && ms < 1000) return "under 1s";
   const s = Math.max(0, Math.floor(ms / 1000));
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);

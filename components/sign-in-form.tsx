@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { signIn } from "next-auth/react";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useState, useTransition } from "react";
 import { safeCallbackPath } from "@/server/auth/callback-url";
 import {
   GENERIC_SIGN_IN_ERROR,
@@ -22,6 +22,10 @@ export function SignInForm({
   const router = useRouter();
   const [error, setError] = useState(initialError ? messageFor(initialError) : "");
   const [busy, setBusy] = useState(false);
+  // From a good password until the first page has rendered: the form says what is happening
+  // instead of sitting idle (or blank) while the server renders that page.
+  const [opening, startOpening] = useTransition();
+  const [signedIn, setSignedIn] = useState(false);
 
   async function onSubmit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -38,13 +42,16 @@ export function SignInForm({
       password,
       redirect: false,
     });
-    setBusy(false);
     if (!res || res.error) {
+      setBusy(false);
       setError(messageFor(res?.error ?? ""));
       return;
     }
-    router.replace(safeCallbackPath(returnTo, window.location.origin));
-    router.refresh();
+    setSignedIn(true);
+    startOpening(() => {
+      router.replace(safeCallbackPath(returnTo, window.location.origin));
+      router.refresh();
+    });
   }
 
   return (
@@ -76,11 +83,15 @@ export function SignInForm({
       )}
       <button
         type="submit"
-        disabled={busy}
+        disabled={busy || opening}
+        aria-busy={busy || opening}
         className="w-full rounded bg-slate-900 px-4 py-2 font-medium text-white disabled:opacity-60"
       >
-        {busy ? "Signing in…" : "Sign in"}
+        {busy || opening ? "Signing in…" : "Sign in"}
       </button>
+      <p role="status" className="text-center text-sm text-slate-600" data-testid="sign-in-status">
+        {signedIn ? "Signed in. Opening your page…" : busy ? "Checking your password…" : ""}
+      </p>
     </form>
   );
 }

@@ -7,7 +7,8 @@ import { toast } from "sonner";
  * so a person who looked away loses nothing.
  */
 export const notify = {
-  success: (message: string) => toast.success(message),
+  success: (message: string, detail?: string) =>
+    toast.success(message, detail ? { description: detail } : undefined),
   error: (message: string, next?: string) =>
     toast.error(message, next ? { description: next } : undefined),
 };

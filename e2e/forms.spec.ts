@@ -234,3 +234,45 @@ test("the request form fits a 390 px wide phone, errors and all", async ({ page 
   );
   expect(overflow).toBeLessThanOrEqual(0);
 });
+
+test("acceptance is prose; the checks that run are picked from the repository's policy", async ({
+  page,
+}) => {
+  await page.goto("/requests/new");
+  const form = page.getByTestId("request-form");
+  await expect(form.getByLabel(/^Acceptance criteria/)).toHaveAccessibleDescription(
+    /Nothing written here runs/,
+  );
+  const boxes = form.getByRole("group", { name: /Checks to run/ });
+  // demo's policy names one check, "test" (npm test); gated's names "gate".
+  await expect(boxes.getByRole("checkbox")).toHaveCount(1);
+  await expect(boxes).toContainText("npm test");
+  await boxes.getByRole("checkbox", { name: /test/ }).check();
+  await form.getByLabel("Repository").selectOption("gated");
+  await expect(boxes.getByRole("checkbox", { name: /gate/ })).not.toBeChecked();
+  await form.getByLabel("Repository").selectOption("demo");
+  const test = boxes.getByRole("checkbox", { name: /test/ });
+  await expect(test).not.toBeChecked();
+  await test.check();
+
+  const title = `Tidy the guide ${Date.now()}`;
+  await form.getByLabel("Title").fill(title);
+  await form.getByLabel(/^Files/).fill("docs/guide.md");
+  await form.getByLabel(/^Acceptance criteria/).fill("The guide reads well");
+  await form.getByRole("button", { name: "File request" }).click();
+  await expect(page.getByTestId("request-title")).toContainText(title);
+  await expect(page.getByTestId("spec-checks")).toHaveText("test");
+
+  // Through the API, a name the policy does not define is refused on its field.
+  const res = await page.request.post("/api/trpc/request.create", {
+    data: { title: "x", description: "", repo: "demo", checks: ["npm run lint"] },
+  });
+  expect(res.status()).toBe(400);
+  const issues = (await res.json()).error.data.issues;
+  expect(issues).toEqual([
+    {
+      path: "checks[0]",
+      message: "'npm run lint' is not a check of repository 'demo'; its checks: test",
+    },
+  ]);
+});

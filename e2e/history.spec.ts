@@ -110,6 +110,22 @@ test("a new matching request appears at the top of a filtered first page", async
   await expect(rows(page)).toHaveCount(2);
 });
 
+test("a row that appears live shows the kind the Engineer inferred, without a reload", async ({
+  page,
+}) => {
+  const t = tag("livekind");
+  await page.goto(`/history?q=${t}`);
+  await expect(page.getByTestId("live-state")).toHaveText("● live");
+  const res = await page.request.post("/api/trpc/request.create", {
+    data: [{ title: `${t} guide`, description: "", repo: "demo", files: ["docs/guide.md"] }],
+  });
+  expect(res.status(), await res.text()).toBe(200);
+  // Filed without a kind, it is planned as docs: the live row follows, as a reload would show.
+  await expect(rows(page).first()).toContainText("docs (inferred)");
+  await page.reload();
+  await expect(rows(page).first()).toContainText("docs (inferred)");
+});
+
 test("hostile and unknown URL values are shown back as text; nothing runs", async ({ page }) => {
   let dialogs = 0;
   page.on("dialog", (d) => {

@@ -69,9 +69,15 @@ test.describe("as a requester", () => {
     await page.getByTestId("cancel-request").click();
     const dialog = page.getByRole("dialog");
     await expect(dialog).toContainText("This cannot be undone.");
+    // The dialog's way out does not say "Cancel" beside "Cancel the request".
+    await expect(dialog.getByRole("button", { name: "Keep the request" })).toBeVisible();
     await dialog.getByRole("button", { name: "Cancel the request" }).click();
     await expect(dialog).toBeHidden();
-    await expect(page.getByText(/^R\d+ cancelled\.$/)).toBeVisible();
+    // A toast says so, in the notifications region a screen reader hears.
+    const toast = page
+      .getByRole("region", { name: /Notifications/ })
+      .getByText(/^R\d+ cancelled\.$/);
+    await expect(toast).toBeVisible();
     await expect(page.getByTestId("request-status")).toHaveText("Cancelled");
     await expect(page.getByTestId("cancel-request")).toHaveCount(0);
     await expect(page.getByTestId("answer-form")).toHaveCount(0);

@@ -30,6 +30,12 @@ test("a command agent's run edits its file; its request lists it and the run pag
   await expect(page.getByTestId("run-state").first()).toHaveText(/submitted/i);
   await expect(page.getByTestId("run-log")).toContainText("edited notes/n-");
   await expect(page.getByTestId("run-change")).toContainText(/merged/i);
+  // The run ended at "submitted"; the page follows its change to the end, in its timeline too.
+  await expect(page.getByTestId("run-change-outcome")).toContainText("Merged");
+  await expect(page.getByTestId("run-timeline")).toContainText(
+    "Change submitted to the merge queue",
+  );
+  await expect(page.getByTestId("run-timeline")).toContainText("Change: merged");
 
   await page.goto("/runs");
   await expect(page.getByTestId("runs-table")).toBeVisible();

@@ -33,7 +33,8 @@ const LABELS: Record<string, string> = {
   areas: "Areas",
   files: "Files",
   dependsOn: "Depends on",
-  acceptance: "Acceptance checks",
+  acceptance: "Acceptance criteria",
+  checks: "Checks",
   note: "Note",
 };
 
@@ -164,16 +165,30 @@ function inWords(issue: FormIssue, values: Record<string, unknown>): FieldMessag
     }
     case "acceptance": {
       if (index === undefined) {
-        if (tooBig(issue)) return listLimit("acceptance checks");
+        if (tooBig(issue)) return listLimit("acceptance criteria");
         break;
       }
       if (tooBig(issue))
         return say(
-          `Keep each acceptance check within ${number(limitIn(message))} characters (check ${index + 1} has ${number(String(value ?? "").length)})`,
+          `Keep each acceptance criterion within ${number(limitIn(message))} characters (line ${index + 1} has ${number(String(value ?? "").length)})`,
         );
       if (/control characters/.test(message))
-        return say(`Acceptance check ${index + 1} contains control characters`);
-      if (tooSmall(issue)) return say(`Acceptance check ${index + 1} is blank`);
+        return say(`Acceptance criterion ${index + 1} contains control characters`);
+      if (tooSmall(issue)) return say(`Acceptance criterion ${index + 1} is blank`);
+      break;
+    }
+    case "checks": {
+      if (index === undefined) {
+        if (tooBig(issue)) return listLimit("checks");
+        break;
+      }
+      const unknown = /'(.*)' is not a check of repository '(.*)'; its checks: (.*)$/.exec(message);
+      if (unknown)
+        return say(
+          `${quoted(unknown[1])} is not a check of ${unknown[2]}; pick from its checks: ${unknown[3]}`,
+        );
+      if (/names no checks/.test(message))
+        return say(`${capitalised(message)}; leave the checks unticked`);
       break;
     }
   }

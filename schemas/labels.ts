@@ -111,3 +111,12 @@ export const remoteFailureWords: Record<"unreachable" | "auth" | "no-branch" | "
     "no-branch": "no such branch",
     refused: "refused the push",
   };
+
+/**
+ * A recorded reason as people read it. Rows written before every rejection carried a reason end
+ * in a bare colon ("change rejected: "); those say that none was given instead of trailing off.
+ */
+export function reasonText(reason: string): string {
+  const trimmed = reason.trimEnd();
+  return trimmed.endsWith(":") ? `${trimmed.slice(0, -1)}; no reason was given` : trimmed;
+}

@@ -49,7 +49,10 @@ export const TaskRequest = z.strictObject({
   areas: z.array(z.string().trim().min(1, "must not be empty").max(100)).max(50).default([]),
   files: z.array(repoPath).max(500).default([]),
   dependsOn: z.array(requestId).max(100).default([]),
-  /** Criteria for the developer, in words; an item that names a policy check adds that check. */
+  /**
+   * Acceptance criteria: what done looks like, in words, for the developer. (An item that happens
+   * to name a policy check, or its exact command line, also adds that check, as before.)
+   */
   acceptance: z
     .array(
       z
@@ -58,6 +61,21 @@ export const TaskRequest = z.strictObject({
         .min(1, "must not be empty")
         .max(1000)
         .refine((a) => !CONTROL.test(a), "must not contain control characters"),
+    )
+    .max(50)
+    .default([]),
+  /**
+   * Checks the repository's policy names (its `checks`) that the change must pass, besides the
+   * checks of its areas. A name the policy does not define is refused, naming `checks[i]`.
+   */
+  checks: z
+    .array(
+      z
+        .string()
+        .trim()
+        .min(1, "must not be empty")
+        .max(100, "must be at most 100 characters")
+        .refine((c) => !CONTROL.test(c), "must not contain control characters"),
     )
     .max(50)
     .default([]),

@@ -314,3 +314,12 @@ function distance(a, b) {
   }
   return prev[b.length];
 }
+
+/**
+ * Next.js's anonymous telemetry is off for this project: `npm start`, `next build` and `next dev`
+ * neither send it nor print its notice. Set here (the one module that touches process.env), from
+ * next.config.mjs, before Next reads it; bin/hyperion.mjs sets it for its children too.
+ */
+export function disableNextTelemetry() {
+  process.env.NEXT_TELEMETRY_DISABLED ??= "1";
+}

@@ -15,8 +15,15 @@ export class NotFoundError extends Error {
   override name = "NotFoundError";
 }
 
+/** The input is well formed but clashes with what exists; `issues` names the field when one is to blame. */
 export class ConflictError extends Error {
   override name = "ConflictError";
+  constructor(
+    message: string,
+    readonly issues: FieldIssue[] = [],
+  ) {
+    super(message);
+  }
 }
 
 /** The caller is known but may not do this to this object (another requester's request). */

@@ -137,7 +137,7 @@ function EditForm({
       <Field.TextArea
         form={form}
         name="acceptance"
-        label="Acceptance (one per line)"
+        label="Acceptance criteria (one per line)"
         rows={2}
         defaultValue={request.acceptance.join("\n")}
       />

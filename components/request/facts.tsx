@@ -57,11 +57,11 @@ export function RequestFacts({
           </dd>
         </>
       ) : null}
-      <dt className="text-slate-500">Acceptance</dt>
+      <dt className="text-slate-500">Acceptance criteria</dt>
       <dd>{list(spec?.spec?.acceptance ?? request.acceptance)}</dd>
       <dt className="text-slate-500">Checks</dt>
       <dd className="font-mono" data-testid="spec-checks">
-        {list(spec?.spec?.checks ?? [])}
+        {list(spec?.spec?.checks ?? request.checks ?? [])}
       </dd>
       <dt className="text-slate-500">Tasks</dt>
       <dd>{spec ? `${spec.tasksTotal} (${spec.tasksIndependent} independent)` : "—"}</dd>

@@ -110,19 +110,85 @@ export function TextArea({
   rows,
   mono,
   defaultValue,
+  hint,
   ...props
-}: Props & { rows: number; mono?: boolean; defaultValue?: string }) {
+}: Props & { rows: number; mono?: boolean; defaultValue?: string; hint?: string }) {
   const { form, name } = props;
+  const hintId = hint ? `${form.id(name)}-hint` : undefined;
   return (
     <Labelled {...props}>
+      {hint && (
+        <p id={hintId} className="text-sm text-slate-600">
+          {hint}
+        </p>
+      )}
       <textarea
         name={name}
         rows={rows}
         className={form.look.box(invalid(form, name), mono)}
         defaultValue={defaultValue}
-        {...form.aria(name)}
+        {...form.aria(name, hintId)}
       />
     </Labelled>
+  );
+}
+
+/** A check the repository's policy names: its name, and the command line it runs. */
+export type CheckChoice = { name: string; run: string };
+
+/**
+ * The repository policy's named checks, as boxes to tick: those run on the change (besides its
+ * areas' checks). `checks` empty: the repository names none, and the group says so.
+ */
+export function CheckBoxes({
+  form,
+  repo,
+  checks,
+  value,
+  onChange,
+}: {
+  form: Form;
+  repo: string;
+  checks: CheckChoice[];
+  value: string[];
+  onChange: (next: string[]) => void;
+}) {
+  const aria = form.aria("checks", `${form.id("checks")}-hint`);
+  return (
+    <fieldset aria-describedby={aria["aria-describedby"]} data-testid="check-boxes">
+      <legend className={form.look.label}>
+        Checks to run <span className="font-normal text-slate-500">(optional)</span>
+      </legend>
+      <p id={`${form.id("checks")}-hint`} className="text-sm text-slate-600">
+        {checks.length
+          ? `Checks ${repo}'s policy defines. Ticked ones run on the change before it lands, besides the checks of its areas.`
+          : `${repo}'s policy names no checks; its areas' checks, if any, still run.`}
+      </p>
+      {checks.length > 0 && (
+        <div className="mt-1 flex flex-col gap-1">
+          {checks.map((c, i) => (
+            <label key={c.name} className="flex flex-wrap items-baseline gap-x-2 text-sm">
+              <input
+                type="checkbox"
+                name="checks"
+                value={c.name}
+                checked={value.includes(c.name)}
+                onChange={(e) =>
+                  onChange(
+                    e.target.checked ? [...value, c.name] : value.filter((n) => n !== c.name),
+                  )
+                }
+                // The first box stands for the group: the summary links to it, focus lands on it.
+                {...(i === 0 ? { id: aria.id, "aria-invalid": aria["aria-invalid"] } : {})}
+              />
+              <span className="font-medium">{c.name}</span>
+              <code className="break-all text-xs text-slate-600">{c.run}</code>
+            </label>
+          ))}
+        </div>
+      )}
+      <Messages form={form} name="checks" />
+    </fieldset>
   );
 }
 
@@ -276,6 +342,9 @@ export const readLines = (data: FormData, name: string) =>
     .split(/\r?\n/)
     .map((s) => s.trim())
     .filter(Boolean);
+
+/** The checks ticked. */
+export const readChecks = (data: FormData) => data.getAll("checks").map(String);
 
 /** The areas picked or ticked. */
 export const readAreas = (data: FormData) => data.getAll("areas").map(String);

@@ -24,6 +24,7 @@ function readForm(form: FormData): Record<string, unknown> {
       .map(String)
       .map((s) => (/^\d+$/.test(s) ? Number(s) : s)),
     acceptance: Field.readLines(form, "acceptance"),
+    checks: Field.readChecks(form),
   };
 }
 
@@ -37,10 +38,14 @@ export type RequestFormInitial = {
   files: string;
   dependsOn: number[];
   acceptance: string;
+  checks: string[];
 };
 
-/** A configured repository; `areas` is null when it has no policy (any area name is taken). */
-export type RepoChoice = { name: string; areas: string[] | null };
+/**
+ * A configured repository; `areas` is null when it has no policy (any area name is taken);
+ * `checks` are its policy's named checks, which a request may ask to run.
+ */
+export type RepoChoice = { name: string; areas: string[] | null; checks: Field.CheckChoice[] };
 /** A request the new one may depend on (same repository only). */
 export type DependencyChoice = { id: number; title: string; repo: string };
 
@@ -53,6 +58,7 @@ function useRepoChoice(
   const [repo, setRepo] = useState(initial?.repo ?? repos[0]?.name ?? "");
   const [areas, setAreas] = useState<string[]>(initial?.areas ?? []);
   const [dependsOn, setDependsOn] = useState<string[]>((initial?.dependsOn ?? []).map(String));
+  const [checks, setChecks] = useState<string[]>(initial?.checks ?? []);
 
   function changeRepo(next: string) {
     setRepo(next);
@@ -61,12 +67,18 @@ function useRepoChoice(
     if (nextAreas) setAreas((picked) => picked.filter((a) => nextAreas.includes(a)));
     const ofNext = new Set(requests.filter((r) => r.repo === next).map((r) => String(r.id)));
     setDependsOn((picked) => picked.filter((d) => ofNext.has(d)));
+    // Checks are the repository policy's own: keep only those the new one names too.
+    const nextChecks = new Set(repos.find((r) => r.name === next)?.checks.map((c) => c.name));
+    setChecks((picked) => picked.filter((c) => nextChecks.has(c)));
   }
 
   return {
     repo,
     changeRepo,
     repoAreas: repos.find((r) => r.name === repo)?.areas ?? null,
+    repoChecks: repos.find((r) => r.name === repo)?.checks ?? [],
+    checks,
+    setChecks,
     areas,
     setAreas,
     dependsOn,
@@ -194,11 +206,18 @@ export function RequestForm({
       <Field.TextArea
         form={form}
         name="acceptance"
-        label="Acceptance checks"
-        aside="one command per line"
-        rows={2}
-        mono
+        label="Acceptance criteria"
+        aside="optional, one per line"
+        hint="What done looks like, in words, for the agent. Nothing written here runs: pick the checks to run below."
+        rows={3}
         defaultValue={initial?.acceptance}
+      />
+      <Field.CheckBoxes
+        form={form}
+        repo={repo}
+        checks={choice.repoChecks}
+        value={choice.checks}
+        onChange={choice.setChecks}
       />
       <button
         type="submit"

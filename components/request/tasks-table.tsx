@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { reasonText } from "@/schemas/labels";
 import type { RequestDetail } from "@/server/views/request-detail";
 import { ChangeLabel, CommitLink, EntryLink, TaskLink } from "../ids";
 import { ReasonText } from "../reason-text";
@@ -43,7 +44,7 @@ export function TasksTable({
                 <StatusBadge status={t.state} />
                 {t.blockedReason && (
                   <div className="text-xs text-amber-800" data-testid="task-blocked-reason">
-                    <ReasonText text={t.blockedReason} />
+                    <ReasonText text={reasonText(t.blockedReason)} />
                   </div>
                 )}
                 {t.noChangeReason && (

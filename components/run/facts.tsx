@@ -1,16 +1,31 @@
 import type { RunDetail } from "@/server/views/runs";
 import { CommitLink, RequestLink, TaskLink } from "../ids";
 import { Elapsed, formatCost, formatTokens, RunStateBadge } from "../runs-board";
+import { StatusBadge } from "../status-badge";
 
 type Run = RunDetail["run"];
 
 /** The run's facts: its agent and sandbox, time, turns, tokens and cost, and what it worked on. */
-export function Facts({ run, webUrl }: { run: Run; webUrl?: string }) {
+export function Facts({
+  run,
+  entry,
+  webUrl,
+}: {
+  run: Run;
+  entry?: RunDetail["entry"];
+  webUrl?: string;
+}) {
   return (
     <dl className="grid grid-cols-1 gap-x-2 text-sm sm:grid-cols-[10rem_1fr] sm:gap-y-2 [&>dd]:mb-2 sm:[&>dd]:mb-0 [&>dd]:min-w-0 [&>dd]:break-words">
       <dt className="text-slate-500">State</dt>
       <dd>
         <RunStateBadge state={run.state} />
+        {run.state === "submitted" && entry && (
+          // The run ends at "submitted"; its change goes on, and the page follows it.
+          <span className="ml-2" data-testid="run-change-outcome">
+            then its change: <StatusBadge status={entry.state} />
+          </span>
+        )}
       </dd>
       <dt className="text-slate-500">Agent</dt>
       <dd data-testid="run-agent">

@@ -8,7 +8,7 @@ import { formatCost } from "../runs-board";
 const LOG_LIMIT = 2000;
 
 /** The normalised log, kept scrolled to its end while the reader is there. */
-export function Log({ events }: { events: RunDetail["events"] }) {
+export function Log({ events, ended }: { events: RunDetail["events"]; ended: boolean }) {
   const box = useRef<HTMLOListElement>(null);
   const atEnd = useRef(true);
   // biome-ignore lint/correctness/useExhaustiveDependencies: scrolls when the log grows
@@ -30,7 +30,13 @@ export function Log({ events }: { events: RunDetail["events"] }) {
         className="max-h-[36rem] space-y-1 overflow-auto rounded border border-slate-200 bg-white p-3 text-sm"
         data-testid="run-log"
       >
-        {events.length === 0 && <li className="text-slate-500">No events yet.</li>}
+        {events.length === 0 && (
+          <li className="text-slate-500">
+            {ended
+              ? "The agent printed nothing (the timeline above says what happened)."
+              : "No events yet."}
+          </li>
+        )}
         {events.map((e) => (
           <li key={e.id} data-testid="run-event" data-kind={e.event.kind}>
             <LogEvent event={e.event} />

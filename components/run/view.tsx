@@ -12,6 +12,7 @@ import { Facts } from "./facts";
 import { Failure } from "./failure";
 import { Log } from "./log";
 import { Steering } from "./steering";
+import { Timeline } from "./timeline";
 
 /** The run's detail, fetched again after events about it. */
 function useLiveRun(initial: RunDetail, cursor: number) {
@@ -69,7 +70,7 @@ export function RunView({
   canSteer: boolean;
 }) {
   const { detail, refresh, live } = useLiveRun(initial, cursor);
-  const { run, events, steers, prompt, entry } = detail;
+  const { run, events, steers, prompt, entry, moves } = detail;
   const isLive = liveRunStates.includes(run.state);
 
   return (
@@ -85,7 +86,7 @@ export function RunView({
         </div>
       )}
       {!isLive && run.state !== "submitted" && run.state !== "no_change" && <Failure run={run} />}
-      <Facts run={run} webUrl={webUrl} />
+      <Facts run={run} entry={entry} webUrl={webUrl} />
 
       {run.changeRequestId !== null && (
         <RunChange changeId={run.changeRequestId} entry={entry} webUrl={webUrl} />
@@ -104,7 +105,9 @@ export function RunView({
         />
       )}
 
-      <Log events={events} />
+      <Timeline moves={moves} />
+
+      <Log events={events} ended={!isLive} />
     </div>
   );
 }

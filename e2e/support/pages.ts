@@ -333,6 +333,28 @@ export const PAGES: PageState[] = [
     ready: (page) => openDialog(page, "Reset password"),
   },
   {
+    name: "admin-users-role-dialog",
+    as: "admin",
+    path: () => "/admin/users",
+    ready: async (page) => {
+      // The admin's own select: the dialog opens on the change and nothing applies until confirmed.
+      await page.getByLabel("Role of admin@hyperion.local").selectOption("reviewer");
+      await expect(page.getByRole("dialog")).toBeVisible();
+    },
+  },
+  {
+    name: "admin-users-added",
+    as: "admin",
+    path: () => "/admin/users",
+    ready: async (page) => {
+      const form = page.getByRole("region", { name: "Add a person" });
+      await form.getByLabel("Email").fill(`shot-${Date.now()}@example.test`);
+      await form.getByLabel("Name (optional)").fill("Ada Lovelace");
+      await form.getByRole("button", { name: "Add person" }).click();
+      await expect(page.getByTestId("added-person")).toBeVisible();
+    },
+  },
+  {
     name: "not-found",
     as: "admin",
     path: () => "/requests/999999",

@@ -48,6 +48,32 @@ export function resolveCheck(policy: Policy, ref: string): string | undefined {
   return undefined;
 }
 
+/**
+ * What is wrong with the check names a request asks for: each must be a check the repository's
+ * policy names in `checks` (those run; a command line typed into a request never does). One
+ * issue per bad name, at `<prefix>checks[i]`, naming the checks there are.
+ */
+export function requestedCheckIssues(
+  policy: Policy | undefined,
+  repo: string,
+  names: readonly string[],
+  prefix = "",
+): { path: string; message: string }[] {
+  const known = policy ? Object.keys(policy.checks) : [];
+  return names.flatMap((name, i) =>
+    known.includes(name)
+      ? []
+      : [
+          {
+            path: `${prefix}checks[${i}]`,
+            message: known.length
+              ? `'${name.slice(0, 100)}' is not a check of repository '${repo}'; its checks: ${known.join(", ")}`
+              : `repository '${repo}' names no checks in its policy, so none can be asked for`,
+          },
+        ],
+  );
+}
+
 /** Each area's own checks where the policy sets them (even none), else the repository's. */
 export function areaChecks(policy: Policy, areas: string[]): string[] {
   const repoWide = [...policy.validation.lint, ...policy.validation.test];
@@ -59,11 +85,20 @@ export function areaChecks(policy: Policy, areas: string[]): string[] {
 }
 
 /**
- * The checks a task's change must pass: its areas' checks, plus the policy checks its request's
- * acceptance names. A request can add the policy's checks; it cannot remove or invent any.
+ * The checks a task's change must pass: its areas' checks, plus the policy checks its request
+ * asked for (`checks`) or its acceptance names. A request can add the policy's checks; it cannot
+ * remove or invent any.
  */
-export function checksForWork(policy: Policy, areas: string[], acceptance: string[]): string[] {
-  const named = acceptance.map((a) => resolveCheck(policy, a)).filter((n): n is string => !!n);
+export function checksForWork(
+  policy: Policy,
+  areas: string[],
+  acceptance: string[],
+  /** The policy checks the request asked for by name (TaskRequest.checks). */
+  requested: readonly string[] = [],
+): string[] {
+  const named = [...acceptance, ...requested]
+    .map((a) => resolveCheck(policy, a))
+    .filter((n): n is string => !!n);
   return [...new Set([...areaChecks(policy, areas), ...named])];
 }
 

@@ -191,7 +191,7 @@ function addRequestChangeCommands(program: Command): void {
     .argument("<id>", "the request id (12 or R12)")
     .requiredOption(
       "--file <file>",
-      'JSON with the fields to replace: { "title"?, "description"?, "kind"?, "areas"?: [], "files"?: [], "acceptance"?: [] } (- for stdin)',
+      'JSON with the fields to replace: { "title"?, "description"?, "kind"?, "areas"?: [], "files"?: [], "acceptance"?: [], "checks"?: [] } (- for stdin)',
     )
     .option("--as <email>", "edit as this user (the requester; a reviewer or operator re-scopes)")
     .action(lazy(() => import("./commands/request"), "editCommand"));
@@ -301,6 +301,7 @@ function addUserCommands(program: Command): void {
     .description("add a user; prints a generated password unless HYPERION_NEW_PASSWORD is set")
     .argument("<email>")
     .addOption(new Option("--role <role>", "the user's role").choices(roles).makeOptionMandatory())
+    .option("--name <name>", "what the person is called, shown beside their email")
     .action(lazy(() => import("./commands/user"), "userAddCommand"));
   user
     .command("list")

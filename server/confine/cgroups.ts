@@ -59,7 +59,8 @@ function canCreateUnder(dir: string): boolean {
 function detectCgroup2(mounts: Mount[], own: Map<string, string>): Cgroup2 | string {
   const m = mounts.find((x) => x.fstype === "cgroup2");
   if (!m) return "no cgroup v2 hierarchy";
-  const base = path.join(m.point, own.get("") ?? "/");
+  // turbopackIgnore: a host path (not a project file); without it Next traces the whole project.
+  const base = path.join(/* turbopackIgnore: true */ m.point, own.get("") ?? "/");
   let controllers: string[] = [];
   try {
     controllers = fs
@@ -94,7 +95,7 @@ function detectCgroup2(mounts: Mount[], own: Map<string, string>): Cgroup2 | str
 function detectCgroup1(mounts: Mount[], own: Map<string, string>): Cgroup1 | string {
   const dirFor = (controller: string) => {
     const m = mounts.find((x) => x.fstype === "cgroup" && x.options.includes(controller));
-    return m ? path.join(m.point, own.get(controller) ?? "/") : null;
+    return m ? path.join(/* turbopackIgnore: true */ m.point, own.get(controller) ?? "/") : null;
   };
   const pids = dirFor("pids");
   const memory = dirFor("memory");

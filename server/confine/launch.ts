@@ -15,7 +15,8 @@ import { bwrapArgs, type Sandbox, writeSystemFiles } from "./sandbox";
 export type RunDir = { root: string; work: string; home: string; tmp: string };
 
 export function makeRunDir(prefix = "hyperion-run-"): RunDir {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  // turbopackIgnore: a host path (not a project file); without it Next traces the whole project.
+  const root = fs.mkdtempSync(path.join(/* turbopackIgnore: true */ os.tmpdir(), prefix));
   const dirs = {
     root,
     work: path.join(root, "work"),

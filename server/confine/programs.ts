@@ -58,10 +58,11 @@ export function program(name: ProgramName): string {
   if (known) return known;
   const problems: string[] = [];
   for (const dir of TRUSTED_DIRS) {
-    const candidate = path.join(dir, name);
+    // turbopackIgnore: a host path (not a project file); without it Next traces the whole project.
+    const candidate = path.join(/* turbopackIgnore: true */ dir, name);
     let real: string;
     try {
-      real = fs.realpathSync(candidate);
+      real = fs.realpathSync(/* turbopackIgnore: true */ candidate);
       fs.accessSync(real, fs.constants.X_OK);
     } catch {
       continue;

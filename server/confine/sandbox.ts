@@ -135,11 +135,17 @@ export function bwrapArgs(opts: {
     if (st?.isSymbolicLink()) args.push("--symlink", fs.readlinkSync(dir), dir);
   }
   for (const dir of visible) args.push("--ro-bind", dir, dir);
-  for (const file of ETC_FILES) if (fs.existsSync(file)) args.push("--ro-bind", file, file);
+  // turbopackIgnore: a host path (not a project file); without it Next traces the whole project.
+  for (const file of ETC_FILES)
+    if (fs.existsSync(/* turbopackIgnore: true */ file)) args.push("--ro-bind", file, file);
   if (opts.network && fs.existsSync("/etc/resolv.conf"))
     args.push("--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf");
   for (const name of ["passwd", "group", "hosts"])
-    args.push("--ro-bind", path.join(opts.sysDir, name), `/etc/${name}`);
+    args.push(
+      "--ro-bind",
+      path.join(/* turbopackIgnore: true */ opts.sysDir, name),
+      `/etc/${name}`,
+    );
   args.push("--dev", "/dev", "--proc", "/proc", "--size", String(opts.tmpBytes), "--tmpfs", "/tmp");
   // Named by the caller, after /tmp: an agent CLI installed in a temp folder, say.
   const withinRun = (opts.readOnly ?? []).filter((d) => inside(d, opts.runDir));

@@ -236,7 +236,7 @@ export function validate(
         areas,
         files,
         acceptance,
-        checks: checksForWork(policy, areas, acceptance),
+        checks: checksForWork(policy, areas, acceptance, input.request.checks),
         contextTokens: Math.ceil(files.reduce((n, p) => n + (sizes.get(p) ?? 0), 0) / 4),
       },
       questions: [],

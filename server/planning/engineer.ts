@@ -70,7 +70,7 @@ export class BuiltinEngineer implements Engineer {
     const risk: Risk = areas.length > 1 ? "high" : highest;
     // Acceptance is the requester's words for the developer; only what names a policy check runs.
     const acceptance = request.acceptance;
-    const checks = checksForWork(policy, areas, acceptance);
+    const checks = checksForWork(policy, areas, acceptance, request.checks);
     const byPath = new Map(files.map((f) => [f.path, f]));
     const contextTokens = Math.ceil(list.reduce((n, p) => n + (byPath.get(p)?.size ?? 0), 0) / 4);
     return {
@@ -161,7 +161,7 @@ function doubts(
   const questions: string[] = [];
   if (needed.size === 0 && !asked) {
     questions.push(
-      `No file or area matches this request. Name the files (files[]) or an area (${policy.areas.map((a) => a.name).join(", ")}).`,
+      `No file or area matches this request. Which files should change, or which area is it in (${policy.areas.map((a) => a.name).join(", ")})?`,
     );
   }
   const unmapped = [...needed].filter((p) => !areaOf(policy, p));

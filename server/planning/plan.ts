@@ -39,6 +39,7 @@ export async function planRequest(
     files: row.files,
     dependsOn: row.dependsOn,
     acceptance: row.acceptance,
+    checks: row.checks,
   });
   // Stored requests were valid when filed; if one is not now (limits changed), it alone fails.
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));

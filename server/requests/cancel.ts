@@ -69,7 +69,12 @@ export function cancelRequest(db: Db, id: number, user: User, reason?: string) {
   const rejected: number[] = [];
   for (const e of entries) {
     if (!(WAITING_ENTRIES as readonly string[]).includes(e.state)) continue;
-    moveUnleased(db, e.id, { from: e.state, to: "rejected", by: user.email });
+    moveUnleased(db, e.id, {
+      from: e.state,
+      to: "rejected",
+      by: user.email,
+      note: `its request was cancelled${reason ? `: ${reason}` : ""}`,
+    });
     rejected.push(e.id);
   }
   const status = db

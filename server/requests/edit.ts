@@ -3,6 +3,7 @@ import { z } from "zod";
 import { fieldIssues } from "@/schemas/issues";
 import { TaskRequest } from "@/schemas/task-request";
 import { may } from "@/server/auth/permissions";
+import { requestedCheckIssues } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
 import { policyFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
@@ -29,6 +30,7 @@ export const RequestEdit = z.strictObject({
   areas: filing.areas.unwrap().optional(),
   files: filing.files.unwrap().optional(),
   acceptance: filing.acceptance.unwrap().optional(),
+  checks: filing.checks.unwrap().optional(),
 });
 
 export type RequestEditInput = z.input<typeof RequestEdit>;
@@ -62,7 +64,7 @@ export async function editRequest(
       {
         path: "",
         message:
-          "an edit must change at least one of title, description, kind, areas, files or acceptance",
+          "an edit must change at least one of title, description, kind, areas, files, acceptance or checks",
       },
     ]);
   const row = db.select().from(requests).where(eq(requests.id, id)).get();
@@ -98,6 +100,7 @@ export async function editRequest(
     files: edit.files ?? row.files,
     dependsOn: row.dependsOn,
     acceptance: edit.acceptance ?? row.acceptance,
+    checks: edit.checks ?? row.checks,
     ...((edit.kind ?? row.kind) ? { kind: edit.kind ?? row.kind } : {}),
   });
   if (!next.success) throw new ValidationError(fieldIssues(next.error));
@@ -112,7 +115,12 @@ export async function editRequest(
           },
         ],
   );
-  if (unknown.length) throw new ValidationError(unknown);
+  const badChecks = requestedCheckIssues(
+    config.repositories.find((r) => r.name === row.repo)?.policy,
+    row.repo,
+    next.data.checks,
+  );
+  if (unknown.length || badChecks.length) throw new ValidationError([...unknown, ...badChecks]);
 
   const r = next.data;
   const replaced = failed ? replacedWork(db, id) : { tasks: [], quarantined: [] };
@@ -141,6 +149,7 @@ export async function editRequest(
         areas: r.areas,
         files: r.files,
         acceptance: r.acceptance,
+        checks: [...new Set(r.checks)],
         updatedAt: Date.now(),
       })
       .where(eq(requests.id, id))

@@ -1,8 +1,9 @@
 import { count } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { events, requests } from "@/server/db/schema";
+import { events, requestSpecs, requests } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { eventsAfter } from "@/server/events/log";
+import { planRequest } from "@/server/planning/plan";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { createRequests, getRequest } from "./service";
 
@@ -17,6 +18,40 @@ const file = (input: unknown) =>
 const rowCount = () => world.db.select({ n: count() }).from(requests).get()?.n;
 const eventCount = () => world.db.select({ n: count() }).from(events).get()?.n;
 const ok = { title: "Cap discounts", description: "At most 50%.", repo: "demo" };
+
+describe("createRequests: the policy's named checks", () => {
+  it("stores the checks asked for by name; planning adds them to the checks the change runs", async () => {
+    const [created] = file({ ...ok, files: ["docs/guide.md"], checks: ["test", "test"] });
+    expect(getRequest(world.db, created?.id ?? 0)?.checks).toEqual(["test"]);
+    await planRequest(world.db, world.config, created?.id ?? 0);
+    const spec = world.db.select().from(requestSpecs).get()?.spec;
+    // The docs area runs no checks of its own; the request's "test" does.
+    expect(spec?.checks).toEqual(["test"]);
+  });
+
+  it("refuses a check the policy does not name, at checks[i] with the policy's checks, writing nothing", () => {
+    const err = (() => {
+      try {
+        file([ok, { ...ok, checks: ["test", "npm run lint"] }]);
+      } catch (e) {
+        return e as ValidationError;
+      }
+    })();
+    expect(err?.issues).toEqual([
+      {
+        path: "[1].checks[1]",
+        message: "'npm run lint' is not a check of repository 'demo'; its checks: test",
+      },
+    ]);
+    expect(rowCount()).toBe(0);
+    expect(eventCount()).toBe(0);
+  });
+
+  it("leaves requests without checks as they were (the field is optional)", () => {
+    const [created] = file(ok);
+    expect(getRequest(world.db, created?.id ?? 0)?.checks).toEqual([]);
+  });
+});
 
 describe("createRequests", () => {
   it("records a request as received, with an event for live views", () => {

@@ -3,6 +3,7 @@ import type { HyperionConfig } from "@/schemas/config";
 import { fieldIssues } from "@/schemas/issues";
 import type { RequestStatus } from "@/schemas/request-status";
 import { parseTaskRequestBatch, type TaskRequest } from "@/schemas/task-request";
+import { requestedCheckIssues } from "@/server/checks/checks";
 import { repoNames } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requests, users } from "@/server/db/schema";
@@ -38,6 +39,14 @@ export function createRequests(
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
   const batch = parsed.data;
   const prefix = (i: number) => (Array.isArray(args.input) ? `[${i}].` : "");
+  const checkIssues = batch.flatMap((r, i) =>
+    requestedCheckIssues(
+      args.config.repositories.find((repo) => repo.name === r.repo)?.policy,
+      r.repo,
+      r.checks,
+      prefix(i),
+    ),
+  );
   const areaIssues = batch.flatMap((r, i) => {
     const policy = args.config.repositories.find((repo) => repo.name === r.repo)?.policy;
     if (!policy) return [];
@@ -74,7 +83,8 @@ export function createRequests(
         return [];
       }),
     );
-    if (areaIssues.length || issues.length) throw new ValidationError([...areaIssues, ...issues]);
+    if (areaIssues.length || checkIssues.length || issues.length)
+      throw new ValidationError([...areaIssues, ...checkIssues, ...issues]);
 
     const now = Date.now();
     return batch.map((r) => {
@@ -88,6 +98,7 @@ export function createRequests(
         files: r.files,
         dependsOn: r.dependsOn,
         acceptance: r.acceptance,
+        checks: [...new Set(r.checks)],
         requesterId: args.requester.id,
         source: args.source,
         createdAt: now,

@@ -16,6 +16,8 @@ import {
 import { currentEnv } from "@/server/env.mjs";
 import { shownTo } from "@/server/redact";
 import { rerunRequest } from "@/server/requests/rerun";
+import { claimNext } from "@/server/state/queue/claim";
+import { defaultQueueOptions, transition } from "@/server/state/queue/store";
 import { runDetail } from "@/server/views/runs";
 import { type AgentWorld, agentWorld } from "@/test-support/agent-world";
 import { tempDir } from "@/test-support/fixtures";
@@ -63,6 +65,25 @@ describe("a command agent's run", () => {
     expect(prompt).toContain("- docs/guide.md");
     // A finished run's workspace is removed.
     expect(run?.workspace).toBeNull();
+
+    // The run ends at "submitted"; its page follows the change on to the end: the change's
+    // moves are the run's events too, and the detail's timeline and entry say it merged.
+    const entry = claimNext(aw.world.db, "w1", defaultQueueOptions);
+    if (!entry) throw new Error("nothing queued");
+    transition(aw.world.db, entry, {
+      from: "applying",
+      to: "merged",
+      owner: "w1",
+      mergedCommit: "c0ffee",
+    });
+    const detail = runDetail(aw.world.db, run?.id ?? 0);
+    expect(detail?.entry).toMatchObject({ state: "merged", mergedCommit: "c0ffee" });
+    expect(detail?.moves.map((m) => `${m.type} ${m.to}`)).toEqual([
+      "run.starting starting",
+      "run.running running",
+      "run.submitted submitted",
+      "change.merged merged",
+    ]);
   });
 
   it("a write outside the task's files fails the run and names the path", async () => {

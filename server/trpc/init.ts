@@ -36,6 +36,8 @@ const t = initTRPC
       let issues: FieldIssue[] | null = null;
       if (error.cause instanceof ValidationError) issues = error.cause.issues;
       else if (error.cause instanceof ZodError) issues = fieldIssues(error.cause);
+      else if (error.cause instanceof ConflictError && error.cause.issues.length > 0)
+        issues = error.cause.issues;
       const show = redactorFor(ctx);
       return {
         ...shape,

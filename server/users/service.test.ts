@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "@/server/errors";
+import { ConflictError, ValidationError } from "@/server/errors";
 import { makeWorld } from "@/test-support/fixtures";
-import { addUser, countUsers } from "./service";
+import { addUser, countUsers, listUsers } from "./service";
 
 describe("addUser", () => {
   it.each([
@@ -49,6 +49,82 @@ describe("addUser", () => {
         }),
       ).rejects.toThrow("password: must be at most 1024 characters");
       expect(countUsers(world.db)).toBe(before);
+    } finally {
+      world.cleanup();
+    }
+  });
+
+  it("keeps a name, trimmed, and returns a generated password once", async () => {
+    const world = await makeWorld();
+    try {
+      const added = await addUser(world.db, {
+        email: "Ada@Example.test",
+        name: "  Ada Lovelace ",
+        role: "reviewer",
+      });
+      expect(added.generated).toBe(true);
+      expect(added.password.length).toBeGreaterThanOrEqual(12);
+      const row = listUsers(world.db).find((u) => u.email === "ada@example.test");
+      expect(row).toMatchObject({ name: "Ada Lovelace", role: "reviewer" });
+      const nameless = await addUser(world.db, {
+        email: "b@example.test",
+        name: " ",
+        role: "requester",
+      });
+      expect(listUsers(world.db).find((u) => u.id === nameless.user.id)?.name).toBeNull();
+    } finally {
+      world.cleanup();
+    }
+  });
+
+  it.each([
+    ["a name over 120 characters", "n".repeat(121), /at most 120/],
+    ["a name with a line break", "Ada\nLovelace", /one line/],
+  ])("refuses %s, naming the field", async (_n, name, message) => {
+    const world = await makeWorld();
+    try {
+      const before = countUsers(world.db);
+      const err = await addUser(world.db, { email: "n@example.test", name, role: "requester" })
+        .then(() => null)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).issues.find((i) => i.path === "name")?.message).toMatch(
+        message,
+      );
+      expect(countUsers(world.db)).toBe(before);
+    } finally {
+      world.cleanup();
+    }
+  });
+
+  it("refuses a taken email (in any case) as a conflict naming the email field", async () => {
+    const world = await makeWorld();
+    try {
+      await addUser(world.db, { email: "dup@example.test", role: "requester" });
+      const before = countUsers(world.db);
+      const err = await addUser(world.db, { email: "DUP@example.test", role: "admin" })
+        .then(() => null)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConflictError);
+      expect((err as ConflictError).issues).toEqual([
+        { path: "email", message: expect.stringMatching(/dup@example\.test exists/) },
+      ]);
+      expect(countUsers(world.db)).toBe(before);
+    } finally {
+      world.cleanup();
+    }
+  });
+
+  it("refuses the second of two adds of one email racing past the first check", async () => {
+    const world = await makeWorld();
+    try {
+      const results = await Promise.allSettled([
+        addUser(world.db, { email: "race@example.test", role: "requester" }),
+        addUser(world.db, { email: "race@example.test", role: "requester" }),
+      ]);
+      expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+      const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+      expect(failed.reason).toBeInstanceOf(ConflictError);
     } finally {
       world.cleanup();
     }

@@ -5,10 +5,26 @@ import { Role } from "@/schemas/roles";
 import type { Db } from "@/server/db/client";
 import { apiTokens, users } from "@/server/db/schema";
 import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
-import { EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN } from "./limits";
+import { EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN } from "./limits";
 import { generatePassword, hashPassword } from "./passwords";
 
 export type User = { id: number; email: string; role: Role };
+
+/**
+ * A person's name: trimmed, one line, no control characters; empty means none. Optional, so a
+ * user added before names existed (or by a script that has none) is still whole.
+ */
+export const PersonName = z
+  .string("must be text")
+  .max(NAME_MAX * 4, { message: `must be at most ${NAME_MAX} characters`, abort: true })
+  .transform((n) => n.trim())
+  .pipe(
+    z
+      .string()
+      .max(NAME_MAX, `must be at most ${NAME_MAX} characters`)
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+      .regex(/^[^\u0000-\u001f\u007f]*$/, "must be one line without control characters"),
+  );
 
 /**
  * A user's email, lower-cased. The length is checked first, and alone, so that an absurd value
@@ -27,6 +43,7 @@ export const NewPassword = z
 
 const NewUser = z.strictObject({
   email: Email,
+  name: PersonName.optional(),
   role: Role,
   password: NewPassword.optional(),
 });
@@ -39,19 +56,32 @@ export async function addUser(
   const parsed = NewUser.safeParse(input);
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
   const { email, role } = parsed.data;
-  if (findUserByEmail(db, email)) throw new ConflictError(`a user with email ${email} exists`);
+  const name = parsed.data.name || null;
+  if (findUserByEmail(db, email)) throw duplicate(email);
   const password = parsed.data.password ?? generatePassword();
   const passwordHash = await hashPassword(password);
-  const row = db
-    .insert(users)
-    .values({ email, role, passwordHash, createdAt: Date.now() })
-    .returning()
-    .get();
+  // Hashing yields to the event loop: another add of the same email may have landed meanwhile.
+  let row: typeof users.$inferSelect;
+  try {
+    row = db
+      .insert(users)
+      .values({ email, name, role, passwordHash, createdAt: Date.now() })
+      .returning()
+      .get();
+  } catch (err) {
+    if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") throw duplicate(email);
+    throw err;
+  }
   return {
     user: { id: row.id, email: row.email, role: row.role },
     password,
     generated: !parsed.data.password,
   };
+}
+
+function duplicate(email: string): ConflictError {
+  const message = `a user with email ${email} exists; use another email, or change that user's role instead`;
+  return new ConflictError(message, [{ path: "email", message }]);
 }
 
 /** Replaces a user's stored hash, e.g. to move a bcrypt hash to argon2id after a sign-in. */
@@ -78,11 +108,14 @@ export function requireUserByEmail(db: Db, email: string): User {
   return { id: row.id, email: row.email, role: row.role };
 }
 
-export function listUsers(db: Db): (User & { createdAt: number; disabledAt: number | null })[] {
+export function listUsers(
+  db: Db,
+): (User & { name: string | null; createdAt: number; disabledAt: number | null })[] {
   return db
     .select({
       id: users.id,
       email: users.email,
+      name: users.name,
       role: users.role,
       createdAt: users.createdAt,
       disabledAt: users.disabledAt,

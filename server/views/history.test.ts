@@ -5,7 +5,7 @@ import { events, requestSpecs, requests } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { createRequests } from "../requests/service";
-import { historyRepos, likePattern, listHistory } from "./history";
+import { historyRepos, historyRow, likePattern, listHistory } from "./history";
 
 let world: TestWorld;
 beforeAll(async () => {
@@ -129,6 +129,15 @@ describe("listHistory: search and filters", () => {
     ]);
     expect(titles({ kind: "bugfix" })).toEqual(["inferred"]);
     expect(titles({ kind: "refactor" })).toEqual([]);
+    // The live history's row for one request is the row a reload shows, inferred kind included.
+    expect(historyRow(world.db, inferred?.id ?? 0)).toEqual(
+      list().rows.find((r) => r.id === inferred?.id),
+    );
+    expect(historyRow(world.db, inferred?.id ?? 0)).toMatchObject({
+      kind: "bugfix",
+      kindInferred: true,
+    });
+    expect(historyRow(world.db, 999_999)).toBeUndefined();
   });
 });
 

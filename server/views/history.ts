@@ -138,10 +138,7 @@ export function listHistory(db: Db, query: HistoryQuery, viewer?: Viewer): Histo
   const more = fetched.length > query.limit;
   const page = fetched.slice(0, query.limit);
   if (!forward) page.reverse();
-  const rows: HistoryRow[] = page.map(({ givenKind, inferredKind, ...r }) => {
-    const inferred = givenKind === null && isKind(inferredKind);
-    return { ...r, kind: givenKind ?? (inferred ? inferredKind : null), kindInferred: inferred };
-  });
+  const rows: HistoryRow[] = page.map(toRow);
 
   const positionOf = (row: HistoryRow | undefined) =>
     row ? { k: order.keyOf(row), i: row.id } : cursor;
@@ -160,6 +157,22 @@ export function listHistory(db: Db, query: HistoryQuery, viewer?: Viewer): Histo
     next: hasNext && last ? encodeCursor({ s: query.sort, d: "n", ...last }) : null,
     prev: hasPrev && first ? encodeCursor({ s: query.sort, d: "p", ...first }) : null,
   };
+}
+
+type Selected = ReturnType<ReturnType<typeof select>["all"]>[number];
+
+function toRow({ givenKind, inferredKind, ...r }: Selected): HistoryRow {
+  const inferred = givenKind === null && isKind(inferredKind);
+  return { ...r, kind: givenKind ?? (inferred ? inferredKind : null), kindInferred: inferred };
+}
+
+/**
+ * One request's history row as a reload would show it, for the live history: a row that moves
+ * (planned, done) carries the kind the Engineer inferred with it, not only its new status.
+ */
+export function historyRow(db: Db, id: number): HistoryRow | undefined {
+  const row = select(db, [eq(requests.id, id)]).get();
+  return row ? toRow(row) : undefined;
 }
 
 const kinds = new Set<string>(requestKinds);

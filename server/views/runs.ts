@@ -5,7 +5,7 @@ import { AgentName } from "@/schemas/agents";
 import { fieldIssues } from "@/schemas/issues";
 import { runStates } from "@/schemas/run-state";
 import type { Db } from "@/server/db/client";
-import { agentRunEvents, agentRuns, queueEntries, runSteers } from "@/server/db/schema";
+import { agentRunEvents, agentRuns, events, queueEntries, runSteers } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { liveRunStates } from "../state/runs/states";
 
@@ -41,7 +41,7 @@ export function listRuns(db: Db, input: unknown) {
 export function runDetail(db: Db, id: number, opts: { afterEventId?: number } = {}) {
   const run = db.select().from(agentRuns).where(eq(agentRuns.id, id)).get();
   if (!run) return null;
-  const events = db
+  const log = db
     .select()
     .from(agentRunEvents)
     .where(eq(agentRunEvents.runId, id))
@@ -72,7 +72,42 @@ export function runDetail(db: Db, id: number, opts: { afterEventId?: number } = 
         .where(eq(queueEntries.changeRequestId, run.changeRequestId))
         .get() ?? null)
     : null;
-  return { run, events, steers, prompt, entry };
+  return { run, events: log, steers, prompt, entry, moves: runMoves(db, id) };
+}
+
+/** One step of a run's life: a move of the run or of the change it submitted. */
+export type RunMove = {
+  at: number;
+  type: string;
+  from: string | null;
+  to: string;
+  reason: string | null;
+};
+
+/**
+ * The run's moves (started, checking, submitted, failed…) and, after it submitted, its change's
+ * (queued, merged, quarantined…), oldest first, from the event log: the page's timeline, which
+ * says what happened even when the agent itself printed nothing.
+ */
+function runMoves(db: Db, id: number): RunMove[] {
+  return db
+    .select({ at: events.createdAt, type: events.type, payload: events.payload })
+    .from(events)
+    .where(and(eq(events.topic, "run"), eq(events.entityId, id)))
+    .orderBy(events.id)
+    .all()
+    .filter((e) => e.type !== "run.events" && !e.type.startsWith("run.steer"))
+    .slice(-200)
+    .map((e) => {
+      const p = (e.payload ?? {}) as { from?: unknown; to?: unknown; reason?: unknown };
+      return {
+        at: e.at,
+        type: e.type,
+        from: typeof p.from === "string" ? p.from : null,
+        to: typeof p.to === "string" ? p.to : e.type.split(".").slice(1).join("."),
+        reason: typeof p.reason === "string" ? p.reason : null,
+      };
+    });
 }
 export type RunDetail = NonNullable<ReturnType<typeof runDetail>>;
 

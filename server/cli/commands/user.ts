@@ -12,20 +12,22 @@ import { createToken, listTokens, revokeToken } from "@/server/users/tokens";
 import { withCliDb } from "../context";
 import { CliError, printTable } from "../io";
 
-export function userAddCommand(email: string, opts: { role: string; password?: string }) {
+export function userAddCommand(email: string, opts: { role: string; name?: string }) {
   const role = Role.safeParse(opts.role);
   if (!role.success) throw new CliError(`--role must be one of: ${roles.join(", ")}`, 2);
   return withCliDb(async (db, env) => {
     // A password on the command line would land in shell history; take it from the environment.
     const password = env.HYPERION_NEW_PASSWORD;
-    const created = await addUser(db, { email, role: role.data, password }).catch((err) => {
-      // The password came from the environment: name the variable, not the field.
-      if (!(err instanceof ValidationError)) throw err;
-      const issues = err.issues.map((i) =>
-        i.path === "password" ? { ...i, path: "HYPERION_NEW_PASSWORD" } : i,
-      );
-      throw new CliError("invalid input", 1, issues);
-    });
+    const created = await addUser(db, { email, name: opts.name, role: role.data, password }).catch(
+      (err) => {
+        // The password came from the environment: name the variable, not the field.
+        if (!(err instanceof ValidationError)) throw err;
+        const issues = err.issues.map((i) =>
+          i.path === "password" ? { ...i, path: "HYPERION_NEW_PASSWORD" } : i,
+        );
+        throw new CliError("invalid input", 1, issues);
+      },
+    );
     console.log(`added ${created.user.email} (${created.user.role})`);
     if (created.generated) console.log(`password: ${created.password}  (shown once; keep it)`);
   });
@@ -39,7 +41,7 @@ export function userListCommand(opts: { json?: boolean }) {
       state: u.disabledAt ? "disabled" : "active",
     }));
     if (opts.json) console.log(JSON.stringify(users, null, 2));
-    else printTable(users, ["id", "email", "role", "state", "createdAt"]);
+    else printTable(users, ["id", "email", "name", "role", "state", "createdAt"]);
   });
 }
 

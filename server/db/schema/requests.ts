@@ -17,6 +17,8 @@ export const requests = sqliteTable(
     files: text({ mode: "json" }).$type<string[]>().notNull(),
     dependsOn: text("depends_on", { mode: "json" }).$type<number[]>().notNull(),
     acceptance: text({ mode: "json" }).$type<string[]>().notNull(),
+    /** Names of the policy's checks the requester asked to run on the change (TaskRequest.checks). */
+    checks: text({ mode: "json" }).$type<string[]>().notNull().default([]),
     status: text().$type<RequestStatus>().notNull(),
     requesterId: integer("requester_id")
       .notNull()

@@ -1,10 +1,11 @@
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { events, requests, tasks } from "@/server/db/schema";
+import { events, queueEntries, requests, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatch/advance";
 import { createRequests } from "@/server/requests/service";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { retryEntry } from "../../queue/retry";
+import { givenUpReason } from "./carry";
 import { claimNext } from "./claim";
 import { defaultQueueOptions, type Entry, moveUnleased, transition } from "./store";
 
@@ -80,6 +81,44 @@ describe("an entry's move carries its task and request", () => {
       "task.failed change quarantined: tests failed",
       "request.status failed task 1.1 failed: change quarantined: tests failed",
     ]);
+  });
+
+  it("a rejection without a reason says who rejected it and that none was given, never a bare colon", async () => {
+    const id =
+      createRequests(world.db, {
+        input: { repo: "demo", title: "Add a note", description: "", files: ["docs/guide.md"] },
+        requester: world.admin,
+        config: world.config,
+        source: "cli",
+      })[0]?.id ?? 0;
+    await advance(world.db, world.config, "d");
+    const entry = world.db.select().from(queueEntries).all().at(-1);
+    if (!entry) throw new Error("nothing queued");
+    moveUnleased(world.db, entry.id, {
+      from: entry.state,
+      to: "rejected",
+      by: "user:ops@example.test",
+    });
+    expect(task(id)).toMatchObject({
+      state: "failed",
+      blockedReason: "change rejected by ops@example.test; no reason was given",
+    });
+  });
+
+  it("words a given-up change's reason: the person's note, else the entry's error, else none given", () => {
+    const error = { kind: "check_failed" as const, message: "tests failed", paths: [] };
+    expect(
+      givenUpReason({ lastError: null }, "rejected", {
+        by: "ana@example.test",
+        note: "its request was cancelled",
+      }),
+    ).toBe("change rejected by ana@example.test: its request was cancelled");
+    expect(givenUpReason({ lastError: error }, "quarantined", { by: "w1" })).toBe(
+      "change quarantined: tests failed",
+    );
+    expect(
+      givenUpReason({ lastError: { ...error, message: "  " } }, "rejected", { by: "w1" }),
+    ).toBe("change rejected; no reason was given");
   });
 
   it("an operator's retry that merges makes the failed task done, and its request done again", async () => {

@@ -43,6 +43,7 @@ export function carryAlong(
   from: EntryState,
   to: EntryState,
   decided?: TaskOutcome,
+  move: { by?: string; note?: string } = {},
 ): void {
   const task = tx
     .select({
@@ -62,6 +63,14 @@ export function carryAlong(
       topic: "request",
       type: `change.${to}`,
       entityId: task.requestId,
+      payload: { entry: row.id, change: row.changeRequestId, from, to },
+    });
+  // The run that made the change follows it too: its page shows the change queued, merged…
+  if (task.runId !== null)
+    appendEvent(tx, {
+      topic: "run",
+      type: `change.${to}`,
+      entityId: task.runId,
       payload: { entry: row.id, change: row.changeRequestId, from, to },
     });
   const outcome = task.changeRequestId === row.changeRequestId ? taskOutcome(task.state, to) : null;
@@ -96,7 +105,7 @@ export function carryAlong(
   else if (outcome) {
     const reason =
       outcome === "failed"
-        ? `change ${to}: ${row.lastError?.message ?? ""}`
+        ? givenUpReason(row, to, move)
         : task.state === "failed"
           ? `change #${row.changeRequestId} was retried and merged`
           : null;
@@ -115,6 +124,28 @@ export function carryAlong(
   // A reviewer's wait starts or ends: the request says so to its requester.
   else if (to === "awaiting_approval" || from === "awaiting_approval")
     settleRequest(tx, task.requestId, ["planned", "in_progress", "awaiting_approval"]);
+}
+
+/**
+ * Why a task failed with its change: the person's note on a rejection (a cancel, a drop), else
+ * the entry's error, else who did it and that no reason was given — never an empty "rejected:".
+ */
+export function givenUpReason(
+  row: Pick<Entry, "lastError">,
+  to: EntryState,
+  move: { by?: string; note?: string } = {},
+): string {
+  const person = move.by?.startsWith("user:")
+    ? move.by.slice(5)
+    : move.by?.includes("@")
+      ? move.by
+      : undefined;
+  const head = `change ${to}${to === "rejected" && person ? ` by ${person}` : ""}`;
+  const why =
+    (to === "rejected" ? move.note?.trim() : undefined) ||
+    row.lastError?.message?.trim() ||
+    move.note?.trim();
+  return why ? `${head}: ${why}` : `${head}; no reason was given`;
 }
 
 /** How many times an agent's task goes back after its change failed at landing, then fails. */

@@ -147,7 +147,7 @@ function writeMove(
         },
         now,
       );
-      carryAlong(tx, row, move.from, move.to, move.task);
+      carryAlong(tx, row, move.from, move.to, move.task, { by: move.worker, note: move.note });
     },
   });
 }

@@ -12,21 +12,28 @@ import { editRequest, type RequestEditInput } from "@/server/requests/edit";
 import { rerunRequest } from "@/server/requests/rerun";
 import { createRequests, getRequest, type RequestSummary } from "@/server/requests/service";
 import { changeDiff } from "@/server/views/change-diff";
-import { listHistory } from "@/server/views/history";
+import { type HistoryRow, historyRow, listHistory } from "@/server/views/history";
 import { requestBoard } from "@/server/views/request-board";
 import { requestDetail } from "@/server/views/request-detail";
 import { requestPage } from "@/server/views/request-page";
 import { procedure, router } from "../init";
 
-/** A live request event: a new request (with its row), a status change, or task progress. */
+/**
+ * A live request event: a new request (with its row), a status change, or task progress. A new
+ * request and a status change also carry `row`, the request's history row as it stands after the
+ * event (its kind, inferred by the Engineer, included), so a live row reads as a reload would.
+ */
 export type LiveRequestEvent =
-  | { type: "request.created"; requestId: number; payload: RequestSummary }
+  | { type: "request.created"; requestId: number; payload: RequestSummary; row?: HistoryRow }
   | {
       type: "request.status";
       requestId: number;
       payload: { id: number; status: RequestSummary["status"] };
+      row?: HistoryRow;
     }
-  | { type: string; requestId: number; payload: Record<string, unknown> };
+  | { type: string; requestId: number; payload: Record<string, unknown>; row?: HistoryRow };
+
+const withRow = new Set(["request.created", "request.status"]);
 
 export const requestRouter = router({
   // Validation is the service's, so the browser, the CLI and the API share one path.
@@ -144,6 +151,9 @@ export const requestRouter = router({
             type: event.type,
             requestId: event.entityId,
             payload: event.payload,
+            ...(withRow.has(event.type) && event.entityId !== null
+              ? { row: historyRow(ctx.db, event.entityId) }
+              : {}),
           } as LiveRequestEvent),
         );
       }

@@ -8,8 +8,18 @@ export const userRouter = router({
 
   list: procedure("user.read").query(({ ctx }) => listUsers(ctx.db)),
 
+  /**
+   * Adds a person with a generated password, returned once (the same service as `hyperion user
+   * add`). The service checks every field and names the one at fault; a taken email is a 409.
+   */
   add: procedure("user.manage")
-    .input(z.strictObject({ email: z.string(), role: Role }))
+    .input(
+      z.strictObject({
+        email: z.string().max(2000),
+        name: z.string().max(2000).optional(),
+        role: Role,
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       const { user, password } = await addUser(ctx.db, input);
       return { user, password };

@@ -15,9 +15,10 @@ export default async function UsersPage() {
     <section>
       <h1 className="mb-4 text-2xl font-semibold">Users</h1>
       <p className="mb-4 text-sm text-slate-600">
-        Add users with <code>npx hyperion user add &lt;email&gt; --role &lt;role&gt;</code>. Roles,
-        passwords and access are changed here or with <code>hyperion user set-role</code>,{" "}
-        <code>reset-password</code>, <code>disable</code> and <code>enable</code>.
+        Add people here (or with{" "}
+        <code>npx hyperion user add &lt;email&gt; --role &lt;role&gt;</code>
+        ). A new person gets a generated password, shown to you once. A role changes after you
+        confirm it; passwords and access are reset or withdrawn here too.
       </p>
       <PeopleTable people={users} canManage={can(user.role, "user.manage")} />
     </section>

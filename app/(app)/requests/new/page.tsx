@@ -19,6 +19,11 @@ export default async function NewRequestPage(props: { searchParams: Promise<{ fr
   const repos = currentConfig(env.configPath).repositories.map((r) => ({
     name: r.name,
     areas: r.policy ? r.policy.areas.map((a) => a.name) : null,
+    // The policy's named checks, which the form offers to run.
+    checks: Object.entries(r.policy?.checks ?? {}).map(([name, def]) => ({
+      name,
+      run: typeof def === "string" ? def : def.run,
+    })),
   }));
   const requests = recentRequests(db, 500);
   // "File a new request like it": the form starts from an earlier request's fields.
@@ -35,6 +40,7 @@ export default async function NewRequestPage(props: { searchParams: Promise<{ fr
         files: earlier.files.join("\n"),
         dependsOn: earlier.dependsOn,
         acceptance: earlier.acceptance.join("\n"),
+        checks: earlier.checks,
       }
     : undefined;
   return (
