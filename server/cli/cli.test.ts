@@ -62,6 +62,43 @@ describe("hyperion request", () => {
     expect(count()).toBe(before);
   });
 
+  it('files a batch whose later items name earlier ones by position ("#0")', async () => {
+    const res = await hyperion([
+      "request",
+      "--json",
+      writeJson("batch.json", [ok, { ...ok, title: "Then", dependsOn: ["#0"] }]),
+    ]);
+    expect(res.exitCode).toBe(0);
+    const [first, second] = JSON.parse(res.stdout) as { id: number }[];
+    const dependsOn = world.db.$client
+      .prepare("SELECT depends_on FROM requests WHERE id = ?")
+      .pluck()
+      .get(second?.id) as string;
+    expect(JSON.parse(dependsOn)).toEqual([first?.id]);
+  });
+
+  it("refuses positions that point forward, at themselves or out of range, exits 1 and writes nothing", async () => {
+    const before = count();
+    const bad = [
+      ok,
+      { ...ok, dependsOn: ["#2"] },
+      { ...ok, dependsOn: ["#2"] },
+      { ...ok, dependsOn: ["#5"] },
+    ];
+    const res = await hyperion(["request", writeJson("positions.json", bad)]);
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toContain(
+      '[1].dependsOn[0]: "#2" is not an earlier item of this call: it comes later; put it before the requests that depend on it',
+    );
+    expect(res.stderr).toContain(
+      '[2].dependsOn[0]: "#2" is not an earlier item of this call: it is this request itself',
+    );
+    expect(res.stderr).toContain(
+      '[3].dependsOn[0]: "#5" is not an earlier item of this call: this call has 4 requests, #0 to #3',
+    );
+    expect(count()).toBe(before);
+  });
+
   it.each([
     ["{ nope", "malformed JSON"],
     ["", "input is empty"],

@@ -130,7 +130,7 @@ function addRequestCommands(program: Command): void {
     .option("--timeout <seconds>", "with --wait: give up after this long", "120")
     .addHelpText(
       "after",
-      "\nRuns validate → Engineer → Orchestrator → dispatch, and queues the built-in developer's\nchanges. An array is all-or-nothing. On invalid input every failing field is printed, the\nexit code is 1, and nothing is written. The web server need not be running.",
+      '\nRuns validate → Engineer → Orchestrator → dispatch, and queues the built-in developer\'s\nchanges. An array is all-or-nothing; in it, "dependsOn": ["#0"] names the array\'s first\nitem (an earlier item by its position). On invalid input every failing field is printed, the\nexit code is 1, and nothing is written. The web server need not be running.',
     )
     .action(lazy(() => import("./commands/request"), "requestCommand"));
 

@@ -103,6 +103,28 @@ describe("the inbox", () => {
     expect(count()).toBe(0);
   });
 
+  it('files a batch whose items name earlier ones by position ("#0"), and refuses a bad position whole', async () => {
+    const item = { title: "Batch", description: "", repo: "demo", files: ["docs/guide.md"] };
+    const good = path.join(inbox, "batch.json");
+    fs.writeFileSync(good, JSON.stringify([item, { ...item, title: "After", dependsOn: ["#0"] }]));
+    const filed = await ingestFile(world.db, world.config, inbox, good);
+    expect(filed.outcome).toBe("processed");
+    const [first, second] = filed.requestIds;
+    const dependsOn = world.db.$client
+      .prepare("SELECT depends_on FROM requests WHERE id = ?")
+      .pluck()
+      .get(second) as string;
+    expect(JSON.parse(dependsOn)).toEqual([first]);
+
+    const bad = path.join(inbox, "forward.json");
+    fs.writeFileSync(bad, JSON.stringify([{ ...item, dependsOn: ["#1"] }, item]));
+    const refused = await ingestFile(world.db, world.config, inbox, bad);
+    expect(refused.outcome).toBe("rejected");
+    const error = fs.readFileSync(path.join(inbox, "rejected", "forward.json.error.txt"), "utf8");
+    expect(error).toContain('[0].dependsOn[0]: "#1" is not an earlier item of this call');
+    expect(count()).toBe(2);
+  });
+
   it("never files the same content twice, also across restarts", async () => {
     fs.writeFileSync(path.join(inbox, "a.json"), ok);
     expect(ingestFile(world.db, world.config, inbox, path.join(inbox, "a.json")).outcome).toBe(

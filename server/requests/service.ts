@@ -2,7 +2,7 @@ import { eq, inArray } from "drizzle-orm";
 import type { HyperionConfig } from "@/schemas/config";
 import { fieldIssues } from "@/schemas/issues";
 import type { RequestStatus } from "@/schemas/request-status";
-import { parseTaskRequestBatch, type TaskRequest } from "@/schemas/task-request";
+import { parseTaskRequestBatch, positionOf, type TaskRequest } from "@/schemas/task-request";
 import { repoNames } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requests, users } from "@/server/db/schema";
@@ -29,6 +29,8 @@ export type RequestSummary = {
  * The one intake path for the browser, the CLI, the API and the inbox: validates one request
  * or an array (all-or-nothing), checks references against the database, and records them in
  * one transaction together with their events. Nothing is written when anything is invalid.
+ * An item of an array may depend on an earlier item of the same call by its position ("#0"),
+ * which becomes that request's id as the call is recorded.
  */
 export function createRequests(
   db: Db,
@@ -53,8 +55,28 @@ export function createRequests(
           ],
     );
   });
+  const positionIssues = batch.flatMap((r, i) =>
+    r.dependsOn.flatMap((dep, j) => {
+      const k = positionOf(dep);
+      if (k === null) return [];
+      const path = `${prefix(i)}dependsOn[${j}]`;
+      const earlier = batch[k];
+      if (k >= i || !earlier)
+        return [
+          {
+            path,
+            message: `"${dep}" is not an earlier item of this call: ${whyNot(k, i, batch.length)}`,
+          },
+        ];
+      if (earlier.repo !== r.repo)
+        return [{ path, message: `"${dep}" is in repository '${earlier.repo}', not '${r.repo}'` }];
+      return [];
+    }),
+  );
   return db.transaction((tx) => {
-    const referenced = [...new Set(batch.flatMap((r) => r.dependsOn))];
+    const referenced = [
+      ...new Set(batch.flatMap((r) => r.dependsOn.filter((d) => typeof d === "number"))),
+    ];
     const found = referenced.length
       ? tx
           .select({ id: requests.id, repo: requests.repo })
@@ -66,6 +88,7 @@ export function createRequests(
     // Every reference problem at once, areas and requests together, so one round shows all.
     const issues = batch.flatMap((r, i) =>
       r.dependsOn.flatMap((dep, j) => {
+        if (typeof dep !== "number") return [];
         const path = `${prefix(i)}dependsOn[${j}]`;
         const repo = repoOf.get(dep);
         if (repo === undefined) return [{ path, message: `request ${dep} does not exist` }];
@@ -74,10 +97,21 @@ export function createRequests(
         return [];
       }),
     );
-    if (areaIssues.length || issues.length) throw new ValidationError([...areaIssues, ...issues]);
+    const all = [...areaIssues, ...issues, ...positionIssues];
+    if (all.length) throw new ValidationError(all);
 
     const now = Date.now();
+    // In order, so "#k" (always an earlier item) names a request recorded just before.
+    const ids: number[] = [];
     return batch.map((r) => {
+      const dependsOn = [
+        ...new Set(
+          r.dependsOn.map((dep) => {
+            const k = positionOf(dep);
+            return k === null ? Number(dep) : (ids[k] as number);
+          }),
+        ),
+      ];
       const row = createRequest(tx, {
         title: r.title,
         description: r.description,
@@ -86,13 +120,14 @@ export function createRequests(
         priority: r.priority,
         areas: r.areas,
         files: r.files,
-        dependsOn: r.dependsOn,
+        dependsOn,
         acceptance: r.acceptance,
         requesterId: args.requester.id,
         source: args.source,
         createdAt: now,
         updatedAt: now,
       });
+      ids.push(row.id);
       const summary: RequestSummary = {
         id: row.id,
         title: row.title,
@@ -113,6 +148,16 @@ export function createRequests(
       return summary;
     });
   });
+}
+
+/** Why position `k` cannot be named by item `i` of a call of `n` items. */
+function whyNot(k: number, i: number, n: number): string {
+  if (k >= n)
+    return n === 1
+      ? "this call files one request, so there is none to name"
+      : `this call has ${n} requests, #0 to #${n - 1}`;
+  if (k === i) return "it is this request itself";
+  return `it comes later; put it before the requests that depend on it`;
 }
 
 export function getRequest(db: Db, id: number) {
