@@ -228,6 +228,25 @@ describe("hyperion start", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it("refuses a repository path with a NUL byte, naming it, with exit 2 and no stack trace", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(
+      path.join(dir, "hyperion.config.json"),
+      JSON.stringify({ repositories: [{ name: "demo", path: "repo\u0000x" }] }),
+    );
+    for (const args of [
+      ["start", "--no-build"],
+      ["request", "-"],
+    ]) {
+      const res = await hyperion(args, { env: { HYPERION_DATA: dir }, input: "{}" });
+      expect([args, res.exitCode]).toEqual([args, 2]);
+      expect(res.stderr).toContain("repositories[0].path: must not contain a NUL byte");
+      expect(res.stderr).not.toMatch(/\bat .*\(|ERR_INVALID_ARG_VALUE/);
+    }
+    expect(fs.existsSync(path.join(dir, "hyperion.db"))).toBe(false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it("stops with a message saying what to do when the database file is not a database", async () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, "hyperion.db"), "this is not sqlite, just text ".repeat(200));
