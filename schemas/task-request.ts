@@ -69,6 +69,11 @@ export const TaskRequest = z.strictObject({
     .array(z.union([requestId, positionRef]))
     .max(100)
     .default([]),
+  /**
+   * Files named here that the target branch does not have yet are refused (a mistyped path
+   * would become a new file) unless this is true. Only for filing; not stored.
+   */
+  allowNewFiles: z.boolean().optional(),
   /** Criteria for the developer, in words; an item that names a policy check adds that check. */
   acceptance: z
     .array(

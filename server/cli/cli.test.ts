@@ -99,6 +99,34 @@ describe("hyperion request", () => {
     expect(count()).toBe(before);
   });
 
+  it("refuses a file main does not have unless --allow-new-files, exits 1 and writes nothing", async () => {
+    const before = count();
+    const typo = writeJson("typo.json", { ...ok, files: ["docs/guide.md", "docs/gide.md"] });
+    const res = await hyperion(["request", typo]);
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toContain(
+      "files[1]: docs/gide.md does not exist on main: check the path, or pass --allow-new-files to create it",
+    );
+    expect(count()).toBe(before);
+
+    const allowed = await hyperion(["request", "--allow-new-files", typo]);
+    expect(allowed.exitCode, allowed.stderr).toBe(0);
+    expect(count()).toBe(before + 1);
+  });
+
+  it("refuses a path outside the repository even with --allow-new-files", async () => {
+    const before = count();
+    const res = await hyperion([
+      "request",
+      "--allow-new-files",
+      writeJson("outside.json", [ok, { ...ok, files: ["../../etc/passwd", "docs/new.md"] }]),
+    ]);
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toContain("[1].files[0]: must not contain '..'");
+    expect(res.stderr).not.toContain("docs/new.md");
+    expect(count()).toBe(before);
+  });
+
   it.each([
     ["{ nope", "malformed JSON"],
     ["", "input is empty"],

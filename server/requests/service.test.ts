@@ -4,7 +4,7 @@ import { events, requests } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { eventsAfter } from "@/server/events/log";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
-import { createRequests, getRequest } from "./service";
+import { createRequests, fileRequests, getRequest, newFilesIn } from "./service";
 
 let world: TestWorld;
 beforeEach(async () => {
@@ -137,5 +137,85 @@ describe("createRequests", () => {
     const [created] = file({ ...ok, title });
     expect(getRequest(world.db, created?.id ?? 0)?.title).toBe(title);
     expect(rowCount()).toBe(1);
+  });
+});
+
+describe("files the target branch lacks", () => {
+  const through = (input: unknown) =>
+    fileRequests(world.db, { input, requester: world.admin, config: world.config, source: "api" });
+  const refusal = async (input: unknown) => {
+    const err = await through(input).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    return (err as ValidationError).issues;
+  };
+
+  it("refuses a path main does not have, naming files[i], and writes nothing", async () => {
+    const issues = await refusal({ ...ok, files: ["src/cart/cart.js", "src/cart/crat.js"] });
+    expect(issues).toEqual([
+      {
+        path: "files[1]",
+        message:
+          "src/cart/crat.js does not exist on main: check the path, or file the request with allowNewFiles: true to create it",
+        code: "new_file",
+      },
+    ]);
+    expect(rowCount()).toBe(0);
+    expect(eventCount()).toBe(0);
+  });
+
+  it("names each item of a batch, with other problems in the same round", async () => {
+    const issues = await refusal([
+      { ...ok, files: ["docs/guide.md"] },
+      { ...ok, files: ["docs/gude.md"], dependsOn: ["#1"] },
+    ]);
+    expect(issues.map((i) => i.path)).toEqual(["[1].files[0]", "[1].dependsOn[0]"]);
+    expect(rowCount()).toBe(0);
+  });
+
+  it("files paths that exist (files and folders) without asking", async () => {
+    const [created] = await through({ ...ok, files: ["src/cart/cart.js", "src/pricing"] });
+    expect(getRequest(world.db, created?.id ?? 0)?.files).toEqual([
+      "src/cart/cart.js",
+      "src/pricing",
+    ]);
+  });
+
+  it("files a new file when the request says allowNewFiles, which is not stored", async () => {
+    const [created] = await through({ ...ok, files: ["src/cart/new.js"], allowNewFiles: true });
+    const row = getRequest(world.db, created?.id ?? 0);
+    expect(row?.files).toEqual(["src/cart/new.js"]);
+    expect(row).not.toHaveProperty("allowNewFiles");
+    // Only the item that says so: the other item of the batch is still checked.
+    expect(
+      (
+        await newFilesIn(world.config, [
+          { ...ok, files: ["a.js"], allowNewFiles: true },
+          { ...ok, files: ["b.js"] },
+        ])
+      ).map((f) => f.path),
+    ).toEqual(["b.js"]);
+  });
+
+  it("still refuses a path outside the repository with allowNewFiles (the path rule)", async () => {
+    const issues = await refusal({
+      ...ok,
+      files: ["../outside.js", "/etc/passwd", ".git/config"],
+      allowNewFiles: true,
+    });
+    expect(issues).toEqual([
+      { path: "files[0]", message: "must not contain '..'" },
+      { path: "files[1]", message: "must be relative to the repository root, not absolute" },
+      { path: "files[2]", message: "must not be inside .git" },
+    ]);
+    expect(rowCount()).toBe(0);
+  });
+
+  it("refuses allowNewFiles that is not a boolean", async () => {
+    expect(await refusal({ ...ok, allowNewFiles: "yes" })).toEqual([
+      { path: "allowNewFiles", message: expect.stringContaining("boolean") },
+    ]);
   });
 });

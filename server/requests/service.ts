@@ -1,13 +1,14 @@
 import { eq, inArray } from "drizzle-orm";
-import type { HyperionConfig } from "@/schemas/config";
-import { fieldIssues } from "@/schemas/issues";
+import type { HyperionConfig, LoadedRepository } from "@/schemas/config";
+import { type FieldIssue, fieldIssues, NEW_FILE } from "@/schemas/issues";
 import type { RequestStatus } from "@/schemas/request-status";
 import { parseTaskRequestBatch, positionOf, type TaskRequest } from "@/schemas/task-request";
-import { repoNames } from "@/server/config/load";
+import { type LoadedConfig, repoNames } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requests, users } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
+import { Repo } from "@/server/git/repo";
 import type { User } from "@/server/users/service";
 import { createRequest } from "../state/requests/store";
 
@@ -34,7 +35,14 @@ export type RequestSummary = {
  */
 export function createRequests(
   db: Db,
-  args: { input: unknown; requester: User; config: HyperionConfig; source: RequestSource },
+  args: {
+    input: unknown;
+    requester: User;
+    config: HyperionConfig;
+    source: RequestSource;
+    /** From `newFilesIn`: the files to refuse as not on the target branch (none when unset). */
+    newFiles?: readonly NewFile[];
+  },
 ): RequestSummary[] {
   const parsed = parseTaskRequestBatch(args.input, repoNames(args.config));
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
@@ -97,7 +105,8 @@ export function createRequests(
         return [];
       }),
     );
-    const all = [...areaIssues, ...issues, ...positionIssues];
+    const fileIssues = newFileIssues(args.newFiles ?? [], args.input);
+    const all = [...areaIssues, ...fileIssues, ...issues, ...positionIssues];
     if (all.length) throw new ValidationError(all);
 
     const now = Date.now();
@@ -148,6 +157,68 @@ export function createRequests(
       return summary;
     });
   });
+}
+
+/** A file a request names that its repository's target branch does not have. */
+export type NewFile = {
+  /** The request's position in the call. */
+  item: number;
+  /** The file's position in its `files`. */
+  index: number;
+  path: string;
+  branch: string;
+};
+
+/**
+ * The files the requests of a call name that their repository's target branch lacks, except in
+ * requests that say `allowNewFiles: true`: a mistyped path would otherwise become a new file.
+ * Nothing when the input is not valid (the intake reports that). Read through git, so before
+ * the intake's transaction; a branch that does not exist yet has no files.
+ */
+export async function newFilesIn(
+  config: { repositories: readonly LoadedRepository[] },
+  input: unknown,
+): Promise<NewFile[]> {
+  const parsed = parseTaskRequestBatch(input, repoNames(config));
+  if (!parsed.success) return [];
+  const out: NewFile[] = [];
+  for (const repo of config.repositories) {
+    const asked = parsed.data.flatMap((r, item) =>
+      r.repo === repo.name && !r.allowNewFiles
+        ? r.files.map((path, index) => ({ item, index, path, branch: repo.targetBranch }))
+        : [],
+    );
+    if (asked.length === 0) continue;
+    const git = Repo.at(repo.path);
+    const tip = await git.findCommit(`refs/heads/${repo.targetBranch}`);
+    const missing = new Set(
+      tip
+        ? await git.missingPaths(tip, [...new Set(asked.map((a) => a.path))])
+        : asked.map((a) => a.path),
+    );
+    out.push(...asked.filter((a) => missing.has(a.path)));
+  }
+  return out.sort((a, b) => a.item - b.item || a.index - b.index);
+}
+
+/** The issues for files the target branch lacks, each naming `files[i]` (`[2].files[i]`). */
+export function newFileIssues(newFiles: readonly NewFile[], input: unknown): FieldIssue[] {
+  return newFiles.map((f) => ({
+    path: `${Array.isArray(input) ? `[${f.item}].` : ""}files[${f.index}]`,
+    message: `${f.path} does not exist on ${f.branch}: check the path, or file the request with allowNewFiles: true to create it`,
+    code: NEW_FILE,
+  }));
+}
+
+/**
+ * The intake for the doors (the API, the browser, the CLI): `createRequests`, after asking git
+ * which of the files named are not on the target branch yet.
+ */
+export async function fileRequests(
+  db: Db,
+  args: { input: unknown; requester: User; config: LoadedConfig; source: RequestSource },
+): Promise<RequestSummary[]> {
+  return createRequests(db, { ...args, newFiles: await newFilesIn(args.config, args.input) });
 }
 
 /** Why position `k` cannot be named by item `i` of a call of `n` items. */

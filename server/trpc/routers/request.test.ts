@@ -102,4 +102,17 @@ describe("request.create", () => {
     ]);
     expect((await caller(world.admin).request.list({ q: "positions" })).rows).toHaveLength(before);
   });
+
+  it("is BAD_REQUEST naming files[i] for a file main lacks, unless allowNewFiles", async () => {
+    const item = { title: "New file", description: "", repo: "demo", files: ["src/cart/kart.js"] };
+    const err = await refusal(caller(world.admin).request.create(item));
+    expect(err.code).toBe("BAD_REQUEST");
+    expect((err.cause as ValidationError).issues).toEqual([
+      expect.objectContaining({ path: "files[0]", code: "new_file" }),
+    ]);
+    const [created] = await caller(world.admin).request.create({ ...item, allowNewFiles: true });
+    expect((await caller(world.admin).request.get({ id: created?.id ?? 0 }))?.files).toEqual([
+      "src/cart/kart.js",
+    ]);
+  });
 });

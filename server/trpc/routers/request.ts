@@ -9,7 +9,7 @@ import { type AnswerInput, answerRequest } from "@/server/requests/answer";
 import { cancelRequest } from "@/server/requests/cancel";
 import { editRequest, type RequestEditInput } from "@/server/requests/edit";
 import { rerunRequest } from "@/server/requests/rerun";
-import { createRequests, getRequest, type RequestSummary } from "@/server/requests/service";
+import { fileRequests, getRequest, type RequestSummary } from "@/server/requests/service";
 import { listHistory } from "@/server/views/history";
 import { requestDetail } from "@/server/views/request-detail";
 import { requestPage } from "@/server/views/request-page";
@@ -26,11 +26,12 @@ export type LiveRequestEvent =
   | { type: string; requestId: number; payload: Record<string, unknown> };
 
 export const requestRouter = router({
-  // Validation is the service's, so the browser, the CLI and the API share one path.
+  // Validation is the service's, so the browser, the CLI and the API share one path. A file the
+  // target branch lacks is refused (a `new_file` issue) unless the request says allowNewFiles.
   create: procedure("request.create")
     .input(z.custom<TaskRequestInput | TaskRequestInput[]>())
     .mutation(({ ctx, input }) =>
-      createRequests(ctx.db, {
+      fileRequests(ctx.db, {
         input,
         requester: ctx.user,
         config: currentConfig(ctx.env.configPath),
