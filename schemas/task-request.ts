@@ -20,7 +20,7 @@ export const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]
 const INVISIBLE_BREAKS = /[\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]/;
 
 const DEPENDENCY =
-  'must be a request id such as 12, or "#0", "#1"… for an earlier item of this call';
+  'must be a request id (a number such as 12), or "#0", "#1"… for an earlier item of this call';
 const requestId = z
   .number({ error: DEPENDENCY })
   .int("must be a whole number")

@@ -126,7 +126,8 @@ describe("createRequests", () => {
     expect(issuesOf(() => file([ok, { ...ok, dependsOn: ["x"] }]))).toEqual([
       {
         path: "[1].dependsOn[0]",
-        message: 'must be a request id such as 12, or "#0", "#1"… for an earlier item of this call',
+        message:
+          'must be a request id (a number such as 12), or "#0", "#1"… for an earlier item of this call',
       },
     ]);
     expect(rowCount()).toBe(0);
