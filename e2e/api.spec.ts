@@ -28,6 +28,25 @@ test.describe("the API with a bearer token", () => {
     expect(body.result.data[0]).toMatchObject({ title: "From a script", source: "api" });
   });
 
+  test("a file main lacks is a 400 naming files[i] unless the request says allowNewFiles", async ({
+    request,
+  }) => {
+    const auth = { authorization: `Bearer ${await token()}` };
+    const title = `New file by script ${Date.now()}`;
+    const data = { title, description: "", repo: "demo", files: ["docs/a-new-page.md"] };
+    const refused = await request.post("/api/trpc/request.create", { headers: auth, data });
+    expect(refused.status()).toBe(400);
+    expect((await refused.json()).error.data.issues).toEqual([
+      expect.objectContaining({ path: "files[0]", code: "new_file" }),
+    ]);
+    const filed = await request.post("/api/trpc/request.create", {
+      headers: auth,
+      data: { ...data, allowNewFiles: true },
+    });
+    expect(filed.status()).toBe(200);
+    expect((await filed.json()).result.data[0]).toMatchObject({ title });
+  });
+
   test("bad input is a 400 naming each field, and nothing is written", async ({ request }) => {
     const auth = { authorization: `Bearer ${await token()}` };
     const before = (await (await request.get("/api/trpc/request.list", { headers: auth })).json())

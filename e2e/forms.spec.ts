@@ -74,6 +74,50 @@ test("one submit shows every problem, each on its field, and focus goes to the f
   await expect(files).toBeFocused();
 });
 
+test("a path main does not have is asked about before filing: going back files nothing, confirming files it", async ({
+  page,
+}) => {
+  const n = Date.now();
+  const title = `Returns policy ${n}`;
+  const typo = `docs/returns-${n}.md`;
+  await page.goto("/requests/new");
+  const form = page.getByTestId("request-form");
+  await form.getByLabel("Title").fill(title);
+  await form.getByLabel("Description").fill("Document the returns policy.");
+  const files = form.getByLabel(/^Files/);
+  await files.fill(`docs/guide.md\n${typo}`);
+  await form.getByRole("button", { name: "File request" }).click();
+
+  const dialog = page.getByRole("dialog", { name: `${typo} does not exist on main: create it?` });
+  await expect(dialog).toBeVisible();
+  await dialog.getByRole("button", { name: "Go back and fix the path" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page).toHaveURL(/\/requests\/new$/);
+  await expectDescribedBy(
+    page,
+    files,
+    `“${typo}” does not exist on main: check the path, or file again and choose to create it`,
+  );
+  await expect(files).toBeFocused();
+  // Nothing was filed.
+  const listed = await page.request.get(
+    `/api/trpc/request.list?input=${encodeURIComponent(JSON.stringify({ q: title }))}`,
+  );
+  expect((await listed.json()).result.data.rows).toEqual([]);
+
+  // Two new paths are listed in one question; confirming files the request with them.
+  await files.fill(`${typo}\ndocs/refunds-${n}.md`);
+  await form.getByRole("button", { name: "File request" }).click();
+  const both = page.getByRole("dialog", { name: "2 files do not exist on main: create them?" });
+  await expect(both.getByTestId("new-files").getByRole("listitem")).toHaveText([
+    typo,
+    `docs/refunds-${n}.md`,
+  ]);
+  await both.getByRole("button", { name: "Create them and file" }).click();
+  await expect(page).toHaveURL(/\/requests\/\d+\?filed=1$/);
+  await expect(page.getByTestId("request-title")).toContainText(title);
+});
+
 /** The options a picker's list shows now. */
 const options = (scope: Page | Locator, name: RegExp) =>
   scope.getByRole("listbox", { name }).getByRole("option");
@@ -140,6 +184,12 @@ test("a request is filed with the keyboard alone, its area and dependency picked
   await page.keyboard.press("Enter");
   await expect(page.getByTestId("dependsOn-chip")).toHaveText([`R${earlier} Earlier ${n}×`]);
   await tabTo(page, form.getByRole("button", { name: "File request" }));
+  await page.keyboard.press("Enter");
+  // The file is new: the question before filing is answered with the keyboard too.
+  const ask = page.getByRole("dialog", {
+    name: `docs/keyboard-${n}.md does not exist on main: create it?`,
+  });
+  await tabTo(page, ask.getByRole("button", { name: "Create it and file" }));
   await page.keyboard.press("Enter");
 
   await expect(page).toHaveURL(/\/requests\/\d+\?filed=1$/);

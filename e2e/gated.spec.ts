@@ -112,7 +112,7 @@ test("a requester whose request failed sees the check's output, opens it to re-f
   gate.set("fail");
   const title = `Requester's own ${Date.now()}`;
   const res = await hyperion(
-    ["request", "-", "--json", "--as", email],
+    ["request", "-", "--json", "--allow-new-files", "--as", email],
     JSON.stringify({ title, description: "Touch it.", repo: "gated", files: ["src/three.js"] }),
   );
   expect(res.exitCode, res.stderr).toBe(0);

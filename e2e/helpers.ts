@@ -22,10 +22,13 @@ export function hyperion(args: string[], input?: string) {
   });
 }
 
-/** Files one request through the real CLI (as `as`, else the first admin); its id. */
+/**
+ * Files one request through the real CLI (as `as`, else the first admin); its id. The tests'
+ * requests often name a file to create, so new files are allowed.
+ */
 export async function fileWithCli(body: Record<string, unknown>, as?: string): Promise<number> {
   const res = await hyperion(
-    ["request", "-", "--json", ...(as ? ["--as", as] : [])],
+    ["request", "-", "--json", "--allow-new-files", ...(as ? ["--as", as] : [])],
     JSON.stringify(body),
   );
   expect(res.exitCode, res.stderr).toBe(0);

@@ -3,7 +3,11 @@ import { hyperion } from "./helpers";
 
 /** Files one request with the CLI and returns its id (the CLI's --json output). */
 async function fileWithCli(request: Record<string, unknown>) {
-  const res = await hyperion(["request", "-", "--json"], JSON.stringify(request));
+  // Its requests name files to create.
+  const res = await hyperion(
+    ["request", "-", "--json", "--allow-new-files"],
+    JSON.stringify(request),
+  );
   expect(res.exitCode, res.stderr).toBe(0);
   const [created] = JSON.parse(res.stdout) as [{ id: number }];
   expect(created.id).toEqual(expect.any(Number));

@@ -4,8 +4,9 @@ import { hyperion } from "./helpers";
 // The gated repository gives its `notes` and `slow` areas to a `command` agent (e2e/prepare.ts):
 // a real confined process in a workspace of its own.
 async function fileGated(title: string, file: string, description = `Touch ${file}.`) {
+  // The file is new: the agent creates it.
   const res = await hyperion(
-    ["request", "-", "--json"],
+    ["request", "-", "--json", "--allow-new-files"],
     JSON.stringify({ title, description, repo: "gated", files: [file] }),
   );
   expect(res.exitCode, res.stderr).toBe(0);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { bindPathProblem } from "./paths";
+import { bindPathProblem, localPath } from "./paths";
 
 /**
  * Who does a task: a coding agent CLI (codex, claude, copilot), any command the repository's
@@ -20,7 +20,7 @@ const minutes = (n: number) => n * 60_000;
  * endpoint, the CLI's own sign-in is used.
  */
 export const AgentCliConfig = z.strictObject({
-  path: z.string().min(1).optional(),
+  path: localPath.optional(),
   endpoint: z.url({ message: "must be a URL such as http://127.0.0.1:8080/v1" }).optional(),
   model: z.string().trim().min(1).max(200).optional(),
   apiKeyEnv: z

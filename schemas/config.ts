@@ -2,6 +2,7 @@ import { z } from "zod";
 import { AgentsConfig } from "./agents";
 import { branchName } from "./branch";
 import { GithubConfig, GithubRepoName } from "./github";
+import { localPath } from "./paths";
 import { Policy } from "./policy";
 import { RemoteCredentials, RemoteUrl } from "./remote";
 
@@ -13,7 +14,7 @@ export const RepositoryConfig = z.strictObject({
    * The repository on this disk. With `remote`, where Hyperion keeps its bare mirror (by default
    * mirrors/<name>.git next to the config).
    */
-  path: z.string().min(1, "is required").optional(),
+  path: localPath.optional(),
   /** A git server's URL: Hyperion fetches from it and lands by pushing to it (docs/remotes.md). */
   remote: RemoteUrl.optional(),
   credentials: RemoteCredentials.optional(),

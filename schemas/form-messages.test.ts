@@ -70,6 +70,25 @@ describe("form messages", () => {
     ]);
   });
 
+  it("words a file the target branch lacks without the API's field name", () => {
+    const values = { ...valid, files: ["docs/gide.md"] };
+    const issues = [
+      {
+        path: "files[0]",
+        message:
+          "docs/gide.md does not exist on main: check the path, or file the request with allowNewFiles: true to create it",
+        code: "new_file",
+      },
+    ];
+    expect(humanMessages(issues, values)).toEqual([
+      {
+        field: "files",
+        message:
+          "“docs/gide.md” does not exist on main: check the path, or file again and choose to create it",
+      },
+    ]);
+  });
+
   it("words an unknown repository and the form-level rules of edits and answers", () => {
     const issues = [
       { path: "repo", message: "unknown repository 'x'; configured: demo, gated" },

@@ -68,6 +68,9 @@ function filePath(value: unknown, message: string): string {
   if (/forward slashes/.test(message)) return `${p} must use forward slashes (/)`;
   if (/empty segments/.test(message)) return `${p} has an empty part between two slashes`;
   if (/'\.' segments/.test(message)) return `${p} must not contain “.” as a folder name`;
+  const branch = / does not exist on (.+?): check the path/.exec(message)?.[1];
+  if (branch)
+    return `${p} does not exist on ${branch}: check the path, or file again and choose to create it`;
   return `${p} ${message}`;
 }
 

@@ -1,6 +1,13 @@
 import type { z } from "zod";
 
-export type FieldIssue = { path: string; message: string };
+/** `code` marks an issue a surface answers in its own way (`NEW_FILE`: ask, or name a flag). */
+export type FieldIssue = { path: string; message: string; code?: string };
+
+/**
+ * A file a request names that its repository's target branch does not have: likely a typo. The
+ * browser asks "create it?", the CLI names --allow-new-files, the API names allowNewFiles.
+ */
+export const NEW_FILE = "new_file";
 
 /** `repositories[0].path`, `[2].files[1]`: the path a person would type to find the field. */
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -6,6 +6,20 @@ export const MAX_COMPONENT_BYTES = 255;
 export const MAX_PATH_BYTES = 4096;
 
 /**
+ * A path on this machine, as the configuration names a repository, a key file or a program. The
+ * file system takes any bytes but NUL, which no system call can be given: refused here, with the
+ * key named, rather than failing later where the path is opened.
+ */
+export const localPath = z
+  .string()
+  .min(1, "is required")
+  .max(MAX_PATH_BYTES, `must be at most ${MAX_PATH_BYTES} characters`)
+  .refine(
+    (p) => !p.includes("\0"),
+    "must not contain a NUL byte (\\u0000); remove it from the path",
+  );
+
+/**
  * A path inside a repository, as a request, an answer, a patch or an area glob names it.
  * Confinement is checked on the text alone here; symlinks are checked where the repository is
  * at hand.

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { localPath } from "./paths";
 
 // A repository kept on a git server: its URL and how Hyperion authenticates to it. Credentials are
 // named (the variable or file that holds them), never written here: this file is read by every
@@ -62,11 +63,11 @@ export const RemoteCredentials = z
     /** The environment variable holding the https token. */
     tokenEnv: envVar.optional(),
     /** A file holding the https token (relative paths are from the config's folder). */
-    tokenFile: z.string().min(1).max(4096).optional(),
+    tokenFile: localPath.optional(),
     /** An ssh private key file, for ssh:// and user@host:path remotes. */
-    sshKeyFile: z.string().min(1).max(4096).optional(),
+    sshKeyFile: localPath.optional(),
     /** A known_hosts file to check the server's key against (else its key is learned once). */
-    knownHostsFile: z.string().min(1).max(4096).optional(),
+    knownHostsFile: localPath.optional(),
   })
   .refine((c) => !(c.tokenEnv && c.tokenFile), {
     message: "name the token once: tokenEnv or tokenFile, not both",

@@ -19,7 +19,23 @@ export const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]
 // Line and paragraph separators, bidi overrides and zero-width marks in a one-line title.
 const INVISIBLE_BREAKS = /[\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]/;
 
-const requestId = z.number().int("must be a whole number").positive("must be a request id");
+const DEPENDENCY =
+  'must be a request id (a number such as 12), or "#0", "#1"… for an earlier item of this call';
+const requestId = z
+  .number({ error: DEPENDENCY })
+  .int("must be a whole number")
+  .positive("must be a request id");
+/**
+ * An earlier item of the same call by its position: `"#0"` is the call's first request. The
+ * service resolves it to that request's id once the call is recorded (server/requests/service.ts).
+ */
+export const positionRef = z
+  .string({ error: DEPENDENCY })
+  .regex(/^#(0|[1-9][0-9]{0,2})$/, DEPENDENCY);
+/** The position `"#3"` names, or null for a request id. */
+export function positionOf(dep: number | string): number | null {
+  return typeof dep === "string" ? Number(dep.slice(1)) : null;
+}
 
 /**
  * What a person asks for. `repo` is checked against the configuration by
@@ -48,7 +64,16 @@ export const TaskRequest = z.strictObject({
   priority: z.enum(priorities).default("normal"),
   areas: z.array(z.string().trim().min(1, "must not be empty").max(100)).max(50).default([]),
   files: z.array(repoPath).max(500).default([]),
-  dependsOn: z.array(requestId).max(100).default([]),
+  /** Requests that must land first: ids, or `"#0"`… for earlier items of the same call. */
+  dependsOn: z
+    .array(z.union([requestId, positionRef]))
+    .max(100)
+    .default([]),
+  /**
+   * Files named here that the target branch does not have yet are refused (a mistyped path
+   * would become a new file) unless this is true. Only for filing; not stored.
+   */
+  allowNewFiles: z.boolean().optional(),
   /**
    * Acceptance criteria: what done looks like, in words, for the developer. (An item that happens
    * to name a policy check, or its exact command line, also adds that check, as before.)

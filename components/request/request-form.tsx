@@ -8,6 +8,7 @@ import { priorities, taskRequestFor } from "@/schemas/task-request";
 import { ErrorSummary, serverMessages } from "../form-field";
 import { useTRPC } from "../trpc";
 import * as Field from "./fields";
+import { type NewFileAsk, NewFilesDialog, newFilesToAsk } from "./new-files-dialog";
 
 /** Builds the TaskRequest from the form; values stay as typed so validation reports them. */
 function readForm(form: FormData): Record<string, unknown> {
@@ -104,6 +105,12 @@ export function RequestForm({
   const choice = useRepoChoice(repos, requests, initial);
   const { repo, repoAreas } = choice;
   const schema = useMemo(() => taskRequestFor(repos.map((r) => r.name)), [repos]);
+  // Files the repository lacks, asked about before filing, and the request that named them.
+  const [asking, setAsking] = useState<{
+    files: NewFileAsk[];
+    value: Record<string, unknown>;
+    messages: ReturnType<typeof serverMessages>;
+  } | null>(null);
 
   const create = useMutation(
     trpc.request.create.mutationOptions({
@@ -125,8 +132,17 @@ export function RequestForm({
       return;
     }
     form.clear();
+    file(value);
+  }
+
+  function file(value: Record<string, unknown>) {
     create.mutate(value as Parameters<typeof create.mutate>[0], {
-      onError: (err) => form.show(serverMessages(err, value)),
+      onError: (err) => {
+        const files = newFilesToAsk(err.data?.issues);
+        if (files && !value.allowNewFiles)
+          setAsking({ files, value, messages: serverMessages(err, value) });
+        else form.show(serverMessages(err, value));
+      },
     });
   }
 
@@ -226,6 +242,21 @@ export function RequestForm({
       >
         {create.isPending ? "Filing…" : "File request"}
       </button>
+      <NewFilesDialog
+        files={asking?.files ?? null}
+        pending={create.isPending}
+        onCreate={() => {
+          if (!asking) return;
+          const value = { ...asking.value, allowNewFiles: true };
+          setAsking(null);
+          file(value);
+        }}
+        onBack={() => {
+          // Back to the form, the paths marked on Files so the typo is easy to find.
+          if (asking) form.show(asking.messages);
+          setAsking(null);
+        }}
+      />
     </form>
   );
 }

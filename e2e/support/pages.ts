@@ -199,6 +199,17 @@ export const PAGES: PageState[] = [
     },
   },
   {
+    name: "requests-new-file-dialog",
+    as: "admin",
+    path: () => "/requests/new",
+    ready: async (page) => {
+      await page.getByLabel("Title").fill("Document the returns policy");
+      await page.getByLabel(/^Files/).fill("docs/returns.md");
+      await page.getByRole("button", { name: "File request" }).click();
+      await expect(page.getByTestId("new-files-dialog")).toBeVisible();
+    },
+  },
+  {
     name: "request-done",
     as: "admin",
     path: async (b) => `/requests/${(await doneRequest(b)).id}`,

@@ -62,6 +62,71 @@ describe("hyperion request", () => {
     expect(count()).toBe(before);
   });
 
+  it('files a batch whose later items name earlier ones by position ("#0")', async () => {
+    const res = await hyperion([
+      "request",
+      "--json",
+      writeJson("batch.json", [ok, { ...ok, title: "Then", dependsOn: ["#0"] }]),
+    ]);
+    expect(res.exitCode).toBe(0);
+    const [first, second] = JSON.parse(res.stdout) as { id: number }[];
+    const dependsOn = world.db.$client
+      .prepare("SELECT depends_on FROM requests WHERE id = ?")
+      .pluck()
+      .get(second?.id) as string;
+    expect(JSON.parse(dependsOn)).toEqual([first?.id]);
+  });
+
+  it("refuses positions that point forward, at themselves or out of range, exits 1 and writes nothing", async () => {
+    const before = count();
+    const bad = [
+      ok,
+      { ...ok, dependsOn: ["#2"] },
+      { ...ok, dependsOn: ["#2"] },
+      { ...ok, dependsOn: ["#5"] },
+    ];
+    const res = await hyperion(["request", writeJson("positions.json", bad)]);
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toContain(
+      '[1].dependsOn[0]: "#2" is not an earlier item of this call: it comes later; put it before the requests that depend on it',
+    );
+    expect(res.stderr).toContain(
+      '[2].dependsOn[0]: "#2" is not an earlier item of this call: it is this request itself',
+    );
+    expect(res.stderr).toContain(
+      '[3].dependsOn[0]: "#5" is not an earlier item of this call: this call has 4 requests, #0 to #3',
+    );
+    expect(count()).toBe(before);
+  });
+
+  it("refuses a file main does not have unless --allow-new-files, exits 1 and writes nothing", async () => {
+    const before = count();
+    const typo = writeJson("typo.json", { ...ok, files: ["docs/guide.md", "docs/gide.md"] });
+    const res = await hyperion(["request", typo]);
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toContain(
+      "files[1]: docs/gide.md does not exist on main: check the path, or pass --allow-new-files to create it",
+    );
+    expect(count()).toBe(before);
+
+    const allowed = await hyperion(["request", "--allow-new-files", typo]);
+    expect(allowed.exitCode, allowed.stderr).toBe(0);
+    expect(count()).toBe(before + 1);
+  });
+
+  it("refuses a path outside the repository even with --allow-new-files", async () => {
+    const before = count();
+    const res = await hyperion([
+      "request",
+      "--allow-new-files",
+      writeJson("outside.json", [ok, { ...ok, files: ["../../etc/passwd", "docs/new.md"] }]),
+    ]);
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toContain("[1].files[0]: must not contain '..'");
+    expect(res.stderr).not.toContain("docs/new.md");
+    expect(count()).toBe(before);
+  });
+
   it.each([
     ["{ nope", "malformed JSON"],
     ["", "input is empty"],
@@ -251,6 +316,25 @@ describe("hyperion start", () => {
     const res = await hyperion(["start", "--no-build"], { env: { HYPERION_DATA: dir } });
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toContain("repositories[0].path: does not exist");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("refuses a repository path with a NUL byte, naming it, with exit 2 and no stack trace", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(
+      path.join(dir, "hyperion.config.json"),
+      JSON.stringify({ repositories: [{ name: "demo", path: "repo\u0000x" }] }),
+    );
+    for (const args of [
+      ["start", "--no-build"],
+      ["request", "-"],
+    ]) {
+      const res = await hyperion(args, { env: { HYPERION_DATA: dir }, input: "{}" });
+      expect([args, res.exitCode]).toEqual([args, 2]);
+      expect(res.stderr).toContain("repositories[0].path: must not contain a NUL byte");
+      expect(res.stderr).not.toMatch(/\bat .*\(|ERR_INVALID_ARG_VALUE/);
+    }
+    expect(fs.existsSync(path.join(dir, "hyperion.db"))).toBe(false);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

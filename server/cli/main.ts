@@ -128,9 +128,13 @@ function addRequestCommands(program: Command): void {
     .option("--json", "print the created requests as JSON")
     .option("--wait", "keep dispatching until the requests finish (their changes land)")
     .option("--timeout <seconds>", "with --wait: give up after this long", "120")
+    .option(
+      "--allow-new-files",
+      "create the files named that the target branch does not have yet (else refused: a typo?)",
+    )
     .addHelpText(
       "after",
-      "\nRuns validate → Engineer → Orchestrator → dispatch, and queues the built-in developer's\nchanges. An array is all-or-nothing. On invalid input every failing field is printed, the\nexit code is 1, and nothing is written. The web server need not be running.",
+      '\nRuns validate → Engineer → Orchestrator → dispatch, and queues the built-in developer\'s\nchanges. An array is all-or-nothing; in it, "dependsOn": ["#0"] names the array\'s first\nitem (an earlier item by its position). On invalid input every failing field is printed, the\nexit code is 1, and nothing is written. A file named in "files" that the target branch lacks\nis refused as a likely typo unless --allow-new-files says to create it; a path outside the\nrepository is refused all the same. The web server need not be running.',
     )
     .action(lazy(() => import("./commands/request"), "requestCommand"));
 

@@ -44,6 +44,22 @@ describe("loadConfig", () => {
       { repositories: [{ name: "demo", path: "." }] },
       "repositories[0].path: is not a git repository",
     ],
+    [
+      { repositories: [{ name: "demo", path: "repo\u0000/../etc" }] },
+      "repositories[0].path: must not contain a NUL byte",
+    ],
+    [
+      {
+        repositories: [
+          {
+            name: "demo",
+            remote: "https://example.test/demo.git",
+            credentials: { tokenFile: "token\u0000" },
+          },
+        ],
+      },
+      "repositories[0].credentials.tokenFile: must not contain a NUL byte",
+    ],
     ["{ not json", "is not valid JSON"],
   ])("names the bad key in %j", (content, message) => {
     const file = writeConfig(content);

@@ -26,7 +26,14 @@ const REDIRECTING = [
  * start-up and on reload, where there is nothing to await.
  */
 export function gitRepositoryProblem(dir: string): string | undefined {
-  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  // A path the system cannot take (a NUL byte) is refused by the config's schema; should one
+  // come here all the same, it is a problem to report, not a throw.
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(dir, { throwIfNoEntry: false });
+  } catch {
+    return "cannot be read";
+  }
   if (!stat) return "does not exist";
   if (!stat.isDirectory()) return "is not a directory";
   let real: string;

@@ -44,6 +44,25 @@ describe("Repo", () => {
     ]);
   });
 
+  it("names the paths a commit's tree lacks, in the order asked", async () => {
+    const p = await pair({ "a.txt": "a\n", "src/b.js": "b\n", "with space.md": "s\n" });
+    const repo = Repo.at(p.work);
+    const tip = await repo.resolveCommit("refs/heads/main");
+    expect(
+      await repo.missingPaths(tip, [
+        "src/typo.js",
+        "a.txt",
+        "src",
+        "with space.md",
+        "src/b.js/x",
+        "nope/a.txt",
+        "src/b.js:x",
+      ]),
+    ).toEqual(["src/typo.js", "src/b.js/x", "nope/a.txt", "src/b.js:x"]);
+    expect(await repo.missingPaths(tip, [])).toEqual([]);
+    await expect(repo.missingPaths("main", ["a.txt"])).rejects.toThrow(/full commit id/);
+  });
+
   it("walks first parents and answers ancestry, a commit it lacks being no ancestor", async () => {
     const p = await pair({ "a.txt": "1\n" });
     const first = await p.head();

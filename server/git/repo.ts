@@ -92,6 +92,26 @@ export class Repo {
       });
   }
 
+  /**
+   * Which of `paths` the tree of `commit` lacks, in the order given (`cat-file --batch-check`,
+   * one git for them all). A path is there when it names a file, a link or a folder; a path
+   * through a link is not followed, so it is missing. `commit` is a full object id, so the
+   * `commit:path` names git reads are never taken for anything else.
+   */
+  async missingPaths(commit: string, paths: readonly string[]): Promise<string[]> {
+    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit))
+      throw new Error(`missingPaths takes a full commit id, not '${commit}'`);
+    if (paths.length === 0) return [];
+    // A line break would end the name early; the request's path rule refuses them anyway.
+    const bad = paths.find((p) => /[\n\r\0]/.test(p));
+    if (bad !== undefined) throw new Error(`a path with a line break cannot be looked up`);
+    const out = await this.run(["cat-file", "--batch-check=%(objecttype)"], {
+      input: paths.map((p) => `${commit}:${p}\n`).join(""),
+    });
+    const lines = out.split("\n");
+    return paths.filter((_, i) => !/^(blob|tree|commit)$/.test(lines[i] ?? ""));
+  }
+
   /** The raw text of a commit object (`cat-file commit`). */
   async readCommit(commit: string): Promise<string> {
     return this.run(["cat-file", "commit", commit]);

@@ -359,7 +359,9 @@ describe("a config that turns bad while running", () => {
       fs.mkdirSync(inbox);
       const entry = path.join(inbox, "one.json");
       fs.writeFileSync(entry, JSON.stringify({ title: "t", description: "", repo: "demo" }));
-      expect(ingestFile(world.db, currentConfig(file), inbox, entry).outcome).toBe("processed");
+      expect((await ingestFile(world.db, currentConfig(file), inbox, entry)).outcome).toBe(
+        "processed",
+      );
     } finally {
       world.cleanup();
     }

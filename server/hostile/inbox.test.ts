@@ -380,8 +380,8 @@ const cases: Case[] = [
     }),
     outcome: "skipped",
     says: "was replaced while being read; taken when it settles",
-    check: (ctx) => {
-      const again = ingestFile(world.db, world.config, ctx.inbox, ctx.file);
+    check: async (ctx) => {
+      const again = await ingestFile(world.db, world.config, ctx.inbox, ctx.file);
       expect(again.outcome).toBe("processed");
       const titles = world.db.$client.prepare("SELECT title FROM requests").pluck().all();
       expect(titles).toContain("the replacement");
@@ -399,8 +399,8 @@ const cases: Case[] = [
     }),
     outcome: "skipped",
     says: "was replaced while being read",
-    check: (ctx) => {
-      const again = ingestFile(world.db, world.config, ctx.inbox, ctx.file);
+    check: async (ctx) => {
+      const again = await ingestFile(world.db, world.config, ctx.inbox, ctx.file);
       expect(again.error).toContain("is a FIFO");
     },
   },
@@ -437,7 +437,7 @@ describe("hostile inbox entries", () => {
     await c.make(ctx);
     const before = { requests: count("requests"), files: count("inbox_files") };
 
-    const result = ingestFile(world.db, world.config, inbox, ctx.file, c.opts?.(ctx));
+    const result = await ingestFile(world.db, world.config, inbox, ctx.file, c.opts?.(ctx));
 
     expect(result.outcome).toBe(c.outcome);
     expect(result.error).toMatch(c.says);
@@ -450,21 +450,21 @@ describe("hostile inbox entries", () => {
     }
     expect(count("requests")).toBe(before.requests);
     expect(count("inbox_files")).toBe(before.files);
-    c.check?.(ctx, result);
+    await c.check?.(ctx, result);
 
     const next = path.join(inbox, "next.json");
     fs.writeFileSync(next, json(valid(`taken after ${c.name}`)));
-    expect(ingestFile(world.db, world.config, inbox, next).outcome).toBe("processed");
+    expect((await ingestFile(world.db, world.config, inbox, next)).outcome).toBe("processed");
     expect(count("requests")).toBeGreaterThan(before.requests);
   });
 
-  it("refuses to move anything when rejected/ is a link out of the inbox", () => {
+  it("refuses to move anything when rejected/ is a link out of the inbox", async () => {
     const inbox = fs.mkdtempSync(path.join(world.dir, "inbox-"));
     const elsewhere = tempDir("hyperion-elsewhere-");
     fs.symlinkSync(elsewhere, path.join(inbox, "rejected"));
     const file = path.join(inbox, "bad.json");
     fs.writeFileSync(file, `{${SECRET}`);
-    expect(() => ingestFile(world.db, world.config, inbox, file)).toThrow(
+    await expect(ingestFile(world.db, world.config, inbox, file)).rejects.toThrow(
       "rejected/ in the inbox is a symbolic link, not a folder; move it away",
     );
     expect(fs.readdirSync(elsewhere)).toEqual([]);

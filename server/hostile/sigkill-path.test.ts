@@ -106,7 +106,7 @@ async function fileBatch(b: number): Promise<Result> {
       files: [`docs/sigkill-${i}.md`],
     };
   });
-  const r = await execa("node", [BIN, "request", "-"], {
+  const r = await execa("node", [BIN, "request", "-", "--allow-new-files"], {
     env: { HYPERION_DATA: world.dir },
     input: JSON.stringify(input),
     reject: false,

@@ -117,10 +117,11 @@ describe("the worker under hostile input", () => {
         description: "",
         repo: "demo",
         files: ["docs/inbox.md"],
+        allowNewFiles: true,
       }),
     );
     const filed = await hyperion(
-      ["request", "-"],
+      ["request", "-", "--allow-new-files"],
       JSON.stringify({
         title: "Note the CLI",
         description: "",

@@ -92,10 +92,10 @@ describe("the inbox", () => {
     expect(count()).toBe(1);
   });
 
-  it("rejects invalid input with an error file beside it, writing nothing", () => {
+  it("rejects invalid input with an error file beside it, writing nothing", async () => {
     const file = path.join(inbox, "bad.json");
     fs.writeFileSync(file, JSON.stringify({ title: "", repo: "demo", files: ["../x"] }));
-    const result = ingestFile(world.db, world.config, inbox, file);
+    const result = await ingestFile(world.db, world.config, inbox, file);
     expect(result.outcome).toBe("rejected");
     const error = fs.readFileSync(path.join(inbox, "rejected", "bad.json.error.txt"), "utf8");
     expect(error).toContain("title: is required");
@@ -103,11 +103,50 @@ describe("the inbox", () => {
     expect(count()).toBe(0);
   });
 
+  it('files a batch whose items name earlier ones by position ("#0"), and refuses a bad position whole', async () => {
+    const item = { title: "Batch", description: "", repo: "demo", files: ["docs/guide.md"] };
+    const good = path.join(inbox, "batch.json");
+    fs.writeFileSync(good, JSON.stringify([item, { ...item, title: "After", dependsOn: ["#0"] }]));
+    const filed = await ingestFile(world.db, world.config, inbox, good);
+    expect(filed.outcome).toBe("processed");
+    const [first, second] = filed.requestIds;
+    const dependsOn = world.db.$client
+      .prepare("SELECT depends_on FROM requests WHERE id = ?")
+      .pluck()
+      .get(second) as string;
+    expect(JSON.parse(dependsOn)).toEqual([first]);
+
+    const bad = path.join(inbox, "forward.json");
+    fs.writeFileSync(bad, JSON.stringify([{ ...item, dependsOn: ["#1"] }, item]));
+    const refused = await ingestFile(world.db, world.config, inbox, bad);
+    expect(refused.outcome).toBe("rejected");
+    const error = fs.readFileSync(path.join(inbox, "rejected", "forward.json.error.txt"), "utf8");
+    expect(error).toContain('[0].dependsOn[0]: "#1" is not an earlier item of this call');
+    expect(count()).toBe(2);
+  });
+
+  it("refuses a file main does not have unless the request says allowNewFiles", async () => {
+    const item = { title: "New file", description: "", repo: "demo", files: ["docs/new-page.md"] };
+    const refused = path.join(inbox, "new.json");
+    fs.writeFileSync(refused, JSON.stringify(item));
+    expect((await ingestFile(world.db, world.config, inbox, refused)).outcome).toBe("rejected");
+    const error = fs.readFileSync(path.join(inbox, "rejected", "new.json.error.txt"), "utf8");
+    // The inbox never echoes the file: the path is cut from the message, the field names it.
+    expect(error).toContain("files[0]: … does not exist on main");
+    expect(error).toContain("allowNewFiles: true");
+    expect(count()).toBe(0);
+
+    const allowed = path.join(inbox, "allowed.json");
+    fs.writeFileSync(allowed, JSON.stringify({ ...item, allowNewFiles: true }));
+    expect((await ingestFile(world.db, world.config, inbox, allowed)).outcome).toBe("processed");
+    expect(count()).toBe(1);
+  });
+
   it("never files the same content twice, also across restarts", async () => {
     fs.writeFileSync(path.join(inbox, "a.json"), ok);
-    expect(ingestFile(world.db, world.config, inbox, path.join(inbox, "a.json")).outcome).toBe(
-      "processed",
-    );
+    expect(
+      (await ingestFile(world.db, world.config, inbox, path.join(inbox, "a.json"))).outcome,
+    ).toBe("processed");
     // A crash before the move would leave the file in place; a restart sees it again.
     fs.writeFileSync(path.join(inbox, "a-again.json"), ok);
     const r = results();

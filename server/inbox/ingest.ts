@@ -8,7 +8,7 @@ import type { Db } from "@/server/db/client";
 import { inboxFiles } from "@/server/db/schema";
 import { currentEnv } from "@/server/env.mjs";
 import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
-import { createRequests } from "@/server/requests/service";
+import { createRequests, type NewFile, newFilesIn } from "@/server/requests/service";
 import { firstAdmin, requireUserByEmail } from "@/server/users/service";
 import { placeAside, writeErrorFile } from "./aside";
 import { issueLines, shownName } from "./report";
@@ -38,16 +38,17 @@ const ONLY_REGULAR = "the inbox takes only regular files";
  * checked on the descriptor), never more than `maxBytes`. Its TaskRequest(s) are filed through
  * the same intake as everywhere else and the file moves to processed/. Anything refused moves
  * to rejected/ as it is (a link is moved, not its target) with an `.error.txt` beside it that
- * names the problem and the fields, never the contents. The content hash is recorded in the
+ * names the problem and the fields, never the contents. A file its target branch lacks is
+ * refused unless the request says `allowNewFiles: true`, as through the API. The content hash is recorded in the
  * same transaction as the requests, so a file seen again is never filed twice.
  */
-export function ingestFile(
+export async function ingestFile(
   db: Db,
   config: LoadedConfig,
   inbox: string,
   file: string,
   opts: IngestOptions = {},
-): IngestResult {
+): Promise<IngestResult> {
   const name = path.basename(file);
   const skipped = (error: string): IngestResult => ({
     file: name,
@@ -88,6 +89,10 @@ export function ingestFile(
     if (read.refusal === "not-regular") return refuse(`${read.problem}; ${ONLY_REGULAR}`);
     return refuse(read.problem);
   }
+  const json = parseJson(read.bytes);
+  // Git is asked which files named the target branch lacks before the checks below, so that
+  // nothing waits between them and the filing.
+  const newFiles = json.ok ? await newFilesIn(config, json.value) : [];
   // The name must still hold the file that was read, or the move below would take another one.
   const now = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
   if (!now || now.ino !== read.stat.ino || now.dev !== read.stat.dev)
@@ -99,9 +104,8 @@ export function ingestFile(
     placeAside(inbox, "processed", file);
     return { file: name, outcome: "duplicate", requestIds: seen.requestIds };
   }
-  const json = parseJson(read.bytes);
   if (!json.ok) return refuse(json.problem);
-  const filed = fileRequests(db, config, { name, hash, value: json.value }, opts);
+  const filed = fileRequests(db, config, { name, hash, value: json.value, newFiles }, opts);
   if ("issues" in filed)
     return reject([`${shownName(name)} was not filed:`, ...issueLines(filed.issues, json.value)]);
   placeAside(inbox, "processed", file);
@@ -116,7 +120,7 @@ export function ingestFile(
 function fileRequests(
   db: Db,
   config: LoadedConfig,
-  read: { name: string; hash: string; value: unknown },
+  read: { name: string; hash: string; value: unknown; newFiles: readonly NewFile[] },
   opts: IngestOptions,
 ): { ids: number[] } | { issues: { path: string; message: string }[] } {
   try {
@@ -133,6 +137,7 @@ function fileRequests(
         requester,
         config,
         source: "inbox",
+        newFiles: read.newFiles,
       }).map((r) => r.id);
       tx.insert(inboxFiles)
         .values({ hash: read.hash, name: read.name, requestIds: created, at: Date.now() })

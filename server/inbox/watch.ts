@@ -33,9 +33,9 @@ export function watchInbox(
 
   let chain = Promise.resolve();
   const take = (file: string) => {
-    chain = chain.then(() => {
+    chain = chain.then(async () => {
       try {
-        const result = ingestFile(db, config(), root, file, {
+        const result = await ingestFile(db, config(), root, file, {
           requesterEmail: opts.requesterEmail,
           maxBytes: opts.maxBytes,
         });

@@ -5,7 +5,7 @@ import { ValidationError } from "@/server/errors";
 import { eventsAfter } from "@/server/events/log";
 import { planRequest } from "@/server/planning/plan";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
-import { createRequests, getRequest } from "./service";
+import { createRequests, fileRequests, getRequest, newFilesIn } from "./service";
 
 let world: TestWorld;
 beforeEach(async () => {
@@ -53,6 +53,16 @@ describe("createRequests: the policy's named checks", () => {
   });
 });
 
+function issuesOf(fn: () => unknown) {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ValidationError) return e.issues;
+    throw e;
+  }
+  throw new Error("expected a ValidationError");
+}
+
 describe("createRequests", () => {
   it("records a request as received, with an event for live views", () => {
     const [created] = file(ok);
@@ -88,10 +98,160 @@ describe("createRequests", () => {
     expect(getRequest(world.db, second?.id ?? 0)?.dependsOn).toEqual([first?.id]);
   });
 
+  it('files a batch whose later items name earlier ones by position ("#0")', () => {
+    const [before] = file(ok);
+    const created = file([
+      ok,
+      { ...ok, title: "Two", dependsOn: ["#0"] },
+      { ...ok, title: "Three", dependsOn: ["#1", "#0", before?.id] },
+    ]);
+    const [one, two, three] = created.map((r) => r.id);
+    expect(getRequest(world.db, one ?? 0)?.dependsOn).toEqual([]);
+    expect(getRequest(world.db, two ?? 0)?.dependsOn).toEqual([one]);
+    expect(getRequest(world.db, three ?? 0)?.dependsOn).toEqual([two, one, before?.id]);
+  });
+
+  it("refuses positions that point forward, at the item itself or out of range, naming each field, and writes nothing", () => {
+    const issues = issuesOf(() =>
+      file([
+        { ...ok, dependsOn: ["#1"] },
+        { ...ok, dependsOn: ["#1"] },
+        { ...ok, dependsOn: ["#0", "#7"] },
+        { ...ok, dependsOn: ["#2", 99] },
+      ]),
+    );
+    expect(issues).toEqual([
+      { path: "[3].dependsOn[1]", message: "request 99 does not exist" },
+      {
+        path: "[0].dependsOn[0]",
+        message:
+          '"#1" is not an earlier item of this call: it comes later; put it before the requests that depend on it',
+      },
+      {
+        path: "[1].dependsOn[0]",
+        message: '"#1" is not an earlier item of this call: it is this request itself',
+      },
+      {
+        path: "[2].dependsOn[1]",
+        message: '"#7" is not an earlier item of this call: this call has 4 requests, #0 to #3',
+      },
+    ]);
+    expect(rowCount()).toBe(0);
+    expect(eventCount()).toBe(0);
+  });
+
+  it("refuses a position in a single request, and a value that is neither an id nor a position", () => {
+    expect(issuesOf(() => file({ ...ok, dependsOn: ["#0"] }))).toEqual([
+      {
+        path: "dependsOn[0]",
+        message: '"#0" is not an earlier item of this call: it is this request itself',
+      },
+    ]);
+    expect(issuesOf(() => file({ ...ok, dependsOn: ["#3"] }))).toEqual([
+      {
+        path: "dependsOn[0]",
+        message:
+          '"#3" is not an earlier item of this call: this call files one request, so there is none to name',
+      },
+    ]);
+    for (const bad of ["0", "#", "#-1", "#01", "# 0", "#1000", 1.5, null])
+      expect(issuesOf(() => file([ok, { ...ok, dependsOn: [bad] }]))[0]?.path).toBe(
+        "[1].dependsOn[0]",
+      );
+    expect(issuesOf(() => file([ok, { ...ok, dependsOn: ["x"] }]))).toEqual([
+      {
+        path: "[1].dependsOn[0]",
+        message:
+          'must be a request id (a number such as 12), or "#0", "#1"… for an earlier item of this call',
+      },
+    ]);
+    expect(rowCount()).toBe(0);
+  });
+
   it("stores HTML and SQL in text fields exactly as given", () => {
     const title = `<img src=x onerror=alert(1)> '); DROP TABLE requests;--`;
     const [created] = file({ ...ok, title });
     expect(getRequest(world.db, created?.id ?? 0)?.title).toBe(title);
     expect(rowCount()).toBe(1);
+  });
+});
+
+describe("files the target branch lacks", () => {
+  const through = (input: unknown) =>
+    fileRequests(world.db, { input, requester: world.admin, config: world.config, source: "api" });
+  const refusal = async (input: unknown) => {
+    const err = await through(input).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    return (err as ValidationError).issues;
+  };
+
+  it("refuses a path main does not have, naming files[i], and writes nothing", async () => {
+    const issues = await refusal({ ...ok, files: ["src/cart/cart.js", "src/cart/crat.js"] });
+    expect(issues).toEqual([
+      {
+        path: "files[1]",
+        message:
+          "src/cart/crat.js does not exist on main: check the path, or file the request with allowNewFiles: true to create it",
+        code: "new_file",
+      },
+    ]);
+    expect(rowCount()).toBe(0);
+    expect(eventCount()).toBe(0);
+  });
+
+  it("names each item of a batch, with other problems in the same round", async () => {
+    const issues = await refusal([
+      { ...ok, files: ["docs/guide.md"] },
+      { ...ok, files: ["docs/gude.md"], dependsOn: ["#1"] },
+    ]);
+    expect(issues.map((i) => i.path)).toEqual(["[1].files[0]", "[1].dependsOn[0]"]);
+    expect(rowCount()).toBe(0);
+  });
+
+  it("files paths that exist (files and folders) without asking", async () => {
+    const [created] = await through({ ...ok, files: ["src/cart/cart.js", "src/pricing"] });
+    expect(getRequest(world.db, created?.id ?? 0)?.files).toEqual([
+      "src/cart/cart.js",
+      "src/pricing",
+    ]);
+  });
+
+  it("files a new file when the request says allowNewFiles, which is not stored", async () => {
+    const [created] = await through({ ...ok, files: ["src/cart/new.js"], allowNewFiles: true });
+    const row = getRequest(world.db, created?.id ?? 0);
+    expect(row?.files).toEqual(["src/cart/new.js"]);
+    expect(row).not.toHaveProperty("allowNewFiles");
+    // Only the item that says so: the other item of the batch is still checked.
+    expect(
+      (
+        await newFilesIn(world.config, [
+          { ...ok, files: ["a.js"], allowNewFiles: true },
+          { ...ok, files: ["b.js"] },
+        ])
+      ).map((f) => f.path),
+    ).toEqual(["b.js"]);
+  });
+
+  it("still refuses a path outside the repository with allowNewFiles (the path rule)", async () => {
+    const issues = await refusal({
+      ...ok,
+      files: ["../outside.js", "/etc/passwd", ".git/config"],
+      allowNewFiles: true,
+    });
+    expect(issues).toEqual([
+      { path: "files[0]", message: "must not contain '..'" },
+      { path: "files[1]", message: "must be relative to the repository root, not absolute" },
+      { path: "files[2]", message: "must not be inside .git" },
+    ]);
+    expect(rowCount()).toBe(0);
+  });
+
+  it("refuses allowNewFiles that is not a boolean", async () => {
+    expect(await refusal({ ...ok, allowNewFiles: "yes" })).toEqual([
+      { path: "allowNewFiles", message: expect.stringContaining("boolean") },
+    ]);
   });
 });

@@ -1,14 +1,15 @@
 import { eq, inArray } from "drizzle-orm";
-import type { HyperionConfig } from "@/schemas/config";
-import { fieldIssues } from "@/schemas/issues";
+import type { HyperionConfig, LoadedRepository } from "@/schemas/config";
+import { type FieldIssue, fieldIssues, NEW_FILE } from "@/schemas/issues";
 import type { RequestStatus } from "@/schemas/request-status";
-import { parseTaskRequestBatch, type TaskRequest } from "@/schemas/task-request";
+import { parseTaskRequestBatch, positionOf, type TaskRequest } from "@/schemas/task-request";
 import { requestedCheckIssues } from "@/server/checks/checks";
-import { repoNames } from "@/server/config/load";
+import { type LoadedConfig, repoNames } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { requests, users } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
+import { Repo } from "@/server/git/repo";
 import type { User } from "@/server/users/service";
 import { createRequest } from "../state/requests/store";
 
@@ -30,10 +31,19 @@ export type RequestSummary = {
  * The one intake path for the browser, the CLI, the API and the inbox: validates one request
  * or an array (all-or-nothing), checks references against the database, and records them in
  * one transaction together with their events. Nothing is written when anything is invalid.
+ * An item of an array may depend on an earlier item of the same call by its position ("#0"),
+ * which becomes that request's id as the call is recorded.
  */
 export function createRequests(
   db: Db,
-  args: { input: unknown; requester: User; config: HyperionConfig; source: RequestSource },
+  args: {
+    input: unknown;
+    requester: User;
+    config: HyperionConfig;
+    source: RequestSource;
+    /** From `newFilesIn`: the files to refuse as not on the target branch (none when unset). */
+    newFiles?: readonly NewFile[];
+  },
 ): RequestSummary[] {
   const parsed = parseTaskRequestBatch(args.input, repoNames(args.config));
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
@@ -62,8 +72,28 @@ export function createRequests(
           ],
     );
   });
+  const positionIssues = batch.flatMap((r, i) =>
+    r.dependsOn.flatMap((dep, j) => {
+      const k = positionOf(dep);
+      if (k === null) return [];
+      const path = `${prefix(i)}dependsOn[${j}]`;
+      const earlier = batch[k];
+      if (k >= i || !earlier)
+        return [
+          {
+            path,
+            message: `"${dep}" is not an earlier item of this call: ${whyNot(k, i, batch.length)}`,
+          },
+        ];
+      if (earlier.repo !== r.repo)
+        return [{ path, message: `"${dep}" is in repository '${earlier.repo}', not '${r.repo}'` }];
+      return [];
+    }),
+  );
   return db.transaction((tx) => {
-    const referenced = [...new Set(batch.flatMap((r) => r.dependsOn))];
+    const referenced = [
+      ...new Set(batch.flatMap((r) => r.dependsOn.filter((d) => typeof d === "number"))),
+    ];
     const found = referenced.length
       ? tx
           .select({ id: requests.id, repo: requests.repo })
@@ -75,6 +105,7 @@ export function createRequests(
     // Every reference problem at once, areas and requests together, so one round shows all.
     const issues = batch.flatMap((r, i) =>
       r.dependsOn.flatMap((dep, j) => {
+        if (typeof dep !== "number") return [];
         const path = `${prefix(i)}dependsOn[${j}]`;
         const repo = repoOf.get(dep);
         if (repo === undefined) return [{ path, message: `request ${dep} does not exist` }];
@@ -83,11 +114,22 @@ export function createRequests(
         return [];
       }),
     );
-    if (areaIssues.length || checkIssues.length || issues.length)
-      throw new ValidationError([...areaIssues, ...checkIssues, ...issues]);
+    const fileIssues = newFileIssues(args.newFiles ?? [], args.input);
+    const all = [...areaIssues, ...checkIssues, ...fileIssues, ...issues, ...positionIssues];
+    if (all.length) throw new ValidationError(all);
 
     const now = Date.now();
+    // In order, so "#k" (always an earlier item) names a request recorded just before.
+    const ids: number[] = [];
     return batch.map((r) => {
+      const dependsOn = [
+        ...new Set(
+          r.dependsOn.map((dep) => {
+            const k = positionOf(dep);
+            return k === null ? Number(dep) : (ids[k] as number);
+          }),
+        ),
+      ];
       const row = createRequest(tx, {
         title: r.title,
         description: r.description,
@@ -96,7 +138,7 @@ export function createRequests(
         priority: r.priority,
         areas: r.areas,
         files: r.files,
-        dependsOn: r.dependsOn,
+        dependsOn,
         acceptance: r.acceptance,
         checks: [...new Set(r.checks)],
         requesterId: args.requester.id,
@@ -104,6 +146,7 @@ export function createRequests(
         createdAt: now,
         updatedAt: now,
       });
+      ids.push(row.id);
       const summary: RequestSummary = {
         id: row.id,
         title: row.title,
@@ -124,6 +167,78 @@ export function createRequests(
       return summary;
     });
   });
+}
+
+/** A file a request names that its repository's target branch does not have. */
+export type NewFile = {
+  /** The request's position in the call. */
+  item: number;
+  /** The file's position in its `files`. */
+  index: number;
+  path: string;
+  branch: string;
+};
+
+/**
+ * The files the requests of a call name that their repository's target branch lacks, except in
+ * requests that say `allowNewFiles: true`: a mistyped path would otherwise become a new file.
+ * Nothing when the input is not valid (the intake reports that). Read through git, so before
+ * the intake's transaction; a branch that does not exist yet has no files.
+ */
+export async function newFilesIn(
+  config: { repositories: readonly LoadedRepository[] },
+  input: unknown,
+): Promise<NewFile[]> {
+  const parsed = parseTaskRequestBatch(input, repoNames(config));
+  if (!parsed.success) return [];
+  const out: NewFile[] = [];
+  for (const repo of config.repositories) {
+    const asked = parsed.data.flatMap((r, item) =>
+      r.repo === repo.name && !r.allowNewFiles
+        ? r.files.map((path, index) => ({ item, index, path, branch: repo.targetBranch }))
+        : [],
+    );
+    if (asked.length === 0) continue;
+    const git = Repo.at(repo.path);
+    const tip = await git.findCommit(`refs/heads/${repo.targetBranch}`);
+    const missing = new Set(
+      tip
+        ? await git.missingPaths(tip, [...new Set(asked.map((a) => a.path))])
+        : asked.map((a) => a.path),
+    );
+    out.push(...asked.filter((a) => missing.has(a.path)));
+  }
+  return out.sort((a, b) => a.item - b.item || a.index - b.index);
+}
+
+/** The issues for files the target branch lacks, each naming `files[i]` (`[2].files[i]`). */
+export function newFileIssues(newFiles: readonly NewFile[], input: unknown): FieldIssue[] {
+  return newFiles.map((f) => ({
+    path: `${Array.isArray(input) ? `[${f.item}].` : ""}files[${f.index}]`,
+    message: `${f.path} does not exist on ${f.branch}: check the path, or file the request with allowNewFiles: true to create it`,
+    code: NEW_FILE,
+  }));
+}
+
+/**
+ * The intake for the doors (the API, the browser, the CLI): `createRequests`, after asking git
+ * which of the files named are not on the target branch yet.
+ */
+export async function fileRequests(
+  db: Db,
+  args: { input: unknown; requester: User; config: LoadedConfig; source: RequestSource },
+): Promise<RequestSummary[]> {
+  return createRequests(db, { ...args, newFiles: await newFilesIn(args.config, args.input) });
+}
+
+/** Why position `k` cannot be named by item `i` of a call of `n` items. */
+function whyNot(k: number, i: number, n: number): string {
+  if (k >= n)
+    return n === 1
+      ? "this call files one request, so there is none to name"
+      : `this call has ${n} requests, #0 to #${n - 1}`;
+  if (k === i) return "it is this request itself";
+  return `it comes later; put it before the requests that depend on it`;
 }
 
 export function getRequest(db: Db, id: number) {

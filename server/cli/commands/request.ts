@@ -1,5 +1,5 @@
 import { eq, inArray } from "drizzle-orm";
-import { fieldIssues } from "@/schemas/issues";
+import { type FieldIssue, fieldIssues, NEW_FILE } from "@/schemas/issues";
 import { parseTaskRequestBatch } from "@/schemas/task-request";
 import { repoNames } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
@@ -10,7 +10,7 @@ import { cancelRequest } from "@/server/requests/cancel";
 import { closeRequest } from "@/server/requests/close";
 import { editRequest } from "@/server/requests/edit";
 import { rerunRequest } from "@/server/requests/rerun";
-import { createRequests } from "@/server/requests/service";
+import { createRequests, newFileIssues, newFilesIn } from "@/server/requests/service";
 import { workerStatus } from "@/server/workers/heartbeat";
 import { cliConfig, cliDb, cliEnv, cliUser } from "../context";
 import { CliError, readJsonInput } from "../io";
@@ -55,14 +55,25 @@ function report(db: Db, ids: number[]) {
  */
 export async function requestCommand(
   source: string,
-  opts: { as?: string; json?: boolean; wait?: boolean; timeout?: string },
+  opts: {
+    as?: string;
+    json?: boolean;
+    wait?: boolean;
+    timeout?: string;
+    allowNewFiles?: boolean;
+  },
 ) {
   const env = cliEnv();
-  const input = await readJsonInput(source, env.HYPERION_MAX_BODY_BYTES);
+  const read = await readJsonInput(source, env.HYPERION_MAX_BODY_BYTES);
+  const input = opts.allowNewFiles ? allowingNewFiles(read) : read;
   const config = cliConfig(env.configPath);
   // Validate before opening the database, so bad input leaves no trace at all.
   const parsed = parseTaskRequestBatch(input, repoNames(config));
   if (!parsed.success) throw new CliError("invalid request", 1, fieldIssues(parsed.error));
+  // Files the target branch lacks are refused before the database is opened, too.
+  const newFiles = await newFilesIn(config, input);
+  if (newFiles.length)
+    throw new CliError("invalid request", 1, newFileIssues(newFiles, input).map(inCliWords));
   const timeoutMs = Number(opts.timeout ?? 120) * 1000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new CliError("--timeout must be a number of seconds", 2);
@@ -70,7 +81,7 @@ export async function requestCommand(
   const db = cliDb(env.dataDir);
   try {
     const requester = cliUser(db, opts.as);
-    const created = createRequests(db, { input, requester, config, source: "cli" });
+    const created = createRequests(db, { input, requester, config, source: "cli", newFiles });
     const ids = created.map((r) => r.id);
     // The requests are filed: from here on nothing may make the command look as if they were
     // not (a script would file them again). Planning is the worker's job too.
@@ -90,6 +101,25 @@ export async function requestCommand(
   } finally {
     db.$client.close();
   }
+}
+
+/** `--allow-new-files`: each request in the file says allowNewFiles (what is not a request stays). */
+function allowingNewFiles(input: unknown): unknown {
+  const allow = (r: unknown) =>
+    r !== null && typeof r === "object" && !Array.isArray(r) ? { ...r, allowNewFiles: true } : r;
+  return Array.isArray(input) ? input.map(allow) : allow(input);
+}
+
+/** A file the target branch lacks, in the CLI's words: its flag rather than the API's field. */
+function inCliWords(issue: FieldIssue): FieldIssue {
+  if (issue.code !== NEW_FILE) return issue;
+  return {
+    ...issue,
+    message: issue.message.replace(
+      /file the request with allowNewFiles: true/,
+      "pass --allow-new-files",
+    ),
+  };
 }
 
 async function waitFor(db: Db, ids: number[], timeoutMs: number, step: () => Promise<unknown>) {

@@ -1,5 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ValidationError } from "@/server/errors";
 import { type Context, createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";
@@ -72,5 +73,46 @@ describe("request.list", () => {
 
   it("is UNAUTHORIZED without a session", async () => {
     expect((await refusal(caller(null).request.list())).code).toBe("UNAUTHORIZED");
+  });
+});
+
+describe("request.create", () => {
+  it('files a batch whose later items name earlier ones by position ("#0")', async () => {
+    const item = { title: "Batch", description: "", repo: "demo" };
+    const created = await caller(world.admin).request.create([
+      item,
+      { ...item, dependsOn: ["#0"] },
+    ]);
+    const second = await caller(world.admin).request.get({ id: created[1]?.id ?? 0 });
+    expect(second?.dependsOn).toEqual([created[0]?.id]);
+  });
+
+  it("is BAD_REQUEST naming each bad position, and writes nothing", async () => {
+    const before = (await caller(world.admin).request.list({ q: "positions" })).rows.length;
+    const item = { title: "Positions", description: "", repo: "demo" };
+    const err = await refusal(
+      caller(world.admin).request.create([item, { ...item, dependsOn: ["#3"] }]),
+    );
+    expect(err.code).toBe("BAD_REQUEST");
+    expect((err.cause as ValidationError).issues).toEqual([
+      {
+        path: "[1].dependsOn[0]",
+        message: '"#3" is not an earlier item of this call: this call has 2 requests, #0 to #1',
+      },
+    ]);
+    expect((await caller(world.admin).request.list({ q: "positions" })).rows).toHaveLength(before);
+  });
+
+  it("is BAD_REQUEST naming files[i] for a file main lacks, unless allowNewFiles", async () => {
+    const item = { title: "New file", description: "", repo: "demo", files: ["src/cart/kart.js"] };
+    const err = await refusal(caller(world.admin).request.create(item));
+    expect(err.code).toBe("BAD_REQUEST");
+    expect((err.cause as ValidationError).issues).toEqual([
+      expect.objectContaining({ path: "files[0]", code: "new_file" }),
+    ]);
+    const [created] = await caller(world.admin).request.create({ ...item, allowNewFiles: true });
+    expect((await caller(world.admin).request.get({ id: created?.id ?? 0 }))?.files).toEqual([
+      "src/cart/kart.js",
+    ]);
   });
 });

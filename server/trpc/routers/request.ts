@@ -10,7 +10,7 @@ import { cancelRequest } from "@/server/requests/cancel";
 import { closeRequest } from "@/server/requests/close";
 import { editRequest, type RequestEditInput } from "@/server/requests/edit";
 import { rerunRequest } from "@/server/requests/rerun";
-import { createRequests, getRequest, type RequestSummary } from "@/server/requests/service";
+import { fileRequests, getRequest, type RequestSummary } from "@/server/requests/service";
 import { changeDiff } from "@/server/views/change-diff";
 import { type HistoryRow, historyRow, listHistory } from "@/server/views/history";
 import { requestBoard } from "@/server/views/request-board";
@@ -36,11 +36,12 @@ export type LiveRequestEvent =
 const withRow = new Set(["request.created", "request.status"]);
 
 export const requestRouter = router({
-  // Validation is the service's, so the browser, the CLI and the API share one path.
+  // Validation is the service's, so the browser, the CLI and the API share one path. A file the
+  // target branch lacks is refused (a `new_file` issue) unless the request says allowNewFiles.
   create: procedure("request.create")
     .input(z.custom<TaskRequestInput | TaskRequestInput[]>())
     .mutation(({ ctx, input }) =>
-      createRequests(ctx.db, {
+      fileRequests(ctx.db, {
         input,
         requester: ctx.user,
         config: currentConfig(ctx.env.configPath),
