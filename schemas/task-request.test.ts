@@ -19,6 +19,7 @@ describe("TaskRequest", () => {
       files: [],
       dependsOn: [],
       acceptance: [],
+      checks: [],
     });
   });
 
@@ -29,8 +30,10 @@ describe("TaskRequest", () => {
       priority: "high",
       areas: ["pricing"],
       files: ["src/pricing/pricing.js", "docs/guide.md"],
-      dependsOn: [1, 2],
+      dependsOn: [1, 2, "#0"],
+      allowNewFiles: true,
       acceptance: ["npm test"],
+      checks: ["test"],
     };
     expect(TaskRequest.parse(full)).toEqual(full);
   });

@@ -91,12 +91,13 @@ const REQUEST_CASES: [string, Record<string, unknown>, string, RegExp][] = [
   ],
   ["acceptance too long", { acceptance: ["a".repeat(1001)] }, "acceptance[0]", /1000/],
   ["acceptance with control chars", { acceptance: ["npm test\u0000"] }, "acceptance[0]", /control/],
-  ["checks smuggled as a field", { checks: ["sh -c id"] }, "", /checks/],
+  // `checks` names the policy's checks; a command line in it is refused, never run.
+  ["a command as a check", { checks: ["sh -c id"] }, "checks[0]", /not a check of repository/],
   ["an unknown priority", { priority: "urgent" }, "priority", /low|normal|high/],
   ["an unknown kind", { kind: "hack" }, "kind", /feature/],
 ];
 
-const SERVICE_LEVEL = ["unknown area", "dependsOn unknown"];
+const SERVICE_LEVEL = ["unknown area", "dependsOn unknown", "a command as a check"];
 
 async function refusal(promise: Promise<unknown>) {
   try {
