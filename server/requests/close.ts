@@ -1,15 +1,15 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import { fieldIssues } from "@/schemas/issues";
 import { CONTROL_BUT_LINES } from "@/schemas/task-request";
 import { may } from "@/server/auth/permissions";
 import type { Db } from "@/server/db/client";
-import { queueEntries, requests, tasks } from "@/server/db/schema";
+import { requests, tasks } from "@/server/db/schema";
 import { ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
-import { moveUnleased } from "@/server/state/queue/store";
 import { moveRequest } from "@/server/state/requests/store";
 import type { User } from "@/server/users/service";
+import { quarantinedOf, setAside } from "./set-aside";
 
 /** The longest reason a close keeps, in characters. */
 export const CLOSE_REASON_MAX = 500;
@@ -53,26 +53,15 @@ export function closeRequest(db: Db, id: number, user: User, reason: unknown) {
         }`,
       },
     ]);
-  const changes = db
-    .select({ change: tasks.changeRequestId })
-    .from(tasks)
-    .where(and(eq(tasks.requestId, id), eq(tasks.state, "failed")))
-    .all()
-    .map((t) => t.change)
-    .filter((c): c is number => c !== null);
-  const quarantined = changes.length
-    ? db
-        .select({ id: queueEntries.id })
-        .from(queueEntries)
-        .where(
-          and(
-            inArray(queueEntries.changeRequestId, changes),
-            eq(queueEntries.state, "quarantined"),
-          ),
-        )
-        .all()
-        .map((e) => e.id)
-    : [];
+  const quarantined = quarantinedOf(
+    db,
+    db
+      .select({ change: tasks.changeRequestId })
+      .from(tasks)
+      .where(and(eq(tasks.requestId, id), eq(tasks.state, "failed")))
+      .all()
+      .map((t) => t.change),
+  );
   db.transaction((tx) => {
     moveRequest(tx, {
       id,
@@ -80,13 +69,7 @@ export function closeRequest(db: Db, id: number, user: User, reason: unknown) {
       to: "cancelled",
       reason: `closed by ${user.email}: ${why}`,
     });
-    for (const e of quarantined)
-      moveUnleased(db, e, {
-        from: "quarantined",
-        to: "rejected",
-        by: `user:${user.email}`,
-        note: `set aside: its request was closed by ${user.email}`,
-      });
+    setAside(db, quarantined, user, "closed");
     appendEvent(tx, {
       topic: "request",
       type: "request.closed",

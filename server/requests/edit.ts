@@ -7,14 +7,14 @@ import { requestedCheckIssues } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
 import { policyFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
-import { queueEntries, requests, tasks } from "@/server/db/schema";
+import { requests, tasks } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
 import { planRequest } from "@/server/planning/plan";
-import { moveUnleased } from "@/server/state/queue/store";
 import { moveTask } from "@/server/state/tasks/store";
 import type { User } from "@/server/users/service";
 import { moveRequest } from "../state/requests/store";
+import { quarantinedOf, setAside } from "./set-aside";
 
 /**
  * What an edit may change: the request's words and scope. Each field given replaces the old
@@ -127,13 +127,7 @@ export async function editRequest(
   db.transaction((tx) => {
     // Compare-and-swap: an answer or another edit at the same moment wins or loses whole.
     moveRequest(tx, { id, from: row.status, to: "received", reason: `edited by ${user.email}` });
-    for (const e of replaced.quarantined)
-      moveUnleased(db, e, {
-        from: "quarantined",
-        to: "rejected",
-        by: `user:${user.email}`,
-        note: `set aside: its request was edited and planned again by ${user.email}`,
-      });
+    setAside(db, replaced.quarantined, user, "edited and planned again");
     for (const t of replaced.tasks)
       moveTask(tx, {
         id: t.id,
@@ -190,19 +184,9 @@ function replacedWork(db: Db, id: number) {
     .from(tasks)
     .where(and(eq(tasks.requestId, id), inArray(tasks.state, ["failed", "triage"])))
     .all() as { id: string; state: "failed" | "triage"; change: number | null }[];
-  const changes = old.map((t) => t.change).filter((c): c is number => c !== null);
-  const quarantined = changes.length
-    ? db
-        .select({ id: queueEntries.id })
-        .from(queueEntries)
-        .where(
-          and(
-            inArray(queueEntries.changeRequestId, changes),
-            eq(queueEntries.state, "quarantined"),
-          ),
-        )
-        .all()
-        .map((e) => e.id)
-    : [];
+  const quarantined = quarantinedOf(
+    db,
+    old.map((t) => t.change),
+  );
   return { tasks: old, quarantined };
 }

@@ -1,12 +1,12 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { may } from "@/server/auth/permissions";
 import type { Db } from "@/server/db/client";
-import { queueEntries, requests, tasks } from "@/server/db/schema";
+import { requests, tasks } from "@/server/db/schema";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
-import { moveUnleased } from "@/server/state/queue/store";
 import { moveRequest } from "@/server/state/requests/store";
 import { moveTask } from "@/server/state/tasks/store";
 import type { User } from "@/server/users/service";
+import { quarantinedOf, setAside } from "./set-aside";
 
 /**
  * Runs a failed request again: its failed tasks go back to pending (dispatched again, to an
@@ -33,28 +33,13 @@ export function rerunRequest(db: Db, id: number, user: User) {
     .all();
   if (!failed.length)
     throw new ConflictError(`R${id} has no failed task to run again; file a new request instead`);
-  const changeIds = failed.map((t) => t.changeRequestId).filter((c): c is number => c !== null);
-  const quarantined = changeIds.length
-    ? db
-        .select({ id: queueEntries.id })
-        .from(queueEntries)
-        .where(
-          and(
-            inArray(queueEntries.changeRequestId, changeIds),
-            eq(queueEntries.state, "quarantined"),
-          ),
-        )
-        .all()
-    : [];
+  const quarantined = quarantinedOf(
+    db,
+    failed.map((t) => t.changeRequestId),
+  );
   const why = `run again by ${user.email}`;
   db.transaction((tx) => {
-    for (const e of quarantined)
-      moveUnleased(db, e.id, {
-        from: "quarantined",
-        to: "rejected",
-        by: `user:${user.email}`,
-        note: `set aside: its request was run again by ${user.email}`,
-      });
+    setAside(db, quarantined, user, "run again");
     for (const t of failed)
       moveTask(tx, {
         id: t.id,
@@ -65,5 +50,5 @@ export function rerunRequest(db: Db, id: number, user: User) {
       });
     moveRequest(tx, { id, from: "failed", to: "in_progress", reason: why });
   });
-  return { id, tasks: failed.map((t) => t.id), setAside: quarantined.map((e) => e.id) };
+  return { id, tasks: failed.map((t) => t.id), setAside: quarantined };
 }

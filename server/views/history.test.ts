@@ -5,7 +5,7 @@ import { events, requestSpecs, requests } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { createRequests } from "../requests/service";
-import { historyRepos, historyRow, likePattern, listHistory } from "./history";
+import { filterRepos, historyRow, likePattern, listHistory } from "./history";
 
 let world: TestWorld;
 beforeAll(async () => {
@@ -95,7 +95,9 @@ describe("listHistory: search and filters", () => {
     expect(titles({ repo: "demo", q: "BET" })).toEqual(["beta"]);
     expect(titles({ repo: "elsewhere" })).toEqual([]);
     expect(b?.id).toBeGreaterThan(a?.id ?? 0);
-    expect(historyRepos(world.db)).toEqual(["demo"]);
+    expect(filterRepos(world.db, [])).toEqual(["demo"]);
+    // Configured first, then any the history still has; each once.
+    expect(filterRepos(world.db, [{ name: "web" }, { name: "demo" }])).toEqual(["web", "demo"]);
   });
 
   it("shows the Engineer's kind when the requester gave none, and filters by it", () => {

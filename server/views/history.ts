@@ -180,14 +180,18 @@ function isKind(value: string | null): value is NonNullable<RequestSummary["kind
   return value !== null && kinds.has(value);
 }
 
-/** Every repository the history has rows for, for the page's filter (one may have left the config). */
-export function historyRepos(db: Db): string[] {
-  return db
+/**
+ * The repositories a filter offers: those configured, then any the history has rows for (a
+ * repository that has left the config keeps its history, so it stays a choice).
+ */
+export function filterRepos(db: Db, configured: readonly { name: string }[]): string[] {
+  const filed = db
     .selectDistinct({ repo: requests.repo })
     .from(requests)
     .orderBy(requests.repo)
     .all()
     .map((r) => r.repo);
+  return [...new Set([...configured.map((r) => r.name), ...filed])];
 }
 
 /** The newest requests as picker choices (a request to depend on): id, title and repository. */

@@ -7,7 +7,7 @@ import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
 import { lastEventId } from "@/server/events/log";
 import { runtime } from "@/server/runtime";
-import { historyRepos } from "@/server/views/history";
+import { filterRepos } from "@/server/views/history";
 import { readBoardParams, requestBoard } from "@/server/views/request-board";
 
 export const metadata = { title: "Board" };
@@ -24,12 +24,7 @@ const chip = "rounded-full border px-3 py-1";
 export default async function BoardPage(props: { searchParams: Promise<Params> }) {
   const user = await requirePageUser("/board");
   const { db, env } = runtime();
-  const repos = [
-    ...new Set([
-      ...currentConfig(env.configPath).repositories.map((r) => r.name),
-      ...historyRepos(db),
-    ]),
-  ];
+  const repos = filterRepos(db, currentConfig(env.configPath).repositories);
   const { values, query, problems } = readBoardParams(await props.searchParams, repos);
   // Read the event id first: an event written between the two reads is then replayed, not lost.
   const afterId = lastEventId(db);

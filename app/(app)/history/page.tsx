@@ -16,7 +16,7 @@ import {
   readHistoryParams,
 } from "@/server/requests/history-params";
 import { runtime } from "@/server/runtime";
-import { historyRepos, listHistory, type HistoryPage as Page } from "@/server/views/history";
+import { filterRepos, listHistory, type HistoryPage as Page } from "@/server/views/history";
 
 export const metadata = { title: "History" };
 export const dynamic = "force-dynamic";
@@ -26,13 +26,7 @@ const linkClass = "rounded border border-slate-300 bg-white px-3 py-1 hover:bg-s
 export default async function HistoryPage(props: { searchParams: Promise<HistoryParams> }) {
   const user = await requirePageUser("/history");
   const { db, env } = runtime();
-  // A repository that has left the config keeps its history, so it stays a filter choice.
-  const repos = [
-    ...new Set([
-      ...currentConfig(env.configPath).repositories.map((r) => r.name),
-      ...historyRepos(db),
-    ]),
-  ];
+  const repos = filterRepos(db, currentConfig(env.configPath).repositories);
   const read = readHistoryParams(await props.searchParams, repos);
   const { values, query, problems, notices } = read;
   // Read the event id first: an event written between the two reads is then replayed, not lost.
