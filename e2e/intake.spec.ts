@@ -62,7 +62,15 @@ test("a request filed with the CLI appears in an open history page", async ({ pa
 });
 
 test("history filters by status and repository", async ({ page }) => {
+  // Other specs cancel requests (a change left waiting for a reviewer would hold its files): the
+  // filter lists those and nothing else.
   await page.goto("/history?status=cancelled");
+  const states = page.getByTestId("history-row").locator("[data-state]");
+  for (const state of await states.evaluateAll((els) =>
+    els.map((e) => e.getAttribute("data-state")),
+  ))
+    expect(state).toBe("cancelled");
+  await page.goto("/history?status=cancelled&q=no-request-has-this-title");
   await expect(page.getByTestId("history-row")).toHaveCount(0);
   await page.goto("/history?repo=demo&status=needs_clarification");
   await expect(page.getByTestId("history-row").first()).toBeVisible();
