@@ -31,13 +31,35 @@ const hyperion = (args: string[], input?: string) =>
 const sql = <T>(query: string, ...params: unknown[]) =>
   world.db.$client.prepare(query).all(...params) as T[];
 
-/** Waits for a condition the worker brings about; the deadline only turns a hang into a failure. */
+/** How far the worker has got: every event and queue move it writes adds to this. */
+const progress = () =>
+  Number(
+    world.db.$client
+      .prepare(
+        "SELECT (SELECT coalesce(max(id), 0) FROM events) + (SELECT coalesce(max(id), 0) FROM change_queue_logs)",
+      )
+      .pluck()
+      .get(),
+  );
+
+/**
+ * Waits for a condition the worker brings about. The deadline only turns a hang into a failure,
+ * so it is measured from the worker's last progress, not from the start: on a busy machine a
+ * slow worker that keeps writing events is waited for, a stuck one is not.
+ */
 async function until<T>(what: string, probe: () => T | Promise<T>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
+  let seen = progress();
+  let deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${stderr}`);
+    const now = progress();
+    if (now !== seen) {
+      seen = now;
+      deadline = Date.now() + ms;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what} (no progress for ${ms} ms)\n${stderr}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
