@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { FilterProblems } from "@/components/filter-problems";
 import { RequestBoard } from "@/components/request-board";
 import { type BoardValues, boardHref } from "@/schemas/board";
 import { mineFilters, mineLabels } from "@/schemas/mine";
@@ -99,23 +100,12 @@ export default async function BoardPage(props: { searchParams: Promise<Params> }
         </form>
       </search>
       {problems.length > 0 || !board || !query ? (
-        <div
-          role="alert"
-          className="rounded border border-amber-300 bg-amber-50 p-4 text-sm"
-          data-testid="board-no-match"
-        >
-          <p className="font-medium">Nothing to show for these filters.</p>
-          {problems.map((p) => (
-            <p key={p} className="[overflow-wrap:anywhere]">
-              {p}
-            </p>
-          ))}
-          <p className="mt-2">
-            <Link href="/board" className="underline">
-              Clear filters
-            </Link>
-          </p>
-        </div>
+        <FilterProblems
+          title="Nothing to show for these filters."
+          problems={problems}
+          clearHref="/board"
+          testId="board-no-match"
+        />
       ) : (
         <RequestBoard key={boardHref(values)} initial={board} query={query} afterId={afterId} />
       )}

@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { FilterProblems } from "@/components/filter-problems";
 import { HistoryFilters } from "@/components/history-filters";
 import { HistoryTable } from "@/components/history-table";
 import { historyHref } from "@/schemas/history";
@@ -71,23 +72,12 @@ export default async function HistoryPage(props: { searchParams: Promise<History
         </div>
       )}
       {problems.length > 0 ? (
-        <div
-          role="alert"
-          className="rounded border border-amber-300 bg-amber-50 p-4 text-sm"
-          data-testid="history-no-match"
-        >
-          <p className="font-medium">No requests match.</p>
-          {problems.map((p) => (
-            <p key={p} className="[overflow-wrap:anywhere]">
-              {p}
-            </p>
-          ))}
-          <p className="mt-2">
-            <Link href="/history" className="underline">
-              Clear filters
-            </Link>
-          </p>
-        </div>
+        <FilterProblems
+          title="No requests match."
+          problems={problems}
+          clearHref="/history"
+          testId="history-no-match"
+        />
       ) : (
         <>
           <HistoryTable
