@@ -24,7 +24,7 @@ import { inArray, isNotNull } from "drizzle-orm";
 import { bootstrap } from "@/server/bootstrap";
 import type { LoadedConfig } from "@/server/config/load";
 import { describeSandbox, detectSandbox } from "@/server/confine/detect";
-import type { Db } from "@/server/db/client";
+import { closeDb, type Db } from "@/server/db/client";
 import { agentRuns, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatch/advance";
 import { readEnv } from "@/server/env.mjs";
@@ -135,17 +135,16 @@ async function openWorld(files: number): Promise<World> {
 async function closeWorld(world: World): Promise<void> {
   await world.pool.stopAll("benchmark over");
   // A failed run keeps its workspace (and Hyperion's git directory beside it) for inspection.
-  const kept = world.db
+  const kept = await world.db
     .select({ workspace: agentRuns.workspace })
     .from(agentRuns)
-    .where(isNotNull(agentRuns.workspace))
-    .all();
+    .where(isNotNull(agentRuns.workspace));
   for (const { workspace } of kept) {
     if (!workspace) continue;
     fs.rmSync(workspace, { recursive: true, force: true });
     fs.rmSync(`${workspace}.git`, { recursive: true, force: true });
   }
-  world.db.$client.close();
+  await closeDb(world.db);
   fs.rmSync(world.root, { recursive: true, force: true });
 }
 
@@ -157,7 +156,7 @@ async function hyperionRuns(
   world: World,
   k: number,
 ): Promise<{ totals: number[]; failures: string[] }> {
-  const filed = createRequests(world.db, {
+  const filed = await createRequests(world.db, {
     input: Array.from({ length: k }, () => {
       const file = world.nextFile();
       return {
@@ -177,14 +176,11 @@ async function hyperionRuns(
   const t0 = Date.now();
   await advance(world.db, world.config, OWNER, undefined, LEASE_MS, world.pool);
   await world.pool.idle();
-  const taskIds = world.db
-    .select({ id: tasks.id })
-    .from(tasks)
-    .where(inArray(tasks.requestId, ids))
-    .all()
-    .map((t) => t.id);
+  const taskIds = (
+    await world.db.select({ id: tasks.id }).from(tasks).where(inArray(tasks.requestId, ids))
+  ).map((t) => t.id);
   const runs = taskIds.length
-    ? world.db.select().from(agentRuns).where(inArray(agentRuns.taskId, taskIds)).all()
+    ? await world.db.select().from(agentRuns).where(inArray(agentRuns.taskId, taskIds))
     : [];
   const totals: number[] = [];
   const failures: string[] = [];

@@ -17,7 +17,7 @@ import { asc, eq, sql } from "drizzle-orm";
 import { Policy } from "@/schemas/policy";
 import { runChecks } from "@/server/checks/checks";
 import type { LoadedConfig } from "@/server/config/load";
-import { dbFile, openDb } from "@/server/db/client";
+import { closeDb, dbFile, openDb } from "@/server/db/client";
 import { changeQueueLogs, checkRuns, queueEntries } from "@/server/db/schema";
 import { readEnv } from "@/server/env.mjs";
 import { submitChanges } from "@/server/queue/submit";
@@ -137,41 +137,45 @@ async function hyperion(bare: string, root: string, broken: boolean) {
     config,
   );
   await runSupervisor(db, env, { threads: THREADS, drain: true });
-  const logs = db.select().from(changeQueueLogs).orderBy(asc(changeQueueLogs.id)).all();
+  const logs = await db.select().from(changeQueueLogs).orderBy(asc(changeQueueLogs.id));
   const first = logs.find((l) => l.event.to === "applying")?.at ?? 0;
   const last = logs.reduce(
     (m, l) => (["merged", "quarantined"].includes(l.event.to) ? Math.max(m, l.at) : m),
     0,
   );
-  const count = (state: string) =>
-    db
-      .select({ n: sql<number>`count(*)` })
-      .from(queueEntries)
-      .where(eq(queueEntries.state, state as "merged"))
-      .get()?.n ?? 0;
+  const count = async (state: string) =>
+    (
+      await db
+        .select({ n: sql<number>`count(*)` })
+        .from(queueEntries)
+        .where(eq(queueEntries.state, state as "merged"))
+        .limit(1)
+    )[0]?.n ?? 0;
   // One check run on one commit is one row per change it stood for: counted once.
   const runs =
-    db
-      .select({
-        n: sql<number>`count(distinct ${checkRuns.commit} || ${checkRuns.check} || ${checkRuns.at})`,
-      })
-      .from(checkRuns)
-      .get()?.n ?? 0;
-  const wronglyQuarantined = db
-    .select({ summary: sql<string>`c.summary` })
-    .from(queueEntries)
-    .innerJoin(sql`change_requests c`, sql`c.id = ${queueEntries.changeRequestId}`)
-    .where(eq(queueEntries.state, "quarantined"))
-    .all()
-    .filter((r) => !isBroken(Number(r.summary.split(" ")[1]), broken)).length;
+    (
+      await db
+        .select({
+          n: sql<number>`count(distinct ${checkRuns.commit} || ${checkRuns.check} || ${checkRuns.at})`,
+        })
+        .from(checkRuns)
+        .limit(1)
+    )[0]?.n ?? 0;
+  const wronglyQuarantined = (
+    await db
+      .select({ summary: sql<string>`c.summary` })
+      .from(queueEntries)
+      .innerJoin(sql`change_requests c`, sql`c.id = ${queueEntries.changeRequestId}`)
+      .where(eq(queueEntries.state, "quarantined"))
+  ).filter((r) => !isBroken(Number(r.summary.split(" ")[1]), broken)).length;
   const out = {
     seconds: (last - first) / 1000,
-    merged: count("merged"),
-    quarantined: count("quarantined"),
+    merged: await count("merged"),
+    quarantined: await count("quarantined"),
     wronglyQuarantined,
     checkRuns: runs,
   };
-  db.$client.close();
+  await closeDb(db);
   return out;
 }
 

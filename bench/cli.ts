@@ -5,10 +5,12 @@
  * Targets (issue 11): --help ≤ 4×, request ≤ 6× the baseline. Run `npm run build` (or
  * `node bin/build-cli.mjs`) first, or the CLI runs from its sources (reported as such).
  */
+
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { bootstrap } from "@/server/bootstrap";
+import { closeDb } from "@/server/db/client";
 import { readEnv } from "@/server/env.mjs";
 import { tempDir } from "@/test-support/fixtures";
 
@@ -33,7 +35,7 @@ const dir = tempDir("hyperion-bench-cli-");
 try {
   const env = readEnv({ HYPERION_DATA: dir, HYPERION_ADMIN_PASSWORD: "bench-password-1" });
   const report = await bootstrap(env);
-  report.db.$client.close();
+  await closeDb(report.db);
   const file = path.join(dir, "request.json");
   fs.writeFileSync(
     file,

@@ -10,6 +10,7 @@ import { chromium } from "@playwright/test";
 import { execa } from "execa";
 import { HISTORY_PAGE_SIZE } from "@/schemas/history";
 import { bootstrap } from "@/server/bootstrap";
+import { closeDb } from "@/server/db/client";
 import { readEnv } from "@/server/env.mjs";
 import { createRequests } from "@/server/requests/service";
 import { tempDir } from "@/test-support/fixtures";
@@ -67,9 +68,14 @@ async function measure(rows: number, port: number) {
       repo: "demo",
       files: ["src/cart/cart.js"],
     }));
-    createRequests(world.db, { input: batch, requester, config: world.config, source: "cli" });
+    await createRequests(world.db, {
+      input: batch,
+      requester,
+      config: world.config,
+      source: "cli",
+    });
   }
-  world.db.$client.close();
+  await closeDb(world.db);
   const { child: server } = await serve(dir, port);
   const base = `http://localhost:${port}`;
   try {

@@ -14,7 +14,7 @@ import path from "node:path";
 import { asc, sql } from "drizzle-orm";
 import { execa } from "execa";
 import type { LoadedConfig } from "@/server/config/load";
-import { dbFile, openDb } from "@/server/db/client";
+import { closeDb, dbFile, openDb } from "@/server/db/client";
 import { changeQueueLogs, queueEntries } from "@/server/db/schema";
 import { readEnv } from "@/server/env.mjs";
 import { blobOid } from "@/server/git/objects";
@@ -161,13 +161,18 @@ async function hyperion(
   }
   const submit = (performance.now() - s0) / 1000;
   await runSupervisor(db, env, { threads, drain: true });
-  const logs = db.select().from(changeQueueLogs).orderBy(asc(changeQueueLogs.id)).all();
+  const logs = await db.select().from(changeQueueLogs).orderBy(asc(changeQueueLogs.id));
   const first = logs.find((l) => l.event.to === "applying")?.at ?? 0;
   const last = logs.reduce((m, l) => (l.event.to === "merged" ? Math.max(m, l.at) : m), 0);
   const merged =
-    db.select({ n: sql<number>`count(*)` }).from(queueEntries).where(sql`state = 'merged'`).get()
-      ?.n ?? 0;
-  db.$client.close();
+    (
+      await db
+        .select({ n: sql<number>`count(*)` })
+        .from(queueEntries)
+        .where(sql`state = 'merged'`)
+        .limit(1)
+    )[0]?.n ?? 0;
+  await closeDb(db);
   // Reset the branch so the next run starts from the same tip.
   execFileSync("git", ["update-ref", "refs/heads/main", base], { cwd: bare });
   execFileSync(

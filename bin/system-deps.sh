@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
-# The system packages the test suite needs: Debian's chromium (end-to-end tests) and bubblewrap
-# (confinement of checks and agents). Installed when we can (root with apt), otherwise we stop
-# at once with the exact command to run. `npm test` and `.ci/run` both start here.
+# The system packages the test suite needs: Debian's chromium (end-to-end tests), bubblewrap
+# (confinement of checks and agents) and postgresql (the server binaries, initdb and pg_ctl under
+# /usr/lib/postgresql/<version>/bin, that test-support/postgres.ts starts throwaway clusters
+# with; Debian 12 gives version 15). Installed when we can (root with apt), otherwise we stop at
+# once with the exact command to run. `npm test` and `.ci/run` both start here.
 set -euo pipefail
+
+# Debian's server binaries, of any version the distribution's `postgresql` package brings in.
+has_postgres_server() {
+  local bin
+  for bin in /usr/lib/postgresql/*/bin; do
+    [ -x "$bin/initdb" ] && [ -x "$bin/pg_ctl" ] && return 0
+  done
+  return 1
+}
 
 missing=()
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
 command -v bwrap > /dev/null 2>&1 || missing+=(bubblewrap)
+has_postgres_server || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null 2>&1; then

@@ -20,7 +20,7 @@ export function ApprovalsLink({ initial }: { initial: number }) {
       refetchInterval: 30_000,
     }),
   );
-  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const pending = useRef<Awaited<ReturnType<typeof setTimeout>> | null>(null);
   useSubscription(
     trpc.queue.live.subscriptionOptions(
       {},

@@ -53,7 +53,7 @@ export function useFieldErrors(prefix: string) {
 }
 
 /** A form's errors and the ids that tie each field to them. */
-export type FieldErrorsForm = ReturnType<typeof useFieldErrors>;
+export type FieldErrorsForm = Awaited<ReturnType<typeof useFieldErrors>>;
 
 /** The messages under one field; its id is what the field's aria-describedby names. */
 export function FieldError({

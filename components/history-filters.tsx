@@ -53,7 +53,7 @@ export function HistoryFilters(props: {
   const [values, setValues] = useState(() => knownOnly(props.values, props));
   // What this form last sent: the URL catching up with it must not undo later typing.
   const sent = useRef(props.values);
-  const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const timer = useRef<Awaited<ReturnType<typeof setTimeout>>>(undefined);
 
   useEffect(() => {
     if (asInUrl(props.values) !== asInUrl(sent.current)) {

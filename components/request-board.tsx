@@ -29,7 +29,7 @@ export function RequestBoard({
   const { data } = useQuery(
     trpc.request.board.queryOptions(query, { initialData: initial, refetchInterval: 30_000 }),
   );
-  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const pending = useRef<Awaited<ReturnType<typeof setTimeout>> | null>(null);
   const live = useSubscription(
     trpc.request.live.subscriptionOptions(
       { afterId },

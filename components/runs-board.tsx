@@ -144,7 +144,7 @@ export function RunsBoard({
     initialData: { rows: initial, cursor },
   });
   const { data } = useQuery(listOptions);
-  const pendingRefresh = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const pendingRefresh = useRef<Awaited<ReturnType<typeof setTimeout>> | null>(null);
   const live = useSubscription(
     trpc.run.live.subscriptionOptions(
       { afterId: cursor },

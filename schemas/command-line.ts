@@ -6,7 +6,7 @@ import { parse } from "shell-quote";
  * a policy that wants a shell says so (`sh -c '…'`). shell-quote does the quoting rules.
  */
 export function splitCommandLine(line: string): { argv: string[] } | { problem: string } {
-  let parts: ReturnType<typeof parse>;
+  let parts: Awaited<ReturnType<typeof parse>>;
   try {
     parts = parse(line, (name) => `$${name}`);
   } catch (err) {

@@ -2,7 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type { HyperionEnv } from "@/server/env.mjs";
 import { type LoadedConfig, loadConfig } from "./config/load";
-import { type Db, dbFile, openDb } from "./db/client";
+import { type Db, dbTarget, migrateDb, openDb, type RootDb } from "./db/client";
+import { assertSchemaCurrent, databaseProblem } from "./db/version";
 import { createDemoRepo } from "./demo/create";
 import { demoPolicy } from "./demo/policy";
 import { addUser, countUsers } from "./users/service";
@@ -46,18 +47,17 @@ export async function bootstrap(env: HyperionEnv): Promise<BootstrapReport> {
     );
   }
   const config = loadConfig(env.configPath);
-  const file = dbFile(env.dataDir);
-  let db: Db;
+  const target = dbTarget(env);
+  let db: RootDb;
   try {
-    db = openDb(file);
+    db = openDb(target, { name: "hyperion" });
+    await migrateDb(db);
+    await assertSchemaCurrent(db);
   } catch (err) {
-    throw new DatabaseError(
-      `Cannot open the database ${file}: ${(err as Error).message}. ` +
-        "If it is not a Hyperion database, move it aside or set HYPERION_DATA to another folder.",
-    );
+    throw new DatabaseError(databaseProblem(target, err as Error));
   }
   let admin: BootstrapReport["admin"];
-  if (countUsers(db) === 0) {
+  if ((await countUsers(db)) === 0) {
     const created = await addUser(db, {
       email: env.HYPERION_ADMIN_EMAIL,
       role: "admin",

@@ -63,6 +63,40 @@ const email = (what) =>
   z.email(`must be ${what}`).max(254, "must be at most 254 characters").optional();
 const text = () => z.string().optional();
 
+/** A postgres:// URL, checked for its shape here so a typo is named before anything connects. */
+const databaseUrl = () =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === "") return undefined;
+      let url;
+      try {
+        url = new URL(raw.trim());
+      } catch {
+        ctx.addIssue({
+          code: "custom",
+          message: "must be a URL like postgres://user:password@host:5432/hyperion",
+        });
+        return z.NEVER;
+      }
+      if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+        ctx.addIssue({
+          code: "custom",
+          message: `must start with postgres:// (got ${url.protocol}//); leave it unset for the SQLite file`,
+        });
+        return z.NEVER;
+      }
+      if (!url.hostname || url.pathname.replace(/^\//, "") === "") {
+        ctx.addIssue({
+          code: "custom",
+          message: "must name a host and a database: postgres://user:password@host:5432/hyperion",
+        });
+        return z.NEVER;
+      }
+      return raw.trim();
+    });
+
 /**
  * An optional user or group id for the sandbox: a whole number from 1 (never root) to the
  * largest id Linux gives out.
@@ -91,6 +125,22 @@ const schema = z.object({
   HYPERION_ROOT: text(),
   /** Another migrations folder (tests). */
   HYPERION_MIGRATIONS: text(),
+  /**
+   * PostgreSQL instead of the SQLite file in the data folder (several hosts): a
+   * postgres://user:password@host:port/database URL. Never shown: it may hold a password.
+   */
+  HYPERION_DATABASE_URL: databaseUrl(),
+  /**
+   * The name this host writes on what it holds (heartbeats, leases), shown by `hyperion status`
+   * and /queue: the machine's host name unless set (hosts that share one, like containers).
+   */
+  HYPERION_HOST: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+      "must be a host name: letters, digits, '.', '_', '-' (at most 63)",
+    )
+    .optional(),
 
   // Users.
   HYPERION_ADMIN_EMAIL: z
@@ -170,6 +220,9 @@ const schema = z.object({
   HYPERION_HISTORY_COMMITS: text(),
   // "1": bin/hyperion.mjs runs the CLI's sources through tsx even when its bundle is fresh.
   HYPERION_CLI_SOURCES: text(),
+  // "postgres": `npm run test:pg` runs the tests on a throwaway PostgreSQL cluster
+  // (test-support/postgres.ts reads it; README, "Test it").
+  HYPERION_TEST_ENGINE: text(),
 
   // The web server.
   PORT: wholeNumber({ unit: "", fallback: 3000, min: 1, max: 65535 }),

@@ -240,4 +240,29 @@ describe("the house", () => {
       .map(([f]) => f);
     expect(leaks).toEqual([]);
   });
+
+  it("speaks to the database one way on both engines: awaited queries, raw SQL in server/db", () => {
+    // PostgreSQL's drizzle has no synchronous .get()/.all()/.run()/.values() and no $client:
+    // a query ends with `await`, a row with `const [row] = await …`, raw SQL goes through
+    // server/db/sql.ts. Tests and benches are held to it too: they run on both engines.
+    // A builder's terminal: `).get()`, or `.all()` on a line of its own in a chain.
+    const sync = /\)\s*\.(get|all|run)\(\)|^\s*\.(get|all|run)\(\)|\$client\b/;
+    const found: string[] = [];
+    const here = "server/house.test.ts";
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
+        const rel = `${dir}/${e.name}`;
+        if (e.isDirectory()) walk(rel);
+        else if (/\.tsx?$/.test(e.name) && !rel.startsWith("server/db/") && rel !== here)
+          fs.readFileSync(path.join(root, rel), "utf8")
+            .split("\n")
+            .forEach((line, i) => {
+              if (sync.test(line)) found.push(`${rel}:${i + 1}: ${line.trim()}`);
+            });
+      }
+    };
+    for (const dir of ["server", "workers", "bench", "test-support", "app", "components"])
+      walk(dir);
+    expect(found).toEqual([]);
+  });
 });

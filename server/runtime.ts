@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { configStatus } from "./config/load";
-import { type Db, dbFile, openDb } from "./db/client";
+import { type Db, dbTarget, openDb } from "./db/client";
 import { currentEnv, type HyperionEnv } from "./env.mjs";
 
 type Runtime = { env: HyperionEnv; db: Db };
@@ -16,7 +16,10 @@ const globalForRuntime = globalThis as unknown as { __hyperionRuntime?: Runtime 
 export function runtime(): Runtime {
   if (!globalForRuntime.__hyperionRuntime) {
     const env = currentEnv();
-    globalForRuntime.__hyperionRuntime = { env, db: openDb(dbFile(env.dataDir)) };
+    globalForRuntime.__hyperionRuntime = {
+      env,
+      db: openDb(dbTarget(env), { name: "hyperion-web" }),
+    };
     // Load the config now, so a file that turns bad later has a last good one to fall back on.
     configStatus(env.configPath);
   }

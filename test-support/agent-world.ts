@@ -23,7 +23,7 @@ export type AgentWorldOptions = {
   teardown?: () => void | Promise<void>;
 };
 
-export type AgentWorld = ReturnType<typeof agentWorld>;
+export type AgentWorld = Awaited<ReturnType<typeof agentWorld>>;
 
 /**
  * Registers beforeEach/afterEach hooks in the calling scope (file or describe) and returns
@@ -49,7 +49,7 @@ export function agentWorld(opts: AgentWorldOptions = {}) {
     current = null;
     await was?.pool.stopAll("test over");
     await opts.teardown?.();
-    was?.world.cleanup();
+    await was?.world.cleanup();
   });
   const now = () => {
     if (!current) throw new Error("agentWorld: used outside a test");
@@ -77,12 +77,12 @@ export function agentWorld(opts: AgentWorldOptions = {}) {
     },
 
     /** Files a request on the demo repository for `files`; returns its id. */
-    fileRequest(
+    async fileRequest(
       files = ["docs/guide.md"],
       over: { title?: string; description?: string } = {},
-    ): number {
+    ): Promise<number> {
       const { world } = now();
-      const [r] = createRequests(world.db, {
+      const [r] = await createRequests(world.db, {
         input: {
           title: "Note the guide",
           description: "Add a line.",
@@ -110,14 +110,14 @@ export function agentWorld(opts: AgentWorldOptions = {}) {
     },
 
     /** The request's task and that task's (first) run. */
-    readBack(requestId: number) {
+    async readBack(requestId: number) {
       const { db } = now().world;
-      const task = db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
-      const run = db
+      const [task] = await db.select().from(tasks).where(eq(tasks.requestId, requestId)).limit(1);
+      const [run] = await db
         .select()
         .from(agentRuns)
         .where(eq(agentRuns.taskId, task?.id ?? ""))
-        .get();
+        .limit(1);
       return { task, run };
     },
 
@@ -126,12 +126,12 @@ export function agentWorld(opts: AgentWorldOptions = {}) {
      * pool to be idle, and reads back its task and run (`started`: the runs the dispatch began).
      */
     async fileAndRun(files = ["docs/guide.md"]) {
-      const requestId = aw.fileRequest(files);
+      const requestId = await aw.fileRequest(files);
       await aw.pool.probeAll(aw.world.config);
       await aw.dispatch();
       const started = aw.pool.runs();
       await aw.pool.idle();
-      return { started, ...aw.readBack(requestId) };
+      return { started, ...(await aw.readBack(requestId)) };
     },
   };
   return aw;

@@ -4,9 +4,10 @@ import path from "node:path";
 import type { Role } from "@/schemas/roles";
 import { bootstrap } from "@/server/bootstrap";
 import { type LoadedConfig, loadConfig } from "@/server/config/load";
-import type { Db } from "@/server/db/client";
+import { closeDb, type Db } from "@/server/db/client";
 import { type HyperionEnv, readEnv } from "@/server/env.mjs";
 import { addUser, type User } from "@/server/users/service";
+import { testDatabaseUrl } from "./postgres";
 
 export function tempDir(prefix = "hyperion-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -19,7 +20,7 @@ export type TestWorld = {
   config: LoadedConfig;
   admin: User;
   userWith: (role: Role) => Promise<User>;
-  cleanup: () => void;
+  cleanup: () => Promise<void>;
 };
 
 /** A policy's approval tiers with none required: every change lands when its checks pass. */
@@ -36,7 +37,13 @@ export const NO_APPROVALS = {
  */
 export async function makeWorld(opts: { gates?: boolean } = {}): Promise<TestWorld> {
   const dir = tempDir();
-  const env = readEnv({ HYPERION_DATA: dir, HYPERION_ADMIN_PASSWORD: "admin-password-1" });
+  // `npm run test:pg`: a fresh PostgreSQL database of the run's cluster for every world.
+  const url = await testDatabaseUrl();
+  const env = readEnv({
+    HYPERION_DATA: dir,
+    HYPERION_ADMIN_PASSWORD: "admin-password-1",
+    ...(url ? { HYPERION_DATABASE_URL: url } : {}),
+  });
   const report = await bootstrap(env);
   if (!opts.gates) {
     const raw = JSON.parse(fs.readFileSync(env.configPath, "utf8"));
@@ -65,8 +72,8 @@ export async function makeWorld(opts: { gates?: boolean } = {}): Promise<TestWor
       });
       return user;
     },
-    cleanup() {
-      report.db.$client.close();
+    async cleanup() {
+      await closeDb(report.db);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

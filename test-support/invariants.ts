@@ -1,49 +1,56 @@
+import { and, asc, eq, like, ne } from "drizzle-orm";
 import { requestStatuses } from "@/schemas/request-status";
 import type { Db } from "@/server/db/client";
+import {
+  changeQueueLogs,
+  events,
+  queueEntries,
+  requestSpecs,
+  requests,
+  tasks as tasksTable,
+} from "@/server/db/schema";
 import { ObjectStore } from "@/server/git/objects";
 import { readRefFs } from "@/server/git/refs-fs";
 import { requestMachine } from "@/server/state/requests/states";
 
 /**
  * The invariants the model-based test (./state-model.test.ts) checks after every command, read
- * straight from the SQLite file with SQL and from the branch's commits (what `git log
+ * straight from the database's tables and from the branch's commits (what `git log
  * --format=%B main` shows): each returns the problems it found, as sentences, so a failure
  * says what broke and where.
  */
 
-type TaskRow = {
-  id: string;
-  request_id: number | null;
-  source: string;
-  state: string;
-  lease_owner: string | null;
-  lease_expires_at: number | null;
-  lock_keys: string | null;
-  repo: string;
+/** A JSON payload's field, as text (what SQLite's json_extract gave), or null. */
+const field = (payload: unknown, key: string): string | null => {
+  const v = (payload as Record<string, unknown> | null)?.[key];
+  return v === undefined || v === null ? null : String(v);
 };
 
-const json = <T>(text: string | null, fallback: T): T =>
-  text === null ? fallback : (JSON.parse(text) as T);
-
 /** No task held by two owners: a claimed task has one owner and a lease; no two holders share a key. */
-export function leaseProblems(db: Db): string[] {
+export async function leaseProblems(db: Db): Promise<string[]> {
   const problems: string[] = [];
-  const rows = db.$client
-    .prepare("SELECT id, state, lease_owner, lease_expires_at, lock_keys, repo FROM tasks")
-    .all() as TaskRow[];
+  const rows = await db
+    .select({
+      id: tasksTable.id,
+      state: tasksTable.state,
+      leaseOwner: tasksTable.leaseOwner,
+      leaseExpiresAt: tasksTable.leaseExpiresAt,
+      lockKeys: tasksTable.lockKeys,
+    })
+    .from(tasksTable);
   const holders = new Map<string, string>();
   for (const t of rows) {
     if (t.state === "claimed") {
-      if (!t.lease_owner || t.lease_expires_at === null)
+      if (!t.leaseOwner || t.leaseExpiresAt === null)
         problems.push(`task ${t.id} is claimed without an owner or a lease`);
-    } else if (t.lease_owner !== null || t.lease_expires_at !== null) {
-      problems.push(`task ${t.id} is ${t.state} but still leased to ${t.lease_owner}`);
+    } else if (t.leaseOwner !== null || t.leaseExpiresAt !== null) {
+      problems.push(`task ${t.id} is ${t.state} but still leased to ${t.leaseOwner}`);
     }
     // claimed and submitted tasks hold their lock keys (server/state/tasks/states.ts lockingTaskStates).
     // (A low-risk area with an area lock may share its key by design, gate.ts rule 3; the demo
     // policy has none, its low-risk areas lock by file.)
     if (t.state !== "claimed" && t.state !== "submitted") continue;
-    for (const key of json<string[]>(t.lock_keys, [])) {
+    for (const key of t.lockKeys ?? []) {
       const other = holders.get(key);
       if (other) problems.push(`tasks ${other} and ${t.id} both hold the lock ${key}`);
       else holders.set(key, t.id);
@@ -56,16 +63,23 @@ export function leaseProblems(db: Db): string[] {
  * Every task move has its `task.<to>` event, in order: the events of a task (but `task.blocked`,
  * which records a reason without a move) chain from its first state to the one it is in now.
  */
-export function taskEventProblems(db: Db): string[] {
+export async function taskEventProblems(db: Db): Promise<string[]> {
   const problems: string[] = [];
-  const tasks = db.$client.prepare("SELECT id, source, state FROM tasks").all() as TaskRow[];
-  const moves = db.$client
-    .prepare(
-      `SELECT type, json_extract(payload, '$.task') AS task, json_extract(payload, '$.from') AS "from",
-              json_extract(payload, '$.to') AS "to"
-         FROM events WHERE type LIKE 'task.%' AND type <> 'task.blocked' ORDER BY id`,
-    )
-    .all() as { type: string; task: string; from: string; to: string }[];
+  const tasks = await db
+    .select({ id: tasksTable.id, source: tasksTable.source, state: tasksTable.state })
+    .from(tasksTable);
+  const moves = (
+    await db
+      .select({ type: events.type, payload: events.payload })
+      .from(events)
+      .where(and(like(events.type, "task.%"), ne(events.type, "task.blocked")))
+      .orderBy(asc(events.id))
+  ).map((e) => ({
+    type: e.type,
+    task: field(e.payload, "task") as string,
+    from: field(e.payload, "from") as string,
+    to: field(e.payload, "to") as string,
+  }));
   const byTask = new Map<string, typeof moves>();
   for (const m of moves) byTask.set(m.task, [...(byTask.get(m.task) ?? []), m]);
   for (const t of tasks) {
@@ -87,18 +101,21 @@ export function taskEventProblems(db: Db): string[] {
 }
 
 /** Every queue entry move has its change_queue_logs row, chained from null to its state now. */
-export function queueLogProblems(db: Db): string[] {
+export async function queueLogProblems(db: Db): Promise<string[]> {
   const problems: string[] = [];
-  const entries = db.$client.prepare("SELECT id, state FROM queue_entries").all() as {
-    id: number;
-    state: string;
-  }[];
-  const logs = db.$client
-    .prepare(
-      `SELECT entry_id AS entryId, json_extract(event, '$.from') AS "from", json_extract(event, '$.to') AS "to"
-         FROM change_queue_logs ORDER BY id`,
-    )
-    .all() as { entryId: number; from: string | null; to: string }[];
+  const entries = await db
+    .select({ id: queueEntries.id, state: queueEntries.state })
+    .from(queueEntries);
+  const logs = (
+    await db
+      .select({ entryId: changeQueueLogs.entryId, event: changeQueueLogs.event })
+      .from(changeQueueLogs)
+      .orderBy(asc(changeQueueLogs.id))
+  ).map((l) => ({
+    entryId: l.entryId,
+    from: field(l.event, "from"),
+    to: field(l.event, "to") as string,
+  }));
   const byEntry = new Map<number, typeof logs>();
   for (const l of logs) byEntry.set(l.entryId, [...(byEntry.get(l.entryId) ?? []), l]);
   for (const e of entries) {
@@ -118,27 +135,30 @@ export function queueLogProblems(db: Db): string[] {
  * Every request is in a known status reached by legal moves, each with its `request.status`
  * event; one that waits on a person or failed says why (a reason, or questions).
  */
-export function requestProblems(db: Db): string[] {
+export async function requestProblems(db: Db): Promise<string[]> {
   const problems: string[] = [];
-  const rows = db.$client
-    .prepare(
-      `SELECT r.id, r.status, s.questions FROM requests r LEFT JOIN request_specs s ON s.request_id = r.id`,
-    )
-    .all() as { id: number; status: string; questions: string | null }[];
-  const events = db.$client
-    .prepare(
-      `SELECT entity_id AS id, json_extract(payload, '$.status') AS status,
-              json_extract(payload, '$.reason') AS reason
-         FROM events WHERE type = 'request.status' ORDER BY id`,
-    )
-    .all() as { id: number; status: string; reason: string | null }[];
-  const byRequest = new Map<number, typeof events>();
-  for (const e of events) byRequest.set(e.id, [...(byRequest.get(e.id) ?? []), e]);
+  const rows = await db
+    .select({ id: requests.id, status: requests.status, questions: requestSpecs.questions })
+    .from(requests)
+    .leftJoin(requestSpecs, eq(requestSpecs.requestId, requests.id));
+  const moves = (
+    await db
+      .select({ id: events.entityId, payload: events.payload })
+      .from(events)
+      .where(eq(events.type, "request.status"))
+      .orderBy(asc(events.id))
+  ).map((e) => ({
+    id: e.id as number,
+    status: field(e.payload, "status") as string,
+    reason: field(e.payload, "reason"),
+  }));
+  const byRequest = new Map<number, typeof moves>();
+  for (const e of moves) byRequest.set(e.id, [...(byRequest.get(e.id) ?? []), e]);
   for (const r of rows) {
     if (!(requestStatuses as readonly string[]).includes(r.status))
       problems.push(`request ${r.id} has an unknown status '${r.status}'`);
     let at = "received";
-    let last: (typeof events)[number] | undefined;
+    let last: (typeof moves)[number] | undefined;
     for (const e of byRequest.get(r.id) ?? []) {
       if (!requestMachine.can(at as never, e.status as never))
         problems.push(`request ${r.id}: recorded move ${at} → ${e.status} is not legal`);
@@ -147,7 +167,7 @@ export function requestProblems(db: Db): string[] {
     }
     if (at !== r.status)
       problems.push(`request ${r.id} is ${r.status}, but its events leave it ${at}`);
-    const questions = json<string[]>(r.questions, []);
+    const questions = r.questions ?? [];
     if (
       (r.status === "needs_clarification" || r.status === "needs_attention") &&
       questions.length === 0 &&
@@ -227,9 +247,13 @@ export async function landingProblems(db: Db, trailers: TrailerCounter): Promise
   const problems: string[] = [];
   const counts = await trailers.read();
   for (const [id, n] of counts) if (n > 1) problems.push(`change ${id} landed ${n} times on main`);
-  const entries = db.$client
-    .prepare("SELECT id, change_request_id AS change, state FROM queue_entries")
-    .all() as { id: number; change: number; state: string }[];
+  const entries = await db
+    .select({
+      id: queueEntries.id,
+      change: queueEntries.changeRequestId,
+      state: queueEntries.state,
+    })
+    .from(queueEntries);
   for (const e of entries) {
     const n = counts.get(e.change) ?? 0;
     const landed = e.state === "merged" || e.state === "rolled_back";
@@ -243,10 +267,10 @@ export async function landingProblems(db: Db, trailers: TrailerCounter): Promise
 
 export async function allProblems(db: Db, trailers: TrailerCounter): Promise<string[]> {
   return [
-    ...leaseProblems(db),
-    ...taskEventProblems(db),
-    ...queueLogProblems(db),
-    ...requestProblems(db),
+    ...(await leaseProblems(db)),
+    ...(await taskEventProblems(db)),
+    ...(await queueLogProblems(db)),
+    ...(await requestProblems(db)),
     ...(await landingProblems(db, trailers)),
   ];
 }
@@ -256,15 +280,13 @@ export async function allProblems(db: Db, trailers: TrailerCounter): Promise<str
  * those that wait, through their dependsOn, on a request that waits on a person: their tasks
  * are pending with "Waiting on request …" and move once someone answers.
  */
-export function stuckRequests(db: Db): { stuck: string[] } {
-  const rows = db.$client.prepare("SELECT id, status, depends_on AS deps FROM requests").all() as {
-    id: number;
-    status: string;
-    deps: string;
-  }[];
+export async function stuckRequests(db: Db): Promise<{ stuck: string[] }> {
+  const rows = await db
+    .select({ id: requests.id, status: requests.status, deps: requests.dependsOn })
+    .from(requests);
   const byId = new Map(rows.map((r) => [r.id, r]));
-  const OPEN = ["received", "planned", "in_progress"];
-  const prereqs = (id: number) => json<number[]>(byId.get(id)?.deps ?? null, []);
+  const OPEN: string[] = ["received", "planned", "in_progress"];
+  const prereqs = (id: number) => byId.get(id)?.deps ?? [];
   const waitsOnPerson = (id: number, seen = new Set<number>()): boolean => {
     if (seen.has(id)) return false;
     seen.add(id);
@@ -278,13 +300,16 @@ export function stuckRequests(db: Db): { stuck: string[] } {
   const out = { stuck: [] as string[] };
   for (const r of rows) {
     if (!OPEN.includes(r.status)) continue;
-    const tasks = db.$client
-      .prepare(
-        `SELECT t.id, t.state, t.blocked_reason AS reason, e.state AS entry FROM tasks t
-           LEFT JOIN queue_entries e ON e.change_request_id = t.change_request_id
-          WHERE t.request_id = ?`,
-      )
-      .all(r.id) as { id: string; state: string; reason: string | null; entry: string | null }[];
+    const tasks = await db
+      .select({
+        id: tasksTable.id,
+        state: tasksTable.state,
+        reason: tasksTable.blockedReason,
+        entry: queueEntries.state,
+      })
+      .from(tasksTable)
+      .leftJoin(queueEntries, eq(queueEntries.changeRequestId, tasksTable.changeRequestId))
+      .where(eq(tasksTable.requestId, r.id));
     const onlyWaiting =
       r.status !== "received" &&
       tasks.every(

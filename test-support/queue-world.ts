@@ -29,7 +29,7 @@ export async function fileAndQueue(
   world: TestWorld,
   req: { file: string; title: string; requester?: User },
 ) {
-  const [r] = createRequests(world.db, {
+  const [r] = await createRequests(world.db, {
     input: { title: req.title, description: "", repo: "demo", files: [req.file] },
     requester: req.requester ?? world.admin,
     config: world.config,
@@ -37,15 +37,15 @@ export async function fileAndQueue(
   });
   await advance(world.db, world.config, "d");
   await drainQueue(world);
-  const task = world.db
+  const [task] = await world.db
     .select()
     .from(tasks)
     .where(eq(tasks.requestId, r?.id ?? 0))
-    .get();
-  const entry = world.db
+    .limit(1);
+  const [entry] = await world.db
     .select()
     .from(queueEntries)
     .where(eq(queueEntries.changeRequestId, task?.changeRequestId ?? 0))
-    .get();
+    .limit(1);
   return { requestId: r?.id ?? 0, task, entry };
 }

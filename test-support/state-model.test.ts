@@ -1,8 +1,23 @@
 import fs from "node:fs";
 import path from "node:path";
+import { and, eq, gt, max, ne, sql } from "drizzle-orm";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Db, openDb } from "@/server/db/client";
+import { closeDb, type Db, dbTarget, openDb } from "@/server/db/client";
+import {
+  changeQueueLogs,
+  changeRequests,
+  events,
+  inboxFiles,
+  queueEntries,
+  queueEntryPaths,
+  requestSpecs,
+  requests,
+  tasks,
+  workerHeartbeats,
+} from "@/server/db/schema";
+import { rawAll, rawRun } from "@/server/db/sql";
 import { advance } from "@/server/dispatch/advance";
 import { dispatchOnce } from "@/server/dispatch/dispatch";
 import { ConflictError, ValidationError } from "@/server/errors";
@@ -60,17 +75,18 @@ const FILES = [
   "docs/setup.md",
   ".github/workflows/ci.yml",
 ];
-const TABLES = [
-  "change_queue_logs",
-  "queue_entry_paths",
-  "queue_entries",
-  "change_requests",
-  "tasks",
-  "request_specs",
-  "inbox_files",
-  "events",
-  "requests",
-  "worker_heartbeats",
+/** The tables a run changes, children first (the schema's bindings name the engine's tables). */
+const tables = (): SQLiteTable[] => [
+  changeQueueLogs,
+  queueEntryPaths,
+  queueEntries,
+  changeRequests,
+  tasks,
+  requestSpecs,
+  inboxFiles,
+  events,
+  requests,
+  workerHeartbeats,
 ];
 
 class System {
@@ -98,7 +114,7 @@ class System {
 
   constructor(readonly world: TestWorld) {
     this.db = world.db;
-    this.db2 = openDb(world.db.$client.name, { migrate: false });
+    this.db2 = openDb(dbTarget(world.env), { migrate: false });
     const repo = world.config.repositories[0];
     if (!repo) throw new Error("the world has no repository");
     this.demo = repo.path;
@@ -131,45 +147,46 @@ class System {
   }
 
   /** The tables' rows at the start of every run (see `buildStart`), and the branch's tip. */
-  snapshot = new Map<string, Record<string, unknown>[]>();
+  snapshot = new Map<SQLiteTable, Record<string, unknown>[]>();
 
   /** The last event and queue log row of the start state. */
   base = { event: 0, log: 0 };
 
-  close() {
+  async close() {
     this.trailers.close();
-    this.db2.$client.close();
-    this.world.cleanup();
+    await closeDb(this.db2);
+    await this.world.cleanup();
   }
 
-  takeSnapshot() {
-    this.base = {
-      event: this.db.$client.prepare("SELECT max(id) FROM events").pluck().get() as number,
-      log: this.db.$client.prepare("SELECT max(id) FROM change_queue_logs").pluck().get() as number,
-    };
-    for (const t of TABLES)
-      this.snapshot.set(
-        t,
-        this.db.$client.prepare(`SELECT * FROM ${t}`).all() as Record<string, unknown>[],
-      );
+  /** The last event and the last queue log row. */
+  async lastIds() {
+    const [event] = await this.db
+      .select({ id: max(events.id) })
+      .from(events)
+      .limit(1);
+    const [log] = await this.db
+      .select({ id: max(changeQueueLogs.id) })
+      .from(changeQueueLogs)
+      .limit(1);
+    return { event: event?.id ?? 0, log: log?.id ?? 0 };
+  }
+
+  async takeSnapshot() {
+    this.base = await this.lastIds();
+    for (const t of tables()) this.snapshot.set(t, await this.db.select().from(t));
     this.initial = readRefFs(this.gitDir, "refs/heads/main") ?? "";
   }
 
   async reset() {
-    const sqlite = this.db.$client;
-    sqlite.transaction(() => {
-      for (const t of TABLES) sqlite.prepare(`DELETE FROM ${t}`).run();
-      for (const t of [...TABLES].reverse()) {
+    await this.db.transaction(async (tx) => {
+      for (const t of tables()) await tx.delete(t);
+      for (const t of tables().reverse()) {
         const rows = this.snapshot.get(t) ?? [];
-        const cols = Object.keys(rows[0] ?? {});
-        const insert = cols.length
-          ? sqlite.prepare(
-              `INSERT INTO ${t} (${cols.map((c) => `"${c}"`).join(", ")}) VALUES (${cols.map((c) => `@${c}`).join(", ")})`,
-            )
-          : null;
-        for (const row of rows) insert?.run(row);
+        // In slices: a statement's variables are limited.
+        for (let i = 0; i < rows.length; i += 100)
+          await tx.insert(t).values(rows.slice(i, i + 100) as never);
       }
-    })();
+    });
     if (WORKTREE) {
       await git(["reset", "--hard", "-q", this.initial], { cwd: this.repo });
       await git(["clean", "-fdq"], { cwd: this.repo });
@@ -181,8 +198,9 @@ class System {
     this.trailers.reset();
   }
 
-  ids(sql: string): number[] {
-    return this.db.$client.prepare(sql).pluck().all() as number[];
+  async ids(query: string): Promise<number[]> {
+    const rows = await rawAll(this.db, sql.raw(query));
+    return rows.map((r) => Number(Object.values(r)[0]));
   }
 
   async check(after: string) {
@@ -211,23 +229,23 @@ class System {
   }
 
   /** A fingerprint of everything that moves: the last event, the last queue log row. */
-  fingerprint(): string {
-    return JSON.stringify([
-      this.db.$client.prepare("SELECT max(id) FROM events").pluck().get(),
-      this.db.$client.prepare("SELECT max(id) FROM change_queue_logs").pluck().get(),
-    ]);
+  async fingerprint(): Promise<string> {
+    const { event, log } = await this.lastIds();
+    return JSON.stringify([event, log]);
   }
 
   /** Lets time pass and every worker work until nothing changes (bounded). */
   async drain() {
     for (let round = 0; round < 20; round++) {
-      const before = this.fingerprint();
+      const before = await this.fingerprint();
       this.clock += HOUR;
-      await this.develop(dispatchOnce(this.db, this.config, this.owner("drain"), this.clock, 1000));
+      await this.develop(
+        await dispatchOnce(this.db, this.config, this.owner("drain"), this.clock, 1000),
+      );
       await advance(this.db, this.config, this.owner("drain"));
       await this.land(1);
       await advance(this.db, this.config, this.owner("drain"));
-      if (this.fingerprint() === before) return round;
+      if ((await this.fingerprint()) === before) return round;
     }
     throw new Error(`still moving after 20 drain rounds:\n  ${this.trace.join("\n  ")}`);
   }
@@ -239,43 +257,49 @@ class System {
  * that needs clarification, one that needs attention, and one waiting on the first of those.
  */
 async function buildStart(s: System) {
-  const file = (input: Record<string, unknown>) =>
-    createRequests(s.db, {
-      input: { repo: "demo", description: "", ...input },
-      requester: s.world.admin,
-      config: s.config,
-      source: "cli",
-    })[0]?.id ?? 0;
+  const file = async (input: Record<string, unknown>) =>
+    (
+      await createRequests(s.db, {
+        input: { repo: "demo", description: "", ...input },
+        requester: s.world.admin,
+        config: s.config,
+        source: "cli",
+      })
+    )[0]?.id ?? 0;
   const turn = () => advance(s.db, s.config, s.owner("start"));
-  file({ title: "Add a note", files: ["docs/guide.md"] });
-  file({ title: "Add a note", files: ["README.md"] });
-  file({ title: "Add a note", files: ["docs/faq.md"] });
+  await file({ title: "Add a note", files: ["docs/guide.md"] });
+  await file({ title: "Add a note", files: ["README.md"] });
+  await file({ title: "Add a note", files: ["docs/faq.md"] });
   await turn();
   await s.land(1);
   await turn();
   // A later change to docs/faq.md is queued before the first one's revert: the revert then
   // conflicts with it every time, and is quarantined.
-  file({ title: "Add a note", files: ["docs/faq.md"] });
+  await file({ title: "Add a note", files: ["docs/faq.md"] });
   await turn();
-  const faq = s.ids(
-    "SELECT e.id FROM queue_entries e JOIN change_requests c ON c.id = e.change_request_id WHERE e.state = 'merged' AND c.task_id = '3.1'",
+  const faq = (
+    await s.ids(
+      "SELECT e.id FROM queue_entries e JOIN change_requests c ON c.id = e.change_request_id WHERE e.state = 'merged' AND c.task_id = '3.1'",
+    )
   )[0];
   if (faq === undefined) throw new Error("the start state has no merged docs/faq.md change");
   await rollbackEntry(s.db, s.config, faq);
   await s.land(1);
-  const unclear = file({ title: "Make it better", description: "Improve things." });
-  const vain = file({ title: "Make it nicer", description: "Improve stuff." });
-  file({ title: "Add a note", files: ["docs/setup.md"], dependsOn: [unclear] });
+  const unclear = await file({ title: "Make it better", description: "Improve things." });
+  const vain = await file({ title: "Make it nicer", description: "Improve stuff." });
+  await file({ title: "Add a note", files: ["docs/setup.md"], dependsOn: [unclear] });
   await turn();
   await answerRequest(s.db, s.config, vain, s.world.admin, { note: "Just make it nicer." });
   await turn();
   await s.check("building the start state");
-  const states = s.db.$client
-    .prepare("SELECT state, count(*) AS n FROM queue_entries GROUP BY state ORDER BY state")
-    .all();
-  const statuses = s.db.$client
-    .prepare("SELECT status, count(*) AS n FROM requests GROUP BY status ORDER BY status")
-    .all();
+  const states = await rawAll(
+    s.db,
+    sql`SELECT state, count(*) AS n FROM queue_entries GROUP BY state ORDER BY state`,
+  );
+  const statuses = await rawAll(
+    s.db,
+    sql`SELECT status, count(*) AS n FROM requests GROUP BY status ORDER BY status`,
+  );
   return { entries: states, requests: statuses };
 }
 
@@ -311,14 +335,14 @@ type Filing = { kind: "files"; files: string[]; dep?: number } | { kind: "unclea
 
 const fileRequest = (f: Filing) =>
   cmd(`file(${JSON.stringify(f)})`, async (s) => {
-    const requests = s.ids("SELECT id FROM requests ORDER BY id DESC");
+    const requests = await s.ids("SELECT id FROM requests ORDER BY id DESC");
     const dependsOn =
       f.dep === undefined ? [] : [pick(requests, f.dep)].filter((d) => d !== undefined);
     const input =
       f.kind === "files"
         ? { repo: "demo", title: "Add a note", description: "", files: f.files, dependsOn }
         : { repo: "demo", title: "Make it better", description: "Improve things.", dependsOn };
-    const [r] = createRequests(s.db, {
+    const [r] = await createRequests(s.db, {
       input,
       requester: s.world.admin,
       config: s.config,
@@ -330,7 +354,10 @@ const fileRequest = (f: Filing) =>
 /** Two planners (two connections) race to plan one received request. */
 const planTwice = (n: number) =>
   cmd(`planTwice(${n})`, async (s) => {
-    const id = pick(s.ids("SELECT id FROM requests WHERE status = 'received' ORDER BY id"), n);
+    const id = pick(
+      await s.ids("SELECT id FROM requests WHERE status = 'received' ORDER BY id"),
+      n,
+    );
     if (id === undefined) return "nothing received";
     const [a, b] = await Promise.all([
       planRequest(s.db, s.config, id),
@@ -355,12 +382,12 @@ const advanceCmd = (workers: 1 | 2) =>
  * worker's dispatch (real time) finds it expired already. */
 const crash = (lease: "short" | "long") =>
   cmd(`crashAfterClaim(${lease} lease)`, async (s) => {
-    for (const id of s.ids("SELECT id FROM requests WHERE status = 'received' ORDER BY id"))
+    for (const id of await s.ids("SELECT id FROM requests WHERE status = 'received' ORDER BY id"))
       await planRequest(s.db, s.config, id);
     const claimed =
       lease === "short"
-        ? dispatchOnce(s.db, s.config, s.owner("crashed"), Date.now() - 10, 1)
-        : dispatchOnce(s.db, s.config, s.owner("crashed"));
+        ? await dispatchOnce(s.db, s.config, s.owner("crashed"), Date.now() - 10, 1)
+        : await dispatchOnce(s.db, s.config, s.owner("crashed"));
     s.stale.push(...claimed);
     return claimed.map((t) => t.id).join(",") || "nothing claimed";
   });
@@ -370,7 +397,7 @@ const crash = (lease: "short" | "long") =>
 const expire = (developThem: boolean) =>
   cmd(`expireLeases(${developThem ? "develop" : "crash again"})`, async (s) => {
     s.clock += HOUR;
-    const claimed = dispatchOnce(s.db2, s.config, s.owner("late"), s.clock, 1000);
+    const claimed = await dispatchOnce(s.db2, s.config, s.owner("late"), s.clock, 1000);
     if (developThem) await s.develop(claimed, s.db2);
     else s.stale.push(...claimed);
     return claimed.map((t) => t.id).join(",") || "nothing claimed";
@@ -395,24 +422,27 @@ const land = (loops: 1 | 2) =>
 /** A queue worker claims an entry and dies; its short lease runs out for the next loop. */
 const queueCrash = () =>
   cmd("queueCrashAfterClaim", async (s) => {
-    const entry = claimNext(s.db, s.owner("queue-crashed"), { ...s.loopOpts, leaseMs: 1 });
+    const entry = await claimNext(s.db, s.owner("queue-crashed"), { ...s.loopOpts, leaseMs: 1 });
     return entry ? `entry ${entry.id}` : "nothing to claim";
   });
 
 const retry = (n: number) =>
   cmd(`retryQuarantined(${n})`, async (s) => {
     const id = pick(
-      s.ids("SELECT id FROM queue_entries WHERE state = 'quarantined' ORDER BY id"),
+      await s.ids("SELECT id FROM queue_entries WHERE state = 'quarantined' ORDER BY id"),
       n,
     );
     if (id === undefined) return "none quarantined";
-    retryEntry(s.db, id, s.world.admin.email);
+    await retryEntry(s.db, id, s.world.admin.email);
     return `entry ${id}`;
   });
 
 const rollback = (n: number) =>
   cmd(`rollbackMerged(${n})`, async (s) => {
-    const id = pick(s.ids("SELECT id FROM queue_entries WHERE state = 'merged' ORDER BY id"), n);
+    const id = pick(
+      await s.ids("SELECT id FROM queue_entries WHERE state = 'merged' ORDER BY id"),
+      n,
+    );
     if (id === undefined) return "none merged";
     try {
       const r = await rollbackEntry(s.db, s.config, id);
@@ -427,7 +457,7 @@ const rollback = (n: number) =>
 const answer = (n: number, how: "file" | "note" | "vain") =>
   cmd(`answer(${n}, ${how})`, async (s) => {
     const id = pick(
-      s.ids(
+      await s.ids(
         "SELECT id FROM requests WHERE status IN ('needs_clarification','needs_attention') ORDER BY id",
       ),
       n,
@@ -447,7 +477,7 @@ const answer = (n: number, how: "file" | "note" | "vain") =>
 const answerDuringAdvance = (n: number) =>
   cmd(`answerDuringAdvance(${n})`, async (s) => {
     const id = pick(
-      s.ids(
+      await s.ids(
         "SELECT id FROM requests WHERE status IN ('needs_clarification','needs_attention') ORDER BY id",
       ),
       n,
@@ -466,14 +496,14 @@ const answerDuringAdvance = (n: number) =>
 const cancel = (n: number) =>
   cmd(`cancel(${n})`, async (s) => {
     const id = pick(
-      s.ids(
+      await s.ids(
         "SELECT id FROM requests WHERE status NOT IN ('done','failed','cancelled','rolled_back') ORDER BY id",
       ),
       n,
     );
     if (id === undefined) return "nothing to cancel";
     try {
-      const r = cancelRequest(s.db, id, s.world.admin, "model test");
+      const r = await cancelRequest(s.db, id, s.world.admin, "model test");
       return `#${id}: ${r.status}, rejected entries [${r.rejectedEntries}]`;
     } catch (err) {
       if (err instanceof ConflictError) return `#${id} refused: ${err.message}`;
@@ -531,20 +561,22 @@ const commands = [
 
 /** What happened in the runs: queue moves and events by type, beyond the start state. */
 const seen = new Map<string, number>();
-function tally(s: System) {
+async function tally(s: System) {
+  const logs = await s.db
+    .select({ event: changeQueueLogs.event })
+    .from(changeQueueLogs)
+    .where(gt(changeQueueLogs.id, s.base.log));
+  const later = await s.db
+    .select({ type: events.type, payload: events.payload })
+    .from(events)
+    .where(and(gt(events.id, s.base.event), ne(events.type, "task.blocked")));
+  const status = (payload: unknown) => {
+    const v = (payload as { status?: unknown } | null)?.status;
+    return v === undefined || v === null ? "" : ` ${v}`;
+  };
   const rows = [
-    ...(s.db.$client
-      .prepare(
-        `SELECT 'queue → ' || json_extract(event, '$.to') AS k, count(*) AS n FROM change_queue_logs
-          WHERE id > ? GROUP BY k`,
-      )
-      .all(s.base.log) as { k: string; n: number }[]),
-    ...(s.db.$client
-      .prepare(
-        `SELECT type || coalesce(' ' || json_extract(payload, '$.status'), '') AS k, count(*) AS n
-           FROM events WHERE id > ? AND type <> 'task.blocked' GROUP BY k`,
-      )
-      .all(s.base.event) as { k: string; n: number }[]),
+    ...logs.map((l) => ({ k: `queue → ${l.event.to}`, n: 1 })),
+    ...later.map((e) => ({ k: `${e.type}${status(e.payload)}`, n: 1 })),
     { k: "zombie lost its lease", n: s.trace.filter((t) => t.includes('"leaseLost":true')).length },
     { k: "zombie developed", n: s.trace.filter((t) => t.includes('{"changeRequestId"')).length },
   ];
@@ -563,7 +595,7 @@ async function lane(runs: number, seed: number): Promise<number> {
   const system = await openSystem();
   try {
     const start = await buildStart(system);
-    system.takeSnapshot();
+    await system.takeSnapshot();
     if (seed === SEED) console.log(`state-model: every run starts from ${JSON.stringify(start)}`);
     let drainRounds = 0;
     await fc.assert(
@@ -579,15 +611,15 @@ async function lane(runs: number, seed: number): Promise<number> {
         drainRounds += await s.drain();
         account("(drain)", t);
         await s.check("draining");
-        const { stuck } = stuckRequests(s.db);
+        const { stuck } = await stuckRequests(s.db);
         if (stuck.length) throw new Error(`${stuck.join("\n")}\nrun:\n  ${s.trace.join("\n  ")}`);
-        tally(s);
+        await tally(s);
       }),
       { numRuns: runs, seed },
     );
     return drainRounds;
   } finally {
-    system.close();
+    await system.close();
   }
 }
 
@@ -627,12 +659,12 @@ describe("the whole path, model-based", () => {
     const s = await openSystem();
     try {
       await buildStart(s);
-      s.takeSnapshot();
-      const sql = (q: string) => s.db.$client.prepare(q).run();
+      await s.takeSnapshot();
+      const run = (q: string) => rawRun(s.db, sql.raw(q));
       const broken = async (q: string, problem: RegExp) => {
         await s.reset();
         await s.check("the start state");
-        sql(q);
+        await run(q);
         await expect(s.check(q)).rejects.toThrow(problem);
       };
       await broken(
@@ -678,19 +710,27 @@ describe("the whole path, model-based", () => {
       await git(["update-ref", "refs/heads/main", again.trim(), tip], { cwd: s.repo });
       await expect(s.check("landing twice")).rejects.toThrow(/landed 2 times on main/);
     } finally {
-      s.close();
+      await s.close();
     }
   });
 
-  const fileIn = (s: System) => (input: Record<string, unknown>) =>
-    createRequests(s.db, {
-      input: { repo: "demo", title: "Add a note", description: "", ...input },
-      requester: s.world.admin,
-      config: s.config,
-      source: "cli",
-    })[0]?.id ?? 0;
-  const statusOf = (s: System, id: number) =>
-    s.db.$client.prepare("SELECT status FROM requests WHERE id = ?").pluck().get(id);
+  const fileIn = (s: System) => async (input: Record<string, unknown>) =>
+    (
+      await createRequests(s.db, {
+        input: { repo: "demo", title: "Add a note", description: "", ...input },
+        requester: s.world.admin,
+        config: s.config,
+        source: "cli",
+      })
+    )[0]?.id ?? 0;
+  const statusOf = async (s: System, id: number) =>
+    (
+      await s.db
+        .select({ status: requests.status })
+        .from(requests)
+        .where(eq(requests.id, id))
+        .limit(1)
+    )[0]?.status;
 
   // Found by this test (MODEL_SEED=7, shrunk to: file a request on .github/workflows/ci.yml and
   // docs/guide.md depending on a done request; roll back that request's change; drain).
@@ -698,22 +738,22 @@ describe("the whole path, model-based", () => {
     const s = await openSystem();
     try {
       const file = fileIn(s);
-      const first = file({ files: ["README.md"] });
+      const first = await file({ files: ["README.md"] });
       await s.drain();
-      const entry = s.ids("SELECT id FROM queue_entries WHERE state = 'merged'")[0] ?? 0;
-      const second = file({
+      const entry = (await s.ids("SELECT id FROM queue_entries WHERE state = 'merged'"))[0] ?? 0;
+      const second = await file({
         files: [".github/workflows/ci.yml", "docs/guide.md"],
         dependsOn: [first],
       });
       await rollbackEntry(s.db, s.config, entry);
       await s.drain();
       await s.check("draining");
-      expect(statusOf(s, first)).toBe("rolled_back");
+      expect(await statusOf(s, first)).toBe("rolled_back");
       // Settling fails a task whose prerequisite request was rolled back, as for failed.
-      expect(stuckRequests(s.db).stuck).toEqual([]);
-      expect(statusOf(s, second)).not.toBe("in_progress");
+      expect((await stuckRequests(s.db)).stuck).toEqual([]);
+      expect(await statusOf(s, second)).not.toBe("in_progress");
     } finally {
-      s.close();
+      await s.close();
     }
   });
 
@@ -723,19 +763,19 @@ describe("the whole path, model-based", () => {
   it("a request whose change is rolled back before its merge is recorded becomes rolled_back", async () => {
     const s = await openSystem();
     try {
-      const id = fileIn(s)({ files: ["docs/guide.md"] });
+      const id = await fileIn(s)({ files: ["docs/guide.md"] });
       await advance(s.db, s.config, "worker"); // developed: the task is submitted
       await s.land(1); // merged (the merge moves its task and request along since syncOutcomes went)
-      const entry = s.ids("SELECT id FROM queue_entries WHERE state = 'merged'")[0] ?? 0;
+      const entry = (await s.ids("SELECT id FROM queue_entries WHERE state = 'merged'"))[0] ?? 0;
       await rollbackEntry(s.db, s.config, entry);
       await s.land(1); // the revert lands: the entry is rolled_back
       await s.drain();
       await s.check("draining");
       // in_progress → rolled_back is a legal request move.
-      expect(statusOf(s, id)).toBe("rolled_back");
-      expect(stuckRequests(s.db).stuck).toEqual([]);
+      expect(await statusOf(s, id)).toBe("rolled_back");
+      expect((await stuckRequests(s.db)).stuck).toEqual([]);
     } finally {
-      s.close();
+      await s.close();
     }
   });
 });

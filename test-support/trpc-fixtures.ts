@@ -13,13 +13,13 @@ import type { TestWorld } from "@/test-support/fixtures";
  * A request whose task failed and whose change was quarantined, each with an error text that
  * names server paths: the data directory, the demo repository and the temp folder.
  */
-export function seedFailedRequest(world: TestWorld, requester: User) {
+export async function seedFailedRequest(world: TestWorld, requester: User) {
   const repo = currentConfig(world.env.configPath).repositories[0];
   if (!repo) throw new Error("the test world has no repository");
   const now = Date.now();
   const dbFile = path.join(world.dir, "hyperion.db");
   const inRepo = path.join(repo.path, "src", "app.ts");
-  const request = world.db
+  const [request] = await world.db
     .insert(requests)
     .values({
       title: "Fix /srv/app/notes in the title",
@@ -36,21 +36,18 @@ export function seedFailedRequest(world: TestWorld, requester: User) {
       createdAt: now,
       updatedAt: now,
     })
-    .returning()
-    .get();
-  world.db
-    .insert(tasks)
-    .values({
-      id: `${request.id}.1`,
-      requestId: request.id,
-      repo: repo.name,
-      title: "task",
-      source: "planner",
-      createdAt: now,
-      state: "submitted",
-    })
-    .run();
-  const change = world.db
+    .returning();
+  if (!request) throw new Error("request not created");
+  await world.db.insert(tasks).values({
+    id: `${request.id}.1`,
+    requestId: request.id,
+    repo: repo.name,
+    title: "task",
+    source: "planner",
+    createdAt: now,
+    state: "submitted",
+  });
+  const [change] = await world.db
     .insert(changeRequests)
     .values({
       taskId: `${request.id}.1`,
@@ -65,10 +62,10 @@ export function seedFailedRequest(world: TestWorld, requester: User) {
       dryRun: false,
       createdAt: now,
     })
-    .returning()
-    .get();
+    .returning();
+  if (!change) throw new Error("change not created");
   const reason = `the built-in developer failed: EACCES: permission denied, open '${inRepo}'`;
-  moveTask(world.db, {
+  await moveTask(world.db, {
     id: `${request.id}.1`,
     from: "submitted",
     to: "failed",
@@ -81,7 +78,7 @@ export function seedFailedRequest(world: TestWorld, requester: User) {
     paths: ["src/app.ts"],
     outputTail: `npm ERR! at ${inRepo}:3:9`,
   };
-  const entry = world.db
+  const [entry] = await world.db
     .insert(queueEntries)
     .values({
       changeRequestId: change.id,
@@ -95,23 +92,20 @@ export function seedFailedRequest(world: TestWorld, requester: User) {
       updatedAt: now,
       finishedAt: now,
     })
-    .returning()
-    .get();
-  world.db
-    .insert(changeQueueLogs)
-    .values({
+    .returning();
+  if (!entry) throw new Error("queue entry not created");
+  await world.db.insert(changeQueueLogs).values({
+    entryId: entry.id,
+    event: {
       entryId: entry.id,
-      event: {
-        entryId: entry.id,
-        from: "checking",
-        to: "quarantined",
-        worker: null,
-        attempt: 1,
-        error,
-      },
-      at: now,
-    })
-    .run();
+      from: "checking",
+      to: "quarantined",
+      worker: null,
+      attempt: 1,
+      error,
+    },
+    at: now,
+  });
   return { requestId: request.id, entryId: entry.id, repoPath: repo.path, dbFile };
 }
 

@@ -5,7 +5,8 @@ import { Worker } from "node:worker_threads";
 import { CliError } from "@/server/cli/io";
 import { ConfigError, currentConfig } from "@/server/config/load";
 import { describeSandbox, detectSandbox } from "@/server/confine/detect";
-import { type Db, dbFile, openDb } from "@/server/db/client";
+import { closeDb, type Db, dbTarget, migrateDb, openDb } from "@/server/db/client";
+import { assertSchemaCurrent, databaseProblem } from "@/server/db/version";
 import { advance } from "@/server/dispatch/advance";
 import { currentEnv, EnvError, type HyperionEnv } from "@/server/env.mjs";
 import { startGithub } from "@/server/github/loop";
@@ -62,8 +63,8 @@ export async function runSupervisor(
 ): Promise<void> {
   const id = `worker-${randomUUID().slice(0, 8)}`;
   const startedAt = Date.now();
-  beat(db, id, startedAt);
-  const timer = setInterval(() => beat(db, id, startedAt), HEARTBEAT_MS);
+  await beat(db, id, startedAt);
+  const timer = setInterval(async () => beat(db, id, startedAt), HEARTBEAT_MS);
   // Remote repositories: each mirror is fetched before anything reads it, then at its interval.
   await syncDue(db, currentConfig(env.configPath), { all: true });
   const fetcher = startFetcher(db, () => currentConfig(env.configPath));
@@ -74,7 +75,7 @@ export async function runSupervisor(
     drain: options.drain,
     ...(options.dryRun ? { dryRun: true } : {}),
   });
-  threads.start(options.threads);
+  await threads.start(options.threads);
   let stopping = false;
 
   const stop = (signal: string) => {
@@ -93,7 +94,7 @@ export async function runSupervisor(
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 
-  const { agents, recovery } = startAgents(db, env, id);
+  const { agents, recovery } = await startAgents(db, env, id);
   for (const [key, probe] of await agents.probeAll(currentConfig(env.configPath))) {
     if (probe.ok) log.info({ agent: key, version: probe.version }, "agent ready");
     else log.warn({ agent: key, problem: probe.problem, fix: probe.fix }, "agent not available");
@@ -137,7 +138,7 @@ export async function runSupervisor(
   await verifier?.stop();
   await inbox?.close();
   clearInterval(timer);
-  markStopped(db, id);
+  await markStopped(db, id);
   if (threads.failed) process.exitCode = 1;
 }
 
@@ -164,8 +165,8 @@ class QueueThreads {
     private readonly opts: LoopOptions,
   ) {}
 
-  start(n: number): void {
-    for (let i = 0; i < n; i++) this.spawn(i);
+  async start(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) await this.spawn(i);
   }
 
   /** Each thread finishes the entry in hand; one still running after STOP_GRACE_MS is ended. */
@@ -181,7 +182,7 @@ class QueueThreads {
     const { env } = this;
     const owner = `${this.id}/t${index}`;
     const data: ThreadData = {
-      dbFile: dbFile(env.dataDir),
+      dbTarget: dbTarget(env),
       configPath: env.configPath,
       owner,
       parentId: this.id,
@@ -200,19 +201,19 @@ class QueueThreads {
       // Not under `err`: pino's error serializer would replace the name with "Object".
       log.error({ thread: owner, error: crashReason(err) }, "queue thread crashed"),
     );
-    worker.on("exit", (code) => {
+    worker.on("exit", async (code) => {
       this.threads.delete(owner);
       // What it held is given back now: its respawn takes the same owner name, and this process
       // goes on beating, so no lease of it would ever be judged lost.
       if (code !== 0) {
-        const released = releaseOwner(this.db, owner, this.opts);
+        const released = await releaseOwner(this.db, owner, this.opts);
         if (released)
           log.warn({ thread: owner, released }, "entries of a crashed thread given back");
       }
       if (code !== 0 && !this.stopping && this.respawns < MAX_RESPAWNS) {
         this.respawns++;
         log.warn({ thread: owner, code }, "respawning queue thread");
-        this.spawn(index);
+        await this.spawn(index);
         return;
       }
       if (code !== 0) this.failed = true;
@@ -225,27 +226,27 @@ class QueueThreads {
  * Agent runs (codex, claude, copilot, command) go on in the background, supervised here; runs
  * a dead worker left are found and their tasks requeued, now and every few seconds.
  */
-function startAgents(
+async function startAgents(
   db: Db,
   env: HyperionEnv,
   id: string,
-): { agents: AgentPool; recovery: NodeJS.Timeout } {
+): Promise<{ agents: AgentPool; recovery: NodeJS.Timeout }> {
   const agents = new AgentPool({
     db,
     dataDir: env.dataDir,
     owner: `${id}/dispatcher`,
     leaseMs: env.HYPERION_TASK_LEASE_MS,
   });
-  const recover = () => {
+  const recover = async () => {
     try {
-      const n = recoverLostRuns(db, (owner) => ownerAlive(db, owner));
+      const n = await recoverLostRuns(db, async (owner) => ownerAlive(db, owner));
       if (n)
         log.warn({ runs: n }, "agent runs of a dead worker were marked lost; their tasks requeued");
     } catch (err) {
       log.warn({ err: (err as Error).message }, "recovering lost runs failed");
     }
   };
-  recover();
+  await recover();
   return { agents, recovery: setInterval(recover, 10_000) };
 }
 
@@ -303,10 +304,20 @@ export async function runWorkerProcess(
     if (err instanceof ConfigError) throw new CliError(err.message, 2);
     throw err;
   }
-  const db = openDb(dbFile(env.dataDir));
+  // A database that cannot be used (unreachable, a wrong password, a schema of another
+  // version) stops the worker at start with its cause (exit 2).
+  const target = dbTarget(env);
+  const db = openDb(target, { name: "hyperion-worker" });
+  try {
+    await migrateDb(db);
+    await assertSchemaCurrent(db);
+  } catch (err) {
+    await closeDb(db);
+    throw new CliError(databaseProblem(target, err as Error), 2);
+  }
   try {
     await runSupervisor(db, env, options);
   } finally {
-    db.$client.close();
+    await closeDb(db);
   }
 }

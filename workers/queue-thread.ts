@@ -1,11 +1,11 @@
 import type { MessagePort } from "node:worker_threads";
 import { currentConfig } from "@/server/config/load";
-import { openDb } from "@/server/db/client";
+import { closeDb, openDb } from "@/server/db/client";
 import { LandLock } from "@/server/queue/land-lock";
 import { type LoopOptions, runQueueLoop } from "@/server/queue/loop";
 
 export type ThreadData = {
-  dbFile: string;
+  dbTarget: string;
   configPath: string;
   owner: string;
   parentId: string;
@@ -21,7 +21,7 @@ export type ThreadMessage =
 
 /** The body of one queue thread: its own SQLite connection, one loop, stop between entries. */
 export async function runThread(data: ThreadData, port: MessagePort | null): Promise<void> {
-  const db = openDb(data.dbFile, { migrate: false });
+  const db = openDb(data.dbTarget, { migrate: false, name: data.owner, connections: 3 });
   let stopping = false;
   port?.on("message", (msg: unknown) => {
     if (msg === "stop") stopping = true;
@@ -40,7 +40,7 @@ export async function runThread(data: ThreadData, port: MessagePort | null): Pro
     });
     port?.postMessage({ type: "done", owner: data.owner, processed } satisfies ThreadMessage);
   } finally {
-    db.$client.close();
+    await closeDb(db);
     port?.close();
   }
 }

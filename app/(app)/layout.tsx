@@ -44,7 +44,7 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
                 {user && can(user.role, "queue.read") && <NavLink href="/queue">Queue</NavLink>}
                 {user && can(user.role, "queue.read") && <NavLink href="/runs">Runs</NavLink>}
                 {user && can(user.role, "change.approve") && (
-                  <ApprovalsLink initial={waitingCount(runtime().db)} />
+                  <ApprovalsLink initial={await waitingCount(runtime().db)} />
                 )}
                 {user && can(user.role, "user.read") && (
                   <NavLink href="/admin/users">Users</NavLink>
@@ -54,7 +54,7 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
             aside={
               user && (
                 <>
-                  <NotificationsLink initial={unreadCount(runtime().db, user)} />
+                  <NotificationsLink initial={await unreadCount(runtime().db, user)} />
                   <WorkerStatus />
                   <span className="break-all text-slate-600">
                     {user.email} · {user.role}

@@ -19,7 +19,7 @@ function useLiveWaiting(initial: Waiting, cursor: number) {
     void queryClient.invalidateQueries({ queryKey: trpc.approval.list.queryKey() });
     void queryClient.invalidateQueries({ queryKey: trpc.approval.count.queryKey() });
   }, [queryClient, trpc]);
-  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const pending = useRef<Awaited<ReturnType<typeof setTimeout>> | null>(null);
   const live = useSubscription(
     trpc.queue.live.subscriptionOptions(
       { afterId: cursor },

@@ -7,6 +7,7 @@ import type { EventFilter } from "../queue-guidance";
 import { useTRPC } from "../trpc";
 import { EventLog } from "./event-log";
 import { FinishedSection } from "./finished";
+import { Hosts } from "./hosts";
 import { MovingSection } from "./moving";
 import { type Outcome, QuarantinedSection } from "./quarantined";
 import { Remotes } from "./remotes";
@@ -27,7 +28,7 @@ function useLiveQueue(initial: Overview) {
     trpc.queue.overview.queryOptions(undefined, { initialData: initial, refetchInterval: 2000 }),
   );
   const [events, setEvents] = useState<LogRow[]>(initial.recent);
-  const pendingRefresh = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const pendingRefresh = useRef<Awaited<ReturnType<typeof setTimeout>> | null>(null);
   const live = useSubscription(
     trpc.queue.live.subscriptionOptions(
       { afterId: initial.recent[0]?.id ?? 0 },
@@ -125,6 +126,7 @@ export function QueueBoard({
 
       <Verifications rows={overview.verifications} />
 
+      <Hosts hosts={status.hosts} />
       <Threads status={status} insights={insights} />
     </div>
   );

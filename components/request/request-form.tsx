@@ -109,7 +109,7 @@ export function RequestForm({
   const [asking, setAsking] = useState<{
     files: NewFileAsk[];
     value: Record<string, unknown>;
-    messages: ReturnType<typeof serverMessages>;
+    messages: Awaited<ReturnType<typeof serverMessages>>;
   } | null>(null);
 
   const create = useMutation(

@@ -28,7 +28,7 @@ function useLiveRun(initial: RunDetail, cursor: number) {
     if (next && ticket === latest.current) setDetail(next);
   }, [client, id]);
   // A chatty agent sends a batch every tick: refetch at most a few times a second.
-  const pendingRefresh = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const pendingRefresh = useRef<Awaited<ReturnType<typeof setTimeout>> | null>(null);
   useEffect(
     () => () => {
       if (pendingRefresh.current) clearTimeout(pendingRefresh.current);

@@ -159,7 +159,7 @@ function drainStderr(
   return {
     tail: async () => {
       await proc.exited;
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
       await Promise.race([
         closed,
         new Promise<void>((resolve) => {

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { count, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "@/server/config/load";
-import { approvals, changeQueueLogs, tasks } from "@/server/db/schema";
+import { approvals, changeQueueLogs, changeRequests, requests, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatch/advance";
 import { ConflictError, ForbiddenError, ValidationError } from "@/server/errors";
 import { git } from "@/server/git/run";
@@ -60,17 +60,18 @@ function givePolicyAgent() {
   world.config = loadConfig(world.env.configPath);
 }
 
-const hashOf = (entryId: number) => openDiff(world.db, entryId, operator).patchHash;
-const decisions = () => world.db.select({ n: count() }).from(approvals).get()?.n ?? 0;
+const hashOf = async (entryId: number) => (await openDiff(world.db, entryId, operator)).patchHash;
+const decisions = async () =>
+  (await world.db.select({ n: count() }).from(approvals).limit(1))[0]?.n ?? 0;
 
 describe("approval gates by risk", () => {
   it("low lands by itself; medium waits for a reviewer, then lands", async () => {
     const low = await fileAndQueue("docs/guide.md");
-    expect(getEntry(world.db, low.entry.id)?.state).toBe("merged");
+    expect((await getEntry(world.db, low.entry.id))?.state).toBe("merged");
 
     const medium = await fileAndQueue("src/cart/cart.js");
-    expect(getEntry(world.db, medium.entry.id)?.state).toBe("awaiting_approval");
-    const waiting = listWaiting(world.db, world.config, reviewer);
+    expect((await getEntry(world.db, medium.entry.id))?.state).toBe("awaiting_approval");
+    const waiting = await listWaiting(world.db, world.config, reviewer);
     expect(waiting).toHaveLength(1);
     expect(waiting[0]).toMatchObject({
       entryId: medium.entry.id,
@@ -79,7 +80,7 @@ describe("approval gates by risk", () => {
       tier: { approvals: 1, requireDiff: false },
       mayApprove: true,
     });
-    const res = approveEntry(
+    const res = await approveEntry(
       world.db,
       world.config,
       { entryId: medium.entry.id, patchHash: waiting[0]?.change.patchHash ?? "" },
@@ -87,61 +88,66 @@ describe("approval gates by risk", () => {
     );
     expect(res).toMatchObject({ approvals: 1, needed: 1, queued: true });
     await drain();
-    expect(getEntry(world.db, medium.entry.id)?.state).toBe("merged");
+    expect((await getEntry(world.db, medium.entry.id))?.state).toBe("merged");
     // The tip had not moved since its checks passed: they are not run again.
-    const moves = world.db
-      .select({ event: changeQueueLogs.event })
-      .from(changeQueueLogs)
-      .where(eq(changeQueueLogs.entryId, medium.entry.id))
-      .all()
-      .map((l) => l.event.to);
+    const moves = (
+      await world.db
+        .select({ event: changeQueueLogs.event })
+        .from(changeQueueLogs)
+        .where(eq(changeQueueLogs.entryId, medium.entry.id))
+    ).map((l) => l.event.to);
     expect(moves.filter((m) => m === "checking")).toHaveLength(1);
     expect(moves).toEqual(expect.arrayContaining(["awaiting_approval", "queued", "merged"]));
   });
 
   it("an approved entry whose tip moved runs its checks again before it lands", async () => {
     const medium = await fileAndQueue("src/cart/cart.js");
-    const hash = hashOf(medium.entry.id);
+    const hash = await hashOf(medium.entry.id);
     await fileAndQueue("docs/guide.md"); // lands, moving the tip
-    approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer);
+    await approveEntry(
+      world.db,
+      world.config,
+      { entryId: medium.entry.id, patchHash: hash },
+      reviewer,
+    );
     await drain();
-    expect(getEntry(world.db, medium.entry.id)?.state).toBe("merged");
-    const checks = world.db
-      .select({ event: changeQueueLogs.event })
-      .from(changeQueueLogs)
-      .where(eq(changeQueueLogs.entryId, medium.entry.id))
-      .all()
-      .filter((l) => l.event.to === "checking");
+    expect((await getEntry(world.db, medium.entry.id))?.state).toBe("merged");
+    const checks = (
+      await world.db
+        .select({ event: changeQueueLogs.event })
+        .from(changeQueueLogs)
+        .where(eq(changeQueueLogs.entryId, medium.entry.id))
+    ).filter((l) => l.event.to === "checking");
     expect(checks).toHaveLength(2);
   });
 
   it("high needs the whole diff opened by the approver and a comment", async () => {
     const high = await fileAndQueue("src/pricing/pricing.js");
-    expect(getEntry(world.db, high.entry.id)?.state).toBe("awaiting_approval");
-    const hash = patchHash(
-      world.db.$client
-        .prepare("SELECT patch FROM change_requests WHERE id = ?")
-        .pluck()
-        .get(high.entry.changeRequestId) as string,
-    );
-    const approve = (comment?: string) =>
+    expect((await getEntry(world.db, high.entry.id))?.state).toBe("awaiting_approval");
+    const [change] = await world.db
+      .select({ patch: changeRequests.patch })
+      .from(changeRequests)
+      .where(eq(changeRequests.id, high.entry.changeRequestId))
+      .limit(1);
+    const hash = patchHash(change?.patch ?? "");
+    const approve = async (comment?: string) =>
       approveEntry(
         world.db,
         world.config,
         { entryId: high.entry.id, patchHash: hash, comment },
         reviewer,
       );
-    expect(() => approve("looks right")).toThrow(/open its whole diff before approving/);
+    await expect(approve("looks right")).rejects.toThrow(/open its whole diff before approving/);
     // Another user's view does not count for this reviewer.
-    openDiff(world.db, high.entry.id, operator);
-    expect(() => approve("looks right")).toThrow(ConflictError);
-    openDiff(world.db, high.entry.id, reviewer);
-    expect(() => approve()).toThrow(ValidationError);
-    expect(() => approve("   ")).toThrow(/comment: a high-risk approval needs a comment/);
-    expect(decisions()).toBe(0);
-    expect(approve("Cap logic reviewed; tests cover it")).toMatchObject({ queued: true });
+    await openDiff(world.db, high.entry.id, operator);
+    await expect(approve("looks right")).rejects.toThrow(ConflictError);
+    await openDiff(world.db, high.entry.id, reviewer);
+    await expect(approve()).rejects.toThrow(ValidationError);
+    await expect(approve("   ")).rejects.toThrow(/comment: a high-risk approval needs a comment/);
+    expect(await decisions()).toBe(0);
+    expect(await approve("Cap logic reviewed; tests cover it")).toMatchObject({ queued: true });
     await drain();
-    expect(getEntry(world.db, high.entry.id)?.state).toBe("merged");
+    expect((await getEntry(world.db, high.entry.id))?.state).toBe("merged");
     const log = await git(["log", "-1", "--format=%B", "main"], { cwd: repoPath() });
     expect(log).toContain(`Hyperion-Task: ${high.task.id}`);
   });
@@ -152,14 +158,14 @@ describe("approval gates by risk", () => {
     repo.policy.approvals.high = { approvals: 2, requireDiff: true, requireComment: true };
     const high = await fileAndQueue("src/pricing/pricing.js");
     for (const who of [reviewer, operator]) {
-      const { patchHash: hash } = openDiff(world.db, high.entry.id, who);
-      approveEntry(
+      const { patchHash: hash } = await openDiff(world.db, high.entry.id, who);
+      await approveEntry(
         world.db,
         world.config,
         { entryId: high.entry.id, patchHash: hash, comment: `ok by ${who.email}` },
         who,
       );
-      expect(getEntry(world.db, high.entry.id)?.state).toBe(
+      expect((await getEntry(world.db, high.entry.id))?.state).toBe(
         who === reviewer ? "awaiting_approval" : "queued",
       );
     }
@@ -169,20 +175,26 @@ describe("approval gates by risk", () => {
 describe("who may approve, and what is refused with nothing written", () => {
   it("nobody approves a change of a request they filed (an agent's change counts as its requester's)", async () => {
     const medium = await fileAndQueue("src/cart/cart.js", reviewer);
-    const hash = hashOf(medium.entry.id);
-    expect(() =>
-      approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer),
-    ).toThrow(ForbiddenError);
-    expect(listWaiting(world.db, world.config, reviewer)[0]).toMatchObject({
+    const hash = await hashOf(medium.entry.id);
+    await expect(
+      (async () =>
+        approveEntry(
+          world.db,
+          world.config,
+          { entryId: medium.entry.id, patchHash: hash },
+          reviewer,
+        ))(),
+    ).rejects.toThrow(ForbiddenError);
+    expect((await listWaiting(world.db, world.config, reviewer))[0]).toMatchObject({
       mayApprove: false,
       whyNot: expect.stringMatching(/you filed R\d+/),
     });
-    expect(decisions()).toBe(0);
+    expect(await decisions()).toBe(0);
   });
 
   it("a requester cannot approve at all: FORBIDDEN; without a session: UNAUTHORIZED", async () => {
     const medium = await fileAndQueue("src/cart/cart.js");
-    const hash = hashOf(medium.entry.id);
+    const hash = await hashOf(medium.entry.id);
     const call = createCallerFactory(appRouter);
     const ctx = (user: User | null) => ({ db: world.db, env: world.env, user, origin: null });
     const input = { entryId: medium.entry.id, patchHash: hash };
@@ -196,38 +208,51 @@ describe("who may approve, and what is refused with nothing written", () => {
       code: "FORBIDDEN",
     });
     expect(await call(ctx(reviewer) as never).approval.count()).toEqual({ waiting: 1 });
-    expect(decisions()).toBe(0);
+    expect(await decisions()).toBe(0);
   });
 
   it("refuses an entry that is not waiting, a second approval, a replaced patch", async () => {
     const low = await fileAndQueue("docs/guide.md");
     const medium = await fileAndQueue("src/cart/cart.js");
-    const hash = hashOf(medium.entry.id);
-    expect(() =>
-      approveEntry(
-        world.db,
-        world.config,
-        { entryId: low.entry.id, patchHash: hashOf(low.entry.id) },
-        reviewer,
-      ),
-    ).toThrow(/is merged, not waiting for approval/);
-    expect(() =>
-      approveEntry(
-        world.db,
-        world.config,
-        { entryId: medium.entry.id, patchHash: "0".repeat(64) },
-        reviewer,
-      ),
-    ).toThrow(/is not Q\d+'s now/);
-    expect(decisions()).toBe(0);
+    const hash = await hashOf(medium.entry.id);
+    await expect(
+      (async () =>
+        approveEntry(
+          world.db,
+          world.config,
+          { entryId: low.entry.id, patchHash: await hashOf(low.entry.id) },
+          reviewer,
+        ))(),
+    ).rejects.toThrow(/is merged, not waiting for approval/);
+    await expect(
+      (async () =>
+        approveEntry(
+          world.db,
+          world.config,
+          { entryId: medium.entry.id, patchHash: "0".repeat(64) },
+          reviewer,
+        ))(),
+    ).rejects.toThrow(/is not Q\d+'s now/);
+    expect(await decisions()).toBe(0);
     const repo = world.config.repositories[0];
     if (!repo?.policy) throw new Error("policy");
     repo.policy.approvals.medium = { approvals: 2, requireDiff: false, requireComment: false };
-    approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer);
-    expect(() =>
-      approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer),
-    ).toThrow(/already approved/);
-    expect(decisions()).toBe(1);
+    await approveEntry(
+      world.db,
+      world.config,
+      { entryId: medium.entry.id, patchHash: hash },
+      reviewer,
+    );
+    await expect(
+      (async () =>
+        approveEntry(
+          world.db,
+          world.config,
+          { entryId: medium.entry.id, patchHash: hash },
+          reviewer,
+        ))(),
+    ).rejects.toThrow(/already approved/);
+    expect(await decisions()).toBe(1);
   });
 
   it("a new patch for the same task voids the earlier approval, and says why", async () => {
@@ -235,13 +260,18 @@ describe("who may approve, and what is refused with nothing written", () => {
     if (!repo?.policy) throw new Error("policy");
     repo.policy.approvals.medium = { approvals: 2, requireDiff: false, requireComment: false };
     const medium = await fileAndQueue("src/cart/cart.js");
-    const hash = hashOf(medium.entry.id);
-    approveEntry(world.db, world.config, { entryId: medium.entry.id, patchHash: hash }, reviewer);
+    const hash = await hashOf(medium.entry.id);
+    await approveEntry(
+      world.db,
+      world.config,
+      { entryId: medium.entry.id, patchHash: hash },
+      reviewer,
+    );
     // The task's work is rejected and sent back: its next run makes a new patch. (The built-in
     // developer's change may go back only where the policy gives the area to an agent: it does
     // while the reviewer decides, and no longer when the task is dispatched again.)
     repo.policy.agents.byArea = { cart: "command" };
-    rejectEntry(
+    await rejectEntry(
       world.db,
       world.config,
       { entryId: medium.entry.id, reason: "Round to cents", next: "redispatch" },
@@ -250,10 +280,10 @@ describe("who may approve, and what is refused with nothing written", () => {
     repo.policy.agents.byArea = {};
     await advance(world.db, world.config, "d");
     await drain();
-    const rows = world.db.select().from(approvals).all();
+    const rows = await world.db.select().from(approvals);
     const first = rows.find((a) => a.decision === "approved");
     expect(first?.voidedReason).toMatch(/a new patch \(change #\d+\) replaced the one approved/);
-    const waiting = listWaiting(world.db, world.config, reviewer);
+    const waiting = await listWaiting(world.db, world.config, reviewer);
     expect(waiting).toHaveLength(1);
     expect(waiting[0]?.voided).toEqual([
       expect.objectContaining({ reviewer: reviewer.email, voidedReason: first?.voidedReason }),
@@ -264,18 +294,19 @@ describe("who may approve, and what is refused with nothing written", () => {
     const medium = await fileAndQueue("src/cart/cart.js");
     // An agent to send it back to: the built-in developer that made it cannot act on a reason.
     givePolicyAgent();
-    expect(() =>
-      rejectEntry(
-        world.db,
-        world.config,
-        { entryId: medium.entry.id, reason: "  ", next: "redispatch" },
-        reviewer,
-      ),
-    ).toThrow(/reason: say why it is rejected/);
-    expect(decisions()).toBe(0);
-    expect(getEntry(world.db, medium.entry.id)?.state).toBe("awaiting_approval");
+    await expect(
+      (async () =>
+        rejectEntry(
+          world.db,
+          world.config,
+          { entryId: medium.entry.id, reason: "  ", next: "redispatch" },
+          reviewer,
+        ))(),
+    ).rejects.toThrow(/reason: say why it is rejected/);
+    expect(await decisions()).toBe(0);
+    expect((await getEntry(world.db, medium.entry.id))?.state).toBe("awaiting_approval");
 
-    rejectEntry(
+    await rejectEntry(
       world.db,
       world.config,
       {
@@ -286,84 +317,87 @@ describe("who may approve, and what is refused with nothing written", () => {
       },
       reviewer,
     );
-    expect(getEntry(world.db, medium.entry.id)).toMatchObject({
+    expect(await getEntry(world.db, medium.entry.id)).toMatchObject({
       state: "rejected",
       lastError: { kind: "review_rejected" },
     });
-    const task = world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).get();
+    const [task] = await world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).limit(1);
     expect(task?.state).toBe("pending");
     if (!task) throw new Error("task");
-    const prompt = buildPrompt(world.db, task, { base: "abc", checks: [], context: [] });
+    const prompt = await buildPrompt(world.db, task, { base: "abc", checks: [], context: [] });
     expect(prompt.text).toContain("## A reviewer rejected an earlier change for this task");
     expect(prompt.text).toContain("- Totals must round to whole cents");
     // Rejecting it again: it is not waiting any more.
-    expect(() =>
-      rejectEntry(
-        world.db,
-        world.config,
-        { entryId: medium.entry.id, reason: "again", next: "close" },
-        reviewer,
-      ),
-    ).toThrow(/is rejected, not waiting/);
+    await expect(
+      (async () =>
+        rejectEntry(
+          world.db,
+          world.config,
+          { entryId: medium.entry.id, reason: "again", next: "close" },
+          reviewer,
+        ))(),
+    ).rejects.toThrow(/is rejected, not waiting/);
   });
 
   it("rejecting with close ends the task and its request with the reason", async () => {
     const medium = await fileAndQueue("src/cart/cart.js");
-    rejectEntry(
+    await rejectEntry(
       world.db,
       world.config,
       { entryId: medium.entry.id, reason: "Not wanted", next: "close" },
       reviewer,
     );
     await advance(world.db, world.config, "d");
-    const task = world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).get();
+    const [task] = await world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).limit(1);
     expect(task).toMatchObject({
       state: "failed",
       blockedReason: expect.stringMatching(/Not wanted/),
     });
-    expect(
-      world.db.$client
-        .prepare("SELECT status FROM requests WHERE id = ?")
-        .pluck()
-        .get(medium.requestId),
-    ).toBe("failed");
+    const [request] = await world.db
+      .select({ status: requests.status })
+      .from(requests)
+      .where(eq(requests.id, medium.requestId))
+      .limit(1);
+    expect(request?.status).toBe("failed");
   });
 
   it("the built-in developer's change: a plain send-back is refused and says why; the reviewer closes the task or hands it to an agent the policy names", async () => {
     const medium = await fileAndQueue("src/cart/cart.js");
-    const waitingFor = () =>
-      listWaiting(world.db, world.config, reviewer).find((w) => w.entryId === medium.entry.id);
+    const waitingFor = async () =>
+      (await listWaiting(world.db, world.config, reviewer)).find(
+        (w) => w.entryId === medium.entry.id,
+      );
     // The approvals page says so up front: nothing to hand it to yet.
-    expect(waitingFor()?.reject).toEqual({
+    expect((await waitingFor())?.reject).toEqual({
       builtin: true,
       handoffAgents: [],
       sendBackRepeats: true,
     });
-    const reject = (extra: Partial<RejectInput>) =>
+    const reject = async (extra: Partial<RejectInput>) =>
       rejectEntry(
         world.db,
         world.config,
         { entryId: medium.entry.id, reason: "Round to cents", next: "redispatch", ...extra },
         reviewer,
       );
-    expect(() => reject({})).toThrow(
+    await expect(reject({})).rejects.toThrow(
       /next: C\d+ is the built-in developer's change, and the built-in developer cannot act on a reason.*name an agent in the policy/,
     );
-    expect(() => reject({ agent: "claude" })).toThrow(
+    await expect(reject({ agent: "claude" })).rejects.toThrow(
       /agent: demo's policy names no agent to hand it to/,
     );
     givePolicyAgent();
-    expect(waitingFor()?.reject.handoffAgents).toEqual(["command"]);
-    expect(() => reject({})).toThrow(/hand it to an agent the policy names \(command\)/);
-    expect(() => reject({ agent: "codex" })).toThrow(
+    expect((await waitingFor())?.reject.handoffAgents).toEqual(["command"]);
+    await expect(reject({})).rejects.toThrow(/hand it to an agent the policy names \(command\)/);
+    await expect(reject({ agent: "codex" })).rejects.toThrow(
       /agent: 'codex' is not an agent demo's policy names; name one of: command/,
     );
-    expect(() => reject({ agent: "command", next: "close" })).toThrow(
+    await expect(reject({ agent: "command", next: "close" })).rejects.toThrow(
       /agent: a closed task goes to no agent/,
     );
     // Nothing was written by the refusals.
-    expect(decisions()).toBe(0);
-    expect(getEntry(world.db, medium.entry.id)?.state).toBe("awaiting_approval");
+    expect(await decisions()).toBe(0);
+    expect((await getEntry(world.db, medium.entry.id))?.state).toBe("awaiting_approval");
 
     // Through the router as the page calls it: handed to the command agent.
     const caller = createCallerFactory(appRouter)({
@@ -378,9 +412,9 @@ describe("who may approve, and what is refused with nothing written", () => {
       agent: "command",
     });
     expect(res).toMatchObject({ next: "redispatch", agent: "command" });
-    const task = world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).get();
+    const [task] = await world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).limit(1);
     expect(task).toMatchObject({ state: "pending", agent: "command" });
-    expect(world.db.select().from(approvals).get()).toMatchObject({
+    expect((await world.db.select().from(approvals).limit(1))[0]).toMatchObject({
       decision: "rejected",
       next: "redispatch",
       agent: "command",
@@ -389,21 +423,21 @@ describe("who may approve, and what is refused with nothing written", () => {
     // an agent pool leaves it pending rather than making the same change again.
     const out = await advance(world.db, world.config, "d");
     expect(out.developed).toEqual([]);
-    expect(world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).get()?.state).toBe(
-      "pending",
-    );
+    expect(
+      (await world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).limit(1))[0]?.state,
+    ).toBe("pending");
   });
 
   it("the built-in developer's change may still be closed", async () => {
     const medium = await fileAndQueue("src/cart/cart.js");
-    rejectEntry(
+    await rejectEntry(
       world.db,
       world.config,
       { entryId: medium.entry.id, reason: "Not wanted", next: "close" },
       reviewer,
     );
-    expect(world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).get()?.state).toBe(
-      "failed",
-    );
+    expect(
+      (await world.db.select().from(tasks).where(eq(tasks.id, medium.task.id)).limit(1))[0]?.state,
+    ).toBe("failed");
   });
 });

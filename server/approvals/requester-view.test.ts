@@ -26,8 +26,8 @@ beforeEach(async () => {
 });
 afterEach(() => world.cleanup());
 
-const status = (id: number) =>
-  world.db.select().from(requests).where(eq(requests.id, id)).get()?.status;
+const status = async (id: number) =>
+  (await world.db.select().from(requests).where(eq(requests.id, id)).limit(1))[0]?.status;
 const callerFor = (user: User | null) =>
   createCallerFactory(appRouter)({ db: world.db, env: world.env, user, origin: null } as never);
 
@@ -39,20 +39,24 @@ describe("a change waiting for a reviewer, as its requester sees it", () => {
       requester,
     });
     if (!entry) throw new Error("no entry");
-    expect(getEntry(world.db, entry.id)?.state).toBe("awaiting_approval");
-    expect(status(requestId)).toBe("awaiting_approval");
+    expect((await getEntry(world.db, entry.id))?.state).toBe("awaiting_approval");
+    expect(await status(requestId)).toBe("awaiting_approval");
 
     // History's status filter lists it under its own name, and not under "in progress".
-    const waiting = listHistory(world.db, { status: "awaiting_approval", sort: "new", limit: 50 });
+    const waiting = await listHistory(world.db, {
+      status: "awaiting_approval",
+      sort: "new",
+      limit: 50,
+    });
     expect(waiting.rows.map((r) => r.id)).toEqual([requestId]);
-    const moving = listHistory(world.db, { status: "in_progress", sort: "new", limit: 50 });
+    const moving = await listHistory(world.db, { status: "in_progress", sort: "new", limit: 50 });
     expect(moving.rows.map((r) => r.id)).not.toContain(requestId);
 
     // She reads the diff read-only: the same patch a reviewer is shown.
-    const change = requestDetail(world.db, requestId)?.changes[0];
+    const change = (await requestDetail(world.db, requestId))?.changes[0];
     expect(change).toMatchObject({ state: "awaiting_approval", risk: "medium" });
     const diff = await callerFor(requester).request.changeDiff({ changeId: change?.id ?? 0 });
-    const shown = openDiff(world.db, entry.id, reviewer);
+    const shown = await openDiff(world.db, entry.id, reviewer);
     expect(diff.patch).toBe(shown.patch);
     expect(diff.patch).toContain("src/cart/cart.js");
     // …but deciding stays a reviewer's.
@@ -60,16 +64,16 @@ describe("a change waiting for a reviewer, as its requester sees it", () => {
       code: "FORBIDDEN",
     });
 
-    approveEntry(
+    await approveEntry(
       world.db,
       world.config,
       { entryId: entry.id, patchHash: shown.patchHash },
       reviewer,
     );
-    expect(status(requestId)).toBe("in_progress");
+    expect(await status(requestId)).toBe("in_progress");
     await drainQueue(world);
     await advance(world.db, world.config, "d");
-    expect(status(requestId)).toBe("done");
+    expect(await status(requestId)).toBe("done");
   });
 
   it("an unknown change is a NOT_FOUND naming it, and no session is UNAUTHORIZED", async () => {

@@ -23,8 +23,8 @@ import type { User } from "@/server/users/service";
 const MAX_COMMENT = 4000;
 
 /** One entry's change with the request (and requester) it comes from. */
-function entryWithChange(db: DbLike, entryId: number) {
-  const row = db
+async function entryWithChange(db: DbLike, entryId: number) {
+  const [row] = await db
     .select({
       entry: queueEntries,
       change: changeRequests,
@@ -36,7 +36,7 @@ function entryWithChange(db: DbLike, entryId: number) {
     .leftJoin(tasks, eq(tasks.id, changeRequests.taskId))
     .leftJoin(requests, eq(requests.id, tasks.requestId))
     .where(eq(queueEntries.id, entryId))
-    .get();
+    .limit(1);
   if (!row) throw new NotFoundError(`no queue entry Q${entryId}`);
   return row;
 }
@@ -45,28 +45,35 @@ function entryWithChange(db: DbLike, entryId: number) {
  * Records that the whole diff of an entry's patch was served to this user, and returns it: a
  * `high` tier's approval requires it, so the server — not the page — knows it was shown.
  */
-export function openDiff(db: Db, entryId: number, user: User) {
-  const { change, entry } = entryWithChange(db, entryId);
+export async function openDiff(db: Db, entryId: number, user: User) {
+  const { change, entry } = await entryWithChange(db, entryId);
   const hash = patchHash(change.patch);
-  db.insert(diffViews)
-    .values({ changeRequestId: change.id, patchHash: hash, userId: user.id, at: Date.now() })
-    .run();
+  await db
+    .insert(diffViews)
+    .values({ changeRequestId: change.id, patchHash: hash, userId: user.id, at: Date.now() });
   return { entryId: entry.id, changeId: change.id, patch: change.patch, patchHash: hash };
 }
 
-export function diffShown(db: DbLike, changeId: number, hash: string, userId: number): boolean {
+export async function diffShown(
+  db: DbLike,
+  changeId: number,
+  hash: string,
+  userId: number,
+): Promise<boolean> {
   return (
-    (db
-      .select({ n: count() })
-      .from(diffViews)
-      .where(
-        and(
-          eq(diffViews.changeRequestId, changeId),
-          eq(diffViews.patchHash, hash),
-          eq(diffViews.userId, userId),
-        ),
-      )
-      .get()?.n ?? 0) > 0
+    ((
+      await db
+        .select({ n: count() })
+        .from(diffViews)
+        .where(
+          and(
+            eq(diffViews.changeRequestId, changeId),
+            eq(diffViews.patchHash, hash),
+            eq(diffViews.userId, userId),
+          ),
+        )
+        .limit(1)
+    )[0]?.n ?? 0) > 0
   );
 }
 
@@ -92,8 +99,8 @@ export function approveEntry(db: Db, config: LoadedConfig, input: ApproveInput, 
     throw new ValidationError([
       { path: "comment", message: `is ${comment.length} characters; at most ${MAX_COMMENT}` },
     ]);
-  return db.transaction((tx) => {
-    const { entry, change, requesterId, requestId } = entryWithChange(tx, input.entryId);
+  return db.transaction(async (tx) => {
+    const { entry, change, requesterId, requestId } = await entryWithChange(tx, input.entryId);
     mustBeWaiting(entry.id, entry.state);
     if (!may(user, "change.approve", { ownerId: requesterId }))
       throw new ForbiddenError(
@@ -108,10 +115,10 @@ export function approveEntry(db: Db, config: LoadedConfig, input: ApproveInput, 
       );
     const policy = policyFor(config, entry.repo);
     const tier = tierFor(policy, change.risk);
-    const given = validApprovals(tx, entry.id, hash);
+    const given = await validApprovals(tx, entry.id, hash);
     if (given.some((a) => a.reviewerId === user.id))
       throw new ConflictError(`you already approved this patch of Q${entry.id}`);
-    const shown = diffShown(tx, change.id, hash, user.id);
+    const shown = await diffShown(tx, change.id, hash, user.id);
     if (tier.requireDiff && !shown)
       throw new ConflictError(
         `Q${entry.id} is ${change.risk} risk: open its whole diff before approving it`,
@@ -123,23 +130,21 @@ export function approveEntry(db: Db, config: LoadedConfig, input: ApproveInput, 
           message: `a ${change.risk}-risk approval needs a comment saying why it is safe`,
         },
       ]);
-    tx.insert(approvals)
-      .values({
-        entryId: entry.id,
-        changeRequestId: change.id,
-        taskId: change.taskId,
-        patchHash: hash,
-        reviewerId: user.id,
-        decision: "approved",
-        comment,
-        diffShown: shown,
-        createdAt: Date.now(),
-      })
-      .run();
+    await tx.insert(approvals).values({
+      entryId: entry.id,
+      changeRequestId: change.id,
+      taskId: change.taskId,
+      patchHash: hash,
+      reviewerId: user.id,
+      decision: "approved",
+      comment,
+      diffShown: shown,
+      createdAt: Date.now(),
+    });
     const have = given.length + 1;
     const needed = Math.max(tier.approvals, 1);
     if (have >= needed)
-      moveUnleased(db, entry.id, {
+      await moveUnleased(tx, entry.id, {
         from: "awaiting_approval",
         to: "queued",
         by: `user:${user.email}`,
@@ -207,15 +212,15 @@ export function rejectEntry(db: Db, config: LoadedConfig, input: RejectInput, us
     throw new ValidationError([
       { path: "agent", message: "a closed task goes to no agent; choose to send it back instead" },
     ]);
-  return db.transaction((tx) => {
-    const { entry, change } = entryWithChange(tx, input.entryId);
+  return db.transaction(async (tx) => {
+    const { entry, change } = await entryWithChange(tx, input.entryId);
     mustBeWaiting(entry.id, entry.state);
     const policy = policyFor(config, entry.repo);
-    const task = tx
+    const [task] = await tx
       .select({ area: tasks.area, agent: tasks.agent })
       .from(tasks)
       .where(eq(tasks.id, change.taskId))
-      .get();
+      .limit(1);
     const options = rejectOptions(policy, change, task ?? null);
     const named = options.handoffAgents;
     if (input.agent && !named.includes(input.agent as Exclude<AgentName, "builtin">))
@@ -239,27 +244,25 @@ export function rejectEntry(db: Db, config: LoadedConfig, input: RejectInput, us
         },
       ]);
     const hash = patchHash(change.patch);
-    tx.insert(approvals)
-      .values({
-        entryId: entry.id,
-        changeRequestId: change.id,
-        taskId: change.taskId,
-        patchHash: hash,
-        reviewerId: user.id,
-        decision: "rejected",
-        comment: reason,
-        next: input.next,
-        ...(input.agent ? { agent: input.agent } : {}),
-        diffShown: diffShown(tx, change.id, hash, user.id),
-        createdAt: Date.now(),
-      })
-      .run();
+    await tx.insert(approvals).values({
+      entryId: entry.id,
+      changeRequestId: change.id,
+      taskId: change.taskId,
+      patchHash: hash,
+      reviewerId: user.id,
+      decision: "rejected",
+      comment: reason,
+      next: input.next,
+      ...(input.agent ? { agent: input.agent } : {}),
+      diffShown: await diffShown(tx, change.id, hash, user.id),
+      createdAt: Date.now(),
+    });
     // Its task, if this change is the one it submitted, goes back or is closed with the reason,
     // in the entry's move.
     const why = `a reviewer (${user.email}) rejected change #${change.id}: ${reason}${
       input.agent ? ` (handed to the ${input.agent} agent)` : ""
     }`;
-    moveUnleased(db, entry.id, {
+    await moveUnleased(tx, entry.id, {
       from: "awaiting_approval",
       to: "rejected",
       by: `user:${user.email}`,

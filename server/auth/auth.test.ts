@@ -45,9 +45,14 @@ const TURNS = [0, 0, 0, 250, 750, 1750, 3750, 7750, 15750, 23750, 31750, 39750, 
 const NEXT_TURN = 55750 + MAX_DELAY_MS - MAX_WAIT_MS;
 const invalid = (r: { ok: boolean; reason?: string }) => !r.ok && r.reason === "invalid";
 
-const attempts = (email = ADMIN) =>
-  world.db.select({ n: count() }).from(loginAttempts).where(eq(loginAttempts.email, email)).get()
-    ?.n ?? 0;
+const attempts = async (email = ADMIN) =>
+  (
+    await world.db
+      .select({ n: count() })
+      .from(loginAttempts)
+      .where(eq(loginAttempts.email, email))
+      .limit(1)
+  )[0]?.n ?? 0;
 
 describe("sign-in", () => {
   it("accepts the right password and refuses a wrong one", async () => {
@@ -84,7 +89,7 @@ describe("sign-in", () => {
         }),
       ),
     );
-    expect(attempts()).toBe(40);
+    expect(await attempts()).toBe(40);
     expect(delays).toEqual(TURNS);
     for (let n = 1; n < TURNS.length; n++) {
       expect((TURNS[n] ?? 0) - (TURNS[n - 1] ?? 0)).toBe(delayFor(n));
@@ -118,7 +123,7 @@ describe("sign-in", () => {
         }),
       ),
     );
-    expect(attempts()).toBe(40);
+    expect(await attempts()).toBe(40);
     expect(results.filter((r) => !r.ok && r.reason === "invalid")).toHaveLength(
       ACCOUNT_ADDRESS_LIMIT,
     );
@@ -150,8 +155,11 @@ describe("sign-in", () => {
     }
     await verifyCredentials(world.db, ADMIN, PASSWORD, { address: "a", sleep: noSleep });
     const key = { email: ADMIN, address: "a" };
-    expect(throttleFor(world.db, key)).toMatchObject({ accountFailures: 5, addressFailures: 0 });
-    expect(throttleFor(world.db, { email: ADMIN, address: "b" }).addressFailures).toBe(5);
+    expect(await throttleFor(world.db, key)).toMatchObject({
+      accountFailures: 5,
+      addressFailures: 0,
+    });
+    expect((await throttleFor(world.db, { email: ADMIN, address: "b" })).addressFailures).toBe(5);
   });
 
   it("forgets failures older than the window", async () => {
@@ -161,7 +169,7 @@ describe("sign-in", () => {
     }
     // A failure counts from its turn, which is at most MAX_WAIT_MS after it was made.
     const later = start + MAX_WAIT_MS + THROTTLE_WINDOW_MS;
-    expect(throttleFor(world.db, { email: ADMIN, address: "unknown" }, later)).toMatchObject({
+    expect(await throttleFor(world.db, { email: ADMIN, address: "unknown" }, later)).toMatchObject({
       delayMs: 0,
       slotAt: later,
       waitMs: 0,
@@ -173,9 +181,9 @@ describe("sign-in", () => {
 describe("hard refusals", () => {
   const T = 5_000_000;
   /** n failures MAX_DELAY_MS apart, the last just before `now`: none waits for another's turn. */
-  const fail = (email: string, address: string, n: number, now = T) => {
+  const fail = async (email: string, address: string, n: number, now = T) => {
     for (let i = 0; i < n; i++) {
-      recordAttempt(world.db, { email, address }, now - (n - i) * MAX_DELAY_MS);
+      await recordAttempt(world.db, { email, address }, now - (n - i) * MAX_DELAY_MS);
     }
   };
   const X = "x@example.test";
@@ -198,10 +206,10 @@ describe("hard refusals", () => {
     expect(ADDRESS_LIMIT).toBeGreaterThanOrEqual(10 * ACCOUNT_ADDRESS_LIMIT);
   });
 
-  it("25 failures from A on X refuse A on X only: not B on X, not A on Y", () => {
-    fail(X, "A", 25);
+  it("25 failures from A on X refuse A on X only: not B on X, not A on Y", async () => {
+    await fail(X, "A", 25);
     const nextTurn = { slotAt: T + MAX_DELAY_MS, waitMs: MAX_DELAY_MS, busy: false };
-    expect(throttleFor(world.db, { email: X, address: "A" }, T)).toEqual({
+    expect(await throttleFor(world.db, { email: X, address: "A" }, T)).toEqual({
       delayMs: MAX_DELAY_MS,
       ...nextTurn,
       refused: true,
@@ -209,7 +217,7 @@ describe("hard refusals", () => {
       accountAddressFailures: 25,
       addressFailures: 25,
     });
-    expect(throttleFor(world.db, { email: X, address: "B" }, T)).toEqual({
+    expect(await throttleFor(world.db, { email: X, address: "B" }, T)).toEqual({
       delayMs: MAX_DELAY_MS,
       ...nextTurn,
       refused: false,
@@ -217,7 +225,7 @@ describe("hard refusals", () => {
       accountAddressFailures: 0,
       addressFailures: 0,
     });
-    expect(throttleFor(world.db, { email: Y, address: "A" }, T)).toEqual({
+    expect(await throttleFor(world.db, { email: Y, address: "A" }, T)).toEqual({
       delayMs: 0,
       slotAt: T,
       waitMs: 0,
@@ -228,13 +236,13 @@ describe("hard refusals", () => {
       addressFailures: 25,
     });
     // And A on X is let back in once its failures age out.
-    expect(throttleFor(world.db, { email: X, address: "A" }, T + THROTTLE_WINDOW_MS).refused).toBe(
-      false,
-    );
+    expect(
+      (await throttleFor(world.db, { email: X, address: "A" }, T + THROTTLE_WINDOW_MS)).refused,
+    ).toBe(false);
   });
 
   it("the owner signs in from another address after 25 failures on the account", async () => {
-    fail(ADMIN, "A", 25);
+    await fail(ADMIN, "A", 25);
     const locked = await verifyCredentials(world.db, ADMIN, PASSWORD, {
       address: "A",
       sleep: noSleep,
@@ -249,29 +257,29 @@ describe("hard refusals", () => {
     expect(owner).toMatchObject({ ok: true });
   });
 
-  it("stops password spraying: 200 failures from one address across accounts refuse it on all", () => {
-    for (let i = 0; i < ADDRESS_LIMIT - 1; i++) fail(`user${i}@example.test`, "S", 1);
+  it("stops password spraying: 200 failures from one address across accounts refuse it on all", async () => {
+    for (let i = 0; i < ADDRESS_LIMIT - 1; i++) await fail(`user${i}@example.test`, "S", 1);
     const fresh = { email: "fresh@example.test", address: "S" };
-    expect(throttleFor(world.db, fresh, T)).toMatchObject({
+    expect(await throttleFor(world.db, fresh, T)).toMatchObject({
       refused: false,
       addressFailures: ADDRESS_LIMIT - 1,
     });
-    expect(recordAttempt(world.db, fresh, T).refused).toBe(false);
-    expect(throttleFor(world.db, fresh, T)).toMatchObject({
+    expect((await recordAttempt(world.db, fresh, T)).refused).toBe(false);
+    expect(await throttleFor(world.db, fresh, T)).toMatchObject({
       refused: true,
       accountFailures: 1,
       accountAddressFailures: 1,
       addressFailures: ADDRESS_LIMIT,
     });
-    expect(throttleFor(world.db, { email: ADMIN, address: "S" }, T).refused).toBe(true);
+    expect((await throttleFor(world.db, { email: ADMIN, address: "S" }, T)).refused).toBe(true);
     // Another address is not affected.
-    expect(throttleFor(world.db, { email: ADMIN, address: "B" }, T).refused).toBe(false);
+    expect((await throttleFor(world.db, { email: ADMIN, address: "B" }, T)).refused).toBe(false);
   });
 
   it('never refuses the address "unknown": it only slows the account down', async () => {
-    fail(ADMIN, "unknown", 2 * ACCOUNT_ADDRESS_LIMIT);
-    for (let i = 0; i < ADDRESS_LIMIT; i++) fail(`user${i}@example.test`, "unknown", 1);
-    expect(throttleFor(world.db, { email: ADMIN, address: "unknown" }, T)).toEqual({
+    await fail(ADMIN, "unknown", 2 * ACCOUNT_ADDRESS_LIMIT);
+    for (let i = 0; i < ADDRESS_LIMIT; i++) await fail(`user${i}@example.test`, "unknown", 1);
+    expect(await throttleFor(world.db, { email: ADMIN, address: "unknown" }, T)).toEqual({
       delayMs: MAX_DELAY_MS,
       slotAt: T + MAX_DELAY_MS,
       waitMs: MAX_DELAY_MS,
@@ -293,8 +301,9 @@ describe("taking turns", () => {
   const T = 9_000_000;
   const OTHER = { email: "other@example.test", password: "other-password-1" };
   /** 1 000 failures on the admin's account, recorded together at T from "unknown". */
-  const flood = () => {
-    for (let i = 0; i < 1000; i++) recordAttempt(world.db, { email: ADMIN, address: "unknown" }, T);
+  const flood = async () => {
+    for (let i = 0; i < 1000; i++)
+      await recordAttempt(world.db, { email: ADMIN, address: "unknown" }, T);
   };
 
   it("1 000 concurrent failures on one account take turns spaced by their delays; the rest are refused at once, and recorded", async () => {
@@ -304,7 +313,7 @@ describe("taking turns", () => {
         verifyCredentials(world.db, ADMIN, `guess-${i}`, { sleep, now: () => T }),
       ),
     );
-    expect(attempts()).toBe(1000);
+    expect(await attempts()).toBe(1000);
     // Only the first 14 are checked, one turn after another, none more than MAX_WAIT_MS away.
     expect(delays).toEqual(TURNS);
     expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_WAIT_MS);
@@ -315,17 +324,17 @@ describe("taking turns", () => {
       Array(refused.length).fill({ ok: false, reason: "locked", retryAfterMs: NEXT_TURN }),
     );
     // The next attempt's turn is 8 s after the last one given out.
-    expect(throttleFor(world.db, { email: ADMIN, address: "unknown" }, T)).toMatchObject({
+    expect(await throttleFor(world.db, { email: ADMIN, address: "unknown" }, T)).toMatchObject({
       slotAt: T + (TURNS.at(-1) ?? 0) + MAX_DELAY_MS,
       busy: true,
       accountFailures: 1000,
     });
   });
 
-  it("the turns of each attempt are what recordAttempt computes, refused ones taking none", () => {
-    const slots = Array.from({ length: 1000 }, () =>
-      recordAttempt(world.db, { email: ADMIN, address: "unknown" }, T),
-    );
+  it("the turns of each attempt are what recordAttempt computes, refused ones taking none", async () => {
+    const slots: Awaited<ReturnType<typeof recordAttempt>>[] = [];
+    for (let i = 0; i < 1000; i++)
+      slots.push(await recordAttempt(world.db, { email: ADMIN, address: "unknown" }, T));
     expect(slots.filter((s) => !s.busy).map((s) => s.slotAt - T)).toEqual(TURNS);
     expect(
       slots.slice(TURNS.length).every((s) => s.busy && s.waitMs === NEXT_TURN + MAX_WAIT_MS),
@@ -334,8 +343,8 @@ describe("taking turns", () => {
 
   it("a flood on one account leaves another account alone", async () => {
     await addUser(world.db, { email: OTHER.email, role: "requester", password: OTHER.password });
-    flood();
-    expect(throttleFor(world.db, { email: OTHER.email, address: "unknown" }, T)).toEqual({
+    await flood();
+    expect(await throttleFor(world.db, { email: OTHER.email, address: "unknown" }, T)).toEqual({
       delayMs: 0,
       slotAt: T,
       waitMs: 0,
@@ -355,7 +364,7 @@ describe("taking turns", () => {
   });
 
   it("after a flood a turn frees up every MAX_DELAY_MS, one guess at a time", async () => {
-    flood();
+    await flood();
     const { delays, sleep } = recordingSleep();
     const guess = (ms: number) =>
       verifyCredentials(world.db, ADMIN, "guess", { sleep, now: () => T + ms });
@@ -370,7 +379,7 @@ describe("taking turns", () => {
   });
 
   it("the owner, during a flood from the same address, is told when to retry and then waits at most MAX_WAIT_MS", async () => {
-    flood();
+    await flood();
     const { delays, sleep } = recordingSleep();
     const owner = (ms: number) =>
       verifyCredentials(world.db, ADMIN, PASSWORD, { sleep, now: () => T + ms });
@@ -380,25 +389,25 @@ describe("taking turns", () => {
     expect(delays).toEqual([MAX_WAIT_MS]);
   });
 
-  it("after the window the turns start again from now", () => {
-    flood();
+  it("after the window the turns start again from now", async () => {
+    await flood();
     const key = { email: ADMIN, address: "unknown" };
     // Within the window the flood's failures still space the turns, long after its last one…
-    expect(throttleFor(world.db, key, T + THROTTLE_WINDOW_MS - 1)).toMatchObject({
+    expect(await throttleFor(world.db, key, T + THROTTLE_WINDOW_MS - 1)).toMatchObject({
       waitMs: MAX_DELAY_MS,
       busy: false,
       accountFailures: 1000,
     });
     // …and once it has passed since their turns, they are forgotten.
     const later = T + MAX_WAIT_MS + THROTTLE_WINDOW_MS;
-    expect(throttleFor(world.db, key, later)).toMatchObject({
+    expect(await throttleFor(world.db, key, later)).toMatchObject({
       slotAt: later,
       waitMs: 0,
       busy: false,
       accountFailures: 0,
     });
-    expect(recordAttempt(world.db, key, later)).toMatchObject({ slotAt: later, busy: false });
-    expect(attempts()).toBe(1);
+    expect(await recordAttempt(world.db, key, later)).toMatchObject({ slotAt: later, busy: false });
+    expect(await attempts()).toBe(1);
   });
 });
 
@@ -422,22 +431,22 @@ describe("passwords at sign-in", () => {
   });
 
   it("still accepts a bcrypt hash, and stores argon2id in its place", async () => {
-    world.db
+    await world.db
       .update(users)
       .set({ passwordHash: bcrypt.hashSync(PASSWORD, 4) })
-      .where(eq(users.email, ADMIN))
-      .run();
-    const hashOf = () =>
-      world.db.select().from(users).where(eq(users.email, ADMIN)).get()?.passwordHash ?? "";
-    expect(hashOf()).toMatch(/^\$2[ab]\$/);
+      .where(eq(users.email, ADMIN));
+    const hashOf = async () =>
+      (await world.db.select().from(users).where(eq(users.email, ADMIN)).limit(1))[0]
+        ?.passwordHash ?? "";
+    expect(await hashOf()).toMatch(/^\$2[ab]\$/);
     expect(await verifyCredentials(world.db, ADMIN, "wrong", { sleep: noSleep })).toMatchObject({
       ok: false,
     });
-    expect(hashOf()).toMatch(/^\$2[ab]\$/);
+    expect(await hashOf()).toMatch(/^\$2[ab]\$/);
     expect(await verifyCredentials(world.db, ADMIN, PASSWORD, { sleep: noSleep })).toMatchObject({
       ok: true,
     });
-    expect(hashOf()).toMatch(/^\$argon2id\$/);
+    expect(await hashOf()).toMatch(/^\$argon2id\$/);
     expect(await verifyCredentials(world.db, ADMIN, PASSWORD, { sleep: noSleep })).toMatchObject({
       ok: true,
     });
@@ -446,18 +455,18 @@ describe("passwords at sign-in", () => {
   it("refuses a password over the limit without hashing it, and counts the attempt", async () => {
     const result = await verifyCredentials(world.db, ADMIN, "x".repeat(1025), { sleep: noSleep });
     expect(result).toEqual({ ok: false, reason: "too_long" });
-    expect(attempts()).toBe(1);
+    expect(await attempts()).toBe(1);
   });
 });
 
 describe("API tokens", () => {
-  it("resolve to their user, are stored only as a hash, and stop working when revoked", () => {
-    const { token, id } = createToken(world.db, world.admin, "ci");
-    expect(userForToken(world.db, token)).toMatchObject({ email: world.admin.email });
-    const stored = world.db.select().from(apiTokens).all();
+  it("resolve to their user, are stored only as a hash, and stop working when revoked", async () => {
+    const { token, id } = await createToken(world.db, world.admin, "ci");
+    expect(await userForToken(world.db, token)).toMatchObject({ email: world.admin.email });
+    const stored = await world.db.select().from(apiTokens);
     expect(JSON.stringify(stored)).not.toContain(token);
-    expect(userForToken(world.db, `${token}x`)).toBeUndefined();
-    revokeToken(world.db, id);
-    expect(userForToken(world.db, token)).toBeUndefined();
+    expect(await userForToken(world.db, `${token}x`)).toBeUndefined();
+    await revokeToken(world.db, id);
+    expect(await userForToken(world.db, token)).toBeUndefined();
   });
 });

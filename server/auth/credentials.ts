@@ -47,20 +47,21 @@ export async function verifyCredentials(
   const key = { email: email.trim().toLowerCase(), address: opts.address ?? UNKNOWN_ADDRESS };
   // No account has such an email, and it is not worth a row.
   if (!key.email || key.email.length > EMAIL_MAX) return { ok: false, reason: "invalid" };
-  const throttle = recordAttempt(db, key, opts.now?.());
+  const throttle = await recordAttempt(db, key, opts.now?.());
   if (throttle.refused) return { ok: false, reason: "locked" };
   if (password.length > PASSWORD_MAX) return { ok: false, reason: "too_long" };
   if (throttle.busy) {
     return { ok: false, reason: "locked", retryAfterMs: throttle.waitMs - MAX_WAIT_MS };
   }
   await (opts.sleep ?? sleep)(throttle.waitMs);
-  const row = findUserByEmail(db, key.email);
+  const row = await findUserByEmail(db, key.email);
   // Compare against a fixed hash when the user is unknown so timing does not reveal accounts.
   const ok = await checkPassword(password, row?.passwordHash ?? (await dummyHash()));
   // A disabled user's right password is refused like a wrong one: nothing tells them apart.
   if (!row || !ok || row.disabledAt !== null) return { ok: false, reason: "invalid" };
-  clearFailures(db, key);
-  if (needsRehash(row.passwordHash)) setPasswordHash(db, row.id, await hashPassword(password));
+  await clearFailures(db, key);
+  if (needsRehash(row.passwordHash))
+    await setPasswordHash(db, row.id, await hashPassword(password));
   return { ok: true, user: { id: row.id, email: row.email, role: row.role } };
 }
 

@@ -13,7 +13,7 @@ export async function sessionUser(): Promise<User | null> {
   const session = await getServerSession(authOptions());
   const id = Number((session?.user as { id?: string } | undefined)?.id);
   if (!Number.isInteger(id)) return null;
-  return getUser(runtime().db, id) ?? null;
+  return (await getUser(runtime().db, id)) ?? null;
 }
 
 /** For pages: the user, or a redirect to sign-in that comes back here afterwards. */

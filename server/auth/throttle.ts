@@ -76,24 +76,26 @@ export function refusedFor(
 
 const normalise = (key: AttemptKey) => ({ email: key.email.toLowerCase(), address: key.address });
 
-function counts(db: DbLike, key: AttemptKey, now: number): Throttle {
+async function counts(db: DbLike, key: AttemptKey, now: number): Promise<Throttle> {
   const since = gt(loginAttempts.at, now - THROTTLE_WINDOW_MS);
-  const n = (where: ReturnType<typeof and>) =>
-    db.select({ n: count() }).from(loginAttempts).where(where).get()?.n ?? 0;
+  const n = async (where: Awaited<ReturnType<typeof and>>) =>
+    (await db.select({ n: count() }).from(loginAttempts).where(where).limit(1))[0]?.n ?? 0;
   const email = eq(loginAttempts.email, key.email);
   const address = eq(loginAttempts.address, key.address);
   const failures = {
-    accountFailures: n(and(email, since)),
-    accountAddressFailures: n(and(email, address, since)),
-    addressFailures: n(and(address, since)),
+    accountFailures: await n(and(email, since)),
+    accountAddressFailures: await n(and(email, address, since)),
+    addressFailures: await n(and(address, since)),
   };
   // The account's latest turn: rows of attempts that were let through hold their turn in `at`.
   const latest =
-    db
-      .select({ at: max(loginAttempts.at) })
-      .from(loginAttempts)
-      .where(and(email, since))
-      .get()?.at ?? now;
+    (
+      await db
+        .select({ at: max(loginAttempts.at) })
+        .from(loginAttempts)
+        .where(and(email, since))
+        .limit(1)
+    )[0]?.at ?? now;
   const delayMs = delayFor(failures.accountFailures);
   const slotAt = Math.max(now, latest) + delayMs;
   return {
@@ -115,28 +117,26 @@ function counts(db: DbLike, key: AttemptKey, now: number): Throttle {
  * unless `clearFailures` removes it after a right password. Refused and busy attempts are
  * recorded too, so a client that keeps guessing stays refused and slowed.
  */
-export function recordAttempt(db: Db, key: AttemptKey, now = Date.now()): Throttle {
+export async function recordAttempt(db: Db, key: AttemptKey, now = Date.now()): Promise<Throttle> {
   const k = normalise(key);
-  return db.transaction((tx) => {
-    tx.delete(loginAttempts)
-      .where(lte(loginAttempts.at, now - THROTTLE_WINDOW_MS))
-      .run();
-    const throttle = counts(tx, k, now);
+  return db.transaction(async (tx) => {
+    await tx.delete(loginAttempts).where(lte(loginAttempts.at, now - THROTTLE_WINDOW_MS));
+    const throttle = await counts(tx, k, now);
     const at = throttle.refused || throttle.busy ? now : throttle.slotAt;
-    tx.insert(loginAttempts).values({ email: k.email, address: k.address, at }).run();
+    await tx.insert(loginAttempts).values({ email: k.email, address: k.address, at });
     return throttle;
   });
 }
 
 /** The throttle the next attempt would meet, without recording one. */
-export function throttleFor(db: Db, key: AttemptKey, now = Date.now()): Throttle {
+export async function throttleFor(db: Db, key: AttemptKey, now = Date.now()): Promise<Throttle> {
   return counts(db, normalise(key), now);
 }
 
 /** After a right password: forget this address's failures on this account, and only those. */
-export function clearFailures(db: Db, key: AttemptKey): void {
+export async function clearFailures(db: Db, key: AttemptKey): Promise<void> {
   const k = normalise(key);
-  db.delete(loginAttempts)
-    .where(and(eq(loginAttempts.email, k.email), eq(loginAttempts.address, k.address)))
-    .run();
+  await db
+    .delete(loginAttempts)
+    .where(and(eq(loginAttempts.email, k.email), eq(loginAttempts.address, k.address)));
 }

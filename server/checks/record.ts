@@ -15,23 +15,26 @@ export type CheckRunOf = {
   runId?: number;
 };
 
-export function recordCheckRuns(db: DbLike, of: CheckRunOf, ran: CheckRan[], at = Date.now()) {
+export async function recordCheckRuns(
+  db: DbLike,
+  of: CheckRunOf,
+  ran: CheckRan[],
+  at = Date.now(),
+) {
   for (const r of ran)
-    db.insert(checkRuns)
-      .values({
-        place: of.place,
-        repo: of.repo,
-        commit: of.commit,
-        check: r.check,
-        outcome: r.outcome,
-        durationMs: r.durationMs,
-        entryId: of.entryId ?? null,
-        changeRequestId: of.changeRequestId ?? null,
-        runId: of.runId ?? null,
-        outputTail: r.outputTail ?? null,
-        at,
-      })
-      .run();
+    await db.insert(checkRuns).values({
+      place: of.place,
+      repo: of.repo,
+      commit: of.commit,
+      check: r.check,
+      outcome: r.outcome,
+      durationMs: r.durationMs,
+      entryId: of.entryId ?? null,
+      changeRequestId: of.changeRequestId ?? null,
+      runId: of.runId ?? null,
+      outputTail: r.outputTail ?? null,
+      at,
+    });
 }
 
 /**
@@ -39,21 +42,25 @@ export function recordCheckRuns(db: DbLike, of: CheckRunOf, ran: CheckRan[], at 
  * (a candidate rebuilt after a crash that came out the same need not run them again). A result
  * on any other commit, or from a workspace, never counts.
  */
-export function passedAtLanding(db: DbLike, commit: string, only?: string[]): Set<string> {
+export async function passedAtLanding(
+  db: DbLike,
+  commit: string,
+  only?: string[],
+): Promise<Set<string>> {
   if (only?.length === 0) return new Set();
   return new Set(
-    db
-      .select({ check: checkRuns.check })
-      .from(checkRuns)
-      .where(
-        and(
-          eq(checkRuns.commit, commit),
-          eq(checkRuns.place, "landing"),
-          eq(checkRuns.outcome, "passed"),
-          only ? inArray(checkRuns.check, only) : undefined,
-        ),
-      )
-      .all()
-      .map((r) => r.check),
+    (
+      await db
+        .select({ check: checkRuns.check })
+        .from(checkRuns)
+        .where(
+          and(
+            eq(checkRuns.commit, commit),
+            eq(checkRuns.place, "landing"),
+            eq(checkRuns.outcome, "passed"),
+            only ? inArray(checkRuns.check, only) : undefined,
+          ),
+        )
+    ).map((r) => r.check),
   );
 }

@@ -1,7 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
+import { count as countRows, eq } from "drizzle-orm";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requests } from "@/server/db/schema";
 import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
 
 const BIN = path.resolve("bin/hyperion.mjs");
@@ -26,40 +28,40 @@ function writeJson(name: string, value: unknown): string {
   return file;
 }
 
-const count = () =>
-  world.db.$client.prepare("SELECT count(*) FROM requests").pluck().get() as number;
+const count = async () =>
+  (await world.db.select({ n: countRows() }).from(requests).limit(1))[0]?.n ?? 0;
 const ok = { title: "Document discounts", description: "Explain the cap.", repo: "demo" };
 
 describe("hyperion request", () => {
   it("records a request and prints its id and status", async () => {
-    const before = count();
+    const before = await count();
     const res = await hyperion(["request", writeJson("one.json", ok)]);
     expect(res.exitCode).toBe(0);
     // "Document discounts" names no file or area: the Engineer asks back.
     expect(res.stdout).toMatch(/^request \d+\tneeds_clarification\tDocument discounts$/m);
     expect(res.stdout).toContain("question: No file or area matches");
-    expect(count()).toBe(before + 1);
+    expect(await count()).toBe(before + 1);
   });
 
   it("reads stdin with -, and files an array in one go", async () => {
-    const before = count();
+    const before = await count();
     const res = await hyperion(["request", "-"], {
       input: JSON.stringify([ok, { ...ok, title: "Two" }]),
     });
     expect(res.exitCode).toBe(0);
     expect(res.stdout.match(/^request /gm)).toHaveLength(2);
-    expect(count()).toBe(before + 2);
+    expect(await count()).toBe(before + 2);
   });
 
   it("on invalid input prints every failing path, exits 1 and writes nothing", async () => {
-    const before = count();
+    const before = await count();
     const bad = [ok, { ...ok, title: "", files: ["../../etc/passwd"], repo: "nope", extra: 1 }];
     const res = await hyperion(["request", writeJson("bad.json", bad)]);
     expect(res.exitCode).toBe(1);
     expect(res.stderr).toContain("[1].title: is required");
     expect(res.stderr).toContain("[1].files[0]: must not contain '..'");
     expect(res.stderr).toContain("[1].extra: is not a known field");
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
   });
 
   it('files a batch whose later items name earlier ones by position ("#0")', async () => {
@@ -70,15 +72,16 @@ describe("hyperion request", () => {
     ]);
     expect(res.exitCode).toBe(0);
     const [first, second] = JSON.parse(res.stdout) as { id: number }[];
-    const dependsOn = world.db.$client
-      .prepare("SELECT depends_on FROM requests WHERE id = ?")
-      .pluck()
-      .get(second?.id) as string;
-    expect(JSON.parse(dependsOn)).toEqual([first?.id]);
+    const [row] = await world.db
+      .select({ dependsOn: requests.dependsOn })
+      .from(requests)
+      .where(eq(requests.id, second?.id ?? 0))
+      .limit(1);
+    expect(row?.dependsOn).toEqual([first?.id]);
   });
 
   it("refuses positions that point forward, at themselves or out of range, exits 1 and writes nothing", async () => {
-    const before = count();
+    const before = await count();
     const bad = [
       ok,
       { ...ok, dependsOn: ["#2"] },
@@ -96,26 +99,26 @@ describe("hyperion request", () => {
     expect(res.stderr).toContain(
       '[3].dependsOn[0]: "#5" is not an earlier item of this call: this call has 4 requests, #0 to #3',
     );
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
   });
 
   it("refuses a file main does not have unless --allow-new-files, exits 1 and writes nothing", async () => {
-    const before = count();
+    const before = await count();
     const typo = writeJson("typo.json", { ...ok, files: ["docs/guide.md", "docs/gide.md"] });
     const res = await hyperion(["request", typo]);
     expect(res.exitCode).toBe(1);
     expect(res.stderr).toContain(
       "files[1]: docs/gide.md does not exist on main: check the path, or pass --allow-new-files to create it",
     );
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
 
     const allowed = await hyperion(["request", "--allow-new-files", typo]);
     expect(allowed.exitCode, allowed.stderr).toBe(0);
-    expect(count()).toBe(before + 1);
+    expect(await count()).toBe(before + 1);
   });
 
   it("refuses a path outside the repository even with --allow-new-files", async () => {
-    const before = count();
+    const before = await count();
     const res = await hyperion([
       "request",
       "--allow-new-files",
@@ -124,7 +127,7 @@ describe("hyperion request", () => {
     expect(res.exitCode).toBe(1);
     expect(res.stderr).toContain("[1].files[0]: must not contain '..'");
     expect(res.stderr).not.toContain("docs/new.md");
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
   });
 
   it.each([
@@ -172,18 +175,24 @@ describe("hyperion close and edit on a failed request", () => {
   async function failed(title: string): Promise<number> {
     const { createRequests } = await import("@/server/requests/service");
     const { moveRequest } = await import("@/server/state/requests/store");
-    const [r] = createRequests(world.db, {
+    const [r] = await createRequests(world.db, {
       input: { ...ok, title },
       requester: world.admin,
       config: world.config,
       source: "cli",
     });
     const id = r?.id ?? 0;
-    moveRequest(world.db, { id, from: "received", to: "failed", reason: "test" });
+    await moveRequest(world.db, { id, from: "received", to: "failed", reason: "test" });
     return id;
   }
-  const statusOf = (id: number) =>
-    world.db.$client.prepare("SELECT status FROM requests WHERE id = ?").pluck().get(id);
+  const statusOf = async (id: number) =>
+    (
+      await world.db
+        .select({ status: requests.status })
+        .from(requests)
+        .where(eq(requests.id, id))
+        .limit(1)
+    )[0]?.status;
 
   it("close needs a reason (exit 2), refuses a request that did not fail, and closes a failed one", async () => {
     const id = await failed("Close me");
@@ -198,11 +207,11 @@ describe("hyperion close and edit on a failed request", () => {
     const hostile = await hyperion(["close", `R${id}`, "--reason", "ring \u0007 the bell"]);
     expect(hostile.exitCode).toBe(1);
     expect(hostile.stderr).toContain("reason: control characters are not allowed");
-    expect(statusOf(id)).toBe("failed");
+    expect(await statusOf(id)).toBe("failed");
     const res = await hyperion(["close", `R${id}`, "--reason", "Filed twice"]);
     expect(res.exitCode).toBe(0);
     expect(res.stdout).toMatch(new RegExp(`^R${id}\tclosed\tFiled twice`, "m"));
-    expect(statusOf(id)).toBe("cancelled");
+    expect(await statusOf(id)).toBe("cancelled");
     const again = await hyperion(["close", String(id), "--reason", "Again"]);
     expect(again.exitCode).toBe(1);
     expect(again.stderr).toContain("only a failed request can be closed");

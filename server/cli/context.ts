@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from "@/server/config/load";
-import { type Db, dbFile, openDb } from "@/server/db/client";
+import { closeDb, type Db, dbTarget, openDb } from "@/server/db/client";
+import type { HyperionEnv } from "@/server/env.mjs";
 import { firstAdmin, requireUserByEmail, type User } from "@/server/users/service";
 import { cliEnv } from "./env";
 import { CliError } from "./io";
@@ -20,27 +21,27 @@ export function cliConfig(configPath: string) {
   }
 }
 
-export function cliDb(dataDir: string) {
-  return openDb(dbFile(dataDir));
+export function cliDb(env: HyperionEnv) {
+  return openDb(dbTarget(env), { name: "hyperion-cli" });
 }
 
 /** Runs a command body with the database open, and closes it whatever happens. */
 export async function withCliDb<T>(
-  fn: (db: Db, env: ReturnType<typeof cliEnv>) => Promise<T> | T,
+  fn: (db: Db, env: Awaited<ReturnType<typeof cliEnv>>) => Promise<T> | T,
 ): Promise<T> {
   const env = cliEnv();
-  const db = cliDb(env.dataDir);
+  const db = cliDb(env);
   try {
     return await fn(db, env);
   } finally {
-    db.$client.close();
+    await closeDb(db);
   }
 }
 
 /** Who a command acts as: `--as`, else $HYPERION_USER, else the first admin. */
-export function cliUser(db: Db, as?: string): User {
+export async function cliUser(db: Db, as?: string): Promise<User> {
   const email = as ?? cliEnv().HYPERION_USER;
-  const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
+  const user = email ? await requireUserByEmail(db, email) : await firstAdmin(db);
   if (!user)
     throw new CliError("no users yet: run 'npm start' once or 'hyperion user add' first", 2);
   return user;

@@ -52,6 +52,11 @@ function addServerCommands(program: Command): void {
     .command("start")
     .description("run the web server and the worker together (what `npm start` does)")
     .option("--no-build", "do not build the web app even if no build exists")
+    .option("--no-worker", "run the web server only (a web host of several: docs/deploy.md)")
+    .option(
+      "--replace-session-key",
+      "record this host's NEXTAUTH_SECRET as the one every web host must use (after changing it on all)",
+    )
     .action(lazy(() => import("./commands/start"), "startCommand"));
 
   program
@@ -71,6 +76,15 @@ function addServerCommands(program: Command): void {
         dryRun: !!opts.dryRun,
       });
     });
+
+  program
+    .command("migrate-to-postgres")
+    .description(
+      "copy this install's SQLite database into an empty PostgreSQL database, and check the copy",
+    )
+    .argument("<url>", "postgres://user:password@host:5432/database (an empty database)")
+    .option("--from <file>", "the SQLite file (default: $HYPERION_DATA/hyperion.db)")
+    .action(lazy(() => import("./commands/migrate"), "migrateToPostgresCommand"));
 }
 
 /** The merge queue: changes submitted, its state, retries, rollbacks, its replay. */

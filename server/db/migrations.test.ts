@@ -1,8 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
+import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { tempDir } from "@/test-support/fixtures";
-import { openDb } from "./client";
+import { closeDb, openDb } from "./client";
+import { rawAll, rawValue } from "./sql";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -10,14 +12,16 @@ afterEach(() => {
 });
 
 describe("migrations", () => {
-  it("bring an empty database to the current schema, with WAL and foreign keys on", () => {
+  it("bring an empty database to the current schema, with WAL and foreign keys on", async () => {
     const dir = tempDir();
     dirs.push(dir);
     const db = openDb(path.join(dir, "hyperion.db"));
-    const tables = db.$client
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-      .pluck()
-      .all();
+    const tables = (
+      await rawAll<{ name: string }>(
+        db,
+        sql`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`,
+      )
+    ).map((r) => r.name);
     expect(tables).toEqual(
       expect.arrayContaining([
         "api_tokens",
@@ -28,22 +32,22 @@ describe("migrations", () => {
         "worker_heartbeats",
       ]),
     );
-    expect(db.$client.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.$client.pragma("foreign_keys", { simple: true })).toBe(1);
-    expect(db.$client.pragma("busy_timeout", { simple: true })).toBe(5000);
-    db.$client.close();
+    expect(await rawValue(db, sql`PRAGMA journal_mode`)).toBe("wal");
+    expect(await rawValue(db, sql`PRAGMA foreign_keys`)).toBe(1);
+    expect(await rawValue(db, sql`PRAGMA busy_timeout`)).toBe(5000);
+    await closeDb(db);
   });
 
-  it("are idempotent: opening the same file again applies nothing twice", () => {
+  it("are idempotent: opening the same file again applies nothing twice", async () => {
     const dir = tempDir();
     dirs.push(dir);
     const file = path.join(dir, "hyperion.db");
-    openDb(file).$client.close();
+    await closeDb(openDb(file));
     const db = openDb(file);
-    const applied = db.$client.prepare("SELECT count(*) FROM __drizzle_migrations").pluck().get();
+    const applied = await rawValue(db, sql`SELECT count(*) FROM __drizzle_migrations`);
     expect(applied).toBe(
       fs.readdirSync(path.resolve("drizzle")).filter((f) => f.endsWith(".sql")).length,
     );
-    db.$client.close();
+    await closeDb(db);
   });
 });

@@ -32,15 +32,14 @@ export async function advance(
   /** The worker's agent runs. Without one (the CLI), tasks for agents wait for the worker. */
   agents?: AgentPool,
 ) {
-  const received = db
+  const received = await db
     .select({ id: requests.id, repo: requests.repo })
     .from(requests)
     .where(
       only?.length
         ? and(eq(requests.status, "received"), inArray(requests.id, only))
         : eq(requests.status, "received"),
-    )
-    .all();
+    );
   for (const r of received) {
     const policy = policyFor(config, r.repo);
     if (policy.agents.engineer === "builtin") {
@@ -71,8 +70,8 @@ export async function advance(
       ),
     );
   }
-  settleRequests(db);
-  const claimed = dispatchOnce(
+  await settleRequests(db);
+  const claimed = await dispatchOnce(
     db,
     config,
     owner,
@@ -85,12 +84,12 @@ export async function advance(
   const developed = [];
   for (const task of claimed) {
     if (agentFor(policyFor(config, task.repo), task.area, task.agent) !== "builtin" && agents) {
-      agents.start(config, task);
+      await agents.start(config, task);
       continue;
     }
     developed.push({ task: task.id, ...(await developTask(db, config, task)) });
   }
-  settleRequests(db);
+  await settleRequests(db);
   return { planned: received.length, developed };
 }
 
@@ -103,7 +102,7 @@ async function planOne(db: Db, config: LoadedConfig, id: number, engineer?: Engi
   try {
     await planRequest(db, config, id, engineer);
   } catch (err) {
-    if (willRepeat(err)) failPlanning(db, id, `planning failed: ${(err as Error).message}`);
+    if (willRepeat(err)) await failPlanning(db, id, `planning failed: ${(err as Error).message}`);
     else if (err instanceof EngineerStopped)
       log.info({ request: id }, "scoping stopped with the worker; the next worker scopes it");
     else log.warn({ err, request: id }, "planning failed; will try again on the next pass");
@@ -121,9 +120,9 @@ function willRepeat(err: unknown): boolean {
  * Fails a received request whose planning will fail again; if it has moved meanwhile (cancelled,
  * say) nothing happens, so one raced request never aborts a pass.
  */
-function failPlanning(db: Db, id: number, reason: string): void {
+async function failPlanning(db: Db, id: number, reason: string): Promise<void> {
   try {
-    moveRequest(db, { id, from: "received", to: "failed", reason });
+    await moveRequest(db, { id, from: "received", to: "failed", reason });
   } catch (err) {
     if (!(err instanceof ConflictError)) throw err;
   }
@@ -135,32 +134,33 @@ function failPlanning(db: Db, id: number, reason: string): void {
  * cancelled) fails with that reason; a request whose tasks are all done is done, and one with a
  * failed task and nothing left running fails with the first task's reason.
  */
-export function settleRequests(db: Db): void {
+export async function settleRequests(db: Db): Promise<void> {
   // Each failure can fail the next link of a chain (1.1 ← 1.2 ← 1.3, or requests A ← B ← C), so
   // go round until nothing changes; every round but the last fails at least one pending task.
   const limit =
-    db.select({ n: count() }).from(tasks).where(eq(tasks.state, "pending")).get()?.n ?? 0;
+    (await db.select({ n: count() }).from(tasks).where(eq(tasks.state, "pending")).limit(1))[0]
+      ?.n ?? 0;
   for (let round = 0; round <= limit; round++) {
-    const tasksFailed = failBlockedTasks(db);
-    const requestsFailed = deriveRequests(db);
+    const tasksFailed = await failBlockedTasks(db);
+    const requestsFailed = await deriveRequests(db);
     if (tasksFailed === 0 && requestsFailed === 0) break;
   }
 }
 
 /** Fails each pending task whose dependency failed; returns how many it failed. */
-function failBlockedTasks(db: Db): number {
+async function failBlockedTasks(db: Db): Promise<number> {
   let failed = 0;
-  const pending = db.select().from(tasks).where(eq(tasks.state, "pending")).all();
+  const pending = await db.select().from(tasks).where(eq(tasks.state, "pending"));
   if (pending.length) {
     const depIds = [...new Set(pending.flatMap((t) => t.dependsOn ?? []))];
     const failedTasks = new Set(
       depIds.length
-        ? db
-            .select({ id: tasks.id })
-            .from(tasks)
-            .where(and(inArray(tasks.id, depIds), eq(tasks.state, "failed")))
-            .all()
-            .map((r) => r.id)
+        ? (
+            await db
+              .select({ id: tasks.id })
+              .from(tasks)
+              .where(and(inArray(tasks.id, depIds), eq(tasks.state, "failed")))
+          ).map((r) => r.id)
         : [],
     );
     const requestIds = [
@@ -168,18 +168,17 @@ function failBlockedTasks(db: Db): number {
     ];
     const prereqsOf = new Map(
       (requestIds.length
-        ? db
+        ? await db
             .select({ id: requests.id, dependsOn: requests.dependsOn })
             .from(requests)
             .where(inArray(requests.id, requestIds))
-            .all()
         : []
       ).map((r) => [r.id, r.dependsOn]),
     );
     const prereqIds = [...new Set([...prereqsOf.values()].flat())];
     const endedPrereqs = new Map(
       (prereqIds.length
-        ? db
+        ? await db
             .select({ id: requests.id, status: requests.status })
             .from(requests)
             .where(
@@ -188,7 +187,6 @@ function failBlockedTasks(db: Db): number {
                 inArray(requests.status, ["failed", "cancelled", "rolled_back"]),
               ),
             )
-            .all()
         : []
       ).map((r) => [r.id, r.status]),
     );
@@ -204,7 +202,7 @@ function failBlockedTasks(db: Db): number {
           : null;
       if (!reason) continue;
       try {
-        db.transaction((tx) =>
+        await db.transaction(async (tx) =>
           moveTask(tx, {
             id: task.id,
             from: "pending",
@@ -228,24 +226,24 @@ function failBlockedTasks(db: Db): number {
  * `settleRequest`): the open ones, and done ones with a change that has been rolled back
  * (→ rolled_back). Returns how many it failed.
  */
-function deriveRequests(db: Db): number {
-  const rolledBack = db
-    .select({ id: requests.id })
-    .from(queueEntries)
-    .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
-    .innerJoin(tasks, eq(tasks.id, changeRequests.taskId))
-    .innerJoin(requests, eq(requests.id, tasks.requestId))
-    .where(and(eq(queueEntries.state, "rolled_back"), eq(requests.status, "done")))
-    .all()
-    .map((r) => r.id);
-  const open = db
-    .select({ id: requests.id })
-    .from(requests)
-    .where(inArray(requests.status, ["planned", "in_progress", "awaiting_approval"]))
-    .all()
-    .map((r) => r.id);
+async function deriveRequests(db: Db): Promise<number> {
+  const rolledBack = (
+    await db
+      .select({ id: requests.id })
+      .from(queueEntries)
+      .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
+      .innerJoin(tasks, eq(tasks.id, changeRequests.taskId))
+      .innerJoin(requests, eq(requests.id, tasks.requestId))
+      .where(and(eq(queueEntries.state, "rolled_back"), eq(requests.status, "done")))
+  ).map((r) => r.id);
+  const open = (
+    await db
+      .select({ id: requests.id })
+      .from(requests)
+      .where(inArray(requests.status, ["planned", "in_progress", "awaiting_approval"]))
+  ).map((r) => r.id);
   let failed = 0;
   for (const id of new Set([...open, ...rolledBack]))
-    if (settleRequest(db, id) === "failed") failed++;
+    if ((await settleRequest(db, id)) === "failed") failed++;
   return failed;
 }

@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Policy } from "@/schemas/policy";
-import { tasks } from "@/server/db/schema";
+import { requests, tasks } from "@/server/db/schema";
 import { demoPolicy } from "@/server/demo/policy";
 import { git } from "@/server/git/run";
 import { planRequest } from "@/server/planning/plan";
@@ -121,7 +121,7 @@ describe("dispatching", () => {
   afterEach(() => world.cleanup());
 
   const file = async (input: Record<string, unknown>) => {
-    const [r] = createRequests(world.db, {
+    const [r] = await createRequests(world.db, {
       input: { repo: "demo", description: "", ...input },
       requester: world.admin,
       config: world.config,
@@ -130,15 +130,16 @@ describe("dispatching", () => {
     await planRequest(world.db, world.config, r?.id ?? 0);
     return r?.id ?? 0;
   };
-  const taskState = (id: string) => world.db.select().from(tasks).where(eq(tasks.id, id)).get();
+  const taskState = async (id: string) =>
+    (await world.db.select().from(tasks).where(eq(tasks.id, id)).limit(1))[0];
 
   it("claims independent tasks and blocks one that overlaps an active task, saying why", async () => {
     await file({ title: "One", files: ["docs/guide.md"] });
     await file({ title: "Two", files: ["docs/guide.md"] });
     await file({ title: "Three", files: ["src/cart/cart.js"] });
-    const claimed = dispatchOnce(world.db, world.config, "d1").map((x) => x.id);
+    const claimed = (await dispatchOnce(world.db, world.config, "d1")).map((x) => x.id);
     expect(claimed).toEqual(["1.1", "3.1"]);
-    expect(taskState("2.1")?.blockedReason).toBe(
+    expect((await taskState("2.1"))?.blockedReason).toBe(
       "Lock conflict: R1.1 currently holds overlapping lock key(s) demo:file:docs/guide.md",
     );
   });
@@ -147,11 +148,13 @@ describe("dispatching", () => {
     await file({ title: "One", files: ["docs/guide.md"] });
     await file({ title: "Two", files: ["docs/guide.md"] });
     const now = Date.now();
-    expect(dispatchOnce(world.db, world.config, "d1", now, 1000).map((x) => x.id)).toEqual(["1.1"]);
-    expect(dispatchOnce(world.db, world.config, "d2", now + 5000, 1000).map((x) => x.id)).toEqual([
+    expect((await dispatchOnce(world.db, world.config, "d1", now, 1000)).map((x) => x.id)).toEqual([
       "1.1",
     ]);
-    expect(taskState("1.1")).toMatchObject({ leaseOwner: "d2", attempts: 2 });
+    expect(
+      (await dispatchOnce(world.db, world.config, "d2", now + 5000, 1000)).map((x) => x.id),
+    ).toEqual(["1.1"]);
+    expect(await taskState("1.1")).toMatchObject({ leaseOwner: "d2", attempts: 2 });
   });
 
   it("two dispatcher processes on one database never both win a claim", async () => {
@@ -216,9 +219,12 @@ describe("dispatching", () => {
       shouldStop: () => false,
     });
     await advance(world.db, world.config, "d1");
-    expect(
-      world.db.$client.prepare("SELECT status FROM requests WHERE id = ?").pluck().get(id),
-    ).toBe("done");
+    const [request] = await world.db
+      .select({ status: requests.status })
+      .from(requests)
+      .where(eq(requests.id, id))
+      .limit(1);
+    expect(request?.status).toBe("done");
     const log = await git(["log", "--format=%B", "main"], { cwd: repo });
     expect(log).toContain("Hyperion-Task: 1.1");
     expect(await git(["show", "main:docs/guide.md"], { cwd: repo })).toContain(
@@ -235,13 +241,13 @@ describe("request-level dependencies and bad input", () => {
   afterEach(() => world.cleanup());
 
   it("a request's tasks wait until the requests it depends on are done", async () => {
-    const [first] = createRequests(world.db, {
+    const [first] = await createRequests(world.db, {
       input: { title: "A", description: "", repo: "demo", files: ["docs/a.md"] },
       requester: world.admin,
       config: world.config,
       source: "cli",
     });
-    const [second] = createRequests(world.db, {
+    const [second] = await createRequests(world.db, {
       input: {
         title: "B",
         description: "",
@@ -255,21 +261,22 @@ describe("request-level dependencies and bad input", () => {
     });
     await planRequest(world.db, world.config, first?.id ?? 0);
     await planRequest(world.db, world.config, second?.id ?? 0);
-    expect(dispatchOnce(world.db, world.config, "d").map((x) => x.id)).toEqual(["1.1"]);
-    expect(world.db.select().from(tasks).where(eq(tasks.id, "2.1")).get()?.blockedReason).toBe(
-      "Waiting on request 1",
-    );
+    expect((await dispatchOnce(world.db, world.config, "d")).map((x) => x.id)).toEqual(["1.1"]);
+    expect(
+      (await world.db.select().from(tasks).where(eq(tasks.id, "2.1")).limit(1))[0]?.blockedReason,
+    ).toBe("Waiting on request 1");
   });
 
-  it("an unknown area name is refused at intake, naming it, and nothing is written", () => {
-    expect(() =>
-      createRequests(world.db, {
-        input: { title: "x", description: "", repo: "demo", areas: ["docs", "kitchen"] },
-        requester: world.admin,
-        config: world.config,
-        source: "cli",
-      }),
-    ).toThrow("areas[1]: unknown area 'kitchen'");
-    expect(world.db.$client.prepare("SELECT count(*) FROM requests").pluck().get()).toBe(0);
+  it("an unknown area name is refused at intake, naming it, and nothing is written", async () => {
+    await expect(
+      (async () =>
+        createRequests(world.db, {
+          input: { title: "x", description: "", repo: "demo", areas: ["docs", "kitchen"] },
+          requester: world.admin,
+          config: world.config,
+          source: "cli",
+        }))(),
+    ).rejects.toThrow("areas[1]: unknown area 'kitchen'");
+    expect(await world.db.select().from(requests)).toHaveLength(0);
   });
 });

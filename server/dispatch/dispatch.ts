@@ -2,7 +2,7 @@ import { and, eq, inArray, lt, or } from "drizzle-orm";
 import { clipReason } from "@/schemas/bounded";
 import type { LoadedConfig } from "@/server/config/load";
 import { policyFor } from "@/server/config/policy";
-import type { Db } from "@/server/db/client";
+import type { Db, DbLike } from "@/server/db/client";
 import { requests, tasks } from "@/server/db/schema";
 import { moveRequest } from "@/server/state/requests/store";
 import { lockingTaskStates } from "@/server/state/tasks/states";
@@ -34,16 +34,16 @@ export type Accept = (task: TaskRow) => true | false | { blocked: string };
  * never both win a claim: expired leases give their locks back, then each pending task passes
  * the gate and is claimed (owner, lease, heartbeat) or records why it is blocked.
  */
-export function dispatchOnce(
+export async function dispatchOnce(
   db: Db,
   config: LoadedConfig,
   owner: string,
   now = Date.now(),
   leaseMs = TASK_LEASE_MS,
   accept: Accept = () => true,
-): TaskRow[] {
+): Promise<TaskRow[]> {
   // The worker calls this every few hundred ms: take the write lock only when there is work.
-  const work = db
+  const [work] = await db
     .select({ id: tasks.id })
     .from(tasks)
     .where(
@@ -52,26 +52,24 @@ export function dispatchOnce(
         and(eq(tasks.state, "claimed"), lt(tasks.leaseExpiresAt, now)),
       ),
     )
-    .limit(1)
-    .get();
+    .limit(1);
   if (!work) return [];
-  const pass = db.$client.transaction(() => {
-    requeueExpired(db, now, leaseMs);
-    const pending = db
+  const pass = await db.transaction(async (tx) => {
+    await requeueExpired(tx, now, leaseMs);
+    const pending = await tx
       .select()
       .from(tasks)
       .where(eq(tasks.state, "pending"))
-      .orderBy(tasks.requestId, tasks.createdAt, tasks.id)
-      .all();
+      .orderBy(tasks.requestId, tasks.createdAt, tasks.id);
     if (pending.length === 0) return [];
-    const active = db
-      .select()
-      .from(tasks)
-      .where(inArray(tasks.state, [...lockingTaskStates]))
-      .all()
-      .map(holder);
-    const done = doneTasks(db, pending);
-    const waitingOn = requestsWaitedOn(db, pending);
+    const active = (
+      await tx
+        .select()
+        .from(tasks)
+        .where(inArray(tasks.state, [...lockingTaskStates]))
+    ).map(holder);
+    const done = await doneTasks(tx, pending);
+    const waitingOn = await requestsWaitedOn(tx, pending);
     const claimed: TaskRow[] = [];
     for (const task of pending) {
       const prereqs = task.requestId ? (waitingOn.get(task.requestId) ?? []) : [];
@@ -79,38 +77,44 @@ export function dispatchOnce(
         ? { ok: false, reason: `Waiting on request ${prereqs.join(", ")}` }
         : gate(holder(task), { done, active, policy: policyFor(config, task.repo) });
       if (!verdict.ok) {
-        holdBack(db, task, verdict, now);
+        await holdBack(tx, task, verdict, now);
         continue;
       }
-      const taken = accept(task);
+      const taken = await accept(task);
       if (taken !== true) {
         if (taken && task.blockedReason !== clipReason(taken.blocked))
-          blockTask(db, { id: task.id, state: "pending", reason: taken.blocked, now });
+          await blockTask(tx, { id: task.id, state: "pending", reason: taken.blocked, now });
         continue;
       }
-      const row = claim(db, task, owner, now, leaseMs);
+      const row = await claim(tx, task, owner, now, leaseMs);
       if (!row) continue;
       active.push(holder(row));
       claimed.push(row);
     }
     return claimed;
   });
-  return pass.immediate();
+  return pass;
 }
 
 /** Claimed tasks whose lease is lost (their worker died or stalled) go back to pending. */
-function requeueExpired(db: Db, now: number, leaseMs: number): void {
-  const expired = db
+async function requeueExpired(db: DbLike, now: number, leaseMs: number): Promise<void> {
+  const expired = await db
     .select()
     .from(tasks)
-    .where(and(eq(tasks.state, "claimed"), lt(tasks.leaseExpiresAt, now)))
-    .all();
+    .where(and(eq(tasks.state, "claimed"), lt(tasks.leaseExpiresAt, now)));
   for (const task of expired) {
     // A live worker that is only slow keeps its task (server/workers/heartbeat.ts leaseLost).
-    if (!leaseLost(db, { owner: task.leaseOwner, expiresAt: task.leaseExpiresAt }, leaseMs, now))
+    if (
+      !(await leaseLost(
+        db,
+        { owner: task.leaseOwner, expiresAt: task.leaseExpiresAt },
+        leaseMs,
+        now,
+      ))
+    )
       continue;
     const reason = "lease expired; dispatched again";
-    moveTask(db, {
+    await moveTask(db, {
       id: task.id,
       from: "claimed",
       to: "pending",
@@ -124,16 +128,16 @@ function requeueExpired(db: Db, now: number, leaseMs: number): void {
 }
 
 /** The tasks the pending ones depend on that are done. */
-function doneTasks(db: Db, pending: TaskRow[]): Set<string> {
+async function doneTasks(db: DbLike, pending: TaskRow[]): Promise<Set<string>> {
   const deps = [...new Set(pending.flatMap((t) => t.dependsOn ?? []))];
   return new Set(
     deps.length
-      ? db
-          .select({ id: tasks.id })
-          .from(tasks)
-          .where(and(inArray(tasks.id, deps), eq(tasks.state, "done")))
-          .all()
-          .map((r) => r.id)
+      ? (
+          await db
+            .select({ id: tasks.id })
+            .from(tasks)
+            .where(and(inArray(tasks.id, deps), eq(tasks.state, "done")))
+        ).map((r) => r.id)
       : [],
   );
 }
@@ -142,40 +146,39 @@ function doneTasks(db: Db, pending: TaskRow[]): Set<string> {
  * A request's own dependsOn: its tasks wait until those requests are done. For each request of
  * the pending tasks, the requests it still waits on.
  */
-function requestsWaitedOn(db: Db, pending: TaskRow[]): Map<number, number[]> {
+async function requestsWaitedOn(db: DbLike, pending: TaskRow[]): Promise<Map<number, number[]>> {
   const requestIds = [
     ...new Set(pending.map((t) => t.requestId).filter((id): id is number => id !== null)),
   ];
   const requestRows = requestIds.length
-    ? db
+    ? await db
         .select({ id: requests.id, dependsOn: requests.dependsOn })
         .from(requests)
         .where(inArray(requests.id, requestIds))
-        .all()
     : [];
   const prereqIds = [...new Set(requestRows.flatMap((r) => r.dependsOn))];
   const doneRequests = new Set(
     prereqIds.length
-      ? db
-          .select({ id: requests.id })
-          .from(requests)
-          .where(and(inArray(requests.id, prereqIds), eq(requests.status, "done")))
-          .all()
-          .map((r) => r.id)
+      ? (
+          await db
+            .select({ id: requests.id })
+            .from(requests)
+            .where(and(inArray(requests.id, prereqIds), eq(requests.status, "done")))
+        ).map((r) => r.id)
       : [],
   );
   return new Map(requestRows.map((r) => [r.id, r.dependsOn.filter((d) => !doneRequests.has(d))]));
 }
 
 /** A task the gate holds back: sent to triage, or blocked with the gate's reason. */
-function holdBack(
-  db: Db,
+async function holdBack(
+  db: DbLike,
   task: TaskRow,
   verdict: Extract<GateResult, { ok: false }>,
   now: number,
-): void {
+): Promise<void> {
   if (verdict.triage)
-    moveTask(db, {
+    await moveTask(db, {
       id: task.id,
       from: "pending",
       to: "triage",
@@ -185,17 +188,23 @@ function holdBack(
     });
   // Compared as stored: a reason is clipped at its writer, and an unchanged one is not news.
   else if (task.blockedReason !== clipReason(verdict.reason))
-    blockTask(db, { id: task.id, state: "pending", reason: verdict.reason, now });
+    await blockTask(db, { id: task.id, state: "pending", reason: verdict.reason, now });
 }
 
 /**
  * Claims a task for this dispatcher (its request, if planned, is in progress now); null when
  * another dispatcher moved it first.
  */
-function claim(db: Db, task: TaskRow, owner: string, now: number, leaseMs: number): TaskRow | null {
+async function claim(
+  db: DbLike,
+  task: TaskRow,
+  owner: string,
+  now: number,
+  leaseMs: number,
+): Promise<TaskRow | null> {
   let row: TaskRow;
   try {
-    row = moveTask(db, {
+    row = await moveTask(db, {
       id: task.id,
       from: "pending",
       to: "claimed",
@@ -210,13 +219,15 @@ function claim(db: Db, task: TaskRow, owner: string, now: number, leaseMs: numbe
     throw err;
   }
   const request = task.requestId
-    ? db
-        .select({ status: requests.status })
-        .from(requests)
-        .where(eq(requests.id, task.requestId))
-        .get()
+    ? (
+        await db
+          .select({ status: requests.status })
+          .from(requests)
+          .where(eq(requests.id, task.requestId))
+          .limit(1)
+      )[0]
     : undefined;
   if (task.requestId && request?.status === "planned")
-    moveRequest(db, { id: task.requestId, from: "planned", to: "in_progress" });
+    await moveRequest(db, { id: task.requestId, from: "planned", to: "in_progress" });
   return row;
 }

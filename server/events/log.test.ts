@@ -10,10 +10,10 @@ afterEach(() => world.cleanup());
 
 describe("events", () => {
   it("filter by entity on the server", async () => {
-    const start = eventsAfter(world.db, "request", 0, 10_000).at(-1)?.id ?? 0;
+    const start = (await eventsAfter(world.db, "request", 0, 10_000)).at(-1)?.id ?? 0;
     for (const entityId of [1, 2, 1, 3, 1])
-      appendEvent(world.db, { topic: "request", type: "x", entityId, payload: {} });
-    expect(eventsAfter(world.db, "request", start, 200, 1).map((e) => e.entityId)).toEqual([
+      await appendEvent(world.db, { topic: "request", type: "x", entityId, payload: {} });
+    expect((await eventsAfter(world.db, "request", start, 200, 1)).map((e) => e.entityId)).toEqual([
       1, 1, 1,
     ]);
     const abort = new AbortController();

@@ -9,11 +9,11 @@ export type EventTopic = "request" | "worker" | "run" | "queue";
 export type EventRow = typeof events.$inferSelect;
 
 /** Appends one event. Call it inside the transaction that made the change it reports. */
-export function appendEvent(
+export async function appendEvent(
   db: DbLike,
   e: { topic: EventTopic; type: string; entityId?: number; payload: unknown },
-): number {
-  const row = db
+): Promise<number> {
+  const [row] = await db
     .insert(events)
     .values({
       topic: e.topic,
@@ -22,19 +22,19 @@ export function appendEvent(
       payload: e.payload,
       createdAt: Date.now(),
     })
-    .returning({ id: events.id })
-    .get();
+    .returning({ id: events.id });
+  if (!row) throw new Error("the event was not stored");
   return row.id;
 }
 
-export function eventsAfter(
+export async function eventsAfter(
   db: Db,
   topic: EventTopic,
   afterId: number,
   limit = 200,
   entityId?: number,
-): EventRow[] {
-  return db
+): Promise<EventRow[]> {
+  return await db
     .select()
     .from(events)
     .where(
@@ -45,16 +45,17 @@ export function eventsAfter(
       ),
     )
     .orderBy(asc(events.id))
-    .limit(limit)
-    .all();
+    .limit(limit);
 }
 
-export function lastEventId(db: Db): number {
+export async function lastEventId(db: Db): Promise<number> {
   return (
-    db
-      .select({ id: max(events.id) })
-      .from(events)
-      .get()?.id ?? 0
+    (
+      await db
+        .select({ id: max(events.id) })
+        .from(events)
+        .limit(1)
+    )[0]?.id ?? 0
   );
 }
 
@@ -64,14 +65,14 @@ export function lastEventId(db: Db): number {
  * makes this read cheap. Every live view uses this one mechanism.
  */
 export async function* followAppendOnly<T extends { id: number }>(
-  readAfter: (afterId: number) => T[],
+  readAfter: (afterId: number) => Promise<T[]>,
   afterId: number,
   signal: AbortSignal | undefined,
   pollMs = 200,
 ): AsyncGenerator<T> {
   let cursor = afterId;
   while (!signal?.aborted) {
-    const batch = readAfter(cursor);
+    const batch = await readAfter(cursor);
     for (const row of batch) {
       cursor = row.id;
       yield row;
@@ -88,7 +89,7 @@ export function followEvents(
   signal: AbortSignal | undefined,
   entityId?: number,
 ) {
-  return followAppendOnly((id) => eventsAfter(db, topic, id, 200, entityId), afterId, signal);
+  return followAppendOnly(async (id) => eventsAfter(db, topic, id, 200, entityId), afterId, signal);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -119,7 +120,10 @@ export const LiveInput = z.strictObject({
 });
 
 /** Resume after the last event the client saw, else after the page's render, else from now. */
-export function liveCursor(input: z.infer<typeof LiveInput>, now: () => number): number {
+export async function liveCursor(
+  input: z.infer<typeof LiveInput>,
+  now: () => Promise<number>,
+): Promise<number> {
   if (input.lastEventId) return Number(input.lastEventId);
-  return input.afterId ?? now();
+  return input.afterId ?? (await now());
 }

@@ -24,18 +24,18 @@ function baseUrl(): string {
 }
 
 /** The comment's text for an issue's row: what its request is at now, or why there is none. */
-export function statusText(
+export async function statusText(
   db: Db,
   config: LoadedConfig,
   row: typeof githubIssues.$inferSelect,
-): { text: string; final: boolean; done: boolean } {
+): Promise<{ text: string; final: boolean; done: boolean }> {
   if (!row.requestId)
     return {
       text: `${MARK}\n**Hyperion could not take this issue:** ${row.refusal ?? "unknown reason"}.\n\nEdit the issue to fix it; Hyperion tries again.`,
       final: false,
       done: false,
     };
-  const work = workOf(db, { requestId: row.requestId, taskId: null });
+  const work = await workOf(db, { requestId: row.requestId, taskId: null });
   const request = work.request;
   if (!request)
     return { text: `${MARK}\nRequest R${row.requestId} is gone.`, final: true, done: false };
@@ -94,14 +94,13 @@ export async function syncComments(db: Db, config: LoadedConfig, client: Octokit
   const settings = githubOf(config);
   if (!settings) return 0;
   let calls = 0;
-  const rows = db
+  const rows = await db
     .select()
     .from(githubIssues)
     .where(eq(githubIssues.closed, false))
-    .limit(200)
-    .all();
+    .limit(200);
   for (const row of rows) {
-    const { text, final, done } = statusText(db, config, row);
+    const { text, final, done } = await statusText(db, config, row);
     const [owner = "", repo = ""] = row.githubRepo.split("/");
     try {
       if (text !== row.posted) {
@@ -123,10 +122,10 @@ export async function syncComments(db: Db, config: LoadedConfig, client: Octokit
           commentId = made.data.id;
         }
         calls++;
-        db.update(githubIssues)
+        await db
+          .update(githubIssues)
           .set({ commentId, posted: text, updatedAt: Date.now() })
-          .where(eq(githubIssues.id, row.id))
-          .run();
+          .where(eq(githubIssues.id, row.id));
       }
       if (final) {
         if (done && settings.closeIssues) {
@@ -140,10 +139,10 @@ export async function syncComments(db: Db, config: LoadedConfig, client: Octokit
           calls++;
         }
         // A finished request's comment says its last word: the row is done with.
-        db.update(githubIssues)
+        await db
+          .update(githubIssues)
           .set({ closed: true, updatedAt: Date.now() })
-          .where(eq(githubIssues.id, row.id))
-          .run();
+          .where(eq(githubIssues.id, row.id));
       }
     } catch (err) {
       log.warn(

@@ -1,9 +1,10 @@
-import { count, eq } from "drizzle-orm";
+import { count, eq, sql } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { boundedBody } from "@/app/api/bounded-body";
 import { GithubConfig } from "@/schemas/github";
 import type { LoadedConfig } from "@/server/config/load";
 import { githubDeliveries, githubIssues, requests } from "@/server/db/schema";
+import { rawRun } from "@/server/db/sql";
 import { githubClient } from "@/server/remotes/forge-client";
 import { requestPage } from "@/server/views/request-page";
 import { examplePayload, signedHeaders, startFakeGithub } from "@/test-support/fake-github";
@@ -47,7 +48,7 @@ afterEach(async () => {
   delete process.env.GITHUB_WEBHOOK_SECRET_OLD;
   delete process.env.HYPERION_GITHUB_TOKEN;
   await gh.stop();
-  world.cleanup();
+  await world.cleanup();
 });
 
 let deliveries = 0;
@@ -69,10 +70,12 @@ function deliver(
   });
 }
 
-const stored = () => world.db.select({ n: count() }).from(githubDeliveries).get()?.n ?? 0;
-const requestCount = () => world.db.select({ n: count() }).from(requests).get()?.n ?? 0;
+const stored = async () =>
+  (await world.db.select({ n: count() }).from(githubDeliveries).limit(1))[0]?.n ?? 0;
+const requestCount = async () =>
+  (await world.db.select({ n: count() }).from(requests).limit(1))[0]?.n ?? 0;
 
-const labeled = (issue: ReturnType<typeof gh.addIssue>) =>
+const labeled = (issue: Awaited<ReturnType<typeof gh.addIssue>>) =>
   examplePayload("issues", "labeled", { repo: REPO, issue });
 
 describe("the webhook", () => {
@@ -86,7 +89,7 @@ describe("the webhook", () => {
       status: 401,
       body: { error: "X-Hub-Signature-256 is missing" },
     });
-    expect(stored()).toBe(0);
+    expect(await stored()).toBe(0);
   });
 
   it("takes a delivery once however often it is redelivered, and the old secret while rotating", async () => {
@@ -98,10 +101,10 @@ describe("the webhook", () => {
       status: 200,
       body: { duplicate: "same" },
     });
-    expect(stored()).toBe(1);
+    expect(await stored()).toBe(1);
     await handleDeliveries(world.db, config);
     await handleDeliveries(world.db, config);
-    expect(requestCount()).toBe(1);
+    expect(await requestCount()).toBe(1);
   });
 
   it("answers an unknown event and an unmapped repository 2xx, ignored, storing nothing; a malformed body 400", async () => {
@@ -118,7 +121,7 @@ describe("the webhook", () => {
         })
       ).status,
     ).toBe(400);
-    expect(stored()).toBe(0);
+    expect(await stored()).toBe(0);
   });
 
   it("a body over the limit is not read past it (the route answers 413)", async () => {
@@ -139,12 +142,11 @@ describe("the webhook", () => {
     );
     expect(replies.every((r) => r.status === 202)).toBe(true);
     while ((await handleDeliveries(world.db, config)) > 0);
-    expect(requestCount()).toBe(200);
-    const states = world.db
+    expect(await requestCount()).toBe(200);
+    const states = await world.db
       .select({ state: githubDeliveries.state, n: count() })
       .from(githubDeliveries)
-      .groupBy(githubDeliveries.state)
-      .all();
+      .groupBy(githubDeliveries.state);
     expect(states).toEqual([{ state: "handled", n: 200 }]);
   });
 });
@@ -158,7 +160,7 @@ describe("issues become requests", () => {
     });
     await deliver("issues", labeled(issue));
     await handleDeliveries(world.db, config);
-    const [r] = world.db.select().from(requests).all();
+    const [r] = await world.db.select().from(requests).limit(1);
     expect(r).toMatchObject({
       title: "Show the cart total",
       source: "github",
@@ -168,7 +170,7 @@ describe("issues become requests", () => {
     expect(r?.description).toContain("The cart needs a total.");
     expect(r?.description).toContain(issue.html_url);
     // The request's page and its trace name the issue it came from.
-    const page = requestPage(world.db, r?.id ?? 0);
+    const page = await requestPage(world.db, r?.id ?? 0);
     expect(page?.detail.issue).toMatchObject({
       githubRepo: REPO,
       number: issue.number,
@@ -181,7 +183,7 @@ describe("issues become requests", () => {
       examplePayload("issues", "closed", { repo: REPO, issue: { ...issue, state: "closed" } }),
     );
     await handleDeliveries(world.db, config);
-    expect(world.db.select().from(requests).get()?.status).toBe("cancelled");
+    expect((await world.db.select().from(requests).limit(1))[0]?.status).toBe("cancelled");
   });
 
   it("an issue with hostile file paths or a 10 MB body files nothing, and its comment says why", async () => {
@@ -198,8 +200,8 @@ describe("issues become requests", () => {
     await deliver("issues", labeled(hostile));
     await deliver("issues", labeled(huge));
     await handleDeliveries(world.db, config);
-    expect(requestCount()).toBe(0);
-    const rows = world.db.select().from(githubIssues).all();
+    expect(await requestCount()).toBe(0);
+    const rows = await world.db.select().from(githubIssues);
     expect(rows.map((r) => r.refusal)).toEqual([
       expect.stringContaining("files[0]"),
       expect.stringContaining("at most 20000"),
@@ -216,8 +218,8 @@ describe("issues become requests", () => {
     await deliver("issues", labeled(issue));
     await deliver("issues", labeled(issue));
     await handleDeliveries(world.db, config);
-    const [row] = world.db.select().from(githubIssues).all();
-    expect(requestCount()).toBe(0);
+    const [row] = await world.db.select().from(githubIssues).limit(1);
+    expect(await requestCount()).toBe(0);
     expect(row?.refusal ?? "").toContain("unknown area 'nowhere'");
   });
 
@@ -238,12 +240,12 @@ describe("issues become requests", () => {
     await deliver("issue_comment", comment("mallory", "NONE"));
     await deliver("issue_comment", comment("alice", "NONE"));
     await handleDeliveries(world.db, config);
-    const notes = world.db
-      .select({ note: githubDeliveries.note })
-      .from(githubDeliveries)
-      .where(eq(githubDeliveries.event, "issue_comment"))
-      .all()
-      .map((d) => d.note);
+    const notes = (
+      await world.db
+        .select({ note: githubDeliveries.note })
+        .from(githubDeliveries)
+        .where(eq(githubDeliveries.event, "issue_comment"))
+    ).map((d) => d.note);
     expect(notes[0]).toContain("mallory is neither the issue's author nor a member");
     expect(notes[1]).not.toContain("neither");
   });
@@ -273,13 +275,14 @@ describe("Projects v2", () => {
     };
     expect((await moved("In progress")).status).toBe(202);
     await handleDeliveries(world.db, config);
-    expect(requestCount()).toBe(0);
+    expect(await requestCount()).toBe(0);
     expect(
-      world.db.select({ note: githubDeliveries.note }).from(githubDeliveries).get()?.note,
+      (await world.db.select({ note: githubDeliveries.note }).from(githubDeliveries).limit(1))[0]
+        ?.note,
     ).toContain("not 'Ready for Hyperion'");
     await moved("Ready for Hyperion");
     await handleDeliveries(world.db, config);
-    const [r] = world.db.select().from(requests).all();
+    const [r] = await world.db.select().from(requests).limit(1);
     expect(r).toMatchObject({
       title: "From the board",
       files: ["docs/board.md"],
@@ -288,14 +291,14 @@ describe("Projects v2", () => {
     // Moved there again: still one request.
     await moved("Ready for Hyperion");
     await handleDeliveries(world.db, config);
-    expect(requestCount()).toBe(1);
+    expect(await requestCount()).toBe(1);
   });
 
   it("without github.projectStatus, project items are answered 202 and not stored", async () => {
     const reply = await deliver("projects_v2_item", { action: "edited", projects_v2_item: {} });
     expect(reply.status).toBe(202);
     expect(String(reply.body.ignored)).toContain("projectStatus");
-    expect(stored()).toBe(0);
+    expect(await stored()).toBe(0);
   });
 });
 
@@ -305,14 +308,14 @@ describe("reconciliation and the status comment", () => {
     gh.addIssue({ title: "Not for us", labels: ["bug"] });
     const client = githubClient(config.github as never);
     expect(await reconcile(world.db, config, client)).toMatchObject({ filed: 1 });
-    expect(requestCount()).toBe(1);
+    expect(await requestCount()).toBe(1);
     gh.calls.length = 0;
     expect(await reconcile(world.db, config, client)).toMatchObject({ filed: 0, calls: 1 });
     expect(gh.calls).toEqual([expect.stringContaining(`GET /repos/${REPO}/issues?`)]);
-    expect(requestCount()).toBe(1);
+    expect(await requestCount()).toBe(1);
     issue.state = "closed";
     expect(await reconcile(world.db, config, client)).toMatchObject({ cancelled: 1 });
-    expect(world.db.select().from(requests).get()?.status).toBe("cancelled");
+    expect((await world.db.select().from(requests).limit(1))[0]?.status).toBe("cancelled");
   });
 
   it("keeps one comment per issue, edited in place as the request moves, and never posts the token", async () => {
@@ -327,11 +330,11 @@ describe("reconciliation and the status comment", () => {
     gh.calls.length = 0;
     await syncComments(world.db, config, client);
     expect(gh.calls).toEqual([]);
-    world.db.update(requests).set({ status: "planned" }).run();
+    await world.db.update(requests).set({ status: "planned" });
     await syncComments(world.db, config, client);
     expect(gh.commentsOn(issue.number)).toHaveLength(1);
     expect(gh.commentsOn(issue.number)[0]?.body).toContain("Planned");
-    world.db.$client.pragma("wal_checkpoint(TRUNCATE)");
-    expect(JSON.stringify(world.db.select().from(githubIssues).all())).not.toContain(TOKEN);
+    await rawRun(world.db, sql`PRAGMA wal_checkpoint(TRUNCATE)`);
+    expect(JSON.stringify(await world.db.select().from(githubIssues))).not.toContain(TOKEN);
   });
 });

@@ -77,16 +77,16 @@ async function handle(
       case "reopened": {
         if (!hasLabel(issue, settings.label))
           return { state: "ignored", note: `#${issue.number} has no '${settings.label}' label` };
-        const r = fileIssue(db, config, fullName, issue);
+        const r = await fileIssue(db, config, fullName, issue);
         return r.requestId
           ? { state: "handled", note: `#${issue.number} is R${r.requestId}` }
           : { state: "handled", note: `#${issue.number} refused: ${r.refusal}` };
       }
       case "edited": {
-        const row = issueRow(db, fullName, issue.number);
+        const row = await issueRow(db, fullName, issue.number);
         if (!row?.requestId) {
           if (!hasLabel(issue, settings.label)) return { state: "ignored", note: "not a request" };
-          const r = fileIssue(db, config, fullName, issue);
+          const r = await fileIssue(db, config, fullName, issue);
           return {
             state: "handled",
             note: r.requestId ? `#${issue.number} is R${r.requestId}` : `refused: ${r.refusal}`,
@@ -100,7 +100,7 @@ async function handle(
           files: string[];
         };
         try {
-          await editRequest(db, config, row.requestId, intakeUser(db, config), {
+          await editRequest(db, config, row.requestId, await intakeUser(db, config), {
             title,
             description,
             files,
@@ -114,7 +114,7 @@ async function handle(
         }
       }
       case "closed":
-        return { state: "handled", note: issueClosed(db, config, fullName, issue.number) };
+        return { state: "handled", note: await issueClosed(db, config, fullName, issue.number) };
       default:
         return {
           state: "ignored",
@@ -125,7 +125,7 @@ async function handle(
   if (event === "issue_comment" && p.action === "created") {
     const answer = answerIn(p.comment?.body ?? "");
     if (!answer) return { state: "ignored", note: "a comment that is not /hyperion answer" };
-    const row = issueRow(db, fullName, issue.number);
+    const row = await issueRow(db, fullName, issue.number);
     if (!row?.requestId) return { state: "ignored", note: `#${issue.number} is not a request` };
     const by = p.comment?.user?.login;
     if (by !== issue.user?.login && !TRUSTED.includes(p.comment?.author_association ?? ""))
@@ -134,7 +134,7 @@ async function handle(
         note: `${by} is neither the issue's author nor a member: answer not taken`,
       };
     try {
-      await answerRequest(db, config, row.requestId, intakeUser(db, config), {
+      await answerRequest(db, config, row.requestId, await intakeUser(db, config), {
         note: answer.slice(0, 4000),
       });
       return { state: "handled", note: `R${row.requestId} answered by ${by}` };
@@ -153,13 +153,12 @@ async function handle(
  * ignored or failed with a note in words; none is handled twice (its state moves off `queued`).
  */
 export async function handleDeliveries(db: Db, config: LoadedConfig, limit = 50): Promise<number> {
-  const queued = db
+  const queued = await db
     .select()
     .from(githubDeliveries)
     .where(eq(githubDeliveries.state, "queued"))
     .orderBy(asc(githubDeliveries.receivedAt), asc(githubDeliveries.id))
-    .limit(limit)
-    .all();
+    .limit(limit);
   for (const d of queued) {
     let state: "handled" | "ignored" | "failed";
     let note: string;
@@ -170,10 +169,10 @@ export async function handleDeliveries(db: Db, config: LoadedConfig, limit = 50)
       note = err instanceof Error ? err.message : String(err);
       log.warn({ delivery: d.id, error: note }, "a GitHub delivery failed");
     }
-    db.update(githubDeliveries)
+    await db
+      .update(githubDeliveries)
       .set({ state, note: note.slice(0, 1000), handledAt: Date.now() })
-      .where(and(eq(githubDeliveries.id, d.id), eq(githubDeliveries.state, "queued")))
-      .run();
+      .where(and(eq(githubDeliveries.id, d.id), eq(githubDeliveries.state, "queued")));
   }
   return queued.length;
 }

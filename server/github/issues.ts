@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { filesFromBody } from "@/schemas/github";
 import { DESCRIPTION_MAX, TITLE_MAX } from "@/schemas/task-request";
 import type { LoadedConfig } from "@/server/config/load";
-import type { Db } from "@/server/db/client";
+import type { Db, DbLike } from "@/server/db/client";
 import { githubIssues, requests } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { cancelRequest } from "@/server/requests/cancel";
@@ -39,21 +39,23 @@ export const hasLabel = (issue: GithubIssue, label: string) =>
   labelNames(issue).some((l) => l.toLowerCase() === label.toLowerCase());
 
 /** Who requests from issues are filed as. */
-export function intakeUser(db: Db, config: LoadedConfig): User {
+export async function intakeUser(db: DbLike, config: LoadedConfig): Promise<User> {
   const email = githubOf(config)?.requester;
-  const user = email ? requireUserByEmail(db, email) : firstAdmin(db);
+  const user = email ? await requireUserByEmail(db, email) : await firstAdmin(db);
   if (!user) throw new Error("no user to file GitHub issues as; add one with 'hyperion user add'");
   return user;
 }
 
-export function issueRow(db: Db, fullName: string, number: number) {
-  return db
-    .select()
-    .from(githubIssues)
-    .where(
-      and(eq(githubIssues.githubRepo, fullName.toLowerCase()), eq(githubIssues.number, number)),
-    )
-    .get();
+export async function issueRow(db: Db, fullName: string, number: number) {
+  return (
+    await db
+      .select()
+      .from(githubIssues)
+      .where(
+        and(eq(githubIssues.githubRepo, fullName.toLowerCase()), eq(githubIssues.number, number)),
+      )
+      .limit(1)
+  )[0];
 }
 
 /** The request input an issue makes, or why it cannot make one. */
@@ -88,27 +90,27 @@ export function requestInput(
  * refused before (say, a file path that is not allowed) is tried again, since it may have been
  * edited. A refusal is recorded on the issue's row, and its status comment says it.
  */
-export function fileIssue(
+export async function fileIssue(
   db: Db,
   config: LoadedConfig,
   fullName: string,
   issue: GithubIssue,
   now = Date.now(),
-): { requestId: number | null; refusal: string | null } {
+): Promise<{ requestId: number | null; refusal: string | null }> {
   const repo = repoFor(config, fullName);
   if (!repo) return { requestId: null, refusal: `no repository takes work from ${fullName}` };
   const key = fullName.toLowerCase();
-  const existing = issueRow(db, key, issue.number);
+  const existing = await issueRow(db, key, issue.number);
   if (existing?.requestId) return { requestId: existing.requestId, refusal: null };
   const made = requestInput(repo.name, issue);
   let requestId: number | null = null;
   let refusal: string | null = "refusal" in made ? made.refusal : null;
-  db.transaction(() => {
+  await db.transaction(async (tx) => {
     if ("input" in made) {
       try {
-        const [created] = createRequests(db, {
+        const [created] = await createRequests(tx, {
           input: made.input,
-          requester: intakeUser(db, config),
+          requester: await intakeUser(tx, config),
           config,
           source: "github",
         });
@@ -124,31 +126,31 @@ export function fileIssue(
       url: issue.html_url,
       updatedAt: now,
     };
-    if (existing) db.update(githubIssues).set(values).where(eq(githubIssues.id, existing.id)).run();
+    if (existing) await tx.update(githubIssues).set(values).where(eq(githubIssues.id, existing.id));
     else
-      db.insert(githubIssues)
-        .values({ githubRepo: key, number: issue.number, createdAt: now, ...values })
-        .run();
+      await tx
+        .insert(githubIssues)
+        .values({ githubRepo: key, number: issue.number, createdAt: now, ...values });
   });
   return { requestId, refusal };
 }
 
 /** A closed issue cancels its request, if it is not finished yet. */
-export function issueClosed(
+export async function issueClosed(
   db: Db,
   config: LoadedConfig,
   fullName: string,
   number: number,
-): string {
-  const row = issueRow(db, fullName, number);
+): Promise<string> {
+  const row = await issueRow(db, fullName, number);
   if (!row?.requestId) return "no request to cancel";
-  const request = db.select().from(requests).where(eq(requests.id, row.requestId)).get();
+  const [request] = await db.select().from(requests).where(eq(requests.id, row.requestId)).limit(1);
   if (!request || FINISHED.includes(request.status))
     return `R${row.requestId} is already ${request?.status}`;
-  cancelRequest(
+  await cancelRequest(
     db,
     row.requestId,
-    intakeUser(db, config),
+    await intakeUser(db, config),
     `its GitHub issue #${number} was closed`,
   );
   return `R${row.requestId} cancelled`;

@@ -27,7 +27,7 @@ export function startGithub(
     const settings = githubOf(c);
     if (!settings) return;
     await handleDeliveries(db, c);
-    let client: ReturnType<typeof githubClient>;
+    let client: Awaited<ReturnType<typeof githubClient>>;
     try {
       client = githubClient(settings);
     } catch (err) {

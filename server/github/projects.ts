@@ -75,7 +75,7 @@ export async function projectItemMoved(
     labels: (content.labels?.nodes ?? []).map((l) => ({ name: l.name ?? "" })),
     user: { login: content.author?.login ?? "" },
   };
-  const r = fileIssue(db, config, fullName, issue);
+  const r = await fileIssue(db, config, fullName, issue);
   return r.requestId
     ? {
         state: "handled",

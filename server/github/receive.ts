@@ -1,4 +1,5 @@
 import { Webhooks } from "@octokit/webhooks";
+import { sql } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { githubDeliveries } from "@/server/db/schema";
@@ -81,7 +82,7 @@ export async function receiveGithubWebhook(
     return reply(202, {
       ignored: `no repository in Hyperion's config takes work from ${fullName ?? "(no repository)"}: set github on it`,
     });
-  const inserted = db
+  const inserted = await db
     .insert(githubDeliveries)
     .values({
       id: delivery,
@@ -94,7 +95,7 @@ export async function receiveGithubWebhook(
       ...(event === "ping" ? { handledAt: now, note: "ping" } : {}),
     })
     .onConflictDoNothing()
-    .run();
-  if (inserted.changes === 0) return reply(200, { duplicate: delivery });
+    .returning({ one: sql`1` });
+  if (inserted.length === 0) return reply(200, { duplicate: delivery });
   return reply(202, { queued: delivery });
 }

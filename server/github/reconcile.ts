@@ -55,22 +55,22 @@ export async function reconcile(
     for (const issue of open) {
       if (issue.pull_request) continue;
       openNumbers.add(issue.number);
-      const before = db
+      const [before] = await db
         .select({ requestId: githubIssues.requestId })
         .from(githubIssues)
         .where(and(eq(githubIssues.githubRepo, key), eq(githubIssues.number, issue.number)))
-        .get();
+        .limit(1);
       if (before?.requestId) continue;
-      if (fileIssue(db, config, repo.github, issue).requestId) out.filed++;
+      if ((await fileIssue(db, config, repo.github, issue)).requestId) out.filed++;
     }
     // Linked issues that left the open list: closed (or unlabelled). A closed one cancels.
-    const linked = db
-      .select({ number: githubIssues.number, status: requests.status })
-      .from(githubIssues)
-      .innerJoin(requests, eq(requests.id, githubIssues.requestId))
-      .where(and(eq(githubIssues.githubRepo, key), isNotNull(githubIssues.requestId)))
-      .all()
-      .filter((r) => !openNumbers.has(r.number) && !FINISHED.includes(r.status));
+    const linked = (
+      await db
+        .select({ number: githubIssues.number, status: requests.status })
+        .from(githubIssues)
+        .innerJoin(requests, eq(requests.id, githubIssues.requestId))
+        .where(and(eq(githubIssues.githubRepo, key), isNotNull(githubIssues.requestId)))
+    ).filter((r) => !openNumbers.has(r.number) && !FINISHED.includes(r.status));
     for (const r of linked) {
       try {
         out.calls++;
@@ -80,7 +80,7 @@ export async function reconcile(
           issue_number: r.number,
         });
         if (data.state === "closed") {
-          issueClosed(db, config, repo.github, r.number);
+          await issueClosed(db, config, repo.github, r.number);
           out.cancelled++;
         }
       } catch (err) {

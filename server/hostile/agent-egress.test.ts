@@ -9,7 +9,7 @@ import { agentClisDir, installPrefix, verifyIntegrity } from "@/server/agents/cl
 import versions from "@/server/agents/cli/versions.json";
 import { detectSandbox } from "@/server/confine/detect";
 import { PLACEHOLDER_KEY } from "@/server/confine/egress";
-import { agentRuns, tasks } from "@/server/db/schema";
+import { agentRuns, changeRequests, tasks } from "@/server/db/schema";
 import { agentWorld } from "@/test-support/agent-world";
 import { dropRunsTmp, useRunsTmp } from "@/test-support/fixtures";
 import {
@@ -106,13 +106,19 @@ const probeScript = () =>
 /** The text the agent's tool produced, as the CLI sent it back to the model. */
 const sentBack = (req: RecordedRequest) => JSON.stringify(req.body);
 
-const runOf = (requestId: number) => {
-  const task = aw.world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
-  return aw.world.db
+const runOf = async (requestId: number) => {
+  const [task] = await aw.world.db
     .select()
-    .from(agentRuns)
-    .where(eq(agentRuns.taskId, task?.id ?? ""))
-    .get();
+    .from(tasks)
+    .where(eq(tasks.requestId, requestId))
+    .limit(1);
+  return (
+    await aw.world.db
+      .select()
+      .from(agentRuns)
+      .where(eq(agentRuns.taskId, task?.id ?? ""))
+      .limit(1)
+  )[0];
 };
 
 describe.runIf(detectSandbox().kind === "bwrap")("an agent's network", () => {
@@ -135,11 +141,14 @@ describe.runIf(detectSandbox().kind === "bwrap")("an agent's network", () => {
       const probes = await aw.pool.probeAll(aw.world.config);
       expect([...probes.values()][0]).toMatchObject({ ok: true });
       const before = { web: webHits, canary: canaryHits };
-      const requestId = aw.fileRequest(["docs/guide.md"]);
+      const requestId = await aw.fileRequest(["docs/guide.md"]);
       await aw.pass();
       await aw.pass();
       await aw.pool.idle();
-      expect(runOf(requestId)?.turns ?? 0, runOf(requestId)?.reason ?? "").toBeGreaterThan(0);
+      expect(
+        (await runOf(requestId))?.turns ?? 0,
+        (await runOf(requestId))?.reason ?? "",
+      ).toBeGreaterThan(0);
 
       // The tool ran, and told the model what it found.
       expect(toolOutput.includes("ENV-END"), "the probe's output reached the model").toBe(true);
@@ -190,16 +199,18 @@ describe.runIf(detectSandbox().kind === "bwrap")("an agent's network", () => {
     });
     const before = { web: webHits, canary: canaryHits };
     try {
-      const requestId = aw.fileRequest(["docs/guide.md"]);
+      const requestId = await aw.fileRequest(["docs/guide.md"]);
       await aw.pass();
       await aw.pass();
       await aw.pool.idle();
-      const run = runOf(requestId);
+      const run = await runOf(requestId);
       expect(run?.state, run?.reason ?? "").toBe("submitted");
-      const change = aw.world.db.$client
-        .prepare("SELECT patch FROM change_requests WHERE id = ?")
-        .pluck()
-        .get(run?.changeRequestId) as string;
+      const [row] = await aw.world.db
+        .select({ patch: changeRequests.patch })
+        .from(changeRequests)
+        .where(eq(changeRequests.id, run?.changeRequestId ?? 0))
+        .limit(1);
+      const change = row?.patch;
       expect(change).toContain(`NOPE ${webPort} ECONNREFUSED`);
       expect(change).toContain(`NOPE ${canaryPort} ECONNREFUSED`);
       expect(change).toContain(`PROXY 127.0.0.1:${echoPort} HTTP/1.1 200`);
@@ -222,11 +233,11 @@ describe.runIf(detectSandbox().kind === "bwrap")("an agent's network", () => {
       default: "command",
       command: `perl -e 'for (1..2000) { my $p = fork(); last unless defined $p; if ($p == 0) { sleep 60; exit 0 } } sleep 60'`,
     });
-    const requestId = aw.fileRequest(["docs/guide.md"]);
+    const requestId = await aw.fileRequest(["docs/guide.md"]);
     await aw.pass();
     await aw.pass();
     await aw.pool.idle();
-    const run = runOf(requestId);
+    const run = await runOf(requestId);
     expect(run?.state).toBe("failed");
     expect(run?.reason).toBe(`run ${run?.id} started more than 64 processes (runLimits.processes)`);
     expect(installsIntact()).toEqual([]);

@@ -22,7 +22,7 @@ const saved = { ...process.env };
 
 // A process of the server's user with a secret in its initial environment, as the web server
 // holds NEXTAUTH_SECRET.
-let holder: ReturnType<typeof spawn>;
+let holder: Awaited<ReturnType<typeof spawn>>;
 const holderEnv = () => fs.readFileSync(`/proc/${holder.pid}/environ`, "utf8");
 
 beforeAll(async () => {
@@ -41,10 +41,10 @@ beforeAll(async () => {
   process.env.NEXTAUTH_SECRET = "nextauth-secret-in-env";
   process.env.HYPERION_ADMIN_PASSWORD = "admin-password-in-env";
 });
-afterAll(() => {
+afterAll(async () => {
   holder.kill("SIGKILL");
   process.env = saved;
-  world.cleanup();
+  await world.cleanup();
   repo.cleanup();
   fs.rmSync(canary, { recursive: true, force: true });
   fs.rmSync(data, { recursive: true, force: true });
@@ -90,7 +90,7 @@ describe("a policy check that tries to reach the server", () => {
       opts: { ...defaultLoopOptions({}), drain: true, pollMs: 5 },
       shouldStop: () => false,
     });
-    const entry = getEntry(world.db, sub?.entryId ?? 0);
+    const entry = await getEntry(world.db, sub?.entryId ?? 0);
     expect(entry?.state).toBe("quarantined");
     const out = entry?.lastError?.outputTail ?? "";
     if (detectSandbox().kind === "bwrap") expect(out).toContain("END");

@@ -363,7 +363,7 @@ describe("a config that turns bad while running", () => {
         "processed",
       );
     } finally {
-      world.cleanup();
+      await world.cleanup();
     }
   });
 });

@@ -2,7 +2,10 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requests } from "@/server/db/schema";
+import { rawValue } from "@/server/db/sql";
 import type { IngestOptions, IngestResult } from "@/server/inbox/ingest";
 import { ingestFile } from "@/server/inbox/ingest";
 import { watchInbox } from "@/server/inbox/watch";
@@ -23,9 +26,9 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(outside, "folder.json"));
   execFileSync("mkfifo", [path.join(outside, "pipe")]);
 });
-afterAll(() => {
+afterAll(async () => {
   for (const s of servers) s.close();
-  world.cleanup();
+  await world.cleanup();
   fs.rmSync(outside, { recursive: true, force: true });
 });
 
@@ -33,8 +36,8 @@ function valid(title: string, extra: Record<string, unknown> = {}) {
   return { title, description: "", repo: "demo", files: ["docs/guide.md"], ...extra };
 }
 const json = (value: unknown) => JSON.stringify(value);
-const count = (table: "requests" | "inbox_files") =>
-  world.db.$client.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+const count = async (table: "requests" | "inbox_files") =>
+  Number(await rawValue(world.db, sql`SELECT count(*) FROM ${sql.identifier(table)}`));
 const mkfifo = (file: string) => execFileSync("mkfifo", [file]);
 
 /** The text of every error file in rejected/ (a planted link is not followed). */
@@ -57,7 +60,7 @@ type Case = {
   outcome: "rejected" | "skipped";
   says: string | RegExp;
   opts?: (ctx: Ctx) => IngestOptions;
-  check?: (ctx: Ctx, result: IngestResult) => void;
+  check?: (ctx: Ctx, result: IngestResult) => void | Promise<void>;
 };
 
 const link = (target: string) => (ctx: Ctx) => fs.symlinkSync(target, ctx.file);
@@ -383,7 +386,9 @@ const cases: Case[] = [
     check: async (ctx) => {
       const again = await ingestFile(world.db, world.config, ctx.inbox, ctx.file);
       expect(again.outcome).toBe("processed");
-      const titles = world.db.$client.prepare("SELECT title FROM requests").pluck().all();
+      const titles = (await world.db.select({ title: requests.title }).from(requests)).map(
+        (r) => r.title,
+      );
       expect(titles).toContain("the replacement");
       expect(titles.join("\n")).not.toContain(SECRET);
     },
@@ -435,7 +440,7 @@ describe("hostile inbox entries", () => {
     const inbox = fs.mkdtempSync(path.join(world.dir, "inbox-"));
     const ctx: Ctx = { inbox, file: path.join(inbox, c.entry ?? "hostile.json") };
     await c.make(ctx);
-    const before = { requests: count("requests"), files: count("inbox_files") };
+    const before = { requests: await count("requests"), files: await count("inbox_files") };
 
     const result = await ingestFile(world.db, world.config, inbox, ctx.file, c.opts?.(ctx));
 
@@ -448,14 +453,14 @@ describe("hostile inbox entries", () => {
       expect(text).not.toContain(world.dir);
       expect(text).not.toContain(outside);
     }
-    expect(count("requests")).toBe(before.requests);
-    expect(count("inbox_files")).toBe(before.files);
+    expect(await count("requests")).toBe(before.requests);
+    expect(await count("inbox_files")).toBe(before.files);
     await c.check?.(ctx, result);
 
     const next = path.join(inbox, "next.json");
     fs.writeFileSync(next, json(valid(`taken after ${c.name}`)));
     expect((await ingestFile(world.db, world.config, inbox, next)).outcome).toBe("processed");
-    expect(count("requests")).toBeGreaterThan(before.requests);
+    expect(await count("requests")).toBeGreaterThan(before.requests);
   });
 
   it("refuses to move anything when rejected/ is a link out of the inbox", async () => {

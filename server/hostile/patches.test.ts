@@ -1,8 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
+import { desc, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isControl } from "@/schemas/paths";
 import type { LoadedConfig } from "@/server/config/load";
+import { changeQueueLogs, changeRequests, queueEntries } from "@/server/db/schema";
+import { rawValue } from "@/server/db/sql";
 import { ValidationError } from "@/server/errors";
 import {
   MAX_HUNKS_PER_FILE,
@@ -84,13 +87,13 @@ beforeAll(async () => {
   };
 });
 
-afterAll(() => {
-  world?.cleanup();
+afterAll(async () => {
+  await world?.cleanup();
   repo?.cleanup();
 });
 
-const count = (table: "change_requests" | "queue_entries") =>
-  world.db.$client.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+const count = async (table: "change_requests" | "queue_entries") =>
+  Number(await rawValue(world.db, sql`SELECT count(*) FROM ${sql.identifier(table)}`));
 
 async function drain() {
   await runQueueLoop({
@@ -758,7 +761,7 @@ const refusals: Refusal[] = [
 
 describe("hostile change requests are refused at submission, and nothing is queued", () => {
   it.each(refusals.map((r) => [r.name, r] as const))("%s", async (_name, r) => {
-    const before = [count("change_requests"), count("queue_entries")];
+    const before = [await count("change_requests"), await count("queue_entries")];
     const patch = typeof r.patch === "function" ? await r.patch() : r.patch;
     const err = await submitChanges(
       world.db,
@@ -771,7 +774,7 @@ describe("hostile change requests are refused at submission, and nothing is queu
       path: r.field ?? "patch",
       message: expect.stringMatching(r.message),
     });
-    expect([count("change_requests"), count("queue_entries")]).toEqual(before);
+    expect([await count("change_requests"), await count("queue_entries")]).toEqual(before);
   });
 });
 
@@ -854,7 +857,7 @@ describe("ordinary changes still land", () => {
       config,
     );
     await drain();
-    const entry = getEntry(world.db, sub?.entryId ?? 0);
+    const entry = await getEntry(world.db, sub?.entryId ?? 0);
     expect(entry?.lastError ?? null).toBeNull();
     expect(entry?.state).toBe("merged");
     expect(await treeOf("main", target)).toBe(await treeOf(after, repo.work));
@@ -881,7 +884,7 @@ describe("what only landing can see fails the entry with a clear message", () =>
       { maxAttempts: 1 },
     );
     await drain();
-    return { entry: getEntry(world.db, sub?.entryId ?? 0), moved: (await tip()) !== before };
+    return { entry: await getEntry(world.db, sub?.entryId ?? 0), moved: (await tip()) !== before };
   }
 
   it("a hunk at line 9 999 999 of a one-line file is a conflict naming the path", async () => {
@@ -925,8 +928,8 @@ describe("what only landing can see fails the entry with a clear message", () =>
       { maxAttempts: 1 },
     );
     await drain();
-    expect(getEntry(world.db, first?.entryId ?? 0)?.state).toBe("merged");
-    const entry = getEntry(world.db, second?.entryId ?? 0);
+    expect((await getEntry(world.db, first?.entryId ?? 0))?.state).toBe("merged");
+    const entry = await getEntry(world.db, second?.entryId ?? 0);
     expect(entry?.state).toBe("quarantined");
     expect(entry?.lastError?.message).toBe(
       "later/pwned.txt goes through 'later', which is a symlink in the target tree",
@@ -952,14 +955,14 @@ describe("what only landing can see fails the entry with a clear message", () =>
       config,
       { maxAttempts: 1 },
     );
-    world.db.$client
-      .prepare("UPDATE change_requests SET patch = ? WHERE id = ?")
-      .run(
-        add(".git/hooks/post-checkout", { body: ["#!/bin/sh", "touch ../canary/pwned"] }),
-        sub?.id,
-      );
+    await world.db
+      .update(changeRequests)
+      .set({
+        patch: add(".git/hooks/post-checkout", { body: ["#!/bin/sh", "touch ../canary/pwned"] }),
+      })
+      .where(eq(changeRequests.id, sub?.id ?? 0));
     await drain();
-    const entry = getEntry(world.db, sub?.entryId ?? 0);
+    const entry = await getEntry(world.db, sub?.entryId ?? 0);
     expect(entry?.state).toBe("quarantined");
     expect(entry?.lastError).toMatchObject({ kind: "apply_failed" });
     expect(entry?.lastError?.message).toMatch(
@@ -974,11 +977,12 @@ describe("what only landing can see fails the entry with a clear message", () =>
       config,
       { maxAttempts: 1 },
     );
-    world.db.$client
-      .prepare("UPDATE queue_entries SET target_branch = ? WHERE id = ?")
-      .run("../../../canary/ref", sub?.entryId);
+    await world.db
+      .update(queueEntries)
+      .set({ targetBranch: "../../../canary/ref" })
+      .where(eq(queueEntries.id, sub?.entryId ?? 0));
     await drain();
-    const entry = getEntry(world.db, sub?.entryId ?? 0);
+    const entry = await getEntry(world.db, sub?.entryId ?? 0);
     expect(entry?.state).toBe("quarantined");
     expect(entry?.lastError?.message).toMatch(
       /'refs\/heads\/\.\.\/\.\.\/\.\.\/canary\/ref' is not a valid ref name: must not contain '\.\.'/,
@@ -1027,13 +1031,14 @@ describe("a failed worktree update", () => {
           },
           shouldStop: () => false,
         });
-        const entry = getEntry(w.db, sub?.entryId ?? 0);
-        const warning = w.db.$client
-          .prepare(
-            "SELECT json_extract(event, '$.warning') FROM change_queue_logs WHERE entry_id = ? ORDER BY id DESC LIMIT 1",
-          )
-          .pluck()
-          .get(entry?.id) as string | null;
+        const entry = await getEntry(w.db, sub?.entryId ?? 0);
+        const [last] = await w.db
+          .select({ event: changeQueueLogs.event })
+          .from(changeQueueLogs)
+          .where(eq(changeQueueLogs.entryId, entry?.id ?? 0))
+          .orderBy(desc(changeQueueLogs.id))
+          .limit(1);
+        const warning = last?.event.warning ?? null;
         return { state: entry?.state, warning };
       };
       const marker = path.join(checkout, ".git", STALE_WORKTREE_MARKER);
@@ -1064,7 +1069,7 @@ describe("a failed worktree update", () => {
       expect(fs.readFileSync(path.join(checkout, "c.txt"), "utf8")).toBe("c\n");
       expect(await git(["status", "--porcelain"], { cwd: checkout })).toBe("");
     } finally {
-      w.cleanup();
+      await w.cleanup();
       pair.cleanup();
     }
   });

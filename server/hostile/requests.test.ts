@@ -1,8 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { TRPCError } from "@trpc/server";
+import { sql } from "drizzle-orm";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { changeRequests } from "@/server/db/schema";
+import { rawValue } from "@/server/db/sql";
 import { advance } from "@/server/dispatch/advance";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { type Context, createCallerFactory } from "@/server/trpc/init";
@@ -32,8 +35,8 @@ beforeAll(async () => {
 });
 afterAll(() => world.cleanup());
 
-const count = (table: string) =>
-  world.db.$client.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+const count = async (table: string) =>
+  Number(await rawValue(world.db, sql`SELECT count(*) FROM ${sql.identifier(table)}`));
 const ok = { title: "Explain caps", description: "Say why.", repo: "demo" };
 
 /** [case, input fields over a valid request, the path named, what the message says] */
@@ -114,7 +117,7 @@ describe("hostile requests over the API", () => {
   it.each(REQUEST_CASES)(
     "refuses %s, naming the field, and writes nothing",
     async (_, extra, at, why) => {
-      const before = count("requests");
+      const before = await count("requests");
       const res = await refusal(
         createCaller(ctx(requester)).request.create({ ...ok, ...extra } as never),
       );
@@ -125,18 +128,18 @@ describe("hostile requests over the API", () => {
       };
       expect(issue.path).toBe(at);
       expect(issue.message).toMatch(why);
-      expect(count("requests")).toBe(before);
+      expect(await count("requests")).toBe(before);
     },
   );
 
   it("refuses more than 100 requests in one call, naming the limit", async () => {
-    const before = count("requests");
+    const before = await count("requests");
     const res = await refusal(
       createCaller(ctx(requester)).request.create(Array.from({ length: 101 }, () => ok)),
     );
     expect(res.code).toBe("BAD_REQUEST");
     expect(res.message).toMatch(/at most 100 requests per call/);
-    expect(count("requests")).toBe(before);
+    expect(await count("requests")).toBe(before);
   });
 
   it("never runs a requester's acceptance as a command: it stays prose for the developer", async () => {
@@ -167,11 +170,10 @@ describe("hostile requests over the API", () => {
     expect(JSON.stringify(detail)).toContain('"checks":[]');
     expect(fs.existsSync(marker)).toBe(false);
     expect(fs.readdirSync(canary)).toEqual([]);
-    const checks = world.db.$client
-      .prepare("SELECT checks FROM change_requests")
-      .pluck()
-      .all() as string[];
-    for (const c of checks) expect(JSON.parse(c)).toEqual([]);
+    const checks = (
+      await world.db.select({ checks: changeRequests.checks }).from(changeRequests)
+    ).map((c) => c.checks);
+    for (const c of checks) expect(c).toEqual([]);
     fs.rmSync(canary, { recursive: true, force: true });
   });
 });
@@ -219,7 +221,7 @@ describe("hostile change requests over the API", () => {
   it.each(SUBMIT_CASES)(
     "refuses %s, naming the field, and queues nothing",
     async (_, extra, at, why) => {
-      const before = count("queue_entries");
+      const before = await count("queue_entries");
       const res = await refusal(
         createCaller(ctx(operator)).queue.submit({ ...change, ...extra } as never),
       );
@@ -227,7 +229,7 @@ describe("hostile change requests over the API", () => {
       const issue = res.issues.find((i) => i.path === at) ?? { path: "", message: res.message };
       expect(issue.path).toBe(at);
       expect(issue.message).toMatch(why);
-      expect(count("queue_entries")).toBe(before);
+      expect(await count("queue_entries")).toBe(before);
     },
   );
 
@@ -255,7 +257,7 @@ describe("hostile change requests over the API", () => {
 describe("hostile requests through the CLI", () => {
   const BIN = path.resolve("bin/hyperion.mjs");
   it("refuses every case of the table in one file: each index named, exit 1, nothing written", async () => {
-    const before = count("requests");
+    const before = await count("requests");
     // Checks against the database (areas, dependsOn) run once the shapes are valid: they get
     // their own file below.
     const cases = REQUEST_CASES.filter(([name]) => !SERVICE_LEVEL.includes(name));
@@ -272,11 +274,11 @@ describe("hostile requests through the CLI", () => {
       else expect(res.stderr, name).toMatch(new RegExp(`\\[${i}\\]`));
     });
     expect(res.stderr).not.toMatch(/at .*\.ts:\d+/);
-    expect(count("requests")).toBe(before);
+    expect(await count("requests")).toBe(before);
   });
 
   it("refuses unknown areas and requests in one file, naming each", async () => {
-    const before = count("requests");
+    const before = await count("requests");
     const cases = REQUEST_CASES.filter(([name]) => SERVICE_LEVEL.includes(name));
     const file = path.join(world.dir, "refs.json");
     fs.writeFileSync(file, JSON.stringify(cases.map(([, extra]) => ({ ...ok, ...extra }))));
@@ -289,7 +291,7 @@ describe("hostile requests through the CLI", () => {
       expect(res.stderr).toContain(`[${i}].${at}:`);
       expect(res.stderr).toMatch(why);
     });
-    expect(count("requests")).toBe(before);
+    expect(await count("requests")).toBe(before);
   });
 
   it("refuses more than 100 requests in one file", async () => {

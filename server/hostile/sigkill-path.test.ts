@@ -1,6 +1,8 @@
 import path from "node:path";
+import { type SQL, sql } from "drizzle-orm";
 import { execa, type Result, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { rawAll, rawValue } from "@/server/db/sql";
 import { git } from "@/server/git/run";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { countTrailers } from "@/test-support/git-fixtures";
@@ -51,34 +53,28 @@ afterAll(async () => {
     child.kill("SIGKILL");
     await child.catch(() => undefined);
   }
-  world.cleanup();
+  await world.cleanup();
 });
 
-const one = (query: string, ...params: unknown[]): number =>
-  world.db.$client
-    .prepare(query)
-    .pluck()
-    .get(...params) as number;
-const rows = <T>(query: string, ...params: unknown[]) =>
-  world.db.$client.prepare(query).all(...params) as T[];
+const one = async (query: SQL): Promise<number> => Number(await rawValue(world.db, query));
+const rows = <T>(query: SQL) => rawAll<T>(world.db, query);
 
-const doneCount = () => one("SELECT count(*) FROM requests WHERE status = 'done'");
+const doneCount = () => one(sql`SELECT count(*) FROM requests WHERE status = 'done'`);
 /** Tasks that reached the queue: a change request is made in the move to submitted. */
-const submittedCount = () => one("SELECT count(*) FROM change_requests");
+const submittedCount = () => one(sql`SELECT count(*) FROM change_requests`);
 
 /** What the database says, for a failure message. */
-function snapshot(): string {
+async function snapshot(): Promise<string> {
   return JSON.stringify(
     {
-      requests: rows("SELECT status, count(*) n FROM requests GROUP BY status"),
-      tasks: rows("SELECT state, count(*) n FROM tasks GROUP BY state"),
-      entries: rows("SELECT state, count(*) n FROM queue_entries GROUP BY state"),
-      claimed: rows(
-        "SELECT id, request_id, lease_owner, lease_expires_at - ? AS expires_in_ms, attempts, blocked_reason FROM tasks WHERE state = 'claimed'",
-        Date.now(),
+      requests: await rows(sql`SELECT status, count(*) n FROM requests GROUP BY status`),
+      tasks: await rows(sql`SELECT state, count(*) n FROM tasks GROUP BY state`),
+      entries: await rows(sql`SELECT state, count(*) n FROM queue_entries GROUP BY state`),
+      claimed: await rows(
+        sql`SELECT id, request_id, lease_owner, lease_expires_at - ${Date.now()} AS expires_in_ms, attempts, blocked_reason FROM tasks WHERE state = 'claimed'`,
       ),
-      notDone: rows(
-        "SELECT r.id, r.status, t.id task, t.state, t.blocked_reason, q.state entry, q.last_error FROM requests r LEFT JOIN tasks t ON t.request_id = r.id LEFT JOIN queue_entries q ON q.change_request_id = t.change_request_id WHERE r.status != 'done' LIMIT 20",
+      notDone: await rows(
+        sql`SELECT r.id, r.status, t.id task, t.state, t.blocked_reason, q.state entry, q.last_error FROM requests r LEFT JOIN tasks t ON t.request_id = r.id LEFT JOIN queue_entries q ON q.change_request_id = t.change_request_id WHERE r.status != 'done' LIMIT 20`,
       ),
     },
     null,
@@ -137,15 +133,15 @@ async function reap(child: ResultPromise, what: string): Promise<Result> {
 const STALL_MS = 120_000;
 
 /** Anything the path does writes an event or a queue log row: their last ids say it moved. */
-const progress = () =>
-  `${one("SELECT coalesce(max(id), 0) FROM events")}:${one("SELECT coalesce(max(id), 0) FROM change_queue_logs")}`;
+const progress = async () =>
+  `${await one(sql`SELECT coalesce(max(id), 0) FROM events`)}:${await one(sql`SELECT coalesce(max(id), 0) FROM change_queue_logs`)}`;
 
 /**
  * Polls `check` until it holds. A worker that exits on its own fails the wait with its output.
  * A busy machine only slows the path down, so the wait never fails on time spent, only when
  * nothing at all has moved for STALL_MS (a hang), with what the database says.
  */
-async function until(what: string, worker: ResultPromise, check: () => boolean) {
+async function until(what: string, worker: ResultPromise, check: () => Promise<boolean>) {
   let exited: string | null = null;
   void worker.then(
     (r) => {
@@ -155,17 +151,19 @@ async function until(what: string, worker: ResultPromise, check: () => boolean) 
       exited = err.message;
     },
   );
-  let seen = progress();
+  let seen = await progress();
   let movedAt = Date.now();
   for (;;) {
-    if (check()) return;
+    if (await check()) return;
     if (exited !== null) throw new Error(`the worker stopped before ${what}: ${exited}`);
-    const now = progress();
+    const now = await progress();
     if (now !== seen) {
       seen = now;
       movedAt = Date.now();
     } else if (Date.now() - movedAt > STALL_MS)
-      throw new Error(`nothing moved for ${STALL_MS / 1000} s waiting for ${what}\n${snapshot()}`);
+      throw new Error(
+        `nothing moved for ${STALL_MS / 1000} s waiting for ${what}\n${await snapshot()}`,
+      );
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -175,9 +173,9 @@ describe("the whole path under SIGKILL", () => {
     const started = Date.now();
     const seed = Number(process.env.KILL_SEED ?? 20_260_701);
     const plan: string[] = [];
-    onTestFailed(() => {
+    onTestFailed(async () => {
       console.error(
-        `whole-path SIGKILL test: seed ${seed} (rerun with KILL_SEED=${seed})\nrounds:\n${plan.join("\n")}\n${snapshot()}`,
+        `whole-path SIGKILL test: seed ${seed} (rerun with KILL_SEED=${seed})\nrounds:\n${plan.join("\n")}\n${await snapshot()}`,
       );
     });
     const random = mulberry32(seed);
@@ -187,8 +185,8 @@ describe("the whole path under SIGKILL", () => {
     let rounds = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const filed = batches * BATCH;
-      const done = doneCount();
-      const submitted = submittedCount();
+      const done = await doneCount();
+      const submitted = await submittedCount();
       const left = BATCHES - batches;
       // Kill on tasks submitted (the dispatcher and the developer) or requests done (the queue).
       let kind: "done" | "submitted" = random() < 0.4 ? "submitted" : "done";
@@ -222,16 +220,19 @@ describe("the whole path under SIGKILL", () => {
         await until(
           "the worker's first heartbeat",
           worker,
-          () =>
-            one(
-              "SELECT count(*) FROM worker_heartbeats WHERE role = 'supervisor' AND started_at >= ?",
-              since - 1000,
-            ) > 0,
+          async () =>
+            (await one(
+              sql`SELECT count(*) FROM worker_heartbeats WHERE role = 'supervisor' AND started_at >= ${since - 1000}`,
+            )) > 0,
         );
         filing = fileBatch(batches++);
       }
       const count = kind === "done" ? doneCount : submittedCount;
-      await until(`${kind} >= ${target} in round ${round}`, worker, () => count() >= target);
+      await until(
+        `${kind} >= ${target} in round ${round}`,
+        worker,
+        async () => (await count()) >= target,
+      );
       worker.kill("SIGKILL");
       const killed = await reap(worker, `worker round ${round} (killed)`);
       expect(killed.signal).toBe("SIGKILL");
@@ -250,29 +251,31 @@ describe("the whole path under SIGKILL", () => {
     }
 
     const last = startWorker();
-    await until("every request done", last, () => doneCount() === N);
+    await until("every request done", last, async () => (await doneCount()) === N);
     last.kill("SIGTERM");
     const stopped = await reap(last, "final worker (SIGTERM)");
     expect(stopped.exitCode, String(stopped.stderr)).toBe(0);
 
     // Every request done, once.
-    expect(rows("SELECT status, count(*) n FROM requests GROUP BY status")).toEqual([
+    expect(await rows(sql`SELECT status, count(*) n FROM requests GROUP BY status`)).toEqual([
       { status: "done", n: N },
     ]);
     // Nothing left claimed or in hand.
-    expect(one("SELECT count(*) FROM tasks WHERE state = 'claimed'")).toBe(0);
+    expect(await one(sql`SELECT count(*) FROM tasks WHERE state = 'claimed'`)).toBe(0);
     expect(
-      one("SELECT count(*) FROM queue_entries WHERE state IN ('applying','checking','ready')"),
+      await one(
+        sql`SELECT count(*) FROM queue_entries WHERE state IN ('applying','checking','ready')`,
+      ),
     ).toBe(0);
     // Each request's tasks: all done, and their changes all merged.
-    const perRequest = rows<{
+    const perRequest = await rows<{
       id: number;
       tasks: number;
       done: number;
       changes: number;
       merged: number;
     }>(
-      `SELECT r.id,
+      sql`SELECT r.id,
               (SELECT count(*) FROM tasks t WHERE t.request_id = r.id) tasks,
               (SELECT count(*) FROM tasks t WHERE t.request_id = r.id AND t.state = 'done') done,
               (SELECT count(*) FROM change_requests c JOIN tasks t ON t.id = c.task_id
@@ -290,8 +293,8 @@ describe("the whole path under SIGKILL", () => {
     // Every change landed exactly once: its trailer appears once in the log, and no change that
     // did not merge appears at all.
     const log = await git(["log", "--format=%B", "main"], { cwd: repoPath });
-    const changes = rows<{ id: number; state: string | null }>(
-      "SELECT c.id, q.state FROM change_requests c LEFT JOIN queue_entries q ON q.change_request_id = c.id ORDER BY c.id",
+    const changes = await rows<{ id: number; state: string | null }>(
+      sql`SELECT c.id, q.state FROM change_requests c LEFT JOIN queue_entries q ON q.change_request_id = c.id ORDER BY c.id`,
     );
     for (const c of changes) {
       expect([c.id, c.state, countTrailers(log, c.id)]).toEqual([

@@ -32,21 +32,21 @@ import { callOverHttp, contextFor, seedFailedRequest } from "@/test-support/trpc
 
 let world: TestWorld;
 let requester: User;
-let seeded: ReturnType<typeof seedFailedRequest>;
+let seeded: Awaited<ReturnType<typeof seedFailedRequest>>;
 const VICTIM = { email: "victim@example.test", password: "victim-password-1" };
 
 beforeAll(async () => {
   world = await makeWorld();
   requester = await world.userWith("requester");
   await addUser(world.db, { email: VICTIM.email, role: "operator", password: VICTIM.password });
-  seeded = seedFailedRequest(world, requester);
+  seeded = await seedFailedRequest(world, requester);
 });
-afterAll(() => {
+afterAll(async () => {
   delete runtimeSlot().__hyperionRuntime;
-  world.cleanup();
+  await world.cleanup();
 });
-beforeEach(() => {
-  world.db.delete(loginAttempts).run();
+beforeEach(async () => {
+  await world.db.delete(loginAttempts);
 });
 
 // ── helpers ───────────────────────────────────────────────────────────────────
@@ -92,10 +92,12 @@ async function redirectCallback(url: string, baseUrl = "http://127.0.0.1:3000") 
   return options().callbacks?.redirect?.({ url, baseUrl });
 }
 
-const attemptRows = () => world.db.select({ n: count() }).from(loginAttempts).get()?.n ?? 0;
-const userCount = () => world.db.select({ n: count() }).from(users).get()?.n ?? 0;
-const hashOf = (email: string) =>
-  world.db.select().from(users).where(eq(users.email, email)).get()?.passwordHash;
+const attemptRows = async () =>
+  (await world.db.select({ n: count() }).from(loginAttempts).limit(1))[0]?.n ?? 0;
+const userCount = async () =>
+  (await world.db.select({ n: count() }).from(users).limit(1))[0]?.n ?? 0;
+const hashOf = async (email: string) =>
+  (await world.db.select().from(users).where(eq(users.email, email)).limit(1))[0]?.passwordHash;
 
 function recordingSleep() {
   const delays: number[] = [];
@@ -165,20 +167,20 @@ describe("passwords", () => {
     ["the right one followed by a NUL and more", `${VICTIM.password}\u0000anything`],
     ["the right one in upper case", VICTIM.password.toUpperCase()],
   ])("a wrong password (%s) is refused and counted", async (_name, password) => {
-    const hash = hashOf(VICTIM.email);
+    const hash = await hashOf(VICTIM.email);
     expect(await signIn(VICTIM.email, password)).toBe("CredentialsSignin");
-    expect(attemptRows()).toBe(1);
-    expect(hashOf(VICTIM.email)).toBe(hash);
+    expect(await attemptRows()).toBe(1);
+    expect(await hashOf(VICTIM.email)).toBe(hash);
   });
 
   it.each([
     ["1 025 characters", 1025],
     ["a megabyte", 1024 * 1024],
   ])("a password of %s is refused with the limit, counted, and never hashed", async (_n, size) => {
-    const hash = hashOf(VICTIM.email);
+    const hash = await hashOf(VICTIM.email);
     expect(await signIn(VICTIM.email, "x".repeat(size))).toBe(PASSWORD_TOO_LONG_MESSAGE);
-    expect(attemptRows()).toBe(1);
-    expect(hashOf(VICTIM.email)).toBe(hash);
+    expect(await attemptRows()).toBe(1);
+    expect(await hashOf(VICTIM.email)).toBe(hash);
   });
 
   it("a 100-byte password is checked in full: its twin after byte 72 is refused", async () => {
@@ -204,13 +206,12 @@ describe("passwords", () => {
   it("a bcrypt user over 72 bytes signs in once, is moved to argon2id, and the cut closes", async () => {
     const password = `${"b".repeat(72)}-the-real-tail`;
     const { user } = await addUser(world.db, { email: "legacy@example.test", role: "requester" });
-    world.db
+    await world.db
       .update(users)
       .set({ passwordHash: bcrypt.hashSync(password, 4) })
-      .where(eq(users.id, user.id))
-      .run();
+      .where(eq(users.id, user.id));
     expect(await signIn(user.email, password)).toBe(`signed in as ${user.email}`);
-    expect(hashOf(user.email)).toMatch(/^\$argon2id\$/);
+    expect(await hashOf(user.email)).toMatch(/^\$argon2id\$/);
     expect(await signIn(user.email, `${"b".repeat(72)}-another-tail`)).toBe("CredentialsSignin");
   });
 });
@@ -231,25 +232,25 @@ describe("emails", () => {
   it.each(badEmails)(
     "user add refuses an email with %s and creates no user",
     async (_n, email, message) => {
-      const before = userCount();
+      const before = await userCount();
       const err = await addUser(world.db, { email, role: "requester" }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ValidationError);
       expect((err as Error).message).toMatch(message);
-      expect(userCount()).toBe(before);
+      expect(await userCount()).toBe(before);
     },
   );
 
   it("user add refuses an existing email in another case and creates no user", async () => {
-    const before = userCount();
+    const before = await userCount();
     const err = await addUser(world.db, { email: "ADMIN@Hyperion.Local", role: "admin" }).catch(
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(ConflictError);
-    expect(userCount()).toBe(before);
+    expect(await userCount()).toBe(before);
   });
 
   it("user.add over tRPC refuses a 2 000-character email with BAD_REQUEST naming the field", async () => {
-    const before = userCount();
+    const before = await userCount();
     const res = await callOverHttp(
       world,
       world.admin,
@@ -261,7 +262,7 @@ describe("emails", () => {
     expect(res.body?.error?.data.issues).toEqual([
       { path: "email", message: "must be at most 254 characters" },
     ]);
-    expect(userCount()).toBe(before);
+    expect(await userCount()).toBe(before);
   });
 
   it.each([
@@ -280,7 +281,7 @@ describe("emails", () => {
   ])(
     "hyperion user add with %s exits 1 naming it, and adds no one",
     async (_n, args, env, text) => {
-      const before = userCount();
+      const before = await userCount();
       const res = await execa(
         "node",
         [path.resolve("bin/hyperion.mjs"), "user", "add", ...args, "--role", "requester"],
@@ -288,13 +289,13 @@ describe("emails", () => {
       );
       expect(res.exitCode).toBe(1);
       expect(res.stderr).toContain(text);
-      expect(userCount()).toBe(before);
+      expect(await userCount()).toBe(before);
     },
   );
 
   it("sign-in with a 2 000-character email is refused and not worth a row", async () => {
     expect(await signIn(`${"a".repeat(1990)}@x.example`, "whatever")).toBe("CredentialsSignin");
-    expect(attemptRows()).toBe(0);
+    expect(await attemptRows()).toBe(0);
   });
 
   it("sign-in with a NUL in the email is refused; surrounding whitespace is only trimmed", async () => {
@@ -327,7 +328,7 @@ describe("guessing", () => {
         }),
       ),
     );
-    expect(attemptRows()).toBe(40);
+    expect(await attemptRows()).toBe(40);
     expect(delays).toEqual(TURNS);
     expect(delays[4]).toBeGreaterThan(delays[3] ?? 0);
     expect(results.slice(0, TURNS.length).every((r) => !r.ok && r.reason === "invalid")).toBe(true);
@@ -358,7 +359,7 @@ describe("guessing", () => {
         }),
       ),
     );
-    expect(attemptRows()).toBe(40);
+    expect(await attemptRows()).toBe(40);
     expect(results.slice(ACCOUNT_ADDRESS_LIMIT)).toEqual(
       Array(40 - ACCOUNT_ADDRESS_LIMIT).fill({ ok: false, reason: "locked" }),
     );
@@ -407,7 +408,7 @@ describe("guessing", () => {
       now: later,
     });
     expect(elsewhere).toEqual({ ok: false, reason: "invalid" });
-    expect(attemptRows()).toBe(42);
+    expect(await attemptRows()).toBe(42);
   });
 
   it('without the start-up hook every client is "unknown": guesses are slowed, never refused for it', async () => {
@@ -460,7 +461,7 @@ describe("guessing", () => {
     const headers = { "x-forwarded-for": "192.0.2.250, 203.0.113.77" };
     // One failure on each of many accounts, short of the ceiling by one…
     for (let i = 0; i < ADDRESS_LIMIT - 1; i++) {
-      recordAttempt(world.db, { email: `spray${i}@example.test`, address: "203.0.113.77" });
+      await recordAttempt(world.db, { email: `spray${i}@example.test`, address: "203.0.113.77" });
     }
     // …and the last one through the sign-in form, keyed by the proxy's entry.
     expect(await signIn("spray-last@example.test", "x", headers, true)).toBe("CredentialsSignin");
@@ -479,7 +480,7 @@ describe("guessing", () => {
       address: "a",
       sleep: async () => {},
     });
-    const left = world.db.select().from(loginAttempts).all();
+    const left = await world.db.select().from(loginAttempts);
     expect(left.map((r) => r.address)).toEqual(["b"]);
   });
 });
@@ -506,9 +507,9 @@ describe("lastEventId", () => {
     expect((err as TRPCError).message).toContain("lastEventId");
   });
 
-  it("a numeric lastEventId is where the stream resumes", () => {
+  it("a numeric lastEventId is where the stream resumes", async () => {
     const input = LiveInput.parse({ lastEventId: "12" });
-    expect(liveCursor(input, () => 99)).toBe(12);
+    expect(await liveCursor(input, async () => 99)).toBe(12);
   });
 
   it("a bad Last-Event-ID header gets an error event with status 400, not a silent stream", async () => {
@@ -542,8 +543,8 @@ describe("server paths", () => {
   });
 
   it("an API token of a non-admin gets the same redaction", async () => {
-    const { token } = createToken(world.db, requester, "script");
-    const user = userForToken(world.db, token) ?? null;
+    const { token } = await createToken(world.db, requester, "script");
+    const user = (await userForToken(world.db, token)) ?? null;
     const ctx = { ...contextFor(world, user), via: "token" as const };
     const detail = await createCallerFactory(appRouter)(ctx).request.detail({
       id: seeded.requestId,

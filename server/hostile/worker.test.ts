@@ -1,8 +1,10 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { type SQL, sql } from "drizzle-orm";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rawAll, rawValue } from "@/server/db/sql";
 import { git } from "@/server/git/run";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 
@@ -28,18 +30,15 @@ const env = () => ({
 });
 const hyperion = (args: string[], input?: string) =>
   execa("node", [BIN, ...args], { env: env(), input, reject: false });
-const sql = <T>(query: string, ...params: unknown[]) =>
-  world.db.$client.prepare(query).all(...params) as T[];
+const rows = <T>(query: SQL) => rawAll<T>(world.db, query);
 
 /** How far the worker has got: every event and queue move it writes adds to this. */
-const progress = () =>
+const progress = async () =>
   Number(
-    world.db.$client
-      .prepare(
-        "SELECT (SELECT coalesce(max(id), 0) FROM events) + (SELECT coalesce(max(id), 0) FROM change_queue_logs)",
-      )
-      .pluck()
-      .get(),
+    await rawValue(
+      world.db,
+      sql`SELECT (SELECT coalesce(max(id), 0) FROM events) + (SELECT coalesce(max(id), 0) FROM change_queue_logs)`,
+    ),
   );
 
 /**
@@ -48,12 +47,12 @@ const progress = () =>
  * slow worker that keeps writing events is waited for, a stuck one is not.
  */
 async function until<T>(what: string, probe: () => T | Promise<T>, ms = 60_000): Promise<T> {
-  let seen = progress();
+  let seen = await progress();
   let deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
     if (value) return value;
-    const now = progress();
+    const now = await progress();
     if (now !== seen) {
       seen = now;
       deadline = Date.now() + ms;
@@ -76,15 +75,19 @@ beforeAll(async () => {
   });
   await until(
     "the worker's first heartbeat",
-    () =>
-      sql<{ n: number }>("SELECT count(*) n FROM worker_heartbeats WHERE stopped_at IS NULL")[0]?.n,
+    async () =>
+      (
+        await rows<{ n: number }>(
+          sql`SELECT count(*) n FROM worker_heartbeats WHERE stopped_at IS NULL`,
+        )
+      )[0]?.n,
   );
 }, 60_000);
 
 afterAll(async () => {
   worker.kill("SIGTERM");
   await worker;
-  world.cleanup();
+  await world.cleanup();
 });
 
 describe("the worker under hostile input", () => {
@@ -152,16 +155,16 @@ describe("the worker under hostile input", () => {
       }),
     );
     expect(filed.exitCode, filed.stderr).toBe(0);
-    await until("both good requests done", () => {
-      const rows = sql<{ title: string; status: string }>(
-        "SELECT title, status FROM requests WHERE title LIKE 'Note the %'",
+    await until("both good requests done", async () => {
+      const done = await rows<{ title: string; status: string }>(
+        sql`SELECT title, status FROM requests WHERE title LIKE 'Note the %'`,
       );
-      return rows.length === 2 && rows.every((r) => r.status === "done") ? rows : null;
+      return done.length === 2 && done.every((r) => r.status === "done") ? done : null;
     });
     // Every thread and the supervisor beat again after the hostile input.
-    await until("every heartbeat after the hostile input", () => {
-      const beats = sql<{ id: string; beat_at: number }>(
-        "SELECT id, beat_at FROM worker_heartbeats WHERE stopped_at IS NULL",
+    await until("every heartbeat after the hostile input", async () => {
+      const beats = await rows<{ id: string; beat_at: number }>(
+        sql`SELECT id, beat_at FROM worker_heartbeats WHERE stopped_at IS NULL`,
       );
       return beats.length >= 4 && beats.every((b) => b.beat_at > after) ? beats : null;
     });
@@ -169,9 +172,11 @@ describe("the worker under hostile input", () => {
 
     // The far hunk never landed.
     if (submitted.exitCode === 0) {
-      const entry = await until("the far hunk's entry to end", () =>
-        sql<{ state: string; last_error: string }>(
-          "SELECT state, last_error FROM queue_entries q JOIN change_requests c ON c.id = q.change_request_id WHERE c.summary = 'far hunk'",
+      const entry = await until("the far hunk's entry to end", async () =>
+        (
+          await rows<{ state: string; last_error: string }>(
+            sql`SELECT state, last_error FROM queue_entries q JOIN change_requests c ON c.id = q.change_request_id WHERE c.summary = 'far hunk'`,
+          )
         ).find((e) => e.state === "quarantined"),
       );
       expect(entry?.last_error).toMatch(/does not apply|conflict/);

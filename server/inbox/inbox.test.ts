@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
+import { count as countRows, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { requests } from "@/server/db/schema";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
 import { type IngestResult, ingestFile } from "./ingest";
 import { watchInbox } from "./watch";
@@ -14,8 +16,9 @@ beforeEach(async () => {
 });
 afterEach(() => world.cleanup());
 
-const count = () =>
-  world.db.$client.prepare("SELECT count(*) FROM requests WHERE source = 'inbox'").pluck().get();
+const count = async () =>
+  (await world.db.select({ n: countRows() }).from(requests).where(eq(requests.source, "inbox")))[0]
+    ?.n;
 const ok = JSON.stringify({
   title: "From the inbox",
   description: "",
@@ -56,7 +59,7 @@ describe("the inbox", () => {
     expect(await r.settled("one.json")).toMatchObject({ outcome: "processed" });
     await w.close();
     expect(fs.existsSync(path.join(inbox, "processed", "one.json"))).toBe(true);
-    expect(count()).toBe(1);
+    expect(await count()).toBe(1);
   });
 
   it("does not read a half-written file early", async () => {
@@ -89,7 +92,7 @@ describe("the inbox", () => {
       expect.objectContaining({ file: "slow.json", outcome: "processed" }),
     ]);
     expect(fs.existsSync(path.join(inbox, "rejected"))).toBe(false);
-    expect(count()).toBe(1);
+    expect(await count()).toBe(1);
   });
 
   it("rejects invalid input with an error file beside it, writing nothing", async () => {
@@ -100,7 +103,7 @@ describe("the inbox", () => {
     const error = fs.readFileSync(path.join(inbox, "rejected", "bad.json.error.txt"), "utf8");
     expect(error).toContain("title: is required");
     expect(error).toContain("files[0]: must not contain '..'");
-    expect(count()).toBe(0);
+    expect(await count()).toBe(0);
   });
 
   it('files a batch whose items name earlier ones by position ("#0"), and refuses a bad position whole', async () => {
@@ -110,11 +113,11 @@ describe("the inbox", () => {
     const filed = await ingestFile(world.db, world.config, inbox, good);
     expect(filed.outcome).toBe("processed");
     const [first, second] = filed.requestIds;
-    const dependsOn = world.db.$client
-      .prepare("SELECT depends_on FROM requests WHERE id = ?")
-      .pluck()
-      .get(second) as string;
-    expect(JSON.parse(dependsOn)).toEqual([first]);
+    const [row] = await world.db
+      .select({ dependsOn: requests.dependsOn })
+      .from(requests)
+      .where(eq(requests.id, second ?? 0));
+    expect(row?.dependsOn).toEqual([first]);
 
     const bad = path.join(inbox, "forward.json");
     fs.writeFileSync(bad, JSON.stringify([{ ...item, dependsOn: ["#1"] }, item]));
@@ -122,7 +125,7 @@ describe("the inbox", () => {
     expect(refused.outcome).toBe("rejected");
     const error = fs.readFileSync(path.join(inbox, "rejected", "forward.json.error.txt"), "utf8");
     expect(error).toContain('[0].dependsOn[0]: "#1" is not an earlier item of this call');
-    expect(count()).toBe(2);
+    expect(await count()).toBe(2);
   });
 
   it("refuses a file main does not have unless the request says allowNewFiles", async () => {
@@ -134,12 +137,12 @@ describe("the inbox", () => {
     // The inbox never echoes the file: the path is cut from the message, the field names it.
     expect(error).toContain("files[0]: … does not exist on main");
     expect(error).toContain("allowNewFiles: true");
-    expect(count()).toBe(0);
+    expect(await count()).toBe(0);
 
     const allowed = path.join(inbox, "allowed.json");
     fs.writeFileSync(allowed, JSON.stringify({ ...item, allowNewFiles: true }));
     expect((await ingestFile(world.db, world.config, inbox, allowed)).outcome).toBe("processed");
-    expect(count()).toBe(1);
+    expect(await count()).toBe(1);
   });
 
   it("never files the same content twice, also across restarts", async () => {
@@ -155,6 +158,6 @@ describe("the inbox", () => {
     expect(await r.settled("a-again.json")).toMatchObject({ outcome: "duplicate" });
     await w.close();
     expect(fs.existsSync(path.join(inbox, "processed", "a-again.json"))).toBe(true);
-    expect(count()).toBe(1);
+    expect(await count()).toBe(1);
   });
 });

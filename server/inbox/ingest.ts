@@ -99,13 +99,13 @@ export async function ingestFile(
     return skipped("was replaced while being read; taken when it settles");
 
   const hash = createHash("sha256").update(read.bytes).digest("hex");
-  const seen = db.select().from(inboxFiles).where(eq(inboxFiles.hash, hash)).get();
+  const [seen] = await db.select().from(inboxFiles).where(eq(inboxFiles.hash, hash)).limit(1);
   if (seen) {
     placeAside(inbox, "processed", file);
     return { file: name, outcome: "duplicate", requestIds: seen.requestIds };
   }
   if (!json.ok) return refuse(json.problem);
-  const filed = fileRequests(db, config, { name, hash, value: json.value, newFiles }, opts);
+  const filed = await fileRequests(db, config, { name, hash, value: json.value, newFiles }, opts);
   if ("issues" in filed)
     return reject([`${shownName(name)} was not filed:`, ...issueLines(filed.issues, json.value)]);
   placeAside(inbox, "processed", file);
@@ -117,31 +117,33 @@ export async function ingestFile(
  * transaction. The issues instead when the intake refuses the input; anything else (the
  * database, say) is thrown, and leaves the file in place for another try.
  */
-function fileRequests(
+async function fileRequests(
   db: Db,
   config: LoadedConfig,
   read: { name: string; hash: string; value: unknown; newFiles: readonly NewFile[] },
   opts: IngestOptions,
-): { ids: number[] } | { issues: { path: string; message: string }[] } {
+): Promise<{ ids: number[] } | { issues: { path: string; message: string }[] }> {
   try {
     const requester = opts.requesterEmail
-      ? requireUserByEmail(db, opts.requesterEmail)
-      : firstAdmin(db);
+      ? await requireUserByEmail(db, opts.requesterEmail)
+      : await firstAdmin(db);
     if (!requester)
       throw new ValidationError([
         { path: "(inbox)", message: "no user to file as; add one with 'hyperion user add'" },
       ]);
-    const ids = db.transaction((tx) => {
-      const created = createRequests(db, {
-        input: read.value,
-        requester,
-        config,
-        source: "inbox",
-        newFiles: read.newFiles,
-      }).map((r) => r.id);
-      tx.insert(inboxFiles)
-        .values({ hash: read.hash, name: read.name, requestIds: created, at: Date.now() })
-        .run();
+    const ids = await db.transaction(async (tx) => {
+      const created = (
+        await createRequests(tx, {
+          input: read.value,
+          requester,
+          config,
+          source: "inbox",
+          newFiles: read.newFiles,
+        })
+      ).map((r) => r.id);
+      await tx
+        .insert(inboxFiles)
+        .values({ hash: read.hash, name: read.name, requestIds: created, at: Date.now() });
       return created;
     });
     return { ids };

@@ -104,7 +104,7 @@ describe("the Engineer as an agent, through the worker", () => {
   }
 
   async function fileAndScope(withPool = true) {
-    const [r] = createRequests(aw.world.db, {
+    const [r] = await createRequests(aw.world.db, {
       input: {
         title: "Explain discounts in the guide",
         description: "The guide should say discounts are capped.",
@@ -124,13 +124,13 @@ describe("the Engineer as an agent, through the worker", () => {
       withPool ? aw.pool : undefined,
     );
     await aw.pool.idle();
-    const request = aw.world.db.select().from(requests).where(eq(requests.id, id)).get();
-    const spec = aw.world.db
+    const [request] = await aw.world.db.select().from(requests).where(eq(requests.id, id)).limit(1);
+    const [spec] = await aw.world.db
       .select()
       .from(requestSpecs)
       .where(eq(requestSpecs.requestId, id))
-      .get();
-    const planned = aw.world.db.select().from(tasks).where(eq(tasks.requestId, id)).all();
+      .limit(1);
+    const planned = await aw.world.db.select().from(tasks).where(eq(tasks.requestId, id));
     return { request, spec, planned };
   }
 
@@ -182,7 +182,7 @@ console.log(JSON.stringify({ kind: "docs", areas: ["docs"], files: ["docs/guide.
     timeout: 60_000,
   }, async () => {
     engineerIs("command", `node -e 'console.log("thinking"); setInterval(() => {}, 1000)'`);
-    const [r] = createRequests(aw.world.db, {
+    const [r] = await createRequests(aw.world.db, {
       input: { title: "Anything", description: "", repo: "demo" },
       requester: aw.world.admin,
       config: aw.world.config,
@@ -190,11 +190,11 @@ console.log(JSON.stringify({ kind: "docs", areas: ["docs"], files: ["docs/guide.
     });
     await advance(aw.world.db, aw.world.config, "t/dispatcher", [r?.id ?? 0], 60_000, aw.pool);
     await aw.pool.stopAll("worker stopping");
-    const request = aw.world.db
+    const [request] = await aw.world.db
       .select()
       .from(requests)
       .where(eq(requests.id, r?.id ?? 0))
-      .get();
+      .limit(1);
     expect(request?.status).toBe("received");
   });
 

@@ -1,4 +1,6 @@
+import { and, asc, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { events, tasks } from "@/server/db/schema";
 import { ForbiddenError } from "@/server/errors";
 import { createRequests } from "@/server/requests/service";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
@@ -11,9 +13,19 @@ beforeEach(async () => {
 });
 afterEach(() => world.cleanup());
 
+/** A request's `request.status` events' payloads, oldest first. */
+const statusEvents = async (id: number) =>
+  (
+    await world.db
+      .select({ payload: events.payload })
+      .from(events)
+      .where(and(eq(events.entityId, id), eq(events.type, "request.status")))
+      .orderBy(asc(events.id))
+  ).map((e) => e.payload);
+
 describe("planning the same request twice at once", () => {
   it("plans it once; the other planner moves on quietly, writing nothing", async () => {
-    const [r] = createRequests(world.db, {
+    const [r] = await createRequests(world.db, {
       input: { title: "Explain caps", description: "", repo: "demo", files: ["docs/guide.md"] },
       requester: world.admin,
       config: world.config,
@@ -27,13 +39,10 @@ describe("planning the same request twice at once", () => {
     ]);
     expect([a.status, b.status]).toEqual(["planned", "planned"]);
     expect([a.tasks.length, b.tasks.length].sort()).toEqual([0, 1]);
-    const count = (sql: string) => world.db.$client.prepare(sql).pluck().get(id);
-    expect(count("SELECT count(*) FROM tasks WHERE request_id = ?")).toBe(1);
+    expect(await world.db.select().from(tasks).where(eq(tasks.requestId, id))).toHaveLength(1);
     expect(
-      count(
-        "SELECT count(*) FROM events WHERE entity_id = ? AND type = 'request.status' AND json_extract(payload, '$.status') = 'planned'",
-      ),
-    ).toBe(1);
+      (await statusEvents(id)).filter((p) => (p as { status?: string }).status === "planned"),
+    ).toHaveLength(1);
   });
 });
 
@@ -41,7 +50,7 @@ describe("clarification that ends", () => {
   it("a question that comes back after an answer goes to a reviewer, who re-scopes it", async () => {
     const requester = await world.userWith("requester");
     const reviewer = await world.userWith("reviewer");
-    const [r] = createRequests(world.db, {
+    const [r] = await createRequests(world.db, {
       input: {
         title: "Document the cart",
         description: "Explain how src/cart/cart.js merges lines.",
@@ -62,12 +71,7 @@ describe("clarification that ends", () => {
     );
     const again = await answerRequest(world.db, world.config, id, requester, { kind: "docs" });
     expect(again.status).toBe("needs_attention");
-    const reason = world.db.$client
-      .prepare(
-        "SELECT json_extract(payload, '$.reason') FROM events WHERE entity_id = ? AND type = 'request.status' ORDER BY id DESC LIMIT 1",
-      )
-      .pluck()
-      .get(id);
+    const reason = ((await statusEvents(id)).at(-1) as { reason?: string } | undefined)?.reason;
     expect(reason).toMatch(/same question came back/);
 
     await expect(

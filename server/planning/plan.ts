@@ -22,7 +22,7 @@ export async function planRequest(
   requestId: number,
   engineer: Engineer = new BuiltinEngineer(),
 ) {
-  const row = db.select().from(requests).where(eq(requests.id, requestId)).get();
+  const [row] = await db.select().from(requests).where(eq(requests.id, requestId)).limit(1);
   if (!row) throw new NotFoundError(`no request ${requestId}`);
   if (row.status !== "received")
     return { status: row.status, tasks: [] as string[], questions: [] as string[] };
@@ -44,11 +44,11 @@ export async function planRequest(
   // Stored requests were valid when filed; if one is not now (limits changed), it alone fails.
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
   const request = parsed.data;
-  const existingSpec = db
+  const [existingSpec] = await db
     .select({ answers: requestSpecs.answers })
     .from(requestSpecs)
     .where(eq(requestSpecs.requestId, requestId))
-    .get();
+    .limit(1);
   const notes = (existingSpec?.answers ?? []).flatMap((a) =>
     a.answer.note ? [a.answer.note] : [],
   );
@@ -63,7 +63,7 @@ export async function planRequest(
         ],
       }
     : await engineer.scope({ request, policy, files, notes });
-  let planned: ReturnType<typeof decompose> | null = null;
+  let planned: Awaited<ReturnType<typeof decompose>> | null = null;
   if (result.spec) {
     try {
       planned = decompose({
@@ -73,32 +73,32 @@ export async function planRequest(
         spec: result.spec,
         policy,
         files,
-        firstIndex: nextTaskIndex(db, requestId),
+        firstIndex: await nextTaskIndex(db, requestId),
       });
     } catch (err) {
       result = { ...result, spec: null, questions: [(err as Error).message] };
     }
   }
   const now = Date.now();
-  return db.transaction((tx) => {
+  return db.transaction(async (tx) => {
     // The slow work ran outside the transaction; another process may have planned the request
     // meanwhile. The loser moves on quietly, writing nothing.
-    const current = tx
+    const [current] = await tx
       .select({ status: requests.status })
       .from(requests)
       .where(eq(requests.id, requestId))
-      .get();
+      .limit(1);
     if (current?.status !== "received")
       return {
         status: current?.status ?? row.status,
         tasks: [] as string[],
         questions: [] as string[],
       };
-    const existing = tx
+    const [existing] = await tx
       .select()
       .from(requestSpecs)
       .where(eq(requestSpecs.requestId, requestId))
-      .get();
+      .limit(1);
     const values = {
       requestId,
       spec: result.spec,
@@ -111,15 +111,15 @@ export async function planRequest(
       updatedAt: now,
     };
     if (existing)
-      tx.update(requestSpecs).set(values).where(eq(requestSpecs.requestId, requestId)).run();
-    else tx.insert(requestSpecs).values(values).run();
+      await tx.update(requestSpecs).set(values).where(eq(requestSpecs.requestId, requestId));
+    else await tx.insert(requestSpecs).values(values);
     if (!planned) {
       // Asking again what an answer did not settle would loop for ever: a person takes over.
       const repeated =
         (existing?.answers.length ?? 0) > 0 &&
         JSON.stringify(existing?.questions ?? []) === JSON.stringify(result.questions);
       const to = repeated ? ("needs_attention" as const) : ("needs_clarification" as const);
-      moveRequest(tx, {
+      await moveRequest(tx, {
         id: requestId,
         from: "received",
         to,
@@ -129,7 +129,7 @@ export async function planRequest(
       });
       return { status: to, tasks: [] as string[], questions: result.questions };
     }
-    createPlannedTasks(
+    await createPlannedTasks(
       tx,
       planned.tasks.map((t) => ({
         id: t.id,
@@ -149,7 +149,7 @@ export async function planRequest(
         contextTokens: t.contextTokens,
       })),
     );
-    moveRequest(tx, { id: requestId, from: "received", to: "planned" });
+    await moveRequest(tx, { id: requestId, from: "received", to: "planned" });
     return {
       status: "planned" as const,
       tasks: planned.tasks.map((t) => t.id),
@@ -162,12 +162,8 @@ export async function planRequest(
  * The number the next plan's first task takes: 1, or one past the tasks of an earlier plan (a
  * failed request edited and planned again keeps its old tasks, superseded, so R5.1 stays R5.1).
  */
-function nextTaskIndex(db: Db, requestId: number): number {
-  const ids = db
-    .select({ id: tasks.id })
-    .from(tasks)
-    .where(eq(tasks.requestId, requestId))
-    .all()
+async function nextTaskIndex(db: Db, requestId: number): Promise<number> {
+  const ids = (await db.select({ id: tasks.id }).from(tasks).where(eq(tasks.requestId, requestId)))
     .map((t) => Number(t.id.split(".").at(-1)))
     .filter((n) => Number.isInteger(n));
   return ids.length ? Math.max(...ids) + 1 : 1;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { Risk } from "@/schemas/change-request";
 import type { ApprovalTier, Policy } from "@/schemas/policy";
 import type { DbLike } from "@/server/db/client";
@@ -19,8 +19,8 @@ export function tierFor(policy: Policy, risk: Risk): ApprovalTier {
 }
 
 /** The approvals that count for an entry now: approved, on its current patch, not voided. */
-export function validApprovals(db: DbLike, entryId: number, hash: string) {
-  return db
+export async function validApprovals(db: DbLike, entryId: number, hash: string) {
+  return await db
     .select({ reviewerId: approvals.reviewerId, email: users.email, at: approvals.createdAt })
     .from(approvals)
     .innerJoin(users, eq(users.id, approvals.reviewerId))
@@ -32,25 +32,24 @@ export function validApprovals(db: DbLike, entryId: number, hash: string) {
         isNull(approvals.voidedReason),
       ),
     )
-    .orderBy(asc(approvals.id))
-    .all();
+    .orderBy(asc(approvals.id));
 }
 
 /**
  * Whether an entry's change may land, by its risk's tier: how many approvals it needs and has.
  * The queue asks this before landing; an entry that is short waits in `awaiting_approval`.
  */
-export function approvalGate(
+export async function approvalGate(
   db: DbLike,
   policy: Policy,
   change: { id: number; risk: Risk; patch: string; revertOf: number | null },
   entryId: number,
-): { satisfied: boolean; needed: number; have: number; tier: ApprovalTier } {
+): Promise<{ satisfied: boolean; needed: number; have: number; tier: ApprovalTier }> {
   const tier = tierFor(policy, change.risk);
   // A rollback was decided by the operator who asked for it: it is not reviewed again.
   if (change.revertOf !== null || tier.approvals === 0)
     return { satisfied: true, needed: 0, have: 0, tier };
-  const have = validApprovals(db, entryId, patchHash(change.patch)).length;
+  const have = (await validApprovals(db, entryId, patchHash(change.patch))).length;
   return { satisfied: have >= tier.approvals, needed: tier.approvals, have, tier };
 }
 
@@ -58,27 +57,33 @@ export function approvalGate(
  * A new patch for a task voids the approvals given to its earlier patches: they judged other
  * code. Called in the transaction that submits the new change; the reason names the new one.
  */
-export function voidEarlierApprovals(tx: DbLike, taskId: string, newChangeId: number): number {
-  return tx
-    .update(approvals)
-    .set({ voidedReason: `a new patch (change #${newChangeId}) replaced the one approved` })
-    .where(
-      and(
-        eq(approvals.taskId, taskId),
-        eq(approvals.decision, "approved"),
-        isNull(approvals.voidedReason),
-      ),
-    )
-    .run().changes;
+export async function voidEarlierApprovals(
+  tx: DbLike,
+  taskId: string,
+  newChangeId: number,
+): Promise<number> {
+  return (
+    await tx
+      .update(approvals)
+      .set({ voidedReason: `a new patch (change #${newChangeId}) replaced the one approved` })
+      .where(
+        and(
+          eq(approvals.taskId, taskId),
+          eq(approvals.decision, "approved"),
+          isNull(approvals.voidedReason),
+        ),
+      )
+      .returning({ one: sql`1` })
+  ).length;
 }
 
 /** Reviewers' reasons for rejecting a task's earlier changes, oldest first: for its next prompt. */
-export function rejectionsOf(db: DbLike, taskId: string): string[] {
-  return db
-    .select({ comment: approvals.comment })
-    .from(approvals)
-    .where(and(eq(approvals.taskId, taskId), eq(approvals.decision, "rejected")))
-    .orderBy(asc(approvals.id))
-    .all()
-    .map((r) => r.comment);
+export async function rejectionsOf(db: DbLike, taskId: string): Promise<string[]> {
+  return (
+    await db
+      .select({ comment: approvals.comment })
+      .from(approvals)
+      .where(and(eq(approvals.taskId, taskId), eq(approvals.decision, "rejected")))
+      .orderBy(asc(approvals.id))
+  ).map((r) => r.comment);
 }

@@ -29,8 +29,8 @@ beforeEach(async () => {
   reviewer = await world.userWith("reviewer");
   repo = await makeRepoPair({ "a.txt": "a\n", "b.txt": "b\n", "c.txt": "c\n" });
 });
-afterEach(() => {
-  world.cleanup();
+afterEach(async () => {
+  await world.cleanup();
   repo.cleanup();
 });
 
@@ -81,13 +81,13 @@ async function drain(config: LoadedConfig) {
   });
 }
 
-const states = () =>
-  world.db
-    .select({ id: queueEntries.id, state: queueEntries.state })
-    .from(queueEntries)
-    .orderBy(asc(queueEntries.id))
-    .all()
-    .map((e) => e.state);
+const states = async () =>
+  (
+    await world.db
+      .select({ id: queueEntries.id, state: queueEntries.state })
+      .from(queueEntries)
+      .orderBy(asc(queueEntries.id))
+  ).map((e) => e.state);
 const subjects = async () =>
   (await git(["log", "--format=%s", "main"], { cwd: repo.bare })).trim().split("\n").reverse();
 
@@ -101,23 +101,23 @@ for (const pipeline of [false, true]) {
       const after = await submit(config, "c.txt", "low on c");
       // Drain ends with the held entry waiting and the one behind it queued: only a person moves them.
       await drain(config);
-      expect(states()).toEqual(["awaiting_approval", "queued", "merged", "merged"]);
+      expect(await states()).toEqual(["awaiting_approval", "queued", "merged", "merged"]);
       expect(await subjects()).toEqual(["initial", "low on b", "low on c"]);
       expect([other, after].length).toBe(2);
 
-      const board = queueBoard(world.db);
+      const board = await queueBoard(world.db);
       expect(board.moving.find((e) => e.id === behind)?.blockedBy).toEqual([
         { id: held, state: "awaiting_approval" },
       ]);
-      const page = entryTimeline(world.db, behind);
+      const page = await entryTimeline(world.db, behind);
       expect(page.blockedBy).toEqual([{ id: held, state: "awaiting_approval" }]);
       expect(page.next).toContain(`It waits behind Q${held}`);
       expect(page.next).toContain("waits for a reviewer");
 
-      const { patchHash } = openDiff(world.db, held, reviewer);
-      approveEntry(world.db, config, { entryId: held, patchHash }, reviewer);
+      const { patchHash } = await openDiff(world.db, held, reviewer);
+      await approveEntry(world.db, config, { entryId: held, patchHash }, reviewer);
       await drain(config);
-      expect(states()).toEqual(["merged", "merged", "merged", "merged"]);
+      expect(await states()).toEqual(["merged", "merged", "merged", "merged"]);
       expect(await subjects()).toEqual([
         "initial",
         "low on b",
@@ -140,15 +140,15 @@ for (const pipeline of [false, true]) {
       );
       await submitPatch(config, patch, "low rewrite of a");
       await drain(config);
-      expect(states()).toEqual(["awaiting_approval", "merged", "queued"]);
-      rejectEntry(
+      expect(await states()).toEqual(["awaiting_approval", "merged", "queued"]);
+      await rejectEntry(
         world.db,
         world.config,
         { entryId: held, reason: "not this way", next: "close" },
         reviewer,
       );
       await drain(config);
-      expect(states()).toEqual(["rejected", "merged", "merged"]);
+      expect(await states()).toEqual(["rejected", "merged", "merged"]);
       expect(await subjects()).toEqual(["initial", "low on b", "low rewrite of a"]);
     });
   });

@@ -16,9 +16,9 @@ const ENV = {
   GIT_COMMITTER_EMAIL: "up@example.test",
 };
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
 });
 
 /**
@@ -73,7 +73,7 @@ async function replayHistory(world: TestWorld, upstream: string, commits: string
   });
   const results = [];
   for (const { entryId, commit } of entries) {
-    const entry = getEntry(world.db, entryId);
+    const entry = await getEntry(world.db, entryId);
     const upstreamTree = (await git(["rev-parse", `${commit}^{tree}`], { cwd: upstream })).trim();
     const landedTree = entry?.mergedCommit
       ? (await git(["rev-parse", `${entry.mergedCommit}^{tree}`], { cwd: target })).trim()

@@ -67,7 +67,7 @@ export class Moves {
     private readonly entry: Entry,
   ) {}
 
-  to(
+  async to(
     to: EntryState,
     extra: {
       error?: EntryError;
@@ -77,8 +77,8 @@ export class Moves {
       note?: string;
       pullRequest?: PullRequestRef;
     } = {},
-  ): void {
-    transition(this.ctx.db, this.entry, {
+  ): Promise<void> {
+    await transition(this.ctx.db, this.entry, {
       from: this.state,
       to,
       owner: this.ctx.owner,
@@ -89,8 +89,8 @@ export class Moves {
   }
 
   /** A failure: retried later or quarantined, as failEntry decides. */
-  fail(error: EntryError): EntryState {
-    this.state = failEntry(
+  async fail(error: EntryError): Promise<EntryState> {
+    this.state = await failEntry(
       this.ctx.db,
       this.entry,
       this.state,
@@ -157,8 +157,8 @@ export async function landOnTip(
   const commit = landed.commit;
   // Out for review on the forge: it is merged once the forge merges it (remotes/forge.ts).
   if (landed.pullRequest) {
-    if (l.moves.state !== "ready") l.moves.to("ready");
-    l.moves.to("in_review", {
+    if (l.moves.state !== "ready") await l.moves.to("ready");
+    await l.moves.to("in_review", {
       pullRequest: landed.pullRequest,
       note: `#${landed.pullRequest.number} ${landed.pullRequest.url}`,
     });
@@ -189,7 +189,7 @@ async function checkedCandidate(
   const tip = readRefFs(store.gitDir, l.branchRef);
   if (change.checks.length === 0) {
     await prepareCandidate(store, change, tip, cache);
-    if (waitForApproval(l, tip)) return { ended: moves.state };
+    if (await waitForApproval(l, tip)) return { ended: moves.state };
     // The trees along the touched paths and the commit: their files made before the lock.
     store.reserve(treesTouched(cache.prepared?.changes.keys() ?? []) + 1);
     return { checked: null };
@@ -199,13 +199,13 @@ async function checkedCandidate(
   );
   if ("error" in candidate)
     return {
-      ended: candidate.error === "quarantine" ? moves.state : moves.fail(candidate.failure),
+      ended: candidate.error === "quarantine" ? moves.state : await moves.fail(candidate.failure),
     };
   const unmoved = approvedOn !== null && approvedOn === tip;
-  if (moves.state !== "checking" && !unmoved) moves.to("checking");
+  if (moves.state !== "checking" && !unmoved) await moves.to("checking");
   const result = unmoved ? { ok: true as const } : await checkAtLanding(l, candidate.commit);
   if (!result.ok) {
-    moves.to("quarantined", {
+    await moves.to("quarantined", {
       error: {
         kind: result.timedOut ? "check_timeout" : "check_failed",
         message: result.reason,
@@ -215,9 +215,9 @@ async function checkedCandidate(
     });
     return { ended: moves.state };
   }
-  moves.to("ready");
-  if (waitForApproval(l, tip)) return { ended: moves.state };
-  if (l.dryRun) return { ended: landedDone(l, candidate.commit) };
+  await moves.to("ready");
+  if (await waitForApproval(l, tip)) return { ended: moves.state };
+  if (l.dryRun) return { ended: await landedDone(l, candidate.commit) };
   return { checked: { ...candidate, via: candidate.via } };
 }
 
@@ -229,7 +229,7 @@ async function checkedCandidate(
  */
 async function checkAtLanding(l: Landing, commit: string) {
   const { store, change, entry } = l;
-  const done = passedAtLanding(l.ctx.db, commit, change.checks);
+  const done = await passedAtLanding(l.ctx.db, commit, change.checks);
   const result = await runChecks({
     gitDir: store.gitDir,
     commit,
@@ -237,7 +237,7 @@ async function checkAtLanding(l: Landing, commit: string) {
     checks: change.checks.filter((c) => !done.has(c)),
     timeoutMs: l.ctx.opts.checkTimeoutMs,
   });
-  recordCheckRuns(
+  await recordCheckRuns(
     l.ctx.db,
     { place: "landing", repo: entry.repo, commit, entryId: entry.id, changeRequestId: change.id },
     result.ran,
@@ -301,12 +301,16 @@ async function landUnderLock(
 }
 
 /** Landed (or a dry run's candidate made): merged, and a revert marks what it reverts. */
-export function landedDone(l: Landing, commit: string, warning?: string): EntryState {
+export async function landedDone(
+  l: Landing,
+  commit: string,
+  warning?: string,
+): Promise<EntryState> {
   const { ctx, change, moves } = l;
-  ctx.db.transaction(() => {
-    if (moves.state !== "ready") moves.to("ready");
-    moves.to("merged", { mergedCommit: commit, warning });
-    if (change.revertOf) markRolledBack(ctx.db, change.revertOf, ctx.owner);
+  await ctx.db.transaction(async (tx) => {
+    if (moves.state !== "ready") await moves.to("ready");
+    await moves.to("merged", { mergedCommit: commit, warning });
+    if (change.revertOf) await markRolledBack(tx, change.revertOf, ctx.owner);
   });
   return moves.state;
 }
@@ -315,11 +319,11 @@ export function landedDone(l: Landing, commit: string, warning?: string): EntryS
  * Its risk's tier wants approvals it does not have: it waits, unleased, for a reviewer
  * (approvals/service.ts moves it back to the queue). The tip its checks passed on is kept.
  */
-function waitForApproval(l: Landing, tip: string | null): boolean {
+async function waitForApproval(l: Landing, tip: string | null): Promise<boolean> {
   const { change } = l;
-  const gate = approvalGate(l.ctx.db, l.policy, change, l.entry.id);
+  const gate = await approvalGate(l.ctx.db, l.policy, change, l.entry.id);
   if (gate.satisfied) return false;
-  l.moves.to("awaiting_approval", {
+  await l.moves.to("awaiting_approval", {
     ...(tip && change.checks.length > 0 ? { checkedOn: tip } : {}),
     note: `${change.risk} risk: waiting for ${gate.needed - gate.have} more approval${gate.needed - gate.have === 1 ? "" : "s"}${gate.tier.requireDiff ? " from a reviewer who opened the whole diff" : ""}`,
   });
@@ -345,7 +349,7 @@ async function buildOrFail(
       err instanceof MissingObjectError ||
       err instanceof InvalidTreeEntryError
     ) {
-      l.moves.to("quarantined", {
+      await l.moves.to("quarantined", {
         error: { kind: "apply_failed", message: err.message, paths: [] },
       });
       return { error: "quarantine" };

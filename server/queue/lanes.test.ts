@@ -67,7 +67,7 @@ beforeEach(async () => {
 afterEach(async () => {
   gate.release();
   await gate.stop();
-  world.cleanup();
+  await world.cleanup();
   repo.cleanup();
 });
 
@@ -125,10 +125,10 @@ async function submitAll(config: LoadedConfig) {
   );
 }
 
-function lane(config: LoadedConfig, owner: string) {
+async function lane(config: LoadedConfig, owner: string) {
   const opts = { ...defaultLoopOptions({}), backoffBaseMs: 0, backoffMaxMs: 0, drain: true };
   const ctx: ProcessContext = { db: world.db, config, owner, opts, stores: new Map() };
-  const first = claimNext(world.db, owner, opts);
+  const first = await claimNext(world.db, owner, opts);
   const settings = config.repositories[0]?.policy?.queue?.pipeline;
   return {
     first,
@@ -143,31 +143,33 @@ function lane(config: LoadedConfig, owner: string) {
   };
 }
 
-const entries = () => world.db.select().from(queueEntries).orderBy(asc(queueEntries.id)).all();
+const entries = async () =>
+  await world.db.select().from(queueEntries).orderBy(asc(queueEntries.id));
 
 describe("lanes by area", () => {
   it("a lane of another area lands while one waits on its check; the waiting lane's result is carried over and it lands without checking again", async () => {
     const config = configWith("area");
     await submitAll(config);
-    expect(entries().map((e) => e.lane)).toEqual(["b", "b", "a", "a"]);
-    const b = lane(config, "lane-b");
+    expect((await entries()).map((e) => e.lane)).toEqual(["b", "b", "a", "a"]);
+    const b = await lane(config, "lane-b");
     expect(b.first?.lane).toBe("b");
     const bDone = b.run();
     await gate.arrived(); // b's check waits at the gate
-    const a = lane(config, "lane-a");
+    const a = await lane(config, "lane-a");
     expect(a.first?.lane).toBe("a"); // not held back by b's lane
     await a.run();
-    expect(entries().map((e) => e.state)).toEqual(["checking", "checking", "merged", "merged"]);
+    expect((await entries()).map((e) => e.state)).toEqual([
+      "checking",
+      "checking",
+      "merged",
+      "merged",
+    ]);
     gate.release();
     const report = await bDone;
-    expect(entries().map((e) => e.state)).toEqual(["merged", "merged", "merged", "merged"]);
+    expect((await entries()).map((e) => e.state)).toEqual(["merged", "merged", "merged", "merged"]);
     // b's check ran once, on a commit without a's changes; it was not run again.
     expect(report.checkRuns).toBe(1);
-    const bRuns = world.db
-      .select()
-      .from(checkRuns)
-      .all()
-      .filter((r) => r.check === "b");
+    const bRuns = (await world.db.select().from(checkRuns)).filter((r) => r.check === "b");
     expect(new Set(bRuns.map((r) => r.commit)).size).toBe(1);
     // The branch has everything, a's first, and b's commits on top of them.
     const log = (await git(["log", "--format=%s", "main"], { cwd: repo.bare })).trim().split("\n");
@@ -185,15 +187,15 @@ describe("lanes by area", () => {
   it("with one lane a branch (the default), another area's changes wait for the lane that holds the branch", async () => {
     const config = configWith("branch");
     await submitAll(config);
-    expect(entries().map((e) => e.lane)).toEqual(["", "", "", ""]);
-    const b = lane(config, "lane-b");
+    expect((await entries()).map((e) => e.lane)).toEqual(["", "", "", ""]);
+    const b = await lane(config, "lane-b");
     const bDone = b.run();
     await gate.arrived();
     // Every entry of the branch is b's lane's: the other thread finds nothing to claim.
-    expect(lane(config, "lane-a").first).toBeUndefined();
+    expect((await lane(config, "lane-a")).first).toBeUndefined();
     gate.release();
     await bDone;
-    expect(entries().map((e) => e.state)).toEqual(["merged", "merged", "merged", "merged"]);
+    expect((await entries()).map((e) => e.state)).toEqual(["merged", "merged", "merged", "merged"]);
   });
 
   it("refuses an unknown lane mode, naming the key", () => {

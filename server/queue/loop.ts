@@ -1,4 +1,3 @@
-import os from "node:os";
 import { eq } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
 import { pipelineFor } from "@/server/config/policy";
@@ -6,6 +5,7 @@ import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
 import { currentEnv, type HyperionEnv, readEnv } from "@/server/env.mjs";
 import type { ObjectStore } from "@/server/git/objects";
+import { hostName } from "@/server/workers/heartbeat";
 import { claimNext } from "../state/queue/claim";
 import { reclaimExpired } from "../state/queue/leases";
 import { type QueueOptions, stillMoving } from "../state/queue/store";
@@ -43,7 +43,7 @@ export const defaultLoopOptions = (
 const isParsed = (env: object): env is HyperionEnv =>
   typeof (env as Partial<HyperionEnv>).dataDir === "string";
 
-function beatThread(
+async function beatThread(
   db: Db,
   owner: string,
   parentId: string | null,
@@ -51,11 +51,12 @@ function beatThread(
   startedAt: number,
 ) {
   const now = Date.now();
-  db.insert(workerHeartbeats)
+  await db
+    .insert(workerHeartbeats)
     .values({
       id: owner,
       pid: process.pid,
-      host: os.hostname(),
+      host: hostName(),
       startedAt,
       beatAt: now,
       role: "thread",
@@ -65,8 +66,7 @@ function beatThread(
     .onConflictDoUpdate({
       target: workerHeartbeats.id,
       set: { beatAt: now, currentEntryId, stoppedAt: null },
-    })
-    .run();
+    });
 }
 
 /**
@@ -79,7 +79,7 @@ export async function runQueueLoop(args: {
   owner: string;
   parentId?: string | null;
   opts: LoopOptions;
-  shouldStop: () => boolean;
+  shouldStop: () => boolean | Promise<boolean>;
   onEntry?: (entryId: number | null) => void;
   landLock?: LandLock;
 }): Promise<{ processed: number }> {
@@ -89,23 +89,23 @@ export async function runQueueLoop(args: {
   let processed = 0;
   let lastBeat = 0;
   try {
-    while (!args.shouldStop()) {
+    while (!(await args.shouldStop())) {
       if (Date.now() - lastBeat > 1000) {
-        beatThread(db, owner, args.parentId ?? null, null, startedAt);
+        await beatThread(db, owner, args.parentId ?? null, null, startedAt);
         lastBeat = Date.now();
       }
-      reclaimExpired(db, opts);
+      await reclaimExpired(db, opts);
       // One moment for the claim and for the drain's question, so an entry that falls due
       // between two clock reads is not taken for one that can never move.
       const now = Date.now();
-      const entry = claimNext(db, owner, opts, now);
+      const entry = await claimNext(db, owner, opts, now);
       if (!entry) {
-        if (opts.drain && !stillMoving(db, now)) break;
+        if (opts.drain && !(await stillMoving(db, now))) break;
         await new Promise((r) => setTimeout(r, opts.pollMs));
         continue;
       }
       args.onEntry?.(entry.id);
-      beatThread(db, owner, args.parentId ?? null, entry.id, startedAt);
+      await beatThread(db, owner, args.parentId ?? null, entry.id, startedAt);
       const ctx: ProcessContext = {
         db,
         config: args.config(),
@@ -124,10 +124,10 @@ export async function runQueueLoop(args: {
     }
   } finally {
     for (const store of stores.values()) store.close();
-    db.update(workerHeartbeats)
+    await db
+      .update(workerHeartbeats)
       .set({ stoppedAt: Date.now(), currentEntryId: null })
-      .where(eq(workerHeartbeats.id, owner))
-      .run();
+      .where(eq(workerHeartbeats.id, owner));
   }
   return { processed };
 }

@@ -29,7 +29,7 @@ export async function moveBranch(
   } catch (err) {
     if (err instanceof RemoteMovedError) {
       const tip = await fetchRemote(repo).catch(() => null);
-      if (tip !== null) recordFetched(db, repo, tip);
+      if (tip !== null) await recordFetched(db, repo, tip);
       // The lease held (the server is where we expected) yet the push was rejected: a rule on
       // the server refuses it, not a race.
       if (tip !== null && tip === expected) {
@@ -37,15 +37,15 @@ export async function moveBranch(
           "refused",
           `${repo.remote} refused to move ${repo.targetBranch} (a branch protection or a hook?)`,
         );
-        recordFailed(db, repo, e.failure, e.message);
+        await recordFailed(db, repo, e.failure, e.message);
         throw e;
       }
       throw new RefMovedError(`${repo.remote}'s ${repo.targetBranch} moved`);
     }
-    if (err instanceof RemoteError) recordFailed(db, repo, err.failure, err.message);
+    if (err instanceof RemoteError) await recordFailed(db, repo, err.failure, err.message);
     throw err;
   }
-  recordPushed(db, repo, next);
+  await recordPushed(db, repo, next);
   // The server has it: the mirror follows. A fetch that got there first leaves it moved already.
   try {
     casRefFs(gitDir, ref, next, expected);
@@ -79,11 +79,11 @@ export async function readyMirror(
   if (!repo.remote) return null;
   if (!claimedBefore && readRefFs(repo.path, `refs/heads/${repo.targetBranch}`)) return null;
   try {
-    recordFetched(db, repo, await fetchRemote(repo));
+    await recordFetched(db, repo, await fetchRemote(repo));
     return null;
   } catch (err) {
     if (!(err instanceof RemoteError)) throw err;
-    recordFailed(db, repo, err.failure, err.message);
+    await recordFailed(db, repo, err.failure, err.message);
     return remoteEntryError(err);
   }
 }

@@ -132,36 +132,36 @@ async function play(p: {
       }
       // A worker that crashed holding a lane: its leases expire and the entries are reclaimed.
       if (wave.crash) {
-        const first = claimNext(world.db, "ghost", opts);
-        if (first) claimLane(world.db, "ghost", first, p.window, opts);
-        reclaimExpired(world.db, opts, Date.now() + opts.leaseMs + 1);
+        const first = await claimNext(world.db, "ghost", opts);
+        if (first) await claimLane(world.db, "ghost", first, p.window, opts);
+        await reclaimExpired(world.db, opts, Date.now() + opts.leaseMs + 1);
         // ...judged as from a moment past their leases: let their retries be due now.
-        world.db.$client
-          .prepare("UPDATE queue_entries SET next_attempt_at = 0 WHERE state = 'retry_wait'")
-          .run();
+        await world.db
+          .update(queueEntries)
+          .set({ nextAttemptAt: 0 })
+          .where(eq(queueEntries.state, "retry_wait"));
       }
       // Drain the wave lane by lane; check the invariants after each lane. Between lanes, the
       // reviewer decides on what waits for them.
       for (let lane = 0; lane < 50; lane++) {
-        for (const w of world.db
+        for (const w of await world.db
           .select()
           .from(queueEntries)
-          .where(eq(queueEntries.state, "awaiting_approval"))
-          .all()) {
+          .where(eq(queueEntries.state, "awaiting_approval"))) {
           const s = submitted.find((x) => x.id === w.id);
           if (s?.change.review === "reject")
-            rejectEntry(
+            await rejectEntry(
               world.db,
               world.config,
               { entryId: w.id, reason: "no", next: "close" },
               reviewer,
             );
           else {
-            const { patchHash } = openDiff(world.db, w.id, reviewer);
-            approveEntry(world.db, config, { entryId: w.id, patchHash }, reviewer);
+            const { patchHash } = await openDiff(world.db, w.id, reviewer);
+            await approveEntry(world.db, config, { entryId: w.id, patchHash }, reviewer);
           }
         }
-        const first = claimNext(world.db, "lane", opts);
+        const first = await claimNext(world.db, "lane", opts);
         if (!first) break;
         await runPipeline(ctx, first, policy.queue?.pipeline ?? (undefined as never));
         for (const sha of await branch()) {
@@ -171,12 +171,12 @@ async function play(p: {
           expect(found, `commit ${sha} carries a broken change`).toBe("");
         }
         const log = await git(["log", "--format=%B", "main"], { cwd: repo.bare });
-        for (const e of world.db.select().from(queueEntries).all())
+        for (const e of await world.db.select().from(queueEntries))
           if (e.state === "merged")
             expect(log.split(`Hyperion-Change-Request: ${e.changeRequestId}\n`).length - 1).toBe(1);
       }
     }
-    const entries = world.db.select().from(queueEntries).orderBy(asc(queueEntries.id)).all();
+    const entries = await world.db.select().from(queueEntries).orderBy(asc(queueEntries.id));
     const byId = new Map(entries.map((e) => [e.id, e]));
     const chain = (await branch()).reverse();
     for (const s of submitted) {
@@ -207,7 +207,7 @@ async function play(p: {
     }
   } finally {
     for (const s of ctx.stores.values()) s.close();
-    world.cleanup();
+    await world.cleanup();
     repo.cleanup();
   }
 }

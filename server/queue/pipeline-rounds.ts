@@ -96,7 +96,7 @@ export async function rounds(
     if (groups.length === 0) continue;
     const tip = readRefFs(store.gitDir, branchRef);
     // Probing reorders batches: only while no two changes in play share a path.
-    const mayProbe = disjoint(ctx, [...groups.flatMap((g) => g.members), ...blaming.keys()]);
+    const mayProbe = await disjoint(ctx, [...groups.flatMap((g) => g.members), ...blaming.keys()]);
     const probing = mayProbe && groups.some((g) => g.mark === "suspect");
     // With a failure in the lane, batches never checked alone are probed in halves: where one
     // culprit was, others are likely, and smaller probes find them in fewer rounds.
@@ -136,7 +136,7 @@ export async function rounds(
       // it: it waits, spending no attempt, until those have landed or left; one that conflicts
       // with the tip itself, or cannot apply at all, leaves the lane.
       if (error !== "quarantine" && below.length > 0) waiting.set(dropped, below);
-      else drop(dropped, error);
+      else await drop(dropped, error);
       groups = groups
         .map((g) => ({ ...g, members: g.members.filter((m) => m !== failedBuild.dropped) }))
         .filter((g) => g.members.length);
@@ -144,10 +144,10 @@ export async function rounds(
     }
     const inStack = "built" in built ? built.built : [];
     const onTop = "built" in probed ? probed.built : [];
-    place(ctx, report.rounds.length + 1, inStack, onTop, settings.window);
+    await place(ctx, report.rounds.length + 1, inStack, onTop, settings.window);
     for (const m of [...inStack, ...onTop].flatMap((b) => b.group)) {
-      if (m.moves.state === "ready") m.moves.to("applying");
-      if (m.moves.state !== "checking") m.moves.to("checking");
+      if (m.moves.state === "ready") await m.moves.to("applying");
+      if (m.moves.state !== "checking") await m.moves.to("checking");
     }
     // The stack's tops are checked for every check of their changes and of those under them
     // (the branch after each must pass them all); a probe for its own and the stack's.
@@ -223,7 +223,7 @@ export async function rounds(
 }
 
 /** Records for /queue where this round put each batch: stacked on which entry, or a probe. */
-function place(
+async function place(
   ctx: ProcessContext,
   round: number,
   inStack: Built[],
@@ -232,7 +232,7 @@ function place(
 ) {
   const lastOf = (b: Built | undefined) => b?.group.at(-1)?.entry.id ?? null;
   for (const [i, b] of inStack.entries())
-    notePipeline(
+    await notePipeline(
       ctx.db,
       b.group.map((m) => m.entry.id),
       ctx.owner,
@@ -247,7 +247,7 @@ function place(
       },
     );
   for (const [i, b] of onTop.entries())
-    notePipeline(
+    await notePipeline(
       ctx.db,
       b.group.map((m) => m.entry.id),
       ctx.owner,
@@ -313,7 +313,7 @@ async function probe(
  */
 async function blame(
   ctx: ProcessContext,
-  policy: ReturnType<typeof policyFor>,
+  policy: Awaited<ReturnType<typeof policyFor>>,
   store: ObjectStore,
   built: Built,
   result: Awaited<ReturnType<typeof checkTop>> | undefined,
@@ -324,7 +324,7 @@ async function blame(
   if (await rerunFailed(ctx, policy, store, built, result, settings, report))
     return { members: [m], mark: "clean" };
   if (!result || result.ok) return null;
-  m.moves.to("quarantined", {
+  await m.moves.to("quarantined", {
     error: {
       kind: result.timedOut ? "check_timeout" : "check_failed",
       message: result.reason,
@@ -336,13 +336,12 @@ async function blame(
 }
 
 /** Whether no two of the lane's changes touch a common path (then batches may be reordered). */
-function disjoint(ctx: ProcessContext, members: Member[]): boolean {
+async function disjoint(ctx: ProcessContext, members: Member[]): Promise<boolean> {
   const ids = members.map((m) => m.entry.id);
   if (ids.length < 2) return true;
-  const rows = ctx.db
+  const rows = await ctx.db
     .select({ path: queueEntryPaths.path })
     .from(queueEntryPaths)
-    .where(inArray(queueEntryPaths.entryId, ids))
-    .all();
+    .where(inArray(queueEntryPaths.entryId, ids));
   return new Set(rows.map((r) => r.path)).size === rows.length;
 }

@@ -77,7 +77,7 @@ export async function stack(
           err instanceof MissingObjectError ||
           err instanceof InvalidTreeEntryError
         ) {
-          m.moves.to("quarantined", {
+          await m.moves.to("quarantined", {
             error: { kind: "apply_failed", message: err.message, paths: [] },
           });
           return { dropped: m, error: "quarantine", below };
@@ -90,14 +90,14 @@ export async function stack(
   return { built };
 }
 
-export function drop(m: Member, error: EntryError | "quarantine"): void {
-  if (error !== "quarantine") m.moves.fail(error);
+export async function drop(m: Member, error: EntryError | "quarantine"): Promise<void> {
+  if (error !== "quarantine") await m.moves.fail(error);
 }
 
 /** The checks on a batch's top commit, recorded against it for each of its changes. */
 export async function checkTop(
   ctx: ProcessContext,
-  policy: ReturnType<typeof policyFor>,
+  policy: Awaited<ReturnType<typeof policyFor>>,
   store: ObjectStore,
   group: Member[],
   top: string,
@@ -115,7 +115,7 @@ export async function checkTop(
   // One run on one commit, recorded for each change it stood for, at one time.
   const at = Date.now();
   for (const m of group)
-    recordCheckRuns(
+    await recordCheckRuns(
       ctx.db,
       {
         place: "landing",
@@ -133,7 +133,7 @@ export async function checkTop(
 /** Re-runs a failed batch's checks on the same commit; true when a re-run passes (flaky). */
 export async function rerunFailed(
   ctx: ProcessContext,
-  policy: ReturnType<typeof policyFor>,
+  policy: Awaited<ReturnType<typeof policyFor>>,
   store: ObjectStore,
   built: Built,
   result: Awaited<ReturnType<typeof checkTop>> | undefined,
@@ -191,7 +191,7 @@ export async function landPrefix(
     lock.release();
   }
   const landed = passing.flatMap((b) => b.group);
-  merge(ctx, landed);
+  await merge(ctx, landed);
   return landed.length;
 }
 
@@ -247,12 +247,12 @@ async function carryOver(
 }
 
 /** Records landed changes as merged, each as its own commit, in one transaction. */
-export function merge(ctx: ProcessContext, landed: Member[]): void {
-  ctx.db.transaction(() => {
+export async function merge(ctx: ProcessContext, landed: Member[]): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
     for (const m of landed) {
-      if (m.moves.state === "checking" || m.moves.state === "applying") m.moves.to("ready");
-      m.moves.to("merged", { mergedCommit: m.commit ?? undefined });
-      if (m.change.revertOf) markRolledBack(ctx.db, m.change.revertOf, ctx.owner);
+      if (m.moves.state === "checking" || m.moves.state === "applying") await m.moves.to("ready");
+      await m.moves.to("merged", { mergedCommit: m.commit ?? undefined });
+      if (m.change.revertOf) await markRolledBack(tx, m.change.revertOf, ctx.owner);
     }
   });
 }

@@ -39,8 +39,8 @@ beforeEach(async () => {
     repositories: [{ name: "t", path: repo.bare, targetBranch: "main", policy: policyWith(8) }],
   };
 });
-afterEach(() => {
-  world.cleanup();
+afterEach(async () => {
+  await world.cleanup();
   repo.cleanup();
 });
 
@@ -73,7 +73,7 @@ async function submitAll(lines: string[]) {
 async function runLane() {
   const opts = { ...defaultLoopOptions({}), backoffBaseMs: 0, backoffMaxMs: 0, drain: true };
   const ctx: ProcessContext = { db: world.db, config, owner: "lane", opts, stores: new Map() };
-  const first = claimNext(world.db, "lane", opts);
+  const first = await claimNext(world.db, "lane", opts);
   if (!first) throw new Error("nothing to claim");
   const settings = config.repositories[0]?.policy?.queue?.pipeline;
   if (!settings) throw new Error("no pipeline");
@@ -84,7 +84,8 @@ async function runLane() {
   }
 }
 
-const entries = () => world.db.select().from(queueEntries).orderBy(asc(queueEntries.id)).all();
+const entries = async () =>
+  await world.db.select().from(queueEntries).orderBy(asc(queueEntries.id));
 const firstParents = async () =>
   (await git(["rev-list", "--first-parent", "main"], { cwd: repo.bare })).trim().split("\n");
 
@@ -92,7 +93,7 @@ describe("the speculative pipeline", () => {
   it("lands a lane of good changes in one move: one commit per change, in order, checked once on the top", async () => {
     await submitAll(Array.from({ length: N }, (_, i) => `good ${i}`));
     const report = await runLane();
-    const all = entries();
+    const all = await entries();
     expect(all.map((e) => e.state)).toEqual(Array(N).fill("merged"));
     // Each change its own commit, in submission order, each the parent of the next.
     const chain = (await firstParents()).slice(0, N).reverse();
@@ -101,7 +102,7 @@ describe("the speculative pipeline", () => {
     for (const e of all) expect(log).toContain(`Hyperion-Change-Request: ${e.changeRequestId}`);
     // One check run, on the top commit — the branch as it now stands — recorded for every change.
     expect(report.checkRuns).toBe(1);
-    const runs = world.db.select().from(checkRuns).all();
+    const runs = await world.db.select().from(checkRuns);
     expect(new Set(runs.map((r) => r.commit))).toEqual(new Set([all.at(-1)?.mergedCommit]));
     expect(runs.map((r) => r.entryId).sort()).toEqual(all.map((e) => e.id).sort());
     expect(report.rounds).toHaveLength(1);
@@ -111,7 +112,7 @@ describe("the speculative pipeline", () => {
     const bad = 5;
     await submitAll(Array.from({ length: N }, (_, i) => (i === bad ? "BROKEN" : `good ${i}`)));
     const report = await runLane();
-    const all = entries();
+    const all = await entries();
     expect(all.map((e, i) => [i, e.state])).toEqual(
       all.map((_, i) => [i, i === bad ? "quarantined" : "merged"]),
     );
@@ -176,8 +177,9 @@ describe("the speculative pipeline", () => {
     );
     await runLane();
     // The second change to f0 waits for the first (claimed into a later lane, or this one after it).
-    while (entries().some((e) => e.state === "queued" || e.state === "retry_wait")) await runLane();
-    const all = entries();
+    while ((await entries()).some((e) => e.state === "queued" || e.state === "retry_wait"))
+      await runLane();
+    const all = await entries();
     expect(all.map((e) => e.state)).toEqual(["merged", "merged", "quarantined"]);
     const chain = (await firstParents()).reverse();
     expect(chain.indexOf(all[0]?.mergedCommit ?? "")).toBeLessThan(
@@ -191,14 +193,14 @@ describe("/queue's view of the pipeline", () => {
   it("shows where a round put an entry and when queued ones should land, from measured checks", async () => {
     await submitAll(["good 0", "good 1"]);
     await runLane();
-    const median = medianCheckMs(world.db, "t");
+    const median = await medianCheckMs(world.db, "t");
     expect(median).toBeGreaterThan(0);
     // Three more: one in a lane's round (as the pipeline notes it), two queued behind.
     await submitAll(["good 2", "good 3", "good 4"]);
     const opts = { ...defaultLoopOptions({}), backoffBaseMs: 0 };
-    const held = claimNext(world.db, "lane", opts);
+    const held = await claimNext(world.db, "lane", opts);
     if (!held) throw new Error("nothing claimed");
-    notePipeline(world.db, [held.id], "lane", {
+    await notePipeline(world.db, [held.id], "lane", {
       round: 2,
       role: "probe",
       batch: 1,
@@ -207,7 +209,7 @@ describe("/queue's view of the pipeline", () => {
       stackedOn: 2,
       window: 16,
     });
-    const board = queueBoard(world.db);
+    const board = await queueBoard(world.db);
     const row = (id: number) => board.moving.find((e) => e.id === id);
     expect(row(held.id)?.pipeline).toMatchObject({ role: "probe", stackedOn: 2, round: 2 });
     const queued = board.moving.filter((e) => e.state === "queued");

@@ -48,7 +48,7 @@ export async function runPipeline(
   // on the server's branch as it is, and the lane builds on its tip.
   const unready = await readyMirror(ctx.db, repo, true);
   if (unready) {
-    new Moves(ctx, first).fail(unready);
+    await new Moves(ctx, first).fail(unready);
     return report;
   }
   const store = await storeFor(ctx, repo.path);
@@ -58,12 +58,17 @@ export async function runPipeline(
     return report;
   }
   // One lane a branch: a newer claim is given back to the lane (or the older claim) that leads it.
-  const rival = laneRival(ctx.db, first, ctx.owner);
+  const rival = await laneRival(ctx.db, first, ctx.owner);
   if (rival) {
-    handBack(ctx.db, first, ctx.owner, `the pipeline of ${first.targetBranch} is ${rival.owner}'s`);
+    await handBack(
+      ctx.db,
+      first,
+      ctx.owner,
+      `the pipeline of ${first.targetBranch} is ${rival.owner}'s`,
+    );
     return report;
   }
-  const lane = claimLane(ctx.db, ctx.owner, first, settings.window, ctx.opts);
+  const lane = await claimLane(ctx.db, ctx.owner, first, settings.window, ctx.opts);
   const held = new Set(lane.map((e) => e.id));
   // While entries keep arriving the lane takes them in between rounds, up to a budget, then ends
   // (so a worker asked to stop finishes it).
@@ -71,7 +76,7 @@ export async function runPipeline(
   const refill = async (room: number): Promise<Member[]> => {
     const n = Math.min(room, budget);
     if (n <= 0) return [];
-    const more = claimLane(ctx.db, ctx.owner, first, n + 1, ctx.opts).slice(1);
+    const more = (await claimLane(ctx.db, ctx.owner, first, n + 1, ctx.opts)).slice(1);
     budget -= more.length;
     for (const e of more) {
       lane.push(e);
@@ -82,9 +87,10 @@ export async function runPipeline(
     return admitted;
   };
   const beat = setInterval(
-    () => {
+    async () => {
       for (const e of lane)
-        if (held.has(e.id) && !heartbeatEntry(ctx.db, e, ctx.owner, ctx.opts)) held.delete(e.id);
+        if (held.has(e.id) && !(await heartbeatEntry(ctx.db, e, ctx.owner, ctx.opts)))
+          held.delete(e.id);
     },
     Math.max(50, Math.floor(ctx.opts.leaseMs / 3)),
   );
@@ -108,7 +114,7 @@ export async function runPipeline(
     for (const m of members)
       if (["applying", "checking", "ready"].includes(m.moves.state))
         try {
-          m.moves.fail({ kind: "internal", message, paths: [] });
+          await m.moves.fail({ kind: "internal", message, paths: [] });
         } catch (inner) {
           if (!(inner instanceof StaleLeaseError)) throw inner;
         }
@@ -133,7 +139,7 @@ async function admit(
   const policy = policyFor(ctx.config, lane[0]?.repo ?? "");
   // Paths held by an entry of the lane that now waits for a reviewer (or by one given back for
   // that reason), with the entry that holds each: a later one on them is given back to wait.
-  const paths = pathsOf(
+  const paths = await pathsOf(
     ctx.db,
     lane.map((e) => e.id),
   );
@@ -142,14 +148,14 @@ async function admit(
     for (const p of paths.get(entry.id) ?? []) if (!heldPaths.has(p)) heldPaths.set(p, by);
   };
   for (const entry of lane) {
-    const change = getChange(ctx.db, entry.changeRequestId);
+    const change = await getChange(ctx.db, entry.changeRequestId);
     const moves = new Moves(ctx, entry);
     try {
       const common = (paths.get(entry.id) ?? []).find((p) => heldPaths.has(p));
       if (common !== undefined) {
         const by = heldPaths.get(common) ?? entry.id;
         held.delete(entry.id);
-        handBack(
+        await handBack(
           ctx.db,
           entry,
           ctx.owner,
@@ -159,7 +165,7 @@ async function admit(
         continue;
       }
       if (!change) {
-        moves.fail({ kind: "internal", message: "its change request is gone", paths: [] });
+        await moves.fail({ kind: "internal", message: "its change request is gone", paths: [] });
         continue;
       }
       if (ctx.opts.dryRun || change.dryRun) {
@@ -167,7 +173,7 @@ async function admit(
         await processEntry(ctx, entry);
         continue;
       }
-      if (claimedBefore(ctx.db, entry.id)) {
+      if (await claimedBefore(ctx.db, entry.id)) {
         const ref = `refs/heads/${entry.targetBranch}`;
         const landed = await findLanded(
           store,
@@ -176,13 +182,13 @@ async function admit(
           entry.createdAt,
         );
         if (landed) {
-          merge(ctx, [{ entry, change, moves, cache: {}, trailers: [], commit: landed }]);
+          await merge(ctx, [{ entry, change, moves, cache: {}, trailers: [], commit: landed }]);
           continue;
         }
       }
-      const gate = approvalGate(ctx.db, policy, change, entry.id);
+      const gate = await approvalGate(ctx.db, policy, change, entry.id);
       if (!gate.satisfied) {
-        moves.to("awaiting_approval", {
+        await moves.to("awaiting_approval", {
           note: `${change.risk} risk: waiting for ${gate.needed - gate.have} more approval(s); the pipeline goes on without it`,
         });
         held.delete(entry.id);

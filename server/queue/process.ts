@@ -39,18 +39,20 @@ export async function storeFor(ctx: ProcessContext, repoPath: string): Promise<O
 }
 
 /** Whether an entry has been claimed before this claim, i.e. may have landed already. */
-export function claimedBefore(db: Db, entryId: number): boolean {
+export async function claimedBefore(db: Db, entryId: number): Promise<boolean> {
   const n =
-    db
-      .select({ n: count() })
-      .from(changeQueueLogs)
-      .where(
-        and(
-          eq(changeQueueLogs.entryId, entryId),
-          sql`json_extract(${changeQueueLogs.event}, '$.to') = 'applying'`,
-        ),
-      )
-      .get()?.n ?? 0;
+    (
+      await db
+        .select({ n: count() })
+        .from(changeQueueLogs)
+        .where(
+          and(
+            eq(changeQueueLogs.entryId, entryId),
+            sql`json_extract(${changeQueueLogs.event}, '$.to') = 'applying'`,
+          ),
+        )
+        .limit(1)
+    )[0]?.n ?? 0;
   return n > 1;
 }
 
@@ -58,8 +60,8 @@ export function claimedBefore(db: Db, entryId: number): boolean {
  * When the entry was last approved out of `awaiting_approval`, the tip its checks had passed on
  * before it waited; null if it never waited (or had no checks).
  */
-function approvedCheckedOn(db: Db, entryId: number): string | null {
-  const row = db
+async function approvedCheckedOn(db: Db, entryId: number): Promise<string | null> {
+  const [row] = await db
     .select({ event: changeQueueLogs.event })
     .from(changeQueueLogs)
     .where(
@@ -69,8 +71,7 @@ function approvedCheckedOn(db: Db, entryId: number): string | null {
       ),
     )
     .orderBy(desc(changeQueueLogs.id))
-    .limit(1)
-    .get();
+    .limit(1);
   return row?.event.checkedOn ?? null;
 }
 
@@ -90,13 +91,13 @@ export async function processEntry(
   const moves = new Moves(ctx, entry);
   const lock = ctx.landLock ?? new LandLock();
   const beat = setInterval(
-    () => {
-      if (!heartbeatEntry(ctx.db, entry, ctx.owner, ctx.opts)) clearInterval(beat);
+    async () => {
+      if (!(await heartbeatEntry(ctx.db, entry, ctx.owner, ctx.opts))) clearInterval(beat);
     },
     Math.max(50, Math.floor(ctx.opts.leaseMs / 3)),
   );
   try {
-    const change = getChange(ctx.db, entry.changeRequestId);
+    const change = await getChange(ctx.db, entry.changeRequestId);
     const repo = ctx.config.repositories.find((r) => r.name === entry.repo);
     if (!change || !repo) {
       return moves.fail({
@@ -105,7 +106,7 @@ export async function processEntry(
         paths: [],
       });
     }
-    const before = claimedBefore(ctx.db, entry.id);
+    const before = await claimedBefore(ctx.db, entry.id);
     const unready = await readyMirror(ctx.db, repo, before);
     if (unready) return moves.fail(unready);
     const l: Landing = {
@@ -135,12 +136,12 @@ export async function processEntry(
     }
 
     // Approved after waiting: the tip its checks passed on then, which need not be re-checked.
-    const approvedOn = approvedCheckedOn(ctx.db, entry.id);
+    const approvedOn = await approvedCheckedOn(ctx.db, entry.id);
     for (let race = 0; race < MAX_TIP_RACES; race++) {
       const ended = await landOnTip(l, approvedOn, lock);
       if (ended !== null) return ended;
       // The tip moved under us: rebuild (and re-check) on the new tip.
-      if (moves.state === "ready") moves.to("applying");
+      if (moves.state === "ready") await moves.to("applying");
     }
     return moves.fail({
       kind: "conflict",

@@ -1,10 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
+import { count as countRows, eq, sql } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Policy } from "@/schemas/policy";
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
-import { changeQueueLogs } from "@/server/db/schema";
+import { changeQueueLogs, queueEntries } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import type { ObjectStore } from "@/server/git/objects";
 import { git } from "@/server/git/run";
@@ -44,8 +45,8 @@ beforeEach(async () => {
     repositories: [{ name: "t", path: repo.bare, targetBranch: "main", policy }],
   };
 });
-afterEach(() => {
-  world.cleanup();
+afterEach(async () => {
+  await world.cleanup();
   repo.cleanup();
 });
 
@@ -71,7 +72,7 @@ async function drain(o: Partial<LoopOptions> = {}, db: Db = world.db, owner = "t
   return runQueueLoop({ db, config: () => config, owner, opts: opts(o), shouldStop: () => false });
 }
 
-const stateOf = (entryId: number) => getEntry(world.db, entryId)?.state;
+const stateOf = async (entryId: number) => (await getEntry(world.db, entryId))?.state;
 const write = (dir: string, file: string, content: string | Buffer) => {
   fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
   fs.writeFileSync(path.join(dir, file), content);
@@ -86,7 +87,7 @@ describe("landing", () => {
     );
     const [sub] = await submit(patch, { taskId: "task-1" });
     await drain();
-    const entry = getEntry(world.db, sub?.entryId ?? 0);
+    const entry = await getEntry(world.db, sub?.entryId ?? 0);
     expect(entry?.state).toBe("merged");
     const tip = await repo.tip();
     expect(entry?.mergedCommit).toBe(tip);
@@ -94,11 +95,9 @@ describe("landing", () => {
     const log = await repo.log();
     expect(log).toContain(`Hyperion-Change-Request: ${sub?.id}`);
     expect(log).toContain("Hyperion-Task: task-1");
-    const moves = world.db
-      .select()
-      .from(changeQueueLogs)
-      .all()
-      .map((l) => `${l.event.from}→${l.event.to}`);
+    const moves = (await world.db.select().from(changeQueueLogs)).map(
+      (l) => `${l.event.from}→${l.event.to}`,
+    );
     expect(moves).toEqual(["null→queued", "queued→applying", "applying→ready", "ready→merged"]);
   });
 
@@ -115,7 +114,7 @@ describe("landing", () => {
     expect(patch).toContain("rename from src/b.txt");
     const [sub] = await submit(patch);
     await drain();
-    expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
+    expect(await stateOf(sub?.entryId ?? 0)).toBe("merged");
     expect(await repo.treeOf(await repo.tip())).toBe(await repo.treeOf(after, repo.work));
   });
 
@@ -131,7 +130,10 @@ describe("landing", () => {
     const [s1] = await submit(first.patch, { baseCommit: base });
     const [s2] = await submit(second.patch, { baseCommit: base });
     await drain();
-    expect([stateOf(s1?.entryId ?? 0), stateOf(s2?.entryId ?? 0)]).toEqual(["merged", "merged"]);
+    expect([await stateOf(s1?.entryId ?? 0), await stateOf(s2?.entryId ?? 0)]).toEqual([
+      "merged",
+      "merged",
+    ]);
     const text = await read("main", "src/a.txt");
     expect(text).toContain("a two\n");
     expect(text).toContain("a twenty-five\n");
@@ -149,7 +151,10 @@ describe("landing", () => {
     const [s1] = await submit(first.patch, { baseCommit: base });
     const [s2] = await submit(second.patch, { baseCommit: base });
     await drain();
-    expect([stateOf(s1?.entryId ?? 0), stateOf(s2?.entryId ?? 0)]).toEqual(["merged", "merged"]);
+    expect([await stateOf(s1?.entryId ?? 0), await stateOf(s2?.entryId ?? 0)]).toEqual([
+      "merged",
+      "merged",
+    ]);
     const text = await read("main", "src/a.txt");
     expect(text).toContain("a three\na 4\na five\n");
   });
@@ -164,10 +169,10 @@ describe("landing", () => {
       ...(await submit(three.patch)),
     ];
     // The second may not be claimed while the first is pending; the disjoint third may.
-    const c1 = claimNext(world.db, "w1", opts());
-    const c2 = claimNext(world.db, "w2", opts());
+    const c1 = await claimNext(world.db, "w1", opts());
+    const c2 = await claimNext(world.db, "w2", opts());
     expect([c1?.id, c2?.id]).toEqual([subs[0]?.entryId, subs[2]?.entryId]);
-    expect(claimNext(world.db, "w3", opts())).toBeUndefined();
+    expect(await claimNext(world.db, "w3", opts())).toBeUndefined();
   });
 
   it("sends a conflict to retry_wait, then quarantines it with the paths after the last attempt", async () => {
@@ -187,14 +192,11 @@ describe("landing", () => {
       { maxAttempts: 2 },
     );
     await drain();
-    const entry = getEntry(world.db, s2?.entryId ?? 0);
+    const entry = await getEntry(world.db, s2?.entryId ?? 0);
     expect(entry?.state).toBe("quarantined");
     expect(entry?.attempts).toBe(2);
     expect(entry?.lastError).toMatchObject({ kind: "conflict", paths: ["src/a.txt"] });
-    const moves = world.db
-      .select()
-      .from(changeQueueLogs)
-      .all()
+    const moves = (await world.db.select().from(changeQueueLogs))
       .filter((l) => l.entryId === s2?.entryId)
       .map((l) => l.event.to);
     expect(moves).toEqual(["queued", "applying", "retry_wait", "applying", "quarantined"]);
@@ -207,7 +209,7 @@ describe("landing", () => {
     });
     const tipBefore = await repo.tip();
     await drain();
-    const entry = getEntry(world.db, sub?.entryId ?? 0);
+    const entry = await getEntry(world.db, sub?.entryId ?? 0);
     expect(entry?.state).toBe("quarantined");
     expect(entry?.lastError?.kind).toBe("check_failed");
     expect(entry?.lastError?.outputTail).toContain("boom");
@@ -219,12 +221,8 @@ describe("landing", () => {
     // Named by the policy's command line: the same check as its name 'grep-checked'.
     const [sub] = await submit(patch, { checks: ["grep -q checked docs/guide.md"] });
     await drain();
-    expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
-    const moves = world.db
-      .select()
-      .from(changeQueueLogs)
-      .all()
-      .map((l) => l.event.to);
+    expect(await stateOf(sub?.entryId ?? 0)).toBe("merged");
+    const moves = (await world.db.select().from(changeQueueLogs)).map((l) => l.event.to);
     expect(moves).toContain("checking");
   });
 
@@ -242,7 +240,7 @@ describe("landing", () => {
         ),
       },
     ]);
-    expect(world.db.select().from(changeQueueLogs).all()).toEqual([]);
+    expect(await world.db.select().from(changeQueueLogs)).toEqual([]);
   });
 
   it("in dry-run mode does everything but move the branch", async () => {
@@ -250,7 +248,7 @@ describe("landing", () => {
     const tipBefore = await repo.tip();
     const [sub] = await submit(patch);
     await drain({ dryRun: true });
-    expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
+    expect(await stateOf(sub?.entryId ?? 0)).toBe("merged");
     expect(await repo.tip()).toBe(tipBefore);
   });
 
@@ -260,27 +258,27 @@ describe("landing", () => {
     // A worker lands the change and dies before recording it: land it, then rewind the row
     // to how the crash would have left it (a lease that then expired).
     await drain();
-    world.db.$client
-      .prepare(
-        "UPDATE queue_entries SET state = 'ready', merged_commit = NULL, lease_owner = 'dead', lease_expires_at = 1 WHERE id = ?",
-      )
-      .run(sub?.entryId);
+    await world.db
+      .update(queueEntries)
+      .set({ state: "ready", mergedCommit: null, leaseOwner: "dead", leaseExpiresAt: 1 })
+      .where(eq(queueEntries.id, sub?.entryId ?? 0));
     await drain();
-    expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
+    expect(await stateOf(sub?.entryId ?? 0)).toBe("merged");
     expect(countTrailers(await repo.log(), sub?.id ?? 0)).toBe(1);
   });
 
   it("refuses a stale worker's write after its lease was taken over", async () => {
     const { patch } = await repo.change((d) => write(d, "docs/guide.md", "# Guide\nstale\n"));
     await submit(patch);
-    const entry = claimNext(world.db, "old", opts());
+    const entry = await claimNext(world.db, "old", opts());
     if (!entry) throw new Error("no entry");
-    world.db.$client
-      .prepare("UPDATE queue_entries SET lease_owner = 'new', attempts = attempts + 1 WHERE id = ?")
-      .run(entry.id);
-    expect(() =>
-      transition(world.db, entry, { from: "applying", to: "ready", owner: "old" }),
-    ).toThrow(StaleLeaseError);
+    await world.db
+      .update(queueEntries)
+      .set({ leaseOwner: "new", attempts: sql`${queueEntries.attempts} + 1` })
+      .where(eq(queueEntries.id, entry.id));
+    await expect(
+      (async () => transition(world.db, entry, { from: "applying", to: "ready", owner: "old" }))(),
+    ).rejects.toThrow(StaleLeaseError);
   });
 });
 
@@ -304,7 +302,7 @@ describe("a lock on the target branch", () => {
     );
     const tipBefore = await repo.tip();
     lockAged(1_000);
-    const entry = claimNext(world.db, "w1", opts());
+    const entry = await claimNext(world.db, "w1", opts());
     if (!entry) throw new Error("nothing claimed");
     const stores = new Map<string, ObjectStore>();
     try {
@@ -316,15 +314,11 @@ describe("a lock on the target branch", () => {
     } finally {
       for (const s of stores.values()) s.close();
     }
-    const after = getEntry(world.db, sub?.entryId ?? 0);
+    const after = await getEntry(world.db, sub?.entryId ?? 0);
     expect(after).toMatchObject({ state: "retry_wait", attempts: 1, maxAttempts: 2 });
     expect(after?.lastError?.kind).toBe("ref_locked");
     expect(after?.lastError?.message).toContain(lockFile());
-    const moves = world.db
-      .select()
-      .from(changeQueueLogs)
-      .all()
-      .map((l) => l.event.to);
+    const moves = (await world.db.select().from(changeQueueLogs)).map((l) => l.event.to);
     // One try, not MAX_TIP_RACES rebuilds, and never a conflict.
     expect(moves).toEqual(["queued", "applying", "retry_wait"]);
     expect(await repo.tip()).toBe(tipBefore);
@@ -332,7 +326,7 @@ describe("a lock on the target branch", () => {
 
     fs.rmSync(lockFile());
     await drain();
-    expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
+    expect(await stateOf(sub?.entryId ?? 0)).toBe("merged");
   });
 
   it("left by a killed writer is removed and logged, and the change lands", async () => {
@@ -341,7 +335,7 @@ describe("a lock on the target branch", () => {
     const [sub] = await submit(patch);
     lockAged(10 * 60_000);
     await drain();
-    expect(stateOf(sub?.entryId ?? 0)).toBe("merged");
+    expect(await stateOf(sub?.entryId ?? 0)).toBe("merged");
     expect(fs.existsSync(lockFile())).toBe(false);
     expect(warn).toHaveBeenCalledWith(
       expect.objectContaining({ lockPath: lockFile() }),
@@ -351,7 +345,7 @@ describe("a lock on the target branch", () => {
 });
 
 describe("submit refuses bad changes and queues nothing", () => {
-  const count = () => world.db.$client.prepare("SELECT count(*) FROM queue_entries").pluck().get();
+  const count = async () => (await world.db.select({ n: countRows() }).from(queueEntries))[0]?.n;
   const refusal = async (input: Record<string, unknown>) => {
     const err = await submitChanges(
       world.db,
@@ -359,7 +353,7 @@ describe("submit refuses bad changes and queues nothing", () => {
       config,
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);
-    expect(count()).toBe(0);
+    expect(await count()).toBe(0);
     return (err as ValidationError).issues;
   };
 

@@ -1,6 +1,6 @@
 import { asc, sql } from "drizzle-orm";
 import type { EntryError, EntryState } from "@/schemas/queue";
-import { type Db, openDb } from "@/server/db/client";
+import { closeDb, type Db, openDb } from "@/server/db/client";
 import { changeQueueLogs, changeRequests, queueEntries, tasks } from "@/server/db/schema";
 import { copyTasks } from "@/server/state/tasks/store";
 import { copyEntries } from "../state/queue/store";
@@ -16,9 +16,9 @@ export type ReplayedEntry = {
 export type Divergence = { entryId: number; field: string; live: unknown; replayed: unknown };
 
 /** Folds the transition log into each entry's state: the log alone must explain the queue. */
-export function foldLogs(db: Db): Map<number, ReplayedEntry> {
+export async function foldLogs(db: Db): Promise<Map<number, ReplayedEntry>> {
   const out = new Map<number, ReplayedEntry>();
-  for (const row of db.select().from(changeQueueLogs).orderBy(asc(changeQueueLogs.id)).all()) {
+  for (const row of await db.select().from(changeQueueLogs).orderBy(asc(changeQueueLogs.id))) {
     const e = row.event;
     const prev = out.get(e.entryId) ?? {
       id: e.entryId,
@@ -43,32 +43,22 @@ export function foldLogs(db: Db): Map<number, ReplayedEntry> {
  * inputs — tasks and change requests — copied, the entries derived from the log alone) and
  * lists every field where the live queue differs.
  */
-export function replayInto(
+export async function replayInto(
   live: Db,
   outFile: string,
-): { entries: number; divergences: Divergence[] } {
-  const replayed = foldLogs(live);
+): Promise<{ entries: number; divergences: Divergence[] }> {
+  const replayed = await foldLogs(live);
   const fresh = openDb(outFile);
   try {
-    fresh.transaction((tx) => {
-      copyTasks(
+    await fresh.transaction(async (tx) => {
+      await copyTasks(
         tx,
-        live
-          .select()
-          .from(tasks)
-          .all()
-          .map((t) => ({ ...t, requestId: null })),
+        (await live.select().from(tasks)).map((t) => ({ ...t, requestId: null })),
       );
-      for (const c of live.select().from(changeRequests).all())
-        tx.insert(changeRequests).values(c).run();
-      const liveEntries = new Map(
-        live
-          .select()
-          .from(queueEntries)
-          .all()
-          .map((e) => [e.id, e]),
-      );
-      copyEntries(
+      for (const c of await live.select().from(changeRequests))
+        await tx.insert(changeRequests).values(c);
+      const liveEntries = new Map((await live.select().from(queueEntries)).map((e) => [e.id, e]));
+      await copyEntries(
         tx,
         [...replayed.values()].flatMap((r) => {
           const source = liveEntries.get(r.id);
@@ -88,7 +78,7 @@ export function replayInto(
       );
     });
     const divergences: Divergence[] = [];
-    const liveRows = live.select().from(queueEntries).all();
+    const liveRows = await live.select().from(queueEntries);
     for (const e of liveRows) {
       const r = replayed.get(e.id);
       if (!r) {
@@ -100,9 +90,10 @@ export function replayInto(
           divergences.push({ entryId: e.id, field, live: e[field], replayed: r[field] });
       }
     }
-    const count = fresh.select({ n: sql<number>`count(*)` }).from(queueEntries).get()?.n ?? 0;
+    const count =
+      (await fresh.select({ n: sql<number>`count(*)` }).from(queueEntries).limit(1))[0]?.n ?? 0;
     return { entries: count, divergences };
   } finally {
-    fresh.$client.close();
+    await closeDb(fresh);
   }
 }

@@ -5,9 +5,9 @@ import { NotFoundError, ValidationError } from "@/server/errors";
 import { EntryStateError, moveUnleased } from "../state/queue/store";
 
 /** An operator's retry: a quarantined entry goes back to the queue with fresh attempts. */
-export function retryEntry(db: Db, entryId: number, by: string): void {
+export async function retryEntry(db: Db, entryId: number, by: string): Promise<void> {
   try {
-    moveUnleased(db, entryId, { from: "quarantined", to: "queued", by });
+    await moveUnleased(db, entryId, { from: "quarantined", to: "queued", by });
   } catch (err) {
     if (!(err instanceof EntryStateError)) throw err;
     if (!err.actual) throw new NotFoundError(`no queue entry ${entryId}`);
@@ -20,17 +20,17 @@ export function retryEntry(db: Db, entryId: number, by: string): void {
   }
 }
 
-export function quarantined(db: Db) {
-  return db.select().from(queueEntries).where(eq(queueEntries.state, "quarantined")).all();
+export async function quarantined(db: Db) {
+  return await db.select().from(queueEntries).where(eq(queueEntries.state, "quarantined"));
 }
 
 /**
  * An operator's drop: a quarantined entry is rejected and will never land. Its task keeps its
  * state (a quarantine already failed it); its request can be run again from its page.
  */
-export function dropEntry(db: Db, entryId: number, by: string): void {
+export async function dropEntry(db: Db, entryId: number, by: string): Promise<void> {
   try {
-    moveUnleased(db, entryId, {
+    await moveUnleased(db, entryId, {
       from: "quarantined",
       to: "rejected",
       by,

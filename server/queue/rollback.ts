@@ -1,6 +1,6 @@
 import { and, eq, ne } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
-import type { Db, Tx } from "@/server/db/client";
+import type { Db, DbLike, Tx } from "@/server/db/client";
 import { changeRequests, queueEntries } from "@/server/db/schema";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { Repo } from "@/server/git/repo";
@@ -22,7 +22,7 @@ export async function rollbackEntry(
   entryId: number,
   opts: { within?: (tx: Tx, submitted: Submitted[]) => void } = {},
 ) {
-  const entry = getEntry(db, entryId);
+  const entry = await getEntry(db, entryId);
   if (!entry) throw new NotFoundError(`no queue entry ${entryId}`);
   if (entry.state !== "merged" || !entry.mergedCommit) {
     throw new ValidationError([
@@ -32,18 +32,18 @@ export async function rollbackEntry(
       },
     ]);
   }
-  const change = getChange(db, entry.changeRequestId);
+  const change = await getChange(db, entry.changeRequestId);
   const repo = config.repositories.find((r) => r.name === entry.repo);
   if (!change || !repo) throw new NotFoundError(`repository '${entry.repo}' is not configured`);
   if (change.dryRun)
     throw new ValidationError([{ path: "id", message: "a dry-run change never landed" }]);
   // Asked twice (two operators, a double click): one revert is on its way already.
-  const pending = db
+  const [pending] = await db
     .select({ entryId: queueEntries.id, state: queueEntries.state })
     .from(changeRequests)
     .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
     .where(and(eq(changeRequests.revertOf, change.id), ne(queueEntries.state, "rejected")))
-    .get();
+    .limit(1);
   if (pending)
     throw new ValidationError([
       {
@@ -76,15 +76,19 @@ export async function rollbackEntry(
  * When a revert lands, its original becomes rolled_back. An original no longer merged (already
  * rolled back by an earlier revert) stays as it is: the revert has landed either way.
  */
-export function markRolledBack(db: Db, originalChangeId: number, by: string): void {
-  const original = db
+export async function markRolledBack(
+  db: DbLike,
+  originalChangeId: number,
+  by: string,
+): Promise<void> {
+  const [original] = await db
     .select({ id: queueEntries.id })
     .from(queueEntries)
     .where(eq(queueEntries.changeRequestId, originalChangeId))
-    .get();
+    .limit(1);
   if (!original) return;
   try {
-    moveUnleased(db, original.id, { from: "merged", to: "rolled_back", by });
+    await moveUnleased(db, original.id, { from: "merged", to: "rolled_back", by });
   } catch (err) {
     if (!(err instanceof EntryStateError)) throw err;
     log.warn({ entryId: original.id, state: err.actual }, "reverted entry was not merged");

@@ -36,7 +36,7 @@ export type SubmitOptions = {
   /** The agent run that made the change (set by the worker only; never taken from input). */
   runId?: number;
   /** Runs inside the insert transaction; if it throws, nothing is submitted. */
-  within?: (tx: Tx, submitted: Submitted[]) => void;
+  within?: (tx: Tx, submitted: Submitted[]) => Promise<void> | void;
 };
 export type Submitted = {
   id: number;
@@ -162,17 +162,20 @@ export async function submitChanges(
   if (issues.length) throw new ValidationError(issues);
   const checked = results.flatMap((r) => ("ok" in r ? [r.ok] : []));
   const now = Date.now();
-  return db.transaction((tx) => {
-    const submitted = checked.map(({ cr, targetBranch, taskId, paths, checks }) => {
-      if (!tx.select({ id: tasks.id }).from(tasks).where(eq(tasks.id, taskId)).get()) {
-        createAdhocTask(tx, {
+  return db.transaction(async (tx) => {
+    const submitted: Submitted[] = [];
+    for (const { cr, targetBranch, taskId, paths, checks } of checked) {
+      if (
+        !(await tx.select({ id: tasks.id }).from(tasks).where(eq(tasks.id, taskId)).limit(1))[0]
+      ) {
+        await createAdhocTask(tx, {
           id: taskId,
           repo: cr.repo,
           title: cr.summary.split("\n")[0]?.slice(0, 200) ?? "",
           createdAt: now,
         });
       }
-      const change = tx
+      const [change] = await tx
         .insert(changeRequests)
         .values({
           taskId,
@@ -190,13 +193,13 @@ export async function submitChanges(
           runId: opts.runId ?? null,
           createdAt: now,
         })
-        .returning({ id: changeRequests.id })
-        .get();
+        .returning({ id: changeRequests.id });
+      if (!change) throw new Error(`the change for ${taskId} was not stored`);
       // A revert undoes the approved change; it does not replace the patch that was approved.
-      if (!opts.revertOf) voidEarlierApprovals(tx, taskId, change.id);
+      if (!opts.revertOf) await voidEarlierApprovals(tx, taskId, change.id);
       const pipeline = pipelineFor(config, cr.repo);
       const policy = policyFor(config, cr.repo);
-      const entryId = enqueue(
+      const entryId = await enqueue(
         tx,
         {
           changeRequestId: change.id,
@@ -209,9 +212,9 @@ export async function submitChanges(
         },
         now,
       );
-      return { id: change.id, entryId, taskId, repo: cr.repo, targetBranch, paths };
-    });
-    opts.within?.(tx, submitted);
+      submitted.push({ id: change.id, entryId, taskId, repo: cr.repo, targetBranch, paths });
+    }
+    await opts.within?.(tx, submitted);
     return submitted;
   });
 }

@@ -1,8 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
+import { sql } from "drizzle-orm";
 import { execa, type ResultPromise } from "execa";
 import { afterEach, beforeEach, describe, expect, it, onTestFailed } from "vitest";
-import { dbFile, openDb } from "@/server/db/client";
+import { closeDb, dbFile, openDb } from "@/server/db/client";
+import { rawAll, rawValue } from "@/server/db/sql";
 import { git } from "@/server/git/run";
 import { tempDir } from "@/test-support/fixtures";
 import { countTrailers, makeRepoPair } from "@/test-support/git-fixtures";
@@ -80,17 +82,19 @@ function queueDb() {
 }
 
 /** Entries the queue is done with: merged or quarantined. */
-const finished = (db: ReturnType<typeof queueDb>): number =>
-  db.$client
-    .prepare("SELECT count(*) FROM queue_entries WHERE state IN ('merged','quarantined')")
-    .pluck()
-    .get() as number;
+const finished = async (db: ReturnType<typeof queueDb>): Promise<number> =>
+  Number(
+    await rawValue(
+      db,
+      sql`SELECT count(*) FROM queue_entries WHERE state IN ('merged','quarantined')`,
+    ),
+  );
 
 /**
  * Waits for a condition on the database while a worker runs: polls `check` until it gives a
  * value. A worker that exits first fails the wait with its output instead of leaving it to hang.
  */
-async function until<T>(worker: ResultPromise, check: () => T | undefined): Promise<T> {
+async function until<T>(worker: ResultPromise, check: () => Promise<T | undefined>): Promise<T> {
   let exited: string | null = null;
   void worker.then(
     (r) => {
@@ -101,7 +105,7 @@ async function until<T>(worker: ResultPromise, check: () => T | undefined): Prom
     },
   );
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value !== undefined) return value;
     if (exited !== null) throw new Error(`the worker stopped before the condition held: ${exited}`);
     await new Promise((r) => setTimeout(r, 10));
@@ -114,39 +118,41 @@ describe("the worker process", () => {
     // others are polling: the worker's heartbeats say when all three are in their loops.
     const db = queueDb(); // made and migrated here, before the worker opens it
     const worker = trackChild(hyperion(["worker", "--threads", "3"]));
-    const threads = await until(worker, () => {
-      const ids = db.$client
-        .prepare("SELECT id FROM worker_heartbeats WHERE role = 'thread' AND stopped_at IS NULL")
-        .pluck()
-        .all() as string[];
+    const threads = await until(worker, async () => {
+      const ids = (
+        await rawAll<{ id: string }>(
+          db,
+          sql`SELECT id FROM worker_heartbeats WHERE role = 'thread' AND stopped_at IS NULL`,
+        )
+      ).map((r) => r.id);
       return ids.length === 3 ? ids : undefined;
     });
     const { payload } = await changes(30);
     expect((await hyperion(["submit", "-"], { input: payload })).exitCode).toBe(0);
-    await until(worker, () => (finished(db) === 30 ? true : undefined));
+    await until(worker, async () => ((await finished(db)) === 30 ? true : undefined));
     worker.kill("SIGTERM");
     const run = await worker;
     expect(run.exitCode, run.stderr).toBe(0);
 
-    const states = db.$client
-      .prepare("SELECT state, count(*) n FROM queue_entries GROUP BY state")
-      .all();
+    const states = await rawAll(
+      db,
+      sql`SELECT state, count(*) n FROM queue_entries GROUP BY state`,
+    );
     expect(states).toEqual([{ state: "merged", n: 30 }]);
     // Each entry's span in the hands of the thread that landed it, from its last claim
     // (→ applying) to merged, as positions in the log: its rows are numbered in the order the
     // database committed them, so the spans compare without any clock.
-    const spans = db.$client
-      .prepare(
-        `SELECT m.entry_id entry, json_extract(m.event, '$.worker') worker, m.id end,
+    const spans = await rawAll<{ entry: number; worker: string; start: number; end: number }>(
+      db,
+      sql`SELECT m.entry_id entry, json_extract(m.event, '$.worker') worker, m.id end,
                 (SELECT max(a.id) FROM change_queue_logs a
                   WHERE a.entry_id = m.entry_id AND a.id < m.id
                     AND json_extract(a.event, '$.to') = 'applying') start
            FROM change_queue_logs m
           WHERE json_extract(m.event, '$.to') = 'merged'
           ORDER BY m.entry_id`,
-      )
-      .all() as { entry: number; worker: string; start: number; end: number }[];
-    db.$client.close();
+    );
+    await closeDb(db);
     expect(spans).toHaveLength(30);
     for (const s of spans) expect(threads).toContain(s.worker);
     const owners = new Set(spans.map((s) => s.worker));
@@ -204,23 +210,24 @@ describe("the worker process", () => {
     const db = queueDb();
     let kills = 0;
     while (kills < KILLS) {
-      const target = finished(db) + 1 + Math.floor(random() * MAX_STEP);
+      const target = (await finished(db)) + 1 + Math.floor(random() * MAX_STEP);
       const child = trackChild(hyperion(["worker", "--threads", "3"], { env: crashEnv }));
-      await until(child, () => (finished(db) >= target ? true : undefined));
+      await until(child, async () => ((await finished(db)) >= target ? true : undefined));
       child.kill("SIGKILL");
       await child;
       kills++;
     }
-    db.$client.close();
+    await closeDb(db);
     expect(kills).toBeGreaterThanOrEqual(10);
     const final = await hyperion(["worker", "--drain", "--threads", "3"], { env: crashEnv });
     expect(final.exitCode, final.stderr).toBe(0);
 
     const after = queueDb();
-    const rows = after.$client
-      .prepare("SELECT change_request_id id, state, last_error FROM queue_entries")
-      .all() as { id: number; state: string; last_error: string | null }[];
-    after.$client.close();
+    const rows = await rawAll<{ id: number; state: string; last_error: string | null }>(
+      after,
+      sql`SELECT change_request_id id, state, last_error FROM queue_entries`,
+    );
+    await closeDb(after);
     expect(rows).toHaveLength(N);
     const log = await repo.log();
     for (const row of rows) {
@@ -276,26 +283,28 @@ describe("the worker process", () => {
     // Progress is what the lane records: a check run at landing, or an entry done. Each round
     // kills the worker once 1–6 more of those happened, often in the middle of a round.
     const db = queueDb();
-    const progress = () =>
-      finished(db) +
-      (db.$client.prepare("SELECT count(*) FROM check_runs").pluck().get() as number);
+    const progress = async () =>
+      (await finished(db)) + Number(await rawValue(db, sql`SELECT count(*) FROM check_runs`));
     const KILLS = 6;
-    for (let kills = 0; kills < KILLS && finished(db) < N; kills++) {
-      const target = progress() + 1 + Math.floor(random() * 6);
+    for (let kills = 0; kills < KILLS && (await finished(db)) < N; kills++) {
+      const target = (await progress()) + 1 + Math.floor(random() * 6);
       const child = trackChild(hyperion(["worker", "--threads", "3"], { env: crashEnv }));
-      await until(child, () => (progress() >= target || finished(db) === N ? true : undefined));
+      await until(child, async () =>
+        (await progress()) >= target || (await finished(db)) === N ? true : undefined,
+      );
       child.kill("SIGKILL");
       await child;
     }
-    db.$client.close();
+    await closeDb(db);
     const final = await hyperion(["worker", "--drain", "--threads", "3"], { env: crashEnv });
     expect(final.exitCode, final.stderr).toBe(0);
 
     const after = queueDb();
-    const rows = after.$client
-      .prepare("SELECT change_request_id id, state, last_error FROM queue_entries ORDER BY id")
-      .all() as { id: number; state: string; last_error: string | null }[];
-    after.$client.close();
+    const rows = await rawAll<{ id: number; state: string; last_error: string | null }>(
+      after,
+      sql`SELECT change_request_id id, state, last_error FROM queue_entries ORDER BY id`,
+    );
+    await closeDb(after);
     expect(rows).toHaveLength(N);
     const log = await repo.log();
     for (const [i, row] of rows.entries()) {

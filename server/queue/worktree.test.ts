@@ -61,7 +61,7 @@ describe("a checked-out branch after a crash", () => {
     expect(fs.existsSync(path.join(repo, "docs", "crash.md"))).toBe(false);
 
     const entryId = await landNewFile("after.md", "after the crash");
-    expect(getEntry(world.db, entryId)?.state).toBe("merged");
+    expect((await getEntry(world.db, entryId))?.state).toBe("merged");
     expect(fs.readFileSync(path.join(repo, "docs", "crash.md"), "utf8")).toBe(
       "landed before the crash\n",
     );
@@ -74,6 +74,6 @@ describe("a checked-out branch after a crash", () => {
     const repo = world.config.repositories[0]?.path ?? "";
     fs.appendFileSync(path.join(repo, "README.md"), "a local edit\n");
     const entryId = await landNewFile("x.md", "x");
-    expect(getEntry(world.db, entryId)?.lastError?.kind).toBe("worktree_dirty");
+    expect((await getEntry(world.db, entryId))?.lastError?.kind).toBe("worktree_dirty");
   });
 });

@@ -1,8 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
+import { sql } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Policy } from "@/schemas/policy";
 import type { LoadedConfig } from "@/server/config/load";
+import { rawRun } from "@/server/db/sql";
 import { git } from "@/server/git/run";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { submitChanges } from "@/server/queue/submit";
@@ -33,7 +35,7 @@ beforeEach(async () => {
 afterEach(async () => {
   delete process.env[VAR];
   await server.stop();
-  world.cleanup();
+  await world.cleanup();
   upstream.cleanup();
 });
 
@@ -61,7 +63,7 @@ async function submit(config: LoadedConfig, text: string, checks: string[] = [])
   return sub?.entryId ?? 0;
 }
 
-const drain = (config: LoadedConfig, shouldStop: () => boolean = () => false) =>
+const drain = (config: LoadedConfig, shouldStop: () => boolean | Promise<boolean> = () => false) =>
   runQueueLoop({
     db: world.db,
     config: () => config,
@@ -87,13 +89,13 @@ describe("credentials for a remote", () => {
     expect(await syncRemote(world.db, config.repositories[0] as never)).toBeTruthy();
     const id = await submit(config, "a by hyperion\n");
     await drain(config);
-    expect(getEntry(world.db, id)?.state).toBe("merged");
+    expect((await getEntry(world.db, id))?.state).toBe("merged");
     expect(await git(["show", "main:a.txt"], { cwd: upstream.bare })).toBe("a by hyperion\n");
     // It was sent as the password of the named user, and only after the server asked.
     const sent = server.seen.filter((h) => h.startsWith("Basic "));
     expect(sent.length).toBeGreaterThan(0);
     expect(Buffer.from(sent[0]?.slice(6) ?? "", "base64").toString()).toBe(`hyperion-bot:${TOKEN}`);
-    world.db.$client.pragma("wal_checkpoint(TRUNCATE)");
+    await rawRun(world.db, sql`PRAGMA wal_checkpoint(TRUNCATE)`);
     expect(filesHolding(world.dir, TOKEN)).toEqual([]);
   });
 
@@ -103,13 +105,13 @@ describe("credentials for a remote", () => {
     const id = await submit(config, "a by hyperion\n");
     // The token is replaced by a wrong one (revoked, say) before the entry lands.
     process.env[VAR] = "wrong-token-value";
-    await drain(config, () => getEntry(world.db, id)?.state === "retry_wait");
-    const entry = getEntry(world.db, id);
+    await drain(config, async () => (await getEntry(world.db, id))?.state === "retry_wait");
+    const entry = await getEntry(world.db, id);
     expect(entry?.lastError?.kind).toBe("remote_auth");
     expect(entry?.attempts).toBeLessThanOrEqual(entry?.maxAttempts ?? 0);
-    expect(remoteStatus(world.db, "t")?.failure).toBe("auth");
+    expect((await remoteStatus(world.db, "t"))?.failure).toBe("auth");
     expect(JSON.stringify(entry?.lastError)).not.toContain("wrong-token-value");
-    world.db.$client.pragma("wal_checkpoint(TRUNCATE)");
+    await rawRun(world.db, sql`PRAGMA wal_checkpoint(TRUNCATE)`);
     expect(filesHolding(world.dir, "wrong-token-value")).toEqual([]);
   });
 
@@ -126,7 +128,7 @@ describe("credentials for a remote", () => {
     await syncRemote(world.db, config.repositories[0] as never);
     const id = await submit(config, "a by hyperion\n", ["env"]);
     await drain(config);
-    const entry = getEntry(world.db, id);
+    const entry = await getEntry(world.db, id);
     expect(entry?.state).toBe("quarantined");
     // The check ran and printed its whole environment: the token is not in it.
     expect(entry?.lastError?.outputTail).toContain("PATH=");

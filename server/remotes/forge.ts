@@ -44,7 +44,7 @@ export async function openPullRequest(
     throw new RemoteError("refused", "the config has no github section to open pull requests with");
   const branch = `hyperion/q${entryId}`;
   await pushRef(repo, commit, `refs/heads/${branch}`);
-  let client: ReturnType<typeof githubClient>;
+  let client: Awaited<ReturnType<typeof githubClient>>;
   try {
     client = githubClient(config.github);
   } catch (err) {
@@ -78,7 +78,7 @@ export async function openPullRequest(
  */
 export async function followPullRequests(db: Db, config: LoadedConfig): Promise<number> {
   if (!config.github) return 0;
-  const open = db.select().from(queueEntries).where(eq(queueEntries.state, "in_review")).all();
+  const open = await db.select().from(queueEntries).where(eq(queueEntries.state, "in_review"));
   if (open.length === 0) return 0;
   const client = githubClient(config.github);
   let moved = 0;
@@ -93,7 +93,7 @@ export async function followPullRequests(db: Db, config: LoadedConfig): Promise<
       });
       if (data.merged) {
         await syncRemote(db, repo);
-        moveUnleased(db, entry.id, {
+        await moveUnleased(db, entry.id, {
           from: "in_review",
           to: "merged",
           by: "forge",
@@ -102,7 +102,7 @@ export async function followPullRequests(db: Db, config: LoadedConfig): Promise<
         });
         moved++;
       } else if (data.state === "closed") {
-        moveUnleased(db, entry.id, {
+        await moveUnleased(db, entry.id, {
           from: "in_review",
           to: "rejected",
           by: "forge",

@@ -53,7 +53,7 @@ afterEach(async () => {
   delete process.env.HYPERION_GITHUB_TOKEN;
   await gh.stop();
   await daemon.stop();
-  world.cleanup();
+  await world.cleanup();
   upstream.cleanup();
 });
 
@@ -81,7 +81,7 @@ describe('land "pull-request"', () => {
     const before = (await git(["rev-parse", "main"], { cwd: upstream.bare })).trim();
     const id = await submit("a.txt", "a via a pull request\n");
     await drain();
-    const entry = getEntry(world.db, id);
+    const entry = await getEntry(world.db, id);
     expect(entry?.state).toBe("in_review");
     // The server's target branch did not move; the change is on its own branch.
     expect((await git(["rev-parse", "main"], { cwd: upstream.bare })).trim()).toBe(before);
@@ -97,7 +97,7 @@ describe('land "pull-request"', () => {
       title: "change a.txt",
     });
     expect(entry?.pullRequest).toMatchObject({ number: pr?.number, branch });
-    expect(entryTimeline(world.db, id).next).toContain("pull request is open");
+    expect((await entryTimeline(world.db, id)).next).toContain("pull request is open");
 
     // Still open: nothing moves.
     expect(await followPullRequests(world.db, config)).toBe(0);
@@ -105,7 +105,7 @@ describe('land "pull-request"', () => {
     await git(["update-ref", "refs/heads/main", head], { cwd: upstream.bare });
     gh.mergePull(pr?.number ?? 0, head);
     expect(await followPullRequests(world.db, config)).toBe(1);
-    expect(getEntry(world.db, id)).toMatchObject({ state: "merged", mergedCommit: head });
+    expect(await getEntry(world.db, id)).toMatchObject({ state: "merged", mergedCommit: head });
     expect(
       (await git(["rev-parse", "main"], { cwd: config.repositories[0]?.path ?? "" })).trim(),
     ).toBe(head);
@@ -117,7 +117,7 @@ describe('land "pull-request"', () => {
     const [pr] = [...gh.pulls.values()];
     gh.closePull(pr?.number ?? 0);
     await followPullRequests(world.db, config);
-    const entry = getEntry(world.db, id);
+    const entry = await getEntry(world.db, id);
     expect(entry?.state).toBe("rejected");
     expect(entry?.lastError?.message).toContain("closed without merging");
   });

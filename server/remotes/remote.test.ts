@@ -48,7 +48,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await daemon.stop();
-  world.cleanup();
+  await world.cleanup();
   upstream.cleanup();
 });
 
@@ -84,7 +84,7 @@ async function submit(file: string, text: string, summary: string) {
   return sub.entryId;
 }
 
-const loop = (shouldStop: () => boolean = () => false) =>
+const loop = (shouldStop: () => boolean | Promise<boolean> = () => false) =>
   runQueueLoop({
     db: world.db,
     config: () => config,
@@ -98,12 +98,12 @@ describe("a repository on a git server", () => {
     expect(await syncRemote(world.db, repo())).toBe(await serverTip());
     const id = await submit("a.txt", "a from hyperion\n", "change a");
     await loop();
-    expect(getEntry(world.db, id)?.state).toBe("merged");
+    expect((await getEntry(world.db, id))?.state).toBe("merged");
     expect(await serverLog()).toEqual(["change a", "initial"]);
     const mirrored = (await git(["rev-parse", "main"], { cwd: mirror })).trim();
     expect(mirrored).toBe(await serverTip());
-    expect(getEntry(world.db, id)?.mergedCommit).toBe(mirrored);
-    expect(remoteStatus(world.db, "t")).toMatchObject({ tip: mirrored, failure: null });
+    expect((await getEntry(world.db, id))?.mergedCommit).toBe(mirrored);
+    expect(await remoteStatus(world.db, "t")).toMatchObject({ tip: mirrored, failure: null });
   });
 
   it("loses the compare-and-swap to another client's push, fetches, rebuilds and lands: nothing lost, nothing doubled", async () => {
@@ -112,10 +112,10 @@ describe("a repository on a git server", () => {
     // Another client moves the server's branch after Hyperion's mirror last saw it.
     await otherPush("b.txt", "b from elsewhere\n");
     await loop();
-    expect(getEntry(world.db, id)?.state).toBe("merged");
+    expect((await getEntry(world.db, id))?.state).toBe("merged");
     expect(await serverLog()).toEqual(["change a", "other: b.txt", "initial"]);
     expect(await git(["show", "main:b.txt"], { cwd: upstream.bare })).toBe("b from elsewhere\n");
-    expect(getEntry(world.db, id)?.attempts).toBe(1);
+    expect((await getEntry(world.db, id))?.attempts).toBe(1);
   });
 
   it("lands ten changes while another client keeps pushing to the same branch: every change once, none of theirs lost", async () => {
@@ -148,7 +148,7 @@ describe("a repository on a git server", () => {
     await Promise.all([loop(), other]);
     // Whatever Hyperion left waiting for a retry lands now that the other client stopped.
     await loop();
-    for (const id of ids) expect(getEntry(world.db, id)?.state).toBe("merged");
+    for (const id of ids) expect((await getEntry(world.db, id))?.state).toBe("merged");
     const log = await serverLog();
     for (let i = 0; i < 10; i++) expect(log.filter((s) => s === `change ${i}`)).toHaveLength(1);
     for (const t of theirs) expect(log).toContain(t);
@@ -158,24 +158,24 @@ describe("a repository on a git server", () => {
     await syncRemote(world.db, repo());
     const id = await submit("a.txt", "a from hyperion\n", "change a");
     await daemon.stop();
-    await loop(() => getEntry(world.db, id)?.state === "retry_wait");
-    const waiting = getEntry(world.db, id);
+    await loop(async () => (await getEntry(world.db, id))?.state === "retry_wait");
+    const waiting = await getEntry(world.db, id);
     expect(waiting?.state).toBe("retry_wait");
     expect(waiting?.lastError?.kind).toBe("remote_unreachable");
     expect(waiting?.lastError?.message).toContain(daemon.url("target.git"));
-    expect(remoteStatus(world.db, "t")?.failure).toBe("unreachable");
+    expect((await remoteStatus(world.db, "t"))?.failure).toBe("unreachable");
     await daemon.start();
     await loop();
-    expect(getEntry(world.db, id)?.state).toBe("merged");
+    expect((await getEntry(world.db, id))?.state).toBe("merged");
     expect(await serverLog()).toEqual(["change a", "initial"]);
-    expect(remoteStatus(world.db, "t")?.failure).toBeNull();
+    expect((await remoteStatus(world.db, "t"))?.failure).toBeNull();
   });
 
   it("takes a branch rewritten upstream as it is: the next change builds on the new tip and nothing of the old history is pushed back", async () => {
     await syncRemote(world.db, repo());
     const first = await submit("a.txt", "a from hyperion\n", "change a");
     await loop();
-    expect(getEntry(world.db, first)?.state).toBe("merged");
+    expect((await getEntry(world.db, first))?.state).toBe("merged");
     const initial = (
       await git(["rev-list", "--max-parents=0", "main"], { cwd: upstream.bare })
     ).trim();
@@ -183,7 +183,7 @@ describe("a repository on a git server", () => {
     await otherPush("b.txt", "rewritten\n", { force: initial });
     const second = await submit("b.txt", "b from hyperion\n", "change b");
     await loop();
-    expect(getEntry(world.db, second)?.state).toBe("merged");
+    expect((await getEntry(world.db, second))?.state).toBe("merged");
     expect(await serverLog()).toEqual(["change b", "other: b.txt", "initial"]);
   });
 
@@ -207,7 +207,7 @@ describe("a repository on a git server", () => {
       });
       expect(reply.status).toBe(202);
       await handleDeliveries(world.db, withGithub);
-      expect(remoteStatus(world.db, "t")?.tip).toBe(await serverTip());
+      expect((await remoteStatus(world.db, "t"))?.tip).toBe(await serverTip());
       expect((await git(["rev-parse", "main"], { cwd: mirror })).trim()).toBe(await serverTip());
     } finally {
       delete process.env.HYPERION_GITHUB_WEBHOOK_SECRET;
@@ -217,8 +217,8 @@ describe("a repository on a git server", () => {
   it("a remote without the target branch is 'no such branch' in words, saying what to do", async () => {
     const wrong = { ...repo(), targetBranch: "trunk" };
     expect(await syncRemote(world.db, wrong)).toBeNull();
-    expect(remoteStatus(world.db, "t")).toMatchObject({ failure: "no-branch" });
-    expect(remoteStatus(world.db, "t")?.failureMessage).toContain("has no branch trunk");
+    expect(await remoteStatus(world.db, "t")).toMatchObject({ failure: "no-branch" });
+    expect((await remoteStatus(world.db, "t"))?.failureMessage).toContain("has no branch trunk");
   });
 
   it("refuses a remote URL with credentials in it, saying where they go instead", () => {

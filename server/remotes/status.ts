@@ -8,18 +8,18 @@ import type { RemoteFailure, RemoteRepo } from "@/server/git/remote";
 
 export type RemoteStatus = typeof remotes.$inferSelect;
 
-function upsert(db: DbLike, repo: RemoteRepo, set: Partial<RemoteStatus>, now: number) {
-  db.insert(remotes)
+async function upsert(db: DbLike, repo: RemoteRepo, set: Partial<RemoteStatus>, now: number) {
+  await db
+    .insert(remotes)
     .values({ repo: repo.name, url: repo.remote ?? "", updatedAt: now, ...set })
     .onConflictDoUpdate({
       target: remotes.repo,
       set: { url: repo.remote ?? "", updatedAt: now, ...set },
-    })
-    .run();
+    });
 }
 
-export function recordFetched(db: DbLike, repo: RemoteRepo, tip: string, now = Date.now()) {
-  upsert(
+export async function recordFetched(db: DbLike, repo: RemoteRepo, tip: string, now = Date.now()) {
+  await upsert(
     db,
     repo,
     { tip, fetchedAt: now, failure: null, failureMessage: null, failedAt: null },
@@ -27,8 +27,8 @@ export function recordFetched(db: DbLike, repo: RemoteRepo, tip: string, now = D
   );
 }
 
-export function recordPushed(db: DbLike, repo: RemoteRepo, tip: string, now = Date.now()) {
-  upsert(
+export async function recordPushed(db: DbLike, repo: RemoteRepo, tip: string, now = Date.now()) {
+  await upsert(
     db,
     repo,
     { tip, pushedAt: now, failure: null, failureMessage: null, failedAt: null },
@@ -36,20 +36,20 @@ export function recordPushed(db: DbLike, repo: RemoteRepo, tip: string, now = Da
   );
 }
 
-export function recordFailed(
+export async function recordFailed(
   db: DbLike,
   repo: RemoteRepo,
   failure: RemoteFailure,
   message: string,
   now = Date.now(),
 ) {
-  upsert(db, repo, { failure, failureMessage: message, failedAt: now }, now);
+  await upsert(db, repo, { failure, failureMessage: message, failedAt: now }, now);
 }
 
-export function remoteStatuses(db: DbLike): RemoteStatus[] {
-  return db.select().from(remotes).all();
+export async function remoteStatuses(db: DbLike): Promise<RemoteStatus[]> {
+  return await db.select().from(remotes);
 }
 
-export function remoteStatus(db: DbLike, repo: string): RemoteStatus | undefined {
-  return db.select().from(remotes).where(eq(remotes.repo, repo)).get();
+export async function remoteStatus(db: DbLike, repo: string): Promise<RemoteStatus | undefined> {
+  return (await db.select().from(remotes).where(eq(remotes.repo, repo)).limit(1))[0];
 }

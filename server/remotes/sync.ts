@@ -11,14 +11,14 @@ export const remoteRepos = (config: LoadedConfig) => config.repositories.filter(
 export async function syncRemote(db: Db, repo: RemoteRepo): Promise<string | null> {
   try {
     const tip = await fetchRemote(repo);
-    recordFetched(db, repo, tip);
+    await recordFetched(db, repo, tip);
     return tip;
   } catch (err) {
     const e =
       err instanceof RemoteError
         ? err
         : new RemoteError("unreachable", err instanceof Error ? err.message : String(err));
-    recordFailed(db, repo, e.failure, e.message);
+    await recordFailed(db, repo, e.failure, e.message);
     log.warn({ repo: repo.name, failure: e.failure, error: e.message }, "fetch failed");
     return null;
   }
@@ -37,7 +37,7 @@ export async function syncDue(
   const now = opts.now ?? Date.now();
   let n = 0;
   for (const repo of remoteRepos(config)) {
-    const status = remoteStatus(db, repo.name);
+    const status = await remoteStatus(db, repo.name);
     const last = Math.max(status?.fetchedAt ?? 0, status?.failedAt ?? 0);
     const interval = (repo.fetchIntervalSeconds ?? 60) * 1000;
     if (!opts.all && last && now - last < interval) continue;

@@ -51,7 +51,7 @@ export async function answerRequest(
 ) {
   const parsed = Answer.safeParse(input);
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
-  const row = db.select().from(requests).where(eq(requests.id, requestId)).get();
+  const [row] = await db.select().from(requests).where(eq(requests.id, requestId)).limit(1);
   if (!row) throw new NotFoundError(`no request ${requestId}`);
   const target = { ownerId: row.requesterId };
   if (!may(user, "request.answer", target))
@@ -109,8 +109,12 @@ export async function answerRequest(
         })),
     );
   if (issues.length) throw new ValidationError(issues);
-  db.transaction((tx) => {
-    const spec = tx.select().from(requestSpecs).where(eq(requestSpecs.requestId, requestId)).get();
+  await db.transaction(async (tx) => {
+    const [spec] = await tx
+      .select()
+      .from(requestSpecs)
+      .where(eq(requestSpecs.requestId, requestId))
+      .limit(1);
     const answers = spec?.answers ?? [];
     if (answers.length >= MAX_ANSWERS)
       throw new ValidationError([
@@ -120,13 +124,14 @@ export async function answerRequest(
         },
       ]);
     // Compare-and-swap on the status, so two answers at once do not both re-plan.
-    moveRequest(tx, { id: requestId, from: row.status, to: "received" });
-    tx.update(requests)
+    await moveRequest(tx, { id: requestId, from: row.status, to: "received" });
+    await tx
+      .update(requests)
       .set({ files, areas, ...(a.kind ? { kind: a.kind } : {}) })
-      .where(eq(requests.id, requestId))
-      .run();
+      .where(eq(requests.id, requestId));
     if (spec) {
-      tx.update(requestSpecs)
+      await tx
+        .update(requestSpecs)
         // The questions it answers, as they were asked: the page shows each answer under them.
         .set({
           answers: [
@@ -134,8 +139,7 @@ export async function answerRequest(
             { at: Date.now(), by: user.email, questions: spec.questions, answer: a },
           ],
         })
-        .where(eq(requestSpecs.requestId, requestId))
-        .run();
+        .where(eq(requestSpecs.requestId, requestId));
     }
   });
   try {
@@ -144,11 +148,13 @@ export async function answerRequest(
     // The answer is saved. The worker may have planned the request between that commit and this
     // call; then this planning loses (a ConflictError, or the task ids already taken) and the
     // caller is told where the request is now rather than of a conflict.
-    const now = db
-      .select({ status: requests.status })
-      .from(requests)
-      .where(eq(requests.id, requestId))
-      .get()?.status;
+    const now = (
+      await db
+        .select({ status: requests.status })
+        .from(requests)
+        .where(eq(requests.id, requestId))
+        .limit(1)
+    )[0]?.status;
     if (!now || (now === "received" && !(err instanceof ConflictError))) throw err;
     return { status: now, tasks: [] as string[], questions: [] as string[] };
   }

@@ -15,66 +15,76 @@ beforeEach(async () => {
 });
 afterEach(() => world.cleanup());
 
-const file = (requester = world.admin, files = ["docs/guide.md"]) =>
-  createRequests(world.db, {
-    input: { title: "Explain caps", description: "", repo: "demo", files },
-    requester,
-    config: world.config,
-    source: "cli",
-  })[0]?.id ?? 0;
-const status = (id: number) =>
-  world.db.select().from(requests).where(eq(requests.id, id)).get()?.status;
+const file = async (requester = world.admin, files = ["docs/guide.md"]) =>
+  (
+    await createRequests(world.db, {
+      input: { title: "Explain caps", description: "", repo: "demo", files },
+      requester,
+      config: world.config,
+      source: "cli",
+    })
+  )[0]?.id ?? 0;
+const status = async (id: number) =>
+  (await world.db.select().from(requests).where(eq(requests.id, id)).limit(1))[0]?.status;
 
 describe("cancelling a request", () => {
   it("a requester cancels their planned request: its pending tasks fail, nothing is dispatched", async () => {
     const requester = await world.userWith("requester");
-    const id = file(requester);
+    const id = await file(requester);
     await planRequest(world.db, world.config, id);
-    const res = cancelRequest(world.db, id, requester, "not needed");
+    const res = await cancelRequest(world.db, id, requester, "not needed");
     expect(res.status).toBe("cancelled");
-    expect(world.db.select().from(tasks).where(eq(tasks.requestId, id)).get()).toMatchObject({
+    expect(
+      (await world.db.select().from(tasks).where(eq(tasks.requestId, id)).limit(1))[0],
+    ).toMatchObject({
       state: "failed",
       blockedReason: "request cancelled",
     });
-    expect(dispatchOnce(world.db, world.config, "d")).toEqual([]);
+    expect(await dispatchOnce(world.db, world.config, "d")).toEqual([]);
     await advance(world.db, world.config, "d");
-    expect(status(id)).toBe("cancelled");
+    expect(await status(id)).toBe("cancelled");
   });
 
   it("rejects its changes still waiting in the queue", async () => {
-    const id = file();
+    const id = await file();
     await advance(world.db, world.config, "d");
-    const task = world.db.select().from(tasks).where(eq(tasks.requestId, id)).get();
+    const [task] = await world.db.select().from(tasks).where(eq(tasks.requestId, id)).limit(1);
     expect(task?.state).toBe("submitted");
-    const res = cancelRequest(world.db, id, world.admin);
+    const res = await cancelRequest(world.db, id, world.admin);
     expect(res.rejectedEntries).toHaveLength(1);
-    const entry = world.db
+    const [entry] = await world.db
       .select()
       .from(queueEntries)
       .where(eq(queueEntries.changeRequestId, task?.changeRequestId ?? 0))
-      .get();
+      .limit(1);
     expect(entry?.state).toBe("rejected");
     await advance(world.db, world.config, "d");
-    expect(status(id)).toBe("cancelled");
+    expect(await status(id)).toBe("cancelled");
   });
 
   it("is refused, writing nothing, for a finished request, another's request, or work in hand", async () => {
     const requester = await world.userWith("requester");
     const stranger = await world.userWith("requester");
     const reviewer = await world.userWith("reviewer");
-    const id = file(requester);
+    const id = await file(requester);
     await planRequest(world.db, world.config, id);
-    expect(() => cancelRequest(world.db, id, stranger)).toThrow(ForbiddenError);
-    expect(() => cancelRequest(world.db, id, reviewer)).toThrow(ForbiddenError);
-    dispatchOnce(world.db, world.config, "d");
-    expect(() => cancelRequest(world.db, id, requester)).toThrow(ConflictError);
-    expect(status(id)).not.toBe("cancelled");
-    const other = file(requester, ["docs/other.md"]);
+    await expect((async () => cancelRequest(world.db, id, stranger))()).rejects.toThrow(
+      ForbiddenError,
+    );
+    await expect((async () => cancelRequest(world.db, id, reviewer))()).rejects.toThrow(
+      ForbiddenError,
+    );
+    await dispatchOnce(world.db, world.config, "d");
+    await expect((async () => cancelRequest(world.db, id, requester))()).rejects.toThrow(
+      ConflictError,
+    );
+    expect(await status(id)).not.toBe("cancelled");
+    const other = await file(requester, ["docs/other.md"]);
     await planRequest(world.db, world.config, other);
-    cancelRequest(world.db, other, requester);
-    const again = (() => {
+    await cancelRequest(world.db, other, requester);
+    const again = await (async () => {
       try {
-        cancelRequest(world.db, other, requester);
+        await cancelRequest(world.db, other, requester);
       } catch (err) {
         return err;
       }

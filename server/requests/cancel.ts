@@ -19,8 +19,8 @@ const WAITING_ENTRIES = ["queued", "retry_wait", "quarantined", "awaiting_approv
  * while a task is claimed or a change is being landed the cancel is refused with what to wait
  * for. The requester may cancel their own request; operators and admins any.
  */
-export function cancelRequest(db: Db, id: number, user: User, reason?: string) {
-  const row = db.select().from(requests).where(eq(requests.id, id)).get();
+export async function cancelRequest(db: Db, id: number, user: User, reason?: string) {
+  const [row] = await db.select().from(requests).where(eq(requests.id, id)).limit(1);
   if (!row) throw new NotFoundError(`no request ${id}`);
   if (!may(user, "request.cancel", { ownerId: row.requesterId }))
     throw new ForbiddenError(
@@ -33,18 +33,16 @@ export function cancelRequest(db: Db, id: number, user: User, reason?: string) {
         message: `request ${id} is ${row.status}; only an unfinished request can be cancelled`,
       },
     ]);
-  const work = db
+  const work = await db
     .select({ id: tasks.id, state: tasks.state, change: tasks.changeRequestId })
     .from(tasks)
-    .where(eq(tasks.requestId, id))
-    .all();
+    .where(eq(tasks.requestId, id));
   const changes = work.map((w) => w.change).filter((c): c is number => c !== null);
   const entries = changes.length
-    ? db
+    ? await db
         .select({ id: queueEntries.id, state: queueEntries.state })
         .from(queueEntries)
         .where(inArray(queueEntries.changeRequestId, changes))
-        .all()
     : [];
   const busyTask = work.find((w) => w.state === "claimed");
   const busyEntry = entries.find((e) => ["applying", "checking", "ready"].includes(e.state));
@@ -55,10 +53,10 @@ export function cancelRequest(db: Db, id: number, user: User, reason?: string) {
         : `change entry ${busyEntry?.id} is being landed; cancel again in a moment (or roll it back once merged)`,
     );
   const why = `cancelled by ${user.email}${reason ? `: ${reason}` : ""}`;
-  db.transaction((tx) => {
-    moveRequest(tx, { id, from: row.status, to: "cancelled", reason: why });
+  await db.transaction(async (tx) => {
+    await moveRequest(tx, { id, from: row.status, to: "cancelled", reason: why });
     for (const t of work.filter((w) => w.state === "pending"))
-      moveTask(tx, {
+      await moveTask(tx, {
         id: t.id,
         from: "pending",
         to: "failed",
@@ -69,7 +67,7 @@ export function cancelRequest(db: Db, id: number, user: User, reason?: string) {
   const rejected: number[] = [];
   for (const e of entries) {
     if (!(WAITING_ENTRIES as readonly string[]).includes(e.state)) continue;
-    moveUnleased(db, e.id, {
+    await moveUnleased(db, e.id, {
       from: e.state,
       to: "rejected",
       by: user.email,
@@ -77,10 +75,12 @@ export function cancelRequest(db: Db, id: number, user: User, reason?: string) {
     });
     rejected.push(e.id);
   }
-  const status = db
-    .select({ status: requests.status })
-    .from(requests)
-    .where(and(eq(requests.id, id)))
-    .get()?.status;
+  const status = (
+    await db
+      .select({ status: requests.status })
+      .from(requests)
+      .where(and(eq(requests.id, id)))
+      .limit(1)
+  )[0]?.status;
   return { id, status, rejectedEntries: rejected };
 }

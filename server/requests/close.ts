@@ -32,7 +32,7 @@ export const CloseReason = z
  * and admins any, as for cancelling. Only a failed request is closed this way: an unfinished one
  * is cancelled, a finished one stays as it ended.
  */
-export function closeRequest(db: Db, id: number, user: User, reason: unknown) {
+export async function closeRequest(db: Db, id: number, user: User, reason: unknown) {
   const parsed = CloseReason.safeParse(reason);
   if (!parsed.success)
     throw new ValidationError(
@@ -40,7 +40,7 @@ export function closeRequest(db: Db, id: number, user: User, reason: unknown) {
       fieldIssues(parsed.error).map((i) => ({ ...i, path: "reason" })),
     );
   const why = parsed.data;
-  const row = db.select().from(requests).where(eq(requests.id, id)).get();
+  const [row] = await db.select().from(requests).where(eq(requests.id, id)).limit(1);
   if (!row) throw new NotFoundError(`no request R${id}`);
   if (!may(user, "request.cancel", { ownerId: row.requesterId }))
     throw new ForbiddenError(`R${id} is not yours; its requester or an operator may close it`);
@@ -53,24 +53,24 @@ export function closeRequest(db: Db, id: number, user: User, reason: unknown) {
         }`,
       },
     ]);
-  const quarantined = quarantinedOf(
+  const quarantined = await quarantinedOf(
     db,
-    db
-      .select({ change: tasks.changeRequestId })
-      .from(tasks)
-      .where(and(eq(tasks.requestId, id), eq(tasks.state, "failed")))
-      .all()
-      .map((t) => t.change),
+    (
+      await db
+        .select({ change: tasks.changeRequestId })
+        .from(tasks)
+        .where(and(eq(tasks.requestId, id), eq(tasks.state, "failed")))
+    ).map((t) => t.change),
   );
-  db.transaction((tx) => {
-    moveRequest(tx, {
+  await db.transaction(async (tx) => {
+    await moveRequest(tx, {
       id,
       from: "failed",
       to: "cancelled",
       reason: `closed by ${user.email}: ${why}`,
     });
-    setAside(db, quarantined, user, "closed");
-    appendEvent(tx, {
+    await setAside(tx, quarantined, user, "closed");
+    await appendEvent(tx, {
       topic: "request",
       type: "request.closed",
       entityId: id,

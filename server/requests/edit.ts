@@ -67,7 +67,7 @@ export async function editRequest(
           "an edit must change at least one of title, description, kind, areas, files, acceptance or checks",
       },
     ]);
-  const row = db.select().from(requests).where(eq(requests.id, id)).get();
+  const [row] = await db.select().from(requests).where(eq(requests.id, id)).limit(1);
   if (!row) throw new NotFoundError(`no request ${id}`);
   const target = { ownerId: row.requesterId };
   const failed = row.status === "failed";
@@ -123,19 +123,25 @@ export async function editRequest(
   if (unknown.length || badChecks.length) throw new ValidationError([...unknown, ...badChecks]);
 
   const r = next.data;
-  const replaced = failed ? replacedWork(db, id) : { tasks: [], quarantined: [] };
-  db.transaction((tx) => {
+  const replaced = failed ? await replacedWork(db, id) : { tasks: [], quarantined: [] };
+  await db.transaction(async (tx) => {
     // Compare-and-swap: an answer or another edit at the same moment wins or loses whole.
-    moveRequest(tx, { id, from: row.status, to: "received", reason: `edited by ${user.email}` });
-    setAside(db, replaced.quarantined, user, "edited and planned again");
+    await moveRequest(tx, {
+      id,
+      from: row.status,
+      to: "received",
+      reason: `edited by ${user.email}`,
+    });
+    await setAside(tx, replaced.quarantined, user, "edited and planned again");
     for (const t of replaced.tasks)
-      moveTask(tx, {
+      await moveTask(tx, {
         id: t.id,
         from: t.state,
         to: "superseded",
         event: { reason: `its request was edited and planned again by ${user.email}` },
       });
-    tx.update(requests)
+    await tx
+      .update(requests)
       .set({
         title: r.title,
         description: r.description,
@@ -146,9 +152,8 @@ export async function editRequest(
         checks: [...new Set(r.checks)],
         updatedAt: Date.now(),
       })
-      .where(eq(requests.id, id))
-      .run();
-    appendEvent(tx, {
+      .where(eq(requests.id, id));
+    await appendEvent(tx, {
       topic: "request",
       type: "request.edited",
       entityId: id,
@@ -164,11 +169,13 @@ export async function editRequest(
     return await planRequest(db, config, id);
   } catch (err) {
     // As for answers: the worker may plan it between the commit and this call.
-    const now = db
-      .select({ status: requests.status })
-      .from(requests)
-      .where(eq(requests.id, id))
-      .get()?.status;
+    const now = (
+      await db
+        .select({ status: requests.status })
+        .from(requests)
+        .where(eq(requests.id, id))
+        .limit(1)
+    )[0]?.status;
     if (!now || (now === "received" && !(err instanceof ConflictError))) throw err;
     return { status: now, tasks: [] as string[], questions: [] as string[] };
   }
@@ -178,13 +185,16 @@ export async function editRequest(
  * What a new plan of a failed request replaces: its failed and triaged tasks (done ones stay:
  * their changes landed), and their changes waiting in quarantine.
  */
-function replacedWork(db: Db, id: number) {
-  const old = db
+async function replacedWork(db: Db, id: number) {
+  const old = (await db
     .select({ id: tasks.id, state: tasks.state, change: tasks.changeRequestId })
     .from(tasks)
-    .where(and(eq(tasks.requestId, id), inArray(tasks.state, ["failed", "triage"])))
-    .all() as { id: string; state: "failed" | "triage"; change: number | null }[];
-  const quarantined = quarantinedOf(
+    .where(and(eq(tasks.requestId, id), inArray(tasks.state, ["failed", "triage"])))) as {
+    id: string;
+    state: "failed" | "triage";
+    change: number | null;
+  }[];
+  const quarantined = await quarantinedOf(
     db,
     old.map((t) => t.change),
   );

@@ -19,26 +19,25 @@ beforeEach(async () => {
 });
 afterEach(() => world.cleanup());
 
-const row = (id: number) => world.db.select().from(requests).where(eq(requests.id, id)).get();
-const tasksOf = (id: number) =>
-  world.db
+const row = async (id: number) =>
+  (await world.db.select().from(requests).where(eq(requests.id, id)).limit(1))[0];
+const tasksOf = async (id: number) =>
+  await world.db
     .select({ id: tasks.id, state: tasks.state })
     .from(tasks)
-    .where(eq(tasks.requestId, id))
-    .all();
-const eventsOf = (id: number) =>
-  world.db
-    .select()
-    .from(events)
-    .where(eq(events.entityId, id))
-    .all()
-    .filter((e) => e.topic === "request");
-const entryState = (id: number | undefined) =>
-  world.db
-    .select()
-    .from(queueEntries)
-    .where(eq(queueEntries.id, id ?? 0))
-    .get()?.state;
+    .where(eq(tasks.requestId, id));
+const eventsOf = async (id: number) =>
+  (await world.db.select().from(events).where(eq(events.entityId, id))).filter(
+    (e) => e.topic === "request",
+  );
+const entryState = async (id: number | undefined) =>
+  (
+    await world.db
+      .select()
+      .from(queueEntries)
+      .where(eq(queueEntries.id, id ?? 0))
+      .limit(1)
+  )[0]?.state;
 
 function setTestCheck(command: string) {
   const repo = world.config.repositories[0];
@@ -50,7 +49,7 @@ function setTestCheck(command: string) {
 async function failedRequest(requester = world.admin, file = "src/cart/cart.js") {
   setTestCheck(`node -e "process.exit(1)"`);
   const first = await fileAndQueue(world, { file, title: "Round totals", requester });
-  expect(row(first.requestId)?.status).toBe("failed");
+  expect((await row(first.requestId))?.status).toBe("failed");
   expect(first.entry?.state).toBe("quarantined");
   setTestCheck("npm test");
   return first;
@@ -67,13 +66,13 @@ describe("editing a failed request and planning it again", () => {
     });
     expect(res.status).toBe("planned");
     expect(res.tasks).toEqual([`${id}.2`]);
-    expect(tasksOf(id)).toEqual([
+    expect(await tasksOf(id)).toEqual([
       { id: `${id}.1`, state: "superseded" },
       { id: `${id}.2`, state: "pending" },
     ]);
     // Its quarantined change is set aside: the new plan makes a new one.
-    expect(entryState(first.entry?.id)).toBe("rejected");
-    const edited = eventsOf(id).find((e) => e.type === "request.edited");
+    expect(await entryState(first.entry?.id)).toBe("rejected");
+    const edited = (await eventsOf(id)).find((e) => e.type === "request.edited");
     expect(edited?.payload).toEqual({
       id,
       by: ana.email,
@@ -81,7 +80,7 @@ describe("editing a failed request and planning it again", () => {
       replaced: [`${id}.1`],
     });
     expect(
-      eventsOf(id)
+      (await eventsOf(id))
         .filter((e) => e.type === "request.status")
         .map((e) => (e.payload as { status: string }).status)
         .slice(-3),
@@ -89,8 +88,8 @@ describe("editing a failed request and planning it again", () => {
 
     await advance(world.db, world.config, "d");
     await drainQueue(world);
-    expect(row(id)?.status).toBe("done");
-    expect(requestProblems(world.db)).toEqual([]);
+    expect((await row(id))?.status).toBe("done");
+    expect(await requestProblems(world.db)).toEqual([]);
   });
 
   it("an admin may edit another's failed request; another requester may not, and nothing is written", async () => {
@@ -98,7 +97,7 @@ describe("editing a failed request and planning it again", () => {
     const bob = await world.userWith("requester");
     const reviewer = await world.userWith("reviewer");
     const { requestId: id } = await failedRequest(ana);
-    const before = row(id);
+    const before = await row(id);
     for (const user of [bob, reviewer]) {
       const err = await editRequest(world.db, world.config, id, user, { title: "Mine now" }).catch(
         (e) => e,
@@ -106,22 +105,22 @@ describe("editing a failed request and planning it again", () => {
       expect(err).toBeInstanceOf(ForbiddenError);
       expect(String(err.message)).toMatch(/its requester, an operator or an admin/);
     }
-    expect(row(id)).toEqual(before);
+    expect(await row(id)).toEqual(before);
     const res = await editRequest(world.db, world.config, id, world.admin, { title: "Retitled" });
     expect(res.status).toBe("planned");
   });
 
   it("bad input on a failed request names the field and writes nothing", async () => {
     const { requestId: id } = await failedRequest();
-    const before = row(id);
-    const tasksBefore = tasksOf(id);
+    const before = await row(id);
+    const tasksBefore = await tasksOf(id);
     for (const input of [{}, { files: ["../outside.js"] }, { title: "" }, { repo: "other" }]) {
       const err = await editRequest(world.db, world.config, id, world.admin, input).catch((e) => e);
       expect(err, JSON.stringify(input)).toBeInstanceOf(ValidationError);
     }
-    expect(row(id)).toEqual(before);
-    expect(tasksOf(id)).toEqual(tasksBefore);
-    expect(eventsOf(id).some((e) => e.type === "request.edited")).toBe(false);
+    expect(await row(id)).toEqual(before);
+    expect(await tasksOf(id)).toEqual(tasksBefore);
+    expect((await eventsOf(id)).some((e) => e.type === "request.edited")).toBe(false);
   });
 });
 
@@ -130,27 +129,32 @@ describe("closing a failed request with a reason", () => {
     const ana = await world.userWith("requester");
     const first = await failedRequest(ana);
     const id = first.requestId;
-    const res = closeRequest(world.db, id, ana, "  Not needed: the totals moved to the server.  ");
+    const res = await closeRequest(
+      world.db,
+      id,
+      ana,
+      "  Not needed: the totals moved to the server.  ",
+    );
     expect(res).toMatchObject({
       status: "cancelled",
       reason: "Not needed: the totals moved to the server.",
       setAside: [first.entry?.id],
     });
-    expect(row(id)?.status).toBe("cancelled");
-    expect(entryState(first.entry?.id)).toBe("rejected");
-    const closed = eventsOf(id).find((e) => e.type === "request.closed");
+    expect((await row(id))?.status).toBe("cancelled");
+    expect(await entryState(first.entry?.id)).toBe("rejected");
+    const closed = (await eventsOf(id)).find((e) => e.type === "request.closed");
     expect(closed?.payload).toEqual({
       id,
       by: ana.email,
       reason: "Not needed: the totals moved to the server.",
     });
-    expect(requestPage(world.db, id)?.detail.closed).toMatchObject({
+    expect((await requestPage(world.db, id))?.detail.closed).toMatchObject({
       by: ana.email,
       reason: "Not needed: the totals moved to the server.",
     });
-    expect(requestProblems(world.db)).toEqual([]);
+    expect(await requestProblems(world.db)).toEqual([]);
     // Closed is the end: neither closed again nor edited.
-    expect(() => closeRequest(world.db, id, ana, "again")).toThrow(
+    await expect((async () => closeRequest(world.db, id, ana, "again"))()).rejects.toThrow(
       /R\d+ is cancelled; only a failed request can be closed$/,
     );
     await expect(editRequest(world.db, world.config, id, ana, { title: "x" })).rejects.toThrow(
@@ -160,8 +164,8 @@ describe("closing a failed request with a reason", () => {
 
   it("refuses an empty, overlong or control-character reason, naming the field, and writes nothing", async () => {
     const { requestId: id } = await failedRequest();
-    const before = row(id);
-    const count = eventsOf(id).length;
+    const before = await row(id);
+    const count = (await eventsOf(id)).length;
     const cases: [unknown, RegExp][] = [
       ["", /reason: say why you close it/],
       ["   ", /reason: say why you close it/],
@@ -172,9 +176,9 @@ describe("closing a failed request with a reason", () => {
       ["<script>alert(1)</script>\u001b[2J", /reason: control characters/],
     ];
     for (const [reason, message] of cases) {
-      const err = (() => {
+      const err = await (async () => {
         try {
-          closeRequest(world.db, id, world.admin, reason);
+          await closeRequest(world.db, id, world.admin, reason);
         } catch (e) {
           return e;
         }
@@ -184,22 +188,26 @@ describe("closing a failed request with a reason", () => {
         (err as ValidationError).issues.map((i) => `${i.path}: ${i.message}`).join("; "),
       ).toMatch(message);
     }
-    expect(row(id)).toEqual(before);
-    expect(eventsOf(id).length).toBe(count);
+    expect(await row(id)).toEqual(before);
+    expect((await eventsOf(id)).length).toBe(count);
   });
 
   it("refuses a request in another state, someone else's, or an unknown one", async () => {
     const ana = await world.userWith("requester");
     const bob = await world.userWith("requester");
     const { requestId: failed } = await failedRequest(ana);
-    expect(() => closeRequest(world.db, failed, bob, "not mine")).toThrow(ForbiddenError);
-    expect(row(failed)?.status).toBe("failed");
-    expect(() => closeRequest(world.db, 999, ana, "gone")).toThrow(NotFoundError);
-    const done = await fileAndQueue(world, { file: "src/cart/cart.js", title: "Done one" });
-    expect(row(done.requestId)?.status).toBe("done");
-    expect(() => closeRequest(world.db, done.requestId, world.admin, "why")).toThrow(
-      /is done; only a failed request can be closed/,
+    await expect((async () => closeRequest(world.db, failed, bob, "not mine"))()).rejects.toThrow(
+      ForbiddenError,
     );
-    expect(row(done.requestId)?.status).toBe("done");
+    expect((await row(failed))?.status).toBe("failed");
+    await expect((async () => closeRequest(world.db, 999, ana, "gone"))()).rejects.toThrow(
+      NotFoundError,
+    );
+    const done = await fileAndQueue(world, { file: "src/cart/cart.js", title: "Done one" });
+    expect((await row(done.requestId))?.status).toBe("done");
+    await expect(
+      (async () => closeRequest(world.db, done.requestId, world.admin, "why"))(),
+    ).rejects.toThrow(/is done; only a failed request can be closed/);
+    expect((await row(done.requestId))?.status).toBe("done");
   });
 });

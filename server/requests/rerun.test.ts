@@ -12,8 +12,8 @@ beforeEach(async () => {
 });
 afterEach(() => world.cleanup());
 
-const statusOf = (id: number) =>
-  world.db.select().from(requests).where(eq(requests.id, id)).get()?.status;
+const statusOf = async (id: number) =>
+  (await world.db.select().from(requests).where(eq(requests.id, id)).limit(1))[0]?.status;
 
 function setTestCheck(command: string) {
   const repo = world.config.repositories[0];
@@ -32,43 +32,53 @@ describe("running a failed request again", () => {
     });
     expect(first.entry?.state).toBe("quarantined");
     expect(first.entry?.lastError?.outputTail).toContain("totals are off by a cent");
-    expect(statusOf(first.requestId)).toBe("failed");
+    expect(await statusOf(first.requestId)).toBe("failed");
 
     // Someone else's request is not hers to run again.
     const bob = await world.userWith("requester");
-    expect(() => rerunRequest(world.db, first.requestId, bob)).toThrow(ForbiddenError);
+    await expect((async () => rerunRequest(world.db, first.requestId, bob))()).rejects.toThrow(
+      ForbiddenError,
+    );
 
     setTestCheck("npm test");
-    const res = rerunRequest(world.db, first.requestId, ana);
+    const res = await rerunRequest(world.db, first.requestId, ana);
     expect(res).toMatchObject({ tasks: [first.task?.id], setAside: [first.entry?.id] });
-    expect(statusOf(first.requestId)).toBe("in_progress");
+    expect(await statusOf(first.requestId)).toBe("in_progress");
     expect(
-      world.db
-        .select()
-        .from(queueEntries)
-        .where(eq(queueEntries.id, first.entry?.id ?? 0))
-        .get()?.state,
+      (
+        await world.db
+          .select()
+          .from(queueEntries)
+          .where(eq(queueEntries.id, first.entry?.id ?? 0))
+          .limit(1)
+      )[0]?.state,
     ).toBe("rejected");
     expect(
-      world.db
-        .select()
-        .from(tasks)
-        .where(eq(tasks.id, first.task?.id ?? ""))
-        .get()?.state,
+      (
+        await world.db
+          .select()
+          .from(tasks)
+          .where(eq(tasks.id, first.task?.id ?? ""))
+          .limit(1)
+      )[0]?.state,
     ).toBe("pending");
 
     const { advance } = await import("@/server/dispatch/advance");
     await advance(world.db, world.config, "d");
     await drainQueue(world);
-    expect(statusOf(first.requestId)).toBe("done");
+    expect(await statusOf(first.requestId)).toBe("done");
     // Only a failed request can be run again.
-    expect(() => rerunRequest(world.db, first.requestId, ana)).toThrow(
+    await expect((async () => rerunRequest(world.db, first.requestId, ana))()).rejects.toThrow(
       /is done; only a failed request can be run again/,
     );
   });
 
-  it("refuses an unknown request", () => {
-    expect(() => rerunRequest(world.db, 999, world.admin)).toThrow(/no request R999/);
-    expect(() => rerunRequest(world.db, 999, world.admin)).toThrow(NotFoundError);
+  it("refuses an unknown request", async () => {
+    await expect((async () => rerunRequest(world.db, 999, world.admin))()).rejects.toThrow(
+      /no request R999/,
+    );
+    await expect((async () => rerunRequest(world.db, 999, world.admin))()).rejects.toThrow(
+      NotFoundError,
+    );
   });
 });

@@ -14,8 +14,8 @@ import { quarantinedOf, setAside } from "./set-aside";
  * new run makes a new one), and the request is in progress again — in one transaction. The
  * requester may do it for their own request; operators and admins for any.
  */
-export function rerunRequest(db: Db, id: number, user: User) {
-  const row = db.select().from(requests).where(eq(requests.id, id)).get();
+export async function rerunRequest(db: Db, id: number, user: User) {
+  const [row] = await db.select().from(requests).where(eq(requests.id, id)).limit(1);
   if (!row) throw new NotFoundError(`no request R${id}`);
   if (!may(user, "request.rerun", { ownerId: row.requesterId }))
     throw new ForbiddenError(`R${id} is not yours; its requester or an operator may run it again`);
@@ -26,29 +26,28 @@ export function rerunRequest(db: Db, id: number, user: User) {
         message: `R${id} is ${row.status.replaceAll("_", " ")}; only a failed request can be run again`,
       },
     ]);
-  const failed = db
+  const failed = await db
     .select()
     .from(tasks)
-    .where(and(eq(tasks.requestId, id), eq(tasks.state, "failed")))
-    .all();
+    .where(and(eq(tasks.requestId, id), eq(tasks.state, "failed")));
   if (!failed.length)
     throw new ConflictError(`R${id} has no failed task to run again; file a new request instead`);
-  const quarantined = quarantinedOf(
+  const quarantined = await quarantinedOf(
     db,
     failed.map((t) => t.changeRequestId),
   );
   const why = `run again by ${user.email}`;
-  db.transaction((tx) => {
-    setAside(db, quarantined, user, "run again");
+  await db.transaction(async (tx) => {
+    await setAside(tx, quarantined, user, "run again");
     for (const t of failed)
-      moveTask(tx, {
+      await moveTask(tx, {
         id: t.id,
         from: "failed",
         to: "pending",
         set: { blockedReason: null },
         event: { reason: why, data: { previous: t.blockedReason } },
       });
-    moveRequest(tx, { id, from: "failed", to: "in_progress", reason: why });
+    await moveRequest(tx, { id, from: "failed", to: "in_progress", reason: why });
   });
   return { id, tasks: failed.map((t) => t.id), setAside: quarantined };
 }

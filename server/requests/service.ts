@@ -5,7 +5,7 @@ import type { RequestStatus } from "@/schemas/request-status";
 import { parseTaskRequestBatch, positionOf, type TaskRequest } from "@/schemas/task-request";
 import { requestedCheckIssues } from "@/server/checks/checks";
 import { type LoadedConfig, repoNames } from "@/server/config/load";
-import type { Db } from "@/server/db/client";
+import type { Db, DbLike } from "@/server/db/client";
 import { requests, users } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
@@ -35,7 +35,7 @@ export type RequestSummary = {
  * which becomes that request's id as the call is recorded.
  */
 export function createRequests(
-  db: Db,
+  db: DbLike,
   args: {
     input: unknown;
     requester: User;
@@ -44,7 +44,7 @@ export function createRequests(
     /** From `newFilesIn`: the files to refuse as not on the target branch (none when unset). */
     newFiles?: readonly NewFile[];
   },
-): RequestSummary[] {
+): Promise<RequestSummary[]> {
   const parsed = parseTaskRequestBatch(args.input, repoNames(args.config));
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
   const batch = parsed.data;
@@ -90,16 +90,15 @@ export function createRequests(
       return [];
     }),
   );
-  return db.transaction((tx) => {
+  return db.transaction(async (tx) => {
     const referenced = [
       ...new Set(batch.flatMap((r) => r.dependsOn.filter((d) => typeof d === "number"))),
     ];
     const found = referenced.length
-      ? tx
+      ? await tx
           .select({ id: requests.id, repo: requests.repo })
           .from(requests)
           .where(inArray(requests.id, referenced))
-          .all()
       : [];
     const repoOf = new Map(found.map((r) => [r.id, r.repo]));
     // Every reference problem at once, areas and requests together, so one round shows all.
@@ -121,7 +120,8 @@ export function createRequests(
     const now = Date.now();
     // In order, so "#k" (always an earlier item) names a request recorded just before.
     const ids: number[] = [];
-    return batch.map((r) => {
+    const created: RequestSummary[] = [];
+    for (const r of batch) {
       const dependsOn = [
         ...new Set(
           r.dependsOn.map((dep) => {
@@ -130,7 +130,7 @@ export function createRequests(
           }),
         ),
       ];
-      const row = createRequest(tx, {
+      const row = await createRequest(tx, {
         title: r.title,
         description: r.description,
         repo: r.repo,
@@ -158,14 +158,15 @@ export function createRequests(
         source: row.source,
         createdAt: row.createdAt,
       };
-      appendEvent(tx, {
+      await appendEvent(tx, {
         topic: "request",
         type: "request.created",
         entityId: row.id,
         payload: summary,
       });
-      return summary;
-    });
+      created.push(summary);
+    }
+    return created;
   });
 }
 
@@ -241,13 +242,13 @@ function whyNot(k: number, i: number, n: number): string {
   return `it comes later; put it before the requests that depend on it`;
 }
 
-export function getRequest(db: Db, id: number) {
-  const row = db
+export async function getRequest(db: Db, id: number) {
+  const [row] = await db
     .select()
     .from(requests)
     .innerJoin(users, eq(users.id, requests.requesterId))
     .where(eq(requests.id, id))
-    .get();
+    .limit(1);
   if (!row) return undefined;
   const { passwordHash: _omit, ...requester } = row.users;
   return { ...row.requests, requester: requester.email };

@@ -54,14 +54,15 @@ async function attemptOnce(
   const result = await supervise(r.ctx, r.task, r.run, session, r.policy, startedAt, r.control);
   // Its stderr's last lines, kept on the run (the last session's that printed any).
   const stderr = await session.stderrTail();
-  if (stderr) r.ctx.db.transaction((tx) => noteRun(tx, r.run.id, { stderrTail: stderr }));
+  if (stderr)
+    await r.ctx.db.transaction(async (tx) => noteRun(tx, r.run.id, { stderrTail: stderr }));
   // A run limit the session went past fails the run, named, whatever else it did.
   const limit = session.limitExceeded();
   if (limit) r.control.requestStop({ kind: "fail", reason: `run ${r.run.id} ${limit}` });
   const stop = r.control.stopRequested();
   if (stop)
     return {
-      outcome: end(
+      outcome: await end(
         r,
         stop.kind === "lost" ? "lost" : stop.kind === "fail" ? "failed" : "stopped",
         stop.reason,
@@ -72,7 +73,7 @@ async function attemptOnce(
   const change = await collectChange(p.ws, (f) => allowed.has(f), {
     maxFileBytes: maxPatchBytesFromEnv(),
   });
-  if ("problem" in change) return { outcome: end(r, "failed", change.problem, true) };
+  if ("problem" in change) return { outcome: await end(r, "failed", change.problem, true) };
   const refused = await refuse(r, p, change, result, stderr);
   if (refused) return { outcome: refused };
   if (p.checks.length) {
@@ -114,10 +115,15 @@ async function startSession(
   });
   if ("spawnError" in session)
     return {
-      outcome: end(r, "failed", `${harness.name} could not start: ${session.spawnError}`, true),
+      outcome: await end(
+        r,
+        "failed",
+        `${harness.name} could not start: ${session.spawnError}`,
+        true,
+      ),
     };
   try {
-    ctx.db.transaction((tx) =>
+    await ctx.db.transaction(async (tx) =>
       moveRun(tx, {
         id: r.run.id,
         from: r.state,
@@ -179,7 +185,9 @@ async function check(
   attempt: number,
 ): Promise<Attempted | null> {
   const { ctx, run } = r;
-  ctx.db.transaction((tx) => moveRun(tx, { id: run.id, from: "running", to: "checking" }));
+  await ctx.db.transaction(async (tx) =>
+    moveRun(tx, { id: run.id, from: "running", to: "checking" }),
+  );
   r.state = "checking";
   const candidate = await candidateCommit(p.ws, change);
   const verdict = await runChecks({
@@ -190,23 +198,25 @@ async function check(
     timeoutMs: 10 * 60_000,
   });
   // The agent's own checks, recorded on its run: they never stand in for the landing's.
-  recordCheckRuns(
+  await recordCheckRuns(
     ctx.db,
     { place: "workspace", repo: r.task.repo, commit: candidate, runId: run.id },
     verdict.ran,
   );
   if (verdict.ok) return null;
   const output = `Check '${verdict.check}' failed: ${verdict.reason}\n\n${verdict.outputTail}`;
-  recordRunEvents(ctx.db, run, [{ kind: "error", message: output.slice(-8000), fatal: false }]);
+  await recordRunEvents(ctx.db, run, [
+    { kind: "error", message: output.slice(-8000), fatal: false },
+  ]);
   if (attempt < r.policy.attempts)
     return {
       resume: {
-        sessionId: runSessionId(ctx.db, run.id),
+        sessionId: await runSessionId(ctx.db, run.id),
         message: `The checks failed on your change. Fix it.\n\n${output.slice(-6000)}`,
       },
     };
   return {
-    outcome: end(
+    outcome: await end(
       r,
       "failed",
       `checks failed after ${attempt} attempt(s): ${verdict.check}: ${verdict.reason}`,

@@ -38,7 +38,7 @@ async function runWith(agent: CliAgentName, script: ScriptStep[], file = "docs/g
   aw.world.config.agents = {
     [agent]: { endpoint: `${server.url}/v1`, model: MODELS[agent], apiKeyEnv: KEY_ENV },
   };
-  const requestId = aw.fileRequest([file]);
+  const requestId = await aw.fileRequest([file]);
   const probes = await aw.pool.probeAll(aw.world.config);
   expect([...probes.values()][0]).toMatchObject({ ok: true });
   await aw.dispatch();
@@ -65,11 +65,11 @@ for (const agent of cliAgentNames) {
       expect(run, run?.reason ?? "").toMatchObject({ agent, state: "submitted" });
       expect(run?.sessionId).toBeTruthy();
       expect(task?.state).toBe("submitted");
-      const change = aw.world.db
+      const [change] = await aw.world.db
         .select()
         .from(changeRequests)
         .where(eq(changeRequests.id, run?.changeRequestId ?? 0))
-        .get();
+        .limit(1);
       expect(change?.patch).toContain("+agent line");
     });
 

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { execa, type ResultPromise } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AgentPolicy, CliAgentName } from "@/schemas/agents";
@@ -9,6 +9,7 @@ import {
   agentRunEvents,
   agentRuns,
   changeRequests,
+  events,
   queueEntries,
   runSteers,
   tasks,
@@ -68,28 +69,31 @@ async function configure(
   return server;
 }
 
-function fileRequest(file = "docs/guide.md"): number {
+async function fileRequest(file = "docs/guide.md"): Promise<number> {
   return aw.fileRequest([file]);
 }
 
 /** One dispatch pass (the first plans the request, the next dispatches its task). */
 const pass = () => aw.pass();
 
-const taskOf = (requestId: number) =>
-  aw.world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
-const runsOf = (taskId: string) =>
-  aw.world.db
+const taskOf = async (requestId: number) =>
+  (await aw.world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).limit(1))[0];
+const runsOf = async (taskId: string) =>
+  await aw.world.db
     .select()
     .from(agentRuns)
     .where(eq(agentRuns.taskId, taskId))
-    .orderBy(agentRuns.id)
-    .all();
+    .orderBy(agentRuns.id);
 
 /** Polls `check` until it holds; the deadline only turns a hang into a failure that says what. */
-async function until<T>(what: string, check: () => T | undefined | null | false, ms = 60_000) {
+async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | null | false>,
+  ms = 60_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const v = check();
+    const v = await check();
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
@@ -175,14 +179,14 @@ for (const agent of cliAgentNames) {
           return { hang: true };
         },
       ]);
-      const request = fileRequest();
+      const request = await fileRequest();
       await pass();
       await pass();
       [runId = 0] = aw.pool.runs();
       expect(runId).toBeGreaterThan(0);
       await aw.pool.idle();
-      const task = taskOf(request);
-      const [run] = runsOf(task?.id ?? "");
+      const task = await taskOf(request);
+      const [run] = await runsOf(task?.id ?? "");
       expect(run, run?.reason ?? "").toMatchObject({ id: runId, agent, state: "failed" });
       expect(run?.reason).toMatch(/^stalled: no agent event for 1 s/);
       expect(task?.state).toBe("failed");
@@ -206,51 +210,51 @@ for (const agent of cliAgentNames) {
         { shell: "printf 'second run line\\n' >> docs/guide.md" },
         { text: "Added a line to the guide." },
       ]);
-      const request = fileRequest();
+      const request = await fileRequest();
       await pass();
       await pass();
       const [first = 0] = aw.pool.runs();
       await within("the first run's model request", s.waitForRequest(1));
-      const { repeated } = steerRun(aw.world.db, first, aw.world.admin, {
+      const { repeated } = await steerRun(aw.world.db, first, aw.world.admin, {
         command: "stop_and_requeue",
         reason: "wrong approach",
         sourceEventId: "evt-requeue-1",
       });
       expect(repeated).toBe(false);
-      await until("the first run to stop", () => {
-        const r = runsOf(taskOf(request)?.id ?? "")[0];
+      await until("the first run to stop", async () => {
+        const r = (await runsOf((await taskOf(request))?.id ?? ""))[0];
         return r?.state === "stopped" && r;
       });
       await aw.pool.idle();
       hold.open();
       expect(processesOfRun(first)).toEqual([]);
-      expect(taskOf(request)?.state).toBe("pending");
+      expect((await taskOf(request))?.state).toBe("pending");
       // The task goes to its second run on the next dispatch pass.
       await pass();
       const [second = 0] = aw.pool.runs();
       expect(second).toBeGreaterThan(first);
       await aw.pool.idle();
-      const task = taskOf(request);
-      const runs = runsOf(task?.id ?? "");
+      const task = await taskOf(request);
+      const runs = await runsOf(task?.id ?? "");
       expect(runs.map((r) => r.state)).toEqual(["stopped", "submitted"]);
       expect(runs[0]).toMatchObject({ id: first, reason: "stop_and_requeue: wrong approach" });
       expect(runs[1], runs[1]?.reason ?? "").toMatchObject({ id: second, agent });
       expect(task?.state).toBe("submitted");
-      const change = aw.world.db
+      const [change] = await aw.world.db
         .select()
         .from(changeRequests)
         .where(eq(changeRequests.id, runs[1]?.changeRequestId ?? 0))
-        .get();
+        .limit(1);
       expect(change).toMatchObject({ runId: second, taskId: task?.id });
       expect(change?.patch).toContain("+second run line");
-      const entry = aw.world.db
+      const [entry] = await aw.world.db
         .select()
         .from(queueEntries)
         .where(eq(queueEntries.changeRequestId, change?.id ?? 0))
-        .get();
+        .limit(1);
       expect(entry?.state).toBe("queued");
       // The steer was applied once, and said what it did.
-      const steers = aw.world.db.select().from(runSteers).where(eq(runSteers.runId, first)).all();
+      const steers = await aw.world.db.select().from(runSteers).where(eq(runSteers.runId, first));
       expect(steers).toHaveLength(1);
       expect(steers[0]?.appliedAt).not.toBeNull();
       expect(processesOfRun(second)).toEqual([]);
@@ -278,12 +282,12 @@ for (const agent of cliAgentNames) {
         ],
         { attempts: 2 },
       );
-      const request = fileRequest();
+      const request = await fileRequest();
       await pass();
       await pass();
       await aw.pool.idle();
-      const task = taskOf(request);
-      const [run, ...others] = runsOf(task?.id ?? "");
+      const task = await taskOf(request);
+      const [run, ...others] = await runsOf(task?.id ?? "");
       expect(others).toEqual([]);
       expect(run, run?.reason ?? "").toMatchObject({ agent, state: "submitted", sessions: 2 });
       expect(task?.state).toBe("submitted");
@@ -294,19 +298,19 @@ for (const agent of cliAgentNames) {
       expect(body).toContain("Check 'marker' failed");
       expect(body).toContain("docs/guide.md lacks MARKER-2");
       expect(body).toContain("first try");
-      const sessions = aw.world.db
-        .select()
-        .from(agentRunEvents)
-        .where(eq(agentRunEvents.runId, run?.id ?? 0))
-        .all()
-        .flatMap((e) => (e.event.kind === "session" ? [e.event.sessionId] : []));
+      const sessions = (
+        await aw.world.db
+          .select()
+          .from(agentRunEvents)
+          .where(eq(agentRunEvents.runId, run?.id ?? 0))
+      ).flatMap((e) => (e.event.kind === "session" ? [e.event.sessionId] : []));
       expect(sessions.length).toBeGreaterThanOrEqual(2);
       expect(new Set(sessions)).toEqual(new Set([run?.sessionId]));
-      const change = aw.world.db
+      const [change] = await aw.world.db
         .select()
         .from(changeRequests)
         .where(eq(changeRequests.id, run?.changeRequestId ?? 0))
-        .get();
+        .limit(1);
       expect(change?.patch).toContain("+first try");
       expect(change?.patch).toContain("+MARKER-2");
       expect(processesOfRun(run?.id ?? 0)).toEqual([]);
@@ -337,9 +341,9 @@ describe(`a worker SIGKILLed mid-run (${WORKER_AGENT})`, () => {
       // A process the agent detaches from its own process group and session, then a model turn
       // that never answers: the run is busy when its worker is killed.
       { shell: "(setsid sleep 600 > /dev/null 2>&1 &); echo started" },
-      () => {
+      async () => {
         // The run is the worker's: its id is read from the database it shares.
-        atHang = processesOfRun(runsOf(taskOf(request)?.id ?? "")[0]?.id ?? 0);
+        atHang = processesOfRun((await runsOf((await taskOf(request))?.id ?? ""))[0]?.id ?? 0);
         return { hang: true };
       },
       // The task's second run, on the next worker.
@@ -358,7 +362,7 @@ describe(`a worker SIGKILLed mid-run (${WORKER_AGENT})`, () => {
       },
     };
     fs.writeFileSync(aw.world.env.configPath, JSON.stringify(config, null, 2));
-    const request = fileRequest();
+    const request = await fileRequest();
     const startWorker = () => {
       const child = execa("node", [BIN, "worker"], {
         env: {
@@ -390,10 +394,10 @@ describe(`a worker SIGKILLed mid-run (${WORKER_AGENT})`, () => {
     const firstExit = exitedEarly(first);
     const run = await until(
       "the run to be running with its model turn hanging",
-      () => {
+      async () => {
         const e = firstExit();
         if (e) throw new Error(e);
-        const r = runsOf(taskOf(request)?.id ?? "")[0];
+        const r = (await runsOf((await taskOf(request))?.id ?? ""))[0];
         return (
           r?.state === "running" && server?.requests.filter((q) => q.protocol).length === 2 && r
         );
@@ -408,12 +412,12 @@ describe(`a worker SIGKILLed mid-run (${WORKER_AGENT})`, () => {
     expect((await first).signal).toBe("SIGKILL");
     workers.delete(first);
     // The run is still `running` in the database: nobody has noticed yet.
-    expect(runsOf(run.taskId)[0]?.state).toBe("running");
+    expect((await runsOf(run.taskId))[0]?.state).toBe("running");
     // The next worker finds the dead one's runs at its start, once the dead one's heartbeat is
     // old enough not to count as alive.
     await until(
       "the killed worker to stop counting as alive",
-      () => !ownerAlive(aw.world.db, run.owner),
+      async () => !(await ownerAlive(aw.world.db, run.owner)),
       30_000,
     );
 
@@ -421,10 +425,10 @@ describe(`a worker SIGKILLed mid-run (${WORKER_AGENT})`, () => {
     const secondExit = exitedEarly(second);
     const lost = await until(
       "the run to be marked lost",
-      () => {
+      async () => {
         const e = secondExit();
         if (e) throw new Error(e);
-        const r = runsOf(run.taskId)[0];
+        const r = (await runsOf(run.taskId))[0];
         return r?.state === "lost" && r;
       },
       60_000,
@@ -436,33 +440,34 @@ describe(`a worker SIGKILLed mid-run (${WORKER_AGENT})`, () => {
     // down with the worker (the recovery's own kill finds no process to kill).
     expect(processesOfRun(run.id)).toEqual([]);
     // Its task went back to pending by the recovery (not by its lease running out)…
-    const requeued = aw.world.db.$client
-      .prepare("SELECT payload FROM events WHERE type = 'task.pending' AND entity_id = ?")
-      .pluck()
-      .all(request)
-      .map((p) => JSON.parse(p as string));
+    const requeued = (
+      await aw.world.db
+        .select({ payload: events.payload })
+        .from(events)
+        .where(and(eq(events.type, "task.pending"), eq(events.entityId, request)))
+    ).map((e) => e.payload);
     expect(requeued).toContainEqual(
       expect.objectContaining({ task: run.taskId, from: "claimed", run: run.id }),
     );
     // …and its second run, on the new worker, makes the change.
     const again = await until(
       "the task's second run to end",
-      () => {
+      async () => {
         const e = secondExit();
         if (e) throw new Error(e);
-        const r = runsOf(run.taskId)[1];
+        const r = (await runsOf(run.taskId))[1];
         return r && !["starting", "running", "checking"].includes(r.state) && r;
       },
       90_000,
     );
     expect(again, again.reason ?? "").toMatchObject({ agent: WORKER_AGENT, state: "submitted" });
     expect(again.taskAttempt).toBeGreaterThan(run.taskAttempt);
-    expect(["submitted", "done"]).toContain(taskOf(request)?.state);
-    const change = aw.world.db
+    expect(["submitted", "done"]).toContain((await taskOf(request))?.state);
+    const [change] = await aw.world.db
       .select()
       .from(changeRequests)
       .where(eq(changeRequests.id, again.changeRequestId ?? 0))
-      .get();
+      .limit(1);
     expect(change?.patch).toContain("+after recovery");
     expect(processesOfRun(again.id)).toEqual([]);
 

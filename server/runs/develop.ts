@@ -40,9 +40,9 @@ export async function developTask(
     log.info({ task: task.id, reason: err.message }, "lease lost; leaving the task to its holder");
     return { leaseLost: true };
   };
-  const fail = (reason: string): DevelopOutcome => {
+  const fail = async (reason: string): Promise<DevelopOutcome> => {
     try {
-      db.transaction((tx) =>
+      await db.transaction(async (tx) =>
         moveTask(tx, { ...lease, to: "failed", set: { blockedReason: reason }, event: { reason } }),
       );
       return { failed: reason };
@@ -63,7 +63,13 @@ export async function developTask(
       );
     }
     const spec = task.requestId
-      ? db.select().from(requestSpecs).where(eq(requestSpecs.requestId, task.requestId)).get()?.spec
+      ? (
+          await db
+            .select()
+            .from(requestSpecs)
+            .where(eq(requestSpecs.requestId, task.requestId))
+            .limit(1)
+        )[0]?.spec
       : null;
     const [submitted] = await submitChanges(
       db,
@@ -84,8 +90,8 @@ export async function developTask(
       config,
       {
         // The change and the move to submitted commit together, or neither does.
-        within: (tx, [change]) => {
-          moveTask(tx, {
+        within: async (tx, [change]) => {
+          await moveTask(tx, {
             ...lease,
             to: "submitted",
             set: { changeRequestId: change?.id ?? null },

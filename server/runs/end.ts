@@ -19,12 +19,12 @@ export const AGENT_AUTHOR = (agent: string) => ({
  * Ends a run whose session has started, from the state its last move left it in; `keep` says
  * whether its workspace is kept for inspection.
  */
-export function end(
+export async function end(
   r: Running,
   to: "failed" | "stopped" | "lost",
   reason: string,
   keep: boolean,
-): RunOutcome {
+): Promise<RunOutcome> {
   r.keep = keep;
   return finish(r.ctx, r.run.id, r.task, to, reason, r.state);
 }
@@ -64,8 +64,8 @@ export async function submit(
       {
         runId,
         // The change, the task's move and the run's, in one transaction.
-        within: (tx, [change]) => {
-          moveTask(tx, {
+        within: async (tx, [change]) => {
+          await moveTask(tx, {
             id: task.id,
             from: "claimed",
             to: "submitted",
@@ -74,7 +74,7 @@ export async function submit(
             set: { changeRequestId: change?.id ?? null },
             event: { data: { changeRequestId: change?.id, run: runId } },
           });
-          moveRun(tx, {
+          await moveRun(tx, {
             id: runId,
             from,
             to: "submitted",
@@ -109,13 +109,13 @@ export async function submit(
  * The agent ended cleanly having changed nothing: it concluded the task needs no change. The run
  * ends `no_change` and the task `done`, the reason kept on both, in one transaction.
  */
-export function concludeNoChange(r: Running, reason: string): RunOutcome {
+export async function concludeNoChange(r: Running, reason: string): Promise<RunOutcome> {
   const { ctx, task } = r;
   const from = r.state === "checking" ? "checking" : "running";
   try {
-    ctx.db.transaction((tx) => {
-      moveRun(tx, { id: r.run.id, from, to: "no_change", set: { reason } });
-      moveTask(tx, {
+    await ctx.db.transaction(async (tx) => {
+      await moveRun(tx, { id: r.run.id, from, to: "no_change", set: { reason } });
+      await moveTask(tx, {
         id: task.id,
         from: "claimed",
         to: "done",
@@ -127,7 +127,9 @@ export function concludeNoChange(r: Running, reason: string): RunOutcome {
     });
   } catch (err) {
     if (!(err instanceof TaskMoveConflict)) throw err;
-    ctx.db.transaction((tx) => moveRun(tx, { id: r.run.id, from, to: "lost", set: { reason } }));
+    await ctx.db.transaction(async (tx) =>
+      moveRun(tx, { id: r.run.id, from, to: "lost", set: { reason } }),
+    );
     return { state: "lost", reason };
   }
   return { state: "no_change", reason };
@@ -141,7 +143,7 @@ export async function fallbackToBuiltin(
   why: string,
   from: "running" | "checking",
 ): Promise<RunOutcome> {
-  ctx.db.transaction((tx) =>
+  await ctx.db.transaction(async (tx) =>
     moveRun(tx, {
       id: runId,
       from,
@@ -159,20 +161,20 @@ export async function fallbackToBuiltin(
  * Ends a run, and puts its task where the outcome says: failed (with the reason), back to
  * pending (stopped: stop_and_requeue or the worker stopping), or left to the lease (lost).
  */
-export function finish(
+export async function finish(
   ctx: RunContext,
   runId: number,
   task: TaskRow,
   to: "failed" | "stopped" | "lost",
   reason: string,
   from?: LiveState,
-): RunOutcome {
-  const current = from ?? liveRunState(ctx.db, runId);
+): Promise<RunOutcome> {
+  const current = from ?? (await liveRunState(ctx.db, runId));
   try {
-    ctx.db.transaction((tx) => {
-      moveRun(tx, { id: runId, from: current, to, set: { reason } });
+    await ctx.db.transaction(async (tx) => {
+      await moveRun(tx, { id: runId, from: current, to, set: { reason } });
       if (to === "lost") return;
-      moveTask(tx, {
+      await moveTask(tx, {
         id: task.id,
         from: "claimed",
         to: to === "failed" ? "failed" : "pending",
@@ -186,7 +188,7 @@ export function finish(
   } catch (err) {
     // The lease went to another worker meanwhile: only the run is ended.
     if (!(err instanceof TaskMoveConflict)) throw err;
-    ctx.db.transaction((tx) =>
+    await ctx.db.transaction(async (tx) =>
       moveRun(tx, { id: runId, from: current, to: "lost", set: { reason } }),
     );
     return { state: "lost", reason };

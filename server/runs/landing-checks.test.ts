@@ -37,35 +37,35 @@ async function drain() {
   });
 }
 
-const taskOf = (requestId: number) =>
-  aw.world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
+const taskOf = async (requestId: number) =>
+  (await aw.world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).limit(1))[0];
 
 describe("an agent's change at landing", () => {
   it("is checked on what lands: passing alone in its workspace, broken with another landed change, it goes back to its agent with the output", async () => {
     useThePairCheck();
     aw.setCommand(EDIT);
-    const first = aw.fileRequest(["docs/a.md"], { title: "Add a" });
-    const second = aw.fileRequest(["docs/b.md"], { title: "Add b" });
+    const first = await aw.fileRequest(["docs/a.md"], { title: "Add a" });
+    const second = await aw.fileRequest(["docs/b.md"], { title: "Add b" });
     await aw.pool.probeAll(aw.world.config);
     await aw.dispatch();
     await aw.pool.idle();
     const { db } = aw.world;
     // Each passed the check in its own workspace, where the other file did not exist.
-    const inWorkspaces = db.select().from(checkRuns).where(eq(checkRuns.place, "workspace")).all();
+    const inWorkspaces = await db.select().from(checkRuns).where(eq(checkRuns.place, "workspace"));
     expect(inWorkspaces.map((c) => [c.check, c.outcome])).toEqual([
       ["pair", "passed"],
       ["pair", "passed"],
     ]);
-    expect(taskOf(first)?.state).toBe("submitted");
-    expect(taskOf(second)?.state).toBe("submitted");
+    expect((await taskOf(first))?.state).toBe("submitted");
+    expect((await taskOf(second))?.state).toBe("submitted");
 
     await drain();
 
     // The first landed, checked on the candidate that became the branch's tip.
-    const entries = db.select().from(queueEntries).orderBy(asc(queueEntries.id)).all();
+    const entries = await db.select().from(queueEntries).orderBy(asc(queueEntries.id));
     expect(entries.map((e) => e.state)).toEqual(["merged", "quarantined"]);
     const [landed, caught] = entries;
-    const atLanding = db.select().from(checkRuns).where(eq(checkRuns.place, "landing")).all();
+    const atLanding = await db.select().from(checkRuns).where(eq(checkRuns.place, "landing"));
     expect(atLanding).toContainEqual(
       expect.objectContaining({
         entryId: landed?.id,
@@ -82,7 +82,7 @@ describe("an agent's change at landing", () => {
     );
     // Its task went back to its agent, not to failed, and its request is still under way.
     // (Which of the two lands first is the queue's order, not the test's.)
-    const both = [taskOf(first), taskOf(second)];
+    const both = [await taskOf(first), await taskOf(second)];
     const done = both.find((t) => t?.changeRequestId === landed?.changeRequestId);
     const reopened = both.find((t) => t !== done);
     expect(done?.state).toBe("done");
@@ -91,12 +91,11 @@ describe("an agent's change at landing", () => {
     // Its next run's prompt carries the failure and the output.
     await aw.pass();
     await aw.pool.idle();
-    const runs = db
+    const runs = await db
       .select()
       .from(agentRuns)
       .where(and(eq(agentRuns.taskId, reopened?.id ?? "")))
-      .orderBy(asc(agentRuns.id))
-      .all();
+      .orderBy(asc(agentRuns.id));
     expect(runs).toHaveLength(2);
     const prompt = fs.readFileSync(runs[1]?.promptPath ?? "", "utf8");
     expect(prompt).toContain("failed its checks when it was to land");

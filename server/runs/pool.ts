@@ -165,11 +165,11 @@ export class AgentPool {
   }
 
   /** Starts a claimed agent task's run; it goes on in the background. */
-  start(config: LoadedConfig, task: TaskRow): void {
+  async start(config: LoadedConfig, task: TaskRow): Promise<void> {
     const policy = policyFor(config, task.repo);
     const name = agentFor(policy, task.area, task.agent);
     if (name === "builtin") throw new Error("builtin tasks are developed in the dispatch pass");
-    const run = startRun(
+    const run = await startRun(
       { ...this.ctx, config },
       task,
       harnessFor(name, policy, config),
@@ -195,26 +195,29 @@ export class AgentPool {
  * Their processes died with the worker under bubblewrap (`--die-with-parent`); without it, a
  * process group still running with the task's id in its environment is killed.
  */
-export function recoverLostRuns(db: Db, isAlive: (owner: string) => boolean): number {
-  const stale = db
+export async function recoverLostRuns(
+  db: Db,
+  isAlive: (owner: string) => Promise<boolean>,
+): Promise<number> {
+  const live = await db
     .select()
     .from(agentRuns)
-    .where(inArray(agentRuns.state, [...liveRunStates]))
-    .all()
-    .filter((r) => !isAlive(r.owner));
+    .where(inArray(agentRuns.state, [...liveRunStates]));
+  const stale: typeof live = [];
+  for (const r of live) if (!(await isAlive(r.owner))) stale.push(r);
   for (const r of stale) {
     if (r.pid) killIfOurs(r.pid, r.taskId);
     const reason = `its worker ${r.owner} stopped without finishing it; the task was requeued`;
     try {
-      db.transaction((tx) => {
-        moveRun(tx, { id: r.id, from: r.state, to: "lost", set: { reason } });
-        const task = tx.select().from(tasks).where(eq(tasks.id, r.taskId)).get();
+      await db.transaction(async (tx) => {
+        await moveRun(tx, { id: r.id, from: r.state, to: "lost", set: { reason } });
+        const [task] = await tx.select().from(tasks).where(eq(tasks.id, r.taskId)).limit(1);
         if (
           task?.state === "claimed" &&
           task.leaseOwner === r.owner &&
           task.attempts === r.taskAttempt
         )
-          moveTask(tx, {
+          await moveTask(tx, {
             id: r.taskId,
             from: "claimed",
             to: "pending",

@@ -51,17 +51,20 @@ export async function prepare(
   });
   const fullPolicy = policyFor(ctx.config, task.repo);
   const spec = task.requestId
-    ? ctx.db.select().from(requestSpecs).where(eq(requestSpecs.requestId, task.requestId)).get()
-        ?.spec
+    ? (
+        await ctx.db
+          .select()
+          .from(requestSpecs)
+          .where(eq(requestSpecs.requestId, task.requestId))
+          .limit(1)
+      )[0]?.spec
     : null;
   const checks = checksForWork(fullPolicy, task.area ? [task.area] : [], [
     ...(task.acceptance ?? []),
     ...(spec?.checks ?? []),
   ]);
-  const notes = notesForTask(ctx.db, task.id)
-    .map((n) => `- ${n.reason}`)
-    .join("\n");
-  const prompt = buildPrompt(ctx.db, task, {
+  const notes = (await notesForTask(ctx.db, task.id)).map((n) => `- ${n.reason}`).join("\n");
+  const prompt = await buildPrompt(ctx.db, task, {
     base,
     checks,
     context: policy.context,
@@ -72,7 +75,7 @@ export async function prepare(
   const artifactDir = path.join(ctx.dataDir, "runs", String(r.run.id));
   fs.mkdirSync(artifactDir, { recursive: true });
   fs.writeFileSync(path.join(artifactDir, "prompt.md"), prompt.text);
-  noteRun(ctx.db, r.run.id, {
+  await noteRun(ctx.db, r.run.id, {
     baseCommit: base,
     promptHash: prompt.hash,
     promptPath: path.join(artifactDir, "prompt.md"),

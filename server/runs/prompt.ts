@@ -12,12 +12,12 @@ import { landingFailuresOf, postMergeFailuresOf } from "@/server/verify/failures
  * criteria and checks, the one rule, and how to finish. The request's own words reach it only
  * through the task's instructions, which the Orchestrator wrote from them.
  */
-export function buildPrompt(
+export async function buildPrompt(
   db: Db,
   task: TaskRow,
   opts: { base: string; checks: string[]; context: string[]; note?: string },
-): { text: string; hash: string } {
-  const produced = producedBefore(db, task);
+): Promise<{ text: string; hash: string }> {
+  const produced = await producedBefore(db, task);
   const files = task.neededFiles ?? [];
   const lines = [
     `# Task ${task.id}: ${task.title}`,
@@ -47,7 +47,7 @@ export function buildPrompt(
     "",
     list(opts.checks, "- (none)"),
     ...(opts.note ? ["", "## Note from an operator", "", opts.note] : []),
-    ...earlierChangesRefused(db, task),
+    ...(await earlierChangesRefused(db, task)),
     "",
     "## How to finish",
     "",
@@ -65,10 +65,10 @@ const list = (items: string[], empty: string) =>
   items.length ? items.map((i) => `- ${i}`).join("\n") : empty;
 
 /** What each task this one depends on produced: its change's summary and its files. */
-function producedBefore(db: Db, task: TaskRow): string[] {
+async function producedBefore(db: Db, task: TaskRow): Promise<string[]> {
   const deps = task.dependsOn ?? [];
   const depRows = deps.length
-    ? db
+    ? await db
         .select({
           id: tasks.id,
           title: tasks.title,
@@ -77,16 +77,14 @@ function producedBefore(db: Db, task: TaskRow): string[] {
         })
         .from(tasks)
         .where(inArray(tasks.id, deps))
-        .all()
     : [];
   const changeIds = depRows.map((d) => d.change).filter((c): c is number => c !== null);
   const summaries = new Map(
     (changeIds.length
-      ? db
+      ? await db
           .select({ id: changeRequests.id, summary: changeRequests.summary })
           .from(changeRequests)
           .where(inArray(changeRequests.id, changeIds))
-          .all()
       : []
     ).map((c) => [c.id, c.summary]),
   );
@@ -100,10 +98,10 @@ function producedBefore(db: Db, task: TaskRow): string[] {
  * Why earlier changes for this task did not stay: a reviewer's rejections, and post-merge
  * failures that bisection blamed on them (with the checks' output).
  */
-function earlierChangesRefused(db: Db, task: TaskRow): string[] {
-  const rejections = rejectionsOf(db, task.id);
-  const postMerge = postMergeFailuresOf(db, task.id);
-  const atLanding = landingFailuresOf(db, task.id);
+async function earlierChangesRefused(db: Db, task: TaskRow): Promise<string[]> {
+  const rejections = await rejectionsOf(db, task.id);
+  const postMerge = await postMergeFailuresOf(db, task.id);
+  const atLanding = await landingFailuresOf(db, task.id);
   return [
     ...(atLanding.length
       ? [

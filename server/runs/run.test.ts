@@ -43,21 +43,21 @@ describe("a command agent's run", () => {
     expect(started).toHaveLength(1);
     expect(run).toMatchObject({ agent: "command", state: "submitted", sessions: 1 });
     expect(task).toMatchObject({ state: "submitted", changeRequestId: run?.changeRequestId });
-    const change = aw.world.db
+    const [change] = await aw.world.db
       .select()
       .from(changeRequests)
       .where(eq(changeRequests.id, run?.changeRequestId ?? 0))
-      .get();
+      .limit(1);
     expect(change?.patch).toContain("+agent line");
     expect(change?.authorEmail).toBe("command@agents.hyperion.local");
     // The change names the run that made it.
     expect(change?.runId).toBe(run?.id);
-    const events = aw.world.db
-      .select()
-      .from(agentRunEvents)
-      .where(eq(agentRunEvents.runId, run?.id ?? 0))
-      .all()
-      .map((e) => e.event);
+    const events = (
+      await aw.world.db
+        .select()
+        .from(agentRunEvents)
+        .where(eq(agentRunEvents.runId, run?.id ?? 0))
+    ).map((e) => e.event);
     expect(events).toContainEqual({ kind: "message", text: "edited docs/guide.md" });
     // The prompt file is kept as an artifact, and names the rule.
     const prompt = fs.readFileSync(run?.promptPath ?? "", "utf8");
@@ -68,15 +68,15 @@ describe("a command agent's run", () => {
 
     // The run ends at "submitted"; its page follows the change on to the end: the change's
     // moves are the run's events too, and the detail's timeline and entry say it merged.
-    const entry = claimNext(aw.world.db, "w1", defaultQueueOptions);
+    const entry = await claimNext(aw.world.db, "w1", defaultQueueOptions);
     if (!entry) throw new Error("nothing queued");
-    transition(aw.world.db, entry, {
+    await transition(aw.world.db, entry, {
       from: "applying",
       to: "merged",
       owner: "w1",
       mergedCommit: "c0ffee",
     });
-    const detail = runDetail(aw.world.db, run?.id ?? 0);
+    const detail = await runDetail(aw.world.db, run?.id ?? 0);
     expect(detail?.entry).toMatchObject({ state: "merged", mergedCommit: "c0ffee" });
     expect(detail?.moves.map((m) => `${m.type} ${m.to}`)).toEqual([
       "run.starting starting",
@@ -117,11 +117,11 @@ describe("a command agent's run", () => {
     expect(fs.existsSync(kept)).toBe(true);
     const second = await aw.fileAndRun(["docs/a.md"]);
     expect(fs.existsSync(second.run?.workspace ?? "")).toBe(true);
-    const firstAfter = aw.world.db
+    const [firstAfter] = await aw.world.db
       .select()
       .from(agentRuns)
       .where(eq(agentRuns.id, first.run?.id ?? 0))
-      .get();
+      .limit(1);
     expect(firstAfter?.workspace).toBeNull();
     expect(fs.existsSync(kept)).toBe(false);
   });
@@ -134,7 +134,7 @@ describe("a command agent's run", () => {
     expect(task?.blockedReason).toBeNull();
     // The request settles done: nothing failed.
     await aw.pass();
-    expect(requestStatus(task?.requestId ?? 0)).toBe("done");
+    expect(await requestStatus(task?.requestId ?? 0)).toBe("done");
   });
 
   it("keeps the last lines of the agent's stderr on its run, quotes the error in the task's reason, and redacts server paths for a requester", async () => {
@@ -156,14 +156,14 @@ process.exit(1);`;
     const requester = await aw.world.userWith("requester");
     const shown = shownTo(
       { user: requester, env: aw.world.env },
-      runDetail(aw.world.db, run?.id ?? 0),
+      await runDetail(aw.world.db, run?.id ?? 0),
     );
     expect(shown?.run.stderrTail).toContain('Error: Cannot find module "<server path>"');
     expect(shown?.run.stderrTail).not.toContain(aw.world.dir);
     // An admin sees it as it was.
     const asAdmin = shownTo(
       { user: aw.world.admin, env: aw.world.env },
-      runDetail(aw.world.db, run?.id ?? 0),
+      await runDetail(aw.world.db, run?.id ?? 0),
     );
     expect(asAdmin?.run.stderrTail).toMatch(/tools\/agent\.mjs/);
   });
@@ -183,17 +183,21 @@ process.exit(1);`;
     expect(failed.task?.state).toBe("failed");
     await aw.pass();
     const requestId = failed.task?.requestId ?? 0;
-    expect(requestStatus(requestId)).toBe("failed");
+    expect(await requestStatus(requestId)).toBe("failed");
 
     aw.setCommand(SILENT, { noChange: "done" });
-    rerunRequest(aw.world.db, requestId, aw.world.admin);
+    await rerunRequest(aw.world.db, requestId, aw.world.admin);
     await aw.pool.probeAll(aw.world.config);
     await aw.pass();
     await aw.pool.idle();
     await aw.pass();
-    const task = aw.world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
+    const [task] = await aw.world.db
+      .select()
+      .from(tasks)
+      .where(eq(tasks.requestId, requestId))
+      .limit(1);
     expect(task).toMatchObject({ state: "done", noChangeReason: "nothing to do" });
-    expect(requestStatus(requestId)).toBe("done");
+    expect(await requestStatus(requestId)).toBe("done");
   });
 
   it("with noChange 'fail' and fallback 'builtin', the built-in developer takes a no-change task over", async () => {
@@ -214,12 +218,12 @@ process.exit(1);`;
 
   it("stop_and_requeue stops the run and puts its task back; the same source event twice acts once", async () => {
     aw.setCommand(HANG);
-    aw.fileRequest(["docs/guide.md"], { title: "Hang", description: "" });
+    await aw.fileRequest(["docs/guide.md"], { title: "Hang", description: "" });
     await aw.pool.probeAll(aw.world.config);
     await aw.dispatch();
     const [runId] = aw.pool.runs();
     for (let i = 0; i < 2; i++)
-      aw.world.db
+      await aw.world.db
         .insert(runSteers)
         .values({
           runId: runId ?? 0,
@@ -229,49 +233,48 @@ process.exit(1);`;
           by: "op@example.test",
           createdAt: Date.now(),
         })
-        .onConflictDoNothing()
-        .run();
+        .onConflictDoNothing();
     await aw.pool.idle();
-    const run = aw.world.db
+    const [run] = await aw.world.db
       .select()
       .from(agentRuns)
       .where(eq(agentRuns.id, runId ?? 0))
-      .get();
+      .limit(1);
     expect(run).toMatchObject({ state: "stopped", reason: "stop_and_requeue: wrong approach" });
-    expect(aw.world.db.select().from(runSteers).all()).toHaveLength(1);
-    const task = aw.world.db
+    expect(await aw.world.db.select().from(runSteers)).toHaveLength(1);
+    const [task] = await aw.world.db
       .select()
       .from(tasks)
       .where(eq(tasks.id, run?.taskId ?? ""))
-      .get();
+      .limit(1);
     expect(task?.state).toBe("pending");
   });
 
   it("runs a dead worker left are marked lost and their tasks requeued", async () => {
     aw.setCommand(HANG);
-    aw.fileRequest(["docs/guide.md"], { title: "Hang", description: "" });
+    await aw.fileRequest(["docs/guide.md"], { title: "Hang", description: "" });
     await aw.pool.probeAll(aw.world.config);
     await aw.dispatch();
     const [runId] = aw.pool.runs();
     // Another worker starts and finds this one dead (its heartbeat never beat).
-    expect(recoverLostRuns(aw.world.db, () => false)).toBe(1);
-    const run = aw.world.db
+    expect(await recoverLostRuns(aw.world.db, async () => false)).toBe(1);
+    const [run] = await aw.world.db
       .select()
       .from(agentRuns)
       .where(eq(agentRuns.id, runId ?? 0))
-      .get();
+      .limit(1);
     expect(run?.state).toBe("lost");
-    const task = aw.world.db
+    const [task] = await aw.world.db
       .select()
       .from(tasks)
       .where(eq(tasks.id, run?.taskId ?? ""))
-      .get();
+      .limit(1);
     expect(task?.state).toBe("pending");
   });
 });
 
-function requestStatus(id: number) {
-  return aw.world.db.select().from(requests).where(eq(requests.id, id)).get()?.status;
+async function requestStatus(id: number) {
+  return (await aw.world.db.select().from(requests).where(eq(requests.id, id)).limit(1))[0]?.status;
 }
 
 function alive(pid: number): boolean {
@@ -318,11 +321,11 @@ console.log("edited " + files.join(", "));
     const { task, run } = await aw.fileAndRun(["docs/guide.md"]);
     expect(run?.state).toBe("submitted");
     expect(task?.state).toBe("submitted");
-    const change = aw.world.db
+    const [change] = await aw.world.db
       .select()
       .from(changeRequests)
       .where(eq(changeRequests.id, run?.changeRequestId ?? 0))
-      .get();
+      .limit(1);
     expect(change?.patch).toContain("+from the tools folder");
   });
 
@@ -355,10 +358,10 @@ console.log("edited " + files.join(", "));
       expect(probe).toMatchObject({ ok: false, problem: expect.stringMatching(why) });
     }
     aw.setAgents({ commandDirs: [path.join(tools, "missing")] });
-    const requestId = aw.fileRequest(["docs/guide.md"]);
+    const requestId = await aw.fileRequest(["docs/guide.md"]);
     await aw.pool.probeAll(aw.world.config);
     await aw.dispatch();
-    const { task, run } = aw.readBack(requestId);
+    const { task, run } = await aw.readBack(requestId);
     expect(run).toBeUndefined();
     expect(task?.state).toBe("pending");
     expect(task?.blockedReason).toMatch(/agents\.commandDirs\[0\]/);

@@ -16,13 +16,13 @@ import { settleWorkspace } from "./workspaces";
  * supervision (lease heartbeat, run and stall timeouts, steering), the change validated and
  * checked, then queued with the move of the task to `submitted` in one transaction.
  */
-export function startRun(
+export async function startRun(
   ctx: RunContext,
   task: TaskRow,
   harness: AgentHarness,
   policy: AgentPolicy,
-): LiveRun {
-  const run = ctx.db.transaction((tx) =>
+): Promise<LiveRun> {
+  const run = await ctx.db.transaction(async (tx) =>
     createRun(tx, {
       taskId: task.id,
       requestId: task.requestId,
@@ -37,22 +37,22 @@ export function startRun(
   const handle: LiveRun = {
     runId: run.id,
     taskId: task.id,
-    stop(reason) {
+    async stop(reason) {
       stopRequest ??= { kind: "requeue", reason };
-      wake?.();
+      await wake?.();
     },
     done: Promise.resolve(null as unknown as RunOutcome),
   };
   handle.done = execute(ctx, task, harness, policy, run, {
     stopRequested: () => stopRequest,
-    requestStop: (s) => {
+    requestStop: async (s) => {
       stopRequest ??= s;
-      wake?.();
+      await wake?.();
     },
     onWake: (f) => {
       wake = f;
     },
-  }).catch((err: Error) => {
+  }).catch(async (err: Error) => {
     log.error({ run: run.id, err: err.message }, "agent run crashed");
     return finish(ctx, run.id, task, "failed", `the run crashed: ${err.message}`);
   });
@@ -100,6 +100,6 @@ async function execute(
     if ("problem" in prepared) return finish(ctx, run.id, task, "failed", prepared.problem);
     return await attempts(r, prepared);
   } finally {
-    settleWorkspace(ctx.db, run.id, task.repo, policy, dir, r.keep);
+    await settleWorkspace(ctx.db, run.id, task.repo, policy, dir, r.keep);
   }
 }

@@ -1,10 +1,11 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { fieldIssues } from "@/schemas/issues";
 import { CONTROL_BUT_LINES } from "@/schemas/task-request";
 import type { Db, DbLike } from "@/server/db/client";
 import { agentRuns, runSteers } from "@/server/db/schema";
 import { type SteerCommand, steerCommands } from "@/server/db/schema/runs";
+import { rawAll } from "@/server/db/sql";
 import { NotFoundError, ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
 import { liveRunStates } from "@/server/state/runs/states";
@@ -14,31 +15,32 @@ import type { User } from "@/server/users/service";
 // those waiting, marks each applied once, and sends a task's next runs the earlier notes.
 
 /** The steering commands recorded for a run and not applied yet. */
-export function waitingSteers(db: DbLike, runId: number) {
-  return db
+export async function waitingSteers(db: DbLike, runId: number) {
+  return await db
     .select()
     .from(runSteers)
-    .where(and(eq(runSteers.runId, runId), isNull(runSteers.appliedAt)))
-    .all();
+    .where(and(eq(runSteers.runId, runId), isNull(runSteers.appliedAt)));
 }
 
 /**
  * Marks a steering command applied, with what it did, and tells the run's log; once only (a
  * command applied meanwhile is left as it is).
  */
-export function markSteerApplied(
+export async function markSteerApplied(
   tx: DbLike,
   steer: { id: number; command: SteerCommand },
   runId: number,
   outcome: string,
-): void {
-  const applied = tx
-    .update(runSteers)
-    .set({ appliedAt: Date.now(), outcome })
-    .where(and(eq(runSteers.id, steer.id), isNull(runSteers.appliedAt)))
-    .run().changes;
+): Promise<void> {
+  const applied = (
+    await tx
+      .update(runSteers)
+      .set({ appliedAt: Date.now(), outcome })
+      .where(and(eq(runSteers.id, steer.id), isNull(runSteers.appliedAt)))
+      .returning({ one: sql`1` })
+  ).length;
   if (applied)
-    appendEvent(tx, {
+    await appendEvent(tx, {
       topic: "run",
       type: "run.steer_applied",
       entityId: runId,
@@ -47,13 +49,16 @@ export function markSteerApplied(
 }
 
 /** append_context and checkpoint_and_replan notes sent to earlier runs of the task, oldest first. */
-export function notesForTask(db: Db, taskId: string): { command: SteerCommand; reason: string }[] {
-  return db.$client
-    .prepare(
-      `SELECT s.command, s.reason FROM run_steers s JOIN agent_runs r ON r.id = s.run_id
-       WHERE r.task_id = ? AND s.command IN ('append_context', 'checkpoint_and_replan') ORDER BY s.id`,
-    )
-    .all(taskId) as { command: SteerCommand; reason: string }[];
+export async function notesForTask(
+  db: DbLike,
+  taskId: string,
+): Promise<{ command: SteerCommand; reason: string }[]> {
+  return rawAll(
+    db,
+    sql`SELECT s.command, s.reason FROM run_steers s JOIN agent_runs r ON r.id = s.run_id
+         WHERE r.task_id = ${taskId} AND s.command IN ('append_context', 'checkpoint_and_replan')
+         ORDER BY s.id`,
+  );
 }
 
 export const SteerInput = z.strictObject({
@@ -79,14 +84,14 @@ export function steerRun(db: Db, runId: number, user: User, input: unknown) {
   const parsed = SteerInput.safeParse(input);
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
   const s = parsed.data;
-  return db.transaction((tx) => {
-    const run = tx.select().from(agentRuns).where(eq(agentRuns.id, runId)).get();
+  return db.transaction(async (tx) => {
+    const [run] = await tx.select().from(agentRuns).where(eq(agentRuns.id, runId)).limit(1);
     if (!run) throw new NotFoundError(`no run ${runId}`);
-    const existing = tx
+    const [existing] = await tx
       .select()
       .from(runSteers)
       .where(and(eq(runSteers.runId, runId), eq(runSteers.sourceEventId, s.sourceEventId)))
-      .get();
+      .limit(1);
     if (existing) return { steer: existing, repeated: true };
     if (!liveRunStates.includes(run.state))
       throw new ValidationError([
@@ -95,12 +100,11 @@ export function steerRun(db: Db, runId: number, user: User, input: unknown) {
           message: `run ${runId} is ${run.state}; only a starting, running or checking run can be steered`,
         },
       ]);
-    const [steer] = tx
+    const [steer] = await tx
       .insert(runSteers)
       .values({ runId, ...s, by: user.email, createdAt: Date.now() })
-      .returning()
-      .all();
-    appendEvent(tx, {
+      .returning();
+    await appendEvent(tx, {
       topic: "run",
       type: "run.steer",
       entityId: runId,

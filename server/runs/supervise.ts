@@ -38,7 +38,7 @@ export async function supervise(
   startedAt: number,
   control: Control,
 ): Promise<SessionResult> {
-  const events = new RunEvents(ctx.db, run, policy);
+  const events = await new RunEvents(ctx.db, run, policy).load();
   const result: SessionResult = {};
   let lastActivity = Date.now();
   let stopping = false;
@@ -51,7 +51,7 @@ export async function supervise(
       void session.stop();
     }
   });
-  const timer = watch(
+  const timer = await watch(
     { ctx, task, run, session, policy, startedAt, events, stopFor },
     () => lastActivity,
   );
@@ -85,7 +85,7 @@ export async function supervise(
       }
       if (taken === "held" && events.full)
         try {
-          events.flush();
+          await events.flush();
         } catch (err) {
           log.warn({ run: run.id, err: (err as Error).message }, "run events not stored");
         }
@@ -94,7 +94,7 @@ export async function supervise(
   } finally {
     clearInterval(timer);
     events.summarise(Date.now(), true);
-    events.flush();
+    await events.flush();
   }
   const exit = await session.exited;
   if (!result.fatal && exit.exitCode !== 0 && !control.stopRequested())
@@ -121,18 +121,18 @@ type Watched = {
 function watch(w: Watched, lastActivity: () => number): NodeJS.Timeout {
   const { ctx, task, run, policy, events, stopFor } = w;
   let lastRenew = 0;
-  return setInterval(() => {
+  return setInterval(async () => {
     const now = Date.now();
     try {
       events.summarise(now);
-      events.flush();
+      await events.flush();
     } catch (err) {
       log.warn({ run: run.id, err: (err as Error).message }, "run events not stored");
     }
     try {
       if (now - lastRenew > ctx.leaseMs / 3) {
         lastRenew = now;
-        ctx.db.transaction((tx) =>
+        await ctx.db.transaction(async (tx) =>
           renewLease(tx, {
             id: task.id,
             owner: task.leaseOwner ?? ctx.owner,
@@ -148,13 +148,13 @@ function watch(w: Watched, lastActivity: () => number): NodeJS.Timeout {
       else log.warn({ run: run.id, err: (err as Error).message }, "run lease not renewed");
     }
     try {
-      applySteers(ctx, run.id, w.session, stopFor);
+      await applySteers(ctx, run.id, w.session, stopFor);
     } catch (err) {
       log.warn({ run: run.id, err: (err as Error).message }, "run steering not applied");
     }
     if (now - w.startedAt > policy.runTimeoutMs)
       stopFor({ kind: "fail", reason: `stopped by the run timeout (${policy.runTimeoutMs} ms)` });
-    else if (now - lastActivity() > policy.stallTimeoutMs)
+    else if (now - (await lastActivity()) > policy.stallTimeoutMs)
       stopFor({
         kind: "fail",
         reason: `stalled: no agent event for ${Math.round(policy.stallTimeoutMs / 1000)} s`,
@@ -174,7 +174,7 @@ class RunEvents {
   // The first session id this session reports is the one a resume names; later ones are not.
   private sessionSeen = false;
   /** Events stored for the run so far (earlier sessions' too): the per-run cap. */
-  private stored: number;
+  private stored = 0;
   private windowStart = Date.now();
   private inWindow = 0;
   private dropped = 0;
@@ -184,8 +184,12 @@ class RunEvents {
     private readonly db: Db,
     private readonly run: RunRow,
     private readonly policy: AgentPolicy,
-  ) {
-    this.stored = countRunEvents(db, run.id);
+  ) {}
+
+  /** Reads how many events earlier sessions stored; before the first add. */
+  async load(): Promise<this> {
+    this.stored = await countRunEvents(this.db, this.run.id);
+    return this;
   }
 
   /** The batch is due to be stored, whatever the tick does. */
@@ -234,7 +238,7 @@ class RunEvents {
   }
 
   /** Stores what is held (events, the count of unparsed lines, the session to adopt). */
-  flush(): void {
+  async flush(): Promise<void> {
     if (this.batch.length === 0 && this.unparsed === 0 && !this.adopt) return;
     const events = this.batch;
     const n = this.unparsed;
@@ -242,9 +246,9 @@ class RunEvents {
     this.batch = [];
     this.unparsed = 0;
     this.adopt = undefined;
-    this.db.transaction((tx) => {
-      recordRunEvents(tx, this.run, events, sessionId ? { adoptSession: sessionId } : {});
-      countUnparsed(tx, this.run.id, n);
+    await this.db.transaction(async (tx) => {
+      await recordRunEvents(tx, this.run, events, sessionId ? { adoptSession: sessionId } : {});
+      await countUnparsed(tx, this.run.id, n);
     });
   }
 }

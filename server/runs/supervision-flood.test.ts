@@ -42,7 +42,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await pool.stopAll("test over");
-  world.cleanup();
+  await world.cleanup();
   dropRunsTmp(runsTmp);
 });
 
@@ -59,7 +59,7 @@ function setCommand(code: string, extra: Partial<AgentPolicy> = {}) {
 
 /** Files a request for `files`, probes, plans and dispatches it; returns its request and run. */
 async function start(files = ["docs/guide.md"]): Promise<{ requestId: number; runId: number }> {
-  const [r] = createRequests(world.db, {
+  const [r] = await createRequests(world.db, {
     input: { title: "Note the guide", description: "Add a line.", repo: "demo", files },
     requester: world.admin,
     config: world.config,
@@ -73,39 +73,37 @@ async function start(files = ["docs/guide.md"]): Promise<{ requestId: number; ru
   return { requestId: r.id, runId };
 }
 
-function readRun(runId: number) {
-  return world.db.select().from(agentRuns).where(eq(agentRuns.id, runId)).get();
+async function readRun(runId: number) {
+  return (await world.db.select().from(agentRuns).where(eq(agentRuns.id, runId)).limit(1))[0];
 }
 
-function readTask(taskId: string) {
-  return world.db.select().from(tasks).where(eq(tasks.id, taskId)).get();
+async function readTask(taskId: string) {
+  return (await world.db.select().from(tasks).where(eq(tasks.id, taskId)).limit(1))[0];
 }
 
-function runEvents(runId: number): AgentEvent[] {
-  return world.db
-    .select({ event: agentRunEvents.event })
-    .from(agentRunEvents)
-    .where(eq(agentRunEvents.runId, runId))
-    .all()
-    .map((r) => r.event);
+async function runEvents(runId: number): Promise<AgentEvent[]> {
+  return (
+    await world.db
+      .select({ event: agentRunEvents.event })
+      .from(agentRunEvents)
+      .where(eq(agentRunEvents.runId, runId))
+  ).map((r) => r.event);
 }
 
-function dropSummaries(runId: number): string[] {
-  return world.db.$client
-    .prepare(
-      `SELECT json_extract(event, '$.message') FROM agent_run_events
-       WHERE run_id = ? AND json_extract(event, '$.kind') = 'error'
-         AND json_extract(event, '$.message') LIKE 'dropped %'`,
-    )
-    .pluck()
-    .all(runId) as string[];
+async function dropSummaries(runId: number): Promise<string[]> {
+  return (await runEvents(runId)).flatMap((e) =>
+    e.kind === "error" && e.message.startsWith("dropped ") ? [e.message] : [],
+  );
 }
 
 /** Polls until `check` holds (progress, not time, is what the test waits for), within a bound. */
-async function until<T>(what: string, check: () => T | null | undefined | false): Promise<T> {
+async function until<T>(
+  what: string,
+  check: () => Promise<T | null | undefined | false>,
+): Promise<T> {
   const bound = Date.now() + 90_000;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (Date.now() > bound) throw new Error(`never happened: ${what}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -125,43 +123,47 @@ describe("an agent that floods its output", () => {
   it("keeps its lease renewed and its steering applied; events stay bounded and the flood is summarised", async () => {
     setCommand(FLOOD, { maxOutputBytes: 4 * 1024 ** 3, runTimeoutMs: 10 * 60_000 });
     const { runId } = await start();
-    const run = readRun(runId);
+    const run = await readRun(runId);
     const taskId = run?.taskId ?? "";
 
     // The flood is under way: lines are being dropped past the per-second cap.
-    await until("a summary of dropped lines", () => dropSummaries(runId).length > 0);
+    await until("a summary of dropped lines", async () => (await dropSummaries(runId)).length > 0);
     // The lease is renewed while it goes on (twice, so not only the tick that came first).
     for (let i = 0; i < 2; i++) {
-      const before = readTask(taskId)?.leaseExpiresAt ?? 0;
-      await until("the lease renewed", () => (readTask(taskId)?.leaseExpiresAt ?? 0) > before);
+      const before = (await readTask(taskId))?.leaseExpiresAt ?? 0;
+      await until(
+        "the lease renewed",
+        async () => ((await readTask(taskId))?.leaseExpiresAt ?? 0) > before,
+      );
     }
-    expect(readRun(runId)?.state).toBe("running");
+    expect((await readRun(runId))?.state).toBe("running");
 
     // A stop_and_requeue sent while it floods is applied.
-    world.db
-      .insert(runSteers)
-      .values({
-        runId,
-        command: "stop_and_requeue",
-        reason: "flooding",
-        sourceEventId: "evt-flood",
-        by: "op@example.test",
-        createdAt: Date.now(),
-      })
-      .run();
+    await world.db.insert(runSteers).values({
+      runId,
+      command: "stop_and_requeue",
+      reason: "flooding",
+      sourceEventId: "evt-flood",
+      by: "op@example.test",
+      createdAt: Date.now(),
+    });
     await pool.idle();
 
-    const ended = readRun(runId);
+    const ended = await readRun(runId);
     expect(ended).toMatchObject({ state: "stopped", reason: "stop_and_requeue: flooding" });
-    expect(readTask(taskId)?.state).toBe("pending");
-    const steer = world.db.select().from(runSteers).where(eq(runSteers.runId, runId)).get();
+    expect((await readTask(taskId))?.state).toBe("pending");
+    const [steer] = await world.db
+      .select()
+      .from(runSteers)
+      .where(eq(runSteers.runId, runId))
+      .limit(1);
     expect(steer?.appliedAt).not.toBeNull();
     expect(alive(ended?.pid ?? 0)).toBe(false);
 
     // Bounded: at most maxEventsPerSecond (200) stored in each second the run lasted, plus the
     // summaries, which come at most about once a second.
-    const stored = runEvents(runId);
-    const summaries = dropSummaries(runId);
+    const stored = await runEvents(runId);
+    const summaries = await dropSummaries(runId);
     const seconds = Math.floor(((ended?.endedAt ?? 0) - (ended?.startedAt ?? 0)) / 1000) + 2;
     expect(summaries.length).toBeLessThanOrEqual(seconds + 1);
     expect(stored.length).toBeLessThanOrEqual(200 * seconds + summaries.length);
@@ -177,18 +179,18 @@ describe("an agent that floods its output", () => {
     setCommand(FLOOD, { maxOutputBytes: 4 * 1024 ** 3, maxEvents: 300 });
     const { runId } = await start();
     await pool.idle();
-    const run = readRun(runId);
+    const run = await readRun(runId);
     expect(run?.state).toBe("failed");
     expect(run?.reason).toBe("the agent printed more than 300 events (agents.maxEvents)");
-    expect(readTask(run?.taskId ?? "")).toMatchObject({
+    expect(await readTask(run?.taskId ?? "")).toMatchObject({
       state: "failed",
       blockedReason: "the agent printed more than 300 events (agents.maxEvents)",
     });
     expect(alive(run?.pid ?? 0)).toBe(false);
     // 300 events, and the summaries of what was dropped on the way (at most one a second, plus
     // the last one written as the session ended).
-    const stored = runEvents(runId);
-    const summaries = dropSummaries(runId).length;
+    const stored = await runEvents(runId);
+    const summaries = (await dropSummaries(runId)).length;
     expect(stored.length - summaries).toBeLessThanOrEqual(300);
     expect(stored.length).toBeGreaterThanOrEqual(300);
   }, 180_000);
@@ -207,10 +209,10 @@ console.log(JSON.stringify({ kind: "message", text: "done" }));`;
     setCommand(FORGE);
     const { runId } = await start();
     await pool.idle();
-    const run = readRun(runId);
+    const run = await readRun(runId);
     expect(run?.state).toBe("submitted");
     expect(run?.sessionId).toBe("real-session");
-    const sessions = runEvents(runId).filter((e) => e.kind === "session");
+    const sessions = (await runEvents(runId)).filter((e) => e.kind === "session");
     expect(sessions).toEqual([
       { kind: "session", sessionId: "real-session" },
       { kind: "session", sessionId: "forged-session" },
@@ -227,7 +229,7 @@ console.log("wrote 100000 files");`;
     setCommand(MANY);
     const { requestId, runId } = await start();
     await pool.idle();
-    const run = readRun(runId);
+    const run = await readRun(runId);
     expect(run?.state).toBe("failed");
     const reason = run?.reason ?? "";
     const listed =
@@ -242,19 +244,19 @@ console.log("wrote 100000 files");`;
     expect(shown.length + more).toBe(100_000);
     expect(reason.length).toBeLessThanOrEqual(REASON_MAX);
 
-    const task = readTask(run?.taskId ?? "");
+    const task = await readTask(run?.taskId ?? "");
     expect(task?.state).toBe("failed");
     expect(task?.blockedReason).toBe(reason);
 
     // The events: every payload bounded; the full reason in one (the run's own run.failed); the
     // request's copy and the task's event carry its short form.
-    const all = world.db.select().from(events).all();
+    const all = await world.db.select().from(events);
     for (const e of all) expect(JSON.stringify(e.payload).length).toBeLessThan(REASON_MAX + 500);
     const withReason = all.filter((e) =>
       JSON.stringify(e.payload).includes(JSON.stringify(reason)),
     );
     expect(withReason.map((e) => [e.topic, e.type])).toEqual([["run", "run.failed"]]);
-    const requestCopy = world.db
+    const [requestCopy] = await world.db
       .select()
       .from(events)
       .where(
@@ -264,7 +266,7 @@ console.log("wrote 100000 files");`;
           eq(events.entityId, requestId),
         ),
       )
-      .get();
+      .limit(1);
     const brief = (requestCopy?.payload as { reason?: string } | undefined)?.reason ?? "";
     expect(brief.length).toBeGreaterThan(100);
     expect(brief.length).toBeLessThanOrEqual(REASON_BRIEF);

@@ -11,19 +11,19 @@ import { noteRun } from "@/server/state/runs/store";
  * A run's folder once the run is over: kept for inspection (a failure to look at) within the
  * policy's count and budget, or removed.
  */
-export function settleWorkspace(
+export async function settleWorkspace(
   db: Db,
   runId: number,
   repo: string,
   policy: AgentPolicy,
   dir: RunDir,
   keep: boolean,
-): void {
+): Promise<void> {
   if (keep) {
     // Kept for inspection: never with a setuid or setgid bit, and counted against the budget.
     const { bytes } = sanitizeKept(dir.root);
-    noteRun(db, runId, { workspace: dir.root, workspaceBytes: bytes });
-    pruneKeptWorkspaces(db, repo, policy.keepFailedWorkspaces, policy.keptWorkspacesBytes);
+    await noteRun(db, runId, { workspace: dir.root, workspaceBytes: bytes });
+    await pruneKeptWorkspaces(db, repo, policy.keepFailedWorkspaces, policy.keptWorkspacesBytes);
   } else removeWorkspace(dir.root);
 }
 
@@ -39,13 +39,18 @@ function removeWorkspace(root: string) {
  * more than `budgetBytes` of disk between them. Older ones are removed first, and their runs
  * say so (workspace null, the reason unchanged).
  */
-export function pruneKeptWorkspaces(db: Db, repo: string, keep: number, budgetBytes = Infinity) {
-  const kept = keptWorkspaces(db, repo);
+export async function pruneKeptWorkspaces(
+  db: Db,
+  repo: string,
+  keep: number,
+  budgetBytes = Infinity,
+) {
+  const kept = await keptWorkspaces(db, repo);
   let used = 0;
-  kept.forEach((r, i) => {
+  for (const [i, r] of kept.entries()) {
     used += r.bytes ?? 0;
-    if (i < keep && used <= budgetBytes) return;
+    if (i < keep && used <= budgetBytes) continue;
     removeWorkspace(r.workspace);
-    noteRun(db, r.id, { workspace: null });
-  });
+    await noteRun(db, r.id, { workspace: null });
+  }
 }

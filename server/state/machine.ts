@@ -13,9 +13,9 @@ export type MoveSpec<S extends string, R> = {
   to: S;
   /** Names the row in the error a move outside the table throws ("entry 7"). */
   subject?: string;
-  swap: (tx: Tx) => R | undefined;
-  record: (tx: Tx, row: R) => void;
-  refused: (tx: Tx) => Error;
+  swap: (tx: Tx) => Promise<R | undefined>;
+  record: (tx: Tx, row: R) => Promise<unknown>;
+  refused: (tx: Tx) => Promise<Error> | Error;
 };
 
 export type Machine<S extends string> = {
@@ -30,7 +30,7 @@ export type Machine<S extends string> = {
    * in one transaction (a savepoint inside the caller's), compares-and-swaps the row and writes
    * its audit event. A refused swap writes nothing and throws `refused`'s error.
    */
-  move<R>(db: DbLike, spec: MoveSpec<S, R>): R;
+  move<R>(db: DbLike, spec: MoveSpec<S, R>): Promise<R>;
 };
 
 /**
@@ -55,12 +55,12 @@ export function defineMachine<S extends string>(def: {
     moves,
     can,
     assert,
-    move(db, spec) {
+    async move(db, spec) {
       assert(spec.from, spec.to, spec.subject);
-      return inTransaction(db, (tx) => {
-        const row = spec.swap(tx);
-        if (row === undefined) throw spec.refused(tx);
-        spec.record(tx, row);
+      return inTransaction(db, async (tx) => {
+        const row = await spec.swap(tx);
+        if (row === undefined) throw await spec.refused(tx);
+        await spec.record(tx, row);
         return row;
       });
     },
@@ -68,6 +68,6 @@ export function defineMachine<S extends string>(def: {
 }
 
 /** Runs `fn` in a transaction of its own, or in a savepoint of the caller's. */
-export function inTransaction<T>(db: DbLike, fn: (tx: Tx) => T): T {
-  return (db as Tx).transaction(fn);
+export async function inTransaction<T>(db: DbLike, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return await (db as Tx).transaction(fn);
 }

@@ -7,7 +7,7 @@ import { requestStatuses } from "@/schemas/request-status";
 import { runStates } from "@/schemas/run-state";
 import { taskStates } from "@/schemas/task-state";
 import { verificationStates } from "@/schemas/verification-state";
-import { type Db, openDb } from "@/server/db/client";
+import { closeDb, type Db, type DbLike, openDb } from "@/server/db/client";
 import { events } from "@/server/db/schema";
 import { entryMachine, IllegalTransitionError } from "@/server/state/queue/states";
 import { requestMachine } from "@/server/state/requests/states";
@@ -161,82 +161,87 @@ describe("a machine's move", () => {
     dir = tempDir();
     db = openDb(path.join(dir, "toy.db"));
   });
-  afterEach(() => {
-    db.$client.close();
+  afterEach(async () => {
+    await closeDb(db);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
   // A row of the events table stands in for a stateful row: its `type` is the toy's state.
-  const seed = (state: Toy) =>
-    db
+  const seed = async (state: Toy) => {
+    const [row] = await db
       .insert(events)
       .values({ topic: "queue", type: state, payload: {}, createdAt: 0 })
-      .returning()
-      .get().id;
-  const stateOf = (id: number) =>
-    db.select({ type: events.type }).from(events).where(eq(events.id, id)).get()?.type;
-  const audits = () => db.select().from(events).where(like(events.type, "toy.%")).all();
-  const moveToy = (id: number, from: Toy, to: Toy, record?: () => void) =>
-    toy.move(db, {
+      .returning();
+    if (!row) throw new Error("no toy row");
+    return row.id;
+  };
+  const stateOf = async (id: number) =>
+    (await db.select({ type: events.type }).from(events).where(eq(events.id, id)).limit(1))[0]
+      ?.type;
+  const audits = () => db.select().from(events).where(like(events.type, "toy.%"));
+  /** Moves the toy on `on` (the database, or a caller's transaction). */
+  const moveToy = (id: number, from: Toy, to: Toy, record?: () => void, on: DbLike = db) =>
+    toy.move(on, {
       from,
       to,
       subject: `toy ${id}`,
-      swap: (tx) =>
-        tx
-          .update(events)
-          .set({ type: to })
-          .where(and(eq(events.id, id), eq(events.type, from)))
-          .returning()
-          .get(),
+      swap: async (tx) =>
+        (
+          await tx
+            .update(events)
+            .set({ type: to })
+            .where(and(eq(events.id, id), eq(events.type, from)))
+            .returning()
+        )[0],
       refused: () => new Error(`toy ${id} is not ${from}`),
-      record: (tx, row) => {
+      record: async (tx, row) => {
         record?.();
-        tx.insert(events)
-          .values({
-            topic: "queue",
-            type: `toy.${to}`,
-            entityId: row.id,
-            payload: {},
-            createdAt: 0,
-          })
-          .run();
+        await tx.insert(events).values({
+          topic: "queue",
+          type: `toy.${to}`,
+          entityId: row.id,
+          payload: {},
+          createdAt: 0,
+        });
       },
     });
 
-  it("swaps the row and writes its audit event", () => {
-    const id = seed("open");
-    expect(moveToy(id, "open", "shut").type).toBe("shut");
-    expect(stateOf(id)).toBe("shut");
-    expect(audits().map((e) => [e.type, e.entityId])).toEqual([["toy.shut", id]]);
+  it("swaps the row and writes its audit event", async () => {
+    const id = await seed("open");
+    expect((await moveToy(id, "open", "shut")).type).toBe("shut");
+    expect(await stateOf(id)).toBe("shut");
+    expect((await audits()).map((e) => [e.type, e.entityId])).toEqual([["toy.shut", id]]);
   });
 
-  it("refuses a move the table does not list before it touches the row, naming the row", () => {
-    const id = seed("open");
-    expect(() => moveToy(id, "open", "gone")).toThrow(`toy ${id}: illegal toy move open → gone`);
-    expect(stateOf(id)).toBe("open");
-    expect(audits()).toEqual([]);
+  it("refuses a move the table does not list before it touches the row, naming the row", async () => {
+    const id = await seed("open");
+    await expect(moveToy(id, "open", "gone")).rejects.toThrow(
+      `toy ${id}: illegal toy move open → gone`,
+    );
+    expect(await stateOf(id)).toBe("open");
+    expect(await audits()).toEqual([]);
   });
 
-  it("writes nothing when the row is no longer where the caller thought", () => {
-    const id = seed("shut");
-    expect(() => moveToy(id, "open", "shut")).toThrow(`toy ${id} is not open`);
-    expect(stateOf(id)).toBe("shut");
-    expect(audits()).toEqual([]);
+  it("writes nothing when the row is no longer where the caller thought", async () => {
+    const id = await seed("shut");
+    await expect(moveToy(id, "open", "shut")).rejects.toThrow(`toy ${id} is not open`);
+    expect(await stateOf(id)).toBe("shut");
+    expect(await audits()).toEqual([]);
   });
 
-  it("undoes the swap when its audit event cannot be written, also inside a caller's transaction", () => {
-    const id = seed("open");
+  it("undoes the swap when its audit event cannot be written, also inside a caller's transaction", async () => {
+    const id = await seed("open");
     const failing = () => {
       throw new Error("disk full");
     };
-    expect(() => moveToy(id, "open", "shut", failing)).toThrow("disk full");
-    expect(stateOf(id)).toBe("open");
-    const other = seed("open");
-    db.transaction(() => {
-      expect(() => moveToy(id, "open", "shut", failing)).toThrow("disk full");
-      moveToy(other, "open", "shut");
+    await expect(moveToy(id, "open", "shut", failing)).rejects.toThrow("disk full");
+    expect(await stateOf(id)).toBe("open");
+    const other = await seed("open");
+    await db.transaction(async (tx) => {
+      await expect(moveToy(id, "open", "shut", failing, tx)).rejects.toThrow("disk full");
+      await moveToy(other, "open", "shut", undefined, tx);
     });
-    expect([stateOf(id), stateOf(other)]).toEqual(["open", "shut"]);
-    expect(audits().map((e) => e.entityId)).toEqual([other]);
+    expect([await stateOf(id), await stateOf(other)]).toEqual(["open", "shut"]);
+    expect((await audits()).map((e) => e.entityId)).toEqual([other]);
   });
 });

@@ -10,7 +10,7 @@ export async function createContext(req: Request): Promise<Context> {
   let user: Context["user"];
   if (auth) {
     const match = /^Bearer\s+(\S+)$/i.exec(auth);
-    user = match?.[1] ? (userForToken(db, match[1]) ?? null) : null;
+    user = match?.[1] ? ((await userForToken(db, match[1])) ?? null) : null;
   } else {
     user = await sessionUser();
   }

@@ -10,11 +10,11 @@ import { appRouter } from "./root";
 
 let world: TestWorld;
 let reviewer: User;
-let seeded: ReturnType<typeof seedFailedRequest>;
+let seeded: Awaited<ReturnType<typeof seedFailedRequest>>;
 beforeAll(async () => {
   world = await makeWorld();
   reviewer = await world.userWith("reviewer");
-  seeded = seedFailedRequest(world, reviewer);
+  seeded = await seedFailedRequest(world, reviewer);
 });
 afterAll(() => world.cleanup());
 
@@ -45,7 +45,7 @@ describe("server paths in failure texts", () => {
   it("are hidden from a non-admin in a queue log event's warning, overview and live alike", async () => {
     const worktree = path.join(seeded.repoPath, "..", "worktrees", "demo");
     const warning = `landed, but the worktree ${worktree} could not be updated to abc123`;
-    const logId = world.db
+    const [logRow] = await world.db
       .insert(changeQueueLogs)
       .values({
         entryId: seeded.entryId,
@@ -59,9 +59,10 @@ describe("server paths in failure texts", () => {
         },
         at: Date.now(),
       })
-      .returning()
-      .get().id;
-    const shown = (user: User) =>
+      .returning();
+    if (!logRow) throw new Error("log row not written");
+    const logId = logRow.id;
+    const shown = async (user: User) =>
       caller(user)
         .queue.overview()
         .then((o) => o.recent.find((r) => r.id === logId)?.event.warning);

@@ -3,24 +3,35 @@ import type { Db, DbLike } from "@/server/db/client";
 import { changeQueueLogs, events, notificationMarks } from "@/server/db/schema";
 
 /** How far a person has read: the last event and queue log ids they have seen (0, 0 at first). */
-export function marksOf(db: DbLike, userId: number): { events: number; queueLogs: number } {
-  const row = db.select().from(notificationMarks).where(eq(notificationMarks.userId, userId)).get();
+export async function marksOf(
+  db: DbLike,
+  userId: number,
+): Promise<{ events: number; queueLogs: number }> {
+  const [row] = await db
+    .select()
+    .from(notificationMarks)
+    .where(eq(notificationMarks.userId, userId))
+    .limit(1);
   return { events: row?.eventsSeen ?? 0, queueLogs: row?.queueLogsSeen ?? 0 };
 }
 
 /** The newest ids there are now: what "read them all" reads up to. */
-export function latestIds(db: DbLike): { events: number; queueLogs: number } {
+export async function latestIds(db: DbLike): Promise<{ events: number; queueLogs: number }> {
   return {
     events:
-      db
-        .select({ id: max(events.id) })
-        .from(events)
-        .get()?.id ?? 0,
+      (
+        await db
+          .select({ id: max(events.id) })
+          .from(events)
+          .limit(1)
+      )[0]?.id ?? 0,
     queueLogs:
-      db
-        .select({ id: max(changeQueueLogs.id) })
-        .from(changeQueueLogs)
-        .get()?.id ?? 0,
+      (
+        await db
+          .select({ id: max(changeQueueLogs.id) })
+          .from(changeQueueLogs)
+          .limit(1)
+      )[0]?.id ?? 0,
   };
 }
 
@@ -33,10 +44,10 @@ export function markSeen(
   db: Db,
   userId: number,
   upTo?: { events?: number; queueLogs?: number },
-): { events: number; queueLogs: number } {
-  return db.transaction((tx) => {
-    const latest = latestIds(tx);
-    const was = marksOf(tx, userId);
+): Promise<{ events: number; queueLogs: number }> {
+  return db.transaction(async (tx) => {
+    const latest = await latestIds(tx);
+    const was = await marksOf(tx, userId);
     const next = {
       events: Math.max(was.events, Math.min(upTo?.events ?? latest.events, latest.events)),
       queueLogs: Math.max(
@@ -44,7 +55,8 @@ export function markSeen(
         Math.min(upTo?.queueLogs ?? latest.queueLogs, latest.queueLogs),
       ),
     };
-    tx.insert(notificationMarks)
+    await tx
+      .insert(notificationMarks)
       .values({
         userId,
         eventsSeen: next.events,
@@ -58,8 +70,7 @@ export function markSeen(
           queueLogsSeen: sql`excluded.queue_logs_seen`,
           updatedAt: sql`excluded.updated_at`,
         },
-      })
-      .run();
+      });
     return next;
   });
 }

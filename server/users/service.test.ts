@@ -12,16 +12,16 @@ describe("addUser", () => {
   ])("refuses %s, naming the field, and adds no one", async (_name, email, field, message) => {
     const world = await makeWorld();
     try {
-      const before = countUsers(world.db);
+      const before = await countUsers(world.db);
       const err = await addUser(world.db, { email, role: "requester", password: "password-1" })
         .then(() => null)
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ValidationError);
       const issue = (err as ValidationError).issues.find((i) => i.path === field);
       expect(issue?.message).toMatch(message);
-      expect(countUsers(world.db)).toBe(before);
+      expect(await countUsers(world.db)).toBe(before);
     } finally {
-      world.cleanup();
+      await world.cleanup();
     }
   });
 
@@ -33,14 +33,14 @@ describe("addUser", () => {
       const { user } = await addUser(world.db, { email, role: "requester" });
       expect(user.email).toBe(email.toLowerCase());
     } finally {
-      world.cleanup();
+      await world.cleanup();
     }
   });
 
   it("refuses a password over 1024 characters with the limit in the message", async () => {
     const world = await makeWorld();
     try {
-      const before = countUsers(world.db);
+      const before = await countUsers(world.db);
       await expect(
         addUser(world.db, {
           email: "p@example.test",
@@ -48,9 +48,9 @@ describe("addUser", () => {
           password: "x".repeat(1025),
         }),
       ).rejects.toThrow("password: must be at most 1024 characters");
-      expect(countUsers(world.db)).toBe(before);
+      expect(await countUsers(world.db)).toBe(before);
     } finally {
-      world.cleanup();
+      await world.cleanup();
     }
   });
 
@@ -64,16 +64,16 @@ describe("addUser", () => {
       });
       expect(added.generated).toBe(true);
       expect(added.password.length).toBeGreaterThanOrEqual(12);
-      const row = listUsers(world.db).find((u) => u.email === "ada@example.test");
+      const row = (await listUsers(world.db)).find((u) => u.email === "ada@example.test");
       expect(row).toMatchObject({ name: "Ada Lovelace", role: "reviewer" });
       const nameless = await addUser(world.db, {
         email: "b@example.test",
         name: " ",
         role: "requester",
       });
-      expect(listUsers(world.db).find((u) => u.id === nameless.user.id)?.name).toBeNull();
+      expect((await listUsers(world.db)).find((u) => u.id === nameless.user.id)?.name).toBeNull();
     } finally {
-      world.cleanup();
+      await world.cleanup();
     }
   });
 
@@ -83,7 +83,7 @@ describe("addUser", () => {
   ])("refuses %s, naming the field", async (_n, name, message) => {
     const world = await makeWorld();
     try {
-      const before = countUsers(world.db);
+      const before = await countUsers(world.db);
       const err = await addUser(world.db, { email: "n@example.test", name, role: "requester" })
         .then(() => null)
         .catch((e: unknown) => e);
@@ -91,9 +91,9 @@ describe("addUser", () => {
       expect((err as ValidationError).issues.find((i) => i.path === "name")?.message).toMatch(
         message,
       );
-      expect(countUsers(world.db)).toBe(before);
+      expect(await countUsers(world.db)).toBe(before);
     } finally {
-      world.cleanup();
+      await world.cleanup();
     }
   });
 
@@ -101,7 +101,7 @@ describe("addUser", () => {
     const world = await makeWorld();
     try {
       await addUser(world.db, { email: "dup@example.test", role: "requester" });
-      const before = countUsers(world.db);
+      const before = await countUsers(world.db);
       const err = await addUser(world.db, { email: "DUP@example.test", role: "admin" })
         .then(() => null)
         .catch((e: unknown) => e);
@@ -109,9 +109,9 @@ describe("addUser", () => {
       expect((err as ConflictError).issues).toEqual([
         { path: "email", message: expect.stringMatching(/dup@example\.test exists/) },
       ]);
-      expect(countUsers(world.db)).toBe(before);
+      expect(await countUsers(world.db)).toBe(before);
     } finally {
-      world.cleanup();
+      await world.cleanup();
     }
   });
 
@@ -126,7 +126,7 @@ describe("addUser", () => {
       const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
       expect(failed.reason).toBeInstanceOf(ConflictError);
     } finally {
-      world.cleanup();
+      await world.cleanup();
     }
   });
 });

@@ -1,9 +1,10 @@
-import { and, asc, count, eq, isNull, ne } from "drizzle-orm";
+import { and, asc, count, eq, isNull, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { fieldIssues } from "@/schemas/issues";
 import { Role } from "@/schemas/roles";
 import type { Db } from "@/server/db/client";
 import { apiTokens, users } from "@/server/db/schema";
+import { isUniqueViolation, stored } from "@/server/db/sql";
 import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
 import { EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN } from "./limits";
 import { generatePassword, hashPassword } from "./passwords";
@@ -57,19 +58,20 @@ export async function addUser(
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
   const { email, role } = parsed.data;
   const name = parsed.data.name || null;
-  if (findUserByEmail(db, email)) throw duplicate(email);
+  if (await findUserByEmail(db, email)) throw duplicate(email);
   const password = parsed.data.password ?? generatePassword();
   const passwordHash = await hashPassword(password);
   // Hashing yields to the event loop: another add of the same email may have landed meanwhile.
   let row: typeof users.$inferSelect;
   try {
-    row = db
-      .insert(users)
-      .values({ email, name, role, passwordHash, createdAt: Date.now() })
-      .returning()
-      .get();
+    row = stored(
+      await db
+        .insert(users)
+        .values({ email, name, role, passwordHash, createdAt: Date.now() })
+        .returning(),
+    );
   } catch (err) {
-    if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") throw duplicate(email);
+    if (isUniqueViolation(err)) throw duplicate(email);
     throw err;
   }
   return {
@@ -85,33 +87,33 @@ function duplicate(email: string): ConflictError {
 }
 
 /** Replaces a user's stored hash, e.g. to move a bcrypt hash to argon2id after a sign-in. */
-export function setPasswordHash(db: Db, id: number, passwordHash: string): void {
-  db.update(users).set({ passwordHash }).where(eq(users.id, id)).run();
+export async function setPasswordHash(db: Db, id: number, passwordHash: string): Promise<void> {
+  await db.update(users).set({ passwordHash }).where(eq(users.id, id));
 }
 
-export function findUserByEmail(db: Db, email: string) {
-  return db.select().from(users).where(eq(users.email, email.toLowerCase())).get();
+export async function findUserByEmail(db: Db, email: string) {
+  return (await db.select().from(users).where(eq(users.email, email.toLowerCase())).limit(1))[0];
 }
 
 /** An active user by id: a disabled one is no one (its sessions end at once). */
-export function getUser(db: Db, id: number): User | undefined {
-  const row = db.select().from(users).where(eq(users.id, id)).get();
+export async function getUser(db: Db, id: number): Promise<User | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
   return row && row.disabledAt === null
     ? { id: row.id, email: row.email, role: row.role }
     : undefined;
 }
 
-export function requireUserByEmail(db: Db, email: string): User {
-  const row = findUserByEmail(db, email);
+export async function requireUserByEmail(db: Db, email: string): Promise<User> {
+  const row = await findUserByEmail(db, email);
   if (!row)
     throw new NotFoundError(`no user with email ${email}; add one with 'hyperion user add'`);
   return { id: row.id, email: row.email, role: row.role };
 }
 
-export function listUsers(
+export async function listUsers(
   db: Db,
-): (User & { name: string | null; createdAt: number; disabledAt: number | null })[] {
-  return db
+): Promise<(User & { name: string | null; createdAt: number; disabledAt: number | null })[]> {
+  return await db
     .select({
       id: users.id,
       email: users.email,
@@ -121,49 +123,50 @@ export function listUsers(
       disabledAt: users.disabledAt,
     })
     .from(users)
-    .orderBy(asc(users.id))
-    .all();
+    .orderBy(asc(users.id));
 }
 
-export function countUsers(db: Db): number {
-  return db.select({ n: count() }).from(users).get()?.n ?? 0;
+export async function countUsers(db: Db): Promise<number> {
+  return (await db.select({ n: count() }).from(users).limit(1))[0]?.n ?? 0;
 }
 
-export function firstAdmin(db: Db): User | undefined {
-  const row = db
+export async function firstAdmin(db: Db): Promise<User | undefined> {
+  const [row] = await db
     .select()
     .from(users)
     .where(and(eq(users.role, "admin"), isNull(users.disabledAt)))
     .orderBy(asc(users.id))
-    .get();
+    .limit(1);
   return row ? { id: row.id, email: row.email, role: row.role } : undefined;
 }
 
 /** Whether another active admin than this user exists: the last one may not be demoted or disabled. */
-function anotherAdmin(db: Db, id: number): boolean {
+async function anotherAdmin(db: Db, id: number): Promise<boolean> {
   return (
-    (db
-      .select({ n: count() })
-      .from(users)
-      .where(and(eq(users.role, "admin"), isNull(users.disabledAt), ne(users.id, id)))
-      .get()?.n ?? 0) > 0
+    ((
+      await db
+        .select({ n: count() })
+        .from(users)
+        .where(and(eq(users.role, "admin"), isNull(users.disabledAt), ne(users.id, id)))
+        .limit(1)
+    )[0]?.n ?? 0) > 0
   );
 }
 
-function existing(db: Db, email: string) {
+async function existing(db: Db, email: string) {
   const parsed = Email.safeParse(email);
   if (!parsed.success)
     throw new ValidationError(
       parsed.error.issues.map((i) => ({ path: "email", message: i.message })),
     );
-  const row = findUserByEmail(db, parsed.data);
+  const row = await findUserByEmail(db, parsed.data);
   if (!row)
     throw new NotFoundError(`no user with email ${parsed.data}; add one with 'hyperion user add'`);
   return row;
 }
 
 /** Changes a user's role; it applies to their next page or call (sessions read it each time). */
-export function setRole(db: Db, email: string, role: string): User {
+export async function setRole(db: Db, email: string, role: string): Promise<User> {
   const parsed = Role.safeParse(role);
   if (!parsed.success)
     throw new ValidationError([
@@ -172,10 +175,10 @@ export function setRole(db: Db, email: string, role: string): User {
         message: `'${role.slice(0, 40)}' is not a role; one of ${Role.options.join(", ")}`,
       },
     ]);
-  const row = existing(db, email);
-  if (row.role === "admin" && parsed.data !== "admin" && !anotherAdmin(db, row.id))
+  const row = await existing(db, email);
+  if (row.role === "admin" && parsed.data !== "admin" && !(await anotherAdmin(db, row.id)))
     throw new ConflictError(`${row.email} is the last admin; make another user admin first`);
-  db.update(users).set({ role: parsed.data }).where(eq(users.id, row.id)).run();
+  await db.update(users).set({ role: parsed.data }).where(eq(users.id, row.id));
   return { id: row.id, email: row.email, role: parsed.data };
 }
 
@@ -185,7 +188,7 @@ export async function resetPassword(
   email: string,
   password?: string,
 ): Promise<{ user: User; password: string; generated: boolean }> {
-  const row = existing(db, email);
+  const row = await existing(db, email);
   if (password !== undefined) {
     const ok = NewPassword.safeParse(password);
     if (!ok.success)
@@ -194,7 +197,7 @@ export async function resetPassword(
       );
   }
   const next = password ?? generatePassword();
-  setPasswordHash(db, row.id, await hashPassword(next));
+  await setPasswordHash(db, row.id, await hashPassword(next));
   return {
     user: { id: row.id, email: row.email, role: row.role },
     password: next,
@@ -206,26 +209,28 @@ export async function resetPassword(
  * Disables a user (no sign-in, their sessions end, their tokens are revoked — in one
  * transaction) or enables them again. The last active admin cannot be disabled.
  */
-export function setDisabled(
+export async function setDisabled(
   db: Db,
   email: string,
   disabled: boolean,
-): { user: User; tokensRevoked: number } {
-  const row = existing(db, email);
-  if (disabled && row.role === "admin" && !anotherAdmin(db, row.id))
+): Promise<{ user: User; tokensRevoked: number }> {
+  const row = await existing(db, email);
+  if (disabled && row.role === "admin" && !(await anotherAdmin(db, row.id)))
     throw new ConflictError(`${row.email} is the last admin; make another user admin first`);
-  return db.transaction((tx) => {
+  return db.transaction(async (tx) => {
     const now = Date.now();
-    tx.update(users)
+    await tx
+      .update(users)
       .set({ disabledAt: disabled ? (row.disabledAt ?? now) : null })
-      .where(eq(users.id, row.id))
-      .run();
+      .where(eq(users.id, row.id));
     const tokensRevoked = disabled
-      ? tx
-          .update(apiTokens)
-          .set({ revokedAt: now })
-          .where(and(eq(apiTokens.userId, row.id), isNull(apiTokens.revokedAt)))
-          .run().changes
+      ? (
+          await tx
+            .update(apiTokens)
+            .set({ revokedAt: now })
+            .where(and(eq(apiTokens.userId, row.id), isNull(apiTokens.revokedAt)))
+            .returning({ one: sql`1` })
+        ).length
       : 0;
     return { user: { id: row.id, email: row.email, role: row.role }, tokensRevoked };
   });

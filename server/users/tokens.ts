@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "@/server/db/client";
 import { apiTokens, users } from "@/server/db/schema";
 import type { User } from "./service";
@@ -11,9 +11,13 @@ function digest(token: string): string {
 }
 
 /** Creates a bearer token; the clear text is returned once and only its hash is stored. */
-export function createToken(db: Db, user: User, name: string): { token: string; id: number } {
+export async function createToken(
+  db: Db,
+  user: User,
+  name: string,
+): Promise<{ token: string; id: number }> {
   const token = PREFIX + randomBytes(24).toString("base64url");
-  const row = db
+  const [row] = await db
     .insert(apiTokens)
     .values({
       userId: user.id,
@@ -22,14 +26,14 @@ export function createToken(db: Db, user: User, name: string): { token: string; 
       prefix: token.slice(0, PREFIX.length + 6),
       createdAt: Date.now(),
     })
-    .returning({ id: apiTokens.id })
-    .get();
+    .returning({ id: apiTokens.id });
+  if (!row) throw new Error("the token was not stored");
   return { token, id: row.id };
 }
 
-export function userForToken(db: Db, token: string): User | undefined {
+export async function userForToken(db: Db, token: string): Promise<User | undefined> {
   if (!token.startsWith(PREFIX)) return undefined;
-  const row = db
+  const [row] = await db
     .select({ tokenId: apiTokens.id, id: users.id, email: users.email, role: users.role })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
@@ -40,14 +44,14 @@ export function userForToken(db: Db, token: string): User | undefined {
         isNull(users.disabledAt),
       ),
     )
-    .get();
+    .limit(1);
   if (!row) return undefined;
-  db.update(apiTokens).set({ lastUsedAt: Date.now() }).where(eq(apiTokens.id, row.tokenId)).run();
+  await db.update(apiTokens).set({ lastUsedAt: Date.now() }).where(eq(apiTokens.id, row.tokenId));
   return { id: row.id, email: row.email, role: row.role };
 }
 
-export function listTokens(db: Db) {
-  return db
+export async function listTokens(db: Db) {
+  return await db
     .select({
       id: apiTokens.id,
       name: apiTokens.name,
@@ -58,15 +62,14 @@ export function listTokens(db: Db) {
       revokedAt: apiTokens.revokedAt,
     })
     .from(apiTokens)
-    .innerJoin(users, eq(users.id, apiTokens.userId))
-    .all();
+    .innerJoin(users, eq(users.id, apiTokens.userId));
 }
 
-export function revokeToken(db: Db, id: number): boolean {
-  const res = db
+export async function revokeToken(db: Db, id: number): Promise<boolean> {
+  const res = await db
     .update(apiTokens)
     .set({ revokedAt: Date.now() })
     .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
-    .run();
-  return res.changes > 0;
+    .returning({ one: sql`1` });
+  return res.length > 0;
 }

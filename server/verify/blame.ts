@@ -27,15 +27,15 @@ export async function blameCulprit(carry: Carrying, found: Culprit): Promise<Ver
       culpritCommit: culprit,
       output: found.output,
     });
-  const change = getChange(db, entry.changeRequestId) as ChangeRow;
+  const change = (await getChange(db, entry.changeRequestId)) as ChangeRow;
   const blamed = { culpritCommit: culprit, culpritEntryId: entry.id, output: found.output };
-  const existing = existingRevert(db, change.id);
+  const existing = await existingRevert(db, change.id);
   if (existing)
     return finish(
       "culprit",
       `${base}: change #${change.id} (Q${entry.id}); its revert is already Q${existing.id} (${existing.state})`,
       { ...blamed, revertEntryId: existing.id },
-      (tx, v) => reopenTask(tx, change, v, `${base}: change #${change.id} (Q${entry.id})`),
+      async (tx, v) => reopenTask(tx, change, v, `${base}: change #${change.id} (Q${entry.id})`),
     );
   if (entry.state !== "merged")
     return finish(
@@ -46,9 +46,9 @@ export async function blameCulprit(carry: Carrying, found: Culprit): Promise<Ver
   let done: VerificationRow | null = null;
   try {
     await rollbackEntry(db, carry.config, entry.id, {
-      within: (tx, [revert]) => {
+      within: async (tx, [revert]) => {
         const reason = `${base}: change #${change.id} (Q${entry.id}) is reverted by Q${revert?.entryId}`;
-        done = moveVerification(tx, {
+        done = await moveVerification(tx, {
           id: row.id,
           from: "running",
           to: "culprit",
@@ -56,7 +56,7 @@ export async function blameCulprit(carry: Carrying, found: Culprit): Promise<Ver
           set: { ...blamed, revertEntryId: revert?.entryId ?? null },
           note: { reason },
         });
-        reopenTask(tx, change, done, reason);
+        await reopenTask(tx, change, done, reason);
       },
     });
   } catch (err) {
@@ -65,7 +65,7 @@ export async function blameCulprit(carry: Carrying, found: Culprit): Promise<Ver
       "culprit",
       `${base}: change #${change.id} (Q${entry.id}), whose revert could not be queued: ${err.message}`,
       blamed,
-      (tx, v) => reopenTask(tx, change, v, `${base}: change #${change.id} (Q${entry.id})`),
+      async (tx, v) => reopenTask(tx, change, v, `${base}: change #${change.id} (Q${entry.id})`),
     );
   }
   const moved = done as unknown as VerificationRow;
@@ -83,31 +83,35 @@ export async function entryForCommit(
   repo: string,
   commit: string,
 ): Promise<Entry | undefined> {
-  const direct = db
+  const [direct] = await db
     .select()
     .from(queueEntries)
     .where(and(eq(queueEntries.repo, repo), eq(queueEntries.mergedCommit, commit)))
-    .get();
+    .limit(1);
   if (direct) return direct;
   const text = await Repo.ofGitDir(gitDir)
     .readCommit(commit)
     .catch(() => "");
   const changeId = changeRequestOfMessage(text);
   if (changeId === null) return undefined;
-  return db
-    .select()
-    .from(queueEntries)
-    .where(and(eq(queueEntries.repo, repo), eq(queueEntries.changeRequestId, changeId)))
-    .get();
+  return (
+    await db
+      .select()
+      .from(queueEntries)
+      .where(and(eq(queueEntries.repo, repo), eq(queueEntries.changeRequestId, changeId)))
+      .limit(1)
+  )[0];
 }
 
 /** A revert of the change already on its way or landed (as rollbackEntry counts them: not rejected). */
-function existingRevert(db: DbLike, changeId: number): Entry | undefined {
-  return db
-    .select({ entry: queueEntries })
-    .from(changeRequests)
-    .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
-    .where(and(eq(changeRequests.revertOf, changeId), ne(queueEntries.state, "rejected")))
-    .orderBy(desc(queueEntries.id))
-    .get()?.entry;
+async function existingRevert(db: DbLike, changeId: number): Promise<Entry | undefined> {
+  return (
+    await db
+      .select({ entry: queueEntries })
+      .from(changeRequests)
+      .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
+      .where(and(eq(changeRequests.revertOf, changeId), ne(queueEntries.state, "rejected")))
+      .orderBy(desc(queueEntries.id))
+      .limit(1)
+  )[0]?.entry;
 }

@@ -51,8 +51,8 @@ export type Carrying = {
     to: Ending,
     reason: string,
     set?: EndingFields,
-    within?: (tx: DbLike, moved: VerificationRow) => void,
-  ): VerifyOutcome;
+    within?: (tx: DbLike, moved: VerificationRow) => Promise<void> | void,
+  ): Promise<VerifyOutcome>;
   /** Logs how a verification ended. */
   tell(to: Ending, reason: string, v: VerificationRow): void;
 };
@@ -89,9 +89,9 @@ export function carrying(
     else if (to === "error") log.error(fields, reason);
     else log.warn(fields, reason);
   };
-  const finish: Carrying["finish"] = (to, reason, set = {}, within) => {
-    const moved = db.transaction((tx) => {
-      const v = moveVerification(tx, {
+  const finish: Carrying["finish"] = async (to, reason, set = {}, within) => {
+    const moved = await db.transaction(async (tx) => {
+      const v = await moveVerification(tx, {
         id,
         from: "running",
         to,
@@ -99,7 +99,7 @@ export function carrying(
         set,
         note: { reason },
       });
-      within?.(tx, v);
+      await within?.(tx, v);
       return v;
     });
     tell(to, reason, moved);
@@ -108,7 +108,7 @@ export function carrying(
   const probe = async (commit: string, note: string): Promise<CheckResult> => {
     if (opts.shouldStop?.()) throw new Stopped("the verifier is stopping");
     const result = await runChecks({ gitDir, commit, policy, checks, timeoutMs: opts.timeoutMs });
-    db.transaction((tx) =>
+    await db.transaction(async (tx) =>
       recordStep(tx, { id, owner: opts.owner, step: { commit, ok: result.ok, note } }),
     );
     return result;

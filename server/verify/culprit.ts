@@ -32,7 +32,7 @@ export async function findCulprit(
         ? `the tip ${short(head)} is the last green commit, and its checks fail now: no landing is to blame (has the check or its environment changed?)`
         : `the tip ${short(head)} still holds change ${hidden.pendingAtHead ?? "?"}, whose revert has not landed: verifying again once it has`;
     return {
-      outcome: finish("failed", `post-merge checks (${names}) fail: ${why}`, {
+      outcome: await finish("failed", `post-merge checks (${names}) fail: ${why}`, {
         output: failedOutput,
       }),
     };
@@ -52,7 +52,7 @@ export async function findCulprit(
     const again = await probe(good, "the good end, checked again");
     if (!again.ok)
       return {
-        outcome: finish(
+        outcome: await finish(
           "failed",
           `post-merge checks (${names}) fail at the last green commit ${short(good)} too: no landing since is to blame (has the check or its environment changed?)`,
           { output: failureText(again) },
@@ -62,7 +62,7 @@ export async function findCulprit(
   const output = failureText(failures.get(culprit) ?? first);
   if (hidden.revertCommits.has(culprit))
     return {
-      outcome: finish(
+      outcome: await finish(
         "failed",
         `post-merge checks (${names}) fail from ${short(culprit)} on, the revert of an earlier culprit: the failure entered while that culprit was on the branch and hides behind it (the landings between them are suspects); look at them, then verify again`,
         { culpritCommit: culprit, output },
@@ -86,15 +86,14 @@ async function revertWindows(
   for (let i = 0; i < commits.length; i += 500) {
     const chunk = commits.slice(i, i + 500);
     landed.push(
-      ...db
+      ...(await db
         .select({
           id: queueEntries.id,
           changeRequestId: queueEntries.changeRequestId,
           mergedCommit: queueEntries.mergedCommit,
         })
         .from(queueEntries)
-        .where(and(eq(queueEntries.repo, repo), inArray(queueEntries.mergedCommit, chunk)))
-        .all(),
+        .where(and(eq(queueEntries.repo, repo), inArray(queueEntries.mergedCommit, chunk)))),
     );
   }
   const skip = new Set<number>();
@@ -102,7 +101,7 @@ async function revertWindows(
   let pendingAtHead: string | null = null;
   const byChange = new Map(landed.map((l) => [l.changeRequestId, l]));
   if (byChange.size === 0) return { skip, revertCommits, pendingAtHead };
-  const reverts = db
+  const reverts = await db
     .select({
       revertOf: changeRequests.revertOf,
       state: queueEntries.state,
@@ -110,8 +109,7 @@ async function revertWindows(
     })
     .from(changeRequests)
     .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
-    .where(inArray(changeRequests.revertOf, [...byChange.keys()]))
-    .all();
+    .where(inArray(changeRequests.revertOf, [...byChange.keys()]));
   for (const r of reverts) {
     const original = byChange.get(r.revertOf ?? -1);
     const from = index.get(original?.mergedCommit ?? "");

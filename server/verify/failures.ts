@@ -15,22 +15,22 @@ export type PostMergeFailure = {
  * and reverted, with the failing checks' output — for the prompt of the task's next run, as a
  * reviewer's rejection is (server/queue/approval-gate.ts rejectionsOf).
  */
-export function postMergeFailuresOf(db: DbLike, taskId: string): PostMergeFailure[] {
-  return db
-    .select({
-      verificationId: verifications.id,
-      changeId: changeRequests.id,
-      entryId: queueEntries.id,
-      commit: verifications.culpritCommit,
-      output: verifications.output,
-    })
-    .from(verifications)
-    .innerJoin(queueEntries, eq(queueEntries.id, verifications.culpritEntryId))
-    .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
-    .where(and(eq(changeRequests.taskId, taskId), eq(verifications.state, "culprit")))
-    .orderBy(asc(verifications.id))
-    .all()
-    .map((r) => ({ ...r, output: r.output ?? "" }));
+export async function postMergeFailuresOf(db: DbLike, taskId: string): Promise<PostMergeFailure[]> {
+  return (
+    await db
+      .select({
+        verificationId: verifications.id,
+        changeId: changeRequests.id,
+        entryId: queueEntries.id,
+        commit: verifications.culpritCommit,
+        output: verifications.output,
+      })
+      .from(verifications)
+      .innerJoin(queueEntries, eq(queueEntries.id, verifications.culpritEntryId))
+      .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
+      .where(and(eq(changeRequests.taskId, taskId), eq(verifications.state, "culprit")))
+      .orderBy(asc(verifications.id))
+  ).map((r) => ({ ...r, output: r.output ?? "" }));
 }
 
 export type LandingFailure = { changeId: number; entryId: number; message: string; output: string };
@@ -39,18 +39,19 @@ export type LandingFailure = { changeId: number; entryId: number; message: strin
  * The checks that failed at landing on a task's earlier changes (quarantined), oldest first: for
  * the prompt of the task's next run, so the agent sees what broke when its change met the tip.
  */
-export function landingFailuresOf(db: DbLike, taskId: string): LandingFailure[] {
-  return db
-    .select({
-      changeId: changeRequests.id,
-      entryId: queueEntries.id,
-      error: queueEntries.lastError,
-    })
-    .from(changeRequests)
-    .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
-    .where(and(eq(changeRequests.taskId, taskId), eq(queueEntries.state, "quarantined")))
-    .orderBy(asc(changeRequests.id))
-    .all()
+export async function landingFailuresOf(db: DbLike, taskId: string): Promise<LandingFailure[]> {
+  return (
+    await db
+      .select({
+        changeId: changeRequests.id,
+        entryId: queueEntries.id,
+        error: queueEntries.lastError,
+      })
+      .from(changeRequests)
+      .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
+      .where(and(eq(changeRequests.taskId, taskId), eq(queueEntries.state, "quarantined")))
+      .orderBy(asc(changeRequests.id))
+  )
     .filter((r) => r.error?.kind === "check_failed" || r.error?.kind === "check_timeout")
     .map((r) => ({
       changeId: r.changeId,

@@ -9,20 +9,19 @@ export type VerificationView = VerificationRow & {
 };
 
 /** The latest verifications, newest first, each with the reason its last move gave. */
-export function recentVerifications(
+export async function recentVerifications(
   db: DbLike,
   opts: { repo?: string; limit?: number } = {},
-): VerificationView[] {
-  const rows = db
+): Promise<VerificationView[]> {
+  const rows = await db
     .select()
     .from(verifications)
     .where(opts.repo ? eq(verifications.repo, opts.repo) : undefined)
     .orderBy(desc(verifications.id))
-    .limit(opts.limit ?? 20)
-    .all();
+    .limit(opts.limit ?? 20);
   if (rows.length === 0) return [];
   const reasons = new Map<number, string>();
-  const moves = db
+  const moves = await db
     .select({ entityId: events.entityId, type: events.type, payload: events.payload })
     .from(events)
     .where(
@@ -36,8 +35,7 @@ export function recentVerifications(
         ),
       ),
     )
-    .orderBy(desc(events.id))
-    .all();
+    .orderBy(desc(events.id));
   for (const e of moves) {
     if (e.entityId === null || reasons.has(e.entityId)) continue;
     const reason = (e.payload as { reason?: unknown }).reason;

@@ -12,17 +12,17 @@ import type { VerificationRow } from "../state/verify/store";
  * done, is in progress again. Only a planned task whose latest change is the culprit: an ad-hoc
  * change has no agent to send it back to, and a task already re-done is left alone.
  */
-export function reopenTask(
+export async function reopenTask(
   tx: DbLike,
   change: ChangeRow,
   v: VerificationRow,
   reason: string,
-): void {
-  const task = tx.select().from(tasks).where(eq(tasks.id, change.taskId)).get();
+): Promise<void> {
+  const [task] = await tx.select().from(tasks).where(eq(tasks.id, change.taskId)).limit(1);
   if (task?.source !== "planner" || task.state !== "done") return;
   if (task.changeRequestId !== change.id) return;
   const why = `reopened: ${reason}`;
-  moveTask(tx, {
+  await moveTask(tx, {
     id: task.id,
     from: "done",
     to: "pending",
@@ -33,11 +33,11 @@ export function reopenTask(
     },
   });
   if (!task.requestId) return;
-  const request = tx
+  const [request] = await tx
     .select({ status: requests.status })
     .from(requests)
     .where(eq(requests.id, task.requestId))
-    .get();
+    .limit(1);
   if (request?.status === "done")
-    moveRequest(tx, { id: task.requestId, from: "done", to: "in_progress", reason: why });
+    await moveRequest(tx, { id: task.requestId, from: "done", to: "in_progress", reason: why });
 }

@@ -42,16 +42,19 @@ export const landedBetween = (gitDir: string, good: string, head: string) =>
   Repo.ofGitDir(gitDir).firstParentsBetween(good, head);
 
 /** Every repository whose policy has `postMerge`, with its branches that changes landed on. */
-export function verifiableTargets(db: DbLike, config: LoadedConfig, repo?: string): Target[] {
+export async function verifiableTargets(
+  db: DbLike,
+  config: LoadedConfig,
+  repo?: string,
+): Promise<Target[]> {
   const out: Target[] = [];
   for (const r of config.repositories) {
     if (!policyFor(config, r.name).postMerge || (repo && r.name !== repo)) continue;
     const branches = new Set([r.targetBranch]);
-    for (const row of db
+    for (const row of await db
       .selectDistinct({ branch: queueEntries.targetBranch })
       .from(queueEntries)
-      .where(and(eq(queueEntries.repo, r.name), eq(queueEntries.state, "merged")))
-      .all())
+      .where(and(eq(queueEntries.repo, r.name), eq(queueEntries.state, "merged"))))
       branches.add(row.branch);
     for (const branch of branches) out.push({ repo: r.name, branch });
   }
@@ -61,43 +64,56 @@ export function verifiableTargets(db: DbLike, config: LoadedConfig, repo?: strin
 const ofTarget = (t: Target) =>
   and(eq(verifications.repo, t.repo), eq(verifications.targetBranch, t.branch));
 
-export function runningOf(db: DbLike, t: Target): VerificationRow | undefined {
-  return db
-    .select()
-    .from(verifications)
-    .where(and(ofTarget(t), eq(verifications.state, "running")))
-    .orderBy(desc(verifications.id))
-    .get();
+export async function runningOf(db: DbLike, t: Target): Promise<VerificationRow | undefined> {
+  return (
+    await db
+      .select()
+      .from(verifications)
+      .where(and(ofTarget(t), eq(verifications.state, "running")))
+      .orderBy(desc(verifications.id))
+      .limit(1)
+  )[0];
 }
 
-export function latestOf(db: DbLike, t: Target): VerificationRow | undefined {
-  return db.select().from(verifications).where(ofTarget(t)).orderBy(desc(verifications.id)).get();
+export async function latestOf(db: DbLike, t: Target): Promise<VerificationRow | undefined> {
+  return (
+    await db
+      .select()
+      .from(verifications)
+      .where(ofTarget(t))
+      .orderBy(desc(verifications.id))
+      .limit(1)
+  )[0];
 }
 
-export const lastId = (db: DbLike, t: Target) =>
-  db
-    .select({ id: max(verifications.id) })
-    .from(verifications)
-    .where(ofTarget(t))
-    .get()?.id ?? 0;
+export const lastId = async (db: DbLike, t: Target) =>
+  (
+    await db
+      .select({ id: max(verifications.id) })
+      .from(verifications)
+      .where(ofTarget(t))
+      .limit(1)
+  )[0]?.id ?? 0;
 
 /** The oldest landing on the target branch (a real one, not a dry run). */
-export function firstLanding(db: DbLike, t: Target) {
-  return db
-    .select({ id: queueEntries.id, mergedCommit: queueEntries.mergedCommit })
-    .from(queueEntries)
-    .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
-    .where(
-      and(
-        eq(queueEntries.repo, t.repo),
-        eq(queueEntries.targetBranch, t.branch),
-        inArray(queueEntries.state, ["merged", "rolled_back"]),
-        isNotNull(queueEntries.mergedCommit),
-        eq(changeRequests.dryRun, false),
-      ),
-    )
-    .orderBy(asc(queueEntries.id))
-    .get();
+export async function firstLanding(db: DbLike, t: Target) {
+  return (
+    await db
+      .select({ id: queueEntries.id, mergedCommit: queueEntries.mergedCommit })
+      .from(queueEntries)
+      .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
+      .where(
+        and(
+          eq(queueEntries.repo, t.repo),
+          eq(queueEntries.targetBranch, t.branch),
+          inArray(queueEntries.state, ["merged", "rolled_back"]),
+          isNotNull(queueEntries.mergedCommit),
+          eq(changeRequests.dryRun, false),
+        ),
+      )
+      .orderBy(asc(queueEntries.id))
+      .limit(1)
+  )[0];
 }
 
 /**
@@ -111,13 +127,12 @@ export async function lastGood(
   t: Target,
   head: string,
 ): Promise<string | null> {
-  const known = db
+  const known = await db
     .select()
     .from(verifications)
     .where(and(ofTarget(t), inArray(verifications.state, ["passed", "flaky", "culprit"])))
     .orderBy(desc(verifications.id))
-    .limit(20)
-    .all();
+    .limit(20);
   for (const v of known) {
     const good =
       v.state === "culprit"
@@ -127,18 +142,20 @@ export async function lastGood(
         : v.headCommit;
     if (good && (await isAncestor(gitDir, good, head))) return good;
   }
-  const first = firstLanding(db, t);
+  const first = await firstLanding(db, t);
   if (first?.mergedCommit && (await isAncestor(gitDir, first.mergedCommit, head)))
     return firstParentOf(gitDir, first.mergedCommit);
   return null;
 }
 
 /** A revert a verification queued that has not landed yet: the next one waits for it. */
-export function revertInFlight(db: DbLike, t: Target): Entry | undefined {
-  return db
-    .select({ entry: queueEntries })
-    .from(verifications)
-    .innerJoin(queueEntries, eq(queueEntries.id, verifications.revertEntryId))
-    .where(and(ofTarget(t), inArray(queueEntries.state, [...UNLANDED])))
-    .get()?.entry;
+export async function revertInFlight(db: DbLike, t: Target): Promise<Entry | undefined> {
+  return (
+    await db
+      .select({ entry: queueEntries })
+      .from(verifications)
+      .innerJoin(queueEntries, eq(queueEntries.id, verifications.revertEntryId))
+      .where(and(ofTarget(t), inArray(queueEntries.state, [...UNLANDED])))
+      .limit(1)
+  )[0]?.entry;
 }

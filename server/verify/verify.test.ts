@@ -14,6 +14,7 @@ import {
   requests,
   tasks,
   verifications,
+  workerHeartbeats,
 } from "@/server/db/schema";
 import { demoPolicy } from "@/server/demo/policy";
 import { advance } from "@/server/dispatch/advance";
@@ -99,7 +100,7 @@ async function drain() {
 
 /** Files a request for one file; it is planned, developed, landed and recorded as done. */
 async function land(file: string) {
-  const [r] = createRequests(world.db, {
+  const [r] = await createRequests(world.db, {
     input: { title: `Touch ${file}`, description: "", repo: "demo", files: [file] },
     requester: world.admin,
     config,
@@ -108,16 +109,16 @@ async function land(file: string) {
   await advance(world.db, config, "d");
   await drain();
   await advance(world.db, config, "d");
-  const task = world.db
+  const [task] = await world.db
     .select()
     .from(tasks)
     .where(eq(tasks.requestId, r?.id ?? 0))
-    .get();
-  const entry = world.db
+    .limit(1);
+  const [entry] = await world.db
     .select()
     .from(queueEntries)
     .where(eq(queueEntries.changeRequestId, task?.changeRequestId ?? 0))
-    .get();
+    .limit(1);
   if (!task || !entry?.mergedCommit) throw new Error(`${file} did not land`);
   expect(task.state).toBe("done");
   return { requestId: r?.id ?? 0, task, entry };
@@ -129,19 +130,18 @@ const done = (o: VerifyOutcome | undefined) => {
   if (o?.kind !== "done") throw new Error(`not done: ${JSON.stringify(o)}`);
   return o.verification;
 };
-const verificationEvents = (type: string) =>
-  world.db
+const verificationEvents = async (type: string) =>
+  await world.db
     .select()
     .from(events)
-    .where(and(eq(events.topic, "queue"), like(events.type, type)))
-    .all();
+    .where(and(eq(events.topic, "queue"), like(events.type, type)));
 
 beforeEach(async () => {
   world = await makeWorld();
 });
-afterEach(() => {
+afterEach(async () => {
   vi.restoreAllMocks();
-  world.cleanup();
+  await world.cleanup();
 });
 
 describe("bisect", () => {
@@ -209,34 +209,38 @@ describe("post-merge verification", () => {
     expect(v.output).toContain("FAIL: docs/fragile.md must stay as it is");
 
     // Its revert is queued through the merge queue, linked to the change it undoes…
-    const revert = getEntry(world.db, v.revertEntryId ?? 0);
+    const revert = await getEntry(world.db, v.revertEntryId ?? 0);
     expect(revert?.state).toBe("queued");
-    const revertChange = world.db
+    const [revertChange] = await world.db
       .select()
       .from(changeRequests)
       .where(eq(changeRequests.id, revert?.changeRequestId ?? 0))
-      .get();
+      .limit(1);
     expect(revertChange?.revertOf).toBe(culprit.entry.changeRequestId);
 
     // …its task is reopened, its request in progress again, and operators are told.
-    const task = world.db.select().from(tasks).where(eq(tasks.id, culprit.task.id)).get();
+    const [task] = await world.db
+      .select()
+      .from(tasks)
+      .where(eq(tasks.id, culprit.task.id))
+      .limit(1);
     expect(task?.state).toBe("pending");
-    const request = world.db
+    const [request] = await world.db
       .select()
       .from(requests)
       .where(eq(requests.id, culprit.requestId))
-      .get();
+      .limit(1);
     expect(request?.status).toBe("in_progress");
-    const reopened = world.db
-      .select()
-      .from(events)
-      .where(and(eq(events.type, "task.pending"), eq(events.entityId, culprit.requestId)))
-      .all()
-      .map((e) => e.payload as { from: string; reason: string });
+    const reopened = (
+      await world.db
+        .select()
+        .from(events)
+        .where(and(eq(events.type, "task.pending"), eq(events.entityId, culprit.requestId)))
+    ).map((e) => e.payload as { from: string; reason: string });
     expect(reopened).toEqual([
       expect.objectContaining({ from: "done", reason: expect.stringContaining("post-merge") }),
     ]);
-    const [told] = verificationEvents("verification.culprit");
+    const [told] = await verificationEvents("verification.culprit");
     expect(told?.payload).toMatchObject({
       id: v.id,
       culpritEntryId: culprit.entry.id,
@@ -266,25 +270,25 @@ describe("post-merge verification", () => {
     ]);
     // Every other task stays done.
     for (const l of landed.filter((x) => x !== culprit))
-      expect(world.db.select().from(tasks).where(eq(tasks.id, l.task.id)).get()?.state).toBe(
-        "done",
-      );
+      expect(
+        (await world.db.select().from(tasks).where(eq(tasks.id, l.task.id)).limit(1))[0]?.state,
+      ).toBe("done");
 
     // Nothing more to verify until the revert lands.
     expect(await dueReason(world.db, config, target, opts.owner)).toBeNull();
     await drain();
-    expect(getEntry(world.db, revert?.id ?? 0)?.state).toBe("merged");
-    expect(getEntry(world.db, culprit.entry.id)?.state).toBe("rolled_back");
+    expect((await getEntry(world.db, revert?.id ?? 0))?.state).toBe("merged");
+    expect((await getEntry(world.db, culprit.entry.id))?.state).toBe("rolled_back");
     expect(await show("main", "docs/fragile.md")).toBe("# Fragile\n");
     expect(await show("main", "docs/page-10.md")).toContain("Hyperion note");
 
     // The task is dispatched again, and its agent's prompt carries the failure.
-    expect(postMergeFailuresOf(world.db, culprit.task.id)).toEqual([
+    expect(await postMergeFailuresOf(world.db, culprit.task.id)).toEqual([
       expect.objectContaining({ verificationId: v.id, changeId: culprit.entry.changeRequestId }),
     ]);
-    const [claimed] = dispatchOnce(world.db, config, "d2");
+    const [claimed] = await dispatchOnce(world.db, config, "d2");
     expect(claimed?.id).toBe(culprit.task.id);
-    const prompt = buildPrompt(world.db, claimed ?? (task as never), {
+    const prompt = await buildPrompt(world.db, claimed ?? (task as never), {
       base: "abc",
       checks: [],
       context: [],
@@ -334,7 +338,8 @@ describe("post-merge verification", () => {
       await verdictPolicy(2);
       const one = await land("docs/page-1.md");
       const two = await land("docs/page-2.md");
-      const entriesBefore = world.db.select({ n: count() }).from(queueEntries).get()?.n;
+      const entriesBefore = (await world.db.select({ n: count() }).from(queueEntries).limit(1))[0]
+        ?.n;
       const warn = vi.spyOn(log, "warn");
 
       const [outcome] = await verifyDue(world.db, config, opts);
@@ -357,12 +362,14 @@ describe("post-merge verification", () => {
       expect(asked).toBe(2);
       expect(v.output).toContain("the verdict is fail");
       // Nobody blamed: nothing queued, no task reopened.
-      expect(world.db.select({ n: count() }).from(queueEntries).get()?.n).toBe(entriesBefore);
+      expect((await world.db.select({ n: count() }).from(queueEntries).limit(1))[0]?.n).toBe(
+        entriesBefore,
+      );
       for (const l of [one, two])
-        expect(world.db.select().from(tasks).where(eq(tasks.id, l.task.id)).get()?.state).toBe(
-          "done",
-        );
-      expect(verificationEvents("verification.flaky")).toHaveLength(1);
+        expect(
+          (await world.db.select().from(tasks).where(eq(tasks.id, l.task.id)).limit(1))[0]?.state,
+        ).toBe("done");
+      expect(await verificationEvents("verification.flaky")).toHaveLength(1);
       expect(warn).toHaveBeenCalledWith(
         expect.objectContaining({ state: "flaky" }),
         expect.stringContaining("flaky, nobody is blamed"),
@@ -389,7 +396,7 @@ describe("post-merge verification", () => {
       };
       await first.pass();
       await stopped;
-      const [left] = world.db.select().from(verifications).all();
+      const [left] = await world.db.select().from(verifications).limit(1);
       expect(left).toMatchObject({
         state: "running",
         steps: [expect.objectContaining({ ok: false })],
@@ -405,17 +412,17 @@ describe("post-merge verification", () => {
         intervalMs: 3_600_000,
         timeoutMs: 60_000,
       });
-      beat(world.db, "worker-next", Date.now());
+      await beat(world.db, "worker-next", Date.now());
       await next.pass();
       await next.stop();
-      const [again] = world.db.select().from(verifications).all();
+      const [again] = await world.db.select().from(verifications).limit(1);
       expect(again).toMatchObject({
         id: left?.id,
         state: "passed",
         steps: [{ commit: left?.headCommit, ok: true, note: "the tip" }],
       });
-      expect(verificationOwner(world.db, left?.id ?? 0)).toBe("worker-next/verify");
-      expect(verificationEvents("verification.running")).toEqual([
+      expect(await verificationOwner(world.db, left?.id ?? 0)).toBe("worker-next/verify");
+      expect(await verificationEvents("verification.running")).toEqual([
         expect.objectContaining({ payload: expect.objectContaining({ from: null }) }),
         expect.objectContaining({
           payload: expect.objectContaining({
@@ -435,7 +442,7 @@ describe("post-merge verification", () => {
     });
     await land("docs/guide.md");
     const head = await tip();
-    const left = world.db.transaction((tx) =>
+    const left = await world.db.transaction(async (tx) =>
       createVerification(tx, {
         repo: "demo",
         targetBranch: "main",
@@ -444,23 +451,25 @@ describe("post-merge verification", () => {
         owner: "worker-alive/verify",
       }),
     );
-    beat(world.db, "worker-alive", Date.now());
+    await beat(world.db, "worker-alive", Date.now());
     expect(await dueReason(world.db, config, target, opts.owner)).toBeNull();
     const busy = await verifyTarget(world.db, config, target, opts);
     expect(busy).toMatchObject({ kind: "busy", owner: "worker-alive/verify" });
 
     // Its worker stops without finishing it: the next verifier takes it over from the top.
-    world.db.$client.prepare("UPDATE worker_heartbeats SET stopped_at = 1").run();
+    await world.db.update(workerHeartbeats).set({ stoppedAt: 1 });
     expect(await dueReason(world.db, config, target, opts.owner)).toMatch(
       /left running by worker-alive\/verify/,
     );
     const [outcome] = await verifyDue(world.db, config, opts);
     expect(done(outcome)).toMatchObject({ id: left.id, state: "passed", headCommit: head });
-    expect(verificationOwner(world.db, left.id)).toBe(opts.owner);
+    expect(await verificationOwner(world.db, left.id)).toBe(opts.owner);
     expect(
-      verificationEvents("verification.running").map((e) => (e.payload as { owner: string }).owner),
+      (await verificationEvents("verification.running")).map(
+        (e) => (e.payload as { owner: string }).owner,
+      ),
     ).toEqual(["worker-alive/verify", opts.owner]);
-    expect(world.db.select({ n: count() }).from(verifications).get()?.n).toBe(1);
+    expect((await world.db.select({ n: count() }).from(verifications).limit(1))[0]?.n).toBe(1);
   }, 120_000);
 
   it("leaves alone a repository whose policy names no postMerge checks", async () => {
@@ -507,14 +516,16 @@ describe("post-merge verification", () => {
         });
         // Polls the database while the worker runs; a worker that exits first fails the wait.
         for (;;) {
-          const v = world.db.select().from(verifications).get();
+          const [v] = await world.db.select().from(verifications).limit(1);
           if (v && v.state !== "running") break;
           if (exited !== null) throw new Error(`the worker stopped: ${exited}`);
           await new Promise((r) => setTimeout(r, 20));
         }
-        const [v] = world.db.select().from(verifications).all();
+        const [v] = await world.db.select().from(verifications).limit(1);
         expect(v).toMatchObject({ state: "passed", headCommit: head });
-        expect(verificationOwner(world.db, v?.id ?? 0)).toMatch(/^worker-[0-9a-f]{8}\/verify$/);
+        expect(await verificationOwner(world.db, v?.id ?? 0)).toMatch(
+          /^worker-[0-9a-f]{8}\/verify$/,
+        );
       } finally {
         worker.kill("SIGTERM");
         const run = await worker;
@@ -537,7 +548,7 @@ describe("post-merge verification", () => {
         ),
       );
       expect(run.stdout).toContain("post-merge checks (suite) passed");
-      expect(world.db.select().from(verifications).get()).toMatchObject({
+      expect((await world.db.select().from(verifications).limit(1))[0]).toMatchObject({
         state: "passed",
         headCommit: head,
       });
@@ -556,7 +567,7 @@ describe("post-merge verification", () => {
       const refused = await hyperion(["verify", "--as", requester.email]);
       expect(refused.exitCode).toBe(1);
       expect(refused.stderr).toContain("needs an operator or admin");
-      expect(world.db.select({ n: count() }).from(verifications).get()?.n).toBe(1);
+      expect((await world.db.select({ n: count() }).from(verifications).limit(1))[0]?.n).toBe(1);
     }, 120_000);
   });
 });

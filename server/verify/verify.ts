@@ -38,20 +38,20 @@ export async function dueReason(
 ): Promise<string | null> {
   const repo = config.repositories.find((r) => r.name === t.repo);
   if (!repo || !policyFor(config, repo.name).postMerge) return null;
-  const running = runningOf(db, t);
+  const running = await runningOf(db, t);
   if (running) {
-    const holder = verificationOwner(db, running.id);
+    const holder = await verificationOwner(db, running.id);
     if (holder === owner) return null;
-    return holder && verifierAlive(db, holder)
+    return holder && (await verifierAlive(db, holder))
       ? null
       : `verification ${running.id} was left running by ${holder ?? "an unknown verifier"}`;
   }
   const head = readRefFs(await gitDirOf(repo.path), `refs/heads/${t.branch}`);
   if (!head) return null;
-  const last = latestOf(db, t);
+  const last = await latestOf(db, t);
   if (last?.headCommit === head) return null;
-  if (!last && !firstLanding(db, t)) return null;
-  const revert = revertInFlight(db, t);
+  if (!last && !(await firstLanding(db, t))) return null;
+  const revert = await revertInFlight(db, t);
   if (revert) return null;
   return `${t.branch} moved to ${head.slice(0, 12)}`;
 }
@@ -66,7 +66,7 @@ export async function verifyDue(
   opts: VerifierOptions,
 ): Promise<VerifyOutcome[]> {
   const out: VerifyOutcome[] = [];
-  for (const t of verifiableTargets(db, config)) {
+  for (const t of await verifiableTargets(db, config)) {
     if (opts.shouldStop?.()) break;
     const why = await dueReason(db, config, t, opts.owner);
     if (!why) continue;
@@ -100,34 +100,34 @@ export async function verifyTarget(
       reason: `the policy of '${t.repo}' has no postMerge checks`,
     };
   const gitDir = await gitDirOf(repo.path);
-  const running = runningOf(db, t);
-  const row = running ? restart(db, t, running, opts) : await start(db, t, gitDir, opts);
+  const running = await runningOf(db, t);
+  const row = running ? await restart(db, t, running, opts) : await start(db, t, gitDir, opts);
   if ("kind" in row) return row;
   return carryOut(db, config, { gitDir, path: repo.path }, row, opts);
 }
 
 /** Another verifier holds the target's verification now, or none runs and one just ended. */
-function busyOrSkipped(db: Db, t: Target, otherwise: string): VerifyOutcome {
-  const now = runningOf(db, t);
+async function busyOrSkipped(db: Db, t: Target, otherwise: string): Promise<VerifyOutcome> {
+  const now = await runningOf(db, t);
   return now
-    ? { kind: "busy", verification: now, owner: verificationOwner(db, now.id) }
+    ? { kind: "busy", verification: now, owner: await verificationOwner(db, now.id) }
     : { kind: "skipped", target: t, reason: otherwise };
 }
 
 /** Takes over the running verification its dead verifier left, unless that verifier lives. */
-function restart(
+async function restart(
   db: Db,
   t: Target,
   running: VerificationRow,
   opts: VerifierOptions,
-): VerificationRow | VerifyOutcome {
-  const holder = verificationOwner(db, running.id);
-  if (holder !== opts.owner && holder && verifierAlive(db, holder))
+): Promise<VerificationRow | VerifyOutcome> {
+  const holder = await verificationOwner(db, running.id);
+  if (holder !== opts.owner && holder && (await verifierAlive(db, holder)))
     return { kind: "busy", verification: running, owner: holder };
   const reason = `restarted: its verifier ${holder ?? "(unknown)"} stopped before it finished`;
   let row: VerificationRow;
   try {
-    row = db.transaction((tx) =>
+    row = await db.transaction(async (tx) =>
       moveVerification(tx, {
         id: running.id,
         from: "running",
@@ -155,11 +155,11 @@ async function start(
 ): Promise<VerificationRow | VerifyOutcome> {
   const head = readRefFs(gitDir, `refs/heads/${t.branch}`);
   if (!head) return { kind: "skipped", target: t, reason: `${t.branch} has no commits` };
-  const seen = lastId(db, t);
+  const seen = await lastId(db, t);
   const good = await lastGood(db, gitDir, t, head);
-  const row = db.transaction((tx) => {
+  const row = await db.transaction(async (tx) => {
     // Another verifier started (or finished) one meanwhile: ours would repeat or race it.
-    if (runningOf(tx, t) || lastId(tx, t) !== seen) return null;
+    if ((await runningOf(tx, t)) || (await lastId(tx, t)) !== seen) return null;
     return createVerification(tx, {
       repo: t.repo,
       targetBranch: t.branch,
@@ -168,5 +168,5 @@ async function start(
       owner: opts.owner,
     });
   });
-  return row ?? busyOrSkipped(db, t, "another verification finished meanwhile");
+  return row ?? (await busyOrSkipped(db, t, "another verification finished meanwhile"));
 }

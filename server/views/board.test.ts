@@ -23,8 +23,8 @@ beforeEach(async () => {
   repo = await makeRepoPair({ "a.txt": "a\n", "b.txt": "b\n" });
   config = { file: "test", repositories: [{ name: "t", path: repo.bare, targetBranch: "main" }] };
 });
-afterEach(() => {
-  world.cleanup();
+afterEach(async () => {
+  await world.cleanup();
   repo.cleanup();
 });
 
@@ -45,9 +45,9 @@ async function submit(file: string, summary: string, maxAttempts = 5) {
 /** Submits a change on its own file and fails its one attempt: it is quarantined. */
 async function quarantined(summary: string) {
   const id = await submit("a.txt", summary, 1);
-  const e = claimNext(world.db, "w1", defaultQueueOptions);
+  const e = await claimNext(world.db, "w1", defaultQueueOptions);
   if (e?.id !== id) throw new Error(`claimed ${e?.id}, not ${id}`);
-  expect(failEntry(world.db, e, "applying", "w1", conflict, defaultQueueOptions)).toBe(
+  expect(await failEntry(world.db, e, "applying", "w1", conflict, defaultQueueOptions)).toBe(
     "quarantined",
   );
   return id;
@@ -60,7 +60,7 @@ describe("the queue board", () => {
     const second = await submit("a.txt", "second on a");
     const other = await submit("b.txt", "on b");
 
-    const board = queueBoard(world.db);
+    const board = await queueBoard(world.db);
     expect(board.quarantined.map((e) => [e.id, e.summary, e.lastError?.kind])).toEqual([
       [stuck, "stuck", "conflict"],
     ]);
@@ -74,12 +74,12 @@ describe("the queue board", () => {
 
   it("an operator's drop rejects a quarantined entry, which then reads as finished", async () => {
     const id = await quarantined("dropped");
-    dropEntry(world.db, id, "user:ops@example.test");
-    expect(getEntry(world.db, id)?.state).toBe("rejected");
-    const board = queueBoard(world.db);
+    await dropEntry(world.db, id, "user:ops@example.test");
+    expect((await getEntry(world.db, id))?.state).toBe("rejected");
+    const board = await queueBoard(world.db);
     expect(board.quarantined).toEqual([]);
     expect(board.finished.map((e) => [e.id, e.state])).toEqual([[id, "rejected"]]);
-    const last = recentLogs(world.db, 1)[0];
+    const last = (await recentLogs(world.db, 1))[0];
     expect(last?.event).toMatchObject({ from: "quarantined", to: "rejected" });
     expect(last?.event.note).toBe("dropped from quarantine by ops@example.test");
   });
@@ -88,7 +88,7 @@ describe("the queue board", () => {
     const id = await submit("b.txt", "still queued");
     let err: unknown;
     try {
-      dropEntry(world.db, id, "user:ops@example.test");
+      await dropEntry(world.db, id, "user:ops@example.test");
     } catch (e) {
       err = e;
     }
@@ -96,16 +96,16 @@ describe("the queue board", () => {
     expect((err as ValidationError).issues).toEqual([
       { path: "id", message: `entry ${id} is queued; only a quarantined entry can be dropped` },
     ]);
-    expect(getEntry(world.db, id)?.state).toBe("queued");
+    expect((await getEntry(world.db, id))?.state).toBe("queued");
   });
 });
 
 describe("the event log's filter", () => {
   it("narrows by entry, by kind of move and by text; a change submitted without a request matches no R-id", async () => {
     const stuck = await quarantined("stuck");
-    retryEntry(world.db, stuck, "user:ops@example.test");
+    await retryEntry(world.db, stuck, "user:ops@example.test");
     const other = await submit("b.txt", "other");
-    const rows = withRequestIds(world.db, recentLogs(world.db, 50));
+    const rows = await withRequestIds(world.db, await recentLogs(world.db, 50));
     const pick = (f: Partial<EventFilter>) =>
       rows
         .filter((r) => matchesEvent(r, { event: "", q: "", ...f }))

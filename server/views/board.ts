@@ -35,10 +35,10 @@ const columns = {
 };
 
 /** Change request id → its summary's first line, its task and the task's request. */
-function changeRefs(db: Db, changeIds: number[]) {
+async function changeRefs(db: Db, changeIds: number[]) {
   const ids = [...new Set(changeIds)];
   const rows = ids.length
-    ? db
+    ? await db
         .select({
           id: changeRequests.id,
           summary: changeRequests.summary,
@@ -48,7 +48,6 @@ function changeRefs(db: Db, changeIds: number[]) {
         .from(changeRequests)
         .leftJoin(tasks, eq(tasks.id, changeRequests.taskId))
         .where(inArray(changeRequests.id, ids))
-        .all()
     : [];
   return new Map(rows.map((r) => [r.id, r]));
 }
@@ -58,30 +57,27 @@ function changeRefs(db: Db, changeIds: number[]) {
  * ones still moving (and, for a queued one, the earlier entries on its paths it waits behind),
  * and the newest finished ones.
  */
-export function queueBoard(db: Db, opts: { finishedLimit?: number } = {}) {
-  const quarantined = db
+export async function queueBoard(db: Db, opts: { finishedLimit?: number } = {}) {
+  const quarantined = await db
     .select(columns)
     .from(queueEntries)
     .where(eq(queueEntries.state, "quarantined"))
     .orderBy(desc(queueEntries.updatedAt))
-    .limit(200)
-    .all();
-  const moving = db
+    .limit(200);
+  const moving = await db
     .select(columns)
     .from(queueEntries)
     .where(inArray(queueEntries.state, [...movingStates]))
     .orderBy(queueEntries.id)
-    .limit(200)
-    .all();
-  const finished = db
+    .limit(200);
+  const finished = await db
     .select(columns)
     .from(queueEntries)
     .where(inArray(queueEntries.state, [...finishedStates]))
     .orderBy(desc(queueEntries.updatedAt))
-    .limit(opts.finishedLimit ?? 100)
-    .all();
+    .limit(opts.finishedLimit ?? 100);
 
-  const refs = changeRefs(
+  const refs = await changeRefs(
     db,
     [...quarantined, ...moving, ...finished].map((e) => e.changeRequestId),
   );
@@ -95,8 +91,8 @@ export function queueBoard(db: Db, opts: { finishedLimit?: number } = {}) {
     };
   };
 
-  const blockedBy = blockers(db, moving);
-  const eta = estimates(db, moving);
+  const blockedBy = await blockers(db, moving);
+  const eta = await estimates(db, moving);
   return {
     quarantined: quarantined.map(withRefs),
     moving: moving.map((e) => ({
@@ -115,13 +111,13 @@ export type Blocker = { id: number; state: EntryState };
  * For each queued entry, the earlier entries on one of its paths it waits for: still pending, or
  * waiting for a reviewer (those hold their paths too, see holdingStates).
  */
-function blockers(
+async function blockers(
   db: Db,
   moving: { id: number; repo: string; state: EntryState }[],
-): Map<number, Blocker[]> {
+): Promise<Map<number, Blocker[]>> {
   const holding = moving.filter((e) => holdingStates.includes(e.state));
   if (!holding.some((e) => e.state === "queued")) return new Map();
-  const paths = pathsOf(
+  const paths = await pathsOf(
     db,
     holding.map((e) => e.id),
   );
@@ -144,30 +140,30 @@ function blockers(
 type LogRow = typeof changeQueueLogs.$inferSelect;
 
 /** Log rows with the request each entry serves, so the board can filter its log by R12. */
-export function withRequestIds(db: Db, rows: LogRow[]) {
+export async function withRequestIds(db: Db, rows: LogRow[]) {
   const entryIds = [...new Set(rows.map((r) => r.entryId))];
   const found = entryIds.length
-    ? db
+    ? await db
         .select({ id: queueEntries.id, requestId: tasks.requestId })
         .from(queueEntries)
         .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
         .leftJoin(tasks, eq(tasks.id, changeRequests.taskId))
         .where(inArray(queueEntries.id, entryIds))
-        .all()
     : [];
   const byEntry = new Map(found.map((f) => [f.id, f.requestId]));
   return rows.map((r) => ({ ...r, requestId: byEntry.get(r.entryId) ?? null }));
 }
 
 /** The median time a check run at landing took in a repository, from its last 50; null before any. */
-export function medianCheckMs(db: Db, repo: string): number | null {
-  const rows = db
-    .select({ ms: checkRuns.durationMs })
-    .from(checkRuns)
-    .where(and(eq(checkRuns.repo, repo), eq(checkRuns.place, "landing")))
-    .orderBy(desc(checkRuns.id))
-    .limit(50)
-    .all()
+export async function medianCheckMs(db: Db, repo: string): Promise<number | null> {
+  const rows = (
+    await db
+      .select({ ms: checkRuns.durationMs })
+      .from(checkRuns)
+      .where(and(eq(checkRuns.repo, repo), eq(checkRuns.place, "landing")))
+      .orderBy(desc(checkRuns.id))
+      .limit(50)
+  )
     .map((r) => r.ms)
     .sort((a, b) => a - b);
   return rows.length ? (rows[Math.floor(rows.length / 2)] ?? null) : null;
@@ -178,7 +174,7 @@ export function medianCheckMs(db: Db, repo: string): number | null {
  * round lands when its batch's checks end; a queued one waits the rounds ahead of it (one per
  * window of entries before it on its branch) and then its own. None where no check ran yet.
  */
-function estimates(
+async function estimates(
   db: Db,
   moving: {
     id: number;
@@ -189,16 +185,16 @@ function estimates(
     pipeline: PipelinePlace | null;
   }[],
   now = Date.now(),
-): Map<number, number> {
+): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   const medians = new Map<string, number | null>();
-  const median = (repo: string) => {
-    if (!medians.has(repo)) medians.set(repo, medianCheckMs(db, repo));
+  const median = async (repo: string) => {
+    if (!medians.has(repo)) medians.set(repo, await medianCheckMs(db, repo));
     return medians.get(repo) ?? null;
   };
   const queuedBefore = new Map<string, number>();
   for (const e of moving) {
-    const m = median(e.repo);
+    const m = await median(e.repo);
     if (m === null) continue;
     if (e.pipeline && (e.state === "applying" || e.state === "checking"))
       out.set(e.id, Math.max(0, m - (now - e.updatedAt)));

@@ -9,8 +9,8 @@ import { patchHash } from "@/server/queue/approval-gate";
  * change waiting for a reviewer without being one. Unlike the reviewer's `approval.diff`, nothing
  * is recorded: reading here approves nothing.
  */
-export function changeDiff(db: DbLike, changeId: number) {
-  const row = db
+export async function changeDiff(db: DbLike, changeId: number) {
+  const [row] = await db
     .select({
       id: changeRequests.id,
       patch: changeRequests.patch,
@@ -22,7 +22,7 @@ export function changeDiff(db: DbLike, changeId: number) {
     .leftJoin(tasks, eq(tasks.id, changeRequests.taskId))
     .leftJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
     .where(eq(changeRequests.id, changeId))
-    .get();
+    .limit(1);
   if (!row) throw new NotFoundError(`no change C${changeId}`);
   return { ...row, patchHash: patchHash(row.patch) };
 }

@@ -9,16 +9,18 @@ import { traceOf } from "./trace";
  * request it comes from, their trace, and the change that reverted it if it was rolled back.
  * Throws NotFoundError for an entry that does not exist.
  */
-export function entryPage(db: Db, entryId: number) {
-  const timeline = entryTimeline(db, entryId);
+export async function entryPage(db: Db, entryId: number) {
+  const timeline = await entryTimeline(db, entryId);
   const task = timeline.change
-    ? (db
-        .select({ id: tasks.id, requestId: tasks.requestId })
-        .from(tasks)
-        .where(eq(tasks.id, timeline.change.taskId))
-        .get() ?? null)
+    ? ((
+        await db
+          .select({ id: tasks.id, requestId: tasks.requestId })
+          .from(tasks)
+          .where(eq(tasks.id, timeline.change.taskId))
+          .limit(1)
+      )[0] ?? null)
     : null;
-  const trace = task ? traceOf(db, { requestId: task.requestId, taskId: task.id }) : null;
+  const trace = task ? await traceOf(db, { requestId: task.requestId, taskId: task.id }) : null;
   const revertedBy =
     trace?.tasks.flatMap((t) => t.changes).find((c) => c.entry?.id === entryId)?.revertedBy ?? null;
   return { timeline, task, trace, revertedBy };

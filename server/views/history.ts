@@ -52,7 +52,7 @@ const badCursor = (message: string) => new ValidationError([{ path: "cursor", me
 
 /** The cursor's position, checked against the sort it is used with. */
 function decodeCursor(raw: string, sort: HistorySort): Cursor {
-  let parsed: ReturnType<typeof Cursor.safeParse>;
+  let parsed: Awaited<ReturnType<typeof Cursor.safeParse>>;
   try {
     parsed = Cursor.safeParse(JSON.parse(Buffer.from(raw, "base64url").toString("utf8")));
   } catch {
@@ -124,17 +124,20 @@ function select(db: Db, where: SQL[]) {
  * or was made for another sort, is a ValidationError naming `cursor`. `viewer` is whom `mine`
  * means.
  */
-export function listHistory(db: Db, query: HistoryQuery, viewer?: Viewer): HistoryPage {
+export async function listHistory(
+  db: Db,
+  query: HistoryQuery,
+  viewer?: Viewer,
+): Promise<HistoryPage> {
   const order = orders[query.sort];
   const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor, query.sort);
   const forward = cursor?.d !== "p";
   const where = filters(query, viewer);
   const direction = order.desc === forward ? desc : asc;
 
-  const fetched = select(db, cursor ? [...where, beyond(order, cursor, forward)] : where)
+  const fetched = await select(db, cursor ? [...where, beyond(order, cursor, forward)] : where)
     .orderBy(...(order.key ? [direction(order.key)] : []), direction(requests.id))
-    .limit(query.limit + 1)
-    .all();
+    .limit(query.limit + 1);
   const more = fetched.length > query.limit;
   const page = fetched.slice(0, query.limit);
   if (!forward) page.reverse();
@@ -144,13 +147,11 @@ export function listHistory(db: Db, query: HistoryQuery, viewer?: Viewer): Histo
     row ? { k: order.keyOf(row), i: row.id } : cursor;
   const first = positionOf(rows[0]);
   const last = positionOf(rows.at(-1));
-  const anyBeyond = (at: Pick<Cursor, "k" | "i">, ahead: boolean) =>
-    select(db, [...where, beyond(order, at, ahead)])
-      .limit(1)
-      .all().length > 0;
-  const hasNext = forward ? more : last !== undefined && anyBeyond(last, true);
+  const anyBeyond = async (at: Pick<Cursor, "k" | "i">, ahead: boolean) =>
+    (await select(db, [...where, beyond(order, at, ahead)]).limit(1)).length > 0;
+  const hasNext = forward ? more : last !== undefined && (await anyBeyond(last, true));
   const hasPrev = forward
-    ? first !== undefined && cursor !== undefined && anyBeyond(first, false)
+    ? first !== undefined && cursor !== undefined && (await anyBeyond(first, false))
     : more;
   return {
     rows,
@@ -159,7 +160,7 @@ export function listHistory(db: Db, query: HistoryQuery, viewer?: Viewer): Histo
   };
 }
 
-type Selected = ReturnType<ReturnType<typeof select>["all"]>[number];
+type Selected = Awaited<ReturnType<typeof select>>[number];
 
 function toRow({ givenKind, inferredKind, ...r }: Selected): HistoryRow {
   const inferred = givenKind === null && isKind(inferredKind);
@@ -170,8 +171,8 @@ function toRow({ givenKind, inferredKind, ...r }: Selected): HistoryRow {
  * One request's history row as a reload would show it, for the live history: a row that moves
  * (planned, done) carries the kind the Engineer inferred with it, not only its new status.
  */
-export function historyRow(db: Db, id: number): HistoryRow | undefined {
-  const row = select(db, [eq(requests.id, id)]).get();
+export async function historyRow(db: Db, id: number): Promise<HistoryRow | undefined> {
+  const [row] = await select(db, [eq(requests.id, id)]);
   return row ? toRow(row) : undefined;
 }
 
@@ -184,22 +185,24 @@ function isKind(value: string | null): value is NonNullable<RequestSummary["kind
  * The repositories a filter offers: those configured, then any the history has rows for (a
  * repository that has left the config keeps its history, so it stays a choice).
  */
-export function filterRepos(db: Db, configured: readonly { name: string }[]): string[] {
-  const filed = db
-    .selectDistinct({ repo: requests.repo })
-    .from(requests)
-    .orderBy(requests.repo)
-    .all()
-    .map((r) => r.repo);
+export async function filterRepos(
+  db: Db,
+  configured: readonly { name: string }[],
+): Promise<string[]> {
+  const filed = (
+    await db.selectDistinct({ repo: requests.repo }).from(requests).orderBy(requests.repo)
+  ).map((r) => r.repo);
   return [...new Set([...configured.map((r) => r.name), ...filed])];
 }
 
 /** The newest requests as picker choices (a request to depend on): id, title and repository. */
-export function recentRequests(db: Db, limit = 500): { id: number; title: string; repo: string }[] {
-  return db
+export async function recentRequests(
+  db: Db,
+  limit = 500,
+): Promise<{ id: number; title: string; repo: string }[]> {
+  return await db
     .select({ id: requests.id, title: requests.title, repo: requests.repo })
     .from(requests)
     .orderBy(desc(requests.id))
-    .limit(limit)
-    .all();
+    .limit(limit);
 }

@@ -20,9 +20,13 @@ const percentile = (sorted: number[], p: number) =>
  * The queue's runtime figures over a recent window: landed changes per minute, the share of
  * finished entries that merged, the share of entries that met a conflict, and time in queue.
  */
-export function queueInsights(db: Db, now = Date.now(), windowMinutes = 15): Insights {
+export async function queueInsights(
+  db: Db,
+  now = Date.now(),
+  windowMinutes = 15,
+): Promise<Insights> {
   const since = now - windowMinutes * 60_000;
-  const finished = db
+  const finished = await db
     .select({
       state: queueEntries.state,
       createdAt: queueEntries.createdAt,
@@ -35,29 +39,31 @@ export function queueInsights(db: Db, now = Date.now(), windowMinutes = 15): Ins
         gt(queueEntries.finishedAt, since),
         inArray(queueEntries.state, ["merged", "quarantined", "rejected", "rolled_back"]),
       ),
-    )
-    .all();
+    );
   const merged = finished.filter((e) => e.state === "merged" || e.state === "rolled_back");
   const times = merged
     .map((e) => (e.finishedAt ?? e.createdAt) - e.createdAt)
     .sort((a, b) => a - b);
-  const touched = db
-    .select({ entryId: changeQueueLogs.entryId })
-    .from(changeQueueLogs)
-    .where(gt(changeQueueLogs.at, since))
-    .groupBy(changeQueueLogs.entryId)
-    .all().length;
-  const conflicted =
-    db
-      .select({ n: sql<number>`count(DISTINCT ${changeQueueLogs.entryId})` })
+  const touched = (
+    await db
+      .select({ entryId: changeQueueLogs.entryId })
       .from(changeQueueLogs)
-      .where(
-        and(
-          gt(changeQueueLogs.at, since),
-          sql`json_extract(${changeQueueLogs.event}, '$.error.kind') = 'conflict'`,
-        ),
-      )
-      .get()?.n ?? 0;
+      .where(gt(changeQueueLogs.at, since))
+      .groupBy(changeQueueLogs.entryId)
+  ).length;
+  const conflicted =
+    (
+      await db
+        .select({ n: sql<number>`count(DISTINCT ${changeQueueLogs.entryId})` })
+        .from(changeQueueLogs)
+        .where(
+          and(
+            gt(changeQueueLogs.at, since),
+            sql`json_extract(${changeQueueLogs.event}, '$.error.kind') = 'conflict'`,
+          ),
+        )
+        .limit(1)
+    )[0]?.n ?? 0;
   return {
     windowMinutes,
     throughputPerMin: merged.length / windowMinutes,
@@ -68,16 +74,15 @@ export function queueInsights(db: Db, now = Date.now(), windowMinutes = 15): Ins
   };
 }
 
-export function recentLogs(db: Db, limit = 50) {
-  return db.select().from(changeQueueLogs).orderBy(desc(changeQueueLogs.id)).limit(limit).all();
+export async function recentLogs(db: Db, limit = 50) {
+  return await db.select().from(changeQueueLogs).orderBy(desc(changeQueueLogs.id)).limit(limit);
 }
 
-export function logsAfter(db: Db, afterId: number, limit = 200) {
-  return db
+export async function logsAfter(db: Db, afterId: number, limit = 200) {
+  return await db
     .select()
     .from(changeQueueLogs)
     .where(gt(changeQueueLogs.id, afterId))
     .orderBy(changeQueueLogs.id)
-    .limit(limit)
-    .all();
+    .limit(limit);
 }

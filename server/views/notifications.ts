@@ -42,8 +42,8 @@ const statusOf = sql<string>`json_extract(${events.payload}, '$.status')`;
 const movedTo = sql<string>`json_extract(${changeQueueLogs.event}, '$.to')`;
 
 /** A requester's news: status events of requests she filed (a question, done, failed, rolled back). */
-function requesterRows(db: Db, viewer: Viewer, afterId: number, limit: number) {
-  return db
+async function requesterRows(db: Db, viewer: Viewer, afterId: number, limit: number) {
+  return await db
     .select({
       id: events.id,
       requestId: requests.id,
@@ -64,17 +64,16 @@ function requesterRows(db: Db, viewer: Viewer, afterId: number, limit: number) {
       ),
     )
     .orderBy(desc(events.id))
-    .limit(limit)
-    .all();
+    .limit(limit);
 }
 
 /**
  * A reviewer's news: changes that moved to "waiting for approval" and still wait, on requests
  * someone else filed (nobody approves their own). Read from the queue's append-only log.
  */
-function reviewerRows(db: Db, viewer: Viewer, afterId: number, limit: number) {
+async function reviewerRows(db: Db, viewer: Viewer, afterId: number, limit: number) {
   if (!can(viewer.role, "change.approve")) return [];
-  const rows = db
+  const rows = await db
     .select({
       id: changeQueueLogs.id,
       entryId: queueEntries.id,
@@ -96,8 +95,7 @@ function reviewerRows(db: Db, viewer: Viewer, afterId: number, limit: number) {
       ),
     )
     .orderBy(desc(changeQueueLogs.id))
-    .limit(limit)
-    .all();
+    .limit(limit);
   // An entry that came back to the reviewer twice is one notification: its newest.
   const seen = new Set<number>();
   return rows.filter((r) => !seen.has(r.entryId) && seen.add(r.entryId));
@@ -109,10 +107,10 @@ function reviewerRows(db: Db, viewer: Viewer, afterId: number, limit: number) {
  * request has a question, is done, failed or was rolled back. `unread` is what came after the
  * viewer's marks (server/users/notification-marks.ts); `latest` is what "read" marks up to.
  */
-export function notificationsFor(db: Db, viewer: Viewer, limit = 50) {
-  const marks = marksOf(db, viewer.id);
-  const latest = latestIds(db);
-  const mine: Notification[] = requesterRows(db, viewer, 0, limit).map((r) => ({
+export async function notificationsFor(db: Db, viewer: Viewer, limit = 50) {
+  const marks = await marksOf(db, viewer.id);
+  const latest = await latestIds(db);
+  const mine: Notification[] = (await requesterRows(db, viewer, 0, limit)).map((r) => ({
     key: `e${r.id}`,
     kind: STATUS_KINDS[r.status] ?? "done",
     requestId: r.requestId,
@@ -123,7 +121,7 @@ export function notificationsFor(db: Db, viewer: Viewer, limit = 50) {
     at: r.at,
     unread: r.id > marks.events,
   }));
-  const approvals: Notification[] = reviewerRows(db, viewer, 0, limit).map((r) => ({
+  const approvals: Notification[] = (await reviewerRows(db, viewer, 0, limit)).map((r) => ({
     key: `q${r.id}`,
     kind: "approval",
     requestId: r.requestId,
@@ -135,7 +133,7 @@ export function notificationsFor(db: Db, viewer: Viewer, limit = 50) {
     unread: r.id > marks.queueLogs,
   }));
   const items = [...mine, ...approvals].sort((a, b) => b.at - a.at).slice(0, limit);
-  return { items, unread: unreadCount(db, viewer), latest };
+  return { items, unread: await unreadCount(db, viewer), latest };
 }
 
 /** The most the header counts; beyond it the bell says 99+. */
@@ -148,17 +146,25 @@ export const UNREAD_CAP = 99;
 const UNREAD_WINDOW = 10_000;
 
 /** How many notifications came after the viewer's marks (at most UNREAD_CAP + 1 of each kind). */
-export function unreadCount(db: Db, viewer: Viewer): number {
-  const marks = marksOf(db, viewer.id);
-  const latest = latestIds(db);
+export async function unreadCount(db: Db, viewer: Viewer): Promise<number> {
+  const marks = await marksOf(db, viewer.id);
+  const latest = await latestIds(db);
   return (
-    requesterRows(db, viewer, Math.max(marks.events, latest.events - UNREAD_WINDOW), UNREAD_CAP + 1)
-      .length +
-    reviewerRows(
-      db,
-      viewer,
-      Math.max(marks.queueLogs, latest.queueLogs - UNREAD_WINDOW),
-      UNREAD_CAP + 1,
+    (
+      await requesterRows(
+        db,
+        viewer,
+        Math.max(marks.events, latest.events - UNREAD_WINDOW),
+        UNREAD_CAP + 1,
+      )
+    ).length +
+    (
+      await reviewerRows(
+        db,
+        viewer,
+        Math.max(marks.queueLogs, latest.queueLogs - UNREAD_WINDOW),
+        UNREAD_CAP + 1,
+      )
     ).length
   );
 }

@@ -27,8 +27,8 @@ beforeEach(async () => {
 });
 afterEach(() => world.cleanup());
 
-function file(by: User, title: string, extra: Record<string, unknown> = {}) {
-  const [r] = createRequests(world.db, {
+async function file(by: User, title: string, extra: Record<string, unknown> = {}) {
+  const [r] = await createRequests(world.db, {
     input: { title, description: "", repo: "demo", ...extra },
     requester: by,
     config: world.config,
@@ -36,23 +36,23 @@ function file(by: User, title: string, extra: Record<string, unknown> = {}) {
   });
   return r?.id ?? 0;
 }
-const column = (board: ReturnType<typeof requestBoard>, key: string) =>
+const column = (board: Awaited<ReturnType<typeof requestBoard>>, key: string) =>
   board.columns.find((c) => c.key === key);
-const ids = (board: ReturnType<typeof requestBoard>) =>
+const ids = (board: Awaited<ReturnType<typeof requestBoard>>) =>
   board.columns.flatMap((c) => c.cards.map((card) => card.id)).sort((a, b) => a - b);
 
 describe("the board", () => {
   it("puts requests in columns by status, filtered by repository, kind and mine", async () => {
-    const vague = file(ana, "Make it better");
+    const vague = await file(ana, "Make it better");
     expect((await planRequest(world.db, world.config, vague)).status).toBe("needs_clarification");
     const landed = await fileAndQueue(world, {
       file: "docs/guide.md",
       title: "Explain caps",
       requester: ana,
     });
-    const received = file(rita, "Fix the docs", { kind: "docs" });
+    const received = await file(rita, "Fix the docs", { kind: "docs" });
 
-    const all = requestBoard(world.db, {}, ana);
+    const all = await requestBoard(world.db, {}, ana);
     expect(all.columns.map((c) => c.key)).toEqual([
       "received",
       "person",
@@ -67,14 +67,14 @@ describe("the board", () => {
     expect(column(all, "received")?.cards.map((c) => c.id)).toEqual([received]);
     expect(column(all, "done")).toMatchObject({ total: 1, cards: [{ id: landed.requestId }] });
 
-    expect(ids(requestBoard(world.db, { kind: "docs" }, ana))).toContain(received);
-    expect(ids(requestBoard(world.db, { repo: "nowhere" }, ana))).toEqual([]);
-    expect(ids(requestBoard(world.db, { mine: "filed" }, ana))).toEqual(
+    expect(ids(await requestBoard(world.db, { kind: "docs" }, ana))).toContain(received);
+    expect(ids(await requestBoard(world.db, { repo: "nowhere" }, ana))).toEqual([]);
+    expect(ids(await requestBoard(world.db, { mine: "filed" }, ana))).toEqual(
       [vague, landed.requestId].sort((a, b) => a - b),
     );
     // What waits for ana: her request's question.
-    expect(ids(requestBoard(world.db, { mine: "waiting" }, ana))).toEqual([vague]);
-    expect(ids(requestBoard(world.db, { mine: "waiting" }, rita))).toEqual([]);
+    expect(ids(await requestBoard(world.db, { mine: "waiting" }, ana))).toEqual([vague]);
+    expect(ids(await requestBoard(world.db, { mine: "waiting" }, rita))).toEqual([]);
   });
 
   it("a change waiting for approval waits for the reviewer, not for its own requester", async () => {
@@ -84,15 +84,19 @@ describe("the board", () => {
       requester: ana,
     });
     expect(medium.entry?.state).toBe("awaiting_approval");
-    expect(ids(requestBoard(world.db, { mine: "waiting" }, rita))).toEqual([medium.requestId]);
-    expect(ids(requestBoard(world.db, { mine: "waiting" }, ana))).toEqual([]);
+    expect(ids(await requestBoard(world.db, { mine: "waiting" }, rita))).toEqual([
+      medium.requestId,
+    ]);
+    expect(ids(await requestBoard(world.db, { mine: "waiting" }, ana))).toEqual([]);
     // The same "Mine" on the history.
-    const history = (user: User, mine: "filed" | "waiting") =>
-      listHistory(world.db, HistoryQuery.parse({ mine }), user).rows.map((r) => r.id);
-    expect(history(rita, "waiting")).toEqual([medium.requestId]);
-    expect(history(ana, "filed")).toEqual([medium.requestId]);
-    expect(history(rita, "filed")).toEqual([]);
-    expect(() => listHistory(world.db, HistoryQuery.parse({ mine: "filed" }))).toThrow(/mine/);
+    const history = async (user: User, mine: "filed" | "waiting") =>
+      (await listHistory(world.db, HistoryQuery.parse({ mine }), user)).rows.map((r) => r.id);
+    expect(await history(rita, "waiting")).toEqual([medium.requestId]);
+    expect(await history(ana, "filed")).toEqual([medium.requestId]);
+    expect(await history(rita, "filed")).toEqual([]);
+    await expect(
+      (async () => listHistory(world.db, HistoryQuery.parse({ mine: "filed" })))(),
+    ).rejects.toThrow(/mine/);
   });
 
   it("refuses hostile filters with a 400 naming the field, and the page reads them without breaking", async () => {
@@ -113,7 +117,7 @@ describe("the board", () => {
       ["drop table", /.+/],
     ];
     for (const [input, message] of hostile) {
-      expect(() => requestBoard(world.db, input, ana), JSON.stringify(input)).toThrow(
+      await expect((async () => requestBoard(world.db, input, ana))()).rejects.toThrow(
         ValidationError,
       );
       const err = await caller.request.board(input).catch((e) => e);
@@ -150,7 +154,7 @@ describe("the board", () => {
 
 describe("notifications", () => {
   it("a requester hears of her question and her request done; a reviewer of a change waiting for her", async () => {
-    const vague = file(ana, "Make it better");
+    const vague = await file(ana, "Make it better");
     await planRequest(world.db, world.config, vague);
     const landed = await fileAndQueue(world, {
       file: "docs/guide.md",
@@ -163,7 +167,7 @@ describe("notifications", () => {
       requester: ana,
     });
 
-    const anas = notificationsFor(world.db, ana);
+    const anas = await notificationsFor(world.db, ana);
     expect(anas.items.map((n) => [n.kind, n.requestId])).toEqual(
       expect.arrayContaining([
         ["question", vague],
@@ -173,27 +177,27 @@ describe("notifications", () => {
     // Her own change waiting for a reviewer is no news for her; it is for the reviewer.
     expect(anas.items.some((n) => n.kind === "approval")).toBe(false);
     expect(anas.items.every((n) => n.unread)).toBe(true);
-    expect(unreadCount(world.db, ana)).toBe(anas.items.length);
+    expect(await unreadCount(world.db, ana)).toBe(anas.items.length);
 
-    const ritas = notificationsFor(world.db, rita);
+    const ritas = await notificationsFor(world.db, rita);
     expect(ritas.items).toMatchObject([
       { kind: "approval", requestId: medium.requestId, entryId: medium.entry?.id, unread: true },
     ]);
-    expect(unreadCount(world.db, rita)).toBe(1);
+    expect(await unreadCount(world.db, rita)).toBe(1);
 
     // Read: the count drops to 0 and the list keeps them, no longer new.
-    markSeen(world.db, ana.id, anas.latest);
-    expect(unreadCount(world.db, ana)).toBe(0);
-    expect(notificationsFor(world.db, ana).items.every((n) => !n.unread)).toBe(true);
+    await markSeen(world.db, ana.id, anas.latest);
+    expect(await unreadCount(world.db, ana)).toBe(0);
+    expect((await notificationsFor(world.db, ana)).items.every((n) => !n.unread)).toBe(true);
     // Marks never move back, nor past what exists.
-    markSeen(world.db, ana.id, { events: 0, queueLogs: 0 });
-    expect(unreadCount(world.db, ana)).toBe(0);
-    const latest = latestIds(world.db);
-    expect(markSeen(world.db, rita.id, { events: 1e12, queueLogs: 1e12 })).toEqual(latest);
-    expect(unreadCount(world.db, rita)).toBe(0);
-    const later = file(ana, "Another vague one");
+    await markSeen(world.db, ana.id, { events: 0, queueLogs: 0 });
+    expect(await unreadCount(world.db, ana)).toBe(0);
+    const latest = await latestIds(world.db);
+    expect(await markSeen(world.db, rita.id, { events: 1e12, queueLogs: 1e12 })).toEqual(latest);
+    expect(await unreadCount(world.db, rita)).toBe(0);
+    const later = await file(ana, "Another vague one");
     await planRequest(world.db, world.config, later);
-    expect(unreadCount(world.db, ana)).toBe(1);
+    expect(await unreadCount(world.db, ana)).toBe(1);
   });
 
   it("markSeen refuses ids that are not ids, with a 400", async () => {

@@ -42,7 +42,11 @@ const effectiveKind = sql<
  * too (the API passes it through): an unknown kind or `mine`, or an overlong repository, is a
  * ValidationError naming the field; an unknown repository is simply empty.
  */
-export function requestBoard(db: Db, input: unknown, viewer: Pick<User, "id" | "role">): Board {
+export async function requestBoard(
+  db: Db,
+  input: unknown,
+  viewer: Pick<User, "id" | "role">,
+): Promise<Board> {
   const parsed = BoardQuery.safeParse(input ?? {});
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
   const q = parsed.data;
@@ -52,44 +56,46 @@ export function requestBoard(db: Db, input: unknown, viewer: Pick<User, "id" | "
   if (q.mine) where.push(mineCondition(viewer, q.mine));
 
   const totals = new Map(
-    db
-      .select({ status: requests.status, n: count() })
-      .from(requests)
-      .leftJoin(requestSpecs, eq(requestSpecs.requestId, requests.id))
-      .where(where.length ? and(...where) : undefined)
-      .groupBy(requests.status)
-      .all()
-      .map((r) => [r.status, r.n]),
+    (
+      await db
+        .select({ status: requests.status, n: count() })
+        .from(requests)
+        .leftJoin(requestSpecs, eq(requestSpecs.requestId, requests.id))
+        .where(where.length ? and(...where) : undefined)
+        .groupBy(requests.status)
+    ).map((r) => [r.status, r.n]),
   );
   return {
-    columns: boardColumns.map((c) => {
-      const statuses = [...c.statuses] as RequestStatus[];
-      const total = statuses.reduce((n, s) => n + (totals.get(s) ?? 0), 0);
-      const cards = total
-        ? db
-            .select({
-              id: requests.id,
-              title: requests.title,
-              status: requests.status,
-              repo: requests.repo,
-              kind: effectiveKind,
-              requester: users.email,
-              updatedAt: requests.updatedAt,
-            })
-            .from(requests)
-            .innerJoin(users, eq(users.id, requests.requesterId))
-            .leftJoin(requestSpecs, eq(requestSpecs.requestId, requests.id))
-            .where(and(inArray(requests.status, statuses), ...where))
-            .orderBy(desc(requests.updatedAt), desc(requests.id))
-            .limit(BOARD_COLUMN_LIMIT)
-            .all()
-            .map((r) => ({
+    columns: await Promise.all(
+      boardColumns.map(async (c) => {
+        const statuses = [...c.statuses] as RequestStatus[];
+        const total = statuses.reduce((n, s) => n + (totals.get(s) ?? 0), 0);
+        const cards = total
+          ? (
+              await db
+                .select({
+                  id: requests.id,
+                  title: requests.title,
+                  status: requests.status,
+                  repo: requests.repo,
+                  kind: effectiveKind,
+                  requester: users.email,
+                  updatedAt: requests.updatedAt,
+                })
+                .from(requests)
+                .innerJoin(users, eq(users.id, requests.requesterId))
+                .leftJoin(requestSpecs, eq(requestSpecs.requestId, requests.id))
+                .where(and(inArray(requests.status, statuses), ...where))
+                .orderBy(desc(requests.updatedAt), desc(requests.id))
+                .limit(BOARD_COLUMN_LIMIT)
+            ).map((r) => ({
               ...r,
               kind: r.kind && (requestKinds as readonly string[]).includes(r.kind) ? r.kind : null,
             }))
-        : [];
-      return { key: c.key, label: c.label, total, cards };
-    }),
+          : [];
+        return { key: c.key, label: c.label, total, cards };
+      }),
+    ),
   };
 }
 

@@ -2,8 +2,8 @@ import type { Db } from "@/server/db/client";
 import { type Work, workOf } from "./work";
 
 /** Everything the request page shows: the request, its spec, questions, tasks, runs and changes. */
-export function requestDetail(db: Db, id: number) {
-  return detailOf(workOf(db, { requestId: id, taskId: null }));
+export async function requestDetail(db: Db, id: number) {
+  return detailOf(await workOf(db, { requestId: id, taskId: null }));
 }
 
 /** The request page's detail, shaped from the request's work. */
@@ -80,4 +80,4 @@ export function detailOf(work: Work) {
     }),
   };
 }
-export type RequestDetail = NonNullable<ReturnType<typeof detailOf>>;
+export type RequestDetail = NonNullable<Awaited<ReturnType<typeof detailOf>>>;

@@ -12,12 +12,14 @@ const FINISHED = ["done", "failed", "rolled_back", "cancelled"];
  * shaped from one load of the request's work — so the three can never disagree, and the live
  * page receives all of them in each event about the request.
  */
-export function requestPage(db: Db, id: number) {
-  const work = workOf(db, { requestId: id, taskId: null });
+export async function requestPage(db: Db, id: number) {
+  const work = await workOf(db, { requestId: id, taskId: null });
   const detail = detailOf(work);
   if (!detail) return null;
   const trace = traceOfWork(work);
-  const summary = FINISHED.includes(detail.request.status) ? requestSummary(db, id, trace) : null;
+  const summary = FINISHED.includes(detail.request.status)
+    ? await requestSummary(db, id, trace)
+    : null;
   return { detail, trace, summary };
 }
-export type RequestPage = NonNullable<ReturnType<typeof requestPage>>;
+export type RequestPage = NonNullable<Awaited<ReturnType<typeof requestPage>>>;

@@ -34,28 +34,25 @@ const minutes = (ms: number) =>
  * removed (of what landed), the checks each change passed, the approvals, and the time spent in
  * each stage — on the request page, and as markdown to download.
  */
-export function requestSummary(
-  db: Db,
-  requestId: number,
-  trace: Trace = traceOf(db, { requestId, taskId: null }),
-) {
+export async function requestSummary(db: Db, requestId: number, given?: Trace) {
+  const trace = given ?? (await traceOf(db, { requestId, taskId: null }));
   if (!trace.request) throw new NotFoundError(`no request R${requestId}`);
   const landed = trace.tasks.flatMap((t) =>
     t.changes.filter((c) => c.entry && ["merged", "rolled_back"].includes(c.entry.state)),
   );
   const patches = new Map(
     landed.length
-      ? db
-          .select({ id: changeRequests.id, patch: changeRequests.patch })
-          .from(changeRequests)
-          .where(
-            inArray(
-              changeRequests.id,
-              landed.map((c) => c.id),
-            ),
-          )
-          .all()
-          .map((c) => [c.id, c.patch])
+      ? (
+          await db
+            .select({ id: changeRequests.id, patch: changeRequests.patch })
+            .from(changeRequests)
+            .where(
+              inArray(
+                changeRequests.id,
+                landed.map((c) => c.id),
+              ),
+            )
+        ).map((c) => [c.id, c.patch])
       : [],
   );
   const files = new Map<string, { added: number; removed: number }>();
@@ -65,7 +62,7 @@ export function requestSummary(
       files.set(f.path, { added: sum.added + f.added, removed: sum.removed + f.removed });
     }
   // Stages of the request, from its status events; the queue's from its entries' moves.
-  const statusEvents = db
+  const statusEvents = await db
     .select({ payload: events.payload, at: events.createdAt })
     .from(events)
     .where(
@@ -75,8 +72,7 @@ export function requestSummary(
         eq(events.entityId, requestId),
       ),
     )
-    .orderBy(asc(events.id))
-    .all();
+    .orderBy(asc(events.id));
   const stages: { stage: string; ms: number }[] = [];
   let since = trace.request.createdAt;
   let stage = "received";
@@ -88,7 +84,7 @@ export function requestSummary(
   const entryIds = landed.flatMap((c) => (c.entry ? [c.entry.id] : []));
   const queueTime = new Map<string, number>();
   if (entryIds.length) {
-    const logs = db
+    const logs = await db
       .select({
         entryId: changeQueueLogs.entryId,
         event: changeQueueLogs.event,
@@ -96,8 +92,7 @@ export function requestSummary(
       })
       .from(changeQueueLogs)
       .where(inArray(changeQueueLogs.entryId, entryIds))
-      .orderBy(asc(changeQueueLogs.id))
-      .all();
+      .orderBy(asc(changeQueueLogs.id));
     const last = new Map<number, { state: string; at: number }>();
     for (const l of logs) {
       const prev = last.get(l.entryId);

@@ -19,7 +19,7 @@ export const RunFilter = z
   .default({ limit: 100 });
 
 /** Runs, newest first, filtered by state, agent or request. */
-export function listRuns(db: Db, input: unknown) {
+export async function listRuns(db: Db, input: unknown) {
   const parsed = RunFilter.safeParse(input ?? {});
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error));
   const f = parsed.data;
@@ -27,34 +27,33 @@ export function listRuns(db: Db, input: unknown) {
   if (f.state) where.push(eq(agentRuns.state, f.state));
   if (f.agent) where.push(eq(agentRuns.agent, f.agent));
   if (f.requestId) where.push(eq(agentRuns.requestId, f.requestId));
-  return db
+  return await db
     .select({ ...getTableColumns(agentRuns), entryId: queueEntries.id })
     .from(agentRuns)
     .leftJoin(queueEntries, eq(queueEntries.changeRequestId, agentRuns.changeRequestId))
     .where(where.length ? and(...where) : undefined)
     .orderBy(desc(agentRuns.id))
-    .limit(f.limit)
-    .all();
+    .limit(f.limit);
 }
 
 /** Everything the run page shows: the run, its events, its steering, its prompt and its change. */
-export function runDetail(db: Db, id: number, opts: { afterEventId?: number } = {}) {
-  const run = db.select().from(agentRuns).where(eq(agentRuns.id, id)).get();
+export async function runDetail(db: Db, id: number, opts: { afterEventId?: number } = {}) {
+  const [run] = await db.select().from(agentRuns).where(eq(agentRuns.id, id)).limit(1);
   if (!run) return null;
-  const log = db
-    .select()
-    .from(agentRunEvents)
-    .where(eq(agentRunEvents.runId, id))
-    .orderBy(agentRunEvents.id)
-    .all()
+  const log = (
+    await db
+      .select()
+      .from(agentRunEvents)
+      .where(eq(agentRunEvents.runId, id))
+      .orderBy(agentRunEvents.id)
+  )
     .filter((e) => e.id > (opts.afterEventId ?? 0))
     .slice(-2000);
-  const steers = db
+  const steers = await db
     .select()
     .from(runSteers)
     .where(eq(runSteers.runId, id))
-    .orderBy(runSteers.id)
-    .all();
+    .orderBy(runSteers.id);
   let prompt: string | null = null;
   try {
     prompt = run.promptPath ? fs.readFileSync(run.promptPath, "utf8") : null;
@@ -62,17 +61,19 @@ export function runDetail(db: Db, id: number, opts: { afterEventId?: number } = 
     prompt = null;
   }
   const entry = run.changeRequestId
-    ? (db
-        .select({
-          id: queueEntries.id,
-          state: queueEntries.state,
-          mergedCommit: queueEntries.mergedCommit,
-        })
-        .from(queueEntries)
-        .where(eq(queueEntries.changeRequestId, run.changeRequestId))
-        .get() ?? null)
+    ? ((
+        await db
+          .select({
+            id: queueEntries.id,
+            state: queueEntries.state,
+            mergedCommit: queueEntries.mergedCommit,
+          })
+          .from(queueEntries)
+          .where(eq(queueEntries.changeRequestId, run.changeRequestId))
+          .limit(1)
+      )[0] ?? null)
     : null;
-  return { run, events: log, steers, prompt, entry, moves: runMoves(db, id) };
+  return { run, events: log, steers, prompt, entry, moves: await runMoves(db, id) };
 }
 
 /** One step of a run's life: a move of the run or of the change it submitted. */
@@ -89,13 +90,14 @@ export type RunMove = {
  * (queued, merged, quarantined…), oldest first, from the event log: the page's timeline, which
  * says what happened even when the agent itself printed nothing.
  */
-function runMoves(db: Db, id: number): RunMove[] {
-  return db
-    .select({ at: events.createdAt, type: events.type, payload: events.payload })
-    .from(events)
-    .where(and(eq(events.topic, "run"), eq(events.entityId, id)))
-    .orderBy(events.id)
-    .all()
+async function runMoves(db: Db, id: number): Promise<RunMove[]> {
+  return (
+    await db
+      .select({ at: events.createdAt, type: events.type, payload: events.payload })
+      .from(events)
+      .where(and(eq(events.topic, "run"), eq(events.entityId, id)))
+      .orderBy(events.id)
+  )
     .filter((e) => e.type !== "run.events" && !e.type.startsWith("run.steer"))
     .slice(-200)
     .map((e) => {
@@ -109,12 +111,11 @@ function runMoves(db: Db, id: number): RunMove[] {
       };
     });
 }
-export type RunDetail = NonNullable<ReturnType<typeof runDetail>>;
+export type RunDetail = NonNullable<Awaited<ReturnType<typeof runDetail>>>;
 
-export function liveRuns(db: Db) {
-  return db
+export async function liveRuns(db: Db) {
+  return await db
     .select()
     .from(agentRuns)
-    .where(inArray(agentRuns.state, [...liveRunStates]))
-    .all();
+    .where(inArray(agentRuns.state, [...liveRunStates]));
 }

@@ -108,10 +108,10 @@ export function nextStep(state: EntryState, blockedBy: Blocker[]): string {
 }
 
 /** An entry's page: its change, every move in words, what blocks it, and what to do next. */
-export function entryTimeline(db: Db, entryId: number) {
-  const entry = db.select().from(queueEntries).where(eq(queueEntries.id, entryId)).get();
+export async function entryTimeline(db: Db, entryId: number) {
+  const [entry] = await db.select().from(queueEntries).where(eq(queueEntries.id, entryId)).limit(1);
   if (!entry) throw new NotFoundError(`no queue entry Q${entryId}`);
-  const change = db
+  const [change] = await db
     .select({
       id: changeRequests.id,
       taskId: changeRequests.taskId,
@@ -124,13 +124,12 @@ export function entryTimeline(db: Db, entryId: number) {
     })
     .from(changeRequests)
     .where(eq(changeRequests.id, entry.changeRequestId))
-    .get();
-  const logs = db
+    .limit(1);
+  const logs = await db
     .select()
     .from(changeQueueLogs)
     .where(eq(changeQueueLogs.entryId, entryId))
-    .orderBy(asc(changeQueueLogs.id))
-    .all();
+    .orderBy(asc(changeQueueLogs.id));
   const lines: TimelineLine[] = logs.map((l) => ({
     id: l.id,
     at: l.at,
@@ -138,31 +137,31 @@ export function entryTimeline(db: Db, entryId: number) {
     ...(l.event.error?.outputTail ? { detail: l.event.error.outputTail } : {}),
   }));
   // Earlier entries still pending on a path this one changes: what it waits behind.
-  const paths = db
-    .select({ path: queueEntryPaths.path })
-    .from(queueEntryPaths)
-    .where(eq(queueEntryPaths.entryId, entryId))
-    .all()
-    .map((p) => p.path);
+  const paths = (
+    await db
+      .select({ path: queueEntryPaths.path })
+      .from(queueEntryPaths)
+      .where(eq(queueEntryPaths.entryId, entryId))
+  ).map((p) => p.path);
   const blockedBy: Blocker[] =
     entry.state === "queued" && paths.length
       ? [
           ...new Map(
-            db
-              .select({ id: queueEntries.id, state: queueEntries.state })
-              .from(queueEntryPaths)
-              .innerJoin(queueEntries, eq(queueEntries.id, queueEntryPaths.entryId))
-              .where(
-                and(
-                  eq(queueEntryPaths.repo, entry.repo),
-                  inArray(queueEntryPaths.path, paths),
-                  lt(queueEntries.id, entryId),
-                  inArray(queueEntries.state, [...holdingStates]),
-                ),
-              )
-              .orderBy(asc(queueEntries.id))
-              .all()
-              .map((r) => [r.id, r] as const),
+            (
+              await db
+                .select({ id: queueEntries.id, state: queueEntries.state })
+                .from(queueEntryPaths)
+                .innerJoin(queueEntries, eq(queueEntries.id, queueEntryPaths.entryId))
+                .where(
+                  and(
+                    eq(queueEntryPaths.repo, entry.repo),
+                    inArray(queueEntryPaths.path, paths),
+                    lt(queueEntries.id, entryId),
+                    inArray(queueEntries.state, [...holdingStates]),
+                  ),
+                )
+                .orderBy(asc(queueEntries.id))
+            ).map((r) => [r.id, r] as const),
           ).values(),
         ]
       : [];

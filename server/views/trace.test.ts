@@ -53,7 +53,10 @@ describe("hyperion trace", () => {
     ]) {
       expect(await resolveTrace(world.db, world.config, ref), ref).toMatchObject({ requestId });
     }
-    const trace = traceOf(world.db, await resolveTrace(world.db, world.config, sha.slice(0, 10)));
+    const trace = await traceOf(
+      world.db,
+      await resolveTrace(world.db, world.config, sha.slice(0, 10)),
+    );
     expect(trace.request).toMatchObject({ id: requestId, status: "done" });
     expect(trace.spec?.files).toEqual(["docs/guide.md"]);
     const change = trace.tasks[0]?.changes[0];
@@ -72,14 +75,14 @@ describe("hyperion trace", () => {
     await expect(rollbackEntry(world.db, world.config, entry.id)).rejects.toThrow(
       /only a merged entry can be rolled back/,
     );
-    const revertEntry = world.db
+    const [revertEntry] = await world.db
       .select()
       .from(queueEntries)
       .where(eq(queueEntries.id, revert.entryId))
-      .get();
+      .limit(1);
     const revertSha = revertEntry?.mergedCommit ?? "";
     expect(revertSha).toMatch(/^[0-9a-f]{40}$/);
-    const again = traceOf(world.db, await resolveTrace(world.db, world.config, revertSha));
+    const again = await traceOf(world.db, await resolveTrace(world.db, world.config, revertSha));
     expect(again.request).toMatchObject({ id: requestId, status: "rolled_back" });
     expect(again.tasks[0]?.changes[0]?.revertedBy).toMatchObject({
       entryId: revert.entryId,
@@ -104,7 +107,7 @@ describe("hyperion trace", () => {
 
   it("a finished request's summary: files with lines added and removed, checks, stages", async () => {
     const { requestId } = await landed();
-    const summary = requestSummary(world.db, requestId);
+    const summary = await requestSummary(world.db, requestId);
     expect(summary.files).toEqual([{ path: "docs/guide.md", added: 1, removed: 0 }]);
     expect(summary.markdown).toContain("| `docs/guide.md` | 1 | 0 |");
     expect(summary.markdown).toMatch(/- C\d+ \(low risk\): checks passed, landed as [0-9a-f]{12}/);
@@ -117,11 +120,13 @@ describe("hyperion trace", () => {
 
   it("an entry's timeline says in words what happened and what to do next", async () => {
     const { entry } = await landed();
-    const view = entryTimeline(world.db, entry.id);
+    const view = await entryTimeline(world.db, entry.id);
     const text = view.lines.map((l) => l.text);
     expect(text[0]).toBe("Queued to land");
     expect(text.at(-1)).toMatch(/^Landed as commit [0-9a-f]{12}$/);
     expect(view.next).toMatch(/It is on the branch/);
-    expect(() => entryTimeline(world.db, 9999)).toThrow(/no queue entry Q9999/);
+    await expect((async () => entryTimeline(world.db, 9999))()).rejects.toThrow(
+      /no queue entry Q9999/,
+    );
   });
 });

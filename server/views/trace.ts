@@ -111,11 +111,10 @@ export function parseTraceRef(raw: string): TraceRef {
 
 /** The change request a commit on a target branch landed, by its trailer (or its merge record). */
 async function changeOfCommit(db: Db, config: LoadedConfig, sha: string): Promise<number> {
-  const recorded = db
+  const recorded = await db
     .select({ change: queueEntries.changeRequestId })
     .from(queueEntries)
-    .where(like(queueEntries.mergedCommit, `${sha}%`))
-    .all();
+    .where(like(queueEntries.mergedCommit, `${sha}%`));
   if (recorded.length === 1 && recorded[0]) return recorded[0].change;
   if (recorded.length > 1)
     throw new ValidationError([{ path: "id", message: `${sha} is ambiguous; give more digits` }]);
@@ -139,56 +138,68 @@ export async function resolveTrace(
   as?: "commit",
 ): Promise<{ requestId: number | null; taskId: string | null }> {
   const ref: TraceRef = as ? { kind: "commit", sha: raw.trim() } : parseTraceRef(raw);
-  const taskOfChange = (id: number) => {
-    const row = db
+  const taskOfChange = async (id: number) => {
+    const [row] = await db
       .select({ taskId: changeRequests.taskId, requestId: tasks.requestId })
       .from(changeRequests)
       .innerJoin(tasks, eq(tasks.id, changeRequests.taskId))
       .where(eq(changeRequests.id, id))
-      .get();
+      .limit(1);
     if (!row) throw new NotFoundError(`no change request C${id}`);
     return row;
   };
   switch (ref.kind) {
     case "request": {
-      if (db.select({ id: requests.id }).from(requests).where(eq(requests.id, ref.id)).get())
+      if (
+        (
+          await db
+            .select({ id: requests.id })
+            .from(requests)
+            .where(eq(requests.id, ref.id))
+            .limit(1)
+        )[0]
+      )
         return { requestId: ref.id, taskId: null };
       // Seven digits or more may be a commit whose sha happens to hold no letter.
       if (raw.trim().length >= 7) return resolveTrace(db, config, `${raw.trim()}`, "commit");
       throw new NotFoundError(`no request R${ref.id}`);
     }
     case "task": {
-      const t = db.select().from(tasks).where(eq(tasks.id, ref.id)).get();
+      const [t] = await db.select().from(tasks).where(eq(tasks.id, ref.id)).limit(1);
       if (!t) throw new NotFoundError(`no task ${ref.id}`);
       return { requestId: t.requestId, taskId: t.id };
     }
     case "entry": {
-      const e = db.select().from(queueEntries).where(eq(queueEntries.id, ref.id)).get();
+      const [e] = await db.select().from(queueEntries).where(eq(queueEntries.id, ref.id)).limit(1);
       if (!e) throw new NotFoundError(`no queue entry Q${ref.id}`);
       return taskOfChange(e.changeRequestId);
     }
     case "change":
       return taskOfChange(ref.id);
     case "run": {
-      const r = db.select().from(agentRuns).where(eq(agentRuns.id, ref.id)).get();
+      const [r] = await db.select().from(agentRuns).where(eq(agentRuns.id, ref.id)).limit(1);
       if (!r) throw new NotFoundError(`no run ${ref.id}`);
       return { requestId: r.requestId, taskId: r.taskId };
     }
     case "commit": {
       const change = await changeOfCommit(db, config, ref.sha);
       // A revert's chain is the chain of the change it reverted.
-      const row = db.select().from(changeRequests).where(eq(changeRequests.id, change)).get();
+      const [row] = await db
+        .select()
+        .from(changeRequests)
+        .where(eq(changeRequests.id, change))
+        .limit(1);
       return taskOfChange(row?.revertOf ?? change);
     }
   }
 }
 
 /** The chain of a request (all its tasks), or of an ad-hoc task that has no request. */
-export function traceOf(
+export async function traceOf(
   db: Db,
   target: { requestId: number | null; taskId: string | null },
-): Trace {
-  return traceOfWork(workOf(db, target));
+): Promise<Trace> {
+  return traceOfWork(await workOf(db, target));
 }
 
 /** The chain, shaped from a request's work. */

@@ -16,7 +16,7 @@ describe("tasks waiting to start", () => {
     // A medium-risk change waits for a reviewer and keeps its task's file lock.
     const first = await fileAndQueue(world, { file: "src/cart/cart.js", title: "Round the cart" });
     expect(first.entry?.state).toBe("awaiting_approval");
-    const [second] = createRequests(world.db, {
+    const [second] = await createRequests(world.db, {
       input: {
         title: "Total the cart",
         description: "",
@@ -29,7 +29,7 @@ describe("tasks waiting to start", () => {
     });
     await advance(world.db, world.config, "d");
 
-    const waiting = waitingToStart(world.db);
+    const waiting = await waitingToStart(world.db);
     expect(waiting.total).toBe(1);
     const [task] = waiting.tasks;
     expect(task).toMatchObject({

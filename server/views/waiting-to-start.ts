@@ -16,9 +16,9 @@ export function tasksNamed(reason: string): string[] {
  * change with its queue entry (a change waiting for a reviewer holds its locks until one decides,
  * which /queue should say rather than leave the request sitting at "Planned").
  */
-export function waitingToStart(db: DbLike) {
+export async function waitingToStart(db: DbLike) {
   const where = and(eq(tasks.state, "pending"), isNotNull(tasks.blockedReason));
-  const rows = db
+  const rows = await db
     .select({
       id: tasks.id,
       title: tasks.title,
@@ -31,15 +31,14 @@ export function waitingToStart(db: DbLike) {
     .innerJoin(requests, eq(requests.id, tasks.requestId))
     .where(where)
     .orderBy(asc(tasks.createdAt), asc(tasks.id))
-    .limit(SHOWN)
-    .all();
+    .limit(SHOWN);
   const total =
     rows.length < SHOWN
       ? rows.length
-      : (db.select({ n: count() }).from(tasks).where(where).get()?.n ?? rows.length);
+      : ((await db.select({ n: count() }).from(tasks).where(where).limit(1))[0]?.n ?? rows.length);
   const named = [...new Set(rows.flatMap((r) => tasksNamed(r.reason ?? "")))];
   const holders = named.length
-    ? db
+    ? await db
         .select({
           id: tasks.id,
           state: tasks.state,
@@ -50,7 +49,6 @@ export function waitingToStart(db: DbLike) {
         .from(tasks)
         .leftJoin(queueEntries, eq(queueEntries.changeRequestId, tasks.changeRequestId))
         .where(inArray(tasks.id, named))
-        .all()
     : [];
   return {
     total,
@@ -77,4 +75,4 @@ export function waitingToStart(db: DbLike) {
     })),
   };
 }
-export type WaitingToStart = ReturnType<typeof waitingToStart>;
+export type WaitingToStart = Awaited<ReturnType<typeof waitingToStart>>;

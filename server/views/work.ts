@@ -24,13 +24,13 @@ export type ChangeWithEntry = {
 };
 
 /** Changes with their queue entries: of these tasks, or those that revert these changes. */
-export function changesWithEntries(
+export async function changesWithEntries(
   db: Db,
   where: { taskIds: string[] } | { revertOf: number[] },
-): ChangeWithEntry[] {
+): Promise<ChangeWithEntry[]> {
   const ids = "taskIds" in where ? where.taskIds : where.revertOf;
   if (ids.length === 0) return [];
-  return db
+  return await db
     .select({ change: changeRequests, entry: queueEntries })
     .from(changeRequests)
     .leftJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
@@ -39,18 +39,17 @@ export function changesWithEntries(
         ? inArray(changeRequests.taskId, where.taskIds)
         : inArray(changeRequests.revertOf, where.revertOf),
     )
-    .orderBy(asc(changeRequests.id))
-    .all();
+    .orderBy(asc(changeRequests.id));
 }
 
 /**
  * Reviewers' decisions (approvals, rejections, voided ones) on these tasks' changes or on these
  * queue entries, oldest first, with the reviewer's address.
  */
-export function reviewsOf(db: DbLike, where: { taskIds: string[] } | { entryIds: number[] }) {
+export async function reviewsOf(db: DbLike, where: { taskIds: string[] } | { entryIds: number[] }) {
   const ids = "taskIds" in where ? where.taskIds : where.entryIds;
   if (ids.length === 0) return [];
-  return db
+  return await db
     .select({
       id: approvals.id,
       entryId: approvals.entryId,
@@ -73,35 +72,38 @@ export function reviewsOf(db: DbLike, where: { taskIds: string[] } | { entryIds:
         ? inArray(approvals.taskId, where.taskIds)
         : inArray(approvals.entryId, where.entryIds),
     )
-    .orderBy(asc(approvals.id))
-    .all();
+    .orderBy(asc(approvals.id));
 }
 
 /** A request's work (or an ad-hoc task's, which has no request), read once. */
-export function workOf(db: Db, target: { requestId: number | null; taskId: string | null }) {
-  const request = target.requestId !== null ? (getRequest(db, target.requestId) ?? null) : null;
+export async function workOf(db: Db, target: { requestId: number | null; taskId: string | null }) {
+  const request =
+    target.requestId !== null ? ((await getRequest(db, target.requestId)) ?? null) : null;
   const spec =
     target.requestId !== null
-      ? (db.select().from(requestSpecs).where(eq(requestSpecs.requestId, target.requestId)).get() ??
-        null)
+      ? ((
+          await db
+            .select()
+            .from(requestSpecs)
+            .where(eq(requestSpecs.requestId, target.requestId))
+            .limit(1)
+        )[0] ?? null)
       : null;
   const taskRows =
     target.requestId !== null
-      ? db
+      ? await db
           .select()
           .from(tasks)
           .where(eq(tasks.requestId, target.requestId))
           .orderBy(asc(tasks.id))
-          .all()
-      : db
+      : await db
           .select()
           .from(tasks)
-          .where(eq(tasks.id, target.taskId ?? ""))
-          .all();
+          .where(eq(tasks.id, target.taskId ?? ""));
   const taskIds = taskRows.map((t) => t.id);
   const runs =
     taskIds.length || target.requestId !== null
-      ? db
+      ? await db
           .select()
           .from(agentRuns)
           .where(
@@ -111,38 +113,41 @@ export function workOf(db: Db, target: { requestId: number | null; taskId: strin
             ),
           )
           .orderBy(asc(agentRuns.id))
-          .all()
       : [];
-  const changes = changesWithEntries(db, { taskIds });
-  const reverts = changesWithEntries(db, { revertOf: changes.map((c) => c.change.id) });
+  const changes = await changesWithEntries(db, { taskIds });
+  const reverts = await changesWithEntries(db, { revertOf: changes.map((c) => c.change.id) });
   // The GitHub issue the request came from, if it did (server/github).
   const issue =
     target.requestId !== null
-      ? (db
-          .select({
-            githubRepo: githubIssues.githubRepo,
-            number: githubIssues.number,
-            url: githubIssues.url,
-          })
-          .from(githubIssues)
-          .where(eq(githubIssues.requestId, target.requestId))
-          .get() ?? null)
+      ? ((
+          await db
+            .select({
+              githubRepo: githubIssues.githubRepo,
+              number: githubIssues.number,
+              url: githubIssues.url,
+            })
+            .from(githubIssues)
+            .where(eq(githubIssues.requestId, target.requestId))
+            .limit(1)
+        )[0] ?? null)
       : null;
   // Who closed a failed request, and why (server/requests/close.ts).
   const closedEvent =
     request?.status === "cancelled"
-      ? db
-          .select({ payload: events.payload, at: events.createdAt })
-          .from(events)
-          .where(
-            and(
-              eq(events.topic, "request"),
-              eq(events.entityId, request.id),
-              eq(events.type, "request.closed"),
-            ),
-          )
-          .orderBy(desc(events.id))
-          .get()
+      ? (
+          await db
+            .select({ payload: events.payload, at: events.createdAt })
+            .from(events)
+            .where(
+              and(
+                eq(events.topic, "request"),
+                eq(events.entityId, request.id),
+                eq(events.type, "request.closed"),
+              ),
+            )
+            .orderBy(desc(events.id))
+            .limit(1)
+        )[0]
       : undefined;
   const closedPayload = closedEvent?.payload as { by?: string; reason?: string } | undefined;
   const closed = closedEvent
@@ -161,7 +166,7 @@ export function workOf(db: Db, target: { requestId: number | null; taskId: strin
     runs,
     changes,
     reverts,
-    reviews: reviewsOf(db, { taskIds }),
+    reviews: await reviewsOf(db, { taskIds }),
   };
 }
-export type Work = ReturnType<typeof workOf>;
+export type Work = Awaited<ReturnType<typeof workOf>>;

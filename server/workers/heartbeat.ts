@@ -2,20 +2,26 @@ import os from "node:os";
 import { and, desc, eq, isNull } from "drizzle-orm";
 import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
+import { currentEnv } from "@/server/env.mjs";
 
 export const HEARTBEAT_MS = 2000;
+
+/** The name this host writes on its heartbeats: HYPERION_HOST, else the machine's host name. */
+export function hostName(): string {
+  return currentEnv().HYPERION_HOST ?? os.hostname();
+}
 /** A worker is shown as alive while its last beat is younger than this. */
 export const ALIVE_WITHIN_MS = 3 * HEARTBEAT_MS;
 
-export function beat(db: Db, id: string, startedAt: number, now = Date.now()): void {
-  db.insert(workerHeartbeats)
-    .values({ id, pid: process.pid, host: os.hostname(), startedAt, beatAt: now })
-    .onConflictDoUpdate({ target: workerHeartbeats.id, set: { beatAt: now, stoppedAt: null } })
-    .run();
+export async function beat(db: Db, id: string, startedAt: number, now = Date.now()): Promise<void> {
+  await db
+    .insert(workerHeartbeats)
+    .values({ id, pid: process.pid, host: hostName(), startedAt, beatAt: now })
+    .onConflictDoUpdate({ target: workerHeartbeats.id, set: { beatAt: now, stoppedAt: null } });
 }
 
-export function markStopped(db: Db, id: string, now = Date.now()): void {
-  db.update(workerHeartbeats).set({ stoppedAt: now }).where(eq(workerHeartbeats.id, id)).run();
+export async function markStopped(db: Db, id: string, now = Date.now()): Promise<void> {
+  await db.update(workerHeartbeats).set({ stoppedAt: now }).where(eq(workerHeartbeats.id, id));
 }
 
 export type WorkerStatus = {
@@ -30,13 +36,13 @@ export type WorkerStatus = {
   now: number;
 };
 
-export function workerStatus(db: Db, now = Date.now()): WorkerStatus {
-  const row = db
+export async function workerStatus(db: Db, now = Date.now()): Promise<WorkerStatus> {
+  const [row] = await db
     .select()
     .from(workerHeartbeats)
     .where(and(eq(workerHeartbeats.role, "supervisor"), isNull(workerHeartbeats.parentId)))
     .orderBy(desc(workerHeartbeats.beatAt))
-    .get();
+    .limit(1);
   if (!row)
     return {
       alive: false,
@@ -64,9 +70,13 @@ export function workerStatus(db: Db, now = Date.now()): WorkerStatus {
  * Whether the worker behind a lease owner (`worker-…/dispatcher`, `worker-…/t0`) is alive: it
  * beat within ALIVE_WITHIN_MS and has not said it stopped.
  */
-export function ownerAlive(db: Db, owner: string, now = Date.now()): boolean {
+export async function ownerAlive(db: Db, owner: string, now = Date.now()): Promise<boolean> {
   const id = owner.split("/")[0] ?? owner;
-  const row = db.select().from(workerHeartbeats).where(eq(workerHeartbeats.id, id)).get();
+  const [row] = await db
+    .select()
+    .from(workerHeartbeats)
+    .where(eq(workerHeartbeats.id, id))
+    .limit(1);
   return !!row && row.stoppedAt === null && now - row.beatAt <= ALIVE_WITHIN_MS;
 }
 
@@ -79,13 +89,15 @@ export const STALL_LEASES = 10;
  * gone unrenewed for STALL_LEASES lease lengths (a thread stuck for good). A live worker that
  * is only slow — a busy machine delays its renewal timer — keeps what it holds.
  */
-export function leaseLost(
+export async function leaseLost(
   db: Db,
   lease: { owner: string | null; expiresAt: number | null },
   leaseMs: number,
   now = Date.now(),
-): boolean {
+): Promise<boolean> {
   if (lease.expiresAt === null || lease.expiresAt >= now) return false;
   if (lease.owner === null) return true;
-  return !ownerAlive(db, lease.owner, now) || now - lease.expiresAt > STALL_LEASES * leaseMs;
+  return (
+    !(await ownerAlive(db, lease.owner, now)) || now - lease.expiresAt > STALL_LEASES * leaseMs
+  );
 }

@@ -15,7 +15,7 @@ export default async function ApprovalsPage() {
   if (!can(user.role, "change.approve")) return <Forbidden need="change.approve" />;
   const { db, env } = runtime();
   // The queue log's cursor first: a transition logged between the two reads is replayed.
-  const cursor = recentLogs(db, 1)[0]?.id ?? 0;
+  const cursor = (await recentLogs(db, 1))[0]?.id ?? 0;
   const caller = createCallerFactory(appRouter)({
     db,
     env,

@@ -25,11 +25,11 @@ const chip = "rounded-full border px-3 py-1";
 export default async function BoardPage(props: { searchParams: Promise<Params> }) {
   const user = await requirePageUser("/board");
   const { db, env } = runtime();
-  const repos = filterRepos(db, currentConfig(env.configPath).repositories);
+  const repos = await filterRepos(db, currentConfig(env.configPath).repositories);
   const { values, query, problems } = readBoardParams(await props.searchParams, repos);
   // Read the event id first: an event written between the two reads is then replayed, not lost.
-  const afterId = lastEventId(db);
-  const board = query ? requestBoard(db, query, user) : null;
+  const afterId = await lastEventId(db);
+  const board = query ? await requestBoard(db, query, user) : null;
   // An unknown value shows as "All …" in the form; the next Apply drops it.
   const known: BoardValues = {
     repo: repos.includes(values.repo) ? values.repo : "",

@@ -27,22 +27,22 @@ const linkClass = "rounded border border-slate-300 bg-white px-3 py-1 hover:bg-s
 export default async function HistoryPage(props: { searchParams: Promise<HistoryParams> }) {
   const user = await requirePageUser("/history");
   const { db, env } = runtime();
-  const repos = filterRepos(db, currentConfig(env.configPath).repositories);
+  const repos = await filterRepos(db, currentConfig(env.configPath).repositories);
   const read = readHistoryParams(await props.searchParams, repos);
   const { values, query, problems, notices } = read;
   // Read the event id first: an event written between the two reads is then replayed, not lost.
-  const afterId = lastEventId(db);
+  const afterId = await lastEventId(db);
   let page: Page = { rows: [], next: null, prev: null };
   let cursor = query?.cursor;
   if (query) {
     try {
-      page = listHistory(db, query, user);
+      page = await listHistory(db, query, user);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       // A stale or mangled page link: say so and show the first page.
       notices.push("That page link is not valid here (cursor); showing the first page.");
       cursor = undefined;
-      page = listHistory(db, { ...query, cursor }, user);
+      page = await listHistory(db, { ...query, cursor }, user);
     }
   }
   const filtered = describeFilters(values, (s) => stateLabel(s));

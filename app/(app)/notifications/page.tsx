@@ -9,7 +9,7 @@ export const dynamic = "force-dynamic";
 /** What happened that concerns me: derived from the events, newest first. */
 export default async function NotificationsPage() {
   const user = await requirePageUser("/notifications");
-  const { items, latest } = notificationsFor(runtime().db, user);
+  const { items, latest } = await notificationsFor(runtime().db, user);
   return (
     <section className="space-y-4">
       <h1 className="text-2xl font-semibold">Notifications</h1>

@@ -44,7 +44,7 @@ export default async function RunsPage(props: {
 
   const { db, env } = runtime();
   // Read the cursor first: a run event written between the two reads is then replayed, not lost.
-  const cursor = lastEventId(db);
+  const cursor = await lastEventId(db);
   const caller = createCallerFactory(appRouter)({
     db,
     env,

@@ -38,7 +38,7 @@ export async function agentsCommand(opts: { json?: boolean }) {
 /** `hyperion runs`: agent runs, newest first. */
 export async function runsCommand(opts: { state?: string; agent?: string; json?: boolean }) {
   return withCliDb(async (db) => {
-    const rows = listRuns(db, {
+    const rows = await listRuns(db, {
       ...(opts.state ? { state: opts.state } : {}),
       ...(opts.agent ? { agent: opts.agent } : {}),
     });
@@ -70,10 +70,10 @@ export async function steerCommand(
 ) {
   if (!/^\d+$/.test(run)) throw new CliError(`run id must be a number, not '${run}'`, 2);
   return withCliDb(async (db) => {
-    const user = cliUser(db, opts.as);
+    const user = await cliUser(db, opts.as);
     if (!can(user.role, "queue.operate"))
       throw new CliError(`${user.email} is a ${user.role}; steering needs an operator or admin`, 1);
-    const res = steerRun(db, Number(run), user, {
+    const res = await steerRun(db, Number(run), user, {
       command,
       reason: opts.reason ?? "",
       sourceEventId: opts.event ?? `cli-${randomUUID()}`,

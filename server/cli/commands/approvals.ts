@@ -23,9 +23,9 @@ function reviewer(user: User): User {
 
 /** `hyperion approvals`: what waits for a reviewer, oldest first. */
 export function approvalsCommand(opts: { json?: boolean; as?: string }) {
-  return withCliDb((db, env) => {
-    const user = reviewer(cliUser(db, opts.as));
-    const rows = listWaiting(db, cliConfig(env.configPath), user);
+  return withCliDb(async (db, env) => {
+    const user = reviewer(await cliUser(db, opts.as));
+    const rows = await listWaiting(db, cliConfig(env.configPath), user);
     if (opts.json) {
       console.log(JSON.stringify(rows, null, 2));
       return;
@@ -53,9 +53,9 @@ export function approvalsCommand(opts: { json?: boolean; as?: string }) {
 
 /** `hyperion diff <entry>`: prints the whole patch and records that it was shown to you. */
 export function diffCommand(id: string, opts: { as?: string }) {
-  return withCliDb((db) => {
-    const user = reviewer(cliUser(db, opts.as));
-    const shown = openDiff(db, entryId(id), user);
+  return withCliDb(async (db) => {
+    const user = reviewer(await cliUser(db, opts.as));
+    const shown = await openDiff(db, entryId(id), user);
     process.stdout.write(shown.patch);
     console.error(
       `\npatch ${shown.patchHash}\nApprove it: hyperion approve Q${shown.entryId} --patch ${shown.patchHash}`,
@@ -65,11 +65,11 @@ export function diffCommand(id: string, opts: { as?: string }) {
 
 /** `hyperion approve <entry> --patch <sha256> [--comment text]`. */
 export function approveCommand(id: string, opts: { patch: string; comment?: string; as?: string }) {
-  return withCliDb((db, env) => {
-    const user = reviewer(cliUser(db, opts.as));
+  return withCliDb(async (db, env) => {
+    const user = reviewer(await cliUser(db, opts.as));
     if (!/^[0-9a-f]{64}$/.test(opts.patch))
       throw new CliError("--patch must be the patch's sha256 as `hyperion diff` prints it", 2);
-    const res = approveEntry(
+    const res = await approveEntry(
       db,
       cliConfig(env.configPath),
       { entryId: entryId(id), patchHash: opts.patch, comment: opts.comment },
@@ -86,8 +86,8 @@ export function rejectCommand(
   id: string,
   opts: { reason?: string; close?: boolean; agent?: string; as?: string },
 ) {
-  return withCliDb((db, env) => {
-    const user = reviewer(cliUser(db, opts.as));
+  return withCliDb(async (db, env) => {
+    const user = reviewer(await cliUser(db, opts.as));
     let agent: Exclude<AgentName, "builtin"> | undefined;
     if (opts.agent !== undefined) {
       const parsed = AgentName.exclude(["builtin"]).safeParse(opts.agent);
@@ -99,7 +99,7 @@ export function rejectCommand(
       agent = parsed.data;
     }
     if (agent && opts.close) throw new CliError("--agent and --close cannot go together", 2);
-    const res = rejectEntry(
+    const res = await rejectEntry(
       db,
       cliConfig(env.configPath),
       {

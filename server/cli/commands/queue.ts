@@ -31,14 +31,29 @@ export async function submitCommand(source: string, opts: { json?: boolean }) {
 }
 
 export function statusCommand(opts: { json?: boolean }) {
-  return withCliDb((db) => {
-    const status = queueStatus(db);
+  return withCliDb(async (db) => {
+    const status = await queueStatus(db);
     if (opts.json) {
       console.log(JSON.stringify(status, null, 2));
       return;
     }
     const rows = Object.entries(status.counts).map(([state, n]) => ({ state, entries: n }));
     printTable(rows, ["state", "entries"]);
+    for (const h of status.hosts) {
+      console.log(`host ${h.host}: ${h.alive ? "alive" : "not seen"}`);
+      for (const w of h.workers) {
+        const held = [
+          w.holds.entries.length
+            ? `entries ${w.holds.entries.map((id) => `Q${id}`).join(" ")}`
+            : "",
+          w.holds.tasks.length ? `tasks ${w.holds.tasks.map((id) => `R${id}`).join(" ")}` : "",
+          w.holds.runs.length ? `runs ${w.holds.runs.join(" ")}` : "",
+        ].filter(Boolean);
+        console.log(
+          `  ${w.id} pid ${w.pid}  ${w.stopped ? "stopped" : w.alive ? "alive" : "silent"}  beat ${Math.round(w.beatAgeMs / 100) / 10}s ago  ${w.threads.length} thread${w.threads.length === 1 ? "" : "s"}  holds ${held.join(", ") || "nothing"}`,
+        );
+      }
+    }
     console.log(`threads alive: ${status.threadsAlive}`);
     for (const t of status.threads)
       console.log(
@@ -61,15 +76,15 @@ export function statusCommand(opts: { json?: boolean }) {
 }
 
 export function retryCommand(id: string) {
-  return withCliDb((db) => {
-    retryEntry(db, entryId(id), `cli:${os.userInfo().username}`);
+  return withCliDb(async (db) => {
+    await retryEntry(db, entryId(id), `cli:${os.userInfo().username}`);
     console.log(`entry ${id} queued again`);
   });
 }
 
 export function quarantineListCommand(opts: { json?: boolean }) {
-  return withCliDb((db) => {
-    const rows = quarantined(db);
+  return withCliDb(async (db) => {
+    const rows = await quarantined(db);
     if (opts.json) {
       console.log(JSON.stringify(rows, null, 2));
       return;
@@ -102,11 +117,11 @@ export function rollbackCommand(id: string) {
 }
 
 export function replayCommand(opts: { out?: string; json?: boolean }) {
-  return withCliDb((db) => {
+  return withCliDb(async (db) => {
     const out = path.resolve(
       opts.out ?? path.join(os.tmpdir(), `hyperion-replay-${Date.now()}.db`),
     );
-    const result = replayInto(db, out);
+    const result = await replayInto(db, out);
     if (opts.json) console.log(JSON.stringify({ out, ...result }, null, 2));
     else {
       console.log(`replayed ${result.entries} entries from change_queue_logs into ${out}`);

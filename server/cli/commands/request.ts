@@ -2,7 +2,7 @@ import { eq, inArray } from "drizzle-orm";
 import { type FieldIssue, fieldIssues, NEW_FILE } from "@/schemas/issues";
 import { parseTaskRequestBatch } from "@/schemas/task-request";
 import { repoNames } from "@/server/config/load";
-import type { Db } from "@/server/db/client";
+import { closeDb, type Db } from "@/server/db/client";
 import { requestSpecs, requests, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatch/advance";
 import { answerRequest } from "@/server/requests/answer";
@@ -24,17 +24,21 @@ const FINISHED = [
   "rolled_back",
 ];
 
-function report(db: Db, ids: number[]) {
-  for (const r of db.select().from(requests).where(inArray(requests.id, ids)).all()) {
+async function report(db: Db, ids: number[]) {
+  for (const r of await db.select().from(requests).where(inArray(requests.id, ids))) {
     console.log(`request ${r.id}\t${r.status}\t${r.title}`);
-    const spec = db.select().from(requestSpecs).where(eq(requestSpecs.requestId, r.id)).get();
+    const [spec] = await db
+      .select()
+      .from(requestSpecs)
+      .where(eq(requestSpecs.requestId, r.id))
+      .limit(1);
     for (const q of spec?.questions ?? []) console.log(`  question: ${q}`);
     const suggested = spec?.spec?.suggestedFiles ?? [];
     if (suggested.length)
       console.log(
         `  suggested files (from the description, not in scope): ${suggested.join(", ")}`,
       );
-    for (const t of db.select().from(tasks).where(eq(tasks.requestId, r.id)).all()) {
+    for (const t of await db.select().from(tasks).where(eq(tasks.requestId, r.id))) {
       const cr = t.changeRequestId ? `\tchange ${t.changeRequestId}` : "";
       const why = t.blockedReason
         ? `\t(${t.blockedReason})`
@@ -78,10 +82,10 @@ export async function requestCommand(
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new CliError("--timeout must be a number of seconds", 2);
 
-  const db = cliDb(env.dataDir);
+  const db = cliDb(env);
   try {
-    const requester = cliUser(db, opts.as);
-    const created = createRequests(db, { input, requester, config, source: "cli", newFiles });
+    const requester = await cliUser(db, opts.as);
+    const created = await createRequests(db, { input, requester, config, source: "cli", newFiles });
     const ids = created.map((r) => r.id);
     // The requests are filed: from here on nothing may make the command look as if they were
     // not (a script would file them again). Planning is the worker's job too.
@@ -91,15 +95,14 @@ export async function requestCommand(
     if (opts.wait)
       await waitFor(db, ids, timeoutMs, () => advance(db, config, `cli:${process.pid}`, ids));
     if (opts.json) console.log(JSON.stringify(created, null, 2));
-    else report(db, ids);
-    const statuses = db
+    else await report(db, ids);
+    const statuses = await db
       .select({ status: requests.status })
       .from(requests)
-      .where(inArray(requests.id, ids))
-      .all();
+      .where(inArray(requests.id, ids));
     if (opts.wait && statuses.some((s) => s.status === "failed")) process.exitCode = 1;
   } finally {
-    db.$client.close();
+    await closeDb(db);
   }
 }
 
@@ -124,18 +127,17 @@ function inCliWords(issue: FieldIssue): FieldIssue {
 
 async function waitFor(db: Db, ids: number[], timeoutMs: number, step: () => Promise<unknown>) {
   const deadline = Date.now() + timeoutMs;
-  if (!workerStatus(db).alive)
+  if (!(await workerStatus(db)).alive)
     console.error(
       "note: no worker is running, so nothing will land; start one with 'npx hyperion worker'",
     );
   let last = "";
   for (;;) {
     await step();
-    const rows = db
+    const rows = await db
       .select({ id: requests.id, status: requests.status })
       .from(requests)
-      .where(inArray(requests.id, ids))
-      .all();
+      .where(inArray(requests.id, ids));
     const line = rows.map((r) => `${r.id}:${r.status}`).join(" ");
     if (line !== last) console.error(`waiting… ${line}`);
     last = line;
@@ -156,14 +158,14 @@ export async function answerCommand(id: string, opts: { file: string; as?: strin
   const env = cliEnv();
   const answer = await readJsonInput(opts.file);
   const config = cliConfig(env.configPath);
-  const db = cliDb(env.dataDir);
+  const db = cliDb(env);
   try {
-    const user = cliUser(db, opts.as);
+    const user = await cliUser(db, opts.as);
     await answerRequest(db, config, Number(id), user, answer);
     await advance(db, config, `cli:${process.pid}`, [Number(id)]);
-    report(db, [Number(id)]);
+    await report(db, [Number(id)]);
   } finally {
-    db.$client.close();
+    await closeDb(db);
   }
 }
 
@@ -177,14 +179,14 @@ export async function editCommand(id: string, opts: { file: string; as?: string 
   const env = cliEnv();
   const edit = await readJsonInput(opts.file);
   const config = cliConfig(env.configPath);
-  const db = cliDb(env.dataDir);
+  const db = cliDb(env);
   try {
-    const user = cliUser(db, opts.as);
+    const user = await cliUser(db, opts.as);
     await editRequest(db, config, Number(id), user, edit);
     await advance(db, config, `cli:${process.pid}`, [Number(id)]);
-    report(db, [Number(id)]);
+    await report(db, [Number(id)]);
   } finally {
-    db.$client.close();
+    await closeDb(db);
   }
 }
 
@@ -192,15 +194,15 @@ export async function editCommand(id: string, opts: { file: string; as?: string 
 export async function cancelCommand(id: string, opts: { reason?: string; as?: string }) {
   if (!/^\d+$/.test(id)) throw new CliError("request id must be a number", 2);
   const env = cliEnv();
-  const db = cliDb(env.dataDir);
+  const db = cliDb(env);
   try {
-    const user = cliUser(db, opts.as);
-    const result = cancelRequest(db, Number(id), user, opts.reason);
+    const user = await cliUser(db, opts.as);
+    const result = await cancelRequest(db, Number(id), user, opts.reason);
     console.log(
       `request ${result.id}\t${result.status}${result.rejectedEntries.length ? `\t(rejected queue entries ${result.rejectedEntries.join(", ")})` : ""}`,
     );
   } finally {
-    db.$client.close();
+    await closeDb(db);
   }
 }
 
@@ -208,14 +210,14 @@ export async function cancelCommand(id: string, opts: { reason?: string; as?: st
 export async function rerunCommand(id: string, opts: { as?: string }) {
   if (!/^R?\d+$/i.test(id)) throw new CliError("request id must be a number such as 12 or R12", 2);
   const env = cliEnv();
-  const db = cliDb(env.dataDir);
+  const db = cliDb(env);
   try {
-    const res = rerunRequest(db, Number(id.replace(/^R/i, "")), cliUser(db, opts.as));
+    const res = await rerunRequest(db, Number(id.replace(/^R/i, "")), await cliUser(db, opts.as));
     console.log(
       `R${res.id}\tin_progress\ttasks ${res.tasks.join(", ")} run again${res.setAside.length ? `; set aside ${res.setAside.map((e) => `Q${e}`).join(", ")}` : ""}`,
     );
   } finally {
-    db.$client.close();
+    await closeDb(db);
   }
 }
 
@@ -225,13 +227,18 @@ export async function closeCommand(id: string, opts: { reason?: string; as?: str
   if (!opts.reason?.trim())
     throw new CliError("--reason is required: say why you close the request, in a sentence", 2);
   const env = cliEnv();
-  const db = cliDb(env.dataDir);
+  const db = cliDb(env);
   try {
-    const res = closeRequest(db, Number(id.replace(/^R/i, "")), cliUser(db, opts.as), opts.reason);
+    const res = await closeRequest(
+      db,
+      Number(id.replace(/^R/i, "")),
+      await cliUser(db, opts.as),
+      opts.reason,
+    );
     console.log(
       `R${res.id}\tclosed\t${res.reason}${res.setAside.length ? `\t(set aside ${res.setAside.map((e) => `Q${e}`).join(", ")})` : ""}`,
     );
   } finally {
-    db.$client.close();
+    await closeDb(db);
   }
 }

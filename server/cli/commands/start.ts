@@ -3,12 +3,15 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { execa, type Result, type ResultPromise } from "execa";
+import { agreeOnSessionKey, SessionKeyMismatch } from "@/server/auth/session-key";
 import { bootstrap, DatabaseError } from "@/server/bootstrap";
 import { ConfigError, type LoadedConfig } from "@/server/config/load";
+import { closeDb } from "@/server/db/client";
 import { inheritedEnv } from "@/server/env.mjs";
 import { overlappingAreas } from "@/server/planning/areas";
 import { listRepoFiles } from "@/server/planning/repo-files";
 import { authSecret } from "@/server/runtime";
+import { hostName } from "@/server/workers/heartbeat";
 import { cliEnv } from "../context";
 import { CliError } from "../io";
 
@@ -29,9 +32,13 @@ function browseHost(host: string): string {
  * SIGTERM stops both; a worker that dies is restarted (see `supervise`); if the web server dies,
  * the worker is stopped too and the exit code says so.
  */
-export async function startCommand(opts: { build?: boolean }) {
+export async function startCommand(opts: {
+  build?: boolean;
+  worker?: boolean;
+  replaceSessionKey?: boolean;
+}) {
   const env = cliEnv();
-  const report = await prepareData(env);
+  const report = await prepareData(env, { replaceSessionKey: !!opts.replaceSessionKey });
   const url = env.NEXTAUTH_URL ?? `http://${browseHost(env.HOST)}:${env.PORT}`;
   await reportPolicyOverlaps(report.config);
   if (opts.build !== false) await buildIfMissing();
@@ -79,6 +86,15 @@ export async function startCommand(opts: { build?: boolean }) {
       reject: false,
     });
   console.log(`Hyperion is starting at ${url} — sign in at ${url}/signin`);
+  if (opts.worker === false) {
+    // A web host of several (docs/deploy.md): the workers run on hosts of their own.
+    const stop = () => web.kill("SIGTERM");
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+    const result = await web;
+    if (result.signal === "SIGTERM" || result.exitCode === 0) process.exit(0);
+    throw new CliError(`The web server ${howItEnded(result)}.`, 1);
+  }
   await supervise(web, startWorker);
 }
 
@@ -87,7 +103,8 @@ export async function startCommand(opts: { build?: boolean }) {
  * first admin and how to find the password); a config or database that stops it exits 2.
  */
 async function prepareData(
-  env: ReturnType<typeof cliEnv>,
+  env: Awaited<ReturnType<typeof cliEnv>>,
+  opts: { replaceSessionKey: boolean },
 ): Promise<Awaited<ReturnType<typeof bootstrap>>> {
   let report: Awaited<ReturnType<typeof bootstrap>>;
   try {
@@ -98,7 +115,17 @@ async function prepareData(
     }
     throw new CliError(`Cannot prepare ${env.dataDir}: ${(err as Error).message}`, 2);
   }
-  report.db.$client.close();
+  try {
+    const agreed = await agreeOnSessionKey(report.db, authSecret(env), hostName(), {
+      replace: opts.replaceSessionKey,
+    });
+    if (agreed === "replaced") console.log("Recorded this host's session key as the one to use.");
+  } catch (err) {
+    if (err instanceof SessionKeyMismatch) throw new CliError(err.message, 2);
+    throw err;
+  } finally {
+    await closeDb(report.db);
+  }
   if (report.createdDemo)
     console.log(`Created the demo repository under ${env.dataDir}/repos/demo`);
   if (report.admin) {

@@ -5,7 +5,7 @@ import { cliConfig, withCliDb } from "../context";
 export function traceCommand(id: string, opts: { json?: boolean }) {
   return withCliDb(async (db, env) => {
     const target = await resolveTrace(db, cliConfig(env.configPath), id);
-    const trace = traceOf(db, target);
+    const trace = await traceOf(db, target);
     if (opts.json) console.log(JSON.stringify(trace, null, 2));
     else for (const line of traceLines(trace)) console.log(line);
   });

@@ -34,8 +34,8 @@ export function userAddCommand(email: string, opts: { role: string; name?: strin
 }
 
 export function userListCommand(opts: { json?: boolean }) {
-  return withCliDb((db) => {
-    const users = listUsers(db).map((u) => ({
+  return withCliDb(async (db) => {
+    const users = (await listUsers(db)).map((u) => ({
       ...u,
       createdAt: new Date(u.createdAt).toISOString(),
       state: u.disabledAt ? "disabled" : "active",
@@ -47,8 +47,8 @@ export function userListCommand(opts: { json?: boolean }) {
 
 /** `hyperion user set-role <email> <role>`: applies to the user's next page or call. */
 export function userSetRoleCommand(email: string, role: string) {
-  return withCliDb((db) => {
-    const user = setRole(db, email, role);
+  return withCliDb(async (db) => {
+    const user = await setRole(db, email, role);
     console.log(`${user.email} is now ${user.role}`);
   });
 }
@@ -73,8 +73,8 @@ export function userResetPasswordCommand(email: string) {
 
 /** `hyperion user disable|enable <email>`. */
 export function userDisableCommand(email: string) {
-  return withCliDb((db) => {
-    const res = setDisabled(db, email, true);
+  return withCliDb(async (db) => {
+    const res = await setDisabled(db, email, true);
     console.log(
       `${res.user.email} disabled: no sign-in, sessions ended, ${res.tokensRevoked} token(s) revoked`,
     );
@@ -82,16 +82,16 @@ export function userDisableCommand(email: string) {
 }
 
 export function userEnableCommand(email: string) {
-  return withCliDb((db) => {
-    const res = setDisabled(db, email, false);
+  return withCliDb(async (db) => {
+    const res = await setDisabled(db, email, false);
     console.log(`${res.user.email} enabled (tokens revoked while disabled stay revoked)`);
   });
 }
 
 export function tokenCreateCommand(opts: { user: string; name?: string }) {
-  return withCliDb((db) => {
-    const user = requireUserByEmail(db, opts.user);
-    const { token, id } = createToken(db, user, opts.name ?? "cli");
+  return withCliDb(async (db) => {
+    const user = await requireUserByEmail(db, opts.user);
+    const { token, id } = await createToken(db, user, opts.name ?? "cli");
     console.log(`token ${id} for ${user.email} (${user.role}):`);
     console.log(token);
     console.log("Send it as 'Authorization: Bearer <token>'. It is shown once and stored hashed.");
@@ -99,8 +99,8 @@ export function tokenCreateCommand(opts: { user: string; name?: string }) {
 }
 
 export function tokenListCommand() {
-  return withCliDb((db) => {
-    const rows = listTokens(db).map((t) => ({
+  return withCliDb(async (db) => {
+    const rows = (await listTokens(db)).map((t) => ({
       ...t,
       createdAt: new Date(t.createdAt).toISOString(),
       state: t.revokedAt ? "revoked" : "active",
@@ -110,9 +110,9 @@ export function tokenListCommand() {
 }
 
 export function tokenRevokeCommand(id: string) {
-  return withCliDb((db) => {
+  return withCliDb(async (db) => {
     if (!/^\d+$/.test(id)) throw new CliError("token id must be a number", 2);
-    if (!revokeToken(db, Number(id))) throw new CliError(`no active token ${id}`);
+    if (!(await revokeToken(db, Number(id)))) throw new CliError(`no active token ${id}`);
     console.log(`token ${id} revoked`);
   });
 }

@@ -22,12 +22,12 @@ function allowed(user: User, permission: "queue.operate" | "queue.read", what: s
 }
 
 /** The outcome in words, as its last event told operators. */
-function reasonOf(db: Db, v: VerificationRow): string {
-  const [last] = verificationEvents(db, v.id).filter((e) => e.type !== "verification.step");
+async function reasonOf(db: Db, v: VerificationRow): Promise<string> {
+  const [last] = (await verificationEvents(db, v.id)).filter((e) => e.type !== "verification.step");
   return String((last?.payload as { reason?: unknown } | undefined)?.reason ?? "");
 }
 
-function printOutcome(db: Db, o: VerifyOutcome): void {
+async function printOutcome(db: Db, o: VerifyOutcome): Promise<void> {
   if (o.kind === "skipped") {
     console.log(`${o.target.repo}/${o.target.branch}\tskipped\t${o.reason}`);
     return;
@@ -47,7 +47,7 @@ function printOutcome(db: Db, o: VerifyOutcome): void {
   console.log(
     `${where}\t${v.state}\ttip ${short(v.headCommit)}, good ${short(v.goodCommit)}, ${v.steps.length} check run${v.steps.length === 1 ? "" : "s"}`,
   );
-  const reason = reasonOf(db, v);
+  const reason = await reasonOf(db, v);
   if (reason) console.log(`  ${reason}`);
   for (const s of v.steps)
     console.log(`  ${s.ok ? "pass" : "FAIL"}  ${short(s.commit)}  ${s.note ?? ""}`.trimEnd());
@@ -65,14 +65,14 @@ function printOutcome(db: Db, o: VerifyOutcome): void {
  */
 export function verifyCommand(opts: { repo?: string; json?: boolean; as?: string }) {
   return withCliDb(async (db, env) => {
-    allowed(cliUser(db, opts.as), "queue.operate", "running a post-merge verification");
+    allowed(await cliUser(db, opts.as), "queue.operate", "running a post-merge verification");
     const config = cliConfig(env.configPath);
     if (opts.repo && !config.repositories.some((r) => r.name === opts.repo))
       throw new CliError(
         `unknown repository '${opts.repo}'; configured: ${config.repositories.map((r) => r.name).join(", ")}`,
         2,
       );
-    const targets = verifiableTargets(db, config, opts.repo);
+    const targets = await verifiableTargets(db, config, opts.repo);
     if (targets.length === 0)
       throw new CliError(
         `${opts.repo ? `the policy of '${opts.repo}' names` : "no repository's policy names"} no post-merge checks: add "postMerge": { "checks": ["<a check of its policy>"] } to it`,
@@ -87,7 +87,7 @@ export function verifyCommand(opts: { repo?: string; json?: boolean; as?: string
         }),
       );
     if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
-    else for (const o of outcomes) printOutcome(db, o);
+    else for (const o of outcomes) await printOutcome(db, o);
     const bad = outcomes.some(
       (o) =>
         o.kind === "busy" ||
@@ -105,12 +105,12 @@ export function verificationsCommand(opts: {
   json?: boolean;
   as?: string;
 }) {
-  return withCliDb((db) => {
-    allowed(cliUser(db, opts.as), "queue.read", "reading verifications");
+  return withCliDb(async (db) => {
+    allowed(await cliUser(db, opts.as), "queue.read", "reading verifications");
     const limit = opts.limit === undefined ? 20 : Number(opts.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
       throw new CliError(`--limit must be a whole number from 1 to 1000, not '${opts.limit}'`, 2);
-    const rows = recentVerifications(db, { repo: opts.repo, limit });
+    const rows = await recentVerifications(db, { repo: opts.repo, limit });
     if (opts.json) {
       console.log(JSON.stringify(rows, null, 2));
       return;

@@ -1,16 +1,109 @@
-export * from "./api-tokens";
-export * from "./approvals";
-export * from "./change-requests";
-export * from "./check-runs";
-export * from "./events";
-export * from "./github";
-export * from "./login-attempts";
-export * from "./notifications";
-export * from "./queue";
-export * from "./remotes";
-export * from "./requests";
-export * from "./runs";
-export * from "./tasks";
-export * from "./users";
-export * from "./verifications";
-export * from "./worker-heartbeats";
+import { pgTables } from "./pg";
+import * as sqlite from "./tables";
+
+// The tables every service imports. The schema is written once, for SQLite (./tables); the
+// PostgreSQL tables are derived from it (./pg). A process runs on one engine, chosen when it
+// opens its database (server/db/client.ts calls selectDialect): these bindings then name that
+// engine's tables, and every importer sees them (ES module exports are live). Their types are
+// the SQLite tables': the derivation keeps every column's TypeScript type.
+
+export * from "./tables";
+
+export type Dialect = "sqlite" | "postgres";
+
+let dialect: Dialect = "sqlite";
+
+/** The engine this process's tables belong to (raw SQL that differs asks: server/db/sql.ts). */
+export function currentDialect(): Dialect {
+  return dialect;
+}
+
+export let apiTokens = sqlite.apiTokens;
+export let approvals = sqlite.approvals;
+export let diffViews = sqlite.diffViews;
+export let changeRequests = sqlite.changeRequests;
+export let checkRuns = sqlite.checkRuns;
+export let clusterFacts = sqlite.clusterFacts;
+export let events = sqlite.events;
+export let githubDeliveries = sqlite.githubDeliveries;
+export let githubIssues = sqlite.githubIssues;
+export let loginAttempts = sqlite.loginAttempts;
+export let notificationMarks = sqlite.notificationMarks;
+export let queueEntries = sqlite.queueEntries;
+export let queueEntryPaths = sqlite.queueEntryPaths;
+export let changeQueueLogs = sqlite.changeQueueLogs;
+export let remotes = sqlite.remotes;
+export let requests = sqlite.requests;
+export let agentRuns = sqlite.agentRuns;
+export let agentRunEvents = sqlite.agentRunEvents;
+export let runSteers = sqlite.runSteers;
+export let tasks = sqlite.tasks;
+export let requestSpecs = sqlite.requestSpecs;
+export let inboxFiles = sqlite.inboxFiles;
+export let users = sqlite.users;
+export let verifications = sqlite.verifications;
+export let workerHeartbeats = sqlite.workerHeartbeats;
+
+/**
+ * Points the bindings above at one engine's tables. A process uses one engine: switching after
+ * the other's tables were used would mix them, so only the first open (or a test) switches.
+ */
+export function selectDialect(next: Dialect): void {
+  if (next === dialect) return;
+  const t: typeof sqlite = next === "postgres" ? (pgTables() as unknown as typeof sqlite) : sqlite;
+  dialect = next;
+  apiTokens = t.apiTokens;
+  approvals = t.approvals;
+  diffViews = t.diffViews;
+  changeRequests = t.changeRequests;
+  checkRuns = t.checkRuns;
+  clusterFacts = t.clusterFacts;
+  events = t.events;
+  githubDeliveries = t.githubDeliveries;
+  githubIssues = t.githubIssues;
+  loginAttempts = t.loginAttempts;
+  notificationMarks = t.notificationMarks;
+  queueEntries = t.queueEntries;
+  queueEntryPaths = t.queueEntryPaths;
+  changeQueueLogs = t.changeQueueLogs;
+  remotes = t.remotes;
+  requests = t.requests;
+  agentRuns = t.agentRuns;
+  agentRunEvents = t.agentRunEvents;
+  runSteers = t.runSteers;
+  tasks = t.tasks;
+  requestSpecs = t.requestSpecs;
+  inboxFiles = t.inboxFiles;
+  users = t.users;
+  verifications = t.verifications;
+  workerHeartbeats = t.workerHeartbeats;
+}
+
+/** Every table, by its export name (the PostgreSQL derivation and the copy between engines). */
+export const tableNames = [
+  "apiTokens",
+  "approvals",
+  "diffViews",
+  "changeRequests",
+  "checkRuns",
+  "clusterFacts",
+  "events",
+  "githubDeliveries",
+  "githubIssues",
+  "loginAttempts",
+  "notificationMarks",
+  "queueEntries",
+  "queueEntryPaths",
+  "changeQueueLogs",
+  "remotes",
+  "requests",
+  "agentRuns",
+  "agentRunEvents",
+  "runSteers",
+  "tasks",
+  "requestSpecs",
+  "inboxFiles",
+  "users",
+  "verifications",
+  "workerHeartbeats",
+] as const satisfies readonly (keyof typeof sqlite)[];

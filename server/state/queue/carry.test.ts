@@ -22,35 +22,35 @@ afterEach(() => world.cleanup());
 /** A request whose one task the built-in developer has done: its change waits in the queue. */
 async function submitted() {
   const id =
-    createRequests(world.db, {
-      input: { repo: "demo", title: "Add a note", description: "", files: ["docs/guide.md"] },
-      requester: world.admin,
-      config: world.config,
-      source: "cli",
-    })[0]?.id ?? 0;
+    (
+      await createRequests(world.db, {
+        input: { repo: "demo", title: "Add a note", description: "", files: ["docs/guide.md"] },
+        requester: world.admin,
+        config: world.config,
+        source: "cli",
+      })
+    )[0]?.id ?? 0;
   await advance(world.db, world.config, "d");
-  expect(task(id)?.state).toBe("submitted");
-  const entry = claimNext(world.db, "w1", defaultQueueOptions);
+  expect((await task(id))?.state).toBe("submitted");
+  const entry = await claimNext(world.db, "w1", defaultQueueOptions);
   if (!entry) throw new Error("nothing queued");
   return { id, entry };
 }
-const task = (requestId: number) =>
-  world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).get();
-const statusOf = (id: number) =>
-  world.db.select().from(requests).where(eq(requests.id, id)).get()?.status;
-const lastEventId = () => world.db.select({ id: events.id }).from(events).all().at(-1)?.id ?? 0;
+const task = async (requestId: number) =>
+  (await world.db.select().from(tasks).where(eq(tasks.requestId, requestId)).limit(1))[0];
+const statusOf = async (id: number) =>
+  (await world.db.select().from(requests).where(eq(requests.id, id)).limit(1))[0]?.status;
+const lastEventId = async () =>
+  (await world.db.select({ id: events.id }).from(events)).at(-1)?.id ?? 0;
 /** The events written since `after`, as "type reason". */
-const since = (after: number) =>
-  world.db
-    .select()
-    .from(events)
-    .all()
+const since = async (after: number) =>
+  (await world.db.select().from(events))
     .filter((e) => e.id > after)
     .map((e) => {
       const p = e.payload as { status?: string; reason?: string };
       return [e.type, p.status, p.reason].filter(Boolean).join(" ");
     });
-const quarantine = (entry: Entry) =>
+const quarantine = async (entry: Entry) =>
   transition(world.db, entry, {
     from: "applying",
     to: "quarantined",
@@ -61,22 +61,27 @@ const quarantine = (entry: Entry) =>
 describe("an entry's move carries its task and request", () => {
   it("a merge makes its submitted task done and its request done, in the merge's transaction", async () => {
     const { id, entry } = await submitted();
-    const before = lastEventId();
-    transition(world.db, entry, { from: "applying", to: "merged", owner: "w1", mergedCommit: "c" });
-    expect(task(id)?.state).toBe("done");
-    expect(statusOf(id)).toBe("done");
-    expect(since(before)).toEqual(["change.merged", "task.done", "request.status done"]);
+    const before = await lastEventId();
+    await transition(world.db, entry, {
+      from: "applying",
+      to: "merged",
+      owner: "w1",
+      mergedCommit: "c",
+    });
+    expect((await task(id))?.state).toBe("done");
+    expect(await statusOf(id)).toBe("done");
+    expect(await since(before)).toEqual(["change.merged", "task.done", "request.status done"]);
   });
 
   it("a quarantine fails its task and, with nothing else running, its request, saying why", async () => {
     const { id, entry } = await submitted();
-    const before = lastEventId();
-    quarantine(entry);
-    expect(task(id)).toMatchObject({
+    const before = await lastEventId();
+    await quarantine(entry);
+    expect(await task(id)).toMatchObject({
       state: "failed",
       blockedReason: "change quarantined: tests failed",
     });
-    expect(since(before)).toEqual([
+    expect(await since(before)).toEqual([
       "change.quarantined",
       "task.failed change quarantined: tests failed",
       "request.status failed task 1.1 failed: change quarantined: tests failed",
@@ -85,21 +90,23 @@ describe("an entry's move carries its task and request", () => {
 
   it("a rejection without a reason says who rejected it and that none was given, never a bare colon", async () => {
     const id =
-      createRequests(world.db, {
-        input: { repo: "demo", title: "Add a note", description: "", files: ["docs/guide.md"] },
-        requester: world.admin,
-        config: world.config,
-        source: "cli",
-      })[0]?.id ?? 0;
+      (
+        await createRequests(world.db, {
+          input: { repo: "demo", title: "Add a note", description: "", files: ["docs/guide.md"] },
+          requester: world.admin,
+          config: world.config,
+          source: "cli",
+        })
+      )[0]?.id ?? 0;
     await advance(world.db, world.config, "d");
-    const entry = world.db.select().from(queueEntries).all().at(-1);
+    const entry = (await world.db.select().from(queueEntries)).at(-1);
     if (!entry) throw new Error("nothing queued");
-    moveUnleased(world.db, entry.id, {
+    await moveUnleased(world.db, entry.id, {
       from: entry.state,
       to: "rejected",
       by: "user:ops@example.test",
     });
-    expect(task(id)).toMatchObject({
+    expect(await task(id)).toMatchObject({
       state: "failed",
       blockedReason: "change rejected by ops@example.test; no reason was given",
     });
@@ -123,23 +130,33 @@ describe("an entry's move carries its task and request", () => {
 
   it("an operator's retry that merges makes the failed task done, and its request done again", async () => {
     const { id, entry } = await submitted();
-    quarantine(entry);
-    retryEntry(world.db, entry.id, "user:ops@example.test");
-    const again = claimNext(world.db, "w1", defaultQueueOptions);
+    await quarantine(entry);
+    await retryEntry(world.db, entry.id, "user:ops@example.test");
+    const again = await claimNext(world.db, "w1", defaultQueueOptions);
     if (!again) throw new Error("not queued again");
-    transition(world.db, again, { from: "applying", to: "merged", owner: "w1", mergedCommit: "c" });
-    expect(task(id)).toMatchObject({ state: "done", blockedReason: null });
-    expect(statusOf(id)).toBe("done");
+    await transition(world.db, again, {
+      from: "applying",
+      to: "merged",
+      owner: "w1",
+      mergedCommit: "c",
+    });
+    expect(await task(id)).toMatchObject({ state: "done", blockedReason: null });
+    expect(await statusOf(id)).toBe("done");
   });
 
   it("a roll-back of a done request's change rolls the request back in the same move", async () => {
     const { id, entry } = await submitted();
-    transition(world.db, entry, { from: "applying", to: "merged", owner: "w1", mergedCommit: "c" });
-    const before = lastEventId();
-    moveUnleased(world.db, entry.id, { from: "merged", to: "rolled_back", by: "w2" });
-    expect(task(id)?.state).toBe("done");
-    expect(statusOf(id)).toBe("rolled_back");
-    expect(since(before)).toEqual([
+    await transition(world.db, entry, {
+      from: "applying",
+      to: "merged",
+      owner: "w1",
+      mergedCommit: "c",
+    });
+    const before = await lastEventId();
+    await moveUnleased(world.db, entry.id, { from: "merged", to: "rolled_back", by: "w2" });
+    expect((await task(id))?.state).toBe("done");
+    expect(await statusOf(id)).toBe("rolled_back");
+    expect(await since(before)).toEqual([
       `change.rolled_back`,
       `request.status rolled_back change #${entry.changeRequestId} was rolled back`,
     ]);
@@ -147,9 +164,9 @@ describe("an entry's move carries its task and request", () => {
 
   it("a move that decides nothing for the task leaves it and its request as they are", async () => {
     const { id, entry } = await submitted();
-    const before = lastEventId();
-    transition(world.db, entry, { from: "applying", to: "ready", owner: "w1" });
-    expect(task(id)?.state).toBe("submitted");
-    expect(since(before)).toEqual(["change.ready"]);
+    const before = await lastEventId();
+    await transition(world.db, entry, { from: "applying", to: "ready", owner: "w1" });
+    expect((await task(id))?.state).toBe("submitted");
+    expect(await since(before)).toEqual(["change.ready"]);
   });
 });

@@ -37,15 +37,15 @@ const GIVEN_UP: readonly EntryState[] = ["quarantined", "rejected"];
  * tasks (state/requests/store.ts `settleRequest`): after its task moved, or, open or done, after its
  * change was rolled back.
  */
-export function carryAlong(
+export async function carryAlong(
   tx: Tx,
   row: Entry,
   from: EntryState,
   to: EntryState,
   decided?: TaskOutcome,
   move: { by?: string; note?: string } = {},
-): void {
-  const task = tx
+): Promise<void> {
+  const [task] = await tx
     .select({
       id: tasks.id,
       state: tasks.state,
@@ -56,10 +56,10 @@ export function carryAlong(
     .from(changeRequests)
     .innerJoin(tasks, eq(tasks.id, changeRequests.taskId))
     .where(eq(changeRequests.id, row.changeRequestId))
-    .get();
+    .limit(1);
   if (!task) return;
   if (task.requestId)
-    appendEvent(tx, {
+    await appendEvent(tx, {
       topic: "request",
       type: `change.${to}`,
       entityId: task.requestId,
@@ -67,7 +67,7 @@ export function carryAlong(
     });
   // The run that made the change follows it too: its page shows the change queued, merged…
   if (task.runId !== null)
-    appendEvent(tx, {
+    await appendEvent(tx, {
       topic: "run",
       type: `change.${to}`,
       entityId: task.runId,
@@ -82,7 +82,7 @@ export function carryAlong(
     !decided &&
     task.runId !== null &&
     landingCheckFailed(row) &&
-    landingFailures(tx, task.id) <= MAX_LANDING_REOPENS
+    (await landingFailures(tx, task.id)) <= MAX_LANDING_REOPENS
       ? {
           to: "pending" as const,
           reason: `its change #${row.changeRequestId} failed its checks at landing: ${row.lastError?.message ?? ""}`,
@@ -92,7 +92,7 @@ export function carryAlong(
       : undefined;
   decided ??= reopened;
   if (outcome && decided)
-    moveTask(tx, {
+    await moveTask(tx, {
       id: task.id,
       from: task.state,
       to: decided.to,
@@ -109,7 +109,7 @@ export function carryAlong(
         : task.state === "failed"
           ? `change #${row.changeRequestId} was retried and merged`
           : null;
-    moveTask(tx, {
+    await moveTask(tx, {
       id: task.id,
       from: task.state,
       to: outcome,
@@ -118,12 +118,17 @@ export function carryAlong(
     });
   }
   if (!task.requestId) return;
-  if (outcome) settleRequest(tx, task.requestId);
+  if (outcome) await settleRequest(tx, task.requestId);
   else if (to === "rolled_back")
-    settleRequest(tx, task.requestId, ["planned", "in_progress", "awaiting_approval", "done"]);
+    await settleRequest(tx, task.requestId, [
+      "planned",
+      "in_progress",
+      "awaiting_approval",
+      "done",
+    ]);
   // A reviewer's wait starts or ends: the request says so to its requester.
   else if (to === "awaiting_approval" || from === "awaiting_approval")
-    settleRequest(tx, task.requestId, ["planned", "in_progress", "awaiting_approval"]);
+    await settleRequest(tx, task.requestId, ["planned", "in_progress", "awaiting_approval"]);
 }
 
 /**
@@ -152,14 +157,14 @@ export function givenUpReason(
 export const MAX_LANDING_REOPENS = 3;
 
 /** The task's changes quarantined by checks failed at landing (this move's included). */
-function landingFailures(tx: Tx, taskId: string): number {
-  return tx
-    .select({ lastError: queueEntries.lastError, state: queueEntries.state })
-    .from(changeRequests)
-    .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
-    .where(eq(changeRequests.taskId, taskId))
-    .all()
-    .filter((r) => r.state === "quarantined" && landingCheckFailed(r)).length;
+async function landingFailures(tx: Tx, taskId: string): Promise<number> {
+  return (
+    await tx
+      .select({ lastError: queueEntries.lastError, state: queueEntries.state })
+      .from(changeRequests)
+      .innerJoin(queueEntries, eq(queueEntries.changeRequestId, changeRequests.id))
+      .where(eq(changeRequests.taskId, taskId))
+  ).filter((r) => r.state === "quarantined" && landingCheckFailed(r)).length;
 }
 
 /** Checks that failed (or ran out of time) on the candidate at landing. */

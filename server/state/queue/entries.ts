@@ -7,12 +7,12 @@ import type { ChangeRow, Entry } from "./options";
 import { claimableStates, leasedStates } from "./states";
 
 /** Reads of entries and their changes (writes are store.ts's alone). */
-export function getEntry(db: DbLike, id: number): Entry | undefined {
-  return db.select().from(queueEntries).where(eq(queueEntries.id, id)).get();
+export async function getEntry(db: DbLike, id: number): Promise<Entry | undefined> {
+  return (await db.select().from(queueEntries).where(eq(queueEntries.id, id)).limit(1))[0];
 }
 
-export function getChange(db: DbLike, id: number): ChangeRow | undefined {
-  return db.select().from(changeRequests).where(eq(changeRequests.id, id)).get();
+export async function getChange(db: DbLike, id: number): Promise<ChangeRow | undefined> {
+  return (await db.select().from(changeRequests).where(eq(changeRequests.id, id)).limit(1))[0];
 }
 
 /**
@@ -20,8 +20,8 @@ export function getChange(db: DbLike, id: number): ChangeRow | undefined {
  * entry some thread holds, or one whose retry is not due yet. An entry queued behind one that
  * waits for a reviewer is not: only a person moves it, so `--drain` ends and leaves it queued.
  */
-export function stillMoving(db: Db, now = Date.now()): boolean {
-  const row = db
+export async function stillMoving(db: Db, now = Date.now()): Promise<boolean> {
+  const [row] = await db
     .select({ n: sql<number>`count(*)` })
     .from(queueEntries)
     .where(
@@ -30,19 +30,18 @@ export function stillMoving(db: Db, now = Date.now()): boolean {
         and(inArray(queueEntries.state, [...claimableStates]), gt(queueEntries.nextAttemptAt, now)),
       ),
     )
-    .get();
+    .limit(1);
   return (row?.n ?? 0) > 0;
 }
 
 /** The paths each of these entries changes. */
-export function pathsOf(db: DbLike, ids: number[]): Map<number, string[]> {
+export async function pathsOf(db: DbLike, ids: number[]): Promise<Map<number, string[]>> {
   const out = new Map<number, string[]>();
   if (!ids.length) return out;
-  const rows = db
+  const rows = await db
     .select({ entryId: queueEntryPaths.entryId, path: queueEntryPaths.path })
     .from(queueEntryPaths)
-    .where(inArray(queueEntryPaths.entryId, ids))
-    .all();
+    .where(inArray(queueEntryPaths.entryId, ids));
   for (const r of rows) out.set(r.entryId, [...(out.get(r.entryId) ?? []), r.path]);
   return out;
 }
@@ -80,25 +79,26 @@ export function rowToEntry(row: Record<string, unknown>): Entry {
  * Another owner's leased entry of the same branch that leads it: one in a lane, or one older than
  * `entry` (the older claim becomes the lane; a newer one is given back to it). Null when none.
  */
-export function laneRival(db: Db, entry: Entry, owner: string) {
-  const rivals = db
-    .select({
-      id: queueEntries.id,
-      owner: queueEntries.leaseOwner,
-      inLane: queueEntries.inLane,
-      lane: queueEntries.lane,
-    })
-    .from(queueEntries)
-    .where(
-      and(
-        eq(queueEntries.repo, entry.repo),
-        eq(queueEntries.targetBranch, entry.targetBranch),
-        inArray(queueEntries.state, [...leasedStates]),
-        isNotNull(queueEntries.leaseOwner),
-        ne(queueEntries.leaseOwner, owner),
-      ),
-    )
-    .all()
+export async function laneRival(db: Db, entry: Entry, owner: string) {
+  const rivals = (
+    await db
+      .select({
+        id: queueEntries.id,
+        owner: queueEntries.leaseOwner,
+        inLane: queueEntries.inLane,
+        lane: queueEntries.lane,
+      })
+      .from(queueEntries)
+      .where(
+        and(
+          eq(queueEntries.repo, entry.repo),
+          eq(queueEntries.targetBranch, entry.targetBranch),
+          inArray(queueEntries.state, [...leasedStates]),
+          isNotNull(queueEntries.leaseOwner),
+          ne(queueEntries.leaseOwner, owner),
+        ),
+      )
+  )
     // Lanes by area: only a lane of the same area, or one across areas, is a rival.
     .filter((r) => r.lane === entry.lane || r.lane === "*" || entry.lane === "*");
   return rivals.find((r) => r.inLane || r.id < entry.id) ?? null;

@@ -16,18 +16,24 @@ import { failMove, heldBy } from "./store";
  * the change ref first, so nothing lands twice. The swap also requires the lease still expired,
  * so a worker that heartbeats meanwhile keeps its entry.
  */
-export function reclaimExpired(db: Db, opts: QueueOptions, now = Date.now()): number {
-  const expired = db
+export async function reclaimExpired(
+  db: Db,
+  opts: QueueOptions,
+  now = Date.now(),
+): Promise<number> {
+  const candidates = await db
     .select()
     .from(queueEntries)
     .where(
       and(inArray(queueEntries.state, [...leasedStates]), lt(queueEntries.leaseExpiresAt, now)),
-    )
-    .all()
-    // A live worker that is only slow keeps its entry (server/workers/heartbeat.ts leaseLost).
-    .filter((e) =>
-      leaseLost(db, { owner: e.leaseOwner, expiresAt: e.leaseExpiresAt }, opts.leaseMs, now),
     );
+  // A live worker that is only slow keeps its entry (server/workers/heartbeat.ts leaseLost).
+  const expired: typeof candidates = [];
+  for (const e of candidates)
+    if (
+      await leaseLost(db, { owner: e.leaseOwner, expiresAt: e.leaseExpiresAt }, opts.leaseMs, now)
+    )
+      expired.push(e);
   return giveBack(db, expired, opts, now, (e) => ({
     message: `worker ${e.leaseOwner} stopped heartbeating during ${e.state}`,
     also: [lt(queueEntries.leaseExpiresAt, now)],
@@ -39,12 +45,16 @@ export function reclaimExpired(db: Db, opts: QueueOptions, now = Date.now()): nu
  * respawns the thread under the same owner, so no lease would ever be judged lost): retry_wait,
  * or quarantine when out of attempts, as for a dead worker.
  */
-export function releaseOwner(db: Db, owner: string, opts: QueueOptions, now = Date.now()): number {
-  const held = db
+export async function releaseOwner(
+  db: Db,
+  owner: string,
+  opts: QueueOptions,
+  now = Date.now(),
+): Promise<number> {
+  const held = await db
     .select()
     .from(queueEntries)
-    .where(and(inArray(queueEntries.state, [...leasedStates]), eq(queueEntries.leaseOwner, owner)))
-    .all();
+    .where(and(inArray(queueEntries.state, [...leasedStates]), eq(queueEntries.leaseOwner, owner)));
   return giveBack(db, held, opts, now, (e) => ({
     message: `queue thread ${owner} crashed during ${e.state}`,
     also: [],
@@ -52,22 +62,31 @@ export function releaseOwner(db: Db, owner: string, opts: QueueOptions, now = Da
 }
 
 /** Leased entries taken from their holder as lease_expired; one that moved meanwhile is skipped. */
-function giveBack(
+async function giveBack(
   db: Db,
   rows: (typeof queueEntries.$inferSelect)[],
   opts: QueueOptions,
   now: number,
   why: (e: typeof queueEntries.$inferSelect) => { message: string; also: SQL[] },
-): number {
+): Promise<number> {
   let n = 0;
   for (const entry of rows) {
     const owner = entry.leaseOwner;
     if (!owner) continue;
-    const { message, also } = why(entry);
+    const { message, also } = await why(entry);
     const error: EntryError = { kind: "lease_expired", message, paths: [] };
     try {
       const held = [...heldBy(entry, owner), ...also];
-      failMove(db, entry, entry.state, owner, error, { ...opts, backoffBaseMs: 0 }, held, now);
+      await failMove(
+        db,
+        entry,
+        entry.state,
+        owner,
+        error,
+        { ...opts, backoffBaseMs: 0 },
+        held,
+        now,
+      );
       n++;
     } catch (err) {
       if (!(err instanceof StaleLeaseError)) throw err;

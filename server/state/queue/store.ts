@@ -27,15 +27,19 @@ export * from "./options";
 export type { TaskOutcome };
 export { IllegalTransitionError };
 
-export function logTransition(db: DbLike, event: QueueLogEvent, at = Date.now()): void {
-  db.insert(changeQueueLogs).values({ entryId: event.entryId, event, at }).run();
+export async function logTransition(
+  db: DbLike,
+  event: QueueLogEvent,
+  at = Date.now(),
+): Promise<void> {
+  await db.insert(changeQueueLogs).values({ entryId: event.entryId, event, at });
 }
 
 /**
  * Queues a change: its entry in `queued`, the paths it touches and its first log row, in the
  * caller's transaction. Returns the entry's id.
  */
-export function enqueue(
+export async function enqueue(
   tx: DbLike,
   e: Pick<Entry, "changeRequestId" | "repo" | "targetBranch" | "maxAttempts"> & {
     paths: readonly string[];
@@ -45,8 +49,8 @@ export function enqueue(
     lane?: string;
   },
   now = Date.now(),
-): number {
-  const entry = tx
+): Promise<number> {
+  const [entry] = await tx
     .insert(queueEntries)
     .values({
       changeRequestId: e.changeRequestId,
@@ -61,19 +65,23 @@ export function enqueue(
       createdAt: now,
       updatedAt: now,
     })
-    .returning({ id: queueEntries.id })
-    .get();
+    .returning({ id: queueEntries.id });
+  if (!entry) throw new Error("the queue entry was not stored");
   if (e.paths.length)
-    tx.insert(queueEntryPaths)
-      .values(e.paths.map((path) => ({ entryId: entry.id, repo: e.repo, path })))
-      .run();
-  logTransition(tx, { entryId: entry.id, from: null, to: "queued", worker: null, attempt: 0 }, now);
+    await tx
+      .insert(queueEntryPaths)
+      .values(e.paths.map((path) => ({ entryId: entry.id, repo: e.repo, path })));
+  await logTransition(
+    tx,
+    { entryId: entry.id, from: null, to: "queued", worker: null, attempt: 0 },
+    now,
+  );
   return entry.id;
 }
 
 /** Copies entries as they are into another database (`hyperion replay`'s fresh one): not a move. */
-export function copyEntries(tx: DbLike, rows: readonly Entry[]): void {
-  for (const row of rows) tx.insert(queueEntries).values(row).run();
+export async function copyEntries(tx: DbLike, rows: readonly Entry[]): Promise<void> {
+  for (const row of rows) await tx.insert(queueEntries).values(row);
 }
 
 type MoveDetails = {
@@ -95,41 +103,42 @@ type MoveDetails = {
  * row in the same transaction — with what follows from it for the entry's task and request
  * (`carryAlong`). Nothing is written when the guard refuses.
  */
-function writeMove(
+async function writeMove(
   db: Db,
   entryId: number,
   move: MoveDetails & { from: EntryState; to: EntryState; worker: string },
   guard: SQL[],
-  refused: () => Error,
+  refused: () => Error | Promise<Error>,
   now: number,
   set: SQLiteUpdateSetSource<typeof queueEntries> = {},
-): Entry {
+): Promise<Entry> {
   return entryMachine.move(db, {
     from: move.from,
     to: move.to,
     subject: `entry ${entryId}`,
-    swap: (tx) =>
-      tx
-        .update(queueEntries)
-        .set({
-          state: move.to,
-          updatedAt: now,
-          ...(leasedStates.includes(move.to)
-            ? { heartbeatAt: now }
-            : { leaseOwner: null, leaseExpiresAt: null }),
-          ...(move.error ? { lastError: move.error } : {}),
-          ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
-          ...(move.pullRequest ? { pullRequest: move.pullRequest } : {}),
-          ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
-          ...(["merged", "quarantined", "rejected"].includes(move.to) ? { finishedAt: now } : {}),
-          ...set,
-        })
-        .where(and(eq(queueEntries.id, entryId), eq(queueEntries.state, move.from), ...guard))
-        .returning()
-        .get(),
+    swap: async (tx) =>
+      (
+        await tx
+          .update(queueEntries)
+          .set({
+            state: move.to,
+            updatedAt: now,
+            ...(leasedStates.includes(move.to)
+              ? { heartbeatAt: now }
+              : { leaseOwner: null, leaseExpiresAt: null }),
+            ...(move.error ? { lastError: move.error } : {}),
+            ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
+            ...(move.pullRequest ? { pullRequest: move.pullRequest } : {}),
+            ...(move.nextAttemptAt !== undefined ? { nextAttemptAt: move.nextAttemptAt } : {}),
+            ...(["merged", "quarantined", "rejected"].includes(move.to) ? { finishedAt: now } : {}),
+            ...set,
+          })
+          .where(and(eq(queueEntries.id, entryId), eq(queueEntries.state, move.from), ...guard))
+          .returning()
+      )[0],
     refused,
-    record: (tx, row) => {
-      logTransition(
+    record: async (tx, row) => {
+      await logTransition(
         tx,
         {
           entryId,
@@ -147,7 +156,10 @@ function writeMove(
         },
         now,
       );
-      carryAlong(tx, row, move.from, move.to, move.task, { by: move.worker, note: move.note });
+      await carryAlong(tx, row, move.from, move.to, move.task, {
+        by: move.worker,
+        note: move.note,
+      });
     },
   });
 }
@@ -162,13 +174,13 @@ export const heldBy = (entry: Pick<Entry, "attempts">, owner: string): SQL[] => 
  * this worker still holds the lease for this attempt, then writes the entry and its log row in
  * one transaction. A stale worker gets StaleLeaseError and must drop the entry.
  */
-export function transition(
+export async function transition(
   db: Db,
   entry: Pick<Entry, "id" | "attempts">,
   move: MoveDetails & { from: EntryState; to: EntryState; owner: string },
   now = Date.now(),
-): void {
-  writeMove(
+): Promise<void> {
+  await writeMove(
     db,
     entry.id,
     { ...move, worker: move.owner },
@@ -182,8 +194,14 @@ export function transition(
  * A just-claimed entry given back untouched (applying → queued) with its attempt returned: a
  * speculative pipeline's lane for its branch is held by another thread, which takes it in.
  */
-export function handBack(db: Db, entry: Entry, owner: string, note: string, now = Date.now()) {
-  writeMove(
+export async function handBack(
+  db: Db,
+  entry: Entry,
+  owner: string,
+  note: string,
+  now = Date.now(),
+) {
+  await writeMove(
     db,
     entry.id,
     { from: "applying", to: "queued", worker: owner, note },
@@ -199,8 +217,8 @@ export function handBack(db: Db, entry: Entry, owner: string, note: string, now 
  * (quarantined → queued, with fresh attempts) and a rollback's marking (merged → rolled_back).
  * Compare-and-swaps on the expected state and on there being no lease.
  */
-export function moveUnleased(
-  db: Db,
+export async function moveUnleased(
+  db: DbLike,
   entryId: number,
   move: {
     from: EntryState;
@@ -212,7 +230,7 @@ export function moveUnleased(
     mergedCommit?: string;
   },
   now = Date.now(),
-): Entry {
+): Promise<Entry> {
   if (leasedStates.includes(move.from) || leasedStates.includes(move.to)) {
     throw new IllegalTransitionError(
       `entry ${entryId}: ${move.from} → ${move.to} is a leased move; it needs transition()`,
@@ -231,21 +249,21 @@ export function moveUnleased(
       ...(move.mergedCommit ? { mergedCommit: move.mergedCommit } : {}),
     },
     [isNull(queueEntries.leaseOwner)],
-    () => new EntryStateError(entryId, move.from, getEntry(db, entryId)?.state),
+    async () => new EntryStateError(entryId, move.from, (await getEntry(db, entryId))?.state),
     now,
     move.to === "queued" ? { attempts: 0, nextAttemptAt: now, finishedAt: null } : {},
   );
 }
 
 /** Extends a lease; false when the lease is no longer ours. */
-export function heartbeatEntry(
+export async function heartbeatEntry(
   db: Db,
   entry: Pick<Entry, "id" | "attempts">,
   owner: string,
   opts: QueueOptions,
   now = Date.now(),
-): boolean {
-  const res = db
+): Promise<boolean> {
+  const res = await db
     .update(queueEntries)
     .set({ heartbeatAt: now, leaseExpiresAt: now + opts.leaseMs })
     .where(
@@ -255,11 +273,11 @@ export function heartbeatEntry(
         ...heldBy(entry, owner),
       ),
     )
-    .run();
-  return res.changes === 1;
+    .returning({ one: sql`1` });
+  return res.length === 1;
 }
 
-export function failMove(
+export async function failMove(
   db: Db,
   entry: Entry,
   from: EntryState,
@@ -268,7 +286,7 @@ export function failMove(
   opts: QueueOptions,
   guard: SQL[],
   now: number,
-): EntryState {
+): Promise<EntryState> {
   const giveBack = attemptFreeErrors.includes(error.kind);
   const maxAttempts = entry.maxAttempts + (giveBack ? 1 : 0);
   // A lane that crashed charged an attempt to every entry it held, though at most one of them
@@ -276,7 +294,7 @@ export function failMove(
   // alone (out of the pipeline), where a crash is its own.
   const alone = entry.inLane && error.kind === "lease_expired" && entry.attempts >= maxAttempts;
   const to: EntryState = entry.attempts >= maxAttempts && !alone ? "quarantined" : "retry_wait";
-  writeMove(
+  await writeMove(
     db,
     entry.id,
     {
@@ -308,7 +326,7 @@ export function failMove(
  * After a failure: wait and retry, or quarantine once the attempts are used up. A failure
  * that is no fault of the change (states.ts `attemptFreeErrors`) gives its attempt back.
  */
-export function failEntry(
+export async function failEntry(
   db: Db,
   entry: Entry,
   from: EntryState,
@@ -316,7 +334,7 @@ export function failEntry(
   error: EntryError,
   opts: QueueOptions,
   now = Date.now(),
-): EntryState {
+): Promise<EntryState> {
   return failMove(db, entry, from, owner, error, opts, heldBy(entry, owner), now);
 }
 
@@ -324,15 +342,15 @@ export function failEntry(
  * Where a pipeline's round put these entries (for /queue): not a move — the state stays — and
  * only while this owner holds them.
  */
-export function notePipeline(
+export async function notePipeline(
   db: Db,
   entryIds: number[],
   owner: string,
   place: PipelinePlace,
-): void {
+): Promise<void> {
   if (entryIds.length === 0) return;
-  db.update(queueEntries)
+  await db
+    .update(queueEntries)
     .set({ pipeline: place })
-    .where(and(inArray(queueEntries.id, entryIds), eq(queueEntries.leaseOwner, owner)))
-    .run();
+    .where(and(inArray(queueEntries.id, entryIds), eq(queueEntries.leaseOwner, owner)));
 }

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
-import { eq } from "drizzle-orm";
+import { and, asc, desc, eq, like } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { queueEntries, requests, tasks } from "@/server/db/schema";
+import { events, queueEntries, requests, tasks } from "@/server/db/schema";
 import { advance } from "@/server/dispatch/advance";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { retryEntry } from "@/server/queue/retry";
@@ -94,12 +94,12 @@ describe("the whole path", () => {
       opts: { ...defaultLoopOptions({}), drain: true, pollMs: 5, maxAttempts: 1 },
       shouldStop: () => false,
     });
-  const status = (id: number) =>
-    world.db.select().from(requests).where(eq(requests.id, id)).get()?.status;
+  const status = async (id: number) =>
+    (await world.db.select().from(requests).where(eq(requests.id, id)).limit(1))[0]?.status;
 
   it("a quarantined change retried after the worktree is cleaned makes its request done; a rollback makes it rolled_back", async () => {
     const repo = world.config.repositories[0]?.path ?? "";
-    const [r] = createRequests(world.db, {
+    const [r] = await createRequests(world.db, {
       input: { title: "Explain caps", description: "", repo: "demo", files: ["docs/guide.md"] },
       requester: world.admin,
       config: world.config,
@@ -113,26 +113,31 @@ describe("the whole path", () => {
     await advance(world.db, world.config, "d");
     await drain();
     await advance(world.db, world.config, "d");
-    expect(status(id)).toBe("failed");
-    const task = world.db.select().from(tasks).where(eq(tasks.requestId, id)).get();
-    const entry = world.db
+    expect(await status(id)).toBe("failed");
+    const [task] = await world.db.select().from(tasks).where(eq(tasks.requestId, id)).limit(1);
+    const [entry] = await world.db
       .select()
       .from(queueEntries)
       .where(eq(queueEntries.changeRequestId, task?.changeRequestId ?? 0))
-      .get();
+      .limit(1);
     expect(entry?.state).toBe("quarantined");
 
     fs.writeFileSync(readme, before);
-    retryEntry(world.db, entry?.id ?? 0, "operator@example.test");
+    await retryEntry(world.db, entry?.id ?? 0, "operator@example.test");
     await drain();
     await advance(world.db, world.config, "d");
-    expect(status(id)).toBe("done");
-    expect(world.db.select().from(tasks).where(eq(tasks.requestId, id)).get()?.state).toBe("done");
+    expect(await status(id)).toBe("done");
+    expect(
+      (await world.db.select().from(tasks).where(eq(tasks.requestId, id)).limit(1))[0]?.state,
+    ).toBe("done");
     // Every queue move of its change reached the request's own event stream.
-    const moves = world.db.$client
-      .prepare("SELECT type FROM events WHERE entity_id = ? AND type LIKE 'change.%' ORDER BY id")
-      .pluck()
-      .all(id);
+    const moves = (
+      await world.db
+        .select({ type: events.type })
+        .from(events)
+        .where(and(eq(events.entityId, id), like(events.type, "change.%")))
+        .orderBy(asc(events.id))
+    ).map((e) => e.type);
     expect(moves).toEqual(
       expect.arrayContaining(["change.quarantined", "change.queued", "change.merged"]),
     );
@@ -140,13 +145,14 @@ describe("the whole path", () => {
     await rollbackEntry(world.db, world.config, entry?.id ?? 0);
     await drain();
     await advance(world.db, world.config, "d");
-    expect(status(id)).toBe("rolled_back");
-    const reason = world.db.$client
-      .prepare(
-        "SELECT json_extract(payload, '$.reason') FROM events WHERE entity_id = ? AND type = 'request.status' ORDER BY id DESC LIMIT 1",
-      )
-      .pluck()
-      .get(id);
+    expect(await status(id)).toBe("rolled_back");
+    const [last] = await world.db
+      .select({ payload: events.payload })
+      .from(events)
+      .where(and(eq(events.entityId, id), eq(events.type, "request.status")))
+      .orderBy(desc(events.id))
+      .limit(1);
+    const reason = (last?.payload as { reason?: string } | undefined)?.reason;
     expect(reason).toBe(`change #${task?.changeRequestId} was rolled back`);
   });
 });

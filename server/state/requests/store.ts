@@ -2,6 +2,7 @@ import { and, eq } from "drizzle-orm";
 import type { RequestStatus } from "@/schemas/request-status";
 import type { DbLike } from "@/server/db/client";
 import { queueEntries, requests, tasks } from "@/server/db/schema";
+import { stored } from "@/server/db/sql";
 import { ConflictError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
 import { inTransaction } from "@/server/state/machine";
@@ -14,15 +15,16 @@ export type RequestRow = typeof requests.$inferSelect;
  * Files a request in `received`, the one status a request starts in. The caller writes its
  * `request.created` event, which names the requester.
  */
-export function createRequest(
+export async function createRequest(
   tx: DbLike,
   values: Omit<typeof requests.$inferInsert, "id" | "status">,
-): RequestRow {
-  return tx
-    .insert(requests)
-    .values({ ...values, status: "received" })
-    .returning()
-    .get();
+): Promise<RequestRow> {
+  return stored(
+    await tx
+      .insert(requests)
+      .values({ ...values, status: "received" })
+      .returning(),
+  );
 }
 
 /**
@@ -30,23 +32,24 @@ export function createRequest(
  * table in ./states.ts allows it and the row still holds `from` (compare-and-swap), with its
  * `request.status` event in the same transaction. `reason` says why, for a failure.
  */
-export function moveRequest(
+export async function moveRequest(
   db: DbLike,
   move: { id: number; from: RequestStatus; to: RequestStatus; reason?: string },
-): RequestRow {
+): Promise<RequestRow> {
   const { id, from, to, reason } = move;
   return requestMachine.move(db, {
     from,
     to,
-    swap: (tx) =>
-      tx
-        .update(requests)
-        .set({ status: to, updatedAt: Date.now() })
-        .where(and(eq(requests.id, id), eq(requests.status, from)))
-        .returning()
-        .get(),
+    swap: async (tx) =>
+      (
+        await tx
+          .update(requests)
+          .set({ status: to, updatedAt: Date.now() })
+          .where(and(eq(requests.id, id), eq(requests.status, from)))
+          .returning()
+      )[0],
     refused: () => new ConflictError(`request ${id} is no longer ${from}; reload and try again`),
-    record: (tx) =>
+    record: async (tx) =>
       appendEvent(tx, {
         topic: "request",
         type: "request.status",
@@ -62,19 +65,21 @@ export function moveRequest(
  * roll-back the change rolled back. `only` limits it to requests in those statuses. Returns the
  * status it moved to, or null when it stayed.
  */
-export function settleRequest(
+export async function settleRequest(
   db: DbLike,
   id: number,
   only?: readonly RequestStatus[],
-): RequestStatus | null {
-  return inTransaction(db, (tx) => {
-    const from = tx
-      .select({ status: requests.status })
-      .from(requests)
-      .where(eq(requests.id, id))
-      .get()?.status;
+): Promise<RequestStatus | null> {
+  return inTransaction(db, async (tx) => {
+    const from = (
+      await tx
+        .select({ status: requests.status })
+        .from(requests)
+        .where(eq(requests.id, id))
+        .limit(1)
+    )[0]?.status;
     if (!from || (only && !only.includes(from))) return null;
-    const work = tx
+    const work = await tx
       .select({
         id: tasks.id,
         state: tasks.state,
@@ -85,8 +90,7 @@ export function settleRequest(
       .from(tasks)
       .leftJoin(queueEntries, eq(queueEntries.changeRequestId, tasks.changeRequestId))
       .where(eq(tasks.requestId, id))
-      .orderBy(tasks.createdAt, tasks.id)
-      .all();
+      .orderBy(tasks.createdAt, tasks.id);
     const to = deriveRequestStatus(work);
     if (!to || to === from || !requestMachine.can(from, to)) return null;
     const firstFailed = work.find((w) => w.state === "failed");
@@ -96,7 +100,7 @@ export function settleRequest(
         : to === "rolled_back"
           ? `change #${work.find((w) => w.entryState === "rolled_back")?.change} was rolled back`
           : undefined;
-    moveRequest(tx, { id, from, to, ...(reason ? { reason } : {}) });
+    await moveRequest(tx, { id, from, to, ...(reason ? { reason } : {}) });
     return to;
   });
 }

@@ -13,14 +13,14 @@ beforeEach(async () => {
 });
 afterEach(() => world.cleanup());
 
-function newRun() {
-  const [request] = createRequests(world.db, {
+async function newRun() {
+  const [request] = await createRequests(world.db, {
     input: { repo: "demo", title: "Explain caps", description: "", files: ["docs/guide.md"] },
     requester: world.admin,
     config: world.config,
     source: "cli",
   });
-  return world.db.transaction((tx) =>
+  return world.db.transaction(async (tx) =>
     createRun(tx, {
       taskId: "t1",
       requestId: request?.id ?? null,
@@ -32,41 +32,41 @@ function newRun() {
   );
 }
 
-const runRow = (id: number) => world.db.select().from(agentRuns).where(eq(agentRuns.id, id)).get();
+const runRow = async (id: number) =>
+  (await world.db.select().from(agentRuns).where(eq(agentRuns.id, id)).limit(1))[0];
 
 describe("recordRunEvents", () => {
-  it("stores a batch of any size, in bounded statements", () => {
-    const run = newRun();
+  it("stores a batch of any size, in bounded statements", async () => {
+    const run = await newRun();
     // One statement of 20 000 rows (60 000 parameters) was "too many SQL variables".
     const batch: AgentEvent[] = Array.from({ length: 20_000 }, (_, i) => ({
       kind: "message",
       text: `line ${i}`,
     }));
-    world.db.transaction((tx) => recordRunEvents(tx, run, batch));
-    const stored = world.db
+    await world.db.transaction(async (tx) => recordRunEvents(tx, run, batch));
+    const stored = await world.db
       .select({ event: agentRunEvents.event })
       .from(agentRunEvents)
-      .where(eq(agentRunEvents.runId, run.id))
-      .all();
+      .where(eq(agentRunEvents.runId, run.id));
     expect(stored).toHaveLength(20_000);
     expect(stored.at(-1)?.event).toEqual({ kind: "message", text: "line 19999" });
   });
 
-  it("adopts only the session id it is told to, never one from the batch", () => {
-    const run = newRun();
-    world.db.transaction((tx) =>
+  it("adopts only the session id it is told to, never one from the batch", async () => {
+    const run = await newRun();
+    await world.db.transaction(async (tx) =>
       recordRunEvents(tx, run, [{ kind: "session", sessionId: "real" }], { adoptSession: "real" }),
     );
-    world.db.transaction((tx) =>
+    await world.db.transaction(async (tx) =>
       recordRunEvents(tx, run, [{ kind: "session", sessionId: "forged" }]),
     );
-    expect(runRow(run.id)?.sessionId).toBe("real");
-    const kinds = world.db
-      .select({ event: agentRunEvents.event })
-      .from(agentRunEvents)
-      .where(eq(agentRunEvents.runId, run.id))
-      .all()
-      .map((r) => r.event);
+    expect((await runRow(run.id))?.sessionId).toBe("real");
+    const kinds = (
+      await world.db
+        .select({ event: agentRunEvents.event })
+        .from(agentRunEvents)
+        .where(eq(agentRunEvents.runId, run.id))
+    ).map((r) => r.event);
     expect(kinds).toEqual([
       { kind: "session", sessionId: "real" },
       { kind: "session", sessionId: "forged" },
@@ -75,31 +75,33 @@ describe("recordRunEvents", () => {
 });
 
 describe("moveRun", () => {
-  it("bounds the reason it stores; the request's copy of the event carries its short form", () => {
-    const run = newRun();
+  it("bounds the reason it stores; the request's copy of the event carries its short form", async () => {
+    const run = await newRun();
     const huge = `the agent changed files outside its task: ${"out/x, ".repeat(200_000)}`;
-    const moved = world.db.transaction((tx) =>
+    const moved = await world.db.transaction(async (tx) =>
       moveRun(tx, { id: run.id, from: "starting", to: "failed", set: { reason: huge } }),
     );
     const reason = moved.reason ?? "";
     expect(reason.length).toBeLessThanOrEqual(REASON_MAX);
     expect(reason).toMatch(/^the agent changed files outside its task: out\/x, /);
     expect(reason).toMatch(/… \([\d ]+ more characters\)$/);
-    expect(runRow(run.id)?.reason).toBe(reason);
-    const failed = (topic: "run" | "request", entityId: number) =>
-      world.db
-        .select()
-        .from(events)
-        .where(
-          and(
-            eq(events.topic, topic),
-            eq(events.type, "run.failed"),
-            eq(events.entityId, entityId),
-          ),
-        )
-        .get()?.payload as { reason?: string } | undefined;
-    expect(failed("run", run.id)?.reason).toBe(reason);
-    const brief = failed("request", run.requestId ?? 0)?.reason ?? "";
+    expect((await runRow(run.id))?.reason).toBe(reason);
+    const failed = async (topic: "run" | "request", entityId: number) =>
+      (
+        await world.db
+          .select()
+          .from(events)
+          .where(
+            and(
+              eq(events.topic, topic),
+              eq(events.type, "run.failed"),
+              eq(events.entityId, entityId),
+            ),
+          )
+          .limit(1)
+      )[0]?.payload as { reason?: string } | undefined;
+    expect((await failed("run", run.id))?.reason).toBe(reason);
+    const brief = (await failed("request", run.requestId ?? 0))?.reason ?? "";
     expect(brief.length).toBeLessThanOrEqual(REASON_BRIEF);
     expect(brief).toMatch(/^the agent changed files outside its task: out\/x, /);
   });

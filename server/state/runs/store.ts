@@ -36,18 +36,17 @@ type RunFields = Partial<
 >;
 
 /** Creates a run in `starting`, with its event, in the caller's transaction. */
-export function createRun(
+export async function createRun(
   tx: DbLike,
   run: Pick<RunRow, "taskId" | "requestId" | "repo" | "agent" | "owner" | "taskAttempt">,
   now = Date.now(),
-): RunRow {
-  const [row] = tx
+): Promise<RunRow> {
+  const [row] = await tx
     .insert(agentRuns)
     .values({ ...run, state: "starting", createdAt: now })
-    .returning()
-    .all();
+    .returning();
   if (!row) throw new Error("run not created");
-  announce(tx, row, null, "starting");
+  await announce(tx, row, null, "starting");
   return row;
 }
 
@@ -56,10 +55,10 @@ export function createRun(
  * ./states.ts, updates the row only if it is still in `from` (compare-and-swap), and appends
  * its events in the same transaction.
  */
-export function moveRun(
+export async function moveRun(
   db: DbLike,
   move: { id: number; from: RunState; to: RunState; set?: RunFields; now?: number },
-): RunRow {
+): Promise<RunRow> {
   const now = move.now ?? Date.now();
   const ending = !["starting", "running", "checking"].includes(move.to);
   // Bounded here, at its one writer, so no caller can store a reason of any length.
@@ -70,41 +69,42 @@ export function moveRun(
   return runMachine.move(db, {
     from: move.from,
     to: move.to,
-    swap: (tx) =>
-      tx
-        .update(agentRuns)
-        .set({
-          ...set,
-          state: move.to,
-          ...(ending ? { endedAt: now } : {}),
-          ...(move.to === "running" && move.from !== "running"
-            ? { sessions: sql`${agentRuns.sessions} + 1` }
-            : {}),
-        })
-        .where(and(eq(agentRuns.id, move.id), eq(agentRuns.state, move.from)))
-        .returning()
-        .get(),
-    refused: (tx) => {
-      const found = tx
+    swap: async (tx) =>
+      (
+        await tx
+          .update(agentRuns)
+          .set({
+            ...set,
+            state: move.to,
+            ...(ending ? { endedAt: now } : {}),
+            ...(move.to === "running" && move.from !== "running"
+              ? { sessions: sql`${agentRuns.sessions} + 1` }
+              : {}),
+          })
+          .where(and(eq(agentRuns.id, move.id), eq(agentRuns.state, move.from)))
+          .returning()
+      )[0],
+    refused: async (tx) => {
+      const [found] = await tx
         .select({ state: agentRuns.state })
         .from(agentRuns)
         .where(eq(agentRuns.id, move.id))
-        .get();
+        .limit(1);
       return new RunMoveConflict(
         `run ${move.id}: expected ${move.from}, found ${found?.state ?? "no run"}; ${move.from} → ${move.to} not made`,
       );
     },
-    record: (tx, row) => announce(tx, row, move.from, move.to),
+    record: async (tx, row) => announce(tx, row, move.from, move.to),
   });
 }
 
 /** Facts about a live run that are not moves (its pid, session id), without an event. */
-export function noteRun(tx: DbLike, id: number, set: RunFields): void {
+export async function noteRun(tx: DbLike, id: number, set: RunFields): Promise<void> {
   const bounded =
     typeof set.stderrTail === "string"
       ? { ...set, stderrTail: clipText(set.stderrTail, STDERR_TAIL_CHARS) }
       : set;
-  tx.update(agentRuns).set(bounded).where(eq(agentRuns.id, id)).run();
+  await tx.update(agentRuns).set(bounded).where(eq(agentRuns.id, id));
 }
 
 /** Rows per INSERT of run events: a statement's parameters stay bounded whatever the batch. */
@@ -120,19 +120,19 @@ const EVENT_ROWS_PER_INSERT = 100;
  * becomes the id a resume names. A later one, which a tool writing into the CLI's stdout could
  * forge, is kept as an event and nothing more.
  */
-export function recordRunEvents(
+export async function recordRunEvents(
   tx: DbLike,
   run: Pick<RunRow, "id" | "requestId">,
   batch: readonly AgentEvent[],
   opts: { now?: number; adoptSession?: string } = {},
-): void {
+): Promise<void> {
   const now = opts.now ?? Date.now();
   if (batch.length === 0 && !opts.adoptSession) return;
   for (let i = 0; i < batch.length; i += EVENT_ROWS_PER_INSERT) {
     const rows = [];
     for (const event of batch.slice(i, i + EVENT_ROWS_PER_INSERT))
       rows.push({ runId: run.id, at: now, event });
-    tx.insert(agentRunEvents).values(rows).run();
+    await tx.insert(agentRunEvents).values(rows);
   }
   let turns = 0;
   let input = 0;
@@ -146,7 +146,8 @@ export function recordRunEvents(
       if (e.costUsd !== undefined) cost = (cost ?? 0) + e.costUsd;
     }
   }
-  tx.update(agentRuns)
+  await tx
+    .update(agentRuns)
     .set({
       lastEventAt: now,
       turns: sql`${agentRuns.turns} + ${turns}`,
@@ -155,10 +156,9 @@ export function recordRunEvents(
       ...(cost !== null ? { costUsd: sql`coalesce(${agentRuns.costUsd}, 0) + ${cost}` } : {}),
       ...(opts.adoptSession ? { sessionId: opts.adoptSession } : {}),
     })
-    .where(eq(agentRuns.id, run.id))
-    .run();
+    .where(eq(agentRuns.id, run.id));
   if (batch.length)
-    appendEvent(tx, {
+    await appendEvent(tx, {
       topic: "run",
       type: "run.events",
       entityId: run.id,
@@ -167,15 +167,15 @@ export function recordRunEvents(
 }
 
 /** Output lines that were not the CLI's JSON. */
-export function countUnparsed(tx: DbLike, id: number, n: number): void {
+export async function countUnparsed(tx: DbLike, id: number, n: number): Promise<void> {
   if (n > 0)
-    tx.update(agentRuns)
+    await tx
+      .update(agentRuns)
       .set({ unparsed: sql`${agentRuns.unparsed} + ${n}` })
-      .where(eq(agentRuns.id, id))
-      .run();
+      .where(eq(agentRuns.id, id));
 }
 
-function announce(tx: DbLike, row: RunRow, from: RunState | null, to: RunState) {
+async function announce(tx: DbLike, row: RunRow, from: RunState | null, to: RunState) {
   const payload = {
     id: row.id,
     task: row.taskId,
@@ -184,11 +184,11 @@ function announce(tx: DbLike, row: RunRow, from: RunState | null, to: RunState) 
     to,
     ...(row.reason ? { reason: row.reason } : {}),
   };
-  appendEvent(tx, { topic: "run", type: `run.${to}`, entityId: row.id, payload });
+  await appendEvent(tx, { topic: "run", type: `run.${to}`, entityId: row.id, payload });
   // The request page follows its runs through its own entity-filtered stream. The reason is
   // stored once, on the run (and its run event): this copy carries only its short form.
   if (row.requestId)
-    appendEvent(tx, {
+    await appendEvent(tx, {
       topic: "request",
       type: `run.${to}`,
       entityId: row.requestId,

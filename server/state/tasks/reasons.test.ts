@@ -15,43 +15,37 @@ beforeEach(async () => {
 });
 afterEach(() => world.cleanup());
 
-function seedClaimed(id: string) {
-  const [request] = createRequests(world.db, {
+async function seedClaimed(id: string) {
+  const [request] = await createRequests(world.db, {
     input: { repo: "demo", title: "Explain caps", description: "", files: ["docs/guide.md"] },
     requester: world.admin,
     config: world.config,
     source: "cli",
   });
-  world.db
-    .insert(tasks)
-    .values({
-      id,
-      requestId: request?.id ?? null,
-      repo: "demo",
-      title: "task",
-      source: "planner",
-      createdAt: Date.now(),
-      state: "claimed",
-      leaseOwner: "w1",
-      leaseExpiresAt: Date.now() + 60_000,
-      attempts: 1,
-    })
-    .run();
+  await world.db.insert(tasks).values({
+    id,
+    requestId: request?.id ?? null,
+    repo: "demo",
+    title: "task",
+    source: "planner",
+    createdAt: Date.now(),
+    state: "claimed",
+    leaseOwner: "w1",
+    leaseExpiresAt: Date.now() + 60_000,
+    attempts: 1,
+  });
 }
 
 const huge = `changed ${"out/x, ".repeat(200_000)}`;
-const payloads = (type: string) =>
-  world.db
-    .select()
-    .from(events)
-    .where(eq(events.type, type))
-    .all()
-    .map((e) => e.payload as { reason?: string });
+const payloads = async (type: string) =>
+  (await world.db.select().from(events).where(eq(events.type, type))).map(
+    (e) => e.payload as { reason?: string },
+  );
 
 describe("task reasons", () => {
-  it("moveTask keeps at most REASON_MAX characters of a reason, on the row and in its event", () => {
-    seedClaimed("t1");
-    const row = world.db.transaction((tx) =>
+  it("moveTask keeps at most REASON_MAX characters of a reason, on the row and in its event", async () => {
+    await seedClaimed("t1");
+    const row = await world.db.transaction(async (tx) =>
       moveTask(tx, {
         id: "t1",
         from: "claimed",
@@ -64,16 +58,16 @@ describe("task reasons", () => {
     );
     expect(row.blockedReason?.length).toBeLessThanOrEqual(REASON_MAX);
     expect(row.blockedReason).toMatch(/^changed out\/x, out\/x, .*more characters\)$/);
-    const [event] = payloads("task.failed");
+    const [event] = await payloads("task.failed");
     expect(event?.reason).toBe(row.blockedReason);
   });
 
-  it("blockTask does too", () => {
-    seedClaimed("t2");
-    const row = world.db.transaction((tx) =>
+  it("blockTask does too", async () => {
+    await seedClaimed("t2");
+    const row = await world.db.transaction(async (tx) =>
       blockTask(tx, { id: "t2", state: "claimed", reason: huge }),
     );
     expect(row.blockedReason?.length).toBeLessThanOrEqual(REASON_MAX);
-    expect(payloads("task.blocked")[0]?.reason).toBe(row.blockedReason);
+    expect((await payloads("task.blocked"))[0]?.reason).toBe(row.blockedReason);
   });
 });

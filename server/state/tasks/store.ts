@@ -1,4 +1,4 @@
-import { and, eq, isNull, type SQL } from "drizzle-orm";
+import { and, eq, isNull, type SQL, sql } from "drizzle-orm";
 import { clipReason } from "@/schemas/bounded";
 import type { TaskState } from "@/schemas/task-state";
 import type { DbLike } from "@/server/db/client";
@@ -12,16 +12,16 @@ export type TaskRow = typeof tasks.$inferSelect;
 type TaskInsert = typeof tasks.$inferInsert;
 
 /** Inserts one row at a time: a plan of any size is never one statement. */
-function insertTasks(tx: DbLike, rows: readonly TaskInsert[]): void {
-  for (const row of rows) tx.insert(tasks).values(row).run();
+async function insertTasks(tx: DbLike, rows: readonly TaskInsert[]): Promise<void> {
+  for (const row of rows) await tx.insert(tasks).values(row);
 }
 
 /** The Orchestrator's tasks for a planned request, in `pending`, in the caller's transaction. */
-export function createPlannedTasks(
+export async function createPlannedTasks(
   tx: DbLike,
   rows: readonly Omit<TaskInsert, "state" | "source">[],
-): void {
-  insertTasks(
+): Promise<void> {
+  await insertTasks(
     tx,
     rows.map((row) => ({ ...row, source: "planner" as const, state: "pending" as const })),
   );
@@ -31,16 +31,16 @@ export function createPlannedTasks(
  * The task a change submitted without one gets, so every change stays traceable: `done`, as it
  * has nothing to dispatch; its change's outcome is the queue's.
  */
-export function createAdhocTask(
+export async function createAdhocTask(
   tx: DbLike,
   row: Pick<TaskInsert, "id" | "repo" | "title" | "createdAt">,
-): void {
-  insertTasks(tx, [{ ...row, requestId: null, source: "adhoc", state: "done" }]);
+): Promise<void> {
+  await insertTasks(tx, [{ ...row, requestId: null, source: "adhoc", state: "done" }]);
 }
 
 /** Copies tasks as they are into another database (`hyperion replay`'s fresh one): not a move. */
-export function copyTasks(tx: DbLike, rows: readonly TaskRow[]): void {
-  insertTasks(tx, rows);
+export async function copyTasks(tx: DbLike, rows: readonly TaskRow[]): Promise<void> {
+  await insertTasks(tx, rows);
 }
 
 /**
@@ -93,7 +93,7 @@ function leaseCheck(move: TaskMove, label: string): { owner: string | null; atte
  * by `owner` on `attempt` — and appends the `task.<to>` event in the same transaction. Leaving `claimed` drops the
  * lease; entering it takes one (`owner`, `attempt` = the row's attempts + 1, `leaseExpiresAt`).
  */
-export function moveTask(db: DbLike, move: TaskMove): TaskRow {
+export async function moveTask(db: DbLike, move: TaskMove): Promise<TaskRow> {
   const { id, from, to } = move;
   taskMachine.assert(from, to);
   const now = move.now ?? Date.now();
@@ -127,15 +127,16 @@ export function moveTask(db: DbLike, move: TaskMove): TaskRow {
   return taskMachine.move(db, {
     from,
     to,
-    swap: (tx) =>
-      tx
-        .update(tasks)
-        .set({ ...set, ...lease, state: to, updatedAt: now })
-        .where(and(...where))
-        .returning()
-        .get(),
-    refused: (tx) => new TaskMoveConflict(id, from, to, current(tx, id)),
-    record: (tx, row) =>
+    swap: async (tx) =>
+      (
+        await tx
+          .update(tasks)
+          .set({ ...set, ...lease, state: to, updatedAt: now })
+          .where(and(...where))
+          .returning()
+      )[0],
+    refused: async (tx) => new TaskMoveConflict(id, from, to, await current(tx, id)),
+    record: async (tx, row) =>
       appendEvent(tx, {
         topic: "request",
         type: `task.${to}`,
@@ -156,19 +157,19 @@ export function moveTask(db: DbLike, move: TaskMove): TaskRow {
  * Records why a task cannot be dispatched yet, without moving it: CAS on its state, with a
  * `task.blocked` event, so this file stays the only one that writes tasks.
  */
-export function blockTask(
+export async function blockTask(
   tx: DbLike,
   block: { id: string; state: TaskState; reason: string; now?: number },
-): TaskRow {
+): Promise<TaskRow> {
   const reason = clipReason(block.reason);
-  const [row] = tx
+  const [row] = await tx
     .update(tasks)
     .set({ blockedReason: reason, updatedAt: block.now ?? Date.now() })
     .where(and(eq(tasks.id, block.id), eq(tasks.state, block.state)))
-    .returning()
-    .all();
-  if (!row) throw new TaskMoveConflict(block.id, block.state, block.state, current(tx, block.id));
-  appendEvent(tx, {
+    .returning();
+  if (!row)
+    throw new TaskMoveConflict(block.id, block.state, block.state, await current(tx, block.id));
+  await appendEvent(tx, {
     topic: "request",
     type: "task.blocked",
     entityId: row.requestId ?? 0,
@@ -177,12 +178,14 @@ export function blockTask(
   return row;
 }
 
-function current(tx: DbLike, id: string) {
-  return tx
-    .select({ state: tasks.state, leaseOwner: tasks.leaseOwner, attempts: tasks.attempts })
-    .from(tasks)
-    .where(eq(tasks.id, id))
-    .get();
+async function current(tx: DbLike, id: string) {
+  return (
+    await tx
+      .select({ state: tasks.state, leaseOwner: tasks.leaseOwner, attempts: tasks.attempts })
+      .from(tasks)
+      .where(eq(tasks.id, id))
+      .limit(1)
+  )[0];
 }
 
 /**
@@ -191,22 +194,29 @@ function current(tx: DbLike, id: string) {
  * took) learns it here and stops. A heartbeat is not a move: no event, or the log would fill
  * with them; the move that ends the claim writes one.
  */
-export function renewLease(
+export async function renewLease(
   tx: DbLike,
   lease: { id: string; owner: string; attempt: number; until: number; now?: number },
-): void {
-  const changed = tx
-    .update(tasks)
-    .set({ leaseExpiresAt: lease.until, heartbeatAt: lease.now ?? Date.now() })
-    .where(
-      and(
-        eq(tasks.id, lease.id),
-        eq(tasks.state, leasedTaskState),
-        eq(tasks.leaseOwner, lease.owner),
-        eq(tasks.attempts, lease.attempt),
-      ),
-    )
-    .run().changes;
+): Promise<void> {
+  const changed = (
+    await tx
+      .update(tasks)
+      .set({ leaseExpiresAt: lease.until, heartbeatAt: lease.now ?? Date.now() })
+      .where(
+        and(
+          eq(tasks.id, lease.id),
+          eq(tasks.state, leasedTaskState),
+          eq(tasks.leaseOwner, lease.owner),
+          eq(tasks.attempts, lease.attempt),
+        ),
+      )
+      .returning({ one: sql`1` })
+  ).length;
   if (changed === 0)
-    throw new TaskMoveConflict(lease.id, leasedTaskState, leasedTaskState, current(tx, lease.id));
+    throw new TaskMoveConflict(
+      lease.id,
+      leasedTaskState,
+      leasedTaskState,
+      await current(tx, lease.id),
+    );
 }

@@ -24,14 +24,14 @@ export type VerificationNote = { reason?: string };
  * Starts a verification of a target branch in `running`, with its event naming the verifier
  * that runs it (the owner a crash recovery asks about), in the caller's transaction.
  */
-export function createVerification(
+export async function createVerification(
   tx: DbLike,
   v: Pick<VerificationRow, "repo" | "targetBranch" | "goodCommit" | "headCommit"> & {
     owner: string;
   },
   now = Date.now(),
-): VerificationRow {
-  const [row] = tx
+): Promise<VerificationRow> {
+  const [row] = await tx
     .insert(verifications)
     .values({
       repo: v.repo,
@@ -42,10 +42,9 @@ export function createVerification(
       steps: [],
       createdAt: now,
     })
-    .returning()
-    .all();
+    .returning();
   if (!row) throw new Error("verification not created");
-  announce(tx, row, null, "running", { owner: v.owner });
+  await announce(tx, row, null, "running", { owner: v.owner });
   return row;
 }
 
@@ -56,7 +55,7 @@ export function createVerification(
  * it here), and appends the `verification.<to>` event in the same transaction.
  * `running → running` hands the run to `newOwner` and clears its steps: a restart from the top.
  */
-export function moveVerification(
+export async function moveVerification(
   db: DbLike,
   move: {
     id: number;
@@ -72,44 +71,45 @@ export function moveVerification(
     note?: VerificationNote;
     now?: number;
   },
-): VerificationRow {
+): Promise<VerificationRow> {
   const now = move.now ?? Date.now();
   const restart = move.to === "running";
   return verificationMachine.move(db, {
     from: move.from,
     to: move.to,
-    swap: (tx) => {
+    swap: async (tx) => {
       if (move.from === "running") {
-        const holder = verificationOwner(tx, move.id);
+        const holder = await verificationOwner(tx, move.id);
         const expected = move.takeOverFrom !== undefined ? move.takeOverFrom : move.owner;
         if (holder !== expected)
           throw new VerificationMoveConflict(
             `verification ${move.id}: run by ${holder ?? "nobody"}, not ${expected}; ${move.from} → ${move.to} not made`,
           );
       }
-      return tx
-        .update(verifications)
-        .set({
-          ...move.set,
-          ...(restart ? { steps: [] } : {}),
-          state: move.to,
-          ...(move.to !== "running" ? { finishedAt: now } : {}),
-        })
-        .where(and(eq(verifications.id, move.id), eq(verifications.state, move.from)))
-        .returning()
-        .get();
+      return (
+        await tx
+          .update(verifications)
+          .set({
+            ...move.set,
+            ...(restart ? { steps: [] } : {}),
+            state: move.to,
+            ...(move.to !== "running" ? { finishedAt: now } : {}),
+          })
+          .where(and(eq(verifications.id, move.id), eq(verifications.state, move.from)))
+          .returning()
+      )[0];
     },
-    refused: (tx) => {
-      const found = tx
+    refused: async (tx) => {
+      const [found] = await tx
         .select({ state: verifications.state })
         .from(verifications)
         .where(eq(verifications.id, move.id))
-        .get();
+        .limit(1);
       return new VerificationMoveConflict(
         `verification ${move.id}: expected ${move.from}, found ${found?.state ?? "no verification"}; ${move.from} → ${move.to} not made`,
       );
     },
-    record: (tx, row) =>
+    record: async (tx, row) =>
       announce(tx, row, move.from, move.to, {
         owner: restart ? (move.newOwner ?? move.owner) : move.owner,
         ...(restart && move.takeOverFrom !== undefined ? { restartedFrom: move.takeOverFrom } : {}),
@@ -123,19 +123,19 @@ export function moveVerification(
  * move (the state stays `running`), but guarded the same way, with a `verification.step` event
  * so the queue page can follow a bisection.
  */
-export function recordStep(
+export async function recordStep(
   tx: DbLike,
   s: { id: number; owner: string; step: VerificationStep },
-): VerificationRow {
-  const holder = verificationOwner(tx, s.id);
-  const row = tx.select().from(verifications).where(eq(verifications.id, s.id)).get();
+): Promise<VerificationRow> {
+  const holder = await verificationOwner(tx, s.id);
+  const [row] = await tx.select().from(verifications).where(eq(verifications.id, s.id)).limit(1);
   if (row?.state !== "running" || holder !== s.owner)
     throw new VerificationMoveConflict(
       `verification ${s.id}: ${row ? `${row.state}, run by ${holder ?? "nobody"}` : "gone"}; step not recorded by ${s.owner}`,
     );
   const steps = [...row.steps, s.step];
-  tx.update(verifications).set({ steps }).where(eq(verifications.id, s.id)).run();
-  appendEvent(tx, {
+  await tx.update(verifications).set({ steps }).where(eq(verifications.id, s.id));
+  await appendEvent(tx, {
     topic: "queue",
     type: "verification.step",
     entityId: s.id,
@@ -156,8 +156,8 @@ export function recordStep(
  * Who runs a verification: the owner named by its latest `verification.running` event (its
  * start, or the restart that took it over).
  */
-export function verificationOwner(tx: DbLike, id: number): string | null {
-  const row = tx
+export async function verificationOwner(tx: DbLike, id: number): Promise<string | null> {
+  const [row] = await tx
     .select({ payload: events.payload })
     .from(events)
     .where(
@@ -168,32 +168,30 @@ export function verificationOwner(tx: DbLike, id: number): string | null {
       ),
     )
     .orderBy(desc(events.id))
-    .limit(1)
-    .get();
+    .limit(1);
   const owner = (row?.payload as { owner?: unknown } | undefined)?.owner;
   return typeof owner === "string" ? owner : null;
 }
 
 /** The verification events of the queue topic, newest first (for a page or the CLI). */
-export function verificationEvents(tx: DbLike, id: number) {
-  return tx
+export async function verificationEvents(tx: DbLike, id: number) {
+  return await tx
     .select()
     .from(events)
     .where(
       and(eq(events.topic, "queue"), eq(events.entityId, id), like(events.type, "verification.%")),
     )
-    .orderBy(desc(events.id))
-    .all();
+    .orderBy(desc(events.id));
 }
 
-function announce(
+async function announce(
   tx: DbLike,
   row: VerificationRow,
   from: VerificationState | null,
   to: VerificationState,
   extra: Record<string, unknown>,
 ) {
-  appendEvent(tx, {
+  await appendEvent(tx, {
     topic: "queue",
     type: `verification.${to}`,
     entityId: row.id,

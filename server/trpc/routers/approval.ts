@@ -9,17 +9,19 @@ const EntryId = z.number().int().positive();
 
 /** Approval gates: reviewers, operators and admins see what waits and decide on it. */
 export const approvalRouter = router({
-  list: procedure("change.approve").query(({ ctx }) =>
+  list: procedure("change.approve").query(async ({ ctx }) =>
     listWaiting(ctx.db, currentConfig(ctx.env.configPath), ctx.user),
   ),
 
   /** The header's badge: how many changes wait for a reviewer. */
-  count: procedure("change.approve").query(({ ctx }) => ({ waiting: waitingCount(ctx.db) })),
+  count: procedure("change.approve").query(async ({ ctx }) => ({
+    waiting: await waitingCount(ctx.db),
+  })),
 
   /** The whole diff of an entry's patch; the server records that this user was shown it. */
   diff: procedure("change.approve")
     .input(z.strictObject({ entryId: EntryId }))
-    .mutation(({ ctx, input }) => openDiff(ctx.db, input.entryId, ctx.user)),
+    .mutation(async ({ ctx, input }) => openDiff(ctx.db, input.entryId, ctx.user)),
 
   approve: procedure("change.approve")
     .input(
@@ -29,7 +31,7 @@ export const approvalRouter = router({
         comment: z.string().max(4000).optional(),
       }),
     )
-    .mutation(({ ctx, input }) =>
+    .mutation(async ({ ctx, input }) =>
       approveEntry(ctx.db, currentConfig(ctx.env.configPath), input, ctx.user),
     ),
 
@@ -43,7 +45,7 @@ export const approvalRouter = router({
         agent: AgentName.exclude(["builtin"]).optional(),
       }),
     )
-    .mutation(({ ctx, input }) =>
+    .mutation(async ({ ctx, input }) =>
       rejectEntry(ctx.db, currentConfig(ctx.env.configPath), input, ctx.user),
     ),
 });

@@ -17,17 +17,17 @@ import { procedure, router } from "../init";
 const EntryId = z.strictObject({ id: z.number().int().positive() });
 
 export const queueRouter = router({
-  overview: procedure("queue.read").query(({ ctx }) => {
+  overview: procedure("queue.read").query(async ({ ctx }) => {
     const repositories = currentConfig(ctx.env.configPath).repositories;
     return shownTo(ctx, {
-      status: queueStatus(ctx.db),
-      insights: queueInsights(ctx.db),
-      ...queueBoard(ctx.db),
-      recent: withRequestIds(ctx.db, recentLogs(ctx.db, 100)),
+      status: await queueStatus(ctx.db),
+      insights: await queueInsights(ctx.db),
+      ...(await queueBoard(ctx.db)),
+      recent: await withRequestIds(ctx.db, await recentLogs(ctx.db, 100)),
       // Tasks that wait on another task or its locks (a change waiting for a reviewer holds them).
-      waitingToStart: waitingToStart(ctx.db),
+      waitingToStart: await waitingToStart(ctx.db),
       // Post-merge verifications (server/verify): what the tip's full checks said, and a culprit.
-      verifications: recentVerifications(ctx.db, { limit: 10 }),
+      verifications: await recentVerifications(ctx.db, { limit: 10 }),
       repositories: repositories.map((r) => r.name),
       // Commits link to the repository's web host when its config names one.
       webUrls: Object.fromEntries(
@@ -40,9 +40,13 @@ export const queueRouter = router({
   live: procedure("queue.read")
     .input(LiveInput)
     .subscription(async function* ({ ctx, input, signal }) {
-      const start = liveCursor(input, () => recentLogs(ctx.db, 1)[0]?.id ?? 0);
-      for await (const row of followAppendOnly((id) => logsAfter(ctx.db, id), start, signal)) {
-        const [shown] = withRequestIds(ctx.db, [row]);
+      const start = await liveCursor(input, async () => (await recentLogs(ctx.db, 1))[0]?.id ?? 0);
+      for await (const row of followAppendOnly(
+        async (id) => logsAfter(ctx.db, id),
+        start,
+        signal,
+      )) {
+        const [shown] = await withRequestIds(ctx.db, [row]);
         if (shown) yield tracked(String(row.id), shownTo(ctx, shown));
       }
     }),
@@ -54,16 +58,16 @@ export const queueRouter = router({
 
   retry: procedure("queue.operate")
     .input(EntryId)
-    .mutation(({ ctx, input }) => {
-      retryEntry(ctx.db, input.id, `user:${ctx.user.email}`);
+    .mutation(async ({ ctx, input }) => {
+      await retryEntry(ctx.db, input.id, `user:${ctx.user.email}`);
       return { id: input.id };
     }),
 
   /** A quarantined entry set aside for good: rejected, it never lands. */
   drop: procedure("queue.operate")
     .input(EntryId)
-    .mutation(({ ctx, input }) => {
-      dropEntry(ctx.db, input.id, `user:${ctx.user.email}`);
+    .mutation(async ({ ctx, input }) => {
+      await dropEntry(ctx.db, input.id, `user:${ctx.user.email}`);
       return { id: input.id };
     }),
 

@@ -55,29 +55,29 @@ export const requestRouter = router({
    */
   list: procedure("request.read")
     .input(HistoryQuery.optional())
-    .query(({ ctx, input }) => {
-      const afterId = lastEventId(ctx.db);
-      return { ...listHistory(ctx.db, input ?? HistoryQuery.parse({}), ctx.user), afterId };
+    .query(async ({ ctx, input }) => {
+      const afterId = await lastEventId(ctx.db);
+      return { ...(await listHistory(ctx.db, input ?? HistoryQuery.parse({}), ctx.user)), afterId };
     }),
 
   /** The board: requests in columns by status, filtered by repo, kind and "mine" (schemas/board.ts). */
   board: procedure("request.read")
     .input(z.unknown())
-    .query(({ ctx, input }) => requestBoard(ctx.db, input, ctx.user)),
+    .query(async ({ ctx, input }) => requestBoard(ctx.db, input, ctx.user)),
 
   detail: procedure("request.read")
     .input(z.strictObject({ id: z.number().int().positive() }))
-    .query(({ ctx, input }) => shownTo(ctx, requestDetail(ctx.db, input.id))),
+    .query(async ({ ctx, input }) => shownTo(ctx, await requestDetail(ctx.db, input.id))),
 
   /** A change's whole patch, read-only (a requester follows her change while it waits for review). */
   changeDiff: procedure("request.read")
     .input(z.strictObject({ changeId: z.number().int().positive() }))
-    .query(({ ctx, input }) => shownTo(ctx, changeDiff(ctx.db, input.changeId))),
+    .query(async ({ ctx, input }) => shownTo(ctx, await changeDiff(ctx.db, input.changeId))),
 
   /** The request page as one read: detail, trace and summary (server/views/request-page.ts). */
   page: procedure("request.read")
     .input(z.strictObject({ id: z.number().int().positive() }))
-    .query(({ ctx, input }) => shownTo(ctx, requestPage(ctx.db, input.id))),
+    .query(async ({ ctx, input }) => shownTo(ctx, await requestPage(ctx.db, input.id))),
 
   /**
    * One request's page, live: each event about it (its status, its tasks, runs, queue entries
@@ -87,11 +87,11 @@ export const requestRouter = router({
   pageLive: procedure("request.read")
     .input(LiveInput.extend({ entityId: z.number().int().positive() }))
     .subscription(async function* ({ ctx, input, signal }) {
-      const from = liveCursor(input, () => lastEventId(ctx.db));
+      const from = await liveCursor(input, async () => lastEventId(ctx.db));
       for await (const event of followEvents(ctx.db, "request", from, signal, input.entityId)) {
         yield tracked(
           String(event.id),
-          shownTo(ctx, { type: event.type, page: requestPage(ctx.db, input.entityId) }),
+          shownTo(ctx, { type: event.type, page: await requestPage(ctx.db, input.entityId) }),
         );
       }
     }),
@@ -99,7 +99,7 @@ export const requestRouter = router({
   /** Answers to the Engineer's questions; the request is planned again at once. */
   answer: procedure("request.create")
     .input(z.strictObject({ id: z.number().int().positive(), answer: z.custom<AnswerInput>() }))
-    .mutation(({ ctx, input }) =>
+    .mutation(async ({ ctx, input }) =>
       answerRequest(ctx.db, currentConfig(ctx.env.configPath), input.id, ctx.user, input.answer),
     ),
 
@@ -109,19 +109,19 @@ export const requestRouter = router({
    */
   edit: procedure("request.create")
     .input(z.strictObject({ id: z.number().int().positive(), edit: z.custom<RequestEditInput>() }))
-    .mutation(({ ctx, input }) =>
+    .mutation(async ({ ctx, input }) =>
       editRequest(ctx.db, currentConfig(ctx.env.configPath), input.id, ctx.user, input.edit),
     ),
 
   /** Runs a failed request's failed tasks again (its requester, an operator or an admin). */
   rerun: procedure("request.create")
     .input(z.strictObject({ id: z.number().int().positive() }))
-    .mutation(({ ctx, input }) => rerunRequest(ctx.db, input.id, ctx.user)),
+    .mutation(async ({ ctx, input }) => rerunRequest(ctx.db, input.id, ctx.user)),
 
   /** Closes a failed request with a reason (its requester, or an operator or admin). */
   close: procedure("request.create")
     .input(z.strictObject({ id: z.number().int().positive(), reason: z.unknown() }))
-    .mutation(({ ctx, input }) => closeRequest(ctx.db, input.id, ctx.user, input.reason)),
+    .mutation(async ({ ctx, input }) => closeRequest(ctx.db, input.id, ctx.user, input.reason)),
 
   /** Cancels an unfinished request (its requester, or an operator or admin). */
   cancel: procedure("request.create")
@@ -131,11 +131,11 @@ export const requestRouter = router({
         reason: z.string().trim().max(500).optional(),
       }),
     )
-    .mutation(({ ctx, input }) => cancelRequest(ctx.db, input.id, ctx.user, input.reason)),
+    .mutation(async ({ ctx, input }) => cancelRequest(ctx.db, input.id, ctx.user, input.reason)),
 
   get: procedure("request.read")
     .input(z.strictObject({ id: z.number().int().positive() }))
-    .query(({ ctx, input }) => getRequest(ctx.db, input.id) ?? null),
+    .query(async ({ ctx, input }) => (await getRequest(ctx.db, input.id)) ?? null),
 
   /**
    * New and changed requests, live. `afterId` is the event id the page was rendered at;
@@ -144,7 +144,7 @@ export const requestRouter = router({
   live: procedure("request.read")
     .input(LiveInput)
     .subscription(async function* ({ ctx, input, signal }) {
-      const from = liveCursor(input, () => lastEventId(ctx.db));
+      const from = await liveCursor(input, async () => lastEventId(ctx.db));
       for await (const event of followEvents(ctx.db, "request", from, signal, input.entityId)) {
         yield tracked(
           String(event.id),
@@ -153,7 +153,7 @@ export const requestRouter = router({
             requestId: event.entityId,
             payload: event.payload,
             ...(withRow.has(event.type) && event.entityId !== null
-              ? { row: historyRow(ctx.db, event.entityId) }
+              ? { row: await historyRow(ctx.db, event.entityId) }
               : {}),
           } as LiveRequestEvent),
         );

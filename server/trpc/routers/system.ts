@@ -3,8 +3,8 @@ import { workerStatus } from "@/server/workers/heartbeat";
 import { procedure, router } from "../init";
 
 export const systemRouter = router({
-  status: procedure("system.read").query(({ ctx }) => ({
-    worker: workerStatus(ctx.db),
+  status: procedure("system.read").query(async ({ ctx }) => ({
+    worker: await workerStatus(ctx.db),
     repositories: currentConfig(ctx.env.configPath).repositories.map((r) => ({
       name: r.name,
       targetBranch: r.targetBranch,

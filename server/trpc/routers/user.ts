@@ -6,7 +6,7 @@ import { procedure, router } from "../init";
 export const userRouter = router({
   me: procedure("system.read").query(({ ctx }) => ctx.user),
 
-  list: procedure("user.read").query(({ ctx }) => listUsers(ctx.db)),
+  list: procedure("user.read").query(async ({ ctx }) => listUsers(ctx.db)),
 
   /**
    * Adds a person with a generated password, returned once (the same service as `hyperion user
@@ -28,7 +28,7 @@ export const userRouter = router({
   /** The role as a string: an unknown one is refused by the service, naming the roles. */
   setRole: procedure("user.manage")
     .input(z.strictObject({ email: z.string().max(320), role: z.string().max(40) }))
-    .mutation(({ ctx, input }) => setRole(ctx.db, input.email, input.role)),
+    .mutation(async ({ ctx, input }) => setRole(ctx.db, input.email, input.role)),
 
   /** A new generated password, returned once. */
   resetPassword: procedure("user.manage")
@@ -40,5 +40,5 @@ export const userRouter = router({
 
   setDisabled: procedure("user.manage")
     .input(z.strictObject({ email: z.string().max(320), disabled: z.boolean() }))
-    .mutation(({ ctx, input }) => setDisabled(ctx.db, input.email, input.disabled)),
+    .mutation(async ({ ctx, input }) => setDisabled(ctx.db, input.email, input.disabled)),
 });

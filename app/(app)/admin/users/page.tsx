@@ -10,7 +10,7 @@ export const metadata = { title: "Users" };
 export default async function UsersPage() {
   const user = await requirePageUser("/admin/users");
   if (!can(user.role, "user.read")) return <Forbidden need="user.read" />;
-  const users = listUsers(runtime().db);
+  const users = await listUsers(runtime().db);
   return (
     <section>
       <h1 className="mb-4 text-2xl font-semibold">Users</h1>

@@ -32,9 +32,9 @@ export default async function EntryPage(props: Props) {
   const n = /^Q?(\d{1,9})$/i.exec(id)?.[1];
   if (!n) notFound();
   const { db, env } = runtime();
-  let page: ReturnType<typeof entryPage>;
+  let page: Awaited<ReturnType<typeof entryPage>>;
   try {
-    page = shownTo({ user, env }, entryPage(db, Number(n)));
+    page = shownTo({ user, env }, await entryPage(db, Number(n)));
   } catch (err) {
     if (err instanceof NotFoundError) notFound();
     throw err;

@@ -23,7 +23,7 @@ export async function generateMetadata(props: Props): Promise<Metadata> {
   const { id } = await props.params;
   // Only a signed-in reader learns a request's title, even from the tab.
   if (!(await sessionUser())) return { title: "Request" };
-  const row = /^\d{1,9}$/.test(id) ? getRequest(runtime().db, Number(id)) : null;
+  const row = /^\d{1,9}$/.test(id) ? await getRequest(runtime().db, Number(id)) : null;
   return { title: row ? `${requestRef(row.id)} ${row.title}` : "Request not found" };
 }
 
@@ -32,9 +32,11 @@ export default async function RequestPage(props: Props) {
   const user = await requirePageUser(`/requests/${id}`);
   const { filed } = await props.searchParams;
   const { db, env } = runtime();
-  const cursor = lastEventId(db);
+  const cursor = await lastEventId(db);
   // Failure texts as this viewer may see them: no server paths unless an admin.
-  const page = /^\d{1,9}$/.test(id) ? shownTo({ user, env }, requestPage(db, Number(id))) : null;
+  const page = /^\d{1,9}$/.test(id)
+    ? shownTo({ user, env }, await requestPage(db, Number(id)))
+    : null;
   if (!page) notFound();
   const { request } = page.detail;
   const repoConfig = currentConfig(env.configPath).repositories.find(

@@ -25,10 +25,10 @@ export default async function NewRequestPage(props: { searchParams: Promise<{ fr
       run: typeof def === "string" ? def : def.run,
     })),
   }));
-  const requests = recentRequests(db, 500);
+  const requests = await recentRequests(db, 500);
   // "File a new request like it": the form starts from an earlier request's fields.
   const { from } = await props.searchParams;
-  const earlier = from && /^\d{1,9}$/.test(from) ? getRequest(db, Number(from)) : undefined;
+  const earlier = from && /^\d{1,9}$/.test(from) ? await getRequest(db, Number(from)) : undefined;
   const initial = earlier
     ? {
         title: earlier.title,

@@ -27,8 +27,8 @@ export default async function RunPage(props: Props) {
   if (!can(user.role, "queue.read")) return <Forbidden need="queue.read" />;
   const { db, env } = runtime();
   // Read the cursor first: an event written between the two reads is then replayed, not lost.
-  const cursor = lastEventId(db);
-  const detail = /^\d+$/.test(id) ? shownTo({ user, env }, runDetail(db, Number(id))) : null;
+  const cursor = await lastEventId(db);
+  const detail = /^\d+$/.test(id) ? shownTo({ user, env }, await runDetail(db, Number(id))) : null;
   if (!detail) notFound();
   return (
     <article className="min-w-0 space-y-4">

@@ -15,7 +15,7 @@ export async function GET(_req: Request, props: { params: Promise<{ id: string }
   const { id } = await props.params;
   if (!/^\d{1,9}$/.test(id)) return new Response("No such request.\n", { status: 404 });
   try {
-    const { markdown } = requestSummary(runtime().db, Number(id));
+    const { markdown } = await requestSummary(runtime().db, Number(id));
     return new Response(markdown, {
       headers: {
         "Content-Type": "text/markdown; charset=utf-8",

@@ -1,0 +1,31 @@
+import { pgTables } from "./pg";
+
+// For drizzle-kit only (drizzle.pg.config.ts): it finds tables among a module's named exports.
+// server/db/schema/index.ts lists the same names; its test checks the two agree.
+export const {
+  apiTokens,
+  approvals,
+  diffViews,
+  changeRequests,
+  checkRuns,
+  clusterFacts,
+  events,
+  githubDeliveries,
+  githubIssues,
+  loginAttempts,
+  notificationMarks,
+  queueEntries,
+  queueEntryPaths,
+  changeQueueLogs,
+  remotes,
+  requests,
+  agentRuns,
+  agentRunEvents,
+  runSteers,
+  tasks,
+  requestSpecs,
+  inboxFiles,
+  users,
+  verifications,
+  workerHeartbeats,
+} = pgTables();

@@ -1,0 +1,52 @@
+import type { SQL } from "drizzle-orm";
+import { type DbLike, postgresRaw, sqliteRaw } from "./client";
+import { currentDialect } from "./schema";
+
+// Raw SQL, for the few statements the query builder cannot say (the queue's claims, counts over
+// joins). Written once in the SQL both engines speak; where they differ, the helpers below give
+// each engine's form.
+
+const raw = (db: DbLike, query: SQL) =>
+  currentDialect() === "postgres" ? postgresRaw(db, query) : sqliteRaw(db, query);
+
+/**
+ * The row an INSERT … RETURNING (or an UPDATE that must match) wrote: a missing one is a bug
+ * or a lost race, never a value to go on with.
+ */
+export function stored<T>(rows: T[], what = "row"): T {
+  const row = rows[0];
+  if (row === undefined) throw new Error(`the ${what} was not written`);
+  return row;
+}
+
+/** A write refused because it would repeat a unique key, on either engine (drizzle wraps it). */
+export function isUniqueViolation(err: unknown): boolean {
+  const codes = new Set(["SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY", "23505"]);
+  for (let e = err as { code?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e)
+    if (e.code && codes.has(e.code)) return true;
+  return false;
+}
+
+/** Every row, as objects keyed by the selected names. */
+export async function rawAll<T = Record<string, unknown>>(db: DbLike, query: SQL): Promise<T[]> {
+  return (await raw(db, query)).rows as T[];
+}
+
+/** The first row, or undefined. */
+export async function rawGet<T = Record<string, unknown>>(
+  db: DbLike,
+  query: SQL,
+): Promise<T | undefined> {
+  return (await raw(db, query)).rows[0] as T | undefined;
+}
+
+/** The first column of the first row (a count, an id), or undefined. */
+export async function rawValue<T>(db: DbLike, query: SQL): Promise<T | undefined> {
+  const row = (await raw(db, query)).rows[0];
+  return row === undefined ? undefined : (Object.values(row)[0] as T);
+}
+
+/** A statement that writes; how many rows it changed. */
+export async function rawRun(db: DbLike, query: SQL): Promise<number> {
+  return (await raw(db, query)).changes;
+}

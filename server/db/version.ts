@@ -1,0 +1,99 @@
+import fs from "node:fs";
+import path from "node:path";
+import { sql } from "drizzle-orm";
+import { isPostgresUrl, migrationsFolder, type RootDb } from "./client";
+import { rawAll } from "./sql";
+
+// Which schema a database is at, against the migrations this build ships, and the words for a
+// database that cannot be used: every process names the cause before it touches a row.
+
+export class SchemaVersionError extends Error {
+  override name = "SchemaVersionError";
+}
+
+type Journal = { entries: { idx: number; when: number; tag: string }[] };
+
+function journal(db: RootDb): Journal["entries"] {
+  const file = path.join(migrationsFolder(db.$dialect), "meta", "_journal.json");
+  return (JSON.parse(fs.readFileSync(file, "utf8")) as Journal).entries;
+}
+
+/** The migrations the database has applied (drizzle's table), by their time stamps. */
+async function applied(db: RootDb): Promise<number[]> {
+  const table =
+    db.$dialect === "postgres" ? sql`drizzle.__drizzle_migrations` : sql`__drizzle_migrations`;
+  try {
+    const rows = await rawAll<{ created_at: number | string }>(
+      db,
+      sql`SELECT created_at FROM ${table} ORDER BY created_at`,
+    );
+    return rows.map((r) => Number(r.created_at));
+  } catch {
+    return []; // no table: a database nothing has migrated
+  }
+}
+
+/**
+ * Refuses a database this build cannot work with: one migrated by a newer Hyperion (a host of
+ * another version), or, unless this process migrates, one not yet migrated to this version.
+ */
+export async function assertSchemaCurrent(db: RootDb): Promise<void> {
+  const known = journal(db);
+  const done = await applied(db);
+  const last = known.at(-1)?.when ?? 0;
+  const newer = done.filter((w) => w > last);
+  if (newer.length)
+    throw new SchemaVersionError(
+      `the database was migrated by a newer Hyperion (${newer.length} migration${newer.length === 1 ? "" : "s"} this version does not have): upgrade this host to the version the others run, then start it again`,
+    );
+  const missing = known.filter((m) => !done.includes(m.when));
+  if (missing.length)
+    throw new SchemaVersionError(
+      `the database's schema is older than this Hyperion (${missing.length} of ${known.length} migrations not applied, the first ${missing[0]?.tag}): run 'hyperion start' or 'hyperion worker' on one host to migrate it, then start this one again`,
+    );
+}
+
+/** The URL with its password hidden, for messages and logs. */
+export function shownTarget(target: string): string {
+  if (!isPostgresUrl(target)) return target;
+  try {
+    const u = new URL(target);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(a malformed postgres URL)";
+  }
+}
+
+/** Says what is wrong with a database that could not be opened, and what to do next. */
+export function databaseProblem(target: string, err: Error): string {
+  const shown = shownTarget(target);
+  if (err instanceof SchemaVersionError) return `The database ${shown}: ${err.message}.`;
+  if (!isPostgresUrl(target))
+    return (
+      `Cannot open the database ${shown}: ${err.message}. ` +
+      "If it is not a Hyperion database, move it aside or set HYPERION_DATA to another folder."
+    );
+  const e = err as Error & { code?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code;
+  const u = new URL(target);
+  const where = `${u.hostname}:${u.port || 5432}`;
+  const user = decodeURIComponent(u.username || "(none)");
+  const dbName = u.pathname.replace(/^\//, "");
+  const because: Record<string, string> = {
+    ECONNREFUSED: `nothing answers at ${where}: is PostgreSQL running there, listening on that address and port?`,
+    ENOTFOUND: `the host ${u.hostname} is not known: check the host name in HYPERION_DATABASE_URL`,
+    EAI_AGAIN: `the host ${u.hostname} could not be looked up: check the name and the DNS`,
+    EHOSTUNREACH: `no route to ${where}: check the network between this host and the database`,
+    ETIMEDOUT: `no answer from ${where}: a firewall, or a host that is down`,
+    "28P01": `password authentication failed for user "${user}": check the password in HYPERION_DATABASE_URL`,
+    "28000": `the server refused user "${user}" (pg_hba.conf): allow this host, or use another user`,
+    "3D000": `the database "${dbName}" does not exist: create it (createdb -O ${user} ${dbName}) and start again`,
+    "42501": `user "${user}" may not create Hyperion's tables in "${dbName}": grant it CREATE on the database, or migrate as its owner`,
+  };
+  const timedOut = /timeout/i.test(e.message);
+  const reason =
+    (code && because[code]) ??
+    (timedOut ? `no answer from ${where} in time: a firewall, or a host that is down` : e.message);
+  return `Cannot use the database ${shown}: ${reason}.`;
+}
