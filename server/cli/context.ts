@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from "@/server/config/load";
 import { closeDb, type Db, dbTarget, openDb } from "@/server/db/client";
+import { assertSchemaCurrent, databaseProblem } from "@/server/db/version";
 import type { HyperionEnv } from "@/server/env.mjs";
 import { firstAdmin, requireUserByEmail, type User } from "@/server/users/service";
 import { cliEnv } from "./env";
@@ -32,6 +33,12 @@ export async function withCliDb<T>(
   const env = cliEnv();
   const db = cliDb(env);
   try {
+    // A database of another version is named before the command touches it.
+    try {
+      await assertSchemaCurrent(db);
+    } catch (err) {
+      throw new CliError(databaseProblem(dbTarget(env), err as Error), 2);
+    }
     return await fn(db, env);
   } finally {
     await closeDb(db);

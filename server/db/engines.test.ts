@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { eq, sql } from "drizzle-orm";
+import { getTableConfig as getPgTableConfig, type PgTable } from "drizzle-orm/pg-core";
+import { getTableConfig, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeWorld, tempDir } from "@/test-support/fixtures";
 import { connect, findPostgresBin, type PgCluster, startPostgres } from "@/test-support/postgres";
@@ -9,7 +11,9 @@ import { readEnv } from "../env.mjs";
 import { createRequests } from "../requests/service";
 import { closeDb, type Db, dbFile, migrateDb, openDb, type RootDb } from "./client";
 import { copyToPostgres } from "./copy";
-import { events, requests, selectDialect } from "./schema";
+import { events, requests, selectDialect, tableNames } from "./schema";
+import { pgTables } from "./schema/pg";
+import * as sqlite from "./schema/tables";
 import { rawRun, rawValue } from "./sql";
 import { assertSchemaCurrent, databaseProblem } from "./version";
 
@@ -44,6 +48,25 @@ const countEvents = async (db: RootDb) =>
   Number(await rawValue(db, sql`SELECT count(*) AS n FROM events`));
 const note = (db: Db, type: string) =>
   db.insert(events).values({ topic: "request", type, payload: {}, createdAt: 1 });
+
+describe("the schema", () => {
+  it("derives a PostgreSQL table for every SQLite table, with the same columns, and drizzle-kit sees them all", async () => {
+    const tables = pgTables();
+    expect(Object.keys(tables).sort()).toEqual([...tableNames].sort());
+    const kit = await import("./schema/pg-kit");
+    expect(Object.keys(kit).sort()).toEqual([...tableNames].sort());
+    for (const name of tableNames) {
+      const lite = getTableConfig(
+        (sqlite as unknown as Record<string, SQLiteTable>)[name] as SQLiteTable,
+      );
+      const pg = getPgTableConfig(tables[name] as PgTable);
+      expect(pg.name).toBe(lite.name);
+      expect(pg.columns.map((c) => [c.name, c.notNull])).toEqual(
+        lite.columns.map((c) => [c.name, c.notNull]),
+      );
+    }
+  });
+});
 
 describe.skipIf(!pgBin)("the store on both engines", () => {
   for (const engine of ["sqlite", "postgres"] as const) {

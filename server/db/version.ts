@@ -28,8 +28,13 @@ async function applied(db: RootDb): Promise<number[]> {
       sql`SELECT created_at FROM ${table} ORDER BY created_at`,
     );
     return rows.map((r) => Number(r.created_at));
-  } catch {
-    return []; // no table: a database nothing has migrated
+  } catch (err) {
+    // No table yet: a database nothing has migrated. Anything else (unreachable, refused) is
+    // the caller's to name.
+    const text = `${(err as Error).message} ${((err as { cause?: Error }).cause ?? {}).message ?? ""}`;
+    const code = (err as { code?: string; cause?: { code?: string } }).cause?.code;
+    if (code === "42P01" || code === "3F000" || /no such table/.test(text)) return [];
+    throw err;
   }
 }
 
@@ -89,7 +94,7 @@ export function databaseProblem(target: string, err: Error): string {
     "28P01": `password authentication failed for user "${user}": check the password in HYPERION_DATABASE_URL`,
     "28000": `the server refused user "${user}" (pg_hba.conf): allow this host, or use another user`,
     "3D000": `the database "${dbName}" does not exist: create it (createdb -O ${user} ${dbName}) and start again`,
-    "42501": `user "${user}" may not create Hyperion's tables in "${dbName}": grant it CREATE on the database, or migrate as its owner`,
+    "42501": `user "${user}" may not create Hyperion's tables in "${dbName}": grant it CREATE on the database and on its schema public (GRANT CREATE ON SCHEMA public TO ${user}), or migrate as the owner`,
   };
   const timedOut = /timeout/i.test(e.message);
   const reason =

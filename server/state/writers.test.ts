@@ -209,37 +209,37 @@ describe("the writer scan", () => {
     stateWrites(ts.createSourceFile("x.ts", code, ts.ScriptTarget.Latest, true), task);
 
   it("finds an update that sets the state, directly, spread or behind a condition", () => {
-    expect(scan(`db.update(tasks).set({ state: "done" }).run();`)).toHaveLength(1);
-    expect(scan(`tx.update(tasks).set({ ...(x ? { state } : {}) }).run();`)).toHaveLength(1);
-    expect(scan(`tx.update(schema.tasks).set({ "state": s }).run();`)).toHaveLength(1);
+    expect(scan(`await db.update(tasks).set({ state: "done" });`)).toHaveLength(1);
+    expect(scan(`await tx.update(tasks).set({ ...(x ? { state } : {}) });`)).toHaveLength(1);
+    expect(scan(`await tx.update(schema.tasks).set({ "state": s });`)).toHaveLength(1);
   });
 
   it("finds an update whose fields it cannot read, and one through an imported alias", () => {
-    expect(scan(`tx.update(tasks).set(fields).run();`)).toHaveLength(1);
-    expect(scan(`tx.update(tasks).set({ ...fields }).run();`)).toHaveLength(1);
+    expect(scan(`await tx.update(tasks).set(fields);`)).toHaveLength(1);
+    expect(scan(`await tx.update(tasks).set({ ...fields });`)).toHaveLength(1);
     expect(
       scan(`import { tasks as t } from "@/server/db/schema";\ntx.update(t).set({ state: "x" });`),
     ).toHaveLength(1);
   });
 
   it("finds every insert and raw SQL that inserts or updates the state", () => {
-    expect(scan(`tx.insert(tasks).values(row).run();`)).toHaveLength(1);
+    expect(scan(`await tx.insert(tasks).values(row);`)).toHaveLength(1);
     expect(
-      scan(`db.$client.prepare("UPDATE tasks SET state = 'done' WHERE id = ?");`),
+      scan("await rawRun(db, sql`UPDATE tasks SET state = 'done' WHERE id = ${id}`);"),
     ).toHaveLength(1);
     const tagged = ["db.run(sql`update $", "{tasks} set updated_at = 1, state = 'x'`);"].join("");
     expect(scan(tagged)).toHaveLength(1);
-    expect(scan(`db.$client.exec("INSERT INTO tasks (id) VALUES ('a')");`)).toHaveLength(1);
+    expect(scan("await rawRun(tx, sql`INSERT INTO tasks (id) VALUES ('a')`);")).toHaveLength(1);
   });
 
   it("leaves reads and writes of other columns alone", () => {
-    expect(scan(`tx.update(tasks).set({ title: "t", ...(k ? { area: k } : {}) }).run();`)).toEqual(
+    expect(scan(`await tx.update(tasks).set({ title: "t", ...(k ? { area: k } : {}) });`)).toEqual(
       [],
     );
-    expect(scan(`db.$client.prepare("SELECT state FROM tasks WHERE id = ?");`)).toEqual([]);
-    expect(scan(`db.$client.prepare("UPDATE tasks SET title = ? WHERE state = 'done'");`)).toEqual(
-      [],
-    );
-    expect(scan(`tx.update(requestSpecs).set({ state: 1 }).run();`)).toEqual([]);
+    expect(scan("await rawAll(db, sql`SELECT state FROM tasks WHERE id = ${id}`);")).toEqual([]);
+    expect(
+      scan("await rawRun(db, sql`UPDATE tasks SET title = ${t} WHERE state = 'done'`);"),
+    ).toEqual([]);
+    expect(scan(`await tx.update(requestSpecs).set({ state: 1 });`)).toEqual([]);
   });
 });

@@ -88,11 +88,16 @@ export async function startCommand(opts: {
   console.log(`Hyperion is starting at ${url} — sign in at ${url}/signin`);
   if (opts.worker === false) {
     // A web host of several (docs/deploy.md): the workers run on hosts of their own.
-    const stop = () => web.kill("SIGTERM");
+    let stopping = false;
+    const stop = () => {
+      stopping = true;
+      web.kill("SIGTERM");
+    };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
     const result = await web;
-    if (result.signal === "SIGTERM" || result.exitCode === 0) process.exit(0);
+    // Stopped as asked (Next exits 143 on SIGTERM), or ended cleanly: not a failure.
+    if (stopping || result.exitCode === 0) process.exit(0);
     throw new CliError(`The web server ${howItEnded(result)}.`, 1);
   }
   await supervise(web, startWorker);
