@@ -2,7 +2,7 @@ import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { fetchRemote, RemoteError, type RemoteRepo } from "@/server/git/remote";
 import { log } from "@/server/log";
-import { recordFailed, recordFetched, remoteStatus } from "./status";
+import { recordFailed, recordFetched } from "./status";
 
 /** The repositories of a config that live on a git server. */
 export const remoteRepos = (config: LoadedConfig) => config.repositories.filter((r) => r.remote);
@@ -25,9 +25,16 @@ export async function syncRemote(db: Db, repo: RemoteRepo): Promise<string | nul
 }
 
 /**
- * One pass of the worker's fetch loop: each remote whose interval has passed since it was last
- * fetched is fetched (`all`: every remote, as at start). A webhook's push fetches its repository
- * itself (github/intake.ts).
+ * When this process last fetched each remote into its mirror. Not the database's `fetchedAt`:
+ * with several hosts every host keeps a mirror of its own, and another host's fetch does not
+ * bring this one's up to date.
+ */
+const fetchedHere = new Map<string, number>();
+
+/**
+ * One pass of the worker's fetch loop: each remote whose interval has passed since this host
+ * last fetched it is fetched (`all`: every remote, as at start). A webhook's push fetches its
+ * repository itself (github/intake.ts).
  */
 export async function syncDue(
   db: Db,
@@ -37,10 +44,10 @@ export async function syncDue(
   const now = opts.now ?? Date.now();
   let n = 0;
   for (const repo of remoteRepos(config)) {
-    const status = await remoteStatus(db, repo.name);
-    const last = Math.max(status?.fetchedAt ?? 0, status?.failedAt ?? 0);
+    const last = fetchedHere.get(repo.name) ?? 0;
     const interval = (repo.fetchIntervalSeconds ?? 60) * 1000;
     if (!opts.all && last && now - last < interval) continue;
+    fetchedHere.set(repo.name, now);
     await syncRemote(db, repo);
     n++;
   }

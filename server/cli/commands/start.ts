@@ -5,11 +5,12 @@ import { pathToFileURL } from "node:url";
 import { execa, type Result, type ResultPromise } from "execa";
 import { agreeOnSessionKey, SessionKeyMismatch } from "@/server/auth/session-key";
 import { bootstrap, DatabaseError } from "@/server/bootstrap";
-import { ConfigError, type LoadedConfig } from "@/server/config/load";
-import { closeDb } from "@/server/db/client";
+import { ConfigError, currentConfig, type LoadedConfig } from "@/server/config/load";
+import { closeDb, dbTarget, openDb } from "@/server/db/client";
 import { inheritedEnv } from "@/server/env.mjs";
 import { overlappingAreas } from "@/server/planning/areas";
 import { listRepoFiles } from "@/server/planning/repo-files";
+import { startFetcher } from "@/server/remotes/sync";
 import { authSecret } from "@/server/runtime";
 import { hostName } from "@/server/workers/heartbeat";
 import { cliEnv } from "../context";
@@ -87,7 +88,11 @@ export async function startCommand(opts: {
     });
   console.log(`Hyperion is starting at ${url} — sign in at ${url}/signin`);
   if (opts.worker === false) {
-    // A web host of several (docs/deploy.md): the workers run on hosts of their own.
+    // A web host of several (docs/deploy.md): the workers run on hosts of their own. Its pages
+    // read the repositories' mirrors in its own data folder (files a request names, diffs,
+    // rollbacks), so it keeps them fetched as a worker does.
+    const db = openDb(dbTarget(env), { name: "hyperion-web-fetcher", connections: 2 });
+    const fetcher = startFetcher(db, () => currentConfig(env.configPath));
     let stopping = false;
     const stop = () => {
       stopping = true;
@@ -96,6 +101,8 @@ export async function startCommand(opts: {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
     const result = await web;
+    await fetcher.stop();
+    await closeDb(db);
     // Stopped as asked (Next exits 143 on SIGTERM), or ended cleanly: not a failure.
     if (stopping || result.exitCode === 0) process.exit(0);
     throw new CliError(`The web server ${howItEnded(result)}.`, 1);
