@@ -1,4 +1,4 @@
-import type { SQL } from "drizzle-orm";
+import { type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { type DbLike, postgresRaw, sqliteRaw } from "./client";
 import { currentDialect } from "./schema";
 
@@ -17,6 +17,43 @@ export function stored<T>(rows: T[], what = "row"): T {
   const row = rows[0];
   if (row === undefined) throw new Error(`the ${what} was not written`);
   return row;
+}
+
+/**
+ * SQL that differs between the engines, chosen when the query is built (not when the module
+ * loads: a process picks its engine when it opens its database).
+ */
+function perEngine(forms: { sqlite: () => SQL; postgres: () => SQL }): SQL {
+  const lazy: SQLWrapper = {
+    getSQL: () => (currentDialect() === "postgres" ? forms.postgres() : forms.sqlite()),
+  };
+  return sql`${lazy}`;
+}
+
+/** A value inside a JSON text column, as text: `jsonText(events.payload, "error", "kind")`. */
+export function jsonText(column: SQLWrapper, ...path: string[]): SQL {
+  for (const key of path)
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`jsonText: bad key ${key}`);
+  return perEngine({
+    sqlite: () => sql`json_extract(${column}, ${sql.raw(`'$.${path.join(".")}'`)})`,
+    postgres: () => sql`(${column}::jsonb #>> ${sql.raw(`'{${path.join(",")}}'`)})`,
+  });
+}
+
+/** A text column compared and ordered without case (ASCII on SQLite, as its NOCASE does). */
+export function noCase(column: SQLWrapper): SQL {
+  return perEngine({
+    sqlite: () => sql`${column} COLLATE NOCASE`,
+    postgres: () => sql`lower(${column})`,
+  });
+}
+
+/** `column LIKE pattern` without case, `\` escaping (SQLite's LIKE is; PostgreSQL's ILIKE). */
+export function likeNoCase(column: SQLWrapper, pattern: string): SQL {
+  return perEngine({
+    sqlite: () => sql`${column} LIKE ${pattern} ESCAPE '\'`,
+    postgres: () => sql`${column} ILIKE ${pattern} ESCAPE '\'`,
+  });
 }
 
 /** A write refused because it would repeat a unique key, on either engine (drizzle wraps it). */

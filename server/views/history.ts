@@ -4,6 +4,7 @@ import { type HistoryQuery, HistorySort } from "@/schemas/history";
 import { requestKinds } from "@/schemas/task-request";
 import type { Db } from "@/server/db/client";
 import { requestSpecs, requests, users } from "@/server/db/schema";
+import { jsonText, likeNoCase, noCase } from "@/server/db/sql";
 import { ValidationError } from "@/server/errors";
 import type { User } from "@/server/users/service";
 import type { RequestSummary } from "../requests/service";
@@ -32,7 +33,7 @@ const orders: Record<HistorySort, Order> = {
   new: { desc: true, keyOf: () => undefined },
   old: { desc: false, keyOf: () => undefined },
   updated: { key: sql`${requests.updatedAt}`, desc: true, keyOf: (r) => r.updatedAt },
-  title: { key: sql`${requests.title} COLLATE NOCASE`, desc: false, keyOf: (r) => r.title },
+  title: { key: noCase(requests.title), desc: false, keyOf: (r) => r.title },
 };
 
 const Cursor = z.strictObject({
@@ -72,12 +73,12 @@ export function likePattern(q: string): string {
 }
 
 /** The requester's kind, or else the Engineer's from the spec. */
-const effectiveKind = sql`coalesce(${requests.kind}, json_extract(${requestSpecs.spec}, '$.kind'))`;
+const effectiveKind = sql`coalesce(${requests.kind}, ${jsonText(requestSpecs.spec, "kind")})`;
 
 function filters(query: HistoryQuery, viewer?: Viewer): SQL[] {
   const where: SQL[] = [];
   const q = query.q?.trim();
-  if (q) where.push(sql`${requests.title} LIKE ${likePattern(q)} ESCAPE '\\'`);
+  if (q) where.push(likeNoCase(requests.title, likePattern(q)));
   if (query.status) where.push(eq(requests.status, query.status));
   if (query.repo) where.push(eq(requests.repo, query.repo));
   if (query.kind) where.push(sql`${effectiveKind} = ${query.kind}`);
@@ -104,7 +105,7 @@ function select(db: Db, where: SQL[]) {
       title: requests.title,
       status: requests.status,
       givenKind: requests.kind,
-      inferredKind: sql<string | null>`json_extract(${requestSpecs.spec}, '$.kind')`,
+      inferredKind: sql<string | null>`${jsonText(requestSpecs.spec, "kind")}`,
       priority: requests.priority,
       repo: requests.repo,
       requester: users.email,

@@ -1,6 +1,7 @@
 import { and, desc, gt, inArray, isNotNull, sql } from "drizzle-orm";
 import type { Db } from "@/server/db/client";
 import { changeQueueLogs, queueEntries } from "@/server/db/schema";
+import { jsonText } from "@/server/db/sql";
 
 export type Insights = {
   windowMinutes: number;
@@ -59,7 +60,7 @@ export async function queueInsights(
         .where(
           and(
             gt(changeQueueLogs.at, since),
-            sql`json_extract(${changeQueueLogs.event}, '$.error.kind') = 'conflict'`,
+            sql`${jsonText(changeQueueLogs.event, "error", "kind")} = 'conflict'`,
           ),
         )
         .limit(1)

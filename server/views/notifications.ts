@@ -9,6 +9,7 @@ import {
   requests,
   tasks,
 } from "@/server/db/schema";
+import { jsonText } from "@/server/db/sql";
 import { latestIds, marksOf } from "@/server/users/notification-marks";
 import type { User } from "@/server/users/service";
 
@@ -38,8 +39,8 @@ const STATUS_KINDS: Record<string, NotificationKind> = {
   failed: "failed",
   rolled_back: "rolled_back",
 };
-const statusOf = sql<string>`json_extract(${events.payload}, '$.status')`;
-const movedTo = sql<string>`json_extract(${changeQueueLogs.event}, '$.to')`;
+const statusOf = sql<string>`${jsonText(events.payload, "status")}`;
+const movedTo = sql<string>`${jsonText(changeQueueLogs.event, "to")}`;
 
 /** A requester's news: status events of requests she filed (a question, done, failed, rolled back). */
 async function requesterRows(db: Db, viewer: Viewer, afterId: number, limit: number) {
@@ -49,7 +50,7 @@ async function requesterRows(db: Db, viewer: Viewer, afterId: number, limit: num
       requestId: requests.id,
       title: requests.title,
       status: statusOf,
-      reason: sql<string | null>`json_extract(${events.payload}, '$.reason')`,
+      reason: sql<string | null>`${jsonText(events.payload, "reason")}`,
       at: events.createdAt,
     })
     .from(events)

@@ -6,12 +6,14 @@ import {
   type BoardValues,
   boardColumns,
 } from "@/schemas/board";
+
 import { fieldIssues } from "@/schemas/issues";
 import { MineFilter } from "@/schemas/mine";
 import type { RequestStatus } from "@/schemas/request-status";
 import { requestKinds } from "@/schemas/task-request";
 import type { Db } from "@/server/db/client";
 import { requestSpecs, requests, users } from "@/server/db/schema";
+import { jsonText } from "@/server/db/sql";
 import { ValidationError } from "@/server/errors";
 import type { User } from "@/server/users/service";
 import { mineCondition } from "./mine";
@@ -34,7 +36,7 @@ export type Board = {
 /** The requester's kind, or else the Engineer's from the spec. */
 const effectiveKind = sql<
   string | null
->`coalesce(${requests.kind}, json_extract(${requestSpecs.spec}, '$.kind'))`;
+>`coalesce(${requests.kind}, ${jsonText(requestSpecs.spec, "kind")})`;
 
 /**
  * The board: requests in columns by status (schemas/board.ts), each column its newest-updated
