@@ -79,6 +79,19 @@ export async function makeWorld(opts: { gates?: boolean } = {}): Promise<TestWor
   };
 }
 
+/**
+ * What a process a test starts needs to reach the world's database: its data folder, and on
+ * `npm run test:pg` the PostgreSQL URL.
+ */
+export function worldEnv(world: Pick<TestWorld, "dir" | "env">): Record<string, string> {
+  return {
+    HYPERION_DATA: world.dir,
+    ...(world.env.HYPERION_DATABASE_URL
+      ? { HYPERION_DATABASE_URL: world.env.HYPERION_DATABASE_URL }
+      : {}),
+  };
+}
+
 const tmpBefore = new Map<string, string | undefined>();
 
 /**

@@ -4,7 +4,7 @@ import { count as countRows, eq } from "drizzle-orm";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requests } from "@/server/db/schema";
-import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
+import { makeWorld, type TestWorld, tempDir, worldEnv } from "@/test-support/fixtures";
 
 const BIN = path.resolve("bin/hyperion.mjs");
 let world: TestWorld;
@@ -16,7 +16,7 @@ afterAll(() => world.cleanup());
 
 function hyperion(args: string[], opts: { input?: string; env?: Record<string, string> } = {}) {
   return execa("node", [BIN, ...args], {
-    env: { HYPERION_DATA: world.dir, ...opts.env },
+    env: { ...worldEnv(world), ...opts.env },
     input: opts.input,
     reject: false,
   });

@@ -28,9 +28,10 @@ import { type Dialect, selectDialect } from "./schema";
 //   lock for its whole body. A statement from any other async flow waits for it (the executor
 //   below), so nothing outside a transaction runs inside it. BEGIN IMMEDIATE takes the file's
 //   write lock up front, so other processes wait (busy timeout) rather than fail mid-way.
-// - PostgreSQL: each transaction has a connection of its own and runs SERIALIZABLE, the
-//   isolation SQLite's single writer gives; one that loses a conflict (40001, 40P01) is run again
-//   from the start. Transaction bodies only read and write rows, so running one again is safe.
+// - PostgreSQL: each transaction has a connection of its own and first takes the writers' lock
+//   (an advisory lock), so writers go one at a time as on SQLite and no body ever runs twice.
+//   The queue's claims alone run beside each other (concurrentTransaction): SERIALIZABLE, rows
+//   taken FOR UPDATE SKIP LOCKED, run again when they lose a conflict (their bodies are SQL).
 
 /** A process's database, as openDb made it. */
 export type RootDb = SqliteRemoteDatabase & { readonly $dialect: Dialect };
@@ -253,6 +254,13 @@ pg.types.setTypeParser(1700, (v) => Number(v));
 const RETRYABLE = new Set(["40001", "40P01"]);
 
 /**
+ * The writers' lock. A transaction takes it first, so writers go one at a time, as SQLite's
+ * BEGIN IMMEDIATE makes them: every service's read-then-write stays what it was written as, and
+ * a body never runs twice. Claims alone run beside each other (concurrentTransaction).
+ */
+const WRITER_LOCK = 7250022;
+
+/**
  * The pool, with the ambient transaction: a query made through the database inside a
  * transaction's flow goes to that transaction's connection, as it would on SQLite.
  */
@@ -285,7 +293,7 @@ function openPostgres(url: string, name?: string, connections = 8): RootDb {
     fn: (tx: Tx) => Promise<unknown>,
     config: unknown,
   ) => Promise<unknown>;
-  const transaction = async <T>(fn: (tx: Tx) => Promise<T>, config?: unknown): Promise<T> => {
+  const run = async <T>(fn: (tx: Tx) => Promise<T>, concurrent: boolean): Promise<T> => {
     const outer = openAmbient();
     if (outer?.tx) return outer.tx.transaction(fn);
     for (let attempt = 1; ; attempt++) {
@@ -293,12 +301,14 @@ function openPostgres(url: string, name?: string, connections = 8): RootDb {
       try {
         return (await ambient.run(amb, () =>
           begin(
-            (tx) => {
+            async (tx) => {
               amb.tx = tx;
               amb.client = (tx as unknown as { session: { client: pg.PoolClient } }).session.client;
+              if (!concurrent)
+                await amb.client.query(`SELECT pg_advisory_xact_lock(${WRITER_LOCK})`);
               return fn(tx);
             },
-            { isolationLevel: "serializable", ...(config as object) },
+            { isolationLevel: concurrent ? "serializable" : "read committed" },
           ),
         )) as T;
       } catch (err) {
@@ -312,10 +322,24 @@ function openPostgres(url: string, name?: string, connections = 8): RootDb {
       }
     }
   };
+  const transaction = <T>(fn: (tx: Tx) => Promise<T>) => run(fn, false);
+  const concurrentTransaction = <T>(fn: (tx: Tx) => Promise<T>) => run(fn, true);
+  Object.assign(db, { $concurrentTransaction: concurrentTransaction });
   Object.assign(db, { transaction, $dialect: "postgres" as const });
   pgPools.set(db, pool);
   closers.set(db, () => pool.end());
   return db;
+}
+
+/**
+ * A transaction that may run beside others on PostgreSQL: SERIALIZABLE, without the writers'
+ * lock, run again from the start when it loses a conflict, so its body must be only SQL (the
+ * queue's claims, which take rows FOR UPDATE SKIP LOCKED). On SQLite, a transaction.
+ */
+export function concurrentTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  type WithConcurrent = { $concurrentTransaction?: (f: (tx: Tx) => Promise<T>) => Promise<T> };
+  const pgRun = (db as WithConcurrent).$concurrentTransaction;
+  return pgRun ? pgRun(fn) : db.transaction(fn);
 }
 
 /** Raw SQL on PostgreSQL (server/db/sql.ts). */

@@ -4,7 +4,7 @@ import { eq, sql } from "drizzle-orm";
 import { getTableConfig as getPgTableConfig, type PgTable } from "drizzle-orm/pg-core";
 import { getTableConfig, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeWorld, tempDir } from "@/test-support/fixtures";
+import { tempDir } from "@/test-support/fixtures";
 import { connect, findPostgresBin, type PgCluster, startPostgres } from "@/test-support/postgres";
 import { bootstrap, DatabaseError } from "../bootstrap";
 import { readEnv } from "../env.mjs";
@@ -122,9 +122,14 @@ describe.skipIf(!pgBin)("the store on both engines", () => {
   }
 
   it("copies an SQLite install into an empty PostgreSQL database, checks it, and goes on numbering after it", async () => {
-    const world = await makeWorld();
+    // An SQLite install, whatever engine the run's other tests use.
+    const dir = tempDir();
+    const report = await bootstrap(
+      readEnv({ HYPERION_DATA: dir, HYPERION_ADMIN_PASSWORD: "admin-password-1" }),
+    );
+    const world = { dir, db: report.db, config: report.config };
     try {
-      const requester = world.admin;
+      const requester = { id: 1, email: report.admin?.email ?? "", role: "admin" as const };
       await createRequests(world.db, {
         input: [
           { title: "One", description: "First of two", repo: "demo" },
@@ -136,8 +141,8 @@ describe.skipIf(!pgBin)("the store on both engines", () => {
       });
       const url = await cluster.createDatabase();
       const seen: string[] = [];
-      const report = await copyToPostgres(dbFile(world.dir), url, (t) => seen.push(t.table));
-      expect(report.tables.find((t) => t.table === "requests")?.rows).toBe(2);
+      const copied = await copyToPostgres(dbFile(world.dir), url, (t) => seen.push(t.table));
+      expect(copied.tables.find((t) => t.table === "requests")?.rows).toBe(2);
       expect(seen).toContain("events");
 
       // A second copy into the same database is refused: it is not empty.
@@ -160,7 +165,8 @@ describe.skipIf(!pgBin)("the store on both engines", () => {
         selectDialect("sqlite");
       }
     } finally {
-      await world.cleanup();
+      await closeDb(report.db);
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

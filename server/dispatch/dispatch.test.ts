@@ -9,7 +9,7 @@ import { demoPolicy } from "@/server/demo/policy";
 import { git } from "@/server/git/run";
 import { planRequest } from "@/server/planning/plan";
 import { createRequests } from "@/server/requests/service";
-import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { makeWorld, type TestWorld, worldEnv } from "@/test-support/fixtures";
 import { advance } from "./advance";
 import { dispatchOnce } from "./dispatch";
 import { gate, type LockHolder, lockConflict } from "./gate";
@@ -182,7 +182,7 @@ describe("dispatching", () => {
     })();
     const children = readyFiles.map((ready) =>
       execa("node", ["bin/run-ts.mjs", script], {
-        env: { HYPERION_DATA: world.dir, DISPATCH_READY_FILE: ready, DISPATCH_GO_FILE: go },
+        env: { ...worldEnv(world), DISPATCH_READY_FILE: ready, DISPATCH_GO_FILE: go },
       }),
     );
     // A child that fails before it is ready fails the test here rather than hanging it.

@@ -11,7 +11,7 @@ import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { type Context, createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";
-import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
+import { makeWorld, type TestWorld, tempDir, worldEnv } from "@/test-support/fixtures";
 
 // Hostile requests over the API (tRPC with a real context on a real SQLite file) and the CLI
 // (the real binary): each refused with the field it is about, nothing written.
@@ -265,7 +265,7 @@ describe("hostile requests through the CLI", () => {
     const file = path.join(world.dir, "hostile.json");
     fs.writeFileSync(file, JSON.stringify(batch));
     const res = await execa("node", [BIN, "request", file], {
-      env: { HYPERION_DATA: world.dir },
+      env: { ...worldEnv(world) },
       reject: false,
     });
     expect(res.exitCode).toBe(1);
@@ -283,7 +283,7 @@ describe("hostile requests through the CLI", () => {
     const file = path.join(world.dir, "refs.json");
     fs.writeFileSync(file, JSON.stringify(cases.map(([, extra]) => ({ ...ok, ...extra }))));
     const res = await execa("node", [BIN, "request", file], {
-      env: { HYPERION_DATA: world.dir },
+      env: { ...worldEnv(world) },
       reject: false,
     });
     expect(res.exitCode).toBe(1);
@@ -298,7 +298,7 @@ describe("hostile requests through the CLI", () => {
     const file = path.join(world.dir, "many.json");
     fs.writeFileSync(file, JSON.stringify(Array.from({ length: 101 }, () => ok)));
     const res = await execa("node", [BIN, "request", file], {
-      env: { HYPERION_DATA: world.dir },
+      env: { ...worldEnv(world) },
       reject: false,
     });
     expect(res.exitCode).toBe(1);

@@ -4,7 +4,7 @@ import { execa, type Result, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { rawAll, rawValue } from "@/server/db/sql";
 import { git } from "@/server/git/run";
-import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { makeWorld, type TestWorld, worldEnv } from "@/test-support/fixtures";
 import { countTrailers } from "@/test-support/git-fixtures";
 import { mulberry32 } from "@/test-support/seeded";
 
@@ -32,7 +32,7 @@ const running = new Set<ResultPromise>();
 const runs: { what: string; exitCode: number | undefined; signal?: string; stderr: string }[] = [];
 
 const workerEnv = () => ({
-  HYPERION_DATA: world.dir,
+  ...worldEnv(world),
   HYPERION_LEASE_MS: "1500",
   HYPERION_TASK_LEASE_MS: "3000",
   HYPERION_POLL_MS: "20",
@@ -103,7 +103,7 @@ async function fileBatch(b: number): Promise<Result> {
     };
   });
   const r = await execa("node", [BIN, "request", "-", "--allow-new-files"], {
-    env: { HYPERION_DATA: world.dir },
+    env: { ...worldEnv(world) },
     input: JSON.stringify(input),
     reject: false,
   });

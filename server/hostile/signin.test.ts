@@ -27,7 +27,7 @@ import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import { addUser, type User } from "@/server/users/service";
 import { createToken, userForToken } from "@/server/users/tokens";
-import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { makeWorld, type TestWorld, worldEnv } from "@/test-support/fixtures";
 import { callOverHttp, contextFor, seedFailedRequest } from "@/test-support/trpc-fixtures";
 
 let world: TestWorld;
@@ -285,7 +285,7 @@ describe("emails", () => {
       const res = await execa(
         "node",
         [path.resolve("bin/hyperion.mjs"), "user", "add", ...args, "--role", "requester"],
-        { env: { HYPERION_DATA: world.dir, ...env }, reject: false },
+        { env: { ...worldEnv(world), ...env }, reject: false },
       );
       expect(res.exitCode).toBe(1);
       expect(res.stderr).toContain(text);

@@ -6,7 +6,7 @@ import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rawAll, rawValue } from "@/server/db/sql";
 import { git } from "@/server/git/run";
-import { makeWorld, type TestWorld } from "@/test-support/fixtures";
+import { makeWorld, type TestWorld, worldEnv } from "@/test-support/fixtures";
 
 // The whole worker process under hostile input: patches that would spin a thread, inbox files
 // that would block the event loop or leak what they point at, a config that turns bad while it
@@ -21,7 +21,7 @@ let canary: string;
 let repoPath: string;
 
 const env = () => ({
-  HYPERION_DATA: world.dir,
+  ...worldEnv(world),
   HYPERION_MAX_ATTEMPTS: "1",
   HYPERION_BACKOFF_MS: "20",
   HYPERION_BACKOFF_MAX_MS: "50",

@@ -28,7 +28,7 @@ import { getEntry } from "@/server/state/queue/store";
 import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import { beat } from "@/server/workers/heartbeat";
-import { makeWorld, NO_APPROVALS, type TestWorld } from "@/test-support/fixtures";
+import { makeWorld, NO_APPROVALS, type TestWorld, worldEnv } from "@/test-support/fixtures";
 import { write } from "@/test-support/git-fixtures";
 import { createVerification, verificationOwner } from "../state/verify/store";
 import { bisect } from "./bisect";
@@ -485,7 +485,7 @@ describe("post-merge verification", () => {
   describe("from the command line", () => {
     const BIN = path.resolve("bin/hyperion.mjs");
     const hyperion = (args: string[]) =>
-      execa("node", [BIN, ...args], { env: { HYPERION_DATA: world.dir }, reject: false });
+      execa("node", [BIN, ...args], { env: { ...worldEnv(world) }, reject: false });
 
     /** The suite committed, and the config file on disk given postMerge, for the CLI to read. */
     async function suiteOnDisk() {
@@ -506,7 +506,7 @@ describe("post-merge verification", () => {
       await land("docs/guide.md");
       const head = await tip();
       const worker = execa("node", [BIN, "worker", "--threads", "1"], {
-        env: { HYPERION_DATA: world.dir },
+        env: { ...worldEnv(world) },
         reject: false,
       });
       try {

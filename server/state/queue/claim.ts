@@ -1,6 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { EntryState } from "@/schemas/queue";
-import type { Db } from "@/server/db/client";
+import { concurrentTransaction, type Db } from "@/server/db/client";
 import { currentDialect } from "@/server/db/schema";
 import { rawAll, rawRun } from "@/server/db/sql";
 import { rowToEntry } from "./entries";
@@ -35,7 +35,7 @@ export async function claimNext(
   opts: QueueOptions,
   now = Date.now(),
 ): Promise<Entry | undefined> {
-  return db.transaction(async (tx) => {
+  return concurrentTransaction(db, async (tx) => {
     const [row] = await rawAll(
       tx,
       sql`UPDATE queue_entries
@@ -104,7 +104,7 @@ export async function claimLane(
   opts: QueueOptions,
   now = Date.now(),
 ): Promise<Entry[]> {
-  return db.transaction(async (tx) => {
+  return concurrentTransaction(db, async (tx) => {
     await rawRun(
       tx,
       sql`UPDATE queue_entries SET in_lane = 1 WHERE id = ${entry.id} AND lease_owner = ${owner}`,
