@@ -1,4 +1,4 @@
-import type { SQL } from "drizzle-orm";
+import { type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { type DbLike, postgresRaw, sqliteRaw } from "./client";
 import { currentDialect } from "./schema";
 
@@ -49,4 +49,17 @@ export async function rawValue<T>(db: DbLike, query: SQL): Promise<T | undefined
 /** A statement that writes; how many rows it changed. */
 export async function rawRun(db: DbLike, query: SQL): Promise<number> {
   return (await raw(db, query)).changes;
+}
+
+/**
+ * A field of a JSON column (stored as text on both engines), as text: `jsonField(col, "to")`,
+ * `jsonField(col, "error.kind")`. SQLite's json_extract does not exist on PostgreSQL, which
+ * reads the path with #>> instead.
+ */
+export function jsonField(column: SQLWrapper, path: string): SQL {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(path))
+    throw new Error(`jsonField: '${path}' is not a dotted path of field names`);
+  return currentDialect() === "postgres"
+    ? sql`(${column}::jsonb #>> ${sql.raw(`'{${path.split(".").join(",")}}'`)})`
+    : sql`json_extract(${column}, ${sql.raw(`'$.${path}'`)})`;
 }

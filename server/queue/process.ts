@@ -4,6 +4,7 @@ import type { LoadedConfig } from "@/server/config/load";
 import { policyFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
 import { changeQueueLogs } from "@/server/db/schema";
+import { jsonField } from "@/server/db/sql";
 import { ObjectStore } from "@/server/git/objects";
 import { readRefFs } from "@/server/git/refs-fs";
 import {
@@ -48,7 +49,7 @@ export async function claimedBefore(db: Db, entryId: number): Promise<boolean> {
         .where(
           and(
             eq(changeQueueLogs.entryId, entryId),
-            sql`json_extract(${changeQueueLogs.event}, '$.to') = 'applying'`,
+            sql`${jsonField(changeQueueLogs.event, "to")} = 'applying'`,
           ),
         )
         .limit(1)
@@ -67,7 +68,7 @@ async function approvedCheckedOn(db: Db, entryId: number): Promise<string | null
     .where(
       and(
         eq(changeQueueLogs.entryId, entryId),
-        sql`json_extract(${changeQueueLogs.event}, '$.to') = 'awaiting_approval'`,
+        sql`${jsonField(changeQueueLogs.event, "to")} = 'awaiting_approval'`,
       ),
     )
     .orderBy(desc(changeQueueLogs.id))
