@@ -96,6 +96,11 @@ export type Cluster = {
    * host, as a machine that dies — and resolves once it is reaped. The moment it was sent.
    */
   kill(host: string): Promise<number>;
+  /**
+   * Workers that ended on their own (not by kill() or stop()): the host, how it ended, and the
+   * end of its log. A worker should survive a cut and the database going away.
+   */
+  crashes: string[];
   /** The id of the running worker's supervisor on `host` (its heartbeat row), or null. */
   supervisor(host: string): Promise<string | null>;
   /** Takes the host's link down (namespaces only); the moment it was cut. */
@@ -278,6 +283,8 @@ export async function makeCluster(opts: ClusterOptions): Promise<Cluster> {
       };
     };
 
+    const crashes: string[] = [];
+    const killing = new Set<ChildProcess>();
     const conn = db;
     const rows = <T>(query: SQL) => rawAll<T>(conn, query);
     const submitConfig: LoadedConfig = {
@@ -307,6 +314,7 @@ export async function makeCluster(opts: ClusterOptions): Promise<Cluster> {
       workers,
       leaseMs,
       threads,
+      crashes,
 
       async start(name) {
         const w = worker(name);
@@ -326,6 +334,9 @@ export async function makeCluster(opts: ClusterOptions): Promise<Cluster> {
         let ended: string | null = null;
         child.once("exit", (code, signal) => {
           ended = signal ?? `exit code ${code}`;
+          if (!killing.has(child))
+            crashes.push(`${name}: the worker ended (${ended})\n${cluster.logTail(name)}`);
+          if (w.child === child) w.child = null;
         });
         for (let i = 0; ; i++) {
           if (ended)
@@ -351,6 +362,7 @@ export async function makeCluster(opts: ClusterOptions): Promise<Cluster> {
         const child = w.child;
         const at = Date.now();
         if (!child || child.pid === undefined) return at;
+        killing.add(child);
         const gone =
           child.exitCode !== null || child.signalCode !== null
             ? Promise.resolve()

@@ -68,6 +68,8 @@ async function until<T>(what: string, probe: () => Promise<T>): Promise<T> {
   let seen = await progress();
   let deadline = Date.now() + STALLED_MS;
   for (;;) {
+    // A worker must survive what the test does to it, but SIGKILL.
+    if (cluster.crashes.length) throw new Error(`a worker crashed:\n${cluster.crashes.join("\n")}`);
     const value = await probe();
     if (value) return value;
     const now = await progress();

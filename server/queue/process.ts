@@ -93,7 +93,9 @@ export async function processEntry(
   const lock = ctx.landLock ?? new LandLock();
   const beat = setInterval(
     async () => {
-      if (!(await heartbeatEntry(ctx.db, entry, ctx.owner, ctx.opts))) clearInterval(beat);
+      // A renewal the database does not take (out of reach) is tried again at the next beat.
+      const held = await heartbeatEntry(ctx.db, entry, ctx.owner, ctx.opts).catch(() => true);
+      if (!held) clearInterval(beat);
     },
     Math.max(50, Math.floor(ctx.opts.leaseMs / 3)),
   );
