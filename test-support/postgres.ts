@@ -81,10 +81,18 @@ export type PgCluster = {
   logPath: string;
   port: number;
   version: number;
-  /** postgres://postgres@127.0.0.1:PORT, without a database. */
+  /** postgres://postgres@127.0.0.1:PORT (or the `listen` address), without a database. */
   baseUrl: string;
   /** The URL of database `dbName` on this cluster. */
   url(dbName: string): string;
+  /** The folder of the server's unix socket (the cluster's folder). */
+  socketDir: string;
+  /**
+   * The URL of database `dbName` through the server's unix socket
+   * (postgres://postgres@%2Fsocket%2Fdir:PORT/db): a socket is a file, so this reaches a server
+   * that listens in another network namespace, where its TCP address cannot be reached.
+   */
+  socketUrl(dbName: string): string;
   /** Creates a fresh, empty database (a unique name unless one is given); its URL. */
   createDatabase(name?: string): Promise<string>;
   /** Drops a database, ending its sessions; a missing one is fine. */
@@ -99,6 +107,21 @@ export type StartOptions = {
   /** The folder the cluster's temp folder is made in: os.tmpdir() unless given. */
   parent?: string;
   prefix?: string;
+  /** The address the server listens on: 127.0.0.1 unless given (e.g. a host's, with `netns`). */
+  listen?: string;
+  /**
+   * Clients allowed in besides this machine's (pg_hba.conf, trust): an IPv4 subnet such as
+   * 10.77.3.0/24, the hosts' subnet of test-support/hosts.ts.
+   */
+  trustFrom?: string;
+  /** The port: a free one on 127.0.0.1 unless given (a namespace of its own has all free). */
+  port?: number;
+  /**
+   * A network namespace (`ip netns`) to run the server in: initdb and pg_ctl run through
+   * `ip netns exec`, so the server binds `listen` there. The tests then reach it through its
+   * unix socket (`socketUrl`), and so do `createDatabase` and `dropDatabase`.
+   */
+  netns?: string;
 };
 
 /** A database name Hyperion's tests use: lower case, digits and `_`, at most 63 bytes. */
@@ -156,12 +179,20 @@ function postgresUser(): { uid: number; gid: number } {
   }
 }
 
+/** The argument vector that runs `file args` in network namespace `netns` (if any). */
+function inNetns(netns: string | undefined, [file, args]: [string, string[]]): [string, string[]] {
+  if (!netns) return [file, args];
+  const ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].find(isExecutable) ?? "ip";
+  return [ip, ["netns", "exec", netns, file, ...args]];
+}
+
 async function owned(
   file: string,
   args: string[],
   cwd: string,
+  netns?: string,
 ): Promise<{ stdout: string; stderr: string }> {
-  const [cmd, argv] = asOwner(file, args);
+  const [cmd, argv] = inNetns(netns, asOwner(file, args));
   try {
     return await run(cmd, argv, { cwd, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
@@ -178,13 +209,13 @@ async function owned(
  * cluster's own folder, TCP on 127.0.0.1 only, and no durability, which a throwaway cluster
  * does not need.
  */
-function settings(dir: string, port: number): string {
+function settings(dir: string, port: number, listen = "127.0.0.1"): string {
   const quoted = (s: string) => `'${s.replaceAll("'", "''")}'`;
   return [
     "",
     "# test-support/postgres.ts",
     `port = ${port}`,
-    "listen_addresses = '127.0.0.1'",
+    `listen_addresses = ${quoted(listen)}`,
     `unix_socket_directories = ${quoted(dir)}`,
     "fsync = off",
     "synchronous_commit = off",
@@ -217,28 +248,52 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster>
       dir,
     );
     const initialConf = fs.readFileSync(confPath, "utf8");
+    if (opts.trustFrom !== undefined) {
+      if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(opts.trustFrom))
+        throw new Error(
+          `trustFrom must be an IPv4 subnet like 10.77.3.0/24 (got ${opts.trustFrom})`,
+        );
+      fs.appendFileSync(
+        path.join(dataDir, "pg_hba.conf"),
+        `\n# test-support/postgres.ts\nhost all all ${opts.trustFrom} trust\n`,
+      );
+    }
 
     // The port was free when picked; if the server loses it to another process before it binds,
     // pick again.
     let port = 0;
     for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      fs.writeFileSync(confPath, initialConf + settings(dir, port));
+      port = opts.port ?? (await freePort());
+      fs.writeFileSync(confPath, initialConf + settings(dir, port, opts.listen));
       try {
         await owned(
           bin.pgCtl,
           ["-D", dataDir, "-l", logPath, "-w", "-t", PG_CTL_WAIT_S, "start"],
           dir,
+          opts.netns,
         );
         started = true;
         break;
       } catch (err) {
         const log = readLog(logPath);
-        if (attempt < 3 && /could not bind|Address already in use/i.test(log)) continue;
+        if (
+          opts.port === undefined &&
+          attempt < 3 &&
+          /could not bind|Address already in use/i.test(log)
+        )
+          continue;
         throw new Error(`${(err as Error).message}\n--- ${logPath} ---\n${log}`);
       }
     }
-    return cluster({ bin, dir, dataDir, logPath, port });
+    return cluster({
+      bin,
+      dir,
+      dataDir,
+      logPath,
+      port,
+      listen: opts.listen ?? "127.0.0.1",
+      viaSocket: opts.netns !== undefined,
+    });
   } catch (err) {
     if (started) stopServer(bin, dataDir, "immediate");
     fs.rmSync(dir, { recursive: true, force: true });
@@ -280,9 +335,15 @@ function cluster(c: {
   dataDir: string;
   logPath: string;
   port: number;
+  listen: string;
+  /** Administration (create, drop) through the socket: TCP is in another namespace. */
+  viaSocket: boolean;
 }): PgCluster {
-  const baseUrl = `postgres://postgres@127.0.0.1:${c.port}`;
+  const baseUrl = `postgres://postgres@${c.listen}:${c.port}`;
   const url = (dbName: string) => `${baseUrl}/${encodeURIComponent(dbName)}`;
+  const socketUrl = (dbName: string) =>
+    `postgres://postgres@${encodeURIComponent(c.dir)}:${c.port}/${encodeURIComponent(dbName)}`;
+  const admin = c.viaSocket ? socketUrl : url;
   let stopped = false;
 
   const finish = () => {
@@ -298,14 +359,16 @@ function cluster(c: {
     version: c.bin.version,
     baseUrl,
     url,
+    socketDir: c.dir,
+    socketUrl,
     async createDatabase(name) {
       const db = checkDbName(name ?? freshDbName());
-      await adminQuery(url("postgres"), `CREATE DATABASE "${db}"`);
+      await adminQuery(admin("postgres"), `CREATE DATABASE "${db}"`);
       return url(db);
     },
     async dropDatabase(name) {
       await adminQuery(
-        url("postgres"),
+        admin("postgres"),
         `DROP DATABASE IF EXISTS "${checkDbName(name)}" WITH (FORCE)`,
       );
     },

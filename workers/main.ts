@@ -64,7 +64,16 @@ export async function runSupervisor(
   const id = `worker-${randomUUID().slice(0, 8)}`;
   const startedAt = Date.now();
   await beat(db, id, startedAt);
-  const timer = setInterval(async () => beat(db, id, startedAt), HEARTBEAT_MS);
+  // A beat the database does not take (it cannot be reached: this host is cut off, the server
+  // restarts) is not the end of the worker: the next beat tries again, and meanwhile others may
+  // judge its leases lost (their late writes are refused by the attempt).
+  const timer = setInterval(
+    () =>
+      void beat(db, id, startedAt).catch((err: Error) =>
+        log.warn({ worker: id, error: err.message }, "heartbeat not written"),
+      ),
+    HEARTBEAT_MS,
+  );
   // Remote repositories: each mirror is fetched before anything reads it, then at its interval.
   await syncDue(db, currentConfig(env.configPath), { all: true });
   const fetcher = startFetcher(db, () => currentConfig(env.configPath));
@@ -206,7 +215,14 @@ class QueueThreads {
       // What it held is given back now: its respawn takes the same owner name, and this process
       // goes on beating, so no lease of it would ever be judged lost.
       if (code !== 0) {
-        const released = await releaseOwner(this.db, owner, this.opts);
+        // Unless the database is out of reach: then their leases run out as a dead worker's.
+        const released = await releaseOwner(this.db, owner, this.opts).catch((err: Error) => {
+          log.warn(
+            { thread: owner, error: err.message },
+            "entries of a crashed thread not given back",
+          );
+          return 0;
+        });
         if (released)
           log.warn({ thread: owner, released }, "entries of a crashed thread given back");
       }

@@ -64,6 +64,48 @@ export function isUniqueViolation(err: unknown): boolean {
   return false;
 }
 
+/** Errors of the network or of a server going away, by errno and by SQLSTATE (class 08, 57P0x). */
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "57P01",
+  "57P02",
+  "57P03",
+  "53300",
+  "25P03",
+]);
+
+/**
+ * The database could not be reached, or dropped the session (a host cut off from the network,
+ * the server restarting, a session ended by idle_in_transaction_session_timeout): worth waiting
+ * out and trying again, unlike a bug. On either engine (drizzle wraps the driver's error).
+ */
+export function databaseUnreachable(err: unknown): boolean {
+  for (
+    let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+    e;
+    e = e.cause as typeof e
+  ) {
+    const code = typeof e.code === "string" ? e.code : "";
+    if (UNREACHABLE_CODES.has(code) || code.startsWith("08")) return true;
+    if (
+      typeof e.message === "string" &&
+      /Connection terminated|timeout exceeded when trying to connect|connection error|Client was closed/i.test(
+        e.message,
+      )
+    )
+      return true;
+  }
+  return false;
+}
+
 /** Every row, as objects keyed by the selected names. */
 export async function rawAll<T = Record<string, unknown>>(db: DbLike, query: SQL): Promise<T[]> {
   return (await raw(db, query)).rows as T[];

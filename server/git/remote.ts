@@ -169,6 +169,9 @@ function classify(repo: RemoteRepo, stderr: string, timedOut: boolean): RemoteEr
 
 const branchRef = (repo: RemoteRepo) => `refs/heads/${repo.targetBranch}`;
 
+/** git's words when a local ref update lost to another writer of the same repository. */
+const LOCAL_REF_RACE = /cannot lock ref|is at [0-9a-f]+ but expected|\.lock': File exists/;
+
 /** Makes the bare mirror if it is not there yet (no network). */
 export async function ensureMirror(repo: RemoteRepo): Promise<void> {
   if (fs.existsSync(path.join(repo.path, "HEAD"))) return;
@@ -190,11 +193,25 @@ export async function ensureMirror(repo: RemoteRepo): Promise<void> {
 export async function fetchRemote(repo: RemoteRepo): Promise<string> {
   await ensureMirror(repo);
   const ref = branchRef(repo);
-  const r = await remoteGit(
-    repo,
-    ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", repo.remote ?? "", `+${ref}:${ref}`],
-    repo.path,
-  );
+  const fetch = () =>
+    remoteGit(
+      repo,
+      [
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        repo.remote ?? "",
+        `+${ref}:${ref}`,
+      ],
+      repo.path,
+    );
+  let r = await fetch();
+  // Another thread of this worker moved the mirror's ref while this fetch wrote it (its own
+  // landing, or its own fetch): a race on this disk, not the server being unreachable. The
+  // mirror is fetched again.
+  for (let i = 0; i < 3 && r.exitCode !== 0 && LOCAL_REF_RACE.test(r.stderr); i++)
+    r = await fetch();
   if (r.exitCode !== 0) throw classify(repo, r.stderr, r.timedOut);
   // Through the ref reader, which also finds a ref git has packed.
   const tip = readRefFs(repo.path, ref);

@@ -307,11 +307,21 @@ export async function landedDone(
   warning?: string,
 ): Promise<EntryState> {
   const { ctx, change, moves } = l;
-  await ctx.db.transaction(async (tx) => {
-    if (moves.state !== "ready") await moves.to("ready");
-    await moves.to("merged", { mergedCommit: commit, warning });
-    if (change.revertOf) await markRolledBack(tx, change.revertOf, ctx.owner);
-  });
+  // On PostgreSQL a transaction that loses a serialization conflict runs its body again: the
+  // in-memory state starts over with it (else the rerun would try merged → merged), and goes
+  // back to where it was if the transaction fails.
+  const from = moves.state;
+  try {
+    await ctx.db.transaction(async (tx) => {
+      moves.state = from;
+      if (moves.state !== "ready") await moves.to("ready");
+      await moves.to("merged", { mergedCommit: commit, warning });
+      if (change.revertOf) await markRolledBack(tx, change.revertOf, ctx.owner);
+    });
+  } catch (err) {
+    moves.state = from;
+    throw err;
+  }
   return moves.state;
 }
 

@@ -3,15 +3,20 @@ import type { LoadedConfig } from "@/server/config/load";
 import { pipelineFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
+import { databaseUnreachable } from "@/server/db/sql";
 import { currentEnv, type HyperionEnv, readEnv } from "@/server/env.mjs";
 import type { ObjectStore } from "@/server/git/objects";
+import { log } from "@/server/log";
 import { hostName } from "@/server/workers/heartbeat";
 import { claimNext } from "../state/queue/claim";
-import { reclaimExpired } from "../state/queue/leases";
+import { reclaimExpired, releaseOwner } from "../state/queue/leases";
 import { type QueueOptions, stillMoving } from "../state/queue/store";
 import type { LandLock } from "./land-lock";
 import { runPipeline } from "./pipeline";
 import { type ProcessContext, processEntry } from "./process";
+
+/** The longest wait between tries while the database cannot be reached. */
+const OUTAGE_WAIT_MAX_MS = 2000;
 
 export type LoopOptions = QueueOptions & {
   checkTimeoutMs: number;
@@ -88,39 +93,65 @@ export async function runQueueLoop(args: {
   const startedAt = Date.now();
   let processed = 0;
   let lastBeat = 0;
+  // Set when the database went out of reach under an entry: whatever this thread still holds is
+  // given back once it answers again (between entries a thread holds nothing).
+  let giveBack = false;
+  let outage = 0;
   try {
     while (!(await args.shouldStop())) {
-      if (Date.now() - lastBeat > 1000) {
-        await beatThread(db, owner, args.parentId ?? null, null, startedAt);
-        lastBeat = Date.now();
+      try {
+        if (giveBack) {
+          await releaseOwner(db, owner, opts);
+          giveBack = false;
+        }
+        if (Date.now() - lastBeat > 1000) {
+          await beatThread(db, owner, args.parentId ?? null, null, startedAt);
+          lastBeat = Date.now();
+        }
+        await reclaimExpired(db, opts);
+        // One moment for the claim and for the drain's question, so an entry that falls due
+        // between two clock reads is not taken for one that can never move.
+        const now = Date.now();
+        const entry = await claimNext(db, owner, opts, now);
+        outage = 0;
+        if (!entry) {
+          if (opts.drain && !(await stillMoving(db, now))) break;
+          await new Promise((r) => setTimeout(r, opts.pollMs));
+          continue;
+        }
+        args.onEntry?.(entry.id);
+        await beatThread(db, owner, args.parentId ?? null, entry.id, startedAt);
+        const ctx: ProcessContext = {
+          db,
+          config: args.config(),
+          owner,
+          opts,
+          stores,
+          landLock: args.landLock,
+        };
+        // A repository whose policy sets a pipeline lands a branch's entries as a lane
+        // (pipeline.ts); an entry taken out of lanes (store.ts failMove) lands alone.
+        const pipeline = pipelineFor(ctx.config, entry.repo);
+        if (pipeline && entry.pipelined && !opts.dryRun) await runPipeline(ctx, entry, pipeline);
+        else await processEntry(ctx, entry);
+        processed++;
+        args.onEntry?.(null);
+      } catch (err) {
+        // The database out of reach (this host cut off, the server restarting) is waited out,
+        // a little longer each time up to a few seconds; anything else ends the thread, which
+        // its supervisor respawns.
+        if (!databaseUnreachable(err)) throw err;
+        giveBack = true;
+        outage++;
+        log.warn(
+          { thread: owner, error: (err as Error).message },
+          "the database cannot be reached; trying again",
+        );
+        args.onEntry?.(null);
+        await new Promise((r) =>
+          setTimeout(r, Math.min(OUTAGE_WAIT_MAX_MS, opts.pollMs * 2 ** Math.min(outage, 10))),
+        );
       }
-      await reclaimExpired(db, opts);
-      // One moment for the claim and for the drain's question, so an entry that falls due
-      // between two clock reads is not taken for one that can never move.
-      const now = Date.now();
-      const entry = await claimNext(db, owner, opts, now);
-      if (!entry) {
-        if (opts.drain && !(await stillMoving(db, now))) break;
-        await new Promise((r) => setTimeout(r, opts.pollMs));
-        continue;
-      }
-      args.onEntry?.(entry.id);
-      await beatThread(db, owner, args.parentId ?? null, entry.id, startedAt);
-      const ctx: ProcessContext = {
-        db,
-        config: args.config(),
-        owner,
-        opts,
-        stores,
-        landLock: args.landLock,
-      };
-      // A repository whose policy sets a pipeline lands a branch's entries as a lane (pipeline.ts);
-      // an entry taken out of lanes (store.ts failMove) lands alone.
-      const pipeline = pipelineFor(ctx.config, entry.repo);
-      if (pipeline && entry.pipelined && !opts.dryRun) await runPipeline(ctx, entry, pipeline);
-      else await processEntry(ctx, entry);
-      processed++;
-      args.onEntry?.(null);
     }
   } finally {
     for (const store of stores.values()) store.close();

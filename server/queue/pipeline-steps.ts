@@ -248,11 +248,26 @@ async function carryOver(
 
 /** Records landed changes as merged, each as its own commit, in one transaction. */
 export async function merge(ctx: ProcessContext, landed: Member[]): Promise<void> {
-  await ctx.db.transaction(async (tx) => {
-    for (const m of landed) {
-      if (m.moves.state === "checking" || m.moves.state === "applying") await m.moves.to("ready");
-      await m.moves.to("merged", { mergedCommit: m.commit ?? undefined });
-      if (m.change.revertOf) await markRolledBack(tx, m.change.revertOf, ctx.owner);
-    }
-  });
+  // On PostgreSQL a transaction that loses a serialization conflict runs its body again: the
+  // members' in-memory states start over with it (else the rerun would try merged → merged and
+  // leave them leased in `checking`), and go back to where they were if it fails.
+  const from = landed.map((m) => m.moves.state);
+  const restore = () => {
+    landed.forEach((m, i) => {
+      m.moves.state = from[i] ?? m.moves.state;
+    });
+  };
+  try {
+    await ctx.db.transaction(async (tx) => {
+      restore();
+      for (const m of landed) {
+        if (m.moves.state === "checking" || m.moves.state === "applying") await m.moves.to("ready");
+        await m.moves.to("merged", { mergedCommit: m.commit ?? undefined });
+        if (m.change.revertOf) await markRolledBack(tx, m.change.revertOf, ctx.owner);
+      }
+    });
+  } catch (err) {
+    restore();
+    throw err;
+  }
 }

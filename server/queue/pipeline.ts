@@ -88,8 +88,12 @@ export async function runPipeline(
   };
   const beat = setInterval(
     async () => {
+      // A renewal the database does not take (out of reach) is tried again at the next beat.
       for (const e of lane)
-        if (held.has(e.id) && !(await heartbeatEntry(ctx.db, e, ctx.owner, ctx.opts)))
+        if (
+          held.has(e.id) &&
+          !(await heartbeatEntry(ctx.db, e, ctx.owner, ctx.opts).catch(() => true))
+        )
           held.delete(e.id);
     },
     Math.max(50, Math.floor(ctx.opts.leaseMs / 3)),
