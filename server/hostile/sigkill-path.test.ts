@@ -15,12 +15,13 @@ import { mulberry32 } from "@/test-support/seeded";
 // change landed once (its trailer counted in the log), and no CLI run printed a stack trace.
 
 const BIN = path.resolve("bin/hyperion.mjs");
-const N = 100;
+// KILL_REQUESTS and KILL_ROUNDS (at least KILL_REQUESTS / 10): a shorter run for the PostgreSQL
+// pass of `npm test` (test:pg:core).
+const N = Number(process.env.KILL_REQUESTS ?? 100);
 const BATCH = 10;
 const BATCHES = N / BATCH;
 /** Rounds planned: each that starts ends in a kill, and at least BATCHES of them always start. */
-// KILL_ROUNDS: fewer kills for the PostgreSQL pass of `npm test` (test:pg:core), to keep the run short.
-const ROUNDS = Number(process.env.KILL_ROUNDS ?? 14);
+const ROUNDS = Math.max(Number(process.env.KILL_ROUNDS ?? 14), N / BATCH);
 /** A round's kill target is 1..MAX_STEP more requests done (or tasks submitted) than at its start. */
 const MAX_STEP = 5;
 const STACK = /\n\s+at .+:\d+:\d+/;
