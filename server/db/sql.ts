@@ -51,8 +51,8 @@ export function noCase(column: SQLWrapper): SQL {
 /** `column LIKE pattern` without case, `\` escaping (SQLite's LIKE is; PostgreSQL's ILIKE). */
 export function likeNoCase(column: SQLWrapper, pattern: string): SQL {
   return perEngine({
-    sqlite: () => sql`${column} LIKE ${pattern} ESCAPE '\'`,
-    postgres: () => sql`${column} ILIKE ${pattern} ESCAPE '\'`,
+    sqlite: () => sql`${column} LIKE ${pattern} ESCAPE '\\'`,
+    postgres: () => sql`${column} ILIKE ${pattern} ESCAPE '\\'`,
   });
 }
 
