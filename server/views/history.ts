@@ -28,12 +28,23 @@ export type HistoryPage = {
 
 // Each order is a keyset: its key, then the id to break ties, so a page starts exactly after the
 // last row of the one before however many rows are filed in the meantime.
-type Order = { key?: SQL; desc: boolean; keyOf: (row: HistoryRow) => string | number | undefined };
+type Order = {
+  key?: SQL;
+  /** The cursor's key as the order compares it (titles without case, as they sort). */
+  at?: (key: string | number) => SQL;
+  desc: boolean;
+  keyOf: (row: HistoryRow) => string | number | undefined;
+};
 const orders: Record<HistorySort, Order> = {
   new: { desc: true, keyOf: () => undefined },
   old: { desc: false, keyOf: () => undefined },
   updated: { key: sql`${requests.updatedAt}`, desc: true, keyOf: (r) => r.updatedAt },
-  title: { key: noCase(requests.title), desc: false, keyOf: (r) => r.title },
+  title: {
+    key: noCase(requests.title),
+    at: (k) => noCase(sql`${k}`),
+    desc: false,
+    keyOf: (r) => r.title,
+  },
 };
 
 const Cursor = z.strictObject({
@@ -94,7 +105,7 @@ function filters(query: HistoryQuery, viewer?: Viewer): SQL[] {
 function beyond(order: Order, at: Pick<Cursor, "k" | "i">, forward: boolean): SQL {
   const op = sql.raw(order.desc === forward ? "<" : ">");
   return order.key
-    ? sql`(${order.key}, ${requests.id}) ${op} (${at.k}, ${at.i})`
+    ? sql`(${order.key}, ${requests.id}) ${op} (${order.at && at.k !== undefined ? order.at(at.k) : at.k}, ${at.i})`
     : sql`${requests.id} ${op} ${at.i}`;
 }
 
