@@ -53,6 +53,8 @@ export type ClusterOptions = {
   leaseMs?: number;
   /** "auto" (default): network namespaces where allowed, else loopback. */
   mode?: "auto" | HostsMode;
+  /** Options for node itself, before the worker's script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
   /** Extra variables for every worker. */
   env?: Record<string, string>;
   /** Where the cluster's folders go (default: a new temp folder, removed by stop()). */
@@ -325,7 +327,7 @@ export async function makeCluster(opts: ClusterOptions): Promise<Cluster> {
         const child = hosts.spawn(
           name,
           process.execPath,
-          [BIN, "worker", "--threads", String(threads)],
+          [...(opts.nodeArgs ?? []), BIN, "worker", "--threads", String(threads)],
           { cwd: ROOT, env: workerEnv(w), stdio: ["ignore", out, out] },
         );
         fs.closeSync(out);
