@@ -1,10 +1,11 @@
 /**
- * `npm run demo:hosts [-- --changes=12 --check-s=2 --web --port=3000]`: Hyperion on several
+ * `npm run demo:hosts [-- --changes=12 --check-s=2 --web --port=3000 --loopback]`: Hyperion on several
  * hosts, on this one machine (test-support/cluster.ts). Host "db" runs PostgreSQL and a git
  * daemon serving the shared repository; hosts w1, w2 and w3 each run `hyperion worker` with a
  * data folder, a config and a mirror of their own, HYPERION_DATABASE_URL pointing at db and
  * HYPERION_HOST set to their name. As root each host is a network namespace on a private bridge;
- * otherwise all run on 127.0.0.1 with ports of their own (the first line says which).
+ * otherwise (or with --loopback) all run on 127.0.0.1 with ports of their own (the first line
+ * says which).
  *
  * It queues a few changes (a new file each, with a check that sleeps), shows them landing and on
  * which host, prints `hyperion status` with the three hosts, and keeps running until Ctrl-C,
@@ -35,6 +36,7 @@ const CHANGES = arg("changes", 12);
 const CHECK_S = arg("check-s", 2);
 const PORT = arg("port", 3000);
 const WEB = flag("web");
+const LOOPBACK = flag("loopback");
 
 if (!findPostgresBin()) {
   console.error(`${POSTGRES_MISSING}.`);
@@ -67,7 +69,12 @@ process.on("SIGTERM", () => void stop(0));
 
 try {
   console.log("starting PostgreSQL and a git daemon on host db, and 3 worker hosts…");
-  cluster = await makeCluster({ workers: 3, checkSeconds: CHECK_S, window: 1 });
+  cluster = await makeCluster({
+    workers: 3,
+    checkSeconds: CHECK_S,
+    window: 1,
+    mode: LOOPBACK ? "loopback" : "auto",
+  });
   const c = cluster;
   console.log(c.describe);
   console.log(`  the remote: ${c.remoteUrl} (on db's disk: ${c.barePath})`);
@@ -88,20 +95,17 @@ try {
       path.join(dataDir, "hyperion.config.json"),
       `${JSON.stringify(workerConfig, null, 2)}\n`,
     );
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of Object.keys(env)) if (k.startsWith("HYPERION_")) delete env[k];
     web = spawn(
       process.execPath,
       [path.join(ROOT, "bin", "hyperion.mjs"), "start", "--no-worker"],
       {
         cwd: ROOT,
-        env: {
-          ...env,
+        env: c.cleanEnv({
           HYPERION_DATA: dataDir,
           HYPERION_DATABASE_URL: c.socketUrl,
           HYPERION_HOST: "web",
           PORT: String(PORT),
-        },
+        }),
         stdio: ["ignore", "inherit", "inherit"],
         detached: true,
       },
@@ -121,7 +125,7 @@ try {
            WHERE (l.event::jsonb ->> 'to') = 'merged' GROUP BY h.host ORDER BY h.host`,
     );
     const landed = byHost.reduce((n, r) => n + Number(r.n), 0);
-    const line = `landed ${landed}/${queued}: ${byHost.map((r) => `${r.host} ${r.n}`).join(", ")}`;
+    const line = `landed ${landed}/${queued}${byHost.length ? `: ${byHost.map((r) => `${r.host} ${r.n}`).join(", ")}` : ""}`;
     if (line !== shown) console.log(line);
     shown = line;
     return landed;
