@@ -53,6 +53,8 @@ export type ClusterOptions = {
   leaseMs?: number;
   /** "auto" (default): network namespaces where allowed, else loopback. */
   mode?: "auto" | HostsMode;
+  /** Options for node itself, before the worker's script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
   /** Extra variables for every worker. */
   env?: Record<string, string>;
   /** Where the cluster's folders go (default: a new temp folder, removed by stop()). */
@@ -108,6 +110,11 @@ export type Cluster = {
   heal(host: string): Promise<void>;
   /** Queues `n` changes, each a new file in area (index mod areas) with the `slow` check. */
   submit(n: number, first?: number): Promise<Change[]>;
+  /**
+   * This machine's environment without any HYPERION_* or NEXTAUTH_* variable of this process,
+   * plus `extra`: for another Hyperion process started next to the cluster (the demo's web host).
+   */
+  cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv;
   /** Rows of a query on the database. */
   rows<T>(query: SQL): Promise<T[]>;
   /** Every "Hyperion-Change-Request: N" trailer on the remote's main, counted by N. */
@@ -199,7 +206,23 @@ export async function makeCluster(opts: ClusterOptions): Promise<Cluster> {
   let pg: PgCluster | null = null;
   let daemon: Awaited<ReturnType<typeof startGitDaemon>> | null = null;
   let db: RootDb | null = null;
+  // PostgreSQL runs in a session of its own (pg_ctl): if this process ends without stop(), by
+  // an exit or a signal, it is stopped here (the hosts clean up after themselves likewise).
+  const stopSync = () => {
+    pg?.stopSync();
+    if (ownDir) fs.rmSync(root, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopSync();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  process.once("exit", stopSync);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   const cleanup = async () => {
+    process.off("exit", stopSync);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     if (db) await closeDb(db).catch(() => undefined);
     await daemon?.stop().catch(() => undefined);
     await pg?.stop().catch(() => undefined);
@@ -262,13 +285,15 @@ export async function makeCluster(opts: ClusterOptions): Promise<Cluster> {
       if (!w) throw new Error(`no worker host ${name}: the workers are ${names.join(", ")}`);
       return w;
     };
-    const workerEnv = (w: WorkerHost): NodeJS.ProcessEnv => {
+    const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
       const env: NodeJS.ProcessEnv = { ...process.env };
       // The machine's variables, none of this process's HYPERION_* (a test run sets some).
       for (const k of Object.keys(env))
         if (k.startsWith("HYPERION_") || k.startsWith("NEXTAUTH_")) delete env[k];
-      return {
-        ...env,
+      return { ...env, ...extra };
+    };
+    const workerEnv = (w: WorkerHost): NodeJS.ProcessEnv =>
+      cleanEnv({
         HYPERION_DATA: w.dataDir,
         HYPERION_DATABASE_URL: databaseUrl,
         HYPERION_HOST: w.name,
@@ -280,8 +305,7 @@ export async function makeCluster(opts: ClusterOptions): Promise<Cluster> {
         // A change a kill or a cut interrupts may be tried again several times.
         HYPERION_MAX_ATTEMPTS: "50",
         ...opts.env,
-      };
-    };
+      });
 
     const crashes: string[] = [];
     const killing = new Set<ChildProcess>();
@@ -325,7 +349,7 @@ export async function makeCluster(opts: ClusterOptions): Promise<Cluster> {
         const child = hosts.spawn(
           name,
           process.execPath,
-          [BIN, "worker", "--threads", String(threads)],
+          [...(opts.nodeArgs ?? []), BIN, "worker", "--threads", String(threads)],
           { cwd: ROOT, env: workerEnv(w), stdio: ["ignore", out, out] },
         );
         fs.closeSync(out);
@@ -433,6 +457,7 @@ export async function makeCluster(opts: ClusterOptions): Promise<Cluster> {
         return out;
       },
 
+      cleanEnv,
       rows,
 
       async trailers() {

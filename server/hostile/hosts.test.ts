@@ -42,6 +42,11 @@ type ChaosEvent = {
   held: number[];
   /** Merged changes when it happened. */
   merged: number;
+  /**
+   * When this test first saw each held entry's takeover committed (polling every 100 ms): a
+   * bound on the log's `at`, which the taker writes before its commit.
+   */
+  seen: Map<number, number>;
 };
 
 let cluster: Cluster;
@@ -174,6 +179,7 @@ describe.skipIf(missing)(
             supervisor,
             held: await heldBy(supervisor),
             merged: await merged(),
+            seen: new Map(),
           };
           events.push(event);
           console.log(
@@ -183,10 +189,10 @@ describe.skipIf(missing)(
           // host comes back to find its leases gone; for a kill, a new worker starts on the host.
           const more = event.merged + 3 + Math.floor(rnd() * 10);
           await until(`${host}'s entries to be taken over`, async () => {
-            const taken = new Set(
-              (await takeoversFrom(supervisor)).filter((t) => t.at >= at).map((t) => t.entry),
-            );
-            return event.held.every((e) => taken.has(e)) && (await merged()) >= more;
+            const taken = (await takeoversFrom(supervisor)).filter((t) => t.at >= at);
+            for (const t of taken)
+              if (!event.seen.has(t.entry)) event.seen.set(t.entry, Date.now());
+            return event.held.every((e) => event.seen.has(e)) && (await merged()) >= more;
           });
           if (kind === "kill") await cluster.start(host);
           else await cluster.heal(host);
@@ -238,7 +244,7 @@ describe.skipIf(missing)(
             const mine = taken.filter((t) => cause(t) === e);
             const delays = mine.map((t) => t.at - e.at);
             report.push(
-              `${e.kind} ${e.host} (${e.supervisor}) holding ${e.held.length}: taken over after ${delays.map((d) => `${d} ms`).join(", ") || "-"}`,
+              `${e.kind} ${e.host} (${e.supervisor}) holding ${e.held.length}: taken over after ${delays.map((d) => `${d} ms`).join(", ") || "-"} (seen committed after ${e.held.map((id) => `${(e.seen.get(id) ?? Number.NaN) - e.at} ms`).join(", ")})`,
             );
             expect(
               e.held.filter((id) => !mine.some((t) => t.entry === id)),
@@ -247,6 +253,12 @@ describe.skipIf(missing)(
             expect(
               delays.filter((d) => d > 2 * LEASE_MS),
               `${e.kind} of ${e.host}: takeovers later than twice the lease (${2 * LEASE_MS} ms)`,
+            ).toEqual([]);
+            // And committed by then: seen by this test within twice the lease and a poll.
+            const seen = e.held.map((id) => (e.seen.get(id) ?? Number.POSITIVE_INFINITY) - e.at);
+            expect(
+              seen.filter((d) => d > 2 * LEASE_MS + 500),
+              `${e.kind} of ${e.host}: takeovers seen committed later than twice the lease`,
             ).toEqual([]);
           }
         }

@@ -196,6 +196,14 @@ export async function landPrefix(
 }
 
 /**
+ * How many times a passing result is stacked again on a tip that moved in other areas before the
+ * lane checks again. Each lost try means another lane (on this host or another) landed, so the
+ * branch moves on meanwhile; with workers on several hosts pushing to one remote, several in a
+ * row are common, and a check run costs far more than a fetch and a push.
+ */
+const CARRY_TRIES = 10;
+
+/**
  * Lanes by area (policy queue.pipeline.lanes "area"): the branch moved under a lane, and if
  * everything that moved it touched only other areas, the lane's passing result still holds —
  * the policy's opt-in says an area's checks depend only on its own files — so its changes are
@@ -214,7 +222,7 @@ async function carryOver(
   const first = passing[0]?.group[0];
   const repo = ctx.config.repositories.find((r) => r.name === first?.entry.repo);
   const policy = policyFor(ctx.config, first?.entry.repo ?? "");
-  for (let tries = 0; tries < 3; tries++) {
+  for (let tries = 0; tries < CARRY_TRIES; tries++) {
     const now = readRefFs(store.gitDir, branchRef);
     if (!now) return null;
     const moved = await Repo.at(store.gitDir).changedPaths(checkedOn, now);
