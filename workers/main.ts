@@ -63,6 +63,17 @@ export async function runSupervisor(
 ): Promise<void> {
   const id = `worker-${randomUUID().slice(0, 8)}`;
   const startedAt = Date.now();
+  // A stop asked for while the worker is still starting is kept, and acted on once it can be:
+  // the handlers are in place before the first beat makes the worker visible.
+  let asked: string | null = null;
+  let onStop = (signal: string) => {
+    asked ??= signal;
+  };
+  // `on`, not `once` (stop() acts once): while a git command runs (execa), signal-exit listens
+  // too, and finding itself the only listener left — a `once` handler is removed before it
+  // runs — it re-sends the signal, which then killed the worker mid-stop by its default action.
+  process.on("SIGTERM", () => onStop("SIGTERM"));
+  process.on("SIGINT", () => onStop("SIGINT"));
   await beat(db, id, startedAt);
   // A beat the database does not take (it cannot be reached: this host is cut off, the server
   // restarts) is not the end of the worker: the next beat tries again, and meanwhile others may
@@ -97,11 +108,6 @@ export async function runSupervisor(
     void verifier?.stop();
     threads.stop();
   };
-  // `on`, not `once` (stop() acts once): while a git command runs (execa), signal-exit listens
-  // too, and finding itself the only listener left — a `once` handler is removed before it
-  // runs — it re-sends the signal, which then killed the worker mid-stop by its default action.
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
 
   const { agents, recovery } = await startAgents(db, env, id);
   for (const [key, probe] of await agents.probeAll(currentConfig(env.configPath))) {
@@ -133,6 +139,8 @@ export async function runSupervisor(
       );
 
   log.info({ worker: id, threads: options.threads, drain: options.drain }, "worker started");
+  onStop = stop;
+  if (asked) stop(asked);
   // Always said at start, whatever the log level: an operator checks the sandbox here or with
   // `hyperion doctor`.
   const sandbox = detectSandbox();
