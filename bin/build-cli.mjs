@@ -16,7 +16,9 @@ try {
   fs.rmSync(out, { recursive: true, force: true });
   const result = await build({
     absWorkingDir: root,
-    entryPoints: { main: "server/cli/main.ts" },
+    // The queue threads' body too (workers/queue-thread-entry.mjs loads it while it is fresh):
+    // each thread would otherwise compile the server's sources through tsx as it starts.
+    entryPoints: { main: "server/cli/main.ts", "queue-thread": "workers/queue-thread.ts" },
     outdir: out,
     bundle: true,
     splitting: true,

@@ -205,6 +205,7 @@ class QueueThreads {
       parentId: this.id,
       opts: this.opts,
       tsconfig: path.join(env.rootDir, "tsconfig.json"),
+      sources: env.HYPERION_CLI_SOURCES === "1",
       landLock: this.landLock,
     };
     const worker = new Worker(path.join(env.rootDir, "workers", "queue-thread-entry.mjs"), {

@@ -1,7 +1,30 @@
-// A queue thread's entry point: worker_threads start plain JavaScript, so load tsx first.
+// A queue thread's entry point: worker_threads start plain JavaScript, so it loads the bundle
+// bin/build-cli.mjs made (dist/cli/queue-thread.mjs) while every source it was built from is
+// unchanged, as bin/hyperion.mjs does for the CLI; otherwise the sources through tsx, which
+// costs each thread seconds of compiling as it starts.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { inspect } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import { register } from "tsx/esm/api";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Whether dist/cli/ was built from the sources as they are (bin/hyperion.mjs's test). */
+function bundleIsFresh() {
+  try {
+    const inputs = JSON.parse(fs.readFileSync(path.join(root, "dist/cli/inputs.json"), "utf8"));
+    if (!inputs["workers/queue-thread.ts"]) return false;
+    for (const [file, [size, mtime]] of Object.entries(inputs)) {
+      const st = fs.statSync(path.join(root, file));
+      if (st.size !== size || Math.round(st.mtimeMs) !== mtime) return false;
+    }
+    return fs.existsSync(path.join(root, "dist/cli/queue-thread.mjs"));
+  } catch {
+    return false;
+  }
+}
 
 // What kills a thread reaches the supervisor's "error" event through structured clone, which
 // keeps only an object's own enumerable fields unless it is a real Error: better-sqlite3's
@@ -25,6 +48,11 @@ function portableError(err) {
   return out;
 }
 
-register({ tsconfig: workerData.tsconfig });
-const { runThread } = await import("./queue-thread.ts");
+let runThread;
+if (!workerData.sources && bundleIsFresh()) {
+  ({ runThread } = await import(pathToFileURL(path.join(root, "dist/cli/queue-thread.mjs")).href));
+} else {
+  register({ tsconfig: workerData.tsconfig });
+  ({ runThread } = await import("./queue-thread.ts"));
+}
 await runThread(workerData, parentPort);

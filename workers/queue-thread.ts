@@ -11,6 +11,8 @@ export type ThreadData = {
   parentId: string;
   opts: LoopOptions;
   tsconfig: string;
+  /** Run the TypeScript sources through tsx even when the bundle is fresh (HYPERION_CLI_SOURCES). */
+  sources?: boolean;
   /** The process's landing lock, shared by its threads. */
   landLock: SharedArrayBuffer;
 };

@@ -232,6 +232,15 @@ describe.skipIf(missing)(
         // live worker. Every entry held at an event was taken over after it, within twice the lease.
         const report: string[] = [];
         const supervisors = [...new Set(events.map((e) => e.supervisor))];
+        const fromOthers = await cluster.rows<{ entry_id: number; worker: string }>(
+          sql`SELECT entry_id, event::jsonb ->> 'worker' AS worker FROM change_queue_logs
+               WHERE (event::jsonb #>> '{error,kind}') = 'lease_expired'
+                 AND split_part(event::jsonb ->> 'worker', '/', 1) NOT IN (${sql.join(
+                   supervisors.map((id) => sql`${id}`),
+                   sql`, `,
+                 )})`,
+        );
+        expect(fromOthers, "leases taken from workers nothing had hit").toEqual([]);
         for (const supervisor of supervisors) {
           const hits = events.filter((e) => e.supervisor === supervisor);
           const taken = await takeoversFrom(supervisor);
