@@ -21,17 +21,8 @@
  * areas give each change a lane of its own, so no thread waits for another's lane.
  */
 import { sql } from "drizzle-orm";
-import { makeCluster } from "@/test-support/cluster";
+import { wholeArg as arg, makeCluster } from "@/test-support/cluster";
 
-const arg = (name: string, fallback: number) => {
-  const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${name} must be a whole number from 1 (got ${raw})`);
-    process.exit(2);
-  }
-  return n;
-};
 const CHANGES = arg("changes", 54);
 const CHECK_S = arg("check-s", 10);
 const HOSTS = arg("hosts", 3);

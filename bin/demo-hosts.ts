@@ -18,20 +18,11 @@ import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import { sql } from "drizzle-orm";
-import { type Cluster, makeCluster } from "@/test-support/cluster";
+import { wholeArg as arg, type Cluster, makeCluster } from "@/test-support/cluster";
 import { findPostgresBin, POSTGRES_MISSING } from "@/test-support/postgres";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const flag = (name: string) => process.argv.includes(`--${name}`);
-const arg = (name: string, fallback: number) => {
-  const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${name} must be a whole number from 1 (got ${raw})`);
-    process.exit(2);
-  }
-  return n;
-};
 const CHANGES = arg("changes", 12);
 const CHECK_S = arg("check-s", 2);
 const PORT = arg("port", 3000);

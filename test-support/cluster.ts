@@ -134,6 +134,17 @@ const gitEnv = {
   GIT_COMMITTER_EMAIL: "cluster@example.test",
 };
 
+/** `--name=N` from the command line, a whole number from 1, else `fallback`; exit 2 naming it. */
+export function wholeArg(name: string, fallback: number): number {
+  const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`--${name} must be a whole number from 1 (got ${raw})`);
+    process.exit(2);
+  }
+  return n;
+}
+
 export const areaOf = (index: number, areas: number) => `a${index % areas}`;
 export const fileOf = (index: number, areas: number) => `${areaOf(index, areas)}/c${index}.txt`;
 

@@ -65,17 +65,7 @@ function addServerCommands(program: Command): void {
     .option("--threads <n>", "queue threads", (v) => Number.parseInt(v, 10), 3)
     .option("--drain", "process until nothing is pending, then exit 0")
     .option("--dry-run", "do everything but move the target branch (also HYPERION_APPLY=dry-run)")
-    .action(async (opts: { threads: number; drain?: boolean; dryRun?: boolean }) => {
-      if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 32) {
-        throw new CliError("--threads must be a whole number from 1 to 32", 2);
-      }
-      const { runWorkerProcess } = await import("@/workers/main");
-      return runWorkerProcess({
-        threads: opts.threads,
-        drain: !!opts.drain,
-        dryRun: !!opts.dryRun,
-      });
-    });
+    .action(lazy(() => import("./commands/worker"), "workerCommand"));
 
   program
     .command("migrate-to-postgres")
