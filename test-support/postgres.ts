@@ -101,6 +101,13 @@ export type PgCluster = {
   stop(): Promise<void>;
   /** The same, synchronously, for exit and signal handlers (immediate shutdown). */
   stopSync(): void;
+  /**
+   * Takes the server away as a crash does (immediate shutdown: every session is cut, nothing
+   * answers), keeping its folder, until `resume()`.
+   */
+  halt(): Promise<void>;
+  /** Starts the halted server again on the same port, in the same namespace. */
+  resume(): Promise<void>;
 };
 
 export type StartOptions = {
@@ -292,7 +299,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster>
       logPath,
       port,
       listen: opts.listen ?? "127.0.0.1",
-      viaSocket: opts.netns !== undefined,
+      netns: opts.netns,
     });
   } catch (err) {
     if (started) stopServer(bin, dataDir, "immediate");
@@ -336,14 +343,14 @@ function cluster(c: {
   logPath: string;
   port: number;
   listen: string;
-  /** Administration (create, drop) through the socket: TCP is in another namespace. */
-  viaSocket: boolean;
+  /** Its namespace: administration (create, drop) goes through the socket then. */
+  netns: string | undefined;
 }): PgCluster {
   const baseUrl = `postgres://postgres@${c.listen}:${c.port}`;
   const url = (dbName: string) => `${baseUrl}/${encodeURIComponent(dbName)}`;
   const socketUrl = (dbName: string) =>
     `postgres://postgres@${encodeURIComponent(c.dir)}:${c.port}/${encodeURIComponent(dbName)}`;
-  const admin = c.viaSocket ? socketUrl : url;
+  const admin = c.netns !== undefined ? socketUrl : url;
   let stopped = false;
 
   const finish = () => {
@@ -399,6 +406,22 @@ function cluster(c: {
       if (stopped) return;
       stopServer(c.bin, c.dataDir, "immediate");
       finish();
+    },
+    async halt() {
+      if (!stopServer(c.bin, c.dataDir, "immediate"))
+        throw new Error(`pg_ctl stop failed:\n${readLog(c.logPath)}`);
+    },
+    async resume() {
+      try {
+        await owned(
+          c.bin.pgCtl,
+          ["-D", c.dataDir, "-l", c.logPath, "-w", "-t", PG_CTL_WAIT_S, "start"],
+          c.dir,
+          c.netns,
+        );
+      } catch (err) {
+        throw new Error(`${(err as Error).message}\n--- ${c.logPath} ---\n${readLog(c.logPath)}`);
+      }
     },
   };
 }

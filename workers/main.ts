@@ -5,8 +5,8 @@ import { Worker } from "node:worker_threads";
 import { CliError } from "@/server/cli/io";
 import { ConfigError, currentConfig } from "@/server/config/load";
 import { describeSandbox, detectSandbox } from "@/server/confine/detect";
-import { closeDb, type Db, dbTarget, migrateDb, openDb } from "@/server/db/client";
-import { assertSchemaCurrent, databaseProblem } from "@/server/db/version";
+import { closeDb, type Db, dbTarget, migrateDb, openDb, type RootDb } from "@/server/db/client";
+import { assertSchemaCurrent, databaseProblem, watchSchema } from "@/server/db/version";
 import { advance } from "@/server/dispatch/advance";
 import { currentEnv, EnvError, type HyperionEnv } from "@/server/env.mjs";
 import { startGithub } from "@/server/github/loop";
@@ -57,7 +57,7 @@ export function crashReason(err: unknown): {
  * against SQLite, not a job handed to an idle thread, so a pool's queueing would sit unused.
  */
 export async function runSupervisor(
-  db: Db,
+  db: RootDb,
   env: HyperionEnv,
   options: WorkerOptions,
 ): Promise<void> {
@@ -141,12 +141,21 @@ export async function runSupervisor(
   log.info({ worker: id, threads: options.threads, drain: options.drain }, "worker started");
   onStop = stop;
   if (asked) stop(asked);
+  // A host of a newer version migrating the database (a rolling upgrade) stops this one: its
+  // threads finish the entry in hand, and it exits 2 saying what to do, as it would at start.
+  const schema = watchSchema(db, (message) => {
+    console.error(`hyperion worker: ${message}`);
+    log.error({ worker: id }, message);
+    process.exitCode = 2;
+    stop("a newer schema");
+  });
   // Always said at start, whatever the log level: an operator checks the sandbox here or with
   // `hyperion doctor`.
   const sandbox = detectSandbox();
   if (sandbox.kind === "none") log.warn({ confinement: "none" }, describeSandbox(sandbox));
   else console.error(`hyperion worker: ${describeSandbox(sandbox)}`);
   await threads.done;
+  schema.stop();
   clearInterval(dispatcher);
   clearInterval(recovery);
   await fetcher.stop();
@@ -156,7 +165,7 @@ export async function runSupervisor(
   await inbox?.close();
   clearInterval(timer);
   await markStopped(db, id);
-  if (threads.failed) process.exitCode = 1;
+  if (threads.failed && !process.exitCode) process.exitCode = 1;
 }
 
 /**

@@ -38,24 +38,61 @@ async function applied(db: RootDb): Promise<number[]> {
   }
 }
 
+/** What a database migrated by a newer Hyperion than this build is told, or null. */
+export async function newerSchema(db: RootDb): Promise<string | null> {
+  const last = journal(db).at(-1)?.when ?? 0;
+  const newer = (await applied(db)).filter((w) => w > last);
+  if (!newer.length) return null;
+  return `the database was migrated by a newer Hyperion (${newer.length} migration${newer.length === 1 ? "" : "s"} this version does not have): upgrade this host to the version the others run, then start it again`;
+}
+
 /**
  * Refuses a database this build cannot work with: one migrated by a newer Hyperion (a host of
  * another version), or, unless this process migrates, one not yet migrated to this version.
  */
 export async function assertSchemaCurrent(db: RootDb): Promise<void> {
+  const newer = await newerSchema(db);
+  if (newer) throw new SchemaVersionError(newer);
   const known = journal(db);
   const done = await applied(db);
-  const last = known.at(-1)?.when ?? 0;
-  const newer = done.filter((w) => w > last);
-  if (newer.length)
-    throw new SchemaVersionError(
-      `the database was migrated by a newer Hyperion (${newer.length} migration${newer.length === 1 ? "" : "s"} this version does not have): upgrade this host to the version the others run, then start it again`,
-    );
   const missing = known.filter((m) => !done.includes(m.when));
   if (missing.length)
     throw new SchemaVersionError(
       `the database's schema is older than this Hyperion (${missing.length} of ${known.length} migrations not applied, the first ${missing[0]?.tag}): run 'hyperion start' or 'hyperion worker' on one host to migrate it, then start this one again`,
     );
+}
+
+/**
+ * Watches, while a host runs, for another host of a newer version migrating the database
+ * (a rolling upgrade): `onNewer` is called once with the message, and this host should stop —
+ * its code would otherwise go on against a schema it does not know. A check that fails (the
+ * database out of reach) is tried again at the next interval.
+ */
+export function watchSchema(
+  db: RootDb,
+  onNewer: (message: string) => void,
+  intervalMs = 5000,
+): { stop(): void } {
+  let told = false;
+  let checking = false;
+  const timer = setInterval(() => {
+    if (told || checking) return;
+    checking = true;
+    newerSchema(db)
+      .then((message) => {
+        if (message && !told) {
+          told = true;
+          clearInterval(timer);
+          onNewer(message);
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        checking = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }
 
 /** The URL with its password hidden, for messages and logs. */

@@ -7,6 +7,7 @@ import { agreeOnSessionKey, SessionKeyMismatch } from "@/server/auth/session-key
 import { bootstrap, DatabaseError } from "@/server/bootstrap";
 import { ConfigError, currentConfig, type LoadedConfig } from "@/server/config/load";
 import { closeDb, dbTarget, openDb } from "@/server/db/client";
+import { databaseProblem, SchemaVersionError, watchSchema } from "@/server/db/version";
 import { inheritedEnv } from "@/server/env.mjs";
 import { overlappingAreas } from "@/server/planning/areas";
 import { listRepoFiles } from "@/server/planning/repo-files";
@@ -100,9 +101,18 @@ export async function startCommand(opts: {
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    // A host of a newer version migrating the database (a rolling upgrade) stops this one, as
+    // it would be refused at start: its pages would go on against a schema it does not know.
+    let newer: string | null = null;
+    const schema = watchSchema(db, (message) => {
+      newer = message;
+      web.kill("SIGTERM");
+    });
     const result = await web;
+    schema.stop();
     await fetcher.stop();
     await closeDb(db);
+    if (newer) throw new CliError(databaseProblem(dbTarget(env), new SchemaVersionError(newer)), 2);
     // Stopped as asked (Next exits 143 on SIGTERM), or ended cleanly: not a failure.
     if (stopping || result.exitCode === 0) process.exit(0);
     throw new CliError(`The web server ${howItEnded(result)}.`, 1);
