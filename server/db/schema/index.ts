@@ -11,11 +11,25 @@ export * from "./tables";
 
 export type Dialect = "sqlite" | "postgres";
 
+/**
+ * The engine is the process's, not this module's: a bundler may load this module more than
+ * once (Next.js gives its route handlers and its pages copies of their own), and a copy that
+ * never saw selectDialect would name SQLite's tables on a PostgreSQL database. So the choice and
+ * every copy's way to apply it live on globalThis: a copy loaded after the choice applies it at
+ * once, and a choice made later reaches every copy loaded before.
+ */
+type Shared = { dialect: Dialect; copies: Set<(d: Dialect) => void> };
+const SHARED = Symbol.for("hyperion.db.dialect");
+const shared: Shared = ((globalThis as Record<symbol, Shared | undefined>)[SHARED] ??= {
+  dialect: "sqlite",
+  copies: new Set(),
+});
+
 let dialect: Dialect = "sqlite";
 
 /** The engine this process's tables belong to (raw SQL that differs asks: server/db/sql.ts). */
 export function currentDialect(): Dialect {
-  return dialect;
+  return shared.dialect;
 }
 
 export let apiTokens = sqlite.apiTokens;
@@ -45,10 +59,20 @@ export let verifications = sqlite.verifications;
 export let workerHeartbeats = sqlite.workerHeartbeats;
 
 /**
- * Points the bindings above at one engine's tables. A process uses one engine: switching after
- * the other's tables were used would mix them, so only the first open (or a test) switches.
+ * Points the bindings above — in every copy of this module — at one engine's tables. A process
+ * uses one engine: switching after the other's tables were used would mix them, so only the
+ * first open (or a test) switches.
  */
 export function selectDialect(next: Dialect): void {
+  shared.dialect = next;
+  for (const apply of shared.copies) apply(next);
+}
+
+shared.copies.add(applyHere);
+applyHere(shared.dialect);
+
+/** This copy's bindings pointed at `next`'s tables. */
+function applyHere(next: Dialect): void {
   if (next === dialect) return;
   const t: typeof sqlite = next === "postgres" ? (pgTables() as unknown as typeof sqlite) : sqlite;
   dialect = next;
