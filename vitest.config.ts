@@ -1,10 +1,26 @@
 import path from "node:path";
 import { defineConfig } from "vitest/config";
 
+/**
+ * Files that run alone, after the rest: they race real workers against short leases, kills,
+ * cuts and stall timeouts, and a second file beside them on 2 cores would make a lease or a
+ * stall timer run out for want of CPU, not for a bug (README, "Test it").
+ */
+const ALONE = [
+  "server/queue/worker.test.ts",
+  "server/hostile/hosts.test.ts",
+  "server/hostile/sigkill-path.test.ts",
+  "server/hostile/db-outage.test.ts",
+  "server/runs/cli-supervision.test.ts",
+  "server/runs/supervision-flood.test.ts",
+  "server/queue/pipeline-model.test.ts",
+  "test-support/hosts.test.ts",
+];
+const INCLUDE = ["{schemas,server,workers,bench,test-support}/**/*.test.ts"];
+
 export default defineConfig({
   resolve: { alias: { "@": path.resolve(import.meta.dirname) } },
   test: {
-    include: ["{schemas,server,workers,bench,test-support}/**/*.test.ts"],
     environment: "node",
     testTimeout: 30_000,
     hookTimeout: 30_000,
@@ -14,5 +30,22 @@ export default defineConfig({
     globalSetup: ["test-support/postgres-setup.ts"],
     // The cheapest password hashes: the suite hashes hundreds (server/users/passwords.ts).
     env: { HYPERION_PASSWORD_COST: "minimal" },
+    projects: [
+      {
+        extends: true,
+        // Two files at a time: most wait on git, child processes and disks more than on a CPU.
+        test: {
+          name: "unit",
+          include: INCLUDE,
+          exclude: ALONE,
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: { name: "alone", include: ALONE, maxWorkers: 1, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });
