@@ -101,7 +101,7 @@ test.describe("two web hosts behind a load balancer", () => {
     }
   });
 
-  test.afterEach(async ({}, info) => {
+  test.afterEach(async ({ page: _page }, info) => {
     if (info.status === info.expectedStatus) return;
     for (const w of web)
       console.log(`--- ${w.name} ---\n${fs.readFileSync(w.log, "utf8").slice(-6000)}`);

@@ -20,10 +20,9 @@ export type Dialect = "sqlite" | "postgres";
  */
 type Shared = { dialect: Dialect; copies: Set<(d: Dialect) => void> };
 const SHARED = Symbol.for("hyperion.db.dialect");
-const shared: Shared = ((globalThis as Record<symbol, Shared | undefined>)[SHARED] ??= {
-  dialect: "sqlite",
-  copies: new Set(),
-});
+const holder = globalThis as Record<symbol, Shared | undefined>;
+const shared: Shared = holder[SHARED] ?? { dialect: "sqlite", copies: new Set() };
+holder[SHARED] = shared;
 
 let dialect: Dialect = "sqlite";
 
