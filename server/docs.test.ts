@@ -28,7 +28,7 @@ const STARTS = new RegExp(`^(${TOP.join("|")})/`);
 const PLACEHOLDER = /[<>*{}…$?]|\.\.\./;
 
 /** The documents checked: README.md and every docs/*.md. */
-export function documents(root: string): string[] {
+function documents(root: string): string[] {
   const docs = fs
     .readdirSync(path.join(root, "docs"))
     .filter((f) => f.endsWith(".md"))
@@ -37,7 +37,7 @@ export function documents(root: string): string[] {
 }
 
 /** Inline code spans of a markdown text (not fenced blocks), with their line numbers. */
-export function codeSpans(text: string): { line: number; code: string }[] {
+function codeSpans(text: string): { line: number; code: string }[] {
   const out: { line: number; code: string }[] = [];
   let fenced = false;
   text.split("\n").forEach((lineText, i) => {
@@ -63,7 +63,7 @@ const bare = (raw: string) =>
 const PATHLIKE = /^[\w@()[\].\-/]+$/;
 
 /** The repository paths a code span names: whitespace-separated tokens under a checked folder. */
-export function pathsIn(code: string): string[] {
+function pathsIn(code: string): string[] {
   return code
     .split(/\s+/)
     .map(bare)
@@ -75,7 +75,7 @@ export function pathsIn(code: string): string[] {
  * (`requests/service.ts`, `state/queue/carry.ts`): a source file whose first folder is one of
  * server/'s. Each must exist under server/ (or, as `workers/main.ts`, at the top).
  */
-export function serverRelativeIn(code: string, serverFolders: ReadonlySet<string>): string[] {
+function serverRelativeIn(code: string, serverFolders: ReadonlySet<string>): string[] {
   return code
     .split(/\s+/)
     .map(bare)
