@@ -22,6 +22,8 @@ const BATCH = 10;
 const BATCHES = N / BATCH;
 /** Rounds planned: each that starts ends in a kill, and at least BATCHES of them always start. */
 const ROUNDS = Math.max(Number(process.env.KILL_ROUNDS ?? 14), N / BATCH);
+/** Kills that must happen: 10 in the full run (issue 8), every planned round in a shorter one. */
+const MIN_KILLS = Math.min(10, ROUNDS);
 /** A round's kill target is 1..MAX_STEP more requests done (or tasks submitted) than at its start. */
 const MAX_STEP = 5;
 const STACK = /\n\s+at .+:\d+:\d+/;
@@ -171,7 +173,7 @@ async function until(what: string, worker: ResultPromise, check: () => Promise<b
 }
 
 describe("the whole path under SIGKILL", () => {
-  it("100 requests filed while the worker is SIGKILLed ≥ 10 times at seeded moments: each done exactly once, nothing left claimed, no stack trace", async () => {
+  it(`${N} requests filed while the worker is SIGKILLed ≥ ${MIN_KILLS} times at seeded moments: each done exactly once, nothing left claimed, no stack trace`, async () => {
     const started = Date.now();
     const seed = Number(process.env.KILL_SEED ?? 20_260_701);
     const plan: string[] = [];
@@ -245,7 +247,7 @@ describe("the whole path under SIGKILL", () => {
         expect(r.exitCode, String(r.stderr)).toBe(0);
       }
     }
-    expect(kills).toBeGreaterThanOrEqual(10);
+    expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
     // Whatever is still unfiled goes in now, with no worker running.
     while (batches < BATCHES) {
       const r = await fileBatch(batches++);
