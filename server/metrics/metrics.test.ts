@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { GET } from "@/app/api/metrics/route";
 import { Policy } from "@/schemas/policy";
 import type { LoadedConfig } from "@/server/config/load";
+import { agentRuns, githubDeliveries, workerHeartbeats } from "@/server/db/schema";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { submitChanges } from "@/server/queue/submit";
 import { getEntry } from "@/server/state/queue/store";
@@ -181,6 +182,107 @@ describe("GET /api/metrics", () => {
     expect(sample(body, "hyperion_github_deliveries_waiting")).toBe(0);
     // No label carries an id: the few label values are repositories, states, kinds, agents.
     expect(body).not.toMatch(/(entry|request|run|change)_?id=/i);
+  });
+
+  it("reads agent runs, worker heartbeats and GitHub deliveries as stored, labelled by agent and host", async () => {
+    // Rows as the run store, the worker's heartbeat and the webhook receiver leave them.
+    const now = Date.now();
+    const run = (state: "submitted" | "failed" | "running", ms: number, cost: number | null) => ({
+      taskId: "T1",
+      repo: "t",
+      agent: "claude" as const,
+      state,
+      owner: "w1",
+      taskAttempt: 1,
+      inputTokens: 1000,
+      outputTokens: 200,
+      costUsd: cost,
+      createdAt: now - ms - 5_000,
+      startedAt: now - ms,
+      endedAt: state === "running" ? null : now,
+    });
+    await world.db
+      .insert(agentRuns)
+      .values([
+        run("submitted", 90_000, 0.25),
+        run("failed", 20_000, null),
+        run("running", 1, 0.5),
+      ]);
+    await world.db.insert(workerHeartbeats).values([
+      { id: "w1", pid: 1, host: "alpha", startedAt: now - 60_000, beatAt: now - 4_000 },
+      { id: "w2", pid: 2, host: "alpha", startedAt: now - 60_000, beatAt: now - 2_000 },
+      // A thread of w1, and a worker that stopped: neither is a host's live supervisor.
+      {
+        id: "w1.t",
+        pid: 1,
+        host: "alpha",
+        startedAt: now,
+        beatAt: now - 99_000,
+        role: "thread",
+        parentId: "w1",
+      },
+      {
+        id: "w3",
+        pid: 3,
+        host: "beta",
+        startedAt: now - 60_000,
+        beatAt: now - 50_000,
+        stoppedAt: now,
+      },
+    ]);
+    const delivery = (id: string, state: "queued" | "handled" | "ignored") => ({
+      id,
+      event: "issues",
+      payload: "{}",
+      state,
+      receivedAt: now,
+    });
+    await world.db
+      .insert(githubDeliveries)
+      .values([delivery("d1", "handled"), delivery("d2", "handled"), delivery("d3", "queued")]);
+
+    const reply = await metricsReply(world.db, `Bearer ${tokens.operator}`, async () => null, now);
+    const body = reply.body;
+    expect(
+      sample(body, 'hyperion_agent_runs_total{repo="t",agent="claude",outcome="submitted"}'),
+    ).toBe(1);
+    expect(
+      sample(body, 'hyperion_agent_runs_total{repo="t",agent="claude",outcome="failed"}'),
+    ).toBe(1);
+    expect(
+      sample(body, 'hyperion_agent_runs_active{repo="t",agent="claude",state="running"}'),
+    ).toBe(1);
+    expect(
+      sample(body, 'hyperion_agent_tokens_total{repo="t",agent="claude",direction="input"}'),
+    ).toBe(3000);
+    expect(
+      sample(body, 'hyperion_agent_tokens_total{repo="t",agent="claude",direction="output"}'),
+    ).toBe(600);
+    expect(sample(body, 'hyperion_agent_cost_usd_total{repo="t",agent="claude"}')).toBe(0.75);
+    // The two ended runs: 90 s and 20 s, from their start.
+    expect(sample(body, 'hyperion_agent_run_duration_seconds_count{repo="t",agent="claude"}')).toBe(
+      2,
+    );
+    expect(sample(body, 'hyperion_agent_run_duration_seconds_sum{repo="t",agent="claude"}')).toBe(
+      110,
+    );
+    expect(
+      sample(body, 'hyperion_agent_run_duration_seconds_bucket{repo="t",agent="claude",le="30"}'),
+    ).toBe(1);
+    expect(
+      sample(body, 'hyperion_agent_run_duration_seconds_bucket{repo="t",agent="claude",le="60"}'),
+    ).toBe(1);
+    expect(
+      sample(body, 'hyperion_agent_run_duration_seconds_bucket{repo="t",agent="claude",le="120"}'),
+    ).toBe(2);
+    // The freshest live supervisor of each host; a host whose workers all stopped is not shown.
+    expect(sample(body, 'hyperion_worker_heartbeat_age_seconds{host="alpha"}')).toBe(2);
+    expect(sample(body, 'hyperion_workers{host="alpha"}')).toBe(2);
+    expect(body).not.toContain('host="beta"');
+    expect(sample(body, 'hyperion_github_deliveries_total{event="issues",outcome="handled"}')).toBe(
+      2,
+    );
+    expect(sample(body, "hyperion_github_deliveries_waiting")).toBe(1);
   });
 
   it("is a text exposition promtool finds nothing to fix in", async (ctx) => {
