@@ -14,6 +14,7 @@ import {
 } from "@/server/db/schema";
 import { jsonText, rawAll } from "@/server/db/sql";
 import { liveRunStates } from "@/server/state/runs/states";
+import { ALIVE_WITHIN_MS } from "@/server/workers/heartbeat";
 import { bucketed, StoredHistogram } from "./histogram";
 
 // Hyperion's Prometheus metrics (docs/operations.md, "Metrics"), computed from the database when
@@ -331,7 +332,12 @@ async function agentMetrics(db: Db, registry: Registry) {
 
 async function workerMetrics(db: Db, registry: Registry, now: number) {
   const hosts = await db
-    .select({ host: workerHeartbeats.host, beat: max(workerHeartbeats.beatAt), n: count() })
+    .select({
+      host: workerHeartbeats.host,
+      beat: max(workerHeartbeats.beatAt),
+      // Alive as the rest of Hyperion judges it (workers/heartbeat.ts): beat lately.
+      alive: sql<unknown>`sum(CASE WHEN ${workerHeartbeats.beatAt} >= ${now - ALIVE_WITHIN_MS} THEN 1 ELSE 0 END)`,
+    })
     .from(workerHeartbeats)
     .where(and(isNull(workerHeartbeats.stoppedAt), eq(workerHeartbeats.role, "supervisor")))
     .groupBy(workerHeartbeats.host);
@@ -343,13 +349,13 @@ async function workerMetrics(db: Db, registry: Registry, now: number) {
   });
   const workers = new Gauge({
     name: "hyperion_workers",
-    help: "Worker processes on this host that have not stopped (a crashed one counts until another worker finds it).",
+    help: "Worker processes alive on this host now: not stopped, and their heartbeat is recent.",
     labelNames: ["host"],
     registers: [registry],
   });
   for (const h of hosts) {
     age.set({ host: h.host }, Math.max(0, (now - num(h.beat)) / 1000));
-    workers.set({ host: h.host }, num(h.n));
+    workers.set({ host: h.host }, num(h.alive));
   }
 }
 

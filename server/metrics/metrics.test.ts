@@ -211,6 +211,8 @@ describe("GET /api/metrics", () => {
     await world.db.insert(workerHeartbeats).values([
       { id: "w1", pid: 1, host: "alpha", startedAt: now - 60_000, beatAt: now - 4_000 },
       { id: "w2", pid: 2, host: "alpha", startedAt: now - 60_000, beatAt: now - 2_000 },
+      // One that crashed a minute ago and never said it stopped: not alive.
+      { id: "w4", pid: 4, host: "alpha", startedAt: now - 90_000, beatAt: now - 60_000 },
       // A thread of w1, and a worker that stopped: neither is a host's live supervisor.
       {
         id: "w1.t",
