@@ -1,10 +1,11 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { GET } from "@/app/api/metrics/route";
 import { Policy } from "@/schemas/policy";
 import type { LoadedConfig } from "@/server/config/load";
-import { agentRuns, githubDeliveries, workerHeartbeats } from "@/server/db/schema";
+import { agentRuns, githubDeliveries, queueEntries, workerHeartbeats } from "@/server/db/schema";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { submitChanges } from "@/server/queue/submit";
 import { getEntry } from "@/server/state/queue/store";
@@ -23,6 +24,7 @@ vi.mock("@/server/auth/session", () => ({ sessionUser: async () => null }));
 let world: TestWorld;
 let clashEntry = 0;
 let repo: Awaited<ReturnType<typeof makeRepoPair>>;
+let gated: Awaited<ReturnType<typeof makeRepoPair>>;
 const tokens: Record<"operator" | "admin" | "requester" | "reviewer", string> = {
   operator: "",
   admin: "",
@@ -75,6 +77,16 @@ beforeAll(async () => {
   await submit(one.patch);
   await submit(two.patch);
   clashEntry = (await submit(clash.patch, base))[0]?.entryId ?? 0;
+  // In repository g every change waits for a reviewer once its checks pass.
+  gated = await makeRepoPair({ "g.txt": "g\n" });
+  config.repositories.push({
+    name: "g",
+    path: gated.bare,
+    targetBranch: "main",
+    policy: Policy.parse({ approvals: { low: { approvals: 1 } } }),
+  });
+  const waits = await gated.change((d) => write(d, { "g.txt": "g\nreviewed\n" }));
+  await submitChanges(world.db, { repo: "g", patch: waits.patch, summary: "wait", author }, config);
   await runQueueLoop({
     db: world.db,
     config: () => config,
@@ -94,6 +106,7 @@ afterAll(async () => {
   delete runtimeSlot().__hyperionRuntime;
   await world?.cleanup();
   repo?.cleanup();
+  gated?.cleanup();
 });
 
 const scrape = (authorization?: string) =>
@@ -179,6 +192,8 @@ describe("GET /api/metrics", () => {
       sample(body, 'hyperion_check_run_duration_seconds_count{repo="t",place="landing"}'),
     ).toBe(2);
     expect(sample(body, 'hyperion_approvals_waiting{repo="t"}')).toBe(0);
+    expect(sample(body, 'hyperion_approval_oldest_wait_seconds{repo="t"}')).toBe(0);
+    expect(sample(body, 'hyperion_queue_entries{repo="g",state="awaiting_approval"}')).toBe(1);
     expect(sample(body, "hyperion_github_deliveries_waiting")).toBe(0);
     // No label carries an id: the few label values are repositories, states, kinds, agents.
     expect(body).not.toMatch(/(entry|request|run|change)_?id=/i);
@@ -285,6 +300,18 @@ describe("GET /api/metrics", () => {
       2,
     );
     expect(sample(body, "hyperion_github_deliveries_waiting")).toBe(1);
+  });
+
+  it("tells how many changes wait for a reviewer, and how long the oldest has waited", async () => {
+    const [waiting] = await world.db
+      .select()
+      .from(queueEntries)
+      .where(eq(queueEntries.state, "awaiting_approval"));
+    if (!waiting) throw new Error("no change waits for approval");
+    const at = waiting.updatedAt + 90_000;
+    const { body } = await metricsReply(world.db, `Bearer ${tokens.admin}`, async () => null, at);
+    expect(sample(body, 'hyperion_approvals_waiting{repo="g"}')).toBe(1);
+    expect(sample(body, 'hyperion_approval_oldest_wait_seconds{repo="g"}')).toBe(90);
   });
 
   it("is a text exposition promtool finds nothing to fix in", async (ctx) => {
