@@ -1,4 +1,4 @@
-import { and, count, eq, isNull, max, min, sql } from "drizzle-orm";
+import { and, count, eq, isNull, max, min, type SQL, sql } from "drizzle-orm";
 import { Counter, Gauge, Registry } from "prom-client";
 import { entryStates } from "@/schemas/queue";
 import { requestStatuses } from "@/schemas/request-status";
@@ -16,6 +16,7 @@ import { jsonText, rawAll } from "@/server/db/sql";
 import { liveRunStates } from "@/server/state/runs/states";
 import { ALIVE_WITHIN_MS } from "@/server/workers/heartbeat";
 import { bucketed, StoredHistogram } from "./histogram";
+import { histogramParts, histogramRows, type Parts, tallied } from "./tally";
 
 // Hyperion's Prometheus metrics (docs/operations.md, "Metrics"), computed from the database when
 // scraped, into a fresh prom-client Registry each time. Nothing is counted in a process's memory:
@@ -25,9 +26,12 @@ import { bucketed, StoredHistogram } from "./histogram";
 // exactly once however many processes or hosts there are. For the same reason no per-process
 // metrics (Node's heap, event loop) are exported: they would differ from host to host.
 //
-// Bounded cost: every family is one aggregate query (COUNT/SUM/MAX and CASE-per-bucket GROUP BY
-// a few labels); only the aggregates leave the database, so a scrape's memory and transfer are
-// bounded by labels × buckets, not by the history's length (the database still reads the rows).
+// Bounded cost: every family is an aggregate query (COUNT/SUM/MAX, and CASE-per-bucket for the
+// histograms, GROUP BY a few labels), so only aggregates leave the database and a scrape's memory
+// is bounded by labels × buckets. The two tables that grow with every move and check
+// (change_queue_logs, check_runs) are append-only: their settled rows are folded once into
+// totals kept per process (tally.ts), so a scrape reads only the rows of the last minutes there;
+// the other tables hold a row per change, run, request or host, and are aggregated whole.
 
 /** Time from submission to landing, in seconds. */
 const QUEUE_TIME_BOUNDS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400];
@@ -47,7 +51,7 @@ export async function collectMetrics(
   const registry = new Registry();
   // One after another: the families come out in this order on every scrape.
   await queueMetrics(db, registry, now);
-  await checkMetrics(db, registry);
+  await checkMetrics(db, registry, now);
   await agentMetrics(db, registry);
   await workerMetrics(db, registry, now);
   await requestMetrics(db, registry);
@@ -72,14 +76,21 @@ async function queueMetrics(db: Db, registry: Registry, now: number) {
     for (const state of entryStates) entries.set({ repo, state }, 0);
   for (const r of byState) entries.set({ repo: r.repo, state: r.state }, num(r.n));
 
-  // The queue's moves, from its append-only log: one row per move, so these only ever grow.
-  const moves = await rawAll<{ repo: string; to: string; kind: string | null; n: unknown }>(
+  // The queue's moves and landing times, from its append-only log (one row per move, so the
+  // counters only ever grow), tallied at bounded cost (tally.ts).
+  const log = await tallied(
     db,
-    sql`SELECT ${queueEntries.repo} AS repo, ${jsonText(changeQueueLogs.event, "to")} AS "to",
-          ${jsonText(changeQueueLogs.event, "error", "kind")} AS kind, count(*) AS n
-        FROM ${changeQueueLogs} JOIN ${queueEntries} ON ${queueEntries.id} = ${changeQueueLogs.entryId}
-        GROUP BY 1, 2, 3`,
+    "change_queue_logs",
+    { self: sql`${changeQueueLogs}`, id: changeQueueLogs.id, at: changeQueueLogs.at },
+    (range) => queueLogParts(db, range),
+    now,
   );
+  const moves = (log.moves ?? []).map((p) => ({
+    repo: p.labels.repo ?? "",
+    to: p.labels.to ?? "",
+    kind: p.labels.kind || null,
+    n: p.values[0] ?? 0,
+  }));
   const repos = new Set([...byState.map((r) => r.repo), ...moves.map((m) => m.repo)]);
   const counter = (name: string, help: string, match: (m: (typeof moves)[number]) => boolean) => {
     const c = new Counter({ name, help, labelNames: ["repo"], registers });
@@ -119,31 +130,17 @@ async function queueMetrics(db: Db, registry: Registry, now: number) {
   });
   for (const m of moves) if (m.kind) errors.inc({ repo: m.repo, kind: m.kind }, num(m.n));
 
-  // Times of the landings, from the merged rows of the log.
-  const landed = sql`${changeQueueLogs} JOIN ${queueEntries} ON ${queueEntries.id} = ${changeQueueLogs.entryId}
-    WHERE ${jsonText(changeQueueLogs.event, "to")} = 'merged'`;
   new StoredHistogram(
     "hyperion_queue_time_seconds",
     "Time from a change's submission to the queue until it landed, in seconds.",
     QUEUE_TIME_BOUNDS,
-    await bucketed(db, {
-      labels: { repo: sql`${queueEntries.repo}` },
-      value: sql`(${changeQueueLogs.at} - ${queueEntries.createdAt})`,
-      from: landed,
-      bounds: QUEUE_TIME_BOUNDS,
-    }),
+    histogramRows(log.queueTime, QUEUE_TIME_BOUNDS),
   ).register(registry);
-  const durationMs = sql`CAST(${jsonText(changeQueueLogs.event, "durationMs")} AS BIGINT)`;
   new StoredHistogram(
     "hyperion_landing_duration_seconds",
     "Time a landing attempt that succeeded took, from applying the patch to moving the branch, in seconds.",
     LANDING_BOUNDS,
-    await bucketed(db, {
-      labels: { repo: sql`${queueEntries.repo}` },
-      value: durationMs,
-      from: sql`${landed} AND ${jsonText(changeQueueLogs.event, "durationMs")} IS NOT NULL`,
-      bounds: LANDING_BOUNDS,
-    }),
+    histogramRows(log.landing, LANDING_BOUNDS),
   ).register(registry);
 
   // Approvals: entries waiting for a reviewer, and how long the oldest has waited.
@@ -174,6 +171,40 @@ async function queueMetrics(db: Db, registry: Registry, now: number) {
   }
 
   await pipelineMetrics(db, registry, repos);
+}
+
+/** The log rows `range` selects, aggregated: moves by repository, state and error kind, and the
+ * landings' times in buckets. */
+async function queueLogParts(db: Db, range: SQL): Promise<Parts> {
+  const joined = sql`${changeQueueLogs} JOIN ${queueEntries} ON ${queueEntries.id} = ${changeQueueLogs.entryId}`;
+  const moves = await rawAll<{ repo: string; to: string; kind: string | null; n: unknown }>(
+    db,
+    sql`SELECT ${queueEntries.repo} AS repo, ${jsonText(changeQueueLogs.event, "to")} AS "to",
+          ${jsonText(changeQueueLogs.event, "error", "kind")} AS kind, count(*) AS n
+        FROM ${joined} WHERE ${range}
+        GROUP BY 1, 2, 3`,
+  );
+  const landed = sql`${joined} WHERE ${range} AND ${jsonText(changeQueueLogs.event, "to")} = 'merged'`;
+  const queueTime = await bucketed(db, {
+    labels: { repo: sql`${queueEntries.repo}` },
+    value: sql`(${changeQueueLogs.at} - ${queueEntries.createdAt})`,
+    from: landed,
+    bounds: QUEUE_TIME_BOUNDS,
+  });
+  const landing = await bucketed(db, {
+    labels: { repo: sql`${queueEntries.repo}` },
+    value: sql`CAST(${jsonText(changeQueueLogs.event, "durationMs")} AS BIGINT)`,
+    from: sql`${landed} AND ${jsonText(changeQueueLogs.event, "durationMs")} IS NOT NULL`,
+    bounds: LANDING_BOUNDS,
+  });
+  return {
+    moves: moves.map((m) => ({
+      labels: { repo: m.repo, to: m.to ?? "", kind: m.kind ?? "" },
+      values: [num(m.n)],
+    })),
+    queueTime: histogramParts(queueTime),
+    landing: histogramParts(landing),
+  };
 }
 
 /**
@@ -229,18 +260,37 @@ async function pipelineMetrics(db: Db, registry: Registry, repos: Set<string>) {
   for (const p of probes) probed.inc({ repo: p.repo }, num(p.n));
 }
 
-async function checkMetrics(db: Db, registry: Registry) {
+async function checkMetrics(db: Db, registry: Registry, now: number) {
   const registers = [registry];
-  const runs = await db
-    .select({
-      repo: checkRuns.repo,
-      place: checkRuns.place,
-      check: checkRuns.check,
-      outcome: checkRuns.outcome,
-      n: count(),
-    })
-    .from(checkRuns)
-    .groupBy(checkRuns.repo, checkRuns.place, checkRuns.check, checkRuns.outcome);
+  const parts = await tallied(
+    db,
+    "check_runs",
+    { self: sql`${checkRuns}`, id: checkRuns.id, at: checkRuns.at },
+    async (range) => {
+      const runs = await db
+        .select({
+          repo: checkRuns.repo,
+          place: checkRuns.place,
+          check: checkRuns.check,
+          outcome: checkRuns.outcome,
+          n: count(),
+        })
+        .from(checkRuns)
+        .where(range)
+        .groupBy(checkRuns.repo, checkRuns.place, checkRuns.check, checkRuns.outcome);
+      const durations = await bucketed(db, {
+        labels: { repo: sql`${checkRuns.repo}`, place: sql`${checkRuns.place}` },
+        value: sql`${checkRuns.durationMs}`,
+        from: sql`${checkRuns} WHERE ${range}`,
+        bounds: CHECK_BOUNDS,
+      });
+      return {
+        runs: runs.map(({ n, ...labels }) => ({ labels, values: [num(n)] })),
+        durations: histogramParts(durations),
+      };
+    },
+    now,
+  );
   const total = new Counter({
     name: "hyperion_check_runs_total",
     help: "Check runs by check and outcome (passed, failed, timed_out); place is landing (on what lands) or workspace (an agent's own).",
@@ -253,21 +303,17 @@ async function checkMetrics(db: Db, registry: Registry) {
     labelNames: ["repo", "place", "check"],
     registers,
   });
-  for (const r of runs) {
-    const labels = { repo: r.repo, place: r.place, check: r.check };
-    total.inc({ ...labels, outcome: r.outcome }, num(r.n));
-    failures.inc(labels, r.outcome === "passed" ? 0 : num(r.n));
+  for (const { labels, values } of parts.runs ?? []) {
+    const { outcome = "", ...where } = labels;
+    const n = values[0] ?? 0;
+    total.inc({ ...where, outcome }, n);
+    failures.inc(where, outcome === "passed" ? 0 : n);
   }
   new StoredHistogram(
     "hyperion_check_run_duration_seconds",
     "Time a check run took, in seconds.",
     CHECK_BOUNDS,
-    await bucketed(db, {
-      labels: { repo: sql`${checkRuns.repo}`, place: sql`${checkRuns.place}` },
-      value: sql`${checkRuns.durationMs}`,
-      from: sql`${checkRuns}`,
-      bounds: CHECK_BOUNDS,
-    }),
+    histogramRows(parts.durations, CHECK_BOUNDS),
   ).register(registry);
 }
 
