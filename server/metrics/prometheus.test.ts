@@ -10,33 +10,38 @@ import type { LoadedConfig } from "@/server/config/load";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { submitChanges } from "@/server/queue/submit";
 import { createToken } from "@/server/users/tokens";
-import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
+import { makeWorld, type TestWorld, tempDir, worldEnv } from "@/test-support/fixtures";
 import { makeRepoPair, write } from "@/test-support/git-fixtures";
 import { freePort } from "@/test-support/postgres";
 
 // A real Prometheus (Debian's /usr/bin/prometheus) scrapes a running Hyperion with an operator's
 // bearer token, and PromQL through its HTTP API answers how many changes the test landed.
 //
-// The Hyperion it scrapes is a plain node:http server that hands every request to the route's
-// own GET (app/api/metrics/route.ts), on the test's database: a Next.js server would need a
-// production build (`npm run build`, minutes on the shared machine) to serve the same handler.
+// The Hyperion it scrapes: when a production build exists (`npm run build`, .next/BUILD_ID), the
+// real web server, `hyperion start --no-build --no-worker` on the test's data folder; otherwise
+// (building takes minutes on the shared machine) a plain node:http server that hands every
+// request to the route's own GET (app/api/metrics/route.ts), on the test's database. Either
+// way the test lands the changes itself, with the queue loop, on the same database.
 
 vi.mock("@/server/auth/session", () => ({ sessionUser: async () => null }));
 
 const PROMETHEUS = "/usr/bin/prometheus";
 const have = fs.existsSync(PROMETHEUS);
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const built = fs.existsSync(path.join(ROOT, ".next", "BUILD_ID"));
 
 let world: TestWorld;
 let repo: Awaited<ReturnType<typeof makeRepoPair>>;
 let config: LoadedConfig;
-let hyperion: http.Server;
+let hyperion: http.Server | null = null;
+let web: ChildProcess | null = null;
+let webLog = "";
+let target = "";
 let prometheus: ChildProcess | null = null;
 let promLog = "";
 let promExit: string | null = null;
 let promUrl = "";
 let storage = "";
-/** Scrapes Hyperion has received, counted as each one arrives. */
-let scrapes = 0;
 let edits = 0;
 
 const runtimeSlot = () => globalThis as { __hyperionRuntime?: { env: unknown; db: unknown } };
@@ -50,8 +55,39 @@ beforeAll(async () => {
     file: "test",
     repositories: [{ name: "t", path: repo.bare, targetBranch: "main", policy: Policy.parse({}) }],
   };
-  hyperion = http.createServer((req, res) => {
-    scrapes++;
+  if (built) {
+    const port = await freePort();
+    target = `127.0.0.1:${port}`;
+    web = spawn(process.execPath, ["bin/hyperion.mjs", "start", "--no-build", "--no-worker"], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...worldEnv(world),
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        NEXTAUTH_URL: `http://${target}`,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    web.stdout?.on("data", (d) => {
+      webLog += d;
+    });
+    web.stderr?.on("data", (d) => {
+      webLog += d;
+    });
+    // Up once the route answers (401: no token yet).
+    for (;;) {
+      if (web.exitCode !== null) throw new Error(`the web server exited:\n${webLog}`);
+      const status = await fetch(`http://${target}/api/metrics`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status === 401) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return;
+  }
+  const server = http.createServer((req, res) => {
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
     GET(new Request(`http://127.0.0.1${req.url}`, { headers })).then(
@@ -65,13 +101,20 @@ beforeAll(async () => {
       },
     );
   });
-  await new Promise<void>((resolve) => hyperion.listen(0, "127.0.0.1", resolve));
+  hyperion = server;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
 }, 60_000);
 
 afterAll(async () => {
   if (prometheus && prometheus.exitCode === null) {
     const gone = new Promise((resolve) => prometheus?.once("exit", resolve));
     prometheus.kill("SIGTERM");
+    await gone;
+  }
+  if (web && web.exitCode === null) {
+    const gone = new Promise((resolve) => web?.once("exit", resolve));
+    web.kill("SIGTERM");
     await gone;
   }
   if (storage) fs.rmSync(storage, { recursive: true, force: true });
@@ -113,13 +156,16 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>): Prom
   }
 }
 
-/** Until Prometheus has finished a scrape that began after this call (its loop is sequential:
- * a scrape starts only once the one before it was stored, so two more arrivals make one). */
+/**
+ * Until Prometheus holds a sample of a scrape that began after this call: a sample's timestamp is
+ * the moment its scrape started, and a query sees it only once it is stored.
+ */
 async function scrapedSinceNow() {
-  const seen = scrapes;
-  await until("while waiting for two more scrapes", async () =>
-    scrapes >= seen + 2 ? true : undefined,
-  );
+  const since = Date.now() / 1000;
+  await until("while waiting for a scrape that began after the landings", async () => {
+    const [up] = await query('timestamp(up{job="hyperion"})');
+    return up && up.value > since ? true : undefined;
+  });
 }
 
 async function query(q: string): Promise<{ metric: Record<string, string>; value: number }[]> {
@@ -139,7 +185,6 @@ describe("a real Prometheus scraping Hyperion", () => {
     await land(2);
     const operator = await world.userWith("operator");
     const { token } = await createToken(world.db, operator, "prometheus");
-    const target = `127.0.0.1:${(hyperion.address() as AddressInfo).port}`;
     storage = tempDir("hyperion-prometheus-");
     const configFile = path.join(storage, "prometheus.yml");
     // The scrape config docs/operations.md gives, with a 1 s interval for the test.
