@@ -104,7 +104,7 @@ beforeAll(async () => {
   hyperion = server;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   if (prometheus && prometheus.exitCode === null) {
