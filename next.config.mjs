@@ -6,7 +6,7 @@ disableNextTelemetry();
 
 /** @type {import('next').NextConfig} */
 const nextConfig = {
-  serverExternalPackages: ["better-sqlite3", "bcryptjs", "pg"],
+  serverExternalPackages: ["better-sqlite3", "bcryptjs", "pg", "prom-client"],
   poweredByHeader: false,
   // Server-Sent Events must not be buffered by gzip: live views stream through /api/trpc.
   compress: false,

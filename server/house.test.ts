@@ -21,8 +21,9 @@ const FLOORS: readonly string[] = [
   "github",
   "bootstrap",
   "demo",
-  // Read models: what pages, reports and routers show.
+  // Read models: what pages, reports and routers show; the metrics Prometheus scrapes.
   "views",
+  "metrics",
   // The pipeline, from a request to a landed commit.
   "requests",
   "dispatch",

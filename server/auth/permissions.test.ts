@@ -83,4 +83,8 @@ describe("the role table", () => {
   it("keeps steering, submitting and operating the queue for operators and admins", () => {
     expect(roles.filter((r) => can(r, "queue.operate"))).toEqual(["operator", "admin"]);
   });
+
+  it("lets operators and admins, and nobody else, scrape the metrics", () => {
+    expect(roles.filter((r) => can(r, "metrics.read"))).toEqual(["operator", "admin"]);
+  });
 });

@@ -7,6 +7,8 @@ export const permissions = [
   "system.read",
   "queue.read",
   "queue.operate",
+  /** Scrape /api/metrics (Prometheus): the whole install's figures, every repository. */
+  "metrics.read",
   /** Approve or reject a change waiting for review (never one of a request one filed). */
   "change.approve",
   /** Roll back a merged change: its revert lands through the queue. */
@@ -54,6 +56,7 @@ const reviewer: Permission[] = [
 const operator: Permission[] = [
   ...reviewer,
   "queue.operate",
+  "metrics.read",
   "change.submit",
   "request.cancel.any",
   "request.rerun.any",
