@@ -28,7 +28,10 @@ vi.mock("@/server/auth/session", () => ({ sessionUser: async () => null }));
 const PROMETHEUS = "/usr/bin/prometheus";
 const have = fs.existsSync(PROMETHEUS);
 const ROOT = path.resolve(import.meta.dirname, "../..");
-const built = fs.existsSync(path.join(ROOT, ".next", "BUILD_ID"));
+// A build made before the route existed would answer 404 for ever: only a build that has it.
+const built =
+  fs.existsSync(path.join(ROOT, ".next", "BUILD_ID")) &&
+  fs.existsSync(path.join(ROOT, ".next", "server", "app", "api", "metrics", "route.js"));
 
 let world: TestWorld;
 let repo: Awaited<ReturnType<typeof makeRepoPair>>;
@@ -83,6 +86,8 @@ beforeAll(async () => {
         () => 0,
       );
       if (status === 401) break;
+      if (status === 404)
+        throw new Error("the build in .next has no /api/metrics: run `npm run build` again");
       await new Promise((r) => setTimeout(r, 200));
     }
     return;
