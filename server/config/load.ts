@@ -31,10 +31,7 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
  * The path may be a symbolic link (the operator chose it), but what it reaches must be a
  * regular file: a FIFO or a device there is refused, not waited on.
  */
-export function loadConfig(
-  file: string,
-  self: SelfAddress | null = selfAddress(),
-): LoadedConfig {
+export function loadConfig(file: string, self: SelfAddress | null = selfAddress()): LoadedConfig {
   const read = readRegularFile(file, { maxBytes: MAX_CONFIG_BYTES });
   if (!read.ok) {
     if (read.refusal === "missing" || read.refusal === "unreadable") {

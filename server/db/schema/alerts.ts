@@ -17,7 +17,9 @@ export const alerts = sqliteTable(
     ruleKey: text("rule_key").notNull(),
     kind: text().$type<AlertKind>().notNull(),
     /** What it is about: an entry (Q7), a verification, a worker host, a remote. */
-    subjectType: text("subject_type").$type<"entry" | "verification" | "host" | "remote">().notNull(),
+    subjectType: text("subject_type")
+      .$type<"entry" | "verification" | "host" | "remote">()
+      .notNull(),
     subjectId: text("subject_id").notNull(),
     repo: text(),
     /** The request the entry was filed for, when there is one (R12). */
