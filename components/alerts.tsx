@@ -28,7 +28,7 @@ export function AlertsLink({ initial }: { initial: number }) {
     }),
   );
   const pending = useRef<Awaited<ReturnType<typeof setTimeout>> | null>(null);
-  useSubscription(
+  const live = useSubscription(
     trpc.alert.live.subscriptionOptions(
       {},
       {
@@ -51,7 +51,12 @@ export function AlertsLink({ initial }: { initial: number }) {
   );
   const open = data?.open ?? initial;
   return (
-    <Link href="/alerts" className="flex items-center gap-1.5 hover:underline">
+    <Link
+      href="/alerts"
+      className="flex items-center gap-1.5 hover:underline"
+      data-testid="alerts-link"
+      data-live={live.status === "pending" ? "yes" : "no"}
+    >
       Alerts
       <span
         className={`rounded-full px-1.5 text-xs font-semibold ${open > 0 ? "bg-red-700 text-white" : "bg-slate-200 text-slate-600"}`}
