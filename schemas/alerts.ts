@@ -132,7 +132,7 @@ export const AlertRule = z.discriminatedUnion(
     z.strictObject({ kind: z.literal("remote_unreachable"), ...common }),
   ],
   {
-    error: `kind must be one of ${alertKinds.map((k) => `"${k}"`).join(", ")}`,
+    error: `must be one of ${alertKinds.map((k) => `"${k}"`).join(", ")}`,
   },
 );
 export type AlertRule = z.output<typeof AlertRule>;

@@ -138,7 +138,7 @@ export async function runSupervisor(
         config: () => currentConfig(env.configPath),
         owner: `${id}/alerts`,
         self: id,
-        intervalMs: Math.max(1000, env.HYPERION_DISPATCH_MS),
+        intervalMs: Math.max(2000, env.HYPERION_DISPATCH_MS),
         ...(env.NEXTAUTH_URL ? { baseUrl: env.NEXTAUTH_URL } : {}),
       });
 

@@ -47,7 +47,8 @@ export async function firings(
         .filter((r) => watches(rule, r.repo))
         .map((r) => ({
           ...entrySubject(r),
-          episode: String(r.updatedAt),
+          // When it was quarantined: a retry that ends quarantined again is a new episode.
+          episode: String(r.finishedAt ?? r.updatedAt),
           summary: `Entry Q${r.id} on ${r.repo}/${r.targetBranch} was quarantined${r.lastError ? `: ${r.lastError.kind.replaceAll("_", " ")}` : ""}`,
           detail: {
             state: r.state,
@@ -61,7 +62,7 @@ export async function firings(
         .filter((r) => watches(rule, r.repo) && r.updatedAt < ctx.now - limit)
         .map((r) => ({
           ...entrySubject(r),
-          episode: String(r.updatedAt),
+          episode: "waiting",
           summary: `Entry Q${r.id} on ${r.repo} has waited ${minutes(ctx.now - r.updatedAt)} for approval (more than ${rule.kind === "approval_waiting" ? rule.hours : 0} h)`,
           detail: { waitingSince: r.updatedAt },
         }));
@@ -164,6 +165,7 @@ async function entriesIn(db: DbLike, states: EntryState[]) {
       lastError: queueEntries.lastError,
       createdAt: queueEntries.createdAt,
       updatedAt: queueEntries.updatedAt,
+      finishedAt: queueEntries.finishedAt,
       requestId: tasks.requestId,
     })
     .from(queueEntries)

@@ -65,7 +65,7 @@ describe("alert rules in the config", () => {
       [{ kind: "entry_quarantined", webhooks: [hook({ retries: 3 })] }],
       "alerts[0].webhooks[0].retries: is not a known field",
     ],
-    [[{ kind: "disk_full" }], "kind must be one of"],
+    [[{ kind: "disk_full" }], "alerts[0].kind: must be one of"],
     [[{ kind: "worker_silent" }], "alerts[0].seconds:"],
     [[{ kind: "worker_silent", seconds: 5 }], "alerts[0].seconds: must be at least 10"],
     [[{ kind: "queue_stalled", minutes: 20_000 }], "alerts[0].minutes: must be at most 10080"],
