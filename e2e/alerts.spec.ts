@@ -13,7 +13,7 @@ test("an alert fires: a toast, the header's count, /alerts with its delivery, a 
   test.setTimeout(90_000);
   const receiver = await alertReceiver();
   const workerId = `worker-e2e-${Date.now()}`;
-  const worker = silentWorker(workerId);
+  let worker: ReturnType<typeof silentWorker> | null = null;
   let removed = false;
   try {
     await page.goto("/history");
@@ -21,6 +21,8 @@ test("an alert fires: a toast, the header's count, /alerts with its delivery, a 
     const before = Number(
       (await page.getByTestId("alert-count").textContent())?.replace(/\D/g, "") ?? 0,
     );
+    // Only now, with the page following alerts live, does the worker go silent.
+    worker = silentWorker(workerId);
 
     // The toast says what fired, and the count goes up without a reload.
     const toast = page.locator("[data-sonner-toast]").filter({
@@ -62,7 +64,7 @@ test("an alert fires: a toast, the header's count, /alerts with its delivery, a 
     await expect(first).toContainText("Cleared", { timeout: 30_000 });
     await expect(page.getByTestId("alert-count")).toHaveText(`${before} open`);
   } finally {
-    if (!removed) worker.remove();
+    if (!removed) worker?.remove();
     await receiver.close();
   }
 });
