@@ -79,9 +79,11 @@ export const doneRequest = once(async (browser) => {
  * then gone. Its webhook's receiver is not listening now, so its delivery waits to be retried.
  */
 export const clearedAlert = once(async (browser) => {
-  const worker = silentWorker(`worker-a11y-${unique()}`);
   return adminPage(browser, async (page) => {
     await page.goto("/alerts");
+    // The page follows alerts live before the worker goes silent.
+    await expect(page.getByTestId("alerts-link")).toHaveAttribute("data-live", "yes");
+    const worker = silentWorker(`worker-a11y-${unique()}`);
     const alert = page.getByTestId("alert").filter({ hasText: "lost-host" }).first();
     try {
       await expect(alert).toContainText("Open", { timeout: 30_000 });
