@@ -5,6 +5,7 @@ import { type Permission, rolePermissions } from "@/server/auth/permissions";
 const what: Record<string, string> = {
   "queue.read": "the merge queue and agent runs",
   "change.approve": "changes waiting for approval",
+  "queue.operate": "operating the queue and its alerts",
   "request.create": "filing requests",
   "user.read": "the people who use Hyperion",
 };

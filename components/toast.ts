@@ -11,4 +11,11 @@ export const notify = {
     toast.success(message, detail ? { description: detail } : undefined),
   error: (message: string, next?: string) =>
     toast.error(message, next ? { description: next } : undefined),
+  /** Something that happened without anyone's action (an alert fired), with where to see it. */
+  alert: (message: string, detail: string, href: string) =>
+    toast.warning(message, {
+      description: detail,
+      action: { label: "See alerts", onClick: () => window.location.assign(href) },
+      duration: 12_000,
+    }),
 };

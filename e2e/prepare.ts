@@ -12,6 +12,7 @@ import { createDemoRepo } from "@/server/demo/create";
 import { demoPolicy } from "@/server/demo/policy";
 import { git } from "@/server/git/run";
 import { agentsConfig, agentsRepository } from "./support/agents";
+import { alertsConfig } from "./support/alerts";
 import { gateScript } from "./support/gate";
 import { GITHUB_PORT, GITHUB_REPO } from "./support/github";
 
@@ -168,6 +169,7 @@ fs.writeFileSync(
         },
       ],
       agents: agentsConfig,
+      alerts: alertsConfig,
       github: {
         apiUrl: `http://127.0.0.1:${GITHUB_PORT}`,
         reconcileIntervalSeconds: 0,

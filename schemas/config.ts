@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AgentsConfig } from "./agents";
+import { AlertRules } from "./alerts";
 import { branchName } from "./branch";
 import { GithubConfig, GithubRepoName } from "./github";
 import { localPath } from "./paths";
@@ -50,6 +51,8 @@ export const HyperionConfig = z
     agents: AgentsConfig.optional(),
     /** Taking work from GitHub issues: the API, the token, the webhook secret, the label. */
     github: GithubConfig.optional(),
+    /** Alert rules: what the worker watches for and the webhooks it tells (docs/alerts.md). */
+    alerts: AlertRules.optional(),
   })
   .superRefine((value, ctx) => {
     const seen = new Set<string>();
@@ -81,6 +84,17 @@ export const HyperionConfig = z
         });
       }
       seen.add(repo.name);
+    });
+    value.alerts?.forEach((rule, i) => {
+      if (!("repositories" in rule)) return;
+      rule.repositories?.forEach((name, j) => {
+        if (!seen.has(name))
+          ctx.addIssue({
+            code: "custom",
+            path: ["alerts", i, "repositories", j],
+            message: `'${name}' is not a repository of this config (one of: ${[...seen].join(", ")})`,
+          });
+      });
     });
   });
 

@@ -36,6 +36,8 @@ const FLOORS: readonly string[] = [
   "checks",
   // Repositories kept on a git server: the mirror, its fetches and pushes.
   "remotes",
+  // Alerts: rules checked against the state above, and their webhook deliveries.
+  "alerts",
   // The ground: who is asking, configuration, the state machines, git, confinement, storage.
   "redact",
   "auth",

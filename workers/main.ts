@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { inspect } from "node:util";
 import { Worker } from "node:worker_threads";
+import { startAlerts } from "@/server/alerts/loop";
 import { CliError } from "@/server/cli/io";
 import { ConfigError, currentConfig } from "@/server/config/load";
 import { describeSandbox, detectSandbox } from "@/server/confine/detect";
@@ -129,6 +130,18 @@ export async function runSupervisor(
         timeoutMs: env.HYPERION_CHECK_TIMEOUT_MS,
       });
 
+  // Alert rules (config `alerts`): checked, fired once across hosts, and sent to their webhooks.
+  const alerts = options.drain
+    ? null
+    : startAlerts({
+        db,
+        config: () => currentConfig(env.configPath),
+        owner: `${id}/alerts`,
+        self: id,
+        intervalMs: Math.max(2000, env.HYPERION_DISPATCH_MS),
+        ...(env.NEXTAUTH_URL ? { baseUrl: env.NEXTAUTH_URL } : {}),
+      });
+
   const inbox = options.drain
     ? null
     : watchInbox(
@@ -162,6 +175,7 @@ export async function runSupervisor(
   await github?.stop();
   await agents.stopAll("the worker stopped");
   await verifier?.stop();
+  await alerts?.stop();
   await inbox?.close();
   clearInterval(timer);
   await markStopped(db, id);

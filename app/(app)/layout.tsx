@@ -1,5 +1,6 @@
 import Link from "next/link";
 import type { ReactNode } from "react";
+import { AlertsLink } from "@/components/alerts";
 import { ApprovalsLink } from "@/components/approvals-link";
 import { ConfigBanner } from "@/components/config-banner";
 import { HeaderNav, NavLink } from "@/components/header-nav";
@@ -7,6 +8,7 @@ import { NotificationsLink } from "@/components/notifications";
 import { Providers } from "@/components/providers";
 import { SignOutButton } from "@/components/sign-out-button";
 import { WorkerStatus } from "@/components/worker-status";
+import { openAlertCount } from "@/server/alerts/list";
 import { can } from "@/server/auth/permissions";
 import { sessionUser } from "@/server/auth/session";
 import { runtime } from "@/server/runtime";
@@ -45,6 +47,9 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
                 {user && can(user.role, "queue.read") && <NavLink href="/runs">Runs</NavLink>}
                 {user && can(user.role, "change.approve") && (
                   <ApprovalsLink initial={await waitingCount(runtime().db)} />
+                )}
+                {user && can(user.role, "queue.operate") && (
+                  <AlertsLink initial={await openAlertCount(runtime().db)} />
                 )}
                 {user && can(user.role, "user.read") && (
                   <NavLink href="/admin/users">Users</NavLink>

@@ -6,6 +6,7 @@
 import { type Browser, type BrowserContext, expect, type Page } from "@playwright/test";
 import { ADMIN_STATE } from "../../playwright.config";
 import { fileWithCli, hyperion, signInViaApi } from "../helpers";
+import { silentWorker } from "./alerts";
 import { Gate } from "./gate";
 
 export const PASSWORD = "e2e-user-password";
@@ -70,6 +71,26 @@ export const doneRequest = once(async (browser) => {
     const entry = page.getByTestId("task-change").locator('a[href^="/queue/"]').first();
     const entryId = Number(/\/queue\/(\d+)/.exec((await entry.getAttribute("href")) ?? "")?.[1]);
     return { id, entryId };
+  });
+});
+
+/**
+ * An alert that fired and cleared (e2e/support/alerts.ts): a worker host not seen for an hour,
+ * then gone. Its webhook's receiver is not listening now, so its delivery waits to be retried.
+ */
+export const clearedAlert = once(async (browser) => {
+  return adminPage(browser, async (page) => {
+    await page.goto("/alerts");
+    // The page follows alerts live before the worker goes silent.
+    await expect(page.getByTestId("alerts-link")).toHaveAttribute("data-live", "yes");
+    const worker = silentWorker(`worker-a11y-${unique()}`);
+    const alert = page.getByTestId("alert").filter({ hasText: "lost-host" }).first();
+    try {
+      await expect(alert).toContainText("Open", { timeout: 30_000 });
+    } finally {
+      worker.remove();
+    }
+    await expect(alert).toContainText("Cleared", { timeout: 30_000 });
   });
 });
 
@@ -188,6 +209,15 @@ export const PAGES: PageState[] = [
   },
   { name: "history-empty", as: "admin", path: () => "/history", ready: heading },
   { name: "approvals-empty", as: "admin", path: () => "/approvals", ready: heading },
+  {
+    name: "alerts",
+    as: "admin",
+    path: async (b) => {
+      await clearedAlert(b);
+      return "/alerts";
+    },
+    ready: testId("delivery"),
+  },
   { name: "requests-new", as: "admin", path: () => "/requests/new", ready: heading },
   {
     name: "requests-new-errors",

@@ -5,6 +5,7 @@ import { HyperionConfig, type LoadedRepository, type RepositoryConfig } from "@/
 import { fieldIssues } from "@/schemas/issues";
 import { gitRepositoryProblem } from "@/server/git/repo-check";
 import { log } from "@/server/log";
+import { type SelfAddress, selfAddress, selfWebhookProblems } from "./alerts-self";
 import { parseJson, readRegularFile } from "./regular-file";
 
 export class ConfigError extends Error {
@@ -30,7 +31,7 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
  * The path may be a symbolic link (the operator chose it), but what it reaches must be a
  * regular file: a FIFO or a device there is refused, not waited on.
  */
-export function loadConfig(file: string): LoadedConfig {
+export function loadConfig(file: string, self: SelfAddress | null = selfAddress()): LoadedConfig {
   const read = readRegularFile(file, { maxBytes: MAX_CONFIG_BYTES });
   if (!read.ok) {
     if (read.refusal === "missing" || read.refusal === "unreadable") {
@@ -48,6 +49,11 @@ export function loadConfig(file: string): LoadedConfig {
     const lines = fieldIssues(parsed.error).map((i) => `  ${i.path}: ${i.message}`);
     throw new ConfigError(`Invalid configuration in ${file}:\n${lines.join("\n")}`);
   }
+  const selfProblems = self ? selfWebhookProblems(parsed.data, self) : [];
+  if (selfProblems.length)
+    throw new ConfigError(
+      `Invalid configuration in ${file}:\n${selfProblems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`,
+    );
   const base = path.dirname(file);
   const repositories = parsed.data.repositories.map((repo, i): LoadedRepository => {
     // A remote's mirror is made by the worker at start (server/git/remote.ts): until then it
@@ -77,6 +83,7 @@ export function loadConfig(file: string): LoadedConfig {
     repositories,
     ...(parsed.data.agents ? { agents: parsed.data.agents } : {}),
     ...(parsed.data.github ? { github: parsed.data.github } : {}),
+    ...(parsed.data.alerts ? { alerts: parsed.data.alerts } : {}),
     file,
   };
 }
@@ -158,6 +165,7 @@ function shareLastGood(file: string, config: LoadedConfig): void {
   setEnvironmentData(shareKey(file), {
     repositories: config.repositories,
     ...(config.github ? { github: config.github } : {}),
+    ...(config.alerts ? { alerts: config.alerts } : {}),
   });
 }
 

@@ -3,8 +3,8 @@ import { z } from "zod";
 import type { Db, DbLike } from "@/server/db/client";
 import { events } from "@/server/db/schema";
 
-/** `queue`: post-merge verifications (server/verify), for the queue page and operators. */
-export type EventTopic = "request" | "worker" | "run" | "queue";
+/** `queue`: post-merge verifications (server/verify), for the queue page and operators; `alert`: alerts fired and their webhook deliveries (server/alerts). */
+export type EventTopic = "request" | "worker" | "run" | "queue" | "alert";
 
 export type EventRow = typeof events.$inferSelect;
 

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { and, eq, like } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { alertDeliveryStates } from "@/schemas/alert-delivery-state";
 import { entryStates } from "@/schemas/queue";
 import { requestStatuses } from "@/schemas/request-status";
 import { runStates } from "@/schemas/run-state";
@@ -9,6 +10,7 @@ import { taskStates } from "@/schemas/task-state";
 import { verificationStates } from "@/schemas/verification-state";
 import { closeDb, type Db, type DbLike, openDb } from "@/server/db/client";
 import { events } from "@/server/db/schema";
+import { DeliveryMoveConflict, deliveryMachine } from "@/server/state/alerts/states";
 import { entryMachine, IllegalTransitionError } from "@/server/state/queue/states";
 import { requestMachine } from "@/server/state/requests/states";
 import { RunMoveConflict, runMachine } from "@/server/state/runs/states";
@@ -91,6 +93,13 @@ const expected = {
     failed: [],
     error: [],
   },
+  "alert delivery": {
+    pending: ["sending", "dead"],
+    sending: ["delivered", "retrying", "dead"],
+    retrying: ["sending", "dead"],
+    delivered: [],
+    dead: [],
+  },
 } as const;
 
 type Case = {
@@ -115,6 +124,12 @@ const cases: Case[] = [
     states: verificationStates,
     table: expected.verification,
     error: VerificationMoveConflict,
+  },
+  {
+    machine: deliveryMachine,
+    states: alertDeliveryStates,
+    table: expected["alert delivery"],
+    error: DeliveryMoveConflict,
   },
 ];
 

@@ -59,6 +59,13 @@ const watched: Watched[] = [
     sqlTable: "verifications",
     column: "state",
   },
+  {
+    machine: "alert delivery",
+    store: "server/state/alerts/store.ts",
+    table: "alertDeliveries",
+    sqlTable: "alert_deliveries",
+    column: "state",
+  },
 ];
 
 const PRODUCTION_ROOTS = ["app", "components", "schemas", "server", "workers", "bin", "lib"];

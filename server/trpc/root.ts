@@ -1,4 +1,5 @@
 import { router } from "./init";
+import { alertRouter } from "./routers/alert";
 import { approvalRouter } from "./routers/approval";
 import { notificationRouter } from "./routers/notification";
 import { queueRouter } from "./routers/queue";
@@ -8,6 +9,7 @@ import { systemRouter } from "./routers/system";
 import { userRouter } from "./routers/user";
 
 export const appRouter = router({
+  alert: alertRouter,
   approval: approvalRouter,
   notification: notificationRouter,
   queue: queueRouter,

@@ -31,6 +31,8 @@ export function currentDialect(): Dialect {
   return shared.dialect;
 }
 
+export let alerts = sqlite.alerts;
+export let alertDeliveries = sqlite.alertDeliveries;
 export let apiTokens = sqlite.apiTokens;
 export let approvals = sqlite.approvals;
 export let diffViews = sqlite.diffViews;
@@ -75,6 +77,8 @@ function applyHere(next: Dialect): void {
   if (next === dialect) return;
   const t: typeof sqlite = next === "postgres" ? (pgTables() as unknown as typeof sqlite) : sqlite;
   dialect = next;
+  alerts = t.alerts;
+  alertDeliveries = t.alertDeliveries;
   apiTokens = t.apiTokens;
   approvals = t.approvals;
   diffViews = t.diffViews;
@@ -104,6 +108,8 @@ function applyHere(next: Dialect): void {
 
 /** Every table, by its export name (the PostgreSQL derivation and the copy between engines). */
 export const tableNames = [
+  "alerts",
+  "alertDeliveries",
   "apiTokens",
   "approvals",
   "diffViews",
