@@ -1,5 +1,6 @@
 import { router } from "./init";
 import { approvalRouter } from "./routers/approval";
+import { metricsRouter } from "./routers/metrics";
 import { notificationRouter } from "./routers/notification";
 import { queueRouter } from "./routers/queue";
 import { requestRouter } from "./routers/request";
@@ -9,6 +10,7 @@ import { userRouter } from "./routers/user";
 
 export const appRouter = router({
   approval: approvalRouter,
+  metrics: metricsRouter,
   notification: notificationRouter,
   queue: queueRouter,
   request: requestRouter,
