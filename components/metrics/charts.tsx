@@ -96,7 +96,14 @@ function ChartFigure({
         <summary className="cursor-pointer text-slate-700 underline">
           Show the numbers as a table
         </summary>
-        <div className="mt-2 max-h-72 overflow-auto">{table}</div>
+        <section
+          className="mt-2 max-h-72 overflow-auto"
+          aria-label={`${title}, as a table`}
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
+          tabIndex={0}
+        >
+          {table}
+        </section>
       </details>
     </figure>
   );
@@ -154,8 +161,16 @@ function Table({
   );
 }
 
-const minutes = (ms: number | null) => (ms === null ? null : Number((ms / 60_000).toFixed(2)));
-const seconds = (ms: number | null) => (ms === null ? null : Number((ms / 1_000).toFixed(2)));
+/** The unit a duration axis reads best in, from the longest value it shows. */
+function unitFor(values: (number | null)[]): { name: string; per: number } {
+  const max = Math.max(0, ...values.map((v) => v ?? 0));
+  if (max < 2_000) return { name: "Milliseconds", per: 1 };
+  if (max < 120_000) return { name: "Seconds", per: 1_000 };
+  if (max < 7_200_000) return { name: "Minutes", per: 60_000 };
+  return { name: "Hours", per: 3_600_000 };
+}
+const inUnit = (ms: number | null, per: number) =>
+  ms === null ? null : Number((ms / per).toFixed(2));
 const pct = (part: number, whole: number) =>
   whole ? Number(((part / whole) * 100).toFixed(1)) : null;
 
@@ -177,17 +192,18 @@ export function MetricsCharts({ history }: { history: MetricsHistory }) {
       ),
     ],
   };
+  const queueUnit = unitFor(buckets.map((b) => b.queueP95Ms));
   const queueTime: ChartData<"line"> = {
     labels,
     datasets: [
       line(
         "p50",
-        buckets.map((b) => minutes(b.queueP50Ms)),
+        buckets.map((b) => inUnit(b.queueP50Ms, queueUnit.per)),
         BLUE,
       ),
       line(
         "p95",
-        buckets.map((b) => minutes(b.queueP95Ms)),
+        buckets.map((b) => inUnit(b.queueP95Ms, queueUnit.per)),
         AMBER,
         [6, 4],
       ),
@@ -215,17 +231,18 @@ export function MetricsCharts({ history }: { history: MetricsHistory }) {
       ),
     ],
   };
+  const checkUnit = unitFor(buckets.map((b) => b.checkP95Ms));
   const checkTimes: ChartData<"line"> = {
     labels,
     datasets: [
       line(
         "p50",
-        buckets.map((b) => seconds(b.checkP50Ms)),
+        buckets.map((b) => inUnit(b.checkP50Ms, checkUnit.per)),
         BLUE,
       ),
       line(
         "p95",
-        buckets.map((b) => seconds(b.checkP95Ms)),
+        buckets.map((b) => inUnit(b.checkP95Ms, checkUnit.per)),
         AMBER,
         [6, 4],
       ),
@@ -313,7 +330,7 @@ export function MetricsCharts({ history }: { history: MetricsHistory }) {
           <Line
             aria-label={label}
             data={queueTime}
-            options={base("Minutes") as ChartOptions<"line">}
+            options={base(queueUnit.name) as ChartOptions<"line">}
           />
         )}
         table={
@@ -368,7 +385,7 @@ export function MetricsCharts({ history }: { history: MetricsHistory }) {
           <Line
             aria-label={label}
             data={checkTimes}
-            options={base("Seconds") as ChartOptions<"line">}
+            options={base(checkUnit.name) as ChartOptions<"line">}
           />
         )}
         table={

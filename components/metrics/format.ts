@@ -33,3 +33,9 @@ export const rangeNames: Record<MetricsRange, string> = {
   day: "Last day",
   week: "Last week",
 };
+
+/** A bucket's width in words: 5 minutes, an hour, 6 hours. */
+export function widthWords(ms: number): string {
+  if (ms < 3_600_000) return `${ms / 60_000} minutes`;
+  return ms === 3_600_000 ? "an hour" : `${ms / 3_600_000} hours`;
+}

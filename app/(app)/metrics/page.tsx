@@ -3,7 +3,7 @@ import Link from "next/link";
 import { FilterProblems } from "@/components/filter-problems";
 import { Forbidden } from "@/components/forbidden";
 import { MetricsCharts } from "@/components/metrics/charts";
-import { dollars, duration, percent, rangeNames } from "@/components/metrics/format";
+import { dollars, duration, percent, rangeNames, widthWords } from "@/components/metrics/format";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { ValidationError } from "@/server/errors";
@@ -110,7 +110,7 @@ export default async function MetricsPage(props: {
         <>
           <p className="mb-3 text-sm text-slate-600" data-testid="metrics-scope">
             {rangeNames[history.range]} ({history.buckets.length} intervals of{" "}
-            {duration(history.bucketMs)}, times in UTC),{" "}
+            {widthWords(history.bucketMs)}, times in UTC),{" "}
             {history.repo ? `repository ${history.repo}` : "all repositories"}, from the stored
             history.
           </p>
