@@ -356,6 +356,7 @@ export function MetricsCharts({ history }: { history: MetricsHistory }) {
               {
                 ...base("% of finished"),
                 scales: {
+                  ...base("% of finished").scales,
                   y: { min: 0, max: 100, title: { display: true, text: "% of finished" } },
                 },
               } as ChartOptions<"line">

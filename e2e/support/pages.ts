@@ -340,6 +340,7 @@ export const PAGES: PageState[] = [
     name: "metrics",
     as: "admin",
     path: async (b) => {
+      await doneRequest(b);
       await waitingApproval(b);
       await agentRun(b);
       return "/metrics?range=day";
@@ -350,6 +351,7 @@ export const PAGES: PageState[] = [
     name: "metrics-tables",
     as: "admin",
     path: async (b) => {
+      await doneRequest(b);
       await waitingApproval(b);
       await agentRun(b);
       return "/metrics?range=week&repo=demo";
