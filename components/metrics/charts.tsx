@@ -303,7 +303,7 @@ export function MetricsCharts({ history }: { history: MetricsHistory }) {
       <ChartFigure
         id="throughput"
         title="Throughput"
-        summary={`${totals.landings} changes landed, ${totals.finished} finished.`}
+        summary={`${totals.landings} ${totals.landings === 1 ? "change" : "changes"} landed, ${totals.finished} finished.`}
         chart={(label) => (
           <Bar
             aria-label={label}
