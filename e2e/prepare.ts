@@ -49,6 +49,9 @@ const reviewed = path.join(data, "repos", "reviewed");
 const piped = path.join(data, "repos", "piped");
 await createDemoRepo(demo);
 await createDemoRepo(reviewed);
+// The metered repository: a copy of the demo that only e2e/metrics.spec.ts lands changes in, so
+// the metrics page's figures for it are exact.
+await createDemoRepo(path.join(data, "repos", "metered"));
 
 fs.mkdirSync(path.join(gated, "src"), { recursive: true });
 fs.writeFileSync(path.join(gated, "gate.mjs"), gateScript);
@@ -102,6 +105,15 @@ fs.writeFileSync(
         {
           name: "demo",
           path: "repos/demo",
+          targetBranch: "main",
+          policy: {
+            ...demoPolicy,
+            approvals: { low: { approvals: 0 }, medium: { approvals: 0 }, high: { approvals: 0 } },
+          },
+        },
+        {
+          name: "metered",
+          path: "repos/metered",
           targetBranch: "main",
           policy: {
             ...demoPolicy,

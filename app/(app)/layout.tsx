@@ -45,6 +45,7 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
                 <NavLink href="/requests/new">New request</NavLink>
                 {user && can(user.role, "queue.read") && <NavLink href="/queue">Queue</NavLink>}
                 {user && can(user.role, "queue.read") && <NavLink href="/runs">Runs</NavLink>}
+                {user && can(user.role, "queue.read") && <NavLink href="/metrics">Metrics</NavLink>}
                 {user && can(user.role, "change.approve") && (
                   <ApprovalsLink initial={await waitingCount(runtime().db)} />
                 )}

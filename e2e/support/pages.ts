@@ -366,6 +366,33 @@ export const PAGES: PageState[] = [
       await openDialog(page, "Approve…");
     },
   },
+  {
+    name: "metrics",
+    as: "admin",
+    path: async (b) => {
+      await doneRequest(b);
+      await waitingApproval(b);
+      await agentRun(b);
+      return "/metrics?range=day";
+    },
+    ready: testId("chart-throughput"),
+  },
+  {
+    name: "metrics-tables",
+    as: "admin",
+    path: async (b) => {
+      await doneRequest(b);
+      await waitingApproval(b);
+      await agentRun(b);
+      return "/metrics?range=week&repo=demo";
+    },
+    ready: async (page) => {
+      for (const chart of ["throughput", "agents"]) {
+        await page.getByTestId(`chart-${chart}`).getByText("Show the numbers as a table").click();
+        await expect(page.getByTestId(`table-${chart}`)).toBeVisible();
+      }
+    },
+  },
   { name: "admin-users", as: "admin", path: () => "/admin/users", ready: testId("person-row") },
   {
     name: "admin-users-dialog",

@@ -1,6 +1,7 @@
 import { router } from "./init";
 import { alertRouter } from "./routers/alert";
 import { approvalRouter } from "./routers/approval";
+import { metricsRouter } from "./routers/metrics";
 import { notificationRouter } from "./routers/notification";
 import { queueRouter } from "./routers/queue";
 import { requestRouter } from "./routers/request";
@@ -11,6 +12,7 @@ import { userRouter } from "./routers/user";
 export const appRouter = router({
   alert: alertRouter,
   approval: approvalRouter,
+  metrics: metricsRouter,
   notification: notificationRouter,
   queue: queueRouter,
   request: requestRouter,

@@ -1,3 +1,4 @@
+import Link from "next/link";
 import { Forbidden } from "@/components/forbidden";
 import { QueueBoard } from "@/components/queue/board";
 import { type EventFilter, eventKinds } from "@/components/queue-guidance";
@@ -37,7 +38,12 @@ export default async function QueuePage(props: {
   };
   return (
     <section>
-      <h1 className="mb-4 text-2xl font-semibold">Merge queue</h1>
+      <div className="mb-4 flex flex-wrap items-baseline justify-between gap-3">
+        <h1 className="text-2xl font-semibold">Merge queue</h1>
+        <Link href="/metrics" className="text-sm underline">
+          Metrics: charts over the last hour, day or week
+        </Link>
+      </div>
       <QueueBoard
         initial={initial}
         canOperate={can(user.role, "queue.operate")}
