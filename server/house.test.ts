@@ -35,6 +35,8 @@ const FLOORS: readonly string[] = [
   "checks",
   // Repositories kept on a git server: the mirror, its fetches and pushes.
   "remotes",
+  // Backups, restores and the audit log's shipping: copies of the store and the repositories.
+  "backup",
   // The ground: who is asking, configuration, the state machines, git, confinement, storage.
   "redact",
   "auth",

@@ -77,6 +77,14 @@ export function loadConfig(file: string): LoadedConfig {
     repositories,
     ...(parsed.data.agents ? { agents: parsed.data.agents } : {}),
     ...(parsed.data.github ? { github: parsed.data.github } : {}),
+    ...(parsed.data.shipping
+      ? {
+          shipping: {
+            ...parsed.data.shipping,
+            folder: path.resolve(base, parsed.data.shipping.folder),
+          },
+        }
+      : {}),
     file,
   };
 }

@@ -13,6 +13,7 @@ export const {
   githubDeliveries,
   githubIssues,
   loginAttempts,
+  logShipments,
   notificationMarks,
   queueEntries,
   queueEntryPaths,
