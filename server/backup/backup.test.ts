@@ -95,6 +95,13 @@ describe("hyperion backup and restore", () => {
 
     const manifest = JSON.parse(fs.readFileSync(path.join(backup, "manifest.json"), "utf8"));
     const listed = manifest.files.map((f: { path: string }) => f.path);
+    if (world.env.HYPERION_DATABASE_URL) {
+      // PostgreSQL: the database is pg_dump's (docs/storage.md); the rest is backed up.
+      expect(made.stdout).toContain("back it up with pg_dump");
+      expect(manifest.database).toBeNull();
+      expect(listed).toContain("repos/demo.bundle");
+      return;
+    }
     expect(listed.filter((p: string) => p !== "auth-secret").sort()).toEqual(
       ["hyperion.config.json", "hyperion.db", "repos/demo.bundle"].sort(),
     );
@@ -172,12 +179,14 @@ describe("hyperion backup and restore", () => {
   }
 
   it("refuses a truncated backup, naming the file; nothing is written", async () => {
+    // The database (the config on PostgreSQL, whose database pg_dump backs up) cut in half.
+    const cutFile = world.env.HYPERION_DATABASE_URL ? "hyperion.config.json" : "hyperion.db";
     const { r, target, copy } = await restoreSpoiled("truncated", (dir) => {
-      const db = path.join(dir, "hyperion.db");
-      fs.truncateSync(db, Math.floor(fs.statSync(db).size / 2));
+      const f = path.join(dir, cutFile);
+      fs.truncateSync(f, Math.floor(fs.statSync(f).size / 2));
     });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain(`${path.join(copy, "hyperion.db")} is `);
+    expect(r.stderr).toContain(`${path.join(copy, cutFile)} is `);
     expect(r.stderr).toContain("truncated or damaged");
     expect(fs.existsSync(target)).toBe(false);
   }, 120_000);

@@ -81,7 +81,8 @@ describe("log shipping", () => {
     const config = { folder: dir, intervalSeconds: 1 };
     await beat(world.db, "worker-a", Date.now());
     await addRows(25);
-    const a = { owner: "worker-a/shipping", leaseMs: 60_000, rows: 10 };
+    // settleMs 0: on PostgreSQL too, the rows just written are shipped at once.
+    const a = { owner: "worker-a/shipping", leaseMs: 60_000, rows: 10, settleMs: 0 };
     const first = await shipOnce(world.db, config, a);
     expect(first.filter((s) => s.stream === "change_queue_logs").map((s) => s.rows)).toEqual([
       10, 10, 5,
@@ -100,7 +101,7 @@ describe("log shipping", () => {
 
     // Another host finds the logs' lease held by a live worker, and ships nothing.
     await addRows(3);
-    const b = { owner: "worker-b/shipping", leaseMs: 60_000 };
+    const b = { owner: "worker-b/shipping", leaseMs: 60_000, settleMs: 0 };
     expect(await shipOnce(world.db, config, b)).toEqual([]);
     // Once that worker stopped, it takes over from the cursor.
     await markStopped(world.db, "worker-a");

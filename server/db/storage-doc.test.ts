@@ -26,7 +26,9 @@ describe("docs/storage.md", () => {
   it("lists every table with exactly its columns", () => {
     const schema = new Map(
       tableNames.map((n) => {
-        const cfg = getTableConfig((tables as unknown as Record<string, SQLiteTable>)[n]);
+        const cfg = getTableConfig(
+          (tables as unknown as Record<string, SQLiteTable>)[n] as SQLiteTable,
+        );
         return [cfg.name, cfg.columns.map((c) => c.name)] as const;
       }),
     );

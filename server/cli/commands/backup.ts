@@ -47,10 +47,6 @@ export async function backupCommand(dirArg: string) {
     }
   });
   console.log(`backup complete: ${dir} (restore with 'hyperion restore ${dirArg}')`);
-  if (env.HYPERION_DATABASE_URL)
-    console.log(
-      "the database is on PostgreSQL and is not in this backup: back it up with pg_dump (docs/storage.md#postgresql)",
-    );
 }
 
 /** `hyperion restore <dir>`: a backup checked, then restored into an empty data folder. */
