@@ -106,7 +106,13 @@ export async function makeBackup(
   for (const repo of src.config.repositories) {
     const rel = path.relative(base, repo.path);
     const where = rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : repo.path;
-    const shape = await repoShape(repo.path);
+    // A remote's mirror the worker has not made yet: restored empty, fetched at its start.
+    const shape =
+      repo.remote && !fs.existsSync(repo.path)
+        ? { bare: true, head: `refs/heads/${repo.targetBranch}`, refs: 0 }
+        : await repoShape(repo.path).catch((err: Error) => {
+            throw new BackupError(`repository ${repo.name} (${repo.path}): ${err.message}`);
+          });
     let bundle: string | null = null;
     if (shape.refs > 0) {
       bundle = `repos/${repo.name}.bundle`;

@@ -43,7 +43,11 @@ export async function backupCommand(dirArg: string) {
         say,
       );
     } catch (err) {
-      throw asCliError(err);
+      if (err instanceof BackupError && err.exitCode === 2) throw asCliError(err);
+      throw new CliError(
+        `${(err as Error).message}\nThe backup did not finish: ${dir} has no manifest.json and cannot be restored; remove it and run 'hyperion backup' again.`,
+        1,
+      );
     }
   });
   console.log(`backup complete: ${dir} (restore with 'hyperion restore ${dirArg}')`);
