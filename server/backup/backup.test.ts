@@ -101,6 +101,7 @@ describe("hyperion backup and restore", () => {
       expect(listed).toContain("repos/demo.bundle");
       return;
     }
+    expect(made.stdout).toMatch(/^database: copying/m);
     expect(listed.filter((p: string) => p !== "auth-secret").sort()).toEqual(
       ["hyperion.config.json", "hyperion.db", "repos/demo.bundle"].sort(),
     );
