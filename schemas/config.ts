@@ -44,6 +44,22 @@ export const RepositoryConfig = z.strictObject({
   policy: Policy.optional(),
 });
 
+/**
+ * Log shipping (docs/storage.md): the worker copies the audit log (change_queue_logs and
+ * events) into `folder` as NDJSON segments, every `intervalSeconds`.
+ */
+export const ShippingConfig = z.strictObject({
+  /** Where segments are written; relative to the config's folder. Made if absent. */
+  folder: localPath,
+  intervalSeconds: z
+    .number()
+    .int("must be a whole number of seconds")
+    .min(1, "must be at least 1")
+    .max(86_400, "must be at most 86400 (a day)")
+    .default(60),
+});
+export type ShippingConfig = z.output<typeof ShippingConfig>;
+
 export const HyperionConfig = z
   .strictObject({
     repositories: z.array(RepositoryConfig).min(1, "must list at least one repository"),
@@ -53,6 +69,8 @@ export const HyperionConfig = z
     github: GithubConfig.optional(),
     /** Alert rules: what the worker watches for and the webhooks it tells (docs/alerts.md). */
     alerts: AlertRules.optional(),
+    /** Continuous shipping of the audit log to a folder (docs/storage.md). */
+    shipping: ShippingConfig.optional(),
   })
   .superRefine((value, ctx) => {
     const seen = new Set<string>();

@@ -38,6 +38,8 @@ const FLOORS: readonly string[] = [
   "remotes",
   // Alerts: rules checked against the state above, and their webhook deliveries.
   "alerts",
+  // Backups, restores and the audit log's shipping: copies of the store and the repositories.
+  "backup",
   // The ground: who is asking, configuration, the state machines, git, confinement, storage.
   "redact",
   "auth",

@@ -3,6 +3,7 @@ import path from "node:path";
 import { inspect } from "node:util";
 import { Worker } from "node:worker_threads";
 import { startAlerts } from "@/server/alerts/loop";
+import { startShipping } from "@/server/backup/shipping";
 import { CliError } from "@/server/cli/io";
 import { ConfigError, currentConfig } from "@/server/config/load";
 import { describeSandbox, detectSandbox } from "@/server/confine/detect";
@@ -91,6 +92,8 @@ export async function runSupervisor(
   const fetcher = startFetcher(db, () => currentConfig(env.configPath));
   // GitHub intake: stored webhook deliveries, reconciliation, status comments (docs/github.md).
   const github = options.drain ? null : startGithub(db, () => currentConfig(env.configPath));
+  // The audit log shipped to the config's shipping folder (docs/storage.md).
+  const shipping = startShipping(db, () => currentConfig(env.configPath), `${id}/shipping`);
   const threads = new QueueThreads(db, env, id, {
     ...defaultLoopOptions(env),
     drain: options.drain,
@@ -173,6 +176,7 @@ export async function runSupervisor(
   clearInterval(recovery);
   await fetcher.stop();
   await github?.stop();
+  await shipping.stop();
   await agents.stopAll("the worker stopped");
   await verifier?.stop();
   await alerts?.stop();

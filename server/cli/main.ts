@@ -1,9 +1,8 @@
-import { Command, CommanderError, Option } from "commander";
+import { Command, Option } from "commander";
 import { roles } from "@/schemas/roles";
-import { EnvError, unknownEnvWarnings } from "@/server/env.mjs";
-import { ValidationError } from "@/server/errors";
+import { unknownEnvWarnings } from "@/server/env.mjs";
 import { cliEnv } from "./env";
-import { CliError } from "./io";
+import { report } from "./report";
 
 /**
  * A command's action, loaded when it runs: `--help` and usage errors load no database driver,
@@ -75,6 +74,17 @@ function addServerCommands(program: Command): void {
     .argument("<url>", "postgres://user:password@host:5432/database (an empty database)")
     .option("--from <file>", "the SQLite file (default: $HYPERION_DATA/hyperion.db)")
     .action(lazy(() => import("./commands/migrate"), "migrateToPostgresCommand"));
+
+  program
+    .command("backup")
+    .description("copy the database, repositories and config into an empty folder, while running")
+    .argument("<dir>", "an empty or new folder (docs/storage.md)")
+    .action(lazy(() => import("./commands/backup"), "backupCommand"));
+  program
+    .command("restore")
+    .description("check a backup, then restore it into an empty data folder ($HYPERION_DATA)")
+    .argument("<dir>", "a folder `hyperion backup` made")
+    .action(lazy(() => import("./commands/backup"), "restoreCommand"));
 }
 
 /** The merge queue: changes submitted, its state, retries, rollbacks, its replay. */
@@ -363,33 +373,4 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     process.exitCode = report(err);
   }
-}
-
-function report(err: unknown): number {
-  if (err instanceof CommanderError) {
-    return err.exitCode === 0 ? 0 : 2;
-  }
-  if (err instanceof CliError) {
-    console.error(`error: ${err.message}`);
-    for (const issue of err.issues) console.error(`  ${issue.path}: ${issue.message}`);
-    return err.exitCode;
-  }
-  if (err instanceof EnvError) {
-    console.error(`error: ${err.message}`);
-    return 2;
-  }
-  if (err instanceof ValidationError) {
-    console.error("error: invalid input");
-    for (const issue of err.issues) console.error(`  ${issue.path}: ${issue.message}`);
-    return 1;
-  }
-  if (
-    err instanceof Error &&
-    ["NotFoundError", "ConflictError", "ConfigError", "ForbiddenError"].includes(err.name)
-  ) {
-    console.error(`error: ${err.message}`);
-    return 1;
-  }
-  console.error(err);
-  return 1;
 }

@@ -84,6 +84,14 @@ export function loadConfig(file: string, self: SelfAddress | null = selfAddress(
     ...(parsed.data.agents ? { agents: parsed.data.agents } : {}),
     ...(parsed.data.github ? { github: parsed.data.github } : {}),
     ...(parsed.data.alerts ? { alerts: parsed.data.alerts } : {}),
+    ...(parsed.data.shipping
+      ? {
+          shipping: {
+            ...parsed.data.shipping,
+            folder: path.resolve(base, parsed.data.shipping.folder),
+          },
+        }
+      : {}),
     file,
   };
 }

@@ -13,12 +13,16 @@ export class SchemaVersionError extends Error {
 
 type Journal = { entries: { idx: number; when: number; tag: string }[] };
 
-function journal(db: RootDb): Journal["entries"] {
+export function journal(db: Pick<RootDb, "$dialect">): Journal["entries"] {
   const file = path.join(migrationsFolder(db.$dialect), "meta", "_journal.json");
   return (JSON.parse(fs.readFileSync(file, "utf8")) as Journal).entries;
 }
 
 /** The migrations the database has applied (drizzle's table), by their time stamps. */
+export async function appliedMigrations(db: RootDb): Promise<number[]> {
+  return applied(db);
+}
+
 async function applied(db: RootDb): Promise<number[]> {
   const table =
     db.$dialect === "postgres" ? sql`drizzle.__drizzle_migrations` : sql`__drizzle_migrations`;

@@ -43,6 +43,7 @@ export let events = sqlite.events;
 export let githubDeliveries = sqlite.githubDeliveries;
 export let githubIssues = sqlite.githubIssues;
 export let loginAttempts = sqlite.loginAttempts;
+export let logShipments = sqlite.logShipments;
 export let notificationMarks = sqlite.notificationMarks;
 export let queueEntries = sqlite.queueEntries;
 export let queueEntryPaths = sqlite.queueEntryPaths;
@@ -89,6 +90,7 @@ function applyHere(next: Dialect): void {
   githubDeliveries = t.githubDeliveries;
   githubIssues = t.githubIssues;
   loginAttempts = t.loginAttempts;
+  logShipments = t.logShipments;
   notificationMarks = t.notificationMarks;
   queueEntries = t.queueEntries;
   queueEntryPaths = t.queueEntryPaths;
@@ -120,6 +122,7 @@ export const tableNames = [
   "githubDeliveries",
   "githubIssues",
   "loginAttempts",
+  "logShipments",
   "notificationMarks",
   "queueEntries",
   "queueEntryPaths",

@@ -15,6 +15,7 @@ export const {
   githubDeliveries,
   githubIssues,
   loginAttempts,
+  logShipments,
   notificationMarks,
   queueEntries,
   queueEntryPaths,

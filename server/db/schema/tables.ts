@@ -6,6 +6,7 @@ export * from "./check-runs";
 export * from "./cluster";
 export * from "./events";
 export * from "./github";
+export * from "./log-shipping";
 export * from "./login-attempts";
 export * from "./notifications";
 export * from "./queue";
