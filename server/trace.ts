@@ -68,6 +68,9 @@ function setUp(): Tracing {
       ({ otlpProcessor }) => fanout.processors.add(otlpProcessor(url)),
       () => {},
     );
+    // The batch still held is sent as the process ends (the CLI and the worker end by running
+    // out of work, not by process.exit).
+    process.once("beforeExit", () => void flushTraces());
   }
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ "service.name": "hyperion" }),

@@ -64,7 +64,10 @@ describe("a request's trace", () => {
 
     // The agent saw the run span's traceparent: same trace, the run span as its parent.
     const said = (
-      await aw.world.db.select().from(agentRunEvents).where(eq(agentRunEvents.runId, run?.id ?? 0))
+      await aw.world.db
+        .select()
+        .from(agentRunEvents)
+        .where(eq(agentRunEvents.runId, run?.id ?? 0))
     )
       .map((e) => (e.event as { text?: string }).text ?? "")
       .find((t) => t.startsWith("TRACEPARENT="));
