@@ -30,13 +30,18 @@ import { currentEnv } from "@/server/env.mjs";
 /** Span processors added at run time (tests' in-memory exporters), besides the exporter. */
 class Fanout implements SpanProcessor {
   readonly processors = new Set<SpanProcessor>();
+  /** Spans ended while the exporter loads (at most 2048), handed to it once it is there. */
+  held: ReadableSpan[] | null = null;
+  loading: Promise<unknown> = Promise.resolve();
   onStart(span: SdkSpan, parent: Context): void {
     for (const p of this.processors) p.onStart(span, parent);
   }
   onEnd(span: ReadableSpan): void {
+    if (this.held && this.held.length < 2048) this.held.push(span);
     for (const p of this.processors) p.onEnd(span);
   }
   async forceFlush(): Promise<void> {
+    await this.loading;
     await Promise.all([...this.processors].map((p) => p.forceFlush()));
   }
   async shutdown(): Promise<void> {
@@ -64,9 +69,17 @@ function setUp(): Tracing {
   const url = endpoint();
   if (url) {
     // Loaded only when configured: the exporter and its encoders are most of the footprint.
-    void import("./trace-export").then(
-      ({ otlpProcessor }) => fanout.processors.add(otlpProcessor(url)),
-      () => {},
+    fanout.held = [];
+    fanout.loading = import("./trace-export").then(
+      ({ otlpProcessor }) => {
+        const exporter = otlpProcessor(url);
+        for (const span of fanout.held ?? []) exporter.onEnd(span);
+        fanout.held = null;
+        fanout.processors.add(exporter);
+      },
+      () => {
+        fanout.held = null;
+      },
     );
     // The batch still held is sent as the process ends (the CLI and the worker end by running
     // out of work, not by process.exit).
