@@ -179,6 +179,11 @@ const schema = z.object({
   // Behaviour.
   HYPERION_APPLY: oneOf(["dry-run"], "or unset to move branches").optional(),
   HYPERION_LOG: oneOf(["0", "1"]).default("0"),
+  // OpenTelemetry's standard variable (server/trace.ts): where spans are sent over OTLP/HTTP
+  // (`<url>/v1/traces`); unset, no exporter runs.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: "must be an http(s) URL, like http://localhost:4318" })
+    .optional(),
   // Read again at each use by server/confine/sandbox.ts (tests change them); checked here.
   HYPERION_CONFINE: oneOf(["none"], "or unset to confine with bubblewrap").optional(),
   // As root: the unprivileged user and group every check and agent runs as

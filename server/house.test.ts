@@ -54,6 +54,8 @@ const FLOORS: readonly string[] = [
   "glob",
   "db",
   "log",
+  "trace",
+  "trace-export",
   "errors",
   "env",
 ];

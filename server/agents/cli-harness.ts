@@ -11,6 +11,7 @@ import {
   spawnConfined,
 } from "@/server/confine/spawn";
 import { inherited } from "@/server/env.mjs";
+import { traceEnv } from "@/server/trace";
 import { cliInstallProblem } from "./cli";
 import type { CliAdapter, Launch, LaunchSpec, SessionIo } from "./cli/adapter";
 import versions from "./cli/versions.json";
@@ -121,6 +122,8 @@ export class CliHarness implements AgentHarness {
       env: {
         ...launch.env,
         HYPERION_TASK_ID: spec.taskId,
+        // The run's span (server/trace.ts), for agent CLIs that take part in a trace.
+        ...traceEnv(),
         ...(allowHosts.length ? proxyEnv() : {}),
       },
       egress: {

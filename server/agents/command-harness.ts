@@ -2,6 +2,7 @@ import { AgentEvent, clip } from "@/schemas/agent-event";
 import { splitCommandLine } from "@/schemas/command-line";
 import { commandBinds } from "@/server/confine/binds";
 import { proxyEnv, spawnConfined } from "@/server/confine/spawn";
+import { traceEnv } from "@/server/trace";
 import type { AgentHarness, Probe, SessionSpec } from "./harness";
 import { confinedSession } from "./session";
 
@@ -42,6 +43,8 @@ export class CommandHarness implements AgentHarness {
       env: {
         HYPERION_PROMPT_FILE: spec.promptFile,
         HYPERION_TASK_ID: spec.taskId,
+        // The run's span (server/trace.ts), for agent CLIs that take part in a trace.
+        ...traceEnv(),
         ...(allowHosts.length ? proxyEnv() : {}),
       },
       egress: { allowHosts },

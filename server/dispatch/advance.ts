@@ -6,14 +6,15 @@ import { policyFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
 import { changeRequests, queueEntries, requests, tasks } from "@/server/db/schema";
 import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
-import { log } from "@/server/log";
+import { log, withLogContext } from "@/server/log";
 import type { Engineer } from "@/server/planning/engineer";
 import { AgentEngineer, EngineerStopped } from "@/server/planning/engineer-agent";
 import { planRequest } from "@/server/planning/plan";
 import { developTask } from "@/server/runs/develop";
 import { type AgentPool, harnessFor } from "@/server/runs/pool";
-import { moveRequest, settleRequest } from "@/server/state/requests/store";
+import { moveRequest, settleRequest, traceParentOf } from "@/server/state/requests/store";
 import { moveTask, TaskMoveConflict } from "@/server/state/tasks/store";
+import { withSpan } from "@/server/trace";
 import { dispatchOnce } from "./dispatch";
 
 /**
@@ -33,7 +34,7 @@ export async function advance(
   agents?: AgentPool,
 ) {
   const received = await db
-    .select({ id: requests.id, repo: requests.repo })
+    .select({ id: requests.id, repo: requests.repo, traceParent: requests.traceParent })
     .from(requests)
     .where(
       only?.length
@@ -43,7 +44,7 @@ export async function advance(
   for (const r of received) {
     const policy = policyFor(config, r.repo);
     if (policy.agents.engineer === "builtin") {
-      await planOne(db, config, r.id);
+      await inRequest(r, "request.plan", () => planOne(db, config, r.id));
       continue;
     }
     // An agent Engineer's session takes as long as a model does: the worker runs it in the
@@ -51,22 +52,24 @@ export async function advance(
     const repo = config.repositories.find((c) => c.name === r.repo);
     if (!agents || !repo) continue;
     agents.scope(r.id, r.repo, policy, (signal) =>
-      planOne(
-        db,
-        config,
-        r.id,
-        new AgentEngineer({
-          harness: harnessFor(
-            policy.agents.engineer as Exclude<AgentName, "builtin">,
-            policy,
-            config,
-          ),
-          repo,
-          timeoutMs: policy.agents.runTimeoutMs,
-          stallTimeoutMs: policy.agents.stallTimeoutMs,
-          maxOutputBytes: policy.agents.maxOutputBytes,
-          signal,
-        }),
+      inRequest(r, "request.scope", () =>
+        planOne(
+          db,
+          config,
+          r.id,
+          new AgentEngineer({
+            harness: harnessFor(
+              policy.agents.engineer as Exclude<AgentName, "builtin">,
+              policy,
+              config,
+            ),
+            repo,
+            timeoutMs: policy.agents.runTimeoutMs,
+            stallTimeoutMs: policy.agents.stallTimeoutMs,
+            maxOutputBytes: policy.agents.maxOutputBytes,
+            signal,
+          }),
+        ),
       ),
     );
   }
@@ -87,10 +90,32 @@ export async function advance(
       await agents.start(config, task);
       continue;
     }
-    developed.push({ task: task.id, ...(await developTask(db, config, task)) });
+    const traceParent = await traceParentOf(db, task.requestId);
+    const outcome = await withLogContext(
+      { requestId: task.requestId ?? undefined, taskId: task.id },
+      () =>
+        withSpan(
+          "task.develop",
+          { "hyperion.task": task.id, "hyperion.agent": "builtin" },
+          () => developTask(db, config, task),
+          traceParent,
+        ),
+    );
+    developed.push({ task: task.id, ...outcome });
   }
   await settleRequests(db);
   return { planned: received.length, developed };
+}
+
+/** Runs `fn` for a request: its id on each log line, in a span of the request's trace. */
+function inRequest<T>(
+  r: { id: number; repo: string; traceParent: string | null },
+  name: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  return withLogContext({ requestId: r.id }, () =>
+    withSpan(name, { "hyperion.request": r.id, "hyperion.repo": r.repo }, fn, r.traceParent),
+  );
 }
 
 /**

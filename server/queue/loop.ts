@@ -6,7 +6,9 @@ import { workerHeartbeats } from "@/server/db/schema";
 import { databaseUnreachable } from "@/server/db/sql";
 import { currentEnv, type HyperionEnv, readEnv } from "@/server/env.mjs";
 import type { ObjectStore } from "@/server/git/objects";
-import { log } from "@/server/log";
+import { log, withLogContext } from "@/server/log";
+import { requestOfChange } from "@/server/state/requests/store";
+import { withSpan } from "@/server/trace";
 import { hostName } from "@/server/workers/heartbeat";
 import { claimNext } from "../state/queue/claim";
 import { reclaimExpired, releaseOwner } from "../state/queue/leases";
@@ -132,8 +134,26 @@ export async function runQueueLoop(args: {
         // A repository whose policy sets a pipeline lands a branch's entries as a lane
         // (pipeline.ts); an entry taken out of lanes (store.ts failMove) lands alone.
         const pipeline = pipelineFor(ctx.config, entry.repo);
-        if (pipeline && entry.pipelined && !opts.dryRun) await runPipeline(ctx, entry, pipeline);
-        else await processEntry(ctx, entry);
+        // The entry's lines carry its ids, and its span continues its request's trace (a lane's
+        // span, that of the entry that leads it).
+        const of = await requestOfChange(db, entry.changeRequestId);
+        await withLogContext(
+          {
+            entryId: entry.id,
+            taskId: of.taskId ?? undefined,
+            requestId: of.requestId ?? undefined,
+          },
+          () =>
+            withSpan(
+              pipeline && entry.pipelined && !opts.dryRun ? "queue.lane" : "queue.entry",
+              { "hyperion.entry": entry.id, "hyperion.repo": entry.repo },
+              () =>
+                pipeline && entry.pipelined && !opts.dryRun
+                  ? runPipeline(ctx, entry, pipeline)
+                  : processEntry(ctx, entry),
+              of.traceParent,
+            ),
+        );
         processed++;
         args.onEntry?.(null);
       } catch (err) {

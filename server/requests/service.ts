@@ -10,6 +10,7 @@ import { requests, users } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
 import { Repo } from "@/server/git/repo";
+import { currentTraceContext, withSpan } from "@/server/trace";
 import type { User } from "@/server/users/service";
 import { createRequest } from "../state/requests/store";
 
@@ -130,22 +131,32 @@ export function createRequests(
           }),
         ),
       ];
-      const row = await createRequest(tx, {
-        title: r.title,
-        description: r.description,
-        repo: r.repo,
-        kind: r.kind ?? null,
-        priority: r.priority,
-        areas: r.areas,
-        files: r.files,
-        dependsOn,
-        acceptance: r.acceptance,
-        checks: [...new Set(r.checks)],
-        requesterId: args.requester.id,
-        source: args.source,
-        createdAt: now,
-        updatedAt: now,
-      });
+      // The request's own span: its traceparent, stored, is continued by the worker's spans.
+      const row = await withSpan(
+        "request.file",
+        { "hyperion.repo": r.repo, "hyperion.source": args.source },
+        async (span) => {
+          const filed = await createRequest(tx, {
+            title: r.title,
+            description: r.description,
+            repo: r.repo,
+            kind: r.kind ?? null,
+            priority: r.priority,
+            areas: r.areas,
+            files: r.files,
+            dependsOn,
+            acceptance: r.acceptance,
+            checks: [...new Set(r.checks)],
+            requesterId: args.requester.id,
+            source: args.source,
+            createdAt: now,
+            updatedAt: now,
+            traceParent: currentTraceContext().traceparent ?? null,
+          });
+          span.setAttribute("hyperion.request", filed.id);
+          return filed;
+        },
+      );
       ids.push(row.id);
       const summary: RequestSummary = {
         id: row.id,

@@ -1,8 +1,10 @@
 import type { AgentPolicy } from "@/schemas/agents";
 import { makeRunDir } from "@/server/confine/run";
-import { log } from "@/server/log";
+import { log, withLogContext } from "@/server/log";
+import { traceParentOf } from "@/server/state/requests/store";
 import { createRun, type RunRow } from "@/server/state/runs/store";
 import type { TaskRow } from "@/server/state/tasks/store";
+import { withSpan } from "@/server/trace";
 import type { AgentHarness } from "../agents/harness";
 import { attempts } from "./attempt";
 import type { Control, LiveRun, RunContext, Running, RunOutcome, Stop } from "./context";
@@ -43,16 +45,29 @@ export async function startRun(
     },
     done: Promise.resolve(null as unknown as RunOutcome),
   };
-  handle.done = execute(ctx, task, harness, policy, run, {
-    stopRequested: () => stopRequest,
-    requestStop: async (s) => {
-      stopRequest ??= s;
-      await wake?.();
-    },
-    onWake: (f) => {
-      wake = f;
-    },
-  }).catch(async (err: Error) => {
+  // The run's lines carry its ids; its span continues the request's trace, and its sessions'
+  // agents get that span's TRACEPARENT.
+  const traceParent = await traceParentOf(ctx.db, task.requestId);
+  const traced = () =>
+    withLogContext({ requestId: task.requestId ?? undefined, taskId: task.id, runId: run.id }, () =>
+      withSpan(
+        "agent.run",
+        { "hyperion.run": run.id, "hyperion.task": task.id, "hyperion.agent": harness.name },
+        () =>
+          execute(ctx, task, harness, policy, run, {
+            stopRequested: () => stopRequest,
+            requestStop: async (s) => {
+              stopRequest ??= s;
+              await wake?.();
+            },
+            onWake: (f) => {
+              wake = f;
+            },
+          }),
+        traceParent,
+      ),
+    );
+  handle.done = traced().catch(async (err: Error) => {
     log.error({ run: run.id, err: err.message }, "agent run crashed");
     return finish(ctx, run.id, task, "failed", `the run crashed: ${err.message}`);
   });

@@ -6,6 +6,7 @@ import type { Db } from "@/server/db/client";
 import type { HyperionEnv } from "@/server/env.mjs";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/server/errors";
 import { redactorFor } from "@/server/redact";
+import { withSpan } from "@/server/trace";
 import type { User } from "@/server/users/service";
 
 // ── context ───────────────────────────────────────────────────────────────────
@@ -77,6 +78,14 @@ const mapServiceErrors = t.middleware(async ({ next }) => {
 });
 
 /**
+ * A mutation runs in a span of its own (server/trace.ts): a request it files starts its trace
+ * there, so the web's part and the worker's share one trace id.
+ */
+const traceMutations = t.middleware(({ type, path, next }) =>
+  type === "mutation" ? withSpan(`trpc ${path}`, { "rpc.method": path }, () => next()) : next(),
+);
+
+/**
  * Every procedure is built here and names the permission it needs. No session → UNAUTHORIZED;
  * a session whose role lacks the permission → FORBIDDEN; a cross-site mutation → FORBIDDEN.
  * Checks run before input parsing, so an anonymous caller learns nothing about the input.
@@ -97,5 +106,6 @@ export function procedure(permission: Permission) {
       }
       return next({ ctx: { ...ctx, user: ctx.user } });
     })
+    .use(traceMutations)
     .use(mapServiceErrors);
 }

@@ -26,6 +26,11 @@ export const requests = sqliteTable(
     source: text().$type<"web" | "cli" | "api" | "inbox" | "github">().notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    /**
+     * The W3C traceparent of the request's trace (server/trace.ts), set as it is filed: the
+     * worker's spans and the agents' runs continue it. Null for requests filed before.
+     */
+    traceParent: text("trace_parent"),
   },
   (t) => [
     // The history lists newest first by id; SQLite appends the rowid to each index, so these

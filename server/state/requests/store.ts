@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import type { RequestStatus } from "@/schemas/request-status";
 import type { DbLike } from "@/server/db/client";
-import { queueEntries, requests, tasks } from "@/server/db/schema";
+import { changeRequests, queueEntries, requests, tasks } from "@/server/db/schema";
 import { stored } from "@/server/db/sql";
 import { ConflictError } from "@/server/errors";
 import { appendEvent } from "@/server/events/log";
@@ -25,6 +25,46 @@ export async function createRequest(
       .values({ ...values, status: "received" })
       .returning(),
   );
+}
+
+/**
+ * The W3C traceparent stored with a request as it was filed (server/trace.ts), so the worker's
+ * spans continue its trace; null for none, or for a request filed before traces were kept.
+ */
+export async function traceParentOf(
+  db: DbLike,
+  requestId: number | null | undefined,
+): Promise<string | null> {
+  if (requestId == null) return null;
+  const [row] = await db
+    .select({ traceParent: requests.traceParent })
+    .from(requests)
+    .where(eq(requests.id, requestId))
+    .limit(1);
+  return row?.traceParent ?? null;
+}
+
+/** The task and request behind a queue's change, and the request's traceparent (as above). */
+export async function requestOfChange(
+  db: DbLike,
+  changeRequestId: number,
+): Promise<{ taskId: string | null; requestId: number | null; traceParent: string | null }> {
+  const [row] = await db
+    .select({
+      taskId: changeRequests.taskId,
+      requestId: tasks.requestId,
+      traceParent: requests.traceParent,
+    })
+    .from(changeRequests)
+    .leftJoin(tasks, eq(tasks.id, changeRequests.taskId))
+    .leftJoin(requests, eq(requests.id, tasks.requestId))
+    .where(eq(changeRequests.id, changeRequestId))
+    .limit(1);
+  return {
+    taskId: row?.taskId ?? null,
+    requestId: row?.requestId ?? null,
+    traceParent: row?.traceParent ?? null,
+  };
 }
 
 /**
