@@ -45,19 +45,70 @@ export const RepositoryConfig = z.strictObject({
 });
 
 /**
- * Log shipping (docs/storage.md): the worker copies the audit log (change_queue_logs and
- * events) into `folder` as NDJSON segments, every `intervalSeconds`.
+ * An S3-compatible bucket the audit log's segments are uploaded to (docs/storage.md). The
+ * credentials are never here: they come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
  */
-export const ShippingConfig = z.strictObject({
-  /** Where segments are written; relative to the config's folder. Made if absent. */
-  folder: localPath,
-  intervalSeconds: z
-    .number()
-    .int("must be a whole number of seconds")
-    .min(1, "must be at least 1")
-    .max(86_400, "must be at most 86400 (a day)")
-    .default(60),
+export const ShippingS3Config = z.strictObject({
+  /** The S3 API's address: https://s3.eu-west-1.amazonaws.com, http://minio.internal:9000 … */
+  endpoint: z
+    .url({
+      protocol: /^https?$/,
+      error: "must be an http(s) URL such as https://s3.eu-west-1.amazonaws.com",
+    })
+    .refine(
+      (u) => !/^[a-z]+:\/\/[^/]*@/i.test(u),
+      "must not carry credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead",
+    ),
+  bucket: z
+    .string({ error: "is required: the name of the bucket segments are uploaded to" })
+    .regex(
+      /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+      "must be a bucket name: 3-63 lowercase letters, digits, '.' or '-'",
+    ),
+  /** Put before each segment's name, e.g. "hyperion/audit/" (nothing by default). */
+  prefix: z
+    .string()
+    .max(512, "must be at most 512 characters")
+    .regex(
+      /^(?!\/)[A-Za-z0-9!_.*'()\/-]*$/,
+      "must be letters, digits, '/', '!', '-', '_', '.', '*', \"'\", '(' or ')', not starting with '/'",
+    )
+    .optional(),
+  region: z
+    .string()
+    .regex(/^[a-z0-9-]{1,64}$/, "must be a region name such as us-east-1")
+    .default("us-east-1"),
+  /** Bucket in the path (http://host/bucket/key), as most S3-compatible servers want. */
+  forcePathStyle: z.boolean({ error: "must be true or false" }).default(true),
 });
+export type ShippingS3Config = z.output<typeof ShippingS3Config>;
+
+/**
+ * Log shipping (docs/storage.md): the worker copies the audit log (change_queue_logs and
+ * events) as NDJSON segments into `folder`, to the `s3` bucket, or both, every
+ * `intervalSeconds`.
+ */
+export const ShippingConfig = z
+  .strictObject({
+    /** Where segments are written; relative to the config's folder. Made if absent. */
+    folder: localPath.optional(),
+    /** An S3-compatible bucket segments are uploaded to. */
+    s3: ShippingS3Config.optional(),
+    intervalSeconds: z
+      .number()
+      .int("must be a whole number of seconds")
+      .min(1, "must be at least 1")
+      .max(86_400, "must be at most 86400 (a day)")
+      .default(60),
+  })
+  .superRefine((value, ctx) => {
+    if (!value.folder && !value.s3)
+      ctx.addIssue({
+        code: "custom",
+        path: ["folder"],
+        message: "is required (or name s3: a bucket to upload the segments to; or both)",
+      });
+  });
 export type ShippingConfig = z.output<typeof ShippingConfig>;
 
 export const HyperionConfig = z
@@ -69,7 +120,7 @@ export const HyperionConfig = z
     github: GithubConfig.optional(),
     /** Alert rules: what the worker watches for and the webhooks it tells (docs/alerts.md). */
     alerts: AlertRules.optional(),
-    /** Continuous shipping of the audit log to a folder (docs/storage.md). */
+    /** Continuous shipping of the audit log to a folder or a bucket (docs/storage.md). */
     shipping: ShippingConfig.optional(),
   })
   .superRefine((value, ctx) => {

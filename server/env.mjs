@@ -208,6 +208,12 @@ const schema = z.object({
   HYPERION_GITHUB_TOKEN: text(),
   HYPERION_GITHUB_WEBHOOK_SECRET: text(),
   HYPERION_GITHUB_WEBHOOK_SECRET_PREVIOUS: text(),
+  // Log shipping to an S3-compatible bucket (docs/storage.md): AWS's standard variables, the
+  // only place the bucket's credentials come from (never the config). Never logged or shown.
+  AWS_ACCESS_KEY_ID: text(),
+  AWS_SECRET_ACCESS_KEY: text(),
+  // Temporary credentials (an STS session) carry a token as well.
+  AWS_SESSION_TOKEN: text(),
   HYPERION_BWRAP: z
     .string()
     .refine((p) => path.isAbsolute(p), "must be the absolute path of the bwrap program")

@@ -3,7 +3,7 @@ import path from "node:path";
 import { inspect } from "node:util";
 import { Worker } from "node:worker_threads";
 import { startAlerts } from "@/server/alerts/loop";
-import { startShipping } from "@/server/backup/shipping";
+import { shippingProblem, startShipping } from "@/server/backup/shipping";
 import { CliError } from "@/server/cli/io";
 import { ConfigError, currentConfig } from "@/server/config/load";
 import { describeSandbox, detectSandbox } from "@/server/confine/detect";
@@ -92,7 +92,7 @@ export async function runSupervisor(
   const fetcher = startFetcher(db, () => currentConfig(env.configPath));
   // GitHub intake: stored webhook deliveries, reconciliation, status comments (docs/github.md).
   const github = options.drain ? null : startGithub(db, () => currentConfig(env.configPath));
-  // The audit log shipped to the config's shipping folder (docs/storage.md).
+  // The audit log shipped to the config's shipping folder or bucket (docs/storage.md).
   const shipping = startShipping(db, () => currentConfig(env.configPath), `${id}/shipping`);
   const threads = new QueueThreads(db, env, id, {
     ...defaultLoopOptions(env),
@@ -351,7 +351,10 @@ export async function runWorkerProcess(
   // A bad config at start stops the worker with the message (exit 2); once running, the
   // config this loads is the last good one its threads fall back on.
   try {
-    currentConfig(env.configPath);
+    const config = currentConfig(env.configPath);
+    // A bucket to ship the audit log to, and no credentials for it: said now, not at each round.
+    const shipping = shippingProblem(config, env);
+    if (shipping) throw new ConfigError(`${shipping}. See docs/storage.md, "Log shipping".`);
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, 2);
     throw err;

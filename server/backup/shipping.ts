@@ -1,20 +1,23 @@
-import fs from "node:fs";
-import path from "node:path";
 import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import type { ShippingConfig } from "@/schemas/config";
 import type { Db } from "@/server/db/client";
 import { changeQueueLogs, currentDialect, events, logShipments } from "@/server/db/schema";
+import { currentEnv } from "@/server/env.mjs";
 import { log } from "@/server/log";
 import { ownerAlive } from "@/server/workers/heartbeat";
-import { writeDurably } from "./manifest";
+import { type S3Credentials, s3Credentials, s3Target, s3Where } from "./s3";
+import { folderTarget, type ShippingTarget } from "./targets";
 
 // Log shipping: the audit log (change_queue_logs and events) copied, as it grows, into a
-// folder of NDJSON segments named by their first and last ids. A segment is written to a temp
-// file, fsynced and renamed (the folder fsynced too) before the cursor in log_shipments moves
-// past it: a crash before the rename ships the rows again into the same name, a crash between
-// the rename and the cursor finds the segment there and moves the cursor past it. So no row is
-// shipped twice and none is lost. One worker host ships each log at a time: it holds a lease
-// in the cursor's row, which another host takes once it ran out or its holder stopped beating.
+// folder of NDJSON segments named by their first and last ids, to an S3-compatible bucket
+// under the same names, or both. A segment is stored in every target (a folder's written to a
+// temp file, fsynced and renamed, the folder fsynced too; a bucket's uploaded and
+// acknowledged) before the cursor in log_shipments moves past it: a crash before that ships
+// the rows again under the same name, a crash between the store and the cursor finds the
+// segment starting after the cursor (in the folder, or listed in the bucket), completes any
+// target that lacks it, and moves the cursor past it. So no row is shipped twice and none is
+// lost. One worker host ships each log at a time: it holds a lease in the cursor's row, which
+// another host takes once it ran out or its holder stopped beating.
 
 export const STREAMS = ["change_queue_logs", "events"] as const;
 export type Stream = (typeof STREAMS)[number];
@@ -55,6 +58,8 @@ export type ShipOptions = {
    * could still have a smaller id committing after it.
    */
   settleMs?: number;
+  /** A bucket's credentials (s3Credentials(env)); needed when the config names `s3`. */
+  credentials?: S3Credentials | { problem: string } | null;
 };
 
 async function readRows(db: Db, stream: Stream, after: number, limit: number) {
@@ -127,15 +132,47 @@ async function advance(
   return moved.length === 1;
 }
 
-/** The segment in `folder` that starts right after the cursor, if a crash left one there. */
-function segmentStartingAt(folder: string, stream: Stream, first: number) {
-  const prefix = `${stream}-${pad(first)}-`;
-  for (const name of fs.readdirSync(folder)) {
-    if (!name.startsWith(prefix)) continue;
-    const s = parseSegmentName(name);
-    if (s) return { name, ...s };
+/**
+ * The segment that starts right after the cursor, if a crash left one in a target, and which
+ * target holds it.
+ */
+async function segmentStartingAt(targets: ShippingTarget[], stream: Stream, first: number) {
+  for (const target of targets) {
+    const name = await target.find(`${stream}-${pad(first)}-`);
+    const s = name ? parseSegmentName(name) : null;
+    if (name && s && s.stream === stream && s.first === first) return { name, target, ...s };
   }
   return null;
+}
+
+/** Where a config ships to: its folder, its bucket, or both (the folder first). */
+export async function shippingTargets(
+  config: ShippingConfig,
+  credentials: S3Credentials | { problem: string } | null,
+): Promise<ShippingTarget[]> {
+  const targets: ShippingTarget[] = [];
+  if (config.folder) targets.push(folderTarget(config.folder));
+  if (config.s3) {
+    if (!credentials) throw new Error("shipping.s3 needs credentials");
+    if ("problem" in credentials) throw new Error(credentials.problem);
+    targets.push(await s3Target(config.s3, credentials));
+  }
+  return targets;
+}
+
+/** The problem with a shipping config in this environment (a bucket without credentials). */
+export function shippingProblem(
+  config: { shipping?: ShippingConfig },
+  env: Parameters<typeof s3Credentials>[0],
+): string | null {
+  if (!config.shipping?.s3) return null;
+  const credentials = s3Credentials(env);
+  return "problem" in credentials ? credentials.problem : null;
+}
+
+/** Where a config ships to, for logs. */
+export function shippingWhere(config: ShippingConfig): string {
+  return [config.folder, config.s3 && s3Where(config.s3)].filter(Boolean).join(" and ");
 }
 
 /**
@@ -151,23 +188,40 @@ export async function shipOnce(
     now: Date.now(),
     rows: SEGMENT_ROWS,
     settleMs: currentDialect() === "postgres" ? 10_000 : 0,
+    credentials: null,
     ...opts,
   } as Required<ShipOptions>;
-  fs.mkdirSync(config.folder, { recursive: true });
+  const targets = await shippingTargets(config, o.credentials);
+  try {
+    return await shipTo(db, targets, o);
+  } finally {
+    for (const t of targets) t.close();
+  }
+}
+
+async function shipTo(
+  db: Db,
+  targets: ShippingTarget[],
+  o: Required<ShipOptions>,
+): Promise<Shipped[]> {
   const out: Shipped[] = [];
   for (const stream of STREAMS) {
     if (!(await takeLease(db, stream, o))) continue;
-    // A temp file a crash left before its rename: its rows are shipped again below.
-    for (const name of fs.readdirSync(config.folder))
-      if (name.startsWith(`.${stream}-`) && name.endsWith(".tmp"))
-        fs.rmSync(path.join(config.folder, name), { force: true });
+    for (const target of targets) await target.prepare(stream);
     for (;;) {
       const [cursor] = await db.select().from(logShipments).where(eq(logShipments.stream, stream));
       if (!cursor || cursor.owner !== o.owner) break;
       const from = cursor.lastId;
-      const left = segmentStartingAt(config.folder, stream, from + 1);
+      const left = await segmentStartingAt(targets, stream, from + 1);
       if (left) {
-        // Written and renamed before a crash, the cursor not yet moved: it is shipped.
+        // Stored before a crash, the cursor not yet moved: it is shipped once every target has
+        // it (a crash between the folder and the bucket left the bucket without it).
+        let body: string | null = null;
+        for (const target of targets) {
+          if (target === left.target || (await target.has(left.name))) continue;
+          body ??= await left.target.read(left.name);
+          await target.write(left.name, body);
+        }
         if (!(await advance(db, stream, o.owner, from, left.last, left.name, o.now))) break;
         out.push({ stream, segment: left.name, first: left.first, last: left.last, rows: 0 });
         continue;
@@ -181,10 +235,8 @@ export async function shipOnce(
       const last = rows.at(-1)?.id;
       if (first === undefined || last === undefined) break;
       const name = segmentName(stream, first, last);
-      writeDurably(
-        path.join(config.folder, name),
-        `${rows.map((r) => JSON.stringify(r.row)).join("\n")}\n`,
-      );
+      const body = `${rows.map((r) => JSON.stringify(r.row)).join("\n")}\n`;
+      for (const target of targets) await target.write(name, body);
       if (!(await advance(db, stream, o.owner, from, last, name, o.now))) break;
       out.push({ stream, segment: name, first, last, rows: rows.length });
       if (rows.length < o.rows) break;
@@ -204,12 +256,14 @@ export async function releaseShipping(db: Db, owner: string): Promise<void> {
 /**
  * The worker's shipping loop: a round every `intervalSeconds` of the config in force (read
  * each time, so shipping can be turned on, off or moved without a restart). A round that fails
- * (the folder unwritable, the database away) is logged and the next one tries again.
+ * (the folder unwritable, the bucket unreachable or refusing the credentials, the database
+ * away) is logged and the next one tries again.
  */
 export function startShipping(
   db: Db,
   config: () => { shipping?: ShippingConfig },
   owner: string,
+  credentials: () => S3Credentials | { problem: string } = () => s3Credentials(currentEnv()),
 ): { stop(): Promise<void> } {
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
@@ -226,13 +280,21 @@ export function startShipping(
     }
     if (!shipping) return schedule(10_000);
     const every = shipping.intervalSeconds * 1000;
-    round = shipOnce(db, shipping, { owner, leaseMs: Math.max(3 * every, 30_000) })
+    const where = shippingWhere(shipping);
+    round = Promise.resolve()
+      .then(() =>
+        shipOnce(db, shipping, {
+          owner,
+          leaseMs: Math.max(3 * every, 30_000),
+          ...(shipping.s3 ? { credentials: credentials() } : {}),
+        }),
+      )
       .then((shipped) => {
         for (const s of shipped)
           log.info({ stream: s.stream, segment: s.segment, rows: s.rows }, "audit log shipped");
       })
       .catch((err: Error) =>
-        log.error({ folder: shipping.folder, error: err.message }, "log shipping round failed"),
+        log.error({ where, error: err.message }, "log shipping round failed"),
       )
       .finally(() => schedule(every));
   };

@@ -88,7 +88,9 @@ export function loadConfig(file: string, self: SelfAddress | null = selfAddress(
       ? {
           shipping: {
             ...parsed.data.shipping,
-            folder: path.resolve(base, parsed.data.shipping.folder),
+            ...(parsed.data.shipping.folder
+              ? { folder: path.resolve(base, parsed.data.shipping.folder) }
+              : {}),
           },
         }
       : {}),
