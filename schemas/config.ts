@@ -70,7 +70,7 @@ export const ShippingS3Config = z.strictObject({
     .string()
     .max(512, "must be at most 512 characters")
     .regex(
-      /^(?!\/)[A-Za-z0-9!_.*'()\/-]*$/,
+      /^(?!\/)[A-Za-z0-9!_.*'()/-]*$/,
       "must be letters, digits, '/', '!', '-', '_', '.', '*', \"'\", '(' or ')', not starting with '/'",
     )
     .optional(),

@@ -153,8 +153,9 @@ describe("the shipping config", () => {
         forcePathStyle: true,
       },
     });
-    expect(refusal({ folder: "shipped", s3: { endpoint: "http://minio:9000", bucket: "a.b-c" } }))
-      .toEqual([]);
+    expect(
+      refusal({ folder: "shipped", s3: { endpoint: "http://minio:9000", bucket: "a.b-c" } }),
+    ).toEqual([]);
   });
 
   it("refuses a bad target, naming the path", () => {
@@ -170,9 +171,7 @@ describe("the shipping config", () => {
     expect(refusal({ s3: { endpoint: "http://minio:9000", bucket: "Audit_Log" } })).toEqual([
       "shipping.s3.bucket: must be a bucket name: 3-63 lowercase letters, digits, '.' or '-'",
     ]);
-    expect(
-      refusal({ s3: { endpoint: "http://key:secret@minio:9000", bucket: "audit" } }),
-    ).toEqual([
+    expect(refusal({ s3: { endpoint: "http://key:secret@minio:9000", bucket: "audit" } })).toEqual([
       "shipping.s3.endpoint: must not carry credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead",
     ]);
     expect(
@@ -354,7 +353,10 @@ describe("the worker shipping to a bucket", () => {
     await addRows(7);
     worker = start();
     const target = { change_queue_logs: await maxId("change_queue_logs"), events: 0 };
-    await until(worker, async () => (await cursor("change_queue_logs")) >= target.change_queue_logs);
+    await until(
+      worker,
+      async () => (await cursor("change_queue_logs")) >= target.change_queue_logs,
+    );
     worker.kill("SIGTERM");
     expect((await worker).exitCode).toBe(0);
     running.delete(worker);

@@ -293,9 +293,7 @@ export function startShipping(
         for (const s of shipped)
           log.info({ stream: s.stream, segment: s.segment, rows: s.rows }, "audit log shipped");
       })
-      .catch((err: Error) =>
-        log.error({ where, error: err.message }, "log shipping round failed"),
-      )
+      .catch((err: Error) => log.error({ where, error: err.message }, "log shipping round failed"))
       .finally(() => schedule(every));
   };
   schedule(0);

@@ -58,7 +58,14 @@ export async function startCommand(opts: {
     HYPERION_CONFIG: env.configPath,
     NODE_ENV: "production",
   };
-  const childEnv = { ...workerEnv, NEXTAUTH_URL: url, NEXTAUTH_SECRET: authSecret(env) };
+  // The bucket's credentials (log shipping, docs/storage.md) are the worker's alone.
+  const {
+    AWS_ACCESS_KEY_ID: _keyId,
+    AWS_SECRET_ACCESS_KEY: _secretKey,
+    AWS_SESSION_TOKEN: _sessionToken,
+    ...webInherited
+  } = workerEnv as NodeJS.ProcessEnv;
+  const childEnv = { ...webInherited, NEXTAUTH_URL: url, NEXTAUTH_SECRET: authSecret(env) };
   const web = execa(
     "node",
     [
