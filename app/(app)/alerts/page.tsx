@@ -2,9 +2,7 @@ import { AlertsView } from "@/components/alerts";
 import { Forbidden } from "@/components/forbidden";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
-import { runtime } from "@/server/runtime";
-import { createCallerFactory } from "@/server/trpc/init";
-import { appRouter } from "@/server/trpc/root";
+import { pageCaller } from "@/server/trpc/page-caller";
 
 export const metadata = { title: "Alerts" };
 export const dynamic = "force-dynamic";
@@ -12,14 +10,7 @@ export const dynamic = "force-dynamic";
 export default async function AlertsPage() {
   const user = await requirePageUser("/alerts");
   if (!can(user.role, "queue.operate")) return <Forbidden need="queue.operate" />;
-  const { db, env } = runtime();
-  const caller = createCallerFactory(appRouter)({
-    db,
-    env,
-    user,
-    crossOrigin: false,
-    via: "session",
-  });
+  const caller = pageCaller(user);
   const initial = await caller.alert.list();
   return (
     <section>

@@ -3,8 +3,7 @@ import { Forbidden } from "@/components/forbidden";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { runtime } from "@/server/runtime";
-import { createCallerFactory } from "@/server/trpc/init";
-import { appRouter } from "@/server/trpc/root";
+import { pageCaller } from "@/server/trpc/page-caller";
 import { recentLogs } from "@/server/views/insights";
 
 export const metadata = { title: "Approvals" };
@@ -13,16 +12,10 @@ export const dynamic = "force-dynamic";
 export default async function ApprovalsPage() {
   const user = await requirePageUser("/approvals");
   if (!can(user.role, "change.approve")) return <Forbidden need="change.approve" />;
-  const { db, env } = runtime();
+  const { db } = runtime();
   // The queue log's cursor first: a transition logged between the two reads is replayed.
   const cursor = (await recentLogs(db, 1))[0]?.id ?? 0;
-  const caller = createCallerFactory(appRouter)({
-    db,
-    env,
-    user,
-    crossOrigin: false,
-    via: "session",
-  });
+  const caller = pageCaller(user);
   const initial = await caller.approval.list();
   return (
     <section>

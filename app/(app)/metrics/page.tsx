@@ -7,9 +7,7 @@ import { dollars, duration, percent, rangeNames, widthWords } from "@/components
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { ValidationError } from "@/server/errors";
-import { runtime } from "@/server/runtime";
-import { createCallerFactory } from "@/server/trpc/init";
-import { appRouter } from "@/server/trpc/root";
+import { pageCaller } from "@/server/trpc/page-caller";
 import { metricsRanges } from "@/server/views/metrics-history";
 
 export const metadata = { title: "Metrics" };
@@ -32,14 +30,7 @@ export default async function MetricsPage(props: {
   const params = await props.searchParams;
   const range = one(params.range) ?? "day";
   const repo = one(params.repo) ?? "";
-  const { db, env } = runtime();
-  const caller = createCallerFactory(appRouter)({
-    db,
-    env,
-    user,
-    crossOrigin: false,
-    via: "session",
-  });
+  const caller = pageCaller(user);
   let history: Awaited<ReturnType<typeof caller.metrics.history>> | null = null;
   let problems: string[] = [];
   try {

@@ -4,9 +4,7 @@ import { QueueBoard } from "@/components/queue/board";
 import { type EventFilter, eventKinds } from "@/components/queue-guidance";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
-import { runtime } from "@/server/runtime";
-import { createCallerFactory } from "@/server/trpc/init";
-import { appRouter } from "@/server/trpc/root";
+import { pageCaller } from "@/server/trpc/page-caller";
 
 export const metadata = { title: "Queue" };
 export const dynamic = "force-dynamic";
@@ -19,15 +17,8 @@ export default async function QueuePage(props: {
 }) {
   const user = await requirePageUser("/queue");
   if (!can(user.role, "queue.read")) return <Forbidden need="queue.read" />;
-  const { db, env } = runtime();
   // The same procedure the browser polls, called in-process for the first render.
-  const caller = createCallerFactory(appRouter)({
-    db,
-    env,
-    user,
-    crossOrigin: false,
-    via: "session",
-  });
+  const caller = pageCaller(user);
   const initial = await caller.queue.overview();
   // The event log's filters; an unknown event kind is ignored rather than hiding every event.
   const params = await props.searchParams;

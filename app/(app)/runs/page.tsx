@@ -8,8 +8,7 @@ import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { lastEventId } from "@/server/events/log";
 import { runtime } from "@/server/runtime";
-import { createCallerFactory } from "@/server/trpc/init";
-import { appRouter } from "@/server/trpc/root";
+import { pageCaller } from "@/server/trpc/page-caller";
 
 export const metadata = { title: "Runs" };
 export const dynamic = "force-dynamic";
@@ -42,16 +41,10 @@ export default async function RunsPage(props: {
   const filter: RunFilter = { state: state.value, agent: agent.value };
   const problems = [state.problem, agent.problem].filter((p): p is string => Boolean(p));
 
-  const { db, env } = runtime();
+  const { db } = runtime();
   // Read the cursor first: a run event written between the two reads is then replayed, not lost.
   const cursor = await lastEventId(db);
-  const caller = createCallerFactory(appRouter)({
-    db,
-    env,
-    user,
-    crossOrigin: false,
-    via: "session",
-  });
+  const caller = pageCaller(user);
   const rows = problems.length ? [] : (await caller.run.list(filter)).rows;
 
   return (
