@@ -1,7 +1,7 @@
 import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { listAlerts, openAlertCount } from "@/server/alerts/list";
-import { followEvents, LiveInput, lastEventId, liveCursor } from "@/server/events/log";
+import { eventsAfter, followEvents, LiveInput, lastEventId, liveCursor } from "@/server/events/log";
 import { procedure, router } from "../init";
 
 /** Alerts (server/alerts, docs/alerts.md): operators and admins see them and their deliveries. */
@@ -22,6 +22,30 @@ export const alertRouter = router({
   count: procedure("queue.operate").query(async ({ ctx }) => ({
     open: await openAlertCount(ctx.db),
   })),
+
+  /**
+   * The header's poll: alert events after `afterId` (none given: from now), and the cursor to
+   * send next time. Polled rather than streamed: a browser opens at most six HTTP/1.1
+   * connections to a host, and a third stream in every tab left none for a tab's own requests.
+   */
+  recent: procedure("queue.operate")
+    .input(z.strictObject({ afterId: z.number().int().min(0).optional() }))
+    .query(async ({ ctx, input }) => {
+      if (input.afterId === undefined) return { last: await lastEventId(ctx.db), events: [] };
+      const rows = await eventsAfter(ctx.db, "alert", input.afterId, 50);
+      return {
+        last: rows.at(-1)?.id ?? input.afterId,
+        events: rows.map((e) => {
+          const p = (e.payload ?? {}) as Record<string, unknown>;
+          return {
+            type: e.type,
+            alertId: e.entityId,
+            summary: typeof p.summary === "string" ? p.summary : null,
+            kind: typeof p.kind === "string" ? p.kind : null,
+          };
+        }),
+      };
+    }),
 
   /** Alerts fired and resolved, and their deliveries' moves, as they happen (the toast, the list). */
   live: procedure("queue.operate")
