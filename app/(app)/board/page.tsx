@@ -33,7 +33,14 @@ export default async function BoardPage(props: { searchParams: Promise<Params> }
   // Read the event id first: an event written between the two reads is then replayed, not lost.
   const afterId = await lastEventId(db);
   const board = query ? await requestBoard(db, query, user) : null;
-  const gates = await shutPlanGates(db, config, values.repo ? [values.repo] : undefined);
+  // The plan gates of the repository filtered on, or of those with a card on the board.
+  const gates = await shutPlanGates(
+    db,
+    config,
+    values.repo
+      ? [values.repo]
+      : [...new Set(board?.columns.flatMap((c) => c.cards.map((card) => card.repo)) ?? [])],
+  );
   // An unknown value shows as "All …" in the form; the next Apply drops it.
   const known: BoardValues = {
     repo: repos.includes(values.repo) ? values.repo : "",
