@@ -177,7 +177,6 @@ function frontMatter(
       },
     };
   const doc = parseDocument(lines.slice(1, end).join("\n"), {
-    maxAliasCount: 0,
     uniqueKeys: true,
     prettyErrors: false,
   });

@@ -298,16 +298,19 @@ export async function approvePlan(
         message: `${detail.reason ?? "the plan has a problem"}; ${detail.fix ?? ""}`,
       },
     ]);
-  if (!detail.textHash || detail.text === null || !detail.commit)
-    throw new ValidationError([{ path: "plan", message: `${detail.file} cannot be read` }]);
-  if (textHash !== undefined && textHash !== detail.textHash)
+  const text = detail.text;
+  const commit = detail.commit;
+  const hash = detail.textHash;
+  const file = detail.file;
+  if (!hash || text === null || !commit)
+    throw new ValidationError([{ path: "plan", message: `${file} cannot be read` }]);
+  if (textHash !== undefined && textHash !== hash)
     throw new ConflictError(
-      `${detail.file} changed since you read it (you saw ${textHash.slice(0, 12)}, it is now ${detail.textHash.slice(0, 12)}): read it again and approve what is there`,
+      `${file} changed since you read it (you saw ${textHash.slice(0, 12)}, it is now ${hash.slice(0, 12)}): read it again and approve what is there`,
       [{ path: "textHash", message: "is not the plan's current text" }],
     );
   if (detail.state === "open") return detail;
   const now = Date.now();
-  const { text, commit, textHash: hash, file } = detail;
   await db.transaction(async (tx) => {
     const [row] = await tx
       .insert(planApprovals)

@@ -50,7 +50,7 @@ export default async function PlansPage() {
             {stateText[p.state]}
           </p>
           {p.reason && (
-            <p role="status" data-testid="plan-reason" className="text-sm">
+            <p role="status" data-testid="plan-reason" className="text-sm break-words">
               {p.reason}. To open the gate: {p.fix}.
             </p>
           )}
@@ -61,7 +61,7 @@ export default async function PlansPage() {
               ))}
             </ul>
           )}
-          <dl className="grid grid-cols-[max-content_1fr] gap-x-3 gap-y-1 text-sm">
+          <dl className="grid grid-cols-[max-content_minmax(0,1fr)] gap-x-3 gap-y-1 text-sm break-words">
             {p.meta && (
               <>
                 <dt className="text-slate-600">Approval pattern</dt>
