@@ -3,7 +3,7 @@ import path from "node:path";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Policy } from "@/schemas/policy";
-import type { LoadedConfig } from "@/server/config/load";
+import { type LoadedConfig, loadConfig } from "@/server/config/load";
 import { changeRequests, events, planApprovals, queueEntries, tasks } from "@/server/db/schema";
 import { demoPolicy } from "@/server/demo/policy";
 import { dispatchOnce } from "@/server/dispatch/dispatch";
@@ -13,6 +13,8 @@ import { planRequest } from "@/server/planning/plan";
 import { defaultLoopOptions, runQueueLoop } from "@/server/queue/loop";
 import { submitChanges } from "@/server/queue/submit";
 import { createRequests } from "@/server/requests/service";
+import { createCallerFactory } from "@/server/trpc/init";
+import { appRouter } from "@/server/trpc/root";
 import { shutPlanGates } from "@/server/views/plans";
 import { makeWorld, NO_APPROVALS, type TestWorld } from "@/test-support/fixtures";
 import { goodPlan } from "./fixtures/plans";
@@ -234,5 +236,57 @@ describe("the plan gate a repository owns", () => {
     };
     await file("Docs", ["docs/guide.md"]);
     expect((await dispatchOnce(world.db, other, "d1")).map((t) => t.id)).toEqual(["1.1"]);
+  });
+});
+
+describe("the plan procedures", () => {
+  let world: TestWorld;
+  beforeEach(async () => {
+    world = await makeWorld();
+    // The config file itself names the plan: the procedures read it as the server does.
+    const raw = JSON.parse(fs.readFileSync(world.env.configPath, "utf8"));
+    for (const r of raw.repositories) r.policy = { ...r.policy, plan: "WORKPLAN.md" };
+    fs.writeFileSync(world.env.configPath, `${JSON.stringify(raw, null, 2)}\n`);
+    const dir = loadConfig(world.env.configPath).repositories[0]?.path ?? "";
+    fs.writeFileSync(path.join(dir, "WORKPLAN.md"), goodPlan());
+    await Repo.at(dir).addAll();
+    await Repo.at(dir).commit("Plan", AUTHOR);
+  });
+  afterEach(() => world.cleanup());
+
+  const caller = (user: TestWorld["admin"]) =>
+    createCallerFactory(appRouter)({
+      db: world.db,
+      env: world.env,
+      user,
+      crossOrigin: false,
+      via: "session",
+    });
+
+  it("everyone sees the gate; only an admin approves, and only the text shown", async () => {
+    const requester = await world.userWith("requester");
+    const page = await caller(requester).plan.list();
+    expect(page.canApprove).toBe(false);
+    const [plan] = page.plans;
+    expect(plan).toMatchObject({ repo: "demo", state: "unapproved" });
+    const textHash = plan?.textHash ?? "";
+    await expect(caller(requester).plan.approve({ repo: "demo", textHash })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
+    const operator = await world.userWith("operator");
+    await expect(caller(operator).plan.approve({ repo: "demo", textHash })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
+    await expect(
+      caller(world.admin).plan.approve({ repo: "demo", textHash: "0".repeat(64) }),
+    ).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(
+      caller(world.admin).plan.approve({ repo: "demo", textHash: "not-a-hash" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    expect(await world.db.select().from(planApprovals)).toHaveLength(0);
+    expect(await caller(world.admin).plan.approve({ repo: "demo", textHash })).toMatchObject({
+      state: "open",
+    });
+    expect((await caller(requester).plan.list()).plans[0]?.state).toBe("open");
   });
 });
