@@ -25,7 +25,7 @@ describe("the plan metadata block (the seed's format)", () => {
     expect(parsed.meta).toEqual({
       approvalPattern: "^Approved:[[:space:]]+yes$",
       requiredSections: ["Intent", "Plan", "Validation", "Approval"],
-      validation: ["lint", "test"],
+      validation: ["test"],
       from: "metadata",
     });
     expect(parsed.approvedAt).toBe(18);
