@@ -61,7 +61,11 @@ export async function gitBytes(
     encoding: "buffer",
   });
   if (result.exitCode !== 0) {
-    throw new GitError(args, result.exitCode, Buffer.from(result.stderr ?? "").toString("utf8"));
+    throw new GitError(
+      args,
+      result.exitCode,
+      new TextDecoder().decode(result.stderr as Uint8Array),
+    );
   }
-  return Buffer.from(result.stdout);
+  return Buffer.from(result.stdout as Uint8Array);
 }
