@@ -211,7 +211,7 @@ describe("the plan gate a repository owns", () => {
     await commitPlan(Buffer.concat([Buffer.from(goodPlan()), Buffer.from([0xff, 0x0a])]));
     const status = await planStatus(world.db, config, "demo");
     expect(status?.reason).toMatch(
-      /^WORKPLAN\.md is not valid UTF-8: byte \d+ \(line 21\) is 0xff$/,
+      /^WORKPLAN\.md is not valid UTF-8: byte \d+ \(line 20\) is 0xff$/,
     );
     await expect(approvePlan(world.db, config, "demo", world.admin)).rejects.toThrow(
       "is not valid UTF-8",
