@@ -4,7 +4,6 @@ import type { LoadedConfig } from "@/server/config/load";
 import { policyFor } from "@/server/config/policy";
 import type { Db, DbLike } from "@/server/db/client";
 import { requests, tasks } from "@/server/db/schema";
-import { planGateReasons } from "@/server/plan/plan";
 import { moveRequest } from "@/server/state/requests/store";
 import { lockingTaskStates } from "@/server/state/tasks/states";
 import { blockTask, moveTask, TaskMoveConflict, type TaskRow } from "@/server/state/tasks/store";
@@ -56,11 +55,20 @@ export async function dispatchOnce(
     .limit(1);
   if (!work) return [];
   // The plan gates of the repositories with pending tasks, read (from git) before the write
-  // lock is taken: a plan is read once per tip (server/plan caches it).
-  const pendingRepos = (
-    await db.selectDistinct({ repo: tasks.repo }).from(tasks).where(eq(tasks.state, "pending"))
-  ).map((r) => r.repo);
-  const planShut = await planGateReasons(db, config, pendingRepos);
+  // lock is taken: a plan is read once per tip (server/plan caches it). Loaded only where a
+  // policy names a plan file.
+  const planShut = config.repositories.some((r) => r.policy?.plan)
+    ? await (await import("@/server/plan/plan")).planGateReasons(
+        db,
+        config,
+        (
+          await db
+            .selectDistinct({ repo: tasks.repo })
+            .from(tasks)
+            .where(eq(tasks.state, "pending"))
+        ).map((r) => r.repo),
+      )
+    : new Map<string, string>();
   const pass = await db.transaction(async (tx) => {
     await requeueExpired(tx, now, leaseMs);
     const pending = await tx
