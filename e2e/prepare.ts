@@ -5,7 +5,7 @@
 // turns the approval tiers off); a third repository, `reviewed`, a copy of the demo with the
 // default tiers, is where changes wait for a reviewer (e2e/approvals.spec.ts). A fourth,
 // `agents`, gives its areas to the real agent CLIs (e2e/support/agents.ts,
-// e2e/real-agents.spec.ts).
+// e2e/real-agents.spec.ts). A fifth, `planned`, is held by its plan file (e2e/plan-gate.spec.ts).
 import fs from "node:fs";
 import path from "node:path";
 import { createDemoRepo } from "@/server/demo/create";
@@ -87,6 +87,39 @@ await git(["commit", "--quiet", "--no-gpg-sign", "-m", "Gated: first commit"], {
   fs.rmSync(seed, { recursive: true, force: true });
 }
 
+// The planned repository: a copy of the demo whose policy names a plan file, WORKPLAN.md, that
+// has every required section but no 'Approved: yes' line, so its plan gate holds every task
+// (e2e/plan-gate.spec.ts).
+const planned = path.join(data, "repos", "planned");
+if (await createDemoRepo(planned)) {
+  fs.writeFileSync(
+    path.join(planned, "WORKPLAN.md"),
+    [
+      "# WORKPLAN",
+      "",
+      "## Plan Metadata",
+      "Approval pattern: ^Approved:[[:space:]]+yes$",
+      "Required sections: Intent, Plan, Validation, Approval",
+      "Validation policy: test",
+      "",
+      "## Intent",
+      "Round the cart's totals.",
+      "",
+      "## Plan",
+      "- Round in one place.",
+      "",
+      "## Validation",
+      "test",
+      "",
+      "## Approval",
+      "Approved: not yet",
+      "",
+    ].join("\n"),
+  );
+  await git(["add", "WORKPLAN.md"], { cwd: planned });
+  await git(["commit", "--quiet", "--no-gpg-sign", "-m", "The plan"], { cwd: planned, env: who });
+}
+
 // The hub repository: a copy of the demo on a git server (a bare repository reached by file://),
 // taking its work from issues on the fake GitHub (e2e/github.spec.ts).
 const hubServer = path.join(data, "servers", "hub.git");
@@ -166,6 +199,16 @@ fs.writeFileSync(
             checks: { gate: { run: "node gate.mjs", network: true, timeoutMs: 60_000 } },
             validation: { lint: [], test: ["gate"], byArea: {} },
             queue: { pipeline: { window: 8, batch: { max: 2 }, flakyReruns: 0 } },
+          },
+        },
+        {
+          name: "planned",
+          path: "repos/planned",
+          targetBranch: "main",
+          policy: {
+            ...demoPolicy,
+            approvals: { low: { approvals: 0 }, medium: { approvals: 0 }, high: { approvals: 0 } },
+            plan: "WORKPLAN.md",
           },
         },
         await agentsRepository(path.join(data, "repos", "agents"), "repos/agents"),

@@ -3,6 +3,7 @@ import { globProblem } from "@/server/glob/parse";
 import { AgentPolicy } from "./agents";
 import { Risk } from "./change-request";
 import { splitCommandLine } from "./command-line";
+import { repoPath } from "./paths";
 import { DEFAULT_RUN_LIMITS, RunLimits } from "./run-limits";
 import { requestKinds } from "./task-request";
 
@@ -174,6 +175,13 @@ export const Policy = z
     postMerge: PostMerge.optional(),
     /** The merge queue: its speculative pipeline, when set (else one entry at a time). */
     queue: z.strictObject({ pipeline: QueuePipeline.optional() }).optional(),
+    /**
+     * The repository's own plan file (such as "WORKPLAN.md"), read from the target branch's tip:
+     * while its required sections are missing, no line matches its approval pattern, or an admin
+     * has not approved its current text, no task of the repository is dispatched
+     * (docs/worker-factory.md, "Plan gate"). A change touching it is high risk.
+     */
+    plan: repoPath.optional(),
   })
   .superRefine((policy, ctx) => {
     const names = new Set<string>();

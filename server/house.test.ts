@@ -33,6 +33,8 @@ const FLOORS: readonly string[] = [
   "agents",
   "verify",
   "queue",
+  // A repository's own plan file and its gate: read from the target branch, approved by an admin.
+  "plan",
   "checks",
   // Repositories kept on a git server: the mirror, its fetches and pushes.
   "remotes",

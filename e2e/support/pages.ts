@@ -305,6 +305,8 @@ export const PAGES: PageState[] = [
   },
   { name: "notifications", as: "admin", path: () => "/notifications", ready: heading },
   { name: "queue", as: "admin", path: () => "/queue", ready: heading },
+  // The `planned` repository's plan gate, shut by its WORKPLAN.md (e2e/prepare.ts).
+  { name: "plans", as: "admin", path: () => "/plans", ready: testId("plan-planned") },
   {
     name: "queue-entry",
     as: "admin",

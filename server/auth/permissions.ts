@@ -32,6 +32,8 @@ export const permissions = [
   "request.answer.any",
   /** Re-scope (edit or answer) a request whose question came back after an answer. */
   "request.rescope",
+  /** Approve a repository's plan file (its policy's `plan`): the plan gate opens on its text. */
+  "plan.approve",
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -61,7 +63,13 @@ const operator: Permission[] = [
   "request.cancel.any",
   "request.rerun.any",
 ];
-const admin: Permission[] = [...operator, "user.read", "user.manage", "server.paths"];
+const admin: Permission[] = [
+  ...operator,
+  "user.read",
+  "user.manage",
+  "server.paths",
+  "plan.approve",
+];
 
 /** The role → permission table. Change access here, nowhere else. */
 export const rolePermissions: Record<Role, readonly Permission[]> = {

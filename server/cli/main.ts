@@ -263,6 +263,22 @@ function addReviewCommands(program: Command): void {
     .option("--as <email>", "as this reviewer")
     .action(lazy(() => import("./commands/approvals"), "approveCommand"));
 
+  const plan = program
+    .command("plan")
+    .description(
+      "a repository's plan gate (its policy's plan file): why it is shut, the diff to approve",
+    )
+    .argument("<repo>", "the repository")
+    .option("--json", "print as JSON")
+    .action(lazy(() => import("./commands/plan"), "planCommand"));
+  plan
+    .command("approve")
+    .description("approve the plan's current text (admins): the plan gate opens on it")
+    .argument("<repo>", "the repository")
+    .option("--text <sha256>", "the hash `hyperion plan` printed: what you approve")
+    .option("--as <email>", "as this admin")
+    .action(lazy(() => import("./commands/plan"), "planApproveCommand"));
+
   program
     .command("reject")
     .description("reject a waiting change; its task goes back to an agent with your reason")

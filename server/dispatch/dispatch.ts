@@ -54,6 +54,21 @@ export async function dispatchOnce(
     )
     .limit(1);
   if (!work) return [];
+  // The plan gates of the repositories with pending tasks, read (from git) before the write
+  // lock is taken: a plan is read once per tip (server/plan caches it). Loaded only where a
+  // policy names a plan file.
+  const planShut = config.repositories.some((r) => r.policy?.plan)
+    ? await (await import("@/server/plan/plan")).planGateReasons(
+        db,
+        config,
+        (
+          await db
+            .selectDistinct({ repo: tasks.repo })
+            .from(tasks)
+            .where(eq(tasks.state, "pending"))
+        ).map((r) => r.repo),
+      )
+    : new Map<string, string>();
   const pass = await db.transaction(async (tx) => {
     await requeueExpired(tx, now, leaseMs);
     const pending = await tx
@@ -73,9 +88,16 @@ export async function dispatchOnce(
     const claimed: TaskRow[] = [];
     for (const task of pending) {
       const prereqs = task.requestId ? (waitingOn.get(task.requestId) ?? []) : [];
-      const verdict: GateResult = prereqs.length
-        ? { ok: false, reason: `Waiting on request ${prereqs.join(", ")}` }
-        : gate(holder(task), { done, active, policy: policyFor(config, task.repo) });
+      // A shut plan gate is named before anything else the task waits on (gate checks it first).
+      const verdict: GateResult =
+        prereqs.length && !planShut.has(task.repo)
+          ? { ok: false, reason: `Waiting on request ${prereqs.join(", ")}` }
+          : gate(holder(task), {
+              done,
+              active,
+              policy: policyFor(config, task.repo),
+              planShut: planShut.get(task.repo),
+            });
       if (!verdict.ok) {
         await holdBack(tx, task, verdict, now);
         continue;

@@ -35,13 +35,21 @@ export function lockConflict(
 }
 
 /**
- * The pre-dispatch gate: dependencies done, an area the policy knows (else back to triage, rule
- * 6), and no lock conflict. A blocked task says why.
+ * The pre-dispatch gate: the repository's plan gate open, dependencies done, an area the policy
+ * knows (else back to triage, rule 6), and no lock conflict. A blocked task says why.
  */
 export function gate(
   task: LockHolder & { dependsOn: string[] },
-  ctx: { done: Set<string>; active: LockHolder[]; policy: Policy },
+  ctx: {
+    done: Set<string>;
+    active: LockHolder[];
+    policy: Policy;
+    /** Why the repository's plan gate is shut (server/plan), or nothing: it is open. */
+    planShut?: string;
+  },
 ): GateResult {
+  // The repository's own plan gate first: while it is shut, none of its tasks starts.
+  if (ctx.planShut) return { ok: false, reason: `Plan gate: ${ctx.planShut}` };
   const waiting = task.dependsOn.filter((d) => !ctx.done.has(d));
   if (waiting.length) return { ok: false, reason: `Waiting on ${waiting.map(taskRef).join(", ")}` };
   if (!task.area || !ctx.policy.areas.some((a) => a.name === task.area)) {

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { GitError, git } from "./run";
+import { GitError, git, gitBytes } from "./run";
 
 /** `git merge-tree --write-tree` found conflicts: the paths it names. */
 export class MergeConflictError extends Error {
@@ -110,6 +110,47 @@ export class Repo {
     });
     const lines = out.split("\n");
     return paths.filter((_, i) => !/^(blob|tree|commit)$/.test(lines[i] ?? ""));
+  }
+
+  /**
+   * The file at `filePath` in `rev`'s tree: its blob id and size (`ls-tree -l`), or null when
+   * there is none or it is not a regular file. Its bytes are read apart (readBlob), so a caller
+   * can refuse a file by its size before reading it.
+   */
+  async fileAt(rev: string, filePath: string): Promise<{ oid: string; size: number } | null> {
+    if (/[\n\r\0]/.test(filePath)) throw new Error("a path with a line break cannot be looked up");
+    const out = await this.run(["ls-tree", "-l", "-z", rev, "--", filePath]);
+    const line = out.split("\0").find(Boolean);
+    if (!line) return null;
+    const tab = line.indexOf("\t");
+    const [mode = "", type = "", oid = "", size = ""] = line.slice(0, tab).trim().split(/\s+/);
+    if (type !== "blob" || !/^100(644|755)$/.test(mode) || line.slice(tab + 1) !== filePath)
+      return null;
+    return { oid, size: Number(size) };
+  }
+
+  /** The unified diff of one file between two commits (`diff --no-color from to -- path`). */
+  async diffFile(from: string, to: string, filePath: string): Promise<string> {
+    for (const c of [from, to])
+      if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(c))
+        throw new Error(`diffFile takes full commit ids, not '${c}'`);
+    return this.run([
+      "diff",
+      "--no-color",
+      "--no-ext-diff",
+      "--no-renames",
+      from,
+      to,
+      "--",
+      filePath,
+    ]);
+  }
+
+  /** A blob's bytes, exactly as stored (`cat-file blob`). */
+  async readBlob(oid: string): Promise<Buffer> {
+    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(oid))
+      throw new Error(`readBlob takes a full object id, not '${oid}'`);
+    return gitBytes([...this.prefix, "cat-file", "blob", oid], { cwd: this.cwd });
   }
 
   /** The raw text of a commit object (`cat-file commit`). */

@@ -47,3 +47,25 @@ export async function git(
   }
   return String(result.stdout);
 }
+
+/** Runs git with an argument array and returns its stdout as bytes (for blobs read as they are). */
+export async function gitBytes(
+  args: readonly string[],
+  opts: { cwd: string; env?: Record<string, string> } = { cwd: "." },
+): Promise<Buffer> {
+  const result = await execa(program("git"), args, {
+    cwd: opts.cwd,
+    env: { ...FIXED_ENV, ...opts.env },
+    reject: false,
+    stripFinalNewline: false,
+    encoding: "buffer",
+  });
+  if (result.exitCode !== 0) {
+    throw new GitError(
+      args,
+      result.exitCode,
+      new TextDecoder().decode(result.stderr as Uint8Array),
+    );
+  }
+  return Buffer.from(result.stdout as Uint8Array);
+}

@@ -14,6 +14,14 @@ export function patchHash(patch: string): string {
   return createHash("sha256").update(patch).digest("hex");
 }
 
+/**
+ * A change's risk: as filed, except that one touching the repository's plan file (policy
+ * `plan`) is high, whoever files it: the plan gate opens on that file (docs/worker-factory.md).
+ */
+export function changeRisk(policy: Policy, paths: readonly string[], filed: Risk): Risk {
+  return policy.plan && paths.includes(policy.plan) ? "high" : filed;
+}
+
 export function tierFor(policy: Policy, risk: Risk): ApprovalTier {
   return policy.approvals[risk];
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { eq } from "drizzle-orm";
-import { type ChangeRequest, parseChangeRequestBatch } from "@/schemas/change-request";
+import { type ChangeRequest, parseChangeRequestBatch, type Risk } from "@/schemas/change-request";
 import { type FieldIssue, fieldIssues } from "@/schemas/issues";
 import { quotePath } from "@/schemas/paths";
 import { policyChecks, resolveCheck } from "@/server/checks/checks";
@@ -17,7 +17,7 @@ import { patchTreeProblems } from "@/server/git/apply";
 import { ObjectStore } from "@/server/git/objects";
 import { type FilePatch, PatchParseError, parsePatch, patchPaths } from "@/server/git/patch";
 import { readRefFs } from "@/server/git/refs-fs";
-import { voidEarlierApprovals } from "@/server/queue/approval-gate";
+import { changeRisk, voidEarlierApprovals } from "@/server/queue/approval-gate";
 import { createAdhocTask } from "@/server/state/tasks/store";
 import { enqueue } from "../state/queue/store";
 
@@ -53,6 +53,8 @@ type Checked = {
   taskId: string;
   paths: string[];
   checks: string[];
+  /** The risk stored: as filed, or high for a change to the plan file (changeRisk). */
+  risk: Risk;
 };
 
 type Stores = Map<string, Promise<ObjectStore>>;
@@ -132,6 +134,7 @@ async function checkOne(
       taskId: cr.taskId ?? `adhoc-${randomUUID().slice(0, 8)}`,
       paths,
       checks: [...new Set(checks)],
+      risk: changeRisk(policy, paths, cr.risk),
     },
   };
 }
@@ -164,7 +167,7 @@ export async function submitChanges(
   const now = Date.now();
   return db.transaction(async (tx) => {
     const submitted: Submitted[] = [];
-    for (const { cr, targetBranch, taskId, paths, checks } of checked) {
+    for (const { cr, targetBranch, taskId, paths, checks, risk } of checked) {
       if (
         !(await tx.select({ id: tasks.id }).from(tasks).where(eq(tasks.id, taskId)).limit(1))[0]
       ) {
@@ -187,7 +190,7 @@ export async function submitChanges(
           authorName: cr.author.name,
           authorEmail: cr.author.email,
           checks,
-          risk: cr.risk,
+          risk,
           dryRun: cr.dryRun,
           revertOf: opts.revertOf ?? null,
           runId: opts.runId ?? null,

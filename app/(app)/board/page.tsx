@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { FilterProblems } from "@/components/filter-problems";
+import { PlanGateNotice } from "@/components/plan-gate-notice";
 import { RequestBoard } from "@/components/request-board";
 import { type BoardValues, boardHref } from "@/schemas/board";
 import { mineFilters, mineLabels } from "@/schemas/mine";
@@ -9,6 +10,7 @@ import { currentConfig } from "@/server/config/load";
 import { lastEventId } from "@/server/events/log";
 import { runtime } from "@/server/runtime";
 import { filterRepos } from "@/server/views/history";
+import { shutPlanGates } from "@/server/views/plans";
 import { readBoardParams, requestBoard } from "@/server/views/request-board";
 
 export const metadata = { title: "Board" };
@@ -25,11 +27,20 @@ const chip = "rounded-full border px-3 py-1";
 export default async function BoardPage(props: { searchParams: Promise<Params> }) {
   const user = await requirePageUser("/board");
   const { db, env } = runtime();
-  const repos = await filterRepos(db, currentConfig(env.configPath).repositories);
+  const config = currentConfig(env.configPath);
+  const repos = await filterRepos(db, config.repositories);
   const { values, query, problems } = readBoardParams(await props.searchParams, repos);
   // Read the event id first: an event written between the two reads is then replayed, not lost.
   const afterId = await lastEventId(db);
   const board = query ? await requestBoard(db, query, user) : null;
+  // The plan gates of the repository filtered on, or of those with a card on the board.
+  const gates = await shutPlanGates(
+    db,
+    config,
+    values.repo
+      ? [values.repo]
+      : [...new Set(board?.columns.flatMap((c) => c.cards.map((card) => card.repo)) ?? [])],
+  );
   // An unknown value shows as "All …" in the form; the next Apply drops it.
   const known: BoardValues = {
     repo: repos.includes(values.repo) ? values.repo : "",
@@ -44,6 +55,7 @@ export default async function BoardPage(props: { searchParams: Promise<Params> }
   return (
     <section>
       <h1 className="mb-4 text-2xl font-semibold">Board</h1>
+      <PlanGateNotice gates={gates} />
       <nav aria-label="Mine" className="mb-3 flex flex-wrap gap-2 text-sm" data-testid="board-mine">
         {mineChoices.map((m) => {
           const current = known.mine === m.value;

@@ -5,6 +5,7 @@ import { replayInto } from "@/server/queue/replay";
 import { quarantined, retryEntry } from "@/server/queue/retry";
 import { rollbackEntry } from "@/server/queue/rollback";
 import { submitChanges } from "@/server/queue/submit";
+import { shutPlanGates } from "@/server/views/plans";
 import { queueStatus } from "@/server/views/queue-status";
 import { cliConfig, cliEnv, withCliDb } from "../context";
 import { CliError, printTable, readJsonInput } from "../io";
@@ -31,12 +32,23 @@ export async function submitCommand(source: string, opts: { json?: boolean }) {
 }
 
 export function statusCommand(opts: { json?: boolean }) {
-  return withCliDb(async (db) => {
+  return withCliDb(async (db, env) => {
     const status = await queueStatus(db);
+    // Repositories whose plan gate holds their tasks (none when the configuration is unreadable:
+    // the queue's own figures are still worth printing).
+    let config: ReturnType<typeof cliConfig> | null = null;
+    try {
+      config = cliConfig(env.configPath);
+    } catch {}
+    const planGates = config ? await shutPlanGates(db, config) : [];
     if (opts.json) {
-      console.log(JSON.stringify(status, null, 2));
+      console.log(JSON.stringify({ ...status, planGates }, null, 2));
       return;
     }
+    for (const g of planGates)
+      console.log(
+        `plan gate ${g.repo}: shut, no task is dispatched. ${g.reason}. To open it: ${g.fix}`,
+      );
     const rows = Object.entries(status.counts).map(([state, n]) => ({ state, entries: n }));
     printTable(rows, ["state", "entries"]);
     for (const h of status.hosts) {

@@ -45,6 +45,7 @@ export let githubIssues = sqlite.githubIssues;
 export let loginAttempts = sqlite.loginAttempts;
 export let logShipments = sqlite.logShipments;
 export let notificationMarks = sqlite.notificationMarks;
+export let planApprovals = sqlite.planApprovals;
 export let queueEntries = sqlite.queueEntries;
 export let queueEntryPaths = sqlite.queueEntryPaths;
 export let changeQueueLogs = sqlite.changeQueueLogs;
@@ -92,6 +93,7 @@ function applyHere(next: Dialect): void {
   loginAttempts = t.loginAttempts;
   logShipments = t.logShipments;
   notificationMarks = t.notificationMarks;
+  planApprovals = t.planApprovals;
   queueEntries = t.queueEntries;
   queueEntryPaths = t.queueEntryPaths;
   changeQueueLogs = t.changeQueueLogs;
@@ -124,6 +126,7 @@ export const tableNames = [
   "loginAttempts",
   "logShipments",
   "notificationMarks",
+  "planApprovals",
   "queueEntries",
   "queueEntryPaths",
   "changeQueueLogs",

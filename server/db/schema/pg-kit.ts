@@ -17,6 +17,7 @@ export const {
   loginAttempts,
   logShipments,
   notificationMarks,
+  planApprovals,
   queueEntries,
   queueEntryPaths,
   changeQueueLogs,

@@ -9,6 +9,7 @@ export * from "./github";
 export * from "./log-shipping";
 export * from "./login-attempts";
 export * from "./notifications";
+export * from "./plans";
 export * from "./queue";
 export * from "./remotes";
 export * from "./requests";

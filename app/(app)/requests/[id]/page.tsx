@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
+import { PlanGateNotice } from "@/components/plan-gate-notice";
 import { LiveRequestPage } from "@/components/request/live-page";
 import { requestRef } from "@/schemas/ids";
 import { may } from "@/server/auth/permissions";
@@ -9,6 +10,7 @@ import { lastEventId } from "@/server/events/log";
 import { shownTo } from "@/server/redact";
 import { getRequest } from "@/server/requests/service";
 import { runtime } from "@/server/runtime";
+import { shutPlanGates } from "@/server/views/plans";
 import { requestPage } from "@/server/views/request-page";
 
 export const dynamic = "force-dynamic";
@@ -39,9 +41,9 @@ export default async function RequestPage(props: Props) {
     : null;
   if (!page) notFound();
   const { request } = page.detail;
-  const repoConfig = currentConfig(env.configPath).repositories.find(
-    (r) => r.name === request.repo,
-  );
+  const config = currentConfig(env.configPath);
+  const repoConfig = config.repositories.find((r) => r.name === request.repo);
+  const gates = await shutPlanGates(db, config, [request.repo]);
   // What this viewer may do to this request: server/auth/permissions.ts decides, as it does for
   // the mutations these controls call.
   const target = { ownerId: request.requesterId };
@@ -52,6 +54,7 @@ export default async function RequestPage(props: Props) {
           Request {requestRef(request.id)} filed.
         </p>
       )}
+      <PlanGateNotice gates={gates} />
       <LiveRequestPage
         initial={page}
         cursor={cursor}
