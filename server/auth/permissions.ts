@@ -32,6 +32,8 @@ export const permissions = [
   "request.answer.any",
   /** Re-scope (edit or answer) a request whose question came back after an answer. */
   "request.rescope",
+  /** Manual QA: see the QA queue, check candidates out, pass or fail them, reorder the queue. */
+  "qa.operate",
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -56,6 +58,7 @@ const reviewer: Permission[] = [
 const operator: Permission[] = [
   ...reviewer,
   "queue.operate",
+  "qa.operate",
   "metrics.read",
   "change.submit",
   "request.cancel.any",
