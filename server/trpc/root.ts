@@ -3,6 +3,7 @@ import { alertRouter } from "./routers/alert";
 import { approvalRouter } from "./routers/approval";
 import { metricsRouter } from "./routers/metrics";
 import { notificationRouter } from "./routers/notification";
+import { qaRouter } from "./routers/qa";
 import { queueRouter } from "./routers/queue";
 import { requestRouter } from "./routers/request";
 import { runRouter } from "./routers/run";
@@ -14,6 +15,7 @@ export const appRouter = router({
   approval: approvalRouter,
   metrics: metricsRouter,
   notification: notificationRouter,
+  qa: qaRouter,
   queue: queueRouter,
   request: requestRouter,
   run: runRouter,
