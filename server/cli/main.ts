@@ -291,7 +291,9 @@ function addQaCommands(program: Command): void {
     .option("--as <email>", "as this operator")
     .action(lazy(() => import("./commands/qa"), "qaListCommand"));
   qa.command("checkout")
-    .description("write a request's candidate (its changes on the branch tip, as they would land) to a folder")
+    .description(
+      "write a request's candidate (its changes on the branch tip, as they would land) to a folder",
+    )
     .argument("<request>", "the request, 12 or R12")
     .argument("[dir]", "a new or empty folder (default qa-R<id>)")
     .option("--as <email>", "as this operator")
