@@ -244,7 +244,7 @@ export function QaView({ initial, selected }: { initial: QaQueue; selected: numb
     queue.order.find((i) => i.requestId === chosen)?.requestId ?? queue.next?.requestId ?? null;
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: trpc.qa.queue.queryKey() });
-    void queryClient.invalidateQueries({ queryKey: trpc.qa.detail.queryKey() });
+    void queryClient.invalidateQueries({ queryKey: trpc.qa.detail.pathKey() });
   };
   if (queue.order.length === 0)
     return (
