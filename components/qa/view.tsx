@@ -10,6 +10,14 @@ import { useTRPC } from "../trpc";
 
 const PRIORITIES = ["high", "normal", "low"] as const;
 
+/** The server's refusal in words: its issues by field (`notes: …`), else its message. */
+function errorText(err: { message: string; data?: unknown } | null): string | undefined {
+  if (!err) return undefined;
+  const issues = (err.data as { issues?: { path: string; message: string }[] | null } | undefined)
+    ?.issues;
+  return issues?.length ? issues.map((i) => `${i.path}: ${i.message}`).join("; ") : err.message;
+}
+
 function waited(minutes: number): string {
   return minutes < 120 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
@@ -71,6 +79,7 @@ function Detail({ requestId, onDecided }: { requestId: number; onDecided: () => 
   const priorityId = useId();
   const { data, error } = useQuery(trpc.qa.detail.queryOptions({ requestId }));
   const [notes, setNotes] = useState("");
+  const [failOpen, setFailOpen] = useState(false);
   const pass = useMutation(trpc.qa.pass.mutationOptions());
   const fail = useMutation(trpc.qa.fail.mutationOptions());
   const prioritize = useMutation(trpc.qa.prioritize.mutationOptions());
@@ -176,7 +185,7 @@ function Detail({ requestId, onDecided }: { requestId: number; onDecided: () => 
               description={`Its ${item.entries.length === 1 ? "change goes" : `${item.entries.length} changes go`} back to the merge queue and land${item.entries.length === 1 ? "s" : ""} (re-checked if the branch moved).`}
               confirm="Pass QA"
               pending={pass.isPending}
-              error={pass.error?.message}
+              error={errorText(pass.error)}
               onConfirm={() => pass.mutateAsync({ requestId })}
               onDone={() => {
                 notify.success(`R${requestId} passed QA: its changes go on to land.`);
@@ -212,8 +221,13 @@ function Detail({ requestId, onDecided }: { requestId: number; onDecided: () => 
               confirm="Fail QA"
               danger
               pending={fail.isPending}
-              error={fail.error?.message}
+              error={errorText(fail.error)}
               onConfirm={() => fail.mutateAsync({ requestId, notes })}
+              open={failOpen}
+              onOpenChange={(open) => {
+                setFailOpen(open);
+                if (!open) fail.reset();
+              }}
               onDone={() => {
                 setNotes("");
                 notify.success(`R${requestId} failed QA: its tasks go back with your notes.`);
