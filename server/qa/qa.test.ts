@@ -7,6 +7,7 @@ import { events, qaDecisions, queueEntries, tasks } from "@/server/db/schema";
 import { createDemoRepo } from "@/server/demo/create";
 import { advance } from "@/server/dispatch/advance";
 import { ConflictError, ValidationError } from "@/server/errors";
+import { git } from "@/server/git/run";
 import { escalateQaWaits } from "@/server/queue/qa-gate";
 import { createRequests } from "@/server/requests/service";
 import { buildPrompt } from "@/server/runs/prompt";
@@ -86,7 +87,10 @@ function givePolicyAgent() {
     ...world.config,
     repositories: world.config.repositories.map((r) => ({
       ...r,
-      policy: { ...r.policy, agents: { ...r.policy.agents, default: "command", command: "true" } },
+      policy: {
+        ...r.policy,
+        agents: { ...r.policy.agents, default: "command" as const, command: "true" },
+      },
     })),
   };
 }
@@ -104,7 +108,6 @@ describe("the QA gate", () => {
     const out = await checkoutQa(world.db, world.config, { requestId: feature.requestId, dir });
     expect(out.entries).toEqual([feature.entry.id]);
     const repo = world.config.repositories[0]?.path ?? "";
-    const { git } = await import("@/server/git/run");
     for (const f of ["src/cart/cart.js", "docs/guide.md"]) {
       const shown = await git(["show", `${out.commit}:${f}`], { cwd: repo });
       expect(fs.readFileSync(path.join(dir, f), "utf8")).toBe(shown);
