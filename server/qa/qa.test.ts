@@ -2,9 +2,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { count, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Policy } from "@/schemas/policy";
 import type { TaskRequest } from "@/schemas/task-request";
 import { events, qaDecisions, queueEntries, tasks } from "@/server/db/schema";
 import { createDemoRepo } from "@/server/demo/create";
+import { demoPolicy } from "@/server/demo/policy";
 import { advance } from "@/server/dispatch/advance";
 import { ConflictError, ValidationError } from "@/server/errors";
 import { git } from "@/server/git/run";
@@ -16,7 +18,7 @@ import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";
 import { qaQueue } from "@/server/views/qa";
-import { makeWorld, type TestWorld, tempDir } from "@/test-support/fixtures";
+import { makeWorld, NO_APPROVALS, type TestWorld, tempDir } from "@/test-support/fixtures";
 import { drainQueue } from "@/test-support/queue-world";
 import { checkoutQa, failQa, passQa, prioritizeQa } from "./service";
 
@@ -126,6 +128,27 @@ describe("the QA gate", () => {
     await expect(passQa(world.db, { requestId: feature.requestId }, operator)).rejects.toThrow(
       ConflictError,
     );
+  });
+
+  it("through the speculative pipeline too: the feature waits, the docs change lands, a pass lands it", async () => {
+    world.config = {
+      ...world.config,
+      repositories: world.config.repositories.map((r) => ({
+        ...r,
+        policy: Policy.parse({
+          ...demoPolicy,
+          approvals: NO_APPROVALS,
+          queue: { pipeline: { window: 4, batch: { max: 2 } } },
+        }),
+      })),
+    };
+    const feature = await fileAndDrain("src/cart/cart.js", "feature");
+    const docs = await fileAndDrain("docs/guide.md", "docs");
+    expect(await stateOf(feature.entry.id)).toBe("qa_required");
+    expect(await stateOf(docs.entry.id)).toBe("merged");
+    await passQa(world.db, { requestId: feature.requestId }, operator);
+    await drainQueue(world);
+    expect(await stateOf(feature.entry.id)).toBe("merged");
   });
 
   it("a kind the policy does not list lands without QA", async () => {
