@@ -83,18 +83,18 @@ async function addApiRepo() {
   };
 }
 
-/** The demo's policy names an agent, so a failed task goes back to it (not the built-in one). */
-function givePolicyAgent() {
+/** The demo's policy (QA on, no approval tiers) with these keys changed, in every repository. */
+function setPolicy(extra: Record<string, unknown>) {
+  const policy = Policy.parse({ ...demoPolicy, approvals: NO_APPROVALS, ...extra });
   world.config = {
     ...world.config,
-    repositories: world.config.repositories.map((r) => ({
-      ...r,
-      policy: {
-        ...r.policy,
-        agents: { ...r.policy.agents, default: "command" as const, command: "true" },
-      },
-    })),
+    repositories: world.config.repositories.map((r) => ({ ...r, policy })),
   };
+}
+
+/** The demo's policy names an agent, so a failed task goes back to it (not the built-in one). */
+function givePolicyAgent() {
+  setPolicy({ agents: { ...demoPolicy.agents, default: "command", command: "true" } });
 }
 
 describe("the QA gate", () => {
@@ -131,17 +131,7 @@ describe("the QA gate", () => {
   });
 
   it("through the speculative pipeline too: the feature waits, the docs change lands, a pass lands it", async () => {
-    world.config = {
-      ...world.config,
-      repositories: world.config.repositories.map((r) => ({
-        ...r,
-        policy: Policy.parse({
-          ...demoPolicy,
-          approvals: NO_APPROVALS,
-          queue: { pipeline: { window: 4, batch: { max: 2 } } },
-        }),
-      })),
-    };
+    setPolicy({ queue: { pipeline: { window: 4, batch: { max: 2 } } } });
     const feature = await fileAndDrain("src/cart/cart.js", "feature");
     const docs = await fileAndDrain("docs/guide.md", "docs");
     expect(await stateOf(feature.entry.id)).toBe("qa_required");
@@ -152,13 +142,7 @@ describe("the QA gate", () => {
   });
 
   it("a kind the policy does not list lands without QA", async () => {
-    world.config = {
-      ...world.config,
-      repositories: world.config.repositories.map((r) => ({
-        ...r,
-        policy: { ...r.policy, qa: { ...r.policy.qa, kinds: ["bugfix" as const] } },
-      })),
-    };
+    setPolicy({ qa: { kinds: ["bugfix"] } });
     const feature = await fileAndDrain("src/cart/cart.js", "feature");
     expect(await stateOf(feature.entry.id)).toBe("merged");
   });
@@ -241,7 +225,7 @@ describe("the QA gate", () => {
   it("escalates a QA wait past the policy's limit to the operators, once", async () => {
     const feature = await fileAndDrain("src/cart/cart.js", "feature");
     const since = (await getEntry(world.db, feature.entry.id))?.updatedAt ?? 0;
-    const limit = world.config.repositories[0]?.policy.qa.escalateAfterMinutes ?? 0;
+    const limit = world.config.repositories[0]?.policy?.qa.escalateAfterMinutes ?? 0;
     expect(limit).toBe(240);
     // Not yet: exactly at the limit.
     expect(await escalateQaWaits(world.db, world.config, since + limit * 60_000)).toEqual([]);
