@@ -148,9 +148,10 @@ describe("the QA gate", () => {
   });
 
   it("a fail rejects the change and sends the notes to the agent's next prompt", async () => {
-    givePolicyAgent();
     const feature = await fileAndDrain("src/cart/cart.js", "bugfix");
     expect(await stateOf(feature.entry.id)).toBe("qa_required");
+    // An agent to send it back to: the built-in developer that made it cannot act on notes.
+    givePolicyAgent();
     const res = await failQa(
       world.db,
       world.config,

@@ -102,14 +102,14 @@ export function checkNotes(raw: string): string {
  * reviewer's rejection) — or, for the built-in developer's change, which cannot act on notes
  * and would repeat itself, is closed (failed) with them. Nothing is written on bad notes.
  */
-export function failQa(
+export async function failQa(
   db: Db,
   config: LoadedConfig,
   input: { requestId: number; notes: string },
   user: User,
 ) {
   const notes = checkNotes(input.notes);
-  return db.transaction(async (tx) => {
+  return await db.transaction(async (tx) => {
     const rows = await mustWait(tx, input.requestId);
     const now = Date.now();
     const reopened: string[] = [];
