@@ -84,5 +84,6 @@ describe("hyperion qa", () => {
     const again = await hyperion(["qa", "pass", `R${requestId}`]);
     expect(again.exitCode).not.toBe(0);
     expect(again.stderr).toContain("no change waiting for QA");
-  });
+    // Eight runs of the CLI from its sources: seconds each on a busy machine.
+  }, 300_000);
 });
