@@ -117,6 +117,7 @@ export const tableNames = [
   "apiTokens",
   "approvals",
   "diffViews",
+  "qaDecisions",
   "changeRequests",
   "checkRuns",
   "clusterFacts",
