@@ -2,8 +2,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { count, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AlertRule } from "@/schemas/alerts";
 import { Policy } from "@/schemas/policy";
 import type { TaskRequest } from "@/schemas/task-request";
+import { firings } from "@/server/alerts/conditions";
 import { events, qaDecisions, queueEntries, tasks } from "@/server/db/schema";
 import { createDemoRepo } from "@/server/demo/create";
 import { demoPolicy } from "@/server/demo/policy";
@@ -246,6 +248,11 @@ describe("the QA gate", () => {
     });
     const queue = await qaQueue(world.db, world.config, later);
     expect(queue.order[0]).toMatchObject({ escalated: true, waitingMinutes: limit + 1 });
+    // The alert rule of kind qa_waiting fires for it.
+    const fired = await firings(world.db, AlertRule.parse({ kind: "qa_waiting" }), { now: later });
+    expect(fired).toEqual([
+      expect.objectContaining({ subjectType: "entry", subjectId: String(feature.entry.id) }),
+    ]);
   });
 
   it("refuses bad notes, naming the field and the character's position, and writes nothing", async () => {
