@@ -235,3 +235,25 @@ fs.writeFileSync(
     2,
   )}\n`,
 );
+
+// Manual QA (e2e/qa.spec.ts): the repositories above land without it (their specs test other
+// things); two copies of the demo, `qa-web` and `qa-api`, keep the demo's QA gate (feature and
+// bugfix requests wait in qa_required after their checks pass) with no approval tiers.
+{
+  const file = path.join(data, "hyperion.config.json");
+  const config = JSON.parse(fs.readFileSync(file, "utf8"));
+  for (const r of config.repositories) r.policy = { ...r.policy, qa: { kinds: [] } };
+  for (const name of ["qa-web", "qa-api"]) {
+    await createDemoRepo(path.join(data, "repos", name));
+    config.repositories.push({
+      name,
+      path: `repos/${name}`,
+      targetBranch: "main",
+      policy: {
+        ...demoPolicy,
+        approvals: { low: { approvals: 0 }, medium: { approvals: 0 }, high: { approvals: 0 } },
+      },
+    });
+  }
+  fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+}

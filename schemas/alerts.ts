@@ -10,6 +10,7 @@ export const alertKinds = [
   "worker_silent",
   "queue_stalled",
   "approval_waiting",
+  "qa_waiting",
   "remote_unreachable",
 ] as const;
 export type AlertKind = (typeof alertKinds)[number];
@@ -21,6 +22,7 @@ export const alertKindText: Record<AlertKind, string> = {
   worker_silent: "A worker host has not been seen",
   queue_stalled: "The oldest queue entry is waiting too long",
   approval_waiting: "A change has waited too long for approval",
+  qa_waiting: "A change has waited too long for manual QA",
   remote_unreachable: "A remote repository cannot be reached",
 };
 
@@ -129,6 +131,8 @@ export const AlertRule = z.discriminatedUnion(
       hours: whole("hours", 1, 720, "30 days"),
       ...common,
     }),
+    /** Its threshold is the repository's policy `qa.escalateAfterMinutes`: it fires on escalation. */
+    z.strictObject({ kind: z.literal("qa_waiting"), ...common }),
     z.strictObject({ kind: z.literal("remote_unreachable"), ...common }),
   ],
   {

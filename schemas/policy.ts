@@ -165,9 +165,22 @@ export const Policy = z
     }),
     checks: z.record(CheckName, CheckDef).default({}),
     validation: Validation.default({ lint: [], test: [], byArea: {} }),
+    /**
+     * Manual QA: a change of a request whose kind is listed waits in `qa_required` after its
+     * checks pass, before it lands, until a person passes it (docs/worker-factory.md, "QA gating").
+     * One waiting longer than `escalateAfterMinutes` is escalated to the operators.
+     */
     qa: z
-      .strictObject({ kinds: z.array(z.enum(requestKinds)).default(["feature", "bugfix"]) })
-      .default({ kinds: ["feature", "bugfix"] }),
+      .strictObject({
+        kinds: z.array(z.enum(requestKinds)).default(["feature", "bugfix"]),
+        escalateAfterMinutes: z
+          .number()
+          .int("must be a whole number of minutes")
+          .min(1, "must be at least 1 minute")
+          .max(60 * 24 * 30, "must be at most 43200 minutes (30 days)")
+          .default(240),
+      })
+      .default({ kinds: ["feature", "bugfix"], escalateAfterMinutes: 240 }),
     agents: AgentPolicy,
     /** What one confined run (a check, an agent session) may use: processes, memory, CPU, disk. */
     runLimits: RunLimits.default(DEFAULT_RUN_LIMITS),

@@ -6,6 +6,8 @@ export const entryStates = [
   "checking",
   "ready",
   "awaiting_approval",
+  /** Its request's kind wants manual QA (policy.qa.kinds): it waits for a person's pass or fail. */
+  "qa_required",
   "in_review",
   "merged",
   "retry_wait",
@@ -28,6 +30,7 @@ export const errorKinds = [
   "remote_auth",
   "remote_refused",
   "review_rejected",
+  "qa_failed",
   "internal",
 ] as const;
 

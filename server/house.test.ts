@@ -28,6 +28,8 @@ const FLOORS: readonly string[] = [
   "requests",
   "dispatch",
   "planning",
+  // Manual QA: people's checkout, pass, fail and priority for changes the QA gate holds.
+  "qa",
   "approvals",
   "runs",
   "agents",

@@ -34,8 +34,9 @@ export const NO_APPROVALS = {
  * A real data directory in a temp folder: SQLite file migrated, demo git repository created,
  * config written, an admin added — the same bootstrap `npm start` runs. The demo's approval
  * gates are off unless `gates` is set: tests of landing need no reviewer; those of review ask.
+ * Its QA gate (policy `qa.kinds`) is off unless `qa` is set, likewise.
  */
-export async function makeWorld(opts: { gates?: boolean } = {}): Promise<TestWorld> {
+export async function makeWorld(opts: { gates?: boolean; qa?: boolean } = {}): Promise<TestWorld> {
   const dir = tempDir();
   // `npm run test:pg`: a fresh PostgreSQL database of the run's cluster for every world.
   const url = await testDatabaseUrl();
@@ -45,9 +46,14 @@ export async function makeWorld(opts: { gates?: boolean } = {}): Promise<TestWor
     ...(url ? { HYPERION_DATABASE_URL: url } : {}),
   });
   const report = await bootstrap(env);
-  if (!opts.gates) {
+  if (!opts.gates || !opts.qa) {
     const raw = JSON.parse(fs.readFileSync(env.configPath, "utf8"));
-    for (const r of raw.repositories) r.policy = { ...r.policy, approvals: NO_APPROVALS };
+    for (const r of raw.repositories)
+      r.policy = {
+        ...r.policy,
+        ...(opts.gates ? {} : { approvals: NO_APPROVALS }),
+        ...(opts.qa ? {} : { qa: { ...r.policy?.qa, kinds: [] } }),
+      };
     fs.writeFileSync(env.configPath, `${JSON.stringify(raw, null, 2)}\n`);
     report.config = loadConfig(env.configPath);
   }

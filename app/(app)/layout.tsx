@@ -49,6 +49,7 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
                 {user && can(user.role, "change.approve") && (
                   <ApprovalsLink initial={await waitingCount(runtime().db)} />
                 )}
+                {user && can(user.role, "qa.operate") && <NavLink href="/qa">QA</NavLink>}
                 {user && can(user.role, "queue.operate") && (
                   <AlertsLink initial={await openAlertCount(runtime().db)} />
                 )}

@@ -16,6 +16,7 @@ const movingStates = [
   "ready",
   "retry_wait",
   "awaiting_approval",
+  "qa_required",
   "in_review",
 ] as const;
 
@@ -23,6 +24,12 @@ const utcTime = (at: number) => `${new Date(at).toISOString().slice(11, 19)} UTC
 
 /** The state cell: an entry waiting for a reviewer links to its place on /approvals. */
 function EntryState({ id, state }: { id: number; state: string }) {
+  if (state === "qa_required")
+    return (
+      <Link href="/qa" data-testid="qa-required">
+        <StatusBadge status={state} />
+      </Link>
+    );
   if (state !== "awaiting_approval") return <StatusBadge status={state} />;
   return (
     <Link href={`/approvals#entry-${id}`} data-testid="awaiting-approval">
@@ -53,6 +60,8 @@ function WaitingFor({ e }: { e: Moving }) {
       );
     case "awaiting_approval":
       return <>a reviewer on /approvals</>;
+    case "qa_required":
+      return <>manual QA on /qa</>;
     case "in_review":
       return e.pullRequest ? (
         <a className="underline" href={e.pullRequest.url}>

@@ -140,6 +140,23 @@ export const requester = once(async () => {
   return email;
 });
 
+/** A feature in the `qa-web` repository, its checks passed, waiting for manual QA. */
+export const waitingQa = once(async (browser) => {
+  const title = "Show the cart's item count";
+  const id = await fileWithCli({
+    title,
+    description: "Change src/cart/cart.js.",
+    repo: "qa-web",
+    kind: "feature",
+    files: ["src/cart/cart.js"],
+  });
+  await adminPage(browser, async (page) => {
+    await page.goto(`/qa?request=R${id}`);
+    await expect(page.getByTestId(`qa-item-R${id}`)).toBeVisible({ timeout: 60_000 });
+  });
+  return id;
+});
+
 /** A high-risk change in the `reviewed` repository, waiting for a reviewer (the admin). */
 export const waitingApproval = once(async (browser) => {
   const title = "Cap the loyalty discount at 20%";
@@ -209,6 +226,7 @@ export const PAGES: PageState[] = [
   },
   { name: "history-empty", as: "admin", path: () => "/history", ready: heading },
   { name: "approvals-empty", as: "admin", path: () => "/approvals", ready: heading },
+  { name: "qa-empty", as: "admin", path: () => "/qa", ready: heading },
   {
     name: "alerts",
     as: "admin",
@@ -333,6 +351,12 @@ export const PAGES: PageState[] = [
     as: "admin",
     path: async (b) => `/runs/${await agentRun(b)}`,
     ready: testId("run-state"),
+  },
+  {
+    name: "qa",
+    as: "admin",
+    path: async (b) => `/qa?request=R${await waitingQa(b)}`,
+    ready: testId("qa-detail"),
   },
   {
     name: "approvals",

@@ -67,6 +67,18 @@ export async function firings(
           detail: { waitingSince: r.updatedAt },
         }));
     }
+    case "qa_waiting": {
+      // Escalated by the queue (server/queue/qa-gate.ts) past its policy's qa.escalateAfterMinutes.
+      const rows = await entriesIn(db, ["qa_required"]);
+      return rows
+        .filter((r) => watches(rule, r.repo) && r.qaEscalatedAt !== null)
+        .map((r) => ({
+          ...entrySubject(r),
+          episode: String(r.qaEscalatedAt),
+          summary: `Entry Q${r.id} on ${r.repo}${r.requestId ? ` (R${r.requestId})` : ""} has waited ${minutes(ctx.now - r.updatedAt)} for manual QA (longer than its policy's qa.escalateAfterMinutes); test it on /qa`,
+          detail: { waitingSince: r.updatedAt, escalatedAt: r.qaEscalatedAt },
+        }));
+    }
     case "queue_stalled": {
       const rows = (await entriesIn(db, MOVING)).filter((r) => watches(rule, r.repo));
       // The oldest moving entry of each repository, when it is older than the threshold.
@@ -166,6 +178,7 @@ async function entriesIn(db: DbLike, states: EntryState[]) {
       createdAt: queueEntries.createdAt,
       updatedAt: queueEntries.updatedAt,
       finishedAt: queueEntries.finishedAt,
+      qaEscalatedAt: queueEntries.qaEscalatedAt,
       requestId: tasks.requestId,
     })
     .from(queueEntries)

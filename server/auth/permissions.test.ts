@@ -84,6 +84,10 @@ describe("the role table", () => {
     expect(roles.filter((r) => can(r, "queue.operate"))).toEqual(["operator", "admin"]);
   });
 
+  it("lets operators and admins, and nobody else, do manual QA", () => {
+    expect(roles.filter((r) => can(r, "qa.operate"))).toEqual(["operator", "admin"]);
+  });
+
   it("lets operators and admins, and nobody else, scrape the metrics", () => {
     expect(roles.filter((r) => can(r, "metrics.read"))).toEqual(["operator", "admin"]);
   });

@@ -34,6 +34,8 @@ export const permissions = [
   "request.rescope",
   /** Approve a repository's plan file (its policy's `plan`): the plan gate opens on its text. */
   "plan.approve",
+  /** Manual QA: see the QA queue, check candidates out, pass or fail them, reorder the queue. */
+  "qa.operate",
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -58,6 +60,7 @@ const reviewer: Permission[] = [
 const operator: Permission[] = [
   ...reviewer,
   "queue.operate",
+  "qa.operate",
   "metrics.read",
   "change.submit",
   "request.cancel.any",

@@ -40,6 +40,7 @@ export function buildProgram(): Command {
   addAgentCommands(program);
   addRequestChangeCommands(program);
   addReviewCommands(program);
+  addQaCommands(program);
   addTraceCommands(program);
   addUserCommands(program);
   return program;
@@ -291,6 +292,45 @@ function addReviewCommands(program: Command): void {
     )
     .option("--as <email>", "as this reviewer")
     .action(lazy(() => import("./commands/approvals"), "rejectCommand"));
+}
+
+/** Manual QA: the QA queue, a candidate to try, pass, fail with notes, priority. */
+function addQaCommands(program: Command): void {
+  const qa = program
+    .command("qa")
+    .description(
+      "manual QA of changes the QA gate holds (policy qa.kinds): list, checkout, pass, fail, prioritize",
+    );
+  qa.command("list", { isDefault: true })
+    .description("the QA queue, next first, across repositories")
+    .option("--json", "print as JSON")
+    .option("--as <email>", "as this operator")
+    .action(lazy(() => import("./commands/qa"), "qaListCommand"));
+  qa.command("checkout")
+    .description(
+      "write a request's candidate (its changes on the branch tip, as they would land) to a folder",
+    )
+    .argument("<request>", "the request, 12 or R12")
+    .argument("[dir]", "a new or empty folder (default qa-R<id>)")
+    .option("--as <email>", "as this operator")
+    .action(lazy(() => import("./commands/qa"), "qaCheckoutCommand"));
+  qa.command("pass")
+    .description("QA passed: the request's waiting changes go on to land")
+    .argument("<request>", "the request, 12 or R12")
+    .option("--as <email>", "as this operator")
+    .action(lazy(() => import("./commands/qa"), "qaPassCommand"));
+  qa.command("fail")
+    .description("QA failed: its changes are rejected and its tasks reopened with your notes")
+    .argument("<request>", "the request, 12 or R12")
+    .requiredOption("--notes <text>", "what failed and how: the next attempt's prompt carries it")
+    .option("--as <email>", "as this operator")
+    .action(lazy(() => import("./commands/qa"), "qaFailCommand"));
+  qa.command("prioritize")
+    .description("set where a request stands in the QA queue")
+    .argument("<request>", "the request, 12 or R12")
+    .requiredOption("--priority <level>", "low, normal or high")
+    .option("--as <email>", "as this operator")
+    .action(lazy(() => import("./commands/qa"), "qaPrioritizeCommand"));
 }
 
 /** A request's whole chain, and the post-merge verifications. */

@@ -28,5 +28,5 @@ export const demoPolicy: z.input<typeof Policy> = {
     test: ["test"],
     byArea: { docs: { lint: [], test: [] }, ci: { lint: [], test: [] } },
   },
-  qa: { kinds: ["feature", "bugfix"] },
+  qa: { kinds: ["feature", "bugfix"], escalateAfterMinutes: 240 },
 };

@@ -12,6 +12,7 @@ import { PatchParseError } from "@/server/git/patch";
 import { RefLockedError, RefMovedError, readRefFs } from "@/server/git/refs-fs";
 import { RemoteError } from "@/server/git/remote";
 import { approvalGate } from "@/server/queue/approval-gate";
+import { qaGate, qaWaitNote } from "@/server/queue/qa-gate";
 import { openPullRequest } from "@/server/remotes/forge";
 import {
   type ChangeRow,
@@ -332,10 +333,26 @@ export async function landedDone(
 async function waitForApproval(l: Landing, tip: string | null): Promise<boolean> {
   const { change } = l;
   const gate = await approvalGate(l.ctx.db, l.policy, change, l.entry.id);
-  if (gate.satisfied) return false;
+  if (gate.satisfied) return waitForQa(l, tip);
   await l.moves.to("awaiting_approval", {
     ...(tip && change.checks.length > 0 ? { checkedOn: tip } : {}),
     note: `${change.risk} risk: waiting for ${gate.needed - gate.have} more approval${gate.needed - gate.have === 1 ? "" : "s"}${gate.tier.requireDiff ? " from a reviewer who opened the whole diff" : ""}`,
+  });
+  return true;
+}
+
+/**
+ * Approved (or needing no approval), its request's kind wants manual QA (policy `qa.kinds`) it
+ * has not had on this patch: it waits, unleased, in `qa_required` for a person's pass or fail
+ * (qa/service.ts). The tip its checks passed on is kept, as for an approval.
+ */
+async function waitForQa(l: Landing, tip: string | null): Promise<boolean> {
+  const { change } = l;
+  const gate = await qaGate(l.ctx.db, l.policy, change, l.entry.id);
+  if (gate.satisfied || !gate.kind) return false;
+  await l.moves.to("qa_required", {
+    ...(tip && change.checks.length > 0 ? { checkedOn: tip } : {}),
+    note: qaWaitNote(gate.kind),
   });
   return true;
 }

@@ -16,9 +16,12 @@ import { type QueueOptions, stillMoving } from "../state/queue/store";
 import type { LandLock } from "./land-lock";
 import { runPipeline } from "./pipeline";
 import { type ProcessContext, processEntry } from "./process";
+import { escalateQaWaits } from "./qa-gate";
 
 /** The longest wait between tries while the database cannot be reached. */
 const OUTAGE_WAIT_MAX_MS = 2000;
+/** How often a thread looks for QA waits to escalate (each is escalated once, by any thread). */
+const QA_SCAN_MS = 30_000;
 
 export type LoopOptions = QueueOptions & {
   checkTimeoutMs: number;
@@ -95,6 +98,7 @@ export async function runQueueLoop(args: {
   const startedAt = Date.now();
   let processed = 0;
   let lastBeat = 0;
+  let lastQaScan = 0;
   // Set when the database went out of reach under an entry: whatever this thread still holds is
   // given back once it answers again (between entries a thread holds nothing).
   let giveBack = false;
@@ -111,6 +115,11 @@ export async function runQueueLoop(args: {
           lastBeat = Date.now();
         }
         await reclaimExpired(db, opts);
+        // QA waits past their repository's limit are escalated to the operators (once each).
+        if (Date.now() - lastQaScan > QA_SCAN_MS) {
+          await escalateQaWaits(db, args.config());
+          lastQaScan = Date.now();
+        }
         // One moment for the claim and for the drain's question, so an entry that falls due
         // between two clock reads is not taken for one that can never move.
         const now = Date.now();

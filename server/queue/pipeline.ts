@@ -4,6 +4,7 @@ import type { ObjectStore } from "@/server/git/objects";
 import { readRefFs } from "@/server/git/refs-fs";
 import { log } from "@/server/log";
 import { approvalGate } from "@/server/queue/approval-gate";
+import { qaGate, qaWaitNote } from "@/server/queue/qa-gate";
 import { claimLane } from "../state/queue/claim";
 import {
   type Entry,
@@ -194,6 +195,17 @@ async function admit(
       if (!gate.satisfied) {
         await moves.to("awaiting_approval", {
           note: `${change.risk} risk: waiting for ${gate.needed - gate.have} more approval(s); the pipeline goes on without it`,
+        });
+        held.delete(entry.id);
+        hold(entry, entry.id);
+        continue;
+      }
+      // Manual QA, like approval, is asked before the lane checks it: the pipeline does not
+      // hold a lane open for a person (docs/worker-factory.md, "QA gating").
+      const qa = await qaGate(ctx.db, policy, change, entry.id);
+      if (!qa.satisfied && qa.kind) {
+        await moves.to("qa_required", {
+          note: `${qaWaitNote(qa.kind)}; the pipeline goes on without it`,
         });
         held.delete(entry.id);
         hold(entry, entry.id);

@@ -58,8 +58,8 @@ export async function claimedBefore(db: Db, entryId: number): Promise<boolean> {
 }
 
 /**
- * When the entry was last approved out of `awaiting_approval`, the tip its checks had passed on
- * before it waited; null if it never waited (or had no checks).
+ * When the entry was last approved out of `awaiting_approval` (or passed out of `qa_required`),
+ * the tip its checks had passed on before it waited; null if it never waited (or had no checks).
  */
 async function approvedCheckedOn(db: Db, entryId: number): Promise<string | null> {
   const [row] = await db
@@ -68,7 +68,7 @@ async function approvedCheckedOn(db: Db, entryId: number): Promise<string | null
     .where(
       and(
         eq(changeQueueLogs.entryId, entryId),
-        sql`${jsonText(changeQueueLogs.event, "to")} = 'awaiting_approval'`,
+        sql`${jsonText(changeQueueLogs.event, "to")} IN ('awaiting_approval', 'qa_required')`,
       ),
     )
     .orderBy(desc(changeQueueLogs.id))

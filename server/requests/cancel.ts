@@ -10,7 +10,13 @@ import { moveTask } from "@/server/state/tasks/store";
 import type { User } from "@/server/users/service";
 
 const FINISHED: readonly RequestStatus[] = ["done", "failed", "cancelled", "rolled_back"];
-const WAITING_ENTRIES = ["queued", "retry_wait", "quarantined", "awaiting_approval"] as const;
+const WAITING_ENTRIES = [
+  "queued",
+  "retry_wait",
+  "quarantined",
+  "awaiting_approval",
+  "qa_required",
+] as const;
 
 /**
  * Cancels a request that has not finished: its pending tasks fail ("request cancelled") and the

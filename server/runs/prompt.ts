@@ -3,6 +3,7 @@ import { inArray } from "drizzle-orm";
 import type { Db } from "@/server/db/client";
 import { changeRequests, tasks } from "@/server/db/schema";
 import { rejectionsOf } from "@/server/queue/approval-gate";
+import { qaFailuresOf } from "@/server/queue/qa-gate";
 import type { TaskRow } from "@/server/state/tasks/store";
 import { landingFailuresOf, postMergeFailuresOf } from "@/server/verify/failures";
 
@@ -100,6 +101,7 @@ async function producedBefore(db: Db, task: TaskRow): Promise<string[]> {
  */
 async function earlierChangesRefused(db: Db, task: TaskRow): Promise<string[]> {
   const rejections = await rejectionsOf(db, task.id);
+  const qaFailures = await qaFailuresOf(db, task.id);
   const postMerge = await postMergeFailuresOf(db, task.id);
   const atLanding = await landingFailuresOf(db, task.id);
   return [
@@ -128,6 +130,16 @@ async function earlierChangesRefused(db: Db, task: TaskRow): Promise<string[]> {
           "Address this in your change:",
           "",
           list(rejections, ""),
+        ]
+      : []),
+    ...(qaFailures.length
+      ? [
+          "",
+          "## Manual QA failed an earlier change for this task",
+          "",
+          "A person tried the change and it did not behave as asked. Address these notes:",
+          "",
+          list(qaFailures, ""),
         ]
       : []),
     ...(postMerge.length

@@ -4,6 +4,7 @@ import { approvalRouter } from "./routers/approval";
 import { metricsRouter } from "./routers/metrics";
 import { notificationRouter } from "./routers/notification";
 import { planRouter } from "./routers/plan";
+import { qaRouter } from "./routers/qa";
 import { queueRouter } from "./routers/queue";
 import { requestRouter } from "./routers/request";
 import { runRouter } from "./routers/run";
@@ -16,6 +17,7 @@ export const appRouter = router({
   metrics: metricsRouter,
   notification: notificationRouter,
   plan: planRouter,
+  qa: qaRouter,
   queue: queueRouter,
   request: requestRouter,
   run: runRouter,

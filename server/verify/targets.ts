@@ -15,7 +15,7 @@ import type { VerificationRow } from "../state/verify/store";
 export type Target = { repo: string; branch: string };
 
 /** States of an entry whose landing is still to come (or waits for a reviewer). */
-export const UNLANDED = [...pendingStates, "awaiting_approval"] as const;
+export const UNLANDED = [...pendingStates, "awaiting_approval", "qa_required"] as const;
 
 const gitDirs = new Map<string, string>();
 export async function gitDirOf(repoPath: string): Promise<string> {

@@ -77,7 +77,12 @@ const target = { repo: "demo", branch: "main" };
 function withPolicy(extra: Record<string, unknown>): LoadedConfig {
   const [repo] = world.config.repositories;
   if (!repo) throw new Error("no demo repository");
-  const policy = Policy.parse({ ...demoPolicy, approvals: NO_APPROVALS, ...extra });
+  const policy = Policy.parse({
+    ...demoPolicy,
+    approvals: NO_APPROVALS,
+    qa: { kinds: [] },
+    ...extra,
+  });
   return { ...world.config, repositories: [{ ...repo, policy }] };
 }
 

@@ -29,6 +29,8 @@ export function explain(e: QueueLogEvent, checks: string[]): TimelineLine["text"
         return `Sent back to the queue${who(e.worker)} with fresh attempts`;
       if (e.from === "awaiting_approval")
         return `Approved — ${e.note ?? `approved${who(e.worker)}`}; back in the queue to be rebased and landed`;
+      if (e.from === "qa_required")
+        return `QA passed — ${e.note ?? `passed${who(e.worker)}`}; back in the queue to be rebased and landed`;
       return "Its queue thread let go of it (a restart or an expired lease); queued again";
     case "applying":
       return e.from === "ready"
@@ -42,6 +44,8 @@ export function explain(e: QueueLogEvent, checks: string[]): TimelineLine["text"
       return `Pull request opened${e.note ? `: ${e.note}` : ""}`;
     case "awaiting_approval":
       return `Waiting for approval: ${e.note ?? "its risk needs a reviewer"}${e.checkedOn ? ` (checks passed on ${e.checkedOn.slice(0, 12)})` : ""}`;
+    case "qa_required":
+      return `Waiting for manual QA: ${e.note ?? "its request's kind needs QA"}${e.checkedOn ? ` (checks passed on ${e.checkedOn.slice(0, 12)})` : ""}`;
     case "retry_wait":
       return `${err?.kind === "conflict" ? `Conflicted with the branch${err.paths.length ? ` in ${err.paths.join(", ")}` : ""}` : (err?.message ?? "Failed")}; will try again${e.nextAttemptAt ? ` at ${new Date(e.nextAttemptAt).toISOString().slice(11, 19)} UTC` : ""}`;
     case "quarantined":
@@ -59,7 +63,7 @@ export function explain(e: QueueLogEvent, checks: string[]): TimelineLine["text"
     case "rolled_back":
       return `Rolled back${who(e.worker)}: a revert landed`;
     case "rejected":
-      return err?.kind === "review_rejected"
+      return err?.kind === "review_rejected" || err?.kind === "qa_failed"
         ? `Rejected — ${err.message}`
         : `Rejected: ${err?.message ?? "its request was cancelled"}`;
     default:
@@ -94,6 +98,8 @@ export function nextStep(state: EntryState, blockedBy: Blocker[]): string {
       return "It is retried by itself; if it keeps failing it is quarantined.";
     case "awaiting_approval":
       return "A reviewer, operator or admin who did not file its request approves or rejects it on /approvals.";
+    case "qa_required":
+      return "A person tests its candidate (`hyperion qa checkout`) and passes it, or fails it with notes, on /qa; an operator orders the QA queue there.";
     case "in_review":
       return "Its pull request is open on the forge, whose checks, reviewers and merge queue have the last word: Hyperion records it merged, or rejected if it is closed without merging.";
     case "quarantined":

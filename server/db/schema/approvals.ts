@@ -41,3 +41,27 @@ export const diffViews = sqliteTable(
   },
   (t) => [index("diff_views_lookup_idx").on(t.changeRequestId, t.userId)],
 );
+
+/**
+ * A person's manual QA decision on one queue entry waiting in `qa_required`, bound to the exact
+ * patch tested (as an approval is). A pass sends the entry back to the queue; a fail rejects it
+ * and reopens its task with the notes in its next prompt (server/qa/service.ts). Append-only.
+ */
+export const qaDecisions = sqliteTable(
+  "qa_decisions",
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    entryId: integer("entry_id").notNull(),
+    changeRequestId: integer("change_request_id").notNull(),
+    taskId: text("task_id"),
+    patchHash: text("patch_hash").notNull(),
+    userId: integer("user_id").notNull(),
+    decision: text().$type<"passed" | "failed">().notNull(),
+    notes: text().notNull().default(""),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("qa_decisions_entry_idx").on(t.entryId),
+    index("qa_decisions_task_idx").on(t.taskId),
+  ],
+);

@@ -36,6 +36,7 @@ export let alertDeliveries = sqlite.alertDeliveries;
 export let apiTokens = sqlite.apiTokens;
 export let approvals = sqlite.approvals;
 export let diffViews = sqlite.diffViews;
+export let qaDecisions = sqlite.qaDecisions;
 export let changeRequests = sqlite.changeRequests;
 export let checkRuns = sqlite.checkRuns;
 export let clusterFacts = sqlite.clusterFacts;
@@ -84,6 +85,7 @@ function applyHere(next: Dialect): void {
   apiTokens = t.apiTokens;
   approvals = t.approvals;
   diffViews = t.diffViews;
+  qaDecisions = t.qaDecisions;
   changeRequests = t.changeRequests;
   checkRuns = t.checkRuns;
   clusterFacts = t.clusterFacts;
@@ -117,6 +119,7 @@ export const tableNames = [
   "apiTokens",
   "approvals",
   "diffViews",
+  "qaDecisions",
   "changeRequests",
   "checkRuns",
   "clusterFacts",

@@ -8,6 +8,7 @@ export const {
   apiTokens,
   approvals,
   diffViews,
+  qaDecisions,
   changeRequests,
   checkRuns,
   clusterFacts,

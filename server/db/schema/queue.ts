@@ -55,6 +55,10 @@ export const queueEntries = sqliteTable(
     lane: text().notNull().default(""),
     /** Land "pull-request": the pull request its commit went out in (remotes/forge.ts). */
     pullRequest: text("pull_request", { mode: "json" }).$type<PullRequestRef>(),
+    /** The operator's QA queue: a priority set over its request's (`hyperion qa prioritize`). */
+    qaPriority: text("qa_priority").$type<"low" | "normal" | "high">(),
+    /** When its wait for manual QA was escalated to the operators (once per wait). */
+    qaEscalatedAt: integer("qa_escalated_at"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
     finishedAt: integer("finished_at"),

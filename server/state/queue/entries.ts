@@ -69,6 +69,8 @@ export function rowToEntry(row: Record<string, unknown>): Entry {
     pullRequest: row.pull_request
       ? (JSON.parse(row.pull_request as string) as PullRequestRef)
       : null,
+    qaPriority: (row.qa_priority as Entry["qaPriority"] | undefined) ?? null,
+    qaEscalatedAt: row.qa_escalated_at == null ? null : Number(row.qa_escalated_at),
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
     finishedAt: row.finished_at as number | null,

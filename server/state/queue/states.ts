@@ -19,6 +19,8 @@ export class IllegalTransitionError extends Error {
  *   queued/retry_wait/quarantined → rejected  (its request was cancelled)
  *   applying/ready → awaiting_approval → queued  (its risk's tier wants approvals; they came)
  *   awaiting_approval → rejected  (a reviewer rejected it, or its request was cancelled)
+ *   applying/ready → qa_required → queued | rejected  (its request's kind wants manual QA: a
+ *     person passed it, or failed it with notes, or its request was cancelled)
  *   ready → in_review → merged | rejected  (land "pull-request": the forge merges or closes it)
  *   applying/checking/ready → queued  (a lease released on shutdown or expired)
  *
@@ -34,6 +36,7 @@ export const entryMachine = defineMachine<EntryState>({
       "checking",
       "ready",
       "awaiting_approval",
+      "qa_required",
       "merged",
       "retry_wait",
       "quarantined",
@@ -48,12 +51,15 @@ export const entryMachine = defineMachine<EntryState>({
       "in_review",
       "applying",
       "awaiting_approval",
+      "qa_required",
       "retry_wait",
       "quarantined",
       "queued",
     ],
     // Nobody leases it while it waits: a reviewer's decision moves it (approvals/service.ts).
     awaiting_approval: ["queued", "rejected"],
+    // Nobody leases it while it waits for manual QA: a person's pass or fail moves it (qa/service.ts).
+    qa_required: ["queued", "rejected"],
     // A pull request open on the forge: its merge or close is recorded (remotes/forge.ts).
     in_review: ["merged", "rejected"],
     retry_wait: ["applying", "quarantined", "rejected"],
@@ -76,6 +82,8 @@ export const pendingStates: readonly EntryState[] = [...claimableStates, ...leas
 export const holdingStates: readonly EntryState[] = [
   ...pendingStates,
   "awaiting_approval",
+  // An entry waiting for manual QA holds them the same way: its candidate is what is tested.
+  "qa_required",
   // A pull request open on the forge holds its paths the same way, until it is merged or closed.
   "in_review",
 ];
