@@ -12,6 +12,9 @@ const ALONE = [
   "server/queue/worker.test.ts",
   "server/hostile/sigkill-path.test.ts",
   "server/runs/cli-supervision.test.ts",
+  // Not for timing: it scrapes the production build in .next, which `npm test` (bin/test.mjs)
+  // builds beside the "unit" project; the "alone" project runs after the build has finished.
+  "server/metrics/prometheus.test.ts",
 ];
 const INCLUDE = ["{schemas,server,workers,bench,test-support}/**/*.test.ts"];
 

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// `npm test`: the whole suite, in the order and with the overlap that keeps it short on two
+// cores without starving the tests that race leases and timers.
+//
+//   1. system packages (bin/system-deps.sh) and the pinned agent CLIs (bin/agent-clis.mjs);
+//   2. lint and type check, side by side;
+//   3. the CLI bundle, once, before anything runs it;
+//   4. two lanes at once: Vitest's "unit" project then the store's part on PostgreSQL
+//      (test:pg:core), beside the production build then Playwright. Serially, each left most of
+//      the second core idle: an end-to-end test mostly waits for a page, a check or an agent,
+//      and a unit file for git and disks;
+//   5. last and alone, Vitest's "alone" project: the files that race real workers against short
+//      leases and stall timers, and the Prometheus scrape of the production build (it needs the
+//      build finished, which step 4 guarantees).
+//
+// Each line of a lane is prefixed with its name; the first failure is reported at the end with
+// what to run to repeat just that step, and the exit code is non-zero. Timings per step are
+// printed at the end, so a CI log shows where the time went.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+import { inheritedEnv } from "../server/env.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const timings = [];
+const failures = [];
+
+/** Runs one command to its end, each output line prefixed; resolves to its exit code. */
+function run(label, command, args, env = {}) {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      cwd: root,
+      env: { ...inheritedEnv(), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      readline
+        .createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })
+        .on("line", (line) => process.stdout.write(`[${label}] ${line}\n`));
+    }
+    const done = (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      timings.push({ label, seconds, code });
+      if (code !== 0) failures.push({ label, again: [command, ...args].join(" ") });
+      resolve(code);
+    };
+    child.on("error", (err) => {
+      process.stdout.write(`[${label}] could not start ${command}: ${err.message}\n`);
+      done(127);
+    });
+    child.on("close", (code, signal) => done(code ?? (signal ? 128 : 1)));
+  });
+}
+
+/** Steps one after another; stops at the first that fails. */
+async function lane(steps) {
+  for (const [label, command, args, env] of steps) {
+    if ((await run(label, command, args, env)) !== 0) return false;
+  }
+  return true;
+}
+
+function finish() {
+  process.stdout.write("\nnpm test, step by step (wall-clock seconds):\n");
+  for (const t of timings) {
+    process.stdout.write(
+      `  ${t.label.padEnd(12)} ${t.seconds.toFixed(0).padStart(6)} s  ${t.code === 0 ? "ok" : `exit ${t.code}`}\n`,
+    );
+  }
+  if (failures.length > 0) {
+    process.stdout.write("\nFailed — to run a failed step again on its own:\n");
+    for (const f of failures) process.stdout.write(`  [${f.label}] ${f.again}\n`);
+    process.exit(1);
+  }
+  process.stdout.write("\nAll passed.\n");
+}
+
+const npx = (bin, ...args) => ["npx", ["--no-install", bin, ...args]];
+const PG_CORE = {
+  HYPERION_TEST_ENGINE: "postgres",
+  MODEL_RUNS: "60",
+  KILL_REQUESTS: "20",
+  KILL_ROUNDS: "4",
+};
+
+const setUp = await lane([
+  ["deps", "bash", ["bin/system-deps.sh"]],
+  ["agent-clis", "node", ["bin/agent-clis.mjs"]],
+]);
+if (!setUp) finish();
+
+const [lint, types] = await Promise.all([
+  run("lint", ...npx("biome", "check", ".")),
+  run("typecheck", ...npx("tsc", "--noEmit")),
+]);
+if (lint !== 0 || types !== 0) finish();
+
+if ((await run("cli-bundle", "node", ["bin/build-cli.mjs"])) !== 0) finish();
+
+await Promise.all([
+  lane([
+    ["unit", ...npx("vitest", "run", "--project", "unit")],
+    ["pg-core", ...npx("vitest", "run", ...pgCoreFiles()), PG_CORE],
+  ]),
+  lane([
+    ["build", ...npx("next", "build")],
+    ["e2e", ...npx("playwright", "test")],
+  ]),
+]);
+if (failures.length === 0) await run("alone", ...npx("vitest", "run", "--project", "alone"));
+finish();
+
+/** The files of `npm run test:pg:core`, read from package.json so there is one list. */
+function pgCoreFiles() {
+  const { scripts } = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+  return scripts["test:pg:core"].split("vitest run ")[1].trim().split(/\s+/);
+}
