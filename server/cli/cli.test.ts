@@ -170,7 +170,11 @@ describe("hyperion request", () => {
   });
 });
 
-describe("hyperion close and edit on a failed request", () => {
+// Each test here runs the CLI as a process several times (up to nine), each start a few seconds
+// on a busy 2-core machine: the budget is per CLI run, not a wall-clock claim about the command.
+const PER_RUN_MS = 12_000;
+
+describe("hyperion close and edit on a failed request", { timeout: 8 * PER_RUN_MS }, () => {
   /** A request filed and failed before it was planned (received → failed is in the table). */
   async function failed(title: string): Promise<number> {
     const { createRequests } = await import("@/server/requests/service");
@@ -230,7 +234,7 @@ describe("hyperion close and edit on a failed request", () => {
   });
 });
 
-describe("hyperion user and token", () => {
+describe("hyperion user and token", { timeout: 10 * PER_RUN_MS }, () => {
   it("adds a user with a generated password shown once, and lists users", async () => {
     const add = await hyperion(["user", "add", "rev@example.test", "--role", "reviewer"]);
     expect(add.exitCode).toBe(0);

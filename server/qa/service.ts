@@ -16,7 +16,7 @@ import { ObjectStore } from "@/server/git/objects";
 import { readRefFs } from "@/server/git/refs-fs";
 import { patchHash } from "@/server/queue/approval-gate";
 import { buildCandidate } from "@/server/queue/land";
-import { moveUnleased } from "@/server/state/queue/store";
+import { moveUnleased, setQaPriority } from "@/server/state/queue/store";
 import type { User } from "@/server/users/service";
 
 // People's side of the QA gate (the queue's side is server/queue/qa-gate.ts): a request's
@@ -163,18 +163,11 @@ export function prioritizeQa(
 ) {
   return db.transaction(async (tx) => {
     const rows = await mustWait(tx, input.requestId);
-    await tx
-      .update(queueEntries)
-      .set({ qaPriority: input.priority })
-      .where(
-        and(
-          inArray(
-            queueEntries.id,
-            rows.map((r) => r.entry.id),
-          ),
-          eq(queueEntries.state, "qa_required"),
-        ),
-      );
+    await setQaPriority(
+      tx,
+      rows.map((r) => r.entry.id),
+      input.priority,
+    );
     await appendEvent(tx, {
       topic: "queue",
       type: "qa.prioritized",

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { Policy } from "@/schemas/policy";
 import { requestKinds } from "@/schemas/task-request";
 import type { LoadedConfig } from "@/server/config/load";
@@ -14,6 +14,7 @@ import {
 } from "@/server/db/schema";
 import { jsonText } from "@/server/db/sql";
 import { appendEvent } from "@/server/events/log";
+import { markQaEscalated } from "@/server/state/queue/store";
 import { patchHash } from "./approval-gate";
 
 type RequestKind = (typeof requestKinds)[number];
@@ -108,19 +109,7 @@ export async function escalateQaWaits(
     const limitMs = policyFor(config, w.repo).qa.escalateAfterMinutes * 60_000;
     if (now - w.since <= limitMs) continue;
     const done = await db.transaction(async (tx) => {
-      const rows = await tx
-        .update(queueEntries)
-        .set({ qaEscalatedAt: now })
-        .where(
-          and(
-            eq(queueEntries.id, w.id),
-            eq(queueEntries.state, "qa_required"),
-            isNull(queueEntries.qaEscalatedAt),
-            lt(queueEntries.updatedAt, now - limitMs),
-          ),
-        )
-        .returning({ id: queueEntries.id });
-      if (rows.length === 0) return false;
+      if (!(await markQaEscalated(tx, w.id, now, now - limitMs))) return false;
       await appendEvent(tx, {
         topic: "queue",
         type: "qa.escalated",

@@ -1,5 +1,6 @@
 import { and, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
+import type { QaPriority } from "@/schemas/qa";
 import type { EntryError, EntryState } from "@/schemas/queue";
 import type { Db, DbLike } from "@/server/db/client";
 import {
@@ -353,4 +354,45 @@ export async function notePipeline(
     .update(queueEntries)
     .set({ pipeline: place })
     .where(and(inArray(queueEntries.id, entryIds), eq(queueEntries.leaseOwner, owner)));
+}
+
+/**
+ * An operator's QA priority for entries waiting for QA (server/qa): not a move — the state
+ * stays — and only while they still wait in `qa_required`.
+ */
+export async function setQaPriority(
+  tx: DbLike,
+  entryIds: number[],
+  priority: QaPriority,
+): Promise<void> {
+  if (entryIds.length === 0) return;
+  await tx
+    .update(queueEntries)
+    .set({ qaPriority: priority })
+    .where(and(inArray(queueEntries.id, entryIds), eq(queueEntries.state, "qa_required")));
+}
+
+/**
+ * Marks one entry's QA wait escalated, once: only while it still waits in `qa_required`, was
+ * not escalated before, and has waited since before `waitedSince`. True when this call marked it.
+ */
+export async function markQaEscalated(
+  tx: DbLike,
+  entryId: number,
+  now: number,
+  waitedSince: number,
+): Promise<boolean> {
+  const rows = await tx
+    .update(queueEntries)
+    .set({ qaEscalatedAt: now })
+    .where(
+      and(
+        eq(queueEntries.id, entryId),
+        eq(queueEntries.state, "qa_required"),
+        isNull(queueEntries.qaEscalatedAt),
+        sql`${queueEntries.updatedAt} < ${waitedSince}`,
+      ),
+    )
+    .returning({ id: queueEntries.id });
+  return rows.length > 0;
 }
