@@ -12,9 +12,22 @@ import {
   PointElement,
   Tooltip,
 } from "chart.js";
-import type { ReactNode } from "react";
 import { Bar, Line } from "react-chartjs-2";
 import type { MetricsHistory } from "@/server/views/metrics-history";
+import {
+  AMBER,
+  BLUE,
+  bar,
+  base,
+  GREEN,
+  inUnit,
+  line,
+  pct,
+  RED,
+  SLATE,
+  unitFor,
+} from "./chart-style";
+import { ChartFigure, Table } from "./figure";
 import { bucketLabel, dollars, duration, percent } from "./format";
 
 ChartJS.register(
@@ -26,153 +39,6 @@ ChartJS.register(
   Tooltip,
   Legend,
 );
-
-// Colours that keep 3:1 against white and apart from each other; lines also differ by dash.
-const BLUE = "#1d4ed8";
-const AMBER = "#b45309";
-const RED = "#b91c1c";
-const GREEN = "#15803d";
-const SLATE = "#475569";
-
-const base = (yTitle: string, stacked = false): ChartOptions<"bar" | "line"> => ({
-  responsive: true,
-  maintainAspectRatio: false,
-  animation: false,
-  interaction: { mode: "index", intersect: false },
-  plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
-  scales: {
-    x: { stacked, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
-    y: { stacked, beginAtZero: true, title: { display: true, text: yTitle } },
-  },
-});
-
-const line = (label: string, data: (number | null)[], color: string, dash: number[] = []) => ({
-  label,
-  data,
-  borderColor: color,
-  backgroundColor: color,
-  borderDash: dash,
-  pointRadius: 2,
-  spanGaps: false,
-});
-
-const bar = (label: string, data: number[], color: string) => ({
-  label,
-  data,
-  backgroundColor: color,
-});
-
-/**
- * One chart: a heading, a sentence that says what it shows in numbers (the canvas's accessible
- * name), the canvas, and the same numbers as a table behind a disclosure.
- */
-function ChartFigure({
-  id,
-  title,
-  summary,
-  chart,
-  table,
-}: {
-  id: string;
-  title: string;
-  summary: string;
-  chart: (label: string) => ReactNode;
-  table: ReactNode;
-}) {
-  return (
-    <figure
-      className="min-w-0 rounded border border-slate-200 bg-white p-3"
-      aria-labelledby={`${id}-title`}
-      data-testid={`chart-${id}`}
-    >
-      <h2 id={`${id}-title`} className="font-semibold">
-        {title}
-      </h2>
-      <p className="mb-2 text-sm text-slate-600" data-testid={`chart-${id}-summary`}>
-        {summary}
-      </p>
-      <div className="relative h-56">{chart(`${title}: ${summary}`)}</div>
-      <details className="mt-2 text-sm">
-        <summary className="cursor-pointer text-slate-700 underline">
-          Show the numbers as a table
-        </summary>
-        <section
-          className="mt-2 max-h-72 overflow-auto"
-          aria-label={`${title}, as a table`}
-          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
-          tabIndex={0}
-        >
-          {table}
-        </section>
-      </details>
-    </figure>
-  );
-}
-
-function Table({
-  caption,
-  columns,
-  rows,
-  testId,
-}: {
-  caption: string;
-  columns: string[];
-  rows: (string | number)[][];
-  testId: string;
-}) {
-  return (
-    <table className="w-full text-left text-sm" data-testid={testId}>
-      <caption className="sr-only">{caption}</caption>
-      <thead>
-        <tr className="border-b border-slate-200">
-          {columns.map((c) => (
-            <th key={c} scope="col" className="p-1 font-medium">
-              {c}
-            </th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>
-        {rows.length === 0 ? (
-          <tr>
-            <td colSpan={columns.length} className="p-2 text-slate-600">
-              Nothing in this range.
-            </td>
-          </tr>
-        ) : (
-          rows.map((r) => (
-            <tr key={String(r[0])} className="border-b border-slate-100">
-              {r.map((v, i) =>
-                i === 0 ? (
-                  <th key={columns[i]} scope="row" className="p-1 font-normal">
-                    {v}
-                  </th>
-                ) : (
-                  <td key={columns[i]} className="p-1 tabular-nums">
-                    {v}
-                  </td>
-                ),
-              )}
-            </tr>
-          ))
-        )}
-      </tbody>
-    </table>
-  );
-}
-
-/** The unit a duration axis reads best in, from the longest value it shows. */
-function unitFor(values: (number | null)[]): { name: string; per: number } {
-  const max = Math.max(0, ...values.map((v) => v ?? 0));
-  if (max < 2_000) return { name: "Milliseconds", per: 1 };
-  if (max < 120_000) return { name: "Seconds", per: 1_000 };
-  if (max < 7_200_000) return { name: "Minutes", per: 60_000 };
-  return { name: "Hours", per: 3_600_000 };
-}
-const inUnit = (ms: number | null, per: number) =>
-  ms === null ? null : Number((ms / per).toFixed(2));
-const pct = (part: number, whole: number) =>
-  whole ? Number(((part / whole) * 100).toFixed(1)) : null;
 
 export function MetricsCharts({ history }: { history: MetricsHistory }) {
   const { buckets, totals, range } = history;

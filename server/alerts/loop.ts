@@ -1,6 +1,6 @@
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
-import { log } from "@/server/log";
+import { type Passes, startPasses } from "@/server/workers/passes";
 import { deliverDue } from "./deliver";
 import { evaluateAlerts } from "./evaluate";
 
@@ -17,32 +17,13 @@ export function startAlerts(args: {
   self: string;
   intervalMs: number;
   baseUrl?: string;
-}): { stop: () => Promise<void>; pass: () => Promise<void> } {
-  let stopping = false;
-  let current: Promise<void> | null = null;
-  const pass = (): Promise<void> => {
-    if (current || stopping) return current ?? Promise.resolve();
-    current = (async () => {
-      const rules = args.config().alerts ?? [];
-      await evaluateAlerts(args.db, rules, { self: args.self });
-      await deliverDue(args.db, rules, {
-        owner: args.owner,
-        ...(args.baseUrl ? { baseUrl: args.baseUrl } : {}),
-      });
-    })()
-      .catch((err: Error) => log.error({ err: err.message }, "alert pass failed"))
-      .finally(() => {
-        current = null;
-      });
-    return current;
-  };
-  const timer = setInterval(() => void pass(), args.intervalMs);
-  return {
-    pass,
-    async stop() {
-      stopping = true;
-      clearInterval(timer);
-      await current;
-    },
-  };
+}): Passes {
+  return startPasses(args.intervalMs, "alert pass failed", async () => {
+    const rules = args.config().alerts ?? [];
+    await evaluateAlerts(args.db, rules, { self: args.self });
+    await deliverDue(args.db, rules, {
+      owner: args.owner,
+      ...(args.baseUrl ? { baseUrl: args.baseUrl } : {}),
+    });
+  });
 }

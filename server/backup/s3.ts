@@ -44,11 +44,27 @@ const notFound = (err: unknown) => {
   return e.name === "NotFound" || e.name === "NoSuchKey" || e.$metadata?.httpStatusCode === 404;
 };
 
+type S3Sdk = typeof import("@aws-sdk/client-s3");
+
+/**
+ * The SDK's exports however this code was loaded. The package is CommonJS: Node's import()
+ * names its exports, but in the CLI's bundle (dist/cli, esbuild split into chunks) the chunk
+ * a dynamic import loads exports the package only as `default`. Reading `sdk.S3Client` there
+ * gave undefined, and every round of the installed worker failed with "sdk.S3Client is not a
+ * constructor" while the sources (tsx) worked.
+ */
+async function loadS3Sdk(): Promise<S3Sdk> {
+  const mod = (await import("@aws-sdk/client-s3")) as S3Sdk & { default?: S3Sdk };
+  if (typeof mod.S3Client === "function") return mod;
+  if (typeof mod.default?.S3Client === "function") return mod.default;
+  throw new Error("@aws-sdk/client-s3 loaded without S3Client: reinstall (npm install)");
+}
+
 export async function s3Target(
   config: ShippingS3Config,
   credentials: S3Credentials,
 ): Promise<ShippingTarget> {
-  const sdk = await import("@aws-sdk/client-s3");
+  const sdk = await loadS3Sdk();
   const client = new sdk.S3Client({
     endpoint: config.endpoint,
     region: config.region,

@@ -1,13 +1,23 @@
 import fs from "node:fs";
 import path from "node:path";
 import { sql } from "drizzle-orm";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { changeQueueLogs, events, logShipments } from "@/server/db/schema";
+import { logShipments } from "@/server/db/schema";
 import { rawValue } from "@/server/db/sql";
 import { beat, markStopped } from "@/server/workers/heartbeat";
 import { makeWorld, type TestWorld, tempDir, worldEnv } from "@/test-support/fixtures";
-import { parseSegmentName, STREAMS, type Stream, shipOnce } from "./shipping";
+import {
+  addLogRows,
+  caughtUp,
+  configureShipping,
+  maxLogId,
+  range,
+  segmentIds,
+  shippedUpTo,
+  shippingWorkers,
+} from "@/test-support/shipping";
+import { STREAMS, type Stream, shipOnce } from "./shipping";
 
 // Log shipping: segments named by their ids, written durably before the cursor moves, so a
 // crash between the two ships nothing twice; one owner at a time; and, end to end, a worker
@@ -16,17 +26,14 @@ import { parseSegmentName, STREAMS, type Stream, shipOnce } from "./shipping";
 const BIN = path.resolve("bin/hyperion.mjs");
 let world: TestWorld;
 let folder: string;
-const running = new Set<ResultPromise>();
+const workers = shippingWorkers();
 
 beforeAll(async () => {
   world = await makeWorld();
   folder = tempDir("hyperion-shipped-");
 }, 60_000);
 afterAll(async () => {
-  for (const child of running) {
-    child.kill("SIGKILL");
-    await child.catch(() => undefined);
-  }
+  await workers.killAll();
   await world.cleanup();
   fs.rmSync(folder, { recursive: true, force: true });
 });
@@ -37,50 +44,21 @@ function shippedIds(dir: string): Record<Stream, number[]> {
   const names = fs.readdirSync(dir).sort();
   expect(names.filter((n) => n.endsWith(".tmp"))).toEqual([]);
   for (const name of names) {
-    const seg = parseSegmentName(name);
-    if (!seg) continue;
-    const ids = fs
-      .readFileSync(path.join(dir, name), "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => (JSON.parse(l) as { id: number }).id);
-    expect([name, ids[0], ids.at(-1)]).toEqual([name, seg.first, seg.last]);
-    out[seg.stream].push(...ids);
+    const seg = segmentIds(name, fs.readFileSync(path.join(dir, name), "utf8"));
+    if (seg) out[seg.stream].push(...seg.ids);
   }
   return out;
 }
 
-const maxId = async (table: Stream) =>
-  Number(
-    await rawValue(
-      world.db,
-      table === "events"
-        ? sql`SELECT coalesce(max(id), 0) FROM events`
-        : sql`SELECT coalesce(max(id), 0) FROM change_queue_logs`,
-    ),
-  );
-const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
-
-async function addRows(n: number) {
-  const now = Date.now();
-  for (let i = 0; i < n; i++) {
-    await world.db
-      .insert(events)
-      .values({ topic: "test", type: "shipped", entityId: i, payload: { i }, createdAt: now });
-    await world.db.insert(changeQueueLogs).values({
-      entryId: 1,
-      event: { entryId: 1, from: null, to: "queued", worker: null, attempt: 0 },
-      at: now,
-    });
-  }
-}
+const maxId = (stream: Stream) => maxLogId(world.db, stream);
+const cursor = (stream: Stream) => shippedUpTo(world.db, stream);
 
 describe("log shipping", () => {
   it("ships both logs in segments named by their ids; a crash after the rename ships nothing twice; one owner at a time", async () => {
     const dir = path.join(folder, "unit");
     const config = { folder: dir, intervalSeconds: 1 };
     await beat(world.db, "worker-a", Date.now());
-    await addRows(25);
+    await addLogRows(world.db, 25);
     // settleMs 0: on PostgreSQL too, the rows just written are shipped at once.
     const a = { owner: "worker-a/shipping", leaseMs: 60_000, rows: 10, settleMs: 0 };
     const first = await shipOnce(world.db, config, a);
@@ -100,7 +78,7 @@ describe("log shipping", () => {
     expect(adopted).toEqual([{ ...lastLog, rows: 0 }]);
 
     // Another host finds the logs' lease held by a live worker, and ships nothing.
-    await addRows(3);
+    await addLogRows(world.db, 3);
     const b = { owner: "worker-b/shipping", leaseMs: 60_000, settleMs: 0 };
     expect(await shipOnce(world.db, config, b)).toEqual([]);
     // Once that worker stopped, it takes over from the cursor.
@@ -113,9 +91,7 @@ describe("log shipping", () => {
 
   it("a worker SIGKILLed while it ships, then started again: every row shipped once, ids contiguous", async () => {
     const dir = path.join(folder, "worker");
-    const raw = JSON.parse(fs.readFileSync(world.env.configPath, "utf8"));
-    raw.shipping = { folder: dir, intervalSeconds: 1 };
-    fs.writeFileSync(world.env.configPath, JSON.stringify(raw, null, 2));
+    configureShipping(world, { folder: dir, intervalSeconds: 1 });
     // Short leases, as in server/hostile/sigkill-path.test.ts: what the killed worker held is
     // taken over soon after.
     const env = {
@@ -127,34 +103,6 @@ describe("log shipping", () => {
       HYPERION_BACKOFF_MS: "20",
       HYPERION_BACKOFF_MAX_MS: "100",
       HYPERION_MAX_ATTEMPTS: "50",
-    };
-    const start = () => {
-      const child = execa("node", [BIN, "worker"], { env, reject: false });
-      running.add(child);
-      return child;
-    };
-    const cursor = async (stream: Stream) =>
-      Number(
-        (await rawValue(
-          world.db,
-          sql`SELECT last_id FROM log_shipments WHERE stream = ${stream}`,
-        )) ?? 0,
-      );
-    /** The cursors reached `target` (the worker goes on writing events meanwhile). */
-    const caughtUp = async (target: Record<Stream, number>) => {
-      for (const s of STREAMS) if ((await cursor(s)) < target[s]) return false;
-      return true;
-    };
-    const until = async (worker: ResultPromise, check: () => Promise<boolean>) => {
-      let exited: string | null = null;
-      void worker.then((r) => {
-        exited = `exit ${r.exitCode}\n${r.stderr}`;
-      });
-      for (;;) {
-        if (await check()) return;
-        if (exited !== null) throw new Error(`the worker stopped: ${exited}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
     };
     const file = (from: number) =>
       execa("node", [BIN, "request", "-", "--allow-new-files"], {
@@ -170,26 +118,24 @@ describe("log shipping", () => {
         ),
       });
 
-    let worker = start();
+    let worker = workers.start(env);
     expect((await file(0)).exitCode).toBe(0);
     // Killed once it has shipped past where the first test left off, while requests land.
     const before = await cursor("events");
-    await until(worker, async () => (await cursor("events")) > before);
+    await workers.until(worker, async () => (await cursor("events")) > before);
     worker.kill("SIGKILL");
     await worker;
-    running.delete(worker);
 
     expect((await file(3)).exitCode).toBe(0);
-    worker = start();
+    worker = workers.start(env);
     const done = async () =>
       Number(await rawValue(world.db, sql`SELECT count(*) FROM requests WHERE status = 'done'`));
-    await until(worker, async () => (await done()) === 6);
+    await workers.until(worker, async () => (await done()) === 6);
     const target = { change_queue_logs: 0, events: 0 };
     for (const s of STREAMS) target[s] = await maxId(s);
-    await until(worker, () => caughtUp(target));
+    await workers.until(worker, () => caughtUp(world.db, target));
     worker.kill("SIGTERM");
     expect((await worker).exitCode).toBe(0);
-    running.delete(worker);
 
     // The unit test's folder shipped ids up to its own rows; this folder holds the rest, up to
     // the cursor: contiguous, none twice.

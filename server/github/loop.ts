@@ -4,6 +4,7 @@ import { namedSecret } from "@/server/env.mjs";
 import { log } from "@/server/log";
 import { followPullRequests } from "@/server/remotes/forge";
 import { GithubTokenMissing, githubClient } from "@/server/remotes/forge-client";
+import { startPasses } from "@/server/workers/passes";
 import { syncComments } from "./comments";
 import { githubOf } from "./config";
 import { handleDeliveries } from "./intake";
@@ -19,9 +20,7 @@ export function startGithub(
   config: () => LoadedConfig,
   tickMs = 1_000,
 ): { stop: () => Promise<void> } {
-  let busy = false;
   let lastReconcile = 0;
-  let running: Promise<unknown> = Promise.resolve();
   const pass = async () => {
     const c = config();
     const settings = githubOf(c);
@@ -43,26 +42,12 @@ export function startGithub(
     await followPullRequests(db, c);
     await syncComments(db, c, client);
   };
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    running = pass()
-      .catch((err) => log.error({ error: String(err) }, "GitHub pass failed"))
-      .finally(() => {
-        busy = false;
-      });
-  }, tickMs);
-  timer.unref?.();
+  const passes = startPasses(tickMs, "GitHub pass failed", pass);
   const settings = githubOf(config());
   if (settings && !namedSecret(settings.tokenEnv))
     log.warn(
       { variable: settings.tokenEnv },
       "GitHub intake: the token variable is not set; deliveries are taken but issues are not reconciled or commented on",
     );
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return { stop: passes.stop };
 }

@@ -16,6 +16,7 @@ import { jsonText, rawAll } from "@/server/db/sql";
 import { liveRunStates } from "@/server/state/runs/states";
 import { ALIVE_WITHIN_MS } from "@/server/workers/heartbeat";
 import { bucketed, StoredHistogram } from "./histogram";
+import { pipelineMetrics } from "./pipeline";
 import { histogramParts, histogramRows, type Parts, tallied } from "./tally";
 
 // Hyperion's Prometheus metrics (docs/operations.md, "Metrics"), computed from the database when
@@ -39,9 +40,40 @@ const QUEUE_TIME_BOUNDS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21
 const LANDING_BOUNDS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const CHECK_BOUNDS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
 const RUN_BOUNDS = [10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
-const BATCH_BOUNDS = [1, 2, 4, 8, 16, 32, 64];
 
 const num = (v: unknown) => Number(v ?? 0);
+
+/** One of the queue's moves, as its log tallies them: per repository, state and error kind. */
+type Move = { repo: string; to: string; kind: string | null; n: number };
+
+/** The queue's counters of moves: each counts, per repository, the moves it matches. */
+const MOVE_COUNTERS: { name: string; help: string; match: (m: Move) => boolean }[] = [
+  {
+    name: "hyperion_landings_total",
+    help: "Changes landed on their target branch by the merge queue (moves to merged).",
+    match: (m) => m.to === "merged",
+  },
+  {
+    name: "hyperion_conflicts_total",
+    help: "Landing attempts that met a merge conflict with the branch's tip.",
+    match: (m) => m.kind === "conflict",
+  },
+  {
+    name: "hyperion_quarantines_total",
+    help: "Entries quarantined: out of attempts or failing for good, waiting for an operator.",
+    match: (m) => m.to === "quarantined",
+  },
+  {
+    name: "hyperion_retries_total",
+    help: "Landing attempts that failed and were scheduled to be tried again (moves to retry_wait).",
+    match: (m) => m.to === "retry_wait",
+  },
+  {
+    name: "hyperion_lease_takeovers_total",
+    help: "Entries taken back from a worker whose lease expired or whose queue thread crashed, to be landed by another.",
+    match: (m) => m.kind === "lease_expired",
+  },
+];
 
 /** Every metric, read from the database now: the text exposition format and its content type. */
 export async function collectMetrics(
@@ -85,50 +117,25 @@ async function queueMetrics(db: Db, registry: Registry, now: number) {
     (range) => queueLogParts(db, range),
     now,
   );
-  const moves = (log.moves ?? []).map((p) => ({
+  const moves: Move[] = (log.moves ?? []).map((p) => ({
     repo: p.labels.repo ?? "",
     to: p.labels.to ?? "",
     kind: p.labels.kind || null,
     n: p.values[0] ?? 0,
   }));
   const repos = new Set([...byState.map((r) => r.repo), ...moves.map((m) => m.repo)]);
-  const counter = (name: string, help: string, match: (m: (typeof moves)[number]) => boolean) => {
+  for (const { name, help, match } of MOVE_COUNTERS) {
     const c = new Counter({ name, help, labelNames: ["repo"], registers });
     for (const repo of repos) c.inc({ repo }, 0);
-    for (const m of moves) if (match(m)) c.inc({ repo: m.repo }, num(m.n));
-  };
-  counter(
-    "hyperion_landings_total",
-    "Changes landed on their target branch by the merge queue (moves to merged).",
-    (m) => m.to === "merged",
-  );
-  counter(
-    "hyperion_conflicts_total",
-    "Landing attempts that met a merge conflict with the branch's tip.",
-    (m) => m.kind === "conflict",
-  );
-  counter(
-    "hyperion_quarantines_total",
-    "Entries quarantined: out of attempts or failing for good, waiting for an operator.",
-    (m) => m.to === "quarantined",
-  );
-  counter(
-    "hyperion_retries_total",
-    "Landing attempts that failed and were scheduled to be tried again (moves to retry_wait).",
-    (m) => m.to === "retry_wait",
-  );
-  counter(
-    "hyperion_lease_takeovers_total",
-    "Entries taken back from a worker whose lease expired or whose queue thread crashed, to be landed by another.",
-    (m) => m.kind === "lease_expired",
-  );
+    for (const m of moves) if (match(m)) c.inc({ repo: m.repo }, m.n);
+  }
   const errors = new Counter({
     name: "hyperion_queue_errors_total",
     help: "Failed landing attempts by kind of error (conflict, check_failed, check_timeout, lease_expired, …).",
     labelNames: ["repo", "kind"],
     registers,
   });
-  for (const m of moves) if (m.kind) errors.inc({ repo: m.repo, kind: m.kind }, num(m.n));
+  for (const m of moves) if (m.kind) errors.inc({ repo: m.repo, kind: m.kind }, m.n);
 
   new StoredHistogram(
     "hyperion_queue_time_seconds",
@@ -205,59 +212,6 @@ async function queueLogParts(db: Db, range: SQL): Promise<Parts> {
     queueTime: histogramParts(queueTime),
     landing: histogramParts(landing),
   };
-}
-
-/**
- * The speculative pipeline keeps, per entry, the place its last round gave it (queue_entries.
- * pipeline: its batch's size, the lane's window, stacked or probed); rounds are not stored one by
- * one, so batch sizes and bisection probes are counted per landed change.
- */
-async function pipelineMetrics(db: Db, registry: Registry, repos: Set<string>) {
-  const registers = [registry];
-  const windows = await rawAll<{ repo: string; w: unknown }>(
-    db,
-    sql`SELECT ${queueEntries.repo} AS repo, max(CAST(${jsonText(queueEntries.pipeline, "window")} AS BIGINT)) AS w
-        FROM ${queueEntries}
-        WHERE ${queueEntries.inLane} = 1 AND ${queueEntries.pipeline} IS NOT NULL
-          AND ${queueEntries.state} IN ('applying', 'checking', 'ready')
-        GROUP BY 1`,
-  );
-  const window = new Gauge({
-    name: "hyperion_pipeline_window",
-    help: "The speculative pipeline's window now: how many changes its lane checks at once (0 when no lane runs).",
-    labelNames: ["repo"],
-    registers,
-  });
-  for (const repo of repos) window.set({ repo }, 0);
-  for (const w of windows) window.set({ repo: w.repo }, num(w.w));
-
-  const landedInLane = sql`${queueEntries} WHERE ${queueEntries.pipeline} IS NOT NULL
-    AND ${queueEntries.state} IN ('merged', 'rolled_back')`;
-  new StoredHistogram(
-    "hyperion_pipeline_batch_size",
-    "Size of the last speculative-pipeline batch each landed change was checked in (changes per batch).",
-    BATCH_BOUNDS,
-    await bucketed(db, {
-      labels: { repo: sql`${queueEntries.repo}` },
-      value: sql`CAST(${jsonText(queueEntries.pipeline, "size")} AS BIGINT)`,
-      from: landedInLane,
-      bounds: BATCH_BOUNDS,
-      scale: 1,
-    }),
-  ).register(registry);
-  const probes = await rawAll<{ repo: string; n: unknown }>(
-    db,
-    sql`SELECT ${queueEntries.repo} AS repo, count(*) AS n FROM ${landedInLane}
-        AND ${jsonText(queueEntries.pipeline, "role")} = 'probe' GROUP BY 1`,
-  );
-  const probed = new Counter({
-    name: "hyperion_pipeline_bisection_landings_total",
-    help: "Changes that landed as a bisection probe: checked alone on the clean stack after a batch of their lane failed.",
-    labelNames: ["repo"],
-    registers,
-  });
-  for (const repo of repos) probed.inc({ repo }, 0);
-  for (const p of probes) probed.inc({ repo: p.repo }, num(p.n));
 }
 
 async function checkMetrics(db: Db, registry: Registry, now: number) {

@@ -2,6 +2,7 @@ import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
 import { fetchRemote, RemoteError, type RemoteRepo } from "@/server/git/remote";
 import { log } from "@/server/log";
+import { startPasses } from "@/server/workers/passes";
 import { recordFailed, recordFetched } from "./status";
 
 /** The repositories of a config that live on a git server. */
@@ -63,22 +64,6 @@ export function startFetcher(
   config: () => LoadedConfig,
   tickMs = 5_000,
 ): { stop: () => Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    running = syncDue(db, config())
-      .catch((err) => log.error({ error: String(err) }, "fetch pass failed"))
-      .finally(() => {
-        busy = false;
-      });
-  }, tickMs);
-  timer.unref?.();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  const { stop } = startPasses(tickMs, "fetch pass failed", () => syncDue(db, config()));
+  return { stop };
 }

@@ -1,6 +1,6 @@
 import type { LoadedConfig } from "@/server/config/load";
 import type { Db } from "@/server/db/client";
-import { log } from "@/server/log";
+import { type Passes, startPasses } from "@/server/workers/passes";
 import { verifyDue } from "./verify";
 
 /**
@@ -8,7 +8,9 @@ import { verifyDue } from "./verify";
  * connection (the checks run in confined child processes, so neither the queue threads nor the
  * dispatcher wait for them), never two passes at once. A pass also restarts a verification a
  * dead worker left running. `stop()` lets the check run in hand finish, starts no other, and
- * leaves an unfinished verification running for the next worker to restart.
+ * leaves an unfinished verification running for the next worker to restart. A bad config keeps
+ * the last good one (currentConfig); a pass that fails otherwise is logged, and the next tries
+ * again.
  */
 export function startVerifier(args: {
   db: Db;
@@ -16,37 +18,12 @@ export function startVerifier(args: {
   owner: string;
   intervalMs: number;
   timeoutMs: number;
-}): { stop: () => Promise<void>; pass: () => Promise<void> } {
-  let stopping = false;
-  let current: Promise<void> | null = null;
-  const pass = (): Promise<void> => {
-    if (current || stopping) return current ?? Promise.resolve();
-    current = Promise.resolve()
-      .then(() =>
-        verifyDue(args.db, args.config(), {
-          owner: args.owner,
-          timeoutMs: args.timeoutMs,
-          shouldStop: () => stopping,
-        }),
-      )
-      .then(
-        () => undefined,
-        // A bad config keeps the last good one (currentConfig); anything else is logged, and
-        // the next pass tries again.
-        (err: Error) => log.error({ err: err.message }, "post-merge verification pass failed"),
-      )
-      .finally(() => {
-        current = null;
-      });
-    return current;
-  };
-  const timer = setInterval(() => void pass(), args.intervalMs);
-  return {
-    pass,
-    async stop() {
-      stopping = true;
-      clearInterval(timer);
-      await current;
-    },
-  };
+}): Passes {
+  return startPasses(args.intervalMs, "post-merge verification pass failed", (stopping) =>
+    verifyDue(args.db, args.config(), {
+      owner: args.owner,
+      timeoutMs: args.timeoutMs,
+      shouldStop: stopping,
+    }),
+  );
 }
