@@ -32,10 +32,7 @@ export async function overridesInForce(db: DbLike): Promise<Overrides> {
     })
     .from(metaItems)
     .where(
-      and(
-        eq(metaItems.state, "applied"),
-        inArray(metaItems.kind, ["priority", "pause", "resume"]),
-      ),
+      and(eq(metaItems.state, "applied"), inArray(metaItems.kind, ["priority", "pause", "resume"])),
     )
     .orderBy(asc(metaItems.id));
   const out: Overrides = { paused: new Map(), repoPriority: new Map(), requestPriority: new Map() };

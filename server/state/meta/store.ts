@@ -101,3 +101,30 @@ export async function noteMetaWait(db: DbLike, id: number, waiting: string): Pro
     .set({ effect: waiting, updatedAt: Date.now() })
     .where(and(eq(metaItems.id, id), eq(metaItems.state, "pending")));
 }
+
+/**
+ * A QA escalation as a meta-queue item, recorded by the QA gate in the transaction that
+ * escalates the wait: applied at once (the operators have been told), once per source event id.
+ */
+export async function recordEscalation(
+  tx: DbLike,
+  e: {
+    sourceEventId: string;
+    repo: string;
+    requestId: number | null;
+    payload: Record<string, unknown>;
+    effect: string;
+  },
+): Promise<void> {
+  if (await metaItemBySource(tx, e.sourceEventId)) return;
+  const row = await recordMetaItem(tx, {
+    sourceEventId: e.sourceEventId,
+    kind: "qa_escalation",
+    repo: e.repo,
+    requestId: e.requestId,
+    payload: e.payload,
+    by: "system",
+    userId: null,
+  });
+  await moveMetaItem(tx, { id: row.id, from: "pending", to: "applied", effect: e.effect });
+}
