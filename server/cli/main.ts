@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { roles } from "@/schemas/roles";
 import { unknownEnvWarnings } from "@/server/env.mjs";
 import { cliEnv } from "./env";
+import { addMetaCommands } from "./meta-program";
 import { report } from "./report";
 
 /**
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   addRequestChangeCommands(program);
   addReviewCommands(program);
   addQaCommands(program);
+  addMetaCommands(program, lazy);
   addTraceCommands(program);
   addUserCommands(program);
   return program;
