@@ -6,6 +6,8 @@ import { dispatchOnce } from "@/server/dispatch/dispatch";
 import { ForbiddenError, ValidationError } from "@/server/errors";
 import { planRequest } from "@/server/planning/plan";
 import { failQa } from "@/server/qa/service";
+import { waitingSteers } from "@/server/runs/steers";
+import { createRun, moveRun } from "@/server/state/runs/store";
 import { moveTask } from "@/server/state/tasks/store";
 import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
@@ -164,6 +166,46 @@ describe("cancel and restart from the meta queue", () => {
       state: "refused",
       effect: `R${id} is done; only a failed or cancelled request can be restarted`,
     });
+  });
+});
+
+describe("steering from the meta queue", () => {
+  it("reaches a live run once for two deliveries; an ended run's steering is refused", async () => {
+    const id = await file(world, { title: "Steer", repo: "demo", files: ["src/cart/cart.js"] });
+    const run = await createRun(world.db, {
+      taskId: `${id}.1`,
+      requestId: id,
+      repo: "demo",
+      agent: "command",
+      owner: "w",
+      taskAttempt: 1,
+    });
+    const steer = {
+      kind: "steer",
+      run: run.id,
+      command: "append_context",
+      message: "The API moved to /v2.",
+      sourceEventId: "s-1",
+    };
+    const first = await submit(steer);
+    expect(first.item).toMatchObject({
+      state: "applied",
+      requestId: id,
+      effect: `append_context sent to run ${run.id}: its supervisor applies it within a tick`,
+    });
+    expect((await submit(steer)).repeated).toBe(true);
+    const waiting = await waitingSteers(world.db, run.id);
+    expect(waiting.map((w) => [w.command, w.reason, w.sourceEventId])).toEqual([
+      ["append_context", "The API moved to /v2.", "s-1"],
+    ]);
+
+    await moveRun(world.db, { id: run.id, from: "starting", to: "failed" });
+    const late = await submit({ ...steer, sourceEventId: "s-2" });
+    expect(late.item).toMatchObject({
+      state: "refused",
+      effect: `run ${run.id} is failed; only a starting, running or checking run can be steered`,
+    });
+    expect(await waitingSteers(world.db, run.id)).toHaveLength(1);
   });
 });
 
