@@ -80,9 +80,28 @@ test.describe("the workspace meta queue", () => {
     );
     await noAxeViolations(page);
 
-    // Resumed from the CLI: meta-api's request lands, and then the one that waited for it.
-    const resume = await hyperion(["meta", "resume", "meta-api", "--id", `e2e-resume-${stamp}`]);
-    expect(resume.exitCode, resume.stderr).toBe(0);
+    // Resumed from the page's form: meta-api's request lands, then the one that waited for it.
+    const form = page.getByTestId("meta-submit");
+    await form.getByLabel("Kind").selectOption("resume");
+    await form.getByLabel("Repository").fill("meta-api");
+    const resumeId = (await form.getByTestId("meta-submit-id").textContent()) ?? "";
+    expect(resumeId).toMatch(/^web-/);
+    await form.getByRole("button", { name: "Submit item" }).click();
+    const resumed = page.getByTestId(`meta-item-${resumeId}`);
+    await expect(resumed.getByTestId("meta-item-state")).toContainText("Applied");
+    await expect(resumed.getByTestId("meta-item-effect")).toHaveText(
+      "meta-api resumed: its tasks are dispatched again",
+    );
+    await expect(page.getByTestId("meta-paused-meta-api")).toHaveCount(0);
+    // The CLI lists the same queue.
+    const list = await hyperion(["meta", "list", "--json"]);
+    expect(list.exitCode, list.stderr).toBe(0);
+    expect(
+      JSON.parse(list.stdout).items.filter(
+        (i: { sourceEventId: string }) => i.sourceEventId === pause.sourceEventId,
+      ),
+    ).toHaveLength(1);
+
     await page.goto(`/requests/${web}`);
     await expect(async () => {
       await page.reload();
@@ -96,9 +115,5 @@ test.describe("the workspace meta queue", () => {
       `R${api} in meta-api has landed: satisfied`,
     );
     await expect(page.getByTestId("request-status")).toHaveText("Done", { timeout: 90_000 });
-
-    await page.goto("/meta");
-    await expect(page.getByTestId(`meta-item-e2e-resume-${stamp}`)).toContainText("Applied");
-    await expect(page.getByTestId("meta-paused-meta-api")).toHaveCount(0);
   });
 });

@@ -7,6 +7,7 @@ import { RequestLink } from "../ids";
 import { Cell, EmptyRow, StackedHead, stacked } from "../stacked-table";
 import { StatusBadge } from "../status-badge";
 import { useTRPC } from "../trpc";
+import { MetaSubmitForm } from "./submit-form";
 
 const COLUMNS = ["Item", "State", "Kind", "Concerns", "Effect", "By", "Source event", "When"];
 
@@ -38,9 +39,9 @@ function Concerns({ item }: { item: MetaQueue["items"][number] }) {
  * The workspace meta queue, newest first, polled: each item's state and effect, and above them
  * the overrides in force (paused repositories, priorities).
  */
-export function MetaView({ initial }: { initial: MetaQueue }) {
+export function MetaView({ initial, repos }: { initial: MetaQueue; repos: string[] }) {
   const trpc = useTRPC();
-  const { data } = useQuery({
+  const { data, refetch } = useQuery({
     ...trpc.meta.list.queryOptions(undefined),
     initialData: initial,
     refetchInterval: 5_000,
@@ -48,6 +49,12 @@ export function MetaView({ initial }: { initial: MetaQueue }) {
   const queue = data ?? initial;
   return (
     <div className="space-y-6">
+      <section aria-labelledby="meta-new">
+        <h2 id="meta-new" className="mb-2 font-semibold">
+          New item
+        </h2>
+        <MetaSubmitForm repos={repos} onDone={() => void refetch()} />
+      </section>
       <section aria-labelledby="meta-in-force">
         <h2 id="meta-in-force" className="mb-2 font-semibold">
           In force
