@@ -83,7 +83,7 @@ test.describe("the workspace meta queue", () => {
     // Resumed from the page's form: meta-api's request lands, then the one that waited for it.
     const form = page.getByTestId("meta-submit");
     await form.getByLabel("Kind").selectOption("resume");
-    await form.getByLabel("Repository").fill("meta-api");
+    await form.getByLabel("Repository", { exact: true }).fill("meta-api");
     const resumeId = (await form.getByTestId("meta-submit-id").textContent()) ?? "";
     expect(resumeId).toMatch(/^web-/);
     await form.getByRole("button", { name: "Submit item" }).click();

@@ -62,9 +62,10 @@ export function MetaSubmitForm({ repos, onDone }: { repos: string[]; onDone: () 
       className="grid gap-3 rounded border border-slate-200 bg-white p-4 text-sm sm:grid-cols-3"
       data-testid="meta-submit"
     >
-      <label className="block">
-        Kind
+      <div>
+        <label htmlFor={`${base}-kind`}>Kind</label>
         <select
+          id={`${base}-kind`}
           name="kind"
           className={input}
           value={kind}
@@ -76,44 +77,60 @@ export function MetaSubmitForm({ repos, onDone }: { repos: string[]; onDone: () 
             </option>
           ))}
         </select>
-      </label>
+      </div>
       {shown.includes("repo") && (
-        <label className="block">
-          Repository{kind === "priority" ? " (or a request)" : ""}
-          <input name="repo" list={`${base}-repos`} className={input} autoComplete="off" />
+        <div>
+          <label htmlFor={`${base}-repo`}>
+            Repository{kind === "priority" ? " (or a request)" : ""}
+          </label>
+          <input
+            id={`${base}-repo`}
+            name="repo"
+            list={`${base}-repos`}
+            className={input}
+            autoComplete="off"
+          />
           <datalist id={`${base}-repos`}>
             {repos.map((r) => (
               <option key={r} value={r} />
             ))}
           </datalist>
-        </label>
+        </div>
       )}
       {shown.includes("request") && (
-        <label className="block">
-          Request{kind === "depend" ? " that waits" : ""} (R12)
-          <input name="request" className={input} autoComplete="off" />
-        </label>
+        <div>
+          <label htmlFor={`${base}-request`}>
+            Request{kind === "depend" ? " that waits" : ""} (R12)
+          </label>
+          <input id={`${base}-request`} name="request" className={input} autoComplete="off" />
+        </div>
       )}
       {shown.includes("on") && (
-        <label className="block">
-          Waits for (R9, any repository)
-          <input name="on" className={input} autoComplete="off" />
-        </label>
+        <div>
+          <label htmlFor={`${base}-on`}>Waits for (R9, any repository)</label>
+          <input id={`${base}-on`} name="on" className={input} autoComplete="off" />
+        </div>
       )}
       {shown.includes("priority") && (
-        <label className="block">
-          Priority
-          <select name="priority" className={input} defaultValue="high">
+        <div>
+          <label htmlFor={`${base}-priority`}>Priority</label>
+          <select id={`${base}-priority`} name="priority" className={input} defaultValue="high">
             <option value="high">high</option>
             <option value="normal">normal</option>
             <option value="low">low</option>
           </select>
-        </label>
+        </div>
       )}
-      <label className="block sm:col-span-2">
-        Note (optional)
-        <input name="note" className={input} maxLength={500} autoComplete="off" />
-      </label>
+      <div className="sm:col-span-2">
+        <label htmlFor={`${base}-note`}>Note (optional)</label>
+        <input
+          id={`${base}-note`}
+          name="note"
+          className={input}
+          maxLength={500}
+          autoComplete="off"
+        />
+      </div>
       <div className="flex flex-wrap items-end gap-3 sm:col-span-3">
         <button
           type="submit"
