@@ -89,7 +89,7 @@ test.describe("the workspace meta queue", () => {
     await form.getByRole("button", { name: "Submit item" }).click();
     const resumed = page.getByTestId(`meta-item-${resumeId}`);
     await expect(resumed.getByTestId("meta-item-state")).toContainText("Applied");
-    await expect(resumed.getByTestId("meta-item-effect")).toHaveText(
+    await expect(resumed.getByTestId("meta-item-effect")).toContainText(
       "meta-api resumed: its tasks are dispatched again",
     );
     await expect(page.getByTestId("meta-paused-meta-api")).toHaveCount(0);

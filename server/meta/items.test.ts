@@ -169,6 +169,23 @@ describe("cancel and restart from the meta queue", () => {
   });
 });
 
+describe("a restart of a failed request", () => {
+  it("supersedes its failed task and plans it again", async () => {
+    // The built-in developer cannot edit JSON: the request fails at once.
+    const id = await file(world, { title: "Bump", repo: "demo", files: ["package.json"] });
+    await advance(world.db, world.config, "d");
+    expect(await statusOf(world, id)).toBe("failed");
+    const res = await submit({ kind: "restart", request: id, sourceEventId: "rf-1" });
+    expect(res.item).toMatchObject({
+      state: "applied",
+      effect: `R${id} restarted (it was failed): the worker plans it again; tasks ${id}.1 superseded`,
+    });
+    expect((await tasksOf(world, id)).map((t) => t.state)).toEqual(["superseded"]);
+    await advance(world.db, world.config, "d");
+    expect((await tasksOf(world, id)).map((t) => t.state)).toEqual(["superseded", "failed"]);
+  });
+});
+
 describe("steering from the meta queue", () => {
   it("reaches a live run once for two deliveries; an ended run's steering is refused", async () => {
     const id = await file(world, { title: "Steer", repo: "demo", files: ["src/cart/cart.js"] });
