@@ -257,3 +257,24 @@ fs.writeFileSync(
   }
   fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
 }
+
+// The workspace meta queue (e2e/meta.spec.ts): `meta-web` and `meta-api`, copies of the demo
+// that land without QA or approvals, for a request of one that waits for a request of the other.
+{
+  const file = path.join(data, "hyperion.config.json");
+  const config = JSON.parse(fs.readFileSync(file, "utf8"));
+  for (const name of ["meta-web", "meta-api"]) {
+    await createDemoRepo(path.join(data, "repos", name));
+    config.repositories.push({
+      name,
+      path: `repos/${name}`,
+      targetBranch: "main",
+      policy: {
+        ...demoPolicy,
+        qa: { kinds: [] },
+        approvals: { low: { approvals: 0 }, medium: { approvals: 0 }, high: { approvals: 0 } },
+      },
+    });
+  }
+  fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+}

@@ -157,11 +157,6 @@ function inWords(issue: FormIssue, values: Record<string, unknown>): FieldMessag
         return say(
           `${requestRef(Number(missing[1]))} does not exist; pick a request this one depends on from the list`,
         );
-      const elsewhere = /request (\d+) is in repository '(.*)', not '(.*)'/.exec(message);
-      if (elsewhere)
-        return say(
-          `${requestRef(Number(elsewhere[1]))} is in ${elsewhere[2]}; a request can only depend on requests in the same repository (${elsewhere[3]})`,
-        );
       return say(
         `Pick a request this one depends on from the list (${quoted(value)} is not a request)`,
       );

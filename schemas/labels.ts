@@ -1,3 +1,4 @@
+import { metaStateLabels } from "./meta";
 import type { EntryState } from "./queue";
 import type { RequestStatus } from "./request-status";
 
@@ -88,6 +89,8 @@ const tones: Record<string, Tone> = {
   stopped: "neutral",
   no_change: "success",
   lost: "danger",
+  applied: "success",
+  refused: "danger",
 };
 
 export function toneOf(state: string): Tone {
@@ -101,6 +104,7 @@ export function stateLabel(state: string): string {
     (entryStateLabels as Record<string, string>)[state] ??
     taskStateLabels[state] ??
     runStateLabels[state] ??
+    (metaStateLabels as Record<string, string>)[state] ??
     state.replaceAll("_", " ")
   );
 }

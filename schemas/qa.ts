@@ -13,14 +13,13 @@ const NOTES_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
  * What is wrong with QA notes, or null: control characters are named with their position (the
  * first one, counted from 1), and the length with its limit. Tabs and line breaks are allowed.
  */
-export function notesProblem(notes: string): string | null {
+export function notesProblem(notes: string, max = QA_NOTES_MAX): string | null {
   const m = NOTES_CONTROL.exec(notes);
   if (m) {
     const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
     return `contains a control character (U+${code}) at position ${m.index + 1}; remove it (tabs and line breaks are fine)`;
   }
-  if (notes.length > QA_NOTES_MAX)
-    return `is ${notes.length} characters long; at most ${QA_NOTES_MAX}`;
+  if (notes.length > max) return `is ${notes.length} characters long; at most ${max}`;
   return null;
 }
 

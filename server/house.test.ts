@@ -24,6 +24,8 @@ const FLOORS: readonly string[] = [
   // Read models: what pages, reports and routers show; the metrics Prometheus scrapes.
   "views",
   "metrics",
+  // The workspace meta queue: what crosses repositories, applied through the stages below.
+  "meta",
   // The pipeline, from a request to a landed commit.
   "requests",
   "dispatch",

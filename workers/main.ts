@@ -14,6 +14,7 @@ import { currentEnv, EnvError, type HyperionEnv } from "@/server/env.mjs";
 import { startGithub } from "@/server/github/loop";
 import { watchInbox } from "@/server/inbox/watch";
 import { log } from "@/server/log";
+import { startMetaQueue } from "@/server/meta/loop";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
 import { redactPaths } from "@/server/redact";
 import { startFetcher, syncDue } from "@/server/remotes/sync";
@@ -145,6 +146,9 @@ export async function runSupervisor(
         ...(env.NEXTAUTH_URL ? { baseUrl: env.NEXTAUTH_URL } : {}),
       });
 
+  // The workspace meta queue: items whose effect had to wait are applied once they can be.
+  const meta = startMetaQueue(db, Math.max(1000, env.HYPERION_DISPATCH_MS));
+
   const inbox = options.drain
     ? null
     : watchInbox(
@@ -180,6 +184,7 @@ export async function runSupervisor(
   await agents.stopAll("the worker stopped");
   await verifier?.stop();
   await alerts?.stop();
+  await meta.stop();
   await inbox?.close();
   clearInterval(timer);
   await markStopped(db, id);

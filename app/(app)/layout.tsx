@@ -50,6 +50,7 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
                   <ApprovalsLink initial={await waitingCount(runtime().db)} />
                 )}
                 {user && can(user.role, "qa.operate") && <NavLink href="/qa">QA</NavLink>}
+                {user && can(user.role, "meta.operate") && <NavLink href="/meta">Meta</NavLink>}
                 {user && can(user.role, "queue.operate") && (
                   <AlertsLink initial={await openAlertCount(runtime().db)} />
                 )}

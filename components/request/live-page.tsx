@@ -6,6 +6,7 @@ import type { RequestPage } from "@/server/views/request-page";
 import { RequestRecovery } from "../request-recovery";
 import { TraceView } from "../trace-view";
 import { useTRPC, useTRPCClient } from "../trpc";
+import { Dependencies } from "./dependencies";
 import { RequestSummary } from "./summary";
 import { RequestView } from "./view";
 
@@ -59,7 +60,7 @@ export function LiveRequestPage({
   webUrl?: string;
 }) {
   const { page, refresh, live } = useLivePage(initial, cursor);
-  const { detail, trace, summary } = page;
+  const { detail, trace, summary, dependencies } = page;
   const { request } = detail;
   return (
     <>
@@ -85,6 +86,7 @@ export function LiveRequestPage({
             })}
         />
       )}
+      <Dependencies dependencies={dependencies} />
       <RequestView
         detail={detail}
         live={live.status}

@@ -84,9 +84,11 @@ function useRepoChoice(
     setAreas,
     dependsOn,
     setDependsOn,
-    dependencyOptions: requests
-      .filter((r) => r.repo === repo)
-      .map((r) => ({ value: String(r.id), label: `${requestRef(r.id)} ${r.title}` })),
+    // Any repository's: another's is named, and this one waits until it lands.
+    dependencyOptions: requests.map((r) => ({
+      value: String(r.id),
+      label: `${requestRef(r.id)} ${r.title}${r.repo === repo ? "" : ` (${r.repo})`}`,
+    })),
   };
 }
 
@@ -214,7 +216,7 @@ export function RequestForm({
         noun="request"
         label="Depends on"
         aside="optional"
-        hint={`Requests in ${repo} that must land first: type an id or words of the title.`}
+        hint="Requests that must land first, in this repository or another: type an id or words of the title."
         options={choice.dependencyOptions}
         value={choice.dependsOn}
         onChange={choice.setDependsOn}

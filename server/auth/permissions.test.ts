@@ -88,6 +88,10 @@ describe("the role table", () => {
     expect(roles.filter((r) => can(r, "qa.operate"))).toEqual(["operator", "admin"]);
   });
 
+  it("lets operators and admins, and nobody else, use the workspace meta queue", () => {
+    expect(roles.filter((r) => can(r, "meta.operate"))).toEqual(["operator", "admin"]);
+  });
+
   it("lets operators and admins, and nobody else, scrape the metrics", () => {
     expect(roles.filter((r) => can(r, "metrics.read"))).toEqual(["operator", "admin"]);
   });

@@ -36,6 +36,11 @@ export const permissions = [
   "plan.approve",
   /** Manual QA: see the QA queue, check candidates out, pass or fail them, reorder the queue. */
   "qa.operate",
+  /**
+   * The workspace meta queue: see its items, submit dependencies between requests, priority and
+   * pause overrides, cancels, restarts and steering (server/meta).
+   */
+  "meta.operate",
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -61,6 +66,7 @@ const operator: Permission[] = [
   ...reviewer,
   "queue.operate",
   "qa.operate",
+  "meta.operate",
   "metrics.read",
   "change.submit",
   "request.cancel.any",

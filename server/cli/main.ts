@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { unknownEnvWarnings } from "@/server/env.mjs";
 import { cliEnv } from "./env";
 import { lazy } from "./lazy";
+import { addMetaCommands } from "./meta-program";
 import { addQaCommands, addReviewCommands, addUserCommands } from "./people-commands";
 import { report } from "./report";
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   addRequestChangeCommands(program);
   addReviewCommands(program);
   addQaCommands(program);
+  addMetaCommands(program, lazy);
   addTraceCommands(program);
   addUserCommands(program);
   return program;

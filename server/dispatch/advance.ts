@@ -204,7 +204,7 @@ async function failBlockedTasks(db: Db): Promise<number> {
     const endedPrereqs = new Map(
       (prereqIds.length
         ? await db
-            .select({ id: requests.id, status: requests.status })
+            .select({ id: requests.id, status: requests.status, repo: requests.repo })
             .from(requests)
             .where(
               and(
@@ -213,17 +213,20 @@ async function failBlockedTasks(db: Db): Promise<number> {
               ),
             )
         : []
-      ).map((r) => [r.id, r.status]),
+      ).map((r) => [r.id, r]),
     );
     for (const task of pending) {
       const failedDep = (task.dependsOn ?? []).find((d) => failedTasks.has(d));
       const endedReq = (task.requestId ? (prereqsOf.get(task.requestId) ?? []) : []).find((r) =>
         endedPrereqs.has(r),
       );
+      const ended = endedReq ? endedPrereqs.get(endedReq) : undefined;
+      // Another repository's request is named with its repository (a cross-repository
+      // dependency, server/meta).
       const reason = failedDep
         ? `task ${failedDep}, which this task depends on, failed`
-        : endedReq
-          ? `request #${endedReq}, which this request depends on, ${endedPrereqs.get(endedReq)?.replace("_", " ")}; file it again once that is resolved`
+        : ended
+          ? `request #${ended.id}${ended.repo === task.repo ? "" : ` in ${ended.repo}`}, which this request depends on, ${ended.status.replace("_", " ")}; file it again once that is resolved`
           : null;
       if (!reason) continue;
       try {

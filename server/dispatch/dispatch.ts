@@ -1,9 +1,10 @@
-import { and, eq, inArray, lt, or } from "drizzle-orm";
+import { and, eq, inArray, lt, ne, or } from "drizzle-orm";
 import { clipReason } from "@/schemas/bounded";
 import type { LoadedConfig } from "@/server/config/load";
 import { policyFor } from "@/server/config/policy";
 import type { Db, DbLike } from "@/server/db/client";
 import { requests, tasks } from "@/server/db/schema";
+import { byOverride, overridesInForce, pausedReason } from "@/server/state/meta/overrides";
 import { moveRequest } from "@/server/state/requests/store";
 import { lockingTaskStates } from "@/server/state/tasks/states";
 import { blockTask, moveTask, TaskMoveConflict, type TaskRow } from "@/server/state/tasks/store";
@@ -71,11 +72,17 @@ export async function dispatchOnce(
     : new Map<string, string>();
   const pass = await db.transaction(async (tx) => {
     await requeueExpired(tx, now, leaseMs);
-    const pending = await tx
-      .select()
-      .from(tasks)
-      .where(eq(tasks.state, "pending"))
-      .orderBy(tasks.requestId, tasks.createdAt, tasks.id);
+    // The operators' overrides from the workspace meta queue (server/meta): a paused
+    // repository dispatches nothing, and a priority moves a task ahead of others.
+    const overrides = await overridesInForce(tx);
+    const pending = byOverride(
+      await tx
+        .select()
+        .from(tasks)
+        .where(eq(tasks.state, "pending"))
+        .orderBy(tasks.requestId, tasks.createdAt, tasks.id),
+      overrides,
+    );
     if (pending.length === 0) return [];
     const active = (
       await tx
@@ -88,10 +95,12 @@ export async function dispatchOnce(
     const claimed: TaskRow[] = [];
     for (const task of pending) {
       const prereqs = task.requestId ? (waitingOn.get(task.requestId) ?? []) : [];
+      const paused = overrides.paused.get(task.repo);
       // A shut plan gate is named before anything else the task waits on (gate checks it first).
-      const verdict: GateResult =
-        prereqs.length && !planShut.has(task.repo)
-          ? { ok: false, reason: `Waiting on request ${prereqs.join(", ")}` }
+      const verdict: GateResult = paused
+        ? { ok: false, reason: pausedReason(task.repo, paused) }
+        : prereqs.length && !planShut.has(task.repo)
+          ? { ok: false, reason: waitingOnRequests(prereqs, task.repo) }
           : gate(holder(task), {
               done,
               active,
@@ -165,10 +174,14 @@ async function doneTasks(db: DbLike, pending: TaskRow[]): Promise<Set<string>> {
 }
 
 /**
- * A request's own dependsOn: its tasks wait until those requests are done. For each request of
- * the pending tasks, the requests it still waits on.
+ * A request's own dependsOn: its tasks wait until those requests are done (every change of
+ * theirs merged), in this repository or another. For each request of the pending tasks, the
+ * requests it still waits on, with their repository.
  */
-async function requestsWaitedOn(db: DbLike, pending: TaskRow[]): Promise<Map<number, number[]>> {
+async function requestsWaitedOn(
+  db: DbLike,
+  pending: TaskRow[],
+): Promise<Map<number, { id: number; repo: string }[]>> {
   const requestIds = [
     ...new Set(pending.map((t) => t.requestId).filter((id): id is number => id !== null)),
   ];
@@ -179,17 +192,29 @@ async function requestsWaitedOn(db: DbLike, pending: TaskRow[]): Promise<Map<num
         .where(inArray(requests.id, requestIds))
     : [];
   const prereqIds = [...new Set(requestRows.flatMap((r) => r.dependsOn))];
-  const doneRequests = new Set(
-    prereqIds.length
-      ? (
-          await db
-            .select({ id: requests.id })
-            .from(requests)
-            .where(and(inArray(requests.id, prereqIds), eq(requests.status, "done")))
-        ).map((r) => r.id)
-      : [],
+  const open = new Map(
+    (prereqIds.length
+      ? await db
+          .select({ id: requests.id, repo: requests.repo })
+          .from(requests)
+          .where(and(inArray(requests.id, prereqIds), ne(requests.status, "done")))
+      : []
+    ).map((r) => [r.id, r]),
   );
-  return new Map(requestRows.map((r) => [r.id, r.dependsOn.filter((d) => !doneRequests.has(d))]));
+  return new Map(
+    requestRows.map((r) => [
+      r.id,
+      r.dependsOn.flatMap((d) => {
+        const o = open.get(d);
+        return o ? [o] : [];
+      }),
+    ]),
+  );
+}
+
+/** "Waiting on request 4", naming another repository's: "request 9 in api to land". */
+function waitingOnRequests(prereqs: { id: number; repo: string }[], repo: string): string {
+  return `Waiting on request ${prereqs.map((p) => (p.repo === repo ? `${p.id}` : `${p.id} in ${p.repo} to land`)).join(", ")}`;
 }
 
 /** A task the gate holds back: sent to triage, or blocked with the gate's reason. */

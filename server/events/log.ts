@@ -4,7 +4,7 @@ import type { Db, DbLike } from "@/server/db/client";
 import { events } from "@/server/db/schema";
 
 /** `queue`: post-merge verifications (server/verify), for the queue page and operators; `alert`: alerts fired and their webhook deliveries (server/alerts). */
-export type EventTopic = "request" | "worker" | "run" | "queue" | "alert";
+export type EventTopic = "request" | "worker" | "run" | "queue" | "alert" | "meta";
 
 export type EventRow = typeof events.$inferSelect;
 

@@ -19,6 +19,7 @@ import { getEntry } from "@/server/state/queue/store";
 import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/trpc/root";
 import type { User } from "@/server/users/service";
+import { metaQueue } from "@/server/views/meta";
 import { qaQueue } from "@/server/views/qa";
 import { makeWorld, NO_APPROVALS, type TestWorld, tempDir } from "@/test-support/fixtures";
 import { drainQueue } from "@/test-support/queue-world";
@@ -252,6 +253,18 @@ describe("the QA gate", () => {
     const fired = await firings(world.db, AlertRule.parse({ kind: "qa_waiting" }), { now: later });
     expect(fired).toEqual([
       expect.objectContaining({ subjectType: "entry", subjectId: String(feature.entry.id) }),
+    ]);
+    // Operators see it in the workspace meta queue too, once, applied.
+    expect((await metaQueue(world.db)).items).toEqual([
+      expect.objectContaining({
+        kind: "qa_escalation",
+        state: "applied",
+        repo: "demo",
+        requestId: feature.requestId,
+        by: "system",
+        sourceEventId: `qa.escalated:Q${feature.entry.id}:${since}`,
+        effect: `escalated to the operators: R${feature.requestId}'s change Q${feature.entry.id} has waited ${limit + 1} min for manual QA in demo; the limit is ${limit} min (see /qa)`,
+      }),
     ]);
   });
 

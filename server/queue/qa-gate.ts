@@ -14,7 +14,9 @@ import {
 } from "@/server/db/schema";
 import { jsonText } from "@/server/db/sql";
 import { appendEvent } from "@/server/events/log";
+import { recordEscalation } from "@/server/state/meta/store";
 import { markQaEscalated } from "@/server/state/queue/store";
+import { requestOfChange } from "@/server/state/requests/store";
 import { patchHash } from "./approval-gate";
 
 type RequestKind = (typeof requestKinds)[number];
@@ -101,7 +103,12 @@ export async function escalateQaWaits(
   now = Date.now(),
 ): Promise<number[]> {
   const waiting = await db
-    .select({ id: queueEntries.id, repo: queueEntries.repo, since: queueEntries.updatedAt })
+    .select({
+      id: queueEntries.id,
+      repo: queueEntries.repo,
+      since: queueEntries.updatedAt,
+      change: queueEntries.changeRequestId,
+    })
     .from(queueEntries)
     .where(and(eq(queueEntries.state, "qa_required"), isNull(queueEntries.qaEscalatedAt)));
   const escalated: number[] = [];
@@ -110,6 +117,7 @@ export async function escalateQaWaits(
     if (now - w.since <= limitMs) continue;
     const done = await db.transaction(async (tx) => {
       if (!(await markQaEscalated(tx, w.id, now, now - limitMs))) return false;
+      const minutes = Math.floor((now - w.since) / 60_000);
       await appendEvent(tx, {
         topic: "queue",
         type: "qa.escalated",
@@ -118,9 +126,18 @@ export async function escalateQaWaits(
           entry: w.id,
           repo: w.repo,
           waitingSince: w.since,
-          minutes: Math.floor((now - w.since) / 60_000),
+          minutes,
           limitMinutes: limitMs / 60_000,
         },
+      });
+      // The operators see it in the workspace meta queue too (server/meta), once per wait.
+      const { requestId } = await requestOfChange(tx, w.change);
+      await recordEscalation(tx, {
+        sourceEventId: `qa.escalated:Q${w.id}:${w.since}`,
+        repo: w.repo,
+        requestId,
+        payload: { entry: w.id, minutes, limitMinutes: limitMs / 60_000 },
+        effect: `escalated to the operators: ${requestId ? `R${requestId}'s change ` : ""}Q${w.id} has waited ${minutes} min for manual QA in ${w.repo}; the limit is ${limitMs / 60_000} min (see /qa)`,
       });
       return true;
     });

@@ -185,7 +185,7 @@ export async function editRequest(
  * What a new plan of a failed request replaces: its failed and triaged tasks (done ones stay:
  * their changes landed), and their changes waiting in quarantine.
  */
-async function replacedWork(db: Db, id: number) {
+export async function replacedWork(db: Db, id: number) {
   const old = (await db
     .select({ id: tasks.id, state: tasks.state, change: tasks.changeRequestId })
     .from(tasks)

@@ -86,8 +86,6 @@ export function createRequests(
             message: `"${dep}" is not an earlier item of this call: ${whyNot(k, i, batch.length)}`,
           },
         ];
-      if (earlier.repo !== r.repo)
-        return [{ path, message: `"${dep}" is in repository '${earlier.repo}', not '${r.repo}'` }];
       return [];
     }),
   );
@@ -95,24 +93,25 @@ export function createRequests(
     const referenced = [
       ...new Set(batch.flatMap((r) => r.dependsOn.filter((d) => typeof d === "number"))),
     ];
-    const found = referenced.length
-      ? await tx
-          .select({ id: requests.id, repo: requests.repo })
-          .from(requests)
-          .where(inArray(requests.id, referenced))
-      : [];
-    const repoOf = new Map(found.map((r) => [r.id, r.repo]));
-    // Every reference problem at once, areas and requests together, so one round shows all.
+    const found = new Set(
+      referenced.length
+        ? (
+            await tx
+              .select({ id: requests.id })
+              .from(requests)
+              .where(inArray(requests.id, referenced))
+          ).map((r) => r.id)
+        : [],
+    );
+    // Every reference problem at once, areas and requests together, so one round shows all. A
+    // request may depend on one of another repository: its tasks wait until that one has landed
+    // (server/dispatch), and fail if it fails (docs/worker-factory.md, the meta queue).
     const issues = batch.flatMap((r, i) =>
-      r.dependsOn.flatMap((dep, j) => {
-        if (typeof dep !== "number") return [];
-        const path = `${prefix(i)}dependsOn[${j}]`;
-        const repo = repoOf.get(dep);
-        if (repo === undefined) return [{ path, message: `request ${dep} does not exist` }];
-        if (repo !== r.repo)
-          return [{ path, message: `request ${dep} is in repository '${repo}', not '${r.repo}'` }];
-        return [];
-      }),
+      r.dependsOn.flatMap((dep, j) =>
+        typeof dep === "number" && !found.has(dep)
+          ? [{ path: `${prefix(i)}dependsOn[${j}]`, message: `request ${dep} does not exist` }]
+          : [],
+      ),
     );
     const fileIssues = newFileIssues(args.newFiles ?? [], args.input);
     const all = [...areaIssues, ...checkIssues, ...fileIssues, ...issues, ...positionIssues];

@@ -3,6 +3,7 @@ import path from "node:path";
 import { and, eq, like } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { alertDeliveryStates } from "@/schemas/alert-delivery-state";
+import { metaStates } from "@/schemas/meta";
 import { entryStates } from "@/schemas/queue";
 import { requestStatuses } from "@/schemas/request-status";
 import { runStates } from "@/schemas/run-state";
@@ -11,6 +12,7 @@ import { verificationStates } from "@/schemas/verification-state";
 import { closeDb, type Db, type DbLike, openDb } from "@/server/db/client";
 import { events } from "@/server/db/schema";
 import { DeliveryMoveConflict, deliveryMachine } from "@/server/state/alerts/states";
+import { MetaMoveConflict, metaMachine } from "@/server/state/meta/states";
 import { entryMachine, IllegalTransitionError } from "@/server/state/queue/states";
 import { requestMachine } from "@/server/state/requests/states";
 import { RunMoveConflict, runMachine } from "@/server/state/runs/states";
@@ -66,7 +68,7 @@ const expected = {
     awaiting_approval: ["in_progress", "done", "failed", "cancelled", "rolled_back"],
     done: ["rolled_back", "in_progress"],
     failed: ["received", "done", "in_progress", "awaiting_approval", "cancelled"],
-    cancelled: [],
+    cancelled: ["received"],
     rolled_back: [],
   },
   task: {
@@ -103,6 +105,11 @@ const expected = {
     delivered: [],
     dead: [],
   },
+  "meta item": {
+    pending: ["applied", "refused"],
+    applied: [],
+    refused: [],
+  },
 } as const;
 
 type Case = {
@@ -133,6 +140,12 @@ const cases: Case[] = [
     states: alertDeliveryStates,
     table: expected["alert delivery"],
     error: DeliveryMoveConflict,
+  },
+  {
+    machine: metaMachine,
+    states: metaStates,
+    table: expected["meta item"],
+    error: MetaMoveConflict,
   },
 ];
 

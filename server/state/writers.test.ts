@@ -66,6 +66,13 @@ const watched: Watched[] = [
     sqlTable: "alert_deliveries",
     column: "state",
   },
+  {
+    machine: "meta item",
+    store: "server/state/meta/store.ts",
+    table: "metaItems",
+    sqlTable: "meta_items",
+    column: "state",
+  },
 ];
 
 const PRODUCTION_ROOTS = ["app", "components", "schemas", "server", "workers", "bin", "lib"];

@@ -1,6 +1,7 @@
 import { router } from "./init";
 import { alertRouter } from "./routers/alert";
 import { approvalRouter } from "./routers/approval";
+import { metaRouter } from "./routers/meta";
 import { metricsRouter } from "./routers/metrics";
 import { notificationRouter } from "./routers/notification";
 import { planRouter } from "./routers/plan";
@@ -14,6 +15,7 @@ import { userRouter } from "./routers/user";
 export const appRouter = router({
   alert: alertRouter,
   approval: approvalRouter,
+  meta: metaRouter,
   metrics: metricsRouter,
   notification: notificationRouter,
   plan: planRouter,

@@ -1,4 +1,5 @@
 import type { Db } from "@/server/db/client";
+import { dependenciesOf } from "./meta";
 import { detailOf } from "./request-detail";
 import { requestSummary } from "./request-summary";
 import { traceOfWork } from "./trace";
@@ -10,7 +11,7 @@ const FINISHED = ["done", "failed", "rolled_back", "cancelled"];
 /**
  * The request page as one read: its detail, its trace and (once it has ended) its summary, all
  * shaped from one load of the request's work — so the three can never disagree, and the live
- * page receives all of them in each event about the request.
+ * page receives all of them in each event about the request — and the requests it waits for.
  */
 export async function requestPage(db: Db, id: number) {
   const work = await workOf(db, { requestId: id, taskId: null });
@@ -20,6 +21,8 @@ export async function requestPage(db: Db, id: number) {
   const summary = FINISHED.includes(detail.request.status)
     ? await requestSummary(db, id, trace)
     : null;
-  return { detail, trace, summary };
+  // The requests it waits for, in this repository or another (the meta queue's dependencies).
+  const dependencies = await dependenciesOf(db, detail.request);
+  return { detail, trace, summary, dependencies };
 }
 export type RequestPage = NonNullable<Awaited<ReturnType<typeof requestPage>>>;

@@ -45,6 +45,7 @@ export let githubDeliveries = sqlite.githubDeliveries;
 export let githubIssues = sqlite.githubIssues;
 export let loginAttempts = sqlite.loginAttempts;
 export let logShipments = sqlite.logShipments;
+export let metaItems = sqlite.metaItems;
 export let notificationMarks = sqlite.notificationMarks;
 export let planApprovals = sqlite.planApprovals;
 export let queueEntries = sqlite.queueEntries;
@@ -94,6 +95,7 @@ function applyHere(next: Dialect): void {
   githubIssues = t.githubIssues;
   loginAttempts = t.loginAttempts;
   logShipments = t.logShipments;
+  metaItems = t.metaItems;
   notificationMarks = t.notificationMarks;
   planApprovals = t.planApprovals;
   queueEntries = t.queueEntries;
@@ -128,6 +130,7 @@ export const tableNames = [
   "githubIssues",
   "loginAttempts",
   "logShipments",
+  "metaItems",
   "notificationMarks",
   "planApprovals",
   "queueEntries",

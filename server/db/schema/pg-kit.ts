@@ -17,6 +17,7 @@ export const {
   githubIssues,
   loginAttempts,
   logShipments,
+  metaItems,
   notificationMarks,
   planApprovals,
   queueEntries,

@@ -8,6 +8,7 @@ export * from "./events";
 export * from "./github";
 export * from "./log-shipping";
 export * from "./login-attempts";
+export * from "./meta";
 export * from "./notifications";
 export * from "./plans";
 export * from "./queue";

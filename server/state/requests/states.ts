@@ -24,7 +24,8 @@ export const requestMachine = defineMachine<RequestStatus>({
     // → received: edited and planned again (server/requests/edit.ts);
     // → cancelled: closed with a reason (server/requests/close.ts).
     failed: ["received", "done", "in_progress", "awaiting_approval", "cancelled"],
-    cancelled: [],
+    // → received: restarted from the workspace meta queue, planned again (server/meta).
+    cancelled: ["received"],
     rolled_back: [],
   },
 });
