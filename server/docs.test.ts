@@ -143,3 +143,13 @@ describe("the documents name files that exist", () => {
     ).toEqual([]);
   });
 });
+
+describe("docs/accessibility.md", () => {
+  it("lists every page state the accessibility tour walks (e2e/support/pages.ts)", () => {
+    const pages = fs.readFileSync(path.join(ROOT, "e2e/support/pages.ts"), "utf8");
+    const doc = fs.readFileSync(path.join(ROOT, "docs/accessibility.md"), "utf8");
+    const names = [...pages.matchAll(/\bname: "([a-z0-9-]+)"/g)].map((m) => m[1]);
+    expect(names.length).toBeGreaterThan(30);
+    expect(names.filter((n) => !doc.includes(`| \`${n}\``))).toEqual([]);
+  });
+});

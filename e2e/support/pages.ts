@@ -325,6 +325,8 @@ export const PAGES: PageState[] = [
   { name: "queue", as: "admin", path: () => "/queue", ready: heading },
   // The `planned` repository's plan gate, shut by its WORKPLAN.md (e2e/prepare.ts).
   { name: "plans", as: "admin", path: () => "/plans", ready: testId("plan-planned") },
+  // The workspace meta queue: its form, the overrides in force and whatever items exist by now.
+  { name: "meta", as: "admin", path: () => "/meta", ready: testId("meta-in-force") },
   {
     name: "queue-entry",
     as: "admin",
