@@ -14,6 +14,7 @@ import { currentEnv, EnvError, type HyperionEnv } from "@/server/env.mjs";
 import { startGithub } from "@/server/github/loop";
 import { watchInbox } from "@/server/inbox/watch";
 import { log } from "@/server/log";
+import { LAND_LOCK_BYTES } from "@/server/queue/land-lock";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
 import { redactPaths } from "@/server/redact";
 import { startFetcher, syncDue } from "@/server/remotes/sync";
@@ -192,7 +193,7 @@ export async function runSupervisor(
  */
 class QueueThreads {
   private readonly threads = new Map<string, Worker>();
-  private readonly landLock = new SharedArrayBuffer(4);
+  private readonly landLock = new SharedArrayBuffer(LAND_LOCK_BYTES);
   private stopping = false;
   private respawns = 0;
   private resolveAll: () => void = () => {};
