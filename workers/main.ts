@@ -10,6 +10,7 @@ import { describeSandbox, detectSandbox } from "@/server/confine/detect";
 import { closeDb, type Db, dbTarget, migrateDb, openDb, type RootDb } from "@/server/db/client";
 import { assertSchemaCurrent, databaseProblem, watchSchema } from "@/server/db/version";
 import { advance } from "@/server/dispatch/advance";
+import { type RepoDispatchers, startRepoDispatchers } from "@/server/dispatch/loops";
 import { currentEnv, EnvError, type HyperionEnv } from "@/server/env.mjs";
 import { startGithub } from "@/server/github/loop";
 import { watchInbox } from "@/server/inbox/watch";
@@ -173,7 +174,7 @@ export async function runSupervisor(
   else console.error(`hyperion worker: ${describeSandbox(sandbox)}`);
   await threads.done;
   schema.stop();
-  clearInterval(dispatcher);
+  dispatcher.stop();
   clearInterval(recovery);
   await fetcher.stop();
   await github?.stop();
@@ -304,8 +305,9 @@ async function startAgents(
 }
 
 /**
- * The dispatcher: plans received requests, dispatches tasks past the gate, runs the built-in
- * developer and starts agent runs, on the supervisor's own connection, one pass at a time.
+ * The dispatcher, a loop per repository (server/dispatch/loops.ts): plans received requests,
+ * dispatches tasks past the gate, runs the built-in developer and starts agent runs, on the
+ * supervisor's own connection, one pass at a time per repository.
  */
 function startDispatcher(
   db: Db,
@@ -313,29 +315,23 @@ function startDispatcher(
   id: string,
   agents: AgentPool,
   stopping: () => boolean,
-): NodeJS.Timeout {
-  let dispatching = false;
-  return setInterval(() => {
-    if (dispatching || stopping()) return;
-    dispatching = true;
-    // A config that turned bad keeps the last good one in force (currentConfig); whatever
-    // else goes wrong in a pass is logged, and the next pass runs.
-    Promise.resolve()
-      .then(() =>
-        advance(
-          db,
-          currentConfig(env.configPath),
-          `${id}/dispatcher`,
-          undefined,
-          env.HYPERION_TASK_LEASE_MS,
-          agents,
-        ),
-      )
-      .catch((err: Error) => log.error({ err: err.message }, "dispatch pass failed"))
-      .finally(() => {
-        dispatching = false;
-      });
-  }, env.HYPERION_DISPATCH_MS);
+): RepoDispatchers {
+  return startRepoDispatchers({
+    config: () => currentConfig(env.configPath),
+    intervalMs: env.HYPERION_DISPATCH_MS,
+    pass: (config, repo) =>
+      stopping()
+        ? Promise.resolve()
+        : advance(
+            db,
+            config,
+            `${id}/dispatcher`,
+            undefined,
+            env.HYPERION_TASK_LEASE_MS,
+            agents,
+            repo,
+          ),
+  });
 }
 
 export async function runWorkerProcess(
