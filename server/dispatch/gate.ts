@@ -10,6 +10,9 @@ export type LockHolder = {
   lockKeys: string[];
 };
 
+/** The seed's rule 6: "Missing `Area` means not runnable — issue returns to triage/spec completion". */
+const BACK_TO_TRIAGE = "not runnable; back to triage for spec completion";
+
 export type GateResult = { ok: true } | { ok: false; reason: string; triage?: boolean };
 
 /**
@@ -52,13 +55,20 @@ export function gate(
   if (ctx.planShut) return { ok: false, reason: `Plan gate: ${ctx.planShut}` };
   const waiting = task.dependsOn.filter((d) => !ctx.done.has(d));
   if (waiting.length) return { ok: false, reason: `Waiting on ${waiting.map(taskRef).join(", ")}` };
-  if (!task.area || !ctx.policy.areas.some((a) => a.name === task.area)) {
+  // Rule 6: without an area the policy knows, a task is not runnable and its request goes back
+  // to triage (needs_attention) for its spec to be completed.
+  if (!task.area)
     return {
       ok: false,
       triage: true,
-      reason: `Area '${task.area ?? ""}' is not in the policy; back to triage`,
+      reason: `Missing Area: ${BACK_TO_TRIAGE} (no area of the policy covers ${task.neededFiles.join(", ") || "its files"})`,
     };
-  }
+  if (!ctx.policy.areas.some((a) => a.name === task.area))
+    return {
+      ok: false,
+      triage: true,
+      reason: `Area '${task.area}' is not in the policy: ${BACK_TO_TRIAGE} (areas: ${ctx.policy.areas.map((a) => a.name).join(", ")})`,
+    };
   const holder = lockConflict(task, ctx.active, ctx.policy);
   if (holder) {
     // The keys both want, in the seed's words; an area lock shares no key, so name the holder's.
