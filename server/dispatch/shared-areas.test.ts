@@ -1,11 +1,13 @@
+import path from "node:path";
 import { asc, eq } from "drizzle-orm";
+import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Policy } from "@/schemas/policy";
 import { tasks } from "@/server/db/schema";
 import { demoPolicy } from "@/server/demo/policy";
 import { planRequest } from "@/server/planning/plan";
 import { createRequests } from "@/server/requests/service";
-import { makeWorld, NO_APPROVALS, type TestWorld } from "@/test-support/fixtures";
+import { makeWorld, NO_APPROVALS, type TestWorld, worldEnv } from "@/test-support/fixtures";
 import { dispatchOnce } from "./dispatch";
 
 // The seed's rule 3: "`docs` and `ci` areas are low-risk — multiple tasks can touch these if
@@ -33,9 +35,9 @@ beforeEach(async () => {
 });
 afterEach(() => world.cleanup());
 
-const file = async (path: string) => {
+const file = async (name: string) => {
   const [r] = await createRequests(world.db, {
-    input: { title: path, description: "", repo: "demo", files: [path], allowNewFiles: true },
+    input: { title: name, description: "", repo: "demo", files: [name], allowNewFiles: true },
     requester: world.admin,
     config: world.config,
     source: "cli",
@@ -71,5 +73,16 @@ describe("docs and ci areas", () => {
         reason: `Lock conflict: R${cart}.1 currently holds overlapping lock key(s) demo:area:cart`,
       },
     ]);
+
+    // `hyperion status` says why each waits, in the same words.
+    const status = await execa("node", [path.resolve("bin/hyperion.mjs"), "status"], {
+      env: worldEnv(world),
+    });
+    expect(status.stdout).toContain(
+      `task R${guideAgain}.1 (demo) waits: Lock conflict: R${guide}.1 currently holds overlapping lock key(s) demo:file:docs/guide.md`,
+    );
+    expect(status.stdout).toContain(
+      `task R${cartAgain}.1 (demo) waits: Lock conflict: R${cart}.1 currently holds overlapping lock key(s) demo:area:cart`,
+    );
   });
 });

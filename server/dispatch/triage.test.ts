@@ -1,4 +1,6 @@
+import path from "node:path";
 import { and, asc, eq } from "drizzle-orm";
+import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Policy } from "@/schemas/policy";
 import { events, requests, tasks } from "@/server/db/schema";
@@ -6,7 +8,7 @@ import { demoPolicy } from "@/server/demo/policy";
 import { planRequest } from "@/server/planning/plan";
 import { editRequest } from "@/server/requests/edit";
 import { createRequests } from "@/server/requests/service";
-import { makeWorld, NO_APPROVALS, type TestWorld } from "@/test-support/fixtures";
+import { makeWorld, NO_APPROVALS, type TestWorld, worldEnv } from "@/test-support/fixtures";
 import { drainQueue } from "@/test-support/queue-world";
 import { advance } from "./advance";
 import { dispatchOnce } from "./dispatch";
@@ -104,6 +106,11 @@ describe("a task without an area", () => {
     });
     // Later passes leave it where it is.
     expect(await dispatchOnce(world.db, world.config, "d")).toEqual([]);
+    // `hyperion status` lists it with the reason.
+    const status = await execa("node", [path.resolve("bin/hyperion.mjs"), "status"], {
+      env: worldEnv(world),
+    });
+    expect(status.stdout).toContain(`task R${id}.1 (demo) back to triage: ${MISSING}`);
   });
 
   it("waits for the request's other tasks: needs_attention once nothing else of it runs", async () => {
