@@ -110,6 +110,7 @@ export async function runQueueLoop(args: {
   const ended = new Map<string, { failures: number; at: number }>();
   let lastBeat = 0;
   let lastQaScan = 0;
+  let lastReclaim = 0;
   let outage = 0;
   const beatNow = () => {
     const held = [...thread.inHand.values()];
@@ -169,7 +170,11 @@ export async function runQueueLoop(args: {
           await beatNow();
           lastBeat = Date.now();
         }
-        await reclaimExpired(db, opts);
+        // Once per poll, however often a loop ending wakes the thread early.
+        if (Date.now() - lastReclaim >= opts.pollMs) {
+          await reclaimExpired(db, opts);
+          lastReclaim = Date.now();
+        }
         // QA waits past their repository's limit are escalated to the operators (once each).
         if (Date.now() - lastQaScan > QA_SCAN_MS) {
           await escalateQaWaits(db, args.config());
