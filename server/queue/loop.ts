@@ -126,7 +126,7 @@ export async function runQueueLoop(args: {
     db,
     config: args.config,
     repo,
-    owner: repo === STRAYS ? owner : `${owner}/${repo}`,
+    owner: `${owner}/${repo}`,
     opts,
     thread,
     landLock: args.landLock,
