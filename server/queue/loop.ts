@@ -129,6 +129,7 @@ export async function runQueueLoop(args: {
     owner: `${owner}/${repo}`,
     opts,
     thread,
+    shouldStop: args.shouldStop,
     landLock: args.landLock,
     onEntry: (entryId) => {
       if (entryId === null) thread.inHand.delete(repo);

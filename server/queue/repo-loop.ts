@@ -35,6 +35,8 @@ export type RepoLoop = {
   owner: string;
   opts: QueueOptions & { checkTimeoutMs: number; dryRun: boolean; pollMs: number; drain: boolean };
   thread: ThreadState;
+  /** The thread's stop, asked between entries (as the thread asks it between rounds). */
+  shouldStop: () => boolean | Promise<boolean>;
   landLock?: LandLock;
   onEntry: (entryId: number | null) => void;
 };
@@ -52,6 +54,10 @@ export async function runRepoLoop(loop: RepoLoop): Promise<void> {
   let giveBack = false;
   let outage = 0;
   while (!thread.stopping) {
+    if (await loop.shouldStop()) {
+      thread.stopping = true;
+      return;
+    }
     try {
       if (giveBack) {
         await releaseOwner(db, owner, opts);
