@@ -11,10 +11,8 @@ import { reclaimExpired } from "../state/queue/leases";
 import type { QueueOptions } from "../state/queue/store";
 import type { LandLock } from "./land-lock";
 import { escalateQaWaits } from "./qa-gate";
-import { type RepoLoop, runRepoLoop, STRAYS } from "./repo-loop";
+import { OUTAGE_WAIT_MAX_MS, type RepoLoop, runRepoLoop, STRAYS } from "./repo-loop";
 
-/** The longest wait between tries while the database cannot be reached. */
-export const OUTAGE_WAIT_MAX_MS = 2000;
 /** How often a thread looks for QA waits to escalate (each is escalated once, by any thread). */
 const QA_SCAN_MS = 30_000;
 /** The longest wait before a repository loop that ended on an error is started again. */

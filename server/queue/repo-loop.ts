@@ -17,7 +17,7 @@ import { type ProcessContext, processEntry } from "./process";
 export const STRAYS = "*";
 
 /** The longest wait between tries while the database cannot be reached. */
-const OUTAGE_WAIT_MAX_MS = 2000;
+export const OUTAGE_WAIT_MAX_MS = 2000;
 
 /** What a repository's loop shares with the others of its thread. */
 export type ThreadState = {
