@@ -10,11 +10,13 @@ import { describeSandbox, detectSandbox } from "@/server/confine/detect";
 import { closeDb, type Db, dbTarget, migrateDb, openDb, type RootDb } from "@/server/db/client";
 import { assertSchemaCurrent, databaseProblem, watchSchema } from "@/server/db/version";
 import { advance } from "@/server/dispatch/advance";
+import { type RepoDispatchers, startRepoDispatchers } from "@/server/dispatch/loops";
 import { currentEnv, EnvError, type HyperionEnv } from "@/server/env.mjs";
 import { startGithub } from "@/server/github/loop";
 import { watchInbox } from "@/server/inbox/watch";
 import { log } from "@/server/log";
 import { startMetaQueue } from "@/server/meta/loop";
+import { LAND_LOCK_BYTES } from "@/server/queue/land-lock";
 import { defaultLoopOptions, type LoopOptions } from "@/server/queue/loop";
 import { redactPaths } from "@/server/redact";
 import { startFetcher, syncDue } from "@/server/remotes/sync";
@@ -176,7 +178,7 @@ export async function runSupervisor(
   else console.error(`hyperion worker: ${describeSandbox(sandbox)}`);
   await threads.done;
   schema.stop();
-  clearInterval(dispatcher);
+  dispatcher.stop();
   clearInterval(recovery);
   await fetcher.stop();
   await github?.stop();
@@ -197,7 +199,7 @@ export async function runSupervisor(
  */
 class QueueThreads {
   private readonly threads = new Map<string, Worker>();
-  private readonly landLock = new SharedArrayBuffer(4);
+  private readonly landLock = new SharedArrayBuffer(LAND_LOCK_BYTES);
   private stopping = false;
   private respawns = 0;
   private resolveAll: () => void = () => {};
@@ -308,8 +310,9 @@ async function startAgents(
 }
 
 /**
- * The dispatcher: plans received requests, dispatches tasks past the gate, runs the built-in
- * developer and starts agent runs, on the supervisor's own connection, one pass at a time.
+ * The dispatcher, a loop per repository (server/dispatch/loops.ts): plans received requests,
+ * dispatches tasks past the gate, runs the built-in developer and starts agent runs, on the
+ * supervisor's own connection, one pass at a time per repository.
  */
 function startDispatcher(
   db: Db,
@@ -317,29 +320,23 @@ function startDispatcher(
   id: string,
   agents: AgentPool,
   stopping: () => boolean,
-): NodeJS.Timeout {
-  let dispatching = false;
-  return setInterval(() => {
-    if (dispatching || stopping()) return;
-    dispatching = true;
-    // A config that turned bad keeps the last good one in force (currentConfig); whatever
-    // else goes wrong in a pass is logged, and the next pass runs.
-    Promise.resolve()
-      .then(() =>
-        advance(
-          db,
-          currentConfig(env.configPath),
-          `${id}/dispatcher`,
-          undefined,
-          env.HYPERION_TASK_LEASE_MS,
-          agents,
-        ),
-      )
-      .catch((err: Error) => log.error({ err: err.message }, "dispatch pass failed"))
-      .finally(() => {
-        dispatching = false;
-      });
-  }, env.HYPERION_DISPATCH_MS);
+): RepoDispatchers {
+  return startRepoDispatchers({
+    config: () => currentConfig(env.configPath),
+    intervalMs: env.HYPERION_DISPATCH_MS,
+    pass: (config, repo) =>
+      stopping()
+        ? Promise.resolve()
+        : advance(
+            db,
+            config,
+            `${id}/dispatcher`,
+            undefined,
+            env.HYPERION_TASK_LEASE_MS,
+            agents,
+            repo,
+          ),
+  });
 }
 
 export async function runWorkerProcess(

@@ -11,6 +11,7 @@ import { Reviews } from "./reviews";
 import { RolledBack } from "./rolled-back";
 import { RequestRuns } from "./runs";
 import { TasksTable } from "./tasks-table";
+import { BackToTriage } from "./triage";
 import { WaitingReview } from "./waiting-review";
 
 /** The statuses after which nothing is left to cancel. */
@@ -97,6 +98,12 @@ export function RequestView({
         />
       )}
       {spec && spec.answers.length > 0 && <Answers answers={spec.answers} />}
+      {attention && (
+        <BackToTriage
+          tasks={detail.tasks.filter((t) => t.state === "triage")}
+          canRescope={canRescope}
+        />
+      )}
 
       {detail.tasks.length > 0 && (
         <TasksTable

@@ -32,14 +32,18 @@ export async function advance(
   taskLeaseMs?: number,
   /** The worker's agent runs. Without one (the CLI), tasks for agents wait for the worker. */
   agents?: AgentPool,
+  /** One repository's work (its repository loop, dispatch/loops.ts); every repository's if unset. */
+  repo?: string,
 ) {
   const received = await db
     .select({ id: requests.id, repo: requests.repo, traceParent: requests.traceParent })
     .from(requests)
     .where(
-      only?.length
-        ? and(eq(requests.status, "received"), inArray(requests.id, only))
-        : eq(requests.status, "received"),
+      and(
+        eq(requests.status, "received"),
+        only?.length ? inArray(requests.id, only) : undefined,
+        repo === undefined ? undefined : eq(requests.repo, repo),
+      ),
     );
   for (const r of received) {
     const policy = policyFor(config, r.repo);
@@ -73,7 +77,7 @@ export async function advance(
       ),
     );
   }
-  await settleRequests(db);
+  await settleRequests(db, repo);
   const claimed = await dispatchOnce(
     db,
     config,
@@ -83,6 +87,7 @@ export async function advance(
     agents
       ? agents.accept(config)
       : (t) => agentFor(policyFor(config, t.repo), t.area, t.agent) === "builtin",
+    repo,
   );
   const developed = [];
   for (const task of claimed) {
@@ -103,9 +108,13 @@ export async function advance(
     );
     developed.push({ task: task.id, ...outcome });
   }
-  await settleRequests(db);
+  await settleRequests(db, repo);
   return { planned: received.length, developed };
 }
+
+/** Only one repository's rows, when a repository loop asks; all otherwise. */
+const ofRepo = (column: typeof tasks.repo | typeof requests.repo, repo: string | undefined) =>
+  repo === undefined ? undefined : eq(column, repo);
 
 /** Runs `fn` for a request: its id on each log line, in a span of the request's trace. */
 function inRequest<T>(
@@ -159,23 +168,31 @@ async function failPlanning(db: Db, id: number, reason: string): Promise<void> {
  * cancelled) fails with that reason; a request whose tasks are all done is done, and one with a
  * failed task and nothing left running fails with the first task's reason.
  */
-export async function settleRequests(db: Db): Promise<void> {
+export async function settleRequests(db: Db, repo?: string): Promise<void> {
   // Each failure can fail the next link of a chain (1.1 ← 1.2 ← 1.3, or requests A ← B ← C), so
   // go round until nothing changes; every round but the last fails at least one pending task.
   const limit =
-    (await db.select({ n: count() }).from(tasks).where(eq(tasks.state, "pending")).limit(1))[0]
-      ?.n ?? 0;
+    (
+      await db
+        .select({ n: count() })
+        .from(tasks)
+        .where(and(ofRepo(tasks.repo, repo), eq(tasks.state, "pending")))
+        .limit(1)
+    )[0]?.n ?? 0;
   for (let round = 0; round <= limit; round++) {
-    const tasksFailed = await failBlockedTasks(db);
-    const requestsFailed = await deriveRequests(db);
+    const tasksFailed = await failBlockedTasks(db, repo);
+    const requestsFailed = await deriveRequests(db, repo);
     if (tasksFailed === 0 && requestsFailed === 0) break;
   }
 }
 
 /** Fails each pending task whose dependency failed; returns how many it failed. */
-async function failBlockedTasks(db: Db): Promise<number> {
+async function failBlockedTasks(db: Db, repo: string | undefined): Promise<number> {
   let failed = 0;
-  const pending = await db.select().from(tasks).where(eq(tasks.state, "pending"));
+  const pending = await db
+    .select()
+    .from(tasks)
+    .where(and(ofRepo(tasks.repo, repo), eq(tasks.state, "pending")));
   if (pending.length) {
     const depIds = [...new Set(pending.flatMap((t) => t.dependsOn ?? []))];
     const failedTasks = new Set(
@@ -254,7 +271,7 @@ async function failBlockedTasks(db: Db): Promise<number> {
  * `settleRequest`): the open ones, and done ones with a change that has been rolled back
  * (→ rolled_back). Returns how many it failed.
  */
-async function deriveRequests(db: Db): Promise<number> {
+async function deriveRequests(db: Db, repo: string | undefined): Promise<number> {
   const rolledBack = (
     await db
       .select({ id: requests.id })
@@ -262,13 +279,24 @@ async function deriveRequests(db: Db): Promise<number> {
       .innerJoin(changeRequests, eq(changeRequests.id, queueEntries.changeRequestId))
       .innerJoin(tasks, eq(tasks.id, changeRequests.taskId))
       .innerJoin(requests, eq(requests.id, tasks.requestId))
-      .where(and(eq(queueEntries.state, "rolled_back"), eq(requests.status, "done")))
+      .where(
+        and(
+          ofRepo(requests.repo, repo),
+          eq(queueEntries.state, "rolled_back"),
+          eq(requests.status, "done"),
+        ),
+      )
   ).map((r) => r.id);
   const open = (
     await db
       .select({ id: requests.id })
       .from(requests)
-      .where(inArray(requests.status, ["planned", "in_progress", "awaiting_approval"]))
+      .where(
+        and(
+          ofRepo(requests.repo, repo),
+          inArray(requests.status, ["planned", "in_progress", "awaiting_approval"]),
+        ),
+      )
   ).map((r) => r.id);
   let failed = 0;
   for (const id of new Set([...open, ...rolledBack]))

@@ -42,15 +42,21 @@ export async function dispatchOnce(
   now = Date.now(),
   leaseMs = TASK_LEASE_MS,
   accept: Accept = () => true,
+  /** One repository's tasks (its repository loop's pass, dispatch/loops.ts); all when unset. */
+  repo?: string,
 ): Promise<TaskRow[]> {
+  const ofRepo = repo === undefined ? undefined : eq(tasks.repo, repo);
   // The worker calls this every few hundred ms: take the write lock only when there is work.
   const [work] = await db
     .select({ id: tasks.id })
     .from(tasks)
     .where(
-      or(
-        eq(tasks.state, "pending"),
-        and(eq(tasks.state, "claimed"), lt(tasks.leaseExpiresAt, now)),
+      and(
+        ofRepo,
+        or(
+          eq(tasks.state, "pending"),
+          and(eq(tasks.state, "claimed"), lt(tasks.leaseExpiresAt, now)),
+        ),
       ),
     )
     .limit(1);
@@ -66,12 +72,12 @@ export async function dispatchOnce(
           await db
             .selectDistinct({ repo: tasks.repo })
             .from(tasks)
-            .where(eq(tasks.state, "pending"))
+            .where(and(ofRepo, eq(tasks.state, "pending")))
         ).map((r) => r.repo),
       )
     : new Map<string, string>();
   const pass = await db.transaction(async (tx) => {
-    await requeueExpired(tx, now, leaseMs);
+    await requeueExpired(tx, now, leaseMs, repo);
     // The operators' overrides from the workspace meta queue (server/meta): a paused
     // repository dispatches nothing, and a priority moves a task ahead of others.
     const overrides = await overridesInForce(tx);
@@ -79,7 +85,7 @@ export async function dispatchOnce(
       await tx
         .select()
         .from(tasks)
-        .where(eq(tasks.state, "pending"))
+        .where(and(ofRepo, eq(tasks.state, "pending")))
         .orderBy(tasks.requestId, tasks.createdAt, tasks.id),
       overrides,
     );
@@ -88,7 +94,7 @@ export async function dispatchOnce(
       await tx
         .select()
         .from(tasks)
-        .where(inArray(tasks.state, [...lockingTaskStates]))
+        .where(and(ofRepo, inArray(tasks.state, [...lockingTaskStates])))
     ).map(holder);
     const done = await doneTasks(tx, pending);
     const waitingOn = await requestsWaitedOn(tx, pending);
@@ -128,11 +134,22 @@ export async function dispatchOnce(
 }
 
 /** Claimed tasks whose lease is lost (their worker died or stalled) go back to pending. */
-async function requeueExpired(db: DbLike, now: number, leaseMs: number): Promise<void> {
+async function requeueExpired(
+  db: DbLike,
+  now: number,
+  leaseMs: number,
+  repo: string | undefined,
+): Promise<void> {
   const expired = await db
     .select()
     .from(tasks)
-    .where(and(eq(tasks.state, "claimed"), lt(tasks.leaseExpiresAt, now)));
+    .where(
+      and(
+        repo === undefined ? undefined : eq(tasks.repo, repo),
+        eq(tasks.state, "claimed"),
+        lt(tasks.leaseExpiresAt, now),
+      ),
+    );
   for (const task of expired) {
     // A live worker that is only slow keeps its task (server/workers/heartbeat.ts leaseLost).
     if (

@@ -10,12 +10,16 @@ export type LockHolder = {
   lockKeys: string[];
 };
 
+/** The seed's rule 6: "Missing `Area` means not runnable — issue returns to triage/spec completion". */
+const BACK_TO_TRIAGE = "not runnable; back to triage for spec completion";
+
 export type GateResult = { ok: true } | { ok: false; reason: string; triage?: boolean };
 
 /**
  * The active task whose locks the candidate would break, if any — the seed's exclusion rules:
- * one holder per key (1); different areas run in parallel (2); low-risk areas share when their
- * files differ (3); overlapping files always conflict (5); other repositories never do.
+ * one holder per key (1); different areas run in parallel (2); low-risk areas (`docs`, `ci`)
+ * share when their files differ (3); overlapping files always conflict (5); other repositories
+ * never do.
  */
 export function lockConflict(
   candidate: LockHolder,
@@ -28,10 +32,21 @@ export function lockConflict(
     if (other.neededFiles.some((f) => files.has(f))) return other;
     if (other.area !== candidate.area) continue;
     const areaLocked = other.lockScope === "area" || candidate.lockScope === "area";
-    const lowRisk = policy.areas.find((a) => a.name === candidate.area)?.risk === "low";
-    if (areaLocked && !lowRisk) return other;
+    if (areaLocked && !sharesByFile(policy, candidate.area)) return other;
   }
   return null;
+}
+
+/** The seed's low-risk areas: `docs` and `ci` by name, and any area whose policy says low risk. */
+const SHARED_AREAS = ["docs", "ci"];
+
+/**
+ * Rule 3: tasks in a low-risk area run at once when their files differ — its area lock does
+ * not exclude another's; their file locks still do (rule 5).
+ */
+export function sharesByFile(policy: Policy, area: string | null): boolean {
+  if (area === null) return false;
+  return SHARED_AREAS.includes(area) || policy.areas.find((a) => a.name === area)?.risk === "low";
 }
 
 /**
@@ -52,17 +67,29 @@ export function gate(
   if (ctx.planShut) return { ok: false, reason: `Plan gate: ${ctx.planShut}` };
   const waiting = task.dependsOn.filter((d) => !ctx.done.has(d));
   if (waiting.length) return { ok: false, reason: `Waiting on ${waiting.map(taskRef).join(", ")}` };
-  if (!task.area || !ctx.policy.areas.some((a) => a.name === task.area)) {
+  // Rule 6: without an area the policy knows, a task is not runnable and its request goes back
+  // to triage (needs_attention) for its spec to be completed.
+  if (!task.area)
     return {
       ok: false,
       triage: true,
-      reason: `Area '${task.area ?? ""}' is not in the policy; back to triage`,
+      reason: `Missing Area: ${BACK_TO_TRIAGE} (no area of the policy covers ${task.neededFiles.join(", ") || "its files"})`,
     };
-  }
+  if (!ctx.policy.areas.some((a) => a.name === task.area))
+    return {
+      ok: false,
+      triage: true,
+      reason: `Area '${task.area}' is not in the policy: ${BACK_TO_TRIAGE} (areas: ${ctx.policy.areas.map((a) => a.name).join(", ")})`,
+    };
   const holder = lockConflict(task, ctx.active, ctx.policy);
   if (holder) {
-    // The keys both want, in the seed's words; an area lock shares no key, so name the holder's.
-    const overlap = holder.lockKeys.filter((k) => task.lockKeys.includes(k));
+    // The keys both want, in the seed's words: the files both need when they overlap (even
+    // where both hold their area's key), else the keys both hold; an area lock of another
+    // scope shares no key, so name the holder's.
+    const files = holder.neededFiles.filter((f) => task.neededFiles.includes(f));
+    const overlap = files.length
+      ? files.map((f) => `${task.repo}:file:${f}`)
+      : holder.lockKeys.filter((k) => task.lockKeys.includes(k));
     return {
       ok: false,
       reason: `Lock conflict: ${taskRef(holder.id)} currently holds overlapping lock key(s) ${(overlap.length ? overlap : holder.lockKeys).join(", ")}`,

@@ -6,7 +6,7 @@ import type { Db, DbLike } from "@/server/db/client";
 import { githubIssues, requests } from "@/server/db/schema";
 import { ValidationError } from "@/server/errors";
 import { cancelRequest } from "@/server/requests/cancel";
-import { createRequests } from "@/server/requests/service";
+import { fileIntake, readIntake } from "@/server/requests/intake";
 import { firstAdmin, requireUserByEmail, type User } from "@/server/users/service";
 import { githubOf, repoFor } from "./config";
 
@@ -105,15 +105,12 @@ export async function fileIssue(
   const made = requestInput(repo.name, issue);
   let requestId: number | null = null;
   let refusal: string | null = "refusal" in made ? made.refusal : null;
+  const intake =
+    "input" in made ? await readIntake(config, "github", made.input, { newFiles: false }) : null;
   await db.transaction(async (tx) => {
-    if ("input" in made) {
+    if (intake) {
       try {
-        const [created] = await createRequests(tx, {
-          input: made.input,
-          requester: await intakeUser(tx, config),
-          config,
-          source: "github",
-        });
+        const [created] = await fileIntake(tx, config, intake, await intakeUser(tx, config));
         requestId = created?.id ?? null;
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;

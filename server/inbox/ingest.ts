@@ -8,7 +8,7 @@ import type { Db } from "@/server/db/client";
 import { inboxFiles } from "@/server/db/schema";
 import { currentEnv } from "@/server/env.mjs";
 import { ConflictError, NotFoundError, ValidationError } from "@/server/errors";
-import { createRequests, type NewFile, newFilesIn } from "@/server/requests/service";
+import { fileIntake, type Intake, readIntake } from "@/server/requests/intake";
 import { firstAdmin, requireUserByEmail } from "@/server/users/service";
 import { placeAside, writeErrorFile } from "./aside";
 import { issueLines, shownName } from "./report";
@@ -92,7 +92,7 @@ export async function ingestFile(
   const json = parseJson(read.bytes);
   // Git is asked which files named the target branch lacks before the checks below, so that
   // nothing waits between them and the filing.
-  const newFiles = json.ok ? await newFilesIn(config, json.value) : [];
+  const intake = json.ok ? await readIntake(config, "inbox", json.value) : null;
   // The name must still hold the file that was read, or the move below would take another one.
   const now = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
   if (!now || now.ino !== read.stat.ino || now.dev !== read.stat.dev)
@@ -105,7 +105,8 @@ export async function ingestFile(
     return { file: name, outcome: "duplicate", requestIds: seen.requestIds };
   }
   if (!json.ok) return refuse(json.problem);
-  const filed = await fileRequests(db, config, { name, hash, value: json.value, newFiles }, opts);
+  if (!intake) return refuse("the file was not read");
+  const filed = await fileRequests(db, config, { name, hash, intake }, opts);
   if ("issues" in filed)
     return reject([`${shownName(name)} was not filed:`, ...issueLines(filed.issues, json.value)]);
   placeAside(inbox, "processed", file);
@@ -120,7 +121,7 @@ export async function ingestFile(
 async function fileRequests(
   db: Db,
   config: LoadedConfig,
-  read: { name: string; hash: string; value: unknown; newFiles: readonly NewFile[] },
+  read: { name: string; hash: string; intake: Intake },
   opts: IngestOptions,
 ): Promise<{ ids: number[] } | { issues: { path: string; message: string }[] }> {
   try {
@@ -132,15 +133,7 @@ async function fileRequests(
         { path: "(inbox)", message: "no user to file as; add one with 'hyperion user add'" },
       ]);
     const ids = await db.transaction(async (tx) => {
-      const created = (
-        await createRequests(tx, {
-          input: read.value,
-          requester,
-          config,
-          source: "inbox",
-          newFiles: read.newFiles,
-        })
-      ).map((r) => r.id);
+      const created = (await fileIntake(tx, config, read.intake, requester)).map((r) => r.id);
       await tx
         .insert(inboxFiles)
         .values({ hash: read.hash, name: read.name, requestIds: created, at: Date.now() });

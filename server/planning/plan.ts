@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { fieldIssues } from "@/schemas/issues";
 import { TaskRequest } from "@/schemas/task-request";
 import type { LoadedConfig } from "@/server/config/load";
@@ -10,7 +10,7 @@ import { decompose } from "@/server/planning/decompose";
 import { BuiltinEngineer, type Engineer, type EngineerResult } from "@/server/planning/engineer";
 import { listRepoFiles } from "@/server/planning/repo-files";
 import { moveRequest } from "@/server/state/requests/store";
-import { createPlannedTasks } from "@/server/state/tasks/store";
+import { createPlannedTasks, moveTask } from "@/server/state/tasks/store";
 
 /**
  * Engineer and Orchestrator for one received request: a spec and its tasks (status planned),
@@ -129,6 +129,18 @@ export async function planRequest(
       });
       return { status: to, tasks: [] as string[], questions: result.questions };
     }
+    // Tasks the gate sent back to triage belong to the plan this one replaces (the request
+    // was re-scoped from needs_attention): they count no more.
+    for (const t of await tx
+      .select({ id: tasks.id })
+      .from(tasks)
+      .where(and(eq(tasks.requestId, requestId), eq(tasks.state, "triage"))))
+      await moveTask(tx, {
+        id: t.id,
+        from: "triage",
+        to: "superseded",
+        event: { reason: "its request was re-scoped and planned again" },
+      });
     await createPlannedTasks(
       tx,
       planned.tasks.map((t) => ({

@@ -261,7 +261,7 @@ async function landUnderLock(
   pullRequest: PullRequestRef | null;
 }> {
   const { store, branchRef } = l;
-  lock.acquire();
+  await lock.acquire(l.entry.repo);
   let commit: string | null = null;
   let tipBefore: string | null = null;
   let failure: EntryError | "quarantine" | null = null;
@@ -296,7 +296,7 @@ async function landUnderLock(
       }
     }
   } finally {
-    lock.release();
+    lock.release(l.entry.repo);
   }
   return { commit, tipBefore, failure, pullRequest };
 }

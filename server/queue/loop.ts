@@ -1,27 +1,22 @@
 import { eq } from "drizzle-orm";
 import type { LoadedConfig } from "@/server/config/load";
-import { pipelineFor } from "@/server/config/policy";
 import type { Db } from "@/server/db/client";
 import { workerHeartbeats } from "@/server/db/schema";
 import { databaseUnreachable } from "@/server/db/sql";
 import { currentEnv, type HyperionEnv, readEnv } from "@/server/env.mjs";
 import type { ObjectStore } from "@/server/git/objects";
-import { log, withLogContext } from "@/server/log";
-import { requestOfChange } from "@/server/state/requests/store";
-import { withSpan } from "@/server/trace";
+import { log } from "@/server/log";
 import { hostName } from "@/server/workers/heartbeat";
-import { claimNext } from "../state/queue/claim";
-import { reclaimExpired, releaseOwner } from "../state/queue/leases";
-import { type QueueOptions, stillMoving } from "../state/queue/store";
+import { reclaimExpired } from "../state/queue/leases";
+import type { QueueOptions } from "../state/queue/store";
 import type { LandLock } from "./land-lock";
-import { runPipeline } from "./pipeline";
-import { type ProcessContext, processEntry } from "./process";
 import { escalateQaWaits } from "./qa-gate";
+import { OUTAGE_WAIT_MAX_MS, type RepoLoop, runRepoLoop, STRAYS } from "./repo-loop";
 
-/** The longest wait between tries while the database cannot be reached. */
-const OUTAGE_WAIT_MAX_MS = 2000;
 /** How often a thread looks for QA waits to escalate (each is escalated once, by any thread). */
 const QA_SCAN_MS = 30_000;
+/** The longest wait before a repository loop that ended on an error is started again. */
+const RESTART_WAIT_MAX_MS = 30_000;
 
 export type LoopOptions = QueueOptions & {
   checkTimeoutMs: number;
@@ -79,9 +74,15 @@ async function beatThread(
     });
 }
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 /**
- * One queue thread: reclaim expired leases, claim the next runnable entry, carry it through,
- * repeat. `shouldStop` is checked between entries, so an entry in hand is finished.
+ * One queue thread: a loop per configured repository (queue/repo-loop.ts), each claiming only
+ * its repository's entries and carrying them through one at a time, so a repository whose
+ * checks hang or whose entries keep failing holds its own loops and never another's. The
+ * thread itself beats, takes back expired leases, escalates QA waits, and starts the loop of a
+ * repository added to the configuration. `shouldStop` is checked between entries, so an entry
+ * in hand is finished.
  */
 export async function runQueueLoop(args: {
   db: Db;
@@ -94,100 +95,129 @@ export async function runQueueLoop(args: {
   landLock?: LandLock;
 }): Promise<{ processed: number }> {
   const { db, owner, opts } = args;
-  const stores = new Map<string, ObjectStore>();
   const startedAt = Date.now();
-  let processed = 0;
+  const thread = {
+    stores: new Map<string, ObjectStore>(),
+    inHand: new Map<string, number>(),
+    processed: 0,
+    stopping: false,
+    fatal: null as unknown,
+  };
+  const loops = new Map<string, Promise<void>>();
+  /** Repositories whose loop ended: in drain mode for good, else with when it may start again. */
+  const ended = new Map<string, { failures: number; at: number }>();
   let lastBeat = 0;
   let lastQaScan = 0;
-  // Set when the database went out of reach under an entry: whatever this thread still holds is
-  // given back once it answers again (between entries a thread holds nothing).
-  let giveBack = false;
+  let lastReclaim = 0;
   let outage = 0;
-  try {
-    while (!(await args.shouldStop())) {
-      try {
-        if (giveBack) {
-          await releaseOwner(db, owner, opts);
-          giveBack = false;
+  const beatNow = () => {
+    const held = [...thread.inHand.values()];
+    return beatThread(
+      db,
+      owner,
+      args.parentId ?? null,
+      held.length ? Math.min(...held) : null,
+      startedAt,
+    );
+  };
+  const loopOf = (repo: string): RepoLoop => ({
+    db,
+    config: args.config,
+    repo,
+    owner: `${owner}/${repo}`,
+    opts,
+    thread,
+    shouldStop: args.shouldStop,
+    landLock: args.landLock,
+    onEntry: (entryId) => {
+      if (entryId === null) thread.inHand.delete(repo);
+      else thread.inHand.set(repo, entryId);
+      args.onEntry?.(entryId);
+      if (entryId !== null) void beatNow().catch(() => undefined);
+    },
+  });
+  const start = (repo: string) => {
+    const run = runRepoLoop(loopOf(repo))
+      .then(() => {
+        ended.set(repo, { failures: 0, at: 0 });
+      })
+      .catch((err: unknown) => {
+        // A drain (a script, a test) ends on it; a long-running thread keeps its other loops
+        // going and starts this one again after a while, doubling while it keeps failing.
+        if (opts.drain) {
+          thread.fatal ??= err;
+          thread.stopping = true;
         }
+        const failures = (ended.get(repo)?.failures ?? 0) + 1;
+        log.error(
+          { thread: owner, repo, error: (err as Error).message ?? String(err) },
+          "a repository's queue loop failed; its entries were given back",
+        );
+        ended.set(repo, {
+          failures,
+          at: Date.now() + Math.min(RESTART_WAIT_MAX_MS, opts.pollMs * 2 ** Math.min(failures, 12)),
+        });
+      })
+      .finally(() => loops.delete(repo));
+    loops.set(repo, run);
+  };
+  try {
+    while (!thread.stopping) {
+      if (await args.shouldStop()) break;
+      try {
         if (Date.now() - lastBeat > 1000) {
-          await beatThread(db, owner, args.parentId ?? null, null, startedAt);
+          await beatNow();
           lastBeat = Date.now();
         }
-        await reclaimExpired(db, opts);
+        // Once per poll, however often a loop ending wakes the thread early.
+        if (Date.now() - lastReclaim >= opts.pollMs) {
+          await reclaimExpired(db, opts);
+          lastReclaim = Date.now();
+        }
         // QA waits past their repository's limit are escalated to the operators (once each).
         if (Date.now() - lastQaScan > QA_SCAN_MS) {
           await escalateQaWaits(db, args.config());
           lastQaScan = Date.now();
         }
-        // One moment for the claim and for the drain's question, so an entry that falls due
-        // between two clock reads is not taken for one that can never move.
-        const now = Date.now();
-        const entry = await claimNext(db, owner, opts, now);
         outage = 0;
-        if (!entry) {
-          if (opts.drain && !(await stillMoving(db, now))) break;
-          await new Promise((r) => setTimeout(r, opts.pollMs));
-          continue;
-        }
-        args.onEntry?.(entry.id);
-        await beatThread(db, owner, args.parentId ?? null, entry.id, startedAt);
-        const ctx: ProcessContext = {
-          db,
-          config: args.config(),
-          owner,
-          opts,
-          stores,
-          landLock: args.landLock,
-        };
-        // A repository whose policy sets a pipeline lands a branch's entries as a lane
-        // (pipeline.ts); an entry taken out of lanes (store.ts failMove) lands alone.
-        const pipeline = pipelineFor(ctx.config, entry.repo);
-        // The entry's lines carry its ids, and its span continues its request's trace (a lane's
-        // span, that of the entry that leads it).
-        const of = await requestOfChange(db, entry.changeRequestId);
-        await withLogContext(
-          {
-            entryId: entry.id,
-            taskId: of.taskId ?? undefined,
-            requestId: of.requestId ?? undefined,
-          },
-          () =>
-            withSpan(
-              pipeline && entry.pipelined && !opts.dryRun ? "queue.lane" : "queue.entry",
-              { "hyperion.entry": entry.id, "hyperion.repo": entry.repo },
-              () =>
-                pipeline && entry.pipelined && !opts.dryRun
-                  ? runPipeline(ctx, entry, pipeline)
-                  : processEntry(ctx, entry),
-              of.traceParent,
-            ),
-        );
-        processed++;
-        args.onEntry?.(null);
       } catch (err) {
         // The database out of reach (this host cut off, the server restarting) is waited out,
         // a little longer each time up to a few seconds; anything else ends the thread, which
         // its supervisor respawns.
         if (!databaseUnreachable(err)) throw err;
-        giveBack = true;
         outage++;
         log.warn(
           { thread: owner, error: (err as Error).message },
           "the database cannot be reached; trying again",
         );
-        args.onEntry?.(null);
-        await new Promise((r) =>
-          setTimeout(r, Math.min(OUTAGE_WAIT_MAX_MS, opts.pollMs * 2 ** Math.min(outage, 10))),
-        );
       }
+      const now = Date.now();
+      for (const repo of [...args.config().repositories.map((r) => r.name), STRAYS]) {
+        if (loops.has(repo)) continue;
+        const gone = ended.get(repo);
+        if (gone && (opts.drain || gone.at > now)) continue;
+        start(repo);
+      }
+      if (opts.drain && loops.size === 0) break;
+      await Promise.race([
+        sleep(
+          outage
+            ? Math.min(OUTAGE_WAIT_MAX_MS, opts.pollMs * 2 ** Math.min(outage, 10))
+            : opts.pollMs,
+        ),
+        ...loops.values(),
+      ]);
     }
+    thread.stopping = true;
+    await Promise.all(loops.values());
+    if (thread.fatal) throw thread.fatal;
   } finally {
-    for (const store of stores.values()) store.close();
+    thread.stopping = true;
+    for (const store of thread.stores.values()) store.close();
     await db
       .update(workerHeartbeats)
       .set({ stoppedAt: Date.now(), currentEntryId: null })
       .where(eq(workerHeartbeats.id, owner));
   }
-  return { processed };
+  return { processed: thread.processed };
 }

@@ -178,7 +178,8 @@ export async function landPrefix(
   const top = (passing.at(-1) as Built).top;
   const first = passing[0]?.group[0];
   const repo = ctx.config.repositories.find((r) => r.name === first?.entry.repo);
-  lock.acquire();
+  const repoName = first?.entry.repo ?? "";
+  await lock.acquire(repoName);
   try {
     // One move (for a remote, one push) takes the branch over every passing batch.
     await moveBranch(ctx.db, repo, store.gitDir, branchRef, top, tip);
@@ -188,7 +189,7 @@ export async function landPrefix(
     const carried = await carryOver(ctx, store, branchRef, tip, passing, first?.entry.lane ?? "");
     if (carried === null) return -1;
   } finally {
-    lock.release();
+    lock.release(repoName);
   }
   const landed = passing.flatMap((b) => b.group);
   await merge(ctx, landed);

@@ -5,7 +5,8 @@ import { ValidationError } from "@/server/errors";
 import { eventsAfter } from "@/server/events/log";
 import { planRequest } from "@/server/planning/plan";
 import { makeWorld, type TestWorld } from "@/test-support/fixtures";
-import { createRequests, fileRequests, getRequest, newFilesIn } from "./service";
+import { fileRequests } from "./intake";
+import { createRequests, getRequest, newFilesIn } from "./service";
 
 let world: TestWorld;
 beforeEach(async () => {

@@ -231,17 +231,6 @@ export function newFileIssues(newFiles: readonly NewFile[], input: unknown): Fie
   }));
 }
 
-/**
- * The intake for the doors (the API, the browser, the CLI): `createRequests`, after asking git
- * which of the files named are not on the target branch yet.
- */
-export async function fileRequests(
-  db: Db,
-  args: { input: unknown; requester: User; config: LoadedConfig; source: RequestSource },
-): Promise<RequestSummary[]> {
-  return createRequests(db, { ...args, newFiles: await newFilesIn(args.config, args.input) });
-}
-
 /** Why position `k` cannot be named by item `i` of a call of `n` items. */
 function whyNot(k: number, i: number, n: number): string {
   if (k >= n)

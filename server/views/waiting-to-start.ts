@@ -76,3 +76,30 @@ export async function waitingToStart(db: DbLike) {
   };
 }
 export type WaitingToStart = Awaited<ReturnType<typeof waitingToStart>>;
+
+/**
+ * Tasks the gate sent back to triage (rule 6: no area the policy knows), whose requests are
+ * open or wait for a re-scope: what `hyperion status` lists with their reason.
+ */
+export async function backToTriage(
+  db: DbLike,
+): Promise<{ task: string; repo: string; request: number; reason: string }[]> {
+  const rows = await db
+    .select({ task: tasks.id, repo: tasks.repo, request: requests.id, reason: tasks.blockedReason })
+    .from(tasks)
+    .innerJoin(requests, eq(requests.id, tasks.requestId))
+    .where(
+      and(
+        eq(tasks.state, "triage"),
+        inArray(requests.status, [
+          "planned",
+          "in_progress",
+          "awaiting_approval",
+          "needs_attention",
+        ]),
+      ),
+    )
+    .orderBy(asc(tasks.createdAt), asc(tasks.id))
+    .limit(SHOWN);
+  return rows.map((r) => ({ ...r, reason: r.reason ?? "" }));
+}

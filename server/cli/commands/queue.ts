@@ -7,6 +7,7 @@ import { rollbackEntry } from "@/server/queue/rollback";
 import { submitChanges } from "@/server/queue/submit";
 import { shutPlanGates } from "@/server/views/plans";
 import { queueStatus } from "@/server/views/queue-status";
+import { backToTriage, waitingToStart } from "@/server/views/waiting-to-start";
 import { cliConfig, cliEnv, withCliDb } from "../context";
 import { CliError, printTable, readJsonInput } from "../io";
 
@@ -41,14 +42,37 @@ export function statusCommand(opts: { json?: boolean }) {
       config = cliConfig(env.configPath);
     } catch {}
     const planGates = config ? await shutPlanGates(db, config) : [];
+    // Why tasks wait, in the dispatcher's words (a lock conflict names its holder and keys).
+    const waiting = await waitingToStart(db);
+    const triaged = await backToTriage(db);
     if (opts.json) {
-      console.log(JSON.stringify({ ...status, planGates }, null, 2));
+      console.log(
+        JSON.stringify(
+          {
+            ...status,
+            planGates,
+            waitingToStart: waiting.tasks.map((t) => ({
+              task: t.id,
+              repo: t.request.repo,
+              reason: t.reason,
+            })),
+            backToTriage: triaged,
+          },
+          null,
+          2,
+        ),
+      );
       return;
     }
     for (const g of planGates)
       console.log(
         `plan gate ${g.repo}: shut, no task is dispatched. ${g.reason}. To open it: ${g.fix}`,
       );
+    for (const t of waiting.tasks)
+      console.log(`task R${t.id} (${t.request.repo}) waits: ${t.reason}`);
+    if (waiting.total > waiting.tasks.length)
+      console.log(`  … ${waiting.total - waiting.tasks.length} more waiting (see /queue)`);
+    for (const t of triaged) console.log(`task R${t.task} (${t.repo}) back to triage: ${t.reason}`);
     const rows = Object.entries(status.counts).map(([state, n]) => ({ state, entries: n }));
     printTable(rows, ["state", "entries"]);
     for (const h of status.hosts) {

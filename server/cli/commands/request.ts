@@ -9,8 +9,9 @@ import { answerRequest } from "@/server/requests/answer";
 import { cancelRequest } from "@/server/requests/cancel";
 import { closeRequest } from "@/server/requests/close";
 import { editRequest } from "@/server/requests/edit";
+import { fileIntake, readIntake } from "@/server/requests/intake";
 import { rerunRequest } from "@/server/requests/rerun";
-import { createRequests, newFileIssues, newFilesIn } from "@/server/requests/service";
+import { newFileIssues } from "@/server/requests/service";
 import { workerStatus } from "@/server/workers/heartbeat";
 import { cliConfig, cliDb, cliEnv, cliUser } from "../context";
 import { CliError, readJsonInput } from "../io";
@@ -75,9 +76,9 @@ export async function requestCommand(
   const parsed = parseTaskRequestBatch(input, repoNames(config));
   if (!parsed.success) throw new CliError("invalid request", 1, fieldIssues(parsed.error));
   // Files the target branch lacks are refused before the database is opened, too.
-  const newFiles = await newFilesIn(config, input);
-  if (newFiles.length)
-    throw new CliError("invalid request", 1, newFileIssues(newFiles, input).map(inCliWords));
+  const intake = await readIntake(config, "cli", input);
+  if (intake.newFiles.length)
+    throw new CliError("invalid request", 1, newFileIssues(intake.newFiles, input).map(inCliWords));
   const timeoutMs = Number(opts.timeout ?? 120) * 1000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new CliError("--timeout must be a number of seconds", 2);
@@ -85,7 +86,7 @@ export async function requestCommand(
   const db = cliDb(env);
   try {
     const requester = await cliUser(db, opts.as);
-    const created = await createRequests(db, { input, requester, config, source: "cli", newFiles });
+    const created = await fileIntake(db, config, intake, requester);
     const ids = created.map((r) => r.id);
     // The requests are filed: from here on nothing may make the command look as if they were
     // not (a script would file them again). Planning is the worker's job too.

@@ -23,6 +23,23 @@ const skipLocked = (): SQL =>
   currentDialect() === "postgres" ? sql` FOR UPDATE OF e SKIP LOCKED` : sql``;
 
 /**
+ * Which entries a claim may take: one repository's (its repository loop's, queue/loop.ts), or
+ * those of every repository but the ones named (the loop for repositories no longer
+ * configured); all when unset.
+ */
+export type ClaimScope = { repo: string } | { notIn: readonly string[] };
+
+const inScope = (scope: ClaimScope | undefined): SQL => {
+  if (!scope) return sql``;
+  if ("repo" in scope) return sql` AND e.repo = ${scope.repo}`;
+  if (scope.notIn.length === 0) return sql``;
+  return sql` AND e.repo NOT IN (${sql.join(
+    scope.notIn.map((r) => sql`${r}`),
+    sql`, `,
+  )})`;
+};
+
+/**
  * Claims the oldest runnable entry in one statement under BEGIN IMMEDIATE. Runnable: queued or
  * due for retry, and no earlier entry that touches one of its paths still pending — so entries
  * on a common path land in submission order while disjoint ones run in parallel. The claim is
@@ -34,6 +51,7 @@ export async function claimNext(
   owner: string,
   opts: QueueOptions,
   now = Date.now(),
+  scope?: ClaimScope,
 ): Promise<Entry | undefined> {
   return concurrentTransaction(db, async (tx) => {
     const [row] = await rawAll(
@@ -44,7 +62,7 @@ export async function claimNext(
                 attempts = attempts + 1, updated_at = ${now}, in_lane = 0
           WHERE id = (
             SELECT e.id FROM queue_entries e
-             WHERE e.state IN (${inList(claimableStates)}) AND e.next_attempt_at <= ${now}
+             WHERE e.state IN (${inList(claimableStates)}) AND e.next_attempt_at <= ${now}${inScope(scope)}
                AND NOT EXISTS (${earlierOnACommonPath()})
                AND NOT EXISTS (${laneHeldByAnother(owner)})
              ORDER BY e.id LIMIT 1${skipLocked()})

@@ -1,4 +1,4 @@
-import { and, eq, inArray, lt, type SQL } from "drizzle-orm";
+import { and, eq, inArray, like, lt, or, type SQL } from "drizzle-orm";
 import type { EntryError } from "@/schemas/queue";
 import type { Db } from "@/server/db/client";
 import { queueEntries } from "@/server/db/schema";
@@ -43,7 +43,8 @@ export async function reclaimExpired(
 /**
  * The entries a queue thread held when it crashed, given back at once (its process lives on and
  * respawns the thread under the same owner, so no lease would ever be judged lost): retry_wait,
- * or quarantine when out of attempts, as for a dead worker.
+ * or quarantine when out of attempts, as for a dead worker. A thread's repository loops hold
+ * leases under owners of their own below it (`worker-…/t0/shop`): those are given back too.
  */
 export async function releaseOwner(
   db: Db,
@@ -51,10 +52,17 @@ export async function releaseOwner(
   opts: QueueOptions,
   now = Date.now(),
 ): Promise<number> {
-  const held = await db
-    .select()
-    .from(queueEntries)
-    .where(and(inArray(queueEntries.state, [...leasedStates]), eq(queueEntries.leaseOwner, owner)));
+  const held = (
+    await db
+      .select()
+      .from(queueEntries)
+      .where(
+        and(
+          inArray(queueEntries.state, [...leasedStates]),
+          or(eq(queueEntries.leaseOwner, owner), like(queueEntries.leaseOwner, `${owner}/%`)),
+        ),
+      )
+  ).filter((e) => e.leaseOwner === owner || e.leaseOwner?.startsWith(`${owner}/`));
   return giveBack(db, held, opts, now, (e) => ({
     message: `queue thread ${owner} crashed during ${e.state}`,
     also: [],

@@ -11,13 +11,37 @@ export const requestMachine = defineMachine<RequestStatus>({
   moves: {
     received: ["needs_clarification", "needs_attention", "planned", "cancelled", "failed"],
     needs_clarification: ["received", "cancelled"],
-    // The same question came back after an answer: a reviewer or operator re-scopes it.
+    // The same question came back after an answer, or a task went back to triage: a reviewer
+    // or operator re-scopes it.
     needs_attention: ["received", "cancelled"],
-    planned: ["in_progress", "awaiting_approval", "done", "cancelled", "failed", "rolled_back"],
+    // needs_attention once planned: a task of its went back to triage (no area the policy knows).
+    planned: [
+      "in_progress",
+      "awaiting_approval",
+      "done",
+      "cancelled",
+      "failed",
+      "rolled_back",
+      "needs_attention",
+    ],
     // rolled_back from in progress: a change rolled back before its merge was recorded.
-    in_progress: ["awaiting_approval", "done", "failed", "cancelled", "rolled_back"],
+    in_progress: [
+      "awaiting_approval",
+      "done",
+      "failed",
+      "cancelled",
+      "rolled_back",
+      "needs_attention",
+    ],
     // A change of its waits for a reviewer; it moves on when the reviewer decides.
-    awaiting_approval: ["in_progress", "done", "failed", "cancelled", "rolled_back"],
+    awaiting_approval: [
+      "in_progress",
+      "done",
+      "failed",
+      "cancelled",
+      "rolled_back",
+      "needs_attention",
+    ],
     // in_progress again: post-merge verification reopened one of its tasks (server/verify).
     done: ["rolled_back", "in_progress"],
     // failed → in_progress: its requester (or an operator) ran its failed tasks again;

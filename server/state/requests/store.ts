@@ -126,21 +126,48 @@ export async function settleRequest(
         reason: tasks.blockedReason,
         entryState: queueEntries.state,
         change: tasks.changeRequestId,
+        dependsOn: tasks.dependsOn,
       })
       .from(tasks)
       .leftJoin(queueEntries, eq(queueEntries.changeRequestId, tasks.changeRequestId))
       .where(eq(tasks.requestId, id))
       .orderBy(tasks.createdAt, tasks.id);
-    const to = deriveRequestStatus(work);
+    const to = deriveRequestStatus(heldByTriage(work));
     if (!to || to === from || !requestMachine.can(from, to)) return null;
     const firstFailed = work.find((w) => w.state === "failed");
+    const triaged = work.find((w) => w.state === "triage");
     const reason =
       to === "failed"
         ? `task ${firstFailed?.id} failed: ${firstFailed?.reason ?? "no reason given"}`
-        : to === "rolled_back"
-          ? `change #${work.find((w) => w.entryState === "rolled_back")?.change} was rolled back`
-          : undefined;
+        : to === "needs_attention"
+          ? `task ${triaged?.id}: ${triaged?.reason ?? "back to triage"}; a reviewer or operator can re-scope the request`
+          : to === "rolled_back"
+            ? `change #${work.find((w) => w.entryState === "rolled_back")?.change} was rolled back`
+            : undefined;
     await moveRequest(tx, { id, from, to, ...(reason ? { reason } : {}) });
     return to;
   });
+}
+
+/**
+ * Marks the pending tasks that wait, directly or through others, on a task sent back to
+ * triage: they cannot run until the request is re-scoped, so they do not keep it in progress.
+ */
+function heldByTriage<T extends { id: string; state: string; dependsOn: string[] | null }>(
+  work: T[],
+): (T & { heldByTriage: boolean })[] {
+  const held = new Set(work.filter((w) => w.state === "triage").map((w) => w.id));
+  for (let grew = held.size > 0; grew; ) {
+    grew = false;
+    for (const w of work)
+      if (
+        w.state === "pending" &&
+        !held.has(w.id) &&
+        (w.dependsOn ?? []).some((d) => held.has(d))
+      ) {
+        held.add(w.id);
+        grew = true;
+      }
+  }
+  return work.map((w) => ({ ...w, heldByTriage: w.state === "pending" && held.has(w.id) }));
 }
