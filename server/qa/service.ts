@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import { notesProblem, type QaPriority } from "@/schemas/qa";
 import { agentFor } from "@/server/agents/choose";
 import { madeByBuiltin } from "@/server/approvals/service";
@@ -51,6 +51,30 @@ async function mustWait(db: DbLike, requestId: number) {
   return rows;
 }
 
+/** One person's QA decision on one waiting change, as it stands: its patch's hash is kept. */
+async function recordDecision(
+  tx: DbLike,
+  {
+    entry,
+    change,
+  }: { entry: { id: number }; change: { id: number; taskId: string; patch: string } },
+  user: User,
+  decision: "passed" | "failed",
+  notes: string,
+  now: number,
+) {
+  await tx.insert(qaDecisions).values({
+    entryId: entry.id,
+    changeRequestId: change.id,
+    taskId: change.taskId,
+    patchHash: patchHash(change.patch),
+    userId: user.id,
+    decision,
+    notes,
+    createdAt: now,
+  });
+}
+
 /**
  * A person passes a request's QA: each of its changes waiting in `qa_required` goes back to the
  * queue (rebased and re-checked if the branch moved since its checks passed), in one transaction.
@@ -60,16 +84,7 @@ export function passQa(db: Db, input: { requestId: number }, user: User) {
     const rows = await mustWait(tx, input.requestId);
     const now = Date.now();
     for (const { entry, change } of rows) {
-      await tx.insert(qaDecisions).values({
-        entryId: entry.id,
-        changeRequestId: change.id,
-        taskId: change.taskId,
-        patchHash: patchHash(change.patch),
-        userId: user.id,
-        decision: "passed",
-        notes: "",
-        createdAt: now,
-      });
+      await recordDecision(tx, { entry, change }, user, "passed", "", now);
       await moveUnleased(tx, entry.id, {
         from: "qa_required",
         to: "queued",
@@ -122,16 +137,7 @@ export async function failQa(
         .limit(1);
       const repeats =
         madeByBuiltin(change) && agentFor(policy, task?.area ?? null, task?.agent) === "builtin";
-      await tx.insert(qaDecisions).values({
-        entryId: entry.id,
-        changeRequestId: change.id,
-        taskId: change.taskId,
-        patchHash: patchHash(change.patch),
-        userId: user.id,
-        decision: "failed",
-        notes,
-        createdAt: now,
-      });
+      await recordDecision(tx, { entry, change }, user, "failed", notes, now);
       const why = `manual QA by ${user.email} failed change #${change.id}: ${notes}`;
       await moveUnleased(tx, entry.id, {
         from: "qa_required",

@@ -4,8 +4,7 @@ import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
 import { currentConfig } from "@/server/config/load";
 import { runtime } from "@/server/runtime";
-import { createCallerFactory } from "@/server/trpc/init";
-import { appRouter } from "@/server/trpc/root";
+import { pageCaller } from "@/server/trpc/page-caller";
 
 export const metadata = { title: "Meta queue" };
 export const dynamic = "force-dynamic";
@@ -13,14 +12,8 @@ export const dynamic = "force-dynamic";
 export default async function MetaPage() {
   const user = await requirePageUser("/meta");
   if (!can(user.role, "meta.operate")) return <Forbidden need="meta.operate" />;
-  const { db, env } = runtime();
-  const caller = createCallerFactory(appRouter)({
-    db,
-    env,
-    user,
-    crossOrigin: false,
-    via: "session",
-  });
+  const { env } = runtime();
+  const caller = pageCaller(user);
   return (
     <section>
       <h1 className="mb-1 text-2xl font-semibold">Meta queue</h1>

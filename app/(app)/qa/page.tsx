@@ -2,9 +2,7 @@ import { Forbidden } from "@/components/forbidden";
 import { QaView } from "@/components/qa/view";
 import { can } from "@/server/auth/permissions";
 import { requirePageUser } from "@/server/auth/session";
-import { runtime } from "@/server/runtime";
-import { createCallerFactory } from "@/server/trpc/init";
-import { appRouter } from "@/server/trpc/root";
+import { pageCaller } from "@/server/trpc/page-caller";
 
 export const metadata = { title: "QA" };
 export const dynamic = "force-dynamic";
@@ -16,14 +14,7 @@ export default async function QaPage({
 }) {
   const user = await requirePageUser("/qa");
   if (!can(user.role, "qa.operate")) return <Forbidden need="qa.operate" />;
-  const { db, env } = runtime();
-  const caller = createCallerFactory(appRouter)({
-    db,
-    env,
-    user,
-    crossOrigin: false,
-    via: "session",
-  });
+  const caller = pageCaller(user);
   const queue = await caller.qa.queue();
   const asked = (await searchParams).request;
   const wanted = /^R?(\d{1,15})$/i.exec(typeof asked === "string" ? asked : "")?.[1];
