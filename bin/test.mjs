@@ -111,7 +111,7 @@ await Promise.all([
     ["pg-core", ...npx("vitest", "run", ...pgCoreFiles()), PG_CORE],
   ]),
   lane([
-    ["build", ...npx("next", "build")],
+    ["build", ...npx("next", "build"), { HYPERION_BUILD_TYPECHECKED: "1" }],
     ["e2e", ...npx("playwright", "test")],
   ]),
 ]);

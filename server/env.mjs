@@ -179,6 +179,9 @@ const schema = z.object({
   // Behaviour.
   HYPERION_APPLY: oneOf(["dry-run"], "or unset to move branches").optional(),
   HYPERION_LOG: oneOf(["0", "1"]).default("0"),
+  // `npm test` (bin/test.mjs) type-checks the whole project with tsc just before it builds, so
+  // its build skips Next's own type check of the app (next.config.mjs). Unset: the build checks.
+  HYPERION_BUILD_TYPECHECKED: oneOf(["1"], "or unset").optional(),
   // OpenTelemetry's standard variable (server/trace.ts): where spans are sent over OTLP/HTTP
   // (`<url>/v1/traces`); unset, no exporter runs.
   OTEL_EXPORTER_OTLP_ENDPOINT: z
