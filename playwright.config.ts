@@ -1,13 +1,12 @@
-import path from "node:path";
 import { defineConfig, devices } from "@playwright/test";
+import { ADMIN_STATE, E2E_DATA, E2E_PORT as PORT, RESULTS } from "./e2e/support/ports";
 
-const PORT = Number(process.env.E2E_PORT ?? 3100);
+export { ADMIN_STATE, E2E_DATA };
+
 // The server listens on loopback only (HOST's default); name the address rather than
 // `localhost`, which may resolve to ::1 first.
 const ORIGIN = `http://127.0.0.1:${PORT}`;
-export const E2E_DATA = path.resolve(".tmp/e2e-data");
 export const ADMIN = { email: "admin@hyperion.local", password: "e2e-admin-password" };
-export const ADMIN_STATE = path.resolve(".tmp/e2e-auth/admin.json");
 
 // Debian's Chromium, never a downloaded browser (the machine cannot fetch one).
 const chromium = {
@@ -28,6 +27,8 @@ const chromium = {
 
 export default defineConfig({
   testDir: "e2e",
+  // Per run (e2e/support/ports.ts): Playwright empties it when a run starts.
+  outputDir: RESULTS,
   fullyParallel: false,
   workers: 1,
   retries: 0,

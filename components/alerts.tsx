@@ -156,6 +156,7 @@ export function AlertsView({ initial }: { initial: AlertList }) {
           id={`alert-${a.id}`}
           className="rounded border border-slate-200 bg-white p-3 text-sm"
           data-testid="alert"
+          data-state={a.resolvedAt ? "cleared" : "open"}
         >
           <div className="flex flex-wrap items-baseline justify-between gap-2">
             <h2 className="font-semibold">{alertKindText[a.kind]}</h2>

@@ -8,7 +8,9 @@ import { git } from "@/server/git/run";
  * `claude` and `copilot` go to those CLIs, each pointed at a scripted model server that the
  * test process starts on this port (test-support/model-server.ts).
  */
-export const MODEL_PORT = Number(process.env.E2E_MODEL_PORT ?? 3198);
+import { MODEL_PORT } from "./ports";
+
+export { MODEL_PORT };
 export const MODEL_KEY_ENV = "E2E_SCRIPTED_MODEL_KEY";
 
 export const MODELS: Record<CliAgentName, string> = {

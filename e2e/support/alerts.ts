@@ -4,11 +4,9 @@
 import http from "node:http";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { E2E_DATA } from "../../playwright.config";
+import { ALERT_PORT, E2E_DATA } from "./ports";
 
-export const ALERT_RECEIVER_PORT = Number(
-  process.env.E2E_ALERT_PORT ?? Number(process.env.E2E_PORT ?? 3100) + 7,
-);
+export const ALERT_RECEIVER_PORT = ALERT_PORT;
 export const ALERT_SECRET = `whsec_${Buffer.from("e2e-alert-secret-0123456789abcdef").toString("base64")}`;
 
 /** The rule: a worker not seen for ten minutes (the test's fake one beat an hour ago). */

@@ -1,7 +1,9 @@
 import http from "node:http";
 
 /** The port the gated repository's check asks for its verdict (see e2e/prepare.ts). */
-export const GATE_PORT = Number(process.env.E2E_GATE_PORT ?? 3199);
+import { GATE_PORT } from "./ports";
+
+export { GATE_PORT };
 
 /**
  * The gated repository's check, committed in it: asks the test's gate for a verdict and exits
