@@ -58,6 +58,12 @@ export function dbFile(dataDir: string): string {
   return path.join(dataDir, "hyperion.db");
 }
 
+/**
+ * How long PostgreSQL lets a session sit idle inside a transaction before it ends it: a host cut
+ * off mid-transaction keeps its row locks until then (docs/deploy.md).
+ */
+export const IDLE_IN_TRANSACTION_MS = 30_000;
+
 export const isPostgresUrl = (target: string) => /^postgres(ql)?:\/\//i.test(target);
 
 /**
@@ -282,7 +288,7 @@ function openPostgres(url: string, name?: string, connections = 8): RootDb {
     max: connections,
     application_name: name ?? "hyperion",
     // A host cut off mid-transaction must not keep its row locks: the server ends the session.
-    idle_in_transaction_session_timeout: 30_000,
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     connectionTimeoutMillis: 10_000,
   });
   // An idle client's error (the server restarted, the network went) must not crash the
