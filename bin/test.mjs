@@ -81,9 +81,10 @@ function finish() {
 }
 
 const npx = (bin, ...args) => ["npx", ["--no-install", bin, ...args]];
-// Shorter than by hand: the model-based test makes 200 runs instead of 500, and the several-hosts
-// test lands 150 changes instead of 300 (with the same five kills and cuts).
-const UNIT = { MODEL_RUNS: "200", HOSTS_CHANGES: "150" };
+// Shorter than by hand: the model-based test makes 150 runs instead of 500, the several-hosts
+// test lands 120 changes instead of 300 (with the same five kills and cuts), and the file-flood
+// test's agent writes 30 000 files instead of 100 000.
+const UNIT = { MODEL_RUNS: "150", HOSTS_CHANGES: "120", FLOOD_FILES: "30000" };
 // The SIGKILL tests of the last step, shorter than by hand: half the changes, and the kills
 // those allow (seven and seven rounds instead of twelve and fourteen).
 const ALONE = { KILL_CHANGES: "150", KILL_REQUESTS: "50", KILL_ROUNDS: "7" };

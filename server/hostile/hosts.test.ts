@@ -24,7 +24,7 @@ import { mulberry32 } from "@/test-support/seeded";
 // made; the chaos is placed by counts of merged changes, not by the clock.
 
 /**
- * 300 unless HOSTS_CHANGES says otherwise (`npm test` runs 150). Every kill and cut hits a host
+ * 300 unless HOSTS_CHANGES says otherwise (`npm test` runs 120). Every kill and cut hits a host
  * that holds an entry at that moment, at a mark below half of the changes, and waits for at most
  * the changes that are left: a short run once failed with all its changes landed, still waiting
  * for a chosen host to hold an entry, or for more changes to land than there were.
