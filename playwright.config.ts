@@ -1,5 +1,5 @@
 import { defineConfig, devices } from "@playwright/test";
-import { ADMIN_STATE, E2E_DATA, E2E_PORT as PORT, RESULTS } from "./e2e/support/ports";
+import { ADMIN_STATE, E2E_DATA, E2E_PORT as PORT, REPORT, RESULTS } from "./e2e/support/ports";
 
 export { ADMIN_STATE, E2E_DATA };
 
@@ -32,7 +32,9 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1,
   retries: 0,
-  reporter: process.env.CI ? [["list"]] : [["list"], ["html", { open: "never" }]],
+  reporter: process.env.CI
+    ? [["list"]]
+    : [["list"], ["html", { open: "never", outputFolder: REPORT }]],
   timeout: 30_000,
   expect: { timeout: 5_000 },
   use: {

@@ -2,14 +2,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { type CliAgentName, cliAgentNames } from "@/schemas/agents";
 import { git } from "@/server/git/run";
+import { MODEL_PORT } from "./ports";
 
 /**
  * The real agent CLIs in the end-to-end run: a repository, `agents`, whose areas `codex`,
  * `claude` and `copilot` go to those CLIs, each pointed at a scripted model server that the
  * test process starts on this port (test-support/model-server.ts).
  */
-import { MODEL_PORT } from "./ports";
-
 export { MODEL_PORT };
 export const MODEL_KEY_ENV = "E2E_SCRIPTED_MODEL_KEY";
 

@@ -1,8 +1,7 @@
 import http from "node:http";
-
-/** The port the gated repository's check asks for its verdict (see e2e/prepare.ts). */
 import { GATE_PORT } from "./ports";
 
+/** The port the gated repository's check asks for its verdict (see e2e/prepare.ts). */
 export { GATE_PORT };
 
 /**
