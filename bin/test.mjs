@@ -16,17 +16,23 @@
 //
 // Each line of a lane is prefixed with its name; the first failure is reported at the end with
 // what to run to repeat just that step, and the exit code is non-zero. Timings per step are
-// printed at the end, so a CI log shows where the time went.
+// printed at the end, so a CI log shows where the time went. A CI log is often read from its
+// tail only, where the lanes' lines are interleaved: so the end also names every failed test
+// with the first lines of its error (from each Vitest step's JSON report), and each step's ten
+// slowest tests, the ones a busier machine pushes towards their timeouts.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { inheritedEnv } from "../server/env.mjs";
+import { summarise } from "./test-report.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const timings = [];
 const failures = [];
+const reports = path.join(root, ".tmp", "test-reports");
+fs.mkdirSync(reports, { recursive: true });
 
 /** Runs one command to its end, each output line prefixed; resolves to its exit code. */
 function run(label, command, args, env = {}) {
@@ -64,7 +70,29 @@ async function lane(steps) {
   return true;
 }
 
+/** A Vitest step: its JSON report goes to .tmp/test-reports/<label>.json beside the usual output. */
+function vitest(label, args, env) {
+  const json = path.join(reports, `${label}.json`);
+  fs.rmSync(json, { force: true });
+  return [
+    label,
+    ...npx(
+      "vitest",
+      "run",
+      ...args,
+      "--reporter=default",
+      "--reporter=json",
+      `--outputFile.json=${json}`,
+    ),
+    env,
+  ];
+}
+
 function finish() {
+  for (const t of timings) {
+    const text = summarise(path.join(reports, `${t.label}.json`), t.label, root);
+    if (text) process.stdout.write(text);
+  }
   process.stdout.write("\nnpm test, step by step (wall-clock seconds):\n");
   for (const t of timings) {
     process.stdout.write(
@@ -108,16 +136,13 @@ if ((await run("cli-bundle", "node", ["bin/build-cli.mjs"])) !== 0) finish();
 await Promise.all([
   run("lint", ...npx("biome", "check", ".")),
   run("typecheck", ...npx("tsc", "--noEmit")),
-  lane([
-    ["unit", ...npx("vitest", "run", "--project", "unit"), UNIT],
-    ["pg-core", ...npx("vitest", "run", ...pgCoreFiles()), PG_CORE],
-  ]),
+  lane([vitest("unit", ["--project", "unit"], UNIT), vitest("pg-core", pgCoreFiles(), PG_CORE)]),
   lane([
     ["build", ...npx("next", "build"), { HYPERION_BUILD_TYPECHECKED: "1" }],
     ["e2e", ...npx("playwright", "test")],
   ]),
 ]);
-if (failures.length === 0) await run("alone", ...npx("vitest", "run", "--project", "alone"), ALONE);
+if (failures.length === 0) await run(...vitest("alone", ["--project", "alone"], ALONE));
 finish();
 
 /** The files of `npm run test:pg:core`, read from package.json so there is one list. */
