@@ -136,7 +136,10 @@ if ((await run("cli-bundle", "node", ["bin/build-cli.mjs"])) !== 0) finish();
 await Promise.all([
   run("lint", ...npx("biome", "check", ".")),
   run("typecheck", ...npx("tsc", "--noEmit")),
-  lane([vitest("unit", ["--project", "unit"], UNIT), vitest("pg-core", pgCoreFiles(), PG_CORE)]),
+  lane([
+    vitest("unit", ["--project", "unit", "--project", "unit-mocking"], UNIT),
+    vitest("pg-core", pgCoreFiles(), PG_CORE),
+  ]),
   lane([
     ["build", ...npx("next", "build"), { HYPERION_BUILD_TYPECHECKED: "1" }],
     ["e2e", ...npx("playwright", "test")],
