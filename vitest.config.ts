@@ -8,7 +8,7 @@ import { defineConfig } from "vitest/config";
  * outage tests (5-s leases, mostly waiting on 1-s checks and a 30-s outage) run with the rest:
  * they passed at a load average of 15 to 30.
  */
-const ALONE = [
+export const ALONE = [
   "server/queue/worker.test.ts",
   "server/hostile/sigkill-path.test.ts",
   "server/runs/cli-supervision.test.ts",
@@ -19,9 +19,10 @@ const ALONE = [
 const INCLUDE = ["{schemas,server,workers,bench,test-support}/**/*.test.ts"];
 /**
  * Files that replace a module with vi.mock: in a worker that already loaded the real module for
- * an earlier file, the mock would not take, so these get a fresh module graph of their own.
+ * an earlier file, the mock would not take, so these get a fresh module graph of their own
+ * (test-support/vitest-config.test.ts fails for a file that mocks and is not listed).
  */
-const MOCKING = ["server/dispatch/settle.test.ts", "server/metrics/metrics.test.ts"];
+export const MOCKING = ["server/dispatch/settle.test.ts", "server/metrics/metrics.test.ts"];
 
 export default defineConfig({
   resolve: { alias: { "@": path.resolve(import.meta.dirname) } },
