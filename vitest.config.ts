@@ -41,9 +41,9 @@ export default defineConfig({
         extends: true,
         // Two files at a time: most wait on git, child processes and disks more than on a CPU.
         // One module graph per worker rather than per file: loading it again for each of 130
-        // files was a sixth of the project's time (214 s of 1 330 in a clean-clone run; 29 s
-        // without). What a file changes in the process (its environment, the SQL engine) is put
-        // back by test-support/per-file.ts before the next file.
+        // files took 214 s of import time in a clean-clone run, 44 s without. What a file changes
+        // in the process (its environment, the SQL engine) is put back by test-support/per-file.ts
+        // before the next file.
         test: {
           name: "unit",
           include: INCLUDE,

@@ -62,7 +62,7 @@ export function dbFile(dataDir: string): string {
  * How long PostgreSQL lets a session sit idle inside a transaction before it ends it: a host cut
  * off mid-transaction keeps its row locks until then (docs/deploy.md).
  */
-export const IDLE_IN_TRANSACTION_MS = 30_000;
+const IDLE_IN_TRANSACTION_MS = 30_000;
 
 export const isPostgresUrl = (target: string) => /^postgres(ql)?:\/\//i.test(target);
 

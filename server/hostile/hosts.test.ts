@@ -277,9 +277,9 @@ describe.skipIf(missing)(
             // How soon is not asserted: that is a clock, and on a busy CI machine a worker
             // starved of CPU renews, claims and commits late without any fault (a takeover seen
             // 30 s after a cut, once, when the cut host left a transaction open until PostgreSQL
-            // ended its session: IDLE_IN_TRANSACTION_MS). The delays are in the report printed
-            // below; that every held entry was taken over, after the event, and landed once is
-            // what must hold at any speed.
+            // ended its session: idle_in_transaction_session_timeout, server/db/client.ts). The
+            // delays are in the report printed below; that every held entry was taken over,
+            // after the event, and landed once is what must hold at any speed.
           }
         }
         console.log(

@@ -220,11 +220,12 @@ console.log(JSON.stringify({ kind: "message", text: "done" }));`;
   }, 60_000);
 });
 
-describe("a run that writes 100 000 files outside its task", () => {
+// 100 000 files; FLOOD_FILES makes fewer (npm test, bin/test.mjs: 30 000), every bound the same
+// and still far past it.
+const FILES = Number(process.env.FLOOD_FILES ?? 100_000);
+
+describe(`a run that writes ${FILES} files outside its task`, () => {
   it("fails with a bounded reason, stored bounded everywhere and in full once in the log", async () => {
-    // 100 000 files; FLOOD_FILES makes fewer (npm test, bin/test.mjs: 30 000), every bound the
-    // same and still far past it.
-    const FILES = Number(process.env.FLOOD_FILES ?? 100_000);
     const MANY = `const fs = require("fs");
 for (let d = 0; d < 100; d++) fs.mkdirSync("out/" + d, { recursive: true });
 for (let i = 0; i < ${FILES}; i++) fs.writeFileSync("out/" + (i % 100) + "/f" + i, "");
